@@ -1,0 +1,24 @@
+/** Stable codes of every protocol-layer failure; tests assert these, never message text. */
+export type ProtocolErrorCode =
+  | 'PROTO_ERR_NAME_NO_NUL'
+  | 'PROTO_ERR_NAME_EMPTY'
+  | 'PROTO_ERR_NAME_NOT_ASCII'
+  | 'PROTO_ERR_NAME_CONTROL_CHAR'
+  | 'PROTO_ERR_NAME_TOO_LONG'
+  | 'PROTO_ERR_BAD_VERSION'
+  | 'PROTO_ERR_UNKNOWN_CODE'
+  | 'PROTO_ERR_PAYLOAD_TOO_LARGE'
+  | 'PROTO_ERR_BAD_PAYLOAD_SIZE'
+  | 'PROTO_ERR_BAD_FIELD'
+  | 'PROTO_ERR_TRUNCATED';
+
+/** The one error type thrown by lib/protocol. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
