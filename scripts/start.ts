@@ -1,0 +1,106 @@
+/**
+ * `npm start` / `npm run dev`: runs the file server, the bridge and the web app together
+ * with embedded defaults (SQLite and ./data), prints the URL to open, and stops all three
+ * on Ctrl-C. Each part can still be run on its own (npm run server / bridge / web).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const dev = process.argv.includes('--dev');
+const root = new URL('..', import.meta.url).pathname;
+const env = process.env;
+const host = env.SFT_HOST ?? '127.0.0.1';
+const serverPort = env.SFT_PORT ?? '1256';
+const bridgePort = env.SFT_BRIDGE_PORT ?? '8080';
+const webPort = env.SFT_WEB_PORT ?? '3000';
+const data = env.SFT_DATA ?? join(root, 'data');
+const origins = [`http://localhost:${webPort}`, `http://127.0.0.1:${webPort}`];
+if (env.SFT_PUBLIC_ORIGIN) origins.push(env.SFT_PUBLIC_ORIGIN);
+
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+
+/** Newest modification time under the folders the web build depends on. */
+async function newestSource(dirs: string[]): Promise<number> {
+  let newest = 0;
+  for (const dir of dirs) {
+    const path = join(root, dir);
+    if (!existsSync(path)) continue;
+    for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+async function buildIfStale(): Promise<void> {
+  const buildId = join(root, '.next', 'BUILD_ID');
+  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
+  if (built > (await newestSource(['app', 'lib', 'public']))) return;
+  console.log('Building the web app (next build)...');
+  const r = spawnSync(bin('next'), ['build'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('The web app did not build; see the output above.');
+    process.exit(1);
+  }
+}
+
+const children: { name: string; proc: ChildProcess }[] = [];
+let stopping = false;
+
+function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string> = {}): void {
+  const proc = spawn(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `[${name}] `;
+  for (const stream of [proc.stdout, proc.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) process.stdout.write(prefix + line + '\n');
+    });
+  }
+  proc.on('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`${name} stopped unexpectedly (${signal ?? `exit code ${code}`}); stopping the others.`);
+    stop(1);
+  });
+  children.push({ name, proc });
+}
+
+function stop(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  let left = children.filter((c) => c.proc.exitCode === null && c.proc.signalCode === null).length;
+  if (left === 0) process.exit(code);
+  for (const { proc } of children) {
+    if (proc.exitCode !== null || proc.signalCode !== null) continue;
+    proc.once('exit', () => {
+      left -= 1;
+      if (left === 0) process.exit(code);
+    });
+    proc.kill('SIGTERM');
+  }
+  setTimeout(() => {
+    for (const { proc } of children) if (proc.exitCode === null) proc.kill('SIGKILL');
+    process.exit(code);
+  }, 5000).unref();
+}
+
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+if (!dev) await buildIfStale();
+const tsx = bin('tsx');
+run('server', tsx, ['server/main.ts', '--host', host, '--port', serverPort, '--data', data]);
+run('bridge', tsx, [
+  'bridge/main.ts',
+  '--listen',
+  `${host}:${bridgePort}`,
+  '--target',
+  `${host}:${serverPort}`,
+  ...origins.flatMap((o) => ['--origin', o]),
+]);
+run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host]);
+console.log(`\n  Open http://localhost:${webPort} in your browser. Files are stored in ${data}. Ctrl-C stops everything.\n`);
