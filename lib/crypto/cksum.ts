@@ -86,7 +86,7 @@ export class Cksum {
     let i = 0;
     if (LITTLE_ENDIAN && n >= 64) {
       // Bytes up to the first 4-byte boundary, then aligned words, then the tail.
-      const head = (4 - ((chunk.byteOffset + 0) & 3)) & 3;
+      const head = (4 - (chunk.byteOffset & 3)) & 3;
       c = updateBytes(c, chunk, 0, head);
       const wordCount = ((n - head) >>> 3) << 1;
       const words = new Uint32Array(chunk.buffer, chunk.byteOffset + head, wordCount);
@@ -103,7 +103,7 @@ export class Cksum {
     let c = this.#crcS;
     // Length bytes least significant first; division keeps lengths above 2^32 exact.
     for (let len = this.#length; len > 0; len = Math.floor(len / 256)) {
-      c = (c >>> 8) ^ t[(c ^ len % 256) & 0xff]!;
+      c = (c >>> 8) ^ t[(c ^ (len % 256)) & 0xff]!;
     }
     return ~bswap32(c) >>> 0;
   }
