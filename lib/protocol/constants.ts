@@ -76,6 +76,10 @@ export const SEND_FILE_FIXED_SIZE = 4 + 4 + 2 + 2 + NAME_FIELD_SIZE;
 export const FILE_RECEIVED_PAYLOAD_SIZE = CLIENT_ID_SIZE + 4 + NAME_FIELD_SIZE + 4;
 /** Packet numbers are u16, so a file has at most this many packets. */
 export const MAX_PACKETS = 0xffff;
+/** Largest u8 (the Version field). */
+export const MAX_U8 = 0xff;
+/** Largest u16 (Code fields). */
+export const MAX_U16 = 0xffff;
 /** Sizes are u32. */
 export const MAX_U32 = 0xffffffff;
 /** Largest plaintext whose ciphertext (plaintext + 1..16 bytes of padding) fits a u32. */

@@ -5,7 +5,12 @@ import {
   RESPONSE_HEADER_SIZE,
 } from './constants';
 import { ProtocolError } from './errors';
-import { decodeRequestHeader, decodeResponseHeader, type RequestHeader, type ResponseHeader } from './headers';
+import {
+  decodeRequestHeader,
+  decodeResponseHeader,
+  type RequestHeader,
+  type ResponseHeader,
+} from './headers';
 
 export interface Frame<H> {
   header: H;

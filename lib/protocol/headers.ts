@@ -1,10 +1,12 @@
 import {
   CLIENT_ID_SIZE,
+  MAX_U8,
+  MAX_U16,
   MAX_U32,
   PROTOCOL_VERSION,
   REQUEST_HEADER_SIZE,
-  RequestCode,
   RESPONSE_HEADER_SIZE,
+  RequestCode,
   ResponseCode,
 } from './constants';
 import { ProtocolError } from './errors';
@@ -37,6 +39,15 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+function checkHeaderFields(version: number, code: number): void {
+  if (!Number.isInteger(version) || version < 0 || version > MAX_U8) {
+    throw new ProtocolError('PROTO_ERR_BAD_VERSION', `Version ${version} does not fit a u8.`);
+  }
+  if (!Number.isInteger(code) || code < 0 || code > MAX_U16) {
+    throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Code ${code} does not fit a u16.`);
+  }
+}
+
 function checkPayloadSize(size: number): void {
   if (!Number.isInteger(size) || size < 0 || size > MAX_U32) {
     throw new ProtocolError('PROTO_ERR_BAD_PAYLOAD_SIZE', `Payload size ${size} does not fit a u32.`);
@@ -52,8 +63,12 @@ function checkPayloadSize(size: number): void {
  */
 export function encodeRequestHeader(h: RequestHeader, into?: Uint8Array, offset = 0): Uint8Array {
   if (h.clientId.length !== CLIENT_ID_SIZE) {
-    throw new ProtocolError('PROTO_ERR_BAD_FIELD', `A client ID is ${CLIENT_ID_SIZE} bytes, got ${h.clientId.length}.`);
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_FIELD',
+      `A client ID is ${CLIENT_ID_SIZE} bytes, got ${h.clientId.length}.`,
+    );
   }
+  checkHeaderFields(h.version, h.code);
   checkPayloadSize(h.payloadSize);
   const out = into ?? new Uint8Array(REQUEST_HEADER_SIZE);
   out.set(h.clientId, offset);
@@ -85,6 +100,7 @@ export function decodeRequestHeader(bytes: Uint8Array): RequestHeader {
  *   3  PayloadSize   4
  */
 export function encodeResponseHeader(h: ResponseHeader, into?: Uint8Array, offset = 0): Uint8Array {
+  checkHeaderFields(h.version, h.code);
   checkPayloadSize(h.payloadSize);
   const out = into ?? new Uint8Array(RESPONSE_HEADER_SIZE);
   const v = view(out);
@@ -106,15 +122,23 @@ export function decodeResponseHeader(bytes: Uint8Array): ResponseHeader {
 /** Throws unless the header carries version 3 and a request code 1025..1031. */
 export function checkRequestHeader(h: RequestHeader): void {
   if (h.version !== PROTOCOL_VERSION) {
-    throw new ProtocolError('PROTO_ERR_BAD_VERSION', `Unsupported protocol version ${h.version}; expected 3.`);
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_VERSION',
+      `Unsupported protocol version ${h.version}; expected 3.`,
+    );
   }
-  if (!isRequestCode(h.code)) throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown request code ${h.code}.`);
+  if (!isRequestCode(h.code))
+    throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown request code ${h.code}.`);
 }
 
 /** Throws unless the header carries version 3 and a response code 1600..1607. */
 export function checkResponseHeader(h: ResponseHeader): void {
   if (h.version !== PROTOCOL_VERSION) {
-    throw new ProtocolError('PROTO_ERR_BAD_VERSION', `Unsupported protocol version ${h.version}; expected 3.`);
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_VERSION',
+      `Unsupported protocol version ${h.version}; expected 3.`,
+    );
   }
-  if (!isResponseCode(h.code)) throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown response code ${h.code}.`);
+  if (!isResponseCode(h.code))
+    throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown response code ${h.code}.`);
 }

@@ -15,7 +15,8 @@ export function validateName(text: string, maxLength: number): void {
   }
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c > 0x7e) {
+    // DEL (0x7f) is ASCII but a control character: it falls through to the next check.
+    if (c > 0x7f) {
       throw new ProtocolError(
         'PROTO_ERR_NAME_NOT_ASCII',
         `The name has a non-ASCII character at position ${i + 1}; only ASCII is allowed.`,
@@ -39,8 +40,18 @@ export function validateClientName(name: string): void {
  * Name field, 255 bytes: ASCII text | 0x00 | zero padding up to 255 bytes.
  * The text may be at most 254 bytes so that the NUL always fits.
  */
-export function encodeNameField(text: string, maxLength = NAME_FIELD_SIZE - 1, into?: Uint8Array): Uint8Array {
+export function encodeNameField(
+  text: string,
+  maxLength = NAME_FIELD_SIZE - 1,
+  into?: Uint8Array,
+): Uint8Array {
   validateName(text, Math.min(maxLength, NAME_FIELD_SIZE - 1));
+  if (into && into.length < NAME_FIELD_SIZE) {
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_FIELD',
+      `A name field needs ${NAME_FIELD_SIZE} bytes, got ${into.length}.`,
+    );
+  }
   const field = into ?? new Uint8Array(NAME_FIELD_SIZE);
   if (into) field.fill(0, 0, NAME_FIELD_SIZE);
   for (let i = 0; i < text.length; i++) field[i] = text.charCodeAt(i);
@@ -50,10 +61,14 @@ export function encodeNameField(text: string, maxLength = NAME_FIELD_SIZE - 1, i
 /** Reads a 255-byte Name field: the text before the first NUL, validated as in validateName. */
 export function decodeNameField(field: Uint8Array): string {
   if (field.length !== NAME_FIELD_SIZE) {
-    throw new ProtocolError('PROTO_ERR_BAD_FIELD', `A name field must be ${NAME_FIELD_SIZE} bytes, got ${field.length}.`);
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_FIELD',
+      `A name field must be ${NAME_FIELD_SIZE} bytes, got ${field.length}.`,
+    );
   }
   const end = field.indexOf(0);
-  if (end < 0) throw new ProtocolError('PROTO_ERR_NAME_NO_NUL', 'The name field has no terminating NUL byte.');
+  if (end < 0)
+    throw new ProtocolError('PROTO_ERR_NAME_NO_NUL', 'The name field has no terminating NUL byte.');
   let text = '';
   for (let i = 0; i < end; i++) text += String.fromCharCode(field[i]!);
   validateName(text, NAME_FIELD_SIZE - 1);

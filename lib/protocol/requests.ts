@@ -53,7 +53,12 @@ export interface FileNameRequest {
   clientId: Uint8Array;
   fileName: string;
 }
-export type Request = RegisterRequest | SendPublicKeyRequest | ReconnectRequest | SendFileRequest | FileNameRequest;
+export type Request =
+  | RegisterRequest
+  | SendPublicKeyRequest
+  | ReconnectRequest
+  | SendFileRequest
+  | FileNameRequest;
 
 function frame(clientId: Uint8Array, code: number, payloadSize: number): Uint8Array {
   const out = new Uint8Array(REQUEST_HEADER_SIZE + payloadSize);
@@ -146,6 +151,12 @@ export function encodeRequest(req: Request): Uint8Array {
       encodeNameField(req.fileName, NAME_FIELD_SIZE - 1, out.subarray(REQUEST_HEADER_SIZE));
       return out;
     }
+    default:
+      // Reachable from untyped callers only; without it they would get `undefined`.
+      throw new ProtocolError(
+        'PROTO_ERR_UNKNOWN_CODE',
+        `Unknown request code ${(req as { code: unknown }).code}.`,
+      );
   }
 }
 

@@ -1,6 +1,7 @@
 import {
   CLIENT_ID_SIZE,
   FILE_RECEIVED_PAYLOAD_SIZE,
+  MAX_RESPONSE_PAYLOAD,
   MAX_U32,
   NAME_FIELD_SIZE,
   PROTOCOL_VERSION,
@@ -43,7 +44,10 @@ function frame(code: number, payloadSize: number): Uint8Array {
 
 function checkId(id: Uint8Array): void {
   if (id.length !== CLIENT_ID_SIZE) {
-    throw new ProtocolError('PROTO_ERR_BAD_FIELD', `A client ID is ${CLIENT_ID_SIZE} bytes, got ${id.length}.`);
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_FIELD',
+      `A client ID is ${CLIENT_ID_SIZE} bytes, got ${id.length}.`,
+    );
   }
 }
 
@@ -70,6 +74,13 @@ export function encodeResponse(res: Response): Uint8Array {
     case ResponseCode.PublicKeyAccepted:
     case ResponseCode.Reconnected: {
       checkId(res.clientId);
+      // decodeResponse rejects a missing key and the frame decoder a payload over its cap.
+      if (res.encryptedKey.length === 0 || res.encryptedKey.length > MAX_RESPONSE_PAYLOAD - CLIENT_ID_SIZE) {
+        throw new ProtocolError(
+          'PROTO_ERR_BAD_FIELD',
+          `The encrypted key must be 1..${MAX_RESPONSE_PAYLOAD - CLIENT_ID_SIZE} bytes, got ${res.encryptedKey.length}.`,
+        );
+      }
       const out = frame(res.code, CLIENT_ID_SIZE + res.encryptedKey.length);
       out.set(res.clientId, RESPONSE_HEADER_SIZE);
       out.set(res.encryptedKey, RESPONSE_HEADER_SIZE + CLIENT_ID_SIZE);
@@ -97,6 +108,12 @@ export function encodeResponse(res: Response): Uint8Array {
       v.setUint32(o, res.cksum, true);
       return out;
     }
+    default:
+      // Reachable from untyped callers only; without it they would get `undefined`.
+      throw new ProtocolError(
+        'PROTO_ERR_UNKNOWN_CODE',
+        `Unknown response code ${(res as { code: unknown }).code}.`,
+      );
   }
 }
 
@@ -123,7 +140,10 @@ export function decodeResponse(header: ResponseHeader, payload: Uint8Array): Res
       return { code, clientId: payload.slice(0, CLIENT_ID_SIZE) };
     case ResponseCode.ReconnectRejected:
       if (payload.length !== 0) expectSize(code, payload, CLIENT_ID_SIZE);
-      return { code, clientId: payload.length ? payload.slice(0, CLIENT_ID_SIZE) : new Uint8Array(CLIENT_ID_SIZE) };
+      return {
+        code,
+        clientId: payload.length ? payload.slice(0, CLIENT_ID_SIZE) : new Uint8Array(CLIENT_ID_SIZE),
+      };
     case ResponseCode.RegisterFailed:
     case ResponseCode.ServerError:
       return { code };
@@ -145,7 +165,13 @@ export function decodeResponse(header: ResponseHeader, payload: Uint8Array): Res
       o += 4;
       const fileName = decodeNameField(payload.subarray(o, o + NAME_FIELD_SIZE));
       o += NAME_FIELD_SIZE;
-      return { code, clientId: payload.slice(0, CLIENT_ID_SIZE), contentSize, fileName, cksum: v.getUint32(o, true) };
+      return {
+        code,
+        clientId: payload.slice(0, CLIENT_ID_SIZE),
+        contentSize,
+        fileName,
+        cksum: v.getUint32(o, true),
+      };
     }
     default:
       throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown response code ${code}.`);

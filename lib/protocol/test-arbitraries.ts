@@ -1,0 +1,130 @@
+/**
+ * fast-check arbitraries for protocol values, shared by every fuzz test in the project.
+ * Test support only: imports fast-check, so it is deliberately not exported from index.ts.
+ * Import it as '../lib/protocol/test-arbitraries'.
+ */
+import fc from 'fast-check';
+import {
+  CLIENT_ID_SIZE,
+  ENCRYPTED_AES_KEY_SIZE,
+  MAX_CLIENT_NAME_LENGTH,
+  MAX_FILE_NAME_LENGTH,
+  MAX_PACKETS,
+  MAX_U32,
+  PUBLIC_KEY_SIZE,
+  RequestCode,
+  ResponseCode,
+} from './constants';
+import type { Request } from './requests';
+import type { Response } from './responses';
+
+/** One printable ASCII character (0x20..0x7e), the alphabet of Name fields. */
+export const arbPrintableChar: fc.Arbitrary<string> = fc
+  .integer({ min: 0x20, max: 0x7e })
+  .map((c) => String.fromCharCode(c));
+
+/** Printable ASCII text of minLength..maxLength characters. */
+export function arbName(minLength = 1, maxLength = MAX_FILE_NAME_LENGTH): fc.Arbitrary<string> {
+  return fc.string({ unit: arbPrintableChar, minLength, maxLength });
+}
+
+/** A client name the client side accepts: 1..100 printable ASCII characters. */
+export const arbClientName: fc.Arbitrary<string> = arbName(1, MAX_CLIENT_NAME_LENGTH);
+
+/** A file name that fits a FileName field: 1..254 printable ASCII characters. */
+export const arbFileName: fc.Arbitrary<string> = arbName(1, MAX_FILE_NAME_LENGTH);
+
+/** Random bytes of exactly `size` length. */
+export function arbBytes(size: number): fc.Arbitrary<Uint8Array> {
+  return fc.uint8Array({ minLength: size, maxLength: size });
+}
+
+/** A 16-byte client ID (any bytes, including all zeros). */
+export const arbClientId: fc.Arbitrary<Uint8Array> = arbBytes(CLIENT_ID_SIZE);
+
+/** Any u32 value, biased towards the edges by fast-check. */
+export const arbU32: fc.Arbitrary<number> = fc.integer({ min: 0, max: MAX_U32 });
+
+/** Any u16 value. */
+export const arbU16: fc.Arbitrary<number> = fc.integer({ min: 0, max: MAX_PACKETS });
+
+/** A 1028 request with up to `maxContent` content bytes and random (independent) size fields. */
+export function arbSendFileRequest(maxContent = 512): fc.Arbitrary<Request> {
+  return fc.record({
+    code: fc.constant(RequestCode.SendFile),
+    clientId: arbClientId,
+    contentSize: arbU32,
+    origSize: arbU32,
+    packetNumber: arbU16,
+    totalPackets: arbU16,
+    fileName: arbFileName,
+    content: fc.uint8Array({ maxLength: maxContent }),
+  });
+}
+
+/** Any valid request, 1025..1031. */
+export function arbRequest(maxContent = 512): fc.Arbitrary<Request> {
+  return fc.oneof(
+    fc.record({
+      code: fc.constantFrom(RequestCode.Register, RequestCode.Reconnect),
+      clientId: arbClientId,
+      name: arbClientName,
+    }),
+    fc.record({
+      code: fc.constant(RequestCode.SendPublicKey),
+      clientId: arbClientId,
+      name: arbClientName,
+      publicKey: arbBytes(PUBLIC_KEY_SIZE),
+    }),
+    arbSendFileRequest(maxContent),
+    fc.record({
+      code: fc.constantFrom(RequestCode.CrcOk, RequestCode.CrcRetry, RequestCode.CrcAbort),
+      clientId: arbClientId,
+      fileName: arbFileName,
+    }),
+  );
+}
+
+/** Any valid response, 1600..1607 (1602/1605 with a 1..256-byte key, mostly 128). */
+export const arbResponse: fc.Arbitrary<Response> = fc.oneof(
+  fc.record({
+    code: fc.constantFrom(ResponseCode.Registered, ResponseCode.Thanks, ResponseCode.ReconnectRejected),
+    clientId: arbClientId,
+  }),
+  fc.record({ code: fc.constantFrom(ResponseCode.RegisterFailed, ResponseCode.ServerError) }),
+  fc.record({
+    code: fc.constantFrom(ResponseCode.PublicKeyAccepted, ResponseCode.Reconnected),
+    clientId: arbClientId,
+    encryptedKey: fc.oneof(arbBytes(ENCRYPTED_AES_KEY_SIZE), fc.uint8Array({ minLength: 1, maxLength: 256 })),
+  }),
+  fc.record({
+    code: fc.constant(ResponseCode.FileReceived),
+    clientId: arbClientId,
+    contentSize: arbU32,
+    fileName: arbFileName,
+    cksum: arbU32,
+  }),
+);
+
+/**
+ * Cut points that split a byte stream of `length` into chunks (sorted, unique, inside
+ * 1..length-1). Empty array: one chunk.
+ */
+export function arbCuts(length: number, maxCuts = 8): fc.Arbitrary<number[]> {
+  if (length < 2) return fc.constant([]);
+  return fc
+    .uniqueArray(fc.integer({ min: 1, max: length - 1 }), { maxLength: maxCuts })
+    .map((cuts) => cuts.sort((a, b) => a - b));
+}
+
+/** Splits `bytes` at the given sorted cut points. */
+export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const cut of cuts) {
+    chunks.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  chunks.push(bytes.subarray(from));
+  return chunks;
+}
