@@ -1,0 +1,55 @@
+/**
+ * WebSocket close codes the bridge sends, each with the reason a person reads. Codes
+ * 4000-4999 are the range RFC 6455 leaves to applications; 1001 and 1009 are standard.
+ * A close reason must fit 123 bytes (RFC 6455 5.5: control frame payload minus the code).
+ */
+export const CloseCode = {
+  /** Normal close after the client closed. */
+  Normal: 1000,
+  /** The bridge is shutting down (SIGINT/SIGTERM). */
+  GoingAway: 1001,
+  /** The message is larger than maxPayload; sent by `ws` itself before buffering it. */
+  MessageTooBig: 1009,
+  /** A text message arrived; the protocol is binary frames only. */
+  TextNotAllowed: 4000,
+  /** A binary message is not exactly one well-formed request frame. */
+  MalformedFrame: 4001,
+  /** The frame's declared payload exceeds the bridge's limit. */
+  FrameTooLarge: 4002,
+  /** The page's Origin is not on the allowed list. */
+  OriginNotAllowed: 4003,
+  /** Too many connections in total or from this address. */
+  TooManyConnections: 4004,
+  /** The bridge could not connect to the file server. */
+  TargetUnreachable: 4005,
+  /** The file server closed its side (or the TCP connection failed). */
+  TargetClosed: 4006,
+  /** The file server sent bytes that are not a valid response frame. */
+  TargetProtocolError: 4007,
+  /** No message in either direction for the idle timeout. */
+  IdleTimeout: 4008,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Human reasons, sent in the close frame (kept under 123 bytes; checked by a test). */
+export const CLOSE_REASONS: Readonly<Record<CloseCode, string>> = {
+  [CloseCode.Normal]: 'Closed.',
+  [CloseCode.GoingAway]: 'The bridge is shutting down; reconnect in a moment.',
+  [CloseCode.MessageTooBig]: 'Message too big for this bridge.',
+  [CloseCode.TextNotAllowed]: 'Text messages are not allowed; send binary protocol frames.',
+  [CloseCode.MalformedFrame]: 'Malformed frame: each message must be exactly one protocol v3 request.',
+  [CloseCode.FrameTooLarge]: 'Frame too large for this bridge; use smaller packets.',
+  [CloseCode.OriginNotAllowed]: 'This page is not allowed to use the bridge (Origin not allowed).',
+  [CloseCode.TooManyConnections]: 'Too many connections; close other tabs or try again later.',
+  [CloseCode.TargetUnreachable]: 'File server unreachable; try again later or tell the operator.',
+  [CloseCode.TargetClosed]: 'The file server closed the connection.',
+  [CloseCode.TargetProtocolError]: 'The file server sent an invalid response.',
+  [CloseCode.IdleTimeout]: 'Closed after being idle; reconnect to continue.',
+};
+
+/** Longest close reason RFC 6455 allows in bytes. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+export function closeReason(code: CloseCode): string {
+  return CLOSE_REASONS[code];
+}

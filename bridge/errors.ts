@@ -1,0 +1,19 @@
+/** Stable codes of every bridge-layer failure; tests assert these, never message text. */
+export type BridgeErrorCode =
+  | 'BRIDGE_ERR_CONFIG'
+  | 'BRIDGE_ERR_FRAME_TRUNCATED'
+  | 'BRIDGE_ERR_FRAME_BAD_VERSION'
+  | 'BRIDGE_ERR_FRAME_UNKNOWN_CODE'
+  | 'BRIDGE_ERR_FRAME_SIZE_MISMATCH'
+  | 'BRIDGE_ERR_FRAME_TOO_LARGE';
+
+/** The one error type thrown by bridge/. */
+export class BridgeError extends Error {
+  override readonly name = 'BridgeError';
+  constructor(
+    readonly code: BridgeErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `npm run bridge -- [options]`: the WebSocket bridge in front of one file server.
+ * SIGINT/SIGTERM: stop accepting, flush and close every WebSocket with 1001, then exit.
+ */
+import { parseConfig, USAGE } from './config';
+import { BridgeError } from './errors';
+import { jsonLineLogger } from './log';
+import { bufferutilStatus } from './native';
+import { createBridge } from './server';
+
+/** A second signal, or a shutdown that takes longer than this, exits at once. */
+const SHUTDOWN_GRACE_MS = 15_000;
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseConfig>;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof BridgeError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const { config } = parsed;
+  const bridge = createBridge(config, { log: jsonLineLogger });
+  try {
+    await bridge.listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(
+      `The bridge cannot listen on ${config.listen.host}:${config.listen.port} (${e.code ?? e.message}); ` +
+        'pick another --listen address or stop whatever uses it.\n',
+    );
+    process.exit(1);
+  }
+  const addr = bridge.address()!;
+  jsonLineLogger({
+    event: 'listening',
+    url: `${config.cert ? 'wss' : 'ws'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/`,
+    target: `${config.target.host}:${config.target.port}`,
+    origins: config.origins,
+    maxPayload: config.maxPayload,
+    bufferutil: bufferutilStatus(),
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    jsonLineLogger({ event: 'shutdown', signal, connections: bridge.connections() });
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+    bridge.close().then(() => {
+      jsonLineLogger({ event: 'stopped' });
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await main();

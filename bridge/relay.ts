@@ -1,0 +1,272 @@
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import {
+  encodeResponseHeader,
+  REQUEST_HEADER_SIZE,
+  RESPONSE_HEADER_SIZE,
+  ResponseFrameDecoder,
+} from '../lib/protocol';
+import { CLOSE_REASONS, CloseCode, closeReason } from './close-codes';
+import type { HostPort } from './config';
+import { BridgeError } from './errors';
+import { checkRequestMessage, closeCodeFor } from './frame-check';
+import type { ConnectionRecord, Logger } from './log';
+
+export interface RelayOptions {
+  target: HostPort;
+  /** Largest WebSocket message (header + payload). */
+  maxPayload: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** Stop reading TCP while the WebSocket has more than this queued for the browser. */
+  wsHighWaterMark?: number;
+  /** Resume reading TCP once the WebSocket's queue is down to this. */
+  wsLowWaterMark?: number;
+  /** TCP write buffer size above which the bridge stops reading the WebSocket. */
+  tcpHighWaterMark?: number;
+}
+
+export interface RelayPeer {
+  address: string;
+  origin: string | null;
+}
+
+const DEFAULT_WS_HIGH_WATER = 1024 * 1024;
+const DEFAULT_WS_LOW_WATER = 256 * 1024;
+const DEFAULT_TCP_HIGH_WATER = 1024 * 1024;
+/** After the browser left, how long the file server may take to read what we relayed. */
+const TCP_LINGER_MS = 5_000;
+
+/**
+ * One WebSocket <-> exactly one TCP connection to the configured target (websockify's
+ * model). Browser -> server: each binary message must be one whole request frame; it is
+ * validated and written as is. Server -> browser: the byte stream is cut into response
+ * frames, one per message. Each direction stops reading its source while the other side's
+ * buffer is full, so memory stays bounded whatever either peer does. Messages already
+ * queued are flushed before the close frame (ws sends in order).
+ */
+export class Relay {
+  private readonly tcp: Socket;
+  private readonly decoder = new ResponseFrameDecoder();
+  private readonly started = Date.now();
+  private readonly wsHigh: number;
+  private readonly wsLow: number;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private connected = false;
+  private tcpPaused = false;
+  private wsPaused = false;
+  /** Set once the bridge or the target decides to end the connection. */
+  private ending: { code: number; by: ConnectionRecord['closedBy'] } | null = null;
+  private lastActivity = Date.now();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private finished = false;
+  private closeReasonFromClient = '';
+  /** Resolves when both sides are closed and the log line is written. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly opts: RelayOptions,
+    private readonly peer: RelayPeer,
+    private readonly log: Logger,
+  ) {
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    this.wsHigh = opts.wsHighWaterMark ?? DEFAULT_WS_HIGH_WATER;
+    this.wsLow = opts.wsLowWaterMark ?? DEFAULT_WS_LOW_WATER;
+    // Read nothing from the browser until the file server is there to take it.
+    ws.pause();
+    this.tcp = connect({
+      host: opts.target.host,
+      port: opts.target.port,
+      writableHighWaterMark: opts.tcpHighWaterMark ?? DEFAULT_TCP_HIGH_WATER,
+    } as NetConnectOpts);
+    this.tcp.setNoDelay(true);
+    this.connectTimer = setTimeout(
+      () => this.end(CloseCode.TargetUnreachable, 'bridge'),
+      opts.connectTimeoutMs,
+    );
+    this.tcp.once('connect', () => this.onConnect());
+    this.tcp.on('data', (chunk: Buffer) => this.onTcpData(chunk));
+    this.tcp.on('drain', () => this.onTcpDrain());
+    this.tcp.on('end', () => this.end(CloseCode.TargetClosed, 'target'));
+    this.tcp.on('error', () =>
+      this.end(this.connected ? CloseCode.TargetClosed : CloseCode.TargetUnreachable, 'target'),
+    );
+    this.tcp.on('close', () => this.onTcpClose());
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws has already sent its own close frame (1009 for an oversized message, 1002/1007 for
+      // a broken WebSocket frame); drop the TCP side.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && !this.ending) {
+        this.ending = { code: CloseCode.MessageTooBig, by: 'bridge' };
+      }
+      this.clearTimer('idleTimer');
+      this.tcp.destroy();
+    });
+    ws.on('close', (code, reason) => this.onWsClose(code, reason.toString()));
+  }
+
+  /** Bridge shutdown: flush what is queued, close the WebSocket with 1001, end TCP. */
+  shutdown(): void {
+    this.end(CloseCode.GoingAway, 'bridge');
+  }
+
+  private onConnect(): void {
+    this.connected = true;
+    this.clearTimer('connectTimer');
+    if (this.ending) return;
+    this.touch();
+    this.ws.resume();
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ending) return;
+    if (!isBinary) {
+      this.end(CloseCode.TextNotAllowed, 'bridge');
+      return;
+    }
+    // Default binaryType 'nodebuffer': one Buffer per message, fragments already joined.
+    const message = data as Buffer;
+    try {
+      checkRequestMessage(message, this.opts.maxPayload - REQUEST_HEADER_SIZE);
+    } catch (err) {
+      if (!(err instanceof BridgeError)) throw err;
+      this.end(closeCodeFor(err.code), 'bridge');
+      return;
+    }
+    this.touch();
+    this.bytesIn += message.length;
+    if (!this.tcp.write(message) && !this.wsPaused) {
+      this.wsPaused = true;
+      this.ws.pause();
+    }
+  }
+
+  private onTcpDrain(): void {
+    if (this.wsPaused && !this.ending) {
+      this.wsPaused = false;
+      this.ws.resume();
+    }
+  }
+
+  private onTcpData(chunk: Buffer): void {
+    if (this.ending && this.ending.by !== 'target') return;
+    this.touch();
+    let frames: ReturnType<ResponseFrameDecoder['push']>;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch {
+      this.end(CloseCode.TargetProtocolError, 'bridge');
+      return;
+    }
+    for (const { header, payload } of frames) {
+      // Responses are small (at most MAX_RESPONSE_PAYLOAD); one copy keeps them whole.
+      const message = Buffer.allocUnsafe(RESPONSE_HEADER_SIZE + payload.length);
+      encodeResponseHeader(header, message);
+      message.set(payload, RESPONSE_HEADER_SIZE);
+      this.bytesOut += message.length;
+      this.ws.send(message, { binary: true }, () => this.onWsSent());
+    }
+    if (!this.tcpPaused && this.ws.bufferedAmount > this.wsHigh) {
+      this.tcpPaused = true;
+      this.tcp.pause();
+    }
+  }
+
+  private onWsSent(): void {
+    if (this.tcpPaused && this.ws.bufferedAmount <= this.wsLow) {
+      this.tcpPaused = false;
+      this.tcp.resume();
+    }
+  }
+
+  /**
+   * Starts closing, once: the WebSocket gets `code` after everything already queued for it,
+   * and the TCP side is ended (the file server closed it), or destroyed (a refusal).
+   */
+  private end(code: CloseCode, by: ConnectionRecord['closedBy']): void {
+    if (this.ending || this.finished) return;
+    this.ending = { code, by };
+    this.clearTimer('idleTimer');
+    this.clearTimer('connectTimer');
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, closeReason(code));
+    if (code === CloseCode.GoingAway) this.lingerTcp();
+    else if (by === 'bridge') this.tcp.destroy();
+    // by === 'target': TCP has ended or failed; its 'close' follows.
+  }
+
+  /** Lets the file server read what was relayed, then gives up after TCP_LINGER_MS. */
+  private lingerTcp(): void {
+    if (this.tcp.destroyed) return;
+    this.tcp.end();
+    this.lingerTimer ??= setTimeout(() => this.tcp.destroy(), TCP_LINGER_MS);
+  }
+
+  private onWsClose(code: number, reason: string): void {
+    this.clearTimer('idleTimer');
+    this.clearTimer('connectTimer');
+    if (!this.ending) {
+      this.ending = { code, by: 'client' };
+      this.closeReasonFromClient = reason;
+    }
+    if (this.tcp.destroyed) this.finish();
+    else this.lingerTcp();
+  }
+
+  private onTcpClose(): void {
+    this.clearTimer('lingerTimer');
+    this.clearTimer('connectTimer');
+    if (!this.ending) this.end(CloseCode.TargetClosed, 'target');
+    if (this.ws.readyState === this.ws.CLOSED) this.finish();
+    // Otherwise onWsClose finishes once the close handshake (or ws's close timeout) is done.
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimer('lingerTimer');
+    const ending = this.ending ?? { code: 1006, by: 'client' as const };
+    this.log({
+      event: 'connection',
+      peer: this.peer.address,
+      origin: this.peer.origin,
+      durationMs: Date.now() - this.started,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      closeCode: ending.code,
+      closeReason:
+        ending.by === 'client' ? this.closeReasonFromClient : (CLOSE_REASONS[ending.code as CloseCode] ?? ''),
+      closedBy: ending.by,
+    });
+    this.resolveDone();
+  }
+
+  private touch(): void {
+    if (this.ending) return;
+    this.lastActivity = Date.now();
+    if (this.idleTimer === null) this.armIdle(this.opts.idleTimeoutMs);
+  }
+
+  /** One timer re-armed lazily, not one clearTimeout per message. */
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.ending) return;
+      const idle = Date.now() - this.lastActivity;
+      if (idle >= this.opts.idleTimeoutMs) this.end(CloseCode.IdleTimeout, 'bridge');
+      else this.armIdle(this.opts.idleTimeoutMs - idle);
+    }, ms);
+  }
+
+  private clearTimer(name: 'idleTimer' | 'connectTimer' | 'lingerTimer'): void {
+    const t = this[name];
+    if (t !== null) clearTimeout(t);
+    this[name] = null;
+  }
+}

@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode, closeReason } from './close-codes';
+import type { BridgeConfig, HostPort } from './config';
+import { jsonLineLogger, type Logger } from './log';
+import { Relay } from './relay';
+
+export interface Bridge {
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(): Promise<HostPort>;
+  /** Stops accepting, closes every WebSocket with 1001 after flushing, ends every TCP side. */
+  close(): Promise<void>;
+  address(): HostPort | null;
+  /** Open relays (not counting connections being refused). */
+  connections(): number;
+}
+
+export interface BridgeOptions {
+  log?: Logger;
+}
+
+/** The WebSocket close handshake may take this long before ws drops the socket. */
+const WS_CLOSE_TIMEOUT_MS = 5_000;
+/** /healthz gives up on the target after this long. */
+const HEALTH_PROBE_TIMEOUT_MS = 2_000;
+/**
+ * Refused connections get a WebSocket close frame with a reason (a browser cannot read an
+ * HTTP status). Past this many refusals in flight, refuse at the HTTP level instead.
+ */
+const MAX_REFUSING = 64;
+
+function normalizeAddress(address: string | undefined): string {
+  if (!address) return 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/** Answers an upgrade request with a plain HTTP error and drops the socket. */
+function abortHandshake(socket: Duplex, status: number, text: string): void {
+  const body = `${text}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.destroy();
+}
+
+function probe(target: HostPort, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(target.port, target.host);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    function done(ok: boolean) {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    }
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+export function createBridge(config: BridgeConfig, options: BridgeOptions = {}): Bridge {
+  const log = options.log ?? jsonLineLogger;
+  const anyOrigin = config.origins.includes('*');
+  const allowedOrigins = new Set(config.origins);
+  const relays = new Set<Relay>();
+  const perIp = new Map<string, number>();
+  let refusing = 0;
+  let closing = false;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: config.maxPayload,
+    clientTracking: false,
+    // Not in @types/ws yet; ws 8 honours it.
+    ...({ closeTimeout: WS_CLOSE_TIMEOUT_MS } as object),
+  });
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      probe(config.target, Math.min(HEALTH_PROBE_TIMEOUT_MS, config.connectTimeoutMs)).then((ok) => {
+        res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        res.end(JSON.stringify({ target: ok ? 'reachable' : 'unreachable' }));
+      });
+      return;
+    }
+    res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' });
+    res.end('This is the file transfer WebSocket bridge; connect with a WebSocket client.\n');
+  };
+
+  const server =
+    config.cert !== undefined && config.key !== undefined
+      ? createHttpsServer({ cert: readFileSync(config.cert), key: readFileSync(config.key) }, onRequest)
+      : createHttpServer(onRequest);
+  server.headersTimeout = config.handshakeTimeoutMs;
+  server.requestTimeout = config.handshakeTimeoutMs;
+
+  // Handshake timeout: a connection that has not upgraded in time is dropped, whatever it
+  // sent (Node's headersTimeout is only checked every few seconds).
+  const handshakeTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on(config.cert ? 'secureConnection' : 'connection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), config.handshakeTimeoutMs);
+    handshakeTimers.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  });
+
+  function peerAddress(req: IncomingMessage): string {
+    if (config.trustProxy) {
+      const forwarded = req.headers['x-forwarded-for'];
+      const list = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',');
+      const last = list[list.length - 1]?.trim();
+      if (last) return normalizeAddress(last);
+    }
+    return normalizeAddress(req.socket.remoteAddress);
+  }
+
+  /** Why this upgrade must be refused, or null to relay it. */
+  function admission(origin: string | null, address: string): CloseCode | null {
+    if (origin !== null && !anyOrigin && !allowedOrigins.has(origin)) return CloseCode.OriginNotAllowed;
+    if (relays.size >= config.maxConnections) return CloseCode.TooManyConnections;
+    if ((perIp.get(address) ?? 0) >= config.maxPerIp) return CloseCode.TooManyConnections;
+    return null;
+  }
+
+  function refuse(ws: WebSocket, code: CloseCode, address: string, origin: string | null): void {
+    refusing += 1;
+    const started = Date.now();
+    ws.close(code, closeReason(code));
+    ws.once('close', () => {
+      refusing -= 1;
+      log({
+        event: 'connection',
+        peer: address,
+        origin,
+        durationMs: Date.now() - started,
+        bytesIn: 0,
+        bytesOut: 0,
+        closeCode: code,
+        closeReason: closeReason(code),
+        closedBy: 'bridge',
+      });
+    });
+  }
+
+  function relay(ws: WebSocket, address: string, origin: string | null): void {
+    const r = new Relay(
+      ws,
+      {
+        target: config.target,
+        maxPayload: config.maxPayload,
+        idleTimeoutMs: config.idleTimeoutMs,
+        connectTimeoutMs: config.connectTimeoutMs,
+      },
+      { address, origin },
+      log,
+    );
+    relays.add(r);
+    perIp.set(address, (perIp.get(address) ?? 0) + 1);
+    r.done.then(() => {
+      relays.delete(r);
+      const left = (perIp.get(address) ?? 1) - 1;
+      if (left === 0) perIp.delete(address);
+      else perIp.set(address, left);
+    });
+  }
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const timer = handshakeTimers.get(req.socket);
+    if (timer) clearTimeout(timer);
+    socket.on('error', () => socket.destroy());
+    if (closing) {
+      abortHandshake(socket, 503, 'Service Unavailable');
+      return;
+    }
+    const origin = req.headers.origin ?? null;
+    const address = peerAddress(req);
+    const verdict = admission(origin, address);
+    if (verdict !== null && refusing >= MAX_REFUSING) {
+      abortHandshake(socket, verdict === CloseCode.OriginNotAllowed ? 403 : 503, 'Refused');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (verdict !== null) refuse(ws, verdict, address, origin);
+      else relay(ws, address, origin);
+    });
+  });
+
+  return {
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.listen.port, config.listen.host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          resolve({ host: a.address, port: a.port });
+        });
+      });
+    },
+    address() {
+      const a = server.address() as AddressInfo | null;
+      return a ? { host: a.address, port: a.port } : null;
+    },
+    connections() {
+      return relays.size;
+    },
+    async close() {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const done = [...relays].map((r) => r.done);
+      for (const r of relays) r.shutdown();
+      await Promise.all(done);
+      server.closeAllConnections();
+      await stopped;
+    },
+  };
+}

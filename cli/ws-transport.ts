@@ -1,0 +1,153 @@
+/**
+ * A lib/client `Transport` over a WebSocket (Node `ws`), speaking to the bridge the way the
+ * browser does: one request frame per binary message, response frames one per message.
+ */
+import WebSocket from 'ws';
+import type { Transport } from '../lib/client/transport';
+
+export interface WsTransportOptions {
+  /** Origin header to send (browsers always send one; the bridge checks it). */
+  origin?: string;
+  /** send() waits while more than this is queued for the network. */
+  highWaterMark?: number;
+  /** Give up opening after this long. */
+  openTimeoutMs?: number;
+}
+
+export type WsTransportErrorCode = 'WS_TRANSPORT_REFUSED' | 'WS_TRANSPORT_CLOSED' | 'WS_TRANSPORT_FAILED';
+
+export class WsTransportError extends Error {
+  override readonly name = 'WsTransportError';
+  constructor(
+    readonly code: WsTransportErrorCode,
+    message: string,
+    /** The WebSocket close code, when the bridge closed the connection. */
+    readonly closeCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
+const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
+/** Stop reading the socket when this many responses wait for receive(). */
+const MAX_QUEUED_MESSAGES = 64;
+
+export class WsTransport implements Transport {
+  private readonly queue: Uint8Array[] = [];
+  private readonly waiters: ((m: Uint8Array | null) => void)[] = [];
+  /** Completion of each send not yet flushed to the kernel, oldest first. */
+  private readonly inFlight: Promise<void>[] = [];
+  private closed = false;
+  /** Close code and reason once closed (1006 when the connection dropped without one). */
+  closeCode: number | null = null;
+  closeReason = '';
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly highWaterMark: number,
+  ) {
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) return;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(bytes);
+      else {
+        this.queue.push(bytes);
+        if (this.queue.length >= MAX_QUEUED_MESSAGES) ws.pause();
+      }
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = true;
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      for (const w of this.waiters.splice(0)) w(null);
+    });
+    ws.on('error', () => {
+      // 'close' follows and reports the outcome.
+    });
+  }
+
+  /** Opens a WebSocket to `url` (ws:// or wss://); rejects with a readable reason. */
+  static connect(url: string, opts: WsTransportOptions = {}): Promise<WsTransport> {
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      handshakeTimeout: opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
+      ...(opts.origin ? { origin: opts.origin } : {}),
+    });
+    return new Promise((resolve, reject) => {
+      const fail = (err: WsTransportError) => {
+        ws.removeAllListeners();
+        ws.on('error', () => {});
+        ws.terminate();
+        reject(err);
+      };
+      ws.once('unexpected-response', (_req, res) =>
+        fail(
+          new WsTransportError(
+            'WS_TRANSPORT_REFUSED',
+            `The bridge at ${url} refused the connection (HTTP ${res.statusCode}).`,
+          ),
+        ),
+      );
+      ws.once('error', (err) =>
+        fail(new WsTransportError('WS_TRANSPORT_FAILED', `Cannot connect to ${url}: ${err.message}.`)),
+      );
+      ws.once('open', () => {
+        ws.removeAllListeners('unexpected-response');
+        ws.removeAllListeners('error');
+        resolve(new WsTransport(ws, opts.highWaterMark ?? DEFAULT_HIGH_WATER));
+      });
+    });
+  }
+
+  /** Sends one frame as one binary message; resolves once under the high-water mark. */
+  async send(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) throw this.closedError();
+    const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const flushed = new Promise<void>((resolve, reject) => {
+      this.ws.send(message, { binary: true }, (err) => (err ? reject(this.closedError()) : resolve()));
+    });
+    flushed.catch(() => {});
+    this.inFlight.push(flushed);
+    // Writes complete in order: wait for the oldest until the queue is under the mark.
+    while (this.ws.bufferedAmount > this.highWaterMark && this.inFlight.length > 0) {
+      await this.inFlight.shift();
+    }
+    if (this.inFlight.length > 256) this.inFlight.splice(0, this.inFlight.length - 256);
+  }
+
+  receive(): Promise<Uint8Array | null> {
+    const next = this.queue.shift();
+    if (next) {
+      if (this.queue.length < MAX_QUEUED_MESSAGES / 2 && this.ws.isPaused) this.ws.resume();
+      return Promise.resolve(next);
+    }
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  close(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(1000);
+    }
+  }
+
+  /** Resolves once the connection is fully closed. */
+  whenClosed(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.ws.once('close', () => resolve()));
+  }
+
+  private closedError(): WsTransportError {
+    const why =
+      this.closeCode !== null
+        ? ` (close ${this.closeCode}${this.closeReason ? `: ${this.closeReason}` : ''})`
+        : '';
+    return new WsTransportError(
+      'WS_TRANSPORT_CLOSED',
+      `The connection to the bridge is closed${why}.`,
+      this.closeCode ?? undefined,
+    );
+  }
+}
