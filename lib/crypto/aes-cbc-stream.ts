@@ -22,6 +22,8 @@ export interface ChunkCipher {
   final(): Promise<Uint8Array>;
 }
 
+// `as Uint8Array<ArrayBuffer>` below: TS 5.9's BufferSource excludes SharedArrayBuffer views;
+// our inputs are never shared, and WebCrypto copies them on call.
 /** The protocol's fixed all-zero IV. */
 const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
 /** A whole PKCS#7 padding block: sixteen bytes of 16. */

@@ -10,6 +10,8 @@ import {
 } from '../protocol/constants';
 import { CryptoError } from './errors';
 
+// `as Uint8Array<ArrayBuffer>` below: TS 5.9's BufferSource excludes SharedArrayBuffer views;
+// our inputs are never shared, and WebCrypto copies them on call.
 /** WebCrypto algorithm for every RSA key here. */
 const RSA_OAEP_SHA1 = { name: 'RSA-OAEP', hash: 'SHA-1' } as const;
 /** e = 3: with e=65537 the SPKI is 162 bytes and does not fit the field; Chromium allows only 3 or 65537. */
