@@ -196,6 +196,9 @@ export class Relay {
     this.clearTimer('idleTimer');
     this.clearTimer('connectTimer');
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, closeReason(code));
+    // Read again so the browser's answering close frame is seen (messages are ignored now).
+    this.wsPaused = false;
+    if (this.ws.isPaused) this.ws.resume();
     if (code === CloseCode.GoingAway) this.lingerTcp();
     else if (by === 'bridge') this.tcp.destroy();
     // by === 'target': TCP has ended or failed; its 'close' follows.

@@ -1,0 +1,123 @@
+import { describe, expect, test } from 'vitest';
+import { DEFAULT_MAX_REQUEST_PAYLOAD, REQUEST_HEADER_SIZE } from '../lib/protocol';
+import { type BridgeConfig, DEFAULT_CONFIG, parseConfig, parseHostPort } from './config';
+import { BridgeError } from './errors';
+
+function config(argv: string[], env: Record<string, string> = {}): BridgeConfig {
+  const parsed = parseConfig(argv, env);
+  if (parsed.help) throw new Error('unexpected --help');
+  return parsed.config;
+}
+
+function errorCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(BridgeError);
+    return (err as BridgeError).code;
+  }
+  return undefined;
+}
+
+describe('parseConfig', () => {
+  test('defaults: listen 127.0.0.1:8080, target 127.0.0.1:1256, the web app origins, limit = request limit + header', () => {
+    const c = config([]);
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.target).toEqual({ host: '127.0.0.1', port: 1256 });
+    expect(c.origins).toEqual(['http://localhost:3000', 'http://127.0.0.1:3000']);
+    expect(c.maxPayload).toBe(DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE);
+    expect(c.cert).toBeUndefined();
+    expect(c.trustProxy).toBe(false);
+  });
+
+  test('flags', () => {
+    const c = config([
+      '--listen',
+      '0.0.0.0:9000',
+      '--target',
+      '[::1]:1300',
+      '--origin',
+      'https://files.example.org/',
+      '--origin',
+      'http://localhost:3001',
+      '--max-payload',
+      '70000',
+      '--max-connections',
+      '5',
+      '--max-per-ip',
+      '2',
+      '--idle-timeout',
+      '1.5',
+      '--handshake-timeout',
+      '3',
+      '--connect-timeout',
+      '0.5',
+      '--cert',
+      'c.pem',
+      '--key',
+      'k.pem',
+      '--trust-proxy',
+    ]);
+    expect(c).toEqual({
+      listen: { host: '0.0.0.0', port: 9000 },
+      target: { host: '::1', port: 1300 },
+      origins: ['https://files.example.org', 'http://localhost:3001'],
+      maxPayload: 70000,
+      maxConnections: 5,
+      maxPerIp: 2,
+      idleTimeoutMs: 1500,
+      handshakeTimeoutMs: 3000,
+      connectTimeoutMs: 500,
+      cert: 'c.pem',
+      key: 'k.pem',
+      trustProxy: true,
+    });
+  });
+
+  test('environment variables, overridden by flags', () => {
+    const env = {
+      BRIDGE_LISTEN: '127.0.0.1:1',
+      BRIDGE_TARGET: '10.0.0.2:1256',
+      BRIDGE_ORIGINS: 'https://a.example, https://b.example',
+      BRIDGE_MAX_PER_IP: '3',
+      BRIDGE_TRUST_PROXY: '1',
+    };
+    const c = config(['--listen', '127.0.0.1:2'], env);
+    expect(c.listen.port).toBe(2);
+    expect(c.target).toEqual({ host: '10.0.0.2', port: 1256 });
+    expect(c.origins).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.maxPerIp).toBe(3);
+    expect(c.trustProxy).toBe(true);
+    expect(c.maxConnections).toBe(DEFAULT_CONFIG.maxConnections);
+  });
+
+  test('--help', () => {
+    expect(parseConfig(['--help'])).toEqual({ help: true });
+  });
+
+  test('bad values are BRIDGE_ERR_CONFIG', () => {
+    for (const argv of [
+      ['--listen', '8080'],
+      ['--listen', 'host:99999'],
+      ['--target', ':1256'],
+      ['--origin', 'not a url'],
+      ['--max-payload', '100'],
+      ['--max-connections', '0'],
+      ['--max-per-ip', '1.5'],
+      ['--idle-timeout', '-1'],
+      ['--cert', 'only-cert.pem'],
+      ['--unknown'],
+      ['positional'],
+    ]) {
+      expect(
+        errorCode(() => parseConfig(argv)),
+        argv.join(' '),
+      ).toBe('BRIDGE_ERR_CONFIG');
+    }
+  });
+
+  test('parseHostPort keeps IPv6 hosts', () => {
+    expect(parseHostPort('[::1]:80', 'x')).toEqual({ host: '::1', port: 80 });
+    expect(parseHostPort('localhost:0', 'x')).toEqual({ host: 'localhost', port: 0 });
+  });
+});
