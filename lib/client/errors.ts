@@ -1,0 +1,58 @@
+/** Stable codes of every client-session failure; tests assert these, never message text. */
+export type ClientErrorCode =
+  /** 1601: the server refused the name (taken or not allowed). */
+  | 'CLIENT_ERR_NAME_TAKEN'
+  /** 1606 where the caller cannot fall back to registering anew. */
+  | 'CLIENT_ERR_RECONNECT_REJECTED'
+  /** 1607: general server error. */
+  | 'CLIENT_ERR_SERVER_ERROR'
+  /** A well-formed response with a code that does not answer the request sent. */
+  | 'CLIENT_ERR_UNEXPECTED_RESPONSE'
+  /** The connection closed (or could not be opened) while a response was due. */
+  | 'CLIENT_ERR_CONNECTION_CLOSED'
+  /** The server's CRC differed from ours on every attempt. */
+  | 'CLIENT_ERR_CRC_MISMATCH'
+  /** Cancelled through the AbortSignal. */
+  | 'CLIENT_ERR_CANCELLED'
+  /** The file is larger than a u32 Content size allows. */
+  | 'CLIENT_ERR_FILE_TOO_LARGE'
+  /** The file source yielded a different number of bytes than it declared. */
+  | 'CLIENT_ERR_SOURCE'
+  /** The server sent bytes that are not a valid protocol v3 response. */
+  | 'CLIENT_ERR_PROTOCOL'
+  /** A client or file name that cannot travel in a 255-byte name field. */
+  | 'CLIENT_ERR_INVALID_NAME'
+  /** The session was used after a fatal error or cancellation closed its connection. */
+  | 'CLIENT_ERR_SESSION_CLOSED';
+
+/** Details some failures carry for the caller to show (e.g. both CRCs after 4 attempts). */
+export interface ClientErrorDetails {
+  /** Attempts made at sending the file. */
+  attempts?: number;
+  /** Our cksum of the plaintext. */
+  cksum?: number;
+  /** The cksum the server reported in its last 1603. */
+  serverCksum?: number;
+  /** Response code received, for unexpected responses. */
+  responseCode?: number;
+  /** Request code that was being answered. */
+  requestCode?: number;
+}
+
+/** The one error type thrown by lib/client. */
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    readonly details: ClientErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True for a ClientError with one of `codes` (or any code when none are given). */
+export function isClientError(e: unknown, ...codes: ClientErrorCode[]): e is ClientError {
+  return e instanceof ClientError && (codes.length === 0 || codes.includes(e.code));
+}
