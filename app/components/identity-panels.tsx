@@ -1,0 +1,200 @@
+'use client';
+/** First visit (register or import), the me.info offer, and the identity card with "forget". */
+import { type FormEvent, useId, useRef, useState } from 'react';
+import type { StoredIdentity } from '@/lib/browser/identity-store';
+import { clientIdToHex, MAX_CLIENT_NAME_LENGTH } from '@/lib/protocol';
+import { formatTime } from './format';
+import { Button, Card } from './ui';
+
+export function Welcome(props: {
+  busy: boolean;
+  nameError?: string;
+  initialName: string;
+  onRegister(name: string): string | undefined;
+  onImport(file: File): void;
+}) {
+  const [name, setName] = useState(props.initialName);
+  const [localError, setLocalError] = useState<string>();
+  const nameId = useId();
+  const helpId = useId();
+  const errorId = useId();
+  const importId = useId();
+  const error = localError ?? props.nameError;
+
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault();
+    setLocalError(props.onRegister(name));
+  };
+
+  return (
+    <Card labelledBy="welcome-title">
+      <h2 id="welcome-title" className="text-lg font-semibold">
+        Get started
+      </h2>
+      <p className="mt-1 text-sm text-muted">
+        Choose the name this browser will use on the file server. A key pair is made here; the private key
+        never leaves this browser.
+      </p>
+      <form onSubmit={submit} className="mt-4 flex flex-col gap-2" noValidate>
+        <label htmlFor={nameId} className="text-sm font-medium">
+          Your name
+        </label>
+        <div className="flex flex-col gap-2 sm:flex-row">
+          <input
+            id={nameId}
+            name="name"
+            value={name}
+            onChange={(e) => {
+              setName(e.target.value);
+              setLocalError(undefined);
+            }}
+            maxLength={MAX_CLIENT_NAME_LENGTH}
+            autoComplete="off"
+            spellCheck={false}
+            required
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? `${errorId} ${helpId}` : helpId}
+            className="min-h-10 flex-1 rounded-lg border border-line bg-page px-3 py-2 text-base aria-invalid:border-bad"
+            placeholder="e.g. alice-laptop"
+          />
+          <Button type="submit" variant="primary" disabled={props.busy}>
+            {props.busy ? 'Registering…' : 'Register'}
+          </Button>
+        </div>
+        <p id={helpId} className="text-xs text-muted">
+          Letters, digits and punctuation (ASCII), up to {MAX_CLIENT_NAME_LENGTH} characters.
+        </p>
+        {error && (
+          <p id={errorId} className="text-sm font-medium text-bad">
+            {error}
+          </p>
+        )}
+      </form>
+
+      <div className="my-5 flex items-center gap-3 text-xs uppercase tracking-wide text-muted">
+        <span className="h-px flex-1 bg-line" /> or <span className="h-px flex-1 bg-line" />
+      </div>
+
+      <div className="flex flex-col gap-2 sm:flex-row sm:items-center sm:justify-between">
+        <p className="text-sm text-muted">
+          Already registered with the command-line client or another browser? Use its <code>me.info</code>.
+        </p>
+        <input
+          id={importId}
+          type="file"
+          accept=".info,text/plain"
+          className="peer sr-only"
+          disabled={props.busy}
+          onChange={(e) => {
+            const f = e.target.files?.[0];
+            e.target.value = '';
+            if (f) props.onImport(f);
+          }}
+        />
+        <label
+          htmlFor={importId}
+          className="inline-flex min-h-10 shrink-0 cursor-pointer items-center justify-center rounded-lg border border-line bg-card px-4 py-2 text-sm font-semibold hover:bg-accent-soft peer-focus-visible:outline-3 peer-focus-visible:outline-offset-2 peer-focus-visible:outline-accent peer-disabled:opacity-50"
+        >
+          Import me.info…
+        </label>
+      </div>
+    </Card>
+  );
+}
+
+export function MeInfoOffer(props: { name: string; text: string; onDone(): void }) {
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([props.text], { type: 'text/plain' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = 'me.info';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    props.onDone();
+  };
+  return (
+    <section
+      aria-labelledby="meinfo-title"
+      className="rounded-2xl border border-warn/40 bg-warn-soft p-5 sm:p-6"
+      data-testid="meinfo-offer"
+    >
+      <h2 id="meinfo-title" className="font-semibold">
+        Save your identity file now
+      </h2>
+      <p className="mt-1 text-sm text-muted">
+        <code>me.info</code> holds your name, client ID and private key. Keep it somewhere safe: with it you
+        can use “{props.name}” from the command-line client or another browser. This browser keeps the key
+        locked (it cannot be read back), so this is the only chance to download it.
+      </p>
+      <div className="mt-4 flex flex-wrap gap-2">
+        <Button variant="primary" onClick={download}>
+          Download me.info
+        </Button>
+        <Button variant="ghost" onClick={props.onDone}>
+          Not now
+        </Button>
+      </div>
+    </section>
+  );
+}
+
+export function IdentityCard(props: { identity: StoredIdentity; onForget(): void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const { identity } = props;
+  return (
+    <Card
+      labelledBy="identity-title"
+      className="flex flex-col gap-4 sm:flex-row sm:items-center sm:justify-between"
+    >
+      <div className="min-w-0">
+        <h2 id="identity-title" className="text-xs font-semibold uppercase tracking-wide text-muted">
+          This browser’s identity
+        </h2>
+        <p className="mt-1 truncate text-lg font-semibold" data-testid="identity-name">
+          {identity.name}
+        </p>
+        <p className="mt-0.5 text-xs text-muted">
+          Client ID <span className="break-all font-mono">{clientIdToHex(identity.clientId)}</span>
+          <span aria-hidden="true"> · </span>
+          {identity.origin === 'imported' ? 'imported' : 'registered'} {formatTime(identity.createdAt)}
+        </p>
+      </div>
+      <Button
+        variant="ghost"
+        className="self-start sm:self-center"
+        onClick={() => dialog.current?.showModal()}
+      >
+        Forget this identity…
+      </Button>
+      <dialog
+        ref={dialog}
+        aria-labelledby="forget-title"
+        className="m-auto w-[min(92vw,28rem)] rounded-2xl border border-line bg-card p-6 text-ink shadow-xl backdrop:bg-black/50"
+      >
+        <h2 id="forget-title" className="text-lg font-semibold">
+          Forget “{identity.name}”?
+        </h2>
+        <p className="mt-2 text-sm text-muted">
+          This browser deletes its private key. Unless you saved <code>me.info</code>, you cannot send as “
+          {identity.name}” again and will have to register a new name. Files already sent stay on the server.
+        </p>
+        <form method="dialog" className="mt-5 flex flex-wrap justify-end gap-2">
+          <Button type="submit" variant="secondary" autoFocus>
+            Keep it
+          </Button>
+          <Button
+            variant="danger"
+            onClick={() => {
+              dialog.current?.close();
+              props.onForget();
+            }}
+          >
+            Forget identity
+          </Button>
+        </form>
+      </dialog>
+    </Card>
+  );
+}

@@ -1,0 +1,66 @@
+/**
+ * Messages between the page and the upload worker. The worker owns the WebSocket and the
+ * lib/client session; the page owns IndexedDB, the queue and the UI. Everything here is
+ * structured-cloneable (File and CryptoKey included).
+ */
+import type { SendPhase } from '../client/types';
+
+/** Why the connection is not usable, as the page explains it to a person. */
+export type ConnectionProblem =
+  /** The bridge's WebSocket did not open. */
+  | 'unreachable'
+  /** 1601: the name is taken (or refused). */
+  | 'name-taken'
+  /** 1606: the server does not know this identity any more. */
+  | 'rejected'
+  /** 1607 or an unexpected/malformed answer. */
+  | 'server-error'
+  /** The private key cannot decrypt the server's AES key (wrong me.info). */
+  | 'wrong-key'
+  /** The connection dropped after it was established. */
+  | 'lost';
+
+export type ToWorker =
+  /** Register `name` (1025, 1026): the worker makes the key pair and answers `connected`. */
+  | { type: 'register'; url: string; name: string }
+  /** Reconnect (1027) with a stored identity. */
+  | { type: 'reconnect'; url: string; name: string; clientId: Uint8Array; privateKey: CryptoKey }
+  /** Send one file over the established connection. */
+  | { type: 'upload'; id: string; file: File }
+  /** Cancel the upload `id` (the connection is closed and re-established). */
+  | { type: 'cancel'; id: string }
+  /** Close the connection. */
+  | { type: 'disconnect' };
+
+export type FromWorker =
+  | { type: 'connecting' }
+  | {
+      type: 'connected';
+      name: string;
+      clientId: Uint8Array;
+      via: 'register' | 'reconnect';
+      /** Only after register: the new non-extractable key to store. */
+      privateKey?: CryptoKey;
+      /** Only after register: PKCS#8 of the same key, for the one-time me.info download. */
+      privateKeyPkcs8?: Uint8Array;
+    }
+  | { type: 'problem'; problem: ConnectionProblem; message: string }
+  | {
+      type: 'progress';
+      id: string;
+      phase: SendPhase;
+      attempt: number;
+      bytesRead: number;
+      bytesSent: number;
+      size: number;
+    }
+  | {
+      type: 'done';
+      id: string;
+      outcome: 'verified' | 'failed' | 'cancelled';
+      attempts: number;
+      cksum?: number;
+      serverCksum?: number;
+      /** For failures: a sentence for the person. */
+      message?: string;
+    };

@@ -1,0 +1,239 @@
+/// <reference lib="webworker" />
+/**
+ * The upload worker: owns the WebSocket to the bridge and the lib/client session, so
+ * reading, cksum and AES-CBC of a file never run on the page's main thread. Messages are
+ * defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
+ */
+import { ClientError } from '../client/errors';
+import { ClientSession } from '../client/session';
+import {
+  CryptoError,
+  createAesCbcEncryptor,
+  generateRsaKeyPair,
+  importPrivateKeyPkcs8,
+  unwrapAesKey,
+} from '../crypto';
+import { BrowserError } from './errors';
+import { fileSource } from './file-source';
+import type { ConnectionProblem, FromWorker, ToWorker } from './upload-protocol';
+import { WsTransport } from './ws-transport';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+/** Progress messages at most this often (plus every phase change). */
+const PROGRESS_INTERVAL_MS = 100;
+
+const subtle = crypto.subtle;
+
+interface Identity {
+  name: string;
+  clientId: Uint8Array;
+  privateKey: CryptoKey;
+}
+
+interface Connection {
+  url: string;
+  transport: WsTransport;
+  session: ClientSession;
+  aesKey: Uint8Array;
+}
+
+/** Where to reconnect after a cancel or a failed upload. */
+let target: { url: string; identity: Identity } | undefined;
+let conn: Connection | undefined;
+/** Bumped by every connect/disconnect so stale async work can tell it was superseded. */
+let generation = 0;
+let active: { id: string; abort: AbortController } | undefined;
+
+function post(msg: FromWorker): void {
+  self.postMessage(msg);
+}
+
+function problem(p: ConnectionProblem, message: string): void {
+  post({ type: 'problem', problem: p, message });
+}
+
+/** Maps a connect-time failure to what the page tells the person. */
+function connectProblem(e: unknown): { p: ConnectionProblem; message: string } {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof BrowserError && e.code === 'BROWSER_ERR_BRIDGE_UNREACHABLE')
+    return { p: 'unreachable', message };
+  if (e instanceof ClientError) {
+    switch (e.code) {
+      case 'CLIENT_ERR_NAME_TAKEN':
+      case 'CLIENT_ERR_INVALID_NAME':
+        return { p: 'name-taken', message };
+      case 'CLIENT_ERR_RECONNECT_REJECTED':
+        return { p: 'rejected', message };
+      case 'CLIENT_ERR_CONNECTION_CLOSED':
+        // The bridge accepted the WebSocket but could not reach the file server.
+        return { p: 'unreachable', message };
+      default:
+        return { p: 'server-error', message };
+    }
+  }
+  if (e instanceof CryptoError && e.code === 'CRYPTO_ERR_UNWRAP_FAILED') return { p: 'wrong-key', message };
+  return { p: 'server-error', message };
+}
+
+function dropConnection(): void {
+  generation++;
+  active?.abort.abort();
+  const old = conn;
+  conn = undefined;
+  old?.session.close();
+  old?.transport.close();
+}
+
+/** Opens the WebSocket and a session on it; watches for the peer closing while idle. */
+async function open(url: string, gen: number): Promise<{ transport: WsTransport; session: ClientSession }> {
+  const transport = await WsTransport.connect(url);
+  if (gen !== generation) {
+    transport.close();
+    throw new Error('superseded');
+  }
+  const session = new ClientSession({
+    transport,
+    encryptorFactory: (key) => createAesCbcEncryptor(subtle, key),
+  });
+  void transport.closed.then(() => {
+    // Closed under an idle session: tell the page (an active upload reports its own failure).
+    if (conn?.transport === transport && !active) {
+      conn = undefined;
+      problem('lost', 'The connection to the bridge closed.');
+    }
+  });
+  return { transport, session };
+}
+
+async function register(url: string, name: string): Promise<void> {
+  dropConnection();
+  const gen = generation;
+  post({ type: 'connecting' });
+  try {
+    const { transport, session } = await open(url, gen);
+    const clientId = await session.register(name);
+    // Extractable once, only to offer me.info for download; what is kept is a non-extractable re-import.
+    const pair = await generateRsaKeyPair(subtle, { extractable: true });
+    const pkcs8 = pair.privateKeyPkcs8!;
+    const privateKey = await importPrivateKeyPkcs8(subtle, pkcs8, { extractable: false });
+    const wrapped = await session.sendPublicKey(name, pair.publicKeySpki);
+    const aesKey = await unwrapAesKey(subtle, privateKey, wrapped);
+    if (gen !== generation) return transport.close();
+    conn = { url, transport, session, aesKey };
+    target = { url, identity: { name, clientId, privateKey } };
+    post({ type: 'connected', name, clientId, via: 'register', privateKey, privateKeyPkcs8: pkcs8 });
+  } catch (e) {
+    if (gen !== generation) return;
+    dropConnection();
+    const { p, message } = connectProblem(e);
+    problem(p, message);
+  }
+}
+
+async function reconnect(url: string, identity: Identity): Promise<void> {
+  dropConnection();
+  const gen = generation;
+  target = { url, identity };
+  post({ type: 'connecting' });
+  try {
+    const { transport, session } = await open(url, gen);
+    const res = await session.reconnect(identity.name, identity.clientId);
+    if (!res.accepted) {
+      if (gen !== generation) return;
+      dropConnection();
+      return problem('rejected', `The server does not know "${identity.name}" (1606).`);
+    }
+    const aesKey = await unwrapAesKey(subtle, identity.privateKey, res.encryptedKey);
+    if (gen !== generation) return transport.close();
+    conn = { url, transport, session, aesKey };
+    post({ type: 'connected', name: identity.name, clientId: identity.clientId, via: 'reconnect' });
+  } catch (e) {
+    if (gen !== generation) return;
+    dropConnection();
+    const { p, message } = connectProblem(e);
+    problem(p, message);
+  }
+}
+
+async function upload(id: string, file: File): Promise<void> {
+  const c = conn;
+  if (!c || active) {
+    post({
+      type: 'done',
+      id,
+      outcome: 'failed',
+      attempts: 0,
+      message: 'Not connected; the file was not sent.',
+    });
+    return;
+  }
+  const abort = new AbortController();
+  active = { id, abort };
+  let lastPost = 0;
+  let lastPhase = '';
+  try {
+    const result = await c.session.sendFile(fileSource(file), c.aesKey, {
+      signal: abort.signal,
+      onProgress: (p) => {
+        const now = performance.now();
+        if (p.phase === lastPhase && now - lastPost < PROGRESS_INTERVAL_MS) return;
+        lastPost = now;
+        lastPhase = p.phase;
+        post({ type: 'progress', id, ...p });
+      },
+    });
+    active = undefined;
+    post({
+      type: 'done',
+      id,
+      outcome: 'verified',
+      attempts: result.attempts,
+      cksum: result.cksum,
+      serverCksum: result.serverCksum,
+    });
+  } catch (e) {
+    active = undefined;
+    const err = e instanceof ClientError ? e : undefined;
+    if (err?.code === 'CLIENT_ERR_CANCELLED' || abort.signal.aborted) {
+      post({ type: 'done', id, outcome: 'cancelled', attempts: 0 });
+    } else {
+      post({
+        type: 'done',
+        id,
+        outcome: 'failed',
+        attempts: err?.details.attempts ?? 0,
+        cksum: err?.details.cksum,
+        serverCksum: err?.details.serverCksum,
+        message: e instanceof Error ? e.message : String(e),
+      });
+    }
+    // A cancelled or broken sequence leaves the connection unusable: open a fresh one.
+    if (c.session.closed && conn === c && target) {
+      conn = undefined;
+      await reconnect(target.url, target.identity);
+    }
+  }
+}
+
+self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case 'register':
+      void register(msg.url, msg.name);
+      break;
+    case 'reconnect':
+      void reconnect(msg.url, { name: msg.name, clientId: msg.clientId, privateKey: msg.privateKey });
+      break;
+    case 'upload':
+      void upload(msg.id, msg.file);
+      break;
+    case 'cancel':
+      if (active?.id === msg.id) active.abort.abort();
+      break;
+    case 'disconnect':
+      target = undefined;
+      dropConnection();
+      break;
+  }
+});

@@ -1,0 +1,172 @@
+/**
+ * lib/client Transport over a browser WebSocket to the bridge: one request frame per
+ * binary message (the bridge validates each message as exactly one frame), responses
+ * arrive as binary messages of any split. Backpressure: send() resolves only once the
+ * socket's bufferedAmount is under the high-water mark, polling while it is above
+ * (WebSocket has no drain event).
+ */
+import type { Transport } from '../client/transport';
+import { BrowserError } from './errors';
+
+/** Bytes the browser may hold unsent before send() waits: enough to keep the pipe full. */
+export const WS_HIGH_WATER_MARK = 4 * 1024 * 1024;
+/** How often send() re-checks bufferedAmount while above the mark. */
+const DRAIN_POLL_MS = 4;
+/** How long opening the socket may take before we call the bridge unreachable. */
+export const WS_OPEN_TIMEOUT_MS = 10_000;
+
+export interface WsTransportOptions {
+  highWaterMark?: number;
+  openTimeoutMs?: number;
+  /** Makes the socket; tests inject a fake. */
+  createSocket?: (url: string) => WebSocket;
+}
+
+/** Joins a frame's pieces into one message (a WebSocket message is one buffer). */
+function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export class WsTransport implements Transport {
+  readonly #ws: WebSocket;
+  readonly #highWaterMark: number;
+  /** Received messages not yet taken by receive(). */
+  readonly #queue: Uint8Array[] = [];
+  #waiter: ((bytes: Uint8Array | null) => void) | undefined;
+  #closed = false;
+  #resolveClosed!: () => void;
+  /** Resolves once the connection is closed, by either side. */
+  readonly closed: Promise<void> = new Promise((r) => {
+    this.#resolveClosed = r;
+  });
+  /** Set when the socket closed on its own (not through close()). */
+  #closeInfo: { code: number; reason: string } | undefined;
+
+  private constructor(ws: WebSocket, highWaterMark: number) {
+    this.#ws = ws;
+    this.#highWaterMark = highWaterMark;
+    ws.addEventListener('message', (ev: MessageEvent) => {
+      if (!(ev.data instanceof ArrayBuffer)) return; // the bridge sends only binary
+      this.#deliver(new Uint8Array(ev.data));
+    });
+    ws.addEventListener('close', (ev: CloseEvent) => {
+      if (!this.#closed) this.#closeInfo = { code: ev.code, reason: ev.reason };
+      this.#finish();
+    });
+  }
+
+  /** Opens a WebSocket to `url`; rejects BROWSER_ERR_BRIDGE_UNREACHABLE if it does not open. */
+  static connect(url: string, opts: WsTransportOptions = {}): Promise<WsTransport> {
+    const highWaterMark = opts.highWaterMark ?? WS_HIGH_WATER_MARK;
+    const timeoutMs = opts.openTimeoutMs ?? WS_OPEN_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        ws = opts.createSocket ? opts.createSocket(url) : new WebSocket(url);
+      } catch (cause) {
+        reject(new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', `Bad bridge address ${url}.`, { cause }));
+        return;
+      }
+      ws.binaryType = 'arraybuffer';
+      const fail = () => {
+        cleanup();
+        try {
+          ws.close();
+        } catch {
+          // already closing
+        }
+        reject(new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', `Could not open ${url}.`));
+      };
+      const timer = setTimeout(fail, timeoutMs);
+      const onOpen = () => {
+        cleanup();
+        resolve(new WsTransport(ws, highWaterMark));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        ws.removeEventListener('open', onOpen);
+        ws.removeEventListener('error', fail);
+        ws.removeEventListener('close', fail);
+      };
+      ws.addEventListener('open', onOpen);
+      ws.addEventListener('error', fail);
+      ws.addEventListener('close', fail);
+    });
+  }
+
+  /** How the socket closed when the peer closed it (undefined while open or after close()). */
+  get closeInfo(): { code: number; reason: string } | undefined {
+    return this.#closeInfo;
+  }
+
+  get isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  async send(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.#closed) {
+      throw new BrowserError('BROWSER_ERR_CONNECTION_LOST', 'The connection to the bridge is closed.');
+    }
+    this.#ws.send(joinParts(parts) as Uint8Array<ArrayBuffer>);
+    while (this.#ws.bufferedAmount >= this.#highWaterMark) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      if (this.#closed) {
+        throw new BrowserError(
+          'BROWSER_ERR_CONNECTION_LOST',
+          'The connection to the bridge closed while sending.',
+        );
+      }
+    }
+  }
+
+  receive(): Promise<Uint8Array | null> {
+    const next = this.#queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.#closed) return Promise.resolve(null);
+    if (this.#waiter) {
+      throw new BrowserError(
+        'BROWSER_ERR_CONNECTION_LOST',
+        'receive() called while another receive() waits.',
+      );
+    }
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#finish();
+    try {
+      this.#ws.close(1000, 'done');
+    } catch {
+      // already closing
+    }
+  }
+
+  #deliver(bytes: Uint8Array | null): void {
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = undefined;
+      w(bytes);
+    } else if (bytes) {
+      this.#queue.push(bytes);
+    }
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#deliver(null);
+    this.#resolveClosed();
+  }
+}

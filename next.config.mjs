@@ -1,0 +1,61 @@
+/**
+ * Security headers for every response.
+ *
+ * Next.js evaluates `headers()` at `next build` and freezes the result in the build output,
+ * so these headers cannot know where a deployment's bridge lives (one build serves any
+ * deployment). They therefore allow WebSocket connections in general (`ws:` `wss:`), and
+ * the root layout adds a second policy as a <meta> tag, computed per request from
+ * SFT_BRIDGE_URL / SFT_BRIDGE_PORT, whose connect-src names only the configured bridge.
+ * Browsers enforce every policy they receive, so the page can reach only its own origin
+ * and that one bridge (see app/runtime-config.ts).
+ *
+ * script-src needs 'unsafe-inline': the app router streams its bootstrap and RSC payload
+ * as inline <script> tags whose content changes per page, so hashes cannot work, and
+ * nonces need a per-request proxy (middleware) that rewrites the request's CSP header.
+ * What keeps injected script out is that the page renders no HTML from untrusted input
+ * (React escapes all text; file and client names are only ever text), no external
+ * origin is allowed for scripts, and object-src/base-uri are 'none'.
+ * style-src 'unsafe-inline': server-rendered progress bars carry style attributes.
+ */
+import { PHASE_DEVELOPMENT_SERVER } from 'next/constants.js';
+
+/** @param {string} phase */
+export default function nextConfig(phase) {
+  const dev = phase === PHASE_DEVELOPMENT_SERVER;
+  const csp = [
+    "default-src 'self'",
+    // 'unsafe-eval' only for next dev (React's dev tooling); never in a production build.
+    `script-src 'self' 'unsafe-inline'${dev ? " 'unsafe-eval'" : ''}`,
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self'",
+    "connect-src 'self' ws: wss:",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
+  /** @type {import('next').NextConfig} */
+  const config = {
+    reactStrictMode: true,
+    poweredByHeader: false,
+    async headers() {
+      return [
+        {
+          source: '/:path*',
+          headers: [
+            { key: 'Content-Security-Policy', value: csp },
+            { key: 'Referrer-Policy', value: 'no-referrer' },
+            { key: 'X-Content-Type-Options', value: 'nosniff' },
+            { key: 'X-Frame-Options', value: 'DENY' },
+            { key: 'Cross-Origin-Opener-Policy', value: 'same-origin' },
+            { key: 'Permissions-Policy', value: 'camera=(), microphone=(), geolocation=()' },
+          ],
+        },
+      ];
+    },
+  };
+  return config;
+}
