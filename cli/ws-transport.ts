@@ -3,6 +3,7 @@
  * browser does: one request frame per binary message, response frames one per message.
  */
 import WebSocket from 'ws';
+import { ClientError } from '../lib/client/errors';
 import type { Transport } from '../lib/client/transport';
 
 export interface WsTransportOptions {
@@ -12,20 +13,6 @@ export interface WsTransportOptions {
   highWaterMark?: number;
   /** Give up opening after this long. */
   openTimeoutMs?: number;
-}
-
-export type WsTransportErrorCode = 'WS_TRANSPORT_REFUSED' | 'WS_TRANSPORT_CLOSED' | 'WS_TRANSPORT_FAILED';
-
-export class WsTransportError extends Error {
-  override readonly name = 'WsTransportError';
-  constructor(
-    readonly code: WsTransportErrorCode,
-    message: string,
-    /** The WebSocket close code, when the bridge closed the connection. */
-    readonly closeCode?: number,
-  ) {
-    super(message);
-  }
 }
 
 const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
@@ -76,22 +63,31 @@ export class WsTransport implements Transport {
       ...(opts.origin ? { origin: opts.origin } : {}),
     });
     return new Promise((resolve, reject) => {
-      const fail = (err: WsTransportError) => {
+      const fail = (reason: string, cause?: unknown) => {
         ws.removeAllListeners();
         ws.on('error', () => {});
         ws.terminate();
-        reject(err);
+        reject(
+          new ClientError(
+            'CLIENT_ERR_UNREACHABLE',
+            `Cannot reach the bridge at ${url}: ${reason}`,
+            {},
+            { cause },
+          ),
+        );
       };
       ws.once('unexpected-response', (_req, res) =>
         fail(
-          new WsTransportError(
-            'WS_TRANSPORT_REFUSED',
-            `The bridge at ${url} refused the connection (HTTP ${res.statusCode}).`,
-          ),
+          `it refused the connection (HTTP ${res.statusCode}). Check the URL and the bridge's --origin list.`,
         ),
       );
-      ws.once('error', (err) =>
-        fail(new WsTransportError('WS_TRANSPORT_FAILED', `Cannot connect to ${url}: ${err.message}.`)),
+      ws.once('error', (err: NodeJS.ErrnoException) =>
+        fail(
+          err.code === 'ECONNREFUSED'
+            ? 'the connection was refused. Is the bridge running on that port?'
+            : `${err.message}.`,
+          err,
+        ),
       );
       ws.once('open', () => {
         ws.removeAllListeners('unexpected-response');
@@ -139,15 +135,11 @@ export class WsTransport implements Transport {
     return new Promise((resolve) => this.ws.once('close', () => resolve()));
   }
 
-  private closedError(): WsTransportError {
+  private closedError(): ClientError {
     const why =
       this.closeCode !== null
         ? ` (close ${this.closeCode}${this.closeReason ? `: ${this.closeReason}` : ''})`
         : '';
-    return new WsTransportError(
-      'WS_TRANSPORT_CLOSED',
-      `The connection to the bridge is closed${why}.`,
-      this.closeCode ?? undefined,
-    );
+    return new ClientError('CLIENT_ERR_CONNECTION_CLOSED', `The connection to the bridge is closed${why}.`);
   }
 }
