@@ -1,0 +1,129 @@
+/**
+ * 1025 register, 1026 public key, 1027 reconnect: who a client is and the AES key its
+ * connection gets. Synchronous (SQLite and RSA are both fast); the session sends the result.
+ *
+ * Client ID rules (the header's ID is what identifies a registered client):
+ * - 1025 ignores the header's ID (clients send zeros) and answers with a fresh random ID.
+ * - 1026 needs a registered header ID whose name equals the payload's name, so nobody can
+ *   replace another client's public key by naming it: otherwise 1607.
+ * - 1027 needs the name to be registered with a public key on file AND the header's ID to be
+ *   that client's ID: otherwise 1606. (The reference protocol reconnects by name alone; also
+ *   checking the ID means knowing a name is not enough to make the server mint keys for it.
+ *   Clients that follow the protocol always send their ID.)
+ */
+import { constants, createPublicKey, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
+import { validatePublicKeySpki } from '../lib/crypto';
+import {
+  AES_KEY_SIZE,
+  clientIdEquals,
+  MAX_CLIENT_NAME_LENGTH,
+  type ReconnectRequest,
+  type RegisterRequest,
+  type Response,
+  ResponseCode,
+  RSA_MODULUS_BITS,
+  type SendPublicKeyRequest,
+} from '../lib/protocol';
+import type { ServerDatabase } from './db';
+import { ServerError } from './errors';
+
+export interface KeyGrant {
+  response: Response;
+  /** The fresh AES key the connection now holds, and the client it belongs to. */
+  key?: { aesKey: Buffer; clientId: Uint8Array };
+  /** Client name for the log. */
+  name?: string;
+  /** Why the request was refused, for the log. */
+  error?: string;
+}
+
+function uuidBytes(): Uint8Array {
+  return Uint8Array.from(Buffer.from(randomUUID().replaceAll('-', ''), 'hex'));
+}
+
+/** RSA-OAEP (SHA-1, MGF1-SHA-1) of `aesKey` with the client's DER SubjectPublicKeyInfo. */
+export function wrapAesKey(publicKeyField: Uint8Array, aesKey: Uint8Array): Buffer {
+  let derLength: number;
+  try {
+    const info = validatePublicKeySpki(publicKeyField);
+    if (info.modulusBits !== RSA_MODULUS_BITS) throw new Error(`a ${info.modulusBits}-bit key`);
+    derLength = info.derLength;
+  } catch (e) {
+    throw new ServerError(
+      'SERVER_ERR_BAD_PUBLIC_KEY',
+      `The public key is not a usable RSA-1024 key: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const key = createPublicKey({
+    key: Buffer.from(publicKeyField.subarray(0, derLength)),
+    format: 'der',
+    type: 'spki',
+  });
+  return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, aesKey);
+}
+
+/** 1025: a new client. Duplicate or over-long names get 1601 (malformed ones never get here). */
+export function register(db: ServerDatabase, req: RegisterRequest, now: string): KeyGrant {
+  if (req.name.length > MAX_CLIENT_NAME_LENGTH) {
+    return { response: { code: ResponseCode.RegisterFailed }, error: 'NAME_TOO_LONG' };
+  }
+  const id = uuidBytes();
+  if (!db.insertClient(id, req.name, now)) {
+    return { response: { code: ResponseCode.RegisterFailed }, name: req.name, error: 'NAME_TAKEN' };
+  }
+  return { response: { code: ResponseCode.Registered, clientId: id }, name: req.name };
+}
+
+/** 1026: stores the public key and answers with a new AES key wrapped in it. */
+export function sendPublicKey(db: ServerDatabase, req: SendPublicKeyRequest, now: string): KeyGrant {
+  const client = db.clientById(req.clientId);
+  if (!client) {
+    throw new ServerError(
+      'SERVER_ERR_UNKNOWN_CLIENT',
+      'The client ID in the header is not registered; register first (1025).',
+    );
+  }
+  if (client.Name !== req.name) {
+    throw new ServerError(
+      'SERVER_ERR_CLIENT_MISMATCH',
+      'The name does not belong to the client ID in the header.',
+    );
+  }
+  const aesKey = randomBytes(AES_KEY_SIZE);
+  const wrapped = wrapAesKey(req.publicKey, aesKey);
+  db.setKeys(req.clientId, req.publicKey, aesKey, now);
+  return {
+    response: { code: ResponseCode.PublicKeyAccepted, clientId: client.ID, encryptedKey: wrapped },
+    key: { aesKey, clientId: Uint8Array.from(client.ID) },
+    name: client.Name,
+  };
+}
+
+/** 1027: a known client with a key on file gets a new AES key (1605); anyone else 1606. */
+export function reconnect(db: ServerDatabase, req: ReconnectRequest, now: string): KeyGrant {
+  const rejected = (error: string): KeyGrant => ({
+    response: { code: ResponseCode.ReconnectRejected, clientId: req.clientId },
+    name: req.name,
+    error,
+  });
+  const client = db.clientByName(req.name);
+  if (!client) return rejected('UNKNOWN_NAME');
+  if (!clientIdEquals(client.ID, req.clientId)) return rejected('CLIENT_ID_MISMATCH');
+  if (!client.PublicKey) return rejected('NO_PUBLIC_KEY');
+  const aesKey = randomBytes(AES_KEY_SIZE);
+  let wrapped: Buffer;
+  try {
+    wrapped = wrapAesKey(client.PublicKey, aesKey);
+  } catch {
+    return rejected('BAD_STORED_KEY');
+  }
+  db.setKeys(client.ID, null, aesKey, now);
+  return {
+    response: { code: ResponseCode.Reconnected, clientId: client.ID, encryptedKey: wrapped },
+    key: { aesKey, clientId: Uint8Array.from(client.ID) },
+    name: client.Name,
+  };
+}

@@ -1,0 +1,255 @@
+/**
+ * defensive.db: the reference programs' tables (clients, files) plus our extra columns.
+ * Synchronous better-sqlite3 with prepared statements, WAL, foreign keys on. Schema changes
+ * are migrations numbered by PRAGMA user_version, so a reference server's database (tables
+ * present, user_version 0) is upgraded in place.
+ */
+import Database from 'better-sqlite3';
+import { ServerError } from './errors';
+
+export interface ClientRow {
+  ID: Buffer;
+  Name: string;
+  PublicKey: Buffer | null;
+  LastSeen: string | null;
+  AESKey: Buffer | null;
+}
+
+export interface FileRow {
+  ID: Buffer;
+  FileName: string;
+  /** Stored file's path relative to the storage folder (data/files), '/'-separated. */
+  PathName: string;
+  Verified: number;
+  Size: number | null;
+  Cksum: number | null;
+  ReceivedAt: string | null;
+  /** Identifies one completed upload, so 1029/1030/1031 act on the attempt this connection sent. */
+  Token: string | null;
+}
+
+export interface ListedFile extends FileRow {
+  ClientName: string | null;
+}
+
+/** Each entry moves the schema from version i to i+1. Never edit one that has shipped. */
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  // 0 -> 1: the spec's tables. IF NOT EXISTS keeps a reference server's existing tables.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS clients (
+        ID        BLOB PRIMARY KEY CHECK (length(ID) = 16),
+        Name      TEXT NOT NULL UNIQUE,
+        PublicKey BLOB CHECK (PublicKey IS NULL OR length(PublicKey) = 160),
+        LastSeen  TEXT,
+        AESKey    BLOB CHECK (AESKey IS NULL OR length(AESKey) = 32)
+      );
+      CREATE TABLE IF NOT EXISTS files (
+        ID       BLOB NOT NULL REFERENCES clients(ID) ON DELETE CASCADE,
+        FileName TEXT NOT NULL,
+        PathName TEXT NOT NULL,
+        Verified INTEGER NOT NULL DEFAULT 0
+      );
+    `);
+  },
+  // 1 -> 2: size, CRC, time and upload token per file; one row per (client, file name).
+  (db) => {
+    const have = new Set((db.pragma('table_info(files)') as { name: string }[]).map((c) => c.name));
+    for (const [col, type] of [
+      ['Size', 'INTEGER'],
+      ['Cksum', 'INTEGER'],
+      ['ReceivedAt', 'TEXT'],
+      ['Token', 'TEXT'],
+    ] as const) {
+      if (!have.has(col)) db.exec(`ALTER TABLE files ADD COLUMN ${col} ${type}`);
+    }
+    // Older databases may hold duplicates; keep the newest row of each (client, name).
+    db.exec(`
+      DELETE FROM files WHERE rowid NOT IN (SELECT max(rowid) FROM files GROUP BY ID, FileName);
+      CREATE UNIQUE INDEX IF NOT EXISTS files_client_name ON files(ID, FileName);
+      CREATE INDEX IF NOT EXISTS files_path ON files(PathName COLLATE NOCASE);
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies pending migrations, each in its own transaction. Refuses a newer schema. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new ServerError(
+      'SERVER_ERR_STORAGE',
+      `defensive.db has schema version ${current}, newer than this server knows (${MIGRATIONS.length}). Upgrade the server.`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v]!(db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+function prepareWrites(db: Database.Database) {
+  return {
+    insertClient: db.prepare<[Uint8Array, string, string]>(
+      'INSERT INTO clients (ID, Name, LastSeen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    setKeys: db.prepare<[Uint8Array | null, Uint8Array, string, Uint8Array]>(
+      'UPDATE clients SET PublicKey = coalesce(?, PublicKey), AESKey = ?, LastSeen = ? WHERE ID = ?',
+    ),
+    touch: db.prepare<[string, Uint8Array]>('UPDATE clients SET LastSeen = ? WHERE ID = ?'),
+    fileByName: db.prepare<[Uint8Array, string], FileRow>(
+      'SELECT * FROM files WHERE ID = ? AND FileName = ?',
+    ),
+    pathTaken: db.prepare<[string], { x: number }>(
+      'SELECT 1 AS x FROM files WHERE PathName = ? COLLATE NOCASE LIMIT 1',
+    ),
+    upsertFile: db.prepare<[Uint8Array, string, string, number, number, string, string]>(
+      `INSERT INTO files (ID, FileName, PathName, Verified, Size, Cksum, ReceivedAt, Token)
+       VALUES (?, ?, ?, 0, ?, ?, ?, ?)
+       ON CONFLICT (ID, FileName) DO UPDATE SET PathName = excluded.PathName, Verified = 0,
+         Size = excluded.Size, Cksum = excluded.Cksum, ReceivedAt = excluded.ReceivedAt, Token = excluded.Token`,
+    ),
+    verify: db.prepare<[Uint8Array, string, string | null, string | null]>(
+      'UPDATE files SET Verified = 1 WHERE ID = ? AND FileName = ? AND (? IS NULL OR Token = ?)',
+    ),
+    unverify: db.prepare<[Uint8Array, string]>('UPDATE files SET Verified = 0 WHERE ID = ? AND FileName = ?'),
+    deleteFile: db.prepare<[Uint8Array, string]>('DELETE FROM files WHERE ID = ? AND FileName = ?'),
+  };
+}
+type WriteStatements = ReturnType<typeof prepareWrites>;
+
+export class ServerDatabase {
+  readonly #db: Database.Database;
+  readonly #s;
+  readonly #writes: WriteStatements | null;
+
+  constructor(path: string, opts: { readonly?: boolean } = {}) {
+    try {
+      this.#db = new Database(path, {
+        readonly: opts.readonly ?? false,
+        fileMustExist: opts.readonly ?? false,
+      });
+      this.#db.pragma('busy_timeout = 5000');
+      if (!opts.readonly) {
+        this.#db.pragma('journal_mode = WAL');
+        // NORMAL in WAL mode: a crash of the process loses nothing committed; power loss may
+        // lose the last transactions but never corrupts the database.
+        this.#db.pragma('synchronous = NORMAL');
+        this.#db.pragma('foreign_keys = ON');
+        migrate(this.#db);
+      }
+    } catch (e) {
+      if (e instanceof ServerError) throw e;
+      throw new ServerError(
+        'SERVER_ERR_STORAGE',
+        `Cannot open the database ${path}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    const db = this.#db;
+    const ro = opts.readonly ?? false;
+    this.#s = {
+      clientById: db.prepare<[Uint8Array], ClientRow>('SELECT * FROM clients WHERE ID = ?'),
+      clientByName: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE Name = ?'),
+      listFiles: db.prepare<[], ListedFile>(
+        `SELECT f.*, c.Name AS ClientName FROM files f LEFT JOIN clients c ON c.ID = f.ID
+         ORDER BY f.ReceivedAt, f.rowid`,
+      ),
+    };
+    this.#writes = ro ? null : prepareWrites(db);
+  }
+
+  #w(): WriteStatements {
+    if (!this.#writes) throw new ServerError('SERVER_ERR_STORAGE', 'The database is open read-only.');
+    return this.#writes;
+  }
+
+  clientById(id: Uint8Array): ClientRow | undefined {
+    return this.#s.clientById.get(id);
+  }
+
+  clientByName(name: string): ClientRow | undefined {
+    return this.#s.clientByName.get(name);
+  }
+
+  /** Inserts a new client; false when the name (or, improbably, the ID) is taken. */
+  insertClient(id: Uint8Array, name: string, now: string): boolean {
+    return this.#w().insertClient.run(id, name, now).changes === 1;
+  }
+
+  /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
+  setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): void {
+    this.#w().setKeys.run(publicKey, aesKey, now, id);
+  }
+
+  touch(id: Uint8Array, now: string): void {
+    this.#w().touch.run(now, id);
+  }
+
+  fileByName(id: Uint8Array, fileName: string): FileRow | undefined {
+    return this.#w().fileByName.get(id, fileName);
+  }
+
+  /** True when any client's row already uses this stored path (compared without case). */
+  pathTaken(pathName: string): boolean {
+    return this.#w().pathTaken.get(pathName) !== undefined;
+  }
+
+  /** Records a completed upload, unverified; replaces the row of an earlier upload of the same name. */
+  upsertFile(f: {
+    id: Uint8Array;
+    fileName: string;
+    pathName: string;
+    size: number;
+    cksum: number;
+    receivedAt: string;
+    token: string;
+  }): void {
+    this.#w().upsertFile.run(f.id, f.fileName, f.pathName, f.size, f.cksum, f.receivedAt, f.token);
+  }
+
+  /** Marks the file verified (only the upload `token`, when given); returns rows changed. */
+  markVerified(id: Uint8Array, fileName: string, token: string | null): number {
+    return this.#w().verify.run(id, fileName, token, token).changes;
+  }
+
+  /** Clears Verified before the stored file is replaced, so a crash mid-replace never leaves new bytes marked verified. */
+  markUnverified(id: Uint8Array, fileName: string): void {
+    this.#w().unverify.run(id, fileName);
+  }
+
+  /**
+   * Deletes the file's row when it belongs to upload `token` (any upload when null) and
+   * returns it, so the caller can remove the stored file.
+   */
+  deleteFile(id: Uint8Array, fileName: string, token: string | null): FileRow | undefined {
+    return this.#db.transaction(() => {
+      const row = this.fileByName(id, fileName);
+      if (!row || (token !== null && row.Token !== token)) return undefined;
+      this.#w().deleteFile.run(id, fileName);
+      return row;
+    })();
+  }
+
+  /** Runs `fn` in one transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
+  }
+
+  listFiles(): ListedFile[] {
+    return this.#s.listFiles.all();
+  }
+
+  integrityCheck(): string {
+    return this.#db.pragma('integrity_check', { simple: true }) as string;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,44 @@
+/** Stable codes of every server-layer failure; tests assert these, never message text. */
+export type ServerErrorCode =
+  /** A command-line flag, environment variable or port.info value is invalid. */
+  | 'SERVER_ERR_BAD_ARGUMENT'
+  /** The header's client ID is not registered. */
+  | 'SERVER_ERR_UNKNOWN_CLIENT'
+  /** The request names a different client than the header's client ID. */
+  | 'SERVER_ERR_CLIENT_MISMATCH'
+  /** The public key field is not a usable RSA-1024 SubjectPublicKeyInfo. */
+  | 'SERVER_ERR_BAD_PUBLIC_KEY'
+  /** 1028 on a connection that has not exchanged an AES key (1026/1027). */
+  | 'SERVER_ERR_NO_KEY'
+  /** A 1028 packet out of order. */
+  | 'SERVER_ERR_UPLOAD_SEQUENCE'
+  /** Sizes, totals or file name changed between packets of one file. */
+  | 'SERVER_ERR_UPLOAD_INCONSISTENT'
+  /** Sizes that cannot be right: content size vs original size, too large, implausible totals, short file. */
+  | 'SERVER_ERR_UPLOAD_SIZE'
+  /** The decrypted file does not end in valid PKCS#7 padding (wrong key or corrupt data). */
+  | 'SERVER_ERR_UPLOAD_PADDING'
+  /** Writing the received file failed (disk full, permissions). */
+  | 'SERVER_ERR_UPLOAD_WRITE'
+  /** The upload was abandoned (connection closed, server shutting down). */
+  | 'SERVER_ERR_UPLOAD_ABORTED'
+  /** 1029/1030/1031 for a file this client has not sent. */
+  | 'SERVER_ERR_NO_SUCH_FILE'
+  /** The stored file was replaced by another upload after this connection's 1603. */
+  | 'SERVER_ERR_FILE_REPLACED'
+  /** The data folder or database is unusable. */
+  | 'SERVER_ERR_STORAGE'
+  /** A bug: something that should not happen did. */
+  | 'SERVER_ERR_INTERNAL';
+
+/** The one error type of server/. */
+export class ServerError extends Error {
+  override readonly name = 'ServerError';
+  constructor(
+    readonly code: ServerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

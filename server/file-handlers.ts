@@ -1,0 +1,107 @@
+/**
+ * Storing a completed upload and the answers to 1029/1030/1031. Every step that chooses a
+ * stored name and claims it is synchronous, so concurrent uploads cannot interleave there.
+ */
+import { randomBytes } from 'node:crypto';
+import { clientIdToHex, type Response, ResponseCode } from '../lib/protocol';
+import type { ServerDatabase } from './db';
+import { ServerError } from './errors';
+import type { Storage } from './storage';
+import type { UploadResult } from './upload';
+
+export interface StoredFile {
+  pathName: string;
+  /** Identifies this upload in the files row; 1029/1030/1031 on this connection act on it only. */
+  token: string;
+}
+
+/**
+ * Moves the temp file into the client's folder (replacing an earlier upload of the same
+ * name atomically) and records it unverified.
+ */
+export function storeUpload(
+  db: ServerDatabase,
+  storage: Storage,
+  clientId: Uint8Array,
+  fileName: string,
+  result: UploadResult,
+  now: string,
+): StoredFile {
+  if (!db.clientById(clientId)) {
+    throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client is no longer registered.');
+  }
+  const hex = clientIdToHex(clientId);
+  const previous = db.fileByName(clientId, fileName);
+  // Committed on its own first: if the process dies between the rename and the row update,
+  // the old row must not vouch for the new bytes.
+  if (previous?.Verified) db.markUnverified(clientId, fileName);
+  const token = randomBytes(8).toString('hex');
+  const pathName = db.transaction(() => {
+    const p = storage.commit(result.tmpPath, hex, fileName, previous?.PathName, (n) => db.pathTaken(n));
+    db.upsertFile({
+      id: clientId,
+      fileName,
+      pathName: p,
+      size: result.size,
+      cksum: result.cksum,
+      receivedAt: now,
+      token,
+    });
+    return p;
+  });
+  storage.syncDir(pathName);
+  return { pathName, token };
+}
+
+function requireClient(db: ServerDatabase, clientId: Uint8Array): void {
+  if (!db.clientById(clientId)) {
+    throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client ID in the header is not registered.');
+  }
+}
+
+/** 1029: marks the file verified -> 1604. `token` is this connection's upload of that name, if any. */
+export function verifyFile(
+  db: ServerDatabase,
+  clientId: Uint8Array,
+  fileName: string,
+  token: string | null,
+): Response {
+  requireClient(db, clientId);
+  if (db.markVerified(clientId, fileName, token) === 0) {
+    if (!db.fileByName(clientId, fileName)) {
+      throw new ServerError(
+        'SERVER_ERR_NO_SUCH_FILE',
+        `No file "${fileName}" was received from this client.`,
+      );
+    }
+    throw new ServerError(
+      'SERVER_ERR_FILE_REPLACED',
+      `"${fileName}" was replaced by another upload after this connection's; send it again.`,
+    );
+  }
+  return { code: ResponseCode.Thanks, clientId };
+}
+
+/**
+ * 1030 and 1031: the client's CRC did not match, so the stored attempt is removed (only
+ * this connection's attempt when `token` is known: another upload of the name stays).
+ * Returns what was removed (nothing when another upload replaced it meanwhile).
+ */
+export function discardFile(
+  db: ServerDatabase,
+  storage: Storage,
+  clientId: Uint8Array,
+  fileName: string,
+  token: string | null,
+): boolean {
+  requireClient(db, clientId);
+  const row = db.deleteFile(clientId, fileName, token);
+  if (row) {
+    storage.remove(row.PathName, clientIdToHex(clientId));
+    return true;
+  }
+  if (!db.fileByName(clientId, fileName)) {
+    throw new ServerError('SERVER_ERR_NO_SUCH_FILE', `No file "${fileName}" was received from this client.`);
+  }
+  return false;
+}

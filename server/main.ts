@@ -1,0 +1,50 @@
+/**
+ * Entry point: `npm run server -- [options]` starts the file server, `... files` lists
+ * received files. Prints "listening on HOST:PORT" once ready (tests read the port from it).
+ */
+import { helpText, parseArgs } from './config';
+import { ServerError } from './errors';
+import { formatListing, listReceivedFiles } from './files-command';
+import { createFileServer } from './server';
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv);
+  if (parsed.command === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  if (parsed.command === 'files') {
+    process.stdout.write(
+      formatListing(listReceivedFiles(parsed.config.dataDir), process.stdout.isTTY === true),
+    );
+    return 0;
+  }
+  for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
+  const server = createFileServer(parsed.config);
+  const addr = await server.listen();
+  process.stdout.write(
+    `sft server listening on ${addr.address}:${addr.port} (data: ${parsed.config.dataDir})\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`${signal}: shutting down (partial uploads are dropped)\n`);
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ServerError) process.stderr.write(`error: ${e.message}\n`);
+    else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(`error: the port is already in use; pick another with --port or port.info.\n`);
+    } else process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,471 @@
+/**
+ * One TCP connection: bytes -> frame decoder -> one handler per request code, strictly one
+ * request after another. The socket is paused while a handler is busy (storing a file) or
+ * while the upload's write buffer is full, so memory stays bounded by one frame plus that
+ * buffer.
+ *
+ * Errors: a framing error (bad version or code, declared payload over the limit) gets 1607
+ * and the connection is closed, since the byte stream can no longer be trusted. An error
+ * inside a well-formed request gets 1607 (1601 for 1025, nothing for 1030) and the
+ * connection stays usable.
+ *
+ * A failed 1028 file gets one 1607; its remaining packets (same file name, increasing
+ * packet numbers) are then dropped silently, so a client that only reads after its last
+ * packet sees exactly one answer. Any other request, or a packet that restarts the
+ * numbering, ends that.
+ */
+import type { Socket } from 'node:net';
+import {
+  checkRequestHeader,
+  clientIdEquals,
+  clientIdToHex,
+  decodeRequest,
+  encodeResponse,
+  ProtocolError,
+  REQUEST_HEADER_SIZE,
+  RequestCode,
+  type RequestFrame,
+  RequestFrameDecoder,
+  type RequestHeader,
+  type Response,
+  ResponseCode,
+  SEND_FILE_FIXED_SIZE,
+  type SendFileRequest,
+} from '../lib/protocol';
+import { type KeyGrant, reconnect, register, sendPublicKey } from './client-handlers';
+import type { ServerConfig } from './config';
+import type { ServerDatabase } from './db';
+import { ServerError } from './errors';
+import { discardFile, storeUpload, verifyFile } from './file-handlers';
+import type { Logger, RequestLogEntry } from './log';
+import type { Storage } from './storage';
+import { Upload } from './upload';
+import type { SequenceLimits } from './upload-sequence';
+
+export interface SessionContext {
+  db: ServerDatabase;
+  storage: Storage;
+  config: ServerConfig;
+  log: Logger;
+}
+
+/** Unsent response bytes above which reading pauses until the peer reads. */
+const RESPONSE_BUFFER_LIMIT = 64 * 1024;
+/** LastSeen is written at most this often during a file's packets (every other request writes it). */
+const LAST_SEEN_INTERVAL_MS = 1000;
+/** After a framing error, how long the peer gets to read our 1607 before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+interface UploadState {
+  upload: Upload;
+  clientId: Uint8Array;
+  startedAt: number;
+  bytes: number;
+  packets: number;
+}
+
+function errorCode(e: unknown): string {
+  if (e instanceof ServerError || e instanceof ProtocolError) return e.code;
+  return 'SERVER_ERR_INTERNAL';
+}
+
+const iso = () => new Date().toISOString();
+
+export class Session {
+  readonly #socket: Socket;
+  readonly #ctx: SessionContext;
+  readonly #decoder: RequestFrameDecoder;
+  readonly #limits: SequenceLimits;
+  readonly #queue: RequestFrame[] = [];
+  /** Work the socket waits for; timeouts do not apply while `#serverBusy`. */
+  #busy: Promise<void> | null = null;
+  #serverBusy = false;
+  #closed = false;
+  readonly #cleanups: Promise<void>[] = [];
+  /** The AES key this connection received (1602/1605) and the client it was issued to. */
+  #key: { aesKey: Buffer; clientId: Uint8Array } | null = null;
+  #name: string | undefined;
+  #upload: UploadState | null = null;
+  #discard: { fileName: string; lastNumber: number } | null = null;
+  /** `${clientHex}/${fileName}` -> token of the upload this connection stored under that name. */
+  readonly #tokens = new Map<string, string>();
+  #lastTouch = 0;
+  #lastActivity = Date.now();
+  /** When the frame now being received started (or the previous one completed). */
+  #frameSince: number | null = null;
+  readonly peer: string;
+
+  constructor(socket: Socket, ctx: SessionContext) {
+    this.#socket = socket;
+    this.#ctx = ctx;
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#decoder = new RequestFrameDecoder({ maxPayload: ctx.config.maxPayload });
+    this.#limits = {
+      maxFileSize: ctx.config.maxFileSize,
+      maxContentPerPacket: ctx.config.maxPayload - SEND_FILE_FIXED_SIZE,
+    };
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => {}); // 'close' follows; a reset peer is not our error
+    socket.on('close', () => this.close('peer closed'));
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    this.#lastActivity = now;
+    let frames: RequestFrame[];
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (e) {
+      this.#fatal(e, null);
+      return;
+    }
+    if (this.#decoder.idle) this.#frameSince = null;
+    else if (frames.length > 0 || this.#frameSince === null) this.#frameSince = now;
+    for (const f of frames) this.#queue.push(f);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#busy === null && !this.#closed && this.#queue.length > 0) {
+      const frame = this.#queue.shift()!;
+      let wait = this.#handle(frame);
+      if (!wait && this.#socket.writableLength > RESPONSE_BUFFER_LIMIT) wait = this.#socketDrained();
+      if (wait) this.#waitFor(wait);
+    }
+  }
+
+  #waitFor(work: Promise<void>): void {
+    this.#socket.pause();
+    const p = work
+      .catch(() => {})
+      .finally(() => {
+        this.#busy = null;
+        this.#serverBusy = false;
+        if (this.#closed) return;
+        this.#socket.resume();
+        this.#pump();
+      });
+    this.#busy = p;
+  }
+
+  #socketDrained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        resolve();
+      };
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
+    });
+  }
+
+  #send(res: Response): number {
+    if (!this.#closed && this.#socket.writable) this.#socket.write(encodeResponse(res));
+    return res.code;
+  }
+
+  #logRequest(header: RequestHeader | null, entry: Omit<RequestLogEntry, 'client' | 'code' | 'peer'>): void {
+    this.#ctx.log.request({
+      client: header ? clientIdToHex(header.clientId) : '',
+      ...(this.#name !== undefined ? { name: this.#name } : {}),
+      code: header ? header.code : 0,
+      peer: this.peer,
+      ...entry,
+    });
+  }
+
+  /** Framing error: 1607, then close. */
+  #fatal(e: unknown, header: RequestHeader | null, bytes = 0, t0 = performance.now()): void {
+    this.#send({ code: ResponseCode.ServerError });
+    this.#logRequest(header, {
+      result: ResponseCode.ServerError,
+      bytes,
+      ms: performance.now() - t0,
+      error: errorCode(e),
+    });
+    this.close('framing error');
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Handles one frame; returns a promise when the socket must wait for it. Never throws. */
+  #handle(frame: RequestFrame): Promise<void> | undefined {
+    const { header, payload } = frame;
+    const t0 = performance.now();
+    const bytes = REQUEST_HEADER_SIZE + payload.length;
+    try {
+      checkRequestHeader(header);
+    } catch (e) {
+      this.#fatal(e, header, bytes, t0);
+      return;
+    }
+    if (header.code === RequestCode.SendFile) return this.#onSendFile(header, payload, t0, bytes);
+    this.#discard = null;
+    if (this.#upload)
+      this.#abortUpload(
+        new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'Another request interrupted the file.'),
+      );
+    this.#onRequest(header, payload, t0, bytes);
+    return;
+  }
+
+  #grant(g: KeyGrant): void {
+    if (g.key) this.#key = g.key;
+    if (g.name !== undefined) this.#name = g.name;
+  }
+
+  #touch(clientId: Uint8Array): void {
+    this.#ctx.db.touch(clientId, iso());
+    this.#lastTouch = Date.now();
+  }
+
+  /** Every request but 1028. */
+  #onRequest(header: RequestHeader, payload: Uint8Array, t0: number, bytes: number): void {
+    const { db, storage } = this.#ctx;
+    let result: number | null = null;
+    let error: string | undefined;
+    let file: string | undefined;
+    try {
+      const req = decodeRequest(header, payload);
+      const now = iso();
+      switch (req.code) {
+        case RequestCode.Register: {
+          const g = register(db, req, now);
+          result = this.#send(g.response);
+          error = g.error;
+          break;
+        }
+        case RequestCode.SendPublicKey: {
+          const g = sendPublicKey(db, req, now);
+          this.#grant(g);
+          result = this.#send(g.response);
+          break;
+        }
+        case RequestCode.Reconnect: {
+          const g = reconnect(db, req, now);
+          this.#grant(g);
+          result = this.#send(g.response);
+          error = g.error;
+          break;
+        }
+        case RequestCode.CrcOk:
+          file = req.fileName;
+          this.#touch(req.clientId);
+          result = this.#send(
+            verifyFile(db, req.clientId, req.fileName, this.#tokenOf(req.clientId, req.fileName)),
+          );
+          break;
+        case RequestCode.CrcRetry:
+        case RequestCode.CrcAbort: {
+          file = req.fileName;
+          this.#touch(req.clientId);
+          const key = `${clientIdToHex(req.clientId)}/${req.fileName}`;
+          discardFile(db, storage, req.clientId, req.fileName, this.#tokens.get(key) ?? null);
+          this.#tokens.delete(key);
+          if (req.code === RequestCode.CrcAbort)
+            result = this.#send({ code: ResponseCode.Thanks, clientId: req.clientId });
+          break;
+        }
+        default:
+          throw new ServerError('SERVER_ERR_INTERNAL', `Unhandled request code ${req.code}.`);
+      }
+    } catch (e) {
+      error = errorCode(e);
+      if (header.code === RequestCode.Register) result = this.#send({ code: ResponseCode.RegisterFailed });
+      else if (header.code !== RequestCode.CrcRetry) result = this.#send({ code: ResponseCode.ServerError });
+      if (error === 'SERVER_ERR_INTERNAL')
+        this.#ctx.log.event('internal-error', { message: (e as Error).message });
+    }
+    this.#logRequest(header, {
+      result,
+      bytes,
+      ms: performance.now() - t0,
+      ...(error ? { error } : {}),
+      ...(file !== undefined ? { file } : {}),
+    });
+  }
+
+  #tokenOf(clientId: Uint8Array, fileName: string): string | null {
+    return this.#tokens.get(`${clientIdToHex(clientId)}/${fileName}`) ?? null;
+  }
+
+  /** 1028: one packet of the file in progress (the first one starts it). */
+  #onSendFile(
+    header: RequestHeader,
+    payload: Uint8Array,
+    t0: number,
+    bytes: number,
+  ): Promise<void> | undefined {
+    let req: SendFileRequest;
+    try {
+      req = decodeRequest(header, payload) as SendFileRequest;
+    } catch (e) {
+      this.#uploadFailed(header, e, null, bytes, t0);
+      return;
+    }
+    const d = this.#discard;
+    if (d) {
+      if (req.fileName === d.fileName && req.packetNumber > d.lastNumber) {
+        d.lastNumber = req.packetNumber;
+        return;
+      }
+      this.#discard = null;
+    }
+    let u = this.#upload;
+    try {
+      if (!u) {
+        if (!this.#key) {
+          throw new ServerError(
+            'SERVER_ERR_NO_KEY',
+            'This connection has no AES key; send the public key (1026) or reconnect (1027) first.',
+          );
+        }
+        if (!clientIdEquals(header.clientId, this.#key.clientId)) {
+          throw new ServerError(
+            'SERVER_ERR_CLIENT_MISMATCH',
+            "The packet's client ID is not the one this connection's key was issued to.",
+          );
+        }
+        const upload = new Upload(req, this.#key.aesKey, this.#ctx.storage.newTempPath(), this.#limits);
+        u = this.#upload = { upload, clientId: this.#key.clientId, startedAt: t0, bytes: 0, packets: 0 };
+      } else if (!clientIdEquals(header.clientId, u.clientId)) {
+        throw new ServerError(
+          'SERVER_ERR_CLIENT_MISMATCH',
+          "The packet's client ID changed in the middle of a file.",
+        );
+      }
+      u.bytes += bytes;
+      u.packets++;
+      if (t0 - this.#lastTouch > LAST_SEEN_INTERVAL_MS) this.#touch(u.clientId);
+      const last = u.upload.write(req, req.content);
+      if (last) {
+        this.#serverBusy = true;
+        return this.#finishUpload(header, u, req);
+      }
+      if (u.upload.needsDrain) {
+        this.#serverBusy = true;
+        return u.upload.drained();
+      }
+    } catch (e) {
+      this.#uploadFailed(header, e, req, bytes, t0);
+    }
+    return;
+  }
+
+  async #finishUpload(header: RequestHeader, u: UploadState, req: SendFileRequest): Promise<void> {
+    try {
+      const result = await u.upload.finish();
+      if (this.#closed)
+        throw new ServerError(
+          'SERVER_ERR_UPLOAD_ABORTED',
+          'The connection closed before the file was stored.',
+        );
+      const stored = storeUpload(this.#ctx.db, this.#ctx.storage, u.clientId, req.fileName, result, iso());
+      this.#upload = null;
+      this.#touch(u.clientId);
+      this.#tokens.set(`${clientIdToHex(u.clientId)}/${req.fileName}`, stored.token);
+      const code = this.#send({
+        code: ResponseCode.FileReceived,
+        clientId: u.clientId,
+        contentSize: req.contentSize,
+        fileName: req.fileName,
+        cksum: result.cksum,
+      });
+      this.#logRequest(header, {
+        result: code,
+        bytes: u.bytes,
+        ms: performance.now() - u.startedAt,
+        file: req.fileName,
+        packets: u.packets,
+      });
+    } catch (e) {
+      // close() has already dropped and logged the upload.
+      if (this.#closed) return u.upload.abort();
+      // The temp file is removed by abort; the last packet is not followed by more, so no discard.
+      this.#upload = u;
+      this.#uploadFailed(header, e, null, 0, u.startedAt);
+    }
+  }
+
+  /** A 1028 failed: drop the file, answer 1607 once, skip the rest of its packets. */
+  #uploadFailed(
+    header: RequestHeader,
+    e: unknown,
+    req: SendFileRequest | null,
+    bytes: number,
+    t0: number,
+  ): void {
+    const u = this.#upload;
+    this.#upload = null;
+    if (u) this.#cleanups.push(u.upload.abort());
+    if (req) this.#discard = { fileName: req.fileName, lastNumber: req.packetNumber };
+    const result = this.#send({ code: ResponseCode.ServerError });
+    const file = req?.fileName ?? u?.upload.fileName;
+    this.#logRequest(header, {
+      result,
+      bytes: u ? u.bytes : bytes,
+      ms: performance.now() - (u ? u.startedAt : t0),
+      error: errorCode(e),
+      packets: u ? u.packets : 1,
+      ...(file !== undefined ? { file } : {}),
+    });
+  }
+
+  /** Drops the file in progress without answering (the connection closed or moved on). */
+  #abortUpload(reason: ServerError): void {
+    const u = this.#upload;
+    if (!u) return;
+    this.#upload = null;
+    this.#cleanups.push(u.upload.abort());
+    this.#ctx.log.request({
+      client: clientIdToHex(u.clientId),
+      ...(this.#name !== undefined ? { name: this.#name } : {}),
+      code: RequestCode.SendFile,
+      result: null,
+      bytes: u.bytes,
+      ms: performance.now() - u.startedAt,
+      error: reason.code,
+      file: u.upload.fileName,
+      packets: u.packets,
+      peer: this.peer,
+    });
+  }
+
+  /** Closes the connection if it has been silent, or slow to deliver a request, for too long. */
+  checkTimeout(now: number): boolean {
+    if (this.#closed || this.#serverBusy) return false;
+    const limit = this.#ctx.config.idleTimeoutMs;
+    const stalled = this.#frameSince !== null && now - this.#frameSince > limit;
+    if (now - this.#lastActivity <= limit && !stalled) return false;
+    this.#ctx.log.event('timeout', { peer: this.peer, reason: stalled ? 'request too slow' : 'idle' });
+    this.close(stalled ? 'request too slow' : 'idle');
+    this.#socket.destroy();
+    return true;
+  }
+
+  /**
+   * Stops handling requests and drops a partial upload. Resolves when the work in flight
+   * (a file being stored) and temp-file cleanup are done, so the database can be closed.
+   */
+  close(reason: string): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#queue.length = 0;
+      this.#abortUpload(new ServerError('SERVER_ERR_UPLOAD_ABORTED', `Connection ended: ${reason}.`));
+    }
+    return Promise.all([this.#busy, ...this.#cleanups]).then(() => {});
+  }
+
+  /** Ends the connection now (server shutdown). */
+  destroy(): Promise<void> {
+    const done = this.close('server shutting down');
+    this.#socket.destroy();
+    return done;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One file being received: each packet is decrypted (AES-256-CBC, zero IV) and CRC'd as it
+ * arrives and its plaintext appended to a temp file. Memory holds at most one packet plus
+ * the write stream's buffer, whatever the file size; the caller pauses its socket while
+ * `needsDrain` is true.
+ */
+import { createDecipheriv, type Decipher } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Cksum } from '../lib/crypto';
+import { AES_BLOCK_SIZE } from '../lib/protocol';
+import { ServerError } from './errors';
+import { type PacketFields, PacketSequence, type SequenceLimits } from './upload-sequence';
+
+/** Write-stream buffer before the socket is paused; large so the disk sees big writev()s. */
+export const UPLOAD_WRITE_BUFFER = 4 * 1024 * 1024;
+const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
+
+export interface UploadResult {
+  /** POSIX cksum of the plaintext. */
+  cksum: number;
+  /** Plaintext bytes written. */
+  size: number;
+  tmpPath: string;
+}
+
+export class Upload {
+  readonly sequence: PacketSequence;
+  readonly #decipher: Decipher;
+  readonly #cksum = new Cksum();
+  readonly #stream: WriteStream;
+  #size = 0;
+  #error: ServerError | null = null;
+  #finished = false;
+  #aborted = false;
+  readonly #closed: Promise<void>;
+
+  /**
+   * Starts a file from its first packet's fields (checked here) and opens the temp file.
+   * Does not consume the first packet: call write() with it.
+   */
+  constructor(
+    first: PacketFields,
+    key: Uint8Array,
+    readonly tmpPath: string,
+    limits: SequenceLimits,
+    writeBuffer = UPLOAD_WRITE_BUFFER,
+  ) {
+    this.sequence = PacketSequence.start(first, limits);
+    this.#decipher = createDecipheriv('aes-256-cbc', key, ZERO_IV);
+    // flush: fsync before close, so a file answered with 1603 is on disk.
+    this.#stream = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: writeBuffer, flush: true });
+    this.#closed = new Promise((resolve) => this.#stream.once('close', resolve));
+    this.#stream.on('error', (e) => {
+      this.#error ??= new ServerError(
+        'SERVER_ERR_UPLOAD_WRITE',
+        `Cannot write the received file: ${e.message}`,
+        {
+          cause: e,
+        },
+      );
+    });
+  }
+
+  get fileName(): string {
+    return this.sequence.first.fileName;
+  }
+
+  /** A write failure seen so far (disk full ...), or null. */
+  get error(): ServerError | null {
+    return this.#error;
+  }
+
+  /** The write buffer is full: stop reading until drained() resolves. */
+  get needsDrain(): boolean {
+    return this.#stream.writableNeedDrain;
+  }
+
+  /** Resolves once the write buffer has room again (or the stream failed). */
+  drained(): Promise<void> {
+    if (!this.needsDrain || this.#error) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#stream.off('drain', done);
+        this.#stream.off('close', done);
+        resolve();
+      };
+      this.#stream.on('drain', done);
+      this.#stream.on('close', done);
+    });
+  }
+
+  /**
+   * Feeds one packet. Returns true when it was the last one; then call finish(). Throws
+   * ServerError on a sequence or size problem, or a write failure seen earlier.
+   */
+  write(p: PacketFields, content: Uint8Array): boolean {
+    if (this.#error) throw this.#error;
+    if (this.#finished || this.#aborted) {
+      throw new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'This file is already complete.');
+    }
+    const { take, last } = this.sequence.accept(p, content.length);
+    if (take > 0)
+      this.#push(this.#decipher.update(take === content.length ? content : content.subarray(0, take)));
+    if (last) {
+      this.#finished = true;
+      let tail: Buffer;
+      try {
+        tail = this.#decipher.final();
+      } catch (e) {
+        throw new ServerError(
+          'SERVER_ERR_UPLOAD_PADDING',
+          'The decrypted file does not end in valid padding; it was encrypted with another key or damaged.',
+          { cause: e },
+        );
+      }
+      this.#push(tail);
+      const orig = this.sequence.first.origSize;
+      if (this.#size !== orig) {
+        throw new ServerError(
+          'SERVER_ERR_UPLOAD_PADDING',
+          `The decrypted file is ${this.#size} bytes but ${orig} were announced; its padding is wrong.`,
+        );
+      }
+    }
+    return last;
+  }
+
+  #push(plain: Buffer): void {
+    if (plain.length === 0) return;
+    this.#cksum.update(plain);
+    this.#size += plain.length;
+    this.#stream.write(plain);
+  }
+
+  /** After the last packet: flushes, fsyncs and closes the temp file. */
+  async finish(): Promise<UploadResult> {
+    if (!this.#finished) throw new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'The file is not complete yet.');
+    if (!this.#error) this.#stream.end();
+    await this.#closed;
+    if (this.#error) throw this.#error;
+    if (this.#aborted) throw new ServerError('SERVER_ERR_UPLOAD_ABORTED', 'The upload was abandoned.');
+    return { cksum: this.#cksum.digest(), size: this.#size, tmpPath: this.tmpPath };
+  }
+
+  /** Abandons the file: closes the stream, then removes the temp file (once closed, so no open races it). */
+  async abort(): Promise<void> {
+    this.#aborted = true;
+    if (!this.#stream.destroyed) this.#stream.destroy();
+    await this.#closed;
+    await rm(this.tmpPath, { force: true }).catch(() => {});
+  }
+}

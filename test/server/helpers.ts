@@ -1,0 +1,364 @@
+/**
+ * Test helpers for the file server: a raw protocol client built from lib/protocol and
+ * node:crypto (no lib/client), RSA/AES helpers, and server start-up in-process or as a
+ * spawned process. 127.0.0.1 and ephemeral ports only.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { constants, createCipheriv, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  AES_BLOCK_SIZE,
+  DEFAULT_MAX_REQUEST_PAYLOAD,
+  decodeResponse,
+  EMPTY_CLIENT_ID,
+  encodeRequest,
+  encodeRequestHeader,
+  encodeSendFilePrefix,
+  MAX_FILE_SIZE,
+  NAME_FIELD_SIZE,
+  PROTOCOL_VERSION,
+  RequestCode,
+  type Response,
+  ResponseCode,
+  ResponseFrameDecoder,
+} from '../../lib/protocol';
+import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
+import { createMemoryLogger } from '../../server/log';
+import { createFileServer, type FileServer } from '../../server/server';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+export function tempDir(prefix = 'sft-server-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A raw protocol connection: write frames, read decoded responses in order. */
+export class RawClient {
+  readonly #decoder = new ResponseFrameDecoder();
+  readonly #responses: Response[] = [];
+  readonly #waiters: Array<(r: Response | null) => void> = [];
+  #closed = false;
+  readonly closedPromise: Promise<void>;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk) => {
+      for (const f of this.#decoder.push(chunk)) {
+        const r = decodeResponse(f.header, f.payload);
+        const w = this.#waiters.shift();
+        if (w) w(r);
+        else this.#responses.push(r);
+      }
+    });
+    socket.on('error', () => {});
+    this.closedPromise = new Promise((resolveClosed) =>
+      socket.on('close', () => {
+        this.#closed = true;
+        for (const w of this.#waiters.splice(0)) w(null);
+        resolveClosed();
+      }),
+    );
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((res, rej) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.off('error', rej);
+        res(new RawClient(s));
+      });
+      s.once('error', rej);
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes bytes; resolves once the socket can take more. */
+  async send(...parts: Uint8Array[]): Promise<void> {
+    let ok = true;
+    for (const p of parts) ok = this.socket.write(p);
+    if (!ok) {
+      await new Promise<void>((r) => {
+        const done = () => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          r();
+        };
+        this.socket.on('drain', done);
+        this.socket.on('close', done);
+      });
+    }
+  }
+
+  /** Next response, or null when the connection closed first. */
+  next(timeoutMs = 20_000): Promise<Response | null> {
+    const ready = this.#responses.shift();
+    if (ready) return Promise.resolve(ready);
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error('no response within the time limit')), timeoutMs);
+      this.#waiters.push((r) => {
+        clearTimeout(timer);
+        res(r);
+      });
+    });
+  }
+
+  /** Sends one request and returns its response. */
+  async request(frame: Uint8Array): Promise<Response | null> {
+    await this.send(frame);
+    return this.next();
+  }
+
+  /** Responses that arrived and were not read yet. */
+  get unread(): number {
+    return this.#responses.length;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export interface RsaKeys {
+  spki: Uint8Array;
+  privateKey: KeyObject;
+}
+
+/** RSA-1024 with e=3: a 160-byte SubjectPublicKeyInfo like the reference client's. */
+export function makeRsaKeys(): RsaKeys {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 3 });
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  if (spki.length !== 160) throw new Error(`SPKI is ${spki.length} bytes`);
+  return { spki, privateKey };
+}
+
+export function unwrapKey(keys: RsaKeys, encrypted: Uint8Array): Buffer {
+  return privateDecrypt(
+    { key: keys.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+    encrypted,
+  );
+}
+
+/** A 255-byte name field without validation (for hostile names). */
+export function rawNameField(bytes: Uint8Array | string): Uint8Array {
+  const field = new Uint8Array(NAME_FIELD_SIZE);
+  field.set(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+  return field;
+}
+
+/** A whole request frame from raw parts (any code, any payload). */
+export function rawFrame(
+  clientId: Uint8Array,
+  code: number,
+  payload: Uint8Array,
+  version = PROTOCOL_VERSION,
+): Uint8Array {
+  const out = new Uint8Array(23 + payload.length);
+  encodeRequestHeader({ clientId, version, code, payloadSize: payload.length }, out);
+  out.set(payload, 23);
+  return out;
+}
+
+export interface Identity {
+  name: string;
+  clientId: Uint8Array;
+  keys: RsaKeys;
+  aesKey: Buffer;
+}
+
+/** 1025 then 1026 on `c`; returns the identity with the unwrapped AES key. */
+export async function registerAndExchange(
+  c: RawClient,
+  name: string,
+  keys = makeRsaKeys(),
+): Promise<Identity> {
+  const r1 = await c.request(encodeRequest({ code: RequestCode.Register, clientId: EMPTY_CLIENT_ID, name }));
+  if (r1?.code !== ResponseCode.Registered) throw new Error(`register: ${r1?.code}`);
+  const r2 = await c.request(
+    encodeRequest({ code: RequestCode.SendPublicKey, clientId: r1.clientId, name, publicKey: keys.spki }),
+  );
+  if (r2?.code !== ResponseCode.PublicKeyAccepted) throw new Error(`public key: ${r2?.code}`);
+  return { name, clientId: r1.clientId, keys, aesKey: unwrapKey(keys, r2.encryptedKey) };
+}
+
+export function contentSizeOf(orig: number): number {
+  return AES_BLOCK_SIZE * (Math.floor(orig / AES_BLOCK_SIZE) + 1);
+}
+
+export interface SendOptions {
+  fileName: string;
+  /** Plaintext: bytes, or a file path streamed from disk. */
+  data: Uint8Array | { path: string; size: number };
+  packetSize?: number;
+  /** Number of the first packet (1 per the spec, 0 for some clients). */
+  firstNumber?: number;
+  /** Zero-pad the last packet to packetSize, like the C++ reference client. */
+  padLast?: boolean;
+  /** Override fields of given packets (index from 0) to build broken sequences. */
+  tamper?: (
+    index: number,
+    fields: PacketHeaderFields,
+    content: Buffer,
+  ) => { fields: PacketHeaderFields; content: Buffer };
+}
+
+export interface PacketHeaderFields {
+  contentSize: number;
+  origSize: number;
+  packetNumber: number;
+  totalPackets: number;
+  fileName: string;
+}
+
+/** Encrypts and sends a file as 1028 packets (streaming; no whole file in memory for paths). */
+export async function sendFile(c: RawClient, id: Identity, opts: SendOptions): Promise<{ packets: number }> {
+  const packetSize = opts.packetSize ?? 64 * 1024;
+  const origSize = opts.data instanceof Uint8Array ? opts.data.length : opts.data.size;
+  const contentSize = contentSizeOf(origSize);
+  const totalPackets = Math.ceil(contentSize / packetSize);
+  const cipher = createCipheriv('aes-256-cbc', id.aesKey, Buffer.alloc(16));
+  const pending: Buffer[] = [];
+  let pendingLen = 0;
+  let index = 0;
+  const emit = async (content: Buffer) => {
+    let fields: PacketHeaderFields = {
+      contentSize,
+      origSize,
+      packetNumber: (opts.firstNumber ?? 1) + index,
+      totalPackets,
+      fileName: opts.fileName,
+    };
+    if (opts.tamper) ({ fields, content } = opts.tamper(index, fields, content));
+    index++;
+    await c.send(encodeSendFilePrefix({ clientId: id.clientId, ...fields }, content.length), content);
+  };
+  const take = (n: number): Buffer => {
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+    pending.length = 0;
+    if (all.length > n) pending.push(all.subarray(n));
+    pendingLen = all.length - n;
+    return all.subarray(0, n);
+  };
+  const push = async (ct: Buffer) => {
+    if (ct.length === 0) return;
+    pending.push(ct);
+    pendingLen += ct.length;
+    while (pendingLen >= packetSize && index < totalPackets - 1) await emit(take(packetSize));
+  };
+  if (opts.data instanceof Uint8Array) {
+    for (let o = 0; o < opts.data.length; o += 1 << 20)
+      await push(cipher.update(opts.data.subarray(o, o + (1 << 20))));
+  } else {
+    for await (const chunk of createReadStream(opts.data.path, { highWaterMark: 1 << 20 }))
+      await push(cipher.update(chunk));
+  }
+  await push(cipher.final());
+  while (pendingLen > packetSize) await emit(take(packetSize));
+  let last = take(pendingLen);
+  if (opts.padLast && last.length < packetSize)
+    last = Buffer.concat([last, Buffer.alloc(packetSize - last.length)]);
+  await emit(last);
+  return { packets: index };
+}
+
+/** What /usr/bin/cksum prints for a file. */
+export function systemCksum(path: string): number {
+  return Number(execFileSync('cksum', [path], { encoding: 'utf8' }).split(' ')[0]);
+}
+
+export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    maxPayload: DEFAULT_MAX_REQUEST_PAYLOAD,
+    maxFileSize: MAX_FILE_SIZE,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    idleTimeoutMs: 30_000,
+    ...overrides,
+  };
+}
+
+export interface InProcessServer {
+  server: FileServer;
+  port: number;
+  dataDir: string;
+  log: ReturnType<typeof createMemoryLogger>;
+  stop(): Promise<void>;
+}
+
+/** Starts a server in this process on an ephemeral port with a fresh (or given) data folder. */
+export async function startServer(
+  overrides: Partial<ServerConfig> = {},
+  dataDir?: string,
+): Promise<InProcessServer> {
+  const dir = dataDir ? null : tempDir();
+  const data = dataDir ?? dir!.path;
+  const log = createMemoryLogger();
+  const server = createFileServer(testConfig(data, overrides), { log });
+  const addr = await server.listen();
+  return {
+    server,
+    port: addr.port,
+    dataDir: data,
+    log,
+    stop: async () => {
+      await server.close();
+      dir?.remove();
+    },
+  };
+}
+
+export interface SpawnedServer {
+  proc: ChildProcess;
+  port: number;
+  output: () => string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `server/main.ts` as its own process (through tsx) and waits for its listening line. */
+export function spawnServer(args: string[], cwd: string): Promise<SpawnedServer> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/main.ts'), ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  let out = '';
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      rej(new Error(`server did not start:\n${out}`));
+    }, 30_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on [^\s]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res({
+          proc,
+          port: Number(m[1]),
+          output: () => out,
+          stop: async (signal = 'SIGTERM') => {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+            return exited;
+          },
+        });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      rej(new Error(`server exited early:\n${out}`));
+    });
+  });
+}
