@@ -128,3 +128,91 @@ export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[
   chunks.push(bytes.subarray(from));
   return chunks;
 }
+
+/** Chunk sizes for feeding a stream piecewise; cycled by chunkBy. Mostly small, some 1-byte. */
+export const arbChunkSizes: fc.Arbitrary<number[]> = fc.array(
+  fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 32 }), fc.integer({ min: 1, max: 4096 })),
+  { minLength: 1, maxLength: 12 },
+);
+
+/** Cuts `bytes` into chunks of the given sizes, cycling through them until the end. */
+export function chunkBy(bytes: Uint8Array, sizes: readonly number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const n = Math.max(1, sizes[i % sizes.length] ?? 1);
+    chunks.push(bytes.subarray(at, at + n));
+    at += n;
+  }
+  return chunks;
+}
+
+/** Concatenates byte arrays. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** One mutation of an encoded frame or stream, applied by `mutate`. */
+export type Mutation =
+  | { kind: 'flip'; at: number; bit: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'size'; value: number }
+  | { kind: 'byte'; at: number; value: number };
+
+/**
+ * Mutations of a frame: bit flips, truncation, a byte overwrite, and rewrites of the
+ * header's payload-size field (small values, u32 edges, 0xFFFFFFFF). `at` is a fraction
+ * of the length, resolved by `mutate`.
+ */
+export const arbMutations: fc.Arbitrary<Mutation[]> = fc.array(
+  fc.oneof(
+    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant('byte' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({
+      kind: fc.constant('size' as const),
+      value: fc.oneof(
+        fc.integer({ min: 0, max: 2048 }),
+        fc.constantFrom(MAX_U32, MAX_U32 - 1, 0x8000_0000, 0x7fff_ffff, 0x0100_0000, 0x00ff_ffff),
+        arbU32,
+      ),
+    }),
+  ),
+  { minLength: 1, maxLength: 4 },
+);
+
+/**
+ * Applies mutations to a copy of `frame`. `sizeOffset` is where the header's u32 payload
+ * size sits (19 for requests, 3 for responses).
+ */
+export function mutate(frame: Uint8Array, mutations: readonly Mutation[], sizeOffset: number): Uint8Array {
+  let out = frame.slice();
+  for (const m of mutations) {
+    if (out.length === 0) break;
+    switch (m.kind) {
+      case 'flip': {
+        const i = m.at % out.length;
+        out[i] = out[i]! ^ (1 << m.bit);
+        break;
+      }
+      case 'byte':
+        out[m.at % out.length] = m.value;
+        break;
+      case 'truncate':
+        out = out.slice(0, m.at % out.length);
+        break;
+      case 'size':
+        if (out.length >= sizeOffset + 4) {
+          new DataView(out.buffer, out.byteOffset).setUint32(sizeOffset, m.value, true);
+        }
+        break;
+    }
+  }
+  return out;
+}
