@@ -87,6 +87,13 @@ export function describeConn(
             wait,
             action: identity ? retry : undefined,
           };
+        case 'refused':
+          return {
+            severity: 'bad',
+            title: 'The bridge refused this page',
+            body: `${conn.detail} If you run the server, start the bridge with --origin set to this page's address.`,
+            action: identity ? retry : undefined,
+          };
         case 'lost':
           return {
             severity: 'warn',

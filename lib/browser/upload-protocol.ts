@@ -9,6 +9,8 @@ import type { SendPhase } from '../client/types';
 export type ConnectionProblem =
   /** The bridge's WebSocket did not open. */
   | 'unreachable'
+  /** The bridge refused this page (origin not allowed, too many connections). */
+  | 'refused'
   /** 1601: the name is taken (or refused). */
   | 'name-taken'
   /** 1606: the server does not know this identity any more. */

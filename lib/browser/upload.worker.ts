@@ -53,23 +53,36 @@ function problem(p: ConnectionProblem, message: string): void {
   post({ type: 'problem', problem: p, message });
 }
 
+/** Bridge close codes (bridge/close-codes.ts) that change what we tell the person. */
+const BRIDGE_ORIGIN_NOT_ALLOWED = 4003;
+const BRIDGE_TOO_MANY_CONNECTIONS = 4004;
+const BRIDGE_IDLE_TIMEOUT = 4008;
+
 /** Maps a connect-time failure to what the page tells the person. */
-function connectProblem(e: unknown): { p: ConnectionProblem; message: string } {
-  const message = e instanceof Error ? e.message : String(e);
+function connectProblem(
+  e: unknown,
+  transport: WsTransport | undefined,
+): { p: ConnectionProblem; message: string } {
+  const closed = transport?.closeInfo;
+  if (closed && (closed.code === BRIDGE_ORIGIN_NOT_ALLOWED || closed.code === BRIDGE_TOO_MANY_CONNECTIONS)) {
+    return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
+  }
+  const message = closed?.reason || (e instanceof Error ? e.message : String(e));
   if (e instanceof BrowserError && e.code === 'BROWSER_ERR_BRIDGE_UNREACHABLE')
     return { p: 'unreachable', message };
   if (e instanceof ClientError) {
     switch (e.code) {
       case 'CLIENT_ERR_NAME_TAKEN':
       case 'CLIENT_ERR_INVALID_NAME':
-        return { p: 'name-taken', message };
+        return { p: 'name-taken', message: e.message };
       case 'CLIENT_ERR_RECONNECT_REJECTED':
-        return { p: 'rejected', message };
+        return { p: 'rejected', message: e.message };
       case 'CLIENT_ERR_CONNECTION_CLOSED':
+      case 'CLIENT_ERR_SESSION_CLOSED':
         // The bridge accepted the WebSocket but could not reach the file server.
         return { p: 'unreachable', message };
       default:
-        return { p: 'server-error', message };
+        return { p: 'server-error', message: e.message };
     }
   }
   if (e instanceof CryptoError && e.code === 'CRYPTO_ERR_UNWRAP_FAILED') return { p: 'wrong-key', message };
@@ -97,11 +110,15 @@ async function open(url: string, gen: number): Promise<{ transport: WsTransport;
     encryptorFactory: (key) => createAesCbcEncryptor(subtle, key),
   });
   void transport.closed.then(() => {
-    // Closed under an idle session: tell the page (an active upload reports its own failure).
-    if (conn?.transport === transport && !active) {
-      conn = undefined;
-      problem('lost', 'The connection to the bridge closed.');
+    // Closed under an idle session (an active upload reports its own failure).
+    if (conn?.transport !== transport || active) return;
+    conn = undefined;
+    if (transport.closeInfo?.code === BRIDGE_IDLE_TIMEOUT && target) {
+      // The bridge drops idle connections; reconnecting is routine, not a problem.
+      void reconnect(target.url, target.identity);
+      return;
     }
+    problem('lost', transport.closeInfo?.reason || 'The connection to the bridge closed.');
   });
   return { transport, session };
 }
@@ -110,8 +127,10 @@ async function register(url: string, name: string): Promise<void> {
   dropConnection();
   const gen = generation;
   post({ type: 'connecting' });
+  let opened: WsTransport | undefined;
   try {
     const { transport, session } = await open(url, gen);
+    opened = transport;
     const clientId = await session.register(name);
     // Extractable once, only to offer me.info for download; what is kept is a non-extractable re-import.
     const pair = await generateRsaKeyPair(subtle, { extractable: true });
@@ -126,7 +145,7 @@ async function register(url: string, name: string): Promise<void> {
   } catch (e) {
     if (gen !== generation) return;
     dropConnection();
-    const { p, message } = connectProblem(e);
+    const { p, message } = connectProblem(e, opened);
     problem(p, message);
   }
 }
@@ -136,8 +155,10 @@ async function reconnect(url: string, identity: Identity): Promise<void> {
   const gen = generation;
   target = { url, identity };
   post({ type: 'connecting' });
+  let opened: WsTransport | undefined;
   try {
     const { transport, session } = await open(url, gen);
+    opened = transport;
     const res = await session.reconnect(identity.name, identity.clientId);
     if (!res.accepted) {
       if (gen !== generation) return;
@@ -151,7 +172,7 @@ async function reconnect(url: string, identity: Identity): Promise<void> {
   } catch (e) {
     if (gen !== generation) return;
     dropConnection();
-    const { p, message } = connectProblem(e);
+    const { p, message } = connectProblem(e, opened);
     problem(p, message);
   }
 }

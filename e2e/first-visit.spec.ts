@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { parseMeInfo } from '../lib/crypto';
+import {
+  chooseFiles,
+  expect,
+  expectConnected,
+  makeFile,
+  readStoredIdentity,
+  register,
+  sha256File,
+  test,
+  uniqueName,
+  uploadItem,
+} from './fixtures';
+
+test('first visit: registers, offers me.info, uploads 0 B, 1 KiB and 20 MiB, all verified and identical on the server', async ({
+  page,
+  system,
+  shot,
+}, testInfo) => {
+  const name = uniqueName('alice');
+  await page.goto(system.webUrl);
+  await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
+  await shot('01-welcome');
+
+  await register(page, name);
+  await shot('02-registered-meinfo-offer');
+
+  // The server has exactly this client, with a 160-byte public key.
+  const [client, ...others] = system.server.clientsNamed(name);
+  expect(others).toHaveLength(0);
+  expect(client!.PublicKey).toHaveLength(160);
+  const idHex = client!.ID.toString('hex');
+
+  // The private key is in IndexedDB, non-extractable, with the server's client ID.
+  const stored = await readStoredIdentity(page);
+  expect(stored).toEqual({
+    name,
+    clientIdHex: idHex,
+    extractable: false,
+    type: 'private',
+    algorithm: 'RSA-OAEP',
+  });
+
+  // me.info download: the same name and ID, and a key (parsed as the CLI would).
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download me.info' }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('me.info');
+  const meInfo = parseMeInfo(readFileSync(await download.path(), 'utf8'));
+  expect(meInfo.name).toBe(name);
+  expect(Buffer.from(meInfo.clientId).toString('hex')).toBe(idHex);
+  expect(meInfo.privateKeyPkcs8.length).toBeGreaterThan(600);
+  await expect(page.getByTestId('meinfo-offer')).toHaveCount(0);
+
+  const files = [
+    { name: 'empty.bin', ...makeFile(testInfo, 'empty.bin', 0) },
+    { name: 'one-kib.bin', ...makeFile(testInfo, 'one-kib.bin', 1024) },
+    { name: 'twenty-mib.bin', ...makeFile(testInfo, 'twenty-mib.bin', 20 * 1024 * 1024) },
+  ];
+  await chooseFiles(
+    page,
+    files.map((f) => f.path),
+  );
+  // While the big one is on its way.
+  await expect(uploadItem(page, 'twenty-mib.bin')).toHaveAttribute(
+    'data-phase',
+    /sending|verifying|verified/,
+  );
+  await shot('03-uploading');
+  for (const f of files) {
+    await expect(uploadItem(page, f.name)).toHaveAttribute('data-phase', 'verified', { timeout: 90_000 });
+  }
+  await expect(page.getByTestId('overall')).toContainText('3 of 3 files done');
+  await expect(page.getByTestId('history').locator('li')).toHaveCount(3);
+  await shot('04-all-verified');
+
+  // The server: one verified row per file, stored bytes identical to what was chosen.
+  for (const f of files) {
+    const row = system.server.file(client!.ID, f.name);
+    expect(row, `files row for ${f.name}`).toBeDefined();
+    expect(row!.Verified).toBe(1);
+    expect(await sha256File(system.server.storedPath(row!))).toBe(f.sha256);
+  }
+  await expectConnected(page, name);
+});

@@ -1,0 +1,131 @@
+/**
+ * Playwright fixtures: `system` (server, proxy, bridge, web app; one per worker, and the
+ * config runs one worker) and helpers every test uses.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { test as base, expect, type Locator, type Page, type TestInfo } from '@playwright/test';
+
+export { sha256File } from './support/server-state';
+
+import { type System, startSystem } from './support/system';
+
+export { expect };
+
+export const test = base.extend<{ shot: (name: string) => Promise<void> }, { system: System }>({
+  system: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the destructuring form.
+    async ({}, use) => {
+      const system = await startSystem();
+      await use(system);
+      await system.stop();
+    },
+    { scope: 'worker', timeout: 120_000 },
+  ],
+  /** Screenshot of the page kept as a test artifact (attached to the report and in test-results/). */
+  shot: async ({ page }, use, testInfo) => {
+    await use(async (name) => {
+      const path = testInfo.outputPath(`${name}.png`);
+      await page.screenshot({ path, fullPage: true });
+      await testInfo.attach(name, { path, contentType: 'image/png' });
+    });
+  },
+});
+
+/** Unique client names, so tests sharing one server never collide. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Writes `size` pseudo-random bytes (deterministic per seed) to a file; returns path and sha256. */
+export function makeFile(
+  testInfo: TestInfo,
+  name: string,
+  size: number,
+  seed = name,
+): { path: string; sha256: string } {
+  const path = testInfo.outputPath(name);
+  const fd = openSync(path, 'w');
+  const hash = createHash('sha256');
+  let block = createHash('sha512').update(seed).digest();
+  let written = 0;
+  const CHUNK = 1024 * 1024;
+  try {
+    while (written < size) {
+      const n = Math.min(CHUNK, size - written);
+      const buf = Buffer.alloc(n);
+      for (let off = 0; off < n; off += block.length) {
+        block = createHash('sha512').update(block).digest();
+        block.copy(buf, off, 0, Math.min(block.length, n - off));
+      }
+      writeSync(fd, buf);
+      hash.update(buf);
+      written += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { path, sha256: hash.digest('hex') };
+}
+
+export const status = (page: Page) => page.getByTestId('connection-status');
+
+/** Waits until the page says it is connected as `name`. */
+export async function expectConnected(page: Page, name: string, timeout = 30_000): Promise<void> {
+  await expect(status(page)).toHaveAttribute('data-state', 'connected', { timeout });
+  await expect(status(page)).toContainText(`Connected as ${name}`);
+}
+
+/** First visit: types a name and registers; waits for the connection and the me.info offer. */
+export async function register(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await expectConnected(page, name);
+  await expect(page.getByTestId('meinfo-offer')).toBeVisible();
+}
+
+export function uploadItem(page: Page, fileName: string): Locator {
+  return page.locator(`[data-testid="upload-item"][data-name="${fileName}"]`);
+}
+
+/** Chooses files through the "Choose files" button's file input. */
+export async function chooseFiles(page: Page, paths: string[]): Promise<void> {
+  await page.locator('input[type="file"][multiple]').setInputFiles(paths);
+}
+
+/** The stored identity as the page sees it in IndexedDB (database sftransfer, store keyval). */
+export function readStoredIdentity(page: Page) {
+  return page.evaluate(
+    () =>
+      new Promise<{
+        name: string;
+        clientIdHex: string;
+        extractable: boolean;
+        type: string;
+        algorithm: string;
+      } | null>((resolve, reject) => {
+        const open = indexedDB.open('sftransfer');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('keyval')) return resolve(null);
+          const get = db.transaction('keyval').objectStore('keyval').get('identity');
+          get.onerror = () => reject(get.error);
+          get.onsuccess = () => {
+            const v = get.result as { name: string; clientId: Uint8Array; privateKey: CryptoKey } | undefined;
+            if (!v) return resolve(null);
+            resolve({
+              name: v.name,
+              clientIdHex: Array.from(v.clientId, (b) => b.toString(16).padStart(2, '0')).join(''),
+              extractable: v.privateKey.extractable,
+              type: v.privateKey.type,
+              algorithm: v.privateKey.algorithm.name,
+            });
+          };
+        };
+      }),
+  );
+}
+
+export const dataPath = (system: System, ...parts: string[]) => join(system.dataDir, ...parts);
