@@ -432,3 +432,10 @@ describe('idle and pendingPayload', () => {
     expect([d.idle, d.pendingPayload]).toEqual([true, 0]);
   });
 });
+
+describe('construction', () => {
+  test.each([Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY])('maxPayload %d is refused', (maxPayload) => {
+    expectProtocolError(() => new RequestFrameDecoder({ maxPayload }), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => new ResponseFrameDecoder({ maxPayload }), 'PROTO_ERR_BAD_FIELD');
+  });
+});

@@ -38,6 +38,13 @@ class FrameDecoder<H extends { payloadSize: number }> {
     private readonly parseHeader: (bytes: Uint8Array) => H,
     private readonly maxPayload: number,
   ) {
+    // A NaN or negative limit would make every `size > limit` check pass silently.
+    if (!Number.isInteger(maxPayload) || maxPayload < 0) {
+      throw new ProtocolError(
+        'PROTO_ERR_BAD_FIELD',
+        `maxPayload must be a non-negative integer, got ${maxPayload}.`,
+      );
+    }
     this.head = new Uint8Array(headerSize);
   }
 

@@ -70,6 +70,9 @@ export function encodeRequestHeader(h: RequestHeader, into?: Uint8Array, offset 
   }
   checkHeaderFields(h.version, h.code);
   checkPayloadSize(h.payloadSize);
+  if (into && into.length < offset + REQUEST_HEADER_SIZE) {
+    throw new ProtocolError('PROTO_ERR_BAD_FIELD', `No room for a request header at offset ${offset}.`);
+  }
   const out = into ?? new Uint8Array(REQUEST_HEADER_SIZE);
   out.set(h.clientId, offset);
   const v = view(out);
@@ -102,6 +105,9 @@ export function decodeRequestHeader(bytes: Uint8Array): RequestHeader {
 export function encodeResponseHeader(h: ResponseHeader, into?: Uint8Array, offset = 0): Uint8Array {
   checkHeaderFields(h.version, h.code);
   checkPayloadSize(h.payloadSize);
+  if (into && into.length < offset + RESPONSE_HEADER_SIZE) {
+    throw new ProtocolError('PROTO_ERR_BAD_FIELD', `No room for a response header at offset ${offset}.`);
+  }
   const out = into ?? new Uint8Array(RESPONSE_HEADER_SIZE);
   const v = view(out);
   v.setUint8(offset, h.version);

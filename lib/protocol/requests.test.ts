@@ -489,6 +489,11 @@ describe('request encode errors', () => {
     expectCode(() => encodeRequestHeader({ ...h, payloadSize: -1 }), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
     expectCode(() => encodeRequestHeader({ ...h, version: 256 }), 'PROTO_ERR_BAD_VERSION');
     expectCode(() => encodeRequestHeader({ ...h, code: 0x1_0000 }), 'PROTO_ERR_UNKNOWN_CODE');
+    expectCode(() => encodeRequestHeader(h, new Uint8Array(30), 8), 'PROTO_ERR_BAD_FIELD');
+    const into = new Uint8Array(31).fill(0xaa);
+    encodeRequestHeader(h, into, 8);
+    expect(decodeRequestHeader(into.subarray(8))).toEqual(h);
+    expect([into[7], into[31 - 1]]).toEqual([0xaa, 0x00]);
     expect(decodeRequestHeader(encodeRequestHeader({ ...h, payloadSize: 0xffffffff }))).toEqual({
       ...h,
       payloadSize: 0xffffffff,

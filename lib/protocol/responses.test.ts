@@ -316,6 +316,11 @@ describe('response encode errors', () => {
     );
     expectCode(() => encodeResponseHeader({ ...h, version: -1 }), 'PROTO_ERR_BAD_VERSION');
     expectCode(() => encodeResponseHeader({ ...h, code: 0x1_0000 }), 'PROTO_ERR_UNKNOWN_CODE');
+    expectCode(() => encodeResponseHeader(h, new Uint8Array(9), 3), 'PROTO_ERR_BAD_FIELD');
+    const into = new Uint8Array(10).fill(0xaa);
+    encodeResponseHeader(h, into, 3);
+    expect(decodeResponseHeader(into.subarray(3))).toEqual(h);
+    expect(into[2]).toBe(0xaa);
     expect(decodeResponseHeader(encodeResponseHeader({ ...h, payloadSize: 0xffffffff }))).toEqual({
       ...h,
       payloadSize: 0xffffffff,
