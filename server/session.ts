@@ -9,10 +9,10 @@
  * inside a well-formed request gets 1607 (1601 for 1025, nothing for 1030) and the
  * connection stays usable.
  *
- * A failed 1028 file gets one 1607; its remaining packets (same file name, increasing
- * packet numbers) are then dropped silently, so a client that only reads after its last
- * packet sees exactly one answer. Any other request, or a packet that restarts the
- * numbering, ends that.
+ * A failed 1028 file gets one 1607; its remaining packets (same file name) are then dropped
+ * silently, so a client that only reads after its last packet sees exactly one answer. Any
+ * other request, a packet of another file, or one that restarts the numbering (0 or 1, not
+ * above the highest number dropped) ends that.
  */
 import type { Socket } from 'node:net';
 import {
@@ -311,8 +311,10 @@ export class Session {
     }
     const d = this.#discard;
     if (d) {
-      if (req.fileName === d.fileName && req.packetNumber > d.lastNumber) {
-        d.lastNumber = req.packetNumber;
+      // A packet numbered 0 or 1, not above the highest dropped so far, restarts the file.
+      const restart = req.packetNumber <= 1 && req.packetNumber <= d.lastNumber;
+      if (req.fileName === d.fileName && !restart) {
+        d.lastNumber = Math.max(d.lastNumber, req.packetNumber);
         return;
       }
       this.#discard = null;
