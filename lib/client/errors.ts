@@ -8,7 +8,9 @@ export type ClientErrorCode =
   | 'CLIENT_ERR_SERVER_ERROR'
   /** A well-formed response with a code that does not answer the request sent. */
   | 'CLIENT_ERR_UNEXPECTED_RESPONSE'
-  /** The connection closed (or could not be opened) while a response was due. */
+  /** The connection could not be opened (refused, unknown host, timeout). Transports throw it. */
+  | 'CLIENT_ERR_UNREACHABLE'
+  /** The connection closed while a request was being sent or its response was due. */
   | 'CLIENT_ERR_CONNECTION_CLOSED'
   /** The server's CRC differed from ours on every attempt. */
   | 'CLIENT_ERR_CRC_MISMATCH'

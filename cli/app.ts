@@ -1,0 +1,232 @@
+/**
+ * The CLI client: resolves what to send where (flags over transfer.info), checks the files,
+ * connects, reconnects or registers (persisting me.info/priv.key), sends each file and
+ * prints one summary line per file. Returns the exit status.
+ */
+import path from 'node:path';
+import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
+import type { Identity } from '../lib/crypto';
+import { bytesToHex } from '../lib/crypto';
+import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
+import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
+import { type CliTransport, describeAddress, openTransport } from './connect';
+import { CliError } from './errors';
+import { type LocalFile, prepareFile } from './file-source';
+import { ME_INFO, readIdentity, readTransferInfo, TRANSFER_INFO, writeIdentity } from './identity-store';
+import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
+import { type ProgressOutput, ProgressReporter } from './progress';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: ProgressOutput;
+  cwd: string;
+  /** Aborted on Ctrl-C. */
+  signal?: AbortSignal;
+}
+
+interface Plan {
+  dir: string;
+  server: ServerAddress;
+  name: string;
+  identity: Identity | null;
+  unwrap?: (encrypted: Uint8Array) => Promise<Uint8Array>;
+  files: LocalFile[];
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const say = (text: string) => io.stderr.write(`${text}\n`);
+  try {
+    const args = parseArgs(argv);
+    if (args.help) {
+      io.stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    const plan = await makePlan(args, io.cwd);
+    return await transfer(plan, io);
+  } catch (e) {
+    if (io.signal?.aborted) {
+      say('Interrupted.');
+      return EXIT_INTERRUPTED;
+    }
+    if (e instanceof CliError) {
+      say(`Error: ${e.message}`);
+      return e.code === 'CLI_ERR_USAGE' || e.code === 'CLI_ERR_CONFIG' ? EXIT_USAGE : EXIT_FAILED;
+    }
+    if (e instanceof ClientError) {
+      say(`Error: ${describeClientError(e)}`);
+      return EXIT_FAILED;
+    }
+    say(`Unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return EXIT_FAILED;
+  }
+}
+
+/** Settles every input before connecting: a missing file or bad config costs no connection. */
+async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promise<Plan> {
+  const dir = path.resolve(cwd, args.dir ?? '.');
+  const info = await readTransferInfo(dir, { filesGiven: args.files.length > 0 });
+  const identity = await readIdentity(dir);
+
+  let server: ServerAddress;
+  if (args.server) server = parseServerAddress(args.server);
+  else if (info) server = { kind: 'tcp', host: info.host, port: info.port };
+  else {
+    throw new CliError(
+      'CLI_ERR_CONFIG',
+      `No server given: pass --server HOST:PORT, or put HOST:PORT on line 1 of ${path.join(dir, TRANSFER_INFO)}.`,
+    );
+  }
+
+  const name = args.name ?? identity?.name ?? info?.name;
+  if (!name) {
+    throw new CliError(
+      'CLI_ERR_CONFIG',
+      `No client name given: pass --name NAME, or put it on line 2 of ${path.join(dir, TRANSFER_INFO)}.`,
+    );
+  }
+  if (identity && identity.name !== name) {
+    throw new CliError(
+      'CLI_ERR_CONFIG',
+      `${path.join(dir, ME_INFO)} holds the identity of "${identity.name}", not "${name}". ` +
+        `Use another --dir for "${name}", or drop --name to send as "${identity.name}".`,
+    );
+  }
+
+  let filePaths: string[];
+  if (args.files.length > 0) filePaths = args.files.map((f) => path.resolve(cwd, f));
+  else if (info?.filePath) filePaths = [path.resolve(dir, info.filePath)];
+  else {
+    throw new CliError(
+      'CLI_ERR_CONFIG',
+      `No file to send: name files on the command line, or put a path on line 3 of ${path.join(dir, TRANSFER_INFO)}.`,
+    );
+  }
+  const files: LocalFile[] = [];
+  for (const f of filePaths) files.push(await prepareFile(f));
+
+  let unwrap: Plan['unwrap'];
+  if (identity) {
+    try {
+      unwrap = await unwrapperFor(identity.privateKeyPkcs8);
+    } catch (e) {
+      throw new CliError(
+        'CLI_ERR_CONFIG',
+        `The private key in ${path.join(dir, ME_INFO)} cannot be used: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+  return { dir, server, name, identity, unwrap, files };
+}
+
+async function transfer(plan: Plan, io: CliIo): Promise<number> {
+  const say = (text: string) => io.stderr.write(`${text}\n`);
+  const where = describeAddress(plan.server);
+  const transport: CliTransport = await openTransport(plan.server);
+  const onAbort = () => transport.close();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const session = new ClientSession({ transport, encryptorFactory: nodeEncryptorFactory });
+    const onEvent = (e: EstablishEvent) => {
+      if (e.type === 'reconnected') say(`Reconnected to ${where} as "${plan.name}".`);
+      else if (e.type === 'reconnect-rejected') {
+        say(
+          `The server at ${where} rejected the reconnect of "${plan.name}" (1606): it does not know this ` +
+            'client any more. Registering anew.',
+        );
+      } else if (e.type === 'registered') {
+        say(`Registered with ${where} as "${plan.name}" (client ID ${bytesToHex(e.clientId)}).`);
+      }
+    };
+    const est = await establishIdentity(session, {
+      name: plan.name,
+      existing: plan.identity ? { clientId: plan.identity.clientId } : undefined,
+      unwrap: plan.unwrap,
+      createKeyPair,
+      onEvent,
+    });
+    if (est.registered && est.keyPair) {
+      await writeIdentity(plan.dir, {
+        name: plan.name,
+        clientId: est.clientId,
+        privateKeyPkcs8: est.keyPair.privateKeyPkcs8,
+      });
+      say(`Saved the new identity to ${path.join(plan.dir, ME_INFO)} and priv.key.`);
+    }
+
+    let failed = 0;
+    for (const [i, file] of plan.files.entries()) {
+      const reporter = new ProgressReporter(io.stderr);
+      try {
+        const res = await session.sendFile(file, est.aesKey, {
+          signal: io.signal,
+          onProgress: (p) => reporter.update(p),
+        });
+        reporter.finish();
+        io.stdout.write(`${summary(file)}  CRC ${res.cksum}  verified\n`);
+      } catch (e) {
+        reporter.finish();
+        failed++;
+        if (!(e instanceof ClientError)) throw e;
+        if (e.code === 'CLIENT_ERR_CANCELLED') throw e;
+        if (e.code === 'CLIENT_ERR_CRC_MISMATCH') {
+          const attempts = e.details.attempts ?? MAX_SEND_ATTEMPTS;
+          io.stdout.write(`${summary(file)}  CRC ${e.details.cksum}  FAILED after ${attempts} attempts\n`);
+          say(`Error: ${describeClientError(e)}`);
+          continue;
+        }
+        io.stdout.write(`${summary(file)}  CRC -  FAILED (${shortReason(e)})\n`);
+        say(`Error: ${describeClientError(e)}`);
+        if (session.closed) {
+          for (const rest of plan.files.slice(i + 1)) {
+            failed++;
+            io.stdout.write(`${summary(rest)}  CRC -  FAILED (not sent)\n`);
+          }
+          break;
+        }
+      }
+    }
+    return failed === 0 ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+    if (transport.end) await transport.end();
+    else transport.close();
+  }
+}
+
+function summary(file: LocalFile): string {
+  return `${file.name}  ${file.size} bytes`;
+}
+
+function shortReason(e: ClientError): string {
+  switch (e.code) {
+    case 'CLIENT_ERR_SERVER_ERROR':
+      return 'server error';
+    case 'CLIENT_ERR_CONNECTION_CLOSED':
+      return 'connection closed';
+    case 'CLIENT_ERR_SOURCE':
+      return 'file changed while sending';
+    case 'CLIENT_ERR_PROTOCOL':
+    case 'CLIENT_ERR_UNEXPECTED_RESPONSE':
+      return 'bad answer from server';
+    default:
+      return e.code.replace('CLIENT_ERR_', '').toLowerCase().replaceAll('_', ' ');
+  }
+}
+
+/** The sentence a person sees for a session failure. */
+export function describeClientError(e: ClientError): string {
+  switch (e.code) {
+    case 'CLIENT_ERR_NAME_TAKEN':
+      return `${e.message.replace(/ Choose another name\.$/, '')} Choose another name with --name (and a separate --dir for its identity files).`;
+    case 'CLIENT_ERR_SERVER_ERROR':
+      return `${e.message}`;
+    default:
+      return e.message;
+  }
+}

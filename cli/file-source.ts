@@ -1,0 +1,64 @@
+/** Files to send as lib/client FileSources, checked before connecting and read as streams. */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { FileSource } from '../lib/client';
+import { MAX_FILE_NAME_LENGTH, MAX_FILE_SIZE, ProtocolError, validateName } from '../lib/protocol';
+import { CliError } from './errors';
+
+/** Read size: large reads keep syscalls few; memory stays at a couple of these per file. */
+export const READ_CHUNK_SIZE = 1024 * 1024;
+
+export interface LocalFile extends FileSource {
+  path: string;
+}
+
+/**
+ * Checks that `filePath` is a readable regular file whose name fits the protocol's
+ * file name field, and returns a source that streams it from the start on each open().
+ */
+export async function prepareFile(filePath: string): Promise<LocalFile> {
+  let size: number;
+  try {
+    const st = await stat(filePath);
+    if (!st.isFile())
+      throw new CliError('CLI_ERR_FILE', `${filePath} is not a regular file; only files can be sent.`);
+    size = st.size;
+    // Opening proves read permission (access() can be fooled by ACLs and root).
+    await (await open(filePath, 'r')).close();
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist. Check the path.'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'cannot be read: permission denied.'
+          : `cannot be read: ${(e as Error).message}.`;
+    throw new CliError('CLI_ERR_FILE', `${filePath} ${why}`, { cause: e });
+  }
+  const name = path.basename(filePath);
+  try {
+    validateName(name, MAX_FILE_NAME_LENGTH);
+  } catch (e) {
+    const why = e instanceof ProtocolError ? e.message : String(e);
+    throw new CliError(
+      'CLI_ERR_FILE',
+      `The name of ${filePath} cannot be sent (${why}) The protocol allows printable ASCII names ` +
+        `of at most ${MAX_FILE_NAME_LENGTH} characters: copy or rename the file.`,
+      { cause: e },
+    );
+  }
+  if (size > MAX_FILE_SIZE) {
+    throw new CliError(
+      'CLI_ERR_FILE',
+      `${filePath} is ${size} bytes; protocol v3 can send at most ${MAX_FILE_SIZE} bytes (4 GiB). Split it first.`,
+    );
+  }
+  return {
+    path: filePath,
+    name,
+    size,
+    open: () => createReadStream(filePath, { highWaterMark: READ_CHUNK_SIZE }),
+  };
+}

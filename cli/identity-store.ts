@@ -1,0 +1,111 @@
+/**
+ * The reference client's files in the --dir folder: transfer.info (read), me.info and
+ * priv.key (read, and written after a registration). Formats live in lib/crypto.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CryptoError,
+  formatMeInfo,
+  formatPrivKey,
+  type Identity,
+  parseMeInfo,
+  parseTransferInfo,
+  type TransferInfo,
+} from '../lib/crypto';
+import { CliError } from './errors';
+
+export const TRANSFER_INFO = 'transfer.info';
+export const ME_INFO = 'me.info';
+export const PRIV_KEY = 'priv.key';
+
+/** Private key files are readable by their owner only. */
+const PRIVATE_FILE_MODE = 0o600;
+
+async function readText(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CliError('CLI_ERR_CONFIG', `Cannot read ${file}: ${(e as Error).message}.`, { cause: e });
+  }
+}
+
+function badFile(file: string, e: unknown, hint: string): CliError {
+  const why = e instanceof CryptoError ? e.message : String(e);
+  return new CliError('CLI_ERR_CONFIG', `${file} is malformed: ${why} ${hint}`, { cause: e });
+}
+
+/**
+ * Reads transfer.info from `dir`; null when there is none. When files come from the
+ * command line, a transfer.info with only its first two lines is accepted.
+ */
+export async function readTransferInfo(
+  dir: string,
+  opts: { filesGiven: boolean },
+): Promise<(Omit<TransferInfo, 'filePath'> & { filePath?: string }) | null> {
+  const file = path.join(dir, TRANSFER_INFO);
+  const text = await readText(file);
+  if (text === null) return null;
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  try {
+    if (opts.filesGiven && lines.length === 2) {
+      const { filePath: _, ...rest } = parseTransferInfo(`${lines.join('\n')}\n-\n`);
+      return rest;
+    }
+    return parseTransferInfo(text);
+  } catch (e) {
+    throw badFile(file, e, 'Fix it (line 1 host:port, line 2 your name, line 3 the file to send).');
+  }
+}
+
+/**
+ * Reads me.info from `dir`; null when there is none. A me.info with only the name and
+ * ID lines takes its private key from priv.key.
+ */
+export async function readIdentity(dir: string): Promise<Identity | null> {
+  const file = path.join(dir, ME_INFO);
+  const text = await readText(file);
+  if (text === null) return null;
+  const hint = `Fix it, or move it away to register anew (the server will then need a new name or a reset).`;
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  try {
+    if (lines.length === 2) {
+      const key = await readText(path.join(dir, PRIV_KEY));
+      if (key !== null) return parseMeInfo(`${lines.join('\n')}\n${key}`);
+    }
+    return parseMeInfo(text);
+  } catch (e) {
+    throw badFile(file, e, hint);
+  }
+}
+
+/** Writes `text` to `file` atomically: a private temp file in the same folder, fsync, rename. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const handle = await open(tmp, 'wx', PRIVATE_FILE_MODE);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw new CliError(
+      'CLI_ERR_IDENTITY_WRITE',
+      `Cannot write ${file}: ${(e as Error).message}. The server has registered you, but this ` +
+        'identity is lost: make the folder writable and register with a new name.',
+      { cause: e },
+    );
+  }
+}
+
+/** Writes me.info and priv.key (reference format, mode 0600), each atomically. */
+export async function writeIdentity(dir: string, identity: Identity): Promise<void> {
+  await writeAtomically(path.join(dir, PRIV_KEY), formatPrivKey(identity.privateKeyPkcs8));
+  await writeAtomically(path.join(dir, ME_INFO), formatMeInfo(identity));
+}

@@ -1,0 +1,100 @@
+/**
+ * Upload progress on stderr: a redrawn bar (bytes, MiB/s, ETA) on a terminal, plain lines
+ * every few seconds otherwise. One reporter per file.
+ */
+import type { SendProgress } from '../lib/client';
+
+const MIB = 1024 * 1024;
+/** Redraw interval of the bar on a terminal. */
+const TTY_INTERVAL_MS = 100;
+/** Interval of plain progress lines when stderr is not a terminal. */
+const PLAIN_INTERVAL_MS = 3000;
+const BAR_WIDTH = 24;
+
+export interface ProgressOutput {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < MIB) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * MIB) return `${(n / MIB).toFixed(1)} MiB`;
+  return `${(n / 1024 / MIB).toFixed(2)} GiB`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
+
+export class ProgressReporter {
+  readonly #out: ProgressOutput;
+  readonly #tty: boolean;
+  readonly #now: () => number;
+  #attemptStart = 0;
+  #attempt = 0;
+  #lastDraw = 0;
+  #drawn = false;
+
+  constructor(out: ProgressOutput, opts: { now?: () => number } = {}) {
+    this.#out = out;
+    this.#tty = out.isTTY === true;
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  update(p: SendProgress): void {
+    const now = this.#now();
+    if (p.attempt !== this.#attempt) {
+      this.#attempt = p.attempt;
+      this.#attemptStart = now;
+      this.#lastDraw = now;
+      if (p.attempt > 1) this.#line(`${p.fileName}: CRC mismatch, sending again (attempt ${p.attempt} of 4)`);
+    }
+    if (p.phase === 'sending') {
+      const interval = this.#tty ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS;
+      if (now - this.#lastDraw < interval) return;
+      this.#lastDraw = now;
+      this.#show(p, now);
+    } else if (p.phase === 'verifying' && this.#tty) {
+      this.#show(p, now);
+    }
+  }
+
+  /** Clears the bar before a summary or message is printed. */
+  finish(): void {
+    if (this.#tty && this.#drawn) this.#out.write('\r\x1b[2K');
+    this.#drawn = false;
+  }
+
+  #show(p: SendProgress, now: number): void {
+    const elapsed = (now - this.#attemptStart) / 1000;
+    const rate = elapsed > 0 ? p.bytesRead / elapsed : 0;
+    const eta = rate > 0 ? (p.size - p.bytesRead) / rate : Number.POSITIVE_INFINITY;
+    const fraction = p.size > 0 ? p.bytesRead / p.size : 1;
+    const stats =
+      `${formatBytes(p.bytesRead)} / ${formatBytes(p.size)}  ${(rate / MIB).toFixed(1)} MiB/s  ` +
+      (p.phase === 'verifying' ? 'checking CRC' : `ETA ${formatDuration(eta)}`) +
+      (p.attempt > 1 ? `  attempt ${p.attempt}/4` : '');
+    if (this.#tty) {
+      const filled = Math.round(fraction * BAR_WIDTH);
+      const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
+      const text = `${p.fileName} ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}%  ${stats}`;
+      const width = this.#out.columns ?? 120;
+      this.#out.write(`\r\x1b[2K${text.slice(0, Math.max(10, width - 1))}`);
+      this.#drawn = true;
+    } else {
+      this.#out.write(`${p.fileName}: ${Math.floor(fraction * 100)}%  ${stats}\n`);
+    }
+  }
+
+  #line(text: string): void {
+    this.finish();
+    this.#out.write(`${text}\n`);
+  }
+}

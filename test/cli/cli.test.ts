@@ -1,0 +1,342 @@
+/**
+ * End to end: the CLI (cli/bin.mjs) against the real file server (server/main.ts), each a
+ * separate process on 127.0.0.1 with ephemeral ports and temporary folders.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatMeInfo, generateRsaKeyPair, parseMeInfo } from '../../lib/crypto';
+import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(ROOT, 'cli/bin.mjs');
+const SERVER = path.join(ROOT, 'server/main.ts');
+const MIB = 1024 * 1024;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Runs the CLI to completion. */
+function runCli(args: string[], cwd: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+interface ServerProc {
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts server/main.ts on an ephemeral port; resolves once it prints its address. */
+function startServer(dataDir: string): Promise<ServerProc> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--port', '0', '--data', dataDir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let out = '';
+    let err = '';
+    const stop = () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }).finally(() => children.delete(child));
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on [^\s]+:(\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), dataDir, stop });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
+  });
+}
+
+/** What `/usr/bin/cksum` says. */
+function posixCksum(file: string): number {
+  return Number(execFileSync('/usr/bin/cksum', [file], { encoding: 'utf8' }).split(' ')[0]);
+}
+
+function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+interface FileRow {
+  FileName: string;
+  PathName: string;
+  Verified: number;
+  ClientName: string;
+}
+
+function fileRows(dataDir: string): FileRow[] {
+  const db = new Database(path.join(dataDir, 'defensive.db'), { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare(
+        'SELECT f.FileName, f.PathName, f.Verified, c.Name AS ClientName FROM files f JOIN clients c ON c.ID = f.ID',
+      )
+      .all() as FileRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Summary lines on stdout by file name. */
+function summaries(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of stdout.trim().split('\n')) if (line) m.set(line.split('  ')[0]!, line);
+  return m;
+}
+
+let tmp: string;
+let server: ServerProc;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli-'));
+  server = await startServer(path.join(tmp, 'data'));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  for (const c of children) c.kill('SIGKILL');
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('uploads to the real server', () => {
+  const sizes = [0, 1, 15, 16, 17, MIB + 37, 50 * MIB];
+  let dir: string;
+  let first: Run;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmp, 'alice-'));
+    for (const n of sizes) await writeFile(path.join(dir, `f${n}.bin`), randomBytes(n));
+    first = await runCli(
+      ['--server', `127.0.0.1:${server.port}`, '--name', 'alice', ...sizes.map((n) => `f${n}.bin`)],
+      dir,
+    );
+  });
+
+  it('registers, writes me.info and priv.key (0600, reference format), exits 0', async () => {
+    expect(first.stderr).toContain('Registered with');
+    expect(first.code).toBe(0);
+    const me = parseMeInfo(await readFile(path.join(dir, 'me.info'), 'utf8'));
+    expect(me.name).toBe('alice');
+    expect(me.privateKeyPkcs8.length).toBeGreaterThan(500);
+    const privKey = (await readFile(path.join(dir, 'priv.key'), 'utf8')).replace(/\s/g, '');
+    expect(Buffer.from(privKey, 'base64')).toEqual(Buffer.from(me.privateKeyPkcs8));
+    for (const f of ['me.info', 'priv.key']) expect((await stat(path.join(dir, f))).mode & 0o777).toBe(0o600);
+  });
+
+  it('stores every file byte for byte, Verified=1, with the CRC cksum prints', async () => {
+    const rows = fileRows(server.dataDir).filter((r) => r.ClientName === 'alice');
+    const lines = summaries(first.stdout);
+    for (const n of sizes) {
+      const name = `f${n}.bin`;
+      const local = path.join(dir, name);
+      const row = rows.find((r) => r.FileName === name);
+      expect(row, name).toBeDefined();
+      expect(row!.Verified).toBe(1);
+      const stored = path.join(server.dataDir, 'files', row!.PathName);
+      expect((await stat(stored)).size).toBe(n);
+      expect(await sha256(stored)).toBe(await sha256(local));
+      expect(lines.get(name)).toBe(`${name}  ${n} bytes  CRC ${posixCksum(local)}  verified`);
+    }
+  });
+
+  it('after a server restart the CLI reconnects (1605) and uploads again', async () => {
+    await server.stop();
+    server = await startServer(server.dataDir);
+    const meBefore = await readFile(path.join(dir, 'me.info'), 'utf8');
+    await writeFile(path.join(dir, 'again.txt'), 'second run\n');
+    const run = await runCli(['--server', `127.0.0.1:${server.port}`, 'again.txt'], dir);
+    expect(run.stderr).toContain('Reconnected');
+    expect(run.stderr).not.toContain('Registered');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('again.txt  11 bytes');
+    expect(run.stdout).toContain('verified');
+    expect(await readFile(path.join(dir, 'me.info'), 'utf8')).toBe(meBefore);
+    const row = fileRows(server.dataDir).find((r) => r.FileName === 'again.txt');
+    expect(row?.Verified).toBe(1);
+  });
+
+  it('a second client with the same name gets 1601: a clear message and a nonzero exit', async () => {
+    const other = await mkdtemp(path.join(tmp, 'dup-'));
+    await writeFile(path.join(other, 'x.txt'), 'x');
+    const run = await runCli(['--server', `127.0.0.1:${server.port}`, '--name', 'alice', 'x.txt'], other);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/refused to register the name "alice": it is already taken/);
+    expect(run.stderr).toContain('--name');
+    await expect(stat(path.join(other, 'me.info'))).rejects.toThrow();
+  });
+});
+
+describe('identity files', () => {
+  it('an unknown client reconnecting gets 1606, registers anew and rewrites me.info', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'ghost-'));
+    const pair = await generateRsaKeyPair(globalThis.crypto.subtle, { extractable: true });
+    const staleId = new Uint8Array(randomBytes(16));
+    await writeFile(
+      path.join(dir, 'me.info'),
+      formatMeInfo({ name: 'ghost', clientId: staleId, privateKeyPkcs8: pair.privateKeyPkcs8! }),
+    );
+    await writeFile(path.join(dir, 'g.txt'), 'boo');
+    const run = await runCli(['--server', `127.0.0.1:${server.port}`, 'g.txt'], dir);
+    expect(run.stderr).toMatch(/rejected the reconnect of "ghost" \(1606\)/);
+    expect(run.stderr).toContain('Registered');
+    expect(run.code).toBe(0);
+    const me = parseMeInfo(await readFile(path.join(dir, 'me.info'), 'utf8'));
+    expect(me.name).toBe('ghost');
+    expect(Buffer.from(me.clientId)).not.toEqual(Buffer.from(staleId));
+    expect(fileRows(server.dataDir).find((r) => r.FileName === 'g.txt')?.Verified).toBe(1);
+  });
+
+  it('with no flags it behaves like the reference client: transfer.info in the working folder', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'ref-'));
+    await writeFile(path.join(dir, 'data.bin'), randomBytes(5000));
+    await writeFile(path.join(dir, 'transfer.info'), `127.0.0.1:${server.port}\nrefclient\ndata.bin\n`);
+    const run = await runCli([], dir);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      `data.bin  5000 bytes  CRC ${posixCksum(path.join(dir, 'data.bin'))}  verified\n`,
+    );
+    expect(parseMeInfo(await readFile(path.join(dir, 'me.info'), 'utf8')).name).toBe('refclient');
+    // Second run from another folder with --dir: reconnects with me.info.
+    const run2 = await runCli(['--dir', dir], tmp);
+    expect(run2.code).toBe(0);
+    expect(run2.stderr).toContain('Reconnected');
+  });
+
+  it('a malformed transfer.info is a configuration error (exit 2) naming the line', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'badinfo-'));
+    await writeFile(path.join(dir, 'transfer.info'), `no-port-here\nname\nfile\n`);
+    const run = await runCli([], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/transfer\.info.*line 1/);
+  });
+
+  it('a malformed me.info is a configuration error (exit 2)', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'badme-'));
+    await writeFile(path.join(dir, 'me.info'), 'bob\nnot-an-id\nAAAA\n');
+    await writeFile(path.join(dir, 'f.txt'), 'f');
+    const run = await runCli(['--server', `127.0.0.1:${server.port}`, 'f.txt'], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/me\.info.*line 2/);
+  });
+});
+
+describe('failures', () => {
+  it('CRC mismatch on all 4 attempts (1030 x3 + 1031): FAILED, nonzero exit, the server keeps no file', async () => {
+    const proxy: FlipProxy = await startFlipProxy({ targetPort: server.port, flipOffset: 100 });
+    try {
+      const dir = await mkdtemp(path.join(tmp, 'flip-'));
+      await writeFile(path.join(dir, 'victim.bin'), randomBytes(200_000));
+      const run = await runCli(
+        ['--server', `127.0.0.1:${proxy.port}`, '--name', 'flipper', 'victim.bin'],
+        dir,
+      );
+      expect(run.code).toBe(1);
+      expect(proxy.corrupted).toBe(4);
+      const cksum = posixCksum(path.join(dir, 'victim.bin'));
+      expect(run.stdout).toBe(`victim.bin  200000 bytes  CRC ${cksum}  FAILED after 4 attempts\n`);
+      expect(run.stderr).toMatch(/differed from ours .* on all 4 attempts/);
+      const rows = fileRows(server.dataDir).filter((r) => r.ClientName === 'flipper');
+      expect(rows).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('CRC mismatch twice, then verified on the third attempt', async () => {
+    const proxy = await startFlipProxy({ targetPort: server.port, flipOffset: 70_000, corruptSequences: 2 });
+    try {
+      const dir = await mkdtemp(path.join(tmp, 'flip2-'));
+      await writeFile(path.join(dir, 'retry.bin'), randomBytes(300_000));
+      const run = await runCli(
+        ['--server', `127.0.0.1:${proxy.port}`, '--name', 'flipper2', 'retry.bin'],
+        dir,
+      );
+      expect(run.code).toBe(0);
+      expect(proxy.sequences).toBe(3);
+      expect(run.stderr).toContain('attempt 3 of 4');
+      expect(run.stdout).toContain('verified');
+      const row = fileRows(server.dataDir).find((r) => r.ClientName === 'flipper2');
+      expect(row?.Verified).toBe(1);
+      expect(await sha256(path.join(server.dataDir, 'files', row!.PathName))).toBe(
+        await sha256(path.join(dir, 'retry.bin')),
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('server unreachable: a clear sentence and exit 1', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'down-'));
+    await writeFile(path.join(dir, 'f.txt'), 'f');
+    // A port nothing listens on: a proxy we close at once.
+    const proxy = await startFlipProxy({ targetPort: server.port });
+    const port = proxy.port;
+    await proxy.close();
+    const run = await runCli(['--server', `127.0.0.1:${port}`, '--name', 'nobody', 'f.txt'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`Cannot reach the server at 127.0.0.1:${port}: the connection was refused`);
+  });
+
+  it('a missing or unreadable file is reported before connecting', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'nofile-'));
+    // Port 1 would be unreachable: the message must be about the file, not the server.
+    const run = await runCli(['--server', '127.0.0.1:1', '--name', 'n', 'missing.bin'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('missing.bin does not exist');
+    expect(run.stderr).not.toContain('Cannot reach');
+    if (process.getuid?.() !== 0) {
+      await writeFile(path.join(dir, 'secret.bin'), 'x');
+      await chmod(path.join(dir, 'secret.bin'), 0);
+      const run2 = await runCli(['--server', '127.0.0.1:1', '--name', 'n', 'secret.bin'], dir);
+      expect(run2.stderr).toContain('permission denied');
+    }
+  });
+
+  it('--help prints the usage and exits 0; an unknown option exits 2', async () => {
+    const help = await runCli(['--help'], tmp);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: npm run client --');
+    const bad = await runCli(['--bogus'], tmp);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Unknown option --bogus');
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * TEST ONLY: a TCP proxy that corrupts file content on its way to the server, to drive the
+ * CRC mismatch path (1030 x3 + 1031). It follows the client -> server request framing
+ * (header 23 bytes, then payload) and XORs one byte of the 1028 content, counted as an
+ * offset into the file's ciphertext, in each of the first `corruptSequences` 1028 sequences.
+ * Server -> client bytes pass unchanged. Bytes are forwarded as they arrive (no buffering).
+ *
+ * Note: corrupting a ciphertext byte garbles its 16-byte block and flips a byte in the next
+ * one; keep `flipOffset` out of the last two blocks so the padding stays valid and the
+ * server answers 1603 with a wrong CRC rather than 1607.
+ */
+import net from 'node:net';
+import { REQUEST_HEADER_SIZE, RequestCode, SEND_FILE_FIXED_SIZE } from '../../lib/protocol';
+
+export interface FlipProxyOptions {
+  targetHost?: string;
+  targetPort: number;
+  /** Offset into the file's ciphertext of the byte to flip (default 0). */
+  flipOffset?: number;
+  /** How many 1028 sequences (attempts) to corrupt, counted over all connections (default: all). */
+  corruptSequences?: number;
+  /** XOR mask applied to the byte (default 0xff). */
+  mask?: number;
+}
+
+export interface FlipProxy {
+  port: number;
+  /** Sequences corrupted so far. */
+  readonly corrupted: number;
+  /** 1028 sequences seen so far. */
+  readonly sequences: number;
+  close(): Promise<void>;
+}
+
+/** Offset of PacketNumber (u16) inside the 1028 payload. */
+const PACKET_NUMBER_OFFSET = 8;
+
+export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
+  const flipOffset = opts.flipOffset ?? 0;
+  const limit = opts.corruptSequences ?? Number.POSITIVE_INFINITY;
+  const mask = opts.mask ?? 0xff;
+  let corrupted = 0;
+  let sequences = 0;
+  const sockets = new Set<net.Socket>();
+
+  /** Per connection: walks the request stream and flips the chosen content byte in place. */
+  function makeCorrupter(): (chunk: Buffer) => void {
+    const header = Buffer.alloc(REQUEST_HEADER_SIZE);
+    let headerFill = 0;
+    let code = 0;
+    let payloadLeft = 0;
+    /** Position inside the current payload. */
+    let payloadPos = 0;
+    /** The start of the 1028 fixed part, up to and including PacketNumber. */
+    const fixed = Buffer.alloc(PACKET_NUMBER_OFFSET + 2);
+    let lastPacketNumber = -1;
+    /** Ciphertext offset (within its file) of the current packet's first content byte. */
+    let packetBase = 0;
+    let corruptThisSequence = false;
+
+    /** Called once the packet number of a 1028 is known. */
+    const startPacket = (): void => {
+      const packetNumber = fixed.readUInt16LE(PACKET_NUMBER_OFFSET);
+      // Packet 1 starts a sequence, or packet 0 for clients counting from 0.
+      if (packetNumber === 0 || (packetNumber === 1 && lastPacketNumber !== 0)) {
+        sequences++;
+        packetBase = 0;
+        corruptThisSequence = corrupted < limit;
+        if (corruptThisSequence) corrupted++;
+      }
+      lastPacketNumber = packetNumber;
+    };
+
+    return (chunk) => {
+      let at = 0;
+      while (at < chunk.length) {
+        if (headerFill < REQUEST_HEADER_SIZE) {
+          const take = Math.min(REQUEST_HEADER_SIZE - headerFill, chunk.length - at);
+          chunk.copy(header, headerFill, at, at + take);
+          headerFill += take;
+          at += take;
+          if (headerFill < REQUEST_HEADER_SIZE) return;
+          code = header.readUInt16LE(17);
+          payloadLeft = header.readUInt32LE(19);
+          payloadPos = 0;
+          if (payloadLeft === 0) headerFill = 0;
+          continue;
+        }
+        const take = Math.min(payloadLeft, chunk.length - at);
+        if (code === RequestCode.SendFile) {
+          // Fixed part: collect the bytes up to PacketNumber.
+          for (let pos = payloadPos; pos < Math.min(fixed.length, payloadPos + take); pos++) {
+            fixed[pos] = chunk[at + pos - payloadPos]!;
+            if (pos === fixed.length - 1) startPacket();
+          }
+          // Content part of this segment, as file offsets [from, to).
+          const from = packetBase + Math.max(0, payloadPos - SEND_FILE_FIXED_SIZE);
+          const to = packetBase + Math.max(0, payloadPos + take - SEND_FILE_FIXED_SIZE);
+          if (corruptThisSequence && flipOffset >= from && flipOffset < to) {
+            chunk[at + (flipOffset - packetBase + SEND_FILE_FIXED_SIZE - payloadPos)]! ^= mask;
+          }
+        }
+        payloadPos += take;
+        payloadLeft -= take;
+        at += take;
+        if (payloadLeft === 0) {
+          if (code === RequestCode.SendFile) packetBase += payloadPos - SEND_FILE_FIXED_SIZE;
+          headerFill = 0;
+        }
+      }
+    };
+  }
+
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: opts.targetHost ?? '127.0.0.1', port: opts.targetPort });
+    sockets.add(client);
+    sockets.add(upstream);
+    const corrupt = makeCorrupter();
+    client.pause();
+    upstream.once('connect', () => client.resume());
+    client.on('data', (chunk: Buffer) => {
+      corrupt(chunk);
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) upstream.pause();
+    });
+    client.on('drain', () => upstream.resume());
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+    client.on('close', done);
+    upstream.on('close', done);
+    client.on('error', done);
+    upstream.on('error', done);
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      resolve({
+        port,
+        get corrupted() {
+          return corrupted;
+        },
+        get sequences() {
+          return sequences;
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
