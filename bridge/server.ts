@@ -95,7 +95,15 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
 
   const server =
     config.cert !== undefined && config.key !== undefined
-      ? createHttpsServer({ cert: readFileSync(config.cert), key: readFileSync(config.key) }, onRequest)
+      ? createHttpsServer(
+          // handshakeTimeout: the TLS handshake itself; the HTTP upgrade is timed below.
+          {
+            cert: readFileSync(config.cert),
+            key: readFileSync(config.key),
+            handshakeTimeout: config.handshakeTimeoutMs,
+          },
+          onRequest,
+        )
       : createHttpServer(onRequest);
   server.headersTimeout = config.handshakeTimeoutMs;
   server.requestTimeout = config.handshakeTimeoutMs;

@@ -189,7 +189,16 @@ export async function spawnBridge(args: string[]): Promise<SpawnedBridge> {
   const root = new URL('../../', import.meta.url).pathname;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bridge/main.ts', '--listen', '127.0.0.1:0', ...args],
+    // BRIDGE_NODE_FLAGS: extra node flags for the bridge process (e.g. --cpu-prof when profiling).
+    [
+      ...(process.env.BRIDGE_NODE_FLAGS?.split(' ') ?? []),
+      '--import',
+      'tsx',
+      'bridge/main.ts',
+      '--listen',
+      '127.0.0.1:0',
+      ...args,
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
