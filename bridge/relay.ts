@@ -156,7 +156,8 @@ export class Relay {
   }
 
   private onTcpData(chunk: Buffer): void {
-    if (this.ending && this.ending.by !== 'target') return;
+    // After the browser or the bridge ended it, nobody reads responses any more.
+    if ((this.ending && this.ending.by !== 'target') || this.ws.readyState !== this.ws.OPEN) return;
     this.touch();
     let frames: ReturnType<ResponseFrameDecoder['push']>;
     try {
