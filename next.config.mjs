@@ -41,6 +41,9 @@ export default function nextConfig(phase) {
   const config = {
     reactStrictMode: true,
     poweredByHeader: false,
+    // `npm run typecheck` (tsc --noEmit over the whole repo) is the one type check; without
+    // this, next build would type-check every folder again (server/, cli/, tests...).
+    typescript: { ignoreBuildErrors: true },
     async headers() {
       return [
         {

@@ -1,0 +1,56 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  chooseFiles,
+  expect,
+  expectConnected,
+  makeFile,
+  register,
+  test,
+  uniqueName,
+  uploadItem,
+} from './fixtures';
+
+test('cancel mid-upload: the file stops, the server keeps nothing, and the next file goes through', async ({
+  page,
+  system,
+  shot,
+}, testInfo) => {
+  const name = uniqueName('grace');
+  await page.goto(system.webUrl);
+  await register(page, name);
+  await page.getByRole('button', { name: 'Not now' }).click();
+  const [client] = system.server.clientsNamed(name);
+
+  const big = makeFile(testInfo, 'big-cancelled.bin', 20 * 1024 * 1024);
+  const small = makeFile(testInfo, 'after-cancel.bin', 100 * 1024);
+  system.proxy.bytesPerSecond = 1024 * 1024;
+  system.proxy.mode = 'slow';
+  try {
+    await chooseFiles(page, [big.path]);
+    const item = uploadItem(page, 'big-cancelled.bin');
+    await expect(item).toHaveAttribute('data-phase', 'sending');
+    // Wait until bytes are really on their way.
+    await expect(item).not.toContainText('0 B of 20.0 MiB');
+    await shot('01-uploading-slowly');
+    await item.getByRole('button', { name: /Cancel/ }).click();
+    await expect(item).toHaveAttribute('data-phase', 'cancelled');
+    await shot('02-cancelled');
+  } finally {
+    system.proxy.mode = 'pass';
+  }
+
+  // The page reconnects on its own, and a new file goes through on the new connection.
+  await expectConnected(page, name);
+  await chooseFiles(page, [small.path]);
+  await expect(uploadItem(page, 'after-cancel.bin')).toHaveAttribute('data-phase', 'verified', {
+    timeout: 60_000,
+  });
+  await expect(uploadItem(page, 'big-cancelled.bin')).toHaveAttribute('data-phase', 'cancelled');
+
+  // The server: the cancelled file has no row and no stored bytes; its temp file is gone.
+  expect(system.server.file(client!.ID, 'big-cancelled.bin')).toBeUndefined();
+  expect(system.server.filesOnDisk(client!.ID.toString('hex'))).toEqual(['after-cancel.bin']);
+  await expect.poll(() => readdirSync(join(system.dataDir, 'tmp')).length, { timeout: 15_000 }).toBe(0);
+  await expect(page.getByTestId('history').locator('li[data-outcome="cancelled"]')).toHaveCount(1);
+});
