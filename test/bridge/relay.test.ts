@@ -96,6 +96,24 @@ describe('relaying', () => {
     expect(closed.reason).toMatch(/file server closed/i);
   });
 
+  test('the browser closing: what it sent still reaches the server, then the TCP side ends', async () => {
+    let got = 0;
+    const ended = new Promise<void>((resolve) => {
+      void setup((s) => {
+        s.on('data', (d) => {
+          got += d.length;
+        });
+        s.on('end', () => resolve());
+      }).then(async ({ b }) => {
+        const c = await rawClient(b.url);
+        for (let i = 0; i < 20; i++) c.ws.send(requestFrame(RequestCode.SendFile, 100_000));
+        c.ws.close(1000);
+      });
+    });
+    await ended;
+    expect(got).toBe(20 * (23 + 100_000));
+  });
+
   test('a target sending an invalid response frame: 4007', async () => {
     const { b } = await setup((s) => {
       const bad = Buffer.alloc(RESPONSE_HEADER_SIZE);
