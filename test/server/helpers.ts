@@ -9,6 +9,7 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   AES_BLOCK_SIZE,
   DEFAULT_MAX_REQUEST_PAYLOAD,
@@ -324,7 +325,8 @@ export interface SpawnedServer {
 
 /** Runs `server/main.ts` as its own process (through tsx) and waits for its listening line. */
 export function spawnServer(args: string[], cwd: string): Promise<SpawnedServer> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/main.ts'), ...args], {
+  const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+  const proc = spawn(process.execPath, ['--import', loader, join(REPO_ROOT, 'server/main.ts'), ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
