@@ -1,0 +1,89 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseMeInfo } from '../lib/crypto';
+import {
+  chooseFiles,
+  expect,
+  expectConnected,
+  makeFile,
+  readStoredIdentity,
+  sha256File,
+  status,
+  test,
+  uniqueName,
+  uploadItem,
+} from './fixtures';
+import { ROOT } from './support/processes';
+
+test('import a me.info made by the CLI, then upload as that client', async ({
+  page,
+  system,
+  shot,
+}, testInfo) => {
+  const name = uniqueName('heidi');
+  const dir = testInfo.outputPath('cli');
+  mkdirSync(dir);
+  const first = makeFile(testInfo, 'from-cli.txt', 10 * 1024);
+
+  // The command-line client registers (writing me.info) and sends a file, straight over TCP.
+  const cli = spawnSync(
+    join(ROOT, 'node_modules', '.bin', 'tsx'),
+    ['cli/main.ts', '--server', `127.0.0.1:${system.serverPort}`, '--name', name, '--dir', dir, first.path],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+  );
+  expect(cli.status, `CLI output:\n${cli.stdout}\n${cli.stderr}`).toBe(0);
+  const meInfoPath = join(dir, 'me.info');
+  const identity = parseMeInfo(readFileSync(meInfoPath, 'utf8'));
+  expect(identity.name).toBe(name);
+  const idHex = Buffer.from(identity.clientId).toString('hex');
+
+  await page.goto(system.webUrl);
+  await page.getByLabel('Import me.info…').setInputFiles(meInfoPath);
+  await expectConnected(page, name);
+  await expect(page.getByTestId('identity-name')).toHaveText(name);
+  await expect(page.getByText(idHex)).toBeVisible();
+  // Imported, not offered again for download; stored as a non-extractable key.
+  await expect(page.getByTestId('meinfo-offer')).toHaveCount(0);
+  expect(await readStoredIdentity(page)).toEqual({
+    name,
+    clientIdHex: idHex,
+    extractable: false,
+    type: 'private',
+    algorithm: 'RSA-OAEP',
+  });
+  await shot('01-imported');
+
+  const second = makeFile(testInfo, 'from-browser.bin', 2 * 1024 * 1024);
+  await chooseFiles(page, [second.path]);
+  await expect(uploadItem(page, 'from-browser.bin')).toHaveAttribute('data-phase', 'verified', {
+    timeout: 60_000,
+  });
+
+  // One client on the server (the CLI's), now with both files, both verified and identical.
+  const clients = system.server.clientsNamed(name);
+  expect(clients).toHaveLength(1);
+  expect(clients[0]!.ID.toString('hex')).toBe(idHex);
+  for (const [fileName, f] of [
+    ['from-cli.txt', first],
+    ['from-browser.bin', second],
+  ] as const) {
+    const row = system.server.file(clients[0]!.ID, fileName);
+    expect(row?.Verified, fileName).toBe(1);
+    expect(await sha256File(system.server.storedPath(row!))).toBe(f.sha256);
+  }
+});
+
+test('importing a file that is not a me.info says so and changes nothing', async ({
+  page,
+  system,
+}, testInfo) => {
+  const bogus = testInfo.outputPath('me.info');
+  writeFileSync(bogus, 'not a name\nnot-hex\n');
+  await page.goto(system.webUrl);
+  await page.getByLabel('Import me.info…').setInputFiles(bogus);
+  await expect(status(page)).toHaveAttribute('data-state', 'bad-file');
+  await expect(status(page)).toContainText('not a usable me.info');
+  await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
+  expect(await readStoredIdentity(page)).toBeNull();
+});
