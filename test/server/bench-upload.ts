@@ -19,7 +19,8 @@ async function writeCiphertext(path: string, size: number, key: Buffer): Promise
   const block = randomBytes(1 << 20);
   for (let done = 0; done < size; done += block.length) {
     const n = Math.min(block.length, size - done);
-    if (!ws.write(cipher.update(block.subarray(0, n)))) await new Promise((r) => ws.once('drain', r));
+    if (!ws.write(cipher.update(block.subarray(0, n))))
+      await new Promise<void>((r) => ws.once('drain', () => r()));
   }
   ws.write(cipher.final());
   await new Promise<void>((r) => ws.end(() => r()));
@@ -63,7 +64,14 @@ async function main() {
       // Chunks of exactly PACKET bytes (the last one shorter) go out as they are: no copies.
       for await (const content of createReadStream(ct, { highWaterMark: PACKET })) {
         const prefix = encodeSendFilePrefix(
-          { clientId: id.clientId, contentSize, origSize: size, packetNumber: n++, totalPackets, fileName: `bench-${mib}.bin` },
+          {
+            clientId: id.clientId,
+            contentSize,
+            origSize: size,
+            packetNumber: n++,
+            totalPackets,
+            fileName: `bench-${mib}.bin`,
+          },
           content.length,
         );
         await c.send(prefix, content);

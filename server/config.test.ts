@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SERVER_PORT } from '../lib/protocol';
+import { helpText, parseArgs, parseSize } from './config';
+
+const noFile = (() => {
+  throw new Error('ENOENT');
+}) as never;
+const file = (text: string) => (() => text) as never;
+
+describe('parseArgs', () => {
+  it('flags win over environment over port.info', () => {
+    const r = parseArgs(
+      ['--port', '9000', '--host=0.0.0.0'],
+      { SFT_PORT: '8000', SFT_HOST: 'x' },
+      '/w',
+      file('7000'),
+    );
+    expect(r.config.port).toBe(9000);
+    expect(r.config.host).toBe('0.0.0.0');
+    expect(parseArgs([], { SFT_PORT: '8000' }, '/w', file('7000')).config.port).toBe(8000);
+    expect(parseArgs([], {}, '/w', file('7000\n')).config.port).toBe(7000);
+  });
+
+  it('warns and uses 1256 when port.info is missing or not a number', () => {
+    const missing = parseArgs([], {}, '/w', noFile);
+    expect(missing.config.port).toBe(DEFAULT_SERVER_PORT);
+    expect(missing.warnings).toHaveLength(1);
+    const junk = parseArgs([], {}, '/w', file('abc'));
+    expect(junk.config.port).toBe(DEFAULT_SERVER_PORT);
+    expect(junk.warnings).toHaveLength(1);
+  });
+
+  it('accepts port 0, sizes with units, seconds, and the data folder relative to cwd', () => {
+    const r = parseArgs(
+      [
+        '--port',
+        '0',
+        '--max-payload',
+        '1M',
+        '--max-file-size',
+        '2G',
+        '--idle-timeout',
+        '0.5',
+        '--data',
+        'd',
+        '--max-connections',
+        '3',
+      ],
+      {},
+      '/w',
+      noFile,
+    );
+    expect(r.config).toMatchObject({
+      port: 0,
+      maxPayload: 1 << 20,
+      maxFileSize: 2 ** 31,
+      idleTimeoutMs: 500,
+      dataDir: '/w/d',
+      maxConnections: 3,
+    });
+    expect(r.warnings).toEqual([]);
+  });
+
+  it.each([
+    [['--port', '70000']],
+    [['--port']],
+    [['--bogus']],
+    [['--max-payload', '12 parsecs']],
+    [['--idle-timeout', '-1']],
+    [['--max-connections', '0']],
+  ])('refuses %j with SERVER_ERR_BAD_ARGUMENT', (argv) => {
+    expect(() => parseArgs(argv, {}, '/w', noFile)).toThrow(
+      expect.objectContaining({ code: 'SERVER_ERR_BAD_ARGUMENT' }),
+    );
+  });
+
+  it('files and help commands', () => {
+    expect(parseArgs(['files', '--data', 'x'], {}, '/w', noFile)).toMatchObject({
+      command: 'files',
+      warnings: [],
+    });
+    expect(parseArgs(['--help'], {}, '/w', noFile).command).toBe('help');
+    for (const flag of [
+      '--host',
+      '--port',
+      '--data',
+      '--max-payload',
+      '--max-file-size',
+      '--max-connections',
+      '--idle-timeout',
+    ]) {
+      expect(helpText()).toContain(flag);
+    }
+  });
+
+  it('parseSize', () => {
+    expect(parseSize('64K', 'x', 0, 1e12)).toBe(65536);
+    expect(parseSize('16MiB', 'x', 0, 1e12)).toBe(16 << 20);
+  });
+});

@@ -1,0 +1,99 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cksum } from '../lib/crypto';
+import type { ServerError } from './errors';
+import { Upload } from './upload';
+import { cbcContentSize } from './upload-sequence';
+
+const limits = { maxFileSize: 1 << 30, maxContentPerPacket: 1 << 20 };
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sft-upload-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function encrypt(key: Buffer, plain: Buffer): Buffer {
+  const c = createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
+  return Buffer.concat([c.update(plain), c.final()]);
+}
+
+function packets(ct: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o < ct.length; o += size) out.push(ct.subarray(o, o + size));
+  return out;
+}
+
+describe('Upload', () => {
+  it('decrypts packet by packet, CRCs the plaintext and writes it to the temp file', async () => {
+    const key = randomBytes(32);
+    const plain = randomBytes(100_003);
+    const parts = packets(encrypt(key, plain), 4096);
+    const f = {
+      contentSize: cbcContentSize(plain.length),
+      origSize: plain.length,
+      totalPackets: parts.length,
+      fileName: 'x',
+    };
+    const tmp = join(dir, 't.part');
+    const u = new Upload({ ...f, packetNumber: 1 }, key, tmp, limits, 8192);
+    let last = false;
+    let sawDrain = false;
+    for (const [i, p] of parts.entries()) {
+      last = u.write({ ...f, packetNumber: i + 1 }, p);
+      if (u.needsDrain) {
+        sawDrain = true;
+        await u.drained();
+      }
+    }
+    expect(last).toBe(true);
+    // The small buffer made backpressure kick in.
+    expect(sawDrain).toBe(true);
+    const r = await u.finish();
+    expect(r.size).toBe(plain.length);
+    expect(r.cksum).toBe(cksum(plain));
+    expect(readFileSync(tmp).equals(plain)).toBe(true);
+  });
+
+  it('a wrong key fails the padding check on the last packet', async () => {
+    const plain = randomBytes(1000);
+    const ct = encrypt(randomBytes(32), plain);
+    const f = {
+      contentSize: ct.length,
+      origSize: plain.length,
+      packetNumber: 1,
+      totalPackets: 1,
+      fileName: 'x',
+    };
+    const tmp = join(dir, 't.part');
+    const u = new Upload(f, randomBytes(32), tmp, limits);
+    let code: string | undefined;
+    try {
+      u.write(f, ct);
+    } catch (e) {
+      code = (e as ServerError).code;
+    }
+    expect(code).toBe('SERVER_ERR_UPLOAD_PADDING');
+    await u.abort();
+    expect(existsSync(tmp)).toBe(false);
+  });
+
+  it('a write failure surfaces as SERVER_ERR_UPLOAD_WRITE', async () => {
+    const key = randomBytes(32);
+    const plain = randomBytes(50);
+    const ct = encrypt(key, plain);
+    const f = {
+      contentSize: ct.length,
+      origSize: plain.length,
+      packetNumber: 1,
+      totalPackets: 1,
+      fileName: 'x',
+    };
+    // The temp folder does not exist: opening fails.
+    const u = new Upload(f, key, join(dir, 'missing', 't.part'), limits);
+    u.write(f, ct);
+    await expect(u.finish()).rejects.toMatchObject({ code: 'SERVER_ERR_UPLOAD_WRITE' });
+  });
+});
