@@ -13,6 +13,7 @@ import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import { ME_INFO, readIdentity, readTransferInfo, TRANSFER_INFO, writeIdentity } from './identity-store';
+import { WorkerAesPool } from './aes-worker';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { type ProgressOutput, ProgressReporter } from './progress';
 
@@ -130,8 +131,10 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
   const transport: CliTransport = await openTransport(plan.server);
   const onAbort = () => transport.close();
   io.signal?.addEventListener('abort', onAbort, { once: true });
+  // Encryption in a worker thread overlaps it with reading, cksum and writing; SFT_AES_WORKER=0 turns that off.
+  const pool = process.env['SFT_AES_WORKER'] === '0' ? null : new WorkerAesPool();
   try {
-    const session = new ClientSession({ transport, encryptorFactory: nodeEncryptorFactory });
+    const session = new ClientSession({ transport, encryptorFactory: pool?.factory ?? nodeEncryptorFactory });
     const onEvent = (e: EstablishEvent) => {
       if (e.type === 'reconnected') say(`Reconnected to ${where} as "${plan.name}".`);
       else if (e.type === 'reconnect-rejected') {
@@ -194,6 +197,7 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
     return failed === 0 ? EXIT_OK : EXIT_FAILED;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
+    await pool?.close();
     if (transport.end) await transport.end();
     else transport.close();
   }

@@ -585,3 +585,40 @@ describe('packet size', () => {
     expectBytes(server.files.get('alice/scaled.bin')?.bytes, data);
   });
 });
+
+describe('pipelined encryptors (maxPending > 1)', () => {
+  let maxSeen = 0;
+  /** Node's cipher behind a delay, up to 3 calls in flight, taking ownership of whole chunks. */
+  const pipelined: EncryptorFactory = (key) => {
+    const inner = nodeEncryptor(key) as { update(c: Uint8Array): Uint8Array; final(): Uint8Array };
+    let inFlight = 0;
+    return {
+      maxPending: 3,
+      update: async (chunk) => {
+        inFlight++;
+        maxSeen = Math.max(maxSeen, inFlight);
+        const out = inner.update(chunk);
+        // Detach the chunk as a transfer to a worker would: the session must not touch it again.
+        if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
+          structuredClone(chunk.buffer, { transfer: [chunk.buffer as ArrayBuffer] });
+        }
+        await new Promise((r) => setTimeout(r, 1));
+        inFlight--;
+        return out;
+      },
+      final: () => inner.final(),
+    };
+  };
+
+  it('keeps several encryptions in flight and still sends the exact ciphertext', async () => {
+    const server = new FakeServer();
+    const { session, aesKey } = await connected(server, { encryptor: pipelined, packetSize: 10_000 });
+    const data = testBytes(300_000, 42);
+    const src = bytesSource('pipe.bin', data, [4096, 50_000, 1]);
+    const res = await session.sendFile(src, aesKey);
+    expect(res).toMatchObject({ verified: true, cksum: cksum(data) });
+    expectBytes(server.files.get('alice/pipe.bin')?.bytes, data);
+    expect(maxSeen).toBe(3);
+    expect(server.violations).toEqual([]);
+  });
+});

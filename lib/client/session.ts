@@ -315,19 +315,27 @@ export class ClientSession {
       }
     };
 
+    // Encryptions in flight, oldest first (one at a time unless the encryptor allows more).
+    const depth = Math.max(1, encryptor.maxPending ?? 1);
+    const inFlight: Promise<Uint8Array>[] = [];
     for await (const chunk of source.open()) {
-      for (let at = 0; at < chunk.length; at += ENCRYPT_SLICE_SIZE) {
+      // The encryptor may take ownership of a whole chunk: read its length first.
+      const length = chunk.length;
+      for (let at = 0; at < length; at += ENCRYPT_SLICE_SIZE) {
         if (signal?.aborted) throw cancelled(fileName);
-        const slice =
-          chunk.length <= ENCRYPT_SLICE_SIZE ? chunk : chunk.subarray(at, at + ENCRYPT_SLICE_SIZE);
+        const slice = length <= ENCRYPT_SLICE_SIZE ? chunk : chunk.subarray(at, at + ENCRYPT_SLICE_SIZE);
         progress.bytesRead += slice.length;
         if (progress.bytesRead > size) throw sourceSizeError(fileName, size, `more than ${size}`);
         cksum.update(slice);
-        await emit(await encryptor.update(slice));
+        const encrypted = Promise.resolve(encryptor.update(slice));
+        encrypted.catch(() => {}); // awaited below; abandoned only when the attempt fails anyway
+        inFlight.push(encrypted);
+        while (inFlight.length >= depth) await emit(await inFlight.shift()!);
         report('sending');
       }
     }
     if (progress.bytesRead !== size) throw sourceSizeError(fileName, size, String(progress.bytesRead));
+    while (inFlight.length > 0) await emit(await inFlight.shift()!);
     await emit(await encryptor.final());
     if (fill > 0) await flush();
     if (packetNumber !== totalPackets || progress.bytesSent !== contentSize) {

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, parseServerAddress } from './args';
+import { CliError } from './errors';
+
+function usageError(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CliError);
+    expect((e as CliError).code).toBe('CLI_ERR_USAGE');
+    return (e as CliError).message;
+  }
+  throw new Error('expected CLI_ERR_USAGE');
+}
+
+describe('parseArgs', () => {
+  it('reads flags in both forms and collects files in order', () => {
+    expect(parseArgs(['--server', 'h:1', '--name=bob', 'a', '--dir', 'd', 'b'])).toEqual({
+      help: false,
+      server: 'h:1',
+      name: 'bob',
+      dir: 'd',
+      files: ['a', 'b'],
+    });
+  });
+  it('treats everything after -- as files', () => {
+    expect(parseArgs(['--', '--name', '-x']).files).toEqual(['--name', '-x']);
+  });
+  it('knows --help and -h', () => {
+    expect(parseArgs(['-h']).help).toBe(true);
+    expect(parseArgs(['--help']).help).toBe(true);
+  });
+  it('rejects unknown options and missing values', () => {
+    expect(usageError(() => parseArgs(['--port', '1']))).toContain('Unknown option --port');
+    expect(usageError(() => parseArgs(['--name']))).toContain('--name needs a value');
+    expect(usageError(() => parseArgs(['--dir=']))).toContain('--dir needs a value');
+  });
+});
+
+describe('parseServerAddress', () => {
+  it('parses host:port and [ipv6]:port', () => {
+    expect(parseServerAddress('127.0.0.1:1256')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 1256 });
+    expect(parseServerAddress('files.example:9')).toEqual({ kind: 'tcp', host: 'files.example', port: 9 });
+    expect(parseServerAddress('[::1]:80')).toEqual({ kind: 'tcp', host: '::1', port: 80 });
+  });
+  it('routes ws:// and wss:// URLs to the bridge transport', () => {
+    expect(parseServerAddress('ws://localhost:8080/ws')).toEqual({
+      kind: 'ws',
+      url: 'ws://localhost:8080/ws',
+    });
+    expect(parseServerAddress('WSS://h/x').kind).toBe('ws');
+  });
+  it('rejects what is neither', () => {
+    for (const bad of ['host', 'host:', ':80', 'h:0', 'h:65536', '::1:80', 'h:80x', 'http://h:1']) {
+      expect(usageError(() => parseServerAddress(bad))).toContain('--server');
+    }
+  });
+});
