@@ -8,12 +8,12 @@ import { ClientError, ClientSession, type EstablishEvent, establishIdentity } fr
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
+import { WorkerAesPool } from './aes-worker';
 import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import { ME_INFO, readIdentity, readTransferInfo, TRANSFER_INFO, writeIdentity } from './identity-store';
-import { WorkerAesPool } from './aes-worker';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { type ProgressOutput, ProgressReporter } from './progress';
 
