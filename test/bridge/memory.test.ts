@@ -6,7 +6,12 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CloseCode } from '../../bridge/close-codes';
-import { MAX_RESPONSE_PAYLOAD, RESPONSE_HEADER_SIZE, RequestCode } from '../../lib/protocol';
+import {
+  DEFAULT_PACKET_SIZE,
+  MAX_RESPONSE_PAYLOAD,
+  RESPONSE_HEADER_SIZE,
+  RequestCode,
+} from '../../lib/protocol';
 import { rawClient, requestFrame, type SpawnedBridge, spawnBridge, stalled, startTarget } from './helpers';
 
 const MiB = 1024 * 1024;
@@ -102,7 +107,7 @@ describe('bridge memory under a slow reader (spawned process)', () => {
     const baseline = b.rss();
 
     const c = await rawClient(b.url);
-    const packet = requestFrame(RequestCode.SendFile, MiB, 0x44);
+    const packet = requestFrame(RequestCode.SendFile, DEFAULT_PACKET_SIZE, 0x44);
     let flushed = 0;
     const sending = (async () => {
       // The sender honours its own backpressure (like the browser's bufferedAmount check).
