@@ -6,6 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -26,11 +27,12 @@ interface Run {
 
 const children = new Set<ChildProcess>();
 
-/** Runs the CLI to completion. */
-function runCli(args: string[], cwd: string): Promise<Run> {
+/** Runs the CLI to completion; `started` gets the child process (e.g. to signal it). */
+function runCli(args: string[], cwd: string, started?: (child: ChildProcess) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
+    started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -328,6 +330,36 @@ describe('failures', () => {
       await chmod(path.join(dir, 'secret.bin'), 0);
       const run2 = await runCli(['--server', '127.0.0.1:1', '--name', 'n', 'secret.bin'], dir);
       expect(run2.stderr).toContain('permission denied');
+    }
+  });
+
+  it('Ctrl-C while waiting for the server closes the connection and exits 130', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'sigint-'));
+    await writeFile(path.join(dir, 'f.txt'), 'f');
+    // A server that takes the request and never answers.
+    let child: ChildProcess | undefined;
+    let closedByClient = false;
+    const silent = net.createServer((s) => {
+      s.once('data', () => child?.kill('SIGINT'));
+      s.on('close', () => {
+        closedByClient = true;
+      });
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const run = await runCli(
+        ['--server', `127.0.0.1:${port}`, '--name', 'impatient', 'f.txt'],
+        dir,
+        (c) => {
+          child = c;
+        },
+      );
+      expect(run.code).toBe(130);
+      expect(run.stderr).toContain('Interrupted.');
+      expect(closedByClient).toBe(true);
+    } finally {
+      await new Promise((r) => silent.close(r));
     }
   });
 
