@@ -1,0 +1,250 @@
+/** Timeouts, connection cap, hostile names and misuse (issue 7, server side) against in-process servers. */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
+import { listReceivedFiles } from '../../server/files-command';
+import { RawClient, rawFrame, rawNameField, registerAndExchange, sendFile, startServer } from './helpers';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function server(over: Parameters<typeof startServer>[0] = {}) {
+  const s = await startServer(over);
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+async function connect(port: number) {
+  const c = await RawClient.connect(port);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+describe('timeouts', () => {
+  it('closes an idle connection', async () => {
+    const s = await server({ idleTimeoutMs: 300 });
+    const c = await connect(s.port);
+    await c.closedPromise;
+    expect(c.closed).toBe(true);
+    expect(s.log.events.some((e) => e.event === 'timeout')).toBe(true);
+  });
+
+  it('closes a peer that trickles a header one byte at a time', async () => {
+    const s = await server({ idleTimeoutMs: 400 });
+    const c = await connect(s.port);
+    const frame = encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(16), name: 'slow' });
+    let i = 0;
+    const timer = setInterval(() => {
+      if (!c.closed && i < frame.length) void c.send(frame.subarray(i, ++i));
+    }, 100);
+    await c.closedPromise;
+    clearInterval(timer);
+    expect(i).toBeLessThan(frame.length);
+    expect(s.log.events.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
+  });
+
+  it('keeps a connection that keeps working', async () => {
+    const s = await server({ idleTimeoutMs: 400 });
+    const c = await connect(s.port);
+    for (let i = 0; i < 8; i++) {
+      const r = await c.request(
+        encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(16), name: `busy-${i}` }),
+      );
+      expect(r?.code).toBe(ResponseCode.Registered);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  });
+});
+
+describe('connection cap', () => {
+  it('refuses connections over the cap with 1607; existing clients are unaffected', async () => {
+    const s = await server({ maxConnections: 2 });
+    const a = await connect(s.port);
+    const b = await connect(s.port);
+    const id = await registerAndExchange(a, 'first');
+    const extra = await connect(s.port);
+    expect((await extra.next())?.code).toBe(ResponseCode.ServerError);
+    await extra.closedPromise;
+    await sendFile(a, id, { fileName: 'still.bin', data: randomBytes(1000) });
+    expect((await a.next())?.code).toBe(ResponseCode.FileReceived);
+    expect(
+      (
+        await b.request(
+          encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(16), name: 'second' }),
+        )
+      )?.code,
+    ).toBe(ResponseCode.Registered);
+    // A slot frees up once a client leaves.
+    b.close();
+    await b.closedPromise;
+    await new Promise((r) => setTimeout(r, 100));
+    const c = await connect(s.port);
+    expect(
+      (
+        await c.request(
+          encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(16), name: 'third' }),
+        )
+      )?.code,
+    ).toBe(ResponseCode.Registered);
+  });
+});
+
+describe('hostile file names', () => {
+  it("stores every name inside the client's own folder and never overwrites another's file", async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    const victim = await registerAndExchange(c, 'victim');
+    const victimData = randomBytes(100);
+    await sendFile(c, victim, { fileName: 'passwd', data: victimData });
+    expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
+    const attacker = await registerAndExchange(c, 'attacker');
+    const names = [
+      '../../../etc/passwd',
+      '/etc/passwd',
+      '..\\..\\victim\\passwd',
+      'CON',
+      'nul.txt',
+      'COM1',
+      'a/b',
+      'a\\b',
+      'a_b',
+      '..',
+      '...',
+      '. .',
+      `${'L'.repeat(254)}`,
+      'trailing.',
+      `../${Buffer.from(victim.clientId).toString('hex')}/passwd`,
+    ];
+    for (const fileName of names) {
+      await sendFile(c, attacker, { fileName, data: Buffer.from(fileName) });
+      const r = await c.next();
+      expect(r?.code, fileName).toBe(ResponseCode.FileReceived);
+    }
+    const files = listReceivedFiles(s.dataDir);
+    const attackerHex = Buffer.from(attacker.clientId).toString('hex');
+    const mine = files.filter((f) => f.clientId === attackerHex);
+    expect(mine.map((f) => f.fileName).sort()).toEqual([...names].sort());
+    const paths = new Set<string>();
+    for (const f of mine) {
+      const rel = relative(join(s.dataDir, 'files', attackerHex), join(s.dataDir, f.path));
+      expect(rel.startsWith('..') || rel.includes(sep), f.path).toBe(false);
+      expect(readFileSync(join(s.dataDir, f.path)).toString()).toBe(f.fileName);
+      paths.add(f.path);
+    }
+    expect(paths.size).toBe(names.length);
+    const v = files.find((f) => f.client === 'victim')!;
+    expect(readFileSync(join(s.dataDir, v.path)).equals(victimData)).toBe(true);
+    // Nothing outside files/ besides the database.
+    for (const p of walk(s.dataDir)) {
+      const rel = relative(s.dataDir, p);
+      expect(rel.startsWith(`files${sep}`) || rel.startsWith('defensive.db'), rel).toBe(true);
+    }
+  });
+
+  it.each([
+    ['no NUL', rawNameField(new Uint8Array(255).fill(0x41))],
+    ['empty', rawNameField('')],
+    ['control character', rawNameField('a\x01b')],
+    ['non-ASCII', rawNameField(new Uint8Array([0xc3, 0xa9]))],
+  ])('1028 with a malformed file name (%s): 1607, nothing stored, connection usable', async (_l, field) => {
+    const s = await server();
+    const c = await connect(s.port);
+    const id = await registerAndExchange(c, 'n');
+    const prefix = encodeSendFilePrefix(
+      {
+        clientId: id.clientId,
+        contentSize: 16,
+        origSize: 0,
+        packetNumber: 1,
+        totalPackets: 1,
+        fileName: 'x',
+      },
+      16,
+    );
+    prefix.set(field, 23 + 12);
+    await c.send(prefix, randomBytes(16));
+    expect((await c.next())?.code).toBe(ResponseCode.ServerError);
+    expect(listReceivedFiles(s.dataDir)).toEqual([]);
+    await sendFile(c, id, { fileName: 'fine', data: randomBytes(5) });
+    expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
+  });
+});
+
+describe('protocol misuse', () => {
+  it("1028 with another client's ID on a keyed connection: 1607, nothing stored", async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    const a = await registerAndExchange(c, 'a');
+    const b = await registerAndExchange(c, 'b');
+    // The connection's key now belongs to b; a's ID must not be able to use it.
+    await sendFile(c, { ...a, aesKey: b.aesKey }, { fileName: 'spoof', data: randomBytes(100) });
+    expect((await c.next())?.code).toBe(ResponseCode.ServerError);
+    expect(listReceivedFiles(s.dataDir)).toEqual([]);
+  });
+
+  it('1029 from an unregistered client ID: 1607', async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    const r = await c.request(
+      encodeRequest({ code: RequestCode.CrcOk, clientId: new Uint8Array(16).fill(3), fileName: 'x' }),
+    );
+    expect(r?.code).toBe(ResponseCode.ServerError);
+  });
+
+  it('two connections of one client uploading the same name: each 1029 applies to its own attempt only', async () => {
+    const s = await server();
+    const c1 = await connect(s.port);
+    const id = await registerAndExchange(c1, 'twin');
+    const c2 = await connect(s.port);
+    const r = await c2.request(
+      encodeRequest({ code: RequestCode.Reconnect, clientId: id.clientId, name: 'twin' }),
+    );
+    if (r?.code !== ResponseCode.Reconnected) throw new Error('reconnect failed');
+    const { unwrapKey } = await import('./helpers');
+    const id2 = { ...id, aesKey: unwrapKey(id.keys, r.encryptedKey) };
+    const first = randomBytes(2000);
+    const second = randomBytes(3000);
+    await sendFile(c1, id, { fileName: 'same', data: first });
+    expect((await c1.next())?.code).toBe(ResponseCode.FileReceived);
+    await sendFile(c2, id2, { fileName: 'same', data: second });
+    expect((await c2.next())?.code).toBe(ResponseCode.FileReceived);
+    // c1's confirmation is about bytes that are no longer stored: refused.
+    expect(
+      (await c1.request(encodeRequest({ code: RequestCode.CrcOk, clientId: id.clientId, fileName: 'same' })))
+        ?.code,
+    ).toBe(ResponseCode.ServerError);
+    expect(listReceivedFiles(s.dataDir)[0]).toMatchObject({ verified: false, size: 3000 });
+    expect(
+      (await c2.request(encodeRequest({ code: RequestCode.CrcOk, clientId: id.clientId, fileName: 'same' })))
+        ?.code,
+    ).toBe(ResponseCode.Thanks);
+    const row = listReceivedFiles(s.dataDir)[0]!;
+    expect(row.verified).toBe(true);
+    expect(readFileSync(join(s.dataDir, row.path)).equals(second)).toBe(true);
+  });
+
+  it('garbage after a valid header of a known code: framing survives, the request gets 1607', async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    // 1029 with a 3-byte payload: well-framed, malformed inside.
+    const r = await c.request(rawFrame(new Uint8Array(16), RequestCode.CrcOk, new Uint8Array(3)));
+    expect(r?.code).toBe(ResponseCode.ServerError);
+    expect(
+      (
+        await c.request(
+          encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(16), name: 'after' }),
+        )
+      )?.code,
+    ).toBe(ResponseCode.Registered);
+  });
+});
