@@ -546,6 +546,36 @@ describe('cancellation and bad sources', () => {
     expect(server.files.size).toBe(0);
   });
 
+  it('a source that fails to read is CLIENT_ERR_SOURCE and the source is not left open', async () => {
+    const server = new FakeServer();
+    const { session, aesKey } = await connected(server);
+    const failing = {
+      name: 'gone.bin',
+      size: 100,
+      open: () => {
+        throw new Error('ENOENT: no such file');
+      },
+    };
+    const e = await expectCode(session.sendFile(failing, aesKey), 'CLIENT_ERR_SOURCE');
+    expect(e.message).toContain('ENOENT');
+    let closed = false;
+    const midway = {
+      name: 'midway.bin',
+      size: 100,
+      async *open() {
+        try {
+          yield new Uint8Array(10);
+          throw new Error('EIO: i/o error');
+        } finally {
+          closed = true;
+        }
+      },
+    };
+    const { session: s2, aesKey: k2 } = await connected(server, { name: 'bob' });
+    expect((await expectCode(s2.sendFile(midway, k2), 'CLIENT_ERR_SOURCE')).message).toContain('EIO');
+    expect(closed).toBe(true);
+  });
+
   it('a file over MAX_FILE_SIZE is CLIENT_ERR_FILE_TOO_LARGE before anything is read or sent', async () => {
     const server = new FakeServer();
     const { session, aesKey } = await connected(server);

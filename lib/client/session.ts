@@ -318,7 +318,7 @@ export class ClientSession {
     // Encryptions in flight, oldest first (one at a time unless the encryptor allows more).
     const depth = Math.max(1, encryptor.maxPending ?? 1);
     const inFlight: Promise<Uint8Array>[] = [];
-    for await (const chunk of source.open()) {
+    for await (const chunk of readSource(source)) {
       // The encryptor may take ownership of a whole chunk: read its length first.
       const length = chunk.length;
       for (let at = 0; at < length; at += ENCRYPT_SLICE_SIZE) {
@@ -427,6 +427,45 @@ export class ClientSession {
     }
     return err;
   }
+}
+
+/** The source's chunks; a failure to read becomes CLIENT_ERR_SOURCE. Closes the source on early exit. */
+async function* readSource(source: FileSource): AsyncGenerator<Uint8Array> {
+  let iterator: AsyncIterator<Uint8Array>;
+  try {
+    iterator = source.open()[Symbol.asyncIterator]();
+  } catch (cause) {
+    throw sourceReadError(source.name, cause);
+  }
+  let done = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await iterator.next();
+      } catch (cause) {
+        done = true; // a failed iterator needs no return()
+        throw sourceReadError(source.name, cause);
+      }
+      if (step.done) {
+        done = true;
+        return;
+      }
+      yield step.value;
+    }
+  } finally {
+    if (!done) await iterator.return?.();
+  }
+}
+
+function sourceReadError(fileName: string, cause: unknown): ClientError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new ClientError(
+    'CLIENT_ERR_SOURCE',
+    `Reading "${fileName}" failed: ${why}. Check that the file is still there and readable.`,
+    {},
+    { cause },
+  );
 }
 
 function checkClientName(name: string): void {
