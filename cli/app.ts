@@ -15,7 +15,7 @@ import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import { ME_INFO, readIdentity, readTransferInfo, TRANSFER_INFO, writeIdentity } from './identity-store';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
-import { type ProgressOutput, ProgressReporter } from './progress';
+import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -165,12 +165,17 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
     let failed = 0;
     for (const [i, file] of plan.files.entries()) {
       const reporter = new ProgressReporter(io.stderr);
+      const started = performance.now();
       try {
         const res = await session.sendFile(file, est.aesKey, {
           signal: io.signal,
           onProgress: (p) => reporter.update(p),
         });
         reporter.finish();
+        const seconds = (performance.now() - started) / 1000;
+        say(
+          `${file.name}: ${formatBytes(file.size)} in ${seconds.toFixed(2)} s (${formatRate(file.size, seconds)})`,
+        );
         io.stdout.write(`${summary(file)}  CRC ${res.cksum}  verified\n`);
       } catch (e) {
         reporter.finish();

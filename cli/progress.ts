@@ -24,6 +24,11 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / MIB).toFixed(2)} GiB`;
 }
 
+/** Average rate in MiB/s, or "-" for a transfer too short to time. */
+export function formatRate(bytes: number, seconds: number): string {
+  return seconds > 0 ? `${(bytes / MIB / seconds).toFixed(1)} MiB/s` : '-';
+}
+
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';
   const s = Math.max(0, Math.round(seconds));
