@@ -106,7 +106,11 @@ export interface RawClient {
 /** A plain ws client (like a browser page) that records messages and the close. */
 export function rawClient(
   url: string,
-  opts: { origin?: string | null; headers?: Record<string, string> } = {},
+  opts: {
+    origin?: string | null;
+    headers?: Record<string, string> /** false: do not keep messages (floods). */;
+    record?: boolean;
+  } = {},
 ): Promise<RawClient> {
   const origin = opts.origin === undefined ? ORIGIN : opts.origin;
   const ws = new WebSocket(url, {
@@ -119,7 +123,7 @@ export function rawClient(
   ws.on('message', (data: Buffer) => {
     const w = waiters.shift();
     if (w) w(data);
-    else messages.push(data);
+    else if (opts.record !== false) messages.push(data);
   });
   ws.on('error', () => {});
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>

@@ -64,12 +64,11 @@ describe('bridge memory under a slow reader (spawned process)', () => {
     const b = await bridgeFor(target.port);
     const baseline = b.rss();
 
-    const c = await rawClient(b.url);
+    const c = await rawClient(b.url, { record: false });
     let received = 0;
     c.ws.on('message', (m: Buffer) => {
       received += m.length;
     });
-    c.messages.length = 0;
     c.ws.send(requestFrame());
     await new Promise((r) => setTimeout(r, 100));
     c.ws.pause(); // the slow reader: stops reading its socket
