@@ -90,8 +90,10 @@ export class ProgressReporter {
       const filled = Math.round(fraction * BAR_WIDTH);
       const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
       const text = `${p.fileName} ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}%  ${stats}`;
-      const width = this.#out.columns ?? 120;
-      this.#out.write(`\r\x1b[2K${text.slice(0, Math.max(10, width - 1))}`);
+      // Stay on one line (a wrapped line cannot be redrawn); unknown or tiny widths: no cut.
+      const width =
+        this.#out.columns && this.#out.columns >= 40 ? this.#out.columns : Number.POSITIVE_INFINITY;
+      this.#out.write(`\r\x1b[2K${text.slice(0, width - 1)}`);
       this.#drawn = true;
     } else {
       this.#out.write(`${p.fileName}: ${Math.floor(fraction * 100)}%  ${stats}\n`);
