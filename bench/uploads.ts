@@ -1,0 +1,161 @@
+/**
+ * The measured uploads: the real CLI against a fresh server process, and the browser (the
+ * app's /bench page in headless Chromium, no Playwright) through a fresh bridge and server.
+ * Each run starts its own processes so their peak RSS (VmHWM) belongs to that one upload.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { resultServer, runInChromium } from './chromium';
+import { cpuSeconds, descendants, freePort, procMiB, startBridge, startCli, startNext, startServer } from './procs';
+
+const MiB = 1024 * 1024;
+
+/** A file of `mib` MiB of random bytes in `dir`, written once and reused by later runs of the same size. */
+export async function randomFile(dir: string, mib: number): Promise<string> {
+  const path = join(dir, `bench-${mib}MiB.bin`);
+  if (existsSync(path) && statSync(path).size === mib * MiB) return path;
+  const out = createWriteStream(path);
+  for (let i = 0; i < mib; i++) {
+    if (!out.write(randomBytes(MiB))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
+  return path;
+}
+
+export interface CliRun {
+  sizeMiB: number;
+  verified: boolean;
+  /** The CLI's own figure: sendFile only (no process start, no registration). */
+  seconds: number;
+  MiBps: number;
+  /** Process start to exit, registration included. */
+  wallSeconds: number;
+  serverPeakRssMiB: number | null;
+  serverCpuSeconds: number | null;
+  cliPeakRssMiB: number | null;
+  cliCpuSeconds: number | null;
+}
+
+/** Spawns the real CLI (`cli/main.ts`, its worker-thread AES as shipped) against a fresh server process. */
+export async function cliUpload(work: string, file: string, sizeMiB: number): Promise<CliRun> {
+  const runDir = mkdtempSync(join(work, 'cli-run-'));
+  const server = await startServer(join(runDir, 'data'));
+  try {
+    const name = `bench-cli-${randomBytes(4).toString('hex')}`;
+    const t0 = performance.now();
+    const cli = startCli(['--server', `127.0.0.1:${server.port}`, '--name', name, '--dir', runDir, file], runDir);
+    let cliPeak: number | null = null;
+    let cliCpu: number | null = null;
+    // VmHWM must be read before the process is reaped: poll while it runs.
+    const poll = setInterval(() => {
+      cliPeak = procMiB(cli.pid) ?? cliPeak;
+      cliCpu = cpuSeconds(cli.pid) ?? cliCpu;
+    }, 100);
+    const code = await cli.exited;
+    clearInterval(poll);
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const out = cli.output();
+    const m = / in ([\d.]+) s \(/.exec(out);
+    const verified = code === 0 && /\bverified\b/.test(out);
+    if (!verified || !m) throw new Error(`The CLI upload of ${sizeMiB} MiB failed (exit ${code}):\n${out}`);
+    const seconds = Number(m[1]);
+    return {
+      sizeMiB,
+      verified,
+      seconds,
+      MiBps: sizeMiB / seconds,
+      wallSeconds,
+      serverPeakRssMiB: procMiB(server.pid),
+      serverCpuSeconds: cpuSeconds(server.pid),
+      cliPeakRssMiB: cliPeak,
+      cliCpuSeconds: cliCpu,
+    };
+  } finally {
+    const code = await server.stop();
+    if (code !== 0) throw new Error(`The file server did not stop cleanly (${code}):\n${server.output()}`);
+  }
+}
+
+export interface BrowserRun {
+  sizeMiB: number;
+  verified: boolean;
+  MiBps: number | null;
+  seconds: number | null;
+  pageHeapStartMiB: number | null;
+  pageHeapPeakMiB: number | null;
+  /** Largest VmHWM among Chromium's renderer processes (the page and its upload worker live there). */
+  rendererPeakRssMiB: number | null;
+  serverPeakRssMiB: number | null;
+  bridgePeakRssMiB: number | null;
+  bridgeBufferutil: string;
+  error?: string;
+}
+
+interface PageResult {
+  sizeMiB: number;
+  verified: boolean;
+  MiBps: number | null;
+  seconds: number | null;
+  heapStartBytes: number | null;
+  heapPeakBytes: number | null;
+  attempts: number;
+  error?: string;
+}
+
+const mibOrNull = (b: number | null | undefined) => (typeof b === 'number' ? b / MiB : null);
+
+/**
+ * Fresh server, bridge and `next start` (production build, SFT_ENABLE_BENCH=1, bridge URL via
+ * SFT_BRIDGE_URL as a deployment sets it); Chromium opens /bench, which registers, uploads a
+ * synthetic `sizeMiB` file through the app's upload worker and navigates to our results URL.
+ */
+export async function browserUpload(work: string, sizeMiB: number): Promise<BrowserRun> {
+  const runDir = mkdtempSync(join(work, 'browser-run-'));
+  mkdirSync(join(runDir, 'data'));
+  const server = await startServer(join(runDir, 'data'));
+  const webPort = await freePort();
+  const origin = `http://127.0.0.1:${webPort}`;
+  const bridge = await startBridge(server.port, [origin]);
+  const next = await startNext(webPort, { SFT_ENABLE_BENCH: '1', SFT_BRIDGE_URL: bridge.url });
+  const results = await resultServer();
+  let rendererPeak: number | null = null;
+  try {
+    const url = `${origin}/bench?size=${sizeMiB}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
+    const timeoutMs = 120_000 + sizeMiB * 1000; // generous: 1 s per MiB on top of start-up
+    const page = (await runInChromium(url, results.result, timeoutMs, (pid) => {
+      for (const p of descendants(pid)) {
+        const hwm = procMiB(p);
+        if (hwm !== null && isRenderer(p)) rendererPeak = Math.max(rendererPeak ?? 0, hwm);
+      }
+    })) as PageResult;
+    return {
+      sizeMiB,
+      verified: page.verified === true,
+      MiBps: page.MiBps,
+      seconds: page.seconds,
+      pageHeapStartMiB: mibOrNull(page.heapStartBytes),
+      pageHeapPeakMiB: mibOrNull(page.heapPeakBytes),
+      rendererPeakRssMiB: rendererPeak,
+      serverPeakRssMiB: procMiB(server.pid),
+      bridgePeakRssMiB: procMiB(bridge.pid),
+      bridgeBufferutil: bridge.bufferutil,
+      error: page.error,
+    };
+  } finally {
+    results.server.close();
+    await next.stop();
+    const b = await bridge.stop();
+    const s = await server.stop();
+    if (s !== 0) throw new Error(`The file server did not stop cleanly (${s}):\n${server.output()}`);
+    if (b !== 0) throw new Error(`The bridge did not stop cleanly (${b}):\n${bridge.output()}`);
+  }
+}
+
+function isRenderer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer');
+  } catch {
+    return false;
+  }
+}
