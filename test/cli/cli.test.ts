@@ -56,9 +56,10 @@ interface ServerProc {
 }
 
 /** Starts server/main.ts on an ephemeral port; resolves once it prints its address. */
-function startServer(dataDir: string): Promise<ServerProc> {
+function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProc> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--port', '0', '--data', dataDir], {
+    const args = ['--import', 'tsx', SERVER, '--port', '0', '--data', dataDir, ...extraArgs];
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -303,6 +304,27 @@ describe('failures', () => {
       );
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('1607 mid-file (a server limit) stops the upload early; later files are reported not sent', async () => {
+    const limited = await startServer(path.join(tmp, 'limited-data'), ['--max-file-size', '1M']);
+    try {
+      const dir = await mkdtemp(path.join(tmp, 'limit-'));
+      await writeFile(path.join(dir, 'big.bin'), randomBytes(3_000_000));
+      await writeFile(path.join(dir, 'small.txt'), 'small');
+      const run = await runCli(
+        ['--server', `127.0.0.1:${limited.port}`, '--name', 'limited', 'big.bin', 'small.txt'],
+        dir,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe(
+        'big.bin  3000000 bytes  CRC -  FAILED (server error)\nsmall.txt  5 bytes  CRC -  FAILED (not sent)\n',
+      );
+      expect(run.stderr).toMatch(/The server reported an error \(1607\)/);
+      expect(fileRows(limited.dataDir)).toEqual([]);
+    } finally {
+      await limited.stop();
     }
   });
 
