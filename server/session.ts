@@ -16,7 +16,6 @@
  */
 import type { Socket } from 'node:net';
 import {
-  checkRequestHeader,
   clientIdEquals,
   clientIdToHex,
   decodeRequest,
@@ -24,8 +23,6 @@ import {
   ProtocolError,
   REQUEST_HEADER_SIZE,
   RequestCode,
-  type RequestFrame,
-  RequestFrameDecoder,
   type RequestHeader,
   type Response,
   ResponseCode,
@@ -37,6 +34,7 @@ import type { ServerConfig } from './config';
 import type { ServerDatabase } from './db';
 import { ServerError } from './errors';
 import { discardFile, storeUpload, verifyFile } from './file-handlers';
+import { type FrameEvent, FrameReader, FrameReaderError } from './frame-reader';
 import type { Logger, RequestLogEntry } from './log';
 import type { Storage } from './storage';
 import { Upload } from './upload';
@@ -74,9 +72,9 @@ const iso = () => new Date().toISOString();
 export class Session {
   readonly #socket: Socket;
   readonly #ctx: SessionContext;
-  readonly #decoder: RequestFrameDecoder;
+  readonly #reader: FrameReader;
   readonly #limits: SequenceLimits;
-  readonly #queue: RequestFrame[] = [];
+  readonly #queue: FrameEvent[] = [];
   /** Work the socket waits for; timeouts do not apply while `#serverBusy`. */
   #busy: Promise<void> | null = null;
   #serverBusy = false;
@@ -86,6 +84,8 @@ export class Session {
   #key: { aesKey: Buffer; clientId: Uint8Array } | null = null;
   #name: string | undefined;
   #upload: UploadState | null = null;
+  /** The 1028 packet whose content is arriving: used for the file, or skipped after an error. */
+  #packet: { use: false } | { use: true; header: RequestHeader; req: SendFileRequest } | null = null;
   #discard: { fileName: string; lastNumber: number } | null = null;
   /** `${clientHex}/${fileName}` -> token of the upload this connection stored under that name. */
   readonly #tokens = new Map<string, string>();
@@ -99,7 +99,7 @@ export class Session {
     this.#socket = socket;
     this.#ctx = ctx;
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#decoder = new RequestFrameDecoder({ maxPayload: ctx.config.maxPayload });
+    this.#reader = new FrameReader(ctx.config.maxPayload);
     this.#limits = {
       maxFileSize: ctx.config.maxFileSize,
       maxContentPerPacket: ctx.config.maxPayload - SEND_FILE_FIXED_SIZE,
@@ -117,23 +117,25 @@ export class Session {
     if (this.#closed) return;
     const now = Date.now();
     this.#lastActivity = now;
-    let frames: RequestFrame[];
+    let events: FrameEvent[];
     try {
-      frames = this.#decoder.push(chunk);
+      events = this.#reader.push(chunk);
     } catch (e) {
-      this.#fatal(e, null);
+      // Requests already complete in this chunk are dropped too: the stream is untrustworthy.
+      if (e instanceof FrameReaderError) this.#fatal(e.protocolError, e.header);
+      else this.#fatal(e, null);
       return;
     }
-    if (this.#decoder.idle) this.#frameSince = null;
-    else if (frames.length > 0 || this.#frameSince === null) this.#frameSince = now;
-    for (const f of frames) this.#queue.push(f);
+    if (this.#reader.idle) this.#frameSince = null;
+    else if (events.length > 0 || this.#frameSince === null) this.#frameSince = now;
+    for (const ev of events) this.#queue.push(ev);
     this.#pump();
   }
 
   #pump(): void {
     while (this.#busy === null && !this.#closed && this.#queue.length > 0) {
-      const frame = this.#queue.shift()!;
-      let wait = this.#handle(frame);
+      const event = this.#queue.shift()!;
+      let wait = this.#handle(event);
       if (!wait && this.#socket.writableLength > RESPONSE_BUFFER_LIMIT) wait = this.#socketDrained();
       if (wait) this.#waitFor(wait);
     }
@@ -194,23 +196,33 @@ export class Session {
     setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  /** Handles one frame; returns a promise when the socket must wait for it. Never throws. */
-  #handle(frame: RequestFrame): Promise<void> | undefined {
-    const { header, payload } = frame;
+  /** Handles one event; returns a promise when the socket must wait for it. Never throws. */
+  #handle(ev: FrameEvent): Promise<void> | undefined {
+    switch (ev.type) {
+      case 'file-start':
+        this.#onFileStart(ev.header, ev.fixed, ev.contentLength);
+        return;
+      case 'file-content':
+        return this.#onFileContent(ev.chunk);
+      case 'file-end':
+        return this.#onFileEnd();
+      case 'frame':
+        break;
+    }
+    const { header, payload } = ev;
     const t0 = performance.now();
     const bytes = REQUEST_HEADER_SIZE + payload.length;
-    try {
-      checkRequestHeader(header);
-    } catch (e) {
-      this.#fatal(e, header, bytes, t0);
-      return;
+    if (header.code === RequestCode.SendFile) {
+      // A 1028 too short for its fixed part: decoding fails, the file fails.
+      this.#onFileStart(header, payload, 0);
+      return this.#onFileEnd();
     }
-    if (header.code === RequestCode.SendFile) return this.#onSendFile(header, payload, t0, bytes);
     this.#discard = null;
-    if (this.#upload)
+    if (this.#upload) {
       this.#abortUpload(
         new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'Another request interrupted the file.'),
       );
+    }
     this.#onRequest(header, payload, t0, bytes);
     return;
   }
@@ -295,16 +307,18 @@ export class Session {
     return this.#tokens.get(`${clientIdToHex(clientId)}/${fileName}`) ?? null;
   }
 
-  /** 1028: one packet of the file in progress (the first one starts it). */
-  #onSendFile(
-    header: RequestHeader,
-    payload: Uint8Array,
-    t0: number,
-    bytes: number,
-  ): Promise<void> | undefined {
+  /**
+   * 1028 header and fixed part: checks the packet against the connection's key and the
+   * file in progress (the first packet starts it). Its content follows as file-content
+   * events; `#packet` says whether to use or skip them.
+   */
+  #onFileStart(header: RequestHeader, fixed: Uint8Array, contentLength: number): void {
+    const t0 = performance.now();
+    const bytes = REQUEST_HEADER_SIZE + fixed.length + contentLength;
+    this.#packet = { use: false };
     let req: SendFileRequest;
     try {
-      req = decodeRequest(header, payload) as SendFileRequest;
+      req = decodeRequest(header, fixed) as SendFileRequest;
     } catch (e) {
       this.#uploadFailed(header, e, null, bytes, t0);
       return;
@@ -345,19 +359,48 @@ export class Session {
       u.bytes += bytes;
       u.packets++;
       if (t0 - this.#lastTouch > LAST_SEEN_INTERVAL_MS) this.#touch(u.clientId);
-      const last = u.upload.write(req, req.content);
-      if (last) {
-        this.#serverBusy = true;
-        return this.#finishUpload(header, u, req);
-      }
-      if (u.upload.needsDrain) {
-        this.#serverBusy = true;
-        return u.upload.drained();
-      }
+      u.upload.beginPacket(req, contentLength);
+      this.#packet = { use: true, header, req };
     } catch (e) {
       this.#uploadFailed(header, e, req, bytes, t0);
     }
-    return;
+  }
+
+  #onFileContent(chunk: Uint8Array): Promise<void> | undefined {
+    const p = this.#packet;
+    const u = this.#upload;
+    if (!p?.use || !u) return;
+    try {
+      u.upload.addContent(chunk);
+    } catch (e) {
+      this.#uploadFailed(p.header, e, p.req, 0, performance.now());
+      return;
+    }
+    return this.#writeRoom(u);
+  }
+
+  #onFileEnd(): Promise<void> | undefined {
+    const p = this.#packet;
+    this.#packet = null;
+    const u = this.#upload;
+    if (!p?.use || !u) return;
+    try {
+      if (u.upload.endPacket()) {
+        this.#serverBusy = true;
+        return this.#finishUpload(p.header, u, p.req);
+      }
+    } catch (e) {
+      this.#uploadFailed(p.header, e, p.req, 0, performance.now());
+      return;
+    }
+    return this.#writeRoom(u);
+  }
+
+  /** A promise while the upload's write buffer is full (the socket pauses meanwhile). */
+  #writeRoom(u: UploadState): Promise<void> | undefined {
+    if (!u.upload.needsDrain) return;
+    this.#serverBusy = true;
+    return u.upload.drained();
   }
 
   async #finishUpload(header: RequestHeader, u: UploadState, req: SendFileRequest): Promise<void> {

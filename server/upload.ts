@@ -32,6 +32,10 @@ export class Upload {
   #size = 0;
   #error: ServerError | null = null;
   #finished = false;
+  #inPacket = false;
+  /** Content bytes of the current packet still belonging to the file. */
+  #packetTake = 0;
+  #packetLast = false;
   #aborted = false;
   readonly #closed: Promise<void>;
 
@@ -91,39 +95,69 @@ export class Upload {
   }
 
   /**
-   * Feeds one packet. Returns true when it was the last one; then call finish(). Throws
-   * ServerError on a sequence or size problem, or a write failure seen earlier.
+   * Feeds one whole packet (beginPacket + addContent + endPacket). Returns true when it was
+   * the last one; then call finish(). Throws ServerError on a sequence or size problem, or a
+   * write failure seen earlier.
    */
   write(p: PacketFields, content: Uint8Array): boolean {
+    const take = this.beginPacket(p, content.length);
+    this.addContent(take === content.length ? content : content.subarray(0, take));
+    return this.endPacket();
+  }
+
+  /**
+   * Starts a packet whose content is `contentLength` bytes: checks it against the sequence
+   * and returns how many leading content bytes belong to the file (the rest is padding
+   * to be ignored). Throws ServerError.
+   */
+  beginPacket(p: PacketFields, contentLength: number): number {
     if (this.#error) throw this.#error;
-    if (this.#finished || this.#aborted) {
+    if (this.#finished || this.#aborted || this.#inPacket) {
       throw new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'This file is already complete.');
     }
-    const { take, last } = this.sequence.accept(p, content.length);
-    if (take > 0)
-      this.#push(this.#decipher.update(take === content.length ? content : content.subarray(0, take)));
-    if (last) {
-      this.#finished = true;
-      let tail: Buffer;
-      try {
-        tail = this.#decipher.final();
-      } catch (e) {
-        throw new ServerError(
-          'SERVER_ERR_UPLOAD_PADDING',
-          'The decrypted file does not end in valid padding; it was encrypted with another key or damaged.',
-          { cause: e },
-        );
-      }
-      this.#push(tail);
-      const orig = this.sequence.first.origSize;
-      if (this.#size !== orig) {
-        throw new ServerError(
-          'SERVER_ERR_UPLOAD_PADDING',
-          `The decrypted file is ${this.#size} bytes but ${orig} were announced; its padding is wrong.`,
-        );
-      }
+    const { take, last } = this.sequence.accept(p, contentLength);
+    this.#inPacket = true;
+    this.#packetTake = take;
+    this.#packetLast = last;
+    return take;
+  }
+
+  /** Content of the current packet, in order; bytes beyond its share of the file are dropped. */
+  addContent(slice: Uint8Array): void {
+    if (!this.#inPacket) throw new ServerError('SERVER_ERR_INTERNAL', 'Content outside a packet.');
+    const use = Math.min(slice.length, this.#packetTake);
+    if (use === 0) return;
+    this.#packetTake -= use;
+    this.#push(this.#decipher.update(use === slice.length ? slice : slice.subarray(0, use)));
+  }
+
+  /** Ends the current packet; returns true when it was the file's last (then call finish()). */
+  endPacket(): boolean {
+    if (this.#error) throw this.#error;
+    this.#inPacket = false;
+    if (this.#packetTake !== 0)
+      throw new ServerError('SERVER_ERR_INTERNAL', 'A packet ended before its content.');
+    if (!this.#packetLast) return false;
+    this.#finished = true;
+    let tail: Buffer;
+    try {
+      tail = this.#decipher.final();
+    } catch (e) {
+      throw new ServerError(
+        'SERVER_ERR_UPLOAD_PADDING',
+        'The decrypted file does not end in valid padding; it was encrypted with another key or damaged.',
+        { cause: e },
+      );
     }
-    return last;
+    this.#push(tail);
+    const orig = this.sequence.first.origSize;
+    if (this.#size !== orig) {
+      throw new ServerError(
+        'SERVER_ERR_UPLOAD_PADDING',
+        `The decrypted file is ${this.#size} bytes but ${orig} were announced; its padding is wrong.`,
+      );
+    }
+    return true;
   }
 
   #push(plain: Buffer): void {
