@@ -28,8 +28,14 @@ async function writeCiphertext(path: string, size: number, key: Buffer): Promise
 
 /** User+system CPU seconds of a process so far (all its threads). */
 function cpuSeconds(pid: number): number {
+  const [user, system] = cpuSplit(pid);
+  return user + system;
+}
+
+/** [user, system] CPU seconds of a process so far. */
+function cpuSplit(pid: number): [number, number] {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
 }
 
 function peakRss(pid: number): string {
@@ -58,6 +64,7 @@ async function main() {
       const totalPackets = Math.ceil(contentSize / PACKET);
       const pid = srv.proc.pid as number;
       const cpu0 = cpuSeconds(pid);
+      const split0 = cpuSplit(pid);
       const own0 = process.cpuUsage();
       const t0 = performance.now();
       let n = 1;
@@ -80,9 +87,11 @@ async function main() {
       const s = (performance.now() - t0) / 1000;
       if (r?.code !== ResponseCode.FileReceived) throw new Error(`upload failed: ${r?.code}`);
       const serverCpu = cpuSeconds(pid) - cpu0;
+      const split = cpuSplit(pid);
+      const userSys = `user ${(split[0] - split0[0]).toFixed(2)} + system ${(split[1] - split0[1]).toFixed(2)}`;
       const own = process.cpuUsage(own0);
       console.log(
-        `${mib} MiB: ${(mib / s).toFixed(0)} MiB/s (${s.toFixed(2)} s); server CPU ${serverCpu.toFixed(2)} s ` +
+        `${mib} MiB: ${(mib / s).toFixed(0)} MiB/s (${s.toFixed(2)} s); server CPU ${serverCpu.toFixed(2)} s, ${userSys} ` +
           `(= ${(mib / serverCpu).toFixed(0)} MiB per CPU-second), bench client CPU ${((own.user + own.system) / 1e6).toFixed(2)} s; ` +
           `server peak RSS ${peakRss(pid)}`,
       );

@@ -324,9 +324,22 @@ export interface SpawnedServer {
 }
 
 /** Runs `server/main.ts` as its own process (through tsx) and waits for its listening line. */
-export function spawnServer(args: string[], cwd: string): Promise<SpawnedServer> {
+export function spawnServer(
+  args: string[],
+  cwd: string,
+  opts: { fileSizeLimitKiB?: number } = {},
+): Promise<SpawnedServer> {
   const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  const proc = spawn(process.execPath, ['--import', loader, join(REPO_ROOT, 'server/main.ts'), ...args], {
+  const nodeArgs = ['--import', loader, join(REPO_ROOT, 'server/main.ts'), ...args];
+  // With a file size limit (ulimit -f), writes past it fail with EFBIG, as on a full disk.
+  const [cmd, argv] =
+    opts.fileSizeLimitKiB === undefined
+      ? [process.execPath, nodeArgs]
+      : [
+          'bash',
+          ['-c', `ulimit -f ${opts.fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, ...nodeArgs],
+        ];
+  const proc = spawn(cmd, argv, {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
