@@ -39,8 +39,15 @@ const result = { webCryptoAesCbc: await aes(), webSocketSend: await ws() };
 await fetch('/result', { method: 'POST', body: JSON.stringify(result) });
 </script>`;
 
-export async function browserLimits(totalMiB: number): Promise<{ webCryptoAesCbc: number; webSocketSend: number }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 1 << 20 });
+export async function browserLimits(
+  totalMiB: number,
+): Promise<{ webCryptoAesCbc: number; webSocketSend: number }> {
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    perMessageDeflate: false,
+    maxPayload: 1 << 20,
+  });
   await new Promise((r) => wss.once('listening', r));
   const wsPort = (wss.address() as { port: number }).port;
   wss.on('connection', (sock) => {

@@ -50,7 +50,9 @@ export async function resultServer(
     }
     if (req.method === 'GET' && req.url?.startsWith('/result?')) {
       const data = new URL(req.url, 'http://127.0.0.1').searchParams.get('data');
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('Result received; the bench closes this browser.');
+      res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end('Result received; the bench closes this browser.');
       try {
         resolve(JSON.parse(data ?? 'null'));
       } catch {
@@ -91,7 +93,10 @@ export async function runInChromium<T>(
     return await Promise.race([
       result,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Chromium did not report within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`Chromium did not report within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
       new Promise<never>((_, reject) => proc.once('error', reject)),
       new Promise<never>((_, reject) =>
@@ -103,8 +108,18 @@ export async function runInChromium<T>(
   } finally {
     clearTimeout(timer);
     if (beforeClose && proc.pid !== undefined) beforeClose(proc.pid);
-    proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
-    rmSync(profile, { recursive: true, force: true });
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    // Chromium's helpers may still be flushing the profile: retry, and never fail the run over it.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch {
+      // a leftover temp profile is harmless
+    }
   }
 }

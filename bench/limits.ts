@@ -3,7 +3,7 @@
  * machine: Node AES-256-CBC encrypt/decrypt on one core, loopback TCP, our JS cksum.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { Cksum } from '../lib/crypto';
 
 const MiB = 1024 * 1024;

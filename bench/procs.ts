@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -37,7 +37,11 @@ export interface Proc {
 
 const KEEP = 64 * 1024;
 
-export function start(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
+export function start(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Proc {
   const proc = spawn(cmd, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
@@ -147,21 +151,31 @@ export async function startBridge(targetPort: number, origins: string[]): Promis
     `127.0.0.1:${targetPort}`,
     ...origins.flatMap((o) => ['--origin', o]),
   ]);
-  const m = await waitFor(p, /"event":"listening","url":"(ws:\/\/[^"]+)"[^\n]*"bufferutil":"([^"]+)"/, 'The bridge');
+  const m = await waitFor(
+    p,
+    /"event":"listening","url":"(ws:\/\/[^"]+)"[^\n]*"bufferutil":"([^"]+)"/,
+    'The bridge',
+  );
   const url = m[1]!;
   return { ...p, url, port: Number(new URL(url).port), bufferutil: m[2]! };
 }
 
 /** The real CLI (`cli/main.ts`) as its own process. */
 export function startCli(args: string[], cwd: string): Proc {
-  return start(process.execPath, [...nodeFlags('CLI'), '--import', TSX_LOADER, join(ROOT, 'cli/main.ts'), ...args], {
-    cwd,
-  });
+  return start(
+    process.execPath,
+    [...nodeFlags('CLI'), '--import', TSX_LOADER, join(ROOT, 'cli/main.ts'), ...args],
+    {
+      cwd,
+    },
+  );
 }
 
 /** `next start` of the existing production build on `port`. */
-export async function startNext(port: number, env: NodeJS.ProcessEnv): Promise<Proc> {
-  const p = start(join(ROOT, 'node_modules/.bin/next'), ['start', '-H', '127.0.0.1', '-p', String(port)], { env });
+export async function startNext(port: number, env: Record<string, string>): Promise<Proc> {
+  const p = start(join(ROOT, 'node_modules/.bin/next'), ['start', '-H', '127.0.0.1', '-p', String(port)], {
+    env,
+  });
   await waitFor(p, /Ready in|started server on/i, 'next start', 120_000);
   return p;
 }
@@ -224,4 +238,27 @@ export function descendants(pid: number): number[] {
   };
   walk(pid);
   return out;
+}
+
+/** Processes started for one measurement, stopped together; an unclean exit counts as a crash. */
+export class ProcGroup {
+  readonly #procs: [string, Proc][] = [];
+
+  add<P extends Proc>(name: string, p: P): P {
+    this.#procs.push([name, p]);
+    return p;
+  }
+
+  /** Stops in reverse start order; returns a sentence per process that did not exit with 0. */
+  async stopAll(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [name, p] of this.#procs.reverse()) {
+      const code = await p.stop();
+      if (code !== 0 && name !== 'next start') {
+        problems.push(`${name} did not exit cleanly (${code}); its last output:\n${p.output().slice(-2000)}`);
+      }
+    }
+    this.#procs.length = 0;
+    return problems;
+  }
 }

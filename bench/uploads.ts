@@ -7,7 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resultServer, runInChromium } from './chromium';
-import { cpuSeconds, descendants, freePort, procMiB, startBridge, startCli, startNext, startServer } from './procs';
+import {
+  cpuSeconds,
+  descendants,
+  freePort,
+  ProcGroup,
+  procMiB,
+  startBridge,
+  startCli,
+  startNext,
+  startServer,
+} from './procs';
 
 const MiB = 1024 * 1024;
 
@@ -40,11 +50,17 @@ export interface CliRun {
 /** Spawns the real CLI (`cli/main.ts`, its worker-thread AES as shipped) against a fresh server process. */
 export async function cliUpload(work: string, file: string, sizeMiB: number): Promise<CliRun> {
   const runDir = mkdtempSync(join(work, 'cli-run-'));
-  const server = await startServer(join(runDir, 'data'));
+  const group = new ProcGroup();
+  let run!: CliRun;
+  let problems: string[] = [];
   try {
+    const server = group.add('file server', await startServer(join(runDir, 'data')));
     const name = `bench-cli-${randomBytes(4).toString('hex')}`;
     const t0 = performance.now();
-    const cli = startCli(['--server', `127.0.0.1:${server.port}`, '--name', name, '--dir', runDir, file], runDir);
+    const cli = startCli(
+      ['--server', `127.0.0.1:${server.port}`, '--name', name, '--dir', runDir, file],
+      runDir,
+    );
     let cliPeak: number | null = null;
     let cliCpu: number | null = null;
     // VmHWM must be read before the process is reaped: poll while it runs.
@@ -60,7 +76,7 @@ export async function cliUpload(work: string, file: string, sizeMiB: number): Pr
     const verified = code === 0 && /\bverified\b/.test(out);
     if (!verified || !m) throw new Error(`The CLI upload of ${sizeMiB} MiB failed (exit ${code}):\n${out}`);
     const seconds = Number(m[1]);
-    return {
+    run = {
       sizeMiB,
       verified,
       seconds,
@@ -72,9 +88,10 @@ export async function cliUpload(work: string, file: string, sizeMiB: number): Pr
       cliCpuSeconds: cliCpu,
     };
   } finally {
-    const code = await server.stop();
-    if (code !== 0) throw new Error(`The file server did not stop cleanly (${code}):\n${server.output()}`);
+    problems = await group.stopAll();
   }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return run;
 }
 
 export interface BrowserRun {
@@ -113,14 +130,17 @@ const mibOrNull = (b: number | null | undefined) => (typeof b === 'number' ? b /
 export async function browserUpload(work: string, sizeMiB: number): Promise<BrowserRun> {
   const runDir = mkdtempSync(join(work, 'browser-run-'));
   mkdirSync(join(runDir, 'data'));
-  const server = await startServer(join(runDir, 'data'));
-  const webPort = await freePort();
-  const origin = `http://127.0.0.1:${webPort}`;
-  const bridge = await startBridge(server.port, [origin]);
-  const next = await startNext(webPort, { SFT_ENABLE_BENCH: '1', SFT_BRIDGE_URL: bridge.url });
+  const group = new ProcGroup();
   const results = await resultServer();
-  let rendererPeak: number | null = null;
+  let run!: BrowserRun;
+  let problems: string[] = [];
   try {
+    const server = group.add('file server', await startServer(join(runDir, 'data')));
+    const webPort = await freePort();
+    const origin = `http://127.0.0.1:${webPort}`;
+    const bridge = group.add('bridge', await startBridge(server.port, [origin]));
+    group.add('next start', await startNext(webPort, { SFT_ENABLE_BENCH: '1', SFT_BRIDGE_URL: bridge.url }));
+    let rendererPeak: number | null = null;
     const url = `${origin}/bench?size=${sizeMiB}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
     const timeoutMs = 120_000 + sizeMiB * 1000; // generous: 1 s per MiB on top of start-up
     const page = (await runInChromium(url, results.result, timeoutMs, (pid) => {
@@ -129,7 +149,7 @@ export async function browserUpload(work: string, sizeMiB: number): Promise<Brow
         if (hwm !== null && isRenderer(p)) rendererPeak = Math.max(rendererPeak ?? 0, hwm);
       }
     })) as PageResult;
-    return {
+    run = {
       sizeMiB,
       verified: page.verified === true,
       MiBps: page.MiBps,
@@ -144,12 +164,10 @@ export async function browserUpload(work: string, sizeMiB: number): Promise<Brow
     };
   } finally {
     results.server.close();
-    await next.stop();
-    const b = await bridge.stop();
-    const s = await server.stop();
-    if (s !== 0) throw new Error(`The file server did not stop cleanly (${s}):\n${server.output()}`);
-    if (b !== 0) throw new Error(`The bridge did not stop cleanly (${b}):\n${bridge.output()}`);
+    problems = await group.stopAll();
   }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return run;
 }
 
 function isRenderer(pid: number): boolean {
