@@ -75,3 +75,24 @@ test('first visit with the bridge down: registering explains what is wrong', asy
   await page.getByRole('button', { name: 'Register' }).click();
   await expect(status(page)).toHaveAttribute('data-state', 'connected', { timeout: 30_000 });
 });
+
+test('a dropped connection: the page reconnects by itself and keeps sending', async ({
+  page,
+  system,
+}, testInfo) => {
+  const name = uniqueName('olga');
+  await page.goto(system.webUrl);
+  await register(page, name);
+  await page.getByRole('button', { name: 'Not now' }).click();
+
+  // Dropped right away: said out loud ("Connection lost"), then reconnected.
+  system.proxy.dropConnections();
+  await expect(status(page)).toHaveAttribute('data-state', /lost|connecting/);
+  await expectConnected(page, name);
+
+  const f = makeFile(testInfo, 'after-drop.bin', 128 * 1024);
+  await chooseFiles(page, [f.path]);
+  await expect(uploadItem(page, 'after-drop.bin')).toHaveAttribute('data-phase', 'verified');
+  const [client] = system.server.clientsNamed(name);
+  expect(system.server.file(client!.ID, 'after-drop.bin')?.Verified).toBe(1);
+});

@@ -13,7 +13,10 @@ import { type System, startSystem } from './support/system';
 
 export { expect };
 
-export const test = base.extend<{ shot: (name: string) => Promise<void> }, { system: System }>({
+export const test = base.extend<
+  { shot: (name: string) => Promise<void>; browserLog: string[] },
+  { system: System }
+>({
   system: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the destructuring form.
     async ({}, use) => {
@@ -22,6 +25,20 @@ export const test = base.extend<{ shot: (name: string) => Promise<void> }, { sys
       await system.stop();
     },
     { scope: 'worker', timeout: 120_000 },
+  ],
+  /** Console messages and errors of every page in the test, attached when the test fails. */
+  browserLog: [
+    async ({ context }, use, testInfo) => {
+      const lines: string[] = [];
+      const watch = (p: Page) => logPage(p, lines);
+      context.on('page', watch);
+      for (const p of context.pages()) watch(p);
+      await use(lines);
+      if (testInfo.status !== testInfo.expectedStatus && lines.length > 0) {
+        await testInfo.attach('browser-log', { body: lines.join('\n'), contentType: 'text/plain' });
+      }
+    },
+    { auto: true },
   ],
   /** Screenshot of the page kept as a test artifact (attached to the report and in test-results/). */
   shot: async ({ page }, use, testInfo) => {
@@ -32,6 +49,13 @@ export const test = base.extend<{ shot: (name: string) => Promise<void> }, { sys
     });
   },
 });
+
+/** Copies a page's console, errors and failed requests into `lines`. */
+export function logPage(p: Page, lines: string[]): void {
+  p.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
+  p.on('pageerror', (e) => lines.push(`[pageerror] ${e.message}`));
+  p.on('requestfailed', (r) => lines.push(`[requestfailed] ${r.url()} ${r.failure()?.errorText ?? ''}`));
+}
 
 /** Unique client names, so tests sharing one server never collide. */
 export function uniqueName(prefix: string): string {

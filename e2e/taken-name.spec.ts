@@ -1,10 +1,17 @@
-import { expect, expectConnected, register, status, test, uniqueName } from './fixtures';
+import { expect, expectConnected, logPage, register, status, test, uniqueName } from './fixtures';
 
-test('a taken name: the page says so and another name works', async ({ browser, page, system, shot }) => {
+test('a taken name: the page says so and another name works', async ({
+  browser,
+  page,
+  system,
+  shot,
+  browserLog,
+}) => {
   const name = uniqueName('carol');
   // Someone else (another browser profile) registers the name first.
   const other = await browser.newContext();
   const otherPage = await other.newPage();
+  logPage(otherPage, browserLog);
   await otherPage.goto(system.webUrl);
   await register(otherPage, name);
   await other.close();

@@ -49,6 +49,8 @@ export interface UploadItem {
 
 /** Seconds between automatic reconnect attempts while the bridge is unreachable. */
 const RETRY_DELAYS_S = [2, 4, 8, 15];
+/** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
+const STORAGE_TIMEOUT_MS = 15_000;
 /** me.info is a few hundred bytes; anything much larger is not one. */
 const MAX_ME_INFO_BYTES = 64 * 1024;
 
@@ -258,20 +260,33 @@ export function useTransfer(bridgeUrl: string) {
     worker.current = w;
     let cancelled = false;
     void refreshHistory();
+    const slow = setTimeout(() => {
+      if (identityRef.current === undefined && !cancelled) {
+        setConn({
+          kind: 'problem',
+          problem: 'storage',
+          detail:
+            'This browser’s storage (IndexedDB) did not answer. Another tab of this page may be blocking it: close it, then reload.',
+        });
+      }
+    }, STORAGE_TIMEOUT_MS);
     loadIdentity()
       .then((id) => {
+        clearTimeout(slow);
         if (cancelled) return;
         setIdentityBoth(id ?? null);
         if (id) connectStored(id);
         else setConn({ kind: 'idle' });
       })
       .catch((e: unknown) => {
+        clearTimeout(slow);
         if (cancelled) return;
         setIdentityBoth(null);
         setConn({ kind: 'problem', problem: 'storage', detail: explainStorage(e) });
       });
     return () => {
       cancelled = true;
+      clearTimeout(slow);
       clearTimeout(retryTimer.current);
       w.terminate();
       worker.current = null;

@@ -81,6 +81,8 @@ export interface FlipProxy {
   bytesPerSecond: number;
   /** 1028 sequences corrupted so far. */
   readonly flipped: number;
+  /** Cuts every open connection (as a server restart or a network drop would). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,9 @@ export async function startFlipProxy(targetPort: number, targetHost = '127.0.0.1
     },
     get flipped() {
       return scanners.reduce((s, x) => s + x.flipped, 0);
+    },
+    dropConnections() {
+      for (const s of sockets) s.destroy();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -20,6 +20,8 @@ import { WsTransport } from './ws-transport';
 
 declare const self: DedicatedWorkerGlobalScope;
 
+/** A connection closed while idle after living this long is re-opened without telling the person. */
+const ROUTINE_CLOSE_AFTER_MS = 5_000;
 /** Progress messages at most this often (plus every phase change). */
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -109,13 +111,17 @@ async function open(url: string, gen: number): Promise<{ transport: WsTransport;
     transport,
     encryptorFactory: (key) => createAesCbcEncryptor(subtle, key),
   });
+  const openedAt = Date.now();
   void transport.closed.then(() => {
     // Closed under an idle session (an active upload reports its own failure).
     if (conn?.transport !== transport || active) return;
     conn = undefined;
-    if (transport.closeInfo?.code === BRIDGE_IDLE_TIMEOUT && target) {
-      // The bridge drops idle connections; reconnecting is routine, not a problem.
-      void reconnect(target.url, target.identity);
+    // Server and bridge drop idle connections (60 s / 5 min by default): reconnect quietly,
+    // unless this connection died young, which points at a real problem (the page backs off).
+    const routine =
+      transport.closeInfo?.code === BRIDGE_IDLE_TIMEOUT || Date.now() - openedAt > ROUTINE_CLOSE_AFTER_MS;
+    if (routine && target) {
+      void reconnect(target.url, target.identity, { quiet: true });
       return;
     }
     problem('lost', transport.closeInfo?.reason || 'The connection to the bridge closed.');
@@ -150,11 +156,23 @@ async function register(url: string, name: string): Promise<void> {
   }
 }
 
-async function reconnect(url: string, identity: Identity): Promise<void> {
+/** A reconnect in progress, which an upload arriving meanwhile waits for. */
+let reconnecting: Promise<void> | undefined;
+
+function reconnect(url: string, identity: Identity, opts: { quiet?: boolean } = {}): Promise<void> {
+  const run = reconnectNow(url, identity, opts.quiet ?? false);
+  reconnecting = run;
+  void run.finally(() => {
+    if (reconnecting === run) reconnecting = undefined;
+  });
+  return run;
+}
+
+async function reconnectNow(url: string, identity: Identity, quiet: boolean): Promise<void> {
   dropConnection();
   const gen = generation;
   target = { url, identity };
-  post({ type: 'connecting' });
+  if (!quiet) post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
     const { transport, session } = await open(url, gen);
@@ -178,6 +196,7 @@ async function reconnect(url: string, identity: Identity): Promise<void> {
 }
 
 async function upload(id: string, file: File): Promise<void> {
+  if (!conn && reconnecting) await reconnecting;
   const c = conn;
   if (!c || active) {
     post({
