@@ -175,72 +175,76 @@ function walk(dir: string): string[] {
 }
 
 describe('fuzzing the server process', () => {
-  it(`survives ${RUNS} connections of random and mutated frames`, async () => {
-    const cases = fc.sample(connectionCase, RUNS);
-    for (let i = 0; i < cases.length; i += PARALLEL) {
-      await Promise.all(
-        cases.slice(i, i + PARALLEL).map((c) => {
-          const parts: Buffer[] = [];
-          if (c.prelude)
-            parts.push(
-              Buffer.from(
-                encodeRequest({ code: RequestCode.Reconnect, clientId: keeper.clientId, name: 'keeper' }),
-              ),
-            );
-          for (const [frame, m] of c.frames) parts.push(mutate(frame, m));
-          if (c.noise) parts.push(Buffer.from(c.noise));
-          return runConnection(srv.port, Buffer.concat(parts), c.splits);
-        }),
+  it(
+    `survives ${RUNS} connections of random and mutated frames`,
+    async () => {
+      const cases = fc.sample(connectionCase, RUNS);
+      for (let i = 0; i < cases.length; i += PARALLEL) {
+        await Promise.all(
+          cases.slice(i, i + PARALLEL).map((c) => {
+            const parts: Buffer[] = [];
+            if (c.prelude)
+              parts.push(
+                Buffer.from(
+                  encodeRequest({ code: RequestCode.Reconnect, clientId: keeper.clientId, name: 'keeper' }),
+                ),
+              );
+            for (const [frame, m] of c.frames) parts.push(mutate(frame, m));
+            if (c.noise) parts.push(Buffer.from(c.noise));
+            return runConnection(srv.port, Buffer.concat(parts), c.splits);
+          }),
+        );
+      }
+      // A declared 4 GiB payload: refused at the header, nothing allocated.
+      const big = Buffer.from(
+        encodeSendFilePrefix(
+          {
+            clientId: keeper.clientId,
+            contentSize: 16,
+            origSize: 0,
+            packetNumber: 1,
+            totalPackets: 1,
+            fileName: 'x',
+          },
+          0,
+        ),
       );
-    }
-    // A declared 4 GiB payload: refused at the header, nothing allocated.
-    const big = Buffer.from(
-      encodeSendFilePrefix(
-        {
-          clientId: keeper.clientId,
-          contentSize: 16,
-          origSize: 0,
-          packetNumber: 1,
-          totalPackets: 1,
-          fileName: 'x',
-        },
-        0,
-      ),
-    );
-    big.writeUInt32LE(MAX_U32, 19);
-    for (let i = 0; i < 50; i++) await runConnection(srv.port, big, []);
-    const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'));
-    expect(Number(rss?.[1]) / 1024).toBeLessThan(400);
+      big.writeUInt32LE(MAX_U32, 19);
+      for (let i = 0; i < 50; i++) await runConnection(srv.port, big, []);
+      const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'));
+      expect(Number(rss?.[1]) / 1024).toBeLessThan(400);
 
-    // The server is alive and well: a new client registers and uploads.
-    const c = await RawClient.connect(srv.port);
-    const fresh = await registerAndExchange(c, `after-fuzz-${Date.now()}`);
-    const payload = randomBytes(100_000);
-    await sendFile(c, fresh, { fileName: 'fresh.bin', data: payload });
-    expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
-    c.close();
+      // The server is alive and well: a new client registers and uploads.
+      const c = await RawClient.connect(srv.port);
+      const fresh = await registerAndExchange(c, `after-fuzz-${Date.now()}`);
+      const payload = randomBytes(100_000);
+      await sendFile(c, fresh, { fileName: 'fresh.bin', data: payload });
+      expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
+      c.close();
 
-    // The victim's verified file is untouched; the keeper's, if fuzzed 1030/1031 left it, too.
-    const db = new Database(join(data, 'defensive.db'), { readonly: true });
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    const rowOf = (id: Identity | undefined) =>
-      db
-        .prepare('SELECT PathName, Verified FROM files WHERE ID = ? AND FileName = ?')
-        .get(id!.clientId, 'precious.bin') as { PathName: string; Verified: number } | undefined;
-    const v = rowOf(victim);
-    const k = rowOf(keeper);
-    db.close();
-    expect(v?.Verified).toBe(1);
-    expect(readFileSync(join(data, 'files', v!.PathName)).equals(victimData)).toBe(true);
-    if (k?.Verified) expect(readFileSync(join(data, 'files', k.PathName)).equals(kept)).toBe(true);
-    // Nothing escaped the data folder layout.
-    for (const p of walk(data)) {
-      const rel = relative(data, p);
-      expect(
-        rel.startsWith(`files${sep}`) || rel.startsWith('defensive.db') || rel.startsWith(`tmp${sep}`),
-        rel,
-      ).toBe(true);
-      if (rel.startsWith(`files${sep}`)) expect(rel.split(sep)).toHaveLength(3);
-    }
-  });
+      // The victim's verified file is untouched; the keeper's, if fuzzed 1030/1031 left it, too.
+      const db = new Database(join(data, 'defensive.db'), { readonly: true });
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      const rowOf = (id: Identity | undefined) =>
+        db
+          .prepare('SELECT PathName, Verified FROM files WHERE ID = ? AND FileName = ?')
+          .get(id!.clientId, 'precious.bin') as { PathName: string; Verified: number } | undefined;
+      const v = rowOf(victim);
+      const k = rowOf(keeper);
+      db.close();
+      expect(v?.Verified).toBe(1);
+      expect(readFileSync(join(data, 'files', v!.PathName)).equals(victimData)).toBe(true);
+      if (k?.Verified) expect(readFileSync(join(data, 'files', k.PathName)).equals(kept)).toBe(true);
+      // Nothing escaped the data folder layout.
+      for (const p of walk(data)) {
+        const rel = relative(data, p);
+        expect(
+          rel.startsWith(`files${sep}`) || rel.startsWith('defensive.db') || rel.startsWith(`tmp${sep}`),
+          rel,
+        ).toBe(true);
+        if (rel.startsWith(`files${sep}`)) expect(rel.split(sep)).toHaveLength(3);
+      }
+    },
+    60_000 + RUNS * 20,
+  );
 });
