@@ -35,7 +35,8 @@ export interface Logger {
 export function createJsonLogger(write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const emit = (obj: Record<string, unknown>) => write(`${JSON.stringify(obj)}\n`);
   return {
-    request: (entry) => emit({ time: new Date().toISOString(), ...entry }),
+    request: (entry) =>
+      emit({ time: new Date().toISOString(), ...entry, ms: Math.round(entry.ms * 10) / 10 }),
     event: (event, fields) => emit({ time: new Date().toISOString(), event, ...fields }),
   };
 }
