@@ -32,6 +32,8 @@ export interface ConcurrencyRun {
   probeLoadedMaxMs: number | null;
   probeLoadedCount: number;
   probeErrors: number;
+  /** Every probe during the load: seconds since the uploads started (at its end) and its ms. */
+  probeTimeline: { atSeconds: number; ms: number | null; error?: string }[];
   serverPeakRssMiB: number | null;
   serverCpuSeconds: number | null;
 }
@@ -68,15 +70,17 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
   const sessions: ClientSession[] = [];
   let result!: ConcurrencyRun;
   let serverExit: number | string | null = null;
-  // Every probe line with the time it arrived, so it can be placed before or during the load.
-  const probes: { at: number; ms?: number; error?: string }[] = [];
+  // Every probe with the (wall clock) time it ended, stamped by the probe itself: this
+  // process's event loop is busy during the load, so arrival times would be late.
+  const probes: { end: number; ms?: number; error?: string }[] = [];
   let rest = '';
   probe.proc.stdout!.on('data', (d: Buffer) => {
     const parts = (rest + d.toString()).split('\n');
     rest = parts.pop() ?? '';
     for (const line of parts) {
       try {
-        probes.push({ at: performance.now(), ...(JSON.parse(line) as { ms?: number; error?: string }) });
+        const p = JSON.parse(line) as { end?: number; ms?: number; error?: string };
+        if (typeof p.end === 'number') probes.push({ ...p, end: p.end });
       } catch {
         // not a probe line
       }
@@ -87,7 +91,7 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
     // Let the probe measure an idle server first.
     await new Promise((r) => setTimeout(r, 1500));
 
-    const tReg = performance.now();
+    const tReg = Date.now();
     // Register everyone first (RSA key generation is client-side work, not what we time).
     const size = sizeMiB * MiB;
     const ready: { session: ClientSession; aesKey: Uint8Array; name: string }[] = [];
@@ -107,6 +111,7 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
     const chunk = randomBytes(MiB);
     const cpu0 = cpuSeconds(server.pid);
     const t0 = performance.now();
+    const wall0 = Date.now();
     const times: number[] = [];
     const errors: string[] = [];
     await Promise.all(
@@ -123,10 +128,11 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
     );
     const wallSeconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuSeconds(server.pid);
-    const t1 = performance.now();
-    const idle = probes.flatMap((p) => (p.at < tReg && p.ms !== undefined ? [p.ms] : []));
-    // A probe that finished during the uploads (it started at most its own duration earlier).
-    const loaded = probes.filter((p) => p.at > t0 && p.at <= t1);
+    const wall1 = Date.now();
+    // Let the probe report what it finished just before the end of the load.
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = probes.flatMap((p) => (p.end < tReg && p.ms !== undefined ? [p.ms] : []));
+    const loaded = probes.filter((p) => p.end > wall0 && p.end <= wall1);
     const loadedMs = loaded.flatMap((p) => (p.ms === undefined ? [] : [p.ms])).sort((a, b) => a - b);
     times.sort((a, b) => a - b);
     idle.sort((a, b) => a - b);
@@ -146,6 +152,11 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
       probeLoadedMaxMs: loadedMs.length ? loadedMs.at(-1)! : null,
       probeLoadedCount: loadedMs.length,
       probeErrors: loaded.filter((p) => p.error !== undefined).length,
+      probeTimeline: loaded.map((p) => ({
+        atSeconds: (p.end - wall0) / 1000,
+        ms: p.ms ?? null,
+        error: p.error,
+      })),
       serverPeakRssMiB: procMiB(server.pid),
       serverCpuSeconds: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null,
     };

@@ -303,6 +303,11 @@ async function main(): Promise<void> {
       `${f(c?.probeIdleMs)} / ${f(c?.probeLoadedMedianMs)} / ${f(c?.probeLoadedMaxMs)} ms`,
       `${c?.probeLoadedCount ?? 0} probes during load, ${c?.probeErrors ?? 0} errors`,
     );
+    row(
+      '5 concurrency',
+      'server peak RSS / CPU seconds during the load',
+      `${f(c?.serverPeakRssMiB)} MiB / ${f(c?.serverCpuSeconds, 1)} s`,
+    );
     result.concurrency = c;
   }
 

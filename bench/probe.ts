@@ -2,7 +2,7 @@
  * Server responsiveness probe, run as its own process during the concurrency test so its
  * timings are not inflated by the bench's own busy event loop: again and again, a new
  * client connects, registers (1025), sends its public key (1026) and unwraps the AES key.
- * Prints one JSON line per probe: {"ms": N} (or {"error": "..."}). Stops on SIGTERM.
+ * Prints one JSON line per probe: {"end": epoch ms, "ms": N} (or with "error"). Stops on SIGTERM.
  * Usage: tsx bench/probe.ts PORT
  */
 import { randomBytes } from 'node:crypto';
@@ -34,9 +34,9 @@ while (!stopping) {
       name: `probe-${randomBytes(6).toString('hex')}`,
       createKeyPair: async () => pair,
     });
-    process.stdout.write(`${JSON.stringify({ ms: performance.now() - t0 })}\n`);
+    process.stdout.write(`${JSON.stringify({ end: Date.now(), ms: performance.now() - t0 })}\n`);
   } catch (e) {
-    process.stdout.write(`${JSON.stringify({ error: (e as Error).message })}\n`);
+    process.stdout.write(`${JSON.stringify({ end: Date.now(), error: (e as Error).message })}\n`);
   } finally {
     session?.close();
   }

@@ -51,5 +51,7 @@ for (let i = 0; i < prof.samples.length; i++) {
 const top = Number(topText ?? 25);
 console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled`);
 for (const [key, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-  console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1e6).toFixed(2).padStart(6)} s  ${key}`);
+  console.log(
+    `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1e6).toFixed(2).padStart(6)} s  ${key}`,
+  );
 }
