@@ -25,7 +25,7 @@ test('cancel mid-upload: the file stops, the server keeps nothing, and the next 
   const big = makeFile(testInfo, 'big-cancelled.bin', 20 * 1024 * 1024);
   const small = makeFile(testInfo, 'after-cancel.bin', 100 * 1024);
   system.proxy.bytesPerSecond = 1024 * 1024;
-  system.proxy.mode = 'slow';
+  system.proxy.slow = true;
   try {
     await chooseFiles(page, [big.path]);
     const item = uploadItem(page, 'big-cancelled.bin');
@@ -37,7 +37,7 @@ test('cancel mid-upload: the file stops, the server keeps nothing, and the next 
     await expect(item).toHaveAttribute('data-phase', 'cancelled');
     await shot('02-cancelled');
   } finally {
-    system.proxy.mode = 'pass';
+    system.proxy.slow = false;
   }
 
   // The page reconnects on its own, and a new file goes through on the new connection.

@@ -25,16 +25,22 @@ test('CRC failures injected between bridge and server: the page shows the retrie
 
   const f = makeFile(testInfo, 'corrupted.bin', 512 * 1024);
   const flippedBefore = system.proxy.flipped;
-  system.proxy.mode = 'flip';
+  system.proxy.flip = true;
+  // Slowed down so each attempt is on screen long enough to be seen.
+  system.proxy.bytesPerSecond = 1024 * 1024;
+  system.proxy.slow = true;
   try {
     await chooseFiles(page, [f.path]);
     const item = uploadItem(page, 'corrupted.bin');
+    await expect(item.getByTestId('upload-phase')).toContainText('Retrying 2/4');
+    await shot('01-crc-retrying');
     await expect(item).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
     await expect(item).toHaveAttribute('data-attempt', '4');
     await expect(item.getByTestId('upload-error')).toContainText('on all 4 attempts');
-    await shot('01-crc-failed');
+    await shot('02-crc-failed');
   } finally {
-    system.proxy.mode = 'pass';
+    system.proxy.flip = false;
+    system.proxy.slow = false;
   }
   // Four 1028 sequences went out and each was corrupted.
   expect(system.proxy.flipped - flippedBefore).toBe(4);

@@ -32,6 +32,7 @@ test.describe('phone width, dark scheme', () => {
 
   test('keyboard only: register with Tab and Enter, focus is visible', async ({ page, system }) => {
     await page.goto(system.webUrl);
+    await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
     await page.keyboard.press('Tab');
     await expect(page.getByLabel('Your name')).toBeFocused();
     const name = uniqueName('kim');

@@ -1,19 +1,16 @@
 /**
- * Test-only TCP proxy between the bridge and the file server. Modes (switchable while it
- * runs):
- * - 'pass': relays bytes unchanged;
- * - 'flip': flips the first content byte of packet 1 of every 1028 sequence, so the server's
+ * Test-only TCP proxy between the bridge and the file server. Relays bytes unchanged unless
+ * told otherwise (switchable while it runs):
+ * - `flip`: flips the first content byte of packet 1 of every 1028 sequence, so the server's
  *   CRC differs from the client's (the corrupted ciphertext block decrypts to garbage that is
  *   not the last block, so the padding stays valid and the error shows up as a CRC mismatch);
- * - 'slow': relays client->server bytes at `bytesPerSecond`, so an upload lasts long enough
- *   to be cancelled.
+ * - `slow`: relays client->server bytes at `bytesPerSecond`, so an upload lasts long enough
+ *   to be cancelled or watched.
  * It parses just enough of the request stream (23-byte headers, payload lengths) to find
  * packet numbers; responses are relayed unchanged.
  */
 import net from 'node:net';
 import { REQUEST_HEADER_SIZE, RequestCode } from '../../lib/protocol';
-
-export type ProxyMode = 'pass' | 'flip' | 'slow';
 
 /** Offset of Packet number in a 1028 frame: header, Content size u32, Orig size u32. */
 const PACKET_NUMBER_OFFSET = REQUEST_HEADER_SIZE + 8;
@@ -77,7 +74,8 @@ class RequestScanner {
 
 export interface FlipProxy {
   port: number;
-  mode: ProxyMode;
+  flip: boolean;
+  slow: boolean;
   bytesPerSecond: number;
   /** 1028 sequences corrupted so far. */
   readonly flipped: number;
@@ -89,16 +87,16 @@ export interface FlipProxy {
 export async function startFlipProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<FlipProxy> {
   const sockets = new Set<net.Socket>();
   const scanners: RequestScanner[] = [];
-  const state = { mode: 'pass' as ProxyMode, bytesPerSecond: 256 * 1024 };
+  const state = { flip: false, slow: false, bytesPerSecond: 256 * 1024 };
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    const scanner = new RequestScanner(() => state.mode === 'flip');
+    const scanner = new RequestScanner(() => state.flip);
     scanners.push(scanner);
     client.on('data', (chunk: Buffer) => {
       scanner.scan(chunk);
-      if (state.mode === 'slow') {
+      if (state.slow) {
         client.pause();
         setTimeout(
           () => {
@@ -130,11 +128,17 @@ export async function startFlipProxy(targetPort: number, targetHost = '127.0.0.1
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
-    get mode() {
-      return state.mode;
+    get flip() {
+      return state.flip;
     },
-    set mode(m: ProxyMode) {
-      state.mode = m;
+    set flip(on: boolean) {
+      state.flip = on;
+    },
+    get slow() {
+      return state.slow;
+    },
+    set slow(on: boolean) {
+      state.slow = on;
     },
     get bytesPerSecond() {
       return state.bytesPerSecond;
