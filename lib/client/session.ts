@@ -195,9 +195,8 @@ export class ClientSession {
         progress.bytesRead = 0;
         progress.bytesSent = 0;
         report('sending');
-        const cksum = await this.#sendAttempt(source, aesKey, progress, report, signal);
+        const ours = await this.#sendAttempt(source, aesKey, progress, report, signal);
         report('verifying');
-        const ours = cksum;
         const res = await this.#pendingAnswer!;
         this.#pendingAnswer = null;
         const fileReceived = this.#expect(res, RequestCode.SendFile, [ResponseCode.FileReceived]);
