@@ -114,40 +114,44 @@ function expectTruthfulRows(): void {
 }
 
 describe('kill -9 at random moments, then restart', () => {
-  it(`${ROUNDS} rounds: database intact, temp files cleaned, nothing unverified shown verified, client reconnects and uploads`, async () => {
-    let ops = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const conns = await Promise.all([tcpConn(srv.port), tcpConn(srv.port)]);
-      const keyed = await Promise.all(conns.map((c) => reconnect(c, crashy)));
-      const stop = { now: false };
-      // Two connections of the same client at once, so replacements race too.
-      const work = conns.map((c, i) => busyClient(c, keyed[i]!, stop));
-      await sleep(300 + Math.random() * 1500);
-      await srv.stop('SIGKILL');
-      stop.now = true;
-      for (const c of conns) c.close();
-      ops += (await Promise.all(work)).reduce((a, b) => a + b, 0);
+  it(
+    `${ROUNDS} rounds: database intact, temp files cleaned, nothing unverified shown verified, client reconnects and uploads`,
+    async () => {
+      let ops = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        const conns = await Promise.all([tcpConn(srv.port), tcpConn(srv.port)]);
+        const keyed = await Promise.all(conns.map((c) => reconnect(c, crashy)));
+        const stop = { now: false };
+        // Two connections of the same client at once, so replacements race too.
+        const work = conns.map((c, i) => busyClient(c, keyed[i]!, stop));
+        await sleep(300 + Math.random() * 1500);
+        await srv.stop('SIGKILL');
+        stop.now = true;
+        for (const c of conns) c.close();
+        ops += (await Promise.all(work)).reduce((a, b) => a + b, 0);
 
-      // Leftovers of the crash plus planted strays: all gone after the start.
-      mkdirSync(join(srv.data, 'tmp', 'stray-dir'), { recursive: true });
-      writeFileSync(join(srv.data, 'tmp', 'stray.part'), randomBytes(1000));
-      writeFileSync(join(srv.data, 'tmp', 'stray-dir', 'x'), 'x');
-      await srv.restart({ samePort: false });
-      expect(readdirSync(join(srv.data, 'tmp'))).toEqual([]);
+        // Leftovers of the crash plus planted strays: all gone after the start.
+        mkdirSync(join(srv.data, 'tmp', 'stray-dir'), { recursive: true });
+        writeFileSync(join(srv.data, 'tmp', 'stray.part'), randomBytes(1000));
+        writeFileSync(join(srv.data, 'tmp', 'stray-dir', 'x'), 'x');
+        await srv.restart({ samePort: false });
+        expect(readdirSync(join(srv.data, 'tmp'))).toEqual([]);
 
-      expectTruthfulRows();
-      expectIntact(srv.data, base.state);
-      expectConfined(srv.data);
+        expectTruthfulRows();
+        expectIntact(srv.data, base.state);
+        expectConfined(srv.data);
 
-      const c = await tcpConn(srv.port);
-      const again = await reconnect(c, crashy);
-      const bytes = randomBytes(100 * KiB);
-      const name = `after-${round}.bin`;
-      confirmed.set(name, new Set([sha256(bytes)]));
-      await uploadVerified(c, again, name, bytes);
-      c.close();
-      await expectHealthy(() => tcpConn(srv.port), srv.data);
-    }
-    console.log(`crash rounds: ${ROUNDS}, client operations completed before the kills: ${ops}`);
-  });
+        const c = await tcpConn(srv.port);
+        const again = await reconnect(c, crashy);
+        const bytes = randomBytes(100 * KiB);
+        const name = `after-${round}.bin`;
+        confirmed.set(name, new Set([sha256(bytes)]));
+        await uploadVerified(c, again, name, bytes);
+        c.close();
+        await expectHealthy(() => tcpConn(srv.port), srv.data);
+      }
+      console.log(`crash rounds: ${ROUNDS}, client operations completed before the kills: ${ops}`);
+    },
+    30_000 + ROUNDS * 20_000,
+  );
 });

@@ -128,6 +128,15 @@ const arbUploadOp: fc.Arbitrary<UploadOp> = fc.oneof(
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
 );
 
+/** An upload of the fuzz client, possibly reordered, cut or mutated. */
+export const arbUploadRecipe: fc.Arbitrary<FrameRecipe> = fc.record({
+  kind: fc.constant('upload' as const),
+  fileName: fc.oneof(arbFileName, fc.constantFrom(...HOSTILE_FILE_NAMES.filter((n) => n !== ''))),
+  size: fc.integer({ min: 0, max: 3000 }),
+  packet: fc.integer({ min: 16, max: 1024 }),
+  ops: fc.array(arbUploadOp, { maxLength: 3 }),
+});
+
 export function arbRecipe(maxPayload: number): fc.Arbitrary<FrameRecipe> {
   return fc.oneof(
     fc.record({ kind: fc.constant('raw' as const), bytes: fc.uint8Array({ maxLength: 600 }) }),
@@ -151,13 +160,7 @@ export function arbRecipe(maxPayload: number): fc.Arbitrary<FrameRecipe> {
       req: arbRequest(300),
       mutations: fc.option(arbMutations, { nil: null }),
     }),
-    fc.record({
-      kind: fc.constant('upload' as const),
-      fileName: fc.oneof(arbFileName, fc.constantFrom(...HOSTILE_FILE_NAMES.filter((n) => n !== ''))),
-      size: fc.integer({ min: 0, max: 3000 }),
-      packet: fc.integer({ min: 16, max: 1024 }),
-      ops: fc.array(arbUploadOp, { maxLength: 3 }),
-    }),
+    arbUploadRecipe,
   );
 }
 
@@ -385,9 +388,10 @@ export interface BridgeCase {
 export function arbBridgeCase(maxPayload: number): fc.Arbitrary<BridgeCase> {
   return fc.record({
     prelude: fc.constantFrom('none' as const, 'keyed' as const),
-    frames: fc.array(arbRecipe(maxPayload), { minLength: 1, maxLength: 4 }),
+    // Uploads weigh more here: most other recipes stop at the bridge's frame check.
+    frames: fc.array(fc.oneof(arbRecipe(maxPayload), arbUploadRecipe), { minLength: 1, maxLength: 4 }),
     delivery: fc.oneof(
-      { weight: 3, arbitrary: fc.constant({ kind: 'messages' as const }) },
+      { weight: 4, arbitrary: fc.constant({ kind: 'messages' as const }) },
       fc.record({ kind: fc.constant('recut' as const), sizes: arbChunkSizes }),
       fc.record({ kind: fc.constant('fragments' as const), sizes: arbChunkSizes }),
       fc.constant({ kind: 'text' as const }),
