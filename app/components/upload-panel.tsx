@@ -15,7 +15,9 @@ function phaseLabel(it: UploadItem): { text: string; tone: Tone } {
         ? { text: `Retrying ${it.attempt}/${MAX_SEND_ATTEMPTS}: encrypting & sending`, tone: 'warn' }
         : { text: 'Encrypting & sending', tone: 'accent' };
     case 'verifying':
-      return { text: 'Verifying', tone: 'accent' };
+      return it.attempt > 1
+        ? { text: `Retrying ${it.attempt}/${MAX_SEND_ATTEMPTS}: verifying`, tone: 'warn' }
+        : { text: 'Verifying', tone: 'accent' };
     case 'retrying':
       return {
         text: `Retrying ${Math.min(it.attempt + 1, MAX_SEND_ATTEMPTS)}/${MAX_SEND_ATTEMPTS}`,
