@@ -38,15 +38,22 @@ export function storeUpload(
   const token = randomBytes(8).toString('hex');
   const pathName = db.transaction(() => {
     const p = storage.commit(result.tmpPath, hex, fileName, previous?.PathName, (n) => db.pathTaken(n));
-    db.upsertFile({
-      id: clientId,
-      fileName,
-      pathName: p,
-      size: result.size,
-      cksum: result.cksum,
-      receivedAt: now,
-      token,
-    });
+    try {
+      db.upsertFile({
+        id: clientId,
+        fileName,
+        pathName: p,
+        size: result.size,
+        cksum: result.cksum,
+        receivedAt: now,
+        token,
+      });
+    } catch (e) {
+      // A file under a new name must not stay behind unrecorded. (A replaced one is gone
+      // either way; its row, already unverified, now describes the new bytes.)
+      if (p !== previous?.PathName) storage.remove(p, hex);
+      throw e;
+    }
     return p;
   });
   storage.syncDir(pathName);
