@@ -83,4 +83,9 @@ test('first visit: registers, offers me.info, uploads 0 B, 1 KiB and 20 MiB, all
     expect(await sha256File(system.server.storedPath(row!))).toBe(f.sha256);
   }
   await expectConnected(page, name);
+
+  // The history is this browser's: still there after a reload.
+  await page.reload();
+  await expectConnected(page, name);
+  await expect(page.getByTestId('history').locator('li[data-outcome="verified"]')).toHaveCount(3);
 });

@@ -1,0 +1,60 @@
+import { expect, test } from './fixtures';
+
+test('security headers, and a CSP that lets the page connect only to itself and its bridge', async ({
+  page,
+  system,
+}) => {
+  const res = await page.goto(system.webUrl);
+  const h = res!.headers();
+  const csp = h['content-security-policy']!;
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("script-src 'self' 'unsafe-inline'");
+  expect(csp).not.toContain('unsafe-eval');
+  expect(csp).toContain("object-src 'none'");
+  expect(csp).toContain("worker-src 'self' blob:");
+  expect(h['referrer-policy']).toBe('no-referrer');
+  expect(h['x-content-type-options']).toBe('nosniff');
+
+  // The per-request policy names exactly this deployment's bridge.
+  const bridgeOrigin = system.bridgeUrl.replace(/\/$/, '');
+  await expect(page.locator('meta[http-equiv="Content-Security-Policy"]')).toHaveAttribute(
+    'content',
+    `connect-src 'self' ${bridgeOrigin}`,
+  );
+
+  // A WebSocket to any other address is refused by the browser; the bridge's is not.
+  const violations = await page.evaluate(async (bridge) => {
+    const seen: string[] = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      seen.push(`${e.effectiveDirective} ${e.blockedURI}`),
+    );
+    const tryOpen = (url: string) =>
+      new Promise<string>((resolve) => {
+        try {
+          const ws = new WebSocket(url);
+          ws.onopen = () => {
+            ws.close();
+            resolve('open');
+          };
+          ws.onerror = () => resolve('error');
+        } catch (e) {
+          resolve(`threw ${(e as Error).name}`);
+        }
+      });
+    const other = await tryOpen('ws://127.0.0.1:9/');
+    const ours = await tryOpen(bridge);
+    await new Promise((r) => setTimeout(r, 200));
+    return { other, ours, seen };
+  }, system.bridgeUrl);
+  expect(violations.ours).toBe('open');
+  expect(violations.other).not.toBe('open');
+  expect(violations.seen.some((v) => v.startsWith('connect-src ws://127.0.0.1:9'))).toBe(true);
+});
+
+test('the page cannot be framed', async ({ page, system }) => {
+  const failed = page.waitForEvent('requestfailed', (r) => r.url().startsWith(system.webUrl));
+  await page.setContent(`<iframe src="${system.webUrl}/" width="400" height="300"></iframe>`);
+  // frame-ancestors 'none' / X-Frame-Options DENY: Chromium refuses to render the response in a frame.
+  expect((await failed).failure()?.errorText).toBe('net::ERR_BLOCKED_BY_RESPONSE');
+  expect(await page.frames()[1]?.locator('[data-testid="connection-status"]').count()).toBe(0);
+});
