@@ -5,7 +5,16 @@ import { join, relative, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
 import { listReceivedFiles } from '../../server/files-command';
-import { RawClient, rawFrame, rawNameField, registerAndExchange, sendFile, startServer } from './helpers';
+import {
+  makeRsaKeys,
+  RawClient,
+  rawFrame,
+  rawNameField,
+  registerAndExchange,
+  sendFile,
+  startServer,
+  unwrapKey,
+} from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -180,6 +189,47 @@ describe('hostile file names', () => {
   });
 });
 
+describe('byte-by-byte delivery', () => {
+  it('a whole session written one byte per TCP write is understood', async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    c.socket.setNoDelay(true);
+    const trickle = async (bytes: Uint8Array) => {
+      for (let i = 0; i < bytes.length; i++) await c.send(bytes.subarray(i, i + 1));
+    };
+    await trickle(
+      encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(16), name: 'trickler' }),
+    );
+    const r1 = await c.next();
+    if (r1?.code !== ResponseCode.Registered) throw new Error(`register: ${r1?.code}`);
+    const keys = makeRsaKeys();
+    await trickle(
+      encodeRequest({
+        code: RequestCode.SendPublicKey,
+        clientId: r1.clientId,
+        name: 'trickler',
+        publicKey: keys.spki,
+      }),
+    );
+    const r2 = await c.next();
+    if (r2?.code !== ResponseCode.PublicKeyAccepted) throw new Error(`key: ${r2?.code}`);
+    const id = { name: 'trickler', clientId: r1.clientId, keys, aesKey: unwrapKey(keys, r2.encryptedKey) };
+    const data = randomBytes(700);
+    // Capture the frames instead of sending them, then trickle them.
+    const frames: Uint8Array[] = [];
+    const capture = {
+      send: async (...parts: Uint8Array[]) => {
+        frames.push(...parts);
+      },
+    } as unknown as RawClient;
+    await sendFile(capture, id, { fileName: 'slow.bin', data, packetSize: 256 });
+    for (const f of frames) await trickle(f);
+    expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
+    const row = listReceivedFiles(s.dataDir).find((f) => f.fileName === 'slow.bin')!;
+    expect(readFileSync(join(s.dataDir, row.path)).equals(data)).toBe(true);
+  });
+});
+
 describe('protocol misuse', () => {
   it("1028 with another client's ID on a keyed connection: 1607, nothing stored", async () => {
     const s = await server();
@@ -210,7 +260,6 @@ describe('protocol misuse', () => {
       encodeRequest({ code: RequestCode.Reconnect, clientId: id.clientId, name: 'twin' }),
     );
     if (r?.code !== ResponseCode.Reconnected) throw new Error('reconnect failed');
-    const { unwrapKey } = await import('./helpers');
     const id2 = { ...id, aesKey: unwrapKey(id.keys, r.encryptedKey) };
     const first = randomBytes(2000);
     const second = randomBytes(3000);

@@ -163,11 +163,22 @@ describe('server process', () => {
       encodeRequest({ code: RequestCode.Reconnect, clientId: id.clientId, name: 'crashy' }),
     );
     expect(r?.code).toBe(ResponseCode.Reconnected);
+    if (r?.code !== ResponseCode.Reconnected) return;
+    // The interrupted file goes through on the new server.
+    const whole = randomBytes(10 * 1024 - 1);
+    await sendFile(
+      c2,
+      { ...id, aesKey: unwrapKey(id.keys, r.encryptedKey) },
+      { fileName: 'x.bin', data: whole },
+    );
+    expect((await c2.next())?.code).toBe(ResponseCode.FileReceived);
     c2.close();
     await s2.stop();
     const db = new Database(join(data, 'defensive.db'), { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(db.prepare('SELECT count(*) AS n FROM files').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT FileName, Verified, Size FROM files').all()).toEqual([
+      { FileName: 'x.bin', Verified: 0, Size: 10 * 1024 - 1 },
+    ]);
     db.close();
   });
 
