@@ -5,18 +5,23 @@
  * Each test states the correct behaviour; once the server is fixed, drop the runIf.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
+import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
   type Baseline,
   expectIntact,
   fileRows,
   hex,
+  KiB,
   register,
   type ServerProcess,
   seedBaseline,
+  sleep,
   startServerProcess,
   tcpConn,
+  until,
   upload,
 } from './helpers';
 
@@ -92,5 +97,40 @@ describe.runIf(process.env.HOSTILE_KNOWN_BUGS === '1')('known server bugs', () =
     );
     expect((await c2.next())?.code).toBe(ResponseCode.ServerError);
     c2.close();
+  });
+
+  it('1028 content trickled one byte every 500 ms must be timed out (slowloris: today it holds a slot forever)', async () => {
+    // Every content chunk counts as progress of the request (server/session.ts, #onData:
+    // `events.length > 0` resets #frameSince), so 2 bytes/s keep a connection and its temp
+    // file alive indefinitely; 64 such peers fill the default connection cap.
+    const slow = await startServerProcess(['--idle-timeout', '2']);
+    try {
+      const conn = await tcpConn(slow.port);
+      const me = await register(conn, `slowloris-${Date.now()}`);
+      const prefix = encodeSendFilePrefix(
+        {
+          clientId: me.clientId,
+          contentSize: 64 * KiB,
+          origSize: 64 * KiB - 1,
+          packetNumber: 1,
+          totalPackets: 1,
+          fileName: 'slow.bin',
+        },
+        64 * KiB,
+      );
+      await conn.sendFrame(prefix);
+      const content = randomBytes(64 * KiB);
+      const t0 = Date.now();
+      let i = 0;
+      while (!conn.raw.closed && Date.now() - t0 < 12_000) {
+        await conn.sendFrame(content.subarray(i, i + 1));
+        i++;
+        await sleep(500);
+      }
+      expect(conn.raw.closed, `closed by the server within 12 s (sent ${i} content bytes)`).toBe(true);
+      await until(() => readdirSync(join(slow.data, 'tmp')).length === 0, 'the temp file to go', 5_000);
+    } finally {
+      await slow.dispose();
+    }
   });
 });
