@@ -108,7 +108,18 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
     );
   }
   const files: LocalFile[] = [];
-  for (const f of filePaths) files.push(await prepareFile(f));
+  for (const f of filePaths) {
+    const file = await prepareFile(f);
+    const twin = files.find((other) => other.name === file.name);
+    if (twin) {
+      throw new CliError(
+        'CLI_ERR_USAGE',
+        `${twin.path} and ${file.path} have the same name "${file.name}"; the server keeps one file per ` +
+          'name, so the second would replace the first. Send them in separate runs or rename one.',
+      );
+    }
+    files.push(file);
+  }
 
   let unwrap: Plan['unwrap'];
   if (identity) {

@@ -49,6 +49,8 @@ export interface FakeServerKnobs {
   answerWith?: Partial<Record<number, number>>;
   /** Answer this request code with bytes that are not a valid response. */
   garbageOn?: number;
+  /** Answer 1030 with 1604, as some servers do although the protocol says nothing. */
+  thanksForRetry?: boolean;
   /** Process this request code but never answer it (a hung server). */
   noAnswerTo?: number;
   /** Deliver responses one byte at a time (proves incremental decoding). */
@@ -276,7 +278,7 @@ export class FakeServer {
           const file = this.files.get(key);
           if (req.code === RequestCode.CrcOk && file) file.verified = true;
           else this.files.delete(key);
-          if (req.code === RequestCode.CrcRetry) return;
+          if (req.code === RequestCode.CrcRetry && !k.thanksForRetry) return;
           return send({ code: ResponseCode.Thanks, clientId: req.clientId });
         }
       }

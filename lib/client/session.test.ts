@@ -468,6 +468,17 @@ describe('CRC mismatch and retries', () => {
     expect((await session.sendFile(bytesSource('good.bin', data), aesKey)).verified).toBe(true);
   });
 
+  it('tolerates a server that acknowledges 1030 with 1604', async () => {
+    const server = new FakeServer();
+    const { session, aesKey } = await connected(server);
+    server.knobs = { wrongCrcTimes: 2, thanksForRetry: true };
+    const data = testBytes(50_000, 8);
+    const res = await session.sendFile(bytesSource('ack.bin', data), aesKey);
+    expect(res).toMatchObject({ verified: true, attempts: 3 });
+    // ... and the connection stays in step for the next file.
+    expect((await session.sendFile(bytesSource('next.bin', data), aesKey)).verified).toBe(true);
+  });
+
   it('maxAttempts lowers the number of attempts', async () => {
     const server = new FakeServer();
     const { session, aesKey } = await connected(server);

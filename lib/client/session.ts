@@ -195,7 +195,7 @@ export class ClientSession {
         progress.bytesRead = 0;
         progress.bytesSent = 0;
         report('sending');
-        const ours = await this.#sendAttempt(source, aesKey, progress, report, signal);
+        const ours = await this.#sendAttempt(source, aesKey, attempt, progress, report, signal);
         report('verifying');
         const res = await this.#pendingAnswer!;
         this.#pendingAnswer = null;
@@ -250,6 +250,7 @@ export class ClientSession {
   async #sendAttempt(
     source: FileSource,
     aesKey: Uint8Array,
+    attempt: number,
     progress: SendProgress,
     report: (phase: SendPhase) => void,
     signal: AbortSignal | undefined,
@@ -263,7 +264,7 @@ export class ClientSession {
 
     // Read the answer concurrently, so a 1607 sent mid-sequence stops us early.
     let early: EarlyAnswer | null = null;
-    const answer = this.#readResponse(RequestCode.SendFile).then(
+    const answer = this.#readFileAnswer(attempt > 1).then(
       (value) => {
         early = { ok: true, value };
         return value;
@@ -345,6 +346,16 @@ export class ClientSession {
     }
     report('sending');
     return cksum.digest();
+  }
+
+  /**
+   * The answer to a 1028 sequence. After a 1030 (`afterRetry`), a 1604 is skipped: the
+   * protocol gives 1030 no response, but some servers acknowledge it anyway.
+   */
+  async #readFileAnswer(afterRetry: boolean): Promise<Response> {
+    const res = await this.#readResponse(RequestCode.SendFile);
+    if (afterRetry && res.code === ResponseCode.Thanks) return this.#readResponse(RequestCode.SendFile);
+    return res;
   }
 
   /** Sends one request and reads its answer, which must have one of `expected` codes. */

@@ -5,7 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -405,6 +405,17 @@ describe('failures', () => {
     } finally {
       await new Promise((r) => silent.close(r));
     }
+  });
+
+  it('two files with the same name are refused before connecting (exit 2)', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'twins-'));
+    await mkdir(path.join(dir, 'a'));
+    await mkdir(path.join(dir, 'b'));
+    await writeFile(path.join(dir, 'a', 'same.txt'), 'a');
+    await writeFile(path.join(dir, 'b', 'same.txt'), 'b');
+    const run = await runCli(['--server', '127.0.0.1:1', '--name', 'n', 'a/same.txt', 'b/same.txt'], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('have the same name "same.txt"');
   });
 
   it('--help prints the usage and exits 0; an unknown option exits 2', async () => {
