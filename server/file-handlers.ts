@@ -66,49 +66,60 @@ function requireClient(db: ServerDatabase, clientId: Uint8Array): void {
   }
 }
 
-/** 1029: marks the file verified -> 1604. `token` is this connection's upload of that name, if any. */
+/**
+ * The upload a 1029/1030/1031 may act on: the one this connection received under that
+ * name. Client IDs travel in the clear, so an ID alone proves nothing; having sent the
+ * file's packets with the connection's AES key is the only proof v3 offers. Anything
+ * else (another connection, another client's ID, a name never sent) is refused.
+ */
+function requireToken(
+  db: ServerDatabase,
+  clientId: Uint8Array,
+  fileName: string,
+  token: string | undefined,
+): string {
+  requireClient(db, clientId);
+  if (token === undefined) {
+    throw new ServerError(
+      'SERVER_ERR_NO_SUCH_FILE',
+      `No file "${fileName}" was received from this client on this connection.`,
+    );
+  }
+  return token;
+}
+
+/** 1029: marks this connection's upload of the name verified -> 1604. */
 export function verifyFile(
   db: ServerDatabase,
   clientId: Uint8Array,
   fileName: string,
-  token: string | null,
+  token: string | undefined,
 ): Response {
-  requireClient(db, clientId);
-  if (db.markVerified(clientId, fileName, token) === 0) {
-    if (!db.fileByName(clientId, fileName)) {
-      throw new ServerError(
-        'SERVER_ERR_NO_SUCH_FILE',
-        `No file "${fileName}" was received from this client.`,
-      );
-    }
+  const own = requireToken(db, clientId, fileName, token);
+  if (db.markVerified(clientId, fileName, own) === 0) {
     throw new ServerError(
       'SERVER_ERR_FILE_REPLACED',
-      `"${fileName}" was replaced by another upload after this connection's; send it again.`,
+      `"${fileName}" was removed or replaced by another upload after this connection's; send it again.`,
     );
   }
   return { code: ResponseCode.Thanks, clientId };
 }
 
 /**
- * 1030 and 1031: the client's CRC did not match, so the stored attempt is removed (only
- * this connection's attempt when `token` is known: another upload of the name stays).
- * Returns what was removed (nothing when another upload replaced it meanwhile).
+ * 1030 and 1031: the client's CRC did not match, so this connection's stored attempt is
+ * removed. Returns false when another upload of the name replaced it meanwhile (that one
+ * stays).
  */
 export function discardFile(
   db: ServerDatabase,
   storage: Storage,
   clientId: Uint8Array,
   fileName: string,
-  token: string | null,
+  token: string | undefined,
 ): boolean {
-  requireClient(db, clientId);
-  const row = db.deleteFile(clientId, fileName, token);
-  if (row) {
-    storage.remove(row.PathName, clientIdToHex(clientId));
-    return true;
-  }
-  if (!db.fileByName(clientId, fileName)) {
-    throw new ServerError('SERVER_ERR_NO_SUCH_FILE', `No file "${fileName}" was received from this client.`);
-  }
-  return false;
+  const own = requireToken(db, clientId, fileName, token);
+  const row = db.deleteFile(clientId, fileName, own);
+  if (!row) return false;
+  storage.remove(row.PathName, clientIdToHex(clientId));
+  return true;
 }

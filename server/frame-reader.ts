@@ -67,6 +67,11 @@ export class FrameReader {
     return this.#state === State.Header && this.#headFill === 0;
   }
 
+  /** Declared payload size of the request being received (0 between requests or mid-header). */
+  get currentPayloadSize(): number {
+    return this.#state === State.Header ? 0 : this.#header!.payloadSize;
+  }
+
   push(chunk: Uint8Array): FrameEvent[] {
     if (this.#failure) throw this.#failure;
     const out: FrameEvent[] = [];

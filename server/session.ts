@@ -51,6 +51,8 @@ export interface SessionContext {
 const RESPONSE_BUFFER_LIMIT = 64 * 1024;
 /** LastSeen is written at most this often during a file's packets (every other request writes it). */
 const LAST_SEEN_INTERVAL_MS = 1000;
+/** Slowest delivery (bytes/s) of a request's payload allowed on top of the idle timeout. */
+const MIN_REQUEST_RATE = 64 * 1024;
 /** After a framing error, how long the peer gets to read our 1607 before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -68,6 +70,12 @@ function errorCode(e: unknown): string {
 }
 
 const iso = () => new Date().toISOString();
+
+/** A request is complete: the events after it belong to the next one. */
+const isRequestEnd = (e: FrameEvent) => e.type === 'frame' || e.type === 'file-end';
+
+/** Key of the #tokens map: which upload of a name this connection stored. */
+const tokenKey = (clientId: Uint8Array, fileName: string) => `${clientIdToHex(clientId)}/${fileName}`;
 
 export class Session {
   readonly #socket: Socket;
@@ -126,8 +134,10 @@ export class Session {
       else this.#fatal(e, null);
       return;
     }
+    // The clock of a request starts with its first byte and stops when it is complete; a
+    // slice of a packet's content is not progress (else 2 bytes/s would hold a slot forever).
     if (this.#reader.idle) this.#frameSince = null;
-    else if (events.length > 0 || this.#frameSince === null) this.#frameSince = now;
+    else if (this.#frameSince === null || events.some(isRequestEnd)) this.#frameSince = now;
     for (const ev of events) this.#queue.push(ev);
     this.#pump();
   }
@@ -149,6 +159,8 @@ export class Session {
         this.#busy = null;
         this.#serverBusy = false;
         if (this.#closed) return;
+        // Time spent waiting for our own disk does not count against the peer's request.
+        if (this.#frameSince !== null) this.#frameSince = Date.now();
         this.#socket.resume();
         this.#pump();
       });
@@ -270,15 +282,20 @@ export class Session {
           file = req.fileName;
           this.#touch(req.clientId);
           result = this.#send(
-            verifyFile(db, req.clientId, req.fileName, this.#tokenOf(req.clientId, req.fileName)),
+            verifyFile(
+              db,
+              req.clientId,
+              req.fileName,
+              this.#tokens.get(tokenKey(req.clientId, req.fileName)),
+            ),
           );
           break;
         case RequestCode.CrcRetry:
         case RequestCode.CrcAbort: {
           file = req.fileName;
           this.#touch(req.clientId);
-          const key = `${clientIdToHex(req.clientId)}/${req.fileName}`;
-          discardFile(db, storage, req.clientId, req.fileName, this.#tokens.get(key) ?? null);
+          const key = tokenKey(req.clientId, req.fileName);
+          discardFile(db, storage, req.clientId, req.fileName, this.#tokens.get(key));
           this.#tokens.delete(key);
           if (req.code === RequestCode.CrcAbort)
             result = this.#send({ code: ResponseCode.Thanks, clientId: req.clientId });
@@ -301,10 +318,6 @@ export class Session {
       ...(error ? { error } : {}),
       ...(file !== undefined ? { file } : {}),
     });
-  }
-
-  #tokenOf(clientId: Uint8Array, fileName: string): string | null {
-    return this.#tokens.get(`${clientIdToHex(clientId)}/${fileName}`) ?? null;
   }
 
   /**
@@ -414,7 +427,7 @@ export class Session {
       const stored = storeUpload(this.#ctx.db, this.#ctx.storage, u.clientId, req.fileName, result, iso());
       this.#upload = null;
       this.#touch(u.clientId);
-      this.#tokens.set(`${clientIdToHex(u.clientId)}/${req.fileName}`, stored.token);
+      this.#tokens.set(tokenKey(u.clientId, req.fileName), stored.token);
       const code = this.#send({
         code: ResponseCode.FileReceived,
         clientId: u.clientId,
@@ -486,7 +499,9 @@ export class Session {
   checkTimeout(now: number): boolean {
     if (this.#closed || this.#serverBusy) return false;
     const limit = this.#ctx.config.idleTimeoutMs;
-    const stalled = this.#frameSince !== null && now - this.#frameSince > limit;
+    // A request may take the idle timeout plus the time its payload needs at MIN_REQUEST_RATE.
+    const allowed = limit + (this.#reader.currentPayloadSize * 1000) / MIN_REQUEST_RATE;
+    const stalled = this.#frameSince !== null && now - this.#frameSince > allowed;
     if (now - this.#lastActivity <= limit && !stalled) return false;
     this.#ctx.log.event('timeout', { peer: this.peer, reason: stalled ? 'request too slow' : 'idle' });
     this.close(stalled ? 'request too slow' : 'idle');

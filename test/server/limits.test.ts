@@ -62,6 +62,36 @@ describe('timeouts', () => {
     expect(s.log.events.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
   });
 
+  it("closes a peer that trickles a packet's content (slowloris) and removes the temp file", async () => {
+    const s = await server({ idleTimeoutMs: 400 });
+    const c = await connect(s.port);
+    const id = await registerAndExchange(c, 'slowloris');
+    const size = 4096;
+    await c.send(
+      encodeSendFilePrefix(
+        {
+          clientId: id.clientId,
+          contentSize: size,
+          origSize: size - 1,
+          packetNumber: 1,
+          totalPackets: 1,
+          fileName: 's',
+        },
+        size,
+      ),
+    );
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (!c.closed) void c.send(randomBytes(1)).then(() => sent++);
+    }, 50);
+    await c.closedPromise;
+    clearInterval(timer);
+    expect(sent).toBeLessThan(size);
+    expect(s.log.events.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readdirSync(join(s.dataDir, 'tmp'))).toEqual([]);
+  });
+
   it('keeps a connection that keeps working', async () => {
     const s = await server({ idleTimeoutMs: 400 });
     const c = await connect(s.port);
@@ -186,6 +216,37 @@ describe('hostile file names', () => {
     expect(listReceivedFiles(s.dataDir)).toEqual([]);
     await sendFile(c, id, { fileName: 'fine', data: randomBytes(5) });
     expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
+  });
+});
+
+describe('1029/1030/1031 act only on uploads received on the same connection', () => {
+  it("another connection using a client's ID cannot verify, discard or remove its files", async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    const alice = await registerAndExchange(c, 'alice');
+    const notes = randomBytes(500);
+    await sendFile(c, alice, { fileName: 'notes.txt', data: notes });
+    expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
+    // Left unverified on purpose.
+    const stranger = await connect(s.port);
+    const as = (code: typeof RequestCode.CrcOk | typeof RequestCode.CrcRetry | typeof RequestCode.CrcAbort) =>
+      encodeRequest({ code, clientId: alice.clientId, fileName: 'notes.txt' });
+    expect((await stranger.request(as(RequestCode.CrcOk)))?.code).toBe(ResponseCode.ServerError);
+    await stranger.send(as(RequestCode.CrcRetry));
+    expect((await stranger.request(as(RequestCode.CrcAbort)))?.code).toBe(ResponseCode.ServerError);
+    expect(stranger.unread).toBe(0);
+    const row = listReceivedFiles(s.dataDir).find((f) => f.fileName === 'notes.txt')!;
+    expect(row.verified).toBe(false);
+    expect(readFileSync(join(s.dataDir, row.path)).equals(notes)).toBe(true);
+    // Even alice's own later connection (after 1027) did not receive those bytes.
+    const later = await connect(s.port);
+    const r = await later.request(
+      encodeRequest({ code: RequestCode.Reconnect, clientId: alice.clientId, name: 'alice' }),
+    );
+    expect(r?.code).toBe(ResponseCode.Reconnected);
+    expect((await later.request(as(RequestCode.CrcOk)))?.code).toBe(ResponseCode.ServerError);
+    // The connection that sent it can.
+    expect((await c.request(as(RequestCode.CrcOk)))?.code).toBe(ResponseCode.Thanks);
   });
 });
 
