@@ -35,87 +35,100 @@ export interface FlipProxy {
 /** Offset of PacketNumber (u16) inside the 1028 payload. */
 const PACKET_NUMBER_OFFSET = 8;
 
-export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
+/** Counts shared by the corrupters of all connections of one proxy. */
+export interface CorruptionStats {
+  corrupted: number;
+  sequences: number;
+}
+
+/**
+ * One connection's client -> server stream walker: call it with each chunk, in order; it
+ * flips the chosen content byte in place. `stats` is shared across connections.
+ */
+export function createRequestCorrupter(
+  opts: Pick<FlipProxyOptions, 'flipOffset' | 'corruptSequences' | 'mask'>,
+  stats: CorruptionStats = { corrupted: 0, sequences: 0 },
+): (chunk: Uint8Array) => void {
   const flipOffset = opts.flipOffset ?? 0;
   const limit = opts.corruptSequences ?? Number.POSITIVE_INFINITY;
   const mask = opts.mask ?? 0xff;
-  let corrupted = 0;
-  let sequences = 0;
-  const sockets = new Set<net.Socket>();
+  const header = new Uint8Array(REQUEST_HEADER_SIZE);
+  const headerView = new DataView(header.buffer);
+  let headerFill = 0;
+  let code = 0;
+  let payloadLeft = 0;
+  /** Position inside the current payload. */
+  let payloadPos = 0;
+  /** The start of the 1028 fixed part, up to and including PacketNumber. */
+  const fixed = new Uint8Array(PACKET_NUMBER_OFFSET + 2);
+  const fixedView = new DataView(fixed.buffer);
+  let lastPacketNumber = -1;
+  /** Ciphertext offset (within its file) of the current packet's first content byte. */
+  let packetBase = 0;
+  let corruptThisSequence = false;
 
-  /** Per connection: walks the request stream and flips the chosen content byte in place. */
-  function makeCorrupter(): (chunk: Buffer) => void {
-    const header = Buffer.alloc(REQUEST_HEADER_SIZE);
-    let headerFill = 0;
-    let code = 0;
-    let payloadLeft = 0;
-    /** Position inside the current payload. */
-    let payloadPos = 0;
-    /** The start of the 1028 fixed part, up to and including PacketNumber. */
-    const fixed = Buffer.alloc(PACKET_NUMBER_OFFSET + 2);
-    let lastPacketNumber = -1;
-    /** Ciphertext offset (within its file) of the current packet's first content byte. */
-    let packetBase = 0;
-    let corruptThisSequence = false;
+  /** Called once the packet number of a 1028 is known. */
+  const startPacket = (): void => {
+    const packetNumber = fixedView.getUint16(PACKET_NUMBER_OFFSET, true);
+    // Packet 1 starts a sequence, or packet 0 for clients counting from 0.
+    if (packetNumber === 0 || (packetNumber === 1 && lastPacketNumber !== 0)) {
+      stats.sequences++;
+      packetBase = 0;
+      corruptThisSequence = stats.corrupted < limit;
+      if (corruptThisSequence) stats.corrupted++;
+    }
+    lastPacketNumber = packetNumber;
+  };
 
-    /** Called once the packet number of a 1028 is known. */
-    const startPacket = (): void => {
-      const packetNumber = fixed.readUInt16LE(PACKET_NUMBER_OFFSET);
-      // Packet 1 starts a sequence, or packet 0 for clients counting from 0.
-      if (packetNumber === 0 || (packetNumber === 1 && lastPacketNumber !== 0)) {
-        sequences++;
-        packetBase = 0;
-        corruptThisSequence = corrupted < limit;
-        if (corruptThisSequence) corrupted++;
-      }
-      lastPacketNumber = packetNumber;
-    };
-
-    return (chunk) => {
-      let at = 0;
-      while (at < chunk.length) {
-        if (headerFill < REQUEST_HEADER_SIZE) {
-          const take = Math.min(REQUEST_HEADER_SIZE - headerFill, chunk.length - at);
-          chunk.copy(header, headerFill, at, at + take);
-          headerFill += take;
-          at += take;
-          if (headerFill < REQUEST_HEADER_SIZE) return;
-          code = header.readUInt16LE(17);
-          payloadLeft = header.readUInt32LE(19);
-          payloadPos = 0;
-          if (payloadLeft === 0) headerFill = 0;
-          continue;
-        }
-        const take = Math.min(payloadLeft, chunk.length - at);
-        if (code === RequestCode.SendFile) {
-          // Fixed part: collect the bytes up to PacketNumber.
-          for (let pos = payloadPos; pos < Math.min(fixed.length, payloadPos + take); pos++) {
-            fixed[pos] = chunk[at + pos - payloadPos]!;
-            if (pos === fixed.length - 1) startPacket();
-          }
-          // Content part of this segment, as file offsets [from, to).
-          const from = packetBase + Math.max(0, payloadPos - SEND_FILE_FIXED_SIZE);
-          const to = packetBase + Math.max(0, payloadPos + take - SEND_FILE_FIXED_SIZE);
-          if (corruptThisSequence && flipOffset >= from && flipOffset < to) {
-            chunk[at + (flipOffset - packetBase + SEND_FILE_FIXED_SIZE - payloadPos)]! ^= mask;
-          }
-        }
-        payloadPos += take;
-        payloadLeft -= take;
+  return (chunk: Uint8Array) => {
+    let at = 0;
+    while (at < chunk.length) {
+      if (headerFill < REQUEST_HEADER_SIZE) {
+        const take = Math.min(REQUEST_HEADER_SIZE - headerFill, chunk.length - at);
+        header.set(chunk.subarray(at, at + take), headerFill);
+        headerFill += take;
         at += take;
-        if (payloadLeft === 0) {
-          if (code === RequestCode.SendFile) packetBase += payloadPos - SEND_FILE_FIXED_SIZE;
-          headerFill = 0;
+        if (headerFill < REQUEST_HEADER_SIZE) return;
+        code = headerView.getUint16(17, true);
+        payloadLeft = headerView.getUint32(19, true);
+        payloadPos = 0;
+        if (payloadLeft === 0) headerFill = 0;
+        continue;
+      }
+      const take = Math.min(payloadLeft, chunk.length - at);
+      if (code === RequestCode.SendFile) {
+        // Fixed part: collect the bytes up to PacketNumber.
+        for (let pos = payloadPos; pos < Math.min(fixed.length, payloadPos + take); pos++) {
+          fixed[pos] = chunk[at + pos - payloadPos]!;
+          if (pos === fixed.length - 1) startPacket();
+        }
+        // Content part of this segment, as file offsets [from, to).
+        const from = packetBase + Math.max(0, payloadPos - SEND_FILE_FIXED_SIZE);
+        const to = packetBase + Math.max(0, payloadPos + take - SEND_FILE_FIXED_SIZE);
+        if (corruptThisSequence && flipOffset >= from && flipOffset < to) {
+          chunk[at + (flipOffset - packetBase + SEND_FILE_FIXED_SIZE - payloadPos)]! ^= mask;
         }
       }
-    };
-  }
+      payloadPos += take;
+      payloadLeft -= take;
+      at += take;
+      if (payloadLeft === 0) {
+        if (code === RequestCode.SendFile) packetBase += payloadPos - SEND_FILE_FIXED_SIZE;
+        headerFill = 0;
+      }
+    }
+  };
+}
+
+export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
+  const stats: CorruptionStats = { corrupted: 0, sequences: 0 };
+  const sockets = new Set<net.Socket>();
 
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: opts.targetHost ?? '127.0.0.1', port: opts.targetPort });
     sockets.add(client);
     sockets.add(upstream);
-    const corrupt = makeCorrupter();
+    const corrupt = createRequestCorrupter(opts, stats);
     client.pause();
     upstream.once('connect', () => client.resume());
     client.on('data', (chunk: Buffer) => {
@@ -148,10 +161,10 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
       resolve({
         port,
         get corrupted() {
-          return corrupted;
+          return stats.corrupted;
         },
         get sequences() {
-          return sequences;
+          return stats.sequences;
         },
         close: () =>
           new Promise<void>((done) => {

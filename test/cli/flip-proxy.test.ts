@@ -1,0 +1,89 @@
+/** The fault injector itself: it must flip exactly the chosen byte however the stream is split. */
+import { describe, expect, it } from 'vitest';
+import { encodeRequest, encodeSendFilePrefix, RequestCode } from '../../lib/protocol';
+import { createRequestCorrupter } from '../support/flip-proxy';
+
+const clientId = new Uint8Array(16).fill(7);
+
+/** One 1028 sequence of `contentSize` bytes in packets of `packetSize` (numbered from `first`), then a 1030. */
+function sequence(contentSize: number, packetSize: number, first = 1): Uint8Array[] {
+  const total = Math.ceil(contentSize / packetSize);
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < total; i++) {
+    const content = new Uint8Array(Math.min(packetSize, contentSize - i * packetSize)).map(
+      (_, j) => (i * packetSize + j) & 0xff,
+    );
+    const prefix = encodeSendFilePrefix(
+      {
+        clientId,
+        contentSize,
+        origSize: contentSize - 1,
+        packetNumber: first + i,
+        totalPackets: total,
+        fileName: 'f',
+      },
+      content.length,
+    );
+    frames.push(prefix, content);
+  }
+  frames.push(encodeRequest({ code: RequestCode.CrcRetry, clientId, fileName: 'f' }));
+  return frames;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Offsets in `stream` where `a` and `b` differ. */
+function diff(a: Uint8Array, b: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) out.push(i);
+  return out;
+}
+
+/** Stream offset of file offset `off` in a sequence of packets of `packetSize` (prefix 290 bytes each). */
+function streamOffset(off: number, packetSize: number, base = 0): number {
+  return base + (Math.floor(off / packetSize) + 1) * 290 + off;
+}
+
+describe('flip proxy corrupter', () => {
+  const original = concat([...sequence(1000, 300), ...sequence(1000, 300), ...sequence(1000, 300)]);
+  const seqLen = original.length / 3;
+
+  it.each([1, 2, 7, 23, 290, 301, 4096])(
+    'flips exactly one byte per corrupted sequence, chunks of %i',
+    (step) => {
+      const stats = { corrupted: 0, sequences: 0 };
+      const corrupt = createRequestCorrupter({ flipOffset: 450, corruptSequences: 2 }, stats);
+      const stream = original.slice();
+      for (let at = 0; at < stream.length; at += step) corrupt(stream.subarray(at, at + step));
+      expect(stats).toEqual({ corrupted: 2, sequences: 3 });
+      expect(diff(original, stream)).toEqual([streamOffset(450, 300), streamOffset(450, 300, seqLen)]);
+      expect(stream[streamOffset(450, 300)]).toBe(original[streamOffset(450, 300)]! ^ 0xff);
+    },
+  );
+
+  it('counts sequences that start at packet 0', () => {
+    const stats = { corrupted: 0, sequences: 0 };
+    const corrupt = createRequestCorrupter({ flipOffset: 0 }, stats);
+    const from0 = concat(sequence(1000, 300, 0));
+    const stream = from0.slice();
+    corrupt(stream);
+    expect(stats).toEqual({ corrupted: 1, sequences: 1 });
+    expect(diff(from0, stream)).toEqual([290]);
+  });
+
+  it('leaves other requests alone', () => {
+    const corrupt = createRequestCorrupter({ flipOffset: 0 });
+    const reg = encodeRequest({ code: RequestCode.Register, clientId, name: 'someone' });
+    const copy = reg.slice();
+    corrupt(copy);
+    expect(copy).toEqual(reg);
+  });
+});
