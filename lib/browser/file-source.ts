@@ -1,13 +1,14 @@
 /**
  * A browser File as a lib/client FileSource: read as a stream (File.stream()), never whole,
  * re-readable from the start for each attempt. Chunks are coalesced into CHUNK_SIZE pieces
- * (a multiple of 64 KiB) so each WebCrypto call encrypts a useful amount.
+ * (a multiple of 64 KiB) so each WebCrypto call encrypts a useful amount: 1 MiB steps ran
+ * about a third faster than 256 KiB ones in the bench (fewer thread hops per byte).
  */
 import type { FileSource } from '../client/types';
 import { MAX_FILE_NAME_LENGTH } from '../protocol';
 
 /** Plaintext bytes handed to the session per step. */
-export const CHUNK_SIZE = 4 * 64 * 1024;
+export const CHUNK_SIZE = 1024 * 1024;
 
 /** Regroups a byte stream into pieces of exactly `size` bytes (the last may be shorter). */
 export async function* rechunk(stream: ReadableStream<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
