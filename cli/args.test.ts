@@ -42,6 +42,7 @@ describe('parseServerAddress', () => {
     expect(parseServerAddress('127.0.0.1:1256')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 1256 });
     expect(parseServerAddress('files.example:9')).toEqual({ kind: 'tcp', host: 'files.example', port: 9 });
     expect(parseServerAddress('[::1]:80')).toEqual({ kind: 'tcp', host: '::1', port: 80 });
+    expect(parseServerAddress('files.example')).toEqual({ kind: 'tcp', host: 'files.example', port: 1256 });
   });
   it('routes ws:// and wss:// URLs to the bridge transport', () => {
     expect(parseServerAddress('ws://localhost:8080/ws')).toEqual({
@@ -51,7 +52,7 @@ describe('parseServerAddress', () => {
     expect(parseServerAddress('WSS://h/x').kind).toBe('ws');
   });
   it('rejects what is neither', () => {
-    for (const bad of ['host', 'host:', ':80', 'h:0', 'h:65536', '::1:80', 'h:80x', 'http://h:1']) {
+    for (const bad of ['host:', ':80', 'h:0', 'h:65536', '::1:80', 'h:80x', 'http://h:1']) {
       expect(usageError(() => parseServerAddress(bad))).toContain('--server');
     }
   });

@@ -1,4 +1,5 @@
 /** Command-line parsing for the CLI client (pure: no fs, no process). */
+import { DEFAULT_SERVER_PORT } from '../lib/protocol';
 import { CliError } from './errors';
 
 export interface CliArgs {
@@ -18,8 +19,9 @@ Sends files to a protocol v3 file server, encrypted with AES-256-CBC, and checks
 file's CRC with the server.
 
 Options:
-  --server HOST:PORT  The file server (IPv6 as [address]:PORT), or ws://HOST:PORT/PATH
-                      for a WebSocket bridge. Default: line 1 of transfer.info.
+  --server HOST:PORT  The file server (IPv6 as [address]:PORT; PORT defaults to 1256),
+                      or ws://HOST:PORT/PATH for a WebSocket bridge.
+                      Default: line 1 of transfer.info.
   --name NAME         Client name to register as (ASCII, at most 100 characters).
                       Default: the name in me.info, else line 2 of transfer.info.
   --dir FOLDER        Folder holding transfer.info, me.info and priv.key.
@@ -89,12 +91,12 @@ export function parseServerAddress(text: string): ServerAddress {
       throw new CliError('CLI_ERR_USAGE', `--server ${text} is not a valid WebSocket URL.`);
     }
   }
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[3]) : Number.NaN;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(text.trim());
+  const port = m ? (m[3] === undefined ? DEFAULT_SERVER_PORT : Number(m[3])) : Number.NaN;
   if (!m || !(port >= 1 && port <= 65535)) {
     throw new CliError(
       'CLI_ERR_USAGE',
-      `--server ${JSON.stringify(text)} is not HOST:PORT (IPv6 as [address]:PORT, port 1..65535) or a ws:// URL.`,
+      `--server ${JSON.stringify(text)} is not HOST[:PORT] (IPv6 as [address]:PORT, port 1..65535) or a ws:// URL.`,
     );
   }
   return { kind: 'tcp', host: (m[1] ?? m[2])!, port };
