@@ -112,7 +112,7 @@ const OPTIONS: readonly OptionSpec[] = [
     env: 'SFT_IDLE_TIMEOUT',
     key: 'idleTimeoutMs',
     arg: 'SECONDS',
-    help: `close connections silent this long or this slow to send one request (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`,
+    help: `close connections silent this long, or slower than this (+1 s per 64 KiB) to send one request (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`,
     parse: parseSeconds,
   },
 ];
