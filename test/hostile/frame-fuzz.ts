@@ -180,11 +180,7 @@ export function arbCase(maxPayload: number): fc.Arbitrary<FuzzCase> {
   });
 }
 
-function pickId(id: IdPick, code: number, ctx: FuzzContext, seed: number): Uint8Array {
-  // 1029/1030/1031 carrying another client's ID are left out on purpose: the server acts on
-  // them (see known-bugs.test.ts); with them in, every run would fail on that one bug.
-  const crc = code === RequestCode.CrcOk || code === RequestCode.CrcRetry || code === RequestCode.CrcAbort;
-  if (id === 'other' && crc) id = 'self';
+function pickId(id: IdPick, ctx: FuzzContext, seed: number): Uint8Array {
   switch (id) {
     case 'zero':
       return new Uint8Array(16);
@@ -197,9 +193,13 @@ function pickId(id: IdPick, code: number, ctx: FuzzContext, seed: number): Uint8
   }
 }
 
-function isCrcCode(code: number): boolean {
-  return code === RequestCode.CrcOk || code === RequestCode.CrcRetry || code === RequestCode.CrcAbort;
-}
+const CRC_CODES: ReadonlySet<number> = new Set([
+  RequestCode.CrcOk,
+  RequestCode.CrcRetry,
+  RequestCode.CrcAbort,
+]);
+/** Names the baseline clients stored: spoofed CRC answers aim at them. */
+const BASELINE_FILE_NAMES = ['report.pdf', 'notes.txt', 'data.bin'];
 
 /** The bytes of one recipe; `aesKey` is the connection's key when keyed (else a dummy one). */
 export function materialize(r: FrameRecipe, ctx: FuzzContext, aesKey: Buffer): Uint8Array[] {
@@ -210,7 +210,7 @@ export function materialize(r: FrameRecipe, ctx: FuzzContext, aesKey: Buffer): U
       const head = new Uint8Array(REQUEST_HEADER_SIZE);
       encodeRequestHeader(
         {
-          clientId: pickId(r.id, r.code, ctx, r.payload.length),
+          clientId: pickId(r.id, ctx, r.payload.length),
           version: r.version,
           code: r.code,
           payloadSize: r.size === 'exact' ? r.payload.length : r.size,
@@ -220,17 +220,13 @@ export function materialize(r: FrameRecipe, ctx: FuzzContext, aesKey: Buffer): U
       return [concatBytes([head, r.payload])];
     }
     case 'request': {
-      const req = { ...r.req, clientId: pickId(r.id, r.req.code, ctx, r.req.code) } as Request;
-      const frame = encodeRequest(req);
-      if (!r.mutations) return [frame];
-      const out = mutate(frame, r.mutations, 19);
-      // A flip may turn a request into a CRC request carrying another client's ID: same
-      // exclusion as pickId.
-      if (out.length >= REQUEST_HEADER_SIZE && isCrcCode(out[17]! | (out[18]! << 8))) {
-        const id = out.subarray(0, 16);
-        if (ctx.others.some((o) => Buffer.from(o).equals(id))) out.set(ctx.self.clientId, 0);
+      let req = { ...r.req, clientId: pickId(r.id, ctx, r.req.code) } as Request;
+      // A CRC answer under another client's ID names one of that client's files.
+      if (r.id === 'other' && 'fileName' in req && CRC_CODES.has(req.code)) {
+        req = { ...req, fileName: BASELINE_FILE_NAMES[req.fileName.length % BASELINE_FILE_NAMES.length]! };
       }
-      return [out];
+      const frame = encodeRequest(req);
+      return [r.mutations ? mutate(frame, r.mutations, 19) : frame];
     }
     case 'upload': {
       const data = Uint8Array.from({ length: r.size }, (_, i) => (i * 13 + r.packet) & 0xff);

@@ -3,7 +3,6 @@
  * connection and ends with the same checks: the answer the protocol calls for, nothing
  * stored that should not be, a new client still registers and uploads, and the files two
  * other clients stored before are byte-identical with unchanged rows.
- * (Spoofed 1029/1030/1031 are in known-bugs.test.ts until the server refuses them.)
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -280,5 +279,39 @@ describe('protocol misuse', () => {
     c.close();
     await until(() => readdirSync(join(srv.data, 'tmp')).length === 0, 'the temp file to go');
     expect(storedNames(me)).toEqual([]);
+  });
+});
+
+describe('spoofed CRC answers (client IDs travel in the clear: they are no credential)', () => {
+  it("1031 and 1030 carrying another client's ID do not delete that client's files", async () => {
+    const c = await conn();
+    await expectCode(c, crc(1031, base.alice, 'report.pdf'), ResponseCode.ServerError);
+    await c.sendFrame(crc(1030, base.bob, 'data.bin'));
+    // 1030 has no answer; the next request shows the connection is still in step.
+    await expectCode(c, crc(1029, { clientId: new Uint8Array(16) }, 'x'), ResponseCode.ServerError);
+    expectIntact(srv.data, base.state);
+  });
+
+  it("1029 carrying another client's ID does not mark that client's unconfirmed file verified", async () => {
+    const c = await conn();
+    await expectCode(c, crc(1029, base.alice, 'notes.txt'), ResponseCode.ServerError);
+    const row = fileRows(srv.data).find(
+      (r) => hex(r.ID) === hex(base.alice.clientId) && r.FileName === 'notes.txt',
+    );
+    expect(row?.Verified).toBe(0);
+  });
+
+  it('1029 on a later connection of the same client does not verify an upload that connection never received', async () => {
+    const c1 = await conn();
+    const carol = await register(c1, randomName('carol'));
+    expect((await upload(c1, carol, 'draft.txt', randomBytes(100)))?.code).toBe(ResponseCode.FileReceived);
+    c1.close();
+    const c2 = await conn();
+    await reconnect(c2, carol);
+    await expectCode(c2, crc(1029, carol, 'draft.txt'), ResponseCode.ServerError);
+    const row = fileRows(srv.data).find(
+      (r) => hex(r.ID) === hex(carol.clientId) && r.FileName === 'draft.txt',
+    );
+    expect(row?.Verified).toBe(0);
   });
 });

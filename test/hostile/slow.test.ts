@@ -6,10 +6,12 @@
  * the files stored before are intact.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cksum } from '../../lib/crypto';
-import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
+import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
   type Baseline,
   expectConfined,
@@ -149,5 +151,36 @@ describe('floods (cap of 12 connections)', () => {
     const later = await tcpConn(srv.port);
     await register(later, randomName('later'));
     later.close();
+  });
+});
+
+describe('slow 1028 content', () => {
+  it('a packet whose content trickles one byte every 500 ms is timed out, and its temp file removed', async () => {
+    // Content slices are no progress of the request: otherwise 2 bytes/s would hold a slot
+    // (and a temp file) forever, and 64 such peers would fill the default connection cap.
+    const conn = await tcpConn(srv.port);
+    const me = await register(conn, randomName('slowloris'));
+    const prefix = encodeSendFilePrefix(
+      {
+        clientId: me.clientId,
+        contentSize: 64 * KiB,
+        origSize: 64 * KiB - 1,
+        packetNumber: 1,
+        totalPackets: 1,
+        fileName: 'slow.bin',
+      },
+      64 * KiB,
+    );
+    await conn.sendFrame(prefix);
+    const content = randomBytes(64 * KiB);
+    const t0 = Date.now();
+    let i = 0;
+    while (!conn.raw.closed && Date.now() - t0 < 15_000) {
+      await conn.sendFrame(content.subarray(i, i + 1));
+      i++;
+      await sleep(500);
+    }
+    expect(conn.raw.closed, `closed by the server within 15 s (sent ${i} content bytes)`).toBe(true);
+    await until(() => readdirSync(join(srv.data, 'tmp')).length === 0, 'the temp file to go', 5_000);
   });
 });
