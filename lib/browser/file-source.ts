@@ -15,10 +15,14 @@ export async function* rechunk(stream: ReadableStream<Uint8Array>, size: number)
   const reader = stream.getReader();
   let buf = new Uint8Array(size);
   let fill = 0;
+  let ended = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        ended = true;
+        break;
+      }
       let off = 0;
       while (off < value.length) {
         if (fill === 0 && value.length - off >= size) {
@@ -40,6 +44,8 @@ export async function* rechunk(stream: ReadableStream<Uint8Array>, size: number)
     }
     if (fill > 0) yield buf.subarray(0, fill);
   } finally {
+    // Stopped early (cancel, failed attempt): stop reading the file too.
+    if (!ended) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
 }
