@@ -306,6 +306,30 @@ describe('failures', () => {
     }
   });
 
+  it('after a file fails 4 times, the next file goes over the same connection and is verified', async () => {
+    const proxy = await startFlipProxy({ targetPort: server.port, flipOffset: 40, corruptSequences: 4 });
+    try {
+      const dir = await mkdtemp(path.join(tmp, 'flip3-'));
+      await writeFile(path.join(dir, 'first.bin'), randomBytes(1000));
+      await writeFile(path.join(dir, 'second.bin'), randomBytes(2000));
+      const run = await runCli(
+        ['--server', `127.0.0.1:${proxy.port}`, '--name', 'flipper3', 'first.bin', 'second.bin'],
+        dir,
+      );
+      expect(run.code).toBe(1);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^first\.bin {2}1000 bytes {2}CRC \d+ {2}FAILED after 4 attempts$/);
+      expect(lines[1]).toBe(
+        `second.bin  2000 bytes  CRC ${posixCksum(path.join(dir, 'second.bin'))}  verified`,
+      );
+      expect(proxy.sequences).toBe(5);
+      const rows = fileRows(server.dataDir).filter((r) => r.ClientName === 'flipper3');
+      expect(rows.map((r) => [r.FileName, r.Verified])).toEqual([['second.bin', 1]]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('CRC mismatch twice, then verified on the third attempt', async () => {
     const proxy = await startFlipProxy({ targetPort: server.port, flipOffset: 70_000, corruptSequences: 2 });
     try {
