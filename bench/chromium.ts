@@ -87,7 +87,12 @@ export async function runInChromium<T>(
   beforeClose?: (chromiumPid: number) => void,
 ): Promise<T> {
   const profile = mkdtempSync(join(tmpdir(), 'sft-bench-chromium-'));
-  const proc = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, url], { stdio: 'ignore' });
+  // SFT_CHROMIUM_FLAGS: extra flags, e.g. tracing for a profile of the page and its worker:
+  // "--trace-startup=disabled-by-default-v8.cpu_profiler,v8 --trace-startup-file=/tmp/t.json --trace-startup-duration=60"
+  const extra = process.env.SFT_CHROMIUM_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(CHROMIUM, [...CHROMIUM_FLAGS, ...extra, `--user-data-dir=${profile}`, url], {
+    stdio: 'ignore',
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

@@ -121,16 +121,27 @@ function newestSource(): number {
   return newest;
 }
 
-function ensureBuild(): void {
+async function ensureBuild(): Promise<void> {
   const buildId = join(ROOT, '.next', 'BUILD_ID');
-  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-  if (built > newestSource()) return;
-  log('the production build is stale or missing: next build ...');
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/next'), ['build'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (r.status !== 0) throw new Error(`next build failed:\n${r.stdout}\n${r.stderr}`);
+  // Another engineer's `next build` may hold the build lock: wait for it (up to ~4 min), then
+  // use its output if it is fresh, or build ourselves.
+  for (let attempt = 1; ; attempt++) {
+    const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
+    if (built > newestSource()) return;
+    log('the production build is stale or missing: next build ...');
+    const r = spawnSync(join(ROOT, 'node_modules/.bin/next'), ['build'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (r.status === 0) return;
+    const out = `${r.stdout}\n${r.stderr}`;
+    if (/Another next build process is already running/.test(out) && attempt < 16) {
+      log('another next build is running; waiting 15 s');
+      await new Promise((res) => setTimeout(res, 15_000));
+      continue;
+    }
+    throw new Error(`next build failed:\n${out}`);
+  }
 }
 
 const f = (n: number | null | undefined, digits = 0) =>
@@ -216,7 +227,7 @@ async function main(): Promise<void> {
   const browserRuns: Record<number, BrowserRun | undefined> = {};
   if (only.has('browser') || only.has('memory')) {
     const built = await step('production build', async () => {
-      ensureBuild();
+      await ensureBuild();
       return true;
     });
     const sizes = only.has('memory') && smallSize !== size ? [smallSize, size] : [size];
@@ -238,6 +249,15 @@ async function main(): Promise<void> {
       `bridge bufferutil: ${r?.bridgeBufferutil ?? '-'}`,
     );
     row('3 browser', 'ratio to min(WebCrypto, WS send)', pct(ratio), `target >= ${pct(TARGET_BROWSER)}`);
+    row(
+      '3 browser',
+      'CPU seconds: Chromium (all processes) / bridge / server',
+      `${f(r?.cpuSeconds.chromium, 1)} / ${f(r?.cpuSeconds.bridge, 1)} / ${f(r?.cpuSeconds.server, 1)} s`,
+      Object.entries(r?.cpuSeconds.chromiumByType ?? {})
+        .filter(([, v]) => v >= 0.1)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', '),
+    );
     targets.push({
       target: `browser >= ${pct(TARGET_BROWSER)} of min(WebCrypto, WS)`,
       value: pct(ratio),

@@ -4,13 +4,13 @@
  * Usage: tsx bench/profile-summary.ts FILE.cpuprofile [TOP]
  */
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT } from './procs';
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 interface Profile {
@@ -19,6 +19,19 @@ interface Profile {
   timeDeltas: number[];
   startTime: number;
   endTime: number;
+}
+
+/** For a minified Next.js chunk (/_next/static/...), the code at the position, to recognise it. */
+function snippet(url: string, line: number, column: number | undefined): string {
+  const at = url.indexOf('/_next/static/');
+  if (at < 0 || column === undefined) return '';
+  try {
+    const text =
+      readFileSync(join(ROOT, '.next', url.slice(at + '/_next/'.length)), 'utf8').split('\n')[line] ?? '';
+    return `  «${text.slice(Math.max(0, column - 10), column + 70).replace(/\s+/g, ' ')}»`;
+  } catch {
+    return '';
+  }
 }
 
 function where(url: string, line: number): string {
@@ -45,7 +58,8 @@ for (let i = 0; i < prof.samples.length; i++) {
   const n = byId.get(prof.samples[i]!)!;
   const dt = prof.timeDeltas[i] ?? 0;
   total += dt;
-  const key = `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url, n.callFrame.lineNumber)}`;
+  const c = n.callFrame;
+  const key = `${c.functionName || '(anonymous)'}  ${where(c.url, c.lineNumber)}${snippet(c.url, c.lineNumber, c.columnNumber)}`;
   self.set(key, (self.get(key) ?? 0) + dt);
 }
 const top = Number(topText ?? 25);

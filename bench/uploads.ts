@@ -106,6 +106,14 @@ export interface BrowserRun {
   serverPeakRssMiB: number | null;
   bridgePeakRssMiB: number | null;
   bridgeBufferutil: string;
+  /** CPU seconds (user+system, all threads) of each part over its whole life: the CPU budget. */
+  cpuSeconds: {
+    server: number | null;
+    bridge: number | null;
+    chromium: number | null;
+    /** Chromium's CPU by process type (browser, renderer, utility = network service, gpu-process ...). */
+    chromiumByType: Record<string, number>;
+  };
   error?: string;
 }
 
@@ -127,7 +135,16 @@ const mibOrNull = (b: number | null | undefined) => (typeof b === 'number' ? b /
  * SFT_BRIDGE_URL as a deployment sets it); Chromium opens /bench, which registers, uploads a
  * synthetic `sizeMiB` file through the app's upload worker and navigates to our results URL.
  */
-export async function browserUpload(work: string, sizeMiB: number): Promise<BrowserRun> {
+/** How the page is opened: headless Chromium without instrumentation, unless a profiler swaps it. */
+export type PageRunner = typeof runInChromium;
+
+export async function browserUpload(
+  work: string,
+  sizeMiB: number,
+  runPage: PageRunner = runInChromium,
+  /** Extra query parameters for /bench (the profiler passes delay=MS). */
+  extraQuery = '',
+): Promise<BrowserRun> {
   const runDir = mkdtempSync(join(work, 'browser-run-'));
   mkdirSync(join(runDir, 'data'));
   const group = new ProcGroup();
@@ -141,10 +158,18 @@ export async function browserUpload(work: string, sizeMiB: number): Promise<Brow
     const bridge = group.add('bridge', await startBridge(server.port, [origin]));
     group.add('next start', await startNext(webPort, { SFT_ENABLE_BENCH: '1', SFT_BRIDGE_URL: bridge.url }));
     let rendererPeak: number | null = null;
-    const url = `${origin}/bench?size=${sizeMiB}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
+    let chromiumCpu: number | null = null;
+    const byType: Record<string, number> = {};
+    const url = `${origin}/bench?size=${sizeMiB}${extraQuery}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
     const timeoutMs = 120_000 + sizeMiB * 1000; // generous: 1 s per MiB on top of start-up
-    const page = (await runInChromium(url, results.result, timeoutMs, (pid) => {
+    const page = (await runPage(url, results.result, timeoutMs, (pid) => {
+      chromiumCpu = cpuSeconds(pid);
+      byType.browser = chromiumCpu ?? 0;
       for (const p of descendants(pid)) {
+        const cpu = cpuSeconds(p) ?? 0;
+        chromiumCpu = (chromiumCpu ?? 0) + cpu;
+        const type = processType(p);
+        byType[type] = (byType[type] ?? 0) + cpu;
         const hwm = procMiB(p);
         if (hwm !== null && isRenderer(p)) rendererPeak = Math.max(rendererPeak ?? 0, hwm);
       }
@@ -160,6 +185,12 @@ export async function browserUpload(work: string, sizeMiB: number): Promise<Brow
       serverPeakRssMiB: procMiB(server.pid),
       bridgePeakRssMiB: procMiB(bridge.pid),
       bridgeBufferutil: bridge.bufferutil,
+      cpuSeconds: {
+        server: cpuSeconds(server.pid),
+        bridge: cpuSeconds(bridge.pid),
+        chromium: chromiumCpu,
+        chromiumByType: byType,
+      },
       error: page.error,
     };
   } finally {
@@ -170,10 +201,18 @@ export async function browserUpload(work: string, sizeMiB: number): Promise<Brow
   return run;
 }
 
-function isRenderer(pid: number): boolean {
+/** Chromium's --type= of a process ('utility' is the network service), '?' when unknown. */
+function processType(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer');
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? '?';
+    const sub = /--utility-sub-type=([\w.]+)/.exec(cmd)?.[1];
+    return sub ? `${type}:${sub.split('.').pop()}` : type;
   } catch {
-    return false;
+    return '?';
   }
+}
+
+function isRenderer(pid: number): boolean {
+  return processType(pid) === 'renderer';
 }

@@ -56,10 +56,12 @@ export function BenchRunner({
   bridgeUrl,
   sizeMiB,
   resultsUrl,
+  reportDelayMs = 0,
 }: {
   bridgeUrl: string;
   sizeMiB: number;
   resultsUrl: string;
+  reportDelayMs?: number;
 }) {
   const [status, setStatus] = useState('starting');
   const started = useRef(false);
@@ -92,7 +94,9 @@ export function BenchRunner({
       setStatus(JSON.stringify(result));
       const url = new URL(resultsUrl);
       url.searchParams.set('data', JSON.stringify(result));
-      location.href = url.href;
+      setTimeout(() => {
+        location.href = url.href;
+      }, reportDelayMs);
     };
     const file = syntheticFile(sizeMiB);
     const worker = startUploadWorker(
@@ -128,7 +132,7 @@ export function BenchRunner({
     const name = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     setStatus(`registering ${name}`);
     worker.post({ type: 'register', url: bridgeUrl, name });
-  }, [bridgeUrl, sizeMiB, resultsUrl]);
+  }, [bridgeUrl, sizeMiB, resultsUrl, reportDelayMs]);
 
   return (
     <main className="p-8 font-mono text-sm">

@@ -39,6 +39,8 @@ export default async function BenchPage({ searchParams }: { searchParams: Promis
   };
   const sizeMiB = Number(one('size') ?? '32');
   const results = loopbackUrl(one('results'));
+  // Milliseconds between finishing and reporting (bench/profile-browser.ts stops its profiler meanwhile).
+  const reportDelayMs = Math.min(10_000, Math.max(0, Number(one('delay') ?? '0') || 0));
   const { bridgeUrl } = await getRuntimeConfig();
   if (!results || !Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > MAX_MIB) {
     return (
@@ -50,5 +52,7 @@ export default async function BenchPage({ searchParams }: { searchParams: Promis
       </main>
     );
   }
-  return <BenchRunner bridgeUrl={bridgeUrl} sizeMiB={sizeMiB} resultsUrl={results} />;
+  return (
+    <BenchRunner bridgeUrl={bridgeUrl} sizeMiB={sizeMiB} resultsUrl={results} reportDelayMs={reportDelayMs} />
+  );
 }
