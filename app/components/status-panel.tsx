@@ -106,7 +106,7 @@ export function describeConn(
           return {
             severity: 'bad',
             title: `The name “${name}” is not available`,
-            body: `${conn.detail} Choose another name below.`,
+            body: 'Someone has registered it on this server already, or the server does not allow it. Choose another name below.',
           };
         case 'rejected':
           return {

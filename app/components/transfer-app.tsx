@@ -37,7 +37,10 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
     };
   }, []);
 
-  const nameError = conn.kind === 'problem' && conn.problem === 'name-taken' ? conn.detail : undefined;
+  const nameError =
+    conn.kind === 'problem' && conn.problem === 'name-taken'
+      ? `“${t.triedName}” is taken on this server. Try another name.`
+      : undefined;
 
   return (
     <div className="mx-auto flex w-full max-w-3xl flex-col gap-5 px-4 py-6 sm:px-6 sm:py-10">

@@ -39,6 +39,7 @@ export interface UploadItem {
   size: number;
   phase: ItemPhase;
   attempt: number;
+  /** Plaintext bytes that have left this browser in the current attempt. */
   bytesRead: number;
   attemptStartedAt?: number;
   /** Bytes per second over the current attempt. */
@@ -201,13 +202,16 @@ export function useTransfer(bridgeUrl: string) {
               const newAttempt = msg.attempt !== it.attempt || it.attemptStartedAt === undefined;
               const started = newAttempt ? now : it.attemptStartedAt!;
               const elapsed = (now - started) / 1000;
+              // What really left this browser: read and encrypted, minus what still waits in its buffer.
+              const sent = Math.max(0, Math.min(msg.size, msg.bytesRead - msg.inFlight));
               return {
                 ...it,
-                phase: msg.phase,
+                // "Verifying" only once the last bytes are out of this browser.
+                phase: msg.phase === 'verifying' && msg.inFlight > 0 ? 'sending' : msg.phase,
                 attempt: msg.attempt,
-                bytesRead: msg.bytesRead,
+                bytesRead: sent,
                 attemptStartedAt: started,
-                speed: elapsed > 0.25 ? msg.bytesRead / elapsed : it.speed,
+                speed: elapsed > 0.25 ? sent / elapsed : it.speed,
               };
             }),
           );

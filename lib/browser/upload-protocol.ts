@@ -55,6 +55,8 @@ export type FromWorker =
       bytesRead: number;
       bytesSent: number;
       size: number;
+      /** Bytes the browser accepted but has not sent yet (WebSocket bufferedAmount). */
+      inFlight: number;
     }
   | {
       type: 'done';

@@ -6,6 +6,7 @@
  */
 import { ClientError } from '../client/errors';
 import { ClientSession } from '../client/session';
+import type { SendProgress } from '../client/types';
 import {
   CryptoError,
   createAesCbcEncryptor,
@@ -218,18 +219,26 @@ async function upload(id: string, file: File): Promise<void> {
   const abort = new AbortController();
   active = { id, abort };
   let lastPost = 0;
-  let lastPhase = '';
+  let latest: SendProgress | undefined;
+  const send = (p: SendProgress) => {
+    lastPost = performance.now();
+    post({ type: 'progress', id, ...p, inFlight: c.transport.bufferedAmount });
+  };
+  // The browser may still hold bytes it accepted (up to the high-water mark); keep reporting
+  // while they drain, so the bar shows what really left, also while the server is verifying.
+  const drain = setInterval(() => {
+    if (latest && performance.now() - lastPost >= PROGRESS_INTERVAL_MS) send(latest);
+  }, PROGRESS_INTERVAL_MS);
   try {
     const result = await c.session.sendFile(fileSource(file), c.aesKey, {
       signal: abort.signal,
       onProgress: (p) => {
-        const now = performance.now();
-        if (p.phase === lastPhase && now - lastPost < PROGRESS_INTERVAL_MS) return;
-        lastPost = now;
-        lastPhase = p.phase;
-        post({ type: 'progress', id, ...p });
+        const phaseChanged = p.phase !== latest?.phase;
+        latest = p;
+        if (phaseChanged || performance.now() - lastPost >= PROGRESS_INTERVAL_MS) send(p);
       },
     });
+    clearInterval(drain);
     active = undefined;
     post({
       type: 'done',
@@ -240,6 +249,7 @@ async function upload(id: string, file: File): Promise<void> {
       serverCksum: result.serverCksum,
     });
   } catch (e) {
+    clearInterval(drain);
     active = undefined;
     const err = e instanceof ClientError ? e : undefined;
     if (err?.code === 'CLIENT_ERR_CANCELLED' || abort.signal.aborted) {

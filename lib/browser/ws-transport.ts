@@ -108,6 +108,11 @@ export class WsTransport implements Transport {
     return this.#closeInfo;
   }
 
+  /** Bytes handed to send() that the browser has not put on the network yet. */
+  get bufferedAmount(): number {
+    return this.#closed ? 0 : this.#ws.bufferedAmount;
+  }
+
   get isOpen(): boolean {
     return !this.#closed;
   }
