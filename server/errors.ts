@@ -42,3 +42,22 @@ export class ServerError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * The stable code to log for any failure: our own codes as they are; SQLite and file-system
+ * errors (disk full, I/O) as SERVER_ERR_STORAGE with their own code as detail; anything
+ * else is a bug (SERVER_ERR_INTERNAL).
+ */
+export function classifyError(e: unknown): { code: string; detail?: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (e instanceof ServerError) {
+    const cause = (e.cause as { code?: unknown } | undefined)?.code;
+    return typeof cause === 'string' ? { code: e.code, detail: cause } : { code: e.code };
+  }
+  if (typeof code === 'string') {
+    if (code.startsWith('PROTO_ERR_') || code.startsWith('CRYPTO_ERR_')) return { code };
+    if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code))
+      return { code: 'SERVER_ERR_STORAGE', detail: code };
+  }
+  return { code: 'SERVER_ERR_INTERNAL' };
+}

@@ -42,7 +42,8 @@ export interface ReceiverHost {
   /** Logs a 1028 file that ended without an answer. */
   logAbandoned(clientId: Uint8Array, entry: Omit<RequestLogEntry, 'client' | 'code' | 'peer'>): void;
   touch(clientId: Uint8Array): void;
-  errorCode(e: unknown): string;
+  /** The stable error code (and underlying code) to log for a failure. */
+  classify(e: unknown): { code: string; detail?: string };
 }
 
 interface UploadState {
@@ -221,11 +222,13 @@ export class FileReceiver {
     if (req) this.#discard = { fileName: req.fileName, lastNumber: req.packetNumber };
     const result = this.host.send({ code: ResponseCode.ServerError });
     const file = req?.fileName ?? u?.upload.fileName;
+    const { code, detail } = this.host.classify(e);
     this.host.logRequest(header, {
       result,
       bytes: u ? u.bytes : bytes,
       ms: performance.now() - (u ? u.startedAt : t0),
-      error: this.host.errorCode(e),
+      error: code,
+      ...(detail ? { detail } : {}),
       packets: u ? u.packets : 1,
       ...(file !== undefined ? { file } : {}),
     });

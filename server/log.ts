@@ -18,6 +18,8 @@ export interface RequestLogEntry {
   ms: number;
   /** Stable error code when the request failed. */
   error?: string;
+  /** Underlying code of a storage failure (SQLITE_FULL, ENOSPC ...). */
+  detail?: string;
   /** Original file name for 1028..1031. */
   file?: string;
   /** Packets of a 1028 file. */

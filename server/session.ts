@@ -14,7 +14,6 @@ import {
   clientIdToHex,
   decodeRequest,
   encodeResponse,
-  ProtocolError,
   REQUEST_HEADER_SIZE,
   RequestCode,
   type RequestHeader,
@@ -25,7 +24,7 @@ import {
 import { type KeyGrant, reconnect, register, sendPublicKey } from './client-handlers';
 import type { ServerConfig } from './config';
 import type { ServerDatabase } from './db';
-import { ServerError } from './errors';
+import { classifyError, ServerError } from './errors';
 import { discardFile, verifyFile } from './file-handlers';
 import { FileReceiver } from './file-receiver';
 import { type FrameEvent, FrameReader, FrameReaderError } from './frame-reader';
@@ -45,11 +44,6 @@ const RESPONSE_BUFFER_LIMIT = 64 * 1024;
 const MIN_REQUEST_RATE = 64 * 1024;
 /** After a framing error, how long the peer gets to read our 1607 before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
-
-function errorCode(e: unknown): string {
-  if (e instanceof ServerError || e instanceof ProtocolError) return e.code;
-  return 'SERVER_ERR_INTERNAL';
-}
 
 const iso = () => new Date().toISOString();
 
@@ -99,7 +93,12 @@ export class Session {
           ...entry,
         }),
       touch: (clientId) => this.#touch(clientId),
-      errorCode,
+      classify: (e) => {
+        const c = classifyError(e);
+        if (c.code === 'SERVER_ERR_INTERNAL')
+          ctx.log.event('internal-error', { message: (e as Error).message });
+        return c;
+      },
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {}); // 'close' follows; a reset peer is not our error
@@ -190,7 +189,7 @@ export class Session {
       result: ResponseCode.ServerError,
       bytes,
       ms: performance.now() - t0,
-      error: errorCode(e),
+      error: classifyError(e).code,
     });
     this.close('framing error');
     this.#socket.end();
@@ -243,6 +242,7 @@ export class Session {
     let result: number | null = null;
     let error: string | undefined;
     let file: string | undefined;
+    let detail: string | undefined;
     try {
       const req = decodeRequest(header, payload);
       const now = iso();
@@ -293,7 +293,9 @@ export class Session {
           throw new ServerError('SERVER_ERR_INTERNAL', `Unhandled request code ${req.code}.`);
       }
     } catch (e) {
-      error = errorCode(e);
+      const c = classifyError(e);
+      error = c.code;
+      detail = c.detail;
       if (header.code === RequestCode.Register) result = this.#send({ code: ResponseCode.RegisterFailed });
       else if (header.code !== RequestCode.CrcRetry) result = this.#send({ code: ResponseCode.ServerError });
       if (error === 'SERVER_ERR_INTERNAL')
@@ -304,6 +306,7 @@ export class Session {
       bytes,
       ms: performance.now() - t0,
       ...(error ? { error } : {}),
+      ...(detail ? { detail } : {}),
       ...(file !== undefined ? { file } : {}),
     });
   }
