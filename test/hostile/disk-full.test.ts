@@ -107,5 +107,8 @@ describe.runIf(mounted)('the data folder completely full', () => {
     rmSync(ballast);
     expectConfined(data);
     await expectHealthy(() => tcpConn(srv.port), data);
+    // A full disk is a storage condition, not a bug of ours.
+    expect(srv.output()).not.toMatch(/"event":"internal-error"|"error":"SERVER_ERR_INTERNAL"/);
+    expect(srv.output()).toMatch(/"error":"SERVER_ERR_STORAGE"|"error":"SERVER_ERR_UPLOAD_WRITE"/);
   });
 });
