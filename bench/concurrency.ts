@@ -36,6 +36,8 @@ export interface ConcurrencyRun {
   probeTimeline: { atSeconds: number; ms: number | null; error?: string }[];
   serverPeakRssMiB: number | null;
   serverCpuSeconds: number | null;
+  /** Only with SFT_BENCH_SERVER_FLAGS="--import ./bench/loop-lag.mjs": worst loop delay per second during the load. */
+  serverLoopLag?: { atSeconds: number; maxMs: number }[];
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -160,6 +162,10 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
       serverPeakRssMiB: procMiB(server.pid),
       serverCpuSeconds: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null,
     };
+    const lag = [...server.output().matchAll(/loop-lag (\d+) max (\d+) ms/g)]
+      .map((m) => ({ atSeconds: (Number(m[1]) - wall0) / 1000, maxMs: Number(m[2]) }))
+      .filter((l) => l.atSeconds >= 0 && l.atSeconds <= (wall1 - wall0) / 1000 + 1);
+    if (lag.length > 0) result.serverLoopLag = lag;
   } finally {
     for (const s of sessions) s.close();
     await probe.stop();
