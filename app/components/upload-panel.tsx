@@ -1,10 +1,10 @@
 'use client';
 /** Drop zone, the queue with per-file progress, and the overall bar. */
 import { type DragEvent, useId, useRef, useState } from 'react';
+import { isFinished, totals, type UploadItem } from '@/lib/browser/upload-queue';
 import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
 import { formatBytes, formatDuration, formatSpeed, percent } from './format';
 import { Button, Card, ProgressBar, type Tone } from './ui';
-import { isFinished, type UploadItem } from './use-transfer';
 
 function phaseLabel(it: UploadItem): { text: string; tone: Tone } {
   switch (it.phase) {
@@ -126,13 +126,7 @@ export function UploadPanel(props: {
     if (files.length > 0) props.onFiles(files);
   };
 
-  const counted = items.filter((it) => it.phase !== 'cancelled');
-  const total = counted.reduce((s, it) => s + it.size, 0);
-  const sent = counted.reduce((s, it) => s + (it.phase === 'verified' ? it.size : it.bytesRead), 0);
-  const finished = counted.filter((it) => isFinished(it.phase)).length;
-  const verified = counted.filter((it) => it.phase === 'verified').length;
-  const failed = counted.filter((it) => it.phase === 'failed').length;
-  const busy = items.some((it) => !isFinished(it.phase));
+  const { files, bytes: total, sent, finished, verified, failed, busy } = totals(items);
 
   return (
     <Card labelledBy="upload-title">
@@ -198,7 +192,7 @@ export function UploadPanel(props: {
           <div className="mb-4 flex flex-col gap-2" data-testid="overall">
             <div className="flex flex-wrap items-baseline justify-between gap-2 text-sm">
               <span className="font-medium">
-                {finished} of {counted.length} {counted.length === 1 ? 'file' : 'files'} done
+                {finished} of {files} {files === 1 ? 'file' : 'files'} done
                 {verified > 0 && <span className="text-ok"> · {verified} verified</span>}
                 {failed > 0 && <span className="text-bad"> · {failed} failed</span>}
               </span>

@@ -5,7 +5,6 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { BrowserError } from '@/lib/browser/errors';
-import { wireFileName } from '@/lib/browser/file-source';
 import { addUploadRecord, listUploadRecords, type UploadRecord } from '@/lib/browser/history-store';
 import {
   forgetIdentity,
@@ -14,8 +13,19 @@ import {
   saveIdentity,
 } from '@/lib/browser/identity-store';
 import type { ConnectionProblem, FromWorker } from '@/lib/browser/upload-protocol';
+import {
+  applyDone,
+  applyProgress,
+  cancelQueued,
+  cancelUnfinished,
+  markStarted,
+  newItems,
+  nextQueued,
+  requeue,
+  type UploadItem,
+  clearFinished as withoutFinished,
+} from '@/lib/browser/upload-queue';
 import { startUploadWorker, type UploadWorker } from '@/lib/browser/upload-worker-client';
-import type { SendPhase } from '@/lib/client/types';
 import { formatMeInfo, importPrivateKeyPkcs8, parseMeInfo } from '@/lib/crypto';
 import { validateClientName } from '@/lib/protocol';
 
@@ -29,37 +39,12 @@ export type Conn =
   | { kind: 'connected' }
   | { kind: 'problem'; problem: Problem; detail: string; retryAt?: number };
 
-export type ItemPhase = 'queued' | SendPhase;
-
-export interface UploadItem {
-  id: string;
-  file: File;
-  /** The name the server stores (printable ASCII). */
-  wireName: string;
-  size: number;
-  phase: ItemPhase;
-  attempt: number;
-  /** Plaintext bytes that have left this browser in the current attempt. */
-  bytesRead: number;
-  attemptStartedAt?: number;
-  /** Bytes per second over the current attempt. */
-  speed?: number;
-  cksum?: number;
-  message?: string;
-}
-
 /** Seconds between automatic reconnect attempts while the bridge is unreachable. */
 const RETRY_DELAYS_S = [2, 4, 8, 15];
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 const STORAGE_TIMEOUT_MS = 15_000;
 /** me.info is a few hundred bytes; anything much larger is not one. */
 const MAX_ME_INFO_BYTES = 64 * 1024;
-
-const FINISHED: ReadonlySet<ItemPhase> = new Set(['verified', 'failed', 'cancelled']);
-export const isFinished = (p: ItemPhase) => FINISHED.has(p);
-
-let nextItem = 0;
-const newId = () => `${Date.now().toString(36)}-${(nextItem++).toString(36)}`;
 
 function explainStorage(e: unknown): string {
   return e instanceof BrowserError
@@ -195,44 +180,12 @@ export function useTransfer(bridgeUrl: string) {
           return;
         }
         case 'progress':
-          setItems((list) =>
-            list.map((it) => {
-              if (it.id !== msg.id) return it;
-              const now = performance.now();
-              const newAttempt = msg.attempt !== it.attempt || it.attemptStartedAt === undefined;
-              const started = newAttempt ? now : it.attemptStartedAt!;
-              const elapsed = (now - started) / 1000;
-              // What really left this browser: read and encrypted, minus what still waits in its buffer.
-              const sent = Math.max(0, Math.min(msg.size, msg.bytesRead - msg.inFlight));
-              return {
-                ...it,
-                // "Verifying" only once the last bytes are out of this browser.
-                phase: msg.phase === 'verifying' && msg.inFlight > 0 ? 'sending' : msg.phase,
-                attempt: msg.attempt,
-                bytesRead: sent,
-                attemptStartedAt: started,
-                speed: elapsed > 0.25 ? sent / elapsed : it.speed,
-              };
-            }),
-          );
+          setItems((list) => applyProgress(list, msg, performance.now()));
           return;
         case 'done': {
           activeId.current = null;
           const item = itemsRef.current.find((it) => it.id === msg.id);
-          setItems((list) =>
-            list.map((it) =>
-              it.id === msg.id
-                ? {
-                    ...it,
-                    phase: msg.outcome,
-                    attempt: msg.attempts || it.attempt,
-                    bytesRead: msg.outcome === 'verified' ? it.size : it.bytesRead,
-                    cksum: msg.cksum,
-                    message: msg.message,
-                  }
-                : it,
-            ),
-          );
+          setItems((list) => applyDone(list, msg));
           const who = identityRef.current?.name ?? '';
           void addUploadRecord({
             id: `${Date.now().toString(36)}-${msg.id}`,
@@ -300,14 +253,10 @@ export function useTransfer(bridgeUrl: string) {
   // Send the next queued file whenever the connection is ready and nothing is in flight.
   useEffect(() => {
     if (conn.kind !== 'connected' || activeId.current) return;
-    const next = items.find((it) => it.phase === 'queued');
+    const next = nextQueued(items);
     if (!next) return;
     activeId.current = next.id;
-    setItems((list) =>
-      list.map((it) =>
-        it.id === next.id ? { ...it, phase: 'sending', attemptStartedAt: performance.now() } : it,
-      ),
-    );
+    setItems((list) => markStarted(list, next.id, performance.now()));
     worker.current?.post({ type: 'upload', id: next.id, file: next.file });
   }, [conn, items]);
 
@@ -363,7 +312,7 @@ export function useTransfer(bridgeUrl: string) {
     clearTimeout(retryTimer.current);
     worker.current?.post({ type: 'disconnect' });
     activeId.current = null;
-    setItems((list) => list.map((it) => (isFinished(it.phase) ? it : { ...it, phase: 'cancelled' })));
+    setItems(cancelUnfinished);
     setMeInfo(null);
     try {
       await forgetIdentity();
@@ -383,52 +332,18 @@ export function useTransfer(bridgeUrl: string) {
   }, [forget, register, triedName]);
 
   const addFiles = useCallback((files: Iterable<File>) => {
-    const added: UploadItem[] = [];
-    for (const file of files) {
-      added.push({
-        id: newId(),
-        file,
-        wireName: wireFileName(file.name),
-        size: file.size,
-        phase: 'queued',
-        attempt: 1,
-        bytesRead: 0,
-      });
-    }
+    const added = newItems(files);
     if (added.length > 0) setItems((list) => [...list, ...added]);
   }, []);
 
   const cancel = useCallback((id: string) => {
-    if (activeId.current === id) {
-      worker.current?.post({ type: 'cancel', id });
-      return;
-    }
-    setItems((list) =>
-      list.map((it) => (it.id === id && it.phase === 'queued' ? { ...it, phase: 'cancelled' } : it)),
-    );
+    if (activeId.current === id) worker.current?.post({ type: 'cancel', id });
+    else setItems((list) => cancelQueued(list, id));
   }, []);
 
-  const retryItem = useCallback((id: string) => {
-    setItems((list) =>
-      list.map((it) =>
-        it.id === id
-          ? {
-              ...it,
-              phase: 'queued',
-              attempt: 1,
-              bytesRead: 0,
-              speed: undefined,
-              attemptStartedAt: undefined,
-              message: undefined,
-            }
-          : it,
-      ),
-    );
-  }, []);
+  const retryItem = useCallback((id: string) => setItems((list) => requeue(list, id)), []);
 
-  const clearFinished = useCallback(() => {
-    setItems((list) => list.filter((it) => !isFinished(it.phase)));
-  }, []);
+  const clearFinished = useCallback(() => setItems(withoutFinished), []);
 
   const dismissMeInfo = useCallback(() => setMeInfo(null), []);
 
