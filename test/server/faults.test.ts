@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
-import { RawClient, registerAndExchange, sendFile, spawnServer, tempDir } from './helpers';
+import { RawClient, registerAndExchange, sendFile, spawnServer, tempDir, waitFor } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -75,8 +75,7 @@ describe('disk full while receiving', () => {
 
       await sendFile(c, id, { fileName: 'huge.bin', data: randomBytes(12 * 1024 * 1024) });
       expect((await c.next(60_000))?.code).toBe(ResponseCode.ServerError);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(readdirSync(join(data, 'tmp'))).toEqual([]);
+      await waitFor(() => readdirSync(join(data, 'tmp')).length === 0, 'the temp file to be removed');
       expect(snapshot(data)).toEqual(before);
       expect(before.integrity).toBe('ok');
 

@@ -377,3 +377,12 @@ export function spawnServer(
     });
   });
 }
+
+/** Polls `cond` every 20 ms until it holds (bounded), instead of guessing a sleep under load. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -19,6 +19,7 @@ import {
   spawnServer,
   tempDir,
   unwrapKey,
+  waitFor,
 } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
@@ -153,8 +154,7 @@ describe('server process', () => {
         randomBytes(1024),
       );
     }
-    await new Promise((r) => setTimeout(r, 300));
-    expect(readdirSync(join(data, 'tmp')).length).toBe(1);
+    await waitFor(() => readdirSync(join(data, 'tmp')).length === 1, 'the partial upload to reach the disk');
     await s.stop('SIGKILL');
     const s2 = await start(['--port', '0', '--data', data], cwd);
     expect(readdirSync(join(data, 'tmp'))).toEqual([]);

@@ -23,6 +23,7 @@ import {
   startServer,
   systemCksum,
   tempDir,
+  waitFor,
 } from './helpers';
 
 let srv: InProcessServer;
@@ -207,8 +208,7 @@ describe('broken uploads get one 1607 and store nothing', () => {
     await sendFile(c, id, { fileName: 'ok-after.bin', data: randomBytes(33) });
     expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
     expect(c.unread).toBe(0);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(tmpFiles()).toEqual([]);
+    await waitFor(() => tmpFiles().length === 0, 'the temp file to be removed');
   }
 
   it('1028 before any key exchange: 1607, connection usable', async () => {
