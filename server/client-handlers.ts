@@ -92,6 +92,14 @@ export function sendPublicKey(db: ServerDatabase, req: SendPublicKeyRequest, now
       'The name does not belong to the client ID in the header.',
     );
   }
+  // The client ID and name travel in the clear, so they prove nothing: a key on file is never
+  // replaced, or anyone who saw them could take the account over. Re-sending the same key is fine.
+  if (client.PublicKey && !Buffer.from(client.PublicKey).equals(Buffer.from(req.publicKey))) {
+    throw new ServerError(
+      'SERVER_ERR_KEY_ON_FILE',
+      'This client already has a public key on file; reconnect (1027) with its private key, or register a new name.',
+    );
+  }
   const aesKey = randomBytes(AES_KEY_SIZE);
   const wrapped = wrapAesKey(req.publicKey, aesKey);
   db.setKeys(req.clientId, req.publicKey, aesKey, now);

@@ -6,6 +6,8 @@ export type ServerErrorCode =
   | 'SERVER_ERR_UNKNOWN_CLIENT'
   /** The request names a different client than the header's client ID. */
   | 'SERVER_ERR_CLIENT_MISMATCH'
+  /** 1026 with a different public key for a client that already has one on file (takeover attempt). */
+  | 'SERVER_ERR_KEY_ON_FILE'
   /** The public key field is not a usable RSA-1024 SubjectPublicKeyInfo. */
   | 'SERVER_ERR_BAD_PUBLIC_KEY'
   /** 1028 on a connection that has not exchanged an AES key (1026/1027). */

@@ -1,9 +1,6 @@
 /**
- * Hostile cases the server gets wrong today, found by this suite (issue 7). Skipped in the
- * normal run so the suite stays green; reproduce with
- *   HOSTILE_KNOWN_BUGS=1 npx vitest run test/hostile/known-bugs.test.ts
- * Each test states the correct behaviour; once the server is fixed, move it into
- * misuse.test.ts and drop the runIf.
+ * Account takeover through 1026 (found by this suite, fixed in server/client-handlers.ts):
+ * a public key on file is never replaced by a 1026 carrying another key.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +21,7 @@ import {
 
 let srv: ServerProcess;
 
-describe.runIf(process.env.HOSTILE_KNOWN_BUGS === '1')('known server bugs', () => {
+describe('1026 key takeover', () => {
   beforeAll(async () => {
     srv = await startServerProcess();
   });
@@ -33,10 +30,9 @@ describe.runIf(process.env.HOSTILE_KNOWN_BUGS === '1')('known server bugs', () =
   });
 
   it("1026 with a client's own ID and name from a stranger must not replace the public key on file (account takeover)", async () => {
-    // Both the client ID and the name travel in the clear in every 1026/1027. Today anyone
-    // who saw them sends 1026 with a key of their own: 1602 with an AES key they can unwrap,
-    // uploads as that client (replacing its files by name), and the real client's next 1027
-    // gets a key wrapped for the stranger's key, which it cannot unwrap.
+    // Both the client ID and the name travel in the clear in every 1026/1027. Were a 1026 to
+    // replace the key, anyone who saw them would get an AES key they can unwrap, upload as that
+    // client (replacing its files by name), and lock the real client out.
     const c = await tcpConn(srv.port);
     const alice = await register(c, randomName('alice'));
     c.close();
