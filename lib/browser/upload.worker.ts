@@ -5,6 +5,7 @@
  * defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
  */
 import { ClientError } from '../client/errors';
+import { establishIdentity } from '../client/establish';
 import { ClientSession } from '../client/session';
 import type { SendProgress } from '../client/types';
 import {
@@ -145,13 +146,23 @@ async function register(url: string, name: string): Promise<void> {
   try {
     const { transport, session } = await open(url, gen);
     opened = transport;
-    const clientId = await session.register(name);
-    // Extractable once, only to offer me.info for download; what is kept is a non-extractable re-import.
-    const pair = await generateRsaKeyPair(subtle, { extractable: true });
-    const pkcs8 = pair.privateKeyPkcs8!;
-    const privateKey = await importPrivateKeyPkcs8(subtle, pkcs8, { extractable: false });
-    const wrapped = await session.sendPublicKey(name, pair.publicKeySpki);
-    const aesKey = await unwrapAesKey(subtle, privateKey, wrapped);
+    // Key first, then 1025/1026 (lib/client's shared flow). Extractable once, only to offer
+    // me.info for download; what is kept is a non-extractable re-import of the same key.
+    const { clientId, aesKey, keyPair } = await establishIdentity(session, {
+      name,
+      createKeyPair: async () => {
+        const pair = await generateRsaKeyPair(subtle, { extractable: true });
+        const pkcs8 = pair.privateKeyPkcs8!;
+        const privateKey = await importPrivateKeyPkcs8(subtle, pkcs8, { extractable: false });
+        return {
+          publicKeySpki: pair.publicKeySpki,
+          privateKey,
+          pkcs8,
+          unwrap: (wrapped: Uint8Array) => unwrapAesKey(subtle, privateKey, wrapped),
+        };
+      },
+    });
+    const { privateKey, pkcs8 } = keyPair!;
     if (gen !== generation) return transport.close();
     conn = { url, transport, session, aesKey };
     target = { url, identity: { name, clientId, privateKey } };
@@ -185,13 +196,15 @@ async function reconnectNow(url: string, identity: Identity, quiet: boolean): Pr
   try {
     const { transport, session } = await open(url, gen);
     opened = transport;
-    const res = await session.reconnect(identity.name, identity.clientId);
-    if (!res.accepted) {
-      if (gen !== generation) return;
-      dropConnection();
-      return problem('rejected', `The server does not know "${identity.name}" (1606).`);
-    }
-    const aesKey = await unwrapAesKey(subtle, identity.privateKey, res.encryptedKey);
+    // 1027 -> 1605; a 1606 is reported (CLIENT_ERR_RECONNECT_REJECTED): the person decides
+    // whether to register anew.
+    const { aesKey } = await establishIdentity(session, {
+      name: identity.name,
+      existing: { clientId: identity.clientId },
+      unwrap: (wrapped) => unwrapAesKey(subtle, identity.privateKey, wrapped),
+      createKeyPair: () => Promise.reject(new Error('not used: onRejected is "fail"')),
+      onRejected: 'fail',
+    });
     if (gen !== generation) return transport.close();
     conn = { url, transport, session, aesKey };
     post({ type: 'connected', name: identity.name, clientId: identity.clientId, via: 'reconnect' });
