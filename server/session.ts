@@ -1,8 +1,9 @@
 /**
  * One TCP connection: bytes -> frame decoder -> one handler per request code, strictly one
- * request after another. The socket is paused while a handler is busy (storing a file) or
- * while the upload's write buffer is full, so memory stays bounded by one frame plus that
- * buffer.
+ * request after another. The socket is paused while a handler is busy (storing a file),
+ * while the upload's write buffer is full, or while this event-loop turn's 1028 content
+ * budget (turn-budget.ts, shared by all connections) is spent, so memory stays bounded by
+ * one frame plus that buffer and one connection cannot hold the loop.
  *
  * Errors: a framing error (bad version or code, declared payload over the limit) gets 1607
  * and the connection is closed, since the byte stream can no longer be trusted. An error
@@ -30,12 +31,15 @@ import { FileReceiver } from './file-receiver';
 import { type FrameEvent, FrameReader, FrameReaderError } from './frame-reader';
 import type { Logger, RequestLogEntry } from './log';
 import type { Storage } from './storage';
+import { sharedTurnBudget, type TurnBudget } from './turn-budget';
 
 export interface SessionContext {
   db: ServerDatabase;
   storage: Storage;
   config: ServerConfig;
   log: Logger;
+  /** 1028 content per event-loop turn, shared with other connections (default: the process's). */
+  budget?: TurnBudget;
 }
 
 /** Unsent response bytes above which reading pauses until the peer reads. */
@@ -131,8 +135,19 @@ export class Session {
   }
 
   #pump(): void {
+    const budget = this.#ctx.budget ?? sharedTurnBudget;
     while (this.#busy === null && !this.#closed && this.#queue.length > 0) {
-      const event = this.#queue.shift()!;
+      const event = this.#queue[0]!;
+      if (event.type === 'file-content') {
+        // Other connections get their turn: this content waits (in order) for the next one.
+        if (budget.exhausted) {
+          this.#serverBusy = true;
+          this.#waitFor(budget.nextTurn());
+          return;
+        }
+        budget.spend(event.chunk.length);
+      }
+      this.#queue.shift();
       let wait = this.#handle(event);
       if (!wait && this.#socket.writableLength > RESPONSE_BUFFER_LIMIT) wait = this.#socketDrained();
       if (wait) this.#waitFor(wait);
