@@ -116,6 +116,9 @@ function prepareWrites(db: Database.Database) {
       'UPDATE files SET Verified = 1 WHERE ID = ? AND FileName = ? AND (? IS NULL OR Token = ?)',
     ),
     unverify: db.prepare<[Uint8Array, string]>('UPDATE files SET Verified = 0 WHERE ID = ? AND FileName = ?'),
+    claim: db.prepare<[string, Uint8Array, string]>(
+      'UPDATE files SET Verified = 0, Token = ? WHERE ID = ? AND FileName = ?',
+    ),
     deleteFile: db.prepare<[Uint8Array, string]>('DELETE FROM files WHERE ID = ? AND FileName = ?'),
   };
 }
@@ -221,6 +224,15 @@ export class ServerDatabase {
   /** Clears Verified before the stored file is replaced, so a crash mid-replace never leaves new bytes marked verified. */
   markUnverified(id: Uint8Array, fileName: string): void {
     this.#w().unverify.run(id, fileName);
+  }
+
+  /**
+   * Before the stored file is replaced: clears Verified (a crash mid-replace never leaves new
+   * bytes marked verified) and gives the row the new upload's token, so the connection of
+   * the upload being replaced can no longer verify or remove it.
+   */
+  claimFile(id: Uint8Array, fileName: string, token: string): void {
+    this.#w().claim.run(token, id, fileName);
   }
 
   /**

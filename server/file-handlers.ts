@@ -1,6 +1,6 @@
 /**
- * Storing a completed upload and the answers to 1029/1030/1031. Every step that chooses a
- * stored name and claims it is synchronous, so concurrent uploads cannot interleave there.
+ * Storing a completed upload and the answers to 1029/1030/1031. Choosing a stored name and
+ * reserving it is synchronous (storage.ts), so concurrent uploads cannot pick the same one.
  */
 import { randomBytes } from 'node:crypto';
 import { clientIdToHex, type Response, ResponseCode } from '../lib/protocol';
@@ -15,9 +15,13 @@ export interface StoredFile {
   token: string;
 }
 
+/** storeUpload calls per client and original name, in order: a replacement waits for the one before. */
+const storing = new Map<string, Promise<unknown>>();
+
 /**
  * Moves the temp file into the client's folder (replacing an earlier upload of the same
- * name atomically) and records it unverified.
+ * name atomically) and records it unverified. The rename and the folder's fsync run off
+ * the event loop; uploads of the same client and name are stored one after another.
  */
 export function storeUpload(
   db: ServerDatabase,
@@ -26,37 +30,62 @@ export function storeUpload(
   fileName: string,
   result: UploadResult,
   now: string,
-): StoredFile {
+): Promise<StoredFile> {
+  const key = `${clientIdToHex(clientId)}/${fileName}`;
+  const before = storing.get(key) ?? Promise.resolve();
+  const mine = before.catch(() => {}).then(() => store(db, storage, clientId, fileName, result, now));
+  storing.set(key, mine);
+  const forget = () => {
+    if (storing.get(key) === mine) storing.delete(key);
+  };
+  mine.then(forget, forget);
+  return mine;
+}
+
+async function store(
+  db: ServerDatabase,
+  storage: Storage,
+  clientId: Uint8Array,
+  fileName: string,
+  result: UploadResult,
+  now: string,
+): Promise<StoredFile> {
   if (!db.clientById(clientId)) {
     throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client is no longer registered.');
   }
   const hex = clientIdToHex(clientId);
   const previous = db.fileByName(clientId, fileName);
-  // Committed on its own first: if the process dies between the rename and the row update,
-  // the old row must not vouch for the new bytes.
-  if (previous?.Verified) db.markUnverified(clientId, fileName);
   const token = randomBytes(8).toString('hex');
-  const pathName = db.transaction(() => {
-    const p = storage.commit(result.tmpPath, hex, fileName, previous?.PathName, (n) => db.pathTaken(n));
-    try {
-      db.upsertFile({
-        id: clientId,
-        fileName,
-        pathName: p,
-        size: result.size,
-        cksum: result.cksum,
-        receivedAt: now,
-        token,
-      });
-    } catch (e) {
-      // A file under a new name must not stay behind unrecorded. (A replaced one is gone
-      // either way; its row, already unverified, now describes the new bytes.)
-      if (p !== previous?.PathName) storage.remove(p, hex);
-      throw e;
-    }
-    return p;
-  });
-  storage.syncDir(pathName);
+  // Committed on its own first: if the process dies between the rename and the row update,
+  // the old row must not vouch for the new bytes; and from now on the replaced upload's
+  // connection can no longer verify or remove the file (its token is gone).
+  if (previous) db.claimFile(clientId, fileName, token);
+  const pathName = await storage.commit(
+    result.tmpPath,
+    hex,
+    fileName,
+    previous?.PathName,
+    (n) => db.pathTaken(n),
+    (p) => {
+      try {
+        db.upsertFile({
+          id: clientId,
+          fileName,
+          pathName: p,
+          size: result.size,
+          cksum: result.cksum,
+          receivedAt: now,
+          token,
+        });
+      } catch (e) {
+        // A file under a new name must not stay behind unrecorded. (A replaced one is gone
+        // either way; its row, already unverified, now describes the new bytes.)
+        if (p !== previous?.PathName) storage.remove(p, hex);
+        throw e;
+      }
+    },
+  );
+  await storage.syncDir(pathName);
   return { pathName, token };
 }
 

@@ -187,7 +187,14 @@ export class FileReceiver {
         );
       }
       const { db, storage } = this.host;
-      const stored = storeUpload(db, storage, u.clientId, req.fileName, result, new Date().toISOString());
+      const stored = await storeUpload(
+        db,
+        storage,
+        u.clientId,
+        req.fileName,
+        result,
+        new Date().toISOString(),
+      );
       this.#upload = null;
       this.host.touch(u.clientId);
       this.#tokens.set(tokenKey(u.clientId, req.fileName), stored.token);

@@ -66,7 +66,7 @@ describe('Storage', () => {
   let dir: string;
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('cleans tmp/ on init and commits into the client folder, unique on collision', () => {
+  it('cleans tmp/ on init and commits into the client folder, unique on collision', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sft-storage-'));
     mkdirSync(join(dir, 'tmp'), { recursive: true });
     writeFileSync(join(dir, 'tmp', 'left-over.part'), 'x');
@@ -76,17 +76,17 @@ describe('Storage', () => {
     const hex = 'ab'.repeat(16);
     const t1 = s.newTempPath();
     writeFileSync(t1, 'one');
-    const p1 = s.commit(t1, hex, '../a/b.txt', undefined, () => false);
+    const p1 = await s.commit(t1, hex, '../a/b.txt', undefined, () => false);
     expect(p1).toBe(`${hex}/b.txt`);
     const t2 = s.newTempPath();
     writeFileSync(t2, 'two');
     // Another original name that sanitises the same way gets its own file.
-    const p2 = s.commit(t2, hex, 'c/b.txt', undefined, () => false);
+    const p2 = await s.commit(t2, hex, 'c/b.txt', undefined, () => false);
     expect(p2).toBe(`${hex}/b (2).txt`);
     // A replacement reuses the earlier path.
     const t3 = s.newTempPath();
     writeFileSync(t3, 'three');
-    expect(s.commit(t3, hex, '../a/b.txt', p1, () => false)).toBe(p1);
+    expect(await s.commit(t3, hex, '../a/b.txt', p1, () => false)).toBe(p1);
     expect(readFileSync(join(dir, 'files', p1), 'utf8')).toBe('three');
     expect(readFileSync(join(dir, 'files', p2), 'utf8')).toBe('two');
   });

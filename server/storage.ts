@@ -4,17 +4,8 @@
  * client's text as is; the original name is kept in the database.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { ServerError } from './errors';
 
@@ -74,6 +65,8 @@ export function uniqueName(name: string, isTaken: (candidate: string) => boolean
 export class Storage {
   readonly filesDir: string;
   readonly tmpDir: string;
+  /** PathNames (lower case) chosen by commits whose rename is in flight. */
+  readonly #reserved = new Set<string>();
 
   constructor(readonly dataDir: string) {
     this.filesDir = join(dataDir, 'files');
@@ -115,46 +108,56 @@ export class Storage {
   }
 
   /**
-   * Moves a complete temp file into the client's folder, synchronously so that choosing
-   * the name and claiming it cannot interleave with another upload. `previous` is the
-   * PathName of an earlier upload of the same original name: it is replaced atomically.
-   * `isTaken(pathName)` reports names the database already uses. Returns the new PathName.
+   * Moves a complete temp file into the client's folder. `previous` is the PathName of an
+   * earlier upload of the same original name: it is replaced atomically (rename).
+   * `isTaken(pathName)` reports names the database already uses. The name is chosen and
+   * reserved synchronously, so concurrent commits never pick the same one; the rename runs
+   * off the event loop; `record(pathName)` runs right after it (the database row), before
+   * the reservation ends. Returns the new PathName.
    */
-  commit(
+  async commit(
     tmpPath: string,
     clientHex: string,
     originalName: string,
     previous: string | undefined,
     isTaken: (pathName: string) => boolean,
-  ): string {
+    record: (pathName: string) => void = () => {},
+  ): Promise<string> {
     const dir = join(this.filesDir, clientHex);
-    mkdirSync(dir, { recursive: true });
     let pathName: string;
     if (previous !== undefined && this.resolveStored(previous, clientHex)) {
       pathName = previous;
     } else {
       const name = uniqueName(sanitizeFileName(originalName), (n) => {
         const p = `${clientHex}/${n}`;
-        return isTaken(p) || existsSync(join(dir, n));
+        return isTaken(p) || this.#reserved.has(p.toLowerCase()) || existsSync(join(dir, n));
       });
       pathName = `${clientHex}/${name}`;
     }
     const target = this.resolveStored(pathName, clientHex);
     if (!target) throw new ServerError('SERVER_ERR_STORAGE', `Refusing to store outside ${dir}.`);
-    renameSync(tmpPath, target);
+    const key = pathName.toLowerCase();
+    this.#reserved.add(key);
+    try {
+      await mkdir(dir, { recursive: true });
+      await rename(tmpPath, target);
+      record(pathName);
+    } finally {
+      this.#reserved.delete(key);
+    }
     return pathName;
   }
 
   /** fsyncs a folder so a rename in it survives power loss; best effort. */
-  syncDir(pathName: string): void {
+  async syncDir(pathName: string): Promise<void> {
     const abs = this.resolveStored(pathName);
     if (!abs) return;
     try {
-      const fd = openSync(abs.slice(0, abs.lastIndexOf(sep)), 'r');
+      const handle = await open(abs.slice(0, abs.lastIndexOf(sep)), 'r');
       try {
-        fsyncSync(fd);
+        await handle.sync();
       } finally {
-        closeSync(fd);
+        await handle.close();
       }
     } catch {
       // Some file systems refuse fsync on folders; the rename itself has happened.
