@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMeInfo } from '../lib/crypto';
 import {
@@ -8,6 +8,7 @@ import {
   expectConnected,
   makeFile,
   readStoredIdentity,
+  register,
   sha256File,
   status,
   test,
@@ -86,4 +87,32 @@ test('importing a file that is not a me.info says so and changes nothing', async
   await expect(status(page)).toContainText('not a usable me.info');
   await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
   expect(await readStoredIdentity(page)).toBeNull();
+});
+
+test('the me.info downloaded from the page works in the CLI (it reconnects as the same client)', async ({
+  page,
+  system,
+}, testInfo) => {
+  const name = uniqueName('ken');
+  await page.goto(system.webUrl);
+  await register(page, name);
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download me.info' }).click();
+  const dir = testInfo.outputPath('cli-from-browser');
+  mkdirSync(dir);
+  copyFileSync(await (await downloading).path(), join(dir, 'me.info'));
+
+  const f = makeFile(testInfo, 'cli-after-browser.bin', 50 * 1024);
+  const cli = spawnSync(
+    join(ROOT, 'node_modules', '.bin', 'tsx'),
+    ['cli/main.ts', '--server', `127.0.0.1:${system.serverPort}`, '--dir', dir, f.path],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+  );
+  expect(cli.status, `CLI output:\n${cli.stdout}\n${cli.stderr}`).toBe(0);
+  // Still one client of that name: the CLI reconnected with the browser's key, it did not register.
+  const clients = system.server.clientsNamed(name);
+  expect(clients).toHaveLength(1);
+  const row = system.server.file(clients[0]!.ID, 'cli-after-browser.bin');
+  expect(row?.Verified).toBe(1);
+  expect(await sha256File(system.server.storedPath(row!))).toBe(f.sha256);
 });
