@@ -163,7 +163,7 @@ export function IdentityCard(props: { identity: StoredIdentity; onForget(): void
       </div>
       <Button
         variant="ghost"
-        className="self-start whitespace-nowrap sm:self-center"
+        className="-ml-4 self-start whitespace-nowrap sm:ml-0 sm:self-center"
         onClick={() => dialog.current?.showModal()}
       >
         Forget this identity…
