@@ -51,7 +51,11 @@ const children: { name: string; proc: ChildProcess }[] = [];
 let stopping = false;
 
 function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string> = {}): void {
-  const proc = spawn(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, args, {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const prefix = `[${name}] `;
   for (const stream of [proc.stdout, proc.stderr]) {
     let rest = '';
@@ -103,4 +107,6 @@ run('bridge', tsx, [
   ...origins.flatMap((o) => ['--origin', o]),
 ]);
 run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host]);
-console.log(`\n  Open http://localhost:${webPort} in your browser. Files are stored in ${data}. Ctrl-C stops everything.\n`);
+console.log(
+  `\n  Open http://localhost:${webPort} in your browser. Files are stored in ${data}. Ctrl-C stops everything.\n`,
+);
