@@ -12,7 +12,7 @@
  */
 
 /** Content bytes all connections together may process per event-loop turn. */
-export const TURN_CONTENT_BUDGET = 4 * 1024 * 1024;
+export const TURN_CONTENT_BUDGET = 1024 * 1024;
 
 export class TurnBudget {
   #used = 0;

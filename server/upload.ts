@@ -12,8 +12,8 @@ import { AES_BLOCK_SIZE } from '../lib/protocol';
 import { ServerError } from './errors';
 import { type PacketFields, PacketSequence, type SequenceLimits } from './upload-sequence';
 
-/** Write-stream buffer before the socket is paused; large so the disk sees big writev()s. */
-export const UPLOAD_WRITE_BUFFER = 4 * 1024 * 1024;
+/** Write-stream buffer before the socket is paused: big enough for large writev()s, small enough for 100 uploads at once (4 MiB each was 400 MiB). */
+export const UPLOAD_WRITE_BUFFER = 1024 * 1024;
 const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
 
 export interface UploadResult {
