@@ -178,6 +178,7 @@ export class FileReceiver {
   }
 
   async #finish(header: RequestHeader, u: UploadState, req: SendFileRequest): Promise<void> {
+    let storing = false;
     try {
       const result = await u.upload.finish();
       if (this.host.closed()) {
@@ -187,6 +188,10 @@ export class FileReceiver {
         );
       }
       const { db, storage } = this.host;
+      // Complete and being stored: a connection closing now no longer abandons it (the
+      // rename would race abort()'s removal of the temp file); close() waits for this.
+      this.#upload = null;
+      storing = true;
       const stored = await storeUpload(
         db,
         storage,
@@ -195,7 +200,6 @@ export class FileReceiver {
         result,
         new Date().toISOString(),
       );
-      this.#upload = null;
       this.host.touch(u.clientId);
       this.#tokens.set(tokenKey(u.clientId, req.fileName), stored.token);
       const code = this.host.send({
@@ -213,8 +217,20 @@ export class FileReceiver {
         packets: u.packets,
       });
     } catch (e) {
-      // abandon() (connection closed) has already dropped and logged the upload.
-      if (this.host.closed()) return u.upload.abort();
+      if (this.host.closed()) {
+        // abandon() has already dropped and logged the upload, unless it was being stored.
+        if (storing) {
+          this.host.logAbandoned(u.clientId, {
+            result: null,
+            bytes: u.bytes,
+            ms: performance.now() - u.startedAt,
+            error: this.host.classify(e).code,
+            file: req.fileName,
+            packets: u.packets,
+          });
+        }
+        return u.upload.abort();
+      }
       // The last packet is not followed by more, so nothing to skip.
       this.#upload = u;
       this.#failed(header, e, null, 0, u.startedAt);
