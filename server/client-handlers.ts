@@ -65,6 +65,12 @@ export function wrapAesKey(publicKeyField: Uint8Array, aesKey: Uint8Array): Buff
   return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, aesKey);
 }
 
+/**
+ * A name registered (1025) without a public key following (1026) for this long may be
+ * registered again by anyone; the 1025 -> 1026 gap of a live client is well under a second.
+ */
+export const KEYLESS_NAME_RECLAIM_MS = 60_000;
+
 /** 1025: a new client. Duplicate or over-long names get 1601 (malformed ones never get here). */
 export function register(db: ServerDatabase, req: RegisterRequest, now: string): KeyGrant {
   if (req.name.length > MAX_CLIENT_NAME_LENGTH) {
@@ -72,7 +78,13 @@ export function register(db: ServerDatabase, req: RegisterRequest, now: string):
   }
   const id = uuidBytes();
   if (!db.insertClient(id, req.name, now)) {
-    return { response: { code: ResponseCode.RegisterFailed }, name: req.name, error: 'NAME_TAKEN' };
+    const holder = db.clientByName(req.name);
+    const keylessFor =
+      holder && !holder.PublicKey ? Date.parse(now) - (holder.LastSeen ? Date.parse(holder.LastSeen) : 0) : 0;
+    // A name whose client vanished between 1025 and 1026 would otherwise be lost for good.
+    if (!(keylessFor >= KEYLESS_NAME_RECLAIM_MS && db.reclaimKeylessName(holder!.ID, id, req.name, now))) {
+      return { response: { code: ResponseCode.RegisterFailed }, name: req.name, error: 'NAME_TAKEN' };
+    }
   }
   return { response: { code: ResponseCode.Registered, clientId: id }, name: req.name };
 }

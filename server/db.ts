@@ -96,6 +96,10 @@ function prepareWrites(db: Database.Database) {
     insertClient: db.prepare<[Uint8Array, string, string]>(
       'INSERT INTO clients (ID, Name, LastSeen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
+    deleteKeylessClient: db.prepare<[Uint8Array]>(
+      `DELETE FROM clients WHERE ID = ? AND PublicKey IS NULL
+         AND NOT EXISTS (SELECT 1 FROM files WHERE files.ID = clients.ID)`,
+    ),
     setKeys: db.prepare<[Uint8Array | null, Uint8Array, string, Uint8Array]>(
       'UPDATE clients SET PublicKey = coalesce(?, PublicKey), AESKey = ?, LastSeen = ? WHERE ID = ?',
     ),
@@ -183,6 +187,18 @@ export class ServerDatabase {
   /** Inserts a new client; false when the name (or, improbably, the ID) is taken. */
   insertClient(id: Uint8Array, name: string, now: string): boolean {
     return this.#w().insertClient.run(id, name, now).changes === 1;
+  }
+
+  /**
+   * Gives a name whose registration never got a public key (the client vanished between 1025
+   * and 1026) to a new client ID, in one transaction. False if the old row has a key or files.
+   */
+  reclaimKeylessName(oldId: Uint8Array, newId: Uint8Array, name: string, now: string): boolean {
+    const w = this.#w();
+    return this.#db.transaction(() => {
+      if (w.deleteKeylessClient.run(oldId).changes !== 1) return false;
+      return w.insertClient.run(newId, name, now).changes === 1;
+    })();
   }
 
   /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
