@@ -11,7 +11,7 @@ import { join } from 'node:path';
 const dev = process.argv.includes('--dev');
 const root = new URL('..', import.meta.url).pathname;
 // Self-hosted and private by default: no Next.js telemetry unless asked for.
-const env = { NEXT_TELEMETRY_DISABLED: '1', ...process.env };
+const env: NodeJS.ProcessEnv = { NEXT_TELEMETRY_DISABLED: '1', ...process.env };
 const host = env.SFT_HOST ?? '127.0.0.1';
 const serverPort = env.SFT_PORT ?? '1256';
 const bridgePort = env.SFT_BRIDGE_PORT ?? '8080';
