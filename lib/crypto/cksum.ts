@@ -7,7 +7,13 @@
  * Speed: slicing-by-8 over aligned little-endian 32-bit words. The register is kept
  * byte-swapped ("S" form) so a little-endian word can be XORed into it directly; every
  * table entry is stored byte-swapped to match. On a big-endian host the byte loop is used.
+ *
+ * Where WebAssembly is available, inputs of WASM_MIN_BYTES or more go through the
+ * slicing-by-16 WebAssembly loop instead (cksum-wasm.ts; about 3x the JS speed in Node 20,
+ * copy into WASM memory included). If WebAssembly is missing or refuses to compile (a
+ * browser CSP without 'wasm-unsafe-eval'), or fails its self-check, the JS loop is used.
  */
+import { cksumBackend, loadCksumWasm } from './cksum-wasm';
 
 const POLY = 0x04c11db7;
 /** Bytes consumed per step of the fast loop. */
@@ -38,6 +44,8 @@ function buildTables(): Int32Array {
 
 const TABLES = buildTables();
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Below this the call and copy into WASM memory cost more than they save. */
+const WASM_MIN_BYTES = 128;
 
 /** Feeds bytes one at a time into an S-form register. */
 function updateBytes(crcS: number, bytes: Uint8Array, start: number, end: number): number {
@@ -84,6 +92,11 @@ export class Cksum {
     this.#length += n;
     let c = this.#crcS;
     let i = 0;
+    const wasm = n >= WASM_MIN_BYTES && !cksumBackend.forceJs ? loadCksumWasm() : null;
+    if (wasm !== null) {
+      this.#crcS = wasm(c, chunk, 0, n);
+      return this;
+    }
     if (LITTLE_ENDIAN && n >= 64) {
       // Bytes up to the first 4-byte boundary, then aligned words, then the tail.
       const head = (4 - (chunk.byteOffset & 3)) & 3;
