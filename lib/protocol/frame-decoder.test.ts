@@ -7,7 +7,6 @@ import {
   RequestCode,
   ResponseCode,
 } from './constants';
-import { ProtocolError } from './errors';
 import { type Frame, RequestFrameDecoder, ResponseFrameDecoder } from './frame-decoder';
 import {
   decodeRequestHeader,
@@ -19,6 +18,7 @@ import {
 } from './headers';
 import { decodeRequest, encodeRequest, type Request } from './requests';
 import { decodeResponse, encodeResponse, type Response } from './responses';
+import { expectProtocolError } from './test-arbitraries';
 
 const ID = Uint8Array.from({ length: 16 }, (_, i) => 0x50 + i);
 const pattern = (n: number, salt: number): Uint8Array =>
@@ -183,18 +183,6 @@ function lcg(seed: number): () => number {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 0x1_0000_0000;
   };
-}
-
-function expectProtocolError(fn: () => unknown, code: string): ProtocolError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-  return caught as ProtocolError;
 }
 
 describe('RequestFrameDecoder on a stream of every request kind', () => {

@@ -1,18 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { MAX_CLIENT_NAME_LENGTH, NAME_FIELD_SIZE } from './constants';
-import { ProtocolError, type ProtocolErrorCode } from './errors';
 import { decodeNameField, encodeNameField, validateClientName, validateName } from './name-field';
-
-function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-}
+import { expectProtocolError } from './test-arbitraries';
 
 const field = (bytes: number[]): Uint8Array => {
   const f = new Uint8Array(NAME_FIELD_SIZE);
@@ -30,26 +19,32 @@ describe('validateName', () => {
 
   test('rejects every control character (0x00..0x1f and DEL) as PROTO_ERR_NAME_CONTROL_CHAR', () => {
     for (let c = 0; c < 0x20; c++)
-      expectCode(() => validateName(`a${String.fromCharCode(c)}`, 10), 'PROTO_ERR_NAME_CONTROL_CHAR');
-    expectCode(() => validateName('a\x7f', 10), 'PROTO_ERR_NAME_CONTROL_CHAR');
+      expectProtocolError(
+        () => validateName(`a${String.fromCharCode(c)}`, 10),
+        'PROTO_ERR_NAME_CONTROL_CHAR',
+      );
+    expectProtocolError(() => validateName('a\x7f', 10), 'PROTO_ERR_NAME_CONTROL_CHAR');
   });
 
   test('rejects anything above 0x7f as PROTO_ERR_NAME_NOT_ASCII', () => {
     for (const s of ['\x80', '\xa0', '\xff', 'é', '\u2028', '\ud83d', '\u{1f600}', '\ufeff']) {
-      expectCode(() => validateName(s, 10), 'PROTO_ERR_NAME_NOT_ASCII');
+      expectProtocolError(() => validateName(s, 10), 'PROTO_ERR_NAME_NOT_ASCII');
     }
   });
 
   test('length limit is inclusive; empty is its own error', () => {
     expect(() => validateName('abc', 3)).not.toThrow();
-    expectCode(() => validateName('abcd', 3), 'PROTO_ERR_NAME_TOO_LONG');
-    expectCode(() => validateName('', 3), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(() => validateName('abcd', 3), 'PROTO_ERR_NAME_TOO_LONG');
+    expectProtocolError(() => validateName('', 3), 'PROTO_ERR_NAME_EMPTY');
   });
 
   test('validateClientName uses the 100-character limit', () => {
     expect(() => validateClientName('x'.repeat(MAX_CLIENT_NAME_LENGTH))).not.toThrow();
-    expectCode(() => validateClientName('x'.repeat(MAX_CLIENT_NAME_LENGTH + 1)), 'PROTO_ERR_NAME_TOO_LONG');
-    expectCode(() => validateClientName(''), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(
+      () => validateClientName('x'.repeat(MAX_CLIENT_NAME_LENGTH + 1)),
+      'PROTO_ERR_NAME_TOO_LONG',
+    );
+    expectProtocolError(() => validateClientName(''), 'PROTO_ERR_NAME_EMPTY');
   });
 });
 
@@ -65,12 +60,12 @@ describe('encodeNameField', () => {
     const f = encodeNameField('q'.repeat(254));
     expect(f[253]).toBe(0x71);
     expect(f[254]).toBe(0);
-    expectCode(() => encodeNameField('q'.repeat(255)), 'PROTO_ERR_NAME_TOO_LONG');
-    expectCode(() => encodeNameField('q'.repeat(255), 1000), 'PROTO_ERR_NAME_TOO_LONG');
+    expectProtocolError(() => encodeNameField('q'.repeat(255)), 'PROTO_ERR_NAME_TOO_LONG');
+    expectProtocolError(() => encodeNameField('q'.repeat(255), 1000), 'PROTO_ERR_NAME_TOO_LONG');
   });
 
   test('maxLength is honoured', () => {
-    expectCode(() => encodeNameField('abcdef', 5), 'PROTO_ERR_NAME_TOO_LONG');
+    expectProtocolError(() => encodeNameField('abcdef', 5), 'PROTO_ERR_NAME_TOO_LONG');
     expect(encodeNameField('abcde', 5)[5]).toBe(0);
   });
 
@@ -84,12 +79,12 @@ describe('encodeNameField', () => {
   });
 
   test('a target shorter than 255 bytes is rejected rather than silently truncated', () => {
-    expectCode(() => encodeNameField('hi', 254, new Uint8Array(100)), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => encodeNameField('hi', 254, new Uint8Array(100)), 'PROTO_ERR_BAD_FIELD');
   });
 
   test('invalid text is rejected before anything is written', () => {
     const into = new Uint8Array(NAME_FIELD_SIZE).fill(0xaa);
-    expectCode(() => encodeNameField('bad\n', 254, into), 'PROTO_ERR_NAME_CONTROL_CHAR');
+    expectProtocolError(() => encodeNameField('bad\n', 254, into), 'PROTO_ERR_NAME_CONTROL_CHAR');
     expect(into.every((b) => b === 0xaa)).toBe(true);
   });
 });
@@ -104,23 +99,26 @@ describe('decodeNameField', () => {
   });
 
   test('no NUL anywhere: PROTO_ERR_NAME_NO_NUL', () => {
-    expectCode(() => decodeNameField(new Uint8Array(NAME_FIELD_SIZE).fill(0x61)), 'PROTO_ERR_NAME_NO_NUL');
+    expectProtocolError(
+      () => decodeNameField(new Uint8Array(NAME_FIELD_SIZE).fill(0x61)),
+      'PROTO_ERR_NAME_NO_NUL',
+    );
   });
 
   test('NUL first: PROTO_ERR_NAME_EMPTY', () => {
-    expectCode(() => decodeNameField(new Uint8Array(NAME_FIELD_SIZE)), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(() => decodeNameField(new Uint8Array(NAME_FIELD_SIZE)), 'PROTO_ERR_NAME_EMPTY');
   });
 
   test('control and non-ASCII bytes before the NUL', () => {
-    expectCode(() => decodeNameField(field([0x61, 0x01])), 'PROTO_ERR_NAME_CONTROL_CHAR');
-    expectCode(() => decodeNameField(field([0x7f])), 'PROTO_ERR_NAME_CONTROL_CHAR');
-    expectCode(() => decodeNameField(field([0x61, 0x80])), 'PROTO_ERR_NAME_NOT_ASCII');
-    expectCode(() => decodeNameField(field([0xc3, 0xa9])), 'PROTO_ERR_NAME_NOT_ASCII'); // UTF-8 "é"
+    expectProtocolError(() => decodeNameField(field([0x61, 0x01])), 'PROTO_ERR_NAME_CONTROL_CHAR');
+    expectProtocolError(() => decodeNameField(field([0x7f])), 'PROTO_ERR_NAME_CONTROL_CHAR');
+    expectProtocolError(() => decodeNameField(field([0x61, 0x80])), 'PROTO_ERR_NAME_NOT_ASCII');
+    expectProtocolError(() => decodeNameField(field([0xc3, 0xa9])), 'PROTO_ERR_NAME_NOT_ASCII'); // UTF-8 "é"
   });
 
   test('a field that is not 255 bytes: PROTO_ERR_BAD_FIELD', () => {
     for (const n of [0, 1, 254, 256])
-      expectCode(() => decodeNameField(new Uint8Array(n)), 'PROTO_ERR_BAD_FIELD');
+      expectProtocolError(() => decodeNameField(new Uint8Array(n)), 'PROTO_ERR_BAD_FIELD');
   });
 
   test('works on a view at an odd offset', () => {

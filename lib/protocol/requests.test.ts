@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { REQUEST_HEADER_SIZE, RequestCode } from './constants';
-import { ProtocolError, type ProtocolErrorCode } from './errors';
+import type { ProtocolErrorCode } from './errors';
 import { decodeRequestHeader, encodeRequestHeader, type RequestHeader } from './headers';
 import {
   decodeRequest,
@@ -9,6 +9,7 @@ import {
   type Request,
   type SendFileRequest,
 } from './requests';
+import { expectProtocolError } from './test-arbitraries';
 
 // Byte helpers: vectors are spelled out here, independent of the encoder under test.
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
@@ -214,17 +215,6 @@ function decodeFrame(bytes: Uint8Array): Request {
   return decodeRequest(header, bytes.subarray(REQUEST_HEADER_SIZE));
 }
 
-function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-}
-
 describe('request byte vectors', () => {
   test('cover every request code', () => {
     expect(new Set(vectors.map((v) => v.value.code))).toEqual(new Set(Object.values(RequestCode)));
@@ -281,26 +271,26 @@ const nameField = (text: string): number[] => [...ascii(text), ...zeros(255 - te
 
 describe('request decode errors', () => {
   test('name field without NUL', () => {
-    expectCode(decodePayload(1025, fill(255, 0x61)), 'PROTO_ERR_NAME_NO_NUL');
-    expectCode(decodePayload(1029, fill(255, 0x61)), 'PROTO_ERR_NAME_NO_NUL');
-    expectCode(decodePayload(1026, [...fill(255, 0x61), ...SPKI]), 'PROTO_ERR_NAME_NO_NUL');
+    expectProtocolError(decodePayload(1025, fill(255, 0x61)), 'PROTO_ERR_NAME_NO_NUL');
+    expectProtocolError(decodePayload(1029, fill(255, 0x61)), 'PROTO_ERR_NAME_NO_NUL');
+    expectProtocolError(decodePayload(1026, [...fill(255, 0x61), ...SPKI]), 'PROTO_ERR_NAME_NO_NUL');
   });
 
   test('empty name (NUL first)', () => {
-    expectCode(decodePayload(1025, zeros(255)), 'PROTO_ERR_NAME_EMPTY');
-    expectCode(decodePayload(1027, zeros(255)), 'PROTO_ERR_NAME_EMPTY');
-    expectCode(decodePayload(1030, zeros(255)), 'PROTO_ERR_NAME_EMPTY');
-    expectCode(decodePayload(1028, [...zeros(12), ...zeros(255), 1, 2, 3]), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(decodePayload(1025, zeros(255)), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(decodePayload(1027, zeros(255)), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(decodePayload(1030, zeros(255)), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(decodePayload(1028, [...zeros(12), ...zeros(255), 1, 2, 3]), 'PROTO_ERR_NAME_EMPTY');
   });
 
   test.each([0x01, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x7f])('control character 0x%s in a name', (b) => {
-    expectCode(decodePayload(1025, [0x61, b, 0x62, ...zeros(252)]), 'PROTO_ERR_NAME_CONTROL_CHAR');
-    expectCode(decodePayload(1031, [b, ...zeros(254)]), 'PROTO_ERR_NAME_CONTROL_CHAR');
+    expectProtocolError(decodePayload(1025, [0x61, b, 0x62, ...zeros(252)]), 'PROTO_ERR_NAME_CONTROL_CHAR');
+    expectProtocolError(decodePayload(1031, [b, ...zeros(254)]), 'PROTO_ERR_NAME_CONTROL_CHAR');
   });
 
   test.each([0x80, 0xc3, 0xe9, 0xff])('non-ASCII byte 0x%s in a name', (b) => {
-    expectCode(decodePayload(1027, [0x61, b, ...zeros(253)]), 'PROTO_ERR_NAME_NOT_ASCII');
-    expectCode(decodePayload(1029, [b, ...zeros(254)]), 'PROTO_ERR_NAME_NOT_ASCII');
+    expectProtocolError(decodePayload(1027, [0x61, b, ...zeros(253)]), 'PROTO_ERR_NAME_NOT_ASCII');
+    expectProtocolError(decodePayload(1029, [b, ...zeros(254)]), 'PROTO_ERR_NAME_NOT_ASCII');
   });
 
   test('bytes after the NUL are ignored (only the text before the first NUL counts)', () => {
@@ -331,25 +321,25 @@ describe('request decode errors', () => {
   ])('wrong payload size for %i: %j', (code, sizes) => {
     for (const size of sizes) {
       const payload = [...nameField('abc'), ...zeros(Math.max(0, size - 255))].slice(0, size);
-      expectCode(decodePayload(code, payload), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
+      expectProtocolError(decodePayload(code, payload), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
     }
   });
 
   test.each([0, 1024, 1032, 1600, 0xffff])('unknown code %i', (code) => {
-    expectCode(decodePayload(code, nameField('abc')), 'PROTO_ERR_UNKNOWN_CODE');
+    expectProtocolError(decodePayload(code, nameField('abc')), 'PROTO_ERR_UNKNOWN_CODE');
   });
 
   test.each([0, 1, 2, 4, 255])('wrong version %i', (version) => {
-    expectCode(decodePayload(1025, nameField('abc'), version), 'PROTO_ERR_BAD_VERSION');
+    expectProtocolError(decodePayload(1025, nameField('abc'), version), 'PROTO_ERR_BAD_VERSION');
   });
 
   test('a truncated header', () => {
-    expectCode(() => decodeRequestHeader(new Uint8Array(22)), 'PROTO_ERR_TRUNCATED');
+    expectProtocolError(() => decodeRequestHeader(new Uint8Array(22)), 'PROTO_ERR_TRUNCATED');
   });
 
   test('a client ID that is not 16 bytes', () => {
     const h = { ...header(1025, 255), clientId: new Uint8Array(15) };
-    expectCode(() => decodeRequest(h, new Uint8Array(nameField('abc'))), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => decodeRequest(h, new Uint8Array(nameField('abc'))), 'PROTO_ERR_BAD_FIELD');
   });
 });
 
@@ -380,16 +370,16 @@ describe('request encode errors', () => {
   test('client names: 100 characters encode, 101 are rejected (1025, 1026, 1027)', () => {
     for (const req of withName('c'.repeat(100))) expect(decodeFrame(encodeRequest(req))).toEqual(req);
     for (const req of withName('c'.repeat(101)))
-      expectCode(() => encodeRequest(req), 'PROTO_ERR_NAME_TOO_LONG');
+      expectProtocolError(() => encodeRequest(req), 'PROTO_ERR_NAME_TOO_LONG');
     for (const req of withName('c'.repeat(254)))
-      expectCode(() => encodeRequest(req), 'PROTO_ERR_NAME_TOO_LONG');
+      expectProtocolError(() => encodeRequest(req), 'PROTO_ERR_NAME_TOO_LONG');
   });
 
   test('file names: 254 characters encode, 255 are rejected (1028..1031)', () => {
     for (const req of withFileName('F'.repeat(254))) expect(decodeFrame(encodeRequest(req))).toEqual(req);
     for (const req of withFileName('F'.repeat(255)))
-      expectCode(() => encodeRequest(req), 'PROTO_ERR_NAME_TOO_LONG');
-    expectCode(
+      expectProtocolError(() => encodeRequest(req), 'PROTO_ERR_NAME_TOO_LONG');
+    expectProtocolError(
       () => encodeSendFilePrefix({ ...fileFields, fileName: 'F'.repeat(255) }, 0),
       'PROTO_ERR_NAME_TOO_LONG',
     );
@@ -408,12 +398,12 @@ describe('request encode errors', () => {
     ];
     for (const [text, code] of cases) {
       for (const req of [...withName(text), ...withFileName(text)])
-        expectCode(() => encodeRequest(req), code);
+        expectProtocolError(() => encodeRequest(req), code);
     }
   });
 
   test.each([0, 128, 159, 161, 162])('1026 public key of %i bytes is rejected', (n) => {
-    expectCode(
+    expectProtocolError(
       () =>
         encodeRequest({
           code: RequestCode.SendPublicKey,
@@ -443,8 +433,11 @@ describe('request encode errors', () => {
       code: RequestCode.SendFile,
       content: new Uint8Array(0),
     } as Request;
-    expectCode(() => encodeRequest(req), 'PROTO_ERR_BAD_FIELD');
-    expectCode(() => encodeSendFilePrefix({ ...fileFields, [field]: value }, 0), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => encodeRequest(req), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(
+      () => encodeSendFilePrefix({ ...fileFields, [field]: value }, 0),
+      'PROTO_ERR_BAD_FIELD',
+    );
   });
 
   test('1028 u32/u16 maxima encode', () => {
@@ -461,15 +454,15 @@ describe('request encode errors', () => {
   });
 
   test('a content length that would overflow the u32 payload size', () => {
-    expectCode(() => encodeSendFilePrefix(fileFields, 0xffffffff), 'PROTO_ERR_BAD_FIELD');
-    expectCode(() => encodeSendFilePrefix(fileFields, 0xffffffff - 267 + 1), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => encodeSendFilePrefix(fileFields, 0xffffffff), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => encodeSendFilePrefix(fileFields, 0xffffffff - 267 + 1), 'PROTO_ERR_BAD_FIELD');
     const prefix = encodeSendFilePrefix(fileFields, 0xffffffff - 267);
     expect(decodeRequestHeader(prefix).payloadSize).toBe(0xffffffff);
   });
 
   test('a client ID that is not 16 bytes', () => {
     for (const n of [0, 15, 17]) {
-      expectCode(
+      expectProtocolError(
         () => encodeRequest({ code: RequestCode.Register, clientId: new Uint8Array(n), name: 'a' }),
         'PROTO_ERR_BAD_FIELD',
       );
@@ -477,7 +470,7 @@ describe('request encode errors', () => {
   });
 
   test('an unknown code (untyped caller)', () => {
-    expectCode(
+    expectProtocolError(
       () => encodeRequest({ code: 1032, clientId: id, name: 'a' } as unknown as Request),
       'PROTO_ERR_UNKNOWN_CODE',
     );
@@ -485,11 +478,14 @@ describe('request encode errors', () => {
 
   test('header fields that do not fit', () => {
     const h = header(1025, 255);
-    expectCode(() => encodeRequestHeader({ ...h, payloadSize: 0x1_0000_0000 }), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
-    expectCode(() => encodeRequestHeader({ ...h, payloadSize: -1 }), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
-    expectCode(() => encodeRequestHeader({ ...h, version: 256 }), 'PROTO_ERR_BAD_VERSION');
-    expectCode(() => encodeRequestHeader({ ...h, code: 0x1_0000 }), 'PROTO_ERR_UNKNOWN_CODE');
-    expectCode(() => encodeRequestHeader(h, new Uint8Array(30), 8), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(
+      () => encodeRequestHeader({ ...h, payloadSize: 0x1_0000_0000 }),
+      'PROTO_ERR_BAD_PAYLOAD_SIZE',
+    );
+    expectProtocolError(() => encodeRequestHeader({ ...h, payloadSize: -1 }), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
+    expectProtocolError(() => encodeRequestHeader({ ...h, version: 256 }), 'PROTO_ERR_BAD_VERSION');
+    expectProtocolError(() => encodeRequestHeader({ ...h, code: 0x1_0000 }), 'PROTO_ERR_UNKNOWN_CODE');
+    expectProtocolError(() => encodeRequestHeader(h, new Uint8Array(30), 8), 'PROTO_ERR_BAD_FIELD');
     const into = new Uint8Array(31).fill(0xaa);
     encodeRequestHeader(h, into, 8);
     expect(decodeRequestHeader(into.subarray(8))).toEqual(h);

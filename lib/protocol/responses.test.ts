@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { RESPONSE_HEADER_SIZE, ResponseCode } from './constants';
-import { ProtocolError, type ProtocolErrorCode } from './errors';
 import { decodeResponseHeader, encodeResponseHeader, type ResponseHeader } from './headers';
 import { decodeResponse, encodeResponse, type Response } from './responses';
+import { expectProtocolError } from './test-arbitraries';
 
 // Byte helpers: vectors are spelled out here, independent of the encoder under test.
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
@@ -136,17 +136,6 @@ function decodeFrame(bytes: Uint8Array): Response {
   return decodeResponse(header, bytes.subarray(RESPONSE_HEADER_SIZE));
 }
 
-function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-}
-
 describe('response byte vectors', () => {
   test('cover every response code', () => {
     expect(new Set(vectors.map((v) => v.value.code))).toEqual(new Set(Object.values(ResponseCode)));
@@ -207,9 +196,9 @@ describe('response decode: lenient cases', () => {
 describe('response decode errors', () => {
   test('1602 and 1605 without a key are rejected', () => {
     for (const code of [1602, 1605]) {
-      expectCode(decodePayload(code, ID), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
-      expectCode(decodePayload(code, ID.slice(0, 8)), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
-      expectCode(decodePayload(code, []), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
+      expectProtocolError(decodePayload(code, ID), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
+      expectProtocolError(decodePayload(code, ID.slice(0, 8)), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
+      expectProtocolError(decodePayload(code, []), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
     }
   });
 
@@ -219,27 +208,31 @@ describe('response decode errors', () => {
     [1604, [0, 15, 17]],
     [1606, [1, 15, 17]],
   ])('wrong payload size for %i: %j', (code, sizes) => {
-    for (const size of sizes) expectCode(decodePayload(code, seq(size, 0x41)), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
+    for (const size of sizes)
+      expectProtocolError(decodePayload(code, seq(size, 0x41)), 'PROTO_ERR_BAD_PAYLOAD_SIZE');
   });
 
   test('1603 with a malformed file name', () => {
     const frame = (name: number[]) => [...ID, 0, 0, 0, 0, ...name, 0, 0, 0, 0];
-    expectCode(decodePayload(1603, frame(new Array(255).fill(0x61))), 'PROTO_ERR_NAME_NO_NUL');
-    expectCode(decodePayload(1603, frame(zeros(255))), 'PROTO_ERR_NAME_EMPTY');
-    expectCode(decodePayload(1603, frame([0x61, 0x0a, ...zeros(253)])), 'PROTO_ERR_NAME_CONTROL_CHAR');
-    expectCode(decodePayload(1603, frame([0x61, 0xe9, ...zeros(253)])), 'PROTO_ERR_NAME_NOT_ASCII');
+    expectProtocolError(decodePayload(1603, frame(new Array(255).fill(0x61))), 'PROTO_ERR_NAME_NO_NUL');
+    expectProtocolError(decodePayload(1603, frame(zeros(255))), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(
+      decodePayload(1603, frame([0x61, 0x0a, ...zeros(253)])),
+      'PROTO_ERR_NAME_CONTROL_CHAR',
+    );
+    expectProtocolError(decodePayload(1603, frame([0x61, 0xe9, ...zeros(253)])), 'PROTO_ERR_NAME_NOT_ASCII');
   });
 
   test.each([0, 1025, 1599, 1608, 0xffff])('unknown code %i', (code) => {
-    expectCode(decodePayload(code, []), 'PROTO_ERR_UNKNOWN_CODE');
+    expectProtocolError(decodePayload(code, []), 'PROTO_ERR_UNKNOWN_CODE');
   });
 
   test.each([0, 2, 4, 255])('wrong version %i', (version) => {
-    expectCode(decodePayload(1600, ID, version), 'PROTO_ERR_BAD_VERSION');
+    expectProtocolError(decodePayload(1600, ID, version), 'PROTO_ERR_BAD_VERSION');
   });
 
   test('a truncated header', () => {
-    expectCode(() => decodeResponseHeader(new Uint8Array(6)), 'PROTO_ERR_TRUNCATED');
+    expectProtocolError(() => decodeResponseHeader(new Uint8Array(6)), 'PROTO_ERR_TRUNCATED');
   });
 });
 
@@ -255,11 +248,11 @@ describe('response encode errors', () => {
 
   test('1602/1605 with an empty key are rejected (the decoder would reject the frame)', () => {
     for (const code of [ResponseCode.PublicKeyAccepted, ResponseCode.Reconnected]) {
-      expectCode(
+      expectProtocolError(
         () => encodeResponse({ code, clientId: id, encryptedKey: new Uint8Array(0) }),
         'PROTO_ERR_BAD_FIELD',
       );
-      expectCode(
+      expectProtocolError(
         () => encodeResponse({ code, clientId: id, encryptedKey: new Uint8Array(4081) }),
         'PROTO_ERR_BAD_FIELD',
       );
@@ -272,12 +265,15 @@ describe('response encode errors', () => {
   test('a client ID that is not 16 bytes', () => {
     for (const n of [0, 15, 17]) {
       const clientId = new Uint8Array(n);
-      expectCode(() => encodeResponse({ code: ResponseCode.Registered, clientId }), 'PROTO_ERR_BAD_FIELD');
-      expectCode(
+      expectProtocolError(
+        () => encodeResponse({ code: ResponseCode.Registered, clientId }),
+        'PROTO_ERR_BAD_FIELD',
+      );
+      expectProtocolError(
         () => encodeResponse({ code: ResponseCode.Reconnected, clientId, encryptedKey: new Uint8Array(128) }),
         'PROTO_ERR_BAD_FIELD',
       );
-      expectCode(() => encodeResponse({ ...fileReceived, clientId }), 'PROTO_ERR_BAD_FIELD');
+      expectProtocolError(() => encodeResponse({ ...fileReceived, clientId }), 'PROTO_ERR_BAD_FIELD');
     }
   });
 
@@ -289,34 +285,43 @@ describe('response encode errors', () => {
     ['cksum', -1],
     ['cksum', Number.NaN],
   ])('1603 %s = %d does not fit a u32', (field, value) => {
-    expectCode(() => encodeResponse({ ...fileReceived, [field]: value }), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => encodeResponse({ ...fileReceived, [field]: value }), 'PROTO_ERR_BAD_FIELD');
   });
 
   test('1603 file names: 254 characters encode, 255 and malformed ones are rejected', () => {
     const ok = { ...fileReceived, fileName: 'n'.repeat(254) };
     expect(decodeFrame(encodeResponse(ok))).toEqual(ok);
-    expectCode(
+    expectProtocolError(
       () => encodeResponse({ ...fileReceived, fileName: 'n'.repeat(255) }),
       'PROTO_ERR_NAME_TOO_LONG',
     );
-    expectCode(() => encodeResponse({ ...fileReceived, fileName: '' }), 'PROTO_ERR_NAME_EMPTY');
-    expectCode(() => encodeResponse({ ...fileReceived, fileName: 'a\rb' }), 'PROTO_ERR_NAME_CONTROL_CHAR');
-    expectCode(() => encodeResponse({ ...fileReceived, fileName: 'naïve' }), 'PROTO_ERR_NAME_NOT_ASCII');
+    expectProtocolError(() => encodeResponse({ ...fileReceived, fileName: '' }), 'PROTO_ERR_NAME_EMPTY');
+    expectProtocolError(
+      () => encodeResponse({ ...fileReceived, fileName: 'a\rb' }),
+      'PROTO_ERR_NAME_CONTROL_CHAR',
+    );
+    expectProtocolError(
+      () => encodeResponse({ ...fileReceived, fileName: 'naïve' }),
+      'PROTO_ERR_NAME_NOT_ASCII',
+    );
   });
 
   test('an unknown code (untyped caller)', () => {
-    expectCode(() => encodeResponse({ code: 1608 } as unknown as Response), 'PROTO_ERR_UNKNOWN_CODE');
+    expectProtocolError(
+      () => encodeResponse({ code: 1608 } as unknown as Response),
+      'PROTO_ERR_UNKNOWN_CODE',
+    );
   });
 
   test('header fields that do not fit', () => {
     const h = header(1600, 16);
-    expectCode(
+    expectProtocolError(
       () => encodeResponseHeader({ ...h, payloadSize: 0x1_0000_0000 }),
       'PROTO_ERR_BAD_PAYLOAD_SIZE',
     );
-    expectCode(() => encodeResponseHeader({ ...h, version: -1 }), 'PROTO_ERR_BAD_VERSION');
-    expectCode(() => encodeResponseHeader({ ...h, code: 0x1_0000 }), 'PROTO_ERR_UNKNOWN_CODE');
-    expectCode(() => encodeResponseHeader(h, new Uint8Array(9), 3), 'PROTO_ERR_BAD_FIELD');
+    expectProtocolError(() => encodeResponseHeader({ ...h, version: -1 }), 'PROTO_ERR_BAD_VERSION');
+    expectProtocolError(() => encodeResponseHeader({ ...h, code: 0x1_0000 }), 'PROTO_ERR_UNKNOWN_CODE');
+    expectProtocolError(() => encodeResponseHeader(h, new Uint8Array(9), 3), 'PROTO_ERR_BAD_FIELD');
     const into = new Uint8Array(10).fill(0xaa);
     encodeResponseHeader(h, into, 3);
     expect(decodeResponseHeader(into.subarray(3))).toEqual(h);

@@ -1,9 +1,11 @@
 /**
- * fast-check arbitraries for protocol values, shared by every fuzz test in the project.
+ * fast-check arbitraries for protocol values, shared by every fuzz test in the project,
+ * and the assertion helper the protocol tests share.
  * Test support only: imports fast-check, so it is deliberately not exported from index.ts.
  * Import it as '../lib/protocol/test-arbitraries'.
  */
 import fc from 'fast-check';
+import { expect } from 'vitest';
 import {
   CLIENT_ID_SIZE,
   ENCRYPTED_AES_KEY_SIZE,
@@ -15,6 +17,7 @@ import {
   RequestCode,
   ResponseCode,
 } from './constants';
+import { ProtocolError, type ProtocolErrorCode } from './errors';
 import type { Request } from './requests';
 import type { Response } from './responses';
 
@@ -215,4 +218,17 @@ export function mutate(frame: Uint8Array, mutations: readonly Mutation[], sizeOf
     }
   }
   return out;
+}
+
+/** Runs `fn` and asserts that it throws a ProtocolError with `code` (never a message check). */
+export function expectProtocolError(fn: () => unknown, code: ProtocolErrorCode): ProtocolError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(ProtocolError);
+  expect((caught as ProtocolError).code).toBe(code);
+  return caught as ProtocolError;
 }
