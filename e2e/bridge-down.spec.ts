@@ -3,7 +3,7 @@ import {
   expect,
   expectConnected,
   makeFile,
-  register,
+  registerAndDismissOffer,
   sha256File,
   status,
   test,
@@ -18,8 +18,7 @@ test('bridge down: a clear message, then it recovers on its own when the bridge 
 }, testInfo) => {
   const name = uniqueName('dave');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
 
   await system.stopBridge();
   try {
@@ -82,8 +81,7 @@ test('a dropped connection: the page reconnects by itself and keeps sending', as
 }, testInfo) => {
   const name = uniqueName('olga');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
 
   // Dropped right away: said out loud ("Connection lost"), then reconnected.
   system.proxy.dropConnections();

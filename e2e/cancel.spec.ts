@@ -5,7 +5,7 @@ import {
   expect,
   expectConnected,
   makeFile,
-  register,
+  registerAndDismissOffer,
   test,
   uniqueName,
   uploadItem,
@@ -18,8 +18,7 @@ test('cancel mid-upload: the file stops, the server keeps nothing, and the next 
 }, testInfo) => {
   const name = uniqueName('grace');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
   const [client] = system.server.clientsNamed(name);
 
   const big = makeFile(testInfo, 'big-cancelled.bin', 20 * 1024 * 1024);

@@ -1,4 +1,12 @@
-import { chooseFiles, expect, makeFile, register, test, uniqueName, uploadItem } from './fixtures';
+import {
+  chooseFiles,
+  expect,
+  makeFile,
+  registerAndDismissOffer,
+  test,
+  uniqueName,
+  uploadItem,
+} from './fixtures';
 
 test('CRC failures injected between bridge and server: the page shows the retries and the final failure; the server keeps no file', async ({
   page,
@@ -7,8 +15,7 @@ test('CRC failures injected between bridge and server: the page shows the retrie
 }, testInfo) => {
   const name = uniqueName('frank');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
   const [client] = system.server.clientsNamed(name);
 
   // Record every phase label the item shows, so fast retries are not missed.

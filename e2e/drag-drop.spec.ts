@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { expect, register, sha256File, test, uniqueName, uploadItem } from './fixtures';
+import { expect, registerAndDismissOffer, sha256File, test, uniqueName, uploadItem } from './fixtures';
 
 test('drag and drop: files dropped on the drop zone are queued and sent in order', async ({
   page,
@@ -7,8 +7,7 @@ test('drag and drop: files dropped on the drop zone are queued and sent in order
 }) => {
   const name = uniqueName('mallory');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
 
   // Two files made in the page and dropped as a person would drop them from a file manager.
   const contents = {

@@ -109,6 +109,12 @@ export async function register(page: Page, name: string): Promise<void> {
   await expect(page.getByTestId('meinfo-offer')).toBeVisible();
 }
 
+/** register(), then dismisses the me.info download offer: the start of most tests. */
+export async function registerAndDismissOffer(page: Page, name: string): Promise<void> {
+  await register(page, name);
+  await page.getByRole('button', { name: 'Not now' }).click();
+}
+
 export function uploadItem(page: Page, fileName: string): Locator {
   return page.locator(`[data-testid="upload-item"][data-name="${fileName}"]`);
 }

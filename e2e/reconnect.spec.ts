@@ -4,7 +4,7 @@ import {
   expectConnected,
   makeFile,
   readStoredIdentity,
-  register,
+  registerAndDismissOffer,
   sha256File,
   status,
   test,
@@ -31,8 +31,7 @@ test('reload: reconnects with the stored identity (1027 -> 1605) and uploads aga
 }, testInfo) => {
   const name = uniqueName('bob');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
   const [before] = system.server.clientsNamed(name);
 
   const codes = watchResponseCodes(page);

@@ -1,6 +1,14 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { expect, expectConnected, readStoredIdentity, register, status, test, uniqueName } from './fixtures';
+import {
+  expect,
+  expectConnected,
+  readStoredIdentity,
+  registerAndDismissOffer,
+  status,
+  test,
+  uniqueName,
+} from './fixtures';
 
 test('reconnect rejected (1606): the page says the server forgot us and registers again on request', async ({
   page,
@@ -9,8 +17,7 @@ test('reconnect rejected (1606): the page says the server forgot us and register
 }) => {
   const name = uniqueName('ivan');
   await page.goto(system.webUrl);
-  await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await registerAndDismissOffer(page, name);
   const [old] = system.server.clientsNamed(name);
 
   // The server loses the client (as after a reset of its database).
