@@ -10,21 +10,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const CHROMIUM = process.env.SFT_CHROMIUM ?? '/usr/bin/chromium';
+import { CHROMIUM_BASE_FLAGS, CHROMIUM_PATH } from '../e2e/support/chromium';
+
+export const CHROMIUM = CHROMIUM_PATH;
 
 export const CHROMIUM_FLAGS = [
   '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
+  ...CHROMIUM_BASE_FLAGS,
   '--disable-extensions',
   '--enable-precise-memory-info',
 ];
-
 /**
  * A tiny HTTP server that receives the page's result on POST /result, or as
  * GET /result?data=JSON (a navigation: pages whose CSP limits connect-src report that way).
