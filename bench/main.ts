@@ -146,6 +146,7 @@ async function ensureBuild(): Promise<void> {
 
 const f = (n: number | null | undefined, digits = 0) =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '-';
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const pct = (r: number | null | undefined) =>
   typeof r === 'number' && Number.isFinite(r) ? `${(r * 100).toFixed(0)}%` : '-';
 
@@ -255,6 +256,16 @@ async function main(): Promise<void> {
       `${f(r?.cpuSeconds.chromium, 1)} / ${f(r?.cpuSeconds.bridge, 1)} / ${f(r?.cpuSeconds.server, 1)} s`,
       Object.entries(r?.cpuSeconds.chromiumByType ?? {})
         .filter(([, v]) => v >= 0.1)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', '),
+    );
+    row(
+      '3 browser',
+      'renderer CPU seconds by thread',
+      `${f(sum(Object.values(r?.cpuSeconds.rendererThreads ?? {})), 1)} s`,
+      Object.entries(r?.cpuSeconds.rendererThreads ?? {})
+        .filter(([, v]) => v >= 0.1)
+        .sort((a, b) => b[1] - a[1])
         .map(([k, v]) => `${k} ${v.toFixed(1)}`)
         .join(', '),
     );

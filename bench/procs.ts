@@ -208,6 +208,31 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds (user+system) of each thread of `pid`, summed by thread name (Linux
+ * /proc/PID/task/TID/comm): where inside one Chromium process the time goes.
+ */
+export function threadCpuSeconds(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const sec = (Number(fields[11]) + Number(fields[12])) / 100;
+      out[name] = (out[name] ?? 0) + sec;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** PIDs of every descendant of `pid` (Linux /proc), for Chromium's renderer processes. */
 export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();

@@ -17,6 +17,7 @@ import {
   startCli,
   startNext,
   startServer,
+  threadCpuSeconds,
 } from './procs';
 
 const MiB = 1024 * 1024;
@@ -113,6 +114,8 @@ export interface BrowserRun {
     chromium: number | null;
     /** Chromium's CPU by process type (browser, renderer, utility = network service, gpu-process ...). */
     chromiumByType: Record<string, number>;
+    /** The busiest renderer's CPU by thread name (DedicatedWorker = the upload worker). */
+    rendererThreads: Record<string, number>;
   };
   error?: string;
 }
@@ -160,6 +163,7 @@ export async function browserUpload(
     let rendererPeak: number | null = null;
     let chromiumCpu: number | null = null;
     const byType: Record<string, number> = {};
+    let rendererThreads: Record<string, number> = {};
     const url = `${origin}/bench?size=${sizeMiB}${extraQuery}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
     const timeoutMs = 120_000 + sizeMiB * 1000; // generous: 1 s per MiB on top of start-up
     const page = (await runPage(url, results.result, timeoutMs, (pid) => {
@@ -172,6 +176,7 @@ export async function browserUpload(
         byType[type] = (byType[type] ?? 0) + cpu;
         const hwm = procMiB(p);
         if (hwm !== null && isRenderer(p)) rendererPeak = Math.max(rendererPeak ?? 0, hwm);
+        if (isRenderer(p) && cpu > sumOf(rendererThreads)) rendererThreads = threadCpuSeconds(p);
       }
     })) as PageResult;
     run = {
@@ -190,6 +195,7 @@ export async function browserUpload(
         bridge: cpuSeconds(bridge.pid),
         chromium: chromiumCpu,
         chromiumByType: byType,
+        rendererThreads,
       },
       error: page.error,
     };
@@ -211,6 +217,10 @@ function processType(pid: number): string {
   } catch {
     return '?';
   }
+}
+
+function sumOf(r: Record<string, number>): number {
+  return Object.values(r).reduce((a, b) => a + b, 0);
 }
 
 function isRenderer(pid: number): boolean {

@@ -5,7 +5,7 @@
  * `needsDrain` is true.
  */
 import { createDecipheriv, type Decipher } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Cksum } from '../lib/crypto';
 import { AES_BLOCK_SIZE } from '../lib/protocol';
@@ -15,6 +15,13 @@ import { type PacketFields, PacketSequence, type SequenceLimits } from './upload
 /** Write-stream buffer before the socket is paused: big enough for large writev()s, small enough for 100 uploads at once (4 MiB each was 400 MiB). */
 export const UPLOAD_WRITE_BUFFER = 1024 * 1024;
 const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
+/**
+ * Plaintext bytes written between two background fdatasync()s. Without them the kernel
+ * keeps a whole file dirty in the page cache and the fsync before 1603 writes all of it
+ * at once: for 512 MiB on this project's disk that was 1.3 s of the client waiting after
+ * its last byte. Syncing as the file arrives overlaps the disk with the network.
+ */
+export const UPLOAD_SYNC_INTERVAL = 32 * 1024 * 1024;
 
 export interface UploadResult {
   /** POSIX cksum of the plaintext. */
@@ -38,6 +45,13 @@ export class Upload {
   #packetLast = false;
   #aborted = false;
   readonly #closed: Promise<void>;
+  /** Bytes handed to the stream but not yet covered by a started fdatasync(). */
+  #unsynced = 0;
+  /** The background fdatasync() in flight, if any; the fd is closed only after it. */
+  #syncing: Promise<void> | null = null;
+  readonly #syncInterval: number;
+  /** The temp file's descriptor once the stream has opened it. */
+  #fd: number | null = null;
 
   /**
    * Starts a file from its first packet's fields (checked here) and opens the temp file.
@@ -49,12 +63,17 @@ export class Upload {
     readonly tmpPath: string,
     limits: SequenceLimits,
     writeBuffer = UPLOAD_WRITE_BUFFER,
+    syncInterval = UPLOAD_SYNC_INTERVAL,
   ) {
+    this.#syncInterval = syncInterval;
     this.sequence = PacketSequence.start(first, limits);
     this.#decipher = createDecipheriv('aes-256-cbc', key, ZERO_IV);
     // flush: fsync before close, so a file answered with 1603 is on disk.
     this.#stream = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: writeBuffer, flush: true });
     this.#closed = new Promise((resolve) => this.#stream.once('close', resolve));
+    this.#stream.once('open', (fd: number) => {
+      this.#fd = fd;
+    });
     this.#stream.on('error', (e) => {
       this.#error ??= new ServerError(
         'SERVER_ERR_UPLOAD_WRITE',
@@ -165,11 +184,51 @@ export class Upload {
     this.#cksum.update(plain);
     this.#size += plain.length;
     this.#stream.write(plain);
+    this.#unsynced += plain.length;
+    if (this.#unsynced >= this.#syncInterval && !this.#syncing) this.#startSync();
+  }
+
+  /**
+   * Asks the kernel to write what the stream has written so far (on libuv's thread pool; the
+   * event loop goes on). Bytes still in the stream's buffer are covered by the next sync.
+   * A failure is kept as the upload's error: a disk that cannot sync cannot keep the file.
+   */
+  #startSync(): void {
+    const fd = this.#fd;
+    if (fd === null || this.#stream.destroyed || this.#stream.writableEnded) return;
+    this.#unsynced = this.#stream.writableLength;
+    this.#syncing = new Promise<void>((resolve) => {
+      fdatasync(fd, (e) => {
+        this.#syncing = null;
+        if (e && !this.#aborted) {
+          this.#error ??= new ServerError(
+            'SERVER_ERR_UPLOAD_WRITE',
+            `Cannot write the received file: ${e.message}`,
+            {
+              cause: e,
+            },
+          );
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Bytes written since the last background sync started (for tests). */
+  get unsyncedBytes(): number {
+    return this.#unsynced;
+  }
+
+  /** True while a background fdatasync() runs (for tests). */
+  get syncing(): boolean {
+    return this.#syncing !== null;
   }
 
   /** After the last packet: flushes, fsyncs and closes the temp file. */
   async finish(): Promise<UploadResult> {
     if (!this.#finished) throw new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'The file is not complete yet.');
+    // The stream closes its fd once ended: no sync may still be using it then.
+    await this.#syncing;
     if (!this.#error) this.#stream.end();
     await this.#closed;
     if (this.#error) throw this.#error;
@@ -180,6 +239,7 @@ export class Upload {
   /** Abandons the file: closes the stream, then removes the temp file (once closed, so no open races it). */
   async abort(): Promise<void> {
     this.#aborted = true;
+    await this.#syncing;
     if (!this.#stream.destroyed) this.#stream.destroy();
     await this.#closed;
     await rm(this.tmpPath, { force: true }).catch(() => {});
