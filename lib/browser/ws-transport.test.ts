@@ -39,6 +39,21 @@ describe('WsTransport', () => {
     expect(socket.sent.map((m) => [...m])).toEqual([[1, 2, 3, 4, 5], [9]]);
   });
 
+  it('joins consecutive frames in one reused buffer without mixing them up, and larger ones in their own', async () => {
+    const { socket, transport } = await connected();
+    const big = new Uint8Array(2 * 1024 * 1024).fill(7);
+    await transport.send([new Uint8Array([1, 1]), new Uint8Array([1])]);
+    await transport.send([new Uint8Array([2]), new Uint8Array([2, 2, 2])]);
+    await transport.send([new Uint8Array([3]), big]);
+    await transport.send([new Uint8Array([4]), new Uint8Array([4])]);
+    expect(socket.sent.map((m) => m.length)).toEqual([3, 4, big.length + 1, 2]);
+    expect([...socket.sent[0]!]).toEqual([1, 1, 1]);
+    expect([...socket.sent[1]!]).toEqual([2, 2, 2, 2]);
+    expect(socket.sent[2]![0]).toBe(3);
+    expect(socket.sent[2]!.subarray(1).every((b) => b === 7)).toBe(true);
+    expect([...socket.sent[3]!]).toEqual([4, 4]);
+  });
+
   it('delivers messages in order, queued or awaited, then null after the peer closes', async () => {
     const { socket, transport } = await connected();
     socket.fire('message', { data: new Uint8Array([1]).buffer });

@@ -22,12 +22,17 @@ export interface WsTransportOptions {
   createSocket?: (url: string) => WebSocket;
 }
 
-/** Joins a frame's pieces into one message (a WebSocket message is one buffer). */
-function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+/**
+ * Joins a frame's pieces into one message (a WebSocket message is one buffer), in `scratch`
+ * when it is big enough. WebSocket.send() copies the bytes before it returns (the page may
+ * change a buffer right after sending it), so one scratch buffer serves every message:
+ * a fresh 1 MiB buffer per message cost Chromium page faults and zeroing on top of the copy.
+ */
+function joinParts(parts: readonly Uint8Array[], scratch: Uint8Array): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   let size = 0;
   for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
+  const out = size <= scratch.length ? scratch.subarray(0, size) : new Uint8Array(size);
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
@@ -36,9 +41,14 @@ function joinParts(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Messages up to this size are joined in the reused buffer (a 1 MiB packet and its header fit). */
+const SCRATCH_SIZE = 1024 * 1024 + 4096;
+
 export class WsTransport implements Transport {
   readonly #ws: WebSocket;
   readonly #highWaterMark: number;
+  /** Allocated on the first multi-part send; reused for every later one. */
+  #scratch = new Uint8Array(0);
   /** Received messages not yet taken by receive(). */
   readonly #queue: Uint8Array[] = [];
   #waiter: ((bytes: Uint8Array | null) => void) | undefined;
@@ -121,7 +131,8 @@ export class WsTransport implements Transport {
     if (this.#closed) {
       throw new BrowserError('BROWSER_ERR_CONNECTION_LOST', 'The connection to the bridge is closed.');
     }
-    this.#ws.send(joinParts(parts) as Uint8Array<ArrayBuffer>);
+    if (parts.length > 1 && this.#scratch.length === 0) this.#scratch = new Uint8Array(SCRATCH_SIZE);
+    this.#ws.send(joinParts(parts, this.#scratch) as Uint8Array<ArrayBuffer>);
     while (this.#ws.bufferedAmount >= this.#highWaterMark) {
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
       if (this.#closed) {

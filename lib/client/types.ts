@@ -18,6 +18,12 @@ export type EncryptorFactory = (aesKey: Uint8Array) => Promise<StreamEncryptor> 
 export interface FileSource {
   name: string;
   size: number;
+  /**
+   * The file's bytes from the start, as a fresh iteration each call. A chunk belongs to the
+   * consumer only until it asks for the next one: a source may read the next chunk into the
+   * same memory (the session hashes and hands each chunk to the encryptor, which copies or
+   * takes it, before asking for more).
+   */
   open(): AsyncIterable<Uint8Array>;
 }
 
