@@ -1,6 +1,8 @@
 /**
- * Chromium's own limits: WebCrypto AES-CBC in 64 KiB calls, and WebSocket send throughput
- * to a Node server that discards what it gets (64 KiB + 290-byte messages, as our packets).
+ * Chromium's own limits: WebCrypto AES-CBC in 64 KiB calls (and in the upload worker's
+ * 512 KiB), and WebSocket send throughput to a Node server that discards what it gets, in
+ * 64 KiB + 290-byte messages (the protocol's customary packet) and in 1 MiB + 290-byte ones
+ * (the packets the app sends).
  */
 import { WebSocketServer } from 'ws';
 import { resultServer, runInChromium } from './chromium';
@@ -8,10 +10,10 @@ import { resultServer, runInChromium } from './chromium';
 const PAGE = (wsUrl: string, totalMiB: number) => `<!doctype html><meta charset="utf-8"><script type="module">
 const MiB = 1024 * 1024;
 const total = ${totalMiB} * MiB;
-async function aes() {
+async function aes(size) {
   const key = await crypto.subtle.generateKey({ name: 'AES-CBC', length: 256 }, false, ['encrypt']);
-  const chunk = new Uint8Array(64 * 1024);
-  crypto.getRandomValues(chunk);
+  const chunk = new Uint8Array(size);
+  crypto.getRandomValues(chunk.subarray(0, 65536)); // at most 64 KiB per call
   let iv = new Uint8Array(16);
   const t0 = performance.now();
   for (let done = 0; done < total; done += chunk.length) {
@@ -20,12 +22,12 @@ async function aes() {
   }
   return total / MiB / ((performance.now() - t0) / 1000);
 }
-async function ws() {
+async function ws(size) {
   const sock = new WebSocket(${JSON.stringify(wsUrl)});
   sock.binaryType = 'arraybuffer';
   await new Promise((r, j) => { sock.onopen = r; sock.onerror = j; });
   const done = new Promise((r) => { sock.onmessage = r; });
-  const msg = new Uint8Array(64 * 1024 + 290);
+  const msg = new Uint8Array(size);
   const t0 = performance.now();
   for (let sent = 0; sent < total; sent += msg.length) {
     sock.send(msg);
@@ -35,18 +37,28 @@ async function ws() {
   sock.close();
   return total / MiB / ((performance.now() - t0) / 1000);
 }
-const result = { webCryptoAesCbc: await aes(), webSocketSend: await ws() };
+const result = {
+  webCryptoAesCbc: await aes(64 * 1024),
+  webCryptoAesCbc512k: await aes(512 * 1024),
+  webSocketSend: await ws(64 * 1024 + 290),
+  webSocketSend1m: await ws(MiB + 290),
+};
 await fetch('/result', { method: 'POST', body: JSON.stringify(result) });
 </script>`;
 
-export async function browserLimits(
-  totalMiB: number,
-): Promise<{ webCryptoAesCbc: number; webSocketSend: number }> {
+export interface BrowserLimits {
+  webCryptoAesCbc: number;
+  webCryptoAesCbc512k: number;
+  webSocketSend: number;
+  webSocketSend1m: number;
+}
+
+export async function browserLimits(totalMiB: number): Promise<BrowserLimits> {
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port: 0,
     perMessageDeflate: false,
-    maxPayload: 1 << 20,
+    maxPayload: 2 << 20,
   });
   await new Promise((r) => wss.once('listening', r));
   const wsPort = (wss.address() as { port: number }).port;
@@ -64,10 +76,7 @@ export async function browserLimits(
     return true;
   });
   try {
-    return (await runInChromium(`http://127.0.0.1:${port}/`, result, 300_000)) as {
-      webCryptoAesCbc: number;
-      webSocketSend: number;
-    };
+    return (await runInChromium(`http://127.0.0.1:${port}/`, result, 300_000)) as BrowserLimits;
   } finally {
     server.close();
     wss.close();

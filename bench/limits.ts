@@ -3,7 +3,9 @@
  * machine: Node AES-256-CBC encrypt/decrypt on one core, loopback TCP, our JS cksum.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
+import { join } from 'node:path';
 import { Cksum } from '../lib/crypto';
 
 const MiB = 1024 * 1024;
@@ -43,8 +45,49 @@ export function jsCksum(total: number): number {
   return rate;
 }
 
-/** Loopback TCP: one socket writes `total` bytes in 1 MiB writes, the other discards them. */
-export async function loopbackTcp(total: number): Promise<number> {
+/** A rate and the CPU seconds per GiB it cost this process (user + system, all threads). */
+export interface RateAndCpu {
+  MiBps: number;
+  cpuSecondsPerGiB: number;
+}
+
+function cpuPerGiB(total: number, before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6 / (total / (1024 * MiB));
+}
+
+/**
+ * The disk the server writes to: `total` bytes in 1 MiB writes to a new file in `dir`, with
+ * an fdatasync every 32 MiB and an fsync at the end, as the server stores an upload.
+ */
+export function diskWrite(dir: string, total: number): RateAndCpu {
+  const path = join(dir, 'disk-limit.bin');
+  const chunk = randomBytes(MiB);
+  const fd = openSync(path, 'w');
+  const before = process.cpuUsage();
+  const start = performance.now();
+  try {
+    for (let done = 0; done < total; done += chunk.length) {
+      writeSync(fd, chunk);
+      if ((done + chunk.length) % (32 * MiB) === 0) fdatasyncSync(fd);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const rate = {
+    MiBps: mibPerSec(total, performance.now() - start),
+    cpuSecondsPerGiB: cpuPerGiB(total, before),
+  };
+  rmSync(path, { force: true });
+  return rate;
+}
+
+/**
+ * Loopback TCP: one socket writes `total` bytes in 1 MiB writes, the other discards them;
+ * the CPU is both ends' (they run in this process).
+ */
+export async function loopbackTcp(total: number): Promise<RateAndCpu> {
   const server = createServer();
   let received = 0;
   const done = new Promise<void>((resolve) => {
@@ -60,12 +103,16 @@ export async function loopbackTcp(total: number): Promise<number> {
   const sock = connect(port, '127.0.0.1');
   await new Promise<void>((r) => sock.once('connect', () => r()));
   const chunk = randomBytes(MiB);
+  const before = process.cpuUsage();
   const start = performance.now();
   for (let sent = 0; sent < total; sent += chunk.length) {
     if (!sock.write(chunk)) await new Promise<void>((r) => sock.once('drain', () => r()));
   }
   await done;
-  const rate = mibPerSec(total, performance.now() - start);
+  const rate = {
+    MiBps: mibPerSec(total, performance.now() - start),
+    cpuSecondsPerGiB: cpuPerGiB(total, before),
+  };
   sock.destroy();
   server.close();
   return rate;
