@@ -5,18 +5,14 @@
  */
 import { Cksum, ciphertextSize } from '../crypto';
 import {
-  AES_BLOCK_SIZE,
   DEFAULT_PACKET_SIZE,
   decodeResponse,
   EMPTY_CLIENT_ID,
   encodeRequest,
-  encodeSendFilePrefix,
   MAX_CLIENT_NAME_LENGTH,
   MAX_FILE_NAME_LENGTH,
   MAX_FILE_SIZE,
-  MAX_PACKETS,
   MAX_SEND_ATTEMPTS,
-  ProtocolError,
   type Request,
   RequestCode,
   type Response,
@@ -26,11 +22,24 @@ import {
   validateName,
 } from '../protocol';
 import { ClientError } from './errors';
+import { Packetiser } from './packetiser';
+import { readSource, sourceSizeError } from './read-source';
+import {
+  cancelled,
+  connectionClosed,
+  type EarlyAnswer,
+  earlyAnswerError,
+  invalidName,
+  protocolError,
+  unreachable,
+} from './session-errors';
 import type { Transport } from './transport';
 import type { EncryptorFactory, FileSource, SendPhase, SendProgress, SendResult } from './types';
 
 /** Plaintext bytes encrypted per step: bounds latency and memory when a source yields huge chunks. */
 export const ENCRYPT_SLICE_SIZE = 1024 * 1024;
+
+export { choosePacketSize } from './packetiser';
 
 export interface ClientSessionOptions {
   transport: Transport;
@@ -46,19 +55,6 @@ export interface SendFileOptions {
   /** Attempts in all before giving up with 1031; the protocol says 4. */
   maxAttempts?: number;
 }
-
-/**
- * Packet size for a file of `contentSize` ciphertext bytes: `preferred`, unless that would
- * need more than 65535 packets; then the smallest multiple of 16 that fits.
- */
-export function choosePacketSize(contentSize: number, preferred: number = DEFAULT_PACKET_SIZE): number {
-  const min = Math.ceil(contentSize / MAX_PACKETS);
-  if (preferred >= min) return preferred;
-  return Math.ceil(min / AES_BLOCK_SIZE) * AES_BLOCK_SIZE;
-}
-
-/** The answer that arrived while a 1028 sequence was still being sent. */
-type EarlyAnswer = { ok: true; value: Response } | { ok: false; error: unknown };
 
 export class ClientSession {
   readonly #transport: Transport;
@@ -243,8 +239,8 @@ export class ClientSession {
   }
 
   /**
-   * One 1028 sequence: reads the source through cksum and the encryptor, cuts the
-   * ciphertext into packets without copying (a packet is a list of slices) and sends them.
+   * One 1028 sequence: reads the source through cksum and the encryptor; the Packetiser
+   * cuts the ciphertext into packets without copying and sends them.
    * Returns our cksum; the server's answer is left in #pendingAnswer.
    */
   async #sendAttempt(
@@ -256,9 +252,6 @@ export class ClientSession {
     signal: AbortSignal | undefined,
   ): Promise<number> {
     const { name: fileName, size } = source;
-    const contentSize = ciphertextSize(size);
-    const packetSize = choosePacketSize(contentSize, this.#packetSize);
-    const totalPackets = Math.ceil(contentSize / packetSize);
     const encryptor = await this.#encryptorFactory(aesKey);
     const cksum = new Cksum();
 
@@ -277,43 +270,25 @@ export class ClientSession {
     answer.catch(() => {}); // awaited (or abandoned on failure) by sendFile
     this.#pendingAnswer = answer;
 
-    let parts: Uint8Array[] = [];
-    let fill = 0;
-    let packetNumber = 0;
-    const clientId = this.#clientId;
-    const flush = async (): Promise<void> => {
-      if (early) throw earlyAnswerError(early, packetNumber, totalPackets);
-      if (signal?.aborted) throw cancelled(fileName);
-      packetNumber++;
-      if (packetNumber > totalPackets) {
-        throw new ClientError(
-          'CLIENT_ERR_SOURCE',
-          `The encryptor produced more than the ${contentSize} bytes of ciphertext expected for "${fileName}".`,
-        );
-      }
-      const fields = { clientId, contentSize, origSize: size, packetNumber, totalPackets, fileName };
-      const prefix = encodeSendFilePrefix(fields, fill);
-      parts.unshift(prefix);
-      const sending = parts;
-      parts = [];
-      progress.bytesSent += fill;
-      fill = 0;
-      try {
-        await this.#transport.send(sending);
-      } catch (cause) {
-        throw this.#kill(connectionClosed(RequestCode.SendFile, cause));
-      }
-    };
-    const emit = async (ciphertext: Uint8Array): Promise<void> => {
-      let off = 0;
-      while (off < ciphertext.length) {
-        const take = Math.min(packetSize - fill, ciphertext.length - off);
-        parts.push(take === ciphertext.length ? ciphertext : ciphertext.subarray(off, off + take));
-        fill += take;
-        off += take;
-        if (fill === packetSize) await flush();
-      }
-    };
+    const packets: Packetiser = new Packetiser({
+      clientId: this.#clientId,
+      fileName,
+      origSize: size,
+      contentSize: ciphertextSize(size),
+      packetSize: this.#packetSize,
+      beforePacket: (n) => {
+        if (early) throw earlyAnswerError(early, n - 1, packets.totalPackets);
+        if (signal?.aborted) throw cancelled(fileName);
+      },
+      send: async (parts) => {
+        progress.bytesSent = packets.bytesSent;
+        try {
+          await this.#transport.send(parts);
+        } catch (cause) {
+          throw this.#kill(connectionClosed(RequestCode.SendFile, cause));
+        }
+      },
+    });
 
     // Encryptions in flight, oldest first (one at a time unless the encryptor allows more).
     const depth = Math.max(1, encryptor.maxPending ?? 1);
@@ -330,20 +305,14 @@ export class ClientSession {
         const encrypted = Promise.resolve(encryptor.update(slice));
         encrypted.catch(() => {}); // awaited below; abandoned only when the attempt fails anyway
         inFlight.push(encrypted);
-        while (inFlight.length >= depth) await emit(await inFlight.shift()!);
+        while (inFlight.length >= depth) await packets.push(await inFlight.shift()!);
         report('sending');
       }
     }
     if (progress.bytesRead !== size) throw sourceSizeError(fileName, size, String(progress.bytesRead));
-    while (inFlight.length > 0) await emit(await inFlight.shift()!);
-    await emit(await encryptor.final());
-    if (fill > 0) await flush();
-    if (packetNumber !== totalPackets || progress.bytesSent !== contentSize) {
-      throw new ClientError(
-        'CLIENT_ERR_SOURCE',
-        `The encryptor produced ${progress.bytesSent} bytes of ciphertext for "${fileName}", expected ${contentSize}.`,
-      );
-    }
+    while (inFlight.length > 0) await packets.push(await inFlight.shift()!);
+    await packets.push(await encryptor.final());
+    await packets.end();
     report('sending');
     return cksum.digest();
   }
@@ -439,114 +408,10 @@ export class ClientSession {
   }
 }
 
-/** The source's chunks; a failure to read becomes CLIENT_ERR_SOURCE. Closes the source on early exit. */
-async function* readSource(source: FileSource): AsyncGenerator<Uint8Array> {
-  let iterator: AsyncIterator<Uint8Array>;
-  try {
-    iterator = source.open()[Symbol.asyncIterator]();
-  } catch (cause) {
-    throw sourceReadError(source.name, cause);
-  }
-  let done = false;
-  try {
-    for (;;) {
-      let step: IteratorResult<Uint8Array>;
-      try {
-        step = await iterator.next();
-      } catch (cause) {
-        done = true; // a failed iterator needs no return()
-        throw sourceReadError(source.name, cause);
-      }
-      if (step.done) {
-        done = true;
-        return;
-      }
-      yield step.value;
-    }
-  } finally {
-    if (!done) await iterator.return?.();
-  }
-}
-
-function sourceReadError(fileName: string, cause: unknown): ClientError {
-  const why = cause instanceof Error ? cause.message : String(cause);
-  return new ClientError(
-    'CLIENT_ERR_SOURCE',
-    `Reading "${fileName}" failed: ${why}. Check that the file is still there and readable.`,
-    {},
-    { cause },
-  );
-}
-
 function checkClientName(name: string): void {
   try {
     validateName(name, MAX_CLIENT_NAME_LENGTH);
   } catch (cause) {
     throw invalidName(`The client name "${name}"`, cause);
   }
-}
-
-function invalidName(what: string, cause: unknown): ClientError {
-  const why = cause instanceof ProtocolError ? cause.message : String(cause);
-  return new ClientError(
-    'CLIENT_ERR_INVALID_NAME',
-    `${what} cannot be sent: ${why} Use printable ASCII only.`,
-    {},
-    { cause },
-  );
-}
-
-function cancelled(fileName: string): ClientError {
-  return new ClientError('CLIENT_ERR_CANCELLED', `Sending "${fileName}" was cancelled.`);
-}
-
-function sourceSizeError(fileName: string, size: number, got: string): ClientError {
-  return new ClientError(
-    'CLIENT_ERR_SOURCE',
-    `The file "${fileName}" was expected to have ${size} bytes but reading it gave ${got}; ` +
-      'it changed while being sent. Send it again once it no longer changes.',
-  );
-}
-
-function connectionClosed(requestCode: number, cause?: unknown): ClientError {
-  return new ClientError(
-    'CLIENT_ERR_CONNECTION_CLOSED',
-    `The connection to the server closed during request ${requestCode}. ` +
-      'Check that the server is running and try again.',
-    { requestCode },
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-function protocolError(requestCode: number, cause: unknown): ClientError {
-  const why = cause instanceof Error ? cause.message : String(cause);
-  return new ClientError(
-    'CLIENT_ERR_PROTOCOL',
-    `The server's answer to request ${requestCode} is not valid protocol v3 (${why}) Is this the right server and port?`,
-    { requestCode },
-    { cause },
-  );
-}
-
-function earlyAnswerError(early: EarlyAnswer, sent: number, total: number): unknown {
-  if (!early.ok) return early.error;
-  const res = early.value;
-  if (res.code === ResponseCode.ServerError) {
-    return new ClientError(
-      'CLIENT_ERR_SERVER_ERROR',
-      `The server reported an error (1607) after packet ${sent} of ${total}. Check the server's log and its limits, then try again.`,
-      { requestCode: RequestCode.SendFile, responseCode: res.code },
-    );
-  }
-  return new ClientError(
-    'CLIENT_ERR_UNEXPECTED_RESPONSE',
-    `The server answered with code ${res.code} after packet ${sent} of ${total}, before the file was complete.`,
-    { requestCode: RequestCode.SendFile, responseCode: res.code },
-  );
-}
-
-function unreachable(res: Response): ClientError {
-  return new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', `Unexpected response code ${res.code}.`, {
-    responseCode: res.code,
-  });
 }
