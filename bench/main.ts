@@ -458,7 +458,11 @@ async function main(): Promise<void> {
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(r));
   if (targets.length) {
-    console.log('\nTargets:');
+    console.log(
+      quick
+        ? '\nTargets (quick mode: too small to judge; only a full run, `npm run bench`, says pass or miss):'
+        : '\nTargets:',
+    );
     for (const t of targets)
       console.log(`  ${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS'}  ${t.target}: ${t.value}`);
   }
