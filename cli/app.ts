@@ -13,7 +13,14 @@ import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
-import { ME_INFO, readIdentity, readTransferInfo, TRANSFER_INFO, writeIdentity } from './identity-store';
+import {
+  ensureIdentityDir,
+  ME_INFO,
+  readIdentity,
+  readTransferInfo,
+  TRANSFER_INFO,
+  writeIdentity,
+} from './identity-store';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress';
 
@@ -133,6 +140,8 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
       );
     }
   }
+  // A first run registers and must be able to keep the identity it gets.
+  if (!identity) await ensureIdentityDir(dir);
   return { dir, server, name, identity, unwrap, files };
 }
 

@@ -3,7 +3,7 @@
  * priv.key (read, and written after a registration). Formats live in lib/crypto.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CryptoError,
@@ -27,7 +27,9 @@ async function readText(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: a folder on the way is a file, so there is no such file either.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new CliError('CLI_ERR_CONFIG', `Cannot read ${file}: ${(e as Error).message}.`, { cause: e });
   }
 }
@@ -99,6 +101,29 @@ async function writeAtomically(file: string, text: string): Promise<void> {
       'CLI_ERR_IDENTITY_WRITE',
       `Cannot write ${file}: ${(e as Error).message}. The server has registered you, but this ` +
         'identity is lost: make the folder writable and register with a new name.',
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * Makes sure a new identity can be saved in `dir` before anything is sent: creates the
+ * folder if it does not exist yet and writes (then removes) a probe file. Registering first
+ * and failing to save would burn the name on the server with no key to use it.
+ */
+export async function ensureIdentityDir(dir: string): Promise<void> {
+  const probe = path.join(dir, `.sft-write-test.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    const handle = await open(probe, 'wx', PRIVATE_FILE_MODE);
+    await handle.close();
+    await unlink(probe);
+  } catch (e) {
+    await unlink(probe).catch(() => {});
+    throw new CliError(
+      'CLI_ERR_CONFIG',
+      `${dir} cannot hold a new identity (me.info and priv.key): ${(e as Error).message}. ` +
+        'Nothing was sent. Choose a writable folder with --dir, or make this one writable.',
       { cause: e },
     );
   }

@@ -128,6 +128,15 @@ function fileRows(dataDir: string): FileRow[] {
   }
 }
 
+function clientNames(dataDir: string): string[] {
+  const db = new Database(path.join(dataDir, 'defensive.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT Name FROM clients').all() as { Name: string }[]).map((r) => r.Name);
+  } finally {
+    db.close();
+  }
+}
+
 /** Summary lines on stdout by file name. */
 function summaries(stdout: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -264,6 +273,44 @@ describe('identity files', () => {
     const run2 = await runCli(['--dir', dir], tmp);
     expect(run2.code).toBe(0);
     expect(run2.stderr).toContain('Reconnected');
+  });
+
+  it('a --dir that does not exist yet is created and keeps the new identity', async () => {
+    const base = await mkdtemp(path.join(tmp, 'newdir-'));
+    await writeFile(path.join(base, 'n.txt'), 'new');
+    const dir = path.join(base, 'not', 'yet');
+    const run = await runCli(
+      ['--server', `127.0.0.1:${server.port}`, '--name', 'newdir', '--dir', dir, 'n.txt'],
+      base,
+    );
+    expect(run.code).toBe(0);
+    expect(parseMeInfo(await readFile(path.join(dir, 'me.info'), 'utf8')).name).toBe('newdir');
+    expect((await stat(path.join(dir, 'priv.key'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a --dir that cannot hold the identity stops before registering, so the name stays free', async () => {
+    const base = await mkdtemp(path.join(tmp, 'baddir-'));
+    await writeFile(path.join(base, 'b.txt'), 'b');
+    await writeFile(path.join(base, 'a-file'), 'not a folder');
+    const run = await runCli(
+      [
+        '--server',
+        `127.0.0.1:${server.port}`,
+        '--name',
+        'baddir',
+        '--dir',
+        path.join(base, 'a-file', 'sub'),
+        'b.txt',
+      ],
+      base,
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/cannot hold a new identity.*Nothing was sent/);
+    expect(clientNames(server.dataDir)).not.toContain('baddir');
+    // The name was never taken: a writable folder registers it.
+    const ok = await runCli(['--server', `127.0.0.1:${server.port}`, '--name', 'baddir', 'b.txt'], base);
+    expect(ok.code).toBe(0);
+    expect(clientNames(server.dataDir)).toContain('baddir');
   });
 
   it('a malformed transfer.info is a configuration error (exit 2) naming the line', async () => {
