@@ -6,71 +6,11 @@
  *   not the last block, so the padding stays valid and the error shows up as a CRC mismatch);
  * - `slow`: relays client->server bytes at `bytesPerSecond`, so an upload lasts long enough
  *   to be cancelled or watched.
- * It parses just enough of the request stream (23-byte headers, payload lengths) to find
- * packet numbers; responses are relayed unchanged.
+ * The flipping is test/support/flip-proxy.ts's request walker, switched per sequence;
+ * responses are relayed unchanged.
  */
 import net from 'node:net';
-import { REQUEST_HEADER_SIZE, RequestCode } from '../../lib/protocol';
-
-/** Offset of Packet number in a 1028 frame: header, Content size u32, Orig size u32. */
-const PACKET_NUMBER_OFFSET = REQUEST_HEADER_SIZE + 8;
-/** Offset of the first content byte: header + 267-byte fixed part of 1028. */
-const CONTENT_OFFSET = REQUEST_HEADER_SIZE + 4 + 4 + 2 + 2 + 255;
-
-/** Follows request frames through a byte stream and flips the chosen byte in place. */
-class RequestScanner {
-  /** First bytes of the current frame (up to CONTENT_OFFSET), for header/packet number. */
-  #head = new Uint8Array(CONTENT_OFFSET);
-  #pos = 0;
-  #frameSize = Number.POSITIVE_INFINITY;
-  flipped = 0;
-
-  constructor(private readonly shouldFlip: () => boolean) {}
-
-  scan(chunk: Buffer): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.#pos < CONTENT_OFFSET) {
-        const take = Math.min(CONTENT_OFFSET - this.#pos, chunk.length - i);
-        this.#head.set(chunk.subarray(i, i + take), this.#pos);
-        this.#pos += take;
-        i += take;
-        if (this.#pos >= REQUEST_HEADER_SIZE && this.#frameSize === Number.POSITIVE_INFINITY) {
-          const view = new DataView(this.#head.buffer);
-          this.#frameSize = REQUEST_HEADER_SIZE + view.getUint32(19, true);
-        }
-        if (this.#pos >= this.#frameSize) {
-          // A short frame (not a 1028): it ended inside the bytes we looked at.
-          const over = this.#pos - this.#frameSize;
-          i -= over;
-          this.#reset();
-        }
-        continue;
-      }
-      // Inside the content of a long frame.
-      if (this.#pos === CONTENT_OFFSET && this.#isFirstPacket() && this.shouldFlip()) {
-        chunk[i] = chunk[i]! ^ 0xff;
-        this.flipped++;
-      }
-      const take = Math.min(this.#frameSize - this.#pos, chunk.length - i);
-      this.#pos += take;
-      i += take;
-      if (this.#pos === this.#frameSize) this.#reset();
-    }
-  }
-
-  #isFirstPacket(): boolean {
-    const view = new DataView(this.#head.buffer);
-    const code = view.getUint16(17, true);
-    const packet = view.getUint16(PACKET_NUMBER_OFFSET, true);
-    return code === RequestCode.SendFile && packet <= 1 && this.#frameSize > CONTENT_OFFSET;
-  }
-
-  #reset(): void {
-    this.#pos = 0;
-    this.#frameSize = Number.POSITIVE_INFINITY;
-  }
-}
+import { type CorruptionStats, createRequestCorrupter } from '../../test/support/flip-proxy';
 
 export interface FlipProxy {
   port: number;
@@ -86,16 +26,15 @@ export interface FlipProxy {
 
 export async function startFlipProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<FlipProxy> {
   const sockets = new Set<net.Socket>();
-  const scanners: RequestScanner[] = [];
+  const stats: CorruptionStats = { corrupted: 0, sequences: 0 };
   const state = { flip: false, slow: false, bytesPerSecond: 256 * 1024 };
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    const scanner = new RequestScanner(() => state.flip);
-    scanners.push(scanner);
+    const corrupt = createRequestCorrupter({ flipOffset: 0, enabled: () => state.flip }, stats);
     client.on('data', (chunk: Buffer) => {
-      scanner.scan(chunk);
+      corrupt(chunk);
       if (state.slow) {
         client.pause();
         setTimeout(
@@ -147,7 +86,7 @@ export async function startFlipProxy(targetPort: number, targetHost = '127.0.0.1
       state.bytesPerSecond = n;
     },
     get flipped() {
-      return scanners.reduce((s, x) => s + x.flipped, 0);
+      return stats.corrupted;
     },
     dropConnections() {
       for (const s of sockets) s.destroy();

@@ -79,6 +79,21 @@ describe('flip proxy corrupter', () => {
     expect(diff(from0, stream)).toEqual([290]);
   });
 
+  it('asks `enabled` as each sequence starts: switched off, a sequence passes untouched and is not counted', () => {
+    const stats = { corrupted: 0, sequences: 0 };
+    let on = false;
+    const corrupt = createRequestCorrupter({ flipOffset: 0, enabled: () => on }, stats);
+    const stream = original.slice();
+    corrupt(stream.subarray(0, seqLen));
+    on = true;
+    corrupt(stream.subarray(seqLen, seqLen + 40)); // past packet 1's number: the switch holds for the whole sequence...
+    on = false;
+    corrupt(stream.subarray(seqLen + 40, 2 * seqLen)); // ...even if flipped back meanwhile
+    corrupt(stream.subarray(2 * seqLen));
+    expect(stats).toEqual({ corrupted: 1, sequences: 3 });
+    expect(diff(original, stream)).toEqual([streamOffset(0, 300, seqLen)]);
+  });
+
   it('leaves other requests alone', () => {
     const corrupt = createRequestCorrupter({ flipOffset: 0 });
     const reg = encodeRequest({ code: RequestCode.Register, clientId, name: 'someone' });

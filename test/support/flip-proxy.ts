@@ -21,6 +21,8 @@ export interface FlipProxyOptions {
   corruptSequences?: number;
   /** XOR mask applied to the byte (default 0xff). */
   mask?: number;
+  /** Asked as each 1028 sequence starts: corrupt this one? (default: always; for switching at run time). */
+  enabled?: () => boolean;
 }
 
 export interface FlipProxy {
@@ -46,7 +48,7 @@ export interface CorruptionStats {
  * flips the chosen content byte in place. `stats` is shared across connections.
  */
 export function createRequestCorrupter(
-  opts: Pick<FlipProxyOptions, 'flipOffset' | 'corruptSequences' | 'mask'>,
+  opts: Pick<FlipProxyOptions, 'flipOffset' | 'corruptSequences' | 'mask' | 'enabled'>,
   stats: CorruptionStats = { corrupted: 0, sequences: 0 },
 ): (chunk: Uint8Array) => void {
   const flipOffset = opts.flipOffset ?? 0;
@@ -74,7 +76,7 @@ export function createRequestCorrupter(
     if (packetNumber === 0 || (packetNumber === 1 && lastPacketNumber !== 0)) {
       stats.sequences++;
       packetBase = 0;
-      corruptThisSequence = stats.corrupted < limit;
+      corruptThisSequence = stats.corrupted < limit && (opts.enabled?.() ?? true);
       if (corruptThisSequence) stats.corrupted++;
     }
     lastPacketNumber = packetNumber;
