@@ -7,7 +7,9 @@
  * the root layout adds a second policy as a <meta> tag, computed per request from
  * SFT_BRIDGE_URL / SFT_BRIDGE_PORT, whose connect-src names only the configured bridge.
  * Browsers enforce every policy they receive, so the page can reach only its own origin
- * and that one bridge (see app/runtime-config.ts).
+ * and that one bridge (see app/runtime-config.ts). The upload worker obeys its own script's
+ * CSP instead: proxy.ts gives that response the same policy with the narrow connect-src.
+ * The policy itself is app/csp.mjs.
  *
  * script-src needs 'unsafe-inline': the app router streams its bootstrap and RSC payload
  * as inline <script> tags whose content changes per page, so hashes cannot work, and
@@ -18,26 +20,12 @@
  * style-src 'unsafe-inline': server-rendered progress bars carry style attributes.
  */
 import { PHASE_DEVELOPMENT_SERVER } from 'next/constants.js';
+import { contentSecurityPolicy } from './app/csp.mjs';
 
 /** @param {string} phase */
 export default function nextConfig(phase) {
   const dev = phase === PHASE_DEVELOPMENT_SERVER;
-  const csp = [
-    "default-src 'self'",
-    // 'unsafe-eval' only for next dev (React's dev tooling); never in a production build.
-    // 'wasm-unsafe-eval' lets the upload worker compile lib/crypto's 385-byte cksum module
-    // (1.7x the JS loop); it allows WebAssembly compilation only, not eval of JavaScript.
-    `script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'${dev ? " 'unsafe-eval'" : ''}`,
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self'",
-    "connect-src 'self' ws: wss:",
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  const csp = contentSecurityPolicy({ dev });
 
   /** @type {import('next').NextConfig} */
   const config = {

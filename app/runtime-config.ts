@@ -39,6 +39,11 @@ function validBridgeUrl(text: string): string | undefined {
 
 export async function getRuntimeConfig(): Promise<RuntimeConfig> {
   const h = await headers();
+  return resolveRuntimeConfig((name) => h.get(name));
+}
+
+/** getRuntimeConfig() over any request's headers (the proxy has no next/headers). */
+export function resolveRuntimeConfig(header: (name: string) => string | null): RuntimeConfig {
   const configured = process.env.SFT_BRIDGE_URL?.trim();
   let configError: string | undefined;
   if (configured) {
@@ -46,16 +51,23 @@ export async function getRuntimeConfig(): Promise<RuntimeConfig> {
     if (url) return { bridgeUrl: url };
     configError = `SFT_BRIDGE_URL is set to "${configured}", which is not a ws:// or wss:// URL; using the default bridge address instead.`;
   }
-  const host = hostnameOf((h.get('x-forwarded-host') ?? h.get('host') ?? 'localhost').split(',')[0]!.trim());
-  const proto = (h.get('x-forwarded-proto') ?? 'http').split(',')[0]!.trim();
+  const host = hostnameOf(
+    (header('x-forwarded-host') ?? header('host') ?? 'localhost').split(',')[0]!.trim(),
+  );
+  const proto = (header('x-forwarded-proto') ?? 'http').split(',')[0]!.trim();
   const portText = process.env.SFT_BRIDGE_PORT?.trim() || String(DEFAULT_BRIDGE_PORT);
   const port = /^\d{1,5}$/.test(portText) ? portText : String(DEFAULT_BRIDGE_PORT);
   const bridgeUrl = `${proto === 'https' ? 'wss' : 'ws'}://${host}:${port}/`;
   return configError ? { bridgeUrl, configError } : { bridgeUrl };
 }
 
+/** `ws://host:port` of a bridge URL: what a CSP source names. */
+export function bridgeOrigin(bridgeUrl: string): string {
+  const url = new URL(bridgeUrl);
+  return `${url.protocol}//${url.host}`;
+}
+
 /** CSP that allows connections to the page's own origin and the bridge's origin only. */
 export function connectSrcPolicy(bridgeUrl: string): string {
-  const url = new URL(bridgeUrl);
-  return `connect-src 'self' ${url.protocol}//${url.host}`;
+  return `connect-src 'self' ${bridgeOrigin(bridgeUrl)}`;
 }

@@ -52,6 +52,52 @@ test('security headers, and a CSP that lets the page connect only to itself and 
   expect(violations.seen.some((v) => v.startsWith('connect-src ws://127.0.0.1:9'))).toBe(true);
 });
 
+test('the upload worker obeys the same narrow connect-src, set per request on its script', async ({
+  page,
+  system,
+}) => {
+  const workerStarted = page.waitForEvent('worker');
+  await page.goto(system.webUrl);
+  const worker = page.workers()[0] ?? (await workerStarted);
+  // A dedicated worker follows its own script's CSP: proxy.ts sends the full policy with
+  // connect-src narrowed to this deployment's bridge (the build-time one allows any ws:).
+  const script = await page.request.get(worker.url());
+  const bridgeOrigin = system.bridgeUrl.replace(/\/$/, '');
+  const csp = script.headers()['content-security-policy']!;
+  expect(csp).toContain(`connect-src 'self' ${bridgeOrigin};`);
+  expect(csp).toContain("script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'");
+  expect(csp).not.toContain('ws: wss:');
+
+  const outcome = await worker.evaluate(async (bridge) => {
+    const seen: string[] = [];
+    self.addEventListener('securitypolicyviolation', (e) =>
+      seen.push(
+        `${(e as SecurityPolicyViolationEvent).effectiveDirective} ${(e as SecurityPolicyViolationEvent).blockedURI}`,
+      ),
+    );
+    const tryOpen = (url: string) =>
+      new Promise<string>((resolve) => {
+        try {
+          const ws = new WebSocket(url);
+          ws.onopen = () => {
+            ws.close();
+            resolve('open');
+          };
+          ws.onerror = () => resolve('error');
+        } catch (e) {
+          resolve(`threw ${(e as Error).name}`);
+        }
+      });
+    const other = await tryOpen('ws://127.0.0.1:9/');
+    const ours = await tryOpen(bridge);
+    await new Promise((r) => setTimeout(r, 200));
+    return { other, ours, seen };
+  }, system.bridgeUrl);
+  expect(outcome.ours).toBe('open');
+  expect(outcome.other).not.toBe('open');
+  expect(outcome.seen.some((v) => v.startsWith('connect-src ws://127.0.0.1:9'))).toBe(true);
+});
+
 test('the page cannot be framed', async ({ page, system }) => {
   const failed = page.waitForEvent('requestfailed', (r) => r.url().startsWith(system.webUrl));
   await page.setContent(`<iframe src="${system.webUrl}/" width="400" height="300"></iframe>`);

@@ -1,0 +1,1 @@
+export function contentSecurityPolicy(opts?: { dev?: boolean; connectSrc?: string }): string;
