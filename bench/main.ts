@@ -465,7 +465,9 @@ async function main(): Promise<void> {
         : '\nTargets:',
     );
     for (const t of targets)
-      console.log(`  ${quick || t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS'}  ${t.target}: ${t.value}`);
+      console.log(
+        `  ${quick || t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS'}  ${t.target}: ${t.value}`,
+      );
   }
   if (failures.length) {
     console.log('\nFunctional failures:');
