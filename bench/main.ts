@@ -13,11 +13,12 @@
  * flags to those processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchBridge } from '../bridge/bench';
+import { webBuildIsFresh } from '../scripts/web-build';
 import { browserLimits } from './browser-limits';
 import { CHROMIUM } from './chromium';
 import { type ConcurrencyRun, concurrency } from './concurrency';
@@ -108,26 +109,11 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T | undefine
   }
 }
 
-/** Newest modification time under the folders the web build depends on (as scripts/start.ts). */
-function newestSource(): number {
-  let newest = statSync(join(ROOT, 'next.config.mjs')).mtimeMs;
-  for (const dir of ['app', 'lib', 'public']) {
-    const path = join(ROOT, dir);
-    if (!existsSync(path)) continue;
-    for (const entry of readdirSync(path, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-    }
-  }
-  return newest;
-}
-
 async function ensureBuild(): Promise<void> {
-  const buildId = join(ROOT, '.next', 'BUILD_ID');
   // Another engineer's `next build` may hold the build lock: wait for it (up to ~4 min), then
   // use its output if it is fresh, or build ourselves.
   for (let attempt = 1; ; attempt++) {
-    const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-    if (built > newestSource()) return;
+    if (webBuildIsFresh(ROOT)) return;
     log('the production build is stale or missing: next build ...');
     const r = spawnSync(join(ROOT, 'node_modules/.bin/next'), ['build'], {
       cwd: ROOT,

@@ -4,9 +4,8 @@
  * on Ctrl-C. Each part can still be run on its own (npm run server / bridge / web).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { webBuildIsFresh } from './web-build';
 
 const dev = process.argv.includes('--dev');
 const root = new URL('..', import.meta.url).pathname;
@@ -22,24 +21,8 @@ if (env.SFT_PUBLIC_ORIGIN) origins.push(env.SFT_PUBLIC_ORIGIN);
 
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 
-/** Newest modification time under the folders the web build depends on. */
-async function newestSource(dirs: string[]): Promise<number> {
-  let newest = 0;
-  for (const dir of dirs) {
-    const path = join(root, dir);
-    if (!existsSync(path)) continue;
-    for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-    }
-  }
-  return newest;
-}
-
 async function buildIfStale(): Promise<void> {
-  const buildId = join(root, '.next', 'BUILD_ID');
-  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-  if (built > (await newestSource(['app', 'lib', 'public']))) return;
+  if (webBuildIsFresh(root)) return;
   console.log('Building the web app (next build)...');
   const r = spawnSync(bin('next'), ['build'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
