@@ -1,0 +1,95 @@
+/**
+ * WAL checkpoints run on the checkpoint thread, so the event loop never waits for their
+ * fsyncs: the main connection's automatic checkpoints are off, and the database file only
+ * takes the WAL's pages when the thread checkpoints.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ServerDatabase } from './db';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sft-db-ckpt-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const id = (n: number) => {
+  const b = new Uint8Array(16);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+};
+
+/** Enough committed rows to fill a few hundred WAL pages. */
+function writeRows(db: ServerDatabase, from: number, count: number): void {
+  for (let i = from; i < from + count; i++) {
+    db.insertClient(id(i), `client-${i}-${'x'.repeat(200)}`, new Date().toISOString());
+    db.setKeys(
+      id(i),
+      new Uint8Array(160).fill(i & 0xff),
+      new Uint8Array(32).fill(1),
+      new Date().toISOString(),
+    );
+  }
+}
+
+describe('WAL checkpoints on the checkpoint thread', () => {
+  it('the main connection never checkpoints; the thread copies the WAL into the database file', async () => {
+    const path = join(dir, 'defensive.db');
+    // A long interval: only checkpointNow() checkpoints during the test.
+    const db = new ServerDatabase(path, { checkpointIntervalMs: 3_600_000 });
+    try {
+      expect(db.checkpointsInBackground).toBe(true);
+      const before = statSync(path).size;
+      writeRows(db, 1, 3000); // well past SQLite's 1000-page automatic checkpoint
+      // Nothing reached the database file: the main connection did not checkpoint.
+      expect(statSync(path).size).toBe(before);
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(1000 * 4096);
+      const pages = await db.checkpointNow();
+      expect(pages).toBeGreaterThan(1000);
+      expect(statSync(path).size).toBeGreaterThan(before + 500 * 1024);
+      expect(db.clientByName(`client-2999-${'x'.repeat(200)}`)).toBeDefined();
+    } finally {
+      db.close();
+    }
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT count(*) AS n FROM clients').get()).toEqual({ n: 3000 });
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    raw.close();
+  });
+
+  it('checkpoints on its own every interval once the WAL is big enough, not before', async () => {
+    const small = join(dir, 'small.db');
+    const idle = new ServerDatabase(small, { checkpointIntervalMs: 20, checkpointMinBytes: 1 << 30 });
+    const big = join(dir, 'big.db');
+    const busy = new ServerDatabase(big, { checkpointIntervalMs: 20, checkpointMinBytes: 64 * 1024 });
+    try {
+      const smallBefore = statSync(small).size;
+      const bigBefore = statSync(big).size;
+      writeRows(idle, 1, 500);
+      writeRows(busy, 1, 500);
+      await expect.poll(() => statSync(big).size, { timeout: 10_000 }).toBeGreaterThan(bigBefore);
+      // Ticks went by for both; the WAL under its threshold was left alone.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(statSync(small).size).toBe(smallBefore);
+    } finally {
+      idle.close();
+      busy.close();
+    }
+  });
+
+  it('with the thread off (interval 0), SQLite checkpoints on commit as usual', () => {
+    const path = join(dir, 'defensive.db');
+    const db = new ServerDatabase(path, { checkpointIntervalMs: 0 });
+    try {
+      expect(db.checkpointsInBackground).toBe(false);
+      const before = statSync(path).size;
+      writeRows(db, 1, 3000);
+      expect(statSync(path).size).toBeGreaterThan(before);
+    } finally {
+      db.close();
+    }
+  });
+});
