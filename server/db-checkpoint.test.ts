@@ -80,6 +80,21 @@ describe('WAL checkpoints on the checkpoint thread', () => {
     }
   });
 
+  it('if the thread stops, the main connection checkpoints on commit again', async () => {
+    const path = join(dir, 'defensive.db');
+    const db = new ServerDatabase(path, { checkpointIntervalMs: 3_600_000 });
+    try {
+      await db.stopCheckpointThread();
+      expect(db.checkpointsInBackground).toBe(false);
+      const before = statSync(path).size;
+      writeRows(db, 1, 3000);
+      expect(statSync(path).size).toBeGreaterThan(before);
+      await expect(db.checkpointNow()).rejects.toThrow(/No checkpoint thread/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('with the thread off (interval 0), SQLite checkpoints on commit as usual', () => {
     const path = join(dir, 'defensive.db');
     const db = new ServerDatabase(path, { checkpointIntervalMs: 0 });

@@ -357,6 +357,16 @@ export class ServerDatabase {
     });
   }
 
+  /**
+   * Stops the checkpoint thread as if it had died: the main connection checkpoints on commit
+   * again (SQLite's default). Resolves once the thread has exited.
+   */
+  async stopCheckpointThread(): Promise<void> {
+    const w = this.#checkpointer;
+    if (!w) return;
+    await w.terminate(); // 'exit' runs the fallback below
+  }
+
   #startCheckpointer(path: string, intervalMs: number, minBytes: number): void {
     const worker = new Worker(CHECKPOINTER_SOURCE, {
       eval: true,
