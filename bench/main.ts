@@ -23,7 +23,7 @@ import { browserLimits } from './browser-limits';
 import { CHROMIUM } from './chromium';
 import { type ConcurrencyRun, concurrency } from './concurrency';
 import { diskWrite, jsCksum, loopbackTcp, nodeAesDecrypt, nodeAesEncrypt, type RateAndCpu } from './limits';
-import { killAll, ProcGroup, ROOT, startBridge, startServer } from './procs';
+import { killAll, ProcGroup, ROOT, startBridge, startServer, sumValues } from './procs';
 import { type BrowserRun, browserUpload, type CliRun, cliUpload, randomFile } from './uploads';
 
 const MiB = 1024 * 1024;
@@ -132,7 +132,6 @@ async function ensureBuild(): Promise<void> {
 
 const f = (n: number | null | undefined, digits = 0) =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '-';
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const pct = (r: number | null | undefined) =>
   typeof r === 'number' && Number.isFinite(r) ? `${(r * 100).toFixed(0)}%` : '-';
 
@@ -324,7 +323,7 @@ async function main(): Promise<void> {
     row(
       '3 browser',
       'renderer CPU seconds by thread',
-      `${f(sum(Object.values(r?.cpuSeconds.rendererThreads ?? {})), 1)} s`,
+      `${f(sumValues(r?.cpuSeconds.rendererThreads ?? {}), 1)} s`,
       Object.entries(r?.cpuSeconds.rendererThreads ?? {})
         .filter(([, v]) => v >= 0.1)
         .sort((a, b) => b[1] - a[1])

@@ -208,6 +208,11 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** The sum of a record's values (CPU seconds by thread, by process type ...). */
+export function sumValues(r: Record<string, number>): number {
+  return Object.values(r).reduce((a, b) => a + b, 0);
+}
+
 /**
  * CPU seconds (user+system) of each thread of `pid`, summed by thread name (Linux
  * /proc/PID/task/TID/comm): where inside one Chromium process the time goes.

@@ -17,6 +17,7 @@ import {
   startCli,
   startNext,
   startServer,
+  sumValues,
   threadCpuSeconds,
 } from './procs';
 
@@ -176,7 +177,7 @@ export async function browserUpload(
         byType[type] = (byType[type] ?? 0) + cpu;
         const hwm = procMiB(p);
         if (hwm !== null && isRenderer(p)) rendererPeak = Math.max(rendererPeak ?? 0, hwm);
-        if (isRenderer(p) && cpu > sumOf(rendererThreads)) rendererThreads = threadCpuSeconds(p);
+        if (isRenderer(p) && cpu > sumValues(rendererThreads)) rendererThreads = threadCpuSeconds(p);
       }
     })) as PageResult;
     run = {
@@ -217,10 +218,6 @@ function processType(pid: number): string {
   } catch {
     return '?';
   }
-}
-
-function sumOf(r: Record<string, number>): number {
-  return Object.values(r).reduce((a, b) => a + b, 0);
 }
 
 function isRenderer(pid: number): boolean {

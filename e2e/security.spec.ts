@@ -1,5 +1,35 @@
 import { expect, test } from './fixtures';
 
+/**
+ * Runs in the page or in a worker (passed to evaluate()): opens a WebSocket to a foreign
+ * address and one to the bridge, and collects the CSP violations reported meanwhile.
+ */
+async function probeWebSockets(bridge: string): Promise<{ other: string; ours: string; seen: string[] }> {
+  const seen: string[] = [];
+  // In the page the event bubbles from the document to the window; in a worker it fires on self.
+  globalThis.addEventListener('securitypolicyviolation', (e) => {
+    const v = e as SecurityPolicyViolationEvent;
+    seen.push(`${v.effectiveDirective} ${v.blockedURI}`);
+  });
+  const tryOpen = (url: string) =>
+    new Promise<string>((resolve) => {
+      try {
+        const ws = new WebSocket(url);
+        ws.onopen = () => {
+          ws.close();
+          resolve('open');
+        };
+        ws.onerror = () => resolve('error');
+      } catch (e) {
+        resolve(`threw ${(e as Error).name}`);
+      }
+    });
+  const other = await tryOpen('ws://127.0.0.1:9/');
+  const ours = await tryOpen(bridge);
+  await new Promise((r) => setTimeout(r, 200));
+  return { other, ours, seen };
+}
+
 test('security headers, and a CSP that lets the page connect only to itself and its bridge', async ({
   page,
   system,
@@ -24,29 +54,7 @@ test('security headers, and a CSP that lets the page connect only to itself and 
   );
 
   // A WebSocket to any other address is refused by the browser; the bridge's is not.
-  const violations = await page.evaluate(async (bridge) => {
-    const seen: string[] = [];
-    document.addEventListener('securitypolicyviolation', (e) =>
-      seen.push(`${e.effectiveDirective} ${e.blockedURI}`),
-    );
-    const tryOpen = (url: string) =>
-      new Promise<string>((resolve) => {
-        try {
-          const ws = new WebSocket(url);
-          ws.onopen = () => {
-            ws.close();
-            resolve('open');
-          };
-          ws.onerror = () => resolve('error');
-        } catch (e) {
-          resolve(`threw ${(e as Error).name}`);
-        }
-      });
-    const other = await tryOpen('ws://127.0.0.1:9/');
-    const ours = await tryOpen(bridge);
-    await new Promise((r) => setTimeout(r, 200));
-    return { other, ours, seen };
-  }, system.bridgeUrl);
+  const violations = await page.evaluate(probeWebSockets, system.bridgeUrl);
   expect(violations.ours).toBe('open');
   expect(violations.other).not.toBe('open');
   expect(violations.seen.some((v) => v.startsWith('connect-src ws://127.0.0.1:9'))).toBe(true);
@@ -68,31 +76,7 @@ test('the upload worker obeys the same narrow connect-src, set per request on it
   expect(csp).toContain("script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'");
   expect(csp).not.toContain('ws: wss:');
 
-  const outcome = await worker.evaluate(async (bridge) => {
-    const seen: string[] = [];
-    self.addEventListener('securitypolicyviolation', (e) =>
-      seen.push(
-        `${(e as SecurityPolicyViolationEvent).effectiveDirective} ${(e as SecurityPolicyViolationEvent).blockedURI}`,
-      ),
-    );
-    const tryOpen = (url: string) =>
-      new Promise<string>((resolve) => {
-        try {
-          const ws = new WebSocket(url);
-          ws.onopen = () => {
-            ws.close();
-            resolve('open');
-          };
-          ws.onerror = () => resolve('error');
-        } catch (e) {
-          resolve(`threw ${(e as Error).name}`);
-        }
-      });
-    const other = await tryOpen('ws://127.0.0.1:9/');
-    const ours = await tryOpen(bridge);
-    await new Promise((r) => setTimeout(r, 200));
-    return { other, ours, seen };
-  }, system.bridgeUrl);
+  const outcome = await worker.evaluate(probeWebSockets, system.bridgeUrl);
   expect(outcome.ours).toBe('open');
   expect(outcome.other).not.toBe('open');
   expect(outcome.seen.some((v) => v.startsWith('connect-src ws://127.0.0.1:9'))).toBe(true);

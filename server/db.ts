@@ -40,14 +40,15 @@ const walSize = () => {
     return 0;
   }
 };
+// Only a checkpoint asked for with 'now' is reported (to checkpointNow()).
 const checkpoint = (force) => {
   if (!force && walSize() < workerData.minBytes) return;
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ checkpointed: r.checkpointed });
+    if (force) parentPort.postMessage({ checkpointed: r.checkpointed });
   } catch (e) {
     // A failed checkpoint (disk error, lock) is retried on the next tick; the WAL keeps the data.
-    parentPort.postMessage({ checkpointed: -1, error: String((e && e.message) || e) });
+    if (force) parentPort.postMessage({ checkpointed: -1, error: String((e && e.message) || e) });
   }
 };
 setInterval(() => checkpoint(false), workerData.intervalMs);

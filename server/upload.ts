@@ -214,11 +214,6 @@ export class Upload {
     });
   }
 
-  /** Bytes written since the last background sync started (for tests). */
-  get unsyncedBytes(): number {
-    return this.#unsynced;
-  }
-
   /** True while a background fdatasync() runs (for tests). */
   get syncing(): boolean {
     return this.#syncing !== null;
