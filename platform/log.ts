@@ -1,0 +1,73 @@
+/**
+ * The one logging setup of every Node part (server, bridge, scripts): pino, JSON lines when
+ * stdout is not a terminal (or SFT_LOG_FORMAT=json), readable lines through pino-pretty on a
+ * terminal (or SFT_LOG_FORMAT=pretty). Key material never reaches a line: the redact paths
+ * below censor any field of that name at the top level or one level down.
+ *
+ * Machine-readable events carry an `event` field ("listening" with `host` and `port` when a
+ * part is ready); tests and the bench read those, never prose.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+export type LogFormat = 'json' | 'pretty';
+
+/** Field names whose values are secrets wherever they appear. */
+const REDACT_KEYS = ['aesKey', 'key', 'privateKey', 'token', 'invite', 'secret'];
+export const REDACT_PATHS = REDACT_KEYS.flatMap((k) => [k, `*.${k}`]);
+
+/** JSON unless stdout is a terminal; SFT_LOG_FORMAT overrides. */
+export function logFormat(
+  env: NodeJS.ProcessEnv = process.env,
+  isTTY = process.stdout.isTTY === true,
+): LogFormat {
+  const f = env.SFT_LOG_FORMAT;
+  if (f === 'json' || f === 'pretty') return f;
+  return isTTY ? 'pretty' : 'json';
+}
+
+export interface CreateLoggerOptions {
+  /** The part: "server", "bridge", ... (the `part` field of every line). */
+  part: string;
+  format?: LogFormat;
+  level?: string;
+  /** Where lines go (default stdout, synchronously so a crash loses nothing). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(opts: CreateLoggerOptions): Logger {
+  const format = opts.format ?? logFormat();
+  const options: pino.LoggerOptions = {
+    level: opts.level ?? process.env.SFT_LOG_LEVEL ?? 'info',
+    base: { part: opts.part },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  if (format === 'pretty' && !opts.destination) {
+    return pino(
+      options,
+      pretty({
+        sync: true,
+        colorize: process.stdout.isTTY === true,
+        translateTime: 'SYS:HH:MM:ss',
+        ignore: 'pid,hostname',
+        singleLine: true,
+      }),
+    );
+  }
+  return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+/** A logger that keeps every line as an object (tests). */
+export function createMemoryLogger(part = 'test'): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination: DestinationStream = {
+    write(line: string) {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+  return { log: createLogger({ part, format: 'json', destination }), lines };
+}
