@@ -1,6 +1,6 @@
 /**
  * TEST USE ONLY (uses node:crypto). An in-memory protocol v3 file server written from
- * shared/PROTOCOL.md, with knobs to misbehave, for driving ClientSession through every
+ * docs/PROTOCOL.md, with knobs to misbehave, for driving ClientSession through every
  * branch. Not the real server: no disk, no database, files kept in memory.
  */
 import {

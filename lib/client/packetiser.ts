@@ -1,5 +1,5 @@
 /**
- * Cuts one file's ciphertext into 1028 packets (shared/PROTOCOL.md "1028 in detail")
+ * Cuts one file's ciphertext into 1028 packets (docs/PROTOCOL.md "1028 in detail")
  * without copying it: a packet is its 290-byte prefix followed by slices of the ciphertext
  * chunks as the encryptor produced them.
  */

@@ -1,6 +1,6 @@
 /**
  * The client side of protocol v3 over an injected Transport: register, key exchange,
- * reconnect, and sending files with CRC verification and retries (shared/PROTOCOL.md).
+ * reconnect, and sending files with CRC verification and retries (docs/PROTOCOL.md).
  * Sans-I/O apart from the transport; runs unchanged in Node and in browsers.
  */
 import { Cksum, ciphertextSize } from '../crypto';

@@ -1,6 +1,6 @@
 /**
  * Streaming AES-256-CBC (IV of 16 zero bytes, PKCS#7) over an injected WebCrypto
- * `SubtleCrypto`, as protocol v3 requires (shared/PROTOCOL.md "Cryptography").
+ * `SubtleCrypto`, as protocol v3 requires (docs/PROTOCOL.md "AES-256-CBC").
  *
  * WebCrypto only does one-shot CBC with padding, but CBC chains, so:
  * - encrypt: each run of whole blocks is encrypted with IV = last ciphertext block so far,

@@ -57,7 +57,7 @@ describe.each(['js', 'wasm'] as const)('%s path', (backend) => {
     cksumBackend.forceJs = false;
   });
 
-  describe('cksum known answers (shared/PROTOCOL.md)', () => {
+  describe('cksum known answers (docs/PROTOCOL.md)', () => {
     const pattern = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
     it.each([
       ['empty', new Uint8Array(0), 4294967295],

@@ -1,5 +1,5 @@
 /**
- * POSIX `cksum` CRC (what `cksum` prints on Linux), see shared/PROTOCOL.md "CRC":
+ * POSIX `cksum` CRC (what `cksum` prints on Linux), see docs/PROTOCOL.md "CRC":
  * CRC-32, polynomial 0x04C11DB7, initial value 0, MSB first (not reflected); after the
  * data the length is fed as bytes, least significant first, only as many as it needs;
  * the result is complemented. Not zlib's crc32.

@@ -1,5 +1,5 @@
 /**
- * The reference client's text files (shared/PROTOCOL.md "Files the reference programs use"):
+ * The reference client's text files (docs/PROTOCOL.md "Files the reference programs use"):
  * `me.info`, `priv.key` and `transfer.info`. Pure text <-> values; reading the files is the
  * adapter's job. Parsers accept CRLF and trailing whitespace on any line.
  */

@@ -1,6 +1,6 @@
 /**
  * RSA-1024 with OAEP SHA-1 (MGF1-SHA-1) over an injected `SubtleCrypto`, and a small pure
- * DER check of the 160-byte public key field (shared/PROTOCOL.md "Cryptography").
+ * DER check of the 160-byte public key field (docs/PROTOCOL.md "RSA public key").
  */
 import {
   AES_KEY_SIZE,

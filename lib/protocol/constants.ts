@@ -1,5 +1,5 @@
 /**
- * Every number of protocol version 3 (see shared/PROTOCOL.md). No other module writes
+ * Every number of protocol version 3 (see docs/PROTOCOL.md). No other module writes
  * these values as literals.
  */
 
