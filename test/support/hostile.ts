@@ -32,9 +32,9 @@ import {
   spawnServer,
   tempDir,
   unwrapKey,
-} from '../server/helpers';
+} from './server-helpers';
 
-export { RawClient, tempDir, unwrapKey } from '../server/helpers';
+export { RawClient, tempDir, unwrapKey } from './server-helpers';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;

@@ -6,12 +6,12 @@
  * Used by `npm run bench`; needs a running file server and a bridge in front of it.
  */
 import { randomBytes } from 'node:crypto';
+import type { HostPort } from '../bridge/config';
+import { bufferutilStatus } from '../bridge/native';
 import { createKeyPair, nodeEncryptorFactory } from '../cli/node-crypto';
 import { TcpTransport } from '../cli/tcp-transport';
 import { WsTransport } from '../cli/ws-transport';
 import { ClientSession, establishIdentity, type FileSource, type Transport } from '../lib/client';
-import type { HostPort } from './config';
-import { bufferutilStatus } from './native';
 
 const MiB = 1024 * 1024;
 /** The plaintext source yields this much at a time (one buffer, reused: nothing grows with size). */
