@@ -4,7 +4,7 @@
  * prints one summary line per file. Returns the exit status.
  */
 import path from 'node:path';
-import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
+import { ClientError, ClientSession, type EstablishEvent, establishIdentity, formatBytes } from '../lib/client';
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
@@ -22,7 +22,7 @@ import {
   writeIdentity,
 } from './identity-store';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
-import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress';
+import { formatRate, type ProgressOutput, ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
