@@ -215,19 +215,6 @@ describe('uploads to the real server', () => {
     expect(row?.Verified).toBe(1);
   });
 
-  it('encrypting in a worker thread (SFT_AES_WORKER=1) stores the same bytes', async () => {
-    const file = path.join(dir, 'worker.bin');
-    await writeFile(file, randomBytes(5 * MIB + 3));
-    const run = await runCli(['--server', `127.0.0.1:${server.port}`, 'worker.bin'], dir, undefined, {
-      SFT_AES_WORKER: '1',
-    });
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe(`worker.bin  ${5 * MIB + 3} bytes  CRC ${posixCksum(file)}  verified\n`);
-    const row = fileRows(server.dataDir).find((r) => r.FileName === 'worker.bin');
-    expect(row?.Verified).toBe(1);
-    expect(await sha256(path.join(server.dataDir, 'files', row!.PathName))).toBe(await sha256(file));
-  });
-
   it('a second client with the same name gets 1601: a clear message and a nonzero exit', async () => {
     const other = await mkdtemp(path.join(tmp, 'dup-'));
     await writeFile(path.join(other, 'x.txt'), 'x');
