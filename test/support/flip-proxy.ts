@@ -138,28 +138,50 @@ export function createRequestCorrupter(
 export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   const stats: CorruptionStats = { corrupted: 0, sequences: 0 };
   const sockets = new Set<net.Socket>();
-  const state = { flip: opts.flip ?? true, slow: false, bytesPerSecond: 256 * 1024 };
+  const dropConnections = () => {
+    for (const s of sockets) s.destroy();
+  };
+  const server = net.createServer();
+  // The switches are plain fields the relay reads as each chunk or sequence arrives.
+  const proxy: FlipProxy = {
+    port: 0,
+    flip: opts.flip ?? true,
+    slow: false,
+    bytesPerSecond: 256 * 1024,
+    get corrupted() {
+      return stats.corrupted;
+    },
+    get sequences() {
+      return stats.sequences;
+    },
+    dropConnections,
+    close: () =>
+      new Promise<void>((done) => {
+        dropConnections();
+        server.close(() => done());
+      }),
+  };
 
-  const server = net.createServer((client) => {
+  server.on('connection', (client: net.Socket) => {
     const upstream = net.connect({ host: opts.targetHost ?? '127.0.0.1', port: opts.targetPort });
     sockets.add(client);
     sockets.add(upstream);
     const corrupt = createRequestCorrupter(
-      { ...opts, enabled: () => state.flip && (opts.enabled?.() ?? true) },
+      { ...opts, enabled: () => proxy.flip && (opts.enabled?.() ?? true) },
       stats,
     );
     client.pause();
     upstream.once('connect', () => client.resume());
     client.on('data', (chunk: Buffer) => {
       corrupt(chunk);
-      if (state.slow) {
+      if (proxy.slow) {
         // Hold reads for as long as this chunk takes at the set rate.
         client.pause();
         setTimeout(
           () => {
             if (upstream.write(chunk)) client.resume();
           },
-          (chunk.length / state.bytesPerSecond) * 1000,
+          (chunk.length / proxy.bytesPerSecond) * 1000,
         );
         return;
       }
@@ -187,42 +209,8 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      resolve({
-        port,
-        get flip() {
-          return state.flip;
-        },
-        set flip(on: boolean) {
-          state.flip = on;
-        },
-        get slow() {
-          return state.slow;
-        },
-        set slow(on: boolean) {
-          state.slow = on;
-        },
-        get bytesPerSecond() {
-          return state.bytesPerSecond;
-        },
-        set bytesPerSecond(n: number) {
-          state.bytesPerSecond = n;
-        },
-        get corrupted() {
-          return stats.corrupted;
-        },
-        get sequences() {
-          return stats.sequences;
-        },
-        dropConnections() {
-          for (const s of sockets) s.destroy();
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => done());
-          }),
-      });
+      proxy.port = (server.address() as net.AddressInfo).port;
+      resolve(proxy);
     });
   });
 }
