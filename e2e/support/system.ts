@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FlipProxy, startFlipProxy } from '../../test/support/flip-proxy';
+import { ServerState } from '../../test/support/server-state';
 import { bin, freePort, type Proc, startProcess, waitForHttp, waitForPort } from './processes';
-import { ServerState } from './server-state';
 
 export interface System {
   /** Scratch folder: data/, logs/, files the tests make. */
