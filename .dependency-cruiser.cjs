@@ -13,7 +13,9 @@ const CORE = '^lib/(protocol|crypto|client)/';
 /** Every folder of ours; a rule "only X" forbids this minus X. */
 const OURS = '^(lib|platform|browser|server|bridge|cli|app|bench|scripts|test|e2e)/';
 /** Product code: what ships. */
-const PRODUCT = '^(lib|platform|browser|server|bridge|cli|app)/';
+/** The app's files at the root, where Next.js wants them. */
+const APP = '^(app/|proxy\\.ts$|next\\.config\\.mjs$)';
+const PRODUCT = `^(lib|platform|browser|server|bridge|cli|app)/|${APP}`;
 
 /** "`from` may import only its own folder, `allowed` and npm packages". */
 function only(name, comment, from, allowed) {
@@ -60,7 +62,7 @@ module.exports = {
     ),
     // lib/browser is where the browser adapter lived before browser/.
     only('browser-only-core', 'The browser adapter may import lib/ only.', '^(browser|lib/browser)/', [CORE]),
-    only('app-only-core-and-browser', 'The app may import lib/ and the browser adapter only.', '^app/', [
+    only('app-only-core-and-browser', 'The app may import lib/ and the browser adapter only.', APP, [
       CORE,
       '^(browser|lib/browser)/',
     ]),
