@@ -1,7 +1,8 @@
 /**
  * The part rules of docs/ARCHITECTURE.md, checked by `npm run lint:deps` (part of `npm test`).
  * Paths are relative to the repository root. A test file (`*.test.ts`) belongs to the part it
- * sits in and follows its rules, except that it may also use test/support/ and Node.
+ * sits in and follows its rules; it may also import test/support/, Node built-ins and
+ * devDependencies, which product code may not.
  */
 
 /** Test files: they run under vitest in Node and may use test support. */
@@ -12,9 +13,9 @@ const TEST_SUPPORT = '^test/support/';
 const CORE = '^lib/(protocol|crypto|client)/';
 /** Every folder of ours; a rule "only X" forbids this minus X. */
 const OURS = '^(lib|platform|browser|server|bridge|cli|app|bench|scripts|test|e2e)/';
-/** Product code: what ships. */
-/** The app's files at the root, where Next.js wants them. */
+/** The app: its folder and its files at the root, where Next.js wants them. */
 const APP = '^(app/|proxy\\.ts$|next\\.config\\.mjs$)';
+/** Product code: what ships. */
 const PRODUCT = `^(lib|platform|browser|server|bridge|cli|app)/|${APP}`;
 
 /** "`from` may import only its own folder, `allowed` and npm packages". */
@@ -28,9 +29,9 @@ function only(name, comment, from, allowed) {
   };
 }
 
-/** "`from` never imports `never`". */
-function never(name, comment, from, never) {
-  return { name, comment, severity: 'error', from: { path: from }, to: { path: never } };
+/** "`from` never imports `forbidden`". */
+function never(name, comment, from, forbidden) {
+  return { name, comment, severity: 'error', from: { path: from }, to: { path: forbidden } };
 }
 
 module.exports = {
