@@ -4,7 +4,7 @@
  * ports with a temporary data folder; global-setup builds the app when it is stale.
  */
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_BASE_FLAGS, CHROMIUM_PATH } from './e2e/support/chromium';
+import { CHROMIUM_BASE_FLAGS, CHROMIUM_PATH } from './test/support/chromium';
 
 export default defineConfig({
   testDir: 'e2e',

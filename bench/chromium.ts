@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CHROMIUM_BASE_FLAGS, CHROMIUM_PATH } from '../e2e/support/chromium';
+import { CHROMIUM_BASE_FLAGS, CHROMIUM_PATH } from '../test/support/chromium';
 
 export const CHROMIUM = CHROMIUM_PATH;
 

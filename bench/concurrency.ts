@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createKeyPair, nodeEncryptorFactory } from '../cli/node-crypto';
 import { TcpTransport } from '../cli/tcp-transport';
-import { ClientSession, establishIdentity, type FileSource } from '../lib/client';
+import { ClientSession, establishIdentity } from '../lib/client';
 import { cpuSeconds, procMiB, ROOT, start, startServer, waitFor } from './procs';
+import { syntheticFile } from './synthetic-file';
 
 const MiB = 1024 * 1024;
 
@@ -43,18 +44,6 @@ export interface ConcurrencyRun {
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
-function synthetic(name: string, size: number, chunk: Uint8Array): FileSource {
-  return {
-    name,
-    size,
-    async *open() {
-      for (let at = 0; at < size; at += chunk.length) {
-        yield at + chunk.length <= size ? chunk : chunk.subarray(0, size - at);
-      }
-    },
-  };
 }
 
 export async function concurrency(work: string, clients: number, sizeMiB: number): Promise<ConcurrencyRun> {
@@ -120,7 +109,7 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
       ready.map(async ({ session, aesKey, name }) => {
         const s0 = performance.now();
         try {
-          const r = await session.sendFile(synthetic(`${name}.bin`, size, chunk), aesKey);
+          const r = await session.sendFile(syntheticFile(`${name}.bin`, size, chunk), aesKey);
           if (!r.verified) throw new Error(`${name}: not verified`);
           times.push((performance.now() - s0) / 1000);
         } catch (e) {

@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Cksum } from '../lib/crypto';
 
@@ -117,4 +118,33 @@ export async function loopbackTcp(total: number): Promise<RateAndCpu> {
   sock.destroy();
   server.close();
   return rate;
+}
+
+/**
+ * The most the CLI -> server path can do on this machine whatever the code: CBC encryption is
+ * serial (one core at most), the disk takes what it takes, and the work no implementation
+ * can skip (AES encrypt, AES decrypt, cksum on both sides, the loopback TCP copies, the
+ * disk write) must fit in the machine's cores, measured here one by one.
+ */
+export function cliPathCeiling(l: {
+  nodeAesEncryptMiBps: number;
+  nodeAesEncrypt64kMiBps: number;
+  nodeAesDecryptMiBps: number;
+  nodeAesDecrypt64kMiBps: number;
+  jsCksumMiBps: number;
+  loopbackTcp: RateAndCpu;
+  disk: RateAndCpu;
+}): { MiBps: number; cpuSecondsPerGiB: number } {
+  const perGiB = (mibps: number) => 1024 / mibps;
+  // Each at its best call size: a ceiling must not charge for our own choices.
+  const enc = Math.max(l.nodeAesEncryptMiBps, l.nodeAesEncrypt64kMiBps);
+  const dec = Math.max(l.nodeAesDecryptMiBps, l.nodeAesDecrypt64kMiBps);
+  const cpuSecondsPerGiB =
+    perGiB(enc) +
+    perGiB(dec) +
+    2 * perGiB(l.jsCksumMiBps) +
+    l.loopbackTcp.cpuSecondsPerGiB +
+    l.disk.cpuSecondsPerGiB;
+  const byCpu = (cpus().length * 1024) / cpuSecondsPerGiB;
+  return { MiBps: Math.min(enc, l.disk.MiBps, byCpu), cpuSecondsPerGiB };
 }

@@ -49,7 +49,7 @@ export interface CliRun {
   cliCpuSeconds: number | null;
 }
 
-/** Spawns the real CLI (`cli/main.ts`, its worker-thread AES as shipped) against a fresh server process. */
+/** Spawns the real CLI (`cli/main.ts`, as shipped) against a fresh server process. */
 export async function cliUpload(work: string, file: string, sizeMiB: number): Promise<CliRun> {
   const runDir = mkdtempSync(join(work, 'cli-run-'));
   const group = new ProcGroup();

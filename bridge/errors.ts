@@ -1,3 +1,5 @@
+import { CodedError } from '../lib/protocol';
+
 /** Stable codes of every bridge-layer failure; tests assert these, never message text. */
 export type BridgeErrorCode =
   | 'BRIDGE_ERR_CONFIG'
@@ -8,12 +10,6 @@ export type BridgeErrorCode =
   | 'BRIDGE_ERR_FRAME_TOO_LARGE';
 
 /** The one error type thrown by bridge/. */
-export class BridgeError extends Error {
+export class BridgeError extends CodedError<BridgeErrorCode> {
   override readonly name = 'BridgeError';
-  constructor(
-    readonly code: BridgeErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

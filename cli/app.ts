@@ -4,11 +4,16 @@
  * prints one summary line per file. Returns the exit status.
  */
 import path from 'node:path';
-import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
+import {
+  ClientError,
+  ClientSession,
+  type EstablishEvent,
+  establishIdentity,
+  formatBytes,
+} from '../lib/client';
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
-import { WorkerAesPool } from './aes-worker';
 import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
@@ -22,7 +27,7 @@ import {
   writeIdentity,
 } from './identity-store';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
-import { formatBytes, formatRate, type ProgressOutput, ProgressReporter } from './progress';
+import { formatRate, type ProgressOutput, ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -151,12 +156,8 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
   const transport: CliTransport = await openTransport(plan.server);
   const onAbort = () => transport.close();
   io.signal?.addEventListener('abort', onAbort, { once: true });
-  // SFT_AES_WORKER=1 encrypts in a worker thread, beside reading, cksum and writing. Off by
-  // default: on this project's 2-core machine, shared with the server, it cost ~25% more CPU
-  // per GiB (thread hand-offs) and was slower than encrypting inline.
-  const pool = process.env['SFT_AES_WORKER'] === '1' ? new WorkerAesPool() : null;
   try {
-    const session = new ClientSession({ transport, encryptorFactory: pool?.factory ?? nodeEncryptorFactory });
+    const session = new ClientSession({ transport, encryptorFactory: nodeEncryptorFactory });
     const onEvent = (e: EstablishEvent) => {
       if (e.type === 'reconnected') say(`Reconnected to ${where} as "${plan.name}".`);
       else if (e.type === 'reconnect-rejected') {
@@ -224,7 +225,6 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
     return failed === 0 ? EXIT_OK : EXIT_FAILED;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
-    await pool?.close();
     if (transport.end) await transport.end();
     else transport.close();
   }

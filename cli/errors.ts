@@ -1,3 +1,5 @@
+import { CodedError } from '../lib/protocol';
+
 /** Stable codes of the CLI's own failures (the session's are ClientError codes). */
 export type CliErrorCode =
   /** Bad command line. */
@@ -9,13 +11,6 @@ export type CliErrorCode =
   /** me.info / priv.key could not be written. */
   | 'CLI_ERR_IDENTITY_WRITE';
 
-export class CliError extends Error {
+export class CliError extends CodedError<CliErrorCode> {
   override readonly name = 'CliError';
-  constructor(
-    readonly code: CliErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

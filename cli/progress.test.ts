@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SendProgress } from '../lib/client';
-import { formatBytes, formatDuration, ProgressReporter } from './progress';
+import { formatBytes } from '../lib/client';
+import { formatDuration, ProgressReporter } from './progress';
 
 const MIB = 1024 * 1024;
 

@@ -2,7 +2,7 @@
  * Upload progress on stderr: a redrawn bar (bytes, MiB/s, ETA) on a terminal, plain lines
  * every few seconds otherwise. One reporter per file.
  */
-import type { SendProgress } from '../lib/client';
+import { formatBytes, type SendProgress } from '../lib/client';
 
 const MIB = 1024 * 1024;
 /** Redraw interval of the bar on a terminal. */
@@ -15,13 +15,6 @@ export interface ProgressOutput {
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < MIB) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 * MIB) return `${(n / MIB).toFixed(1)} MiB`;
-  return `${(n / 1024 / MIB).toFixed(2)} GiB`;
 }
 
 /** Average rate in MiB/s, or "-" for a transfer too short to time. */

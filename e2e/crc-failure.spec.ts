@@ -31,7 +31,7 @@ test('CRC failures injected between bridge and server: the page shows the retrie
   });
 
   const f = makeFile(testInfo, 'corrupted.bin', 512 * 1024);
-  const flippedBefore = system.proxy.flipped;
+  const flippedBefore = system.proxy.corrupted;
   system.proxy.flip = true;
   // Slowed down so each attempt is on screen long enough to be seen.
   system.proxy.bytesPerSecond = 1024 * 1024;
@@ -50,7 +50,7 @@ test('CRC failures injected between bridge and server: the page shows the retrie
     system.proxy.slow = false;
   }
   // Four 1028 sequences went out and each was corrupted.
-  expect(system.proxy.flipped - flippedBefore).toBe(4);
+  expect(system.proxy.corrupted - flippedBefore).toBe(4);
   const phases = await page.evaluate(() => (window as unknown as { phasesSeen: string[] }).phasesSeen);
   for (const n of [2, 3, 4]) expect(phases.some((p) => p.startsWith(`Retrying ${n}/4`))).toBe(true);
   expect(phases[phases.length - 1]).toBe('Failed');

@@ -7,7 +7,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test as base, expect, type Locator, type Page, type TestInfo } from '@playwright/test';
 
-export { sha256File } from './support/server-state';
+export { sha256File } from '../test/support/server-state';
 
 import { type System, startSystem } from './support/system';
 

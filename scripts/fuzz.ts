@@ -23,7 +23,7 @@ import {
   newStats,
   runBridgeCase,
   runTcpCase,
-} from '../test/hostile/frame-fuzz';
+} from '../test/support/frame-fuzz';
 import {
   alive,
   expectConfined,
@@ -35,7 +35,7 @@ import {
   startServerProcess,
   tcpConn,
   wsConn,
-} from '../test/hostile/helpers';
+} from '../test/support/hostile';
 
 const USAGE = `Usage: npm run fuzz -- [--seconds N] [--seed S] [--only server|bridge]
 

@@ -1,3 +1,5 @@
+import { CodedError } from '../lib/protocol';
+
 /** Stable codes of every server-layer failure; tests assert these, never message text. */
 export type ServerErrorCode =
   /** A command-line flag, environment variable or port.info value is invalid. */
@@ -34,15 +36,8 @@ export type ServerErrorCode =
   | 'SERVER_ERR_INTERNAL';
 
 /** The one error type of server/. */
-export class ServerError extends Error {
+export class ServerError extends CodedError<ServerErrorCode> {
   override readonly name = 'ServerError';
-  constructor(
-    readonly code: ServerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /**

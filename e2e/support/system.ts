@@ -6,9 +6,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FlipProxy, startFlipProxy } from './flip-proxy';
+import { type FlipProxy, startFlipProxy } from '../../test/support/flip-proxy';
+import { ServerState } from '../../test/support/server-state';
 import { bin, freePort, type Proc, startProcess, waitForHttp, waitForPort } from './processes';
-import { ServerState } from './server-state';
 
 export interface System {
   /** Scratch folder: data/, logs/, files the tests make. */
@@ -51,7 +51,7 @@ export async function startSystem(): Promise<System> {
     procs.push(server);
     await waitForPort(serverPort, 'file server', server);
 
-    proxy = await startFlipProxy(serverPort);
+    proxy = await startFlipProxy({ targetPort: serverPort, flip: false });
     const bridgePort = await freePort();
     const webPort = await freePort();
     const webUrl = `http://127.0.0.1:${webPort}`;

@@ -1,3 +1,5 @@
+import { CodedError } from '../protocol/coded-error';
+
 /** Stable codes of every browser-adapter failure; the UI maps each to a sentence and a next step. */
 export type BrowserErrorCode =
   /** The bridge's WebSocket could not be opened (bridge down, wrong URL, blocked by CSP). */
@@ -10,13 +12,6 @@ export type BrowserErrorCode =
   | 'BROWSER_ERR_WORKER';
 
 /** The one error type thrown by lib/browser. */
-export class BrowserError extends Error {
+export class BrowserError extends CodedError<BrowserErrorCode> {
   override readonly name = 'BrowserError';
-  constructor(
-    readonly code: BrowserErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

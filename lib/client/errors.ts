@@ -1,3 +1,5 @@
+import { CodedError } from '../protocol/coded-error';
+
 /** Stable codes of every client-session failure; tests assert these, never message text. */
 export type ClientErrorCode =
   /** 1601: the server refused the name (taken or not allowed). */
@@ -42,15 +44,15 @@ export interface ClientErrorDetails {
 }
 
 /** The one error type thrown by lib/client. */
-export class ClientError extends Error {
+export class ClientError extends CodedError<ClientErrorCode> {
   override readonly name = 'ClientError';
   constructor(
-    readonly code: ClientErrorCode,
+    code: ClientErrorCode,
     message: string,
     readonly details: ClientErrorDetails = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

@@ -290,11 +290,7 @@ export class ClientSession {
       },
     });
 
-    // Encryptions in flight, oldest first (one at a time unless the encryptor allows more).
-    const depth = Math.max(1, encryptor.maxPending ?? 1);
-    const inFlight: Promise<Uint8Array>[] = [];
     for await (const chunk of readSource(source)) {
-      // The encryptor may take ownership of a whole chunk: read its length first.
       const length = chunk.length;
       for (let at = 0; at < length; at += ENCRYPT_SLICE_SIZE) {
         if (signal?.aborted) throw cancelled(fileName);
@@ -302,15 +298,11 @@ export class ClientSession {
         progress.bytesRead += slice.length;
         if (progress.bytesRead > size) throw sourceSizeError(fileName, size, `more than ${size}`);
         cksum.update(slice);
-        const encrypted = Promise.resolve(encryptor.update(slice));
-        encrypted.catch(() => {}); // awaited below; abandoned only when the attempt fails anyway
-        inFlight.push(encrypted);
-        while (inFlight.length >= depth) await packets.push(await inFlight.shift()!);
+        await packets.push(await encryptor.update(slice));
         report('sending');
       }
     }
     if (progress.bytesRead !== size) throw sourceSizeError(fileName, size, String(progress.bytesRead));
-    while (inFlight.length > 0) await packets.push(await inFlight.shift()!);
     await packets.push(await encryptor.final());
     await packets.end();
     report('sending');

@@ -2,13 +2,6 @@
 export interface StreamEncryptor {
   update(chunk: Uint8Array): Promise<Uint8Array> | Uint8Array;
   final(): Promise<Uint8Array> | Uint8Array;
-  /**
-   * How many update() calls may be outstanding at once; results must come back in call
-   * order. Default 1: each update is awaited before the next. An encryptor that runs
-   * elsewhere (a worker thread) raises it so reading and hashing overlap encryption; such
-   * an encryptor may take ownership of `chunk` (transfer its buffer).
-   */
-  readonly maxPending?: number;
 }
 
 /** Makes a fresh AES-256-CBC (zero IV) encryptor for the 32-byte key. */

@@ -1,6 +1,6 @@
 /**
  * Emits the WebAssembly module behind the fast cksum path, byte by byte (no assembler, no
- * dependency). build-cksum-wasm.ts prints it into cksum-wasm-module.ts; a test checks the
+ * dependency). scripts/build-cksum-wasm.ts prints it into cksum-wasm-module.ts; a test checks the
  * embedded bytes still equal this emitter's output.
  *
  * The module exports its memory `mem` and one function

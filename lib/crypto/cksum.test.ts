@@ -26,7 +26,7 @@ function systemCksum(bytes: Uint8Array): number {
 }
 
 describe('cksum WebAssembly path', () => {
-  it('the embedded module is what cksum-wasm-emit.ts emits (run build-cksum-wasm.ts after editing it)', () => {
+  it('the embedded module is what cksum-wasm-emit.ts emits (run scripts/build-cksum-wasm.ts after editing it)', () => {
     expect([...CKSUM_WASM_BYTES]).toEqual([...emitCksumWasm()]);
   });
 

@@ -1,3 +1,5 @@
+import { CodedError } from '../protocol/coded-error';
+
 /** Stable codes of every crypto-layer failure; tests assert these, never message text. */
 export type CryptoErrorCode =
   | 'CRYPTO_ERR_BAD_PUBLIC_KEY'
@@ -11,13 +13,6 @@ export type CryptoErrorCode =
   | 'CRYPTO_ERR_STATE';
 
 /** The one error type thrown by lib/crypto. */
-export class CryptoError extends Error {
+export class CryptoError extends CodedError<CryptoErrorCode> {
   override readonly name = 'CryptoError';
-  constructor(
-    readonly code: CryptoErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

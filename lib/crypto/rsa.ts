@@ -60,43 +60,47 @@ export async function generateRsaKeyPair(
 
 /** Reads DER TLVs from a byte range, throwing CRYPTO_ERR_BAD_PUBLIC_KEY on anything malformed. */
 class DerReader {
-  constructor(
-    private readonly bytes: Uint8Array,
-    private pos: number,
-    private readonly end: number,
-  ) {}
+  readonly #bytes: Uint8Array;
+  #pos: number;
+  readonly #end: number;
+
+  constructor(bytes: Uint8Array, pos: number, end: number) {
+    this.#bytes = bytes;
+    this.#pos = pos;
+    this.#end = end;
+  }
 
   get done(): boolean {
-    return this.pos === this.end;
+    return this.#pos === this.#end;
   }
 
   /** Reads one TLV with tag `tag`; returns a reader over its content and the content bounds. */
   read(tag: number, what: string): { start: number; end: number; reader: DerReader } {
-    const b = this.bytes;
-    if (this.pos >= this.end || b[this.pos] !== tag) {
-      bad(`${what}: expected tag 0x${tag.toString(16)} at byte ${this.pos}`);
+    const b = this.#bytes;
+    if (this.#pos >= this.#end || b[this.#pos] !== tag) {
+      bad(`${what}: expected tag 0x${tag.toString(16)} at byte ${this.#pos}`);
     }
-    let p = this.pos + 1;
-    if (p >= this.end) bad(`${what}: length missing`);
+    let p = this.#pos + 1;
+    if (p >= this.#end) bad(`${what}: length missing`);
     let len = b[p++]!;
     // Length: short form < 0x80, else 0x81/0x82 + that many bytes, minimal (DER).
     if (len >= 0x80) {
       const n = len & 0x7f;
       if (n === 0 || n > 2) bad(`${what}: unsupported length form 0x${len.toString(16)}`);
-      if (p + n > this.end) bad(`${what}: length truncated`);
+      if (p + n > this.#end) bad(`${what}: length truncated`);
       len = 0;
       for (let i = 0; i < n; i++) len = (len << 8) | b[p++]!;
       if (len < 0x80 || (n === 2 && len < 0x100)) bad(`${what}: non-minimal length encoding`);
     }
-    if (p + len > this.end) bad(`${what}: declares ${len} bytes but only ${this.end - p} remain`);
-    this.pos = p + len;
+    if (p + len > this.#end) bad(`${what}: declares ${len} bytes but only ${this.#end - p} remain`);
+    this.#pos = p + len;
     return { start: p, end: p + len, reader: new DerReader(b, p, p + len) };
   }
 
   /** Reads a DER INTEGER that must be positive and minimally encoded; returns its magnitude bytes. */
   readPositiveInteger(what: string): Uint8Array {
     const { start, end } = this.read(TAG_INTEGER, what);
-    const v = this.bytes.subarray(start, end);
+    const v = this.#bytes.subarray(start, end);
     if (v.length === 0) bad(`${what}: empty INTEGER`);
     if (v[0]! & 0x80) bad(`${what}: negative INTEGER`);
     if (v.length > 1 && v[0] === 0 && !(v[1]! & 0x80)) bad(`${what}: non-minimal INTEGER`);
@@ -104,7 +108,7 @@ class DerReader {
   }
 
   expectEnd(what: string): void {
-    if (!this.done) bad(`${what}: ${this.end - this.pos} unexpected trailing bytes`);
+    if (!this.done) bad(`${what}: ${this.#end - this.#pos} unexpected trailing bytes`);
   }
 }
 

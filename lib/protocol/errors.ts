@@ -1,3 +1,5 @@
+import { CodedError } from './coded-error';
+
 /** Stable codes of every protocol-layer failure; tests assert these, never message text. */
 export type ProtocolErrorCode =
   | 'PROTO_ERR_NAME_NO_NUL'
@@ -13,12 +15,6 @@ export type ProtocolErrorCode =
   | 'PROTO_ERR_TRUNCATED';
 
 /** The one error type thrown by lib/protocol. */
-export class ProtocolError extends Error {
+export class ProtocolError extends CodedError<ProtocolErrorCode> {
   override readonly name = 'ProtocolError';
-  constructor(
-    readonly code: ProtocolErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { expectProtocolError } from '../../test/support/arbitraries';
 import {
   DEFAULT_MAX_REQUEST_PAYLOAD,
   MAX_RESPONSE_PAYLOAD,
@@ -18,7 +19,6 @@ import {
 } from './headers';
 import { decodeRequest, encodeRequest, type Request } from './requests';
 import { decodeResponse, encodeResponse, type Response } from './responses';
-import { expectProtocolError } from './test-arbitraries';
 
 const ID = Uint8Array.from({ length: 16 }, (_, i) => 0x50 + i);
 const pattern = (n: number, salt: number): Uint8Array =>

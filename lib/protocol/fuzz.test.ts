@@ -1,11 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { PROTOCOL_VERSION, REQUEST_HEADER_SIZE, RESPONSE_HEADER_SIZE } from './constants';
-import { ProtocolError } from './errors';
-import { RequestFrameDecoder, ResponseFrameDecoder } from './frame-decoder';
-import { encodeRequestHeader, encodeResponseHeader } from './headers';
-import { decodeRequest, encodeRequest, type Request } from './requests';
-import { decodeResponse, encodeResponse, type Response } from './responses';
 import {
   arbChunkSizes,
   arbMutations,
@@ -14,7 +8,13 @@ import {
   chunkBy,
   concatBytes,
   mutate,
-} from './test-arbitraries';
+} from '../../test/support/arbitraries';
+import { PROTOCOL_VERSION, REQUEST_HEADER_SIZE, RESPONSE_HEADER_SIZE } from './constants';
+import { ProtocolError } from './errors';
+import { RequestFrameDecoder, ResponseFrameDecoder } from './frame-decoder';
+import { encodeRequestHeader, encodeResponseHeader } from './headers';
+import { decodeRequest, encodeRequest, type Request } from './requests';
+import { decodeResponse, encodeResponse, type Response } from './responses';
 
 // Seeded so a failure reproduces; fast-check prints the counterexample and the seed.
 const SEED = 20261126;

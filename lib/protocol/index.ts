@@ -1,4 +1,5 @@
 export * from './client-id';
+export * from './coded-error';
 export * from './constants';
 export * from './errors';
 export * from './frame-decoder';

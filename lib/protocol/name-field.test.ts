@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
+import { expectProtocolError } from '../../test/support/arbitraries';
 import { MAX_CLIENT_NAME_LENGTH, NAME_FIELD_SIZE } from './constants';
 import { decodeNameField, encodeNameField, validateClientName, validateName } from './name-field';
-import { expectProtocolError } from './test-arbitraries';
 
 const field = (bytes: number[]): Uint8Array => {
   const f = new Uint8Array(NAME_FIELD_SIZE);

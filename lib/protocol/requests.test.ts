@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { expectProtocolError } from '../../test/support/arbitraries';
 import { REQUEST_HEADER_SIZE, RequestCode } from './constants';
 import type { ProtocolErrorCode } from './errors';
 import { decodeRequestHeader, encodeRequestHeader, type RequestHeader } from './headers';
@@ -9,7 +10,6 @@ import {
   type Request,
   type SendFileRequest,
 } from './requests';
-import { expectProtocolError } from './test-arbitraries';
 
 // Byte helpers: vectors are spelled out here, independent of the encoder under test.
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));

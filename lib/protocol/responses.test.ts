@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
+import { expectProtocolError } from '../../test/support/arbitraries';
 import { RESPONSE_HEADER_SIZE, ResponseCode } from './constants';
 import { decodeResponseHeader, encodeResponseHeader, type ResponseHeader } from './headers';
 import { decodeResponse, encodeResponse, type Response } from './responses';
-import { expectProtocolError } from './test-arbitraries';
 
 // Byte helpers: vectors are spelled out here, independent of the encoder under test.
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));

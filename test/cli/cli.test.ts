@@ -2,17 +2,17 @@
  * End to end: the CLI (cli/bin.mjs) against the real file server (server/main.ts), each a
  * separate process on 127.0.0.1 with ephemeral ports and temporary folders.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMeInfo, generateRsaKeyPair, parseMeInfo } from '../../lib/crypto';
 import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
+import { systemCksum } from '../support/server-helpers';
+import { queryDb, sha256File } from '../support/server-state';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'cli/bin.mjs');
@@ -93,21 +93,6 @@ function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerP
   });
 }
 
-/** What `/usr/bin/cksum` says. */
-function posixCksum(file: string): number {
-  return Number(execFileSync('/usr/bin/cksum', [file], { encoding: 'utf8' }).split(' ')[0]);
-}
-
-function sha256(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex')))
-      .on('error', reject);
-  });
-}
-
 interface FileRow {
   FileName: string;
   PathName: string;
@@ -116,25 +101,14 @@ interface FileRow {
 }
 
 function fileRows(dataDir: string): FileRow[] {
-  const db = new Database(path.join(dataDir, 'defensive.db'), { readonly: true, fileMustExist: true });
-  try {
-    return db
-      .prepare(
-        'SELECT f.FileName, f.PathName, f.Verified, c.Name AS ClientName FROM files f JOIN clients c ON c.ID = f.ID',
-      )
-      .all() as FileRow[];
-  } finally {
-    db.close();
-  }
+  return queryDb<FileRow>(
+    dataDir,
+    'SELECT f.FileName, f.PathName, f.Verified, c.Name AS ClientName FROM files f JOIN clients c ON c.ID = f.ID',
+  );
 }
 
 function clientNames(dataDir: string): string[] {
-  const db = new Database(path.join(dataDir, 'defensive.db'), { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT Name FROM clients').all() as { Name: string }[]).map((r) => r.Name);
-  } finally {
-    db.close();
-  }
+  return queryDb<{ Name: string }>(dataDir, 'SELECT Name FROM clients').map((r) => r.Name);
 }
 
 /** Summary lines on stdout by file name. */
@@ -194,8 +168,8 @@ describe('uploads to the real server', () => {
       expect(row!.Verified).toBe(1);
       const stored = path.join(server.dataDir, 'files', row!.PathName);
       expect((await stat(stored)).size).toBe(n);
-      expect(await sha256(stored)).toBe(await sha256(local));
-      expect(lines.get(name)).toBe(`${name}  ${n} bytes  CRC ${posixCksum(local)}  verified`);
+      expect(await sha256File(stored)).toBe(await sha256File(local));
+      expect(lines.get(name)).toBe(`${name}  ${n} bytes  CRC ${systemCksum(local)}  verified`);
     }
   });
 
@@ -213,19 +187,6 @@ describe('uploads to the real server', () => {
     expect(await readFile(path.join(dir, 'me.info'), 'utf8')).toBe(meBefore);
     const row = fileRows(server.dataDir).find((r) => r.FileName === 'again.txt');
     expect(row?.Verified).toBe(1);
-  });
-
-  it('encrypting in a worker thread (SFT_AES_WORKER=1) stores the same bytes', async () => {
-    const file = path.join(dir, 'worker.bin');
-    await writeFile(file, randomBytes(5 * MIB + 3));
-    const run = await runCli(['--server', `127.0.0.1:${server.port}`, 'worker.bin'], dir, undefined, {
-      SFT_AES_WORKER: '1',
-    });
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe(`worker.bin  ${5 * MIB + 3} bytes  CRC ${posixCksum(file)}  verified\n`);
-    const row = fileRows(server.dataDir).find((r) => r.FileName === 'worker.bin');
-    expect(row?.Verified).toBe(1);
-    expect(await sha256(path.join(server.dataDir, 'files', row!.PathName))).toBe(await sha256(file));
   });
 
   it('a second client with the same name gets 1601: a clear message and a nonzero exit', async () => {
@@ -266,7 +227,7 @@ describe('identity files', () => {
     const run = await runCli([], dir);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
-      `data.bin  5000 bytes  CRC ${posixCksum(path.join(dir, 'data.bin'))}  verified\n`,
+      `data.bin  5000 bytes  CRC ${systemCksum(path.join(dir, 'data.bin'))}  verified\n`,
     );
     expect(parseMeInfo(await readFile(path.join(dir, 'me.info'), 'utf8')).name).toBe('refclient');
     // Second run from another folder with --dir: reconnects with me.info.
@@ -343,7 +304,7 @@ describe('failures', () => {
       );
       expect(run.code).toBe(1);
       expect(proxy.corrupted).toBe(4);
-      const cksum = posixCksum(path.join(dir, 'victim.bin'));
+      const cksum = systemCksum(path.join(dir, 'victim.bin'));
       expect(run.stdout).toBe(`victim.bin  200000 bytes  CRC ${cksum}  FAILED after 4 attempts\n`);
       expect(run.stderr).toMatch(/differed from ours .* on all 4 attempts/);
       const rows = fileRows(server.dataDir).filter((r) => r.ClientName === 'flipper');
@@ -367,7 +328,7 @@ describe('failures', () => {
       const lines = run.stdout.trim().split('\n');
       expect(lines[0]).toMatch(/^first\.bin {2}1000 bytes {2}CRC \d+ {2}FAILED after 4 attempts$/);
       expect(lines[1]).toBe(
-        `second.bin  2000 bytes  CRC ${posixCksum(path.join(dir, 'second.bin'))}  verified`,
+        `second.bin  2000 bytes  CRC ${systemCksum(path.join(dir, 'second.bin'))}  verified`,
       );
       expect(proxy.sequences).toBe(5);
       const rows = fileRows(server.dataDir).filter((r) => r.ClientName === 'flipper3');
@@ -392,8 +353,8 @@ describe('failures', () => {
       expect(run.stdout).toContain('verified');
       const row = fileRows(server.dataDir).find((r) => r.ClientName === 'flipper2');
       expect(row?.Verified).toBe(1);
-      expect(await sha256(path.join(server.dataDir, 'files', row!.PathName))).toBe(
-        await sha256(path.join(dir, 'retry.bin')),
+      expect(await sha256File(path.join(server.dataDir, 'files', row!.PathName))).toBe(
+        await sha256File(path.join(dir, 'retry.bin')),
       );
     } finally {
       await proxy.close();

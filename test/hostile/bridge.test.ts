@@ -20,7 +20,14 @@ import {
   ResponseCode,
 } from '../../lib/protocol';
 import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
-import { arbBridgeCase, count, type FuzzContext, formatStats, newStats, runBridgeCase } from './frame-fuzz';
+import {
+  arbBridgeCase,
+  count,
+  type FuzzContext,
+  formatStats,
+  newStats,
+  runBridgeCase,
+} from '../support/frame-fuzz';
 import {
   alive,
   type Baseline,
@@ -40,7 +47,7 @@ import {
   until,
   upload,
   wsConn,
-} from './helpers';
+} from '../support/hostile';
 
 const RUNS = Number(process.env.HOSTILE_BRIDGE_RUNS ?? 120);
 

@@ -38,7 +38,7 @@ import {
   tcpConn,
   upload,
   uploadVerified,
-} from './helpers';
+} from '../support/hostile';
 
 const ROUNDS = Number(process.env.HOSTILE_CRASH_ROUNDS ?? 3);
 const NAMES = ['a.bin', 'b.bin', 'c.bin'];

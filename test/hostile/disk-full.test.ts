@@ -28,7 +28,7 @@ import {
   tcpConn,
   tempDir,
   upload,
-} from './helpers';
+} from '../support/hostile';
 
 const work = tempDir('sft-diskfull-');
 const data = join(work.path, 'data');

@@ -18,7 +18,7 @@ import {
   ResponseCode,
   ResponseFrameDecoder,
 } from '../../lib/protocol';
-import { arbCase, count, type FuzzContext, formatStats, newStats, runTcpCase } from './frame-fuzz';
+import { arbCase, count, type FuzzContext, formatStats, newStats, runTcpCase } from '../support/frame-fuzz';
 import {
   alive,
   type Baseline,
@@ -34,7 +34,7 @@ import {
   sleep,
   startServerProcess,
   tcpConn,
-} from './helpers';
+} from '../support/hostile';
 
 /** Property runs in CI; each run is a batch of 4..8 concurrent cases. */
 const RUNS = Number(process.env.HOSTILE_FUZZ_RUNS ?? 300);

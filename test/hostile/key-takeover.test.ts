@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
-import { makeRsaKeys } from '../server/helpers';
 import {
   expectCode,
   fileRows,
@@ -17,7 +16,8 @@ import {
   startServerProcess,
   tcpConn,
   upload,
-} from './helpers';
+} from '../support/hostile';
+import { makeRsaKeys } from '../support/server-helpers';
 
 let srv: ServerProcess;
 

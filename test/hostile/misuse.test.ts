@@ -33,7 +33,7 @@ import {
   until,
   unwrapKey,
   upload,
-} from './helpers';
+} from '../support/hostile';
 
 let srv: ServerProcess;
 let base: Baseline;

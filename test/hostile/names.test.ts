@@ -38,7 +38,7 @@ import {
   sha256,
   startServerProcess,
   tcpConn,
-} from './helpers';
+} from '../support/hostile';
 
 let srv: ServerProcess;
 let base: Baseline;

@@ -28,7 +28,7 @@ import {
   tcpConn,
   until,
   upload,
-} from './helpers';
+} from '../support/hostile';
 
 const CAP = 12;
 /** Short, but not so short that a loaded machine's scheduling stalls trip it for healthy clients. */

@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cksum } from '../../lib/crypto';
 import { EMPTY_CLIENT_ID, encodeRequest, RequestCode, type Response, ResponseCode } from '../../lib/protocol';
-import { type InProcessServer, RawClient, registerAndExchange, sendFile, startServer } from './helpers';
+import {
+  type InProcessServer,
+  RawClient,
+  registerAndExchange,
+  sendFile,
+  startServer,
+} from '../support/server-helpers';
 
 describe('fairness between connections', () => {
   let srv: InProcessServer;

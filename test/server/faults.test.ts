@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
-import { RawClient, registerAndExchange, sendFile, spawnServer, tempDir, waitFor } from './helpers';
+import {
+  RawClient,
+  registerAndExchange,
+  sendFile,
+  spawnServer,
+  tempDir,
+  waitFor,
+} from '../support/server-helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

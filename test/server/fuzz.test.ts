@@ -27,7 +27,7 @@ import {
   sendFile,
   spawnServer,
   tempDir,
-} from './helpers';
+} from '../support/server-helpers';
 
 const RUNS = Number(process.env.SFT_FUZZ_RUNS ?? 1500);
 const PARALLEL = 8;

@@ -14,7 +14,7 @@ import {
   sendFile,
   startServer,
   unwrapKey,
-} from './helpers';
+} from '../support/server-helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

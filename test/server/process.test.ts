@@ -20,7 +20,7 @@ import {
   tempDir,
   unwrapKey,
   waitFor,
-} from './helpers';
+} from '../support/server-helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

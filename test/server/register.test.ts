@@ -10,7 +10,7 @@ import {
   registerAndExchange,
   startServer,
   unwrapKey,
-} from './helpers';
+} from '../support/server-helpers';
 
 let srv: InProcessServer;
 beforeAll(async () => {

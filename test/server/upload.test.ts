@@ -24,7 +24,7 @@ import {
   systemCksum,
   tempDir,
   waitFor,
-} from './helpers';
+} from '../support/server-helpers';
 
 let srv: InProcessServer;
 let work: ReturnType<typeof tempDir>;

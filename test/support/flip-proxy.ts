@@ -1,9 +1,13 @@
 /**
  * TEST ONLY: a TCP proxy that corrupts file content on its way to the server, to drive the
- * CRC mismatch path (1030 x3 + 1031). It follows the client -> server request framing
- * (header 23 bytes, then payload) and XORs one byte of the 1028 content, counted as an
- * offset into the file's ciphertext, in each of the first `corruptSequences` 1028 sequences.
- * Server -> client bytes pass unchanged. Bytes are forwarded as they arrive (no buffering).
+ * CRC mismatch path (1030 x3 + 1031), for the CLI tests and the e2e system alike. It follows
+ * the client -> server request framing (header 23 bytes, then payload) and XORs one byte of
+ * the 1028 content, counted as an offset into the file's ciphertext, in each of the first
+ * `corruptSequences` 1028 sequences while `flip` is on. Server -> client bytes pass
+ * unchanged. Bytes are forwarded as they arrive (no buffering). Switchable while it runs:
+ * `flip`, and `slow` (client -> server bytes at `bytesPerSecond`, so an upload lasts long
+ * enough to be cancelled or watched); `dropConnections()` cuts every open connection (as a
+ * server restart or a network drop would).
  *
  * Note: corrupting a ciphertext byte garbles its 16-byte block and flips a byte in the next
  * one; keep `flipOffset` out of the last two blocks so the padding stays valid and the
@@ -21,16 +25,25 @@ export interface FlipProxyOptions {
   corruptSequences?: number;
   /** XOR mask applied to the byte (default 0xff). */
   mask?: number;
-  /** Asked as each 1028 sequence starts: corrupt this one? (default: always; for switching at run time). */
+  /** Asked as each 1028 sequence starts: corrupt this one? (default: always). */
   enabled?: () => boolean;
+  /** Whether the proxy starts flipping (default true; switch with `FlipProxy.flip`). */
+  flip?: boolean;
 }
 
 export interface FlipProxy {
   port: number;
+  /** Corrupt the sequences that start from now on. */
+  flip: boolean;
+  /** Relay client -> server bytes at `bytesPerSecond`. */
+  slow: boolean;
+  bytesPerSecond: number;
   /** Sequences corrupted so far. */
   readonly corrupted: number;
   /** 1028 sequences seen so far. */
   readonly sequences: number;
+  /** Cuts every open connection. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -125,16 +138,53 @@ export function createRequestCorrupter(
 export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   const stats: CorruptionStats = { corrupted: 0, sequences: 0 };
   const sockets = new Set<net.Socket>();
+  const dropConnections = () => {
+    for (const s of sockets) s.destroy();
+  };
+  const server = net.createServer();
+  // The switches are plain fields the relay reads as each chunk or sequence arrives.
+  const proxy: FlipProxy = {
+    port: 0,
+    flip: opts.flip ?? true,
+    slow: false,
+    bytesPerSecond: 256 * 1024,
+    get corrupted() {
+      return stats.corrupted;
+    },
+    get sequences() {
+      return stats.sequences;
+    },
+    dropConnections,
+    close: () =>
+      new Promise<void>((done) => {
+        dropConnections();
+        server.close(() => done());
+      }),
+  };
 
-  const server = net.createServer((client) => {
+  server.on('connection', (client: net.Socket) => {
     const upstream = net.connect({ host: opts.targetHost ?? '127.0.0.1', port: opts.targetPort });
     sockets.add(client);
     sockets.add(upstream);
-    const corrupt = createRequestCorrupter(opts, stats);
+    const corrupt = createRequestCorrupter(
+      { ...opts, enabled: () => proxy.flip && (opts.enabled?.() ?? true) },
+      stats,
+    );
     client.pause();
     upstream.once('connect', () => client.resume());
     client.on('data', (chunk: Buffer) => {
       corrupt(chunk);
+      if (proxy.slow) {
+        // Hold reads for as long as this chunk takes at the set rate.
+        client.pause();
+        setTimeout(
+          () => {
+            if (upstream.write(chunk)) client.resume();
+          },
+          (chunk.length / proxy.bytesPerSecond) * 1000,
+        );
+        return;
+      }
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
@@ -159,21 +209,8 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      resolve({
-        port,
-        get corrupted() {
-          return stats.corrupted;
-        },
-        get sequences() {
-          return stats.sequences;
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => done());
-          }),
-      });
+      proxy.port = (server.address() as net.AddressInfo).port;
+      resolve(proxy);
     });
   });
 }

@@ -34,8 +34,8 @@ import {
   concatBytes,
   type Mutation,
   mutate,
-} from '../../lib/protocol/test-arbitraries';
-import { type Client, fileFrames, ORIGIN, unwrapKey } from './helpers';
+} from './arbitraries';
+import { type Client, fileFrames, ORIGIN, unwrapKey } from './hostile';
 
 /** Whose client ID a hostile frame carries. */
 type IdPick = 'zero' | 'self' | 'other' | 'random';

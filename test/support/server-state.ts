@@ -1,6 +1,6 @@
 /**
  * What the file server stored: rows of defensive.db and the bytes under data/files, read
- * directly (better-sqlite3), so tests check the server and not only the page.
+ * directly (better-sqlite3, read-only), so tests check the server and not only the client.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync } from 'node:fs';
@@ -21,16 +21,26 @@ export interface FileRow {
   Verified: number;
 }
 
+/** The data folder's database, read-only; the caller closes it. */
+export function openDb(dataDir: string): Database.Database {
+  return new Database(join(dataDir, 'defensive.db'), { readonly: true, fileMustExist: true });
+}
+
+/** One read-only query against the data folder's database. */
+export function queryDb<T>(dataDir: string, sql: string, ...params: unknown[]): T[] {
+  const db = openDb(dataDir);
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
 export class ServerState {
   constructor(readonly dataDir: string) {}
 
   #query<T>(sql: string, ...params: unknown[]): T[] {
-    const db = new Database(join(this.dataDir, 'defensive.db'), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
+    return queryDb<T>(this.dataDir, sql, ...params);
   }
 
   clientsNamed(name: string): ClientRow[] {

@@ -6,12 +6,13 @@
  * Used by `npm run bench`; needs a running file server and a bridge in front of it.
  */
 import { randomBytes } from 'node:crypto';
+import type { HostPort } from '../bridge/config';
+import { bufferutilStatus } from '../bridge/native';
 import { createKeyPair, nodeEncryptorFactory } from '../cli/node-crypto';
 import { TcpTransport } from '../cli/tcp-transport';
 import { WsTransport } from '../cli/ws-transport';
-import { ClientSession, establishIdentity, type FileSource, type Transport } from '../lib/client';
-import type { HostPort } from './config';
-import { bufferutilStatus } from './native';
+import { ClientSession, establishIdentity, type Transport } from '../lib/client';
+import { syntheticFile } from './synthetic-file';
 
 const MiB = 1024 * 1024;
 /** The plaintext source yields this much at a time (one buffer, reused: nothing grows with size). */
@@ -42,27 +43,13 @@ export interface BenchBridgeResult {
   bufferutil: ReturnType<typeof bufferutilStatus>;
 }
 
-/** A file of `size` pseudo-random bytes that is never held whole: one chunk, yielded again and again. */
-function syntheticFile(name: string, size: number): FileSource {
-  const chunk = randomBytes(SOURCE_CHUNK);
-  return {
-    name,
-    size,
-    async *open() {
-      for (let at = 0; at < size; at += chunk.length) {
-        yield at + chunk.length <= size ? chunk : chunk.subarray(0, size - at);
-      }
-    },
-  };
-}
-
 /** Registers a fresh client on `transport`, sends the file once, returns MiB/s of the sendFile call. */
 async function timedUpload(transport: Transport, size: number, label: string): Promise<number> {
   const session = new ClientSession({ transport, encryptorFactory: nodeEncryptorFactory });
   try {
     const name = `bench-${label}-${randomBytes(4).toString('hex')}`;
     const { aesKey } = await establishIdentity(session, { name, createKeyPair });
-    const file = syntheticFile(`${name}.bin`, size);
+    const file = syntheticFile(`${name}.bin`, size, randomBytes(SOURCE_CHUNK));
     const start = performance.now();
     const result = await session.sendFile(file, aesKey);
     const ms = performance.now() - start;

@@ -8,7 +8,6 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { cksum } from '../../lib/crypto';
@@ -32,9 +31,11 @@ import {
   spawnServer,
   tempDir,
   unwrapKey,
-} from '../server/helpers';
+} from './server-helpers';
+import { openDb, queryDb } from './server-state';
 
-export { RawClient, tempDir, unwrapKey } from '../server/helpers';
+export { RawClient, tempDir, unwrapKey } from './server-helpers';
+export { openDb } from './server-state';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -323,17 +324,8 @@ interface FileRowRaw {
   Token: string | null;
 }
 
-export function openDb(data: string): Database.Database {
-  return new Database(join(data, 'defensive.db'), { readonly: true, fileMustExist: true });
-}
-
 export function fileRows(data: string): FileRowRaw[] {
-  const db = openDb(data);
-  try {
-    return db.prepare('SELECT * FROM files').all() as FileRowRaw[];
-  } finally {
-    db.close();
-  }
+  return queryDb<FileRowRaw>(data, 'SELECT * FROM files');
 }
 
 export function snapshot(data: string): StoredState {

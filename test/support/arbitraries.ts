@@ -1,8 +1,7 @@
 /**
  * fast-check arbitraries for protocol values, shared by every fuzz test in the project,
  * and the assertion helper the protocol tests share.
- * Test support only: imports fast-check, so it is deliberately not exported from index.ts.
- * Import it as '../lib/protocol/test-arbitraries'.
+ * Test support only (imports fast-check and vitest), so it lives outside lib/.
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
@@ -16,10 +15,10 @@ import {
   PUBLIC_KEY_SIZE,
   RequestCode,
   ResponseCode,
-} from './constants';
-import { ProtocolError, type ProtocolErrorCode } from './errors';
-import type { Request } from './requests';
-import type { Response } from './responses';
+} from '../../lib/protocol/constants';
+import { ProtocolError, type ProtocolErrorCode } from '../../lib/protocol/errors';
+import type { Request } from '../../lib/protocol/requests';
+import type { Response } from '../../lib/protocol/responses';
 
 /** One printable ASCII character (0x20..0x7e), the alphabet of Name fields. */
 export const arbPrintableChar: fc.Arbitrary<string> = fc

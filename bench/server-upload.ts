@@ -1,5 +1,5 @@
 /**
- * Server throughput and memory, by hand: `npx tsx test/server/bench-upload.ts [MiB ...]`.
+ * Server throughput and memory, by hand: `npx tsx bench/server-upload.ts [MiB ...]`.
  * Spawns the server as its own process, registers a raw client, and sends a file of each
  * size whose ciphertext was prepared beforehand (so the client costs little CPU and the
  * figure is the server's: receive, decrypt, cksum, write, fsync). Prints MiB/s and the
@@ -8,8 +8,14 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeSendFilePrefix, ResponseCode } from '../../lib/protocol';
-import { contentSizeOf, RawClient, registerAndExchange, spawnServer, tempDir } from './helpers';
+import { encodeSendFilePrefix, ResponseCode } from '../lib/protocol';
+import {
+  contentSizeOf,
+  RawClient,
+  registerAndExchange,
+  spawnServer,
+  tempDir,
+} from '../test/support/server-helpers';
 
 const PACKET = 64 * 1024;
 
