@@ -91,10 +91,9 @@ module.exports = {
       comment:
         'Product code imports only packages in "dependencies" (devDependencies are not installed in production).',
       severity: 'error',
-      // cli/bin.mjs runs the CLI through tsx, a devDependency: tsx belongs in "dependencies".
       from: {
         path: PRODUCT,
-        pathNot: [TEST_FILE, '^lib/client/(fake-server|test-helpers)\\.ts$', '^cli/bin\\.mjs$'],
+        pathNot: [TEST_FILE, '^lib/client/(fake-server|test-helpers)\\.ts$'],
       },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
     },
