@@ -95,6 +95,17 @@ export function unmapIpv4(bytes: Uint8Array): Uint8Array {
   return isIpv4Mapped(bytes) ? bytes.slice(12) : bytes;
 }
 
+/**
+ * The bytes of a socket's remoteAddress as a limit or an allow-list should see them: a zone
+ * ("fe80::1%eth0") dropped, IPv4-mapped IPv6 as IPv4; undefined when it is not an address.
+ */
+export function socketAddressBytes(address: string | undefined): Uint8Array | undefined {
+  if (address === undefined) return undefined;
+  const zone = address.indexOf('%');
+  const ip = parseIp(zone < 0 ? address : address.slice(0, zone));
+  return ip ? unmapIpv4(ip.bytes) : undefined;
+}
+
 /** ::ffff:a.b.c.d for an IPv4 address; IPv6 bytes unchanged. */
 export function mapIpv4(bytes: Uint8Array): Uint8Array {
   if (bytes.length === 16) return bytes;
@@ -102,6 +113,16 @@ export function mapIpv4(bytes: Uint8Array): Uint8Array {
   out[10] = 0xff;
   out[11] = 0xff;
   out.set(bytes, 12);
+  return out;
+}
+
+/** A copy of the bytes with every bit past the first `bits` cleared (the network of a prefix). */
+export function maskIp(bytes: Uint8Array, bits: number): Uint8Array {
+  const out = bytes.slice();
+  for (let i = 0; i < out.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - 8 * i));
+    out[i] = out[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
   return out;
 }
 

@@ -16,7 +16,7 @@
  *   ..     TLVs to the end: type(1) length(2) value(length)
  */
 import { crc32c } from './crc32c';
-import { formatIp, mapIpv4, parseIp, unmapIpv4 } from './ip-address';
+import { formatIp, mapIpv4, parseIp, socketAddressBytes } from './ip-address';
 
 export const PP2_SIGNATURE: Readonly<Uint8Array> = Uint8Array.from([
   0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
@@ -210,11 +210,8 @@ export function tcpProxyHeader(
   destination: ProxyEndpoint,
   tlvs: readonly Pp2Tlv[] = [],
 ): ProxyHeaderInit {
-  const parse = (address: string): Uint8Array => {
-    const ip = parseIp(address);
-    if (!ip) fail('PP2_BAD_ARGUMENT', `not an IP address: ${address}`);
-    return unmapIpv4(ip.bytes);
-  };
+  const parse = (address: string): Uint8Array =>
+    socketAddressBytes(address) ?? fail('PP2_BAD_ARGUMENT', `not an IP address: ${address}`);
   const src = parse(source.address);
   const dst = parse(destination.address);
   const v4 = src.length === 4 && dst.length === 4;

@@ -5,7 +5,7 @@
  * configurable like sshd's PerSourceNetBlockSize. IPv4-mapped IPv6 ("::ffff:1.2.3.4", how a
  * dual-stack listener reports IPv4 peers) counts as the IPv4 address.
  */
-import { formatIp, parseIp, unmapIpv4 } from './ip-address';
+import { formatIp, maskIp, socketAddressBytes } from './ip-address';
 
 export interface SourceKeyOptions {
   /** Bits of an IPv4 address that make the key (default 32: each address on its own). */
@@ -34,16 +34,6 @@ function checkPrefix(bits: number, max: number): number {
   return bits;
 }
 
-/** The bytes with every bit past the prefix cleared. */
-function maskTo(bytes: Uint8Array, bits: number): Uint8Array {
-  const out = bytes.slice();
-  for (let i = 0; i < out.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - 8 * i));
-    out[i] = out[i]! & ((0xff << (8 - keep)) & 0xff);
-  }
-  return out;
-}
-
 /**
  * "192.0.2.7" (or "192.0.2.0/24" with a shorter IPv4 prefix), "2001:db8:1:2::/64"; equal for
  * every spelling of addresses in the same network. A zone ("fe80::1%eth0") is ignored. Throws
@@ -53,12 +43,10 @@ function maskTo(bytes: Uint8Array, bits: number): Uint8Array {
 export function sourceKey(address: string | undefined, options: SourceKeyOptions = {}): string {
   const v4Bits = checkPrefix(options.ipv4PrefixLength ?? DEFAULT_IPV4_PREFIX_LENGTH, 32);
   const v6Bits = checkPrefix(options.ipv6PrefixLength ?? DEFAULT_IPV6_PREFIX_LENGTH, 128);
-  const text = address?.includes('%') ? address.slice(0, address.indexOf('%')) : address;
-  const ip = text === undefined ? undefined : parseIp(text);
-  if (!ip) throw new SourceKeyError('SOURCE_KEY_BAD_ADDRESS', `not an IP address: ${String(address)}`);
-  const bytes = unmapIpv4(ip.bytes);
+  const bytes = socketAddressBytes(address);
+  if (!bytes) throw new SourceKeyError('SOURCE_KEY_BAD_ADDRESS', `not an IP address: ${String(address)}`);
   const bits = bytes.length === 4 ? v4Bits : v6Bits;
-  const network = formatIp(maskTo(bytes, bits));
+  const network = formatIp(maskIp(bytes, bits));
   return bits === 8 * bytes.length ? network : `${network}/${bits}`;
 }
 
