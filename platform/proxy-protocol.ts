@@ -77,7 +77,10 @@ export type ProxyProtocolErrorCode =
   | 'PP2_BAD_CHECKSUM'
   | 'PP2_DUPLICATE_TLV'
   | 'PP2_BAD_ARGUMENT'
-  | 'PP2_DONE';
+  | 'PP2_DONE'
+  /** Raised by the socket reader: no complete header before the deadline, or the peer closed. */
+  | 'PP2_TIMEOUT'
+  | 'PP2_INCOMPLETE';
 
 /** The one error type of this module; `code` is stable, the message is for people. */
 export class ProxyProtocolError extends Error {

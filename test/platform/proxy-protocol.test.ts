@@ -100,6 +100,7 @@ const handMade: Vector[] = [
     },
   },
   {
+    // HAProxy 2.6's health checks with `check-send-proxy` send exactly these 16 bytes.
     name: 'LOCAL without address (a health check)',
     bytes: hex(`${SIG}
       20    # version 2 | command LOCAL
