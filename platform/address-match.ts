@@ -4,6 +4,7 @@
  * IPv6 addresses match the IPv4 entries, since a dual-stack listener reports IPv4 peers that way.
  */
 import { isIpv4Mapped, maskIp, parseIp, socketAddressBytes, unmapIpv4 } from './ip-address';
+import { LimitError } from './limit-error';
 
 /** Loopback in both families: the default trusted PROXY senders. */
 export const LOOPBACK_CIDRS: readonly string[] = ['127.0.0.0/8', '::1/128'];
@@ -14,16 +15,6 @@ export interface Cidr {
   bits: number;
 }
 
-export class AddressMatchError extends Error {
-  override readonly name = 'AddressMatchError';
-  constructor(
-    readonly code: 'ADDRESS_BAD_CIDR',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** "192.0.2.0/24", "2001:db8::/32", or a bare address (all its bits). Host bits are cleared. */
 export function parseCidr(text: string): Cidr {
   const slash = text.indexOf('/');
@@ -31,8 +22,7 @@ export function parseCidr(text: string): Cidr {
   const max = ip?.family === 4 ? 32 : 128;
   const bitsText = slash < 0 ? String(max) : text.slice(slash + 1);
   const bits = /^(?:0|[1-9][0-9]{0,2})$/.test(bitsText) ? Number(bitsText) : Number.NaN;
-  if (!ip || !(bits <= max))
-    throw new AddressMatchError('ADDRESS_BAD_CIDR', `not an address or CIDR: ${text}`);
+  if (!ip || !(bits <= max)) throw new LimitError('LIMIT_BAD_CIDR', `not an address or CIDR: ${text}`);
   if (ip.family === 6 && isIpv4Mapped(ip.bytes) && bits >= 96) {
     return { network: maskIp(unmapIpv4(ip.bytes), bits - 96), bits: bits - 96 };
   }

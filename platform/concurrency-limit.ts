@@ -7,19 +7,11 @@
  * without a login cannot take the slots that logged-in clients need.
  */
 
-export class ConcurrencyLimitError extends Error {
-  override readonly name = 'ConcurrencyLimitError';
-  constructor(
-    readonly code: 'CONCURRENCY_BAD_OPTION' | 'CONCURRENCY_BAD_AMOUNT',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { LimitError } from './limit-error';
 
 function checkCap(name: string, value: number): number {
   if (!(value >= 0) || !Number.isFinite(value)) {
-    throw new ConcurrencyLimitError('CONCURRENCY_BAD_OPTION', `${name} must be a number >= 0, not ${value}`);
+    throw new LimitError('LIMIT_BAD_OPTION', `${name} must be a number >= 0, not ${value}`);
   }
   return value;
 }
@@ -116,7 +108,7 @@ export class KeyedBudget {
 
 function checkAmount(amount: number): void {
   if (!(amount >= 0) || !Number.isFinite(amount)) {
-    throw new ConcurrencyLimitError('CONCURRENCY_BAD_AMOUNT', `amount must be a number >= 0, not ${amount}`);
+    throw new LimitError('LIMIT_BAD_AMOUNT', `amount must be a number >= 0, not ${amount}`);
   }
 }
 
@@ -166,7 +158,7 @@ export class ConnectionLimiter {
     if (drop) {
       checkCap('earlyDrop.start', drop.start);
       if (!(drop.rate >= 0 && drop.rate <= 1)) {
-        throw new ConcurrencyLimitError('CONCURRENCY_BAD_OPTION', `earlyDrop.rate must be in 0..1`);
+        throw new LimitError('LIMIT_BAD_OPTION', `earlyDrop.rate must be in 0..1`);
       }
     }
     this.#earlyDrop = drop;

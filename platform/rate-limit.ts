@@ -7,6 +7,8 @@
  * address (and newcomers still get a share, as sshd's "permissive" overflow mode).
  */
 
+import { LimitError } from './limit-error';
+
 export type Clock = () => number;
 
 export interface TokenBucketOptions {
@@ -18,22 +20,12 @@ export interface TokenBucketOptions {
   now?: Clock;
 }
 
-export class RateLimitError extends Error {
-  override readonly name = 'RateLimitError';
-  constructor(
-    readonly code: 'RATE_LIMIT_BAD_OPTION',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function checkOptions(o: TokenBucketOptions): void {
   if (!(o.rate > 0) || !Number.isFinite(o.rate)) {
-    throw new RateLimitError('RATE_LIMIT_BAD_OPTION', `rate must be a positive number, not ${o.rate}`);
+    throw new LimitError('LIMIT_BAD_OPTION', `rate must be a positive number, not ${o.rate}`);
   }
   if (!(o.burst >= 1) || !Number.isFinite(o.burst)) {
-    throw new RateLimitError('RATE_LIMIT_BAD_OPTION', `burst must be at least 1, not ${o.burst}`);
+    throw new LimitError('LIMIT_BAD_OPTION', `burst must be at least 1, not ${o.burst}`);
   }
 }
 
@@ -107,7 +99,7 @@ export class KeyedTokenBucket {
     checkOptions(options);
     const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     if (!Number.isInteger(maxKeys) || maxKeys < 1) {
-      throw new RateLimitError('RATE_LIMIT_BAD_OPTION', `maxKeys must be a positive integer, not ${maxKeys}`);
+      throw new LimitError('LIMIT_BAD_OPTION', `maxKeys must be a positive integer, not ${maxKeys}`);
     }
     this.#options = { rate: options.rate, burst: options.burst, now: options.now ?? defaultClock };
     this.#maxKeys = maxKeys;

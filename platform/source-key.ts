@@ -6,6 +6,7 @@
  * dual-stack listener reports IPv4 peers) counts as the IPv4 address.
  */
 import { formatIp, maskIp, socketAddressBytes } from './ip-address';
+import { LimitError } from './limit-error';
 
 export interface SourceKeyOptions {
   /** Bits of an IPv4 address that make the key (default 32: each address on its own). */
@@ -17,19 +18,9 @@ export interface SourceKeyOptions {
 export const DEFAULT_IPV4_PREFIX_LENGTH = 32;
 export const DEFAULT_IPV6_PREFIX_LENGTH = 64;
 
-export class SourceKeyError extends Error {
-  override readonly name = 'SourceKeyError';
-  constructor(
-    readonly code: 'SOURCE_KEY_BAD_ADDRESS' | 'SOURCE_KEY_BAD_PREFIX',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function checkPrefix(bits: number, max: number): number {
   if (!Number.isInteger(bits) || bits < 0 || bits > max) {
-    throw new SourceKeyError('SOURCE_KEY_BAD_PREFIX', `prefix length ${bits} is not in 0..${max}`);
+    throw new LimitError('LIMIT_BAD_OPTION', `prefix length ${bits} is not in 0..${max}`);
   }
   return bits;
 }
@@ -44,7 +35,7 @@ export function sourceKey(address: string | undefined, options: SourceKeyOptions
   const v4Bits = checkPrefix(options.ipv4PrefixLength ?? DEFAULT_IPV4_PREFIX_LENGTH, 32);
   const v6Bits = checkPrefix(options.ipv6PrefixLength ?? DEFAULT_IPV6_PREFIX_LENGTH, 128);
   const bytes = socketAddressBytes(address);
-  if (!bytes) throw new SourceKeyError('SOURCE_KEY_BAD_ADDRESS', `not an IP address: ${String(address)}`);
+  if (!bytes) throw new LimitError('LIMIT_BAD_ADDRESS', `not an IP address: ${String(address)}`);
   const bits = bytes.length === 4 ? v4Bits : v6Bits;
   const network = formatIp(maskIp(bytes, bits));
   return bits === 8 * bytes.length ? network : `${network}/${bits}`;

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AddressMatchError,
-  createAddressMatcher,
-  LOOPBACK_CIDRS,
-  parseCidr,
-} from '../../platform/address-match';
+import { createAddressMatcher, LOOPBACK_CIDRS, parseCidr } from '../../platform/address-match';
+import { LimitError } from '../../platform/limit-error';
 
 describe('createAddressMatcher', () => {
   it('loopback by default in both families, mapped IPv4 included', () => {
@@ -57,7 +53,7 @@ describe('createAddressMatcher', () => {
       'x/8',
       '10.0.0.0/8/8',
     ]) {
-      expect(() => parseCidr(bad), bad).toThrow(AddressMatchError);
+      expect(() => parseCidr(bad), bad).toThrow(LimitError);
     }
   });
 });

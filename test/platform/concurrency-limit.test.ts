@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConcurrencyLimitError,
-  type ConnectionLease,
-  ConnectionLimiter,
-  KeyedBudget,
-} from '../../platform/concurrency-limit';
+import { type ConnectionLease, ConnectionLimiter, KeyedBudget } from '../../platform/concurrency-limit';
+import { LimitError } from '../../platform/limit-error';
 
 describe('KeyedBudget', () => {
   it('caps per key and in total, and forgets keys at zero', () => {
@@ -43,8 +39,8 @@ describe('KeyedBudget', () => {
     expect(r.reservation.amount).toBe(0);
     expect(r.reservation.tryResize(10)).toBe(false);
     expect(b.used).toBe(600);
-    expect(() => b.tryReserve('a', -1)).toThrow(ConcurrencyLimitError);
-    expect(() => new KeyedBudget({ perKey: Number.NaN, total: 1 })).toThrow(ConcurrencyLimitError);
+    expect(() => b.tryReserve('a', -1)).toThrow(LimitError);
+    expect(() => new KeyedBudget({ perKey: Number.NaN, total: 1 })).toThrow(LimitError);
   });
 });
 
@@ -121,8 +117,6 @@ describe('ConnectionLimiter', () => {
     next = 0.67;
     acquire(l, 'd');
     expect(l.startups).toBe(4);
-    expect(() => new ConnectionLimiter({ ...options, earlyDrop: { start: 1, rate: 2 } })).toThrow(
-      ConcurrencyLimitError,
-    );
+    expect(() => new ConnectionLimiter({ ...options, earlyDrop: { start: 1, rate: 2 } })).toThrow(LimitError);
   });
 });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../../lib/protocol/test-arbitraries';
 import { crc32c } from '../../platform/crc32c';
 import { formatIp } from '../../platform/ip-address';
 import {
@@ -25,15 +26,7 @@ function hex(text: string): Uint8Array {
 }
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 function codeOf(fn: () => unknown): ProxyProtocolErrorCode | 'no error' | 'foreign error' {
   try {

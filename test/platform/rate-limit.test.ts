@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedTokenBucket, RateLimitError, TokenBucket } from '../../platform/rate-limit';
+import { LimitError } from '../../platform/limit-error';
+import { KeyedTokenBucket, TokenBucket } from '../../platform/rate-limit';
 
 function clock(start = 1000): {
   now: () => number;
@@ -56,9 +57,9 @@ describe('TokenBucket', () => {
       { rate: 1, burst: 0.5 },
       { rate: 1, burst: Number.POSITIVE_INFINITY },
     ]) {
-      expect(() => new TokenBucket(o)).toThrow(RateLimitError);
+      expect(() => new TokenBucket(o)).toThrow(LimitError);
     }
-    expect(() => new KeyedTokenBucket({ rate: 1, burst: 1, maxKeys: 0 })).toThrow(RateLimitError);
+    expect(() => new KeyedTokenBucket({ rate: 1, burst: 1, maxKeys: 0 })).toThrow(LimitError);
   });
 });
 

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createSourceKey, SourceKeyError, sourceKey } from '../../platform/source-key';
+import { LimitError } from '../../platform/limit-error';
+import { createSourceKey, sourceKey } from '../../platform/source-key';
 
 const codeOf = (fn: () => unknown): string => {
   try {
     fn();
     return 'no error';
   } catch (e) {
-    return e instanceof SourceKeyError ? e.code : 'foreign error';
+    return e instanceof LimitError ? e.code : 'foreign error';
   }
 };
 
@@ -49,11 +50,11 @@ describe('sourceKey', () => {
   });
 
   it('refuses text that is not an address and bad prefix lengths', () => {
-    expect(codeOf(() => sourceKey(undefined))).toBe('SOURCE_KEY_BAD_ADDRESS');
-    expect(codeOf(() => sourceKey('localhost'))).toBe('SOURCE_KEY_BAD_ADDRESS');
-    expect(codeOf(() => sourceKey(''))).toBe('SOURCE_KEY_BAD_ADDRESS');
-    expect(codeOf(() => createSourceKey({ ipv4PrefixLength: 33 }))).toBe('SOURCE_KEY_BAD_PREFIX');
-    expect(codeOf(() => createSourceKey({ ipv6PrefixLength: -1 }))).toBe('SOURCE_KEY_BAD_PREFIX');
-    expect(codeOf(() => sourceKey('::1', { ipv6PrefixLength: 64.5 }))).toBe('SOURCE_KEY_BAD_PREFIX');
+    expect(codeOf(() => sourceKey(undefined))).toBe('LIMIT_BAD_ADDRESS');
+    expect(codeOf(() => sourceKey('localhost'))).toBe('LIMIT_BAD_ADDRESS');
+    expect(codeOf(() => sourceKey(''))).toBe('LIMIT_BAD_ADDRESS');
+    expect(codeOf(() => createSourceKey({ ipv4PrefixLength: 33 }))).toBe('LIMIT_BAD_OPTION');
+    expect(codeOf(() => createSourceKey({ ipv6PrefixLength: -1 }))).toBe('LIMIT_BAD_OPTION');
+    expect(codeOf(() => sourceKey('::1', { ipv6PrefixLength: 64.5 }))).toBe('LIMIT_BAD_OPTION');
   });
 });
