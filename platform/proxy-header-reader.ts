@@ -27,7 +27,8 @@ export interface ReadProxyHeaderOptions {
  * the socket is then paused: attach the protocol's 'data' handler and call socket.resume().
  * Rejects with ProxyProtocolError: a codec code, PP2_TIMEOUT, or PP2_INCOMPLETE when the peer
  * ends or closes first (the spec: reject partial headers); a socket error rejects with itself.
- * It never destroys the socket: log the code and destroy it.
+ * It never destroys the socket: log the code and destroy it. Its own 'error' listener goes away
+ * when it settles, so attach the connection's 'error' handler before calling it.
  */
 export function readProxyHeader(
   socket: Socket,

@@ -18,9 +18,9 @@
 import { crc32c } from './crc32c';
 import { formatIp, mapIpv4, parseIp, socketAddressBytes } from './ip-address';
 
-export const PP2_SIGNATURE: Readonly<Uint8Array> = Uint8Array.from([
-  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
-]);
+const SIGNATURE = Uint8Array.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+/** The 12 signature bytes (a copy: the codec keeps its own). */
+export const PP2_SIGNATURE: Uint8Array = SIGNATURE.slice();
 /** Signature, version/command, family, length. */
 export const PP2_FIXED_LENGTH = 16;
 /** Default cap on the length field: an IPv6 block, an invite and a unique ID fit with room. */
@@ -161,7 +161,7 @@ function checkTlv(tlv: Pp2Tlv): void {
   }
 }
 
-/** The header bytes for a connection; throws PP2_BAD_ARGUMENT on input it cannot encode. */
+/** The header bytes; PP2_BAD_ARGUMENT for input it cannot encode, PP2_TOO_LONG past maxLength. */
 export function encodeProxyHeader(init: ProxyHeaderInit, options: ProxyEncodeOptions = {}): Uint8Array {
   const maxLength = options.maxLength ?? PP2_DEFAULT_MAX_LENGTH;
   const tlvs = [...(init.tlvs ?? [])];
@@ -186,7 +186,7 @@ export function encodeProxyHeader(init: ProxyHeaderInit, options: ProxyEncodeOpt
   if (length > Math.min(maxLength, 0xffff)) fail('PP2_TOO_LONG', `header length ${length} over ${maxLength}`);
   const out = new Uint8Array(PP2_FIXED_LENGTH + length);
   const view = new DataView(out.buffer);
-  out.set(PP2_SIGNATURE, 0);
+  out.set(SIGNATURE, 0);
   out[12] = (PP2_VERSION << 4) | (init.command === 'proxy' ? CMD_PROXY : CMD_LOCAL);
   out[13] = famByte;
   view.setUint16(14, length, false);
@@ -366,8 +366,8 @@ export class ProxyHeaderDecoder {
 
   #checkFixedByte(i: number): void {
     const b = this.#fixed[i]!;
-    if (i < PP2_SIGNATURE.length) {
-      if (b !== PP2_SIGNATURE[i]) fail('PP2_BAD_SIGNATURE', `byte ${i} is not the PROXY v2 signature`);
+    if (i < SIGNATURE.length) {
+      if (b !== SIGNATURE[i]) fail('PP2_BAD_SIGNATURE', `byte ${i} is not the PROXY v2 signature`);
     } else if (i === 12) {
       if (b >> 4 !== PP2_VERSION) fail('PP2_BAD_VERSION', `version ${b >> 4}, expected 2`);
       const command = b & 0x0f;
