@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes } from '../../lib/protocol/test-arbitraries';
+import { concatBytes } from '../support/arbitraries';
 import { crc32c } from '../../platform/crc32c';
 import { formatIp } from '../../platform/ip-address';
 import {
