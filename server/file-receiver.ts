@@ -139,7 +139,7 @@ export class FileReceiver {
         "The packet's client ID is not the one this connection's key was issued to.",
       );
     }
-    const upload = new Upload(req, key.aesKey, this.#ctx.files.createTemp(), this.#ctx.limits);
+    const upload = new Upload(req, key.aesKey, () => this.#ctx.files.createTemp(), this.#ctx.limits);
     return { upload, clientId: key.clientId, startedAt: t0, bytes: 0, packets: 0 };
   }
 

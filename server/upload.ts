@@ -36,13 +36,14 @@ export class Upload {
   #aborted = false;
 
   /**
-   * Starts a file from its first packet's fields (checked here) into `temp`. Does not
-   * consume the first packet: call write() or beginPacket() with it.
+   * Starts a file from its first packet's fields (checked here, before `openTemp` is called,
+   * so a refused file leaves no temp file). Does not consume the first packet: call write()
+   * or beginPacket() with it.
    */
-  constructor(first: PacketFields, key: Uint8Array, temp: TempFile, limits: SequenceLimits) {
+  constructor(first: PacketFields, key: Uint8Array, openTemp: () => TempFile, limits: SequenceLimits) {
     this.sequence = PacketSequence.start(first, limits);
     this.#decipher = createDecipheriv('aes-256-cbc', key, ZERO_IV);
-    this.temp = temp;
+    this.temp = openTemp();
   }
 
   get fileName(): string {
