@@ -115,7 +115,10 @@ export async function sendPublicKey(
 }
 
 /** 1027: a known client with a key on file gets a new AES key (1605); anyone else 1606. */
-export async function reconnect(req: ReconnectRequest, { db, session, now }: HandlerContext): Promise<Outcome> {
+export async function reconnect(
+  req: ReconnectRequest,
+  { db, session, now }: HandlerContext,
+): Promise<Outcome> {
   const rejected = (error: string): Outcome => {
     session.name = req.name; // logged from now on, even when refused
     return { response: { code: ResponseCode.ReconnectRejected, clientId: req.clientId }, error };

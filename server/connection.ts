@@ -12,7 +12,6 @@
  * the connection stays usable.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from '../platform/log';
 import {
   clientIdToHex,
   encodeResponse,
@@ -23,6 +22,7 @@ import {
   ResponseCode,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
+import type { Logger } from '../platform/log';
 import type { ServerConfig } from './config';
 import type { Database } from './database';
 import { FileReceiver } from './file-receiver';
@@ -208,7 +208,12 @@ export class Connection {
 
   /** Framing error: 1607, then close. */
   #fatal(e: unknown, header: RequestHeader | null): void {
-    this.#conclude({ response: { code: ResponseCode.ServerError }, ...failure(e) }, header, 0, performance.now());
+    this.#conclude(
+      { response: { code: ResponseCode.ServerError }, ...failure(e) },
+      header,
+      0,
+      performance.now(),
+    );
     this.close('framing error');
     this.#socket.end();
     setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
@@ -228,13 +233,21 @@ export class Connection {
         if (ev.header.code === RequestCode.SendFile) {
           // A 1028 too short for its fixed part: decoding fails, the file fails.
           this.#packetHeader = ev.header;
-          return this.#step(this.#files.start(ev.header, ev.payload, 0), ev.header) ?? this.#handle({ type: 'file-end' });
+          return (
+            this.#step(this.#files.start(ev.header, ev.payload, 0), ev.header) ??
+            this.#handle({ type: 'file-end' })
+          );
         }
         const abandoned = this.#files.interrupt();
         if (abandoned) this.#conclude(abandoned, null, 0, performance.now());
         const t0 = performance.now();
         const bytes = REQUEST_HEADER_SIZE + ev.payload.length;
-        const ctx = { db: this.#ctx.db, files: this.#ctx.files, session: this.#session, now: new Date().toISOString() };
+        const ctx = {
+          db: this.#ctx.db,
+          files: this.#ctx.files,
+          session: this.#session,
+          now: new Date().toISOString(),
+        };
         return handleRequest(ev.header, ev.payload, ctx).then((o) => this.#conclude(o, ev.header, bytes, t0));
       }
     }

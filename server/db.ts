@@ -88,9 +88,13 @@ export class SqliteDatabase implements Database {
       }
     } catch (e) {
       if (e instanceof ServerError) throw e;
-      throw new ServerError('SERVER_ERR_STORAGE', `Cannot open the database ${path}: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new ServerError(
+        'SERVER_ERR_STORAGE',
+        `Cannot open the database ${path}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
     const db = this.#db;
     this.#s = {
@@ -121,7 +125,12 @@ export class SqliteDatabase implements Database {
     return this.#w().insertClient.run(id, name, now).changes === 1;
   }
 
-  async reclaimKeylessName(oldId: Uint8Array, newId: Uint8Array, name: string, now: string): Promise<boolean> {
+  async reclaimKeylessName(
+    oldId: Uint8Array,
+    newId: Uint8Array,
+    name: string,
+    now: string,
+  ): Promise<boolean> {
     const w = this.#w();
     return this.#db.transaction(() => {
       if (w.deleteKeylessClient.run(oldId).changes !== 1) return false;
@@ -129,7 +138,12 @@ export class SqliteDatabase implements Database {
     })();
   }
 
-  async setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): Promise<void> {
+  async setKeys(
+    id: Uint8Array,
+    publicKey: Uint8Array | null,
+    aesKey: Uint8Array,
+    now: string,
+  ): Promise<void> {
     this.#w().setKeys.run(publicKey, aesKey, now, id);
   }
 

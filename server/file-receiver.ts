@@ -61,7 +61,9 @@ export class FileReceiver {
   /** Another request arrived: a file in progress is abandoned, skipping ends. */
   interrupt(): Outcome | undefined {
     this.#discard = null;
-    return this.#abandon(new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'Another request interrupted the file.'));
+    return this.#abandon(
+      new ServerError('SERVER_ERR_UPLOAD_SEQUENCE', 'Another request interrupted the file.'),
+    );
   }
 
   /** The connection ended: the file in progress is dropped without an answer. */
@@ -152,7 +154,7 @@ export class FileReceiver {
     } catch (e) {
       return this.#failed(e, this.#packet.req, 0, performance.now());
     }
-    return u.upload.needsDrain ? u.upload.drained() : undefined;
+    return this.#drained(u);
   }
 
   /** The current packet is complete; after the last one the file is stored and answered. */
@@ -166,7 +168,7 @@ export class FileReceiver {
     } catch (e) {
       return this.#failed(e, p.req, 0, performance.now());
     }
-    return u.upload.needsDrain ? u.upload.drained() : undefined;
+    return this.#drained(u);
   }
 
   async #finish(u: UploadState, req: SendFileRequest): Promise<Outcome | undefined> {
@@ -175,7 +177,10 @@ export class FileReceiver {
     try {
       const result = await u.upload.finish();
       if (this.#closed) {
-        throw new ServerError('SERVER_ERR_UPLOAD_ABORTED', 'The connection closed before the file was stored.');
+        throw new ServerError(
+          'SERVER_ERR_UPLOAD_ABORTED',
+          'The connection closed before the file was stored.',
+        );
       }
       // Complete and being stored: a connection closing now no longer abandons it (the
       // rename would race abort()'s removal of the temp file); close waits for this.
@@ -204,6 +209,11 @@ export class FileReceiver {
       this.#upload = u;
       return this.#failed(e, null, 0, u.startedAt);
     }
+  }
+
+  /** The disk is behind: wait until the temp file's buffer has room again. */
+  #drained(u: UploadState): Promise<undefined> | undefined {
+    return u.upload.needsDrain ? u.upload.drained().then(() => undefined) : undefined;
   }
 
   /** The log fields of a whole file. */

@@ -52,7 +52,12 @@ export class FileStore {
     return mine;
   }
 
-  async #store(clientId: Uint8Array, fileName: string, result: UploadResult, now: string): Promise<StoredFile> {
+  async #store(
+    clientId: Uint8Array,
+    fileName: string,
+    result: UploadResult,
+    now: string,
+  ): Promise<StoredFile> {
     const db = this.#db;
     if (!(await db.clientById(clientId))) {
       throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client is no longer registered.');

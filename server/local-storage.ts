@@ -161,7 +161,10 @@ export class LocalFileStorage implements FileStorage {
   }
 
   createTemp(): LocalTempFile {
-    return new LocalTempFile(join(this.tmpDir, `${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`), this.#temp);
+    return new LocalTempFile(
+      join(this.tmpDir, `${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`),
+      this.#temp,
+    );
   }
 
   /** Absolute path of a stored file; a path that would leave the files folder is refused. */

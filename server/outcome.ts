@@ -3,7 +3,7 @@
  * none) and the fields of its log line. The connection sends the answer and writes the one
  * line; handlers never touch the socket or the log.
  */
-import { type RequestHeader, type Response, RequestCode, ResponseCode } from '../lib/protocol';
+import { RequestCode, type RequestHeader, type Response, ResponseCode } from '../lib/protocol';
 import { classifyError } from './errors';
 
 export interface Outcome {
@@ -53,4 +53,4 @@ export function failed(code: number, e: unknown, fields: Partial<Outcome> = {}):
  * work to wait for with the socket paused (storing a file, the disk catching up), which may
  * end in an outcome.
  */
-export type Step = Outcome | Promise<Outcome | undefined | void> | undefined;
+export type Step = Outcome | Promise<Outcome | undefined> | undefined;

@@ -74,7 +74,12 @@ function newUpload(key: Buffer, plainSize: number, tmp: string, syncInterval: nu
     fileName: 'f',
     packetNumber: 1,
   };
-  return new Upload(first, key, () => new LocalTempFile(tmp, { writeBuffer: 64 * KiB, syncInterval }), limits);
+  return new Upload(
+    first,
+    key,
+    () => new LocalTempFile(tmp, { writeBuffer: 64 * KiB, syncInterval }),
+    limits,
+  );
 }
 
 describe('Upload background sync', () => {

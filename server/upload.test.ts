@@ -39,7 +39,12 @@ describe('Upload', () => {
       fileName: 'x',
     };
     const tmp = join(dir, 't.part');
-    const u = new Upload({ ...f, packetNumber: 1 }, key, () => new LocalTempFile(tmp, { writeBuffer: 8192 }), limits);
+    const u = new Upload(
+      { ...f, packetNumber: 1 },
+      key,
+      () => new LocalTempFile(tmp, { writeBuffer: 8192 }),
+      limits,
+    );
     let last = false;
     let sawDrain = false;
     for (const [i, p] of parts.entries()) {

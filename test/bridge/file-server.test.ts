@@ -13,8 +13,8 @@ import type { ConnectionRecord } from '../../bridge/log';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from '../../cli/node-crypto';
 import { WsTransport } from '../../cli/ws-transport';
 import { ClientSession, establishIdentity, type FileSource, isClientError } from '../../lib/client';
-import { parseArgs } from '../../server/config';
 import { createMemoryLogger } from '../../platform/log';
+import { parseArgs } from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
 import { ORIGIN, startBridge, type TestBridge, until } from './helpers';
 

@@ -26,8 +26,8 @@ import {
   ResponseCode,
   ResponseFrameDecoder,
 } from '../../lib/protocol';
-import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
 import { createMemoryLogger } from '../../platform/log';
+import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');

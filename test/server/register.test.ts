@@ -172,10 +172,10 @@ describe('reconnect (1027)', () => {
 
 describe('LastSeen', () => {
   it('moves forward on every request of a registered client', async () => {
-    const { ServerDatabase } = await import('../../server/db');
+    const { SqliteDatabase } = await import('../../server/db');
     const { join } = await import('node:path');
     const lastSeen = async (id: Uint8Array) => {
-      const db = new ServerDatabase(join(srv.dataDir, 'defensive.db'), { readonly: true });
+      const db = new SqliteDatabase(join(srv.dataDir, 'defensive.db'), { readonly: true });
       try {
         return (await db.clientById(id))?.LastSeen ?? '';
       } finally {
