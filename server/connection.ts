@@ -25,6 +25,7 @@ import {
 import type { Logger } from '../platform/log';
 import type { ServerConfig } from './config';
 import type { Database } from './database';
+import { drained } from './drained';
 import { FileReceiver } from './file-receiver';
 import type { FileStore } from './file-store';
 import { type FrameEvent, FrameReader, FrameReaderError } from './frame-reader';
@@ -121,7 +122,7 @@ export class Connection {
     const budget = this.#ctx.budget;
     while (this.#busy === null && !this.#closed) {
       if (this.#socket.writableLength > RESPONSE_BUFFER_LIMIT) {
-        this.#waitFor(this.#socketDrained(), false);
+        this.#waitFor(drained(this.#socket), false);
         return;
       }
       const event = this.#queue[0];
@@ -155,18 +156,6 @@ export class Connection {
         this.#socket.resume();
         this.#pump();
       });
-  }
-
-  #socketDrained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#socket.off('drain', done);
-        this.#socket.off('close', done);
-        resolve();
-      };
-      this.#socket.on('drain', done);
-      this.#socket.on('close', done);
-    });
   }
 
   #send(res: Response): void {

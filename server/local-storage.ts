@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { drained } from './drained';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
 
@@ -71,15 +72,7 @@ export class LocalTempFile implements TempFile {
 
   drained(): Promise<void> {
     if (!this.needsDrain || this.#error) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#stream.off('drain', done);
-        this.#stream.off('close', done);
-        resolve();
-      };
-      this.#stream.on('drain', done);
-      this.#stream.on('close', done);
-    });
+    return drained(this.#stream);
   }
 
   write(bytes: Uint8Array): void {

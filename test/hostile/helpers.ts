@@ -23,6 +23,7 @@ import {
   type Response,
   ResponseCode,
 } from '../../lib/protocol';
+import type { FileRow } from '../../server/database';
 import {
   contentSizeOf,
   makeRsaKeys,
@@ -312,16 +313,8 @@ export function walk(dir: string): string[] {
   );
 }
 
-interface FileRowRaw {
-  ID: Buffer;
-  FileName: string;
-  PathName: string;
-  Verified: number;
-  Size: number | null;
-  Cksum: number | null;
-  ReceivedAt: string | null;
-  Token: string | null;
-}
+/** A files row as better-sqlite3 reads it (BLOBs as Buffer). */
+type FileRowRaw = FileRow & { ID: Buffer };
 
 export function openDb(data: string): Database.Database {
   return new Database(join(data, 'defensive.db'), { readonly: true, fileMustExist: true });
