@@ -5,12 +5,12 @@
  * client's registration once waited 1.46 s); now it makes one WAL-header sync per 4 MiB of
  * WAL (when a commit reuses the WAL after a checkpoint).
  *
- * The worker is TypeScript (db-checkpoint-worker.ts): it registers tsx's loader first, so it
- * runs the same under `tsx server/main.ts` and under vitest.
+ * The thread runs db-checkpoint-worker.mjs, a module node loads as it is (under
+ * `tsx server/main.ts`, under vitest, or plain node).
  */
 import { Worker } from 'node:worker_threads';
 import type Sqlite from 'better-sqlite3';
-import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData } from './db-checkpoint-worker';
+import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData } from './db-checkpoint-worker.mjs';
 
 /** How often the checkpoint thread copies the WAL into the database file. */
 export const CHECKPOINT_INTERVAL_MS = 1000;
@@ -19,10 +19,7 @@ export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 /** SQLite's own default, restored on the main connection if the checkpoint thread fails. */
 const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
 
-const WORKER_URL = new URL('./db-checkpoint-worker.ts', import.meta.url).href;
-const TSX_API_URL = import.meta.resolve('tsx/esm/api');
-// The worker's own module loader knows no TypeScript: register tsx there, then load the worker.
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API_URL)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); });`;
+const WORKER_URL = new URL('./db-checkpoint-worker.mjs', import.meta.url);
 
 /** What checkpointNow() gives when no thread runs. */
 export const noCheckpointThread = (): Promise<never> =>
@@ -37,7 +34,7 @@ export class CheckpointThread {
   /** Starts the thread for `db` (open on `data.path`) and turns the main connection's checkpoints off. */
   constructor(db: Sqlite.Database, data: CheckpointWorkerData) {
     this.#db = db;
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: data });
+    const worker = new Worker(WORKER_URL, { workerData: data });
     this.#worker = worker;
     worker.unref();
     worker.on('message', (m: CheckpointReport) => {
