@@ -55,7 +55,6 @@ const CLOSE_GRACE_MS = 1000;
 const isRequestEnd = (e: FrameEvent) => e.type === 'frame' || e.type === 'file-end';
 
 export class Connection {
-  readonly peer: string;
   readonly #socket: Socket;
   readonly #ctx: ConnectionContext;
   readonly #log: Logger;
@@ -76,8 +75,7 @@ export class Connection {
   constructor(socket: Socket, ctx: ConnectionContext) {
     this.#socket = socket;
     this.#ctx = ctx;
-    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#log = ctx.log.child({ peer: this.peer });
+    this.#log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#reader = new FrameReader(ctx.config.maxPayload);
     this.#files = new FileReceiver({
       db: ctx.db,
@@ -91,10 +89,6 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {}); // 'close' follows; a reset peer is not our error
     socket.on('close', () => this.close('peer closed'));
-  }
-
-  get isClosed(): boolean {
-    return this.#closed;
   }
 
   #onData(chunk: Buffer): void {

@@ -73,6 +73,8 @@ export interface Database {
    * and returns it so the caller can remove the stored file.
    */
   deleteFile(id: Uint8Array, fileName: string, token: string | null): Promise<FileRow | undefined>;
+  /** Every file with its client's name, oldest first (the `files` command). */
+  files(): Promise<ListedFile[]>;
   /** Releases the connection; pending work is done first. */
   close(): Promise<void>;
 }

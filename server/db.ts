@@ -181,7 +181,11 @@ export class SqliteDatabase implements Database {
     })();
   }
 
-  /** Every file with its client's name, oldest first; synchronous (the `files` command). */
+  async files(): Promise<ListedFile[]> {
+    return this.listFiles();
+  }
+
+  /** files(), synchronously: files-command.ts still lists this way. */
   listFiles(): ListedFile[] {
     return this.#s.listFiles.all();
   }

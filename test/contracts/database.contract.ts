@@ -79,6 +79,18 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(await db.pathTaken('p/f')).toBe(false);
     });
 
+    it('files(): every file with its client name, oldest first', async () => {
+      await db.insertClient(id(1), 'a', 't0');
+      await db.insertClient(id(2), 'b', 't0');
+      await db.upsertFile({ ...file, id: id(2), fileName: 'later', pathName: 'b/later', receivedAt: 't2' });
+      await db.upsertFile({ ...file, receivedAt: 't1' });
+      const listed = await db.files();
+      expect(listed.map((f) => [f.ClientName, f.FileName, f.PathName, f.Verified])).toEqual([
+        ['a', 'f', 'p/f', 0],
+        ['b', 'later', 'b/later', 0],
+      ]);
+    });
+
     it('a file needs a registered client', async () => {
       await expect(db.upsertFile({ ...file, id: id(9) })).rejects.toThrow();
     });
