@@ -1,6 +1,7 @@
 /**
  * Fairness between connections: a budget of 1028 content bytes (decrypt + cksum + write,
- * done synchronously as they arrive) shared by every connection of one file server for one event-loop turn.
+ * done synchronously as they arrive) for one event-loop turn, one per file server, shared by
+ * all of its connections.
  *
  * libuv may hand one turn dozens of 64 KiB reads per socket; across 100 uploading sockets
  * that was hundreds of MiB of AES and CRC before the loop could accept a connection or
