@@ -1,6 +1,7 @@
 /**
  * 1025 register, 1026 public key, 1027 reconnect: who a client is and the AES key its
- * connection gets. Synchronous (SQLite and RSA are both fast); the session sends the result.
+ * connection gets. Each takes its request and returns an Outcome; a thrown ServerError becomes
+ * 1607 (handlers.ts). The key and name a connection is given go into its Session.
  *
  * Client ID rules (the header's ID is what identifies a registered client):
  * - 1025 ignores the header's ID (clients send zeros) and answers with a fresh random ID.
@@ -19,23 +20,13 @@ import {
   MAX_CLIENT_NAME_LENGTH,
   type ReconnectRequest,
   type RegisterRequest,
-  type Response,
   ResponseCode,
   RSA_MODULUS_BITS,
   type SendPublicKeyRequest,
 } from '../lib/protocol';
-import type { ServerDatabase } from './db';
 import { ServerError } from './errors';
-
-export interface KeyGrant {
-  response: Response;
-  /** The fresh AES key the connection now holds, and the client it belongs to. */
-  key?: { aesKey: Buffer; clientId: Uint8Array };
-  /** Client name for the log. */
-  name?: string;
-  /** Why the request was refused, for the log. */
-  error?: string;
-}
+import type { HandlerContext } from './handler-context';
+import type { Outcome } from './outcome';
 
 function uuidBytes(): Uint8Array {
   return Uint8Array.from(Buffer.from(randomUUID().replaceAll('-', ''), 'hex'));
@@ -72,26 +63,29 @@ export function wrapAesKey(publicKeyField: Uint8Array, aesKey: Uint8Array): Buff
 export const KEYLESS_NAME_RECLAIM_MS = 60_000;
 
 /** 1025: a new client. Duplicate or over-long names get 1601 (malformed ones never get here). */
-export function register(db: ServerDatabase, req: RegisterRequest, now: string): KeyGrant {
+export async function register(req: RegisterRequest, { db, now }: HandlerContext): Promise<Outcome> {
   if (req.name.length > MAX_CLIENT_NAME_LENGTH) {
     return { response: { code: ResponseCode.RegisterFailed }, error: 'NAME_TOO_LONG' };
   }
   const id = uuidBytes();
-  if (!db.insertClient(id, req.name, now)) {
-    const holder = db.clientByName(req.name);
+  if (!(await db.insertClient(id, req.name, now))) {
+    const holder = await db.clientByName(req.name);
     const keylessFor =
       holder && !holder.PublicKey ? Date.parse(now) - (holder.LastSeen ? Date.parse(holder.LastSeen) : 0) : 0;
     // A name whose client vanished between 1025 and 1026 would otherwise be lost for good.
-    if (!(keylessFor >= KEYLESS_NAME_RECLAIM_MS && db.reclaimKeylessName(holder!.ID, id, req.name, now))) {
-      return { response: { code: ResponseCode.RegisterFailed }, name: req.name, error: 'NAME_TAKEN' };
-    }
+    const reclaimed =
+      keylessFor >= KEYLESS_NAME_RECLAIM_MS && (await db.reclaimKeylessName(holder!.ID, id, req.name, now));
+    if (!reclaimed) return { response: { code: ResponseCode.RegisterFailed }, error: 'NAME_TAKEN' };
   }
-  return { response: { code: ResponseCode.Registered, clientId: id }, name: req.name };
+  return { response: { code: ResponseCode.Registered, clientId: id } };
 }
 
 /** 1026: stores the public key and answers with a new AES key wrapped in it. */
-export function sendPublicKey(db: ServerDatabase, req: SendPublicKeyRequest, now: string): KeyGrant {
-  const client = db.clientById(req.clientId);
+export async function sendPublicKey(
+  req: SendPublicKeyRequest,
+  { db, session, now }: HandlerContext,
+): Promise<Outcome> {
+  const client = await db.clientById(req.clientId);
   if (!client) {
     throw new ServerError(
       'SERVER_ERR_UNKNOWN_CLIENT',
@@ -114,22 +108,22 @@ export function sendPublicKey(db: ServerDatabase, req: SendPublicKeyRequest, now
   }
   const aesKey = randomBytes(AES_KEY_SIZE);
   const wrapped = wrapAesKey(req.publicKey, aesKey);
-  db.setKeys(req.clientId, req.publicKey, aesKey, now);
-  return {
-    response: { code: ResponseCode.PublicKeyAccepted, clientId: client.ID, encryptedKey: wrapped },
-    key: { aesKey, clientId: Uint8Array.from(client.ID) },
-    name: client.Name,
-  };
+  await db.setKeys(req.clientId, req.publicKey, aesKey, now);
+  session.key = { aesKey, clientId: Uint8Array.from(client.ID) };
+  session.name = client.Name;
+  return { response: { code: ResponseCode.PublicKeyAccepted, clientId: client.ID, encryptedKey: wrapped } };
 }
 
 /** 1027: a known client with a key on file gets a new AES key (1605); anyone else 1606. */
-export function reconnect(db: ServerDatabase, req: ReconnectRequest, now: string): KeyGrant {
-  const rejected = (error: string): KeyGrant => ({
-    response: { code: ResponseCode.ReconnectRejected, clientId: req.clientId },
-    name: req.name,
-    error,
-  });
-  const client = db.clientByName(req.name);
+export async function reconnect(
+  req: ReconnectRequest,
+  { db, session, now }: HandlerContext,
+): Promise<Outcome> {
+  const rejected = (error: string): Outcome => {
+    session.name = req.name; // logged from now on, even when refused
+    return { response: { code: ResponseCode.ReconnectRejected, clientId: req.clientId }, error };
+  };
+  const client = await db.clientByName(req.name);
   if (!client) return rejected('UNKNOWN_NAME');
   if (!clientIdEquals(client.ID, req.clientId)) return rejected('CLIENT_ID_MISMATCH');
   if (!client.PublicKey) return rejected('NO_PUBLIC_KEY');
@@ -140,10 +134,8 @@ export function reconnect(db: ServerDatabase, req: ReconnectRequest, now: string
   } catch {
     return rejected('BAD_STORED_KEY');
   }
-  db.setKeys(client.ID, null, aesKey, now);
-  return {
-    response: { code: ResponseCode.Reconnected, clientId: client.ID, encryptedKey: wrapped },
-    key: { aesKey, clientId: Uint8Array.from(client.ID) },
-    name: client.Name,
-  };
+  await db.setKeys(client.ID, null, aesKey, now);
+  session.key = { aesKey, clientId: Uint8Array.from(client.ID) };
+  session.name = client.Name;
+  return { response: { code: ResponseCode.Reconnected, clientId: client.ID, encryptedKey: wrapped } };
 }

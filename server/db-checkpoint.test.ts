@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ServerDatabase } from './db';
+import { SqliteDatabase } from './db';
 
 let dir: string;
 beforeEach(() => {
@@ -23,10 +23,10 @@ const id = (n: number) => {
 };
 
 /** Enough committed rows to fill a few hundred WAL pages. */
-function writeRows(db: ServerDatabase, from: number, count: number): void {
+async function writeRows(db: SqliteDatabase, from: number, count: number): Promise<void> {
   for (let i = from; i < from + count; i++) {
-    db.insertClient(id(i), `client-${i}-${'x'.repeat(200)}`, new Date().toISOString());
-    db.setKeys(
+    await db.insertClient(id(i), `client-${i}-${'x'.repeat(200)}`, new Date().toISOString());
+    await db.setKeys(
       id(i),
       new Uint8Array(160).fill(i & 0xff),
       new Uint8Array(32).fill(1),
@@ -39,20 +39,20 @@ describe('WAL checkpoints on the checkpoint thread', () => {
   it('the main connection never checkpoints; the thread copies the WAL into the database file', async () => {
     const path = join(dir, 'defensive.db');
     // A long interval: only checkpointNow() checkpoints during the test.
-    const db = new ServerDatabase(path, { checkpointIntervalMs: 3_600_000 });
+    const db = new SqliteDatabase(path, { checkpointIntervalMs: 3_600_000 });
     try {
       expect(db.checkpointsInBackground).toBe(true);
       const before = statSync(path).size;
-      writeRows(db, 1, 3000); // well past SQLite's 1000-page automatic checkpoint
+      await writeRows(db, 1, 3000); // well past SQLite's 1000-page automatic checkpoint
       // Nothing reached the database file: the main connection did not checkpoint.
       expect(statSync(path).size).toBe(before);
       expect(statSync(`${path}-wal`).size).toBeGreaterThan(1000 * 4096);
       const pages = await db.checkpointNow();
       expect(pages).toBeGreaterThan(1000);
       expect(statSync(path).size).toBeGreaterThan(before + 500 * 1024);
-      expect(db.clientByName(`client-2999-${'x'.repeat(200)}`)).toBeDefined();
+      expect(await db.clientByName(`client-2999-${'x'.repeat(200)}`)).toBeDefined();
     } finally {
-      db.close();
+      await db.close();
     }
     const raw = new Database(path, { readonly: true });
     expect(raw.prepare('SELECT count(*) AS n FROM clients').get()).toEqual({ n: 3000 });
@@ -62,49 +62,49 @@ describe('WAL checkpoints on the checkpoint thread', () => {
 
   it('checkpoints on its own every interval once the WAL is big enough, not before', async () => {
     const small = join(dir, 'small.db');
-    const idle = new ServerDatabase(small, { checkpointIntervalMs: 20, checkpointMinBytes: 1 << 30 });
+    const idle = new SqliteDatabase(small, { checkpointIntervalMs: 20, checkpointMinBytes: 1 << 30 });
     const big = join(dir, 'big.db');
-    const busy = new ServerDatabase(big, { checkpointIntervalMs: 20, checkpointMinBytes: 64 * 1024 });
+    const busy = new SqliteDatabase(big, { checkpointIntervalMs: 20, checkpointMinBytes: 64 * 1024 });
     try {
       const smallBefore = statSync(small).size;
       const bigBefore = statSync(big).size;
-      writeRows(idle, 1, 500);
-      writeRows(busy, 1, 500);
+      await writeRows(idle, 1, 500);
+      await writeRows(busy, 1, 500);
       await expect.poll(() => statSync(big).size, { timeout: 10_000 }).toBeGreaterThan(bigBefore);
       // Ticks went by for both; the WAL under its threshold was left alone.
       await new Promise((r) => setTimeout(r, 200));
       expect(statSync(small).size).toBe(smallBefore);
     } finally {
-      idle.close();
-      busy.close();
+      await idle.close();
+      await busy.close();
     }
   });
 
   it('if the thread stops, the main connection checkpoints on commit again', async () => {
     const path = join(dir, 'defensive.db');
-    const db = new ServerDatabase(path, { checkpointIntervalMs: 3_600_000 });
+    const db = new SqliteDatabase(path, { checkpointIntervalMs: 3_600_000 });
     try {
       await db.stopCheckpointThread();
       expect(db.checkpointsInBackground).toBe(false);
       const before = statSync(path).size;
-      writeRows(db, 1, 3000);
+      await writeRows(db, 1, 3000);
       expect(statSync(path).size).toBeGreaterThan(before);
       await expect(db.checkpointNow()).rejects.toThrow(/No checkpoint thread/);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 
-  it('with the thread off (interval 0), SQLite checkpoints on commit as usual', () => {
+  it('with the thread off (interval 0), SQLite checkpoints on commit as usual', async () => {
     const path = join(dir, 'defensive.db');
-    const db = new ServerDatabase(path, { checkpointIntervalMs: 0 });
+    const db = new SqliteDatabase(path, { checkpointIntervalMs: 0 });
     try {
       expect(db.checkpointsInBackground).toBe(false);
       const before = statSync(path).size;
-      writeRows(db, 1, 3000);
+      await writeRows(db, 1, 3000);
       expect(statSync(path).size).toBeGreaterThan(before);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });

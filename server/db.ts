@@ -1,147 +1,24 @@
 /**
- * defensive.db: the reference programs' tables (clients, files) plus our extra columns.
- * Synchronous better-sqlite3 with prepared statements, WAL, foreign keys on. Schema changes
- * are migrations numbered by PRAGMA user_version, so a reference server's database (tables
- * present, user_version 0) is upgraded in place.
- *
- * WAL checkpoints (where SQLite fsyncs with synchronous=NORMAL) run on a worker thread with
- * its own connection, not on the event loop. Under strace, with 100 uploads and the disk
- * busy, the main thread had made 13 fsyncs of up to 100 ms each, stalling every connection
- * (a new client's registration once waited 1.46 s); now it makes one WAL-header sync per
- * 4 MiB of WAL (when a commit reuses the WAL after a checkpoint).
+ * The SQLite implementation of Database (database.ts): defensive.db through synchronous
+ * better-sqlite3 with prepared statements, WAL, foreign keys on; the async methods resolve at
+ * once. Schema and migrations in db-schema.ts; WAL checkpoints run on their own thread
+ * (db-checkpoint.ts).
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import Sqlite from 'better-sqlite3';
+import type { ClientRow, Database, FileRow, ListedFile, NewFile } from './database';
+import {
+  CHECKPOINT_INTERVAL_MS,
+  CheckpointThread,
+  noCheckpointThread,
+  WAL_CHECKPOINT_BYTES,
+} from './db-checkpoint';
+import { migrate } from './db-schema';
 import { ServerError } from './errors';
 
-/** How often the checkpoint thread copies the WAL into the database file. */
-export const CHECKPOINT_INTERVAL_MS = 1000;
-/** The checkpoint thread checkpoints once the WAL is this big (SQLite's default: 1000 pages). */
-export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
-/** SQLite's own default, restored on the main connection if the checkpoint thread fails. */
-const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
+export type { ClientRow, FileRow, ListedFile } from './database';
+export { SCHEMA_VERSION } from './db-schema';
 
-// Plain CommonJS so the thread needs no TypeScript loader. PASSIVE: copy what can be copied
-// without waiting for (or blocking) the main connection's readers and writers. Only once the
-// WAL has grown past WAL_CHECKPOINT_BYTES: after a complete checkpoint the main connection's
-// next commit restarts the WAL and syncs its header, the one fsync left on the event loop,
-// so that happens about as rarely as SQLite's own 1000-page checkpoints did.
-const CHECKPOINTER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { statSync } = require('node:fs');
-const Database = require(workerData.module);
-const db = new Database(workerData.path, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
-const walSize = () => {
-  try {
-    return statSync(workerData.path + '-wal').size;
-  } catch {
-    return 0;
-  }
-};
-// Only a checkpoint asked for with 'now' is reported (to checkpointNow()).
-const checkpoint = (force) => {
-  if (!force && walSize() < workerData.minBytes) return;
-  try {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (force) parentPort.postMessage({ checkpointed: r.checkpointed });
-  } catch (e) {
-    // A failed checkpoint (disk error, lock) is retried on the next tick; the WAL keeps the data.
-    if (force) parentPort.postMessage({ checkpointed: -1, error: String((e && e.message) || e) });
-  }
-};
-setInterval(() => checkpoint(false), workerData.intervalMs);
-parentPort.on('message', (m) => {
-  if (m === 'now') checkpoint(true);
-});
-`;
-
-export interface ClientRow {
-  ID: Buffer;
-  Name: string;
-  PublicKey: Buffer | null;
-  LastSeen: string | null;
-  AESKey: Buffer | null;
-}
-
-export interface FileRow {
-  ID: Buffer;
-  FileName: string;
-  /** Stored file's path relative to the storage folder (data/files), '/'-separated. */
-  PathName: string;
-  Verified: number;
-  Size: number | null;
-  Cksum: number | null;
-  ReceivedAt: string | null;
-  /** Identifies one completed upload, so 1029/1030/1031 act on the attempt this connection sent. */
-  Token: string | null;
-}
-
-export interface ListedFile extends FileRow {
-  ClientName: string | null;
-}
-
-/** Each entry moves the schema from version i to i+1. Never edit one that has shipped. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
-  // 0 -> 1: the spec's tables. IF NOT EXISTS keeps a reference server's existing tables.
-  (db) => {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS clients (
-        ID        BLOB PRIMARY KEY CHECK (length(ID) = 16),
-        Name      TEXT NOT NULL UNIQUE,
-        PublicKey BLOB CHECK (PublicKey IS NULL OR length(PublicKey) = 160),
-        LastSeen  TEXT,
-        AESKey    BLOB CHECK (AESKey IS NULL OR length(AESKey) = 32)
-      );
-      CREATE TABLE IF NOT EXISTS files (
-        ID       BLOB NOT NULL REFERENCES clients(ID) ON DELETE CASCADE,
-        FileName TEXT NOT NULL,
-        PathName TEXT NOT NULL,
-        Verified INTEGER NOT NULL DEFAULT 0
-      );
-    `);
-  },
-  // 1 -> 2: size, CRC, time and upload token per file; one row per (client, file name).
-  (db) => {
-    const have = new Set((db.pragma('table_info(files)') as { name: string }[]).map((c) => c.name));
-    for (const [col, type] of [
-      ['Size', 'INTEGER'],
-      ['Cksum', 'INTEGER'],
-      ['ReceivedAt', 'TEXT'],
-      ['Token', 'TEXT'],
-    ] as const) {
-      if (!have.has(col)) db.exec(`ALTER TABLE files ADD COLUMN ${col} ${type}`);
-    }
-    // Older databases may hold duplicates; keep the newest row of each (client, name).
-    db.exec(`
-      DELETE FROM files WHERE rowid NOT IN (SELECT max(rowid) FROM files GROUP BY ID, FileName);
-      CREATE UNIQUE INDEX IF NOT EXISTS files_client_name ON files(ID, FileName);
-      CREATE INDEX IF NOT EXISTS files_path ON files(PathName COLLATE NOCASE);
-    `);
-  },
-];
-
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
-/** Applies pending migrations, each in its own transaction. Refuses a newer schema. */
-export function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new ServerError(
-      'SERVER_ERR_STORAGE',
-      `defensive.db has schema version ${current}, newer than this server knows (${MIGRATIONS.length}). Upgrade the server.`,
-    );
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      MIGRATIONS[v]!(db);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
-}
-
-function prepareWrites(db: Database.Database) {
+function prepareWrites(db: Sqlite.Database) {
   return {
     insertClient: db.prepare<[Uint8Array, string, string]>(
       'INSERT INTO clients (ID, Name, LastSeen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
@@ -169,7 +46,6 @@ function prepareWrites(db: Database.Database) {
     verify: db.prepare<[Uint8Array, string, string | null, string | null]>(
       'UPDATE files SET Verified = 1 WHERE ID = ? AND FileName = ? AND (? IS NULL OR Token = ?)',
     ),
-    unverify: db.prepare<[Uint8Array, string]>('UPDATE files SET Verified = 0 WHERE ID = ? AND FileName = ?'),
     claim: db.prepare<[string, Uint8Array, string]>(
       'UPDATE files SET Verified = 0, Token = ? WHERE ID = ? AND FileName = ?',
     ),
@@ -178,41 +54,37 @@ function prepareWrites(db: Database.Database) {
 }
 type WriteStatements = ReturnType<typeof prepareWrites>;
 
-export class ServerDatabase {
-  readonly #db: Database.Database;
+export interface SqliteOptions {
+  readonly?: boolean;
+  /** 0 keeps SQLite's automatic checkpoints on the main connection (no thread). */
+  checkpointIntervalMs?: number;
+  /** WAL size from which the thread checkpoints (default WAL_CHECKPOINT_BYTES). */
+  checkpointMinBytes?: number;
+}
+
+export class SqliteDatabase implements Database {
+  readonly #db: Sqlite.Database;
   readonly #s;
   readonly #writes: WriteStatements | null;
+  readonly #checkpoints: CheckpointThread | null = null;
 
-  #checkpointer: Worker | null = null;
-  /** Resolvers waiting for the next checkpoint report (tests). */
-  #checkpointWaiters: ((pages: number) => void)[] = [];
-
-  constructor(
-    path: string,
-    opts: {
-      readonly?: boolean;
-      /** 0 keeps SQLite's automatic checkpoints on the main connection (no thread). */
-      checkpointIntervalMs?: number;
-      /** WAL size from which the thread checkpoints (default WAL_CHECKPOINT_BYTES). */
-      checkpointMinBytes?: number;
-    } = {},
-  ) {
+  constructor(path: string, opts: SqliteOptions = {}) {
+    const ro = opts.readonly ?? false;
     try {
-      this.#db = new Database(path, {
-        readonly: opts.readonly ?? false,
-        fileMustExist: opts.readonly ?? false,
-      });
+      this.#db = new Sqlite(path, { readonly: ro, fileMustExist: ro });
       this.#db.pragma('busy_timeout = 5000');
-      if (!opts.readonly) {
+      if (!ro) {
         this.#db.pragma('journal_mode = WAL');
         // NORMAL in WAL mode: a crash of the process loses nothing committed; power loss may
         // lose the last transactions but never corrupts the database.
         this.#db.pragma('synchronous = NORMAL');
         this.#db.pragma('foreign_keys = ON');
         migrate(this.#db);
-        const interval = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
-        if (interval > 0)
-          this.#startCheckpointer(path, interval, opts.checkpointMinBytes ?? WAL_CHECKPOINT_BYTES);
+        const intervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+        if (intervalMs > 0) {
+          const minBytes = opts.checkpointMinBytes ?? WAL_CHECKPOINT_BYTES;
+          this.#checkpoints = new CheckpointThread(this.#db, { path, intervalMs, minBytes });
+        }
       }
     } catch (e) {
       if (e instanceof ServerError) throw e;
@@ -225,7 +97,6 @@ export class ServerDatabase {
       );
     }
     const db = this.#db;
-    const ro = opts.readonly ?? false;
     this.#s = {
       clientById: db.prepare<[Uint8Array], ClientRow>('SELECT * FROM clients WHERE ID = ?'),
       clientByName: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE Name = ?'),
@@ -242,24 +113,24 @@ export class ServerDatabase {
     return this.#writes;
   }
 
-  clientById(id: Uint8Array): ClientRow | undefined {
+  async clientById(id: Uint8Array): Promise<ClientRow | undefined> {
     return this.#s.clientById.get(id);
   }
 
-  clientByName(name: string): ClientRow | undefined {
+  async clientByName(name: string): Promise<ClientRow | undefined> {
     return this.#s.clientByName.get(name);
   }
 
-  /** Inserts a new client; false when the name (or, improbably, the ID) is taken. */
-  insertClient(id: Uint8Array, name: string, now: string): boolean {
+  async insertClient(id: Uint8Array, name: string, now: string): Promise<boolean> {
     return this.#w().insertClient.run(id, name, now).changes === 1;
   }
 
-  /**
-   * Gives a name whose registration never got a public key (the client vanished between 1025
-   * and 1026) to a new client ID, in one transaction. False if the old row has a key or files.
-   */
-  reclaimKeylessName(oldId: Uint8Array, newId: Uint8Array, name: string, now: string): boolean {
+  async reclaimKeylessName(
+    oldId: Uint8Array,
+    newId: Uint8Array,
+    name: string,
+    now: string,
+  ): Promise<boolean> {
     const w = this.#w();
     return this.#db.transaction(() => {
       if (w.deleteKeylessClient.run(oldId).changes !== 1) return false;
@@ -267,74 +138,54 @@ export class ServerDatabase {
     })();
   }
 
-  /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
-  setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): void {
+  async setKeys(
+    id: Uint8Array,
+    publicKey: Uint8Array | null,
+    aesKey: Uint8Array,
+    now: string,
+  ): Promise<void> {
     this.#w().setKeys.run(publicKey, aesKey, now, id);
   }
 
-  touch(id: Uint8Array, now: string): void {
+  async touch(id: Uint8Array, now: string): Promise<void> {
     this.#w().touch.run(now, id);
   }
 
-  fileByName(id: Uint8Array, fileName: string): FileRow | undefined {
+  async fileByName(id: Uint8Array, fileName: string): Promise<FileRow | undefined> {
     return this.#w().fileByName.get(id, fileName);
   }
 
-  /** True when any client's row already uses this stored path (compared without case). */
-  pathTaken(pathName: string): boolean {
+  async pathTaken(pathName: string): Promise<boolean> {
     return this.#w().pathTaken.get(pathName) !== undefined;
   }
 
-  /** Records a completed upload, unverified; replaces the row of an earlier upload of the same name. */
-  upsertFile(f: {
-    id: Uint8Array;
-    fileName: string;
-    pathName: string;
-    size: number;
-    cksum: number;
-    receivedAt: string;
-    token: string;
-  }): void {
+  async upsertFile(f: NewFile): Promise<void> {
     this.#w().upsertFile.run(f.id, f.fileName, f.pathName, f.size, f.cksum, f.receivedAt, f.token);
   }
 
-  /** Marks the file verified (only the upload `token`, when given); returns rows changed. */
-  markVerified(id: Uint8Array, fileName: string, token: string | null): number {
+  async markVerified(id: Uint8Array, fileName: string, token: string | null): Promise<number> {
     return this.#w().verify.run(id, fileName, token, token).changes;
   }
 
-  /** Clears Verified before the stored file is replaced, so a crash mid-replace never leaves new bytes marked verified. */
-  markUnverified(id: Uint8Array, fileName: string): void {
-    this.#w().unverify.run(id, fileName);
-  }
-
-  /**
-   * Before the stored file is replaced: clears Verified (a crash mid-replace never leaves new
-   * bytes marked verified) and gives the row the new upload's token, so the connection of
-   * the upload being replaced can no longer verify or remove it.
-   */
-  claimFile(id: Uint8Array, fileName: string, token: string): void {
+  async claimFile(id: Uint8Array, fileName: string, token: string): Promise<void> {
     this.#w().claim.run(token, id, fileName);
   }
 
-  /**
-   * Deletes the file's row when it belongs to upload `token` (any upload when null) and
-   * returns it, so the caller can remove the stored file.
-   */
-  deleteFile(id: Uint8Array, fileName: string, token: string | null): FileRow | undefined {
+  async deleteFile(id: Uint8Array, fileName: string, token: string | null): Promise<FileRow | undefined> {
+    const w = this.#w();
     return this.#db.transaction(() => {
-      const row = this.fileByName(id, fileName);
+      const row = w.fileByName.get(id, fileName);
       if (!row || (token !== null && row.Token !== token)) return undefined;
-      this.#w().deleteFile.run(id, fileName);
+      w.deleteFile.run(id, fileName);
       return row;
     })();
   }
 
-  /** Runs `fn` in one transaction. */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  async files(): Promise<ListedFile[]> {
+    return this.listFiles();
   }
 
+  /** files(), synchronously: files-command.ts still lists this way. */
   listFiles(): ListedFile[] {
     return this.#s.listFiles.all();
   }
@@ -345,17 +196,12 @@ export class ServerDatabase {
 
   /** True while WAL checkpoints run on the checkpoint thread (false after a fallback). */
   get checkpointsInBackground(): boolean {
-    return this.#checkpointer !== null;
+    return this.#checkpoints?.running ?? false;
   }
 
   /** Asks the checkpoint thread for a checkpoint now; resolves with the pages it copied (tests). */
   checkpointNow(): Promise<number> {
-    const w = this.#checkpointer;
-    if (!w) return Promise.reject(new Error('No checkpoint thread is running.'));
-    return new Promise((resolve) => {
-      this.#checkpointWaiters.push(resolve);
-      w.postMessage('now');
-    });
+    return this.#checkpoints?.now() ?? noCheckpointThread();
   }
 
   /**
@@ -363,46 +209,16 @@ export class ServerDatabase {
    * again (SQLite's default). Resolves once the thread has exited.
    */
   async stopCheckpointThread(): Promise<void> {
-    const w = this.#checkpointer;
-    if (!w) return;
-    await w.terminate(); // 'exit' runs the fallback below
+    await this.#checkpoints?.stop();
   }
 
-  #startCheckpointer(path: string, intervalMs: number, minBytes: number): void {
-    const worker = new Worker(CHECKPOINTER_SOURCE, {
-      eval: true,
-      workerData: {
-        path,
-        intervalMs,
-        minBytes,
-        module: createRequire(import.meta.url).resolve('better-sqlite3'),
-      },
-    });
-    worker.unref();
-    worker.on('message', (m: { checkpointed: number }) => {
-      for (const resolve of this.#checkpointWaiters.splice(0)) resolve(m.checkpointed);
-    });
-    const fallBack = () => {
-      if (this.#checkpointer !== worker) return;
-      this.#checkpointer = null;
-      // Without the thread the WAL would grow for ever: SQLite checkpoints on commit again.
-      if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT}`);
-    };
-    worker.on('error', fallBack);
-    worker.on('exit', fallBack);
-    this.#checkpointer = worker;
-    this.#db.pragma('wal_autocheckpoint = 0');
-    // The WAL file shrinks back when it is reused, so its size tells the thread how much
-    // waits to be checkpointed (otherwise it keeps its largest size for ever).
-    this.#db.pragma('journal_size_limit = 0');
-  }
-
-  close(): void {
-    const w = this.#checkpointer;
-    this.#checkpointer = null;
-    // The thread's connection closes with the thread; SQLite keeps the WAL safe meanwhile,
-    // and the last connection to close checkpoints what is left.
-    if (w) void w.terminate();
+  /** Synchronous underneath: the database is closed when this returns (the promise is for the interface). */
+  close(): Promise<void> {
+    this.#checkpoints?.close();
     if (this.#db.open) this.#db.close();
+    return Promise.resolve();
   }
 }
+
+/** The name files-command.ts opens the database by (it uses the synchronous listFiles()). */
+export { SqliteDatabase as ServerDatabase };

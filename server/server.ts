@@ -1,16 +1,21 @@
 /**
- * The file server: a `net` server, one Session per connection, shared database and
- * storage. Usable in-process (tests) and from main.ts.
+ * The file server: a `net` server, one Connection per socket, and the layers every
+ * connection shares: the database, the file store over the storage, and one turn budget.
+ * Usable in-process (tests) and from main.ts.
  */
 
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeResponse, ResponseCode } from '../lib/protocol';
+import { createLogger, type Logger } from '../platform/log';
 import type { ServerConfig } from './config';
-import { ServerDatabase } from './db';
-import { createJsonLogger, type Logger } from './log';
-import { Session } from './session';
-import { Storage } from './storage';
+import { Connection } from './connection';
+import type { Database } from './database';
+import { SqliteDatabase } from './db';
+import type { FileStorage } from './file-storage';
+import { FileStore } from './file-store';
+import { LocalFileStorage } from './local-storage';
+import { TurnBudget } from './turn-budget';
 
 export const DATABASE_FILE = 'defensive.db';
 /** How often connections are checked for the idle timeout (at most). */
@@ -27,23 +32,33 @@ export interface FileServer {
   readonly connections: number;
 }
 
-export function createFileServer(config: ServerConfig, opts: { log?: Logger } = {}): FileServer {
-  const log = opts.log ?? createJsonLogger();
-  const sessions = new Set<Session>();
-  let db: ServerDatabase | null = null;
-  let storage: Storage | null = null;
+export interface FileServerOptions {
+  /** Where the log goes (default: the `server` part's logger on stdout). */
+  log?: Logger;
+  /** The database (default: SQLite in the data folder's defensive.db); closed by close(). */
+  database?: () => Database;
+  /** The file storage (default: the data folder). */
+  storage?: () => FileStorage;
+}
+
+export function createFileServer(config: ServerConfig, opts: FileServerOptions = {}): FileServer {
+  const log = opts.log ?? createLogger({ part: 'server' });
+  const budget = new TurnBudget();
+  const connections = new Set<Connection>();
+  let shared: { db: Database; files: FileStore } | null = null;
   let server: Server | null = null;
   let sweeper: NodeJS.Timeout | null = null;
   let closing: Promise<void> | null = null;
 
   function onConnection(socket: Socket): void {
-    if (closing || !db || !storage) {
+    if (closing || !shared) {
       socket.destroy();
       return;
     }
-    if (sessions.size >= config.maxConnections) {
+    if (connections.size >= config.maxConnections) {
       // Answer 1607 so a client reads "server error" instead of a bare reset.
-      log.event('connection-refused', {
+      log.warn({
+        event: 'connection-refused',
         peer: `${socket.remoteAddress}:${socket.remotePort}`,
         reason: 'max connections',
       });
@@ -53,16 +68,16 @@ export function createFileServer(config: ServerConfig, opts: { log?: Logger } = 
       return;
     }
     socket.setNoDelay(true);
-    const session = new Session(socket, { db, storage, config, log });
-    sessions.add(session);
+    const connection = new Connection(socket, { ...shared, config, log, budget });
+    connections.add(connection);
     socket.once('close', () => {
-      void session.close('peer closed').then(() => sessions.delete(session));
+      void connection.close('peer closed').then(() => connections.delete(connection));
     });
   }
 
   return {
     get connections() {
-      return sessions.size;
+      return connections.size;
     },
 
     address() {
@@ -71,10 +86,11 @@ export function createFileServer(config: ServerConfig, opts: { log?: Logger } = 
     },
 
     async listen() {
-      storage = new Storage(config.dataDir);
-      const removed = storage.init();
-      if (removed > 0) log.event('temp-files-removed', { count: removed });
-      db = new ServerDatabase(join(config.dataDir, DATABASE_FILE));
+      const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir);
+      const removed = await storage.init();
+      if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
+      const db = opts.database?.() ?? new SqliteDatabase(join(config.dataDir, DATABASE_FILE));
+      shared = { db, files: new FileStore(db, storage) };
       const srv = createServer({ pauseOnConnect: false }, onConnection);
       server = srv;
       await new Promise<void>((resolve, reject) => {
@@ -83,19 +99,19 @@ export function createFileServer(config: ServerConfig, opts: { log?: Logger } = 
           srv.off('error', reject);
           resolve();
         });
-      }).catch((e) => {
-        db?.close();
+      }).catch(async (e) => {
+        await db.close();
         throw e;
       });
-      srv.on('error', (e) => log.event('server-error', { message: e.message }));
+      srv.on('error', (e) => log.error({ event: 'server-error', message: e.message }));
       const interval = Math.max(50, Math.min(SWEEP_INTERVAL_MS, config.idleTimeoutMs / 4));
       sweeper = setInterval(() => {
         const now = Date.now();
-        for (const s of sessions) s.checkTimeout(now);
+        for (const c of connections) c.checkTimeout(now);
       }, interval);
       sweeper.unref();
       const addr = srv.address() as AddressInfo;
-      log.event('listening', { host: addr.address, port: addr.port, data: config.dataDir });
+      log.info({ event: 'listening', host: addr.address, port: addr.port, data: config.dataDir });
       return addr;
     },
 
@@ -103,11 +119,11 @@ export function createFileServer(config: ServerConfig, opts: { log?: Logger } = 
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
         const closed = server ? new Promise<void>((r) => server!.close(() => r())) : Promise.resolve();
-        await Promise.all([...sessions].map((s) => s.destroy()));
-        sessions.clear();
+        await Promise.all([...connections].map((c) => c.destroy()));
+        connections.clear();
         await closed;
-        db?.close();
-        log.event('stopped');
+        await shared?.db.close();
+        log.info({ event: 'stopped' });
       })();
       return closing;
     },

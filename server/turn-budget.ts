@@ -1,6 +1,7 @@
 /**
  * Fairness between connections: a budget of 1028 content bytes (decrypt + cksum + write,
- * done synchronously as they arrive) shared by every connection for one event-loop turn.
+ * done synchronously as they arrive) for one event-loop turn, one per file server, shared by
+ * all of its connections.
  *
  * libuv may hand one turn dozens of 64 KiB reads per socket; across 100 uploading sockets
  * that was hundreds of MiB of AES and CRC before the loop could accept a connection or
@@ -51,6 +52,3 @@ export class TurnBudget {
     });
   }
 }
-
-/** The one budget every connection of this process shares. */
-export const sharedTurnBudget = new TurnBudget();

@@ -1,5 +1,5 @@
 /**
- * Upload's background fdatasync(): the disk is asked to write a file as it arrives, so the
+ * The temp file's background fdatasync() under an Upload: the disk is asked to write a file as it arrives, so the
  * fsync before 1603 only has the tail left. fs.fdatasync is wrapped to watch (and to fail
  * or slow down) the calls; everything else is the real file system.
  */
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cksum } from '../lib/crypto';
 import type { ServerError } from './errors';
+import { LocalTempFile } from './local-storage';
 import { Upload } from './upload';
 import { cbcContentSize } from './upload-sequence';
 
@@ -73,7 +74,12 @@ function newUpload(key: Buffer, plainSize: number, tmp: string, syncInterval: nu
     fileName: 'f',
     packetNumber: 1,
   };
-  return new Upload(first, key, tmp, limits, 64 * KiB, syncInterval);
+  return new Upload(
+    first,
+    key,
+    () => new LocalTempFile(tmp, { writeBuffer: 64 * KiB, syncInterval }),
+    limits,
+  );
 }
 
 describe('Upload background sync', () => {
@@ -107,7 +113,7 @@ describe('Upload background sync', () => {
     const u = newUpload(key, plain.length, join(dir, 't.part'), 16 * KiB);
     await feed(u, key, plain);
     expect(sync.calls.length).toBe(1);
-    expect(u.syncing).toBe(true);
+    expect((u.temp as LocalTempFile).syncing).toBe(true);
     for (const cb of pending.splice(0)) cb(null);
     await u.finish();
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cksum } from '../lib/crypto';
 import type { ServerError } from './errors';
+import { LocalTempFile } from './local-storage';
 import { Upload } from './upload';
 import { cbcContentSize } from './upload-sequence';
 
@@ -38,7 +39,12 @@ describe('Upload', () => {
       fileName: 'x',
     };
     const tmp = join(dir, 't.part');
-    const u = new Upload({ ...f, packetNumber: 1 }, key, tmp, limits, 8192);
+    const u = new Upload(
+      { ...f, packetNumber: 1 },
+      key,
+      () => new LocalTempFile(tmp, { writeBuffer: 8192 }),
+      limits,
+    );
     let last = false;
     let sawDrain = false;
     for (const [i, p] of parts.entries()) {
@@ -68,7 +74,7 @@ describe('Upload', () => {
       fileName: 'x',
     };
     const tmp = join(dir, 't.part');
-    const u = new Upload(f, randomBytes(32), tmp, limits);
+    const u = new Upload(f, randomBytes(32), () => new LocalTempFile(tmp), limits);
     let code: string | undefined;
     try {
       u.write(f, ct);
@@ -92,7 +98,7 @@ describe('Upload', () => {
       fileName: 'x',
     };
     // The temp folder does not exist: opening fails.
-    const u = new Upload(f, key, join(dir, 'missing', 't.part'), limits);
+    const u = new Upload(f, key, () => new LocalTempFile(join(dir, 'missing', 't.part')), limits);
     u.write(f, ct);
     await expect(u.finish()).rejects.toMatchObject({ code: 'SERVER_ERR_UPLOAD_WRITE' });
   });

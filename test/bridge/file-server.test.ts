@@ -13,8 +13,8 @@ import type { ConnectionRecord } from '../../bridge/log';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from '../../cli/node-crypto';
 import { WsTransport } from '../../cli/ws-transport';
 import { ClientSession, establishIdentity, type FileSource, isClientError } from '../../lib/client';
+import { createMemoryLogger } from '../../platform/log';
 import { parseArgs } from '../../server/config';
-import { createMemoryLogger } from '../../server/log';
 import { createFileServer, type FileServer } from '../../server/server';
 import { ORIGIN, startBridge, type TestBridge, until } from './helpers';
 
@@ -26,7 +26,7 @@ let bridge: TestBridge;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'sft-bridge-'));
   const { config } = parseArgs(['--host', '127.0.0.1', '--port', '0', '--data', dataDir], {}, dataDir);
-  server = createFileServer(config, { log: createMemoryLogger() });
+  server = createFileServer(config, { log: createMemoryLogger().log });
   const addr = await server.listen();
   bridge = await startBridge(addr.port);
 });

@@ -45,7 +45,7 @@ describe('timeouts', () => {
     const c = await connect(s.port);
     await c.closedPromise;
     expect(c.closed).toBe(true);
-    expect(s.log.events.some((e) => e.event === 'timeout')).toBe(true);
+    expect(s.log.lines.some((e) => e.event === 'timeout')).toBe(true);
   });
 
   it('closes a peer that trickles a header one byte at a time', async () => {
@@ -59,7 +59,7 @@ describe('timeouts', () => {
     await c.closedPromise;
     clearInterval(timer);
     expect(i).toBeLessThan(frame.length);
-    expect(s.log.events.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
+    expect(s.log.lines.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
   });
 
   it("closes a peer that trickles a packet's content (slowloris) and removes the temp file", async () => {
@@ -87,7 +87,7 @@ describe('timeouts', () => {
     await c.closedPromise;
     clearInterval(timer);
     expect(sent).toBeLessThan(size);
-    expect(s.log.events.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
+    expect(s.log.lines.find((e) => e.event === 'timeout')).toMatchObject({ reason: 'request too slow' });
     // The temp file is removed asynchronously after the close: poll (bounded) instead of sleeping.
     const tmp = join(s.dataDir, 'tmp');
     for (let i = 0; i < 100 && readdirSync(tmp).length > 0; i++) await new Promise((r) => setTimeout(r, 50));

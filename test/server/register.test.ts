@@ -172,27 +172,27 @@ describe('reconnect (1027)', () => {
 
 describe('LastSeen', () => {
   it('moves forward on every request of a registered client', async () => {
-    const { ServerDatabase } = await import('../../server/db');
+    const { SqliteDatabase } = await import('../../server/db');
     const { join } = await import('node:path');
-    const lastSeen = (id: Uint8Array) => {
-      const db = new ServerDatabase(join(srv.dataDir, 'defensive.db'), { readonly: true });
+    const lastSeen = async (id: Uint8Array) => {
+      const db = new SqliteDatabase(join(srv.dataDir, 'defensive.db'), { readonly: true });
       try {
-        return db.clientById(id)?.LastSeen ?? '';
+        return (await db.clientById(id))?.LastSeen ?? '';
       } finally {
-        db.close();
+        await db.close();
       }
     };
     const c = await RawClient.connect(srv.port);
     const id = await registerAndExchange(c, 'seen');
-    const t1 = lastSeen(id.clientId);
+    const t1 = await lastSeen(id.clientId);
     await new Promise((r) => setTimeout(r, 20));
     // A request that fails (no such file) still counts as the client being seen.
     await c.request(encodeRequest({ code: RequestCode.CrcOk, clientId: id.clientId, fileName: 'none' }));
-    const t2 = lastSeen(id.clientId);
+    const t2 = await lastSeen(id.clientId);
     expect(t2 > t1).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
     await c.request(encodeRequest({ code: RequestCode.Reconnect, clientId: id.clientId, name: 'seen' }));
-    expect(lastSeen(id.clientId) > t2).toBe(true);
+    expect((await lastSeen(id.clientId)) > t2).toBe(true);
     c.close();
   });
 });

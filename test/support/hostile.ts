@@ -22,6 +22,7 @@ import {
   type Response,
   ResponseCode,
 } from '../../lib/protocol';
+import type { FileRow } from '../../server/database';
 import {
   contentSizeOf,
   makeRsaKeys,
@@ -313,16 +314,8 @@ export function walk(dir: string): string[] {
   );
 }
 
-interface FileRowRaw {
-  ID: Buffer;
-  FileName: string;
-  PathName: string;
-  Verified: number;
-  Size: number | null;
-  Cksum: number | null;
-  ReceivedAt: string | null;
-  Token: string | null;
-}
+/** A files row as better-sqlite3 reads it (BLOBs as Buffer). */
+type FileRowRaw = FileRow & { ID: Buffer };
 
 export function fileRows(data: string): FileRowRaw[] {
   return queryDb<FileRowRaw>(data, 'SELECT * FROM files');

@@ -26,8 +26,8 @@ import {
   ResponseCode,
   ResponseFrameDecoder,
 } from '../../lib/protocol';
+import { createMemoryLogger } from '../../platform/log';
 import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
-import { createMemoryLogger } from '../../server/log';
 import { createFileServer, type FileServer } from '../../server/server';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -301,7 +301,7 @@ export async function startServer(
   const dir = dataDir ? null : tempDir();
   const data = dataDir ?? dir!.path;
   const log = createMemoryLogger();
-  const server = createFileServer(testConfig(data, overrides), { log });
+  const server = createFileServer(testConfig(data, overrides), { log: log.log });
   const addr = await server.listen();
   return {
     server,

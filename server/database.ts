@@ -1,0 +1,80 @@
+/**
+ * What the server keeps about clients and files, behind one async interface: SQLite
+ * (db.ts) is the first implementation, PostgreSQL the next. Any implementation must pass
+ * test/contracts/database.contract.ts. Row fields keep the reference programs' column names
+ * (defensive.db: clients, files) so a listing means the same everywhere.
+ */
+
+export interface ClientRow {
+  ID: Uint8Array;
+  Name: string;
+  PublicKey: Uint8Array | null;
+  LastSeen: string | null;
+  AESKey: Uint8Array | null;
+}
+
+export interface FileRow {
+  ID: Uint8Array;
+  FileName: string;
+  /** Stored file's path relative to the storage root, '/'-separated: "<client hex>/<name>". */
+  PathName: string;
+  Verified: number;
+  Size: number | null;
+  Cksum: number | null;
+  ReceivedAt: string | null;
+  /** Identifies one completed upload, so 1029/1030/1031 act on the attempt this connection sent. */
+  Token: string | null;
+}
+
+export interface ListedFile extends FileRow {
+  ClientName: string | null;
+}
+
+/** A completed upload as recorded (unverified). */
+export interface NewFile {
+  id: Uint8Array;
+  fileName: string;
+  pathName: string;
+  size: number;
+  cksum: number;
+  receivedAt: string;
+  token: string;
+}
+
+export interface Database {
+  clientById(id: Uint8Array): Promise<ClientRow | undefined>;
+  clientByName(name: string): Promise<ClientRow | undefined>;
+  /** Inserts a new client; false when the name (or, improbably, the ID) is taken. */
+  insertClient(id: Uint8Array, name: string, now: string): Promise<boolean>;
+  /**
+   * Gives a name whose registration never got a public key (the client vanished between 1025
+   * and 1026) to a new client ID, atomically. False if the old row has a key or files.
+   */
+  reclaimKeylessName(oldId: Uint8Array, newId: Uint8Array, name: string, now: string): Promise<boolean>;
+  /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
+  setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): Promise<void>;
+  /** Updates LastSeen. */
+  touch(id: Uint8Array, now: string): Promise<void>;
+  fileByName(id: Uint8Array, fileName: string): Promise<FileRow | undefined>;
+  /** True when any client's row already uses this stored path (compared without case). */
+  pathTaken(pathName: string): Promise<boolean>;
+  /** Records a completed upload, unverified; replaces the row of an earlier upload of the same name. */
+  upsertFile(f: NewFile): Promise<void>;
+  /** Marks the file verified (only the upload `token`, when given); returns rows changed. */
+  markVerified(id: Uint8Array, fileName: string, token: string | null): Promise<number>;
+  /**
+   * Before the stored file is replaced: clears Verified (a crash mid-replace never leaves new
+   * bytes marked verified) and gives the row the new upload's token, so the connection of
+   * the upload being replaced can no longer verify or remove it.
+   */
+  claimFile(id: Uint8Array, fileName: string, token: string): Promise<void>;
+  /**
+   * Deletes the file's row when it belongs to upload `token` (any upload when null), atomically,
+   * and returns it so the caller can remove the stored file.
+   */
+  deleteFile(id: Uint8Array, fileName: string, token: string | null): Promise<FileRow | undefined>;
+  /** Every file with its client's name, oldest first (the `files` command). */
+  files(): Promise<ListedFile[]>;
+  /** Releases the connection; pending work is done first. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+/**
+ * WAL checkpoints (where SQLite fsyncs with synchronous=NORMAL) on a worker thread with its
+ * own connection, not on the event loop. Under strace, with 100 uploads and the disk busy,
+ * the main thread had made 13 fsyncs of up to 100 ms each, stalling every connection (a new
+ * client's registration once waited 1.46 s); now it makes one WAL-header sync per 4 MiB of
+ * WAL (when a commit reuses the WAL after a checkpoint).
+ *
+ * The thread runs db-checkpoint-worker.mjs, a module node loads as it is (under
+ * `tsx server/main.ts`, under vitest, or plain node).
+ */
+import { Worker } from 'node:worker_threads';
+import type Sqlite from 'better-sqlite3';
+import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData } from './db-checkpoint-worker.mjs';
+
+/** How often the checkpoint thread copies the WAL into the database file. */
+export const CHECKPOINT_INTERVAL_MS = 1000;
+/** The checkpoint thread checkpoints once the WAL is this big (SQLite's default: 1000 pages). */
+export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+/** SQLite's own default, restored on the main connection if the checkpoint thread fails. */
+const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
+
+const WORKER_URL = new URL('./db-checkpoint-worker.mjs', import.meta.url);
+
+/** What checkpointNow() gives when no thread runs. */
+export const noCheckpointThread = (): Promise<never> =>
+  Promise.reject(new Error('No checkpoint thread is running.'));
+
+export class CheckpointThread {
+  readonly #db: Sqlite.Database;
+  #worker: Worker | null;
+  /** Resolvers waiting for the next checkpoint report (tests). */
+  readonly #waiters: ((pages: number) => void)[] = [];
+
+  /** Starts the thread for `db` (open on `data.path`) and turns the main connection's checkpoints off. */
+  constructor(db: Sqlite.Database, data: CheckpointWorkerData) {
+    this.#db = db;
+    const worker = new Worker(WORKER_URL, { workerData: data });
+    this.#worker = worker;
+    worker.unref();
+    worker.on('message', (m: CheckpointReport) => {
+      for (const resolve of this.#waiters.splice(0)) resolve(m.checkpointed);
+    });
+    const fallBack = () => {
+      if (this.#worker !== worker) return;
+      this.#worker = null;
+      // Without the thread the WAL would grow for ever: SQLite checkpoints on commit again.
+      if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT}`);
+    };
+    worker.on('error', fallBack);
+    worker.on('exit', fallBack);
+    db.pragma('wal_autocheckpoint = 0');
+    // The WAL file shrinks back when it is reused, so its size tells the thread how much
+    // waits to be checkpointed (otherwise it keeps its largest size for ever).
+    db.pragma('journal_size_limit = 0');
+  }
+
+  /** False once the thread has stopped (the main connection checkpoints again). */
+  get running(): boolean {
+    return this.#worker !== null;
+  }
+
+  /** A checkpoint now; resolves with the pages it copied (tests). */
+  now(): Promise<number> {
+    const w = this.#worker;
+    if (!w) return noCheckpointThread();
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve);
+      w.postMessage('now' satisfies CheckpointRequest);
+    });
+  }
+
+  /** Stops the thread as if it had died; resolves once it has exited. */
+  async stop(): Promise<void> {
+    await this.#worker?.terminate(); // 'exit' runs the fallback
+  }
+
+  /**
+   * Ends the thread without the fallback (the database is closing). Its connection closes with
+   * it; SQLite keeps the WAL safe meanwhile, and the last connection to close checkpoints the rest.
+   */
+  close(): void {
+    const w = this.#worker;
+    this.#worker = null;
+    if (w) void w.terminate();
+  }
+}

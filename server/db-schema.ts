@@ -1,0 +1,66 @@
+/**
+ * defensive.db's schema: the reference programs' tables (clients, files) plus our extra
+ * columns, as migrations numbered by PRAGMA user_version, so a reference server's database
+ * (tables present, user_version 0) is upgraded in place.
+ */
+import type Sqlite from 'better-sqlite3';
+import { ServerError } from './errors';
+
+/** Each entry moves the schema from version i to i+1. Never edit one that has shipped. */
+const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
+  // 0 -> 1: the spec's tables. IF NOT EXISTS keeps a reference server's existing tables.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS clients (
+        ID        BLOB PRIMARY KEY CHECK (length(ID) = 16),
+        Name      TEXT NOT NULL UNIQUE,
+        PublicKey BLOB CHECK (PublicKey IS NULL OR length(PublicKey) = 160),
+        LastSeen  TEXT,
+        AESKey    BLOB CHECK (AESKey IS NULL OR length(AESKey) = 32)
+      );
+      CREATE TABLE IF NOT EXISTS files (
+        ID       BLOB NOT NULL REFERENCES clients(ID) ON DELETE CASCADE,
+        FileName TEXT NOT NULL,
+        PathName TEXT NOT NULL,
+        Verified INTEGER NOT NULL DEFAULT 0
+      );
+    `);
+  },
+  // 1 -> 2: size, CRC, time and upload token per file; one row per (client, file name).
+  (db) => {
+    const have = new Set((db.pragma('table_info(files)') as { name: string }[]).map((c) => c.name));
+    for (const [col, type] of [
+      ['Size', 'INTEGER'],
+      ['Cksum', 'INTEGER'],
+      ['ReceivedAt', 'TEXT'],
+      ['Token', 'TEXT'],
+    ] as const) {
+      if (!have.has(col)) db.exec(`ALTER TABLE files ADD COLUMN ${col} ${type}`);
+    }
+    // Older databases may hold duplicates; keep the newest row of each (client, name).
+    db.exec(`
+      DELETE FROM files WHERE rowid NOT IN (SELECT max(rowid) FROM files GROUP BY ID, FileName);
+      CREATE UNIQUE INDEX IF NOT EXISTS files_client_name ON files(ID, FileName);
+      CREATE INDEX IF NOT EXISTS files_path ON files(PathName COLLATE NOCASE);
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies pending migrations, each in its own transaction. Refuses a newer schema. */
+export function migrate(db: Sqlite.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new ServerError(
+      'SERVER_ERR_STORAGE',
+      `defensive.db has schema version ${current}, newer than this server knows (${MIGRATIONS.length}). Upgrade the server.`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v]!(db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Where the bytes of received files live, behind one async interface: the local folder
+ * (local-storage.ts) is the first implementation, an S3-compatible object store the next.
+ * Any implementation must pass test/contracts/file-storage.contract.ts.
+ *
+ * An upload streams into a temp file (write() is synchronous: nothing is awaited per chunk
+ * on the hot path), is made durable by finish(), then moved into place by commit(). Stored
+ * files are named by a '/'-separated path chosen by the file store ("<client hex>/<name>").
+ */
+import type { ServerError } from './errors';
+
+export interface TempFile {
+  /** Appends bytes the caller no longer touches. Synchronous; a failure shows in `error`. */
+  write(bytes: Uint8Array): void;
+  /** The write buffer is full: stop reading until drained() resolves. */
+  readonly needsDrain: boolean;
+  /** Resolves once the write buffer has room again (or the temp file failed). */
+  drained(): Promise<void>;
+  /** The first write failure (disk full ...), or null. */
+  readonly error: ServerError | null;
+  /** Flushes and makes every written byte durable; throws the write failure (SERVER_ERR_UPLOAD_WRITE). */
+  finish(): Promise<void>;
+  /** Drops the temp file (closed first, then removed); never throws. */
+  abort(): Promise<void>;
+}
+
+export interface FileStorage {
+  /** Prepares the storage and removes temp files a crash left behind; returns how many. */
+  init(): Promise<number>;
+  /** A new temp file for an upload in progress. */
+  createTemp(): TempFile;
+  /** True when a stored file exists at `pathName`. */
+  exists(pathName: string): Promise<boolean>;
+  /**
+   * Moves a finished temp file (from this storage's createTemp()) to `pathName`, replacing
+   * what is there atomically; durable when it resolves.
+   */
+  commit(temp: TempFile, pathName: string): Promise<void>;
+  /** Removes a stored file; missing is fine. */
+  remove(pathName: string): Promise<void>;
+}

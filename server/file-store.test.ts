@@ -1,0 +1,85 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { clientIdToHex } from '../lib/protocol';
+import { SqliteDatabase } from './db';
+import { FileStore } from './file-store';
+import { LocalFileStorage } from './local-storage';
+import type { UploadResult } from './upload';
+
+let dir: string;
+let db: SqliteDatabase;
+let storage: LocalFileStorage;
+let store: FileStore;
+const id = new Uint8Array(16).fill(7);
+const hex = clientIdToHex(id);
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sft-store-'));
+  db = new SqliteDatabase(join(dir, 'defensive.db'), { checkpointIntervalMs: 0 });
+  storage = new LocalFileStorage(dir);
+  await storage.init();
+  store = new FileStore(db, storage);
+  await db.insertClient(id, 'alice', new Date().toISOString());
+});
+afterEach(async () => {
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function temp(text: string): Promise<UploadResult> {
+  const t = store.createTemp();
+  t.write(Buffer.from(text));
+  await t.finish();
+  return { temp: t, size: text.length, cksum: 0 };
+}
+
+describe('FileStore.store (async rename)', () => {
+  it('two uploads of one name stored at once: one after the other, one file, the row describes it', async () => {
+    const now = new Date().toISOString();
+    const [a, b] = await Promise.all([
+      store.store(id, 'x.txt', await temp('first'), now),
+      store.store(id, 'x.txt', await temp('second'), now),
+    ]);
+    expect(b.pathName).toBe(a.pathName);
+    expect(readdirSync(join(dir, 'files', hex))).toEqual(['x.txt']);
+    expect(readFileSync(join(dir, 'files', b.pathName), 'utf8')).toBe('second');
+    const row = (await db.fileByName(id, 'x.txt'))!;
+    expect(row.Token).toBe(b.token);
+    expect(row.Size).toBe('second'.length);
+    // The replaced upload's token no longer acts on the file.
+    expect(await store.verify(id, 'x.txt', a.token)).toBe(false);
+    expect(await store.discard(id, 'x.txt', a.token)).toBe(false);
+    expect(readdirSync(join(dir, 'files', hex))).toEqual(['x.txt']);
+    expect(readdirSync(storage.tmpDir)).toEqual([]);
+  });
+
+  it('names that sanitise alike, stored at once, get distinct files', async () => {
+    const now = new Date().toISOString();
+    const [a, b] = await Promise.all([
+      store.store(id, 'a/b.txt', await temp('one'), now),
+      store.store(id, 'c/b.txt', await temp('two'), now),
+    ]);
+    expect(a.pathName).not.toBe(b.pathName);
+    expect([a.pathName, b.pathName].sort()).toEqual([`${hex}/b (2).txt`, `${hex}/b.txt`]);
+    expect(readFileSync(join(dir, 'files', a.pathName), 'utf8')).toBe('one');
+    expect(readFileSync(join(dir, 'files', b.pathName), 'utf8')).toBe('two');
+  });
+
+  it('verify and discard act on the own upload: row and file', async () => {
+    const s = await store.store(id, '../x.txt', await temp('data'), new Date().toISOString());
+    expect(s.pathName).toBe(`${hex}/x.txt`);
+    expect(await store.verify(id, '../x.txt', s.token)).toBe(true);
+    expect((await db.fileByName(id, '../x.txt'))?.Verified).toBe(1);
+    expect(await store.discard(id, '../x.txt', s.token)).toBe(true);
+    expect(await db.fileByName(id, '../x.txt')).toBeUndefined();
+    expect(readdirSync(join(dir, 'files', hex))).toEqual([]);
+  });
+
+  it('an unknown client stores nothing', async () => {
+    await expect(
+      store.store(new Uint8Array(16).fill(9), 'x', await temp('x'), new Date().toISOString()),
+    ).rejects.toMatchObject({ code: 'SERVER_ERR_UNKNOWN_CLIENT' });
+  });
+});

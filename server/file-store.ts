@@ -1,0 +1,127 @@
+/**
+ * Received files: the bytes in a FileStorage, the rows in the Database. Owns the two rules
+ * that span both: uploads of the same client and name are stored one after another (a
+ * replacement waits for the one before), and concurrent uploads never pick the same stored
+ * name (a candidate is reserved before anything is awaited).
+ */
+import { randomBytes } from 'node:crypto';
+import { clientIdToHex } from '../lib/protocol';
+import type { Database } from './database';
+import { ServerError } from './errors';
+import type { FileStorage, TempFile } from './file-storage';
+import { inClientFolder, sanitizeFileName, uniqueName } from './stored-names';
+import type { UploadResult } from './upload';
+
+export interface StoredFile {
+  pathName: string;
+  /** Identifies this upload in the files row; 1029/1030/1031 on this connection act on it only. */
+  token: string;
+}
+
+export class FileStore {
+  readonly #db: Database;
+  readonly #storage: FileStorage;
+  /** store() calls per client and original name, in order. */
+  readonly #storing = new Map<string, Promise<unknown>>();
+  /** Stored paths (lower case) chosen by stores still in flight. */
+  readonly #reserved = new Set<string>();
+
+  constructor(db: Database, storage: FileStorage) {
+    this.#db = db;
+    this.#storage = storage;
+  }
+
+  /** A temp file for an upload in progress. */
+  createTemp(): TempFile {
+    return this.#storage.createTemp();
+  }
+
+  /**
+   * Moves a finished upload into the client's folder (replacing an earlier upload of the
+   * same name atomically) and records it unverified.
+   */
+  store(clientId: Uint8Array, fileName: string, result: UploadResult, now: string): Promise<StoredFile> {
+    const key = `${clientIdToHex(clientId)}/${fileName}`;
+    const before = this.#storing.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => {}).then(() => this.#store(clientId, fileName, result, now));
+    this.#storing.set(key, mine);
+    const forget = () => {
+      if (this.#storing.get(key) === mine) this.#storing.delete(key);
+    };
+    mine.then(forget, forget);
+    return mine;
+  }
+
+  async #store(
+    clientId: Uint8Array,
+    fileName: string,
+    result: UploadResult,
+    now: string,
+  ): Promise<StoredFile> {
+    const db = this.#db;
+    if (!(await db.clientById(clientId))) {
+      throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client is no longer registered.');
+    }
+    const hex = clientIdToHex(clientId);
+    const previous = await db.fileByName(clientId, fileName);
+    const token = randomBytes(8).toString('hex');
+    // Committed on its own first: if the process dies between the rename and the row update,
+    // the old row must not vouch for the new bytes; and from now on the replaced upload's
+    // connection can no longer verify or remove the file (its token is gone).
+    if (previous) await db.claimFile(clientId, fileName, token);
+    const replacing = previous !== undefined && inClientFolder(previous.PathName, hex);
+    const pathName = replacing ? previous.PathName : await this.#choosePath(hex, fileName);
+    if (replacing) this.#reserved.add(pathName.toLowerCase());
+    try {
+      await this.#storage.commit(result.temp, pathName);
+      try {
+        await db.upsertFile({
+          id: clientId,
+          fileName,
+          pathName,
+          size: result.size,
+          cksum: result.cksum,
+          receivedAt: now,
+          token,
+        });
+      } catch (e) {
+        // A file under a new name must not stay behind unrecorded. (A replaced one is gone
+        // either way; its row, already unverified, now describes the new bytes.)
+        if (!replacing) await this.#storage.remove(pathName).catch(() => {});
+        throw e;
+      }
+    } finally {
+      this.#reserved.delete(pathName.toLowerCase());
+    }
+    return { pathName, token };
+  }
+
+  /** A free stored path for `fileName`, reserved (the caller releases it). */
+  #choosePath(hex: string, fileName: string): Promise<string> {
+    return uniqueName(sanitizeFileName(fileName), async (name) => {
+      const candidate = `${hex}/${name}`;
+      const key = candidate.toLowerCase();
+      if (this.#reserved.has(key)) return true;
+      this.#reserved.add(key);
+      const taken = (await this.#db.pathTaken(candidate)) || (await this.#storage.exists(candidate));
+      if (taken) this.#reserved.delete(key);
+      return taken;
+    }).then((name) => `${hex}/${name}`);
+  }
+
+  /** Marks upload `token` of the name verified; false when another upload replaced it. */
+  async verify(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
+    return (await this.#db.markVerified(clientId, fileName, token)) > 0;
+  }
+
+  /**
+   * Removes upload `token` of the name (row and file); false when another upload replaced
+   * it meanwhile (that one stays).
+   */
+  async discard(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
+    const row = await this.#db.deleteFile(clientId, fileName, token);
+    if (!row) return false;
+    if (inClientFolder(row.PathName, clientIdToHex(clientId))) await this.#storage.remove(row.PathName);
+    return true;
+  }
+}
