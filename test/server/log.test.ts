@@ -13,7 +13,7 @@ import {
   sendFile,
   startServer,
   waitFor,
-} from './helpers';
+} from '../support/server-helpers';
 
 describe('server log', () => {
   let srv: InProcessServer;
