@@ -90,7 +90,18 @@ run('bridge', tsx, [
   `${host}:${serverPort}`,
   ...origins.flatMap((o) => ['--origin', o]),
 ]);
-run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host]);
+// The page's bridge URL and the hosts it answers for come from configuration only (never
+// from a request's Host header): app/runtime-config.ts, app/allowed-hosts.ts.
+const webEnv: Record<string, string> = { SFT_BRIDGE_PORT: bridgePort };
+const wildcard = host === '0.0.0.0' || host === '::';
+const hostInUrl = host.includes(':') ? `[${host}]` : host;
+if (!env.SFT_BRIDGE_URL && !env.SFT_PUBLIC_ORIGIN && !wildcard) {
+  webEnv.SFT_BRIDGE_URL = `ws://${hostInUrl}:${bridgePort}/`;
+}
+const loopback = ['127.0.0.1', '::1', 'localhost'].includes(host);
+if (!env.SFT_ALLOWED_HOSTS && !env.SFT_PUBLIC_ORIGIN && !wildcard && !loopback)
+  webEnv.SFT_ALLOWED_HOSTS = hostInUrl;
+run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host], webEnv);
 console.log(
   `\n  Open http://localhost:${webPort} in your browser. Files are stored in ${data}. Ctrl-C stops everything.\n`,
 );
