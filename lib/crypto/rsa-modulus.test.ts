@@ -48,6 +48,18 @@ describe('received RSA moduli', () => {
     );
   });
 
+  it('a modulus checked before is not checked again (a stored key on every 1027, a bad key sent again)', () => {
+    const n = modulusOf(realSpki());
+    const t0 = performance.now();
+    expect(modulusDefect(n)).toBeUndefined();
+    const first = performance.now() - t0;
+    const t1 = performance.now();
+    for (let i = 0; i < 1000; i++) expect(modulusDefect(n)).toBeUndefined();
+    const again = (performance.now() - t1) / 1000;
+    console.log(`modulus check: first ${first.toFixed(2)} ms, again ${(again * 1000).toFixed(1)} µs`);
+    expect(again).toBeLessThan(first);
+  });
+
   it(`isProbablePrime agrees with a sieve for every odd n in 5..100,000 and with OpenSSL on 1024-bit numbers`, () => {
     const limit = 100_000;
     const composite = new Uint8Array(limit);

@@ -66,11 +66,27 @@ export function isProbablePrime(n: bigint): boolean {
   return true;
 }
 
-/** Why `n` cannot be an RSA modulus (a small factor, or probably prime), or undefined if none found. */
-export function modulusDefect(n: bigint): string | undefined {
+/**
+ * Recent verdicts by modulus: a server checks the same stored key again on every 1027, and a
+ * peer may send the same bad key again and again; each check costs a modular exponentiation.
+ */
+const MEMO_SIZE = 1024;
+const memo = new Map<bigint, string | undefined>();
+
+function findDefect(n: bigint): string | undefined {
   for (const p of SMALL_PRIMES) {
     if (n % p === 0n) return `modulus is divisible by ${p}`;
   }
   if (isProbablePrime(n)) return 'modulus is prime';
   return undefined;
+}
+
+/** Why `n` cannot be an RSA modulus (a small factor, or probably prime), or undefined if none found. */
+export function modulusDefect(n: bigint): string | undefined {
+  if (memo.has(n)) return memo.get(n);
+  const defect = findDefect(n);
+  // Oldest first out: a Map iterates in insertion order.
+  if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
+  memo.set(n, defect);
+  return defect;
 }
