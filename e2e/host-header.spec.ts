@@ -70,6 +70,15 @@ async function expectRefused(port: number, goodHost: string): Promise<void> {
   }
 }
 
+/** The page is served for `headers`, and both its policies name exactly `bridge` besides 'self'. */
+async function expectServed(port: number, headers: Record<string, string>, bridge: string): Promise<void> {
+  const a = await get(port, '/', headers);
+  const what = JSON.stringify(headers);
+  expect(a.status, what).toBe(200);
+  const policy = `connect-src 'self' ${bridge}`;
+  expect(connectSrc(a), what).toEqual({ meta: policy, header: policy });
+}
+
 /** `next start` on a free port with `env`; resolves once it answers for `host`. */
 async function startWeb(env: Record<string, string>, host: (port: number) => string) {
   const port = await freePort();
@@ -98,12 +107,7 @@ test('the shared system (SFT_BRIDGE_URL set): 421 for a foreign Host or X-Forwar
   await expectRefused(system.webPort, good);
   const bridge = system.bridgeUrl.replace(/\/$/, '');
   for (const host of [good, `localhost:${system.webPort}`]) {
-    const a = await get(system.webPort, '/', { Host: host, 'X-Forwarded-Proto': 'https' });
-    expect(a.status, host).toBe(200);
-    expect(connectSrc(a), host).toEqual({
-      meta: `connect-src 'self' ${bridge}`,
-      header: `connect-src 'self' ${bridge}`,
-    });
+    await expectServed(system.webPort, { Host: host, 'X-Forwarded-Proto': 'https' }, bridge);
   }
 });
 
@@ -112,16 +116,8 @@ test('nothing configured: loopback names only, the bridge is ws://127.0.0.1:8080
   try {
     await expectRefused(port, `127.0.0.1:${port}`);
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'LOCALHOST']) {
-      const a = await get(port, '/', {
-        Host: host,
-        'X-Forwarded-Proto': 'https',
-        'X-Forwarded-Port': '9999',
-      });
-      expect(a.status, host).toBe(200);
-      expect(connectSrc(a), host).toEqual({
-        meta: "connect-src 'self' ws://127.0.0.1:8080",
-        header: "connect-src 'self' ws://127.0.0.1:8080",
-      });
+      const headers = { Host: host, 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': '9999' };
+      await expectServed(port, headers, 'ws://127.0.0.1:8080');
     }
   } finally {
     await web.stop();
@@ -139,12 +135,11 @@ test('configured for files.example.org: that host only (not even loopback), its 
       expect((await get(port, '/', { Host: host })).status, host).toBe(421);
     }
     for (const host of ['files.example.org', 'FILES.example.org:443']) {
-      const a = await get(port, '/', { Host: host, 'X-Forwarded-Host': 'files.example.org' });
-      expect(a.status, host).toBe(200);
-      expect(connectSrc(a), host).toEqual({
-        meta: "connect-src 'self' wss://files.example.org",
-        header: "connect-src 'self' wss://files.example.org",
-      });
+      await expectServed(
+        port,
+        { Host: host, 'X-Forwarded-Host': 'files.example.org' },
+        'wss://files.example.org',
+      );
     }
   } finally {
     await web.stop();
