@@ -3,12 +3,13 @@
  *
  * Next.js evaluates `headers()` at `next build` and freezes the result in the build output,
  * so these headers cannot know where a deployment's bridge lives (one build serves any
- * deployment). They therefore allow WebSocket connections in general (`ws:` `wss:`), and
- * the root layout adds a second policy as a <meta> tag, computed per request from
- * SFT_BRIDGE_URL / SFT_BRIDGE_PORT, whose connect-src names only the configured bridge.
- * Browsers enforce every policy they receive, so the page can reach only its own origin
- * and that one bridge (see app/runtime-config.ts). The upload worker obeys its own script's
- * CSP instead: proxy.ts gives that response the same policy with the narrow connect-src.
+ * deployment). They therefore allow WebSocket connections in general (`ws:` `wss:`); at run
+ * time proxy.ts replaces the header on every response with the same policy whose
+ * connect-src names only the configured bridge (SFT_BRIDGE_URL / SFT_PUBLIC_ORIGIN /
+ * SFT_BRIDGE_PORT, configuration only: app/runtime-config.ts), which also covers the upload
+ * worker (it obeys its own script's CSP), and the root layout repeats that connect-src as a
+ * <meta> policy. Browsers enforce every policy they receive, so the page can reach only its
+ * own origin and that one bridge.
  * The policy itself is app/csp.mjs.
  *
  * script-src needs 'unsafe-inline': the app router streams its bootstrap and RSC payload

@@ -1,16 +1,27 @@
 /**
- * The upload worker's script gets the same per-request connect-src as the page: only its
- * own origin and this deployment's bridge. A dedicated worker obeys the CSP of its own
- * script's response, and the headers of next.config.mjs are frozen at build time (they
- * allow `ws: wss:` in general); here the whole policy is sent again at run time with the
- * narrow connect-src (a header set here replaces next.config.mjs's of the same name).
+ * Runs before every request:
+ * - A request whose Host or X-Forwarded-Host is not a configured host gets 421 Misdirected
+ *   Request (app/allowed-hosts.ts), before any page or file is served for it.
+ * - Every response gets the whole CSP with connect-src narrowed to this deployment's bridge
+ *   (app/runtime-config.ts, configuration only). This matters most for the upload worker's
+ *   script: a dedicated worker obeys the CSP of its own script's response, and the headers
+ *   of next.config.mjs are frozen at build time (they allow `ws: wss:` in general). A header
+ *   set here replaces next.config.mjs's of the same name.
  */
 import { type NextRequest, NextResponse } from 'next/server';
+import { requestHostAllowed } from './app/allowed-hosts';
 import { contentSecurityPolicy } from './app/csp.mjs';
 import { bridgeOrigin, resolveRuntimeConfig } from './app/runtime-config';
 
 export function proxy(request: NextRequest): NextResponse {
-  const { bridgeUrl } = resolveRuntimeConfig((name) => request.headers.get(name));
+  if (!requestHostAllowed((name) => request.headers.get(name))) {
+    // The text names no host: nothing the client sent is echoed back.
+    return new NextResponse('Misdirected Request: this server does not serve that host.\n', {
+      status: 421,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+    });
+  }
+  const { bridgeUrl } = resolveRuntimeConfig();
   const response = NextResponse.next();
   const dev = process.env.NODE_ENV === 'development';
   response.headers.set(
@@ -19,8 +30,3 @@ export function proxy(request: NextRequest): NextResponse {
   );
   return response;
 }
-
-// The worker starts from a Turbopack bootstrap under /_next/static/chunks
-// (turbopack-worker-<hash>.js?params=...), which then imports the worker's chunks. Every
-// static file gets the policy: it only matters for scripts that start a worker.
-export const config = { matcher: '/_next/static/:path*' };

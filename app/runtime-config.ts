@@ -1,12 +1,15 @@
 /**
- * Where the browser finds the bridge, decided per request on the server so that one build
+ * Where the browser finds the bridge, from configuration only (never from a request's Host
+ * or X-Forwarded-* headers, which the client chooses), read per request so that one build
  * serves any deployment:
  * - SFT_BRIDGE_URL (e.g. `wss://files.example.org/bridge`) when set;
- * - otherwise the page's own host on SFT_BRIDGE_PORT (default 8080), `wss:` when the page
- *   was reached over https (directly or per X-Forwarded-Proto), else `ws:`.
- * Also builds the connect-src CSP that names only that bridge.
+ * - otherwise the host of SFT_PUBLIC_ORIGIN (the page's public URL) on SFT_BRIDGE_PORT
+ *   (default 8080), `wss:` when that origin is https, else `ws:`;
+ * - otherwise `ws://127.0.0.1:SFT_BRIDGE_PORT/` (the loopback setup of `npm start`).
+ * Also builds the connect-src CSP that names only that bridge. Requests for hosts that are
+ * not configured never get here: proxy.ts answers them 421 (app/allowed-hosts.ts).
  */
-import { headers } from 'next/headers';
+import { connection } from 'next/server';
 
 /** The bridge's port when only the host is implied (scripts/start.ts uses the same default). */
 export const DEFAULT_BRIDGE_PORT = 8080;
@@ -18,16 +21,6 @@ export interface RuntimeConfig {
   configError?: string;
 }
 
-/** `host:port` / `[v6]:port` / `host` -> host part (brackets kept for IPv6). */
-function hostnameOf(hostHeader: string): string {
-  if (hostHeader.startsWith('[')) {
-    const end = hostHeader.indexOf(']');
-    return end > 0 ? hostHeader.slice(0, end + 1) : hostHeader;
-  }
-  const colon = hostHeader.indexOf(':');
-  return colon >= 0 ? hostHeader.slice(0, colon) : hostHeader;
-}
-
 function validBridgeUrl(text: string): string | undefined {
   try {
     const url = new URL(text);
@@ -37,28 +30,39 @@ function validBridgeUrl(text: string): string | undefined {
   }
 }
 
-export async function getRuntimeConfig(): Promise<RuntimeConfig> {
-  const h = await headers();
-  return resolveRuntimeConfig((name) => h.get(name));
+/** The bridge on SFT_BRIDGE_PORT at SFT_PUBLIC_ORIGIN's host, or on loopback. */
+function defaultBridgeUrl(env: Record<string, string | undefined>): string {
+  const portText = env.SFT_BRIDGE_PORT?.trim() || String(DEFAULT_BRIDGE_PORT);
+  const port = /^\d{1,5}$/.test(portText) ? portText : String(DEFAULT_BRIDGE_PORT);
+  try {
+    const origin = new URL(env.SFT_PUBLIC_ORIGIN?.trim() ?? '');
+    if (origin.protocol === 'https:' || origin.protocol === 'http:') {
+      return `${origin.protocol === 'https:' ? 'wss' : 'ws'}://${origin.hostname}:${port}/`;
+    }
+  } catch {
+    // No (usable) public origin: the loopback default.
+  }
+  return `ws://127.0.0.1:${port}/`;
 }
 
-/** getRuntimeConfig() over any request's headers (the proxy has no next/headers). */
-export function resolveRuntimeConfig(header: (name: string) => string | null): RuntimeConfig {
-  const configured = process.env.SFT_BRIDGE_URL?.trim();
-  let configError: string | undefined;
+/** The page's settings; marks the render dynamic so they are read at request time, not at build. */
+export async function getRuntimeConfig(): Promise<RuntimeConfig> {
+  await connection();
+  return resolveRuntimeConfig();
+}
+
+/** getRuntimeConfig() without the render-time hook (for proxy.ts and tests). */
+export function resolveRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
+  const configured = env.SFT_BRIDGE_URL?.trim();
   if (configured) {
     const url = validBridgeUrl(configured);
     if (url) return { bridgeUrl: url };
-    configError = `SFT_BRIDGE_URL is set to "${configured}", which is not a ws:// or wss:// URL; using the default bridge address instead.`;
+    return {
+      bridgeUrl: defaultBridgeUrl(env),
+      configError: `SFT_BRIDGE_URL is set to "${configured}", which is not a ws:// or wss:// URL; using the default bridge address instead.`,
+    };
   }
-  const host = hostnameOf(
-    (header('x-forwarded-host') ?? header('host') ?? 'localhost').split(',')[0]!.trim(),
-  );
-  const proto = (header('x-forwarded-proto') ?? 'http').split(',')[0]!.trim();
-  const portText = process.env.SFT_BRIDGE_PORT?.trim() || String(DEFAULT_BRIDGE_PORT);
-  const port = /^\d{1,5}$/.test(portText) ? portText : String(DEFAULT_BRIDGE_PORT);
-  const bridgeUrl = `${proto === 'https' ? 'wss' : 'ws'}://${host}:${port}/`;
-  return configError ? { bridgeUrl, configError } : { bridgeUrl };
+  return { bridgeUrl: defaultBridgeUrl(env) };
 }
 
 /** `ws://host:port` of a bridge URL: what a CSP source names. */

@@ -28,6 +28,7 @@ describe('parseConfig', () => {
     expect(c.maxPayload).toBe(DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE);
     expect(c.cert).toBeUndefined();
     expect(c.trustProxy).toBe(false);
+    expect([c.maxPending, c.maxPendingPerIp, c.healthCacheMs]).toEqual([128, 8, 5000]);
   });
 
   test('flags', () => {
@@ -52,6 +53,12 @@ describe('parseConfig', () => {
       '3',
       '--connect-timeout',
       '0.5',
+      '--max-pending',
+      '40',
+      '--max-pending-per-ip',
+      '4',
+      '--health-cache',
+      '2.5',
       '--cert',
       'c.pem',
       '--key',
@@ -68,6 +75,9 @@ describe('parseConfig', () => {
       idleTimeoutMs: 1500,
       handshakeTimeoutMs: 3000,
       connectTimeoutMs: 500,
+      maxPending: 40,
+      maxPendingPerIp: 4,
+      healthCacheMs: 2500,
       cert: 'c.pem',
       key: 'k.pem',
       trustProxy: true,
@@ -81,6 +91,9 @@ describe('parseConfig', () => {
       BRIDGE_ORIGINS: 'https://a.example, https://b.example',
       BRIDGE_MAX_PER_IP: '3',
       BRIDGE_TRUST_PROXY: '1',
+      BRIDGE_MAX_PENDING: '50',
+      BRIDGE_MAX_PENDING_PER_IP: '5',
+      BRIDGE_HEALTH_CACHE: '1',
     };
     const c = config(['--listen', '127.0.0.1:2'], env);
     expect(c.listen.port).toBe(2);
@@ -89,6 +102,7 @@ describe('parseConfig', () => {
     expect(c.maxPerIp).toBe(3);
     expect(c.trustProxy).toBe(true);
     expect(c.maxConnections).toBe(DEFAULT_CONFIG.maxConnections);
+    expect([c.maxPending, c.maxPendingPerIp, c.healthCacheMs]).toEqual([50, 5, 1000]);
   });
 
   test('--help', () => {
@@ -105,6 +119,9 @@ describe('parseConfig', () => {
       ['--max-connections', '0'],
       ['--max-per-ip', '1.5'],
       ['--idle-timeout', '-1'],
+      ['--max-pending', '0'],
+      ['--max-pending-per-ip', 'x'],
+      ['--health-cache', '0'],
       ['--cert', 'only-cert.pem'],
       ['--unknown'],
       ['positional'],

@@ -28,6 +28,12 @@ export interface BridgeConfig {
   idleTimeoutMs: number;
   /** Drop a TCP connection that has not completed its HTTP upgrade by then. */
   handshakeTimeoutMs: number;
+  /** TCP connections not yet upgraded to WebSocket, in total. */
+  maxPending: number;
+  /** Not-yet-upgraded connections per source address (IPv6: per /64); not applied with trustProxy. */
+  maxPendingPerIp: number;
+  /** /healthz reuses its last probe of the target for this long. */
+  healthCacheMs: number;
   /** Give up connecting to the target after this long (close 4005). */
   connectTimeoutMs: number;
   /** PEM files; both set = listen with TLS (wss://). */
@@ -52,6 +58,9 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   maxPerIp: 16,
   idleTimeoutMs: 300_000,
   handshakeTimeoutMs: 10_000,
+  maxPending: 128,
+  maxPendingPerIp: 8,
+  healthCacheMs: 5_000,
   connectTimeoutMs: 5_000,
   trustProxy: false,
 };
@@ -69,12 +78,16 @@ WebSocket bridge: relays protocol v3 frames between browsers and one file server
   --max-per-ip N            connections per client address (default ${DEFAULT_CONFIG.maxPerIp})   BRIDGE_MAX_PER_IP
   --idle-timeout SECONDS    close after no message either way (default ${DEFAULT_CONFIG.idleTimeoutMs / 1000})   BRIDGE_IDLE_TIMEOUT
   --handshake-timeout SECONDS  drop unfinished HTTP upgrades (default ${DEFAULT_CONFIG.handshakeTimeoutMs / 1000})   BRIDGE_HANDSHAKE_TIMEOUT
+  --max-pending N           connections not yet upgraded, in total (default ${DEFAULT_CONFIG.maxPending})   BRIDGE_MAX_PENDING
+  --max-pending-per-ip N    not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; off with --trust-proxy)   BRIDGE_MAX_PENDING_PER_IP
+  --health-cache SECONDS    /healthz reuses its last probe this long (default ${DEFAULT_CONFIG.healthCacheMs / 1000})   BRIDGE_HEALTH_CACHE
   --connect-timeout SECONDS give up reaching the file server (default ${DEFAULT_CONFIG.connectTimeoutMs / 1000})   BRIDGE_CONNECT_TIMEOUT
   --cert FILE --key FILE    PEM certificate and key: serve wss:// directly   BRIDGE_CERT, BRIDGE_KEY
   --trust-proxy             client address from X-Forwarded-For (only behind your own proxy)   BRIDGE_TRUST_PROXY=1
   --help                    this text
 
-GET /healthz answers 200 {"target":"reachable"} or 503 {"target":"unreachable"}.
+GET /healthz answers 200 {"target":"reachable"} or 503 {"target":"unreachable"}, from at most one
+probe of the file server per --health-cache period; keep it off the public side of a proxy.
 Command-line options override environment variables.`;
 
 export function parseHostPort(text: string, what: string): HostPort {
@@ -159,6 +172,13 @@ export function parseConfig(
   if (idle !== undefined) config.idleTimeoutMs = seconds(idle, '--idle-timeout');
   const handshake = pick(values['handshake-timeout'], 'BRIDGE_HANDSHAKE_TIMEOUT');
   if (handshake !== undefined) config.handshakeTimeoutMs = seconds(handshake, '--handshake-timeout');
+  const maxPending = pick(values['max-pending'], 'BRIDGE_MAX_PENDING');
+  if (maxPending !== undefined) config.maxPending = positiveInt(maxPending, '--max-pending');
+  const maxPendingPerIp = pick(values['max-pending-per-ip'], 'BRIDGE_MAX_PENDING_PER_IP');
+  if (maxPendingPerIp !== undefined)
+    config.maxPendingPerIp = positiveInt(maxPendingPerIp, '--max-pending-per-ip');
+  const healthCache = pick(values['health-cache'], 'BRIDGE_HEALTH_CACHE');
+  if (healthCache !== undefined) config.healthCacheMs = seconds(healthCache, '--health-cache');
   const connectTimeout = pick(values['connect-timeout'], 'BRIDGE_CONNECT_TIMEOUT');
   if (connectTimeout !== undefined) config.connectTimeoutMs = seconds(connectTimeout, '--connect-timeout');
 
@@ -186,6 +206,9 @@ function parse(argv: readonly string[]) {
       'idle-timeout': { type: 'string' },
       'handshake-timeout': { type: 'string' },
       'connect-timeout': { type: 'string' },
+      'max-pending': { type: 'string' },
+      'max-pending-per-ip': { type: 'string' },
+      'health-cache': { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
       'trust-proxy': { type: 'boolean' },

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, closeReason } from './close-codes';
 import type { BridgeConfig, HostPort } from './config';
+import { HealthCheck } from './health';
 import { jsonLineLogger, type Logger } from './log';
 import { Relay } from './relay';
+import { PendingUpgrades } from './upgrade-limits';
 
 export interface Bridge {
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -48,20 +50,6 @@ function abortHandshake(socket: Duplex, status: number, text: string): void {
   socket.destroy();
 }
 
-function probe(target: HostPort, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect(target.port, target.host);
-    const timer = setTimeout(() => done(false), timeoutMs);
-    function done(ok: boolean) {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    }
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
 export function createBridge(config: BridgeConfig, options: BridgeOptions = {}): Bridge {
   const log = options.log ?? jsonLineLogger;
   const anyOrigin = config.origins.includes('*');
@@ -70,6 +58,18 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   const perIp = new Map<string, number>();
   let refusing = 0;
   let closing = false;
+  const health = new HealthCheck(config.target, {
+    timeoutMs: Math.min(HEALTH_PROBE_TIMEOUT_MS, config.connectTimeoutMs),
+    cacheMs: config.healthCacheMs,
+  });
+  const pending = new PendingUpgrades(
+    {
+      maxTotal: config.maxPending,
+      maxPerSource: config.trustProxy ? 0 : config.maxPendingPerIp,
+      timeoutMs: config.handshakeTimeoutMs,
+    },
+    log,
+  );
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -83,7 +83,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
-      probe(config.target, Math.min(HEALTH_PROBE_TIMEOUT_MS, config.connectTimeoutMs)).then((ok) => {
+      health.check().then((ok) => {
         res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(JSON.stringify({ target: ok ? 'reachable' : 'unreachable' }));
       });
@@ -108,14 +108,9 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   server.headersTimeout = config.handshakeTimeoutMs;
   server.requestTimeout = config.handshakeTimeoutMs;
 
-  // Handshake timeout: a connection that has not upgraded in time is dropped, whatever it
-  // sent (Node's headersTimeout is only checked every few seconds).
-  const handshakeTimers = new WeakMap<Socket, NodeJS.Timeout>();
-  server.on(config.cert ? 'secureConnection' : 'connection', (socket: Socket) => {
-    const timer = setTimeout(() => socket.destroy(), config.handshakeTimeoutMs);
-    handshakeTimers.set(socket, timer);
-    socket.once('close', () => clearTimeout(timer));
-  });
+  // Caps and the handshake timeout for connections not yet upgraded (upgrade-limits.ts),
+  // counted from the raw TCP connection, so a TLS handshake that never ends is timed too.
+  server.on('connection', (socket: Socket) => pending.admit(socket));
 
   function peerAddress(req: IncomingMessage): string {
     if (config.trustProxy) {
@@ -178,8 +173,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const timer = handshakeTimers.get(req.socket);
-    if (timer) clearTimeout(timer);
+    pending.upgraded(req.socket);
     socket.on('error', () => socket.destroy());
     if (closing) {
       abortHandshake(socket, 503, 'Service Unavailable');

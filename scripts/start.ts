@@ -90,7 +90,27 @@ run('bridge', tsx, [
   `${host}:${serverPort}`,
   ...origins.flatMap((o) => ['--origin', o]),
 ]);
-run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host]);
+// The page's bridge URL and the hosts it answers for come from configuration only (never
+// from a request's Host header): app/runtime-config.ts, app/allowed-hosts.ts. The loopback
+// names stay allowed so the URL printed below works; SFT_PUBLIC_ORIGIN's host is added there.
+const webEnv: Record<string, string> = { SFT_BRIDGE_PORT: bridgePort };
+const wildcard = host === '0.0.0.0' || host === '::';
+const hostInUrl = host.includes(':') ? `[${host}]` : host;
+if (!env.SFT_BRIDGE_URL && !env.SFT_PUBLIC_ORIGIN && !wildcard) {
+  webEnv.SFT_BRIDGE_URL = `ws://${hostInUrl}:${bridgePort}/`;
+}
+if (!env.SFT_ALLOWED_HOSTS) {
+  webEnv.SFT_ALLOWED_HOSTS = [
+    ...new Set(['localhost', '127.0.0.1', '[::1]', ...(wildcard ? [] : [hostInUrl])]),
+  ].join(',');
+}
+if (wildcard && !env.SFT_PUBLIC_ORIGIN && !env.SFT_ALLOWED_HOSTS) {
+  console.warn(
+    `SFT_HOST=${host}: the page answers only for localhost until you set SFT_PUBLIC_ORIGIN ` +
+      `(e.g. http://<this machine's name>:${webPort}), which also tells it where the bridge is.`,
+  );
+}
+run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host], webEnv);
 console.log(
   `\n  Open http://localhost:${webPort} in your browser. Files are stored in ${data}. Ctrl-C stops everything.\n`,
 );

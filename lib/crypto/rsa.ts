@@ -9,6 +9,7 @@ import {
   RSA_MODULUS_BITS,
 } from '../protocol/constants';
 import { CryptoError } from './errors';
+import { modulusDefect } from './rsa-modulus';
 
 // `as Uint8Array<ArrayBuffer>` below: TS 5.9's BufferSource excludes SharedArrayBuffer views;
 // our inputs are never shared, and WebCrypto copies them on call.
@@ -135,6 +136,7 @@ function toBigInt(magnitude: Uint8Array): bigint {
  *     SEQUENCE { OID 1.2.840.113549.1.1.1 (rsaEncryption), NULL }
  *     BIT STRING (0 unused bits) { SEQUENCE { INTEGER n (1024 bits), INTEGER e (odd, >= 3) } }
  *   }
+ * n must also be odd with no prime factor below 2000 and not probably prime (rsa-modulus.ts).
  * Returns the key size, exponent and the DER length (the bytes to import).
  */
 export function validatePublicKeySpki(spki: Uint8Array): {
@@ -168,6 +170,8 @@ export function validatePublicKeySpki(spki: Uint8Array): {
   if (rsa.end !== bits.end) bad('trailing bytes after RSAPublicKey');
   const modulusBits = bitLength(n);
   if (modulusBits !== RSA_MODULUS_BITS) bad(`modulus is ${modulusBits} bits, must be ${RSA_MODULUS_BITS}`);
+  const defect = modulusDefect(toBigInt(n));
+  if (defect !== undefined) bad(defect);
   const exponent = toBigInt(e);
   if (exponent < 3n || exponent % 2n === 0n) bad(`public exponent ${exponent} must be odd and at least 3`);
   return { modulusBits, exponent, derLength };

@@ -278,7 +278,8 @@ describe('refusals, each with its close code; the TCP side is closed too', () =>
 describe('target availability', () => {
   test('target down: 4005 "file server unreachable"; target up again: new connections work', async () => {
     const port = await freePort();
-    const b = await startBridge(port);
+    // No reuse of /healthz results (the default reuses one for 5 s), so the second sees the target up.
+    const b = await startBridge(port, { healthCacheMs: 0 });
     cleanups.push(() => b.close());
     const c = await rawClient(b.url);
     const closed = await c.closed;

@@ -67,9 +67,12 @@ export interface WsConn extends FrameConn {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-/** A browser-like WebSocket client: one request frame per binary message, one response per message. */
-export function wsConn(url: string): Promise<WsConn> {
-  const ws = new WebSocket(url, { perMessageDeflate: false, origin: ORIGIN });
+/**
+ * A browser-like WebSocket client: one request frame per binary message, one response per
+ * message. `opts.localAddress` picks the source address (e.g. 127.0.0.3).
+ */
+export function wsConn(url: string, opts: { localAddress?: string } = {}): Promise<WsConn> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, origin: ORIGIN, ...opts });
   const queue: Response[] = [];
   const waiters: ((r: Response | null) => void)[] = [];
   let isClosed = false;
