@@ -12,7 +12,7 @@
  * applies there (the proxy limits its clients itself).
  */
 import type { Socket } from 'node:net';
-import { sourceKey } from '../platform/source-address';
+import { sourceKey } from '../platform/source-key';
 import type { Logger } from './log';
 
 export interface UpgradeLimitOptions {
@@ -62,10 +62,17 @@ export class PendingUpgrades {
   /** A new TCP connection: dropped if over a cap, else timed until it upgrades or closes. */
   admit(socket: Socket): void {
     const key = peerKey(socket);
-    const source = sourceKey(socket.remoteAddress);
+    // A socket already gone has no address: refuse it rather than count it under a shared key.
+    let source = 'unknown';
+    let known = true;
+    try {
+      source = sourceKey(socket.remoteAddress);
+    } catch {
+      known = false;
+    }
     const count = this.#perSource.get(source) ?? 0;
     const over =
-      socket.remoteAddress === undefined ||
+      !known ||
       this.#pending.size >= this.#opts.maxTotal ||
       (this.#opts.maxPerSource > 0 && count >= this.#opts.maxPerSource);
     if (over) {

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
-import { randomName, register, type ServerProcess, startServerProcess, wsConn } from './helpers';
+import { randomName, register, type ServerProcess, startServerProcess, wsConn } from '../support/hostile';
 
 const CLIENTS = 300;
 const HAMMER_MS = 6_000;

@@ -17,7 +17,7 @@ import {
   tcpConn,
   until,
   unwrapKey,
-} from './helpers';
+} from '../support/hostile';
 
 let srv: ServerProcess;
 

@@ -17,7 +17,7 @@ import {
   startServerProcess,
   until,
   wsConn,
-} from './helpers';
+} from '../support/hostile';
 
 const PER_SOURCE = 8;
 const TOTAL = 24;
