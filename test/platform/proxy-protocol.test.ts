@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes } from '../support/arbitraries';
 import { crc32c } from '../../platform/crc32c';
 import { formatIp } from '../../platform/ip-address';
 import {
@@ -18,6 +17,7 @@ import {
   type ProxyProtocolErrorCode,
   tcpProxyHeader,
 } from '../../platform/proxy-protocol';
+import { concatBytes } from '../support/arbitraries';
 
 /** Hex with spaces and `#` comments allowed, so vectors can carry a comment per field. */
 function hex(text: string): Uint8Array {
