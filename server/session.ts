@@ -15,11 +15,15 @@ import {
   clientIdToHex,
   decodeRequest,
   encodeResponse,
+  ProtocolError,
   REQUEST_HEADER_SIZE,
   RequestCode,
+  RequestDecoder,
+  type RequestEvent as FrameEvent,
   type RequestHeader,
   type Response,
   ResponseCode,
+  requestHeaderOf,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
 import { type KeyGrant, reconnect, register, sendPublicKey } from './client-handlers';
@@ -28,7 +32,6 @@ import type { ServerDatabase } from './db';
 import { classifyError, ServerError } from './errors';
 import { discardFile, verifyFile } from './file-handlers';
 import { FileReceiver } from './file-receiver';
-import { type FrameEvent, FrameReader, FrameReaderError } from './frame-reader';
 import type { Logger, RequestLogEntry } from './log';
 import type { Storage } from './storage';
 import { sharedTurnBudget, type TurnBudget } from './turn-budget';
@@ -57,7 +60,7 @@ const isRequestEnd = (e: FrameEvent) => e.type === 'frame' || e.type === 'file-e
 export class Session {
   readonly #socket: Socket;
   readonly #ctx: SessionContext;
-  readonly #reader: FrameReader;
+  readonly #reader: RequestDecoder;
   readonly #files: FileReceiver;
   readonly #queue: FrameEvent[] = [];
   /** Work the socket waits for; timeouts do not apply while `#serverBusy`. */
@@ -76,7 +79,7 @@ export class Session {
     this.#socket = socket;
     this.#ctx = ctx;
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#reader = new FrameReader(ctx.config.maxPayload);
+    this.#reader = new RequestDecoder({ maxPayload: ctx.config.maxPayload });
     this.#files = new FileReceiver({
       db: ctx.db,
       storage: ctx.storage,
@@ -122,7 +125,7 @@ export class Session {
       events = this.#reader.push(chunk);
     } catch (e) {
       // Requests already complete in this chunk are dropped too: the stream is untrustworthy.
-      if (e instanceof FrameReaderError) this.#fatal(e.protocolError, e.header);
+      if (e instanceof ProtocolError) this.#fatal(e, requestHeaderOf(e));
       else this.#fatal(e, null);
       return;
     }

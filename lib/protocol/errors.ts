@@ -1,3 +1,5 @@
+import type { RequestHeader, ResponseHeader } from './headers';
+
 /** Stable codes of every protocol-layer failure; tests assert these, never message text. */
 export type ProtocolErrorCode =
   | 'PROTO_ERR_NAME_NO_NUL'
@@ -18,7 +20,14 @@ export class ProtocolError extends Error {
   constructor(
     readonly code: ProtocolErrorCode,
     message: string,
+    /** The offending frame header, when one was read (framing errors). */
+    readonly header: RequestHeader | ResponseHeader | null = null,
   ) {
     super(message);
   }
+}
+
+/** The request header a framing error carries (null for none, or for a response header). */
+export function requestHeaderOf(e: ProtocolError): RequestHeader | null {
+  return e.header !== null && 'clientId' in e.header ? e.header : null;
 }
