@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CloseCode, closeReason } from './close-codes';
+import { CloseCode, closeReason } from '../lib/protocol';
 import type { BridgeConfig, HostPort } from './config';
 import { jsonLineLogger, type Logger } from './log';
 import { Relay } from './relay';

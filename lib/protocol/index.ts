@@ -1,4 +1,5 @@
 export * from './client-id';
+export * from './close-codes';
 export * from './constants';
 export * from './errors';
 export * from './frame-rules';
