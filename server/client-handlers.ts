@@ -41,8 +41,8 @@ function uuidBytes(): Uint8Array {
   return Uint8Array.from(Buffer.from(randomUUID().replaceAll('-', ''), 'hex'));
 }
 
-/** RSA-OAEP (SHA-1, MGF1-SHA-1) of `aesKey` with the client's DER SubjectPublicKeyInfo. */
-export function wrapAesKey(publicKeyField: Uint8Array, aesKey: Uint8Array): Buffer {
+/** RSA-OAEP (SHA-1, MGF1-SHA-1) of `aesKey` with the client's DER SubjectPublicKeyInfo, synchronously with Node's crypto (lib/crypto's wrapAesKey is the async WebCrypto one). */
+export function encryptAesKeyForClient(publicKeyField: Uint8Array, aesKey: Uint8Array): Buffer {
   let derLength: number;
   try {
     const info = validatePublicKeySpki(publicKeyField);
@@ -113,7 +113,7 @@ export function sendPublicKey(db: ServerDatabase, req: SendPublicKeyRequest, now
     );
   }
   const aesKey = randomBytes(AES_KEY_SIZE);
-  const wrapped = wrapAesKey(req.publicKey, aesKey);
+  const wrapped = encryptAesKeyForClient(req.publicKey, aesKey);
   db.setKeys(req.clientId, req.publicKey, aesKey, now);
   return {
     response: { code: ResponseCode.PublicKeyAccepted, clientId: client.ID, encryptedKey: wrapped },
@@ -136,7 +136,7 @@ export function reconnect(db: ServerDatabase, req: ReconnectRequest, now: string
   const aesKey = randomBytes(AES_KEY_SIZE);
   let wrapped: Buffer;
   try {
-    wrapped = wrapAesKey(client.PublicKey, aesKey);
+    wrapped = encryptAesKeyForClient(client.PublicKey, aesKey);
   } catch {
     return rejected('BAD_STORED_KEY');
   }

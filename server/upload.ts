@@ -8,13 +8,12 @@ import { createDecipheriv, type Decipher } from 'node:crypto';
 import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Cksum } from '../lib/crypto';
-import { AES_BLOCK_SIZE } from '../lib/protocol';
+import { ZERO_IV } from '../lib/protocol';
 import { ServerError } from './errors';
 import { type PacketFields, PacketSequence, type SequenceLimits } from './upload-sequence';
 
 /** Write-stream buffer before the socket is paused: big enough for large writev()s, small enough for 100 uploads at once (4 MiB each was 400 MiB). */
 export const UPLOAD_WRITE_BUFFER = 1024 * 1024;
-const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
 /**
  * Plaintext bytes written between two background fdatasync()s. Without them the kernel
  * keeps a whole file dirty in the page cache and the fsync before 1603 writes all of it
