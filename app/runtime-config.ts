@@ -7,9 +7,7 @@
  * Also builds the connect-src CSP that names only that bridge.
  */
 import { headers } from 'next/headers';
-
-/** The bridge's port when only the host is implied (scripts/start.ts uses the same default). */
-export const DEFAULT_BRIDGE_PORT = 8080;
+import { DEFAULT_BRIDGE_PORT } from '@/lib/protocol';
 
 export interface RuntimeConfig {
   /** WebSocket URL of the bridge. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { MAX_RESPONSE_PAYLOAD, RESPONSE_HEADER_SIZE, ResponseCode } from './constants';
-import { decodeResponseHeader, encodeResponseHeader, type ResponseHeader } from './headers';
+import { decodeResponseHeader, encodeResponseHeader } from './headers';
 import { type ResponseFrame, ResponseFrameDecoder } from './response-decoder';
 import { decodeResponse, encodeResponse, type Response } from './responses';
 import { expectProtocolError } from './test-arbitraries';
@@ -120,15 +120,6 @@ function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   }
   out.push(bytes.subarray(from));
   return out;
-}
-
-/** Small deterministic PRNG so the "random" splits are the same on every run. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 0x1_0000_0000;
-  };
 }
 
 describe('ResponseFrameDecoder on a stream of every response kind', () => {
