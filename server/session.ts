@@ -5,8 +5,9 @@
  * budget (turn-budget.ts, shared by all connections) is spent, so memory stays bounded by
  * one frame plus that buffer and one connection cannot hold the loop.
  *
- * Errors: a framing error (bad version or code, declared payload over the limit) gets 1607
- * and the connection is closed, since the byte stream can no longer be trusted. An error
+ * Errors: a framing error (lib/protocol's header check: bad version or code, a declared
+ * payload over the limit or of a size the code does not allow) gets 1607 and the
+ * connection is closed, since the byte stream can no longer be trusted. An error
  * inside a well-formed request gets 1607 (1601 for 1025, nothing for 1030) and the
  * connection stays usable. The 1028 path lives in file-receiver.ts.
  */
