@@ -65,6 +65,18 @@ const VERSION_3: VersionRules = {
 /** Every protocol version we speak, by version byte. */
 export const PROTOCOL_VERSIONS: ReadonlyMap<number, VersionRules> = new Map([[PROTOCOL_VERSION, VERSION_3]]);
 
+/** A decoder's payload limit, refused unless a non-negative integer. */
+export function checkMaxPayload(maxPayload: number): number {
+  // A NaN or negative limit would make every `size > limit` check pass silently.
+  if (!Number.isInteger(maxPayload) || maxPayload < 0) {
+    throw new ProtocolError(
+      'PROTO_ERR_BAD_FIELD',
+      `maxPayload must be a non-negative integer, got ${maxPayload}.`,
+    );
+  }
+  return maxPayload;
+}
+
 function describeRule(rule: PayloadRule): string {
   return 'exactly' in rule ? `exactly ${rule.exactly.join(' or ')}` : `at least ${rule.atLeast}`;
 }

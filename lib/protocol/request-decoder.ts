@@ -13,8 +13,8 @@
  * and every later push throws the same error.
  */
 import { DEFAULT_MAX_REQUEST_PAYLOAD, REQUEST_HEADER_SIZE } from './constants';
-import { ProtocolError } from './errors';
-import { checkRequestHeader } from './frame-rules';
+import type { ProtocolError } from './errors';
+import { checkMaxPayload, checkRequestHeader } from './frame-rules';
 import { decodeRequestHeader, type RequestHeader } from './headers';
 
 export type RequestEvent =
@@ -49,15 +49,7 @@ export class RequestDecoder {
   #failure: ProtocolError | null = null;
 
   constructor(opts: { maxPayload?: number } = {}) {
-    const maxPayload = opts.maxPayload ?? DEFAULT_MAX_REQUEST_PAYLOAD;
-    // A NaN or negative limit would make every `size > limit` check pass silently.
-    if (!Number.isInteger(maxPayload) || maxPayload < 0) {
-      throw new ProtocolError(
-        'PROTO_ERR_BAD_FIELD',
-        `maxPayload must be a non-negative integer, got ${maxPayload}.`,
-      );
-    }
-    this.#maxPayload = maxPayload;
+    this.#maxPayload = checkMaxPayload(opts.maxPayload ?? DEFAULT_MAX_REQUEST_PAYLOAD);
   }
 
   /** True between requests (no partial request buffered). */

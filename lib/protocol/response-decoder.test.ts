@@ -3,7 +3,7 @@ import { MAX_RESPONSE_PAYLOAD, RESPONSE_HEADER_SIZE, ResponseCode } from './cons
 import { decodeResponseHeader, encodeResponseHeader } from './headers';
 import { type ResponseFrame, ResponseFrameDecoder } from './response-decoder';
 import { decodeResponse, encodeResponse, type Response } from './responses';
-import { expectProtocolError } from './test-arbitraries';
+import { expectProtocolError, splitAt } from './test-arbitraries';
 
 const ID = Uint8Array.from({ length: 16 }, (_, i) => 0x50 + i);
 const pattern = (n: number, salt: number): Uint8Array =>
@@ -109,17 +109,6 @@ function framesMatch<H extends { version: number; code: number; payloadSize: num
 
 function feed(decoder: ResponseFrameDecoder, chunks: readonly Uint8Array[]): ResponseFrame[] {
   return chunks.flatMap((c) => decoder.push(c));
-}
-
-function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let from = 0;
-  for (const cut of cuts) {
-    out.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  out.push(bytes.subarray(from));
-  return out;
 }
 
 describe('ResponseFrameDecoder on a stream of every response kind', () => {

@@ -1,6 +1,6 @@
 import { MAX_RESPONSE_PAYLOAD, RESPONSE_HEADER_SIZE } from './constants';
-import { ProtocolError } from './errors';
-import { checkResponseHeader } from './frame-rules';
+import type { ProtocolError } from './errors';
+import { checkMaxPayload, checkResponseHeader } from './frame-rules';
 import { decodeResponseHeader, type ResponseHeader } from './headers';
 
 export interface ResponseFrame {
@@ -25,15 +25,7 @@ export class ResponseFrameDecoder {
   #failure: ProtocolError | null = null;
 
   constructor(opts: { maxPayload?: number } = {}) {
-    const maxPayload = opts.maxPayload ?? MAX_RESPONSE_PAYLOAD;
-    // A NaN or negative limit would make every `size > limit` check pass silently.
-    if (!Number.isInteger(maxPayload) || maxPayload < 0) {
-      throw new ProtocolError(
-        'PROTO_ERR_BAD_FIELD',
-        `maxPayload must be a non-negative integer, got ${maxPayload}.`,
-      );
-    }
-    this.#maxPayload = maxPayload;
+    this.#maxPayload = checkMaxPayload(opts.maxPayload ?? MAX_RESPONSE_PAYLOAD);
   }
 
   /** True when no partial frame is buffered. */
