@@ -10,9 +10,7 @@
  * not configured never get here: proxy.ts answers them 421 (app/allowed-hosts.ts).
  */
 import { connection } from 'next/server';
-
-/** The bridge's port when only the host is implied (scripts/start.ts uses the same default). */
-export const DEFAULT_BRIDGE_PORT = 8080;
+import { DEFAULT_BRIDGE_PORT } from '@/lib/protocol';
 
 export interface RuntimeConfig {
   /** WebSocket URL of the bridge. */

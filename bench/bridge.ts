@@ -12,6 +12,7 @@ import { createKeyPair, nodeEncryptorFactory } from '../cli/node-crypto';
 import { TcpTransport } from '../cli/tcp-transport';
 import { WsTransport } from '../cli/ws-transport';
 import { ClientSession, establishIdentity, type Transport } from '../lib/client';
+import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
 import { syntheticFile } from './synthetic-file';
 
 const MiB = 1024 * 1024;
@@ -61,9 +62,9 @@ async function timedUpload(transport: Transport, size: number, label: string): P
 }
 
 export async function benchBridge(opts: BenchBridgeOptions): Promise<BenchBridgeResult> {
-  const server = opts.server ?? { host: '127.0.0.1', port: 1256 };
-  const bridgeUrl = opts.bridgeUrl ?? 'ws://127.0.0.1:8080/';
-  const origin = opts.origin ?? 'http://localhost:3000';
+  const server = opts.server ?? { host: '127.0.0.1', port: DEFAULT_SERVER_PORT };
+  const bridgeUrl = opts.bridgeUrl ?? `ws://127.0.0.1:${DEFAULT_BRIDGE_PORT}/`;
+  const origin = opts.origin ?? `http://localhost:${DEFAULT_WEB_PORT}`;
   let directMiBps = 0;
   let bridgeMiBps = 0;
   for (let round = 0; round < (opts.rounds ?? 1); round++) {

@@ -8,9 +8,9 @@ import { type AddressInfo, connect, createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Cksum } from '../lib/crypto';
+import { ZERO_IV } from '../lib/protocol';
 
 const MiB = 1024 * 1024;
-const ZERO_IV = Buffer.alloc(16);
 
 export function mibPerSec(bytes: number, ms: number): number {
   return bytes / MiB / (ms / 1000);

@@ -8,19 +8,13 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeSendFilePrefix, ResponseCode } from '../lib/protocol';
-import {
-  contentSizeOf,
-  RawClient,
-  registerAndExchange,
-  spawnServer,
-  tempDir,
-} from '../test/support/server-helpers';
+import { ciphertextSize, encodeSendFilePrefix, ResponseCode, ZERO_IV } from '../lib/protocol';
+import { RawClient, registerAndExchange, spawnServer, tempDir } from '../test/support/server-helpers';
 
 const PACKET = 64 * 1024;
 
 async function writeCiphertext(path: string, size: number, key: Buffer): Promise<void> {
-  const cipher = createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
+  const cipher = createCipheriv('aes-256-cbc', key, ZERO_IV);
   const ws = createWriteStream(path);
   const block = randomBytes(1 << 20);
   for (let done = 0; done < size; done += block.length) {
@@ -66,7 +60,7 @@ async function main() {
       const size = mib * 1024 * 1024 + 5;
       const ct = join(work.path, `ct-${mib}`);
       await writeCiphertext(ct, size, id.aesKey);
-      const contentSize = contentSizeOf(size);
+      const contentSize = ciphertextSize(size);
       const totalPackets = Math.ceil(contentSize / PACKET);
       const pid = srv.proc.pid as number;
       const cpu0 = cpuSeconds(pid);

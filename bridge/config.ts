@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import {
+  DEFAULT_BRIDGE_PORT,
   DEFAULT_MAX_REQUEST_PAYLOAD,
   DEFAULT_SERVER_PORT,
+  DEFAULT_WEB_PORT,
   NAME_FIELD_SIZE,
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
@@ -46,8 +48,11 @@ export interface BridgeConfig {
 /** Smallest useful message limit: the largest fixed-size request (1026) must fit. */
 export const MIN_MAX_PAYLOAD = REQUEST_HEADER_SIZE + NAME_FIELD_SIZE + PUBLIC_KEY_SIZE;
 
-export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: 8080 };
-export const DEFAULT_ORIGINS = ['http://localhost:3000', 'http://127.0.0.1:3000'];
+export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: DEFAULT_BRIDGE_PORT };
+export const DEFAULT_ORIGINS = [
+  `http://localhost:${DEFAULT_WEB_PORT}`,
+  `http://127.0.0.1:${DEFAULT_WEB_PORT}`,
+];
 
 export const DEFAULT_CONFIG: BridgeConfig = {
   listen: DEFAULT_LISTEN,
@@ -69,7 +74,7 @@ export const USAGE = `Usage: npm run bridge -- [options]
 
 WebSocket bridge: relays protocol v3 frames between browsers and one file server.
 
-  --listen HOST:PORT        where to accept WebSocket connections   (default 127.0.0.1:8080)   BRIDGE_LISTEN
+  --listen HOST:PORT        where to accept WebSocket connections   (default 127.0.0.1:${DEFAULT_BRIDGE_PORT})   BRIDGE_LISTEN
   --target HOST:PORT        the file server to relay to             (default 127.0.0.1:${DEFAULT_SERVER_PORT})   BRIDGE_TARGET
   --origin URL              allowed page origin, repeatable; '*' = any
                             (default ${DEFAULT_ORIGINS.join(' and ')})   BRIDGE_ORIGINS (comma-separated)

@@ -6,6 +6,8 @@ export type BridgeErrorCode =
   | 'BRIDGE_ERR_FRAME_TRUNCATED'
   | 'BRIDGE_ERR_FRAME_BAD_VERSION'
   | 'BRIDGE_ERR_FRAME_UNKNOWN_CODE'
+  /** The declared payload size is not one the request code allows (1025 is 255 bytes, ...). */
+  | 'BRIDGE_ERR_FRAME_BAD_SIZE'
   | 'BRIDGE_ERR_FRAME_SIZE_MISMATCH'
   | 'BRIDGE_ERR_FRAME_TOO_LARGE';
 

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { encodeRequest, REQUEST_HEADER_SIZE, RequestCode } from '../lib/protocol';
-import { CLOSE_REASONS, CloseCode, MAX_CLOSE_REASON_BYTES } from './close-codes';
+import {
+  CLOSE_REASONS,
+  CloseCode,
+  encodeRequest,
+  MAX_CLOSE_REASON_BYTES,
+  REQUEST_HEADER_SIZE,
+  RequestCode,
+} from '../lib/protocol';
 import { BridgeError, type BridgeErrorCode } from './errors';
 import { checkRequestMessage, closeCodeFor } from './frame-check';
 
@@ -32,10 +38,22 @@ function failure(bytes: Uint8Array, limit = LIMIT): BridgeErrorCode {
 }
 
 describe('checkRequestMessage', () => {
+  /** A payload size each request code allows (1028: its fixed part plus some content). */
+  const VALID_SIZE: Record<number, number> = {
+    [RequestCode.Register]: 255,
+    [RequestCode.SendPublicKey]: 255 + 160,
+    [RequestCode.Reconnect]: 255,
+    [RequestCode.SendFile]: 267 + 100,
+    [RequestCode.CrcOk]: 255,
+    [RequestCode.CrcRetry]: 255,
+    [RequestCode.CrcAbort]: 255,
+  };
+
   test('accepts one whole frame of every request code and returns its header', () => {
     for (const code of Object.values(RequestCode)) {
-      const h = checkRequestMessage(message({ code, declared: 255, payload: 255 }), LIMIT);
-      expect(h).toMatchObject({ version: 3, code, payloadSize: 255 });
+      const size = VALID_SIZE[code]!;
+      const h = checkRequestMessage(message({ code, declared: size, payload: size }), LIMIT);
+      expect(h).toMatchObject({ version: 3, code, payloadSize: size });
     }
   });
 
@@ -44,9 +62,22 @@ describe('checkRequestMessage', () => {
     expect(checkRequestMessage(bytes, LIMIT).code).toBe(RequestCode.Register);
   });
 
-  test('accepts an empty payload and a payload exactly at the limit', () => {
-    expect(checkRequestMessage(message({ declared: 0, payload: 0 }), LIMIT).payloadSize).toBe(0);
-    expect(checkRequestMessage(message({ declared: LIMIT, payload: LIMIT }), LIMIT).payloadSize).toBe(LIMIT);
+  test('accepts a 1028 of only its fixed part and one exactly at the limit', () => {
+    const code = RequestCode.SendFile;
+    expect(checkRequestMessage(message({ code, declared: 267, payload: 267 }), LIMIT).payloadSize).toBe(267);
+    expect(checkRequestMessage(message({ code, declared: LIMIT, payload: LIMIT }), LIMIT).payloadSize).toBe(
+      LIMIT,
+    );
+  });
+
+  test('refuses a declared size the code does not allow (the same check as the server), before the message length', () => {
+    for (const code of Object.values(RequestCode)) {
+      const size = VALID_SIZE[code]!;
+      for (const wrong of code === RequestCode.SendFile ? [0, 266] : [0, size - 1, size + 1]) {
+        expect(failure(message({ code, declared: wrong, payload: wrong }))).toBe('BRIDGE_ERR_FRAME_BAD_SIZE');
+        expect(failure(message({ code, declared: wrong, payload: size }))).toBe('BRIDGE_ERR_FRAME_BAD_SIZE');
+      }
+    }
   });
 
   test('refuses a message shorter than the header', () => {
@@ -57,12 +88,14 @@ describe('checkRequestMessage', () => {
   });
 
   test('refuses a declared size different from the message', () => {
-    expect(failure(message({ declared: 10, payload: 9 }))).toBe('BRIDGE_ERR_FRAME_SIZE_MISMATCH');
-    expect(failure(message({ declared: 10, payload: 11 }))).toBe('BRIDGE_ERR_FRAME_SIZE_MISMATCH');
+    expect(failure(message({ declared: 255, payload: 254 }))).toBe('BRIDGE_ERR_FRAME_SIZE_MISMATCH');
+    expect(failure(message({ declared: 255, payload: 256 }))).toBe('BRIDGE_ERR_FRAME_SIZE_MISMATCH');
+    const code = RequestCode.SendFile;
+    expect(failure(message({ code, declared: 300, payload: 299 }))).toBe('BRIDGE_ERR_FRAME_SIZE_MISMATCH');
     // Two frames in one message: the second is extra bytes.
     const two = new Uint8Array([
-      ...message({ declared: 1, payload: 1 }),
-      ...message({ declared: 1, payload: 1 }),
+      ...message({ declared: 255, payload: 255 }),
+      ...message({ declared: 255, payload: 255 }),
     ]);
     expect(failure(two)).toBe('BRIDGE_ERR_FRAME_SIZE_MISMATCH');
   });
@@ -106,6 +139,7 @@ describe('close codes', () => {
       'BRIDGE_ERR_FRAME_TRUNCATED',
       'BRIDGE_ERR_FRAME_BAD_VERSION',
       'BRIDGE_ERR_FRAME_UNKNOWN_CODE',
+      'BRIDGE_ERR_FRAME_BAD_SIZE',
       'BRIDGE_ERR_FRAME_SIZE_MISMATCH',
     ] as const) {
       expect(closeCodeFor(code)).toBe(CloseCode.MalformedFrame);

@@ -1,17 +1,27 @@
 import {
+  CloseCode,
   checkRequestHeader,
   decodeRequestHeader,
+  ProtocolError,
+  type ProtocolErrorCode,
   REQUEST_HEADER_SIZE,
   type RequestHeader,
 } from '../lib/protocol';
-import { CloseCode } from './close-codes';
 import { BridgeError, type BridgeErrorCode } from './errors';
 
+/** The bridge's name for each way lib/protocol's header check can fail. */
+const HEADER_FAILURES: Partial<Record<ProtocolErrorCode, BridgeErrorCode>> = {
+  PROTO_ERR_PAYLOAD_TOO_LARGE: 'BRIDGE_ERR_FRAME_TOO_LARGE',
+  PROTO_ERR_BAD_VERSION: 'BRIDGE_ERR_FRAME_BAD_VERSION',
+  PROTO_ERR_UNKNOWN_CODE: 'BRIDGE_ERR_FRAME_UNKNOWN_CODE',
+  PROTO_ERR_BAD_PAYLOAD_SIZE: 'BRIDGE_ERR_FRAME_BAD_SIZE',
+};
+
 /**
- * Checks that one WebSocket message is exactly one complete request frame:
- *   23-byte header (lib/protocol), version 3, code 1025..1031,
- *   declared payload <= maxPayload, declared payload == message length - 23.
- * The size limit is checked first, so a huge declared size reads as "too large".
+ * Checks that one WebSocket message is exactly one complete request frame: a 23-byte header
+ * that passes lib/protocol's header check (declared payload <= maxPayload, checked first so
+ * a huge size reads as "too large"; a version we speak; a request code; the payload size
+ * that code allows), and a declared payload == message length - 23.
  * Throws BridgeError; returns the header otherwise.
  */
 export function checkRequestMessage(message: Uint8Array, maxPayload: number): RequestHeader {
@@ -22,20 +32,12 @@ export function checkRequestMessage(message: Uint8Array, maxPayload: number): Re
     );
   }
   const header = decodeRequestHeader(message);
-  if (header.payloadSize > maxPayload) {
-    throw new BridgeError(
-      'BRIDGE_ERR_FRAME_TOO_LARGE',
-      `Declared payload of ${header.payloadSize} bytes exceeds the limit of ${maxPayload}.`,
-    );
-  }
   try {
-    checkRequestHeader(header);
+    checkRequestHeader(header, maxPayload);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new BridgeError(
-      code === 'PROTO_ERR_BAD_VERSION' ? 'BRIDGE_ERR_FRAME_BAD_VERSION' : 'BRIDGE_ERR_FRAME_UNKNOWN_CODE',
-      (err as Error).message,
-    );
+    const code = err instanceof ProtocolError ? HEADER_FAILURES[err.code] : undefined;
+    if (!code) throw err;
+    throw new BridgeError(code, (err as ProtocolError).message, { cause: err });
   }
   const actual = message.length - REQUEST_HEADER_SIZE;
   if (header.payloadSize !== actual) {

@@ -1,12 +1,14 @@
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import {
+  CLOSE_REASONS,
+  CloseCode,
+  closeReason,
   encodeResponseHeader,
   REQUEST_HEADER_SIZE,
   RESPONSE_HEADER_SIZE,
   ResponseFrameDecoder,
 } from '../lib/protocol';
-import { CLOSE_REASONS, CloseCode, closeReason } from './close-codes';
 import type { HostPort } from './config';
 import { BridgeError } from './errors';
 import { checkRequestMessage, closeCodeFor } from './frame-check';

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CloseCode, closeReason } from './close-codes';
+import { CloseCode, closeReason } from '../lib/protocol';
 import type { BridgeConfig, HostPort } from './config';
 import { HealthCheck } from './health';
 import { jsonLineLogger, type Logger } from './log';

@@ -19,7 +19,7 @@ Sends files to a protocol v3 file server, encrypted with AES-256-CBC, and checks
 file's CRC with the server.
 
 Options:
-  --server HOST:PORT  The file server (IPv6 as [address]:PORT; PORT defaults to 1256),
+  --server HOST:PORT  The file server (IPv6 as [address]:PORT; PORT defaults to ${DEFAULT_SERVER_PORT}),
                       or ws://HOST:PORT/PATH for a WebSocket bridge.
                       Default: line 1 of transfer.info.
   --name NAME         Client name to register as (ASCII, at most 100 characters).

@@ -10,9 +10,7 @@
 import { createCipheriv } from 'node:crypto';
 import type { EncryptorFactory, NewKeyPair } from '../lib/client';
 import { generateRsaKeyPair, importPrivateKeyPkcs8, unwrapAesKey } from '../lib/crypto';
-import { AES_BLOCK_SIZE } from '../lib/protocol';
-
-const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
+import { ZERO_IV } from '../lib/protocol';
 
 function subtle(): SubtleCrypto {
   return globalThis.crypto.subtle;

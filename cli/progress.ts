@@ -3,6 +3,7 @@
  * every few seconds otherwise. One reporter per file.
  */
 import { formatBytes, type SendProgress } from '../lib/client';
+import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
 
 const MIB = 1024 * 1024;
 /** Redraw interval of the bar on a terminal. */
@@ -52,7 +53,10 @@ export class ProgressReporter {
       this.#attempt = p.attempt;
       this.#attemptStart = now;
       this.#lastDraw = now;
-      if (p.attempt > 1) this.#line(`${p.fileName}: CRC mismatch, sending again (attempt ${p.attempt} of 4)`);
+      if (p.attempt > 1)
+        this.#line(
+          `${p.fileName}: CRC mismatch, sending again (attempt ${p.attempt} of ${MAX_SEND_ATTEMPTS})`,
+        );
     }
     if (p.phase === 'sending') {
       const interval = this.#tty ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS;

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
 import { webBuildIsFresh } from './web-build';
 
 const dev = process.argv.includes('--dev');
@@ -12,9 +13,9 @@ const root = new URL('..', import.meta.url).pathname;
 // Self-hosted and private by default: no Next.js telemetry unless asked for.
 const env: NodeJS.ProcessEnv = { NEXT_TELEMETRY_DISABLED: '1', ...process.env };
 const host = env.SFT_HOST ?? '127.0.0.1';
-const serverPort = env.SFT_PORT ?? '1256';
-const bridgePort = env.SFT_BRIDGE_PORT ?? '8080';
-const webPort = env.SFT_WEB_PORT ?? '3000';
+const serverPort = env.SFT_PORT ?? String(DEFAULT_SERVER_PORT);
+const bridgePort = env.SFT_BRIDGE_PORT ?? String(DEFAULT_BRIDGE_PORT);
+const webPort = env.SFT_WEB_PORT ?? String(DEFAULT_WEB_PORT);
 const data = env.SFT_DATA ?? join(root, 'data');
 const origins = [`http://localhost:${webPort}`, `http://127.0.0.1:${webPort}`];
 if (env.SFT_PUBLIC_ORIGIN) origins.push(env.SFT_PUBLIC_ORIGIN);

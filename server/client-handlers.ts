@@ -32,8 +32,8 @@ function uuidBytes(): Uint8Array {
   return Uint8Array.from(Buffer.from(randomUUID().replaceAll('-', ''), 'hex'));
 }
 
-/** RSA-OAEP (SHA-1, MGF1-SHA-1) of `aesKey` with the client's DER SubjectPublicKeyInfo. */
-export function wrapAesKey(publicKeyField: Uint8Array, aesKey: Uint8Array): Buffer {
+/** RSA-OAEP (SHA-1, MGF1-SHA-1) of `aesKey` with the client's DER SubjectPublicKeyInfo, synchronously with Node's crypto (lib/crypto's wrapAesKey is the async WebCrypto one). */
+export function encryptAesKeyForClient(publicKeyField: Uint8Array, aesKey: Uint8Array): Buffer {
   let derLength: number;
   try {
     const info = validatePublicKeySpki(publicKeyField);
@@ -107,7 +107,7 @@ export async function sendPublicKey(
     );
   }
   const aesKey = randomBytes(AES_KEY_SIZE);
-  const wrapped = wrapAesKey(req.publicKey, aesKey);
+  const wrapped = encryptAesKeyForClient(req.publicKey, aesKey);
   await db.setKeys(req.clientId, req.publicKey, aesKey, now);
   session.key = { aesKey, clientId: Uint8Array.from(client.ID) };
   session.name = client.Name;
@@ -130,7 +130,7 @@ export async function reconnect(
   const aesKey = randomBytes(AES_KEY_SIZE);
   let wrapped: Buffer;
   try {
-    wrapped = wrapAesKey(client.PublicKey, aesKey);
+    wrapped = encryptAesKeyForClient(client.PublicKey, aesKey);
   } catch {
     return rejected('BAD_STORED_KEY');
   }

@@ -15,11 +15,15 @@ import type { Socket } from 'node:net';
 import {
   clientIdToHex,
   encodeResponse,
+  type RequestEvent as FrameEvent,
+  ProtocolError,
   REQUEST_HEADER_SIZE,
   RequestCode,
+  RequestDecoder,
   type RequestHeader,
   type Response,
   ResponseCode,
+  requestHeaderOf,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
 import type { Logger } from '../platform/log';
@@ -28,7 +32,6 @@ import type { Database } from './database';
 import { drained } from './drained';
 import { FileReceiver } from './file-receiver';
 import type { FileStore } from './file-store';
-import { type FrameEvent, FrameReader, FrameReaderError } from './frame-reader';
 import { handleRequest } from './handlers';
 import { failure, type Outcome, type Step } from './outcome';
 import { Session } from './session';
@@ -58,7 +61,7 @@ export class Connection {
   readonly #socket: Socket;
   readonly #ctx: ConnectionContext;
   readonly #log: Logger;
-  readonly #reader: FrameReader;
+  readonly #reader: RequestDecoder;
   readonly #session = new Session();
   readonly #files: FileReceiver;
   readonly #queue: FrameEvent[] = [];
@@ -76,7 +79,7 @@ export class Connection {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
-    this.#reader = new FrameReader(ctx.config.maxPayload);
+    this.#reader = new RequestDecoder({ maxPayload: ctx.config.maxPayload });
     this.#files = new FileReceiver({
       db: ctx.db,
       files: ctx.files,
@@ -100,7 +103,7 @@ export class Connection {
       events = this.#reader.push(chunk);
     } catch (e) {
       // Requests already complete in this chunk are dropped too: the stream is untrustworthy.
-      if (e instanceof FrameReaderError) this.#fatal(e.protocolError, e.header);
+      if (e instanceof ProtocolError) this.#fatal(e, requestHeaderOf(e));
       else this.#fatal(e, null);
       return;
     }
@@ -213,14 +216,8 @@ export class Connection {
       case 'file-end':
         return this.#step(this.#files.end(), this.#packetHeader);
       case 'frame': {
-        if (ev.header.code === RequestCode.SendFile) {
-          // A 1028 too short for its fixed part: decoding fails, the file fails.
-          this.#packetHeader = ev.header;
-          return (
-            this.#step(this.#files.start(ev.header, ev.payload, 0), ev.header) ??
-            this.#handle({ type: 'file-end' })
-          );
-        }
+        // (A 1028 always arrives as file-start/content/end: one too short for its fixed
+        // part is a framing error in the decoder.)
         const abandoned = this.#files.interrupt();
         if (abandoned) this.#conclude(abandoned, null, 0, performance.now());
         const t0 = performance.now();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ciphertextSize } from '../lib/protocol';
 import { ServerError } from './errors';
-import { cbcContentSize, type PacketFields, PacketSequence } from './upload-sequence';
+import { type PacketFields, PacketSequence } from './upload-sequence';
 
 const limits = { maxFileSize: 1 << 30, maxContentPerPacket: 1024 };
 const fields = (over: Partial<PacketFields> = {}): PacketFields => ({
@@ -21,14 +22,14 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-describe('cbcContentSize', () => {
+describe('ciphertextSize', () => {
   it.each([
     [0, 16],
     [1, 16],
     [15, 16],
     [16, 32],
     [17, 32],
-  ])('%i -> %i', (orig, ct) => expect(cbcContentSize(orig)).toBe(ct));
+  ])('%i -> %i', (orig, ct) => expect(ciphertextSize(orig)).toBe(ct));
 });
 
 describe('PacketSequence', () => {

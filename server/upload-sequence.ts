@@ -2,7 +2,7 @@
  * The packet bookkeeping of one 1028 file, pure (no I/O): numbering, sizes that must stay
  * the same in every packet, and how much of each packet's content belongs to the file.
  */
-import { AES_BLOCK_SIZE, MAX_PACKETS } from '../lib/protocol';
+import { ciphertextSize, MAX_PACKETS } from '../lib/protocol';
 import { ServerError } from './errors';
 
 export interface PacketFields {
@@ -18,11 +18,6 @@ export interface SequenceLimits {
   maxFileSize: number;
   /** Most content bytes one packet can carry (the payload limit minus the fixed part). */
   maxContentPerPacket: number;
-}
-
-/** Ciphertext size of `orig` plaintext bytes under AES-CBC with PKCS#7 padding. */
-export function cbcContentSize(orig: number): number {
-  return AES_BLOCK_SIZE * (Math.floor(orig / AES_BLOCK_SIZE) + 1);
 }
 
 export interface Accepted {
@@ -59,10 +54,10 @@ export class PacketSequence {
         `The file is ${origSize} bytes; this server accepts at most ${limits.maxFileSize}.`,
       );
     }
-    if (contentSize !== cbcContentSize(origSize)) {
+    if (contentSize !== ciphertextSize(origSize)) {
       throw new ServerError(
         'SERVER_ERR_UPLOAD_SIZE',
-        `Content size ${contentSize} does not match AES-CBC of ${origSize} bytes (${cbcContentSize(origSize)}).`,
+        `Content size ${contentSize} does not match AES-CBC of ${origSize} bytes (${ciphertextSize(origSize)}).`,
       );
     }
     if (totalPackets < 1 || totalPackets > MAX_PACKETS || totalPackets > contentSize) {

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cksum } from '../lib/crypto';
+import { ciphertextSize, ZERO_IV } from '../lib/protocol';
 import type { ServerError } from './errors';
 import { LocalTempFile } from './local-storage';
 import { Upload } from './upload';
-import { cbcContentSize } from './upload-sequence';
 
 type SyncCallback = (e: NodeJS.ErrnoException | null) => void;
 const sync = vi.hoisted(() => ({
@@ -42,7 +42,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function encrypt(key: Buffer, plain: Buffer): Buffer {
-  const c = createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
+  const c = createCipheriv('aes-256-cbc', key, ZERO_IV);
   return Buffer.concat([c.update(plain), c.final()]);
 }
 
@@ -52,7 +52,7 @@ async function feed(u: Upload, key: Buffer, plain: Buffer, stopAfter = Number.PO
   const size = 16 * KiB;
   const total = Math.ceil(ct.length / size);
   const f = {
-    contentSize: cbcContentSize(plain.length),
+    contentSize: ciphertextSize(plain.length),
     origSize: plain.length,
     totalPackets: total,
     fileName: 'f',
@@ -68,9 +68,9 @@ async function feed(u: Upload, key: Buffer, plain: Buffer, stopAfter = Number.PO
 
 function newUpload(key: Buffer, plainSize: number, tmp: string, syncInterval: number): Upload {
   const first = {
-    contentSize: cbcContentSize(plainSize),
+    contentSize: ciphertextSize(plainSize),
     origSize: plainSize,
-    totalPackets: Math.ceil(cbcContentSize(plainSize) / (16 * KiB)),
+    totalPackets: Math.ceil(ciphertextSize(plainSize) / (16 * KiB)),
     fileName: 'f',
     packetNumber: 1,
   };

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cksum } from '../lib/crypto';
+import { ciphertextSize, ZERO_IV } from '../lib/protocol';
 import type { ServerError } from './errors';
 import { LocalTempFile } from './local-storage';
 import { Upload } from './upload';
-import { cbcContentSize } from './upload-sequence';
 
 const limits = { maxFileSize: 1 << 30, maxContentPerPacket: 1 << 20 };
 let dir: string;
@@ -17,7 +17,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function encrypt(key: Buffer, plain: Buffer): Buffer {
-  const c = createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
+  const c = createCipheriv('aes-256-cbc', key, ZERO_IV);
   return Buffer.concat([c.update(plain), c.final()]);
 }
 
@@ -33,7 +33,7 @@ describe('Upload', () => {
     const plain = randomBytes(100_003);
     const parts = packets(encrypt(key, plain), 4096);
     const f = {
-      contentSize: cbcContentSize(plain.length),
+      contentSize: ciphertextSize(plain.length),
       origSize: plain.length,
       totalPackets: parts.length,
       fileName: 'x',

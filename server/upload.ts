@@ -6,12 +6,10 @@
  */
 import { createDecipheriv, type Decipher } from 'node:crypto';
 import { Cksum } from '../lib/crypto';
-import { AES_BLOCK_SIZE } from '../lib/protocol';
+import { ZERO_IV } from '../lib/protocol';
 import { ServerError } from './errors';
 import type { TempFile } from './file-storage';
 import { type PacketFields, PacketSequence, type SequenceLimits } from './upload-sequence';
-
-const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
 
 export interface UploadResult {
   /** POSIX cksum of the plaintext. */

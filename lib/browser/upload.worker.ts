@@ -15,6 +15,7 @@ import {
   importPrivateKeyPkcs8,
   unwrapAesKey,
 } from '../crypto';
+import { CloseCode } from '../protocol';
 import { BrowserError } from './errors';
 import { fileSource } from './file-source';
 import type { ConnectionProblem, FromWorker, ToWorker } from './upload-protocol';
@@ -63,18 +64,16 @@ function problem(p: ConnectionProblem, message: string): void {
   post({ type: 'problem', problem: p, message });
 }
 
-/** Bridge close codes (bridge/close-codes.ts) that change what we tell the person. */
-const BRIDGE_ORIGIN_NOT_ALLOWED = 4003;
-const BRIDGE_TOO_MANY_CONNECTIONS = 4004;
-const BRIDGE_IDLE_TIMEOUT = 4008;
-
 /** Maps a connect-time failure to what the page tells the person. */
 function connectProblem(
   e: unknown,
   transport: WsTransport | undefined,
 ): { p: ConnectionProblem; message: string } {
   const closed = transport?.closeInfo;
-  if (closed && (closed.code === BRIDGE_ORIGIN_NOT_ALLOWED || closed.code === BRIDGE_TOO_MANY_CONNECTIONS)) {
+  if (
+    closed &&
+    (closed.code === CloseCode.OriginNotAllowed || closed.code === CloseCode.TooManyConnections)
+  ) {
     return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
   }
   const message = closed?.reason || (e instanceof Error ? e.message : String(e));
@@ -128,7 +127,7 @@ async function open(url: string, gen: number): Promise<{ transport: WsTransport;
     // Server and bridge drop idle connections (60 s / 5 min by default): reconnect quietly,
     // unless this connection died young, which points at a real problem (the page backs off).
     const routine =
-      transport.closeInfo?.code === BRIDGE_IDLE_TIMEOUT || Date.now() - openedAt > ROUTINE_CLOSE_AFTER_MS;
+      transport.closeInfo?.code === CloseCode.IdleTimeout || Date.now() - openedAt > ROUTINE_CLOSE_AFTER_MS;
     if (routine && target) {
       void reconnect(target.url, target.identity, { quiet: true });
       return;

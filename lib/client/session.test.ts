@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import {
+  bytesSource,
+  makeKeyPair,
+  nodeEncryptor,
+  testBytes,
+  webCryptoEncryptor,
+} from '../../test/support/client-helpers';
+import { FakeServer } from '../../test/support/fake-server';
 import { cksum } from '../crypto';
 import { MAX_FILE_SIZE, MAX_PACKETS, RequestCode } from '../protocol';
 import { ClientError, type ClientErrorCode } from './errors';
 import { establishIdentity } from './establish';
-import { FakeServer } from './fake-server';
 import { ClientSession, choosePacketSize, ENCRYPT_SLICE_SIZE } from './session';
-import { bytesSource, makeKeyPair, nodeEncryptor, testBytes, webCryptoEncryptor } from './test-helpers';
 import type { EncryptorFactory, SendProgress } from './types';
 
 async function expectCode(p: Promise<unknown>, code: ClientErrorCode): Promise<ClientError> {

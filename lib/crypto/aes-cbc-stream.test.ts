@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Crypto as PeculiarCrypto } from '@peculiar/webcrypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ZERO_IV } from '../protocol';
 import {
   type ChunkCipher,
   ciphertextSize,
@@ -16,7 +17,6 @@ const SUBTLES: [string, SubtleCrypto][] = [
 ];
 
 const KEY = new Uint8Array(randomBytes(32));
-const ZERO_IV = new Uint8Array(16);
 const MiB = 1024 * 1024;
 
 /** One-shot reference encryption by Node's OpenSSL. */

@@ -13,7 +13,7 @@
  *   decrypts it the same way and checks the real PKCS#7 padding itself.
  * Memory: at most one chunk plus one block is held.
  */
-import { AES_BLOCK_SIZE, AES_KEY_SIZE } from '../protocol/constants';
+import { AES_BLOCK_SIZE, AES_KEY_SIZE, ciphertextSize, ZERO_IV } from '../protocol/constants';
 import { CryptoError } from './errors';
 
 /** An incremental cipher: update() returns the output ready so far, final() the rest. */
@@ -24,16 +24,12 @@ export interface ChunkCipher {
 
 // `as Uint8Array<ArrayBuffer>` below: TS 5.9's BufferSource excludes SharedArrayBuffer views;
 // our inputs are never shared, and WebCrypto copies them on call.
-/** The protocol's fixed all-zero IV. */
-const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
 /** A whole PKCS#7 padding block: sixteen bytes of 16. */
 const FULL_PADDING_BLOCK = new Uint8Array(AES_BLOCK_SIZE).fill(AES_BLOCK_SIZE);
 const EMPTY = new Uint8Array(0);
 
-/** Ciphertext size of `plainSize` bytes: PKCS#7 always adds 1..16 bytes. */
-export function ciphertextSize(plainSize: number): number {
-  return AES_BLOCK_SIZE * (Math.floor(plainSize / AES_BLOCK_SIZE) + 1);
-}
+/** Re-exported for the crypto API's users; the rule itself is a protocol constant. */
+export { ciphertextSize };
 
 /** Imports raw key bytes as a non-extractable AES-CBC key; passes CryptoKeys through. */
 async function toAesKey(subtle: SubtleCrypto, key: Uint8Array | CryptoKey): Promise<CryptoKey> {

@@ -69,6 +69,8 @@ export const RSA_MODULUS_BITS = 1024;
 export const AES_KEY_SIZE = 32;
 /** AES block size; also the CBC IV size (the IV is all zeros). */
 export const AES_BLOCK_SIZE = 16;
+/** The protocol's fixed AES-CBC IV: 16 zero bytes. Shared by every part: never write into it. */
+export const ZERO_IV: Uint8Array = new Uint8Array(AES_BLOCK_SIZE);
 
 /** 1028 fixed part: ContentSize(4) OrigSize(4) PacketNumber(2) TotalPackets(2) FileName(255). */
 export const SEND_FILE_FIXED_SIZE = 4 + 4 + 2 + 2 + NAME_FIELD_SIZE;
@@ -95,3 +97,12 @@ export const DEFAULT_MAX_REQUEST_PAYLOAD = 16 * 1024 * 1024;
 export const MAX_RESPONSE_PAYLOAD = 4096;
 /** Default TCP port of the file server when port.info is missing. */
 export const DEFAULT_SERVER_PORT = 1256;
+/** Default port of the WebSocket bridge (not part of protocol v3; here so every part reads one value). */
+export const DEFAULT_BRIDGE_PORT = 8080;
+/** Default port of the web page (Next.js). */
+export const DEFAULT_WEB_PORT = 3000;
+
+/** Ciphertext size of `plainSize` bytes under AES-CBC with PKCS#7 padding, which always adds 1..16 bytes. */
+export function ciphertextSize(plainSize: number): number {
+  return AES_BLOCK_SIZE * (Math.floor(plainSize / AES_BLOCK_SIZE) + 1);
+}

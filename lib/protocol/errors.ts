@@ -1,4 +1,5 @@
 import { CodedError } from './coded-error';
+import type { RequestHeader, ResponseHeader } from './header-types';
 
 /** Stable codes of every protocol-layer failure; tests assert these, never message text. */
 export type ProtocolErrorCode =
@@ -17,4 +18,17 @@ export type ProtocolErrorCode =
 /** The one error type thrown by lib/protocol. */
 export class ProtocolError extends CodedError<ProtocolErrorCode> {
   override readonly name = 'ProtocolError';
+  constructor(
+    code: ProtocolErrorCode,
+    message: string,
+    /** The offending frame header, when one was read (framing errors). */
+    readonly header: RequestHeader | ResponseHeader | null = null,
+  ) {
+    super(code, message);
+  }
+}
+
+/** The request header a framing error carries (null for none, or for a response header). */
+export function requestHeaderOf(e: ProtocolError): RequestHeader | null {
+  return e.header !== null && 'clientId' in e.header ? e.header : null;
 }

@@ -9,11 +9,13 @@ import {
   concatBytes,
   mutate,
 } from '../../test/support/arbitraries';
+import { decodeRequests } from '../../test/support/request-frames';
 import { PROTOCOL_VERSION, REQUEST_HEADER_SIZE, RESPONSE_HEADER_SIZE } from './constants';
 import { ProtocolError } from './errors';
-import { RequestFrameDecoder, ResponseFrameDecoder } from './frame-decoder';
 import { encodeRequestHeader, encodeResponseHeader } from './headers';
-import { decodeRequest, encodeRequest, type Request } from './requests';
+import { RequestDecoder } from './request-decoder';
+import { encodeRequest, type Request } from './requests';
+import { ResponseFrameDecoder } from './response-decoder';
 import { decodeResponse, encodeResponse, type Response } from './responses';
 
 // Seeded so a failure reproduces; fast-check prints the counterexample and the seed.
@@ -21,12 +23,7 @@ const SEED = 20261126;
 
 /** Feeds chunks through a request decoder and decodes every frame; returns what came out. */
 function runRequests(chunks: readonly Uint8Array[], maxPayload?: number): Request[] {
-  const decoder = new RequestFrameDecoder(maxPayload === undefined ? {} : { maxPayload });
-  const out: Request[] = [];
-  for (const chunk of chunks) {
-    for (const f of decoder.push(chunk)) out.push(decodeRequest(f.header, f.payload));
-  }
-  return out;
+  return decodeRequests(new RequestDecoder(maxPayload === undefined ? {} : { maxPayload }), chunks);
 }
 
 function runResponses(chunks: readonly Uint8Array[], maxPayload?: number): Response[] {
@@ -189,11 +186,8 @@ describe('fuzz: valid frames round-trip through encode and the frame decoders', 
   test('requests', () => {
     fc.assert(
       fc.property(fc.array(arbRequest(600), { minLength: 1, maxLength: 5 }), arbChunkSizes, (reqs, sizes) => {
-        const decoder = new RequestFrameDecoder();
-        const out: Request[] = [];
-        for (const chunk of chunkBy(concatBytes(reqs.map(encodeRequest)), sizes)) {
-          for (const f of decoder.push(chunk)) out.push(decodeRequest(f.header, f.payload));
-        }
+        const decoder = new RequestDecoder();
+        const out = decodeRequests(decoder, chunkBy(concatBytes(reqs.map(encodeRequest)), sizes));
         expect(out).toEqual(reqs);
         expect(decoder.idle).toBe(true);
       }),

@@ -3,7 +3,6 @@ import {
   MAX_U8,
   MAX_U16,
   MAX_U32,
-  PROTOCOL_VERSION,
   REQUEST_HEADER_SIZE,
   RESPONSE_HEADER_SIZE,
   RequestCode,
@@ -11,18 +10,9 @@ import {
 } from './constants';
 import { ProtocolError } from './errors';
 
-export interface RequestHeader {
-  clientId: Uint8Array;
-  version: number;
-  code: number;
-  payloadSize: number;
-}
+import type { RequestHeader, ResponseHeader } from './header-types';
 
-export interface ResponseHeader {
-  version: number;
-  code: number;
-  payloadSize: number;
-}
+export type { RequestHeader, ResponseHeader } from './header-types';
 
 const REQUEST_CODES: ReadonlySet<number> = new Set(Object.values(RequestCode));
 const RESPONSE_CODES: ReadonlySet<number> = new Set(Object.values(ResponseCode));
@@ -123,28 +113,4 @@ export function decodeResponseHeader(bytes: Uint8Array): ResponseHeader {
   }
   const v = view(bytes);
   return { version: v.getUint8(0), code: v.getUint16(1, true), payloadSize: v.getUint32(3, true) };
-}
-
-/** Throws unless the header carries version 3 and a request code 1025..1031. */
-export function checkRequestHeader(h: RequestHeader): void {
-  if (h.version !== PROTOCOL_VERSION) {
-    throw new ProtocolError(
-      'PROTO_ERR_BAD_VERSION',
-      `Unsupported protocol version ${h.version}; expected 3.`,
-    );
-  }
-  if (!isRequestCode(h.code))
-    throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown request code ${h.code}.`);
-}
-
-/** Throws unless the header carries version 3 and a response code 1600..1607. */
-export function checkResponseHeader(h: ResponseHeader): void {
-  if (h.version !== PROTOCOL_VERSION) {
-    throw new ProtocolError(
-      'PROTO_ERR_BAD_VERSION',
-      `Unsupported protocol version ${h.version}; expected 3.`,
-    );
-  }
-  if (!isResponseCode(h.code))
-    throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown response code ${h.code}.`);
 }

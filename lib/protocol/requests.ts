@@ -11,7 +11,8 @@ import {
   SEND_FILE_FIXED_SIZE,
 } from './constants';
 import { ProtocolError } from './errors';
-import { checkRequestHeader, encodeRequestHeader, type RequestHeader } from './headers';
+import { checkRequestHeader } from './frame-rules';
+import { encodeRequestHeader, type RequestHeader } from './headers';
 import { decodeNameField, encodeNameField } from './name-field';
 
 type C = typeof RequestCode;
@@ -160,22 +161,14 @@ export function encodeRequest(req: Request): Uint8Array {
   }
 }
 
-function expectSize(payload: Uint8Array, size: number, what: string): void {
-  if (payload.length !== size) {
-    throw new ProtocolError(
-      'PROTO_ERR_BAD_PAYLOAD_SIZE',
-      `A ${what} request carries ${size} payload bytes, got ${payload.length}.`,
-    );
-  }
-}
-
 /**
  * Decodes a request from its header and payload (layouts in encodeRequest). Throws
- * ProtocolError for a wrong version, an unknown code, a payload of the wrong size or a
- * malformed name. Name length beyond 100 is left for the server to judge.
+ * ProtocolError for a wrong version, an unknown code, a payload of the wrong size
+ * (frame-rules.ts) or a malformed name. Name length beyond 100 is left for the server to judge.
  */
 export function decodeRequest(header: RequestHeader, payload: Uint8Array): Request {
-  checkRequestHeader(header);
+  // The same rules as the decoders' header check, applied to the payload at hand.
+  checkRequestHeader({ ...header, payloadSize: payload.length }, MAX_U32);
   if (header.clientId.length !== CLIENT_ID_SIZE) {
     throw new ProtocolError('PROTO_ERR_BAD_FIELD', `A client ID is ${CLIENT_ID_SIZE} bytes.`);
   }
@@ -183,10 +176,8 @@ export function decodeRequest(header: RequestHeader, payload: Uint8Array): Reque
   switch (header.code) {
     case RequestCode.Register:
     case RequestCode.Reconnect:
-      expectSize(payload, NAME_FIELD_SIZE, String(header.code));
       return { code: header.code, clientId, name: decodeNameField(payload) };
     case RequestCode.SendPublicKey:
-      expectSize(payload, NAME_FIELD_SIZE + PUBLIC_KEY_SIZE, '1026');
       return {
         code: header.code,
         clientId,
@@ -194,12 +185,6 @@ export function decodeRequest(header: RequestHeader, payload: Uint8Array): Reque
         publicKey: payload.slice(NAME_FIELD_SIZE),
       };
     case RequestCode.SendFile: {
-      if (payload.length < SEND_FILE_FIXED_SIZE) {
-        throw new ProtocolError(
-          'PROTO_ERR_BAD_PAYLOAD_SIZE',
-          `A 1028 request carries at least ${SEND_FILE_FIXED_SIZE} payload bytes, got ${payload.length}.`,
-        );
-      }
       const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       return {
         code: header.code,
@@ -215,7 +200,6 @@ export function decodeRequest(header: RequestHeader, payload: Uint8Array): Reque
     case RequestCode.CrcOk:
     case RequestCode.CrcRetry:
     case RequestCode.CrcAbort:
-      expectSize(payload, NAME_FIELD_SIZE, String(header.code));
       return { code: header.code, clientId, fileName: decodeNameField(payload) };
     default:
       throw new ProtocolError('PROTO_ERR_UNKNOWN_CODE', `Unknown request code ${header.code}.`);

@@ -9,7 +9,8 @@ import {
   ResponseCode,
 } from './constants';
 import { ProtocolError } from './errors';
-import { checkResponseHeader, encodeResponseHeader, type ResponseHeader } from './headers';
+import { checkResponseHeader } from './frame-rules';
+import { encodeResponseHeader, type ResponseHeader } from './headers';
 import { decodeNameField, encodeNameField } from './name-field';
 
 type C = typeof ResponseCode;
@@ -117,29 +118,20 @@ export function encodeResponse(res: Response): Uint8Array {
   }
 }
 
-function expectSize(code: number, payload: Uint8Array, size: number): void {
-  if (payload.length !== size) {
-    throw new ProtocolError(
-      'PROTO_ERR_BAD_PAYLOAD_SIZE',
-      `A ${code} response carries ${size} payload bytes, got ${payload.length}.`,
-    );
-  }
-}
-
 /**
- * Decodes a response (layouts in encodeResponse). Lenient where other servers differ
- * harmlessly: 1601/1607 may carry a payload (ignored), 1606 may omit the client ID.
+ * Decodes a response (layouts in encodeResponse). Sizes are judged by frame-rules.ts, lenient
+ * where other servers differ harmlessly: 1601/1607 may carry a payload (ignored), 1606 may
+ * omit the client ID.
  */
 export function decodeResponse(header: ResponseHeader, payload: Uint8Array): Response {
-  checkResponseHeader(header);
+  // The same rules as the decoder's header check, applied to the payload at hand.
+  checkResponseHeader({ ...header, payloadSize: payload.length }, MAX_U32);
   const code = header.code;
   switch (code) {
     case ResponseCode.Registered:
     case ResponseCode.Thanks:
-      expectSize(code, payload, CLIENT_ID_SIZE);
       return { code, clientId: payload.slice(0, CLIENT_ID_SIZE) };
     case ResponseCode.ReconnectRejected:
-      if (payload.length !== 0) expectSize(code, payload, CLIENT_ID_SIZE);
       return {
         code,
         clientId: payload.length ? payload.slice(0, CLIENT_ID_SIZE) : new Uint8Array(CLIENT_ID_SIZE),
@@ -149,16 +141,12 @@ export function decodeResponse(header: ResponseHeader, payload: Uint8Array): Res
       return { code };
     case ResponseCode.PublicKeyAccepted:
     case ResponseCode.Reconnected:
-      if (payload.length <= CLIENT_ID_SIZE) {
-        throw new ProtocolError('PROTO_ERR_BAD_PAYLOAD_SIZE', `A ${code} response carries no encrypted key.`);
-      }
       return {
         code,
         clientId: payload.slice(0, CLIENT_ID_SIZE),
         encryptedKey: payload.slice(CLIENT_ID_SIZE),
       };
     case ResponseCode.FileReceived: {
-      expectSize(code, payload, FILE_RECEIVED_PAYLOAD_SIZE);
       const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       let o = CLIENT_ID_SIZE;
       const contentSize = v.getUint32(o, true);

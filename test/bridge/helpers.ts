@@ -8,9 +8,10 @@ import {
   encodeResponse,
   PROTOCOL_VERSION,
   RequestCode,
-  RequestFrameDecoder,
+  RequestDecoder,
   ResponseCode,
 } from '../../lib/protocol';
+import { FrameJoiner } from '../support/request-frames';
 
 export const ORIGIN = 'http://localhost:3000';
 
@@ -51,10 +52,11 @@ export async function startTarget(onSocket: (s: Socket) => void, port = 0): Prom
 /** Answers every request frame with 1604 carrying the request's client ID; records the requests. */
 export function echoTarget(received: Uint8Array[] = []): (s: Socket) => void {
   return (s) => {
-    const decoder = new RequestFrameDecoder();
+    const decoder = new RequestDecoder();
+    const joiner = new FrameJoiner();
     s.on('data', (chunk) => {
-      for (const { header, payload } of decoder.push(chunk)) {
-        received.push(new Uint8Array(payload));
+      for (const { header, payload } of joiner.push(decoder.push(chunk))) {
+        received.push(payload);
         if (header.code === RequestCode.CrcRetry) continue;
         s.write(encodeResponse({ code: ResponseCode.Thanks, clientId: header.clientId }));
       }

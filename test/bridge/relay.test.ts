@@ -1,9 +1,9 @@
 /** The bridge in process, in front of fake TCP targets: relaying, refusals, limits, timeouts. */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { CloseCode } from '../../bridge/close-codes';
 import type { ConnectionRecord } from '../../bridge/log';
 import {
+  CloseCode,
   decodeResponseHeader,
   encodeResponse,
   RESPONSE_HEADER_SIZE,

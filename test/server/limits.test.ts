@@ -345,11 +345,24 @@ describe('protocol misuse', () => {
     expect(readFileSync(join(s.dataDir, row.path)).equals(second)).toBe(true);
   });
 
-  it('garbage after a valid header of a known code: framing survives, the request gets 1607', async () => {
+  it('a known code declaring a payload size it does not allow: a framing error, 1607 and the connection is closed', async () => {
     const s = await server();
     const c = await connect(s.port);
-    // 1029 with a 3-byte payload: well-framed, malformed inside.
+    // 1029 carries exactly 255 bytes; a 3-byte one is refused at its header (issue 13: the
+    // server used to read it and answer 1607 with the connection left open).
     const r = await c.request(rawFrame(new Uint8Array(16), RequestCode.CrcOk, new Uint8Array(3)));
+    expect(r?.code).toBe(ResponseCode.ServerError);
+    await c.closedPromise;
+    expect(c.closed).toBe(true);
+  });
+
+  it('garbage inside a well-sized request of a known code: framing survives, the request gets 1607', async () => {
+    const s = await server();
+    const c = await connect(s.port);
+    // 1029 with 255 bytes and no NUL: well-framed, malformed inside.
+    const r = await c.request(
+      rawFrame(new Uint8Array(16), RequestCode.CrcOk, new Uint8Array(255).fill(0x41)),
+    );
     expect(r?.code).toBe(ResponseCode.ServerError);
     expect(
       (

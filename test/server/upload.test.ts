@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cksum } from '../../lib/crypto';
 import {
+  ciphertextSize,
   encodeRequest,
   encodeRequestHeader,
   encodeSendFilePrefix,
@@ -14,7 +15,6 @@ import {
 } from '../../lib/protocol';
 import { listReceivedFiles } from '../../server/files-command';
 import {
-  contentSizeOf,
   type Identity,
   type InProcessServer,
   RawClient,
@@ -70,7 +70,7 @@ describe('upload and verify', () => {
       expect(r?.code).toBe(ResponseCode.FileReceived);
       if (r?.code !== ResponseCode.FileReceived) return;
       expect(r.fileName).toBe(fileName);
-      expect(r.contentSize).toBe(contentSizeOf(size));
+      expect(r.contentSize).toBe(ciphertextSize(size));
       expect(r.cksum).toBe(systemCksum(src));
       const row = stored(id, fileName)!;
       expect(row.verified).toBe(false);

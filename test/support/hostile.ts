@@ -12,6 +12,7 @@ import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { cksum } from '../../lib/crypto';
 import {
+  ciphertextSize,
   decodeResponse,
   decodeResponseHeader,
   EMPTY_CLIENT_ID,
@@ -21,10 +22,10 @@ import {
   RequestCode,
   type Response,
   ResponseCode,
+  ZERO_IV,
 } from '../../lib/protocol';
 import type { FileRow } from '../../server/database';
 import {
-  contentSizeOf,
   makeRsaKeys,
   RawClient,
   type RsaKeys,
@@ -175,9 +176,9 @@ export function fileFrames(
   data: Uint8Array,
   packetSize = 16 * KiB,
 ): Uint8Array[] {
-  const cipher = createCipheriv('aes-256-cbc', c.aesKey, Buffer.alloc(16));
+  const cipher = createCipheriv('aes-256-cbc', c.aesKey, ZERO_IV);
   const ct = Buffer.concat([cipher.update(data), cipher.final()]);
-  const contentSize = contentSizeOf(data.length);
+  const contentSize = ciphertextSize(data.length);
   const total = Math.max(1, Math.ceil(ct.length / packetSize));
   const frames: Uint8Array[] = [];
   for (let i = 0; i < total; i++) {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  AES_BLOCK_SIZE,
+  ciphertextSize,
   DEFAULT_MAX_REQUEST_PAYLOAD,
   decodeResponse,
   EMPTY_CLIENT_ID,
@@ -25,6 +25,7 @@ import {
   type Response,
   ResponseCode,
   ResponseFrameDecoder,
+  ZERO_IV,
 } from '../../lib/protocol';
 import { createMemoryLogger } from '../../platform/log';
 import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
@@ -187,10 +188,6 @@ export async function registerAndExchange(
   return { name, clientId: r1.clientId, keys, aesKey: unwrapKey(keys, r2.encryptedKey) };
 }
 
-export function contentSizeOf(orig: number): number {
-  return AES_BLOCK_SIZE * (Math.floor(orig / AES_BLOCK_SIZE) + 1);
-}
-
 export interface SendOptions {
   fileName: string;
   /** Plaintext: bytes, or a file path streamed from disk. */
@@ -220,9 +217,9 @@ export interface PacketHeaderFields {
 export async function sendFile(c: RawClient, id: Identity, opts: SendOptions): Promise<{ packets: number }> {
   const packetSize = opts.packetSize ?? 64 * 1024;
   const origSize = opts.data instanceof Uint8Array ? opts.data.length : opts.data.size;
-  const contentSize = contentSizeOf(origSize);
+  const contentSize = ciphertextSize(origSize);
   const totalPackets = Math.ceil(contentSize / packetSize);
-  const cipher = createCipheriv('aes-256-cbc', id.aesKey, Buffer.alloc(16));
+  const cipher = createCipheriv('aes-256-cbc', id.aesKey, ZERO_IV);
   const pending: Buffer[] = [];
   let pendingLen = 0;
   let index = 0;

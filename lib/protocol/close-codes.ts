@@ -1,5 +1,6 @@
 /**
- * WebSocket close codes the bridge sends, each with the reason a person reads. Codes
+ * WebSocket close codes the bridge sends, each with the reason a person reads: a wire
+ * contract between the bridge and the browser's worker, which both import it from here. Codes
  * 4000-4999 are the range RFC 6455 leaves to applications; 1001 and 1009 are standard.
  * A close reason must fit 123 bytes (RFC 6455 5.5: control frame payload minus the code).
  */

@@ -3,10 +3,10 @@
  * Node's WebCrypto (the same lib/crypto code path the browser takes) and node:crypto.
  */
 import { createCipheriv } from 'node:crypto';
-import { createAesCbcEncryptor, generateRsaKeyPair, unwrapAesKey } from '../crypto';
-import { AES_BLOCK_SIZE } from '../protocol';
-import type { NewKeyPair } from './establish';
-import type { EncryptorFactory, FileSource } from './types';
+import type { NewKeyPair } from '../../lib/client/establish';
+import type { EncryptorFactory, FileSource } from '../../lib/client/types';
+import { createAesCbcEncryptor, generateRsaKeyPair, unwrapAesKey } from '../../lib/crypto';
+import { ZERO_IV } from '../../lib/protocol';
 
 const subtle = globalThis.crypto.subtle;
 
@@ -15,7 +15,7 @@ export const webCryptoEncryptor: EncryptorFactory = (key) => createAesCbcEncrypt
 
 /** Node's OpenSSL AES-256-CBC (what the CLI uses). */
 export const nodeEncryptor: EncryptorFactory = (key) => {
-  const cipher = createCipheriv('aes-256-cbc', key, new Uint8Array(AES_BLOCK_SIZE));
+  const cipher = createCipheriv('aes-256-cbc', key, ZERO_IV);
   return { update: (chunk) => cipher.update(chunk), final: () => cipher.final() };
 };
 

@@ -1,7 +1,8 @@
 /**
  * TEST USE ONLY (uses node:crypto). An in-memory protocol v3 file server written from
  * docs/PROTOCOL.md, with knobs to misbehave, for driving ClientSession through every
- * branch. Not the real server: no disk, no database, files kept in memory.
+ * branch. Not the real server: no disk, no database, files kept in memory. Requests are read
+ * with lib/protocol's RequestDecoder, the same decoder the server uses.
  */
 import {
   createDecipheriv,
@@ -11,9 +12,9 @@ import {
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
-import { Cksum } from '../crypto';
+import type { Transport } from '../../lib/client/transport';
+import { Cksum } from '../../lib/crypto';
 import {
-  AES_BLOCK_SIZE,
   AES_KEY_SIZE,
   CLIENT_ID_SIZE,
   clientIdEquals,
@@ -25,11 +26,12 @@ import {
   PROTOCOL_VERSION,
   type Request,
   RequestCode,
-  RequestFrameDecoder,
+  RequestDecoder,
   type Response,
   ResponseCode,
-} from '../protocol';
-import type { Transport } from './transport';
+  ZERO_IV,
+} from '../../lib/protocol';
+import { FrameJoiner } from './request-frames';
 
 export interface FakeServerKnobs {
   /** Answer 1601 to every 1025 (names already taken get 1601 anyway). */
@@ -123,7 +125,8 @@ export class FakeServer {
   /** Accepts a connection whose responses go to `write`; `close` ends it from the server side. */
   accept(write: (bytes: Uint8Array) => void, close: () => void): FakeConnection {
     this.connections++;
-    const decoder = new RequestFrameDecoder();
+    const decoder = new RequestDecoder();
+    const joiner = new FrameJoiner();
     let aesKey: Uint8Array | null = null;
     let upload: Upload | null = null;
     let open = true;
@@ -217,7 +220,7 @@ export class FakeServer {
               totalPackets: req.totalPackets,
               nextPacket: req.packetNumber + 1,
               received: 0,
-              decipher: createDecipheriv('aes-256-cbc', aesKey, new Uint8Array(AES_BLOCK_SIZE)),
+              decipher: createDecipheriv('aes-256-cbc', aesKey, ZERO_IV),
               chunks: [],
             };
           } else {
@@ -287,7 +290,7 @@ export class FakeServer {
       push: (bytes) => {
         if (!open) return;
         try {
-          for (const frame of decoder.push(bytes)) {
+          for (const frame of joiner.push(decoder.push(bytes))) {
             handle(decodeRequest(frame.header, frame.payload));
             if (!open) return;
           }
