@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: [
       'lib/**/*.test.ts',
+      'browser/**/*.test.ts',
+      'app/**/*.test.ts',
       'server/**/*.test.ts',
       'bridge/**/*.test.ts',
       'cli/**/*.test.ts',

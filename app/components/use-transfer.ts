@@ -4,15 +4,15 @@
  * upload queue and the history. Components only render this and call its actions.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { BrowserError } from '@/lib/browser/errors';
-import { addUploadRecord, listUploadRecords, type UploadRecord } from '@/lib/browser/history-store';
+import { BrowserError } from '@/browser/errors';
+import { addUploadRecord, listUploadRecords, type UploadRecord } from '@/browser/history-store';
 import {
   forgetIdentity,
   loadIdentity,
   type StoredIdentity,
   saveIdentity,
-} from '@/lib/browser/identity-store';
-import type { ConnectionProblem, FromWorker } from '@/lib/browser/upload-protocol';
+} from '@/browser/identity-store';
+import type { ConnectionProblem, FromWorker } from '@/browser/upload-protocol';
 import {
   applyDone,
   applyProgress,
@@ -24,8 +24,8 @@ import {
   requeue,
   type UploadItem,
   clearFinished as withoutFinished,
-} from '@/lib/browser/upload-queue';
-import { startUploadWorker, type UploadWorker } from '@/lib/browser/upload-worker-client';
+} from '@/browser/upload-queue';
+import { startUploadWorker, type UploadWorker } from '@/browser/upload-worker-client';
 import { formatMeInfo, importPrivateKeyPkcs8, parseMeInfo } from '@/lib/crypto';
 import { validateClientName } from '@/lib/protocol';
 

@@ -5,7 +5,7 @@
  * socket's bufferedAmount is under the high-water mark, polling while it is above
  * (WebSocket has no drain event).
  */
-import type { Transport } from '../client/transport';
+import type { Transport } from '../lib/client/transport';
 import { BrowserError } from './errors';
 
 /** Bytes the browser may hold unsent before send() waits: enough to keep the pipe full. */

@@ -9,7 +9,7 @@ export type BrowserErrorCode =
   /** The worker failed to start or crashed. */
   | 'BROWSER_ERR_WORKER';
 
-/** The one error type thrown by lib/browser. */
+/** The one error type thrown by the browser adapter (browser/). */
 export class BrowserError extends Error {
   override readonly name = 'BrowserError';
   constructor(

@@ -4,17 +4,17 @@
  * reading, cksum and AES-CBC of a file never run on the page's main thread. Messages are
  * defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
  */
-import { ClientError } from '../client/errors';
-import { establishIdentity } from '../client/establish';
-import { ClientSession } from '../client/session';
-import type { SendProgress } from '../client/types';
+import { ClientError } from '../lib/client/errors';
+import { establishIdentity } from '../lib/client/establish';
+import { ClientSession } from '../lib/client/session';
+import type { SendProgress } from '../lib/client/types';
 import {
   CryptoError,
   createAesCbcEncryptor,
   generateRsaKeyPair,
   importPrivateKeyPkcs8,
   unwrapAesKey,
-} from '../crypto';
+} from '../lib/crypto';
 import { BrowserError } from './errors';
 import { fileSource } from './file-source';
 import type { ConnectionProblem, FromWorker, ToWorker } from './upload-protocol';
