@@ -92,11 +92,26 @@ function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity 
 
 const file = (name: string, size: number) => new File([new Uint8Array(size)], name);
 const lastPosted = (posted: ToWorker[]) => posted[posted.length - 1];
+/** The worker's answer to a registration: the new key and its PKCS#8. */
+const registered = (name: string, pkcs8: Uint8Array): FromWorker => ({
+  type: 'connected',
+  name,
+  clientId,
+  via: 'register',
+  privateKey: key,
+  privateKeyPkcs8: pkcs8,
+});
 
-async function connected(identity = alice) {
-  const t = setup({ identity });
+/** A started model whose identity load has answered. */
+async function started(opts: Parameters<typeof setup>[0] = {}) {
+  const t = setup(opts);
   t.model.start();
   await t.settle();
+  return t;
+}
+
+async function connected(identity = alice) {
+  const t = await started({ identity });
   t.worker({ type: 'connected', name: identity.name, clientId: identity.clientId, via: 'reconnect' });
   return t;
 }
@@ -113,9 +128,7 @@ describe('TransferModel: start', () => {
   });
 
   it('with a stored identity: reconnects with it, then is connected', async () => {
-    const t = setup({ identity: alice });
-    t.model.start();
-    await t.settle();
+    const t = await started({ identity: alice });
     expect(t.state().identity).toBe(alice);
     expect(t.posted).toEqual([{ type: 'reconnect', url: URL, name: 'alice', clientId, privateKey: key }]);
     expect(t.state().conn).toEqual({ kind: 'connecting', registering: false });
@@ -176,31 +189,20 @@ describe('TransferModel: start', () => {
 
 describe('TransferModel: register and import', () => {
   it('an invalid name is refused without asking the worker', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     expect(t.model.actions.register('   ')).toMatch(/./);
     expect(t.posted).toEqual([]);
   });
 
   it('registers a name, keeps "registering" through the worker\'s connecting, stores the identity and offers me.info', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     expect(t.model.actions.register('  bob ')).toBeUndefined();
     expect(t.posted).toEqual([{ type: 'register', url: URL, name: 'bob' }]);
     expect(t.state().triedName).toBe('bob');
     t.worker({ type: 'connecting' });
     expect(t.state().conn).toEqual({ kind: 'connecting', registering: true });
     const pkcs8 = new Uint8Array([1, 2, 3]);
-    t.worker({
-      type: 'connected',
-      name: 'bob',
-      clientId,
-      via: 'register',
-      privateKey: key,
-      privateKeyPkcs8: pkcs8,
-    });
+    t.worker(registered('bob', pkcs8));
     await t.settle();
     expect(t.state().conn).toEqual({ kind: 'connected' });
     expect(t.state().identity).toMatchObject({ name: 'bob', origin: 'registered', createdAt: t.fx.now });
@@ -214,27 +216,16 @@ describe('TransferModel: register and import', () => {
   });
 
   it('an identity that cannot be stored is a storage problem', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     t.fx.saveFails = true;
     t.model.actions.register('bob');
-    t.worker({
-      type: 'connected',
-      name: 'bob',
-      clientId,
-      via: 'register',
-      privateKey: key,
-      privateKeyPkcs8: new Uint8Array(1),
-    });
+    t.worker(registered('bob', new Uint8Array(1)));
     await t.settle();
     expect(t.state().conn).toEqual({ kind: 'problem', problem: 'storage', detail: 'Quota exceeded.' });
   });
 
   it('imports a me.info: reconnects with it and stores it only once the server accepted it', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     const text = formatMeInfo({ name: 'carol', clientId, privateKeyPkcs8: new Uint8Array([0x30, 5, 6]) });
     await t.model.actions.importMeInfo(new File([text], 'me.info'));
     expect(lastPosted(t.posted)).toMatchObject({ type: 'reconnect', name: 'carol' });
@@ -247,9 +238,7 @@ describe('TransferModel: register and import', () => {
   });
 
   it('a bad or oversized me.info is a bad-file problem', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     await t.model.actions.importMeInfo(new File(['not an identity'], 'me.info'));
     expect(t.state().conn).toMatchObject({ kind: 'problem', problem: 'bad-file' });
     await t.model.actions.importMeInfo(new File([new Uint8Array(MAX_ME_INFO_BYTES + 1)], 'big.info'));
@@ -262,9 +251,7 @@ describe('TransferModel: register and import', () => {
   });
 
   it('a rejected import is not retried and not stored', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     const text = formatMeInfo({ name: 'carol', clientId, privateKeyPkcs8: new Uint8Array([0x30, 5]) });
     await t.model.actions.importMeInfo(new File([text], 'me.info'));
     t.worker({ type: 'problem', problem: 'rejected', message: 'Unknown client.' });
@@ -277,9 +264,7 @@ describe('TransferModel: register and import', () => {
 
 describe('TransferModel: the upload queue', () => {
   it('queues files until connected, sends one at a time, in order, and records each outcome', async () => {
-    const t = setup({ identity: alice });
-    t.model.start();
-    await t.settle();
+    const t = await started({ identity: alice });
     t.model.actions.addFiles([file('a.bin', 10), file('b.bin', 20)]);
     expect(t.state().items.map((i) => i.phase)).toEqual(['queued', 'queued']);
     expect(t.posted.filter((m) => m.type === 'upload')).toEqual([]);
@@ -361,9 +346,7 @@ describe('TransferModel: the upload queue', () => {
 
 describe('TransferModel: reconnecting on its own', () => {
   it('retries an unreachable bridge with growing pauses, and starts over once connected', async () => {
-    const t = setup({ identity: alice });
-    t.model.start();
-    await t.settle();
+    const t = await started({ identity: alice });
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
       t.worker({ type: 'problem', problem: 'unreachable', message: 'down' });
@@ -405,9 +388,7 @@ describe('TransferModel: reconnecting on its own', () => {
   });
 
   it('without an identity nothing is retried', async () => {
-    const t = setup();
-    t.model.start();
-    await t.settle();
+    const t = await started();
     t.model.actions.register('bob');
     t.worker({ type: 'problem', problem: 'unreachable', message: 'down' });
     expect(t.pending()).toEqual([]);
