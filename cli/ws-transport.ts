@@ -121,6 +121,8 @@ export class WsTransport implements Transport {
     // Writes complete in order: wait for the oldest until the queue is under the mark.
     while (this.#ws.bufferedAmount > this.#highWaterMark && this.#inFlight.length > 0) {
       await this.#inFlight.shift();
+      // A failed connection empties the buffer too: that is not "drained".
+      if (this.#closed) throw this.#closedError();
     }
     if (this.#inFlight.length > 256) this.#inFlight.splice(0, this.#inFlight.length - 256);
   }

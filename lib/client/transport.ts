@@ -21,11 +21,13 @@
  *
  * Errors. receive() never rejects: the end of the stream is null, whatever the cause (a
  * transport may keep the cause, e.g. a WebSocket close code). send() rejects only once the
- * connection is closed, by either side (a send() waiting on backpressure too), with the
- * adapter's own "connection closed" error: a ClientError CLIENT_ERR_CONNECTION_CLOSED in the
- * CLI and the tests, a BrowserError BROWSER_ERR_CONNECTION_LOST in the browser (one error type
- * per layer). The session turns any send or receive failure into CLIENT_ERR_CONNECTION_CLOSED
- * with that error as `cause`, so callers of the session see one code whatever the transport.
+ * connection is closed, by either side, with the adapter's own "connection closed" error. A
+ * send() waiting on backpressure never outlives the connection: it rejects when the close
+ * comes first, or resolves when its bytes left before the transport learnt of a failure (the
+ * next call then fails). That error is a ClientError CLIENT_ERR_CONNECTION_CLOSED in the CLI
+ * and the tests, a BrowserError BROWSER_ERR_CONNECTION_LOST in the browser (one error type per
+ * layer). The session turns any send or receive failure into CLIENT_ERR_CONNECTION_CLOSED with
+ * that error as `cause`, so callers of the session see one code whatever the transport.
  * Opening is each transport's own static connect(), which rejects with an "unreachable" error
  * (CLIENT_ERR_UNREACHABLE, BROWSER_ERR_BRIDGE_UNREACHABLE).
  */

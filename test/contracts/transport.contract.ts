@@ -14,6 +14,10 @@ export interface TransportPeer {
   bytes(n: number): Promise<Uint8Array>;
   /** Closes from the server's side, after what was written. */
   close(): void;
+  /** The connection fails under the transport: no closing handshake. */
+  drop(): void;
+  /** Stops reading, so the transport's sends back up (only where `backpressure` is set). */
+  stall?(): void;
   /** Resolves once the far end saw the connection close. */
   readonly closed: Promise<void>;
 }
@@ -23,6 +27,8 @@ export interface TransportUnderTest {
   connect(): Promise<{ transport: Transport; peer: TransportPeer }>;
   /** The `code` of the error send() rejects with once the connection is closed. */
   closedCode: string;
+  /** Whether send() waits when the peer stops reading (false for the in-memory one). */
+  backpressure: boolean;
 }
 
 const bytes = (...values: number[]) => new Uint8Array(values);
@@ -95,6 +101,39 @@ export function describeTransportContract(name: string, subject: TransportUnderT
       await expect(transport.send([bytes(1)])).rejects.toMatchObject({ code: subject.closedCode });
       transport.close();
     });
+
+    it('a connection that fails: a waiting receive() resolves null, later sends reject', async () => {
+      const { transport, peer } = await open();
+      const waiting = transport.receive();
+      peer.drop();
+      expect(await waiting).toBeNull();
+      await expect(transport.send([bytes(1)])).rejects.toMatchObject({ code: subject.closedCode });
+    });
+
+    it.runIf(subject.backpressure)(
+      'send() waits while the peer does not read, and never hangs once the connection failed',
+      async () => {
+        const { transport, peer } = await open();
+        peer.stall?.();
+        const part = new Uint8Array(1024 * 1024);
+        let blocked: Promise<void> | undefined;
+        for (let i = 0; i < 256 && !blocked; i++) {
+          const sending = transport.send([part]);
+          sending.catch(() => {});
+          if (!(await settlesSoon(sending, 50))) blocked = sending;
+        }
+        expect(blocked).toBeDefined();
+        peer.drop();
+        // It rejects, unless its bytes left before the transport learnt of the failure.
+        const outcome = await blocked!.then(
+          () => 'sent',
+          (e: { code?: string }) => e.code,
+        );
+        expect(['sent', subject.closedCode]).toContain(outcome);
+        expect(await transport.receive()).toBeNull();
+        await expect(transport.send([bytes(1)])).rejects.toMatchObject({ code: subject.closedCode });
+      },
+    );
 
     it('close(): pending and later receive() resolve null at once, unread bytes are dropped', async () => {
       const { transport, peer } = await open();

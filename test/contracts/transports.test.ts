@@ -61,6 +61,8 @@ function tcpPeer(socket: net.Socket): TransportPeer {
     write: (b) => socket.write(b),
     bytes: (n) => got.bytes(n),
     close: () => socket.end(),
+    drop: () => socket.destroy(),
+    stall: () => socket.pause(),
     closed: new Promise((r) => socket.once('close', () => r())),
   };
 }
@@ -73,12 +75,15 @@ function wsPeer(socket: NodeWebSocket): TransportPeer {
     write: (b) => socket.send(b, { binary: true }),
     bytes: (n) => got.bytes(n),
     close: () => socket.close(1000),
+    drop: () => socket.terminate(),
+    stall: () => socket.pause(),
     closed: new Promise((r) => socket.once('close', () => r())),
   };
 }
 
 describeTransportContract('cli/tcp-transport', {
   closedCode: 'CLIENT_ERR_CONNECTION_CLOSED',
+  backpressure: true,
   async connect() {
     const accepted = nextOf(tcpAccepts);
     const { port } = tcpServer.address() as net.AddressInfo;
@@ -89,6 +94,7 @@ describeTransportContract('cli/tcp-transport', {
 
 describeTransportContract('cli/ws-transport', {
   closedCode: 'CLIENT_ERR_CONNECTION_CLOSED',
+  backpressure: true,
   async connect() {
     const accepted = nextOf(wsAccepts);
     const transport = await CliWsTransport.connect(wsUrl);
@@ -98,6 +104,7 @@ describeTransportContract('cli/ws-transport', {
 
 describeTransportContract('browser/ws-transport (ws as the WebSocket)', {
   closedCode: 'BROWSER_ERR_CONNECTION_LOST',
+  backpressure: true,
   async connect() {
     const accepted = nextOf(wsAccepts);
     const transport = await BrowserWsTransport.connect(wsUrl, {
@@ -109,6 +116,7 @@ describeTransportContract('browser/ws-transport (ws as the WebSocket)', {
 
 describeTransportContract('test/support/memory-transport', {
   closedCode: 'CLIENT_ERR_CONNECTION_CLOSED',
+  backpressure: false,
   async connect() {
     const got = new Collector();
     let write: (b: Uint8Array) => void = () => {};
@@ -127,7 +135,13 @@ describeTransportContract('test/support/memory-transport', {
     });
     return {
       transport,
-      peer: { write: (b) => write(b), bytes: (n) => got.bytes(n), close: () => close(), closed },
+      peer: {
+        write: (b) => write(b),
+        bytes: (n) => got.bytes(n),
+        close: () => close(),
+        drop: () => close(),
+        closed,
+      },
     };
   },
 });
