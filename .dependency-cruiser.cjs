@@ -53,19 +53,18 @@ module.exports = {
       'server-not-clients',
       'The server never imports the client session, the bridge, the app, the browser adapter or the CLI.',
       '^server/',
-      '^(lib/client|lib/browser|bridge|app|browser|cli)/',
+      '^(lib/client|bridge|app|browser|cli)/',
     ),
     never(
       'bridge-relays-only',
       'The bridge uses lib/protocol for framing only: never crypto, the client, the server, the browser adapter, the app or the CLI.',
       '^bridge/',
-      '^(lib/crypto|lib/client|lib/browser|server|browser|app|cli)/',
+      '^(lib/crypto|lib/client|server|browser|app|cli)/',
     ),
-    // lib/browser is where the browser adapter lived before browser/.
-    only('browser-only-core', 'The browser adapter may import lib/ only.', '^(browser|lib/browser)/', [CORE]),
+    only('browser-only-core', 'The browser adapter may import lib/ only.', '^browser/', [CORE]),
     only('app-only-core-and-browser', 'The app may import lib/ and the browser adapter only.', APP, [
       CORE,
-      '^(browser|lib/browser)/',
+      '^browser/',
     ]),
     only('cli-only-core-and-platform', 'The CLI may import lib/ and platform/ only.', '^cli/', [
       CORE,

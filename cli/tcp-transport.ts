@@ -3,9 +3,11 @@
  * send() writes a frame's parts without concatenating them, corked so that all frames
  * sent in one tick leave in one writev; it resolves at once unless the socket's buffer is
  * over its high-water mark, then on 'drain'. receive() hands out 'data' chunks in order.
+ * The contract (errors, concurrency, closing) is lib/client/transport.ts.
  */
 import net from 'node:net';
 import { ClientError } from '../lib/client/errors';
+import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
 
 export interface TcpTransportOptions {
@@ -27,8 +29,7 @@ export function formatAddress(host: string, port: number): string {
 export class TcpTransport implements Transport {
   readonly #socket: net.Socket;
   readonly #address: string;
-  readonly #queue: Uint8Array[] = [];
-  #waiter: ((chunk: Uint8Array | null) => void) | null = null;
+  readonly #received = new ReceiveQueue();
   /** Sends waiting for 'drain'. */
   readonly #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #closed = false;
@@ -38,13 +39,7 @@ export class TcpTransport implements Transport {
   private constructor(socket: net.Socket, address: string) {
     this.#socket = socket;
     this.#address = address;
-    socket.on('data', (chunk: Buffer) => {
-      const waiter = this.#waiter;
-      if (waiter) {
-        this.#waiter = null;
-        waiter(chunk);
-      } else this.#queue.push(chunk);
-    });
+    socket.on('data', (chunk: Buffer) => this.#received.push(chunk));
     socket.on('drain', () => {
       for (const w of this.#drainWaiters.splice(0)) w.resolve();
     });
@@ -112,17 +107,13 @@ export class TcpTransport implements Transport {
   }
 
   receive(): Promise<Uint8Array | null> {
-    const next = this.#queue.shift();
-    if (next) return Promise.resolve(next);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
+    return this.#received.receive();
   }
 
   /** Closes at once (unsent bytes are dropped): used on cancel and fatal errors. */
   close(): void {
     this.#socket.destroy();
+    this.#received.discard();
     this.#shut();
   }
 
@@ -140,9 +131,7 @@ export class TcpTransport implements Transport {
   #shut(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    waiter?.(null);
+    this.#received.end();
     const err = this.#closedError();
     for (const w of this.#drainWaiters.splice(0)) w.reject(err);
   }

@@ -1,9 +1,11 @@
 /**
  * A lib/client `Transport` over a WebSocket (Node `ws`), speaking to the bridge the way the
  * browser does: one request frame per binary message, response frames one per message.
+ * The contract (errors, concurrency, closing) is lib/client/transport.ts.
  */
 import WebSocket from 'ws';
 import { ClientError } from '../lib/client/errors';
+import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
 
 export interface WsTransportOptions {
@@ -21,38 +23,48 @@ const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 const MAX_QUEUED_MESSAGES = 64;
 
 export class WsTransport implements Transport {
-  private readonly queue: Uint8Array[] = [];
-  private readonly waiters: ((m: Uint8Array | null) => void)[] = [];
+  readonly #ws: WebSocket;
+  readonly #highWaterMark: number;
+  /** Responses not yet taken; reading the socket pauses while too many wait. */
+  readonly #received: ReceiveQueue;
   /** Completion of each send not yet flushed to the kernel, oldest first. */
-  private readonly inFlight: Promise<void>[] = [];
-  private closed = false;
-  /** Close code and reason once closed (1006 when the connection dropped without one). */
-  closeCode: number | null = null;
-  closeReason = '';
+  readonly #inFlight: Promise<void>[] = [];
+  #closed = false;
+  #closeCode: number | null = null;
+  #closeReason = '';
 
-  private constructor(
-    private readonly ws: WebSocket,
-    private readonly highWaterMark: number,
-  ) {
+  private constructor(ws: WebSocket, highWaterMark: number) {
+    this.#ws = ws;
+    this.#highWaterMark = highWaterMark;
+    this.#received = new ReceiveQueue({
+      highWaterMark: MAX_QUEUED_MESSAGES,
+      onFull: () => ws.pause(),
+      onRoom: () => {
+        if (ws.isPaused) ws.resume();
+      },
+    });
     ws.on('message', (data: Buffer, isBinary) => {
       if (!isBinary) return;
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(bytes);
-      else {
-        this.queue.push(bytes);
-        if (this.queue.length >= MAX_QUEUED_MESSAGES) ws.pause();
-      }
+      this.#received.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     });
     ws.on('close', (code, reason) => {
-      this.closed = true;
-      this.closeCode = code;
-      this.closeReason = reason.toString();
-      for (const w of this.waiters.splice(0)) w(null);
+      this.#closed = true;
+      this.#closeCode = code;
+      this.#closeReason = reason.toString();
+      this.#received.end();
     });
     ws.on('error', () => {
       // 'close' follows and reports the outcome.
     });
+  }
+
+  /** Close code once closed (1006 when the connection dropped without one). */
+  get closeCode(): number | null {
+    return this.#closeCode;
+  }
+
+  get closeReason(): string {
+    return this.#closeReason;
   }
 
   /** Opens a WebSocket to `url` (ws:// or wss://); rejects with a readable reason. */
@@ -99,46 +111,46 @@ export class WsTransport implements Transport {
 
   /** Sends one frame as one binary message; resolves once under the high-water mark. */
   async send(parts: readonly Uint8Array[]): Promise<void> {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) throw this.closedError();
+    if (this.#closed || this.#ws.readyState !== WebSocket.OPEN) throw this.#closedError();
     const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     const flushed = new Promise<void>((resolve, reject) => {
-      this.ws.send(message, { binary: true }, (err) => (err ? reject(this.closedError()) : resolve()));
+      this.#ws.send(message, { binary: true }, (err) => (err ? reject(this.#closedError()) : resolve()));
     });
     flushed.catch(() => {});
-    this.inFlight.push(flushed);
+    this.#inFlight.push(flushed);
     // Writes complete in order: wait for the oldest until the queue is under the mark.
-    while (this.ws.bufferedAmount > this.highWaterMark && this.inFlight.length > 0) {
-      await this.inFlight.shift();
+    while (this.#ws.bufferedAmount > this.#highWaterMark && this.#inFlight.length > 0) {
+      await this.#inFlight.shift();
+      // A failed connection empties the buffer too: that is not "drained".
+      if (this.#closed) throw this.#closedError();
     }
-    if (this.inFlight.length > 256) this.inFlight.splice(0, this.inFlight.length - 256);
+    if (this.#inFlight.length > 256) this.#inFlight.splice(0, this.#inFlight.length - 256);
   }
 
   receive(): Promise<Uint8Array | null> {
-    const next = this.queue.shift();
-    if (next) {
-      if (this.queue.length < MAX_QUEUED_MESSAGES / 2 && this.ws.isPaused) this.ws.resume();
-      return Promise.resolve(next);
-    }
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.#received.receive();
   }
 
   close(): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(1000);
+    this.#closed = true;
+    this.#received.discard();
+    // A paused socket could not read the peer's half of the closing handshake.
+    if (this.#ws.isPaused) this.#ws.resume();
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
+      this.#ws.close(1000);
     }
   }
 
   /** Resolves once the connection is fully closed. */
   whenClosed(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => this.ws.once('close', () => resolve()));
+    if (this.#ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.#ws.once('close', () => resolve()));
   }
 
-  private closedError(): ClientError {
+  #closedError(): ClientError {
     const why =
-      this.closeCode !== null
-        ? ` (close ${this.closeCode}${this.closeReason ? `: ${this.closeReason}` : ''})`
+      this.#closeCode !== null
+        ? ` (close ${this.#closeCode}${this.#closeReason ? `: ${this.#closeReason}` : ''})`
         : '';
     return new ClientError('CLIENT_ERR_CONNECTION_CLOSED', `The connection to the bridge is closed${why}.`);
   }

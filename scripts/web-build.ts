@@ -9,6 +9,7 @@ import { join } from 'node:path';
 export const WEB_BUILD_SOURCES = [
   'app',
   'lib',
+  'browser',
   'public',
   'proxy.ts',
   'next.config.mjs',

@@ -1,15 +1,15 @@
 'use client';
 /**
  * Runs one benchmark upload through the app's real upload path: the same worker the UI
- * uses (lib/browser/upload-worker-client.ts -> upload.worker.ts), registering a fresh
+ * uses (browser/upload-worker-client.ts -> upload.worker.ts), registering a fresh
  * name like the UI's "register" action. The file is synthetic: N MiB assembled from a few
  * random 1 MiB Blob parts (Blob parts are referenced, not copied, so the page never holds
  * the file). The result goes back by navigating to the results URL (navigation is not
  * limited by the page's connect-src CSP, which allows only this origin and the bridge).
  */
 import { useEffect, useRef, useState } from 'react';
-import type { FromWorker } from '@/lib/browser/upload-protocol';
-import { startUploadWorker } from '@/lib/browser/upload-worker-client';
+import type { FromWorker } from '@/browser/upload-protocol';
+import { startUploadWorker } from '@/browser/upload-worker-client';
 
 const MiB = 1024 * 1024;
 /** Distinct random 1 MiB parts the file cycles through. */

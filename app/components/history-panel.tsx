@@ -1,6 +1,6 @@
 'use client';
 /** This browser's past uploads (IndexedDB). */
-import type { UploadRecord } from '@/lib/browser/history-store';
+import type { UploadRecord } from '@/browser/history-store';
 import { formatBytes, formatTime } from './format';
 import { Card } from './ui';
 

@@ -1,7 +1,7 @@
 'use client';
 /** First visit (register or import), the me.info offer, and the identity card with "forget". */
 import { type FormEvent, useId, useRef, useState } from 'react';
-import type { StoredIdentity } from '@/lib/browser/identity-store';
+import type { StoredIdentity } from '@/browser/identity-store';
 import { clientIdToHex, MAX_CLIENT_NAME_LENGTH } from '@/lib/protocol';
 import { formatTime } from './format';
 import { Button, Card } from './ui';

@@ -1,9 +1,9 @@
 'use client';
 /** The connection state in words: what is happening and what the person can do next. */
 import { useEffect, useState } from 'react';
-import type { StoredIdentity } from '@/lib/browser/identity-store';
+import type { StoredIdentity } from '@/browser/identity-store';
+import type { Conn } from './transfer-state';
 import { Button } from './ui';
-import type { Conn } from './use-transfer';
 
 type Severity = 'info' | 'ok' | 'warn' | 'bad';
 

@@ -1,7 +1,7 @@
 'use client';
 /** Drop zone, the queue with per-file progress, and the overall bar. */
 import { type DragEvent, useId, useRef, useState } from 'react';
-import { isFinished, totals, type UploadItem } from '@/lib/browser/upload-queue';
+import { isFinished, totals, type UploadItem } from '@/browser/upload-queue';
 import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
 import { formatBytes, formatDuration, formatSpeed, percent } from './format';
 import { Button, Card, ProgressBar, type Tone } from './ui';

@@ -2,6 +2,7 @@
 export * from './errors';
 export * from './establish';
 export * from './format-bytes';
+export * from './receive-queue';
 export * from './session';
 export * from './transport';
 export * from './types';

@@ -29,7 +29,7 @@ describe('web build freshness', () => {
 
   it.each([
     'app/deep/nested/x.tsx',
-    'lib/browser/upload.worker.ts',
+    'browser/upload.worker.ts',
     'proxy.ts',
     'next.config.mjs',
     'package.json',

@@ -31,6 +31,7 @@ import {
   ResponseCode,
   ZERO_IV,
 } from '../../lib/protocol';
+import { MemoryTransport } from './memory-transport';
 import { FrameJoiner } from './request-frames';
 
 export interface FakeServerKnobs {
@@ -119,7 +120,7 @@ export class FakeServer {
 
   /** An in-memory Transport connected to this server. */
   connect(): Transport & { readonly isClosed: boolean } {
-    return new MemoryTransport(this);
+    return new MemoryTransport((write, close) => this.accept(write, close));
   }
 
   /** Accepts a connection whose responses go to `write`; `close` ends it from the server side. */
@@ -350,60 +351,5 @@ function anyResponse(code: number, clientId: Uint8Array): Uint8Array {
       return encodeResponse({ code });
     default:
       return encodeResponseHeader({ version: PROTOCOL_VERSION, code, payloadSize: 0 });
-  }
-}
-
-/** In-memory Transport: sends feed the fake server synchronously, responses queue for receive(). */
-class MemoryTransport implements Transport {
-  readonly #queue: Uint8Array[] = [];
-  #waiter: ((chunk: Uint8Array | null) => void) | null = null;
-  #closed = false;
-  readonly #conn: FakeConnection;
-
-  constructor(server: FakeServer) {
-    this.#conn = server.accept(
-      (bytes) => this.#deliver(bytes.slice()),
-      () => this.#shut(),
-    );
-  }
-
-  get isClosed(): boolean {
-    return this.#closed;
-  }
-
-  send(parts: readonly Uint8Array[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('The connection is closed.'));
-    for (const part of parts) this.#conn.push(part);
-    return Promise.resolve();
-  }
-
-  receive(): Promise<Uint8Array | null> {
-    const next = this.#queue.shift();
-    if (next) return Promise.resolve(next);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#conn.end();
-    this.#shut();
-  }
-
-  #deliver(bytes: Uint8Array): void {
-    const waiter = this.#waiter;
-    if (waiter) {
-      this.#waiter = null;
-      waiter(bytes);
-    } else this.#queue.push(bytes);
-  }
-
-  #shut(): void {
-    this.#closed = true;
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    waiter?.(null);
   }
 }

@@ -10,8 +10,8 @@
  *   regrouping them copied every byte into a fresh buffer (0.7). A BYOB reader fills the
  *   same buffer again and again instead (0.6 for the read, no copy).
  */
-import type { FileSource } from '../client/types';
-import { MAX_FILE_NAME_LENGTH } from '../protocol';
+import type { FileSource } from '../lib/client/types';
+import { MAX_FILE_NAME_LENGTH } from '../lib/protocol';
 
 /** Plaintext bytes handed to the session per step (one WebCrypto call each). */
 export const CHUNK_SIZE = 512 * 1024;

@@ -3,7 +3,7 @@
  * lib/client session; the page owns IndexedDB, the queue and the UI. Everything here is
  * structured-cloneable (File and CryptoKey included).
  */
-import type { SendPhase } from '../client/types';
+import type { SendPhase } from '../lib/client/types';
 
 /** Why the connection is not usable, as the page explains it to a person. */
 export type ConnectionProblem =

@@ -1,4 +1,4 @@
-import { CodedError } from '../protocol/coded-error';
+import { CodedError } from '../lib/protocol';
 
 /** Stable codes of every browser-adapter failure; the UI maps each to a sentence and a next step. */
 export type BrowserErrorCode =
@@ -11,7 +11,7 @@ export type BrowserErrorCode =
   /** The worker failed to start or crashed. */
   | 'BROWSER_ERR_WORKER';
 
-/** The one error type thrown by lib/browser. */
+/** The one error type thrown by the browser adapter (browser/). */
 export class BrowserError extends CodedError<BrowserErrorCode> {
   override readonly name = 'BrowserError';
 }

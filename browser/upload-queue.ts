@@ -3,7 +3,7 @@
  * the worker's progress and results, cancelling, re-queueing. The React hook only stores
  * the list; everything that decides what an item shows lives here (and is unit-tested).
  */
-import type { SendPhase } from '../client/types';
+import type { SendPhase } from '../lib/client/types';
 import { wireFileName } from './file-source';
 import type { FromWorker } from './upload-protocol';
 

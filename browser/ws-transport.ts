@@ -3,9 +3,11 @@
  * binary message (the bridge validates each message as exactly one frame), responses
  * arrive as binary messages of any split. Backpressure: send() resolves only once the
  * socket's bufferedAmount is under the high-water mark, polling while it is above
- * (WebSocket has no drain event).
+ * (WebSocket has no drain event). The contract (errors, concurrency, closing) is
+ * lib/client/transport.ts.
  */
-import type { Transport } from '../client/transport';
+import { ReceiveQueue } from '../lib/client/receive-queue';
+import type { Transport } from '../lib/client/transport';
 import { BrowserError } from './errors';
 
 /** Bytes the browser may hold unsent before send() waits: enough to keep the pipe full. */
@@ -50,14 +52,10 @@ export class WsTransport implements Transport {
   /** Allocated on the first multi-part send; reused for every later one. */
   #scratch = new Uint8Array(0);
   /** Received messages not yet taken by receive(). */
-  readonly #queue: Uint8Array[] = [];
-  #waiter: ((bytes: Uint8Array | null) => void) | undefined;
+  readonly #received = new ReceiveQueue();
   #closed = false;
-  #resolveClosed!: () => void;
   /** Resolves once the connection is closed, by either side. */
-  readonly closed: Promise<void> = new Promise((r) => {
-    this.#resolveClosed = r;
-  });
+  readonly closed: Promise<void> = this.#received.ended;
   /** Set when the socket closed on its own (not through close()). */
   #closeInfo: { code: number; reason: string } | undefined;
 
@@ -66,11 +64,12 @@ export class WsTransport implements Transport {
     this.#highWaterMark = highWaterMark;
     ws.addEventListener('message', (ev: MessageEvent) => {
       if (!(ev.data instanceof ArrayBuffer)) return; // the bridge sends only binary
-      this.#deliver(new Uint8Array(ev.data));
+      this.#received.push(new Uint8Array(ev.data));
     });
     ws.addEventListener('close', (ev: CloseEvent) => {
       if (!this.#closed) this.#closeInfo = { code: ev.code, reason: ev.reason };
-      this.#finish();
+      this.#closed = true;
+      this.#received.end();
     });
   }
 
@@ -145,44 +144,17 @@ export class WsTransport implements Transport {
   }
 
   receive(): Promise<Uint8Array | null> {
-    const next = this.#queue.shift();
-    if (next) return Promise.resolve(next);
-    if (this.#closed) return Promise.resolve(null);
-    if (this.#waiter) {
-      throw new BrowserError(
-        'BROWSER_ERR_CONNECTION_LOST',
-        'receive() called while another receive() waits.',
-      );
-    }
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
+    return this.#received.receive();
   }
 
   close(): void {
     if (this.#closed) return;
-    this.#finish();
+    this.#closed = true;
+    this.#received.discard();
     try {
       this.#ws.close(1000, 'done');
     } catch {
       // already closing
     }
-  }
-
-  #deliver(bytes: Uint8Array | null): void {
-    const w = this.#waiter;
-    if (w) {
-      this.#waiter = undefined;
-      w(bytes);
-    } else if (bytes) {
-      this.#queue.push(bytes);
-    }
-  }
-
-  #finish(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#deliver(null);
-    this.#resolveClosed();
   }
 }

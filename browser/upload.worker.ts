@@ -4,21 +4,22 @@
  * reading, cksum and AES-CBC of a file never run on the page's main thread. Messages are
  * defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
  */
-import { ClientError } from '../client/errors';
-import { establishIdentity } from '../client/establish';
-import { ClientSession } from '../client/session';
-import type { SendProgress } from '../client/types';
+import { ClientError } from '../lib/client/errors';
+import { establishIdentity } from '../lib/client/establish';
+import { ClientSession } from '../lib/client/session';
+import type { SendProgress } from '../lib/client/types';
 import {
   CryptoError,
   createAesCbcEncryptor,
   generateRsaKeyPair,
   importPrivateKeyPkcs8,
   unwrapAesKey,
-} from '../crypto';
-import { CloseCode } from '../protocol';
+} from '../lib/crypto';
+import { CloseCode } from '../lib/protocol';
 import { BrowserError } from './errors';
 import { fileSource } from './file-source';
 import type { ConnectionProblem, FromWorker, ToWorker } from './upload-protocol';
+import { WorkerConnection } from './worker-connection';
 import { WsTransport } from './ws-transport';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -43,18 +44,25 @@ interface Identity {
 }
 
 interface Connection {
-  url: string;
   transport: WsTransport;
   session: ClientSession;
   aesKey: Uint8Array;
+  close(): void;
 }
 
-/** Where to reconnect after a cancel or a failed upload. */
-let target: { url: string; identity: Identity } | undefined;
-let conn: Connection | undefined;
-/** Bumped by every connect/disconnect so stale async work can tell it was superseded. */
-let generation = 0;
-let active: { id: string; abort: AbortController } | undefined;
+function connection(transport: WsTransport, session: ClientSession, aesKey: Uint8Array): Connection {
+  return {
+    transport,
+    session,
+    aesKey,
+    close: () => {
+      session.close();
+      transport.close();
+    },
+  };
+}
+
+const state = new WorkerConnection<Connection, { url: string; identity: Identity }>();
 
 function post(msg: FromWorker): void {
   self.postMessage(msg);
@@ -98,19 +106,13 @@ function connectProblem(
   return { p: 'server-error', message };
 }
 
-function dropConnection(): void {
-  generation++;
-  active?.abort.abort();
-  const old = conn;
-  conn = undefined;
-  old?.session.close();
-  old?.transport.close();
-}
-
 /** Opens the WebSocket and a session on it; watches for the peer closing while idle. */
-async function open(url: string, gen: number): Promise<{ transport: WsTransport; session: ClientSession }> {
+async function open(
+  url: string,
+  ticket: number,
+): Promise<{ transport: WsTransport; session: ClientSession }> {
   const transport = await WsTransport.connect(url);
-  if (gen !== generation) {
+  if (!state.isCurrent(ticket)) {
     transport.close();
     throw new Error('superseded');
   }
@@ -122,12 +124,13 @@ async function open(url: string, gen: number): Promise<{ transport: WsTransport;
   const openedAt = Date.now();
   void transport.closed.then(() => {
     // Closed under an idle session (an active upload reports its own failure).
-    if (conn?.transport !== transport || active) return;
-    conn = undefined;
+    const current = state.current;
+    if (current?.transport !== transport || !state.closedWhileIdle(current)) return;
     // Server and bridge drop idle connections (60 s / 5 min by default): reconnect quietly,
     // unless this connection died young, which points at a real problem (the page backs off).
     const routine =
       transport.closeInfo?.code === CloseCode.IdleTimeout || Date.now() - openedAt > ROUTINE_CLOSE_AFTER_MS;
+    const target = state.target;
     if (routine && target) {
       void reconnect(target.url, target.identity, { quiet: true });
       return;
@@ -138,12 +141,11 @@ async function open(url: string, gen: number): Promise<{ transport: WsTransport;
 }
 
 async function register(url: string, name: string): Promise<void> {
-  dropConnection();
-  const gen = generation;
+  const ticket = state.restart();
   post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
-    const { transport, session } = await open(url, gen);
+    const { transport, session } = await open(url, ticket);
     opened = transport;
     // Key first, then 1025/1026 (lib/client's shared flow). Extractable once, only to offer
     // me.info for download; what is kept is a non-extractable re-import of the same key.
@@ -162,38 +164,30 @@ async function register(url: string, name: string): Promise<void> {
       },
     });
     const { privateKey, pkcs8 } = keyPair!;
-    if (gen !== generation) return transport.close();
-    conn = { url, transport, session, aesKey };
-    target = { url, identity: { name, clientId, privateKey } };
+    const adopted = state.adopt(ticket, connection(transport, session, aesKey), {
+      url,
+      identity: { name, clientId, privateKey },
+    });
+    if (!adopted) return;
     post({ type: 'connected', name, clientId, via: 'register', privateKey, privateKeyPkcs8: pkcs8 });
   } catch (e) {
-    if (gen !== generation) return;
-    dropConnection();
+    if (!state.isCurrent(ticket)) return;
+    state.restart();
     const { p, message } = connectProblem(e, opened);
     problem(p, message);
   }
 }
 
-/** A reconnect in progress, which an upload arriving meanwhile waits for. */
-let reconnecting: Promise<void> | undefined;
-
 function reconnect(url: string, identity: Identity, opts: { quiet?: boolean } = {}): Promise<void> {
-  const run = reconnectNow(url, identity, opts.quiet ?? false);
-  reconnecting = run;
-  void run.finally(() => {
-    if (reconnecting === run) reconnecting = undefined;
-  });
-  return run;
+  return state.trackReconnect(reconnectNow(url, identity, opts.quiet ?? false));
 }
 
 async function reconnectNow(url: string, identity: Identity, quiet: boolean): Promise<void> {
-  dropConnection();
-  const gen = generation;
-  target = { url, identity };
+  const ticket = state.restart({ url, identity });
   if (!quiet) post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
-    const { transport, session } = await open(url, gen);
+    const { transport, session } = await open(url, ticket);
     opened = transport;
     // 1027 -> 1605; a 1606 is reported (CLIENT_ERR_RECONNECT_REJECTED): the person decides
     // whether to register anew.
@@ -204,21 +198,20 @@ async function reconnectNow(url: string, identity: Identity, quiet: boolean): Pr
       createKeyPair: () => Promise.reject(new Error('not used: onRejected is "fail"')),
       onRejected: 'fail',
     });
-    if (gen !== generation) return transport.close();
-    conn = { url, transport, session, aesKey };
+    if (!state.adopt(ticket, connection(transport, session, aesKey))) return;
     post({ type: 'connected', name: identity.name, clientId: identity.clientId, via: 'reconnect' });
   } catch (e) {
-    if (gen !== generation) return;
-    dropConnection();
+    if (!state.isCurrent(ticket)) return;
+    state.restart();
     const { p, message } = connectProblem(e, opened);
     problem(p, message);
   }
 }
 
 async function upload(id: string, file: File): Promise<void> {
-  if (!conn && reconnecting) await reconnecting;
-  const c = conn;
-  if (!c || active) {
+  await state.ready();
+  const started = state.beginUpload(id);
+  if (!started) {
     post({
       type: 'done',
       id,
@@ -228,8 +221,7 @@ async function upload(id: string, file: File): Promise<void> {
     });
     return;
   }
-  const abort = new AbortController();
-  active = { id, abort };
+  const { conn: c, signal } = started;
   let lastPost = 0;
   let latest: SendProgress | undefined;
   const send = (p: SendProgress) => {
@@ -243,7 +235,7 @@ async function upload(id: string, file: File): Promise<void> {
   }, PROGRESS_INTERVAL_MS);
   try {
     const result = await c.session.sendFile(fileSource(file), c.aesKey, {
-      signal: abort.signal,
+      signal,
       onProgress: (p) => {
         const phaseChanged = p.phase !== latest?.phase;
         latest = p;
@@ -251,7 +243,7 @@ async function upload(id: string, file: File): Promise<void> {
       },
     });
     clearInterval(drain);
-    active = undefined;
+    state.endUpload();
     post({
       type: 'done',
       id,
@@ -262,9 +254,9 @@ async function upload(id: string, file: File): Promise<void> {
     });
   } catch (e) {
     clearInterval(drain);
-    active = undefined;
+    state.endUpload();
     const err = e instanceof ClientError ? e : undefined;
-    if (err?.code === 'CLIENT_ERR_CANCELLED' || abort.signal.aborted) {
+    if (err?.code === 'CLIENT_ERR_CANCELLED' || signal.aborted) {
       post({ type: 'done', id, outcome: 'cancelled', attempts: 0 });
     } else {
       post({
@@ -278,10 +270,8 @@ async function upload(id: string, file: File): Promise<void> {
       });
     }
     // A cancelled or broken sequence leaves the connection unusable: open a fresh one.
-    if (c.session.closed && conn === c && target) {
-      conn = undefined;
-      await reconnect(target.url, target.identity);
-    }
+    const target = state.target;
+    if (c.session.closed && target && state.forget(c)) await reconnect(target.url, target.identity);
   }
 }
 
@@ -298,11 +288,10 @@ self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
       void upload(msg.id, msg.file);
       break;
     case 'cancel':
-      if (active?.id === msg.id) active.abort.abort();
+      state.cancel(msg.id);
       break;
     case 'disconnect':
-      target = undefined;
-      dropConnection();
+      state.disconnect();
       break;
   }
 });

@@ -1,0 +1,437 @@
+import { describe, expect, it } from 'vitest';
+import { BrowserError } from '@/browser/errors';
+import type { UploadRecord } from '@/browser/history-store';
+import type { StoredIdentity } from '@/browser/identity-store';
+import type { FromWorker, ToWorker } from '@/browser/upload-protocol';
+import { formatMeInfo } from '@/lib/crypto';
+import { MAX_ME_INFO_BYTES, STORAGE_TIMEOUT_MS, type TransferDeps, TransferModel } from './transfer-state';
+
+const URL = 'ws://bridge.test/';
+const key = { type: 'private' } as unknown as CryptoKey;
+const clientId = new Uint8Array(16).fill(7);
+const alice: StoredIdentity = {
+  name: 'alice',
+  clientId,
+  privateKey: key,
+  createdAt: 1,
+  origin: 'registered',
+};
+
+interface Timer {
+  run: () => void;
+  ms: number;
+  cleared: boolean;
+}
+
+/** A model over fakes: the worker's messages, IndexedDB, timers and clocks are all in the test's hands. */
+function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity | undefined> } = {}) {
+  const posted: ToWorker[] = [];
+  const timers: Timer[] = [];
+  const records: UploadRecord[] = [];
+  const saved: StoredIdentity[] = [];
+  let toPage: (msg: FromWorker) => void = () => {};
+  let crash: (e: Error) => void = () => {};
+  const fx = {
+    terminated: 0,
+    saveFails: false,
+    forgetFails: false,
+    forgotten: 0,
+    now: 1_000_000,
+    mono: 0,
+  };
+  const deps: TransferDeps = {
+    startWorker: (onMessage, onCrash) => {
+      toPage = onMessage;
+      crash = onCrash;
+      return { post: (m) => posted.push(m), terminate: () => fx.terminated++ };
+    },
+    loadIdentity: () => opts.load ?? Promise.resolve(opts.identity),
+    saveIdentity: async (id) => {
+      if (fx.saveFails) throw new BrowserError('BROWSER_ERR_STORAGE', 'Quota exceeded.');
+      saved.push(id);
+    },
+    forgetIdentity: async () => {
+      if (fx.forgetFails) throw new BrowserError('BROWSER_ERR_STORAGE', 'Blocked.');
+      fx.forgotten++;
+    },
+    addUploadRecord: async (r) => {
+      records.push(r);
+    },
+    listUploadRecords: async () => [...records],
+    importPrivateKey: async () => key,
+    now: () => fx.now,
+    monotonic: () => fx.mono,
+    setTimeout: (run, ms) => {
+      const t = { run, ms, cleared: false };
+      timers.push(t);
+      return t;
+    },
+    clearTimeout: (t) => {
+      if (t) (t as Timer).cleared = true;
+    },
+  };
+  const model = new TransferModel(URL, deps);
+  const state = () => model.getSnapshot();
+  /** Reconnect timers still to fire (the first timer is start()'s storage watchdog). */
+  const pending = () => timers.filter((t, i) => i > 0 && !t.cleared);
+  return {
+    model,
+    state,
+    posted,
+    timers,
+    pending,
+    records,
+    saved,
+    fx,
+    worker: (msg: FromWorker) => toPage(msg),
+    crash: (e: Error) => crash(e),
+    /** Lets promise callbacks (IndexedDB answers) run. */
+    settle: () => new Promise((r) => setTimeout(r, 0)),
+  };
+}
+
+const file = (name: string, size: number) => new File([new Uint8Array(size)], name);
+const lastPosted = (posted: ToWorker[]) => posted[posted.length - 1];
+/** The worker's answer to a registration: the new key and its PKCS#8. */
+const registered = (name: string, pkcs8: Uint8Array): FromWorker => ({
+  type: 'connected',
+  name,
+  clientId,
+  via: 'register',
+  privateKey: key,
+  privateKeyPkcs8: pkcs8,
+});
+
+/** A started model whose identity load has answered. */
+async function started(opts: Parameters<typeof setup>[0] = {}) {
+  const t = setup(opts);
+  t.model.start();
+  await t.settle();
+  return t;
+}
+
+async function connected(identity = alice) {
+  const t = await started({ identity });
+  t.worker({ type: 'connected', name: identity.name, clientId: identity.clientId, via: 'reconnect' });
+  return t;
+}
+
+describe('TransferModel: start', () => {
+  it('without a stored identity: idle, history loaded, nothing posted', async () => {
+    const t = setup();
+    expect(t.state().conn).toEqual({ kind: 'starting' });
+    t.model.start();
+    await t.settle();
+    expect(t.state().identity).toBeNull();
+    expect(t.state().conn).toEqual({ kind: 'idle' });
+    expect(t.posted).toEqual([]);
+  });
+
+  it('with a stored identity: reconnects with it, then is connected', async () => {
+    const t = await started({ identity: alice });
+    expect(t.state().identity).toBe(alice);
+    expect(t.posted).toEqual([{ type: 'reconnect', url: URL, name: 'alice', clientId, privateKey: key }]);
+    expect(t.state().conn).toEqual({ kind: 'connecting', registering: false });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    expect(t.state().conn).toEqual({ kind: 'connected' });
+    expect(t.saved).toEqual([]);
+  });
+
+  it('IndexedDB that does not answer is a storage problem after the timeout; one that fails at once too', async () => {
+    const t = setup({ load: new Promise(() => {}) });
+    t.model.start();
+    expect(t.timers[0]!.ms).toBe(STORAGE_TIMEOUT_MS);
+    t.timers[0]!.run();
+    expect(t.state().conn).toMatchObject({ kind: 'problem', problem: 'storage' });
+
+    const f = setup({ load: Promise.reject(new BrowserError('BROWSER_ERR_STORAGE', 'No IndexedDB here.')) });
+    f.model.start();
+    await f.settle();
+    expect(f.state().identity).toBeNull();
+    expect(f.state().conn).toEqual({ kind: 'problem', problem: 'storage', detail: 'No IndexedDB here.' });
+  });
+
+  it('a worker crash is a worker problem', async () => {
+    const t = setup();
+    t.model.start();
+    t.crash(new BrowserError('BROWSER_ERR_WORKER', 'The upload worker failed: boom.'));
+    expect(t.state().conn).toMatchObject({ kind: 'problem', problem: 'worker' });
+  });
+
+  it('stop() terminates the worker and clears the timers; answers for an earlier start are ignored', async () => {
+    let answer: (id: StoredIdentity | undefined) => void = () => {};
+    const t = setup({ load: new Promise((r) => (answer = r)) });
+    t.model.start();
+    t.model.stop();
+    expect(t.fx.terminated).toBe(1);
+    expect(t.timers.every((x) => x.cleared)).toBe(true);
+    answer(alice);
+    await t.settle();
+    expect(t.state().identity).toBeUndefined();
+    expect(t.posted).toEqual([]);
+  });
+
+  it('notifies subscribers with a new snapshot on each change, and stops after unsubscribing', async () => {
+    const t = setup();
+    let calls = 0;
+    const off = t.model.subscribe(() => calls++);
+    const before = t.state();
+    t.model.start();
+    await t.settle();
+    expect(calls).toBeGreaterThan(0);
+    expect(t.state()).not.toBe(before);
+    off();
+    const seen = calls;
+    t.model.actions.dismissMeInfo();
+    expect(calls).toBe(seen);
+  });
+});
+
+describe('TransferModel: register and import', () => {
+  it('an invalid name is refused without asking the worker', async () => {
+    const t = await started();
+    expect(t.model.actions.register('   ')).toMatch(/./);
+    expect(t.posted).toEqual([]);
+  });
+
+  it('registers a name, keeps "registering" through the worker\'s connecting, stores the identity and offers me.info', async () => {
+    const t = await started();
+    expect(t.model.actions.register('  bob ')).toBeUndefined();
+    expect(t.posted).toEqual([{ type: 'register', url: URL, name: 'bob' }]);
+    expect(t.state().triedName).toBe('bob');
+    t.worker({ type: 'connecting' });
+    expect(t.state().conn).toEqual({ kind: 'connecting', registering: true });
+    const pkcs8 = new Uint8Array([1, 2, 3]);
+    t.worker(registered('bob', pkcs8));
+    await t.settle();
+    expect(t.state().conn).toEqual({ kind: 'connected' });
+    expect(t.state().identity).toMatchObject({ name: 'bob', origin: 'registered', createdAt: t.fx.now });
+    expect(t.saved.map((s) => s.name)).toEqual(['bob']);
+    expect(t.state().meInfo).toEqual({
+      name: 'bob',
+      text: formatMeInfo({ name: 'bob', clientId, privateKeyPkcs8: pkcs8 }),
+    });
+    t.model.actions.dismissMeInfo();
+    expect(t.state().meInfo).toBeNull();
+  });
+
+  it('an identity that cannot be stored is a storage problem', async () => {
+    const t = await started();
+    t.fx.saveFails = true;
+    t.model.actions.register('bob');
+    t.worker(registered('bob', new Uint8Array(1)));
+    await t.settle();
+    expect(t.state().conn).toEqual({ kind: 'problem', problem: 'storage', detail: 'Quota exceeded.' });
+  });
+
+  it('imports a me.info: reconnects with it and stores it only once the server accepted it', async () => {
+    const t = await started();
+    const text = formatMeInfo({ name: 'carol', clientId, privateKeyPkcs8: new Uint8Array([0x30, 5, 6]) });
+    await t.model.actions.importMeInfo(new File([text], 'me.info'));
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'reconnect', name: 'carol' });
+    expect(t.state().triedName).toBe('carol');
+    expect(t.saved).toEqual([]);
+    t.worker({ type: 'connected', name: 'carol', clientId, via: 'reconnect' });
+    await t.settle();
+    expect(t.saved).toMatchObject([{ name: 'carol', origin: 'imported' }]);
+    expect(t.state().identity).toMatchObject({ name: 'carol' });
+  });
+
+  it('a bad or oversized me.info is a bad-file problem', async () => {
+    const t = await started();
+    await t.model.actions.importMeInfo(new File(['not an identity'], 'me.info'));
+    expect(t.state().conn).toMatchObject({ kind: 'problem', problem: 'bad-file' });
+    await t.model.actions.importMeInfo(new File([new Uint8Array(MAX_ME_INFO_BYTES + 1)], 'big.info'));
+    expect(t.state().conn).toMatchObject({
+      kind: 'problem',
+      problem: 'bad-file',
+      detail: expect.stringMatching(/too large/),
+    });
+    expect(t.posted).toEqual([]);
+  });
+
+  it('a rejected import is not retried and not stored', async () => {
+    const t = await started();
+    const text = formatMeInfo({ name: 'carol', clientId, privateKeyPkcs8: new Uint8Array([0x30, 5]) });
+    await t.model.actions.importMeInfo(new File([text], 'me.info'));
+    t.worker({ type: 'problem', problem: 'rejected', message: 'Unknown client.' });
+    expect(t.state().conn).toEqual({ kind: 'problem', problem: 'rejected', detail: 'Unknown client.' });
+    expect(t.pending()).toEqual([]);
+    t.model.actions.retryNow(); // nothing pending any more, no identity: back to idle
+    expect(t.state().conn).toEqual({ kind: 'idle' });
+  });
+});
+
+describe('TransferModel: the upload queue', () => {
+  it('queues files until connected, sends one at a time, in order, and records each outcome', async () => {
+    const t = await started({ identity: alice });
+    t.model.actions.addFiles([file('a.bin', 10), file('b.bin', 20)]);
+    expect(t.state().items.map((i) => i.phase)).toEqual(['queued', 'queued']);
+    expect(t.posted.filter((m) => m.type === 'upload')).toEqual([]);
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    const [a, b] = t.state().items;
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'upload', id: a!.id });
+    expect(t.state().items.map((i) => i.phase)).toEqual(['sending', 'queued']);
+
+    t.fx.mono = 1000;
+    t.worker({
+      type: 'progress',
+      id: a!.id,
+      phase: 'sending',
+      attempt: 1,
+      bytesRead: 6,
+      bytesSent: 6,
+      size: 10,
+      inFlight: 1,
+    });
+    expect(t.state().items[0]).toMatchObject({ phase: 'sending', bytesRead: 5 });
+
+    t.fx.now = 2_000_000;
+    t.worker({ type: 'done', id: a!.id, outcome: 'verified', attempts: 1, cksum: 42 });
+    expect(t.state().items[0]).toMatchObject({ phase: 'verified', cksum: 42 });
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'upload', id: b!.id });
+    await t.settle();
+    expect(t.records).toEqual([
+      {
+        id: `${(2_000_000).toString(36)}-${a!.id}`,
+        fileName: 'a.bin',
+        size: 10,
+        cksum: 42,
+        finishedAt: 2_000_000,
+        outcome: 'verified',
+        clientName: 'alice',
+        attempts: 1,
+      },
+    ]);
+    expect(t.state().history).toHaveLength(1);
+  });
+
+  it('cancel: the file being sent is cancelled by the worker, a queued one at once', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10), file('b.bin', 20)]);
+    const [a, b] = t.state().items;
+    t.model.actions.cancel(b!.id);
+    expect(t.state().items[1]!.phase).toBe('cancelled');
+    expect(t.posted.some((m) => m.type === 'cancel')).toBe(false);
+    t.model.actions.cancel(a!.id);
+    expect(lastPosted(t.posted)).toEqual({ type: 'cancel', id: a!.id });
+    t.worker({ type: 'done', id: a!.id, outcome: 'cancelled', attempts: 0 });
+    expect(t.state().items.map((i) => i.phase)).toEqual(['cancelled', 'cancelled']);
+    expect(t.posted.filter((m) => m.type === 'upload')).toHaveLength(1);
+  });
+
+  it('a failed file can be put back in the queue and is sent again; finished ones can be cleared', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    const id = t.state().items[0]!.id;
+    t.worker({ type: 'done', id, outcome: 'failed', attempts: 4, message: 'CRC mismatch.' });
+    expect(t.state().items[0]).toMatchObject({ phase: 'failed', attempt: 4, message: 'CRC mismatch.' });
+    t.model.actions.retryItem(id);
+    expect(t.state().items[0]).toMatchObject({ phase: 'sending', attempt: 1, message: undefined });
+    expect(t.posted.filter((m) => m.type === 'upload')).toHaveLength(2);
+    t.worker({ type: 'done', id, outcome: 'verified', attempts: 1 });
+    t.model.actions.clearFinished();
+    expect(t.state().items).toEqual([]);
+  });
+
+  it('nothing is sent while not connected, and sending resumes on reconnect', async () => {
+    const t = await connected();
+    t.worker({ type: 'problem', problem: 'lost', message: 'closed' });
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    expect(t.posted.filter((m) => m.type === 'upload')).toEqual([]);
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    expect(t.posted.filter((m) => m.type === 'upload')).toHaveLength(1);
+  });
+});
+
+describe('TransferModel: reconnecting on its own', () => {
+  it('retries an unreachable bridge with growing pauses, and starts over once connected', async () => {
+    const t = await started({ identity: alice });
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      t.worker({ type: 'problem', problem: 'unreachable', message: 'down' });
+      const [timer] = t.pending();
+      delays.push(timer!.ms);
+      expect(t.state().conn).toEqual({
+        kind: 'problem',
+        problem: 'unreachable',
+        detail: 'down',
+        retryAt: t.fx.now + timer!.ms,
+      });
+      timer!.run();
+      timer!.cleared = true;
+      expect(lastPosted(t.posted)).toMatchObject({ type: 'reconnect', name: 'alice' });
+      expect(t.state().conn).toEqual({ kind: 'connecting', registering: false });
+    }
+    expect(delays).toEqual([2000, 4000, 8000, 15000, 15000]);
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    t.worker({ type: 'problem', problem: 'unreachable', message: 'down' });
+    expect(t.pending().map((x) => x.ms)).toEqual([2000]);
+  });
+
+  it('a lost connection is first tried again after half a second', async () => {
+    const t = await connected();
+    t.worker({ type: 'problem', problem: 'lost', message: 'The connection to the bridge closed.' });
+    expect(t.pending().map((x) => x.ms)).toEqual([500]);
+  });
+
+  it('problems the person must act on are not retried; "Try again" reconnects at once', async () => {
+    const t = await connected();
+    for (const problem of ['refused', 'rejected', 'server-error', 'wrong-key', 'name-taken'] as const) {
+      t.worker({ type: 'problem', problem, message: problem });
+      expect(t.state().conn).toEqual({ kind: 'problem', problem, detail: problem });
+      expect(t.pending()).toEqual([]);
+    }
+    const before = t.posted.length;
+    t.model.actions.retryNow();
+    expect(t.posted.slice(before)).toMatchObject([{ type: 'reconnect', name: 'alice' }]);
+  });
+
+  it('without an identity nothing is retried', async () => {
+    const t = await started();
+    t.model.actions.register('bob');
+    t.worker({ type: 'problem', problem: 'unreachable', message: 'down' });
+    expect(t.pending()).toEqual([]);
+    expect(t.state().conn).toEqual({ kind: 'problem', problem: 'unreachable', detail: 'down' });
+  });
+
+  it('registering or reconnecting by hand cancels a pending automatic attempt', async () => {
+    const t = await connected();
+    t.worker({ type: 'problem', problem: 'unreachable', message: 'down' });
+    const [timer] = t.pending();
+    t.model.actions.retryNow();
+    expect(timer!.cleared).toBe(true);
+  });
+});
+
+describe('TransferModel: forget', () => {
+  it('disconnects, cancels unfinished files, drops the offer and the identity', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10), file('b.bin', 10)]);
+    await t.model.actions.forget();
+    expect(lastPosted(t.posted)).toEqual({ type: 'disconnect' });
+    expect(t.state().items.map((i) => i.phase)).toEqual(['cancelled', 'cancelled']);
+    expect(t.state().identity).toBeNull();
+    expect(t.state().conn).toEqual({ kind: 'idle' });
+    expect(t.fx.forgotten).toBe(1);
+  });
+
+  it('storage that refuses to forget is a storage problem, and the identity stays', async () => {
+    const t = await connected();
+    t.fx.forgetFails = true;
+    await t.model.actions.forget();
+    expect(t.state().conn).toEqual({ kind: 'problem', problem: 'storage', detail: 'Blocked.' });
+    expect(t.state().identity).toBe(alice);
+  });
+
+  it('registerAgain() after a 1606 forgets the identity and registers the same name', async () => {
+    const t = await connected();
+    t.worker({ type: 'problem', problem: 'rejected', message: 'Unknown client.' });
+    await t.model.actions.registerAgain();
+    expect(t.posted.slice(-2)).toEqual([
+      { type: 'disconnect' },
+      { type: 'register', url: URL, name: 'alice' },
+    ]);
+    expect(t.state().conn).toEqual({ kind: 'connecting', registering: true });
+  });
+});
