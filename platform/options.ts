@@ -283,3 +283,30 @@ export function helpText(table: OptionsTable, layout: HelpLayout): string {
   if (layout.footer) lines.push('', layout.footer);
   return lines.join('\n');
 }
+
+/** Exit status of a usage error, in every program. */
+export const EXIT_USAGE = 2;
+
+/**
+ * For a script's entry point: parses `process.argv`; on --help prints the help text and
+ * exits 0, on a bad command line prints the sentence and exits 2.
+ */
+export function parseCommandLine<T extends OptionsTable>(
+  table: T,
+  layout: HelpLayout,
+  opts: Omit<ParseOptions, 'fail'> = {},
+): ParsedOptions<T> {
+  let parsed: ParsedOptions<T>;
+  try {
+    parsed = parseOptions(table, process.argv.slice(2), opts);
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (parsed.help) {
+    process.stdout.write(`${helpText(table, layout)}\n`);
+    process.exit(0);
+  }
+  return parsed;
+}

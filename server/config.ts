@@ -145,7 +145,7 @@ export function parseArgs(
   if (extra.length > 0 || (word !== undefined && word !== 'files' && word !== 'serve')) {
     throw bad(`Unknown argument "${extra[0] ?? word}". Run with --help to see the options.`);
   }
-  const command: Command = parsed.help ? 'help' : (word as Command | undefined) ?? 'serve';
+  const command: Command = parsed.help ? 'help' : ((word as Command | undefined) ?? 'serve');
   const config: ServerConfig = {
     host: values.host,
     port: values.port ?? DEFAULT_SERVER_PORT,
