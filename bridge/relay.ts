@@ -236,7 +236,7 @@ export class Relay {
     this.finished = true;
     this.clearTimer('lingerTimer');
     const ending = this.ending ?? { code: 1006, by: 'client' as const };
-    this.log({
+    this.log.info({
       event: 'connection',
       peer: this.peer.address,
       origin: this.peer.origin,
@@ -247,7 +247,7 @@ export class Relay {
       closeReason:
         ending.by === 'client' ? this.closeReasonFromClient : (CLOSE_REASONS[ending.code as CloseCode] ?? ''),
       closedBy: ending.by,
-    });
+    } satisfies ConnectionRecord);
     this.resolveDone();
   }
 

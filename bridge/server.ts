@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, closeReason } from './close-codes';
 import type { BridgeConfig, HostPort } from './config';
-import { jsonLineLogger, type Logger } from './log';
+import { type ConnectionRecord, createBridgeLogger, type Logger } from './log';
 import { Relay } from './relay';
 
 export interface Bridge {
@@ -63,7 +63,9 @@ function probe(target: HostPort, timeoutMs: number): Promise<boolean> {
 }
 
 export function createBridge(config: BridgeConfig, options: BridgeOptions = {}): Bridge {
-  const log = options.log ?? jsonLineLogger;
+  const log = options.log ?? createBridgeLogger();
+  /** Numbers the connections in the log (`conn`), from 1 at start. */
+  let accepted = 0;
   const anyOrigin = config.origins.includes('*');
   const allowedOrigins = new Set(config.origins);
   const relays = new Set<Relay>();
@@ -135,13 +137,19 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     return null;
   }
 
-  function refuse(ws: WebSocket, code: CloseCode, address: string, origin: string | null): void {
+  function refuse(
+    ws: WebSocket,
+    code: CloseCode,
+    address: string,
+    origin: string | null,
+    connLog: Logger,
+  ): void {
     refusing += 1;
     const started = Date.now();
     ws.close(code, closeReason(code));
     ws.once('close', () => {
       refusing -= 1;
-      log({
+      connLog.info({
         event: 'connection',
         peer: address,
         origin,
@@ -151,11 +159,11 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
         closeCode: code,
         closeReason: closeReason(code),
         closedBy: 'bridge',
-      });
+      } satisfies ConnectionRecord);
     });
   }
 
-  function relay(ws: WebSocket, address: string, origin: string | null): void {
+  function relay(ws: WebSocket, address: string, origin: string | null, connLog: Logger): void {
     const r = new Relay(
       ws,
       {
@@ -165,7 +173,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
         connectTimeoutMs: config.connectTimeoutMs,
       },
       { address, origin },
-      log,
+      connLog,
     );
     relays.add(r);
     perIp.set(address, (perIp.get(address) ?? 0) + 1);
@@ -193,8 +201,10 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      if (verdict !== null) refuse(ws, verdict, address, origin);
-      else relay(ws, address, origin);
+      // One child logger per connection: its lines carry `conn`.
+      const connLog = log.child({ conn: ++accepted });
+      if (verdict !== null) refuse(ws, verdict, address, origin, connLog);
+      else relay(ws, address, origin, connLog);
     });
   });
 

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { type BridgeConfig, DEFAULT_CONFIG } from '../../bridge/config';
 import type { BridgeEvent, ConnectionRecord } from '../../bridge/log';
 import { type Bridge, createBridge } from '../../bridge/server';
+import { createMemoryLogger } from '../../platform/log';
 import {
   encodeResponse,
   PROTOCOL_VERSION,
@@ -81,7 +82,9 @@ export async function startBridge(
   targetPort: number,
   overrides: Partial<BridgeConfig> = {},
 ): Promise<TestBridge> {
-  const logs: (ConnectionRecord | BridgeEvent)[] = [];
+  const { log, lines } = createMemoryLogger('bridge');
+  // The lines as the bridge wrote them (pino adds level, time, part and conn).
+  const logs = lines as unknown as (ConnectionRecord | BridgeEvent)[];
   const bridge = createBridge(
     {
       ...DEFAULT_CONFIG,
@@ -89,7 +92,7 @@ export async function startBridge(
       target: { host: '127.0.0.1', port: targetPort },
       ...overrides,
     },
-    { log: (r) => logs.push(r) },
+    { log },
   );
   const { port } = await bridge.listen();
   return { bridge, url: `ws://127.0.0.1:${port}/`, port, logs, close: () => bridge.close() };
