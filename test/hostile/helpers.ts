@@ -35,6 +35,7 @@ import {
 } from '../server/helpers';
 
 export { RawClient, tempDir, unwrapKey } from '../server/helpers';
+export { alive } from '../support/processes';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -276,16 +277,6 @@ export async function startServerProcess(args: string[] = [], dataDir?: string):
     },
   };
   return sp;
-}
-
-/** True while the process exists (kill 0 probes without signalling). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
