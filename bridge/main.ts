@@ -44,16 +44,20 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const addr = bridge.address()!;
-  log.info({
-    event: 'listening',
-    host: addr.host,
-    port: addr.port,
-    url: `${config.cert ? 'wss' : 'ws'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/`,
-    target: `${config.target.host}:${config.target.port}`,
-    origins: config.origins,
-    maxPayload: config.maxPayload,
-    bufferutil: bufferutilStatus(),
-  });
+  const url = `${config.cert ? 'wss' : 'ws'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/`;
+  log.info(
+    {
+      event: 'listening',
+      host: addr.host,
+      port: addr.port,
+      url,
+      target: `${config.target.host}:${config.target.port}`,
+      origins: config.origins,
+      maxPayload: config.maxPayload,
+      bufferutil: bufferutilStatus(),
+    },
+    `listening on ${url}`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

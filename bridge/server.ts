@@ -149,17 +149,20 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     ws.close(code, closeReason(code));
     ws.once('close', () => {
       refusing -= 1;
-      connLog.info({
-        event: 'connection',
-        peer: address,
-        origin,
-        durationMs: Date.now() - started,
-        bytesIn: 0,
-        bytesOut: 0,
-        closeCode: code,
-        closeReason: closeReason(code),
-        closedBy: 'bridge',
-      } satisfies ConnectionRecord);
+      connLog.info(
+        {
+          event: 'connection',
+          peer: address,
+          origin,
+          durationMs: Date.now() - started,
+          bytesIn: 0,
+          bytesOut: 0,
+          closeCode: code,
+          closeReason: closeReason(code),
+          closedBy: 'bridge',
+        } satisfies ConnectionRecord,
+        'connection refused',
+      );
     });
   }
 
