@@ -33,6 +33,20 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
   const log = createBridgeLogger();
   const bridge = createBridge(config, { log });
+  // Handlers before the listening line: whoever reads it may signal at once.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ event: 'shutdown', signal, connections: bridge.connections() });
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+    bridge.close().then(() => {
+      log.info({ event: 'stopped' });
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     await bridge.listen();
   } catch (err) {
@@ -58,20 +72,6 @@ async function main(): Promise<void> {
     },
     `listening on ${url}`,
   );
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ event: 'shutdown', signal, connections: bridge.connections() });
-    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
-    bridge.close().then(() => {
-      log.info({ event: 'stopped' });
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 await main();

@@ -23,8 +23,8 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
   const server = createFileServer(parsed.config);
-  await server.listen();
-  await new Promise<void>((resolve) => {
+  // Handlers first: whoever reads the listening line may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: shutting down (partial uploads are dropped)\n`);
       server.close().then(resolve, resolve);
@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  await server.listen();
+  await stopped;
   return 0;
 }
 
