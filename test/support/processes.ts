@@ -6,7 +6,7 @@
  * its PID, its JSON lines and output, and a stop function that signals that PID (or the
  * process group it leads, for `group: true`) and nothing else.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -165,6 +165,15 @@ export function startPart(part: Part, args: string[], opts: StartOptions = {}): 
     // JSON lines whatever the environment says: the listening event is read from them.
     { ...opts, env: { SFT_LOG_FORMAT: 'json', ...opts.env } },
   );
+}
+
+/** Runs `<part>/main.ts` to completion (a command such as `files` or `--help`); returns its stdout. */
+export function runPart(part: Part, args: string[], opts: { cwd?: string } = {}): string {
+  return execFileSync(process.execPath, ['--import', TSX_LOADER, join(ROOT, part, 'main.ts'), ...args], {
+    cwd: opts.cwd ?? ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
 }
 
 export interface Listening extends Started {
