@@ -12,6 +12,7 @@ export default defineConfig({
       'server/**/*.test.ts',
       'bridge/**/*.test.ts',
       'cli/**/*.test.ts',
+      'platform/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     testTimeout: 60_000,

@@ -15,7 +15,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { flag, list, parseCommandLine, value } from '../platform/options';
+import { oneOf, positiveInteger, text } from '../platform/validators';
 import { CHROMIUM } from './chromium';
 import { killAll, ROOT } from './procs';
 import { BenchReport } from './report';
@@ -31,52 +32,42 @@ import {
   type Section,
 } from './sections';
 
-const { values: flags } = parseArgs({
-  options: {
-    size: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    json: { type: 'string' },
-    clients: { type: 'string' },
-    'client-mib': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (flags.help) {
-  console.log(
-    'Usage: npm run bench -- [--size MiB] [--quick] [--only limits,cli,browser,memory,concurrency,bridge] [--json PATH]',
-  );
-  process.exit(0);
-}
+const BENCH_OPTIONS = {
+  size: value(positiveInteger, {
+    arg: 'MiB',
+    help: 'upload size for the CLI, browser and bridge paths (default 1024, 32 with --quick)',
+  }),
+  quick: flag({
+    help: '32 MiB everywhere, memory at 8 vs 32 MiB, concurrency 10 x 2 MiB (CI: proves it works)',
+  }),
+  only: list(oneOf(SECTIONS), {
+    arg: 'LIST',
+    default: SECTIONS,
+    help: `comma-separated sections: ${SECTIONS.join(',')}`,
+  }),
+  json: value(text, {
+    arg: 'PATH',
+    help: 'where to write the figures (default bench-results/bench-<timestamp>.json)',
+  }),
+  clients: value(positiveInteger, {
+    arg: 'N',
+    help: 'concurrency: clients at once (default 100, 10 with --quick)',
+  }),
+  'client-mib': value(positiveInteger, {
+    arg: 'M',
+    help: 'concurrency: MiB per client (default 10, 2 with --quick)',
+  }),
+} as const;
 
-const quick = flags.quick === true;
-const size = Number(flags.size ?? (quick ? 32 : 1024));
+const { values: flags } = parseCommandLine(BENCH_OPTIONS, { usage: 'Usage: npm run bench -- [options]' });
+
+const quick = flags.quick;
+const size = flags.size ?? (quick ? 32 : 1024);
 const smallSize = quick ? Math.min(8, size) : Math.min(100, size);
 const limitMiB = quick ? 32 : 256;
-const clients = Number(flags.clients ?? (quick ? 10 : 100));
-const clientMiB = Number(flags['client-mib'] ?? (quick ? 2 : 10));
-const only = new Set<Section>(
-  flags.only
-    ? flags.only.split(',').map((s) => {
-        const t = s.trim() as Section;
-        if (!SECTIONS.includes(t)) {
-          console.error(`--only: unknown section "${s}"; choose from ${SECTIONS.join(',')}.`);
-          process.exit(2);
-        }
-        return t;
-      })
-    : SECTIONS,
-);
-for (const [what, n] of [
-  ['--size', size],
-  ['--clients', clients],
-  ['--client-mib', clientMiB],
-] as const) {
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`${what} must be a whole number of at least 1.`);
-    process.exit(2);
-  }
-}
+const clients = flags.clients ?? (quick ? 10 : 100);
+const clientMiB = flags['client-mib'] ?? (quick ? 2 : 10);
+const only = new Set<Section>(flags.only);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const jsonPath = resolve(flags.json ?? join(ROOT, 'bench-results', `bench-${stamp}.json`));
 

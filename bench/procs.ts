@@ -1,39 +1,28 @@
 /**
  * The processes a benchmark run needs, each its own PID so its peak RSS can be read:
- * file server, bridge, `next start`, the real CLI. 127.0.0.1 and ephemeral ports only;
- * every spawn is recorded so the bench can stop exactly what it started.
+ * file server, bridge, `next start`, the real CLI, all started through the one spawn
+ * helper (test/support/processes). 127.0.0.1 and ephemeral ports only; every spawn is
+ * recorded so the bench can stop exactly what it started.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import {
+  bin,
+  killAllStarted,
+  type Listening,
+  type Started,
+  spawnPart,
+  startPart,
+  startProcess,
+  waitForOutput,
+} from '../test/support/processes';
 
-export const ROOT = resolve(import.meta.dirname, '..');
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-
-/** Extra node flags per part, for profiling: SFT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=prof". */
-function nodeFlags(part: 'SERVER' | 'BRIDGE' | 'CLI'): string[] {
-  return process.env[`SFT_BENCH_${part}_FLAGS`]?.split(' ').filter(Boolean) ?? [];
-}
-
-const running = new Set<ChildProcess>();
+export { freePort, ROOT } from '../test/support/processes';
 
 /** Stops everything still running that the bench started (on exit or Ctrl-C). */
-export function killAll(): void {
-  for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
+export const killAll = killAllStarted;
 
-export interface Proc {
-  pid: number;
-  proc: ChildProcess;
-  /** Last 64 KiB of stdout+stderr. */
-  output(): string;
-  /** Resolves with the exit code (or signal). */
-  exited: Promise<number | string | null>;
-  /** SIGTERM (then SIGKILL after 10 s) and wait. */
-  stop(): Promise<number | string | null>;
-}
+/** A process of the bench (test/support/processes), keeping the last 64 KiB of output. */
+export type Proc = Started;
 
 const KEEP = 64 * 1024;
 
@@ -42,150 +31,56 @@ export function start(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string> } = {},
 ): Proc {
-  const proc = spawn(cmd, args, {
-    cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(proc);
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 2 * KEEP) out = out.slice(-KEEP);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<number | string | null>((r) =>
-    proc.once('exit', (code, signal) => {
-      running.delete(proc);
-      r(code ?? signal);
-    }),
-  );
-  return {
-    pid: proc.pid!,
-    proc,
-    output: () => out.slice(-KEEP),
-    exited,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-        const r = await exited;
-        clearTimeout(t);
-        return r;
-      }
-      return exited;
-    },
-  };
+  return startProcess(cmd, cmd, args, { ...opts, outputLimit: KEEP });
 }
 
 /** Resolves with the first match of `re` in the process output, or rejects if it exits first. */
 export function waitFor(p: Proc, re: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpExecArray> {
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      rej(new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${p.output()}`));
-    }, timeoutMs);
-    const check = () => {
-      const m = re.exec(p.output());
-      if (m) {
-        cleanup();
-        res(m);
-      }
-    };
-    const onExit = () => {
-      cleanup();
-      rej(new Error(`${what} exited before it was ready:\n${p.output()}`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      p.proc.stdout!.off('data', check);
-      p.proc.stderr!.off('data', check);
-      p.proc.off('exit', onExit);
-    };
-    p.proc.stdout!.on('data', check);
-    p.proc.stderr!.on('data', check);
-    p.proc.once('exit', onExit);
-    check();
+  return waitForOutput(p, re, what, timeoutMs);
+}
+
+export type ServerProc = Listening;
+
+/** `server/main.ts` as its own node process on a free port (SFT_BENCH_SERVER_FLAGS add node flags). */
+export function startServer(dataDir: string, extra: string[] = []): Promise<ServerProc> {
+  return spawnPart('server', ['--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...extra], {
+    outputLimit: KEEP,
   });
 }
 
-export interface ServerProc extends Proc {
-  port: number;
-}
-
-/** `server/main.ts` as its own node process (tsx loader: one PID, the server's own). */
-export async function startServer(dataDir: string, extra: string[] = []): Promise<ServerProc> {
-  const p = start(process.execPath, [
-    ...nodeFlags('SERVER'),
-    '--import',
-    TSX_LOADER,
-    join(ROOT, 'server/main.ts'),
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--data',
-    dataDir,
-    ...extra,
-  ]);
-  const m = await waitFor(p, /listening on [^\s]+:(\d+)/, 'The file server');
-  return { ...p, port: Number(m[1]) };
-}
-
-export interface BridgeProc extends Proc {
-  port: number;
+export interface BridgeProc extends Listening {
   url: string;
   bufferutil: string;
 }
 
 export async function startBridge(targetPort: number, origins: string[]): Promise<BridgeProc> {
-  const p = start(process.execPath, [
-    ...nodeFlags('BRIDGE'),
-    '--import',
-    TSX_LOADER,
-    join(ROOT, 'bridge/main.ts'),
-    '--listen',
-    '127.0.0.1:0',
-    '--target',
-    `127.0.0.1:${targetPort}`,
-    ...origins.flatMap((o) => ['--origin', o]),
-  ]);
-  const m = await waitFor(
-    p,
-    /"event":"listening","url":"(ws:\/\/[^"]+)"[^\n]*"bufferutil":"([^"]+)"/,
-    'The bridge',
+  const p = await spawnPart(
+    'bridge',
+    [
+      '--listen',
+      '127.0.0.1:0',
+      '--target',
+      `127.0.0.1:${targetPort}`,
+      ...origins.flatMap((o) => ['--origin', o]),
+    ],
+    { outputLimit: KEEP },
   );
-  const url = m[1]!;
-  return { ...p, url, port: Number(new URL(url).port), bufferutil: m[2]! };
+  return Object.assign(p, { url: String(p.event.url), bufferutil: String(p.event.bufferutil) });
 }
 
 /** The real CLI (`cli/main.ts`) as its own process. */
 export function startCli(args: string[], cwd: string): Proc {
-  return start(
-    process.execPath,
-    [...nodeFlags('CLI'), '--import', TSX_LOADER, join(ROOT, 'cli/main.ts'), ...args],
-    {
-      cwd,
-    },
-  );
+  return startPart('cli', args, { cwd, outputLimit: KEEP });
 }
 
 /** `next start` of the existing production build on `port`. */
 export async function startNext(port: number, env: Record<string, string>): Promise<Proc> {
-  const p = start(join(ROOT, 'node_modules/.bin/next'), ['start', '-H', '127.0.0.1', '-p', String(port)], {
+  const p = startProcess('next start', bin('next'), ['start', '-H', '127.0.0.1', '-p', String(port)], {
     env,
+    outputLimit: KEEP,
   });
   await waitFor(p, /Ready in|started server on/i, 'next start', 120_000);
   return p;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** A /proc/PID/status field in MiB (VmHWM = peak RSS, VmRSS = now); null once the process is gone. */

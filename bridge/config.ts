@@ -1,19 +1,26 @@
-import { parseArgs } from 'node:util';
 import {
   DEFAULT_BRIDGE_PORT,
   DEFAULT_MAX_REQUEST_PAYLOAD,
   DEFAULT_SERVER_PORT,
   DEFAULT_WEB_PORT,
+  MAX_U32,
   NAME_FIELD_SIZE,
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
 } from '../lib/protocol';
+import { flag, helpText, list, parseOptions, value } from '../platform/options';
+import {
+  duration,
+  type HostPort,
+  hostPort,
+  origin,
+  positiveInteger,
+  size,
+  text,
+} from '../platform/validators';
 import { BridgeError } from './errors';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort } from '../platform/validators';
 
 export interface BridgeConfig {
   /** Where the bridge accepts WebSocket (and /healthz) connections. */
@@ -30,14 +37,14 @@ export interface BridgeConfig {
   idleTimeoutMs: number;
   /** Drop a TCP connection that has not completed its HTTP upgrade by then. */
   handshakeTimeoutMs: number;
-  /** TCP connections not yet upgraded to WebSocket, in total. */
+  /** Give up connecting to the target after this long (close 4005). */
+  connectTimeoutMs: number;
+  /** TCP connections that have not completed their WebSocket upgrade, in total. */
   maxPending: number;
-  /** Not-yet-upgraded connections per source address (IPv6: per /64); not applied with trustProxy. */
+  /** The same per client address (IPv6 by /64); off with trustProxy (all come from the proxy). */
   maxPendingPerIp: number;
   /** /healthz reuses its last probe of the target for this long. */
   healthCacheMs: number;
-  /** Give up connecting to the target after this long (close 4005). */
-  connectTimeoutMs: number;
   /** PEM files; both set = listen with TLS (wss://). */
   cert?: string;
   key?: string;
@@ -63,161 +70,171 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   maxPerIp: 16,
   idleTimeoutMs: 300_000,
   handshakeTimeoutMs: 10_000,
+  connectTimeoutMs: 5_000,
   maxPending: 128,
   maxPendingPerIp: 8,
   healthCacheMs: 5_000,
-  connectTimeoutMs: 5_000,
   trustProxy: false,
 };
 
-export const USAGE = `Usage: npm run bridge -- [options]
+const CONFIG_TIMEOUT_MAX_S = 2_147_483; // setTimeout's limit
 
-WebSocket bridge: relays protocol v3 frames between browsers and one file server.
+/** The bridge's flags; its variables are SFT_BRIDGE_<FLAG> (BRIDGE_<FLAG> before). */
+export const BRIDGE_OPTIONS = {
+  listen: value(hostPort(), {
+    arg: 'HOST:PORT',
+    env: 'SFT_BRIDGE_LISTEN',
+    oldEnv: ['BRIDGE_LISTEN'],
+    default: DEFAULT_LISTEN,
+    help: 'where to accept WebSocket connections; port 0 = any free port (default 127.0.0.1:8080)',
+  }),
+  target: value(hostPort(), {
+    arg: 'HOST:PORT',
+    env: 'SFT_BRIDGE_TARGET',
+    oldEnv: ['BRIDGE_TARGET'],
+    default: DEFAULT_CONFIG.target,
+    help: `the file server to relay to (default 127.0.0.1:${DEFAULT_SERVER_PORT})`,
+  }),
+  origin: list(origin, {
+    arg: 'URL',
+    env: 'SFT_BRIDGE_ORIGINS',
+    oldEnv: ['BRIDGE_ORIGINS'],
+    default: DEFAULT_ORIGINS,
+    help: `allowed page origin, repeatable; '*' = any (default ${DEFAULT_ORIGINS.join(' and ')})`,
+  }),
+  'max-payload': value(size(MIN_MAX_PAYLOAD, MAX_U32 + REQUEST_HEADER_SIZE), {
+    arg: 'BYTES',
+    env: 'SFT_BRIDGE_MAX_PAYLOAD',
+    oldEnv: ['BRIDGE_MAX_PAYLOAD'],
+    default: DEFAULT_CONFIG.maxPayload,
+    help: `largest WebSocket message, request header included (default ${DEFAULT_CONFIG.maxPayload}; K/M/G suffixes)`,
+  }),
+  'max-connections': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_MAX_CONNECTIONS',
+    oldEnv: ['BRIDGE_MAX_CONNECTIONS'],
+    default: DEFAULT_CONFIG.maxConnections,
+    help: `connections in total (default ${DEFAULT_CONFIG.maxConnections})`,
+  }),
+  'max-per-ip': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_MAX_PER_IP',
+    oldEnv: ['BRIDGE_MAX_PER_IP'],
+    default: DEFAULT_CONFIG.maxPerIp,
+    help: `connections per client address (default ${DEFAULT_CONFIG.maxPerIp})`,
+  }),
+  'idle-timeout': value(duration(CONFIG_TIMEOUT_MAX_S), {
+    arg: 'SECONDS',
+    env: 'SFT_BRIDGE_IDLE_TIMEOUT',
+    oldEnv: ['BRIDGE_IDLE_TIMEOUT'],
+    default: DEFAULT_CONFIG.idleTimeoutMs,
+    help: `close after no message either way (default ${DEFAULT_CONFIG.idleTimeoutMs / 1000})`,
+  }),
+  'handshake-timeout': value(duration(CONFIG_TIMEOUT_MAX_S), {
+    arg: 'SECONDS',
+    env: 'SFT_BRIDGE_HANDSHAKE_TIMEOUT',
+    oldEnv: ['BRIDGE_HANDSHAKE_TIMEOUT'],
+    default: DEFAULT_CONFIG.handshakeTimeoutMs,
+    help: `drop unfinished HTTP upgrades (default ${DEFAULT_CONFIG.handshakeTimeoutMs / 1000})`,
+  }),
+  'connect-timeout': value(duration(CONFIG_TIMEOUT_MAX_S), {
+    arg: 'SECONDS',
+    env: 'SFT_BRIDGE_CONNECT_TIMEOUT',
+    oldEnv: ['BRIDGE_CONNECT_TIMEOUT'],
+    default: DEFAULT_CONFIG.connectTimeoutMs,
+    help: `give up reaching the file server (default ${DEFAULT_CONFIG.connectTimeoutMs / 1000})`,
+  }),
+  'max-pending': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_MAX_PENDING',
+    oldEnv: ['BRIDGE_MAX_PENDING'],
+    default: DEFAULT_CONFIG.maxPending,
+    help: `connections not yet upgraded, in total (default ${DEFAULT_CONFIG.maxPending})`,
+  }),
+  'max-pending-per-ip': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_MAX_PENDING_PER_IP',
+    oldEnv: ['BRIDGE_MAX_PENDING_PER_IP'],
+    default: DEFAULT_CONFIG.maxPendingPerIp,
+    help: `not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; off with --trust-proxy)`,
+  }),
+  'health-cache': value(duration(CONFIG_TIMEOUT_MAX_S), {
+    arg: 'SECONDS',
+    env: 'SFT_BRIDGE_HEALTH_CACHE',
+    oldEnv: ['BRIDGE_HEALTH_CACHE'],
+    default: DEFAULT_CONFIG.healthCacheMs,
+    help: `/healthz reuses its last probe this long (default ${DEFAULT_CONFIG.healthCacheMs / 1000})`,
+  }),
+  cert: value(text, {
+    arg: 'FILE',
+    env: 'SFT_BRIDGE_CERT',
+    oldEnv: ['BRIDGE_CERT'],
+    help: 'PEM certificate; with --key, serve wss:// directly',
+  }),
+  key: value(text, {
+    arg: 'FILE',
+    env: 'SFT_BRIDGE_KEY',
+    oldEnv: ['BRIDGE_KEY'],
+    help: 'PEM private key for --cert',
+  }),
+  'trust-proxy': flag({
+    env: 'SFT_BRIDGE_TRUST_PROXY',
+    oldEnv: ['BRIDGE_TRUST_PROXY'],
+    help: 'client address from X-Forwarded-For (only behind your own proxy); variable: 1',
+  }),
+} as const;
 
-  --listen HOST:PORT        where to accept WebSocket connections   (default 127.0.0.1:${DEFAULT_BRIDGE_PORT})   BRIDGE_LISTEN
-  --target HOST:PORT        the file server to relay to             (default 127.0.0.1:${DEFAULT_SERVER_PORT})   BRIDGE_TARGET
-  --origin URL              allowed page origin, repeatable; '*' = any
-                            (default ${DEFAULT_ORIGINS.join(' and ')})   BRIDGE_ORIGINS (comma-separated)
-  --max-payload BYTES       largest WebSocket message (default ${DEFAULT_CONFIG.maxPayload})   BRIDGE_MAX_PAYLOAD
-  --max-connections N       connections in total (default ${DEFAULT_CONFIG.maxConnections})   BRIDGE_MAX_CONNECTIONS
-  --max-per-ip N            connections per client address (default ${DEFAULT_CONFIG.maxPerIp})   BRIDGE_MAX_PER_IP
-  --idle-timeout SECONDS    close after no message either way (default ${DEFAULT_CONFIG.idleTimeoutMs / 1000})   BRIDGE_IDLE_TIMEOUT
-  --handshake-timeout SECONDS  drop unfinished HTTP upgrades (default ${DEFAULT_CONFIG.handshakeTimeoutMs / 1000})   BRIDGE_HANDSHAKE_TIMEOUT
-  --max-pending N           connections not yet upgraded, in total (default ${DEFAULT_CONFIG.maxPending})   BRIDGE_MAX_PENDING
-  --max-pending-per-ip N    not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; off with --trust-proxy)   BRIDGE_MAX_PENDING_PER_IP
-  --health-cache SECONDS    /healthz reuses its last probe this long (default ${DEFAULT_CONFIG.healthCacheMs / 1000})   BRIDGE_HEALTH_CACHE
-  --connect-timeout SECONDS give up reaching the file server (default ${DEFAULT_CONFIG.connectTimeoutMs / 1000})   BRIDGE_CONNECT_TIMEOUT
-  --cert FILE --key FILE    PEM certificate and key: serve wss:// directly   BRIDGE_CERT, BRIDGE_KEY
-  --trust-proxy             client address from X-Forwarded-For (only behind your own proxy)   BRIDGE_TRUST_PROXY=1
-  --help                    this text
+export const USAGE = helpText(BRIDGE_OPTIONS, {
+  usage: `Usage: npm run bridge -- [options]
 
-GET /healthz answers 200 {"target":"reachable"} or 503 {"target":"unreachable"}, from at most one
+WebSocket bridge: relays protocol v3 frames between browsers and one file server.`,
+  footer: `GET /healthz answers 200 {"target":"reachable"} or 503 {"target":"unreachable"}, from at most one
 probe of the file server per --health-cache period; keep it off the public side of a proxy.
-Command-line options override environment variables.`;
+Logs are JSON lines; once ready, one with "event":"listening" and the host and port it took.`,
+});
 
-export function parseHostPort(text: string, what: string): HostPort {
-  const at = text.lastIndexOf(':');
-  const host = (at < 0 ? '' : text.slice(0, at)).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(text.slice(at + 1));
-  if (at < 0 || host === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new BridgeError(
-      'BRIDGE_ERR_CONFIG',
-      `${what} must be HOST:PORT (like 127.0.0.1:8080), got "${text}".`,
-    );
-  }
-  return { host, port };
+function bad(message: string): BridgeError {
+  return new BridgeError('BRIDGE_ERR_CONFIG', message);
 }
 
-function positiveInt(text: string, what: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    throw new BridgeError(
-      'BRIDGE_ERR_CONFIG',
-      `${what} must be a whole number of at least ${min}, got "${text}".`,
-    );
-  }
-  return n;
-}
-
-function seconds(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new BridgeError('BRIDGE_ERR_CONFIG', `${what} must be a number of seconds above 0, got "${text}".`);
-  }
-  return Math.round(n * 1000);
-}
-
-function checkOrigin(origin: string): string {
-  if (origin === '*') return origin;
-  let url: URL;
+/** HOST:PORT (IPv6 as [address]:PORT; port 0 = any free one). Throws BRIDGE_ERR_CONFIG. */
+export function parseHostPort(t: string, what: string): HostPort {
   try {
-    url = new URL(origin);
-  } catch {
-    throw new BridgeError(
-      'BRIDGE_ERR_CONFIG',
-      `--origin must be a URL like https://files.example.org, got "${origin}".`,
-    );
+    return hostPort()(t, what);
+  } catch (e) {
+    throw bad((e as Error).message);
   }
-  // Browsers send the serialized origin: scheme://host[:port], no path, no trailing slash.
-  return url.origin;
 }
 
-export type ParsedArgs = { help: true } | { help: false; config: BridgeConfig };
+export type ParsedArgs = { help: true } | { help: false; config: BridgeConfig; warnings: string[] };
 
 /** Reads settings from the command line, then environment variables, then defaults. */
 export function parseConfig(
   argv: readonly string[],
   env: Record<string, string | undefined> = {},
 ): ParsedArgs {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (err) {
-    throw new BridgeError('BRIDGE_ERR_CONFIG', `${(err as Error).message} (see --help).`);
+  const parsed = parseOptions(BRIDGE_OPTIONS, argv, { env, fail: bad });
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
+  if ((v.cert === undefined) !== (v.key === undefined)) {
+    throw bad('TLS needs both --cert and --key (PEM files), or neither.');
   }
-  if (values.help) return { help: true };
-  const pick = (flag: string | undefined, envName: string) => flag ?? env[envName];
-  const config: BridgeConfig = { ...DEFAULT_CONFIG };
-
-  const listen = pick(values.listen, 'BRIDGE_LISTEN');
-  if (listen !== undefined) config.listen = parseHostPort(listen, '--listen');
-  const target = pick(values.target, 'BRIDGE_TARGET');
-  if (target !== undefined) config.target = parseHostPort(target, '--target');
-  const origins = values.origin?.length ? values.origin : env.BRIDGE_ORIGINS?.split(',').map((s) => s.trim());
-  if (origins?.length) config.origins = origins.filter((o) => o !== '').map(checkOrigin);
-
-  const maxPayload = pick(values['max-payload'], 'BRIDGE_MAX_PAYLOAD');
-  if (maxPayload !== undefined) config.maxPayload = positiveInt(maxPayload, '--max-payload', MIN_MAX_PAYLOAD);
-  const maxConnections = pick(values['max-connections'], 'BRIDGE_MAX_CONNECTIONS');
-  if (maxConnections !== undefined) config.maxConnections = positiveInt(maxConnections, '--max-connections');
-  const maxPerIp = pick(values['max-per-ip'], 'BRIDGE_MAX_PER_IP');
-  if (maxPerIp !== undefined) config.maxPerIp = positiveInt(maxPerIp, '--max-per-ip');
-
-  const idle = pick(values['idle-timeout'], 'BRIDGE_IDLE_TIMEOUT');
-  if (idle !== undefined) config.idleTimeoutMs = seconds(idle, '--idle-timeout');
-  const handshake = pick(values['handshake-timeout'], 'BRIDGE_HANDSHAKE_TIMEOUT');
-  if (handshake !== undefined) config.handshakeTimeoutMs = seconds(handshake, '--handshake-timeout');
-  const maxPending = pick(values['max-pending'], 'BRIDGE_MAX_PENDING');
-  if (maxPending !== undefined) config.maxPending = positiveInt(maxPending, '--max-pending');
-  const maxPendingPerIp = pick(values['max-pending-per-ip'], 'BRIDGE_MAX_PENDING_PER_IP');
-  if (maxPendingPerIp !== undefined)
-    config.maxPendingPerIp = positiveInt(maxPendingPerIp, '--max-pending-per-ip');
-  const healthCache = pick(values['health-cache'], 'BRIDGE_HEALTH_CACHE');
-  if (healthCache !== undefined) config.healthCacheMs = seconds(healthCache, '--health-cache');
-  const connectTimeout = pick(values['connect-timeout'], 'BRIDGE_CONNECT_TIMEOUT');
-  if (connectTimeout !== undefined) config.connectTimeoutMs = seconds(connectTimeout, '--connect-timeout');
-
-  config.cert = pick(values.cert, 'BRIDGE_CERT');
-  config.key = pick(values.key, 'BRIDGE_KEY');
-  if ((config.cert === undefined) !== (config.key === undefined)) {
-    throw new BridgeError('BRIDGE_ERR_CONFIG', 'TLS needs both --cert and --key (PEM files), or neither.');
-  }
-  config.trustProxy = values['trust-proxy'] === true || /^(1|true|yes)$/i.test(env.BRIDGE_TRUST_PROXY ?? '');
-  return { help: false, config };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      listen: { type: 'string' },
-      target: { type: 'string' },
-      origin: { type: 'string', multiple: true },
-      'max-payload': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-per-ip': { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'handshake-timeout': { type: 'string' },
-      'connect-timeout': { type: 'string' },
-      'max-pending': { type: 'string' },
-      'max-pending-per-ip': { type: 'string' },
-      'health-cache': { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      'trust-proxy': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const config: BridgeConfig = {
+    listen: v.listen,
+    target: v.target,
+    origins: v.origin,
+    maxPayload: v['max-payload'],
+    maxConnections: v['max-connections'],
+    maxPerIp: v['max-per-ip'],
+    idleTimeoutMs: v['idle-timeout'],
+    handshakeTimeoutMs: v['handshake-timeout'],
+    connectTimeoutMs: v['connect-timeout'],
+    maxPending: v['max-pending'],
+    maxPendingPerIp: v['max-pending-per-ip'],
+    healthCacheMs: v['health-cache'],
+    cert: v.cert,
+    key: v.key,
+    trustProxy: v['trust-proxy'],
+  };
+  return { help: false, config, warnings: parsed.warnings };
 }

@@ -1,7 +1,13 @@
 /**
- * Structured logs: one JSON object per line on stdout. Never payload bytes, names or
- * keys: the bridge logs who connected, for how long, how many bytes and how it ended.
+ * The bridge's log: pino through platform/log (JSON lines when piped, readable on a
+ * terminal), one child logger per connection. Never payload bytes, names or keys: the
+ * bridge logs who connected, for how long, how many bytes and how it ended.
  */
+import { createLogger, type Logger } from '../platform/log';
+
+export type { Logger } from '../platform/log';
+
+/** The fields of the one `connection` line each connection ends with. */
 export interface ConnectionRecord {
   event: 'connection';
   /** Client address (from X-Forwarded-For with --trust-proxy). */
@@ -23,10 +29,6 @@ export interface BridgeEvent {
   [field: string]: unknown;
 }
 
-export type Logger = (record: ConnectionRecord | BridgeEvent) => void;
-
-export const jsonLineLogger: Logger = (record) => {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
-};
-
-export const silentLogger: Logger = () => {};
+export function createBridgeLogger(): Logger {
+  return createLogger({ part: 'bridge' });
+}

@@ -1,10 +1,13 @@
 /**
  * `npm run bridge -- [options]`: the WebSocket bridge in front of one file server.
+ * Logs JSON lines on stdout (readable ones on a terminal); once ready, one with
+ * `"event":"listening"` and the `host` and `port` it took (`--listen 127.0.0.1:0` = any port).
  * SIGINT/SIGTERM: stop accepting, flush and close every WebSocket with 1001, then exit.
  */
+import { EXIT_USAGE } from '../platform/options';
 import { parseConfig, USAGE } from './config';
 import { BridgeError } from './errors';
-import { jsonLineLogger } from './log';
+import { createBridgeLogger } from './log';
 import { bufferutilStatus } from './native';
 import { createBridge } from './server';
 
@@ -18,7 +21,7 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof BridgeError) {
       process.stderr.write(`${err.message}\n`);
-      process.exit(2);
+      process.exit(EXIT_USAGE);
     }
     throw err;
   }
@@ -27,7 +30,23 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = parsed;
-  const bridge = createBridge(config, { log: jsonLineLogger });
+  for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
+  const log = createBridgeLogger();
+  const bridge = createBridge(config, { log });
+  // Handlers before the listening line: whoever reads it may signal at once.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ event: 'shutdown', signal, connections: bridge.connections() });
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+    bridge.close().then(() => {
+      log.info({ event: 'stopped' });
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     await bridge.listen();
   } catch (err) {
@@ -39,28 +58,20 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const addr = bridge.address()!;
-  jsonLineLogger({
-    event: 'listening',
-    url: `${config.cert ? 'wss' : 'ws'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/`,
-    target: `${config.target.host}:${config.target.port}`,
-    origins: config.origins,
-    maxPayload: config.maxPayload,
-    bufferutil: bufferutilStatus(),
-  });
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    jsonLineLogger({ event: 'shutdown', signal, connections: bridge.connections() });
-    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
-    bridge.close().then(() => {
-      jsonLineLogger({ event: 'stopped' });
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  const url = `${config.cert ? 'wss' : 'ws'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/`;
+  log.info(
+    {
+      event: 'listening',
+      host: addr.host,
+      port: addr.port,
+      url,
+      target: `${config.target.host}:${config.target.port}`,
+      origins: config.origins,
+      maxPayload: config.maxPayload,
+      bufferutil: bufferutilStatus(),
+    },
+    `listening on ${url}`,
+  );
 }
 
 await main();

@@ -238,18 +238,23 @@ export class Relay {
     this.finished = true;
     this.clearTimer('lingerTimer');
     const ending = this.ending ?? { code: 1006, by: 'client' as const };
-    this.log({
-      event: 'connection',
-      peer: this.peer.address,
-      origin: this.peer.origin,
-      durationMs: Date.now() - this.started,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      closeCode: ending.code,
-      closeReason:
-        ending.by === 'client' ? this.closeReasonFromClient : (CLOSE_REASONS[ending.code as CloseCode] ?? ''),
-      closedBy: ending.by,
-    });
+    this.log.info(
+      {
+        event: 'connection',
+        peer: this.peer.address,
+        origin: this.peer.origin,
+        durationMs: Date.now() - this.started,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        closeCode: ending.code,
+        closeReason:
+          ending.by === 'client'
+            ? this.closeReasonFromClient
+            : (CLOSE_REASONS[ending.code as CloseCode] ?? ''),
+        closedBy: ending.by,
+      } satisfies ConnectionRecord,
+      'connection closed',
+    );
     this.resolveDone();
   }
 

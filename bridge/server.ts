@@ -7,7 +7,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, closeReason } from '../lib/protocol';
 import type { BridgeConfig, HostPort } from './config';
 import { HealthCheck } from './health';
-import { jsonLineLogger, type Logger } from './log';
+import { type ConnectionRecord, createBridgeLogger, type Logger } from './log';
 import { Relay } from './relay';
 import { PendingUpgrades } from './upgrade-limits';
 
@@ -51,7 +51,9 @@ function abortHandshake(socket: Duplex, status: number, text: string): void {
 }
 
 export function createBridge(config: BridgeConfig, options: BridgeOptions = {}): Bridge {
-  const log = options.log ?? jsonLineLogger;
+  const log = options.log ?? createBridgeLogger();
+  /** Numbers the connections in the log (`conn`), from 1 at start. */
+  let accepted = 0;
   const anyOrigin = config.origins.includes('*');
   const allowedOrigins = new Set(config.origins);
   const relays = new Set<Relay>();
@@ -130,27 +132,36 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     return null;
   }
 
-  function refuse(ws: WebSocket, code: CloseCode, address: string, origin: string | null): void {
+  function refuse(
+    ws: WebSocket,
+    code: CloseCode,
+    address: string,
+    origin: string | null,
+    connLog: Logger,
+  ): void {
     refusing += 1;
     const started = Date.now();
     ws.close(code, closeReason(code));
     ws.once('close', () => {
       refusing -= 1;
-      log({
-        event: 'connection',
-        peer: address,
-        origin,
-        durationMs: Date.now() - started,
-        bytesIn: 0,
-        bytesOut: 0,
-        closeCode: code,
-        closeReason: closeReason(code),
-        closedBy: 'bridge',
-      });
+      connLog.info(
+        {
+          event: 'connection',
+          peer: address,
+          origin,
+          durationMs: Date.now() - started,
+          bytesIn: 0,
+          bytesOut: 0,
+          closeCode: code,
+          closeReason: closeReason(code),
+          closedBy: 'bridge',
+        } satisfies ConnectionRecord,
+        'connection refused',
+      );
     });
   }
 
-  function relay(ws: WebSocket, address: string, origin: string | null): void {
+  function relay(ws: WebSocket, address: string, origin: string | null, connLog: Logger): void {
     const r = new Relay(
       ws,
       {
@@ -160,7 +171,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
         connectTimeoutMs: config.connectTimeoutMs,
       },
       { address, origin },
-      log,
+      connLog,
     );
     relays.add(r);
     perIp.set(address, (perIp.get(address) ?? 0) + 1);
@@ -187,8 +198,10 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      if (verdict !== null) refuse(ws, verdict, address, origin);
-      else relay(ws, address, origin);
+      // One child logger per connection: its lines carry `conn`.
+      const connLog = log.child({ conn: ++accepted });
+      if (verdict !== null) refuse(ws, verdict, address, origin, connLog);
+      else relay(ws, address, origin, connLog);
     });
   });
 

@@ -108,12 +108,15 @@ export class PendingUpgrades {
     this.#refusedSinceLog += 1;
     const now = Date.now();
     if (now - this.#lastLog < REFUSAL_LOG_INTERVAL_MS) return;
-    this.#log({
-      event: 'pending-refused',
-      refused: this.#refusedSinceLog,
-      lastSource: source,
-      pending: this.#pending.size,
-    });
+    this.#log.warn(
+      {
+        event: 'pending-refused',
+        refused: this.#refusedSinceLog,
+        lastSource: source,
+        pending: this.#pending.size,
+      },
+      'connections refused before their upgrade',
+    );
     this.#refusedSinceLog = 0;
     this.#lastLog = now;
   }

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { webBuildIsFresh } from '../scripts/web-build';
-import { bin, ROOT } from './support/processes';
+import { bin, ROOT } from '../test/support/processes';
 
 export default function globalSetup(): void {
   if (!existsSync('/usr/bin/chromium')) {

@@ -7,8 +7,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
+import { bin, freePort, type Started, startProcess } from '../test/support/processes';
 import { expect, test } from './fixtures';
-import { bin, freePort, type Proc, startProcess } from './support/processes';
 
 interface Answer {
   status: number;
@@ -84,17 +85,18 @@ async function startWeb(env: Record<string, string>, host: (port: number) => str
   const port = await freePort();
   const logDir = test.info().outputPath();
   mkdirSync(logDir, { recursive: true });
-  const web: Proc = startProcess('web', bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1'], {
-    logDir,
+  const web: Started = startProcess('web', bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1'], {
+    logFile: join(logDir, 'web.log'),
     // Empty values unset what the Playwright process may have in its environment.
     env: { SFT_BRIDGE_URL: '', SFT_PUBLIC_ORIGIN: '', SFT_ALLOWED_HOSTS: '', SFT_BRIDGE_PORT: '', ...env },
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (web.proc.exitCode !== null) throw new Error(`next start exited; see ${web.logPath}`);
+    if (web.proc.exitCode !== null) throw new Error(`next start exited; output:\n${web.output()}`);
     const up = await get(port, '/', { Host: host(port) }).catch(() => null);
     if (up?.status === 200) break;
-    if (Date.now() > deadline) throw new Error(`next start did not answer within 60 s; see ${web.logPath}`);
+    if (Date.now() > deadline)
+      throw new Error(`next start did not answer within 60 s; output:\n${web.output()}`);
     await new Promise((r) => setTimeout(r, 300));
   }
   return { port, web };

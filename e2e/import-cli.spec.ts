@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMeInfo } from '../lib/crypto';
+import { ROOT } from '../test/support/processes';
 import {
   chooseFiles,
   expect,
@@ -15,7 +16,6 @@ import {
   uniqueName,
   uploadItem,
 } from './fixtures';
-import { ROOT } from './support/processes';
 
 test('import a me.info made by the CLI, then upload as that client', async ({
   page,

@@ -10,9 +10,10 @@
  * data folder's layout, and the server logged no internal error. Exit code 0 = all held.
  * A failure prints fast-check's seed and counterexample; rerun with --seed to reproduce.
  */
-import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { DEFAULT_MAX_REQUEST_PAYLOAD } from '../lib/protocol';
+import { parseCommandLine, value } from '../platform/options';
+import { duration, integer, oneOf } from '../platform/validators';
 import { spawnBridge } from '../test/bridge/helpers';
 import {
   arbBridgeCase,
@@ -37,36 +38,28 @@ import {
   wsConn,
 } from '../test/support/hostile';
 
-const USAGE = `Usage: npm run fuzz -- [--seconds N] [--seed S] [--only server|bridge]
-
-  --seconds N   how long to fuzz in all (default 60)
-  --seed S      fast-check seed, to replay a failure (default: random, printed)
-  --only WHAT   fuzz only the server (TCP) or only the bridge (WebSocket)
-`;
+const FUZZ_OPTIONS = {
+  seconds: value(duration(365 * 86_400), {
+    arg: 'N',
+    default: 60_000,
+    help: 'how long to fuzz in all (default 60)',
+  }),
+  seed: value(integer(-(2 ** 31), 2 ** 32), {
+    arg: 'S',
+    help: 'fast-check seed, to replay a failure (default: random, printed)',
+  }),
+  only: value(oneOf(['server', 'bridge']), {
+    arg: 'WHAT',
+    help: 'fuzz only the server (TCP) or only the bridge (WebSocket)',
+  }),
+} as const;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '60' },
-      seed: { type: 'string' },
-      only: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandLine(FUZZ_OPTIONS, {
+    usage: 'Usage: npm run fuzz -- [--seconds N] [--seed S] [--only server|bridge]',
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const seconds = Number(values.seconds);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    process.stderr.write(`--seconds "${values.seconds}" is not a positive number.\n${USAGE}`);
-    return 2;
-  }
-  if (values.only !== undefined && values.only !== 'server' && values.only !== 'bridge') {
-    process.stderr.write(`--only must be "server" or "bridge".\n${USAGE}`);
-    return 2;
-  }
-  const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
+  const seconds = values.seconds / 1000;
+  const seed = values.seed ?? Math.floor(Math.random() * 2 ** 31);
   const doServer = values.only !== 'bridge';
   const doBridge = values.only !== 'server';
 

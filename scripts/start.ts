@@ -12,6 +12,8 @@ const dev = process.argv.includes('--dev');
 const root = new URL('..', import.meta.url).pathname;
 // Self-hosted and private by default: no Next.js telemetry unless asked for.
 const env: NodeJS.ProcessEnv = { NEXT_TELEMETRY_DISABLED: '1', ...process.env };
+// The children's stdout is a pipe, so they would log JSON: on a terminal, ask for readable lines.
+if (process.stdout.isTTY && !env.SFT_LOG_FORMAT) env.SFT_LOG_FORMAT = 'pretty';
 const host = env.SFT_HOST ?? '127.0.0.1';
 const serverPort = env.SFT_PORT ?? String(DEFAULT_SERVER_PORT);
 const bridgePort = env.SFT_BRIDGE_PORT ?? String(DEFAULT_BRIDGE_PORT);

@@ -11,12 +11,16 @@ import {
   MAX_U32,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
+import { helpText as formatHelp, parseOptions, value } from '../platform/options';
+import { duration, host, integer, port, size, text } from '../platform/validators';
 import { ServerError } from './errors';
+
+export { parseSize } from '../platform/validators';
 
 export interface ServerConfig {
   /** Interface to listen on; 127.0.0.1 unless told otherwise (0.0.0.0 exposes the server). */
   host: string;
-  /** TCP port; 0 picks a free one (printed on start). */
+  /** TCP port; 0 picks a free one (logged in the `listening` event). */
   port: number;
   /** Folder holding defensive.db, files/ and tmp/. */
   dataDir: string;
@@ -46,129 +50,68 @@ export interface ParsedArgs {
   warnings: string[];
 }
 
-interface OptionSpec {
-  flag: string;
-  env: string;
-  key: keyof ServerConfig;
-  arg: string;
-  help: string;
-  parse: (text: string, what: string) => string | number;
-}
-
-const OPTIONS: readonly OptionSpec[] = [
-  {
-    flag: '--host',
-    env: 'SFT_HOST',
-    key: 'host',
+/** The server's flags; its variables are SFT_<FLAG> (the server came first, so no part word). */
+export const SERVER_OPTIONS = {
+  host: value(host, {
     arg: 'HOST',
+    env: 'SFT_HOST',
+    default: DEFAULT_HOST,
     help: `interface to listen on (default ${DEFAULT_HOST}; --host 0.0.0.0 accepts other machines)`,
-    parse: parseHost,
-  },
-  {
-    flag: '--port',
-    env: 'SFT_PORT',
-    key: 'port',
+  }),
+  port: value(port(), {
     arg: 'PORT',
+    env: 'SFT_PORT',
     help: `TCP port, 0 = any free port (default: the number in ./${PORT_INFO_FILE}, else ${DEFAULT_SERVER_PORT})`,
-    parse: parsePort,
-  },
-  {
-    flag: '--data',
-    env: 'SFT_DATA',
-    key: 'dataDir',
+  }),
+  data: value(text, {
     arg: 'DIR',
+    env: 'SFT_DATA',
+    default: DEFAULT_DATA_DIR,
     help: `data folder: defensive.db, files/, tmp/ (default ./${DEFAULT_DATA_DIR})`,
-    parse: (t, what) => {
-      if (t === '') throw bad(`${what} is empty; give a folder.`);
-      return t;
-    },
-  },
-  {
-    flag: '--max-payload',
+  }),
+  'max-payload': value(size(SEND_FILE_FIXED_SIZE + 16, MAX_U32), {
+    arg: 'BYTES',
     env: 'SFT_MAX_PAYLOAD',
-    key: 'maxPayload',
-    arg: 'BYTES',
+    default: DEFAULT_MAX_REQUEST_PAYLOAD,
     help: `largest request payload (default ${DEFAULT_MAX_REQUEST_PAYLOAD / 1024 / 1024}MiB; K/M/G suffixes)`,
-    parse: (t, what) => parseSize(t, what, SEND_FILE_FIXED_SIZE + 16, MAX_U32),
-  },
-  {
-    flag: '--max-file-size',
-    env: 'SFT_MAX_FILE_SIZE',
-    key: 'maxFileSize',
+  }),
+  'max-file-size': value(size(0, MAX_FILE_SIZE), {
     arg: 'BYTES',
+    env: 'SFT_MAX_FILE_SIZE',
+    default: MAX_FILE_SIZE,
     help: `largest file accepted (default ${MAX_FILE_SIZE}, the protocol's limit; K/M/G suffixes)`,
-    parse: (t, what) => parseSize(t, what, 0, MAX_FILE_SIZE),
-  },
-  {
-    flag: '--max-connections',
-    env: 'SFT_MAX_CONNECTIONS',
-    key: 'maxConnections',
+  }),
+  'max-connections': value(integer(1, 100_000), {
     arg: 'N',
+    env: 'SFT_MAX_CONNECTIONS',
+    default: DEFAULT_MAX_CONNECTIONS,
     help: `simultaneous connections (default ${DEFAULT_MAX_CONNECTIONS})`,
-    parse: (t, what) => parseInteger(t, what, 1, 100_000),
-  },
-  {
-    flag: '--idle-timeout',
-    env: 'SFT_IDLE_TIMEOUT',
-    key: 'idleTimeoutMs',
+  }),
+  'idle-timeout': value(duration(86_400), {
     arg: 'SECONDS',
+    env: 'SFT_IDLE_TIMEOUT',
+    default: DEFAULT_IDLE_TIMEOUT_MS,
     help: `close connections silent this long, or slower than this (+1 s per 64 KiB) to send one request (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`,
-    parse: parseSeconds,
-  },
-];
+  }),
+} as const;
 
 function bad(message: string): ServerError {
   return new ServerError('SERVER_ERR_BAD_ARGUMENT', message);
 }
 
-function parseHost(text: string, what: string): string {
-  if (!/^[A-Za-z0-9.:_-]+$/.test(text)) throw bad(`${what} "${text}" is not a host name or address.`);
-  return text;
-}
-
-function parseInteger(text: string, what: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text.trim())) throw bad(`${what} "${text}" is not a whole number.`);
-  const n = Number(text.trim());
-  if (n < min || n > max) throw bad(`${what} ${n} is out of range ${min}..${max}.`);
-  return n;
-}
-
-function parsePort(text: string, what: string): number {
-  return parseInteger(text, what, 0, 65535);
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-/** "1048576", "64K", "16MiB", "4G" (binary units). */
-export function parseSize(text: string, what: string, min: number, max: number): number {
-  const m = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(text.trim());
-  if (!m) throw bad(`${what} "${text}" is not a size such as 1048576, 64K, 16M or 2G.`);
-  const n = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
-  if (n < min || n > max) throw bad(`${what} ${n} is out of range ${min}..${max} bytes.`);
-  return n;
-}
-
-function parseSeconds(text: string, what: string): number {
-  const s = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(s) || s <= 0 || s > 86_400) {
-    throw bad(`${what} "${text}" is not a number of seconds between 0 and 86400.`);
-  }
-  return Math.round(s * 1000);
-}
-
 /** The port from port.info: the number alone. Missing or not a number: warn, use 1256. */
 export function readPortInfo(cwd: string, warnings: string[], read = readFileSync): number {
   const path = join(cwd, PORT_INFO_FILE);
-  let text: string;
+  let content: string;
   try {
-    text = read(path, 'utf8');
+    content = read(path, 'utf8');
   } catch {
     warnings.push(
       `No ${PORT_INFO_FILE} in ${cwd}; using port ${DEFAULT_SERVER_PORT}. Write a port number there or pass --port.`,
     );
     return DEFAULT_SERVER_PORT;
   }
-  const t = text.trim();
+  const t = content.trim();
   if (!/^\d+$/.test(t) || Number(t) > 65535) {
     warnings.push(`${path} does not hold a port number; using port ${DEFAULT_SERVER_PORT}.`);
     return DEFAULT_SERVER_PORT;
@@ -177,15 +120,13 @@ export function readPortInfo(cwd: string, warnings: string[], read = readFileSyn
 }
 
 export function helpText(): string {
-  const lines = [
-    'Usage: npm run server -- [options]          start the file server',
-    '       npm run server -- files [--data DIR]  list received files',
-    '',
-    'Options (environment variable in brackets; flags win):',
-  ];
-  for (const o of OPTIONS) lines.push(`  ${`${o.flag} ${o.arg}`.padEnd(24)} ${o.help} [${o.env}]`);
-  lines.push(`  ${'--help'.padEnd(24)} show this text`);
-  return lines.join('\n');
+  return formatHelp(SERVER_OPTIONS, {
+    usage: [
+      'Usage: npm run server -- [options]          start the file server',
+      '       npm run server -- files [--data DIR]  list received files',
+    ].join('\n'),
+    footer: 'Once ready it logs one JSON line with "event":"listening" and the host and port it took.',
+  });
 }
 
 /**
@@ -198,43 +139,22 @@ export function parseArgs(
   cwd = process.cwd(),
   read = readFileSync,
 ): ParsedArgs {
-  const warnings: string[] = [];
-  let command: Command = 'serve';
-  const given: Partial<Record<keyof ServerConfig, string | number>> = {};
-  const args = [...argv];
-  if (args[0] === 'files' || args[0] === 'serve') command = args.shift() as Command;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--help' || a === '-h') return { command: 'help', config: defaults(cwd), warnings };
-    const eq = a.indexOf('=');
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const spec = OPTIONS.find((o) => o.flag === flag);
-    if (!spec) throw bad(`Unknown argument "${a}". Run with --help to see the options.`);
-    let value: string | undefined;
-    if (eq > 0) value = a.slice(eq + 1);
-    else value = args[++i];
-    if (value === undefined) throw bad(`${flag} needs a value (${spec.arg}).`);
-    given[spec.key] = spec.parse(value, flag);
+  const parsed = parseOptions(SERVER_OPTIONS, argv, { env, positionals: true, fail: bad });
+  const { values, warnings } = parsed;
+  const [word, ...extra] = parsed.positionals;
+  if (extra.length > 0 || (word !== undefined && word !== 'files' && word !== 'serve')) {
+    throw bad(`Unknown argument "${extra[0] ?? word}". Run with --help to see the options.`);
   }
-  for (const spec of OPTIONS) {
-    const v = env[spec.env];
-    if (given[spec.key] === undefined && v !== undefined && v !== '')
-      given[spec.key] = spec.parse(v, spec.env);
-  }
-  const config = { ...defaults(cwd), ...given } as ServerConfig;
-  config.dataDir = resolve(cwd, config.dataDir);
-  if (given.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
-  return { command, config, warnings };
-}
-
-function defaults(cwd: string): ServerConfig {
-  return {
-    host: DEFAULT_HOST,
-    port: DEFAULT_SERVER_PORT,
-    dataDir: resolve(cwd, DEFAULT_DATA_DIR),
-    maxPayload: DEFAULT_MAX_REQUEST_PAYLOAD,
-    maxFileSize: MAX_FILE_SIZE,
-    maxConnections: DEFAULT_MAX_CONNECTIONS,
-    idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+  const command: Command = parsed.help ? 'help' : ((word as Command | undefined) ?? 'serve');
+  const config: ServerConfig = {
+    host: values.host,
+    port: values.port ?? DEFAULT_SERVER_PORT,
+    dataDir: resolve(cwd, values.data),
+    maxPayload: values['max-payload'],
+    maxFileSize: values['max-file-size'],
+    maxConnections: values['max-connections'],
+    idleTimeoutMs: values['idle-timeout'],
   };
+  if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
+  return { command, config, warnings };
 }

@@ -1,6 +1,8 @@
 /**
  * Entry point: `npm run server -- [options]` starts the file server, `... files` lists
- * received files. Prints "listening on HOST:PORT" once ready (tests read the port from it).
+ * received files. Stdout carries only the server's JSON log lines: once ready, the one with
+ * `"event":"listening"` gives the `host` and `port` (with `--port 0`, the one it took). This
+ * file logs nothing itself; createFileServer does. Human sentences go to stderr.
  */
 import { helpText, parseArgs } from './config';
 import { ServerError } from './errors';
@@ -21,11 +23,8 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
   const server = createFileServer(parsed.config);
-  const addr = await server.listen();
-  process.stdout.write(
-    `sft server listening on ${addr.address}:${addr.port} (data: ${parsed.config.dataDir})\n`,
-  );
-  await new Promise<void>((resolve) => {
+  // Handlers first: whoever reads the listening line may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: shutting down (partial uploads are dropped)\n`);
       server.close().then(resolve, resolve);
@@ -33,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  await server.listen();
+  await stopped;
   return 0;
 }
 

@@ -7,8 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FlipProxy, startFlipProxy } from '../../test/support/flip-proxy';
+import {
+  bin,
+  freePort,
+  type Started,
+  spawnPart,
+  startProcess,
+  waitForHttp,
+} from '../../test/support/processes';
 import { ServerState } from '../../test/support/server-state';
-import { bin, freePort, type Proc, startProcess, waitForHttp, waitForPort } from './processes';
 
 export interface System {
   /** Scratch folder: data/, logs/, files the tests make. */
@@ -33,65 +40,55 @@ export async function startSystem(): Promise<System> {
   const logDir = join(workDir, 'logs');
   mkdirSync(dataDir);
   mkdirSync(logDir);
-  const procs: Proc[] = [];
+  const procs: Started[] = [];
   let proxy: FlipProxy | undefined;
-  let bridge: Proc | undefined;
-  const tsx = bin('tsx');
+  let bridge: Started | undefined;
+  const logFile = (name: string) => join(logDir, `${name}.log`);
+  // Stopped by PID: SIGTERM, SIGKILL after 5 s.
+  const stop = (p: Started | undefined) => p?.stop('SIGTERM', 5000);
 
   try {
-    const serverPort = await freePort();
-    const server = startProcess(
-      'server',
-      tsx,
-      ['server/main.ts', '--port', String(serverPort), '--data', dataDir],
-      {
-        logDir,
-      },
-    );
+    const server = await spawnPart('server', ['--port', '0', '--data', dataDir], {
+      logFile: logFile('server'),
+    });
     procs.push(server);
-    await waitForPort(serverPort, 'file server', server);
 
-    proxy = await startFlipProxy({ targetPort: serverPort, flip: false });
-    const bridgePort = await freePort();
+    proxy = await startFlipProxy({ targetPort: server.port, flip: false });
     const webPort = await freePort();
     const webUrl = `http://127.0.0.1:${webPort}`;
-    const bridgeUrl = `ws://127.0.0.1:${bridgePort}/`;
+    // Any free port the first time, the same one after a restart (the page keeps its URL).
+    let bridgePort = 0;
 
     const startBridge = async () => {
-      bridge = startProcess(
+      const b = await spawnPart(
         'bridge',
-        tsx,
-        [
-          'bridge/main.ts',
-          '--listen',
-          `127.0.0.1:${bridgePort}`,
-          '--target',
-          `127.0.0.1:${proxy!.port}`,
-          '--origin',
-          webUrl,
-        ],
-        { logDir },
+        ['--listen', `127.0.0.1:${bridgePort}`, '--target', `127.0.0.1:${proxy!.port}`, '--origin', webUrl],
+        { logFile: logFile('bridge') },
       );
-      await waitForPort(bridgePort, 'bridge', bridge);
+      bridge = b;
+      bridgePort = b.port;
     };
     const stopBridge = async () => {
-      await bridge?.stop();
+      await stop(bridge);
       bridge = undefined;
     };
     await startBridge();
+    const bridgeUrl = `ws://127.0.0.1:${bridgePort}/`;
 
     const web = startProcess('web', bin('next'), ['start', '-p', String(webPort), '-H', '127.0.0.1'], {
-      logDir,
-      env: { SFT_BRIDGE_URL: bridgeUrl },
+      logFile: logFile('web'),
+      // next start has children of its own: stop its whole process group.
+      group: true,
+      env: { SFT_BRIDGE_URL: bridgeUrl, NEXT_TELEMETRY_DISABLED: '1' },
     });
     procs.push(web);
-    await waitForHttp(webUrl, 'web app', web);
+    await waitForHttp(webUrl, web);
 
     return {
       workDir,
       dataDir,
       logDir,
-      serverPort,
+      serverPort: server.port,
       bridgePort,
       webPort,
       webUrl,
@@ -102,14 +99,14 @@ export async function startSystem(): Promise<System> {
       startBridge,
       async stop() {
         await stopBridge();
-        for (const p of procs.reverse()) await p.stop();
+        for (const p of procs.reverse()) await stop(p);
         await proxy?.close();
         if (!process.env.SFT_E2E_KEEP) rmSync(workDir, { recursive: true, force: true });
       },
     };
   } catch (e) {
-    await bridge?.stop();
-    for (const p of procs.reverse()) await p.stop();
+    await stop(bridge);
+    for (const p of procs.reverse()) await stop(p);
     await proxy?.close();
     throw e;
   }

@@ -11,6 +11,8 @@ import {
   RequestDecoder,
   ResponseCode,
 } from '../../lib/protocol';
+import { createMemoryLogger } from '../../platform/log';
+import { type Listening, spawnPart } from '../support/processes';
 import { FrameJoiner } from '../support/request-frames';
 
 export const ORIGIN = 'http://localhost:3000';
@@ -83,7 +85,9 @@ export async function startBridge(
   targetPort: number,
   overrides: Partial<BridgeConfig> = {},
 ): Promise<TestBridge> {
-  const logs: (ConnectionRecord | BridgeEvent)[] = [];
+  const { log, lines } = createMemoryLogger('bridge');
+  // The lines as the bridge wrote them (pino adds level, time, part and conn).
+  const logs = lines as unknown as (ConnectionRecord | BridgeEvent)[];
   const bridge = createBridge(
     {
       ...DEFAULT_CONFIG,
@@ -91,7 +95,7 @@ export async function startBridge(
       target: { host: '127.0.0.1', port: targetPort },
       ...overrides,
     },
-    { log: (r) => logs.push(r) },
+    { log },
   );
   const { port } = await bridge.listen();
   return { bridge, url: `ws://127.0.0.1:${port}/`, port, logs, close: () => bridge.close() };
@@ -176,75 +180,15 @@ export function until(cond: () => boolean, what: string, timeoutMs = 10_000): Pr
   });
 }
 
-export interface SpawnedBridge {
-  pid: number;
+export interface SpawnedBridge extends Listening {
+  /** ws://127.0.0.1:PORT/ from its `listening` event. */
   url: string;
-  port: number;
-  /** JSON log lines printed so far. */
-  lines: Record<string, unknown>[];
-  /** Resident set size of the bridge process, bytes (Linux /proc). */
-  rss(): number;
-  /** SIGTERM, then waits for the exit; resolves with the exit code. */
-  stop(): Promise<number | null>;
 }
 
-/** Runs `bridge/main.ts` in its own Node process (tsx loader, so one PID to measure). */
+/** Runs `bridge/main.ts` in its own process on a free port and waits for its `listening` event. */
 export async function spawnBridge(args: string[]): Promise<SpawnedBridge> {
-  const { spawn } = await import('node:child_process');
-  const { readFileSync } = await import('node:fs');
-  const root = new URL('../../', import.meta.url).pathname;
-  const child = spawn(
-    process.execPath,
-    // BRIDGE_NODE_FLAGS: extra node flags for the bridge process (e.g. --cpu-prof when profiling).
-    [
-      ...(process.env.BRIDGE_NODE_FLAGS?.split(' ') ?? []),
-      '--import',
-      'tsx',
-      'bridge/main.ts',
-      '--listen',
-      '127.0.0.1:0',
-      ...args,
-    ],
-    {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const listening = new Promise<string>((resolve, reject) => {
-    let rest = '';
-    child.stdout.on('data', (d) => {
-      const parts = (rest + d).split('\n');
-      rest = parts.pop() ?? '';
-      for (const p of parts) {
-        const line = JSON.parse(p) as Record<string, unknown>;
-        lines.push(line);
-        if (line.event === 'listening') resolve(String(line.url));
-      }
-    });
-    exited.then((code) => reject(new Error(`bridge exited with ${code}: ${stderr}`)));
-  });
-  const url = await listening;
-  return {
-    pid: child.pid!,
-    url,
-    port: Number(new URL(url).port),
-    lines,
-    rss() {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-      return kb * 1024;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const p = await spawnPart('bridge', ['--listen', '127.0.0.1:0', ...args]);
+  return Object.assign(p, { url: String(p.event.url) });
 }
 
 /** Resolves once `value()` has not changed for `quietMs` (a stalled flow), checked every 50 ms. */

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMeInfo, generateRsaKeyPair, parseMeInfo } from '../../lib/crypto';
 import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
+import { spawnPart } from '../support/processes';
 import { systemCksum } from '../support/server-helpers';
 import { queryDb, sha256File } from '../support/server-state';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'cli/bin.mjs');
-const SERVER = path.join(ROOT, 'server/main.ts');
 const MIB = 1024 * 1024;
 
 interface Run {
@@ -64,33 +64,16 @@ interface ServerProc {
   stop(): Promise<void>;
 }
 
-/** Starts server/main.ts on an ephemeral port; resolves once it prints its address. */
-function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProc> {
-  return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', SERVER, '--port', '0', '--data', dataDir, ...extraArgs];
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let out = '';
-    let err = '';
-    const stop = () =>
-      new Promise<void>((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        child.once('exit', () => done());
-        child.kill('SIGTERM');
-      }).finally(() => children.delete(child));
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), dataDir, stop });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
+/** Starts server/main.ts on an ephemeral port; resolves once it logs its `listening` event. */
+async function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProc> {
+  const p = await spawnPart('server', ['--port', '0', '--data', dataDir, ...extraArgs]);
+  return {
+    port: p.port,
+    dataDir,
+    stop: async () => {
+      await p.stop();
+    },
+  };
 }
 
 interface FileRow {

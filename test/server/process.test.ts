@@ -2,17 +2,15 @@
  * The server as its own process (server/main.ts through tsx): port 0, restart with the
  * same data folder, SIGTERM mid-upload, the `files` command, port.info.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
+import { runPart } from '../support/processes';
 import {
   RawClient,
-  REPO_ROOT,
   registerAndExchange,
   type SpawnedServer,
   sendFile,
@@ -40,15 +38,7 @@ async function start(args: string[], cwd: string): Promise<SpawnedServer> {
 }
 
 function runFiles(cwd: string, data: string): string {
-  const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  return execFileSync(
-    process.execPath,
-    ['--import', loader, join(REPO_ROOT, 'server/main.ts'), 'files', '--data', data],
-    {
-      cwd,
-      encoding: 'utf8',
-    },
-  );
+  return runPart('server', ['files', '--data', data], { cwd });
 }
 
 describe('server process', () => {
@@ -192,15 +182,7 @@ describe('server process', () => {
     const s = await start(['--data', join(cwd, 'data')], cwd);
     expect(s.port).toBe(free);
     await s.stop();
-    const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const help = execFileSync(
-      process.execPath,
-      ['--import', loader, join(REPO_ROOT, 'server/main.ts'), '--help'],
-      {
-        cwd,
-        encoding: 'utf8',
-      },
-    );
+    const help = runPart('server', ['--help'], { cwd });
     expect(help).toContain('--max-connections');
     expect(existsSync(join(cwd, 'data', 'defensive.db'))).toBe(true);
   });

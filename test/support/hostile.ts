@@ -36,6 +36,7 @@ import {
 } from './server-helpers';
 import { openDb, queryDb } from './server-state';
 
+export { alive } from './processes';
 export { RawClient, tempDir, unwrapKey } from './server-helpers';
 export { openDb } from './server-state';
 
@@ -282,16 +283,6 @@ export async function startServerProcess(args: string[] = [], dataDir?: string):
     },
   };
   return sp;
-}
-
-/** True while the process exists (kill 0 probes without signalling). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */

@@ -3,13 +3,12 @@
  * node:crypto (no lib/client), RSA/AES helpers, and server start-up in-process or as a
  * spawned process. 127.0.0.1 and ephemeral ports only.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { constants, createCipheriv, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import {
   ciphertextSize,
   DEFAULT_MAX_REQUEST_PAYLOAD,
@@ -30,8 +29,9 @@ import {
 import { createMemoryLogger } from '../../platform/log';
 import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
+import { type Listening, ROOT, spawnPart } from '../support/processes';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const REPO_ROOT = ROOT;
 
 export function tempDir(prefix = 'sft-server-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -312,67 +312,16 @@ export async function startServer(
   };
 }
 
-export interface SpawnedServer {
-  proc: ChildProcess;
-  port: number;
-  output: () => string;
-  /** SIGTERM and wait for exit; returns the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
+/** `server/main.ts` as its own process (test/support/processes). */
+export type SpawnedServer = Listening;
 
-/** Runs `server/main.ts` as its own process (through tsx) and waits for its listening line. */
+/** Runs `server/main.ts` as its own process and waits for its `listening` event. */
 export function spawnServer(
   args: string[],
   cwd: string,
   opts: { fileSizeLimitKiB?: number } = {},
 ): Promise<SpawnedServer> {
-  const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  const nodeArgs = ['--import', loader, join(REPO_ROOT, 'server/main.ts'), ...args];
-  // With a file size limit (ulimit -f), writes past it fail with EFBIG, as on a full disk.
-  const [cmd, argv] =
-    opts.fileSizeLimitKiB === undefined
-      ? [process.execPath, nodeArgs]
-      : [
-          'bash',
-          ['-c', `ulimit -f ${opts.fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, ...nodeArgs],
-        ];
-  const proc = spawn(cmd, argv, {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  let out = '';
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      rej(new Error(`server did not start:\n${out}`));
-    }, 30_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res({
-          proc,
-          port: Number(m[1]),
-          output: () => out,
-          stop: async (signal = 'SIGTERM') => {
-            if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-            return exited;
-          },
-        });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      rej(new Error(`server exited early:\n${out}`));
-    });
-  });
+  return spawnPart('server', args, { cwd, fileSizeLimitKiB: opts.fileSizeLimitKiB, timeoutMs: 30_000 });
 }
 
 /** Polls `cond` every 20 ms until it holds (bounded), instead of guessing a sleep under load. */
