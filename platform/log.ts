@@ -7,8 +7,12 @@
  * Machine-readable events carry an `event` field ("listening" with `host` and `port` when a
  * part is ready); tests and the bench read those, never prose.
  */
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+
+// Loaded only for a terminal: pino-pretty and its dependencies cost about 6 MiB of RSS in
+// every process that logs JSON.
+const loadPretty = () => createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
 
 export type { Logger } from 'pino';
 
@@ -47,6 +51,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
     formatters: { level: (label) => ({ level: label }) },
   };
   if (format === 'pretty' && !opts.destination) {
+    const pretty = loadPretty();
     return pino(
       options,
       pretty({
