@@ -28,6 +28,17 @@ export interface ServerConfig {
   maxConnections: number;
   /** A connection silent this long, or this slow to deliver one request, is closed. */
   idleTimeoutMs: number;
+  // ---- limits against hostile peers (issue 14); see HARDENING_OPTIONS below
+  /** 1027s per source address (IPv4, IPv6 /64) per minute, also the burst. */
+  reconnectPerMinute: number;
+  /** Keys lost to a failed 1028 decrypt per client per hour before its 1027s cost a penalty. */
+  clientDecryptFailuresPerHour: number;
+  /** 1025s per source address per minute, also the burst. */
+  registerPerMinute: number;
+  /** Registered clients at most; more 1025s get 1601. */
+  maxClients: number;
+  /** WAL size past which writers wait for a checkpoint that truncates it. */
+  walLimit: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -55,7 +66,7 @@ interface OptionSpec {
   parse: (text: string, what: string) => string | number;
 }
 
-const OPTIONS: readonly OptionSpec[] = [
+const BASE_OPTIONS: readonly OptionSpec[] = [
   {
     flag: '--host',
     env: 'SFT_HOST',
@@ -116,6 +127,66 @@ const OPTIONS: readonly OptionSpec[] = [
     parse: parseSeconds,
   },
 ];
+
+// ---- limits against hostile peers (issue 14): a separate block for the options-table port.
+export const DEFAULT_RECONNECT_PER_MINUTE = 30;
+export const DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR = 10;
+export const DEFAULT_REGISTER_PER_MINUTE = 60;
+export const DEFAULT_MAX_CLIENTS = 100_000;
+export const DEFAULT_WAL_LIMIT = 64 * 1024 * 1024;
+
+export const HARDENING_DEFAULTS = {
+  reconnectPerMinute: DEFAULT_RECONNECT_PER_MINUTE,
+  clientDecryptFailuresPerHour: DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR,
+  registerPerMinute: DEFAULT_REGISTER_PER_MINUTE,
+  maxClients: DEFAULT_MAX_CLIENTS,
+  walLimit: DEFAULT_WAL_LIMIT,
+} as const satisfies Partial<ServerConfig>;
+
+const HARDENING_OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: '--reconnect-per-minute',
+    env: 'SFT_RECONNECT_PER_MINUTE',
+    key: 'reconnectPerMinute',
+    arg: 'N',
+    help: `1027 reconnects per source address per minute, also the burst (default ${DEFAULT_RECONNECT_PER_MINUTE})`,
+    parse: (t, what) => parseInteger(t, what, 1, 1_000_000),
+  },
+  {
+    flag: '--client-decrypt-failures-per-hour',
+    env: 'SFT_CLIENT_DECRYPT_FAILURES_PER_HOUR',
+    key: 'clientDecryptFailuresPerHour',
+    arg: 'N',
+    help: `failed 1028 decrypts per client per hour before every 1027 for it costs its source a penalty (default ${DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR})`,
+    parse: (t, what) => parseInteger(t, what, 1, 1_000_000),
+  },
+  {
+    flag: '--register-per-minute',
+    env: 'SFT_REGISTER_PER_MINUTE',
+    key: 'registerPerMinute',
+    arg: 'N',
+    help: `1025 registrations per source address per minute, also the burst (default ${DEFAULT_REGISTER_PER_MINUTE})`,
+    parse: (t, what) => parseInteger(t, what, 1, 1_000_000),
+  },
+  {
+    flag: '--max-clients',
+    env: 'SFT_MAX_CLIENTS',
+    key: 'maxClients',
+    arg: 'N',
+    help: `registered clients at most; more 1025s get 1601 (default ${DEFAULT_MAX_CLIENTS})`,
+    parse: (t, what) => parseInteger(t, what, 1, 1_000_000_000),
+  },
+  {
+    flag: '--wal-limit',
+    env: 'SFT_WAL_LIMIT',
+    key: 'walLimit',
+    arg: 'BYTES',
+    help: `WAL size past which writers wait for a truncating checkpoint (default ${DEFAULT_WAL_LIMIT / 1024 / 1024}MiB; K/M/G suffixes)`,
+    parse: (t, what) => parseSize(t, what, 1024 * 1024, 16 * 1024 ** 3),
+  },
+];
+
+const OPTIONS: readonly OptionSpec[] = [...BASE_OPTIONS, ...HARDENING_OPTIONS];
 
 function bad(message: string): ServerError {
   return new ServerError('SERVER_ERR_BAD_ARGUMENT', message);
@@ -236,5 +307,6 @@ function defaults(cwd: string): ServerConfig {
     maxFileSize: MAX_FILE_SIZE,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+    ...HARDENING_DEFAULTS,
   };
 }

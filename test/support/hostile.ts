@@ -366,7 +366,15 @@ export function expectIntact(data: string, before: StoredState): void {
  */
 export function expectConfined(data: string): void {
   const db = openDb(data);
-  const ids = new Set((db.prepare('SELECT ID FROM clients').all() as { ID: Buffer }[]).map((r) => hex(r.ID)));
+  // A client's files live in its opaque Folder (or, stored before Folder existed, its ID's hex).
+  const clients = db.prepare('SELECT ID, Folder FROM clients').all() as {
+    ID: Buffer;
+    Folder: string | null;
+  }[];
+  const folders = new Map<string, string[]>(
+    clients.map((r) => [hex(r.ID), [hex(r.ID), ...(r.Folder ? [r.Folder] : [])]]),
+  );
+  const ids = new Set([...folders.values()].flat());
   db.close();
   for (const p of walk(data)) {
     const parts = relative(data, p).split(sep);
@@ -379,8 +387,10 @@ export function expectConfined(data: string): void {
     }
   }
   for (const r of fileRows(data)) {
-    expect(r.PathName.startsWith(`${hex(r.ID)}/`), r.PathName).toBe(true);
-    expect(r.PathName.slice(33).includes('/'), r.PathName).toBe(false);
+    const own = folders.get(hex(r.ID)) ?? [];
+    const folder = own.find((f) => r.PathName.startsWith(`${f}/`));
+    expect(folder, r.PathName).toBeDefined();
+    expect(r.PathName.slice(folder!.length + 1).includes('/'), r.PathName).toBe(false);
     expect(existsSync(join(data, 'files', r.PathName)), r.PathName).toBe(true);
   }
 }

@@ -28,7 +28,7 @@ import {
   ZERO_IV,
 } from '../../lib/protocol';
 import { createMemoryLogger } from '../../platform/log';
-import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
+import { DEFAULT_MAX_CONNECTIONS, HARDENING_DEFAULTS, type ServerConfig } from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -65,9 +65,10 @@ export class RawClient {
     );
   }
 
-  static connect(port: number): Promise<RawClient> {
+  /** `localAddress`: the source address (127.0.0.2 ... for another "host"). */
+  static connect(port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((res, rej) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
+      const s = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) }, () => {
         s.off('error', rej);
         res(new RawClient(s));
       });
@@ -278,6 +279,7 @@ export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {
     maxFileSize: MAX_FILE_SIZE,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: 30_000,
+    ...HARDENING_DEFAULTS,
     ...overrides,
   };
 }
