@@ -30,6 +30,7 @@ import {
   RawClient,
   type RsaKeys,
   type SpawnedServer,
+  type SpawnOptions,
   spawnServer,
   tempDir,
   unwrapKey,
@@ -52,8 +53,9 @@ export interface FrameConn {
   close(): void;
 }
 
-export async function tcpConn(port: number): Promise<FrameConn & { raw: RawClient }> {
-  const raw = await RawClient.connect(port);
+/** `localAddress`: the source address (127.0.0.2 ... for another host). */
+export async function tcpConn(port: number, localAddress?: string): Promise<FrameConn & { raw: RawClient }> {
+  const raw = await RawClient.connect(port, localAddress);
   return {
     raw,
     sendFrame: (f) => raw.send(f),
@@ -256,10 +258,14 @@ export interface ServerProcess {
  * `server/main.ts` as its own process in a fresh temp folder (or on `dataDir`). `args` are
  * extra flags, e.g. ['--idle-timeout', '1'].
  */
-export async function startServerProcess(args: string[] = [], dataDir?: string): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: string[] = [],
+  dataDir?: string,
+  spawnOpts: SpawnOptions = {},
+): Promise<ServerProcess> {
   const dir = tempDir('sft-hostile-');
   const data = dataDir ?? join(dir.path, 'data');
-  let spawned = await spawnServer(['--port', '0', '--data', data, ...args], dir.path);
+  let spawned = await spawnServer(['--port', '0', '--data', data, ...args], dir.path, spawnOpts);
   const sp: ServerProcess = {
     port: spawned.port,
     pid: spawned.proc.pid!,
@@ -270,7 +276,7 @@ export async function startServerProcess(args: string[] = [], dataDir?: string):
     async restart(opts = {}) {
       await spawned.stop('SIGKILL');
       const port = opts.samePort === false ? 0 : sp.port;
-      spawned = await spawnServer(['--port', String(port), '--data', data, ...args], dir.path);
+      spawned = await spawnServer(['--port', String(port), '--data', data, ...args], dir.path, spawnOpts);
       sp.spawned = spawned;
       sp.port = spawned.port;
       sp.pid = spawned.proc.pid!;
@@ -283,6 +289,12 @@ export async function startServerProcess(args: string[] = [], dataDir?: string):
   };
   return sp;
 }
+
+/**
+ * Flags lifting the per-source 1025/1027 limits, for suites that send thousands of requests
+ * from 127.0.0.1 to test something else (framing, misuse); the limits have their own tests.
+ */
+export const NO_PEER_LIMITS = ['--reconnect-per-minute', '1000000', '--register-per-minute', '1000000'];
 
 /** True while the process exists (kill 0 probes without signalling). */
 export function alive(pid: number): boolean {

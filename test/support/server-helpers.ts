@@ -322,22 +322,26 @@ export interface SpawnedServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface SpawnOptions {
+  /** ulimit -f for the process (KiB). */
+  fileSizeLimitKiB?: number;
+  /** The process's umask, e.g. '000'. */
+  umask?: string;
+}
+
 /** Runs `server/main.ts` as its own process (through tsx) and waits for its listening line. */
-export function spawnServer(
-  args: string[],
-  cwd: string,
-  opts: { fileSizeLimitKiB?: number } = {},
-): Promise<SpawnedServer> {
+export function spawnServer(args: string[], cwd: string, opts: SpawnOptions = {}): Promise<SpawnedServer> {
   const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
   const nodeArgs = ['--import', loader, join(REPO_ROOT, 'server/main.ts'), ...args];
   // With a file size limit (ulimit -f), writes past it fail with EFBIG, as on a full disk.
+  const shell = [
+    ...(opts.fileSizeLimitKiB === undefined ? [] : [`ulimit -f ${opts.fileSizeLimitKiB}`]),
+    ...(opts.umask === undefined ? [] : [`umask ${opts.umask}`]),
+  ];
   const [cmd, argv] =
-    opts.fileSizeLimitKiB === undefined
+    shell.length === 0
       ? [process.execPath, nodeArgs]
-      : [
-          'bash',
-          ['-c', `ulimit -f ${opts.fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, ...nodeArgs],
-        ];
+      : ['bash', ['-c', `${shell.join(' && ')} && exec "$0" "$@"`, process.execPath, ...nodeArgs]];
   const proc = spawn(cmd, argv, {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
