@@ -294,7 +294,10 @@ export async function startServerProcess(
  * Flags lifting the per-source 1025/1027 limits, for suites that send thousands of requests
  * from 127.0.0.1 to test something else (framing, misuse); the limits have their own tests.
  */
-export const NO_PEER_LIMITS = ['--reconnect-per-minute', '1000000', '--register-per-minute', '1000000'];
+export const NO_PEER_LIMITS = [
+  ...['--reconnect-per-minute', '1000000', '--register-per-minute', '1000000'],
+  ...['--client-decrypt-failures-per-hour', '1000000'],
+];
 
 /** True while the process exists (kill 0 probes without signalling). */
 export function alive(pid: number): boolean {
