@@ -19,6 +19,7 @@ import {
   reconnect,
   register,
   type ServerProcess,
+  serverLog,
   sha256,
   startServerProcess,
   tcpConn,
@@ -50,13 +51,7 @@ function query(c: Client, ct: Uint8Array): Uint8Array {
 }
 
 /** The server's JSON log lines so far. */
-function logLines(): Record<string, unknown>[] {
-  return srv
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const logLines = () => serverLog(srv);
 
 describe('padding oracle through 1027 + 1028', () => {
   beforeAll(async () => {

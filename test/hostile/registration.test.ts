@@ -10,6 +10,7 @@ import {
   randomName,
   register,
   type ServerProcess,
+  serverLog,
   sleep,
   startServerProcess,
   tcpConn,
@@ -23,11 +24,7 @@ const MAX_CLIENTS = 8;
 let srv: ServerProcess;
 
 const reasons = () =>
-  srv
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { code?: number; error?: string })
+  serverLog(srv)
     .filter((l) => l.code === RequestCode.Register && l.error)
     .map((l) => l.error);
 

@@ -299,6 +299,15 @@ export const NO_PEER_LIMITS = [
   ...['--client-decrypt-failures-per-hour', '1000000'],
 ];
 
+/** The JSON log lines a server process has written so far. */
+export function serverLog(srv: Pick<ServerProcess, 'output'>): Record<string, unknown>[] {
+  return srv
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /** True while the process exists (kill 0 probes without signalling). */
 export function alive(pid: number): boolean {
   try {
