@@ -43,7 +43,13 @@ export async function startSystem(): Promise<System> {
     const server = startProcess(
       'server',
       tsx,
-      ['server/main.ts', '--port', String(serverPort), '--data', dataDir],
+      // Every browser reaches the server from the bridge's address (127.0.0.1) until the bridge
+      // sends PROXY v2 headers: the per-source 1025/1027 limits would count all tests as one peer.
+      [
+        'server/main.ts',
+        ...['--port', String(serverPort), '--data', dataDir],
+        ...['--register-per-minute', '1000000', '--reconnect-per-minute', '1000000'],
+      ],
       {
         logDir,
       },
