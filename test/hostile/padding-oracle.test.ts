@@ -111,7 +111,7 @@ describe('padding oracle through 1027 + 1028', () => {
     expect(noKey).toBe(frames.length - 1 - accepted);
   });
 
-  it('1027s from one source are capped per minute (a failed decrypt costs extra); the owner reconnects from 127.0.0.2 and the report is intact', async () => {
+  it('1027s from one source are capped per minute (a failed decrypt costs extra); with the victim under attack from 12 sources, the owner reconnects from 127.0.0.2 and the report is intact', async () => {
     const m = await tcpConn(srv.port);
     let keys = 0;
     const t0 = Date.now();
@@ -135,7 +135,25 @@ describe('padding oracle through 1027 + 1028', () => {
     const limited = () => logLines().filter((l) => l.error === 'RECONNECT_RATE_LIMITED').length;
     await until(() => limited() >= 28, 'a RECONNECT_RATE_LIMITED line per refused 1027');
 
-    // The owner, elsewhere, is not locked out.
+    // Eleven more sources each spend a key on a failed query: the victim's failure budget
+    // (10 an hour) is gone, so every 1027 for it now costs its source the penalty too.
+    let more = 0;
+    for (let n = 10; n < 21; n++) {
+      const s = await tcpConn(srv.port, `127.0.0.${n}`);
+      await s.sendFrame(
+        encodeRequest({ code: RequestCode.Reconnect, clientId: victim.clientId, name: victim.name }),
+      );
+      if ((await s.next())?.code === ResponseCode.Reconnected) {
+        more++;
+        await s.sendFrame(query(victim, randomBytes(32)));
+        await s.next();
+      }
+      s.close();
+    }
+    console.log(`keys from 11 other sources: ${more}; the victim's failure budget is now spent`);
+    expect(more).toBe(11);
+
+    // The owner, elsewhere, is not locked out: its source pays from its own bucket.
     const own = await tcpConn(srv.port, '127.0.0.2');
     const again = await reconnect(own, victim);
     await uploadVerified(own, again, 'after.txt', Buffer.from('still mine'));
