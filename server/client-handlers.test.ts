@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_CLIENT_ID, RequestCode, ResponseCode } from '../lib/protocol';
 import { KEYLESS_NAME_RECLAIM_MS, register, sendPublicKey } from './client-handlers';
+import { HARDENING_DEFAULTS } from './config';
 import { SqliteDatabase } from './db';
 import { FileStore } from './file-store';
 import type { HandlerContext } from './handler-context';
 import { LocalFileStorage } from './local-storage';
+import { PeerLimits } from './peer-limits';
 import { Session } from './session';
 
 let dir: string;
@@ -26,7 +28,9 @@ const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
 const ctx = (now: string): HandlerContext => ({
   db,
   files: new FileStore(db, new LocalFileStorage(dir)),
-  session: new Session(),
+  session: new Session('127.0.0.1'),
+  limits: new PeerLimits(HARDENING_DEFAULTS),
+  maxClients: HARDENING_DEFAULTS.maxClients,
   now,
 });
 const reg = async (name: string, now: string) =>

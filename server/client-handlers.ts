@@ -17,6 +17,7 @@ import { validatePublicKeySpki } from '../lib/crypto';
 import {
   AES_KEY_SIZE,
   clientIdEquals,
+  clientIdToHex,
   MAX_CLIENT_NAME_LENGTH,
   type ReconnectRequest,
   type RegisterRequest,
@@ -63,10 +64,15 @@ export function encryptAesKeyForClient(publicKeyField: Uint8Array, aesKey: Uint8
 export const KEYLESS_NAME_RECLAIM_MS = 60_000;
 
 /** 1025: a new client. Duplicate or over-long names get 1601 (malformed ones never get here). */
-export async function register(req: RegisterRequest, { db, now }: HandlerContext): Promise<Outcome> {
-  if (req.name.length > MAX_CLIENT_NAME_LENGTH) {
-    return { response: { code: ResponseCode.RegisterFailed }, error: 'NAME_TOO_LONG' };
-  }
+export async function register(
+  req: RegisterRequest,
+  { db, now, session, limits, maxClients }: HandlerContext,
+): Promise<Outcome> {
+  const refused = (error: string): Outcome => ({ response: { code: ResponseCode.RegisterFailed }, error });
+  if (req.name.length > MAX_CLIENT_NAME_LENGTH) return refused('NAME_TOO_LONG');
+  // Rows are permanent: a stranger must not be able to add them as fast as we answer.
+  if (!limits.takeRegistration(session.source)) return refused('REGISTER_RATE_LIMITED');
+  if ((await db.clientCount()) >= maxClients) return refused('MAX_CLIENTS');
   const id = uuidBytes();
   if (!(await db.insertClient(id, req.name, now))) {
     const holder = await db.clientByName(req.name);
@@ -75,7 +81,7 @@ export async function register(req: RegisterRequest, { db, now }: HandlerContext
     // A name whose client vanished between 1025 and 1026 would otherwise be lost for good.
     const reclaimed =
       keylessFor >= KEYLESS_NAME_RECLAIM_MS && (await db.reclaimKeylessName(holder!.ID, id, req.name, now));
-    if (!reclaimed) return { response: { code: ResponseCode.RegisterFailed }, error: 'NAME_TAKEN' };
+    if (!reclaimed) return refused('NAME_TAKEN');
   }
   return { response: { code: ResponseCode.Registered, clientId: id } };
 }
@@ -117,8 +123,16 @@ export async function sendPublicKey(
 /** 1027: a known client with a key on file gets a new AES key (1605); anyone else 1606. */
 export async function reconnect(
   req: ReconnectRequest,
-  { db, session, now }: HandlerContext,
+  { db, session, now, limits }: HandlerContext,
 ): Promise<Outcome> {
+  // Every 1027 counts, accepted or not: each fresh key is one padding-oracle query (peer-limits.ts).
+  if (!limits.takeReconnect(session.source, clientIdToHex(req.clientId))) {
+    session.name = req.name;
+    return {
+      response: { code: ResponseCode.ServerError },
+      error: 'RECONNECT_RATE_LIMITED',
+    };
+  }
   const rejected = (error: string): Outcome => {
     session.name = req.name; // logged from now on, even when refused
     return { response: { code: ResponseCode.ReconnectRejected, clientId: req.clientId }, error };

@@ -98,3 +98,34 @@ describe('parseArgs', () => {
     expect(parseSize('16MiB', 'x', 0, 1e12)).toBe(16 << 20);
   });
 });
+
+describe('limits against hostile peers (issue 14)', () => {
+  it('defaults, flags and SFT_* variables', () => {
+    const d = parseArgs([], {}, '/w', file('1')).config;
+    expect(d).toMatchObject({
+      reconnectPerMinute: 30,
+      clientDecryptFailuresPerHour: 10,
+      registerPerMinute: 60,
+      maxClients: 100_000,
+      walLimit: 64 * 1024 * 1024,
+    });
+    const r = parseArgs(
+      ['--reconnect-per-minute', '5', '--register-per-minute=7', '--wal-limit', '8M'],
+      { SFT_MAX_CLIENTS: '9', SFT_CLIENT_DECRYPT_FAILURES_PER_HOUR: '3', SFT_REGISTER_PER_MINUTE: '99' },
+      '/w',
+      file('1'),
+    ).config;
+    expect(r).toMatchObject({
+      reconnectPerMinute: 5,
+      registerPerMinute: 7,
+      walLimit: 8 * 1024 * 1024,
+      maxClients: 9,
+      clientDecryptFailuresPerHour: 3,
+    });
+    expect(() => parseArgs(['--max-clients', '0'], {}, '/w', file('1'))).toThrow(/out of range/);
+    expect(() => parseArgs(['--wal-limit', '1K'], {}, '/w', file('1'))).toThrow(/out of range/);
+    for (const flag of ['--reconnect-per-minute', '--register-per-minute', '--max-clients', '--wal-limit']) {
+      expect(helpText()).toContain(flag);
+    }
+  });
+});

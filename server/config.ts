@@ -32,12 +32,37 @@ export interface ServerConfig {
   maxConnections: number;
   /** A connection silent this long, or this slow to deliver one request, is closed. */
   idleTimeoutMs: number;
+  /** 1027s per source address (IPv4, IPv6 /64) per minute, also the burst. */
+  reconnectPerMinute: number;
+  /** Keys lost to a failed 1028 decrypt per client per hour before its 1027s cost a penalty. */
+  clientDecryptFailuresPerHour: number;
+  /** 1025s per source address per minute, also the burst. */
+  registerPerMinute: number;
+  /** Registered clients at most; more 1025s get 1601. */
+  maxClients: number;
+  /** WAL size past which writers wait for a checkpoint that truncates it. */
+  walLimit: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = 'data';
 export const DEFAULT_MAX_CONNECTIONS = 64;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_RECONNECT_PER_MINUTE = 30;
+export const DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR = 10;
+export const DEFAULT_REGISTER_PER_MINUTE = 60;
+export const DEFAULT_MAX_CLIENTS = 100_000;
+export const DEFAULT_WAL_LIMIT = 64 * 1024 * 1024;
+
+/** The limits against hostile peers (docs/SECURITY.md), for configs built in code (tests). */
+export const HARDENING_DEFAULTS = {
+  reconnectPerMinute: DEFAULT_RECONNECT_PER_MINUTE,
+  clientDecryptFailuresPerHour: DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR,
+  registerPerMinute: DEFAULT_REGISTER_PER_MINUTE,
+  maxClients: DEFAULT_MAX_CLIENTS,
+  walLimit: DEFAULT_WAL_LIMIT,
+} as const satisfies Partial<ServerConfig>;
+
 /** The file port.info is read from the working folder when no port is given. */
 export const PORT_INFO_FILE = 'port.info';
 
@@ -92,6 +117,36 @@ export const SERVER_OPTIONS = {
     env: 'SFT_IDLE_TIMEOUT',
     default: DEFAULT_IDLE_TIMEOUT_MS,
     help: `close connections silent this long, or slower than this (+1 s per 64 KiB) to send one request (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`,
+  }),
+  'reconnect-per-minute': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_RECONNECT_PER_MINUTE',
+    default: DEFAULT_RECONNECT_PER_MINUTE,
+    help: `1027 reconnects per source address per minute, also the burst (default ${DEFAULT_RECONNECT_PER_MINUTE})`,
+  }),
+  'client-decrypt-failures-per-hour': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_CLIENT_DECRYPT_FAILURES_PER_HOUR',
+    default: DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR,
+    help: `failed 1028 decrypts per client per hour before every 1027 for it costs its source a penalty (default ${DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR})`,
+  }),
+  'register-per-minute': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_REGISTER_PER_MINUTE',
+    default: DEFAULT_REGISTER_PER_MINUTE,
+    help: `1025 registrations per source address per minute, also the burst (default ${DEFAULT_REGISTER_PER_MINUTE})`,
+  }),
+  'max-clients': value(integer(1, 1_000_000_000), {
+    arg: 'N',
+    env: 'SFT_MAX_CLIENTS',
+    default: DEFAULT_MAX_CLIENTS,
+    help: `registered clients at most; more 1025s get 1601 (default ${DEFAULT_MAX_CLIENTS})`,
+  }),
+  'wal-limit': value(size(1024 * 1024, 16 * 1024 ** 3), {
+    arg: 'BYTES',
+    env: 'SFT_WAL_LIMIT',
+    default: DEFAULT_WAL_LIMIT,
+    help: `WAL size past which writers wait for a truncating checkpoint (default ${DEFAULT_WAL_LIMIT / 1024 / 1024}MiB; K/M/G suffixes)`,
   }),
 } as const;
 
@@ -154,6 +209,11 @@ export function parseArgs(
     maxFileSize: values['max-file-size'],
     maxConnections: values['max-connections'],
     idleTimeoutMs: values['idle-timeout'],
+    reconnectPerMinute: values['reconnect-per-minute'],
+    clientDecryptFailuresPerHour: values['client-decrypt-failures-per-hour'],
+    registerPerMinute: values['register-per-minute'],
+    maxClients: values['max-clients'],
+    walLimit: values['wal-limit'],
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

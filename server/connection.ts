@@ -18,7 +18,6 @@ import {
   type RequestEvent as FrameEvent,
   ProtocolError,
   REQUEST_HEADER_SIZE,
-  RequestCode,
   RequestDecoder,
   type RequestHeader,
   type Response,
@@ -27,6 +26,7 @@ import {
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
 import type { Logger } from '../platform/log';
+import { sourceKey } from '../platform/source-key';
 import type { ServerConfig } from './config';
 import type { Database } from './database';
 import { drained } from './drained';
@@ -34,6 +34,7 @@ import { FileReceiver } from './file-receiver';
 import type { FileStore } from './file-store';
 import { handleRequest } from './handlers';
 import { failure, type Outcome, type Step } from './outcome';
+import type { PeerLimits } from './peer-limits';
 import { Session } from './session';
 import type { TurnBudget } from './turn-budget';
 
@@ -45,6 +46,19 @@ export interface ConnectionContext {
   log: Logger;
   /** 1028 content per event-loop turn, shared with the server's other connections. */
   budget: TurnBudget;
+  limits: PeerLimits;
+}
+
+/** Hex digits of a client ID in log lines: enough to tell clients apart, too few to impersonate one. */
+export const LOGGED_ID_DIGITS = 8;
+
+/** The source key of a peer; a socket without an address (already gone) counts as one unknown source. */
+function sourceOf(socket: Socket): string {
+  try {
+    return sourceKey(socket.remoteAddress);
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Unsent response bytes above which reading pauses until the peer reads. */
@@ -62,7 +76,7 @@ export class Connection {
   readonly #ctx: ConnectionContext;
   readonly #log: Logger;
   readonly #reader: RequestDecoder;
-  readonly #session = new Session();
+  readonly #session: Session;
   readonly #files: FileReceiver;
   readonly #queue: FrameEvent[] = [];
   /** The header of the 1028 packet now arriving (its outcomes are logged under it). */
@@ -80,10 +94,12 @@ export class Connection {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#reader = new RequestDecoder({ maxPayload: ctx.config.maxPayload });
+    this.#session = new Session(sourceOf(socket));
     this.#files = new FileReceiver({
       db: ctx.db,
       files: ctx.files,
       session: this.#session,
+      peerLimits: ctx.limits,
       limits: {
         maxFileSize: ctx.config.maxFileSize,
         maxContentPerPacket: ctx.config.maxPayload - SEND_FILE_FIXED_SIZE,
@@ -166,7 +182,8 @@ export class Connection {
     const req = o.request ?? header;
     const name = this.#session.name;
     this.#log[o.error ? 'warn' : 'info']({
-      client: req ? clientIdToHex(req.clientId) : '',
+      // Client IDs are half of a v3 credential: a prefix only.
+      client: req ? clientIdToHex(req.clientId).slice(0, LOGGED_ID_DIGITS) : '',
       ...(name !== undefined ? { name } : {}),
       code: req ? req.code : 0,
       result: o.response ? o.response.code : null,
@@ -226,6 +243,8 @@ export class Connection {
           db: this.#ctx.db,
           files: this.#ctx.files,
           session: this.#session,
+          limits: this.#ctx.limits,
+          maxClients: this.#ctx.config.maxClients,
           now: new Date().toISOString(),
         };
         return handleRequest(ev.header, ev.payload, ctx).then((o) => this.#conclude(o, ev.header, bytes, t0));

@@ -11,12 +11,17 @@ export interface ClientRow {
   PublicKey: Uint8Array | null;
   LastSeen: string | null;
   AESKey: Uint8Array | null;
+  /**
+   * The opaque folder (under the storage root) new files of this client go to; null until its
+   * first file. Not the client ID, which is half a v3 credential and travels in the clear.
+   */
+  Folder: string | null;
 }
 
 export interface FileRow {
   ID: Uint8Array;
   FileName: string;
-  /** Stored file's path relative to the storage root, '/'-separated: "<client hex>/<name>". */
+  /** Stored file's path relative to the storage root, '/'-separated: "<client Folder>/<name>" ("<client hex>/<name>" for files stored before Folder existed). */
   PathName: string;
   Verified: number;
   Size: number | null;
@@ -44,6 +49,13 @@ export interface NewFile {
 export interface Database {
   clientById(id: Uint8Array): Promise<ClientRow | undefined>;
   clientByName(name: string): Promise<ClientRow | undefined>;
+  /** Registered clients (the --max-clients cap). */
+  clientCount(): Promise<number>;
+  /**
+   * The client's Folder, setting it to `proposed` first when it has none (atomically: two
+   * callers get the same answer). Undefined for an unknown client.
+   */
+  clientFolder(id: Uint8Array, proposed: string): Promise<string | undefined>;
   /** Inserts a new client; false when the name (or, improbably, the ID) is taken. */
   insertClient(id: Uint8Array, name: string, now: string): Promise<boolean>;
   /**

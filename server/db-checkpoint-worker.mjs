@@ -12,6 +12,12 @@
  * checkpoint the main connection's next commit restarts the WAL and syncs its header, the one
  * fsync left on the event loop, so that happens about as rarely as SQLite's own 1000-page
  * checkpoints did.
+ *
+ * Under continuous writes a PASSIVE checkpoint never catches up (new frames arrive while it
+ * copies), so the WAL never restarts: 200,000 pipelined 1025s grew it to 3.4 GB. So the WAL
+ * size is looked at every `pollMs`, and past `limitBytes` the thread runs a TRUNCATE
+ * checkpoint, which makes the main connection's writers wait (busy_timeout) until the WAL is
+ * copied and cut back to zero bytes.
  */
 import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -22,6 +28,8 @@ import Sqlite from 'better-sqlite3';
  * @property {string} path
  * @property {number} intervalMs
  * @property {number} minBytes
+ * @property {number} limitBytes
+ * @property {number} pollMs
  */
 
 /**
@@ -53,11 +61,13 @@ function run(port, data) {
    * @param {boolean} force
    */
   const checkpoint = (force) => {
-    if (!force && walSize() < data.minBytes) return;
+    const size = walSize();
+    if (!force && size < data.minBytes) return;
+    const mode = size >= data.limitBytes ? 'TRUNCATE' : 'PASSIVE';
     /** @type {CheckpointReport} */
     let report;
     try {
-      const [r] = /** @type {{ checkpointed: number }[]} */ (db.pragma('wal_checkpoint(PASSIVE)'));
+      const [r] = /** @type {{ checkpointed: number }[]} */ (db.pragma(`wal_checkpoint(${mode})`));
       report = { checkpointed: r?.checkpointed ?? -1 };
     } catch (e) {
       // A failed checkpoint (disk error, lock) is retried on the next tick; the WAL keeps the data.
@@ -65,7 +75,17 @@ function run(port, data) {
     }
     if (force) port.postMessage(report);
   };
-  setInterval(() => checkpoint(false), data.intervalMs);
+  let last = Date.now();
+  setInterval(
+    () => {
+      const now = Date.now();
+      if (now - last >= data.intervalMs) {
+        last = now;
+        checkpoint(false);
+      } else if (walSize() >= data.limitBytes) checkpoint(false);
+    },
+    Math.min(data.pollMs, data.intervalMs),
+  );
   port.on('message', (/** @type {CheckpointRequest} */ m) => {
     if (m === 'now') checkpoint(true);
   });

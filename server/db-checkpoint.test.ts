@@ -36,10 +36,35 @@ async function writeRows(db: SqliteDatabase, from: number, count: number): Promi
 }
 
 describe('WAL checkpoints on the checkpoint thread', () => {
+  it('continuous writes keep the WAL under its hard bound even when the periodic checkpoint never runs', async () => {
+    const path = join(dir, 'defensive.db');
+    const limit = 4 * 1024 * 1024;
+    const db = new SqliteDatabase(path, {
+      checkpointIntervalMs: 3_600_000,
+      checkpointMinBytes: 1024 * 1024,
+      walLimitBytes: limit,
+    });
+    try {
+      let peak = 0;
+      for (let from = 1; from < 6000; from += 200) {
+        await writeRows(db, from, 200);
+        peak = Math.max(peak, statSync(`${path}-wal`).size);
+      }
+      console.log(
+        `WAL peak ${(peak / 1024 / 1024).toFixed(1)} MiB under a ${limit / 1024 / 1024} MiB bound (12,000 commits)`,
+      );
+      // The bound plus one batch's worth of commits before the next check.
+      expect(peak).toBeLessThan(2 * limit);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('the main connection never checkpoints; the thread copies the WAL into the database file', async () => {
     const path = join(dir, 'defensive.db');
-    // A long interval: only checkpointNow() checkpoints during the test.
-    const db = new SqliteDatabase(path, { checkpointIntervalMs: 3_600_000 });
+    // A long interval: only checkpointNow() checkpoints during the test. (Below the WAL's
+    // hard bound, that is: this writes about 70 MiB of WAL, so the bound is raised here.)
+    const db = new SqliteDatabase(path, { checkpointIntervalMs: 3_600_000, walLimitBytes: 1024 ** 3 });
     try {
       expect(db.checkpointsInBackground).toBe(true);
       const before = statSync(path).size;

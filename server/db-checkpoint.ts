@@ -16,6 +16,10 @@ import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData } from '
 export const CHECKPOINT_INTERVAL_MS = 1000;
 /** The checkpoint thread checkpoints once the WAL is this big (SQLite's default: 1000 pages). */
 export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+/** Default hard bound on the WAL (ServerConfig.walLimit overrides). */
+export const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/** How often the thread looks at the WAL's size against the hard bound. */
+export const WAL_POLL_MS = 50;
 /** SQLite's own default, restored on the main connection if the checkpoint thread fails. */
 const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
 
@@ -48,7 +52,11 @@ export class CheckpointThread {
     };
     worker.on('error', fallBack);
     worker.on('exit', fallBack);
-    db.pragma('wal_autocheckpoint = 0');
+    // A backstop should the thread fall behind: past the bound, the main connection
+    // checkpoints on commit itself (it is the only writer, so that checkpoint completes and
+    // the next commit restarts the WAL). Below it, never: those fsyncs stall the event loop.
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.pragma(`wal_autocheckpoint = ${Math.ceil(data.limitBytes / pageSize)}`);
     // The WAL file shrinks back when it is reused, so its size tells the thread how much
     // waits to be checkpointed (otherwise it keeps its largest size for ever).
     db.pragma('journal_size_limit = 0');

@@ -44,6 +44,12 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
       CREATE INDEX IF NOT EXISTS files_path ON files(PathName COLLATE NOCASE);
     `);
   },
+  // 2 -> 3: an opaque folder per client for new files (existing rows keep their PathName).
+  (db) => {
+    const have = new Set((db.pragma('table_info(clients)') as { name: string }[]).map((c) => c.name));
+    if (!have.has('Folder')) db.exec('ALTER TABLE clients ADD COLUMN Folder TEXT');
+    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS clients_folder ON clients(Folder COLLATE NOCASE)');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -26,6 +26,7 @@ describe('SqliteDatabase', () => {
     expect(cols).toEqual(
       expect.arrayContaining(['ID', 'FileName', 'PathName', 'Verified', 'Size', 'Cksum', 'ReceivedAt']),
     );
+    expect((raw.pragma('table_info(clients)') as { name: string }[]).map((c) => c.name)).toContain('Folder');
     raw.close();
   });
 
@@ -47,6 +48,8 @@ describe('SqliteDatabase', () => {
     expect(files).toHaveLength(1);
     expect(files[0]).toMatchObject({ FileName: 'a.txt', PathName: 'x/a2.txt', ClientName: 'old' });
     expect(db.integrityCheck()).toBe('ok');
+    // Old rows keep their PathName (files/x/...); the client gets a Folder for new files only.
+    expect((await db.clientByName('old'))?.Folder).toBeNull();
     await db.close();
     // Opening again is a no-op.
     await new SqliteDatabase(path).close();

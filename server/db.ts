@@ -4,19 +4,32 @@
  * once. Schema and migrations in db-schema.ts; WAL checkpoints run on their own thread
  * (db-checkpoint.ts).
  */
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
+import { FILE_MODE } from './data-folder';
 import type { ClientRow, Database, FileRow, ListedFile, NewFile } from './database';
 import {
   CHECKPOINT_INTERVAL_MS,
   CheckpointThread,
   noCheckpointThread,
   WAL_CHECKPOINT_BYTES,
+  WAL_LIMIT_BYTES,
+  WAL_POLL_MS,
 } from './db-checkpoint';
 import { migrate } from './db-schema';
 import { ServerError } from './errors';
 
 export type { ClientRow, FileRow, ListedFile } from './database';
 export { SCHEMA_VERSION } from './db-schema';
+
+/**
+ * The database file exists 0600 before SQLite opens it, whatever the umask; SQLite creates
+ * the -wal and -shm files with the database file's mode. Startup only, so synchronous.
+ */
+function createPrivateFile(path: string): void {
+  closeSync(openSync(path, 'a', FILE_MODE));
+  if ((statSync(path).mode & 0o777) !== FILE_MODE) chmodSync(path, FILE_MODE);
+}
 
 function prepareWrites(db: Sqlite.Database) {
   return {
@@ -31,6 +44,9 @@ function prepareWrites(db: Sqlite.Database) {
       'UPDATE clients SET PublicKey = coalesce(?, PublicKey), AESKey = ?, LastSeen = ? WHERE ID = ?',
     ),
     touch: db.prepare<[string, Uint8Array]>('UPDATE clients SET LastSeen = ? WHERE ID = ?'),
+    setFolder: db.prepare<[string, Uint8Array]>(
+      'UPDATE clients SET Folder = ? WHERE ID = ? AND Folder IS NULL',
+    ),
     fileByName: db.prepare<[Uint8Array, string], FileRow>(
       'SELECT * FROM files WHERE ID = ? AND FileName = ?',
     ),
@@ -60,6 +76,8 @@ export interface SqliteOptions {
   checkpointIntervalMs?: number;
   /** WAL size from which the thread checkpoints (default WAL_CHECKPOINT_BYTES). */
   checkpointMinBytes?: number;
+  /** Hard bound on the WAL (default WAL_LIMIT_BYTES): past it writers wait for a truncating checkpoint. */
+  walLimitBytes?: number;
 }
 
 export class SqliteDatabase implements Database {
@@ -71,6 +89,7 @@ export class SqliteDatabase implements Database {
   constructor(path: string, opts: SqliteOptions = {}) {
     const ro = opts.readonly ?? false;
     try {
+      if (!ro) createPrivateFile(path);
       this.#db = new Sqlite(path, { readonly: ro, fileMustExist: ro });
       this.#db.pragma('busy_timeout = 5000');
       if (!ro) {
@@ -83,7 +102,14 @@ export class SqliteDatabase implements Database {
         const intervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
         if (intervalMs > 0) {
           const minBytes = opts.checkpointMinBytes ?? WAL_CHECKPOINT_BYTES;
-          this.#checkpoints = new CheckpointThread(this.#db, { path, intervalMs, minBytes });
+          const limitBytes = Math.max(minBytes, opts.walLimitBytes ?? WAL_LIMIT_BYTES);
+          this.#checkpoints = new CheckpointThread(this.#db, {
+            path,
+            intervalMs,
+            minBytes,
+            limitBytes,
+            pollMs: WAL_POLL_MS,
+          });
         }
       }
     } catch (e) {
@@ -100,6 +126,7 @@ export class SqliteDatabase implements Database {
     this.#s = {
       clientById: db.prepare<[Uint8Array], ClientRow>('SELECT * FROM clients WHERE ID = ?'),
       clientByName: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE Name = ?'),
+      clientCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM clients'),
       listFiles: db.prepare<[], ListedFile>(
         `SELECT f.*, c.Name AS ClientName FROM files f LEFT JOIN clients c ON c.ID = f.ID
          ORDER BY f.ReceivedAt, f.rowid`,
@@ -119,6 +146,18 @@ export class SqliteDatabase implements Database {
 
   async clientByName(name: string): Promise<ClientRow | undefined> {
     return this.#s.clientByName.get(name);
+  }
+
+  async clientCount(): Promise<number> {
+    return this.#s.clientCount.get()!.n;
+  }
+
+  async clientFolder(id: Uint8Array, proposed: string): Promise<string | undefined> {
+    const w = this.#w();
+    return this.#db.transaction(() => {
+      w.setFolder.run(proposed, id);
+      return this.#s.clientById.get(id)?.Folder ?? undefined;
+    })();
   }
 
   async insertClient(id: Uint8Array, name: string, now: string): Promise<boolean> {

@@ -12,7 +12,6 @@ import type { Outcome } from './outcome';
 
 /** The token of this connection's upload of the name; throws when there is none. */
 async function ownUpload(req: FileNameRequest, { db, session, now }: HandlerContext): Promise<string> {
-  await db.touch(req.clientId, now);
   if (!(await db.clientById(req.clientId))) {
     throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client ID in the header is not registered.');
   }
@@ -23,6 +22,8 @@ async function ownUpload(req: FileNameRequest, { db, session, now }: HandlerCont
       `No file "${req.fileName}" was received from this client on this connection.`,
     );
   }
+  // Only now: a refused request must not cost a database write (and WAL) per frame.
+  await db.touch(req.clientId, now);
   return token;
 }
 

@@ -10,6 +10,7 @@
  */
 import {
   clientIdEquals,
+  clientIdToHex,
   decodeRequest,
   REQUEST_HEADER_SIZE,
   RequestCode,
@@ -21,6 +22,7 @@ import type { Database } from './database';
 import { ServerError } from './errors';
 import type { FileStore } from './file-store';
 import { failure, type Outcome, type Step } from './outcome';
+import type { PeerLimits } from './peer-limits';
 import type { Session } from './session';
 import { Upload } from './upload';
 import type { SequenceLimits } from './upload-sequence';
@@ -32,6 +34,8 @@ export interface ReceiverContext {
   db: Database;
   files: FileStore;
   session: Session;
+  /** Told when a key is lost to a failed decrypt. */
+  peerLimits?: PeerLimits;
   limits: SequenceLimits;
 }
 
@@ -44,6 +48,17 @@ interface UploadState {
 }
 
 const iso = () => new Date().toISOString();
+
+/**
+ * Failures whose answer depends on what the ciphertext decrypts to (or on sizes checked
+ * against it): with 1603 for the alternative they would make a CBC padding oracle under a
+ * key the sender need not know, so the connection loses its key at the first one.
+ */
+const KEY_LOSING = new Set([
+  'SERVER_ERR_UPLOAD_PADDING',
+  'SERVER_ERR_UPLOAD_SIZE',
+  'SERVER_ERR_UPLOAD_INCONSISTENT',
+]);
 
 export class FileReceiver {
   readonly #ctx: ReceiverContext;
@@ -226,6 +241,7 @@ export class FileReceiver {
     const u = this.#upload;
     this.#upload = null;
     if (u) this.#cleanups.push(u.upload.abort());
+    this.#loseKeyAfter(e);
     if (req) this.#discard = { fileName: req.fileName, lastNumber: req.packetNumber };
     const file = req?.fileName ?? u?.upload.fileName;
     return {
@@ -236,6 +252,15 @@ export class FileReceiver {
       packets: u ? u.packets : 1,
       ...(file !== undefined ? { file } : {}),
     };
+  }
+
+  /** Forgets the connection's key after a failure an oracle could learn from. */
+  #loseKeyAfter(e: unknown): void {
+    const { session, peerLimits } = this.#ctx;
+    const key = session.key;
+    if (!key || !KEY_LOSING.has((e as { code?: string } | null)?.code ?? '')) return;
+    session.key = null;
+    peerLimits?.decryptFailed(session.source, clientIdToHex(key.clientId));
   }
 
   /** Drops the file in progress without answering (the connection closed or moved on). */

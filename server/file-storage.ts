@@ -5,7 +5,7 @@
  *
  * An upload streams into a temp file (write() is synchronous: nothing is awaited per chunk
  * on the hot path), is made durable by finish(), then moved into place by commit(). Stored
- * files are named by a '/'-separated path chosen by the file store ("<client hex>/<name>").
+ * files are named by a '/'-separated path chosen by the file store ("<client folder>/<name>").
  */
 import type { ServerError } from './errors';
 

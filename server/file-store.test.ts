@@ -2,7 +2,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clientIdToHex } from '../lib/protocol';
 import { SqliteDatabase } from './db';
 import { FileStore } from './file-store';
 import { LocalFileStorage } from './local-storage';
@@ -13,7 +12,8 @@ let db: SqliteDatabase;
 let storage: LocalFileStorage;
 let store: FileStore;
 const id = new Uint8Array(16).fill(7);
-const hex = clientIdToHex(id);
+/** The client's folder, once it has stored a file. */
+const folderOf = async () => (await db.clientById(id))!.Folder!;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sft-store-'));
@@ -43,6 +43,7 @@ describe('FileStore.store (async rename)', () => {
       store.store(id, 'x.txt', await temp('second'), now),
     ]);
     expect(b.pathName).toBe(a.pathName);
+    const hex = await folderOf();
     expect(readdirSync(join(dir, 'files', hex))).toEqual(['x.txt']);
     expect(readFileSync(join(dir, 'files', b.pathName), 'utf8')).toBe('second');
     const row = (await db.fileByName(id, 'x.txt'))!;
@@ -62,6 +63,7 @@ describe('FileStore.store (async rename)', () => {
       store.store(id, 'c/b.txt', await temp('two'), now),
     ]);
     expect(a.pathName).not.toBe(b.pathName);
+    const hex = await folderOf();
     expect([a.pathName, b.pathName].sort()).toEqual([`${hex}/b (2).txt`, `${hex}/b.txt`]);
     expect(readFileSync(join(dir, 'files', a.pathName), 'utf8')).toBe('one');
     expect(readFileSync(join(dir, 'files', b.pathName), 'utf8')).toBe('two');
@@ -69,6 +71,7 @@ describe('FileStore.store (async rename)', () => {
 
   it('verify and discard act on the own upload: row and file', async () => {
     const s = await store.store(id, '../x.txt', await temp('data'), new Date().toISOString());
+    const hex = await folderOf();
     expect(s.pathName).toBe(`${hex}/x.txt`);
     expect(await store.verify(id, '../x.txt', s.token)).toBe(true);
     expect((await db.fileByName(id, '../x.txt'))?.Verified).toBe(1);

@@ -9,7 +9,7 @@ import { clientIdToHex } from '../lib/protocol';
 import type { Database } from './database';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
-import { inClientFolder, sanitizeFileName, uniqueName } from './stored-names';
+import { inClientFolder, newFolderName, sanitizeFileName, uniqueName } from './stored-names';
 import type { UploadResult } from './upload';
 
 export interface StoredFile {
@@ -59,18 +59,18 @@ export class FileStore {
     now: string,
   ): Promise<StoredFile> {
     const db = this.#db;
-    if (!(await db.clientById(clientId))) {
+    const folder = await db.clientFolder(clientId, newFolderName());
+    if (folder === undefined) {
       throw new ServerError('SERVER_ERR_UNKNOWN_CLIENT', 'The client is no longer registered.');
     }
-    const hex = clientIdToHex(clientId);
     const previous = await db.fileByName(clientId, fileName);
     const token = randomBytes(8).toString('hex');
     // Committed on its own first: if the process dies between the rename and the row update,
     // the old row must not vouch for the new bytes; and from now on the replaced upload's
     // connection can no longer verify or remove the file (its token is gone).
     if (previous) await db.claimFile(clientId, fileName, token);
-    const replacing = previous !== undefined && inClientFolder(previous.PathName, hex);
-    const pathName = replacing ? previous.PathName : await this.#choosePath(hex, fileName);
+    const replacing = previous !== undefined && this.#ownPath(previous.PathName, clientId, folder);
+    const pathName = replacing ? previous.PathName : await this.#choosePath(folder, fileName);
     if (replacing) this.#reserved.add(pathName.toLowerCase());
     try {
       await this.#storage.commit(result.temp, pathName);
@@ -96,17 +96,25 @@ export class FileStore {
     return { pathName, token };
   }
 
+  /** In the client's folder, or in the folder named by its ID that files stored before Folder existed use. */
+  #ownPath(pathName: string, clientId: Uint8Array, folder: string | null | undefined): boolean {
+    return (
+      (folder != null && inClientFolder(pathName, folder)) ||
+      inClientFolder(pathName, clientIdToHex(clientId))
+    );
+  }
+
   /** A free stored path for `fileName`, reserved (the caller releases it). */
-  #choosePath(hex: string, fileName: string): Promise<string> {
+  #choosePath(folder: string, fileName: string): Promise<string> {
     return uniqueName(sanitizeFileName(fileName), async (name) => {
-      const candidate = `${hex}/${name}`;
+      const candidate = `${folder}/${name}`;
       const key = candidate.toLowerCase();
       if (this.#reserved.has(key)) return true;
       this.#reserved.add(key);
       const taken = (await this.#db.pathTaken(candidate)) || (await this.#storage.exists(candidate));
       if (taken) this.#reserved.delete(key);
       return taken;
-    }).then((name) => `${hex}/${name}`);
+    }).then((name) => `${folder}/${name}`);
   }
 
   /** Marks upload `token` of the name verified; false when another upload replaced it. */
@@ -121,7 +129,8 @@ export class FileStore {
   async discard(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
     const row = await this.#db.deleteFile(clientId, fileName, token);
     if (!row) return false;
-    if (inClientFolder(row.PathName, clientIdToHex(clientId))) await this.#storage.remove(row.PathName);
+    const client = await this.#db.clientById(clientId);
+    if (this.#ownPath(row.PathName, clientId, client?.Folder)) await this.#storage.remove(row.PathName);
     return true;
   }
 }

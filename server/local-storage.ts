@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { FILE_MODE, FOLDER_MODE } from './data-folder';
 import { drained } from './drained';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
@@ -50,6 +51,7 @@ export class LocalTempFile implements TempFile {
     // flush: fsync before close, so a file answered with 1603 is on disk.
     this.#stream = createWriteStream(path, {
       flags: 'wx',
+      mode: FILE_MODE,
       highWaterMark: opts.writeBuffer ?? UPLOAD_WRITE_BUFFER,
       flush: true,
     });
@@ -139,8 +141,8 @@ export class LocalFileStorage implements FileStorage {
 
   async init(): Promise<number> {
     try {
-      await mkdir(this.filesDir, { recursive: true });
-      await mkdir(this.tmpDir, { recursive: true });
+      await mkdir(this.filesDir, { recursive: true, mode: FOLDER_MODE });
+      await mkdir(this.tmpDir, { recursive: true, mode: FOLDER_MODE });
       const names = await readdir(this.tmpDir);
       for (const name of names) await rm(join(this.tmpDir, name), { force: true, recursive: true });
       return names.length;
@@ -182,7 +184,7 @@ export class LocalFileStorage implements FileStorage {
     }
     const target = this.#resolve(pathName);
     const dir = dirname(target);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
     await rename(temp.path, target);
     await syncFolder(dir);
   }

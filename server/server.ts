@@ -10,11 +10,13 @@ import { encodeResponse, ResponseCode } from '../lib/protocol';
 import { createLogger, type Logger } from '../platform/log';
 import type { ServerConfig } from './config';
 import { Connection } from './connection';
+import { secureDataFolder } from './data-folder';
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
 import { FileStore } from './file-store';
 import { LocalFileStorage } from './local-storage';
+import { PeerLimits } from './peer-limits';
 import { TurnBudget } from './turn-budget';
 
 export const DATABASE_FILE = 'defensive.db';
@@ -44,6 +46,7 @@ export interface FileServerOptions {
 export function createFileServer(config: ServerConfig, opts: FileServerOptions = {}): FileServer {
   const log = opts.log ?? createLogger({ part: 'server' });
   const budget = new TurnBudget();
+  const limits = new PeerLimits(config);
   const connections = new Set<Connection>();
   let shared: { db: Database; files: FileStore } | null = null;
   let server: Server | null = null;
@@ -68,7 +71,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       return;
     }
     socket.setNoDelay(true);
-    const connection = new Connection(socket, { ...shared, config, log, budget });
+    const connection = new Connection(socket, { ...shared, config, log, budget, limits });
     connections.add(connection);
     socket.once('close', () => {
       void connection.close('peer closed').then(() => connections.delete(connection));
@@ -86,10 +89,21 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     },
 
     async listen() {
+      const openMode = await secureDataFolder(config.dataDir);
+      if (openMode !== null) {
+        log.warn({
+          event: 'data-folder-permissions',
+          data: config.dataDir,
+          mode: openMode.toString(8).padStart(4, '0'),
+          advice: 'chmod 700 it: it holds session keys and received files',
+        });
+      }
       const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir);
       const removed = await storage.init();
       if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
-      const db = opts.database?.() ?? new SqliteDatabase(join(config.dataDir, DATABASE_FILE));
+      const db =
+        opts.database?.() ??
+        new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
       shared = { db, files: new FileStore(db, storage) };
       const srv = createServer({ pauseOnConnect: false }, onConnection);
       server = srv;

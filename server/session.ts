@@ -13,11 +13,17 @@ export interface SessionKey {
 const tokenKey = (clientId: Uint8Array, fileName: string) => `${clientIdToHex(clientId)}/${fileName}`;
 
 export class Session {
+  /** The peer's source key (platform/source-key.ts): what per-source limits count under. */
+  readonly source: string;
   /** The AES key this connection holds and the client it was issued to. */
   key: SessionKey | null = null;
   /** Client name when known (1026, 1027). */
   name: string | undefined;
   readonly #tokens = new Map<string, string>();
+
+  constructor(source: string) {
+    this.source = source;
+  }
 
   /** The token of the upload of `fileName` this connection stored, if any. */
   tokenOf(clientId: Uint8Array, fileName: string): string | undefined {

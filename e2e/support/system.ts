@@ -48,7 +48,10 @@ export async function startSystem(): Promise<System> {
   const stop = (p: Started | undefined) => p?.stop('SIGTERM', 5000);
 
   try {
-    const server = await spawnPart('server', ['--port', '0', '--data', dataDir], {
+    // Every browser reaches the server from the bridge's address (127.0.0.1) until the bridge
+    // sends PROXY v2 headers: the per-source 1025/1027 limits would count all tests as one peer.
+    const unlimited = ['--register-per-minute', '1000000', '--reconnect-per-minute', '1000000'];
+    const server = await spawnPart('server', ['--port', '0', '--data', dataDir, ...unlimited], {
       logFile: logFile('server'),
     });
     procs.push(server);

@@ -44,6 +44,19 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(await db.clientByName('nobody')).toBeUndefined();
     });
 
+    it('clientCount; clientFolder: set once (the first proposal wins), undefined for an unknown client', async () => {
+      expect(await db.clientCount()).toBe(0);
+      await db.insertClient(id(1), 'a', 't0');
+      await db.insertClient(id(2), 'b', 't0');
+      expect(await db.clientCount()).toBe(2);
+      expect((await db.clientById(id(1)))?.Folder ?? null).toBeNull();
+      const [x, y] = await Promise.all([db.clientFolder(id(1), 'c-one'), db.clientFolder(id(1), 'c-two')]);
+      expect([x, y]).toEqual(['c-one', 'c-one']);
+      expect((await db.clientById(id(1)))?.Folder).toBe('c-one');
+      expect(await db.clientFolder(id(2), 'c-three')).toBe('c-three');
+      expect(await db.clientFolder(id(9), 'c-four')).toBeUndefined();
+    });
+
     it('a keyless name can be reclaimed by a new ID; a name with a key or files cannot', async () => {
       await db.insertClient(id(1), 'keyless', 't0');
       expect(await db.reclaimKeylessName(id(1), id(2), 'keyless', 't1')).toBe(true);

@@ -36,6 +36,7 @@ import {
   expectIntact,
   KiB,
   MiB,
+  NO_PEER_LIMITS,
   randomName,
   reconnect,
   register,
@@ -57,7 +58,7 @@ let base: Baseline;
 let ctx: FuzzContext;
 
 beforeAll(async () => {
-  srv = await startServerProcess(['--max-connections', '256']);
+  srv = await startServerProcess(['--max-connections', '256', ...NO_PEER_LIMITS]);
   bridge = await spawnBridge([
     '--target',
     `127.0.0.1:${srv.port}`,

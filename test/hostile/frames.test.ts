@@ -27,6 +27,7 @@ import {
   expectIntact,
   KiB,
   MiB,
+  NO_PEER_LIMITS,
   register,
   rssBytes,
   type ServerProcess,
@@ -44,7 +45,7 @@ let base: Baseline;
 let ctx: FuzzContext;
 
 beforeAll(async () => {
-  srv = await startServerProcess(['--max-connections', '256']);
+  srv = await startServerProcess(['--max-connections', '256', ...NO_PEER_LIMITS]);
   const conn = await tcpConn(srv.port);
   base = await seedBaseline(conn, srv.data);
   const self = await register(conn, 'fuzzer');

@@ -21,6 +21,7 @@ import {
   fileRows,
   hex,
   KiB,
+  NO_PEER_LIMITS,
   randomName,
   reconnect,
   register,
@@ -46,7 +47,7 @@ async function conn(): Promise<FrameConn> {
 }
 
 beforeAll(async () => {
-  srv = await startServerProcess();
+  srv = await startServerProcess(NO_PEER_LIMITS);
   const c = await tcpConn(srv.port);
   base = await seedBaseline(c, srv.data);
   c.close();

@@ -13,6 +13,7 @@ import {
   randomName,
   rsaKeys,
   type ServerProcess,
+  serverLog,
   startServerProcess,
   tcpConn,
   until,
@@ -29,13 +30,7 @@ afterAll(async () => {
 });
 
 /** The server's JSON log lines so far. */
-function logLines(): Record<string, unknown>[] {
-  return srv
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const logLines = () => serverLog(srv);
 
 describe('received public keys with an impossible modulus', () => {
   const real = realSpki();

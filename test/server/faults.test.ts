@@ -90,7 +90,12 @@ describe('disk full while receiving', () => {
       const again = randomBytes(3000);
       await sendFile(c, id, { fileName: 'after.bin', data: again });
       expect((await c.next())?.code).toBe(ResponseCode.FileReceived);
-      const hex = Buffer.from(id.clientId).toString('hex');
+      // The client's opaque folder (not its ID): where its files are stored.
+      const hex = (
+        new Database(join(data, 'defensive.db'), { readonly: true })
+          .prepare('SELECT Folder FROM clients WHERE ID = ?')
+          .get(Buffer.from(id.clientId)) as { Folder: string }
+      ).Folder;
       expect(readFileSync(join(data, 'files', hex, 'small.bin')).equals(small)).toBe(true);
       expect(readFileSync(join(data, 'files', hex, 'after.bin')).equals(again)).toBe(true);
       expect(readdirSync(join(data, 'files', hex)).sort()).toEqual(['after.bin', 'small.bin']);

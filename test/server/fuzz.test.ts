@@ -214,8 +214,9 @@ describe('fuzzing the server process', () => {
       const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'));
       expect(Number(rss?.[1]) / 1024).toBeLessThan(400);
 
-      // The server is alive and well: a new client registers and uploads.
-      const c = await RawClient.connect(srv.port);
+      // The server is alive and well: a new client (from another host: the fuzzing one has
+      // spent its registrations) registers and uploads.
+      const c = await RawClient.connect(srv.port, '127.0.0.2');
       const fresh = await registerAndExchange(c, `after-fuzz-${Date.now()}`);
       const payload = randomBytes(100_000);
       await sendFile(c, fresh, { fileName: 'fresh.bin', data: payload });

@@ -176,8 +176,10 @@ describe('hostile file names', () => {
     const mine = files.filter((f) => f.clientId === attackerHex);
     expect(mine.map((f) => f.fileName).sort()).toEqual([...names].sort());
     const paths = new Set<string>();
+    // The attacker's folder is opaque (not its ID): the first path component of its files.
+    const attackerFolder = mine[0]!.path.split('/')[1]!;
     for (const f of mine) {
-      const rel = relative(join(s.dataDir, 'files', attackerHex), join(s.dataDir, f.path));
+      const rel = relative(join(s.dataDir, 'files', attackerFolder), join(s.dataDir, f.path));
       expect(rel.startsWith('..') || rel.includes(sep), f.path).toBe(false);
       expect(readFileSync(join(s.dataDir, f.path)).toString()).toBe(f.fileName);
       paths.add(f.path);

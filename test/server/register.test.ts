@@ -8,6 +8,7 @@ import {
   rawFrame,
   rawNameField,
   registerAndExchange,
+  sendFile,
   startServer,
   unwrapKey,
 } from '../support/server-helpers';
@@ -186,8 +187,13 @@ describe('LastSeen', () => {
     const id = await registerAndExchange(c, 'seen');
     const t1 = await lastSeen(id.clientId);
     await new Promise((r) => setTimeout(r, 20));
-    // A request that fails (no such file) still counts as the client being seen.
+    // A request that fails (no such file) does not count: refused requests cost no write (issue 14).
     await c.request(encodeRequest({ code: RequestCode.CrcOk, clientId: id.clientId, fileName: 'none' }));
+    expect(await lastSeen(id.clientId)).toBe(t1);
+    await sendFile(c, id, { fileName: 'seen.bin', data: Buffer.from('x') });
+    await c.next();
+    await new Promise((r) => setTimeout(r, 20));
+    await c.request(encodeRequest({ code: RequestCode.CrcOk, clientId: id.clientId, fileName: 'seen.bin' }));
     const t2 = await lastSeen(id.clientId);
     expect(t2 > t1).toBe(true);
     await new Promise((r) => setTimeout(r, 20));

@@ -33,6 +33,8 @@ export interface StartOptions {
   group?: boolean;
   /** Run under `ulimit -f` (KiB): writes past it fail with EFBIG, as on a full disk. */
   fileSizeLimitKiB?: number;
+  /** Run with this umask (e.g. '000', to prove the server sets its own modes). */
+  umask?: string;
 }
 
 export interface Started {
@@ -71,10 +73,14 @@ function signal(p: Started, sig: NodeJS.Signals): void {
 
 /** Starts `cmd args` with piped output; does not wait for anything. */
 export function startProcess(name: string, cmd: string, args: string[], opts: StartOptions = {}): Started {
+  const shell = [
+    ...(opts.fileSizeLimitKiB === undefined ? [] : [`ulimit -f ${opts.fileSizeLimitKiB}`]),
+    ...(opts.umask === undefined ? [] : [`umask ${opts.umask}`]),
+  ];
   const [command, argv] =
-    opts.fileSizeLimitKiB === undefined
+    shell.length === 0
       ? [cmd, args]
-      : ['bash', ['-c', `ulimit -f ${opts.fileSizeLimitKiB} && exec "$0" "$@"`, cmd, ...args]];
+      : ['bash', ['-c', `${shell.join(' && ')} && exec "$0" "$@"`, cmd, ...args]];
   const proc = spawn(command, argv, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NODE_OPTIONS: '', ...opts.env },

@@ -27,7 +27,7 @@ import {
   ZERO_IV,
 } from '../../lib/protocol';
 import { createMemoryLogger } from '../../platform/log';
-import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
+import { DEFAULT_MAX_CONNECTIONS, HARDENING_DEFAULTS, type ServerConfig } from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
 import { type Listening, ROOT, spawnPart } from '../support/processes';
 
@@ -65,9 +65,10 @@ export class RawClient {
     );
   }
 
-  static connect(port: number): Promise<RawClient> {
+  /** `localAddress`: the source address (127.0.0.2 ... for another "host"). */
+  static connect(port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((res, rej) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
+      const s = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) }, () => {
         s.off('error', rej);
         res(new RawClient(s));
       });
@@ -278,6 +279,7 @@ export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {
     maxFileSize: MAX_FILE_SIZE,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: 30_000,
+    ...HARDENING_DEFAULTS,
     ...overrides,
   };
 }
@@ -315,13 +317,21 @@ export async function startServer(
 /** `server/main.ts` as its own process (test/support/processes). */
 export type SpawnedServer = Listening;
 
+export interface SpawnOptions {
+  /** ulimit -f for the process (KiB). */
+  fileSizeLimitKiB?: number;
+  /** The process's umask, e.g. '000'. */
+  umask?: string;
+}
+
 /** Runs `server/main.ts` as its own process and waits for its `listening` event. */
-export function spawnServer(
-  args: string[],
-  cwd: string,
-  opts: { fileSizeLimitKiB?: number } = {},
-): Promise<SpawnedServer> {
-  return spawnPart('server', args, { cwd, fileSizeLimitKiB: opts.fileSizeLimitKiB, timeoutMs: 30_000 });
+export function spawnServer(args: string[], cwd: string, opts: SpawnOptions = {}): Promise<SpawnedServer> {
+  return spawnPart('server', args, {
+    cwd,
+    fileSizeLimitKiB: opts.fileSizeLimitKiB,
+    umask: opts.umask,
+    timeoutMs: 30_000,
+  });
 }
 
 /** Polls `cond` every 20 ms until it holds (bounded), instead of guessing a sleep under load. */

@@ -1,0 +1,58 @@
+/**
+ * Per-source and per-client limits on what strangers can make the server do (issue 14), one
+ * instance per file server. Sources are sourceKey()s (IPv4 address, IPv6 /64).
+ *
+ * 1027 (a fresh AES key) is the price of one CBC padding-oracle query: a connection whose
+ * 1028 fails to decrypt loses its key (file-receiver.ts), so every further query needs a
+ * new 1027. So 1027s cost one token from the source's bucket, and a failed decrypt costs the
+ * source a penalty on top. A client whose keys keep failing (its owner's never do) is under
+ * attack: from then on every 1027 for it costs the penalty up front. Only the source's own
+ * bucket is ever charged, so a stranger can slow itself down but never spend the owner's tokens.
+ */
+import { KeyedTokenBucket } from '../platform/rate-limit';
+import type { ServerConfig } from './config';
+
+type LimitConfig = Pick<
+  ServerConfig,
+  'reconnectPerMinute' | 'clientDecryptFailuresPerHour' | 'registerPerMinute'
+>;
+
+export class PeerLimits {
+  readonly #reconnects: KeyedTokenBucket;
+  readonly #failures: KeyedTokenBucket;
+  readonly #registrations: KeyedTokenBucket;
+  /** Tokens a failed decrypt (or a 1027 for a client under attack) costs its source. */
+  readonly #penalty: number;
+
+  constructor(config: LimitConfig) {
+    const perMinute = (n: number) => ({ rate: n / 60, burst: n });
+    this.#reconnects = new KeyedTokenBucket(perMinute(config.reconnectPerMinute));
+    this.#registrations = new KeyedTokenBucket(perMinute(config.registerPerMinute));
+    this.#failures = new KeyedTokenBucket({
+      rate: config.clientDecryptFailuresPerHour / 3600,
+      burst: config.clientDecryptFailuresPerHour,
+    });
+    this.#penalty = Math.max(1, Math.ceil(config.reconnectPerMinute / 2));
+  }
+
+  /** A 1027 from `source` for client `clientHex`: false when the source must wait. */
+  takeReconnect(source: string, clientHex: string): boolean {
+    const underAttack = this.#failures.retryAfterMs(clientHex) > 0;
+    return this.#reconnects.take(source, underAttack ? 1 + this.#penalty : 1);
+  }
+
+  /** A key of client `clientHex` was lost to a failed 1028 on a connection from `source`. */
+  decryptFailed(source: string, clientHex: string): void {
+    this.#failures.take(clientHex);
+    // Takes up to the penalty, as much as is left (take() is all or nothing).
+    let left = this.#penalty;
+    for (let c = this.#penalty; c >= 1 && left > 0; c >>= 1) {
+      while (c <= left && this.#reconnects.take(source, c)) left -= c;
+    }
+  }
+
+  /** A 1025 from `source`: false when the source must wait. */
+  takeRegistration(source: string): boolean {
+    return this.#registrations.take(source);
+  }
+}
