@@ -20,7 +20,12 @@ interface Run {
 }
 
 /** Runs `cmd args` in `cwd` to completion, whatever its exit status. */
-async function runIn(cwd: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+async function runIn(
+  cwd: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Run> {
   try {
     const { stdout, stderr } = await run(cmd, args, {
       cwd,
