@@ -7,14 +7,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The environment of every `next` we run: no telemetry (nor its notice) unless asked for. */
-export function nextEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  return { NEXT_TELEMETRY_DISABLED: '1', ...env } as NodeJS.ProcessEnv;
+export function nextEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, NEXT_TELEMETRY_DISABLED: env.NEXT_TELEMETRY_DISABLED ?? '1' };
 }
 
 /** `next build` as npm start runs it: in `root`, output shown, with nextEnv's environment. */
 export function webBuildCommand(
   root: string,
-  env: Record<string, string | undefined>,
+  env: NodeJS.ProcessEnv,
 ): { cmd: string; args: string[]; options: SpawnSyncOptions & { env: NodeJS.ProcessEnv } } {
   return {
     cmd: join(root, 'node_modules', '.bin', 'next'),

@@ -61,13 +61,18 @@ describe('web build freshness', () => {
 
 describe('webBuildCommand', () => {
   it('runs next build with telemetry off, even when the caller did not ask (no notice)', () => {
-    const { cmd, args, options } = webBuildCommand('/repo', { PATH: '/usr/bin' });
+    const { cmd, args, options } = webBuildCommand('/repo', {
+      ...process.env,
+      PATH: '/usr/bin',
+      NEXT_TELEMETRY_DISABLED: undefined,
+    });
     expect(cmd).toBe('/repo/node_modules/.bin/next');
     expect(args).toEqual(['build']);
     expect(options.env.NEXT_TELEMETRY_DISABLED).toBe('1');
     expect(options.env.PATH).toBe('/usr/bin');
     expect(
-      webBuildCommand('/repo', { NEXT_TELEMETRY_DISABLED: '0' }).options.env.NEXT_TELEMETRY_DISABLED,
+      webBuildCommand('/repo', { ...process.env, NEXT_TELEMETRY_DISABLED: '0' }).options.env
+        .NEXT_TELEMETRY_DISABLED,
     ).toBe('0');
   });
 });
