@@ -76,6 +76,8 @@ export function prettyOptions(): import('pino-pretty').PrettyOptions {
   return {
     colorize: process.stdout.isTTY === true,
     translateTime: 'SYS:HH:MM:ss',
+    // `name` is the client's name on the server's lines: the message says it already.
+    ignore: 'pid,hostname,name',
     hideObject: true,
     messageFormat: (log) => readableMessage(log),
   };

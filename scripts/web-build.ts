@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 /** The environment of every `next` we run: no telemetry (nor its notice) unless asked for. */
 export function nextEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, NEXT_TELEMETRY_DISABLED: env.NEXT_TELEMETRY_DISABLED ?? '1' };
+  return { ...env, NEXT_TELEMETRY_DISABLED: env.NEXT_TELEMETRY_DISABLED || '1' };
 }
 
 /** `next build` as npm start runs it: in `root`, output shown, with nextEnv's environment. */

@@ -7,12 +7,15 @@ const base = { client: 'ab'.repeat(16), name: 'alice', bytes: 0 };
 describe('describeOutcome', () => {
   it('says what happened in words, not codes', () => {
     expect(describeOutcome({ ...base, code: 1028, result: 1603, bytes: 2_202_010, file: 'report.pdf' })).toBe(
-      'alice sent report.pdf, 2.1 MiB; checking its CRC',
+      'alice sent report.pdf, 2.1 MiB encrypted; checking its CRC',
     );
     expect(describeOutcome({ ...base, code: 1029, result: 1604, file: 'report.pdf' })).toBe(
       "alice's report.pdf is verified",
     );
     expect(describeOutcome({ ...base, code: 1025, result: 1600 })).toBe('alice registered');
+    expect(
+      describeOutcome({ ...base, name: undefined, client: '0'.repeat(32), code: 1025, result: 1600 }),
+    ).toBe('a new client registered');
     expect(describeOutcome({ ...base, code: 1025, result: 1601 })).toBe(
       'alice could not register (name taken)',
     );

@@ -17,7 +17,8 @@ export interface OutcomeFields {
 }
 
 export function describeOutcome(f: OutcomeFields): string {
-  const who = f.name ?? (f.client ? `client ${f.client.slice(0, 8)}` : 'a client');
+  // A registration comes with the all-zero ID (the server gives it one).
+  const who = f.name ?? (/^0*$/.test(f.client) ? 'a new client' : `client ${f.client.slice(0, 8)}`);
   const file = f.file ?? 'a file';
   const failed = f.error ? ` (${f.error}${f.detail ? `, ${f.detail}` : ''})` : '';
   switch (f.code) {
@@ -36,7 +37,7 @@ export function describeOutcome(f: OutcomeFields): string {
       return `${who} could not reconnect${failed}`;
     case RequestCode.SendFile:
       return f.result === ResponseCode.FileReceived
-        ? `${who} sent ${file}, ${formatBytes(f.bytes)}; checking its CRC`
+        ? `${who} sent ${file}, ${formatBytes(f.bytes)} encrypted; checking its CRC`
         : `${who}'s upload of ${file} failed${failed}`;
     case RequestCode.CrcOk:
       return f.error
