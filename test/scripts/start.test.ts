@@ -145,4 +145,28 @@ describe('npm start', () => {
       await p.stop('SIGKILL');
     }
   }, 240_000);
+
+  it('a part that keeps dying (5 times within a minute) stops everything, exit 1', async () => {
+    const ports = { server: await freePort(), bridge: await freePort(), web: await freePort() };
+    const p = startAll(ports, path.join(tmp, 'dying'));
+    try {
+      await waitForOutput(p, /Ctrl-C stops everything/, 'its banner', 170_000);
+      for (let death = 1; death <= 5; death++) {
+        process.kill(childPid(p.pid, 'server/main.ts'), 'SIGKILL');
+        if (death < 5) {
+          const again = new RegExp(`(server is running again[^]*){${death}}`);
+          await waitForOutput(p, again, `restart ${death}`, 30_000);
+        }
+      }
+      expect(await p.exited).toBe(1);
+      expect(p.output()).toContain(
+        'server stopped 5 times within a minute (last: SIGKILL); stopping everything.',
+      );
+      expect(p.output()).toContain('restarting it in 4.0 s (4 of 5 allowed within a minute)');
+      expect(await connects(ports.bridge)).toBe(false);
+      expect(await connects(ports.web)).toBe(false);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  }, 240_000);
 });
