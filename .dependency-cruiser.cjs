@@ -10,7 +10,7 @@ const TEST_FILE = '\\.test\\.ts$';
 /** What every part may import besides its own rules: test support, for its tests only. */
 const TEST_SUPPORT = '^test/support/';
 /** The runtime-neutral core. */
-const CORE = '^lib/(protocol|crypto|client)/';
+const CORE = '^lib/(protocol|crypto|client|format)/';
 /** Every folder of ours; a rule "only X" forbids this minus X. */
 const OURS = '^(lib|platform|browser|server|bridge|cli|app|bench|scripts|test|e2e)/';
 /** The app: its folder and its files at the root, where Next.js wants them. */
@@ -37,17 +37,21 @@ function never(name, comment, from, forbidden) {
 module.exports = {
   forbidden: [
     only('protocol-is-pure', 'lib/protocol imports nothing of ours.', '^lib/protocol/', []),
+    only('format-is-pure', 'lib/format (text for people) imports nothing of ours.', '^lib/format/', []),
     only('crypto-only-protocol', 'lib/crypto may import lib/protocol only.', '^lib/crypto/', [
       '^lib/protocol/',
     ]),
-    only('client-only-core', 'lib/client may import lib/protocol and lib/crypto only.', '^lib/client/', [
-      '^lib/(protocol|crypto)/',
-    ]),
+    only(
+      'client-only-core',
+      'lib/client may import lib/protocol, lib/crypto and lib/format only.',
+      '^lib/client/',
+      ['^lib/(protocol|crypto|format)/'],
+    ),
     only(
       'platform-only-protocol',
-      'platform/ (Node-only helpers) may import lib/protocol only.',
+      'platform/ (Node-only helpers) may import lib/protocol and lib/format only.',
       '^platform/',
-      ['^lib/protocol/'],
+      ['^lib/(protocol|format)/'],
     ),
     never(
       'server-not-clients',

@@ -4,13 +4,7 @@
  * prints one summary line per file. Returns the exit status.
  */
 import path from 'node:path';
-import {
-  ClientError,
-  ClientSession,
-  type EstablishEvent,
-  establishIdentity,
-  formatBytes,
-} from '../lib/client';
+import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
@@ -27,12 +21,14 @@ import {
   writeIdentity,
 } from './identity-store';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
-import { formatRate, type ProgressOutput, ProgressReporter } from './progress';
+import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+/** A wrong command line, configuration or file argument: exit 2, nothing sent. */
+const USAGE_ERRORS = new Set(['CLI_ERR_USAGE', 'CLI_ERR_CONFIG', 'CLI_ERR_FILE']);
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -68,7 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (e instanceof CliError) {
       say(`Error: ${e.message}`);
-      return e.code === 'CLI_ERR_USAGE' || e.code === 'CLI_ERR_CONFIG' ? EXIT_USAGE : EXIT_FAILED;
+      return USAGE_ERRORS.has(e.code) ? EXIT_USAGE : EXIT_FAILED;
     }
     if (e instanceof ClientError) {
       say(`Error: ${describeClientError(e)}`);
@@ -119,19 +115,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
       `No file to send: name files on the command line, or put a path on line 3 of ${path.join(dir, TRANSFER_INFO)}.`,
     );
   }
-  const files: LocalFile[] = [];
-  for (const f of filePaths) {
-    const file = await prepareFile(f);
-    const twin = files.find((other) => other.name === file.name);
-    if (twin) {
-      throw new CliError(
-        'CLI_ERR_USAGE',
-        `${twin.path} and ${file.path} have the same name "${file.name}"; the server keeps one file per ` +
-          'name, so the second would replace the first. Send them in separate runs or rename one.',
-      );
-    }
-    files.push(file);
-  }
+  const files = await prepareFiles(filePaths);
 
   let unwrap: Plan['unwrap'];
   if (identity) {
@@ -148,6 +132,38 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
   return { dir, server, name, identity, unwrap, files };
+}
+
+/**
+ * Checks every file before any is sent, so one wrong argument among several sends none and
+ * the person learns of all of them at once (a usage error: exit 2).
+ */
+async function prepareFiles(filePaths: readonly string[]): Promise<LocalFile[]> {
+  const checked = await Promise.allSettled(filePaths.map((f) => prepareFile(f)));
+  const wrong = checked.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  for (const e of wrong) if (!(e instanceof CliError)) throw e;
+  if (wrong.length > 0) {
+    const lines = wrong.map((e) => `  ${(e as CliError).message}`);
+    const of = filePaths.length > 1 ? ` of ${filePaths.length}` : '';
+    throw new CliError(
+      'CLI_ERR_FILE',
+      `${wrong.length}${of} file${wrong.length > 1 ? 's' : ''} cannot be sent, so none was sent:\n${lines.join('\n')}`,
+    );
+  }
+  const files: LocalFile[] = [];
+  for (const r of checked) {
+    const file = (r as PromiseFulfilledResult<LocalFile>).value;
+    const twin = files.find((other) => other.name === file.name);
+    if (twin) {
+      throw new CliError(
+        'CLI_ERR_USAGE',
+        `${twin.path} and ${file.path} have the same name "${file.name}"; the server keeps one file per ` +
+          'name, so the second would replace the first. Send them in separate runs or rename one.',
+      );
+    }
+    files.push(file);
+  }
+  return files;
 }
 
 async function transfer(plan: Plan, io: CliIo): Promise<number> {
@@ -195,11 +211,8 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
           onProgress: (p) => reporter.update(p),
         });
         reporter.finish();
-        const seconds = (performance.now() - started) / 1000;
-        say(
-          `${file.name}: ${formatBytes(file.size)} in ${seconds.toFixed(2)} s (${formatRate(file.size, seconds)})`,
-        );
-        io.stdout.write(`${summary(file)}  CRC ${res.cksum}  verified\n`);
+        const timing = formatTiming(file.size, (performance.now() - started) / 1000);
+        io.stdout.write(`${summary(file)}  CRC ${res.cksum}  verified${timing}\n`);
       } catch (e) {
         reporter.finish();
         failed++;

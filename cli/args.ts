@@ -29,7 +29,7 @@ export const CLI_OPTIONS = {
   }),
   dir: value(text, {
     arg: 'FOLDER',
-    help: 'folder holding transfer.info, me.info and priv.key (default: the current folder)',
+    help: 'folder holding transfer.info, me.info and priv.key (default: the folder you typed the command in)',
   }),
 } as const;
 
@@ -43,10 +43,14 @@ file's CRC with the server. FILE...: files to send, one after another on one con
   footer: `With no options it behaves like the reference client: it reads transfer.info, registers
 on the first run (writing me.info and priv.key), and reconnects on later runs.
 
+Relative paths are relative to the folder you typed the command in (also under npm run).
+Every file is checked first: if any is missing or cannot be sent, none is sent.
+
 Progress goes to stderr; one line per file goes to stdout:
-  NAME  SIZE bytes  CRC N  verified | FAILED after N attempts | FAILED (reason)
+  NAME  SIZE bytes  CRC N  verified[  in S s, R MiB/s] | FAILED after N attempts | FAILED (reason)
+(the time and speed only for transfers of a second or more).
 Exit status: 0 when every file was verified, 1 when a transfer failed, 2 for a usage
-or configuration error, 130 when interrupted.`,
+or configuration error (a wrong file argument among them), 130 when interrupted.`,
 });
 
 function usageError(message: string): CliError {

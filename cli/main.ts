@@ -1,5 +1,6 @@
 /** Entry point: `npm run client -- [options] [FILE...]` (see --help). */
 import { EXIT_INTERRUPTED, runCli } from './app';
+import { invocationFolder } from './invocation-folder';
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -13,6 +14,6 @@ process.on('SIGINT', () => {
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
-  cwd: process.cwd(),
+  cwd: invocationFolder(process.env, process.cwd()),
   signal: controller.signal,
 });

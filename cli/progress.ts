@@ -18,9 +18,13 @@ export interface ProgressOutput {
   columns?: number;
 }
 
-/** Average rate in MiB/s, or "-" for a transfer too short to time. */
-export function formatRate(bytes: number, seconds: number): string {
-  return seconds > 0 ? `${(bytes / MIB / seconds).toFixed(1)} MiB/s` : '-';
+/** Shorter transfers get no time or speed: the figure would be noise (start-up, one RTT). */
+export const MIN_TIMED_SECONDS = 1;
+
+/** "  in 2.4 s, 120.3 MiB/s" for a summary line, or "" for a sub-second transfer. */
+export function formatTiming(bytes: number, seconds: number): string {
+  if (!(seconds >= MIN_TIMED_SECONDS)) return '';
+  return `  in ${seconds.toFixed(1)} s, ${(bytes / MIB / seconds).toFixed(1)} MiB/s`;
 }
 
 export function formatDuration(seconds: number): string {

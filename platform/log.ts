@@ -5,7 +5,9 @@
  * below censor any field of that name at the top level or one level down.
  *
  * Machine-readable events carry an `event` field ("listening" with `host` and `port` when a
- * part is ready); tests and the bench read those, never prose.
+ * part is ready); tests and the bench read those, never prose. A line may also carry a `msg`
+ * for people ("alice sent report.pdf, 2.1 MiB"): on a terminal that sentence is the line; a
+ * line without one shows its event and fields.
  */
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -51,19 +53,40 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
     formatters: { level: (label) => ({ level: label }) },
   };
   if (format === 'pretty' && !opts.destination) {
-    const pretty = loadPretty();
-    return pino(
-      options,
-      pretty({
-        sync: true,
-        colorize: process.stdout.isTTY === true,
-        translateTime: 'SYS:HH:MM:ss',
-        ignore: 'pid,hostname',
-        singleLine: true,
-      }),
-    );
+    return pino(options, loadPretty()({ ...prettyOptions(), sync: true }));
   }
   return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+/** Fields a readable line leaves out: pino's own, and what the time and level already say. */
+const NOT_SHOWN = new Set(['level', 'time', 'pid', 'hostname', 'part', 'msg', 'event']);
+
+/** One log object as the words after the time and level: its `msg`, else its event and fields. */
+export function readableMessage(log: Record<string, unknown>): string {
+  const part = typeof log.part === 'string' ? `${log.part}: ` : '';
+  if (typeof log.msg === 'string' && log.msg !== '') return part + log.msg;
+  const fields = Object.entries(log)
+    .filter(([k]) => !NOT_SHOWN.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return part + [log.event ?? '', ...fields].filter(Boolean).join(' ');
+}
+
+/** The pino-pretty settings of every readable log (a part's own, and `npm start`'s). */
+export function prettyOptions(): import('pino-pretty').PrettyOptions {
+  return {
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss',
+    // `name` is the client's name on the server's lines: the message says it already.
+    ignore: 'pid,hostname,name',
+    hideObject: true,
+    messageFormat: (log) => readableMessage(log),
+  };
+}
+
+/** Turns one JSON log line into its readable form (npm start shows its parts' lines so). */
+export function readableLineFormatter(): (jsonLine: string) => string {
+  const format = loadPretty().prettyFactory(prettyOptions());
+  return (line) => format(line).replace(/\n$/, '');
 }
 
 /** A logger that keeps every line as an object (tests). */

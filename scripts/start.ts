@@ -1,19 +1,28 @@
 /**
  * `npm start` / `npm run dev`: runs the file server, the bridge and the web app together
- * with embedded defaults (SQLite and ./data), prints the URL to open, and stops all three
- * on Ctrl-C. Each part can still be run on its own (npm run server / bridge / web).
+ * with embedded defaults (SQLite and ./data). It checks the ports first, prints one banner
+ * once all three are listening, restarts a part that dies (with backoff; it stops everything
+ * when one keeps dying) and stops all three on Ctrl-C. Each part can still be run on its own
+ * (npm run server / bridge / web).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
-import { webBuildIsFresh } from './web-build';
+import { logFormat, readableLineFormatter } from '../platform/log';
+import { takenPorts } from './port-check';
+import { RESTART_LIMIT } from './restart-policy';
+import { startBanner } from './start-banner';
+import { type PartSpec, SupervisedPart } from './supervised-part';
+import { nextEnv, webBuildCommand, webBuildIsFresh } from './web-build';
 
 const dev = process.argv.includes('--dev');
 const root = new URL('..', import.meta.url).pathname;
 // Self-hosted and private by default: no Next.js telemetry unless asked for.
-const env: NodeJS.ProcessEnv = { NEXT_TELEMETRY_DISABLED: '1', ...process.env };
-// The children's stdout is a pipe, so they would log JSON: on a terminal, ask for readable lines.
-if (process.stdout.isTTY && !env.SFT_LOG_FORMAT) env.SFT_LOG_FORMAT = 'pretty';
+const env = nextEnv(process.env);
+// The parts always log JSON to us: their `listening` events are read here, and on a terminal
+// (unless SFT_LOG_FORMAT=json) the lines are shown readable.
+const readable = logFormat(process.env) === 'pretty' ? readableLineFormatter() : undefined;
 const host = env.SFT_HOST ?? '127.0.0.1';
 const serverPort = env.SFT_PORT ?? String(DEFAULT_SERVER_PORT);
 const bridgePort = env.SFT_BRIDGE_PORT ?? String(DEFAULT_BRIDGE_PORT);
@@ -21,91 +30,166 @@ const webPort = env.SFT_WEB_PORT ?? String(DEFAULT_WEB_PORT);
 const data = env.SFT_DATA ?? join(root, 'data');
 const origins = [`http://localhost:${webPort}`, `http://127.0.0.1:${webPort}`];
 if (env.SFT_PUBLIC_ORIGIN) origins.push(env.SFT_PUBLIC_ORIGIN);
+const wildcard = host === '0.0.0.0' || host === '::';
+const hostInUrl = host.includes(':') ? `[${host}]` : host;
 
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+const say = (text: string) => process.stdout.write(`${text}\n`);
 
-async function buildIfStale(): Promise<void> {
+function buildIfStale(): void {
   if (webBuildIsFresh(root)) return;
-  console.log('Building the web app (next build)...');
-  const r = spawnSync(bin('next'), ['build'], { cwd: root, stdio: 'inherit' });
+  say('Building the web app (next build, about a minute)...');
+  const build = webBuildCommand(root, process.env);
+  const r = spawnSync(build.cmd, build.args, build.options);
   if (r.status !== 0) {
     console.error('The web app did not build; see the output above.');
     process.exit(1);
   }
 }
 
-const children: { name: string; proc: ChildProcess }[] = [];
-let stopping = false;
+// One PID per part (node with tsx's loader, not the tsx wrapper), so signals reach the part.
+const tsxLoader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
+const nodePart = (main: string, args: string[]) => ({
+  cmd: process.execPath,
+  args: ['--import', tsxLoader, main, ...args],
+});
 
-function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string> = {}): void {
-  const proc = spawn(cmd, args, {
+function webEnv(): NodeJS.ProcessEnv {
+  // The page's bridge URL and the hosts it answers for come from configuration only (never
+  // from a request's Host header): app/runtime-config.ts, app/allowed-hosts.ts. The loopback
+  // names stay allowed so the banner's URL works; SFT_PUBLIC_ORIGIN's host is added there.
+  const extra: Record<string, string> = { SFT_BRIDGE_PORT: bridgePort };
+  if (!env.SFT_BRIDGE_URL && !env.SFT_PUBLIC_ORIGIN && !wildcard)
+    extra.SFT_BRIDGE_URL = `ws://${hostInUrl}:${bridgePort}/`;
+  if (!env.SFT_ALLOWED_HOSTS) {
+    extra.SFT_ALLOWED_HOSTS = [
+      ...new Set(['localhost', '127.0.0.1', '[::1]', ...(wildcard ? [] : [hostInUrl])]),
+    ].join(',');
+  }
+  return { ...env, ...extra };
+}
+
+const partEnv = { ...env, SFT_LOG_FORMAT: 'json' };
+const specs: PartSpec[] = [
+  {
+    name: 'server',
+    ...nodePart('server/main.ts', ['--host', host, '--port', serverPort, '--data', data]),
+    env: partEnv,
     cwd: root,
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const prefix = `[${name}] `;
-  for (const stream of [proc.stdout, proc.stderr]) {
-    let rest = '';
-    stream?.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) process.stdout.write(prefix + line + '\n');
-    });
+    ready: { event: 'listening' },
+  },
+  {
+    name: 'bridge',
+    ...nodePart('bridge/main.ts', [
+      '--listen',
+      `${hostInUrl}:${bridgePort}`,
+      '--target',
+      `${hostInUrl}:${serverPort}`,
+      ...origins.flatMap((o) => ['--origin', o]),
+    ]),
+    env: partEnv,
+    cwd: root,
+    ready: { event: 'listening' },
+  },
+  {
+    name: 'web',
+    cmd: bin('next'),
+    args: [dev ? 'dev' : 'start', '-p', webPort, '-H', host],
+    env: webEnv(),
+    cwd: root,
+    ready: { http: `http://${wildcard ? '127.0.0.1' : hostInUrl}:${webPort}/` },
+  },
+];
+
+const addresses = new Map<string, string>();
+let bannerShown = false;
+let stopping = false;
+const parts: SupervisedPart[] = specs.map(
+  (spec) =>
+    new SupervisedPart(spec, {
+      line(part, line) {
+        if (line === '') return;
+        if (line.startsWith('{') && readable) {
+          try {
+            say(readable(line));
+            return;
+          } catch {
+            // not a log line: shown as it is
+          }
+        }
+        say(line.startsWith('{') ? line : `[${part}] ${line}`);
+      },
+      ready(part, address, restarted) {
+        addresses.set(part, address);
+        if (restarted) say(`${part} is running again (${address}).`);
+        if (!bannerShown && addresses.size === specs.length) {
+          bannerShown = true;
+          say(
+            startBanner({
+              webPort,
+              host,
+              bridge: addresses.get('bridge')!,
+              server: addresses.get('server')!,
+              data,
+              publicOrigin: env.SFT_PUBLIC_ORIGIN,
+              bridgeUrl: env.SFT_BRIDGE_URL,
+            }),
+          );
+        }
+      },
+      died(part, how, restartInMs, recent) {
+        if (stopping) return;
+        if (restartInMs !== undefined) {
+          say(
+            `${part} stopped unexpectedly (${how}); restarting it in ${(restartInMs / 1000).toFixed(1)} s ` +
+              `(${recent} of ${RESTART_LIMIT} allowed within a minute).`,
+          );
+          return;
+        }
+        console.error(
+          recent > 1
+            ? `${part} stopped ${recent} times within a minute (last: ${how}); stopping everything.`
+            : `${part} stopped before it was ready (${how}); see its output above. Stopping everything.`,
+        );
+        void stop(1);
+      },
+    }),
+);
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await Promise.all(parts.map((p) => p.stop()));
   }
-  proc.on('exit', (code, signal) => {
-    if (stopping) return;
-    console.error(`${name} stopped unexpectedly (${signal ?? `exit code ${code}`}); stopping the others.`);
-    stop(1);
-  });
-  children.push({ name, proc });
+  process.exit(code);
 }
 
-function stop(code: number): void {
-  if (stopping) return;
-  stopping = true;
-  let left = children.filter((c) => c.proc.exitCode === null && c.proc.signalCode === null).length;
-  if (left === 0) process.exit(code);
-  for (const { proc } of children) {
-    if (proc.exitCode !== null || proc.signalCode !== null) continue;
-    proc.once('exit', () => {
-      left -= 1;
-      if (left === 0) process.exit(code);
-    });
-    proc.kill('SIGTERM');
+let interrupts = 0;
+const onSignal = () => {
+  interrupts++;
+  if (interrupts > 1) {
+    for (const p of parts) p.kill();
+    process.exit(130);
   }
-  setTimeout(() => {
-    for (const { proc } of children) if (proc.exitCode === null) proc.kill('SIGKILL');
-    process.exit(code);
-  }, 5000).unref();
-}
+  say('Stopping (Ctrl-C again to stop at once)...');
+  void stop(0);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
-
-if (!dev) await buildIfStale();
-const tsx = bin('tsx');
-run('server', tsx, ['server/main.ts', '--host', host, '--port', serverPort, '--data', data]);
-run('bridge', tsx, [
-  'bridge/main.ts',
-  '--listen',
-  `${host}:${bridgePort}`,
-  '--target',
-  `${host}:${serverPort}`,
-  ...origins.flatMap((o) => ['--origin', o]),
+const taken = await takenPorts([
+  { part: 'the file server', host, port: Number(serverPort), setting: 'SFT_PORT' },
+  { part: 'the bridge', host, port: Number(bridgePort), setting: 'SFT_BRIDGE_PORT' },
+  { part: 'the web app', host, port: Number(webPort), setting: 'SFT_WEB_PORT' },
 ]);
-// The page's bridge URL and the hosts it answers for come from configuration only (never
-// from a request's Host header): app/runtime-config.ts, app/allowed-hosts.ts. The loopback
-// names stay allowed so the URL printed below works; SFT_PUBLIC_ORIGIN's host is added there.
-const webEnv: Record<string, string> = { SFT_BRIDGE_PORT: bridgePort };
-const wildcard = host === '0.0.0.0' || host === '::';
-const hostInUrl = host.includes(':') ? `[${host}]` : host;
-if (!env.SFT_BRIDGE_URL && !env.SFT_PUBLIC_ORIGIN && !wildcard) {
-  webEnv.SFT_BRIDGE_URL = `ws://${hostInUrl}:${bridgePort}/`;
-}
-if (!env.SFT_ALLOWED_HOSTS) {
-  webEnv.SFT_ALLOWED_HOSTS = [
-    ...new Set(['localhost', '127.0.0.1', '[::1]', ...(wildcard ? [] : [hostInUrl])]),
-  ].join(',');
+if (taken.length > 0) {
+  for (const t of taken) {
+    console.error(
+      `Cannot start: port ${t.port} on ${t.host} (${t.part}) is already in use. ` +
+        `Stop what uses it, or pick another port with ${t.setting}=PORT.`,
+    );
+  }
+  process.exit(1);
 }
 if (wildcard && !env.SFT_PUBLIC_ORIGIN && !env.SFT_ALLOWED_HOSTS) {
   console.warn(
@@ -113,7 +197,5 @@ if (wildcard && !env.SFT_PUBLIC_ORIGIN && !env.SFT_ALLOWED_HOSTS) {
       `(e.g. http://<this machine's name>:${webPort}), which also tells it where the bridge is.`,
   );
 }
-run('web', bin('next'), [dev ? 'dev' : 'start', '-p', webPort, '-H', host], webEnv);
-console.log(
-  `\n  Open http://localhost:${webPort} in your browser. Files are stored in ${data}. Ctrl-C stops everything.\n`,
-);
+if (!dev) buildIfStale();
+for (const p of parts) p.start();

@@ -2,8 +2,26 @@
  * Whether the production web build (.next) is older than what it is built from. One list
  * for `npm start`, the Playwright setup and the bench, so none of them serves a stale build.
  */
+import type { SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** The environment of every `next` we run: no telemetry (nor its notice) unless asked for. */
+export function nextEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, NEXT_TELEMETRY_DISABLED: env.NEXT_TELEMETRY_DISABLED || '1' };
+}
+
+/** `next build` as npm start runs it: in `root`, output shown, with nextEnv's environment. */
+export function webBuildCommand(
+  root: string,
+  env: NodeJS.ProcessEnv,
+): { cmd: string; args: string[]; options: SpawnSyncOptions & { env: NodeJS.ProcessEnv } } {
+  return {
+    cmd: join(root, 'node_modules', '.bin', 'next'),
+    args: ['build'],
+    options: { cwd: root, stdio: 'inherit', env: nextEnv(env) },
+  };
+}
 
 /** Files and folders (relative to the project root) that `next build` reads. */
 export const WEB_BUILD_SOURCES = [

@@ -34,6 +34,7 @@ import { FileReceiver } from './file-receiver';
 import type { FileStore } from './file-store';
 import { handleRequest } from './handlers';
 import { failure, type Outcome, type Step } from './outcome';
+import { describeOutcome } from './outcome-message';
 import type { PeerLimits } from './peer-limits';
 import { Session } from './session';
 import type { TurnBudget } from './turn-budget';
@@ -181,7 +182,7 @@ export class Connection {
     if (o.internal !== undefined) this.#log.error({ event: 'internal-error', message: o.internal });
     const req = o.request ?? header;
     const name = this.#session.name;
-    this.#log[o.error ? 'warn' : 'info']({
+    const fields = {
       // Client IDs are half of a v3 credential: a prefix only.
       client: req ? clientIdToHex(req.clientId).slice(0, LOGGED_ID_DIGITS) : '',
       ...(name !== undefined ? { name } : {}),
@@ -193,7 +194,8 @@ export class Connection {
       ...(o.detail ? { detail: o.detail } : {}),
       ...(o.file !== undefined ? { file: o.file } : {}),
       ...(o.packets !== undefined ? { packets: o.packets } : {}),
-    });
+    };
+    this.#log[o.error ? 'warn' : 'info'](fields, describeOutcome(fields));
   }
 
   /** Concludes a step now, or once its work is done (then the socket waits for it). */

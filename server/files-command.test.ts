@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type FileListing, formatListing } from './files-command';
+import { type FileListing, formatListing, localTime } from './files-command';
 
 const f: FileListing = {
   client: 'alice',
@@ -30,5 +30,21 @@ describe('formatListing', () => {
     expect(out[1]).toContain('yes');
     expect(out[1]!.indexOf('report.pdf')).toBe(out[0]!.indexOf('FILE'));
     expect(formatListing([], true)).toMatch(/No files/);
+  });
+
+  it('sizes for people and local times on a terminal; bytes and UTC when piped', () => {
+    const big = { ...f, size: 2_202_010, receivedAt: '2026-06-01T12:34:56.000Z' };
+    const row = formatListing([big], true).split('\n')[1]!;
+    expect(row).toContain('2.1 MiB');
+    expect(row).not.toContain('2202010');
+    expect(row).toContain(localTime(big.receivedAt));
+    expect(row).not.toContain('2026-06-01T12:34:56');
+    const local = new Date(big.receivedAt);
+    expect(localTime(big.receivedAt)).toBe(
+      `2026-06-0${local.getDate()} ${String(local.getHours()).padStart(2, '0')}:${String(local.getMinutes()).padStart(2, '0')}:56`,
+    );
+    const json = JSON.parse(formatListing([big], false));
+    expect(json.size).toBe(2_202_010);
+    expect(json.receivedAt).toBe('2026-06-01T12:34:56.000Z');
   });
 });

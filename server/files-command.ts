@@ -1,6 +1,7 @@
 /** `npm run server -- files [--data DIR]`: what the server has received. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatBytes } from '../lib/format';
 import { clientIdToHex } from '../lib/protocol';
 import { ServerDatabase } from './db';
 import { ServerError } from './errors';
@@ -43,7 +44,10 @@ export function listReceivedFiles(dataDir: string): FileListing[] {
   }
 }
 
-/** A table for people (TTY) or one JSON object per line for scripts. */
+/**
+ * A table for people (TTY: sizes in KiB/MiB/GiB, times in this machine's time zone) or one
+ * JSON object per line for scripts (sizes in bytes, times in UTC as stored).
+ */
 export function formatListing(files: readonly FileListing[], tty: boolean): string {
   if (!tty) return files.map((f) => JSON.stringify(f)).join('\n') + (files.length ? '\n' : '');
   if (files.length === 0) return 'No files received yet.\n';
@@ -51,10 +55,10 @@ export function formatListing(files: readonly FileListing[], tty: boolean): stri
   const rows = files.map((f) => [
     f.client,
     f.fileName,
-    f.size === null ? '?' : String(f.size),
+    f.size === null ? '?' : formatBytes(f.size),
     f.cksum === null ? '?' : String(f.cksum),
     f.verified ? 'yes' : 'no',
-    f.receivedAt ?? '?',
+    f.receivedAt === null ? '?' : localTime(f.receivedAt),
     f.path,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -64,4 +68,15 @@ export function formatListing(files: readonly FileListing[], tty: boolean): stri
       .join('  ')
       .trimEnd();
   return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** "2026-01-01 01:00:00" in the local time zone (the stored text if it is not a date). */
+export function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+  );
 }

@@ -25,7 +25,12 @@ async function main(argv: string[]): Promise<number> {
   const server = createFileServer(parsed.config);
   // Handlers first: whoever reads the listening line may signal at once.
   const stopped = new Promise<void>((resolve) => {
+    // Ctrl-C under npm start reaches this process twice (the terminal's SIGINT, then npm
+    // start's SIGTERM): shut down, and say so, once.
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       process.stderr.write(`${signal}: shutting down (partial uploads are dropped)\n`);
       server.close().then(resolve, resolve);
     };

@@ -3,7 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { newestWebSource, WEB_BUILD_SOURCES, webBuildIsFresh } from '../../scripts/web-build';
+import {
+  newestWebSource,
+  WEB_BUILD_SOURCES,
+  webBuildCommand,
+  webBuildIsFresh,
+} from '../../scripts/web-build';
 
 let root: string;
 beforeEach(() => {
@@ -51,5 +56,23 @@ describe('web build freshness', () => {
 
   it('lists what next build reads, the proxy included', () => {
     expect(WEB_BUILD_SOURCES).toEqual(expect.arrayContaining(['app', 'lib', 'proxy.ts', 'next.config.mjs']));
+  });
+});
+
+describe('webBuildCommand', () => {
+  it('runs next build with telemetry off, even when the caller did not ask (no notice)', () => {
+    const { cmd, args, options } = webBuildCommand('/repo', {
+      ...process.env,
+      PATH: '/usr/bin',
+      NEXT_TELEMETRY_DISABLED: undefined,
+    });
+    expect(cmd).toBe('/repo/node_modules/.bin/next');
+    expect(args).toEqual(['build']);
+    expect(options.env.NEXT_TELEMETRY_DISABLED).toBe('1');
+    expect(options.env.PATH).toBe('/usr/bin');
+    expect(
+      webBuildCommand('/repo', { ...process.env, NEXT_TELEMETRY_DISABLED: '0' }).options.env
+        .NEXT_TELEMETRY_DISABLED,
+    ).toBe('0');
   });
 });

@@ -1,0 +1,172 @@
+/**
+ * `npm start` (scripts/start.ts) as a person meets it, as real processes on free ports with a
+ * temporary data folder: a taken port, the one banner, readable lines, a part restarted after
+ * it died, and Ctrl-C. The web app runs as `next dev` (--dev): no production build needed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, ROOT, type Started, startProcess, TSX_LOADER, waitForOutput } from '../support/processes';
+
+const START = path.join(ROOT, 'scripts/start.ts');
+
+interface Ports {
+  server: number;
+  bridge: number;
+  web: number;
+}
+
+function startAll(ports: Ports, data: string): Started {
+  return startProcess('npm start', process.execPath, ['--import', TSX_LOADER, START, '--dev'], {
+    // A process group, so Ctrl-C can reach it as a terminal sends it: to every process in it.
+    group: true,
+    env: {
+      SFT_PORT: String(ports.server),
+      SFT_BRIDGE_PORT: String(ports.bridge),
+      SFT_WEB_PORT: String(ports.web),
+      SFT_DATA: data,
+      SFT_LOG_FORMAT: 'pretty',
+      NEXT_TELEMETRY_DISABLED: '',
+    },
+  });
+}
+
+/** The PID of the child of `parent` whose command line contains `text`. */
+function childPid(parent: number, text: string): number {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.includes(text));
+  if (!line) throw new Error(`no child of ${parent} runs ${text}:\n${out}`);
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'sft-start-'));
+});
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('a taken port: a clear error naming it and its setting, exit 1, no banner, nothing started', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const ports = { server: await freePort(), bridge: taken, web: await freePort() };
+      const p = startAll(ports, path.join(tmp, 'taken'));
+      const code = await p.exited;
+      expect(code).toBe(1);
+      expect(p.output()).toContain(
+        `port ${taken} on 127.0.0.1 (the bridge) is already in use. Stop what uses it, or pick another port with SFT_BRIDGE_PORT=PORT.`,
+      );
+      expect(p.output()).not.toContain('is running');
+      expect(p.output()).not.toContain('listening');
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('one banner once all parts listen; readable lines; a dead part restarts; Ctrl-C stops all, logged once', async () => {
+    const ports = { server: await freePort(), bridge: await freePort(), web: await freePort() };
+    const data = path.join(tmp, 'data');
+    const p = startAll(ports, data);
+    try {
+      await waitForOutput(p, /Ctrl-C stops everything/, 'its banner', 170_000);
+      const out = p.output();
+      const banner = out.slice(out.indexOf('sftransfer is running'));
+      // Printed once, after each part said it listens (the page only once it answered HTTP).
+      expect(out.split('sftransfer is running').length).toBe(2);
+      expect(out.indexOf('bridge: listening')).toBeLessThan(out.indexOf('sftransfer is running'));
+      expect(out.indexOf('server: listening')).toBeLessThan(out.indexOf('sftransfer is running'));
+      expect(banner).toContain(`http://localhost:${ports.web}`);
+      expect(banner).toContain(`ws://127.0.0.1:${ports.bridge}/`);
+      expect(banner).toContain(`127.0.0.1:${ports.server}`);
+      expect(banner).toContain(data);
+      expect(banner).toContain('open: anyone who can reach these addresses can send');
+      expect((await fetch(`http://127.0.0.1:${ports.web}/`)).status).toBe(200);
+      expect(out).not.toMatch(/telemetry/i);
+
+      // A person reads what happened, not protocol codes.
+      const dir = await mkdtemp(path.join(tmp, 'alice-'));
+      await writeFile(path.join(dir, 'report.txt'), 'x'.repeat(3000));
+      const cli = spawnSync(
+        process.execPath,
+        [
+          path.join(ROOT, 'cli/bin.mjs'),
+          '--server',
+          `127.0.0.1:${ports.server}`,
+          '--name',
+          'alice',
+          'report.txt',
+        ],
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+      );
+      expect(cli.status).toBe(0);
+      await waitForOutput(p, /server: alice's report\.txt is verified/, 'the verified line', 20_000);
+      expect(p.output()).toMatch(
+        /INFO: server: alice sent report\.txt, 3\.\d KiB encrypted; checking its CRC/,
+      );
+      expect(p.output()).not.toMatch(/"code":1028/);
+
+      // The bridge dies: it is restarted, and it says so.
+      process.kill(childPid(p.pid, 'bridge/main.ts'), 'SIGKILL');
+      await waitForOutput(
+        p,
+        /bridge stopped unexpectedly \(SIGKILL\); restarting it in 0\.5 s/,
+        'the restart',
+        20_000,
+      );
+      await waitForOutput(p, /bridge is running again/, 'the bridge back', 30_000);
+      expect(await connects(ports.bridge)).toBe(true);
+      expect(await connects(ports.server)).toBe(true);
+
+      // Ctrl-C from a terminal reaches every process of the group.
+      const code = await p.stop('SIGINT', 20_000);
+      expect(code).toBe(0);
+      expect(p.output().match(/shutting down/g)).toHaveLength(1);
+      expect(await connects(ports.server)).toBe(false);
+      expect(await connects(ports.bridge)).toBe(false);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  }, 240_000);
+
+  it('a part that keeps dying (5 times within a minute) stops everything, exit 1', async () => {
+    const ports = { server: await freePort(), bridge: await freePort(), web: await freePort() };
+    const p = startAll(ports, path.join(tmp, 'dying'));
+    try {
+      await waitForOutput(p, /Ctrl-C stops everything/, 'its banner', 170_000);
+      for (let death = 1; death <= 5; death++) {
+        process.kill(childPid(p.pid, 'server/main.ts'), 'SIGKILL');
+        if (death < 5) {
+          const again = new RegExp(`(server is running again[^]*){${death}}`);
+          await waitForOutput(p, again, `restart ${death}`, 30_000);
+        }
+      }
+      expect(await p.exited).toBe(1);
+      expect(p.output()).toContain(
+        'server stopped 5 times within a minute (last: SIGKILL); stopping everything.',
+      );
+      expect(p.output()).toContain('restarting it in 4.0 s (4 of 5 allowed within a minute)');
+      expect(await connects(ports.bridge)).toBe(false);
+      expect(await connects(ports.web)).toBe(false);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  }, 240_000);
+});
