@@ -27,7 +27,18 @@ import {
   ZERO_IV,
 } from '../../lib/protocol';
 import { createMemoryLogger } from '../../platform/log';
-import { DEFAULT_MAX_CONNECTIONS, type ServerConfig } from '../../server/config';
+import { LOOPBACK_CIDRS } from '../../platform/address-match';
+import {
+  DEFAULT_LOG_RATE,
+  DEFAULT_LOGIN_GRACE_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PER_SOURCE,
+  DEFAULT_MAX_STARTUPS,
+  DEFAULT_MAX_STARTUPS_PER_SOURCE,
+  DEFAULT_MIN_UPLOAD_RATE,
+  DEFAULT_UPLOAD_RATE_GRACE_MS,
+  type ServerConfig,
+} from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
 import { type Listening, ROOT, spawnPart } from '../support/processes';
 
@@ -278,6 +289,14 @@ export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {
     maxFileSize: MAX_FILE_SIZE,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: 30_000,
+    maxPerSource: DEFAULT_MAX_PER_SOURCE,
+    maxStartups: DEFAULT_MAX_STARTUPS,
+    maxStartupsPerSource: DEFAULT_MAX_STARTUPS_PER_SOURCE,
+    loginGraceMs: DEFAULT_LOGIN_GRACE_MS,
+    trustedProxies: [...LOOPBACK_CIDRS],
+    minUploadRate: DEFAULT_MIN_UPLOAD_RATE,
+    uploadRateGraceMs: DEFAULT_UPLOAD_RATE_GRACE_MS,
+    logRate: DEFAULT_LOG_RATE,
     ...overrides,
   };
 }
