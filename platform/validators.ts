@@ -4,7 +4,7 @@
  * value or throws an OptionError whose sentence names that flag and what would be accepted.
  */
 
-import { parseCidr } from "./address-match";
+import { parseCidr } from './address-match';
 
 /** Stable codes of a bad command line or environment value. */
 export type OptionErrorCode =

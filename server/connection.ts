@@ -18,7 +18,6 @@ import {
   type RequestEvent as FrameEvent,
   ProtocolError,
   REQUEST_HEADER_SIZE,
-  RequestCode,
   RequestDecoder,
   type RequestHeader,
   type Response,

@@ -26,8 +26,8 @@ import {
   ResponseFrameDecoder,
   ZERO_IV,
 } from '../../lib/protocol';
-import { createMemoryLogger } from '../../platform/log';
 import { LOOPBACK_CIDRS } from '../../platform/address-match';
+import { createMemoryLogger } from '../../platform/log';
 import {
   DEFAULT_LOG_RATE,
   DEFAULT_LOGIN_GRACE_MS,
