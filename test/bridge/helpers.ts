@@ -45,9 +45,11 @@ export async function startTarget(onSocket: (s: Socket) => void, port = 0): Prom
     readProxyHeader(s, { timeoutMs: 10_000, optional: true }).then(
       ({ header }) => {
         proxyHeaders.push(header);
+        // The reader left it paused: flowing again unless onSocket pauses it (a slow reader)
+        // or reads nothing (then it stays paused, as a socket nobody reads would).
+        s.resume();
         onSocket(s);
-        // A target that reads gets the stream; one that never reads stays paused (backpressure).
-        if (s.listenerCount('data') > 0) s.resume();
+        if (s.listenerCount('data') === 0) s.pause();
       },
       () => s.destroy(),
     );
