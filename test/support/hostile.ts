@@ -53,8 +53,8 @@ export interface FrameConn {
   close(): void;
 }
 
-export async function tcpConn(port: number): Promise<FrameConn & { raw: RawClient }> {
-  const raw = await RawClient.connect(port);
+export async function tcpConn(port: number, localAddress?: string): Promise<FrameConn & { raw: RawClient }> {
+  const raw = await RawClient.connect(port, localAddress);
   return {
     raw,
     sendFrame: (f) => raw.send(f),

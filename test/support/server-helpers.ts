@@ -76,9 +76,10 @@ export class RawClient {
     );
   }
 
-  static connect(port: number): Promise<RawClient> {
+  /** `localAddress` picks the source address (127.0.0.2 ...), default the system's choice. */
+  static connect(port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((res, rej) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
+      const s = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) }, () => {
         s.off('error', rej);
         res(new RawClient(s));
       });
