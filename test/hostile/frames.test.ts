@@ -44,7 +44,15 @@ let base: Baseline;
 let ctx: FuzzContext;
 
 beforeAll(async () => {
-  srv = await startServerProcess(['--max-connections', '256']);
+  // 48 connections at once from one address, none logged in: the per-source caps opened up.
+  srv = await startServerProcess([
+    '--max-connections',
+    '256',
+    '--max-per-source',
+    '256',
+    '--max-startups-per-source',
+    '128',
+  ]);
   const conn = await tcpConn(srv.port);
   base = await seedBaseline(conn, srv.data);
   const self = await register(conn, 'fuzzer');
