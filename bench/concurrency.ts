@@ -50,6 +50,11 @@ export async function concurrency(work: string, clients: number, sizeMiB: number
   const server = await startServer(join(work, `conc-data-${Date.now()}`), [
     '--max-connections',
     String(clients + 16),
+    // Every client comes from 127.0.0.1: per-source caps as large as the total.
+    '--max-per-source',
+    String(clients + 16),
+    '--max-startups-per-source',
+    String(clients + 16),
   ]);
   const loader = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
   const probe = start(process.execPath, [

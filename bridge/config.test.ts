@@ -64,6 +64,11 @@ describe('parseConfig', () => {
       '--key',
       'k.pem',
       '--trust-proxy',
+      '--no-proxy-protocol',
+      '--max-buffered-per-ip',
+      '4M',
+      '--max-buffered',
+      '64M',
     ]);
     expect(c).toEqual({
       listen: { host: '0.0.0.0', port: 9000 },
@@ -81,6 +86,9 @@ describe('parseConfig', () => {
       cert: 'c.pem',
       key: 'k.pem',
       trustProxy: true,
+      proxyProtocol: false,
+      maxBufferedPerIp: 4 * 1024 * 1024,
+      maxBuffered: 64 * 1024 * 1024,
     });
   });
 

@@ -50,6 +50,12 @@ export interface BridgeConfig {
   key?: string;
   /** Take the client address from the last X-Forwarded-For entry (behind nginx/Caddy). */
   trustProxy: boolean;
+  /** Send a PROXY v2 header with the client's address on each TCP connection (default on). */
+  proxyProtocol: boolean;
+  /** Bytes of unfinished WebSocket messages one client address (IPv6 /64) may have buffered. */
+  maxBufferedPerIp: number;
+  /** The same for all clients together. */
+  maxBuffered: number;
 }
 
 /** Smallest useful message limit: the largest fixed-size request (1026) must fit. */
@@ -75,6 +81,9 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   maxPendingPerIp: 8,
   healthCacheMs: 5_000,
   trustProxy: false,
+  proxyProtocol: true,
+  maxBufferedPerIp: 2 * (DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE),
+  maxBuffered: 256 * 1024 * 1024,
 };
 
 const CONFIG_TIMEOUT_MAX_S = 2_147_483; // setTimeout's limit
@@ -177,6 +186,22 @@ export const BRIDGE_OPTIONS = {
     oldEnv: ['BRIDGE_KEY'],
     help: 'PEM private key for --cert',
   }),
+  'max-buffered-per-ip': value(size(MIN_MAX_PAYLOAD, Number.MAX_SAFE_INTEGER), {
+    arg: 'BYTES',
+    env: 'SFT_BRIDGE_MAX_BUFFERED_PER_IP',
+    default: DEFAULT_CONFIG.maxBufferedPerIp,
+    help: `unfinished messages buffered per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxBufferedPerIp / 1024 / 1024} MiB, two of the largest; close 4004 past it)`,
+  }),
+  'max-buffered': value(size(MIN_MAX_PAYLOAD, Number.MAX_SAFE_INTEGER), {
+    arg: 'BYTES',
+    env: 'SFT_BRIDGE_MAX_BUFFERED',
+    default: DEFAULT_CONFIG.maxBuffered,
+    help: `unfinished messages buffered in total (default ${DEFAULT_CONFIG.maxBuffered / 1024 / 1024} MiB)`,
+  }),
+  'no-proxy-protocol': flag({
+    env: 'SFT_BRIDGE_NO_PROXY_PROTOCOL',
+    help: 'do not start TCP connections with a PROXY v2 header (for a server that does not trust this bridge, or a reference server); variable: 1',
+  }),
   'trust-proxy': flag({
     env: 'SFT_BRIDGE_TRUST_PROXY',
     oldEnv: ['BRIDGE_TRUST_PROXY'],
@@ -235,6 +260,9 @@ export function parseConfig(
     cert: v.cert,
     key: v.key,
     trustProxy: v['trust-proxy'],
+    proxyProtocol: !v['no-proxy-protocol'],
+    maxBufferedPerIp: v['max-buffered-per-ip'],
+    maxBuffered: v['max-buffered'],
   };
   return { help: false, config, warnings: parsed.warnings };
 }

@@ -26,6 +26,8 @@ export interface RelayOptions {
   wsLowWaterMark?: number;
   /** TCP write buffer size above which the bridge stops reading the WebSocket. */
   tcpHighWaterMark?: number;
+  /** Written first on the TCP connection: the PROXY v2 header naming the client. */
+  proxyHeader?: Uint8Array;
 }
 
 export interface RelayPeer {
@@ -89,6 +91,8 @@ export class Relay {
       writableHighWaterMark: opts.tcpHighWaterMark ?? DEFAULT_TCP_HIGH_WATER,
     } as NetConnectOpts);
     this.tcp.setNoDelay(true);
+    // Queued until the connection is up, then sent before any frame.
+    if (opts.proxyHeader) this.tcp.write(opts.proxyHeader);
     this.connectTimer = setTimeout(
       () => this.end(CloseCode.TargetUnreachable, 'bridge'),
       opts.connectTimeoutMs,
@@ -112,6 +116,15 @@ export class Relay {
       this.tcp.destroy();
     });
     ws.on('close', (code, reason) => this.onWsClose(code, reason.toString()));
+  }
+
+  /**
+   * The client's unfinished messages passed its memory budget: close with 4004 and stop reading,
+   * so nothing more is buffered (ws drops the socket after its close timeout).
+   */
+  overBudget(): void {
+    this.end(CloseCode.TooManyConnections, 'bridge');
+    this.ws.pause();
   }
 
   /** Bridge shutdown: flush what is queued, close the WebSocket with 1001, end TCP. */

@@ -5,9 +5,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, closeReason } from '../lib/protocol';
+import { socketAddressBytes } from '../platform/ip-address';
+import { encodeProxyHeader, tcpProxyHeader } from '../platform/proxy-protocol';
+import { sourceKey } from '../platform/source-key';
 import type { BridgeConfig, HostPort } from './config';
 import { HealthCheck } from './health';
 import { type ConnectionRecord, createBridgeLogger, type Logger } from './log';
+import { MessageBudget } from './message-budget';
 import { Relay } from './relay';
 import { PendingUpgrades } from './upgrade-limits';
 
@@ -57,7 +61,9 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   const anyOrigin = config.origins.includes('*');
   const allowedOrigins = new Set(config.origins);
   const relays = new Set<Relay>();
+  /** Relays per source key (IPv4 address, IPv6 /64). */
   const perIp = new Map<string, number>();
+  const buffered = new MessageBudget({ perSource: config.maxBufferedPerIp, total: config.maxBuffered });
   let refusing = 0;
   let closing = false;
   const health = new HealthCheck(config.target, {
@@ -114,21 +120,44 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   // counted from the raw TCP connection, so a TLS handshake that never ends is timed too.
   server.on('connection', (socket: Socket) => pending.admit(socket));
 
-  function peerAddress(req: IncomingMessage): string {
+  /** The client's address and port (port 0 when it came from X-Forwarded-For). */
+  function peerAddress(req: IncomingMessage): { address: string; port: number } {
     if (config.trustProxy) {
       const forwarded = req.headers['x-forwarded-for'];
       const list = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',');
       const last = list[list.length - 1]?.trim();
-      if (last) return normalizeAddress(last);
+      // Not an address (a misconfigured proxy): count it under the proxy's own, never as text.
+      if (last && socketAddressBytes(last)) return { address: normalizeAddress(last), port: 0 };
     }
-    return normalizeAddress(req.socket.remoteAddress);
+    return { address: normalizeAddress(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 };
+  }
+
+  /** The key per-address limits count under; 'unknown' only for a socket already gone. */
+  function sourceOf(address: string): string {
+    try {
+      return sourceKey(address);
+    } catch {
+      return 'unknown';
+    }
+  }
+
+  /** The PROXY v2 header naming the client, for the TCP connection to the file server. */
+  function proxyHeaderFor(req: IncomingMessage, peer: { address: string; port: number }) {
+    if (!config.proxyProtocol) return undefined;
+    try {
+      const destination = { address: req.socket.localAddress ?? '', port: req.socket.localPort ?? 0 };
+      return encodeProxyHeader(tcpProxyHeader(peer, destination));
+    } catch {
+      // No address to name: the LOCAL command makes the server use the bridge's own.
+      return encodeProxyHeader({ command: 'local' });
+    }
   }
 
   /** Why this upgrade must be refused, or null to relay it. */
-  function admission(origin: string | null, address: string): CloseCode | null {
+  function admission(origin: string | null, source: string): CloseCode | null {
     if (origin !== null && !anyOrigin && !allowedOrigins.has(origin)) return CloseCode.OriginNotAllowed;
     if (relays.size >= config.maxConnections) return CloseCode.TooManyConnections;
-    if ((perIp.get(address) ?? 0) >= config.maxPerIp) return CloseCode.TooManyConnections;
+    if ((perIp.get(source) ?? 0) >= config.maxPerIp) return CloseCode.TooManyConnections;
     return null;
   }
 
@@ -161,7 +190,13 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     });
   }
 
-  function relay(ws: WebSocket, address: string, origin: string | null, connLog: Logger): void {
+  function relay(
+    ws: WebSocket,
+    socket: Duplex,
+    peer: { address: string; source: string; origin: string | null; proxyHeader?: Uint8Array },
+    connLog: Logger,
+  ): void {
+    const { address, source, origin } = peer;
     const r = new Relay(
       ws,
       {
@@ -169,17 +204,22 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
         maxPayload: config.maxPayload,
         idleTimeoutMs: config.idleTimeoutMs,
         connectTimeoutMs: config.connectTimeoutMs,
+        proxyHeader: peer.proxyHeader,
       },
       { address, origin },
       connLog,
     );
+    buffered.track(socket, ws, source, () => {
+      connLog.warn({ event: 'buffer-refused', peer: address, source, buffered: buffered.used(source) });
+      r.overBudget();
+    });
     relays.add(r);
-    perIp.set(address, (perIp.get(address) ?? 0) + 1);
+    perIp.set(source, (perIp.get(source) ?? 0) + 1);
     r.done.then(() => {
       relays.delete(r);
-      const left = (perIp.get(address) ?? 1) - 1;
-      if (left === 0) perIp.delete(address);
-      else perIp.set(address, left);
+      const left = (perIp.get(source) ?? 1) - 1;
+      if (left === 0) perIp.delete(source);
+      else perIp.set(source, left);
     });
   }
 
@@ -191,8 +231,10 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
       return;
     }
     const origin = req.headers.origin ?? null;
-    const address = peerAddress(req);
-    const verdict = admission(origin, address);
+    const client = peerAddress(req);
+    const address = client.address;
+    const source = sourceOf(address);
+    const verdict = admission(origin, source);
     if (verdict !== null && refusing >= MAX_REFUSING) {
       abortHandshake(socket, verdict === CloseCode.OriginNotAllowed ? 403 : 503, 'Refused');
       return;
@@ -201,7 +243,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
       // One child logger per connection: its lines carry `conn`.
       const connLog = log.child({ conn: ++accepted });
       if (verdict !== null) refuse(ws, verdict, address, origin, connLog);
-      else relay(ws, address, origin, connLog);
+      else relay(ws, socket, { address, source, origin, proxyHeader: proxyHeaderFor(req, client) }, connLog);
     });
   });
 

@@ -4,6 +4,8 @@
  * value or throws an OptionError whose sentence names that flag and what would be accepted.
  */
 
+import { parseCidr } from './address-match';
+
 /** Stable codes of a bad command line or environment value. */
 export type OptionErrorCode =
   /** A value that does not pass its option's check. */
@@ -160,3 +162,14 @@ export function oneOf<const T extends string>(choices: readonly T[]): Validator<
     throw invalid(`${what} "${t}" is not one of ${choices.join(', ')}.`);
   };
 }
+
+/** An address or CIDR block ("127.0.0.0/8", "::1", "2001:db8::/32"), kept as the text given. */
+export const cidr: Validator<string> = (t, what) => {
+  const s = t.trim();
+  try {
+    parseCidr(s);
+  } catch {
+    throw invalid(`${what} "${t}" is not an address or CIDR block such as 127.0.0.0/8 or ::1/128.`);
+  }
+  return s;
+};

@@ -21,6 +21,47 @@ describe('parseArgs', () => {
     expect(parseArgs([], {}, '/w', file('7000\n')).config.port).toBe(7000);
   });
 
+  it('connection limits, login grace, trusted relays, upload floor and log rate: defaults, flags, environment', () => {
+    const d = parseArgs([], {}, '/w', file('1')).config;
+    expect(d).toMatchObject({
+      maxConnections: 256,
+      maxPerSource: 32,
+      maxStartups: 128,
+      maxStartupsPerSource: 16,
+      loginGraceMs: 15_000,
+      trustedProxies: ['127.0.0.0/8', '::1/128'],
+      minUploadRate: 16 * 1024,
+      uploadRateGraceMs: 30_000,
+      logRate: 10,
+    });
+    const r = parseArgs(
+      [
+        '--max-per-source',
+        '4',
+        '--login-grace',
+        '500ms',
+        '--trusted-proxy',
+        '10.0.0.5',
+        '--min-upload-rate',
+        '0',
+      ],
+      { SFT_TRUSTED_PROXIES: 'ignored', SFT_MAX_STARTUPS_PER_SOURCE: '2', SFT_LOG_RATE: '3' },
+      '/w',
+      file('1'),
+    ).config;
+    expect(r).toMatchObject({
+      maxPerSource: 4,
+      loginGraceMs: 500,
+      trustedProxies: ['10.0.0.5'],
+      minUploadRate: 0,
+      maxStartupsPerSource: 2,
+      logRate: 3,
+    });
+    expect(() => parseArgs(['--trusted-proxy', '10.0.0.0/33'], {}, '/w', file('1'))).toThrow(
+      /--trusted-proxy/,
+    );
+  });
+
   it('warns and uses 1256 when port.info is missing or not a number', () => {
     const missing = parseArgs([], {}, '/w', noFile);
     expect(missing.config.port).toBe(DEFAULT_SERVER_PORT);

@@ -11,8 +11,9 @@ import {
   MAX_U32,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
-import { helpText as formatHelp, parseOptions, value } from '../platform/options';
-import { duration, host, integer, port, size, text } from '../platform/validators';
+import { LOOPBACK_CIDRS } from '../platform/address-match';
+import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
+import { cidr, duration, host, integer, port, size, text } from '../platform/validators';
 import { ServerError } from './errors';
 
 export { parseSize } from '../platform/validators';
@@ -42,11 +43,25 @@ export interface ServerConfig {
   maxClients: number;
   /** WAL size past which writers wait for a checkpoint that truncates it. */
   walLimit: number;
+  /** Connections one source (IPv4 address, IPv6 /64) may hold. */
+  maxPerSource: number;
+  /** Connections without a completed key exchange (1602/1605), in total and per source. */
+  maxStartups: number;
+  maxStartupsPerSource: number;
+  /** A connection without a completed key exchange this long after it opened is closed. */
+  loginGraceMs: number;
+  /** Addresses whose connections may start with a PROXY v2 header (the bridge's). */
+  trustedProxies: string[];
+  /** Slowest average rate (bytes/s) of one upload once it is older than uploadRateGraceMs; 0 = none. */
+  minUploadRate: number;
+  uploadRateGraceMs: number;
+  /** Log lines per second one source may cause for one kind of outcome (the rest are counted). */
+  logRate: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = 'data';
-export const DEFAULT_MAX_CONNECTIONS = 64;
+export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_RECONNECT_PER_MINUTE = 30;
 export const DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR = 10;
@@ -63,6 +78,13 @@ export const HARDENING_DEFAULTS = {
   walLimit: DEFAULT_WAL_LIMIT,
 } as const satisfies Partial<ServerConfig>;
 
+export const DEFAULT_MAX_PER_SOURCE = 32;
+export const DEFAULT_MAX_STARTUPS = 128;
+export const DEFAULT_MAX_STARTUPS_PER_SOURCE = 16;
+export const DEFAULT_LOGIN_GRACE_MS = 15_000;
+export const DEFAULT_MIN_UPLOAD_RATE = 16 * 1024;
+export const DEFAULT_UPLOAD_RATE_GRACE_MS = 30_000;
+export const DEFAULT_LOG_RATE = 10;
 /** The file port.info is read from the working folder when no port is given. */
 export const PORT_INFO_FILE = 'port.info';
 
@@ -148,6 +170,54 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_WAL_LIMIT,
     help: `WAL size past which writers wait for a truncating checkpoint (default ${DEFAULT_WAL_LIMIT / 1024 / 1024}MiB; K/M/G suffixes)`,
   }),
+  'max-per-source': value(integer(1, 100_000), {
+    arg: 'N',
+    env: 'SFT_MAX_PER_SOURCE',
+    default: DEFAULT_MAX_PER_SOURCE,
+    help: `connections per source address, IPv6 by /64 (default ${DEFAULT_MAX_PER_SOURCE})`,
+  }),
+  'max-startups': value(integer(1, 100_000), {
+    arg: 'N',
+    env: 'SFT_MAX_STARTUPS',
+    default: DEFAULT_MAX_STARTUPS,
+    help: `connections before their key exchange (1602/1605), in total (default ${DEFAULT_MAX_STARTUPS})`,
+  }),
+  'max-startups-per-source': value(integer(1, 100_000), {
+    arg: 'N',
+    env: 'SFT_MAX_STARTUPS_PER_SOURCE',
+    default: DEFAULT_MAX_STARTUPS_PER_SOURCE,
+    help: `connections before their key exchange, per source (default ${DEFAULT_MAX_STARTUPS_PER_SOURCE})`,
+  }),
+  'login-grace': value(duration(86_400), {
+    arg: 'SECONDS',
+    env: 'SFT_LOGIN_GRACE',
+    default: DEFAULT_LOGIN_GRACE_MS,
+    help: `close a connection without a key exchange this long after it opened (default ${DEFAULT_LOGIN_GRACE_MS / 1000})`,
+  }),
+  'trusted-proxy': list(cidr, {
+    arg: 'CIDR',
+    env: 'SFT_TRUSTED_PROXIES',
+    default: LOOPBACK_CIDRS,
+    help: `relay addresses whose connections may start with a PROXY v2 header, repeatable or comma-separated (default ${LOOPBACK_CIDRS.join(',')})`,
+  }),
+  'min-upload-rate': value(size(0, MAX_U32), {
+    arg: 'BYTES',
+    env: 'SFT_MIN_UPLOAD_RATE',
+    default: DEFAULT_MIN_UPLOAD_RATE,
+    help: `slowest average bytes/s over one upload after --upload-rate-grace, 0 = none (default ${DEFAULT_MIN_UPLOAD_RATE / 1024}K)`,
+  }),
+  'upload-rate-grace': value(duration(86_400), {
+    arg: 'SECONDS',
+    env: 'SFT_UPLOAD_RATE_GRACE',
+    default: DEFAULT_UPLOAD_RATE_GRACE_MS,
+    help: `age of an upload before --min-upload-rate applies (default ${DEFAULT_UPLOAD_RATE_GRACE_MS / 1000})`,
+  }),
+  'log-rate': value(integer(1, 100_000), {
+    arg: 'N',
+    env: 'SFT_LOG_RATE',
+    default: DEFAULT_LOG_RATE,
+    help: `log lines per second per source for one kind of outcome, the rest counted in log-suppressed (default ${DEFAULT_LOG_RATE})`,
+  }),
 } as const;
 
 function bad(message: string): ServerError {
@@ -214,6 +284,14 @@ export function parseArgs(
     registerPerMinute: values['register-per-minute'],
     maxClients: values['max-clients'],
     walLimit: values['wal-limit'],
+    maxPerSource: values['max-per-source'],
+    maxStartups: values['max-startups'],
+    maxStartupsPerSource: values['max-startups-per-source'],
+    loginGraceMs: values['login-grace'],
+    trustedProxies: values['trusted-proxy'],
+    minUploadRate: values['min-upload-rate'],
+    uploadRateGraceMs: values['upload-rate-grace'],
+    logRate: values['log-rate'],
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

@@ -25,8 +25,10 @@ import {
   requestHeaderOf,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
+import type { ConnectionLease } from '../platform/concurrency-limit';
 import type { Logger } from '../platform/log';
-import { sourceKey } from '../platform/source-key';
+import type { LogSampler } from '../platform/log-sampler';
+import { type Peer, peerText } from './admission';
 import type { ServerConfig } from './config';
 import type { Database } from './database';
 import { drained } from './drained';
@@ -48,18 +50,17 @@ export interface ConnectionContext {
   /** 1028 content per event-loop turn, shared with the server's other connections. */
   budget: TurnBudget;
   limits: PeerLimits;
+  /** Lets through a rate of log lines per source and kind of outcome (the rest are counted). */
+  sampler: LogSampler;
 }
 
 /** Hex digits of a client ID in log lines: enough to tell clients apart, too few to impersonate one. */
 export const LOGGED_ID_DIGITS = 8;
 
-/** The source key of a peer; a socket without an address (already gone) counts as one unknown source. */
-function sourceOf(socket: Socket): string {
-  try {
-    return sourceKey(socket.remoteAddress);
-  } catch {
-    return 'unknown';
-  }
+/** Who is at the other end (the PROXY header's source for relayed connections) and its slot. */
+export interface ConnectionPeer {
+  peer: Peer;
+  lease: ConnectionLease;
 }
 
 /** Unsent response bytes above which reading pauses until the peer reads. */
@@ -89,13 +90,25 @@ export class Connection {
   #lastActivity = Date.now();
   /** When the frame now being received started (or the previous one completed). */
   #frameSince: number | null = null;
+  readonly #peer: Peer;
+  readonly #lease: ConnectionLease;
+  readonly #openedAt = Date.now();
+  /** Total time spent waiting for our own work (disk, turn budget): not the peer's slowness. */
+  #serverWaitMs = 0;
+  /** The upload now arriving: since when, our wait time then, and its bytes so far. */
+  #upload: { since: number; waitAtStart: number; bytes: number } | null = null;
 
-  constructor(socket: Socket, ctx: ConnectionContext) {
+  constructor(socket: Socket, ctx: ConnectionContext, who: ConnectionPeer) {
     this.#socket = socket;
     this.#ctx = ctx;
-    this.#log = ctx.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.#peer = who.peer;
+    this.#lease = who.lease;
+    this.#log = ctx.log.child({
+      peer: peerText(who.peer),
+      ...(who.peer.via !== undefined ? { via: who.peer.via } : {}),
+    });
     this.#reader = new RequestDecoder({ maxPayload: ctx.config.maxPayload });
-    this.#session = new Session(sourceOf(socket));
+    this.#session = new Session(who.peer.source);
     this.#files = new FileReceiver({
       db: ctx.db,
       files: ctx.files,
@@ -109,6 +122,11 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {}); // 'close' follows; a reset peer is not our error
     socket.on('close', () => this.close('peer closed'));
+  }
+
+  /** The source key of the real peer (per-source limits count under it). */
+  get source(): string {
+    return this.#peer.source;
   }
 
   #onData(chunk: Buffer): void {
@@ -159,9 +177,11 @@ export class Connection {
   #waitFor(work: Promise<unknown>, serverBusy: boolean): void {
     this.#serverBusy = serverBusy;
     this.#socket.pause();
+    const t0 = Date.now();
     this.#busy = work
       .catch(() => {})
       .then(() => {
+        if (this.#serverBusy) this.#serverWaitMs += Date.now() - t0;
         this.#busy = null;
         this.#serverBusy = false;
         if (this.#closed) return;
@@ -179,15 +199,24 @@ export class Connection {
   /** Sends an outcome's answer and writes its one log line. */
   #conclude(o: Outcome, header: RequestHeader | null, bytes: number, t0: number): void {
     if (o.response) this.#send(o.response);
-    if (o.internal !== undefined) this.#log.error({ event: 'internal-error', message: o.internal });
+    const result = o.response ? o.response.code : null;
+    // The key exchange is done: the connection leaves the startup tier and its login grace.
+    if (result === ResponseCode.PublicKeyAccepted || result === ResponseCode.Reconnected) {
+      this.#lease.markAuthenticated();
+    }
+    // A file's answer (1603, or its 1607) ends the upload whose rate is watched.
+    if (result !== null && this.#packetHeader !== null) this.#upload = null;
     const req = o.request ?? header;
+    const code = req ? req.code : 0;
+    if (!this.#ctx.sampler.allow(this.#peer.source, `${code} ${result} ${o.error ?? ''}`)) return;
+    if (o.internal !== undefined) this.#log.error({ event: 'internal-error', message: o.internal });
     const name = this.#session.name;
     const fields = {
       // Client IDs are half of a v3 credential: a prefix only.
       client: req ? clientIdToHex(req.clientId).slice(0, LOGGED_ID_DIGITS) : '',
       ...(name !== undefined ? { name } : {}),
-      code: req ? req.code : 0,
-      result: o.response ? o.response.code : null,
+      code,
+      result,
       bytes: o.bytes ?? bytes,
       ms: Math.round((performance.now() - (o.since ?? t0)) * 10) / 10,
       ...(o.error ? { error: o.error } : {}),
@@ -229,14 +258,19 @@ export class Connection {
     switch (ev.type) {
       case 'file-start':
         this.#packetHeader = ev.header;
+        this.#upload ??= { since: Date.now(), waitAtStart: this.#serverWaitMs, bytes: 0 };
+        this.#upload.bytes += REQUEST_HEADER_SIZE + ev.fixed.length;
         return this.#step(this.#files.start(ev.header, ev.fixed, ev.contentLength), ev.header);
       case 'file-content':
+        if (this.#upload) this.#upload.bytes += ev.chunk.length;
         return this.#step(this.#files.content(ev.chunk), this.#packetHeader);
       case 'file-end':
         return this.#step(this.#files.end(), this.#packetHeader);
       case 'frame': {
         // (A 1028 always arrives as file-start/content/end: one too short for its fixed
         // part is a framing error in the decoder.)
+        this.#upload = null;
+        this.#packetHeader = null;
         const abandoned = this.#files.interrupt();
         if (abandoned) this.#conclude(abandoned, null, 0, performance.now());
         const t0 = performance.now();
@@ -254,19 +288,38 @@ export class Connection {
     }
   }
 
-  /** Closes the connection if it has been silent, or slow to deliver a request, for too long. */
+  /**
+   * Closes the connection if it has been silent, or slow to deliver a request, for too long;
+   * if it has not completed a key exchange within the login grace; or if its upload, past its
+   * grace, has averaged less than the minimum rate (time we made it wait not counted).
+   */
   checkTimeout(now: number): boolean {
     if (this.#closed || this.#serverBusy) return false;
-    const limit = this.#ctx.config.idleTimeoutMs;
+    const config = this.#ctx.config;
+    const limit = config.idleTimeoutMs;
     // A request may take the idle timeout plus the time its payload needs at MIN_REQUEST_RATE.
     const allowed = limit + (this.#reader.currentPayloadSize * 1000) / MIN_REQUEST_RATE;
     const stalled = this.#frameSince !== null && now - this.#frameSince > allowed;
-    if (now - this.#lastActivity <= limit && !stalled) return false;
-    const reason = stalled ? 'request too slow' : 'idle';
-    this.#log.info({ event: 'timeout', reason });
+    let reason: string | null = null;
+    if (!this.#lease.authenticated && now - this.#openedAt > config.loginGraceMs) reason = 'login grace';
+    else if (stalled) reason = 'request too slow';
+    else if (now - this.#lastActivity > limit) reason = 'idle';
+    else if (this.#uploadTooSlow(now)) reason = 'upload too slow';
+    if (reason === null) return false;
+    if (this.#ctx.sampler.allow(this.#peer.source, `timeout ${reason}`)) {
+      this.#log.info({ event: 'timeout', reason });
+    }
     this.close(reason);
     this.#socket.destroy();
     return true;
+  }
+
+  #uploadTooSlow(now: number): boolean {
+    const u = this.#upload;
+    const floor = this.#ctx.config.minUploadRate;
+    if (!u || floor === 0) return false;
+    const ms = now - u.since - (this.#serverWaitMs - u.waitAtStart);
+    return ms > this.#ctx.config.uploadRateGraceMs && (u.bytes * 1000) / ms < floor;
   }
 
   /**

@@ -6,8 +6,9 @@
 
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { encodeResponse, ResponseCode } from '../lib/protocol';
 import { createLogger, type Logger } from '../platform/log';
+import { LogSampler } from '../platform/log-sampler';
+import { Admission } from './admission';
 import type { ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
@@ -47,6 +48,8 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
   const log = opts.log ?? createLogger({ part: 'server' });
   const budget = new TurnBudget();
   const limits = new PeerLimits(config);
+  const sampler = new LogSampler({ rate: config.logRate, log });
+  const admission = new Admission(config, log, sampler);
   const connections = new Set<Connection>();
   let shared: { db: Database; files: FileStore } | null = null;
   let server: Server | null = null;
@@ -58,23 +61,26 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       socket.destroy();
       return;
     }
-    if (connections.size >= config.maxConnections) {
-      // Answer 1607 so a client reads "server error" instead of a bare reset.
-      log.warn({
-        event: 'connection-refused',
-        peer: `${socket.remoteAddress}:${socket.remotePort}`,
-        reason: 'max connections',
-      });
-      socket.on('error', () => {});
-      socket.end(encodeResponse({ code: ResponseCode.ServerError }));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
     socket.setNoDelay(true);
-    const connection = new Connection(socket, { ...shared, config, log, budget, limits });
-    connections.add(connection);
-    socket.once('close', () => {
-      void connection.close('peer closed').then(() => connections.delete(connection));
+    void admission.admit(socket).then((admitted) => {
+      if (!admitted) return;
+      const { peer, lease } = admitted;
+      if (closing || !shared || socket.destroyed) {
+        lease.release(); // (idempotent: 'close' may still come)
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => lease.release());
+      const connection = new Connection(
+        socket,
+        { ...shared, config, log, budget, limits, sampler },
+        { peer, lease },
+      );
+      connections.add(connection);
+      socket.once('close', () => {
+        void connection.close('peer closed').then(() => connections.delete(connection));
+      });
+      socket.resume();
     });
   }
 
@@ -137,6 +143,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         connections.clear();
         await closed;
         await shared?.db.close();
+        sampler.flush();
         log.info({ event: 'stopped' });
       })();
       return closing;

@@ -12,6 +12,8 @@ import {
   ResponseCode,
 } from '../../lib/protocol';
 import { createMemoryLogger } from '../../platform/log';
+import { readProxyHeader } from '../../platform/proxy-header-reader';
+import type { ProxyHeader } from '../../platform/proxy-protocol';
 import { type Listening, spawnPart } from '../support/processes';
 import { FrameJoiner } from '../support/request-frames';
 
@@ -21,25 +23,42 @@ export interface FakeTarget {
   port: number;
   /** Sockets accepted so far (open or closed). */
   sockets: Socket[];
+  /** The PROXY header each connection started with (undefined: none). */
+  proxyHeaders: (ProxyHeader | undefined)[];
   /** Resolves when the n-th accepted socket (0-based) has closed. */
   closed(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1 that hands each connection to `onSocket`. */
+/**
+ * A TCP server on 127.0.0.1 that hands each connection to `onSocket`, after the PROXY v2
+ * header the bridge starts it with (recorded in `proxyHeaders`, in accept order).
+ */
 export async function startTarget(onSocket: (s: Socket) => void, port = 0): Promise<FakeTarget> {
   const sockets: Socket[] = [];
+  const proxyHeaders: (ProxyHeader | undefined)[] = [];
   const closes: Promise<void>[] = [];
   const server: Server = createServer((s) => {
     sockets.push(s);
     closes.push(new Promise((r) => s.once('close', () => r())));
     s.on('error', () => {});
-    onSocket(s);
+    readProxyHeader(s, { timeoutMs: 10_000, optional: true }).then(
+      ({ header }) => {
+        proxyHeaders.push(header);
+        // The reader left it paused: flowing again unless onSocket pauses it (a slow reader)
+        // or reads nothing (then it stays paused, as a socket nobody reads would).
+        s.resume();
+        onSocket(s);
+        if (s.listenerCount('data') === 0) s.pause();
+      },
+      () => s.destroy(),
+    );
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
     sockets,
+    proxyHeaders,
     async closed(n) {
       while (closes.length <= n) await new Promise((r) => setTimeout(r, 10));
       await closes[n];

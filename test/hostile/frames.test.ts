@@ -45,7 +45,11 @@ let base: Baseline;
 let ctx: FuzzContext;
 
 beforeAll(async () => {
-  srv = await startServerProcess(['--max-connections', '256', ...NO_PEER_LIMITS]);
+  // 48 connections at once from one address, none logged in: the per-source caps opened up.
+  srv = await startServerProcess([
+    ...['--max-connections', '256', '--max-per-source', '256', '--max-startups-per-source', '128'],
+    ...NO_PEER_LIMITS,
+  ]);
   const conn = await tcpConn(srv.port);
   base = await seedBaseline(conn, srv.data);
   const self = await register(conn, 'fuzzer');

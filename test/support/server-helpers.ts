@@ -26,8 +26,20 @@ import {
   ResponseFrameDecoder,
   ZERO_IV,
 } from '../../lib/protocol';
+import { LOOPBACK_CIDRS } from '../../platform/address-match';
 import { createMemoryLogger } from '../../platform/log';
-import { DEFAULT_MAX_CONNECTIONS, HARDENING_DEFAULTS, type ServerConfig } from '../../server/config';
+import {
+  DEFAULT_LOG_RATE,
+  DEFAULT_LOGIN_GRACE_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PER_SOURCE,
+  DEFAULT_MAX_STARTUPS,
+  DEFAULT_MAX_STARTUPS_PER_SOURCE,
+  DEFAULT_MIN_UPLOAD_RATE,
+  DEFAULT_UPLOAD_RATE_GRACE_MS,
+  HARDENING_DEFAULTS,
+  type ServerConfig,
+} from '../../server/config';
 import { createFileServer, type FileServer } from '../../server/server';
 import { type Listening, ROOT, spawnPart } from '../support/processes';
 
@@ -65,7 +77,7 @@ export class RawClient {
     );
   }
 
-  /** `localAddress`: the source address (127.0.0.2 ... for another "host"). */
+  /** `localAddress` picks the source address (127.0.0.2 ...), default the system's choice. */
   static connect(port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((res, rej) => {
       const s = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) }, () => {
@@ -280,6 +292,14 @@ export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: 30_000,
     ...HARDENING_DEFAULTS,
+    maxPerSource: DEFAULT_MAX_PER_SOURCE,
+    maxStartups: DEFAULT_MAX_STARTUPS,
+    maxStartupsPerSource: DEFAULT_MAX_STARTUPS_PER_SOURCE,
+    loginGraceMs: DEFAULT_LOGIN_GRACE_MS,
+    trustedProxies: [...LOOPBACK_CIDRS],
+    minUploadRate: DEFAULT_MIN_UPLOAD_RATE,
+    uploadRateGraceMs: DEFAULT_UPLOAD_RATE_GRACE_MS,
+    logRate: DEFAULT_LOG_RATE,
     ...overrides,
   };
 }

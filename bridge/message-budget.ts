@@ -1,0 +1,72 @@
+/**
+ * Memory a client may pin at the bridge: `ws` buffers a WebSocket message until it is complete
+ * (up to --max-payload, 16 MiB), so 16 unfinished messages from one address held 256 MiB. Each
+ * connection's unfinished bytes are counted against a budget per source (IPv4 address, IPv6
+ * /64) and in total (KeyedBudget); a chunk that would pass either closes that connection (4004).
+ *
+ * The count is read off the socket around ws's own 'data' listener, since ws does not expose
+ * it: a listener before ws's adds the chunk (so the check comes before ws buffers it), each
+ * complete message subtracts its length, and a listener after ws's caps the count at the chunk
+ * just read once a message completed in it (what is left after a message is at most that
+ * chunk). Both are upper bounds, so the count never undercounts. ws emits messages
+ * synchronously inside its 'data' listener (allowSynchronousEvents, the default of ws 8).
+ */
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { KeyedBudget, type Reservation } from '../platform/concurrency-limit';
+
+export interface MessageBudgetOptions {
+  perSource: number;
+  total: number;
+}
+
+export class MessageBudget {
+  readonly #budget: KeyedBudget;
+
+  constructor(options: MessageBudgetOptions) {
+    this.#budget = new KeyedBudget({ perKey: options.perSource, total: options.total });
+  }
+
+  /** Bytes of unfinished messages held now, in total and by one source. */
+  used(source?: string): number {
+    return source === undefined ? this.#budget.used : this.#budget.usedBy(source);
+  }
+
+  /**
+   * Counts the unfinished bytes of `ws` (whose transport is `socket`) under `source`; calls
+   * `over` once when a chunk would pass a cap. Install right after the upgrade.
+   */
+  track(socket: Duplex, ws: WebSocket, source: string, over: () => void): void {
+    const got = this.#budget.tryReserve(source, 0);
+    if (!got.ok) throw new Error('unreachable: a reservation of 0 always fits');
+    const held: Reservation = got.reservation;
+    let pending = 0;
+    let completed = false;
+    let refused = false;
+    const before = (chunk: Buffer): void => {
+      pending += chunk.length;
+      completed = false;
+      if (!refused && !held.tryResize(pending)) {
+        refused = true;
+        over();
+      }
+    };
+    const after = (chunk: Buffer): void => {
+      if (completed) pending = Math.min(pending, chunk.length);
+      if (!refused) held.tryResize(Math.min(pending, held.amount));
+    };
+    ws.on('message', (data: Buffer) => {
+      pending = Math.max(0, pending - data.length);
+      completed = true;
+    });
+    socket.prependListener('data', before);
+    socket.on('data', after);
+    const release = (): void => {
+      socket.off('data', before);
+      socket.off('data', after);
+      held.release();
+    };
+    socket.once('close', release);
+    ws.once('close', release);
+  }
+}
