@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
   type Client,
+  EVERY_LOG_LINE,
   fileRows,
   hex,
   randomName,
@@ -57,7 +58,11 @@ const logLines = () => serverLog(srv);
 
 describe('padding oracle through 1027 + 1028', () => {
   beforeAll(async () => {
-    srv = await startServerProcess(['--reconnect-per-minute', String(RECONNECTS_PER_MINUTE)]);
+    srv = await startServerProcess([
+      '--reconnect-per-minute',
+      String(RECONNECTS_PER_MINUTE),
+      ...EVERY_LOG_LINE,
+    ]);
     // The owner lives at 127.0.0.2; the attacker at 127.0.0.1.
     const own = await tcpConn(srv.port, '127.0.0.2');
     victim = await register(own, randomName('victim'));

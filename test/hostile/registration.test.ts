@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMPTY_CLIENT_ID, encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
+  EVERY_LOG_LINE,
   randomName,
   register,
   type ServerProcess,
@@ -35,6 +36,7 @@ describe('registration limits', () => {
       String(PER_MINUTE),
       '--max-clients',
       String(MAX_CLIENTS),
+      ...EVERY_LOG_LINE,
     ]);
   });
   afterAll(async () => {

@@ -291,6 +291,9 @@ export async function startServerProcess(
   return sp;
 }
 
+/** Lifts the log sampling (--log-rate) for tests that count the lines of one kind of outcome. */
+export const EVERY_LOG_LINE = ['--log-rate', '100000'];
+
 /**
  * Flags lifting the per-source 1025/1027 limits, for suites that send thousands of requests
  * from 127.0.0.1 to test something else (framing, misuse); the limits have their own tests.
@@ -298,6 +301,7 @@ export async function startServerProcess(
 export const NO_PEER_LIMITS = [
   ...['--reconnect-per-minute', '1000000', '--register-per-minute', '1000000'],
   ...['--client-decrypt-failures-per-hour', '1000000'],
+  ...EVERY_LOG_LINE,
 ];
 
 /** The JSON log lines a server process has written so far. */
