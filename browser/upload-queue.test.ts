@@ -175,7 +175,7 @@ describe('upload queue', () => {
     expect(it!.storedName).toBe('h_llo w_rld _ _img src=x_.txt');
   });
 
-  it('files over protocol v3\'s 4 GiB limit are too large', () => {
+  it("files over protocol v3's 4 GiB limit are too large", () => {
     expect(tooLarge({ size: MAX_FILE_SIZE })).toBe(false);
     expect(tooLarge({ size: MAX_FILE_SIZE + 1 })).toBe(true);
   });

@@ -31,7 +31,13 @@ export interface UploadItem {
   /** bytesRead at speedAt. */
   speedBytes?: number;
   cksum?: number;
+  /** For failures: the error's text and code (shown to the server's owner under details). */
   message?: string;
+  code?: string;
+  /** Failed because the connection went away: sent again by itself once it is back. */
+  interrupted?: boolean;
+  /** A file of the same stored name was sent before (or is ahead in the queue): this one replaces it. */
+  replaces?: boolean;
 }
 
 type Progress = Extract<FromWorker, { type: 'progress' }>;
@@ -138,6 +144,7 @@ export function applyDone(list: UploadItem[], msg: Done): UploadItem[] {
     bytesRead: msg.outcome === 'verified' ? it.size : it.bytesRead,
     cksum: msg.cksum,
     message: msg.message,
+    code: msg.code,
   }));
 }
 
@@ -165,6 +172,8 @@ export function requeue(list: UploadItem[], id: string): UploadItem[] {
           speedBytes: undefined,
           attemptStartedAt: undefined,
           message: undefined,
+          code: undefined,
+          interrupted: undefined,
         }
       : it,
   );
