@@ -2,11 +2,11 @@
 /** Drop zone, the sticky overall bar, the queue with per-file progress, and refused files. */
 import { useId, useRef } from 'react';
 import { isFinished, timeLeft, totals, type UploadItem } from '@/browser/upload-queue';
-import { MAX_FILE_SIZE, MAX_SEND_ATTEMPTS } from '@/lib/protocol';
+import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
 import { formatBytes, formatDuration, formatSpeed, percent } from './format';
 import type { RefusedFile } from './transfer-types';
 import { Button, Card, ProgressBar, type Tone } from './ui';
-import { failureSentence, tooLargeSentence } from './upload-rules';
+import { FILE_LIMIT_TEXT, failureSentence, tooLargeSentence } from './upload-rules';
 
 function phaseLabel(it: UploadItem): { text: string; tone: Tone } {
   switch (it.phase) {
@@ -251,7 +251,7 @@ export function UploadPanel(props: {
         {!compact && (
           <p className="max-w-md text-pretty text-xs text-muted">
             {props.canSend
-              ? `Encrypted here with AES-256, then sent to ${props.serverHost}. Up to ${formatBytes(MAX_FILE_SIZE)} per file.`
+              ? `Encrypted here with AES-256, then sent to ${props.serverHost}. Files ${FILE_LIMIT_TEXT} each.`
               : 'Files wait here until the connection is ready.'}
           </p>
         )}

@@ -9,6 +9,9 @@ import type { UploadItem } from '@/browser/upload-queue';
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { formatBytes } from './format';
 
+/** The limit as a person reads it (MAX_FILE_SIZE is 4 GiB less 17 bytes). */
+export const FILE_LIMIT_TEXT = 'under 4 GiB';
+
 /** Failures that mean "the connection went away", not "the server refused the file". */
 const INTERRUPTED = new Set([
   'CLIENT_ERR_CONNECTION_CLOSED',
@@ -50,7 +53,7 @@ export function markReplacing(added: UploadItem[], queue: UploadItem[], sent: Up
 
 /** The sentence shown when a file is refused for its size. */
 export function tooLargeSentence(name: string, size: number): string {
-  return `“${name}” is ${formatBytes(size)}; this server takes files up to ${formatBytes(MAX_FILE_SIZE)} each (a limit of protocol v3).`;
+  return `“${name}” is ${formatBytes(size)}; this server takes files ${FILE_LIMIT_TEXT} (at most ${MAX_FILE_SIZE.toLocaleString('en-US')} bytes), a limit of protocol v3.`;
 }
 
 /** What a failed file's row says to the person who sent it; the raw error goes under details. */
