@@ -98,7 +98,7 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
       <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-1 text-xs text-muted">
         <span className="tabular-nums" data-testid="upload-figures">
           {formatBytes(done)} of {formatBytes(it.size)}
-          {running(it) && it.speed ? ` · ${formatSpeed(it.speed)}` : ''}
+          {it.phase === 'sending' && it.speed ? ` · ${formatSpeed(it.speed)}` : ''}
           {eta !== undefined ? ` · ${formatDuration(eta)} left` : ''}
         </span>
         <span className="flex gap-1">
@@ -147,7 +147,8 @@ export function summary(items: UploadItem[]): string {
 function OverallBar({ items, now }: { items: UploadItem[]; now: number }) {
   const { bytes: total, sent, failed, busy } = totals(items);
   const current = items.find(running);
-  const speed = current?.speed;
+  // While verifying nothing leaves this browser: no speed then.
+  const speed = current?.phase === 'sending' ? current.speed : undefined;
   const eta = current ? timeLeft(current, now) : undefined;
   // The rest of the queue at the current file's speed (an estimate only once that one has one).
   const rest =
