@@ -36,11 +36,11 @@ export function HistoryPanel({
   const shown = all ? records : records.slice(0, HISTORY_SHOWN);
   return (
     <Card labelledBy="history-title">
-      <div className="flex flex-wrap items-baseline justify-between gap-2">
-        <h2 id="history-title" className="text-base font-semibold">
+      <div className="flex items-center justify-between gap-3">
+        <h2 id="history-title" className="min-w-0 break-all text-base font-semibold">
           Sent as {identityName}
         </h2>
-        <Button variant="ghost" className="-mr-2 min-h-8 px-2 py-1 text-xs" onClick={onClear}>
+        <Button variant="ghost" className="-mr-2 min-h-8 shrink-0 px-2 py-1 text-xs" onClick={onClear}>
           Clear history
         </Button>
       </div>
