@@ -75,9 +75,11 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
               that name is taken). {renameReason(it)}
             </p>
           )}
-          {it.replaces && it.phase !== 'verified' && (
+          {it.replaces && (
             <p className="text-xs text-warn" data-testid="replaces">
-              Replaces the file of the same name you sent before.
+              {it.phase === 'verified'
+                ? 'Replaced the file of the same name you sent before.'
+                : 'Replaces the file of the same name you sent before.'}
             </p>
           )}
         </div>
