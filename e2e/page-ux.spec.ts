@@ -147,29 +147,12 @@ test('a file over 4 GiB is refused when added, with the limit in words', async (
   await expect(page.getByTestId('upload-item')).toHaveCount(0);
 });
 
-test('the taken-name error is said once; a problem has details for the owner behind a disclosure', async ({
-  browser,
+test('a problem says a sentence to the sender, with details for the owner behind a disclosure', async ({
   page,
   system,
 }) => {
-  const name = uniqueName('vic');
-  const other = await browser.newContext();
-  const otherPage = await other.newPage();
-  await otherPage.goto(system.webUrl);
-  await register(otherPage, name);
-  await other.close();
   await page.goto(system.webUrl);
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Register' }).click();
-  await expect(status(page)).toHaveAttribute('data-state', 'name-taken');
-  // Said once, in the status; the form only marks the field.
-  await expect(status(page).locator('#connection-message')).toContainText('Choose another name');
-  await expect(page.locator('form')).not.toContainText('taken');
-
-  await page.getByLabel('Your name').fill(`${name}-2`);
-  await page.getByRole('button', { name: 'Register' }).click();
-  await expectConnected(page, `${name}-2`);
-  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  await registerAndDismissOffer(page, uniqueName('vic'));
   await system.stopBridge();
   try {
     await expect(status(page)).toHaveAttribute('data-state', 'unreachable', { timeout: 20_000 });
