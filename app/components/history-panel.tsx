@@ -37,7 +37,7 @@ export function HistoryPanel({
   return (
     <Card labelledBy="history-title">
       <div className="flex items-center justify-between gap-3">
-        <h2 id="history-title" className="min-w-0 break-all text-base font-semibold">
+        <h2 id="history-title" className="min-w-0 wrap-break-word text-base font-semibold">
           Sent as {identityName}
         </h2>
         <Button variant="ghost" className="-mr-2 min-h-8 shrink-0 px-2 py-1 text-xs" onClick={onClear}>
@@ -48,7 +48,7 @@ export function HistoryPanel({
         {shown.map((r) => (
           <li key={r.id} className="flex flex-col gap-0.5 py-3 text-sm" data-outcome={r.outcome}>
             <div className="flex items-start justify-between gap-3">
-              <span className="min-w-0 break-all font-medium">{r.fileName}</span>
+              <span className="min-w-0 wrap-anywhere font-medium">{r.fileName}</span>
               <span
                 className={`shrink-0 font-semibold ${OUTCOME[r.outcome].cls}`}
                 title={OUTCOME[r.outcome].explain}

@@ -166,7 +166,7 @@ export function IdentityCard(props: { identity: StoredIdentity; onForget(): void
         <h2 id="identity-title" className="text-xs font-semibold uppercase tracking-wide text-muted">
           This browser’s identity
         </h2>
-        <p className="mt-0.5 break-all font-semibold" data-testid="identity-name">
+        <p className="mt-0.5 wrap-anywhere font-semibold" data-testid="identity-name">
           {identity.name}
         </p>
         <p className="mt-0.5 text-xs text-muted">

@@ -68,7 +68,7 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
     >
       <div className="flex items-start justify-between gap-3">
         <div className="min-w-0">
-          <p className="break-all font-medium">{it.file.name}</p>
+          <p className="wrap-anywhere font-medium">{it.file.name}</p>
           {it.storedName !== it.file.name && (
             <p className="text-xs text-muted" data-testid="stored-name">
               Stored as <span className="break-all font-mono">{it.storedName}</span> (a number may be added if
