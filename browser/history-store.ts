@@ -14,6 +14,8 @@ export interface UploadRecord {
   /** Unique key: time + random suffix. */
   id: string;
   fileName: string;
+  /** The name it travelled under (protocol v3's ASCII name; the server keeps one file per name). */
+  wireName?: string;
   size: number;
   /** cksum of the plaintext (undefined when the upload never got that far). */
   cksum?: number;
@@ -22,6 +24,8 @@ export interface UploadRecord {
   outcome: 'verified' | 'failed' | 'cancelled';
   /** Client name the file was sent as. */
   clientName: string;
+  /** Hex client ID it was sent as (records from before it was kept have only the name). */
+  clientIdHex?: string;
   attempts: number;
 }
 
@@ -53,6 +57,15 @@ export async function listUploadRecords(): Promise<UploadRecord[]> {
     .sort((a, b) => b.finishedAt - a.finishedAt);
   for (const old of records.splice(HISTORY_LIMIT)) await del(old.id, historyStore()).catch(() => {});
   return records;
+}
+
+/** Deletes the records with these ids (one identity's history). */
+export async function removeUploadRecords(ids: readonly string[]): Promise<void> {
+  try {
+    for (const id of ids) await del(id, historyStore());
+  } catch (cause) {
+    throw new BrowserError('BROWSER_ERR_STORAGE', 'Could not clear the upload history.', { cause });
+  }
 }
 
 export async function clearUploadRecords(): Promise<void> {

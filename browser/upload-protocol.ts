@@ -65,6 +65,8 @@ export type FromWorker =
       attempts: number;
       cksum?: number;
       serverCksum?: number;
-      /** For failures: a sentence for the person. */
+      /** For failures: the error's text (for the server's owner: the page says it in words). */
       message?: string;
+      /** For failures: the error's stable code (ClientError codes), e.g. CLIENT_ERR_CONNECTION_CLOSED. */
+      code?: string;
     };

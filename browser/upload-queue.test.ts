@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_FILE_SIZE } from '../lib/protocol';
 import {
   applyDone,
   applyProgress,
@@ -9,6 +10,8 @@ import {
   newItems,
   nextQueued,
   requeue,
+  timeLeft,
+  tooLarge,
   totals,
   type UploadItem,
 } from './upload-queue';
@@ -61,8 +64,9 @@ describe('upload queue', () => {
     expect(list[0]).toMatchObject({ phase: 'sending', bytesRead: 800 });
     list = applyProgress(list, progress(id, { phase: 'verifying', bytesRead: 1000, inFlight: 0 }), 3000);
     expect(list[0]).toMatchObject({ phase: 'verifying', bytesRead: 1000 });
-    // Speed over the attempt: 1000 bytes in 3 s.
-    expect(list[0]!.speed).toBeCloseTo(1000 / 3, 5);
+    // The first figure is the attempt's average (500 B in 1 s), then smoothed towards the rates since.
+    expect(list[0]!.speed).toBeGreaterThan(250);
+    expect(list[0]!.speed).toBeLessThan(500);
   });
 
   it('a new attempt restarts the speed measurement', () => {
@@ -104,7 +108,8 @@ describe('upload queue', () => {
     list = cancelQueued(list, a!.id); // being sent: the worker cancels it, not the list
     list = cancelQueued(list, b!.id);
     expect(list.map((it) => it.phase)).toEqual(['sending', 'cancelled', 'queued']);
-    expect(totals(list).files).toBe(2); // cancelled files do not count
+    // Every row counts as a file; a cancelled one is counted as cancelled, its bytes left out.
+    expect(totals(list)).toMatchObject({ files: 3, cancelled: 1, remaining: 2, bytes: 1000 });
     list = requeue(list, b!.id);
     expect(list[1]).toMatchObject({ phase: 'queued', attempt: 1, bytesRead: 0 });
     list = applyDone(list, { type: 'done', id: c!.id, outcome: 'verified', attempts: 1 });
@@ -117,5 +122,61 @@ describe('upload queue', () => {
     list = cancelUnfinished(list);
     expect(list.map((it) => it.phase)).toEqual(['verified', 'cancelled', 'cancelled']);
     expect(clearFinished(list)).toEqual([]);
+  });
+
+  it('counts: one of three cancelled reads as 3 files, a failed one is not "done"', () => {
+    let list = queue();
+    const [a, b, c] = list;
+    list = cancelQueued(list, b!.id);
+    list = applyDone(list, { type: 'done', id: a!.id, outcome: 'failed', attempts: 1, message: 'x' });
+    expect(totals(list)).toMatchObject({ files: 3, verified: 0, failed: 1, cancelled: 1, remaining: 1 });
+    list = applyDone(list, { type: 'done', id: c!.id, outcome: 'verified', attempts: 1 });
+    expect(totals(list)).toMatchObject({ files: 3, verified: 1, remaining: 0, busy: false });
+  });
+
+  it('speed is smoothed: one slow interval moves it only part of the way, and no speed in the first half second', () => {
+    let list = queue();
+    const id = list[0]!.id;
+    const size = 100_000_000;
+    list = markStarted(list, id, 0);
+    list = applyProgress(list, progress(id, { bytesRead: 1_000_000, size }), 400);
+    expect(list[0]!.speed).toBeUndefined();
+    // 10 MB/s for 2 s.
+    for (let t = 1000; t <= 2000; t += 200) {
+      list = applyProgress(list, progress(id, { bytesRead: t * 10_000, size }), t);
+    }
+    expect(list[0]!.speed).toBeCloseTo(10_000_000, -5);
+    // A stall of 200 ms: the figure dips by about a tenth, not to zero.
+    list = applyProgress(list, progress(id, { bytesRead: 20_000_000, size }), 2200);
+    expect(list[0]!.speed).toBeGreaterThan(8_000_000);
+  });
+
+  it('time left: none for the first 2 s of an attempt (a short file shows no wild estimate), then remaining / speed', () => {
+    const size = 100_000_000;
+    let list = queue().map((it) => ({ ...it, size }));
+    const id = list[0]!.id;
+    list = markStarted(list, id, 0);
+    list = applyProgress(list, progress(id, { bytesRead: 100_000, size }), 1000);
+    expect(list[0]!.speed).toBeDefined();
+    expect(timeLeft(list[0]!, 1000)).toBeUndefined();
+    for (let t = 1200; t <= 3000; t += 200) {
+      list = applyProgress(list, progress(id, { bytesRead: t * 10_000, size }), t);
+    }
+    const left = timeLeft(list[0]!, 3000)!;
+    expect(left).toBeGreaterThan(5);
+    expect(left).toBeLessThan(9);
+    list = applyProgress(list, progress(id, { phase: 'verifying', bytesRead: size, size }), 3200);
+    expect(timeLeft(list[0]!, 3200)).toBeUndefined();
+  });
+
+  it('the stored name: what the server will store (non-ASCII became _, then unsafe characters _)', () => {
+    const [it] = newItems([file('h\u00e9llo w\u00f6rld \u2603 <img src=x>.txt', 1)]);
+    expect(it!.wireName).toBe('h_llo w_rld _ <img src=x>.txt');
+    expect(it!.storedName).toBe('h_llo w_rld _ _img src=x_.txt');
+  });
+
+  it("files over protocol v3's 4 GiB limit are too large", () => {
+    expect(tooLarge({ size: MAX_FILE_SIZE })).toBe(false);
+    expect(tooLarge({ size: MAX_FILE_SIZE + 1 })).toBe(true);
   });
 });

@@ -4,6 +4,7 @@
  * the list; everything that decides what an item shows lives here (and is unit-tested).
  */
 import type { SendPhase } from '../lib/client/types';
+import { MAX_FILE_SIZE, sanitizeFileName } from '../lib/protocol';
 import { wireFileName } from './file-source';
 import type { FromWorker } from './upload-protocol';
 
@@ -12,8 +13,10 @@ export type ItemPhase = 'queued' | SendPhase;
 export interface UploadItem {
   id: string;
   file: File;
-  /** The name the server stores (printable ASCII). */
+  /** The name the file travels under (printable ASCII: protocol v3's name field). */
   wireName: string;
+  /** The name the server stores it under (before any " (n)" it adds when the name is taken). */
+  storedName: string;
   size: number;
   phase: ItemPhase;
   attempt: number;
@@ -21,17 +24,31 @@ export interface UploadItem {
   bytesRead: number;
   /** performance.now() when the current attempt started. */
   attemptStartedAt?: number;
-  /** Bytes per second over the current attempt. */
+  /** Bytes per second, smoothed (undefined until it means something). */
   speed?: number;
+  /** performance.now() of the progress message the speed was last updated from. */
+  speedAt?: number;
+  /** bytesRead at speedAt. */
+  speedBytes?: number;
   cksum?: number;
+  /** For failures: the error's text and code (shown to the server's owner under details). */
   message?: string;
+  code?: string;
+  /** Failed because the connection went away: sent again by itself once it is back. */
+  interrupted?: boolean;
+  /** A file of the same stored name was sent before (or is ahead in the queue): this one replaces it. */
+  replaces?: boolean;
 }
 
 type Progress = Extract<FromWorker, { type: 'progress' }>;
 type Done = Extract<FromWorker, { type: 'done' }>;
 
 /** Seconds of an attempt before a speed is shown (earlier figures jump around). */
-const MIN_SPEED_WINDOW_S = 0.25;
+const MIN_SPEED_WINDOW_S = 0.5;
+/** Seconds of an attempt before a time left is shown: a short upload has none worth reading. */
+export const MIN_ETA_WINDOW_S = 2;
+/** Time constant of the speed's exponential smoothing, in seconds. */
+const SPEED_SMOOTHING_S = 2;
 
 const FINISHED: ReadonlySet<ItemPhase> = new Set(['verified', 'failed', 'cancelled']);
 export const isFinished = (p: ItemPhase): boolean => FINISHED.has(p);
@@ -45,6 +62,7 @@ export function newItems(files: Iterable<File>): UploadItem[] {
       id: `${Date.now().toString(36)}-${(nextItem++).toString(36)}`,
       file,
       wireName: wireFileName(file.name),
+      storedName: sanitizeFileName(wireFileName(file.name)),
       size: file.size,
       phase: 'queued',
       attempt: 1,
@@ -81,9 +99,41 @@ export function applyProgress(list: UploadItem[], msg: Progress, now: number): U
       attempt: msg.attempt,
       bytesRead: sent,
       attemptStartedAt: started,
-      speed: elapsed > MIN_SPEED_WINDOW_S ? sent / elapsed : newAttempt ? undefined : it.speed,
+      ...smoothedSpeed(newAttempt ? undefined : it, sent, now, elapsed),
     };
   });
+}
+
+/**
+ * The speed after a progress message: nothing for the first half second, then the
+ * attempt's average, then an exponential moving average of each interval's rate (time
+ * constant SPEED_SMOOTHING_S), so one slow or fast packet does not swing the figure.
+ */
+function smoothedSpeed(
+  prev: UploadItem | undefined,
+  sent: number,
+  now: number,
+  elapsed: number,
+): Pick<UploadItem, 'speed' | 'speedAt' | 'speedBytes'> {
+  if (elapsed <= MIN_SPEED_WINDOW_S) return { speed: undefined, speedAt: undefined, speedBytes: undefined };
+  if (prev?.speed === undefined || prev.speedAt === undefined || prev.speedBytes === undefined) {
+    return { speed: sent / elapsed, speedAt: now, speedBytes: sent };
+  }
+  const dt = (now - prev.speedAt) / 1000;
+  if (dt <= 0) return { speed: prev.speed, speedAt: prev.speedAt, speedBytes: prev.speedBytes };
+  const rate = Math.max(0, sent - prev.speedBytes) / dt;
+  const weight = 1 - Math.exp(-dt / SPEED_SMOOTHING_S);
+  return { speed: prev.speed + weight * (rate - prev.speed), speedAt: now, speedBytes: sent };
+}
+
+/**
+ * Seconds left for an item being sent, or undefined while no estimate means anything:
+ * before MIN_ETA_WINDOW_S of the attempt, without a speed, or once verifying.
+ */
+export function timeLeft(it: UploadItem, now: number): number | undefined {
+  if (it.phase !== 'sending' || !it.speed || it.attemptStartedAt === undefined) return undefined;
+  if ((now - it.attemptStartedAt) / 1000 < MIN_ETA_WINDOW_S) return undefined;
+  return Math.max(0, it.size - it.bytesRead) / it.speed;
 }
 
 export function applyDone(list: UploadItem[], msg: Done): UploadItem[] {
@@ -94,6 +144,7 @@ export function applyDone(list: UploadItem[], msg: Done): UploadItem[] {
     bytesRead: msg.outcome === 'verified' ? it.size : it.bytesRead,
     cksum: msg.cksum,
     message: msg.message,
+    code: msg.code,
   }));
 }
 
@@ -117,8 +168,12 @@ export function requeue(list: UploadItem[], id: string): UploadItem[] {
           attempt: 1,
           bytesRead: 0,
           speed: undefined,
+          speedAt: undefined,
+          speedBytes: undefined,
           attemptStartedAt: undefined,
           message: undefined,
+          code: undefined,
+          interrupted: undefined,
         }
       : it,
   );
@@ -128,16 +183,28 @@ export function clearFinished(list: UploadItem[]): UploadItem[] {
   return list.filter((it) => !isFinished(it.phase));
 }
 
-/** Totals for the overall bar: cancelled files do not count. */
+/**
+ * Totals for the overall bar. `files` counts every row shown; bytes leave cancelled files
+ * out (they will not be sent). `finished` is verified + failed + cancelled, `remaining` what
+ * is still to go.
+ */
 export function totals(list: UploadItem[]) {
   const counted = list.filter((it) => it.phase !== 'cancelled');
+  const count = (phase: ItemPhase) => list.filter((it) => it.phase === phase).length;
   return {
-    files: counted.length,
+    files: list.length,
     bytes: counted.reduce((s, it) => s + it.size, 0),
     sent: counted.reduce((s, it) => s + (it.phase === 'verified' ? it.size : it.bytesRead), 0),
-    finished: counted.filter((it) => isFinished(it.phase)).length,
-    verified: counted.filter((it) => it.phase === 'verified').length,
-    failed: counted.filter((it) => it.phase === 'failed').length,
+    finished: list.filter((it) => isFinished(it.phase)).length,
+    verified: count('verified'),
+    failed: count('failed'),
+    cancelled: count('cancelled'),
+    remaining: list.filter((it) => !isFinished(it.phase)).length,
     busy: list.some((it) => !isFinished(it.phase)),
   };
+}
+
+/** Files protocol v3 cannot carry (its size fields are 32-bit): refused when added. */
+export function tooLarge(file: { size: number }): boolean {
+  return file.size > MAX_FILE_SIZE;
 }

@@ -218,6 +218,7 @@ async function upload(id: string, file: File): Promise<void> {
       outcome: 'failed',
       attempts: 0,
       message: 'Not connected; the file was not sent.',
+      code: 'CLIENT_ERR_SESSION_CLOSED',
     });
     return;
   }
@@ -267,6 +268,7 @@ async function upload(id: string, file: File): Promise<void> {
         cksum: err?.details.cksum,
         serverCksum: err?.details.serverCksum,
         message: e instanceof Error ? e.message : String(e),
+        code: err?.code,
       });
     }
     // A cancelled or broken sequence leaves the connection unusable: open a fresh one.

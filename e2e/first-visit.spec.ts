@@ -51,6 +51,8 @@ test('first visit: registers, offers me.info, uploads 0 B, 1 KiB and 20 MiB, all
   expect(meInfo.name).toBe(name);
   expect(Buffer.from(meInfo.clientId).toString('hex')).toBe(idHex);
   expect(meInfo.privateKeyPkcs8.length).toBeGreaterThan(600);
+  // The offer stays (to download again) until dismissed.
+  await page.getByTestId('meinfo-offer').getByRole('button', { name: 'Done' }).click();
   await expect(page.getByTestId('meinfo-offer')).toHaveCount(0);
 
   const files = [
@@ -71,7 +73,7 @@ test('first visit: registers, offers me.info, uploads 0 B, 1 KiB and 20 MiB, all
   for (const f of files) {
     await expect(uploadItem(page, f.name)).toHaveAttribute('data-phase', 'verified', { timeout: 90_000 });
   }
-  await expect(page.getByTestId('overall')).toContainText('3 of 3 files done');
+  await expect(page.getByTestId('overall')).toContainText('3 of 3 files sent');
   await expect(page.getByTestId('history').locator('li')).toHaveCount(3);
   await shot('04-all-verified');
 

@@ -112,7 +112,7 @@ export async function register(page: Page, name: string): Promise<void> {
 /** register(), then dismisses the me.info download offer: the start of most tests. */
 export async function registerAndDismissOffer(page: Page, name: string): Promise<void> {
   await register(page, name);
-  await page.getByRole('button', { name: 'Not now' }).click();
+  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
 }
 
 export function uploadItem(page: Page, fileName: string): Locator {

@@ -19,7 +19,7 @@ test.describe('phone width, dark scheme', () => {
     await register(page, uniqueName('judy-with-a-rather-long-name'));
     expect(await noHorizontalScroll()).toBe(true);
     await shot('02-phone-dark-registered');
-    await page.getByRole('button', { name: 'Not now' }).click();
+    await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
 
     const f = makeFile(testInfo, 'a-file-with-a-long-name-to-see-how-it-wraps-on-a-phone.bin', 256 * 1024);
     await chooseFiles(page, [f.path]);

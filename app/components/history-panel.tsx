@@ -1,46 +1,83 @@
 'use client';
-/** This browser's past uploads (IndexedDB). */
+/** The current identity's past uploads (IndexedDB): the latest few, the rest behind "Show all". */
+import { useState } from 'react';
 import type { UploadRecord } from '@/browser/history-store';
 import { formatBytes, formatTime } from './format';
-import { Card } from './ui';
+import { Button, Card } from './ui';
 
-const OUTCOME: Record<UploadRecord['outcome'], { text: string; cls: string }> = {
-  verified: { text: 'Verified', cls: 'text-ok' },
-  failed: { text: 'Failed', cls: 'text-bad' },
-  cancelled: { text: 'Cancelled', cls: 'text-muted' },
+/** Rows shown before "Show all". */
+export const HISTORY_SHOWN = 5;
+
+const OUTCOME: Record<UploadRecord['outcome'], { text: string; cls: string; explain: string }> = {
+  verified: {
+    text: 'Verified',
+    cls: 'text-ok',
+    explain: 'The server’s checksum of what it stored matches this browser’s: the file arrived intact.',
+  },
+  failed: { text: 'Failed', cls: 'text-bad', explain: 'The file did not arrive intact and was not kept.' },
+  cancelled: {
+    text: 'Cancelled',
+    cls: 'text-muted',
+    explain: 'Stopped before it was sent; nothing was kept.',
+  },
 };
 
-export function HistoryPanel({ records }: { records: UploadRecord[] }) {
+export function HistoryPanel({
+  records,
+  identityName,
+  onClear,
+}: {
+  records: UploadRecord[];
+  identityName: string;
+  onClear(): void;
+}) {
+  const [all, setAll] = useState(false);
   if (records.length === 0) return null;
+  const shown = all ? records : records.slice(0, HISTORY_SHOWN);
   return (
     <Card labelledBy="history-title">
-      <h2 id="history-title" className="text-lg font-semibold">
-        Sent from this browser
-      </h2>
-      <ul className="mt-3 divide-y divide-line" data-testid="history">
-        {records.map((r) => (
-          <li
-            key={r.id}
-            className="grid grid-cols-[1fr_auto] gap-x-4 gap-y-0.5 py-3 text-sm"
-            data-outcome={r.outcome}
-          >
-            <span className="truncate font-medium" title={r.fileName}>
-              {r.fileName}
-            </span>
-            <span className={`text-right font-semibold ${OUTCOME[r.outcome].cls}`}>
-              {OUTCOME[r.outcome].text}
-            </span>
-            <span className="truncate text-xs text-muted">
-              {formatBytes(r.size)}
-              {r.cksum !== undefined && <> · CRC {r.cksum}</>}
-              {r.clientName && <> · as {r.clientName}</>}
-            </span>
-            <time className="text-right text-xs text-muted" dateTime={new Date(r.finishedAt).toISOString()}>
-              {formatTime(r.finishedAt)}
-            </time>
+      <div className="flex items-center justify-between gap-3">
+        <h2 id="history-title" className="min-w-0 wrap-break-word text-base font-semibold">
+          Sent as {identityName}
+        </h2>
+        <Button variant="ghost" className="-mr-2 min-h-8 shrink-0 px-2 py-1 text-xs" onClick={onClear}>
+          Clear history
+        </Button>
+      </div>
+      <ul className="mt-2 divide-y divide-line" data-testid="history">
+        {shown.map((r) => (
+          <li key={r.id} className="flex flex-col gap-0.5 py-3 text-sm" data-outcome={r.outcome}>
+            <div className="flex items-start justify-between gap-3">
+              <span className="min-w-0 wrap-anywhere font-medium">{r.fileName}</span>
+              <span
+                className={`shrink-0 font-semibold ${OUTCOME[r.outcome].cls}`}
+                title={OUTCOME[r.outcome].explain}
+              >
+                {OUTCOME[r.outcome].text}
+              </span>
+            </div>
+            <div className="flex flex-wrap justify-between gap-x-3 text-xs text-muted">
+              <span>{formatBytes(r.size)}</span>
+              <time dateTime={new Date(r.finishedAt).toISOString()}>{formatTime(r.finishedAt)}</time>
+            </div>
+            <details className="text-xs text-muted">
+              <summary className="cursor-pointer select-none">Details</summary>
+              <p className="mt-1 text-pretty">{OUTCOME[r.outcome].explain}</p>
+              {r.cksum !== undefined && (
+                <p className="mt-0.5">
+                  Checksum (POSIX cksum): <span className="font-mono">{r.cksum}</span>
+                </p>
+              )}
+              {r.attempts > 1 && <p className="mt-0.5">Sent {r.attempts} times before it arrived intact.</p>}
+            </details>
           </li>
         ))}
       </ul>
+      {records.length > HISTORY_SHOWN && (
+        <Button variant="ghost" className="mt-2 -ml-2 min-h-8 px-2 py-1 text-xs" onClick={() => setAll(!all)}>
+          {all ? 'Show fewer' : `Show all ${records.length}`}
+        </Button>
+      )}
     </Card>
   );
 }

@@ -19,7 +19,13 @@ export function Welcome(props: {
   const helpId = useId();
   const errorId = useId();
   const importId = useId();
-  const error = localError ?? props.nameError;
+  // A taken name is said once, in the status above; the field only points at it.
+  const invalid = !!(localError ?? props.nameError);
+  const describedBy = localError
+    ? `${errorId} ${helpId}`
+    : props.nameError
+      ? `connection-message ${helpId}`
+      : helpId;
 
   const submit = (ev: FormEvent) => {
     ev.preventDefault();
@@ -52,8 +58,8 @@ export function Welcome(props: {
             autoComplete="off"
             spellCheck={false}
             required
-            aria-invalid={error ? true : undefined}
-            aria-describedby={error ? `${errorId} ${helpId}` : helpId}
+            aria-invalid={invalid ? true : undefined}
+            aria-describedby={describedBy}
             className="min-h-10 flex-1 rounded-lg border border-line bg-page px-3 py-2 text-base aria-invalid:border-bad"
             placeholder="e.g. alice-laptop"
           />
@@ -64,9 +70,9 @@ export function Welcome(props: {
         <p id={helpId} className="text-xs text-muted">
           Letters, digits and punctuation (ASCII), up to {MAX_CLIENT_NAME_LENGTH} characters.
         </p>
-        {error && (
+        {localError && (
           <p id={errorId} className="text-sm font-medium text-bad">
-            {error}
+            {localError}
           </p>
         )}
       </form>
@@ -102,7 +108,13 @@ export function Welcome(props: {
   );
 }
 
-export function MeInfoOffer(props: { name: string; text: string; onDone(): void }) {
+export function MeInfoOffer(props: {
+  name: string;
+  text: string;
+  downloaded: boolean;
+  onDownloaded(): void;
+  onDone(): void;
+}) {
   const download = () => {
     const url = URL.createObjectURL(new Blob([props.text], { type: 'text/plain' }));
     const a = document.createElement('a');
@@ -112,28 +124,30 @@ export function MeInfoOffer(props: { name: string; text: string; onDone(): void 
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
-    props.onDone();
+    props.onDownloaded();
   };
   return (
     <section
       aria-labelledby="meinfo-title"
-      className="rounded-2xl border border-warn/40 bg-warn-soft p-5 sm:p-6"
+      className={`rounded-2xl border p-5 sm:p-6 ${props.downloaded ? 'border-ok/30 bg-ok-soft' : 'border-warn/40 bg-warn-soft'}`}
       data-testid="meinfo-offer"
+      data-downloaded={props.downloaded}
     >
       <h2 id="meinfo-title" className="font-semibold">
-        Save your identity file now
+        {props.downloaded ? 'Keep me.info somewhere safe' : 'Save your identity file now'}
       </h2>
-      <p className="mt-1 text-sm text-muted">
-        <code>me.info</code> holds your name, client ID and private key. Keep it somewhere safe: with it you
-        can use “{props.name}” from the command-line client or another browser. This browser keeps the key
-        locked (it cannot be read back), so this is the only chance to download it.
+      <p className="mt-1 text-pretty text-sm text-muted">
+        <code>me.info</code> holds your name, client ID and private key: with it you can send as “{props.name}
+        ” from the command-line client or another browser. This browser keeps the key locked (it cannot be
+        read back), so this is the only chance to save it. Without it, “{props.name}” works in this browser
+        only, and forgetting it here loses the name for good.
       </p>
       <div className="mt-4 flex flex-wrap gap-2">
-        <Button variant="primary" onClick={download}>
-          Download me.info
+        <Button variant={props.downloaded ? 'secondary' : 'primary'} onClick={download}>
+          {props.downloaded ? 'Download again' : 'Download me.info'}
         </Button>
-        <Button variant="ghost" onClick={props.onDone}>
-          Not now
+        <Button variant={props.downloaded ? 'primary' : 'ghost'} onClick={props.onDone}>
+          {props.downloaded ? 'Done' : 'Don’t save: this browser only'}
         </Button>
       </div>
     </section>
@@ -144,15 +158,15 @@ export function IdentityCard(props: { identity: StoredIdentity; onForget(): void
   const dialog = useRef<HTMLDialogElement>(null);
   const { identity } = props;
   return (
-    <Card
-      labelledBy="identity-title"
-      className="flex flex-col gap-4 sm:flex-row sm:items-center sm:justify-between"
+    <section
+      aria-labelledby="identity-title"
+      className="flex flex-col gap-2 rounded-2xl border border-line px-5 py-4 sm:flex-row sm:items-center sm:justify-between sm:px-6"
     >
       <div className="min-w-0">
         <h2 id="identity-title" className="text-xs font-semibold uppercase tracking-wide text-muted">
           This browser’s identity
         </h2>
-        <p className="mt-1 truncate text-lg font-semibold" data-testid="identity-name">
+        <p className="mt-0.5 wrap-anywhere font-semibold" data-testid="identity-name">
           {identity.name}
         </p>
         <p className="mt-0.5 text-xs text-muted">
@@ -195,6 +209,6 @@ export function IdentityCard(props: { identity: StoredIdentity; onForget(): void
           </Button>
         </form>
       </dialog>
-    </Card>
+    </section>
   );
 }

@@ -10,7 +10,10 @@ type Severity = 'info' | 'ok' | 'warn' | 'bad';
 interface Described {
   severity: Severity;
   title: string;
+  /** For the person sending files. */
   body: string;
+  /** For whoever runs the server: behind a disclosure. */
+  details?: string;
   /** Countdown shown but not announced (it changes every second). */
   wait?: string;
   action?: { label: string; run: () => void };
@@ -30,14 +33,32 @@ const DOTS: Record<Severity, string> = {
   bad: 'bg-bad',
 };
 
+/** Whole seconds from `now` until `at` (never negative). */
+export function secondsUntil(at: number, now: number): number {
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * Seconds until `at`, re-rendered twice a second. The clock is read on every render, the
+ * first included: a `now` kept from mount would show how long the page has been open.
+ */
 function useSecondsUntil(at: number | undefined): number | undefined {
-  const [now, setNow] = useState(() => Date.now());
+  const [, setTick] = useState(0);
   useEffect(() => {
     if (at === undefined) return;
-    const t = setInterval(() => setNow(Date.now()), 500);
+    const t = setInterval(() => setTick((n) => n + 1), 500);
     return () => clearInterval(t);
   }, [at]);
-  return at === undefined ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+  return at === undefined ? undefined : secondsUntil(at, Date.now());
+}
+
+/** The host (and port) of the bridge URL: the server the files go to, as a person reads it. */
+export function serverHost(bridgeUrl: string): string {
+  try {
+    return new URL(bridgeUrl).host;
+  } catch {
+    return bridgeUrl;
+  }
 }
 
 export function describeConn(
@@ -49,6 +70,7 @@ export function describeConn(
   actions: { retryNow(): void; registerAgain(): void },
 ): Described | null {
   const name = identity?.name ?? triedName;
+  const host = serverHost(bridgeUrl);
   switch (conn.kind) {
     case 'starting':
       return { severity: 'info', title: 'Starting…', body: 'Looking for an identity saved in this browser.' };
@@ -64,13 +86,13 @@ export function describeConn(
         : {
             severity: 'info',
             title: 'Connecting…',
-            body: `Reaching the file server through the bridge at ${bridgeUrl}.`,
+            body: `Reaching the file server at ${host}.`,
           };
     case 'connected':
       return {
         severity: 'ok',
         title: `Connected as ${name}`,
-        body: 'Files you add are encrypted in this browser and sent one after another.',
+        body: `Files go to ${host}, encrypted in this browser first.`,
       };
     case 'problem': {
       const retry = { label: 'Try again now', run: actions.retryNow };
@@ -81,7 +103,8 @@ export function describeConn(
           return {
             severity: 'bad',
             title: 'Can’t reach the file server',
-            body:
+            body: `The server at ${host} is not answering. Files you add wait here and go out once it is back.`,
+            details:
               `The bridge at ${bridgeUrl} did not answer, or it could not reach the file server. ` +
               'Check that both are running (npm start runs everything), then try again.',
             wait,
@@ -90,8 +113,9 @@ export function describeConn(
         case 'refused':
           return {
             severity: 'bad',
-            title: 'The bridge refused this page',
-            body: `${conn.detail} If you run the server, start the bridge with --origin set to this page's address.`,
+            title: 'The server refused this page',
+            body: `${host} does not accept uploads from this page’s address. Ask whoever runs it.`,
+            details: `${conn.detail} Start the bridge with --origin (SFT_BRIDGE_ORIGIN) set to this page's address.`,
             action: identity ? retry : undefined,
           };
         case 'lost':
@@ -129,7 +153,8 @@ export function describeConn(
           return {
             severity: 'bad',
             title: 'The file server reported an error',
-            body: `${conn.detail} Look at the server’s log, then try again.`,
+            body: 'Something went wrong on the server. Try again in a moment.',
+            details: `${conn.detail} Look at the server’s log.`,
             action: identity ? retry : undefined,
           };
         case 'storage':
@@ -142,7 +167,8 @@ export function describeConn(
           return {
             severity: 'bad',
             title: 'The upload engine stopped',
-            body: `${conn.detail} Reload the page to start it again.`,
+            body: 'Reload the page to start it again.',
+            details: conn.detail,
           };
         case 'bad-file':
           return {
@@ -180,7 +206,7 @@ export function StatusPanel(props: {
       </p>
       {d && (
         <div
-          className={`flex flex-col gap-3 rounded-2xl border p-4 sm:flex-row sm:items-center sm:p-5 ${STYLES[d.severity]}`}
+          className={`flex flex-col gap-3 rounded-2xl border sm:flex-row sm:items-center ${d.severity === 'ok' ? 'px-4 py-3' : 'p-4 sm:p-5'} ${STYLES[d.severity]}`}
         >
           <span
             aria-hidden="true"
@@ -188,10 +214,18 @@ export function StatusPanel(props: {
           />
           <div className="min-w-0 flex-1">
             <p className="font-semibold">{d.title}</p>
-            <p className="mt-0.5 break-words text-sm text-muted">
+            <p id="connection-message" className="mt-0.5 text-pretty break-words text-sm text-muted">
               {d.body}
               {d.wait && <span className="whitespace-nowrap"> {d.wait}</span>}
             </p>
+            {d.details && (
+              <details className="mt-2 text-xs text-muted">
+                <summary className="cursor-pointer select-none font-medium">
+                  Details for the server’s owner
+                </summary>
+                <p className="mt-1 break-words">{d.details}</p>
+              </details>
+            )}
           </div>
           {d.action && (
             <Button variant="secondary" onClick={d.action.run} className="shrink-0">

@@ -1,11 +1,15 @@
 'use client';
-/** The whole page: status, identity, uploads and history, driven by useTransfer. */
-import { useEffect } from 'react';
+/** The whole page: status, uploads first, then history and the identity, driven by useTransfer. */
+import { useEffect, useRef, useState } from 'react';
+import { totals } from '@/browser/upload-queue';
+import { percent } from './format';
 import { HistoryPanel } from './history-panel';
 import { IdentityCard, MeInfoOffer, Welcome } from './identity-panels';
-import { StatusPanel } from './status-panel';
+import { StatusPanel, serverHost } from './status-panel';
 import { UploadPanel } from './upload-panel';
 import { useTransfer } from './use-transfer';
+
+const TITLE = 'sftransfer';
 
 function Logo() {
   return (
@@ -22,20 +26,71 @@ function Logo() {
   );
 }
 
+/**
+ * The whole window takes dropped files (with an overlay while something is dragged over it)
+ * once there is an identity to send them as; a drop never navigates away from the page.
+ */
+function usePageDrop(enabled: boolean, onFiles: (files: File[]) => void): boolean {
+  const [over, setOver] = useState(false);
+  const depth = useRef(0);
+  const target = useRef({ enabled, onFiles });
+  target.current = { enabled, onFiles };
+  useEffect(() => {
+    const hasFiles = (ev: DragEvent) =>
+      !!ev.dataTransfer && Array.from(ev.dataTransfer.types).includes('Files');
+    const enter = (ev: DragEvent) => {
+      if (!hasFiles(ev) || !target.current.enabled) return;
+      depth.current++;
+      setOver(true);
+    };
+    const overPage = (ev: DragEvent) => {
+      ev.preventDefault();
+      if (ev.dataTransfer) ev.dataTransfer.dropEffect = target.current.enabled ? 'copy' : 'none';
+      if (target.current.enabled && hasFiles(ev)) setOver(true);
+    };
+    const leave = () => {
+      depth.current = Math.max(0, depth.current - 1);
+      if (depth.current === 0) setOver(false);
+    };
+    const drop = (ev: DragEvent) => {
+      ev.preventDefault();
+      depth.current = 0;
+      setOver(false);
+      const files = Array.from(ev.dataTransfer?.files ?? []);
+      if (target.current.enabled && files.length > 0) target.current.onFiles(files);
+    };
+    window.addEventListener('dragenter', enter);
+    window.addEventListener('dragover', overPage);
+    window.addEventListener('dragleave', leave);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragenter', enter);
+      window.removeEventListener('dragover', overPage);
+      window.removeEventListener('dragleave', leave);
+      window.removeEventListener('drop', drop);
+    };
+  }, []);
+  return over;
+}
+
+/** The tab's title says how far the uploads are, for a person in another tab. */
+export function tabTitle(items: Parameters<typeof totals>[0]): string {
+  const t = totals(items);
+  if (t.busy) return `${Math.floor(percent(t.sent, t.bytes))}% · ${t.remaining} to send · ${TITLE}`;
+  if (t.files > 0 && t.failed > 0) return `${t.failed} failed · ${TITLE}`;
+  if (t.files > 0 && t.verified > 0) return `✓ ${t.verified} sent · ${TITLE}`;
+  return TITLE;
+}
+
 export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; configError?: string }) {
   const t = useTransfer(bridgeUrl);
   const { conn, identity, actions } = t;
-
-  // A file dropped outside the drop zone must not navigate away from a running upload.
+  const host = serverHost(bridgeUrl);
+  const dragging = usePageDrop(!!identity, actions.addFiles);
+  const title = tabTitle(t.items);
   useEffect(() => {
-    const stop = (ev: DragEvent) => ev.preventDefault();
-    window.addEventListener('dragover', stop);
-    window.addEventListener('drop', stop);
-    return () => {
-      window.removeEventListener('dragover', stop);
-      window.removeEventListener('drop', stop);
-    };
-  }, []);
+    document.title = title;
+  }, [title]);
 
   const nameError =
     conn.kind === 'problem' && conn.problem === 'name-taken'
@@ -43,13 +98,18 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
       : undefined;
 
   return (
-    <div className="mx-auto flex w-full max-w-3xl flex-col gap-5 px-4 py-6 sm:px-6 sm:py-10">
-      <header className="flex items-center gap-3">
-        <Logo />
-        <div>
-          <h1 className="text-xl font-bold tracking-tight">sftransfer</h1>
-          <p className="text-sm text-muted">Files are encrypted in this browser before they leave it.</p>
+    <div className="mx-auto flex w-full max-w-3xl flex-col gap-4 px-4 py-5 sm:px-6 sm:py-8">
+      <header className="flex flex-wrap items-center justify-between gap-x-4 gap-y-2">
+        <div className="flex items-center gap-3">
+          <Logo />
+          <div>
+            <h1 className="text-xl font-bold tracking-tight">sftransfer</h1>
+            <p className="text-sm text-muted">Encrypted in this browser before it leaves.</p>
+          </div>
         </div>
+        <p className="text-xs text-muted" data-testid="server-host">
+          Server <span className="font-mono text-ink">{host}</span>
+        </p>
       </header>
 
       {configError && (
@@ -58,7 +118,7 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
         </p>
       )}
 
-      <main className="flex flex-col gap-5">
+      <main className="flex flex-col gap-4">
         <StatusPanel
           conn={conn}
           identity={identity}
@@ -67,7 +127,15 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
           actions={{ retryNow: actions.retryNow, registerAgain: () => void actions.registerAgain() }}
         />
 
-        {t.meInfo && <MeInfoOffer name={t.meInfo.name} text={t.meInfo.text} onDone={actions.dismissMeInfo} />}
+        {t.meInfo && (
+          <MeInfoOffer
+            name={t.meInfo.name}
+            text={t.meInfo.text}
+            downloaded={t.meInfo.downloaded}
+            onDownloaded={actions.meInfoDownloaded}
+            onDone={actions.dismissMeInfo}
+          />
+        )}
 
         {identity === null && (
           <Welcome
@@ -80,25 +148,51 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
           />
         )}
 
-        {identity && <IdentityCard identity={identity} onForget={() => void actions.forget()} />}
-
         {identity && (
           <UploadPanel
             items={t.items}
+            refused={t.refused}
             canSend={conn.kind === 'connected'}
+            serverHost={host}
+            now={performance.now()}
             onFiles={actions.addFiles}
             onCancel={actions.cancel}
             onRetry={actions.retryItem}
             onClearFinished={actions.clearFinished}
+            onDismissRefused={actions.dismissRefused}
           />
         )}
 
-        <HistoryPanel records={t.history} />
+        {identity && (
+          <HistoryPanel
+            records={t.history}
+            identityName={identity.name}
+            onClear={() => void actions.clearHistory()}
+          />
+        )}
+
+        {identity && <IdentityCard identity={identity} onForget={() => void actions.forget()} />}
       </main>
 
-      <footer className="pt-2 text-center text-xs text-muted">
-        Protocol v3 · RSA-1024 key exchange · AES-256-CBC · CRC-checked by the server
+      <footer className="flex flex-wrap justify-center gap-x-3 gap-y-1 pt-2 text-center text-xs text-muted">
+        <span className="whitespace-nowrap">Protocol v3</span>
+        <span className="whitespace-nowrap">RSA-1024 key exchange</span>
+        <span className="whitespace-nowrap">AES-256-CBC</span>
+        <span className="whitespace-nowrap">CRC-checked by the server</span>
       </footer>
+
+      {dragging && (
+        <div
+          aria-hidden="true"
+          data-testid="drop-overlay"
+          className="pointer-events-none fixed inset-0 z-50 flex items-center justify-center bg-accent/15 p-6 backdrop-blur-sm"
+        >
+          <div className="rounded-2xl border-2 border-dashed border-accent bg-card px-8 py-10 text-center shadow-xl">
+            <p className="text-lg font-semibold">Drop to send</p>
+            <p className="mt-1 text-sm text-muted">Encrypted here, then sent to {host}.</p>
+          </div>
+        </div>
+      )}
     </div>
   );
 }

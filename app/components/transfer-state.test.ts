@@ -4,6 +4,7 @@ import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { FromWorker, ToWorker } from '@/browser/upload-protocol';
 import { formatMeInfo } from '@/lib/crypto';
+import { MAX_FILE_SIZE } from '@/lib/protocol';
 import { MAX_ME_INFO_BYTES, STORAGE_TIMEOUT_MS, type TransferDeps, TransferModel } from './transfer-state';
 
 const URL = 'ws://bridge.test/';
@@ -58,6 +59,13 @@ function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity 
       records.push(r);
     },
     listUploadRecords: async () => [...records],
+    removeUploadRecords: async (ids) => {
+      for (const id of ids)
+        records.splice(
+          records.findIndex((r) => r.id === id),
+          1,
+        );
+    },
     importPrivateKey: async () => key,
     now: () => fx.now,
     monotonic: () => fx.mono,
@@ -210,7 +218,11 @@ describe('TransferModel: register and import', () => {
     expect(t.state().meInfo).toEqual({
       name: 'bob',
       text: formatMeInfo({ name: 'bob', clientId, privateKeyPkcs8: pkcs8 }),
+      downloaded: false,
     });
+    // Downloading keeps the offer (to download again) until it is dismissed.
+    t.model.actions.meInfoDownloaded();
+    expect(t.state().meInfo).toMatchObject({ name: 'bob', downloaded: true });
     t.model.actions.dismissMeInfo();
     expect(t.state().meInfo).toBeNull();
   });
@@ -295,11 +307,13 @@ describe('TransferModel: the upload queue', () => {
       {
         id: `${(2_000_000).toString(36)}-${a!.id}`,
         fileName: 'a.bin',
+        wireName: 'a.bin',
         size: 10,
         cksum: 42,
         finishedAt: 2_000_000,
         outcome: 'verified',
         clientName: 'alice',
+        clientIdHex: '07'.repeat(16),
         attempts: 1,
       },
     ]);
@@ -433,5 +447,121 @@ describe('TransferModel: forget', () => {
       { type: 'register', url: URL, name: 'alice' },
     ]);
     expect(t.state().conn).toEqual({ kind: 'connecting', registering: true });
+  });
+});
+
+describe('TransferModel: what a sender is told', () => {
+  const bob: StoredIdentity = { ...alice, name: 'bob', clientId: new Uint8Array(16).fill(9) };
+
+  it('a file that failed because the connection dropped is sent again by itself once it is back, its error cleared', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10), file('b.bin', 10)]);
+    const [a] = t.state().items;
+    t.worker({
+      type: 'done',
+      id: a!.id,
+      outcome: 'failed',
+      attempts: 1,
+      message: 'closed',
+      code: 'CLIENT_ERR_CONNECTION_CLOSED',
+    });
+    expect(t.state().items[0]).toMatchObject({ phase: 'failed', interrupted: true });
+    t.worker({ type: 'problem', problem: 'lost', message: 'closed' });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    // Requeued ahead of b (its place in the queue), from the start, without the old error.
+    expect(t.state().items[0]).toMatchObject({
+      phase: 'sending',
+      attempt: 1,
+      bytesRead: 0,
+      message: undefined,
+    });
+    expect(t.state().items[0]!.interrupted).toBeUndefined();
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'upload', id: a!.id });
+  });
+
+  it('a file the server refused (CRC) is not re-sent by itself; one interrupted again and again stops after 3', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    const id = t.state().items[0]!.id;
+    t.worker({
+      type: 'done',
+      id,
+      outcome: 'failed',
+      attempts: 4,
+      message: 'crc',
+      code: 'CLIENT_ERR_CRC_MISMATCH',
+    });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    expect(t.state().items[0]!.phase).toBe('failed');
+    t.model.actions.retryItem(id);
+    for (let i = 0; i < 4; i++) {
+      t.worker({
+        type: 'done',
+        id,
+        outcome: 'failed',
+        attempts: 1,
+        message: 'x',
+        code: 'CLIENT_ERR_CONNECTION_CLOSED',
+      });
+      t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    }
+    expect(t.state().items[0]).toMatchObject({ phase: 'failed' });
+    expect(t.posted.filter((m) => m.type === 'upload')).toHaveLength(5);
+  });
+
+  it("files over v3's limit are refused when added, the others queued", async () => {
+    const t = await connected();
+    const huge = { name: 'huge.iso', size: MAX_FILE_SIZE + 1 } as File;
+    t.model.actions.addFiles([huge, file('ok.bin', 1)]);
+    expect(t.state().refused).toEqual([{ name: 'huge.iso', size: MAX_FILE_SIZE + 1 }]);
+    expect(t.state().items.map((i) => i.file.name)).toEqual(['ok.bin']);
+    t.model.actions.dismissRefused();
+    expect(t.state().refused).toEqual([]);
+  });
+
+  it('a file with the name of one sent before (or ahead in the queue) is marked as replacing it', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    const id = t.state().items[0]!.id;
+    t.worker({ type: 'done', id, outcome: 'verified', attempts: 1 });
+    await t.settle();
+    await t.settle();
+    t.model.actions.addFiles([file('a.bin', 5), file('new.bin', 5), file('new.bin', 6)]);
+    expect(t.state().items.map((i) => i.replaces ?? false)).toEqual([false, true, false, true]);
+  });
+
+  it("history shows the current identity's uploads only, can be cleared, and forget clears it", async () => {
+    const rec = (id: string, who: StoredIdentity) => ({
+      id,
+      fileName: `${id}.bin`,
+      size: 1,
+      finishedAt: 1,
+      outcome: 'verified' as const,
+      clientName: who.name,
+      clientIdHex: Array.from(who.clientId, (b) => b.toString(16).padStart(2, '0')).join(''),
+      attempts: 1,
+    });
+    const t = setup({ identity: alice });
+    t.records.push(rec('mine', alice), rec('theirs', bob), { ...rec('old', alice), clientIdHex: undefined });
+    t.model.start();
+    await t.settle();
+    expect(
+      t
+        .state()
+        .history.map((r) => r.id)
+        .sort(),
+    ).toEqual(['mine', 'old']);
+    await t.model.actions.clearHistory();
+    expect(t.state().history).toEqual([]);
+    expect(t.records.map((r) => r.id)).toEqual(['theirs']);
+
+    const u = setup({ identity: bob });
+    u.records.push(rec('b1', bob));
+    u.model.start();
+    await u.settle();
+    expect(u.state().history).toHaveLength(1);
+    await u.model.actions.forget();
+    expect(u.state().history).toEqual([]);
+    expect(u.records).toEqual([]);
   });
 });

@@ -17,83 +17,31 @@ import {
   newItems,
   nextQueued,
   requeue,
+  tooLarge,
   type UploadItem,
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
 import { formatMeInfo, parseMeInfo } from '@/lib/crypto';
-import { validateClientName } from '@/lib/protocol';
+import { clientIdToHex, validateClientName } from '@/lib/protocol';
 import { reconnectDelay } from './reconnect-policy';
+import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
-/** What stands between the person and sending files. */
-export type Problem = ConnectionProblem | 'storage' | 'worker' | 'bad-file';
+export type {
+  Conn,
+  Problem,
+  RefusedFile,
+  TransferActions,
+  TransferDeps,
+  TransferState,
+  WorkerPort,
+} from './transfer-types';
 
-export type Conn =
-  | { kind: 'starting' }
-  | { kind: 'idle' }
-  | { kind: 'connecting'; registering: boolean }
-  | { kind: 'connected' }
-  | { kind: 'problem'; problem: Problem; detail: string; retryAt?: number };
+import { historyOf, isInterrupted, MAX_AUTO_RESENDS, markReplacing } from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
 /** me.info is a few hundred bytes; anything much larger is not one. */
 export const MAX_ME_INFO_BYTES = 64 * 1024;
-
-/** The worker as the model drives it (browser/upload-worker-client.ts in the page). */
-export interface WorkerPort {
-  post(msg: ToWorker): void;
-  terminate(): void;
-}
-
-/** Everything outside the model: the worker, IndexedDB, key import and the clocks. */
-export interface TransferDeps {
-  startWorker(onMessage: (msg: FromWorker) => void, onCrash: (error: Error) => void): WorkerPort;
-  loadIdentity(): Promise<StoredIdentity | undefined>;
-  saveIdentity(identity: StoredIdentity): Promise<void>;
-  forgetIdentity(): Promise<void>;
-  addUploadRecord(record: UploadRecord): Promise<void>;
-  listUploadRecords(): Promise<UploadRecord[]>;
-  /** Imports a me.info's PKCS#8 key as a non-extractable CryptoKey. */
-  importPrivateKey(pkcs8: Uint8Array): Promise<CryptoKey>;
-  /** Wall-clock milliseconds (Date.now): records, retry times. */
-  now(): number;
-  /** Monotonic milliseconds (performance.now): transfer speeds. */
-  monotonic(): number;
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(timer: unknown): void;
-}
-
-export interface TransferActions {
-  /** Registers `name`; returns why the name is not valid, or undefined once started. */
-  register(name: string): string | undefined;
-  /** Reads a me.info, imports its key and reconnects with it (stored on success). */
-  importMeInfo(file: File): Promise<void>;
-  forget(): Promise<void>;
-  /** After 1606: drop the stale identity and register the same name again. */
-  registerAgain(): Promise<void>;
-  /** Reconnects the current (or pending imported) identity, e.g. from a "Try again" button. */
-  retryNow(): void;
-  addFiles(files: Iterable<File>): void;
-  cancel(id: string): void;
-  retryItem(id: string): void;
-  clearFinished(): void;
-  dismissMeInfo(): void;
-}
-
-/** What the page renders. A new object on every change, so React can compare by identity. */
-export interface TransferState {
-  bridgeUrl: string;
-  /** undefined while loading; null when this browser has no identity. */
-  identity: StoredIdentity | null | undefined;
-  conn: Conn;
-  items: UploadItem[];
-  history: UploadRecord[];
-  /** me.info text right after registration: in memory only until downloaded or dismissed. */
-  meInfo: { name: string; text: string } | null;
-  /** The name last tried for registration (kept in the form after "name taken"). */
-  triedName: string;
-  actions: TransferActions;
-}
 
 type Fields = Omit<TransferState, 'bridgeUrl' | 'actions'>;
 
@@ -117,6 +65,10 @@ export class TransferModel {
   #activeId: string | null = null;
   /** Automatic reconnects that failed in a row. */
   #failures = 0;
+  /** Every stored record (history shows the current identity's). */
+  #records: UploadRecord[] = [];
+  /** Automatic re-sends per item after interruptions. */
+  readonly #resends = new Map<string, number>();
   #retryTimer: unknown;
   #storageTimer: unknown;
 
@@ -127,6 +79,7 @@ export class TransferModel {
       identity: undefined,
       conn: { kind: 'starting' },
       items: [],
+      refused: [],
       history: [],
       meInfo: null,
       triedName: '',
@@ -205,20 +158,39 @@ export class TransferModel {
       else this.#set({ conn: { kind: 'idle' } });
     },
     addFiles: (files) => {
-      const added = newItems(files);
-      if (added.length > 0) this.#set({ items: [...this.#state.items, ...added] });
+      const all = [...files];
+      const refused = all.filter(tooLarge).map((f) => ({ name: f.name, size: f.size }));
+      const added = markReplacing(
+        newItems(all.filter((f) => !tooLarge(f))),
+        this.#state.items,
+        this.#state.history,
+      );
+      this.#set({ items: [...this.#state.items, ...added], refused });
     },
     cancel: (id) => {
       if (this.#activeId === id) this.#post({ type: 'cancel', id });
       else this.#set({ items: cancelQueued(this.#state.items, id) });
     },
-    retryItem: (id) => this.#set({ items: requeue(this.#state.items, id) }),
+    retryItem: (id) => {
+      this.#resends.delete(id);
+      this.#set({ items: requeue(this.#state.items, id) });
+    },
     clearFinished: () => this.#set({ items: withoutFinished(this.#state.items) }),
+    dismissRefused: () => this.#set({ refused: [] }),
+    clearHistory: () => this.#clearHistory(),
+    meInfoDownloaded: () => {
+      const m = this.#state.meInfo;
+      if (m) this.#set({ meInfo: { ...m, downloaded: true } });
+    },
     dismissMeInfo: () => this.#set({ meInfo: null }),
   };
 
   #set(change: Partial<Fields>): void {
-    this.#state = { ...this.#state, ...change };
+    const next = { ...this.#state, ...change };
+    if (change.identity !== undefined && change.identity !== this.#state.identity) {
+      next.history = historyOf(this.#records, next.identity);
+    }
+    this.#state = next;
     this.#sendNext();
     for (const listener of this.#listeners) listener();
   }
@@ -239,7 +211,8 @@ export class TransferModel {
 
   async #refreshHistory(): Promise<void> {
     try {
-      this.#set({ history: await this.#deps.listUploadRecords() });
+      this.#records = await this.#deps.listUploadRecords();
+      this.#set({ history: historyOf(this.#records, this.#state.identity) });
     } catch {
       // History is a convenience; the uploads themselves still work.
     }
@@ -279,7 +252,11 @@ export class TransferModel {
         if (msg.via === 'register' && msg.privateKey && msg.privateKeyPkcs8) {
           const { name, clientId } = msg;
           this.#set({
-            meInfo: { name, text: formatMeInfo({ name, clientId, privateKeyPkcs8: msg.privateKeyPkcs8 }) },
+            meInfo: {
+              name,
+              text: formatMeInfo({ name, clientId, privateKeyPkcs8: msg.privateKeyPkcs8 }),
+              downloaded: false,
+            },
           });
           const createdAt = this.#deps.now();
           this.#store({ name, clientId, privateKey: msg.privateKey, createdAt, origin: 'registered' });
@@ -288,7 +265,7 @@ export class TransferModel {
           this.#pendingImport = null;
           this.#store(id);
         }
-        this.#set({ conn: { kind: 'connected' } });
+        this.#set({ conn: { kind: 'connected' }, items: this.#resendInterrupted() });
         return;
       }
       case 'problem':
@@ -300,17 +277,31 @@ export class TransferModel {
       case 'done': {
         this.#activeId = null;
         const item = this.#state.items.find((it) => it.id === msg.id);
-        this.#set({ items: applyDone(this.#state.items, msg) });
+        const resends = this.#resends.get(msg.id) ?? 0;
+        const interrupted = msg.outcome === 'failed' && isInterrupted(msg.code) && resends < MAX_AUTO_RESENDS;
+        const items = applyDone(this.#state.items, msg);
+        if (interrupted) {
+          // The worker is reconnecting: nothing more is sent until it says so.
+          this.#set({
+            items: items.map((it) => (it.id === msg.id ? { ...it, interrupted } : it)),
+            conn: { kind: 'connecting', registering: false },
+          });
+        } else {
+          this.#set({ items });
+        }
         const now = this.#deps.now();
+        const identity = this.#state.identity;
         void this.#deps
           .addUploadRecord({
             id: `${now.toString(36)}-${msg.id}`,
             fileName: item?.file.name ?? msg.id,
+            wireName: item?.wireName,
             size: item?.size ?? 0,
             cksum: msg.cksum,
             finishedAt: now,
             outcome: msg.outcome,
-            clientName: this.#state.identity?.name ?? '',
+            clientName: identity?.name ?? '',
+            clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
             attempts: msg.attempts,
           })
           .catch(() => {})
@@ -318,6 +309,29 @@ export class TransferModel {
         return;
       }
     }
+  }
+
+  /** The connection is back: files it interrupted go again by themselves, from the start (v3). */
+  #resendInterrupted(): UploadItem[] {
+    let items = this.#state.items;
+    for (const it of items) {
+      if (it.phase !== 'failed' || !it.interrupted) continue;
+      this.#resends.set(it.id, (this.#resends.get(it.id) ?? 0) + 1);
+      items = requeue(items, it.id);
+    }
+    return items;
+  }
+
+  async #clearHistory(): Promise<void> {
+    const ids = this.#state.history.map((r) => r.id);
+    try {
+      await this.#deps.removeUploadRecords(ids);
+    } catch {
+      // Nothing else depends on it; what could not be removed shows again after a reload.
+    }
+    const gone = new Set(ids);
+    this.#records = this.#records.filter((r) => !gone.has(r.id));
+    this.#set({ history: historyOf(this.#records, this.#state.identity) });
   }
 
   #onProblem(problem: ConnectionProblem, detail: string): void {
@@ -381,6 +395,7 @@ export class TransferModel {
     this.#set({ items: cancelUnfinished(this.#state.items), meInfo: null });
     try {
       await this.#deps.forgetIdentity();
+      await this.#clearHistory();
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
       return;

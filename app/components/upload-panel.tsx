@@ -1,10 +1,12 @@
 'use client';
-/** Drop zone, the queue with per-file progress, and the overall bar. */
-import { type DragEvent, useId, useRef, useState } from 'react';
-import { isFinished, totals, type UploadItem } from '@/browser/upload-queue';
+/** Drop zone, the sticky overall bar, the queue with per-file progress, and refused files. */
+import { useId, useRef } from 'react';
+import { isFinished, timeLeft, totals, type UploadItem } from '@/browser/upload-queue';
 import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
 import { formatBytes, formatDuration, formatSpeed, percent } from './format';
+import type { RefusedFile } from './transfer-types';
 import { Button, Card, ProgressBar, type Tone } from './ui';
+import { FILE_LIMIT_TEXT, failureSentence, tooLargeSentence } from './upload-rules';
 
 function phaseLabel(it: UploadItem): { text: string; tone: Tone } {
   switch (it.phase) {
@@ -26,7 +28,7 @@ function phaseLabel(it: UploadItem): { text: string; tone: Tone } {
     case 'verified':
       return { text: 'Verified', tone: 'ok' };
     case 'failed':
-      return { text: 'Failed', tone: 'bad' };
+      return it.interrupted ? { text: 'Waiting to resend', tone: 'warn' } : { text: 'Failed', tone: 'bad' };
     case 'cancelled':
       return { text: 'Cancelled', tone: 'muted' };
   }
@@ -40,12 +42,22 @@ const BADGE: Record<Tone, string> = {
   muted: 'bg-line/60 text-muted',
 };
 
-function ItemRow(props: { item: UploadItem; onCancel(): void; onRetry(): void }) {
+const running = (it: UploadItem) =>
+  it.phase === 'sending' || it.phase === 'verifying' || it.phase === 'retrying';
+
+/** Why the stored name differs from the file's: said once, in words. */
+function renameReason(it: UploadItem): string {
+  if (it.wireName !== it.file.name) {
+    return 'Protocol v3 names are plain ASCII: other characters are sent as “_”, and the server replaces characters file systems do not allow.';
+  }
+  return 'The server replaces characters file systems do not allow.';
+}
+
+function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRetry(): void }) {
   const it = props.item;
   const label = phaseLabel(it);
   const done = it.phase === 'verified' ? it.size : it.bytesRead;
-  const running = it.phase === 'sending' || it.phase === 'verifying' || it.phase === 'retrying';
-  const eta = running && it.speed ? (it.size - it.bytesRead) / it.speed : undefined;
+  const eta = timeLeft(it, props.now);
   return (
     <li
       className="flex flex-col gap-2 py-4 first:pt-0 last:pb-0"
@@ -56,15 +68,23 @@ function ItemRow(props: { item: UploadItem; onCancel(): void; onRetry(): void })
     >
       <div className="flex items-start justify-between gap-3">
         <div className="min-w-0">
-          <p className="truncate font-medium" title={it.file.name}>
-            {it.file.name}
-          </p>
-          {it.wireName !== it.file.name && (
-            <p className="truncate text-xs text-muted">stored as {it.wireName}</p>
+          <p className="wrap-anywhere font-medium">{it.file.name}</p>
+          {it.storedName !== it.file.name && (
+            <p className="text-xs text-muted" data-testid="stored-name">
+              Stored as <span className="break-all font-mono">{it.storedName}</span> (a number may be added if
+              that name is taken). {renameReason(it)}
+            </p>
+          )}
+          {it.replaces && (
+            <p className="text-xs text-warn" data-testid="replaces">
+              {it.phase === 'verified'
+                ? 'Replaced the file of the same name you sent before.'
+                : 'Replaces the file of the same name you sent before.'}
+            </p>
           )}
         </div>
         <span
-          className={`shrink-0 rounded-full px-2.5 py-0.5 text-xs font-semibold ${BADGE[label.tone]}`}
+          className={`shrink-0 whitespace-nowrap rounded-full px-2.5 py-0.5 text-xs font-semibold ${BADGE[label.tone]}`}
           data-testid="upload-phase"
         >
           {label.text}
@@ -73,15 +93,15 @@ function ItemRow(props: { item: UploadItem; onCancel(): void; onRetry(): void })
       <ProgressBar
         value={it.phase === 'verified' ? 100 : percent(done, it.size)}
         tone={label.tone}
+        size="sm"
         label={`${it.file.name}: ${label.text}`}
         valueText={`${formatBytes(done)} of ${formatBytes(it.size)}`}
       />
       <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-1 text-xs text-muted">
-        <span className="tabular-nums">
+        <span className="tabular-nums" data-testid="upload-figures">
           {formatBytes(done)} of {formatBytes(it.size)}
-          {running && it.speed ? ` · ${formatSpeed(it.speed)}` : ''}
-          {eta !== undefined && it.phase === 'sending' ? ` · ${formatDuration(eta)} left` : ''}
-          {it.phase === 'verified' && it.cksum !== undefined ? ` · CRC ${it.cksum}` : ''}
+          {it.phase === 'sending' && it.speed ? ` · ${formatSpeed(it.speed)}` : ''}
+          {eta !== undefined ? ` · ${formatDuration(eta)} left` : ''}
         </span>
         <span className="flex gap-1">
           {!isFinished(it.phase) && (
@@ -96,61 +116,112 @@ function ItemRow(props: { item: UploadItem; onCancel(): void; onRetry(): void })
           )}
         </span>
       </div>
-      {it.phase === 'failed' && it.message && (
-        <p className="text-sm text-bad" data-testid="upload-error">
-          {it.message}
-        </p>
+      {it.phase === 'failed' && (
+        <div className={`text-sm ${it.interrupted ? 'text-warn' : 'text-bad'}`} data-testid="upload-error">
+          <p className="text-pretty">{failureSentence(it.code, !!it.interrupted)}</p>
+          {it.message && (
+            <details className="mt-1 text-xs text-muted">
+              <summary className="cursor-pointer select-none font-medium">
+                Details for the server’s owner
+              </summary>
+              <p className="mt-1 break-words">
+                {it.message}
+                {it.code ? ` (${it.code})` : ''}
+              </p>
+            </details>
+          )}
+        </div>
       )}
     </li>
   );
 }
 
+/** The summary line: every row counted, failed and cancelled said apart from sent. */
+export function summary(items: UploadItem[]): string {
+  const t = totals(items);
+  const parts = [`${t.verified} of ${t.files} ${t.files === 1 ? 'file' : 'files'} sent`];
+  if (t.failed > 0) parts.push(`${t.failed} failed`);
+  if (t.cancelled > 0) parts.push(`${t.cancelled} cancelled`);
+  return parts.join(' · ');
+}
+
+/** The file being sent and the whole queue's figures, stuck to the top while scrolling. */
+function OverallBar({ items, now }: { items: UploadItem[]; now: number }) {
+  const { bytes: total, sent, failed, busy } = totals(items);
+  const current = items.find(running);
+  // While verifying nothing leaves this browser: no speed then.
+  const speed = current?.phase === 'sending' ? current.speed : undefined;
+  const eta = current ? timeLeft(current, now) : undefined;
+  // The rest of the queue at the current file's speed (an estimate only once that one has one).
+  const rest =
+    eta !== undefined && speed
+      ? eta + items.filter((it) => it.phase === 'queued').reduce((s, it) => s + it.size, 0) / speed
+      : undefined;
+  return (
+    <div
+      className="sticky top-0 z-10 -mx-5 flex flex-col gap-2 border-b border-line bg-card/95 px-5 py-3 backdrop-blur sm:-mx-6 sm:px-6"
+      data-testid="overall"
+    >
+      <div className="flex flex-wrap items-baseline justify-between gap-x-3 gap-y-0.5 text-sm">
+        <span className="font-medium" data-testid="overall-summary">
+          {summary(items)}
+        </span>
+        <span className="tabular-nums text-muted">
+          {formatBytes(sent)} of {formatBytes(total)}
+          {busy && speed ? ` · ${formatSpeed(speed)}` : ''}
+          {busy && rest !== undefined ? ` · ${formatDuration(rest)} left` : ''}
+        </span>
+      </div>
+      <ProgressBar
+        value={percent(sent, total)}
+        label="All files"
+        tone={failed > 0 ? 'warn' : busy ? 'accent' : 'ok'}
+        valueText={`${formatBytes(sent)} of ${formatBytes(total)}`}
+      />
+      {current && (
+        <p className="truncate text-xs text-muted" data-testid="overall-current">
+          Sending {current.file.name}
+        </p>
+      )}
+    </div>
+  );
+}
+
 export function UploadPanel(props: {
   items: UploadItem[];
+  refused: RefusedFile[];
   canSend: boolean;
+  serverHost: string;
+  /** performance.now() of this render (time left is shown only once it means something). */
+  now: number;
   onFiles(files: File[]): void;
   onCancel(id: string): void;
   onRetry(id: string): void;
   onClearFinished(): void;
+  onDismissRefused(): void;
 }) {
-  const [over, setOver] = useState(false);
   const inputId = useId();
   const hintId = useId();
   const input = useRef<HTMLInputElement>(null);
   const { items } = props;
-
-  const onDrop = (ev: DragEvent) => {
-    ev.preventDefault();
-    setOver(false);
-    const files = Array.from(ev.dataTransfer.files);
-    if (files.length > 0) props.onFiles(files);
-  };
-
-  const { files, bytes: total, sent, finished, verified, failed, busy } = totals(items);
+  const { finished } = totals(items);
+  const compact = items.length > 0;
 
   return (
     <Card labelledBy="upload-title">
-      <h2 id="upload-title" className="text-lg font-semibold">
+      <h2 id="upload-title" className="sr-only">
         Send files
       </h2>
-      {/* biome-ignore lint/a11y/noStaticElementInteractions: a drop target only; the "Choose files" button inside is the keyboard and screen-reader path. */}
       <div
-        onDragOver={(ev) => {
-          ev.preventDefault();
-          ev.dataTransfer.dropEffect = 'copy';
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={onDrop}
         data-testid="dropzone"
-        className={`mt-4 flex flex-col items-center gap-3 rounded-xl border-2 border-dashed px-4 py-8 text-center transition ${
-          over ? 'border-accent bg-accent-soft' : 'border-line'
+        className={`flex flex-col items-center gap-3 rounded-xl border-2 border-dashed border-line text-center ${
+          compact ? 'px-4 py-5 sm:flex-row sm:justify-center' : 'px-4 py-10'
         }`}
       >
         <svg
           aria-hidden="true"
           viewBox="0 0 24 24"
-          className="h-9 w-9 text-accent"
+          className={`${compact ? 'hidden h-7 w-7 sm:block' : 'h-10 w-10'} text-accent`}
           fill="none"
           stroke="currentColor"
           strokeWidth="1.7"
@@ -161,8 +232,8 @@ export function UploadPanel(props: {
             strokeLinejoin="round"
           />
         </svg>
-        <p id={hintId} className="text-sm text-muted">
-          Drop files here, or
+        <p id={hintId} className={compact ? 'text-sm text-muted' : 'text-base font-medium'}>
+          Drop files anywhere on this page, or
         </p>
         <input
           ref={input}
@@ -180,38 +251,47 @@ export function UploadPanel(props: {
         <Button variant="primary" onClick={() => input.current?.click()}>
           Choose files…
         </Button>
-        <p className="text-xs text-muted">
-          {props.canSend
-            ? 'Encrypted here with AES-256 before sending; up to 4 GiB per file.'
-            : 'Files wait in the queue until the connection is ready.'}
-        </p>
+        {!compact && (
+          <p className="max-w-md text-pretty text-xs text-muted">
+            {props.canSend
+              ? `Encrypted here with AES-256, then sent to ${props.serverHost}. Files ${FILE_LIMIT_TEXT} each.`
+              : 'Files wait here until the connection is ready.'}
+          </p>
+        )}
       </div>
 
+      {props.refused.length > 0 && (
+        <div
+          role="alert"
+          className="mt-4 rounded-xl border border-bad/40 bg-bad-soft p-4 text-sm"
+          data-testid="refused"
+        >
+          <ul className="flex flex-col gap-1">
+            {props.refused.map((f) => (
+              <li key={f.name} className="break-words">
+                {tooLargeSentence(f.name, f.size)} It was not added.
+              </li>
+            ))}
+          </ul>
+          <Button
+            variant="ghost"
+            className="mt-2 -ml-2 min-h-8 px-2 py-1 text-xs"
+            onClick={props.onDismissRefused}
+          >
+            Dismiss
+          </Button>
+        </div>
+      )}
+
       {items.length > 0 && (
-        <div className="mt-6">
-          <div className="mb-4 flex flex-col gap-2" data-testid="overall">
-            <div className="flex flex-wrap items-baseline justify-between gap-2 text-sm">
-              <span className="font-medium">
-                {finished} of {files} {files === 1 ? 'file' : 'files'} done
-                {verified > 0 && <span className="text-ok"> · {verified} verified</span>}
-                {failed > 0 && <span className="text-bad"> · {failed} failed</span>}
-              </span>
-              <span className="tabular-nums text-muted">
-                {formatBytes(sent)} of {formatBytes(total)}
-              </span>
-            </div>
-            <ProgressBar
-              value={percent(sent, total)}
-              label="All files"
-              tone={failed > 0 ? 'warn' : busy ? 'accent' : 'ok'}
-              valueText={`${formatBytes(sent)} of ${formatBytes(total)}`}
-            />
-          </div>
-          <ul className="divide-y divide-line border-t border-line pt-4" aria-label="Upload queue">
+        <div className="mt-4">
+          <OverallBar items={items} now={props.now} />
+          <ul className="mt-4 divide-y divide-line" aria-label="Upload queue">
             {items.map((it) => (
               <ItemRow
                 key={it.id}
                 item={it}
+                now={props.now}
                 onCancel={() => props.onCancel(it.id)}
                 onRetry={() => props.onRetry(it.id)}
               />

@@ -5,7 +5,7 @@
  * re-renders on its snapshots. Components only render the state and call its actions.
  */
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
-import { addUploadRecord, listUploadRecords } from '@/browser/history-store';
+import { addUploadRecord, listUploadRecords, removeUploadRecords } from '@/browser/history-store';
 import { forgetIdentity, loadIdentity, saveIdentity } from '@/browser/identity-store';
 import { startUploadWorker } from '@/browser/upload-worker-client';
 import { importPrivateKeyPkcs8 } from '@/lib/crypto';
@@ -18,6 +18,7 @@ const browserDeps: TransferDeps = {
   forgetIdentity,
   addUploadRecord,
   listUploadRecords,
+  removeUploadRecords,
   importPrivateKey: (pkcs8) => importPrivateKeyPkcs8(crypto.subtle, pkcs8, { extractable: false }),
   now: () => Date.now(),
   monotonic: () => performance.now(),

@@ -10,3 +10,4 @@ export * from './request-decoder';
 export * from './requests';
 export * from './response-decoder';
 export * from './responses';
+export * from './stored-name';

@@ -1,0 +1,90 @@
+/**
+ * The page model's types: its state, its actions and what it depends on (the worker,
+ * IndexedDB, key import and the clocks), apart from transfer-state.ts's transitions.
+ */
+import type { UploadRecord } from '@/browser/history-store';
+import type { StoredIdentity } from '@/browser/identity-store';
+import type { ConnectionProblem, FromWorker, ToWorker } from '@/browser/upload-protocol';
+import type { UploadItem } from '@/browser/upload-queue';
+
+/** What stands between the person and sending files. */
+export type Problem = ConnectionProblem | 'storage' | 'worker' | 'bad-file';
+
+export type Conn =
+  | { kind: 'starting' }
+  | { kind: 'idle' }
+  | { kind: 'connecting'; registering: boolean }
+  | { kind: 'connected' }
+  | { kind: 'problem'; problem: Problem; detail: string; retryAt?: number };
+
+/** The worker as the model drives it (browser/upload-worker-client.ts in the page). */
+export interface WorkerPort {
+  post(msg: ToWorker): void;
+  terminate(): void;
+}
+
+/** Everything outside the model: the worker, IndexedDB, key import and the clocks. */
+export interface TransferDeps {
+  startWorker(onMessage: (msg: FromWorker) => void, onCrash: (error: Error) => void): WorkerPort;
+  loadIdentity(): Promise<StoredIdentity | undefined>;
+  saveIdentity(identity: StoredIdentity): Promise<void>;
+  forgetIdentity(): Promise<void>;
+  addUploadRecord(record: UploadRecord): Promise<void>;
+  listUploadRecords(): Promise<UploadRecord[]>;
+  removeUploadRecords(ids: readonly string[]): Promise<void>;
+  /** Imports a me.info's PKCS#8 key as a non-extractable CryptoKey. */
+  importPrivateKey(pkcs8: Uint8Array): Promise<CryptoKey>;
+  /** Wall-clock milliseconds (Date.now): records, retry times. */
+  now(): number;
+  /** Monotonic milliseconds (performance.now): transfer speeds. */
+  monotonic(): number;
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+export interface TransferActions {
+  /** Registers `name`; returns why the name is not valid, or undefined once started. */
+  register(name: string): string | undefined;
+  /** Reads a me.info, imports its key and reconnects with it (stored on success). */
+  importMeInfo(file: File): Promise<void>;
+  forget(): Promise<void>;
+  /** After 1606: drop the stale identity and register the same name again. */
+  registerAgain(): Promise<void>;
+  /** Reconnects the current (or pending imported) identity, e.g. from a "Try again" button. */
+  retryNow(): void;
+  addFiles(files: Iterable<File>): void;
+  cancel(id: string): void;
+  retryItem(id: string): void;
+  clearFinished(): void;
+  /** Hides the note about files refused for their size. */
+  dismissRefused(): void;
+  /** Deletes this identity's history. */
+  clearHistory(): Promise<void>;
+  /** The me.info was downloaded: the offer stays (to download again) until dismissed. */
+  meInfoDownloaded(): void;
+  dismissMeInfo(): void;
+}
+
+/** A file not queued because protocol v3 cannot carry it. */
+export interface RefusedFile {
+  name: string;
+  size: number;
+}
+
+/** What the page renders. A new object on every change, so React can compare by identity. */
+export interface TransferState {
+  bridgeUrl: string;
+  /** undefined while loading; null when this browser has no identity. */
+  identity: StoredIdentity | null | undefined;
+  conn: Conn;
+  items: UploadItem[];
+  /** Files refused when added (too large), until dismissed or more files are added. */
+  refused: RefusedFile[];
+  /** The current identity's past uploads, newest first. */
+  history: UploadRecord[];
+  /** me.info text right after registration: in memory only until dismissed. */
+  meInfo: { name: string; text: string; downloaded: boolean } | null;
+  /** The name last tried for registration (kept in the form after "name taken"). */
+  triedName: string;
+  actions: TransferActions;
+}

@@ -1,0 +1,75 @@
+/**
+ * Rules the page applies around the upload queue, kept apart from the model so each is
+ * unit-tested on its own: which failures are retried by themselves, whose history is shown,
+ * which new file replaces one sent before, and the sentences a sender reads for a failure.
+ */
+import type { UploadRecord } from '@/browser/history-store';
+import type { StoredIdentity } from '@/browser/identity-store';
+import type { UploadItem } from '@/browser/upload-queue';
+import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
+import { formatBytes } from './format';
+
+/** The limit as a person reads it (MAX_FILE_SIZE is 4 GiB less 17 bytes). */
+export const FILE_LIMIT_TEXT = 'under 4 GiB';
+
+/** Failures that mean "the connection went away", not "the server refused the file". */
+const INTERRUPTED = new Set([
+  'CLIENT_ERR_CONNECTION_CLOSED',
+  'CLIENT_ERR_SESSION_CLOSED',
+  'CLIENT_ERR_UNREACHABLE',
+]);
+/** A file interrupted this many times in a row waits for "Send again" (the link may be failing it). */
+export const MAX_AUTO_RESENDS = 3;
+
+export function isInterrupted(code: string | undefined): boolean {
+  return code !== undefined && INTERRUPTED.has(code);
+}
+
+/** The records sent as `identity` (by client ID; older records without one, by name). */
+export function historyOf(
+  records: UploadRecord[],
+  identity: StoredIdentity | null | undefined,
+): UploadRecord[] {
+  if (!identity) return [];
+  const hex = clientIdToHex(identity.clientId);
+  return records.filter((r) => (r.clientIdHex ? r.clientIdHex === hex : r.clientName === identity.name));
+}
+
+/**
+ * Marks each added item that will replace a file of the same stored name: one this identity
+ * sent and the server verified, or one earlier in the queue (the server keeps one file per
+ * client and name, the last one sent).
+ */
+export function markReplacing(added: UploadItem[], queue: UploadItem[], sent: UploadRecord[]): UploadItem[] {
+  const taken = new Set<string>();
+  for (const r of sent) if (r.outcome === 'verified') taken.add(r.wireName ?? r.fileName);
+  for (const it of queue) if (it.phase !== 'cancelled' && it.phase !== 'failed') taken.add(it.wireName);
+  return added.map((it) => {
+    const replaces = taken.has(it.wireName);
+    taken.add(it.wireName);
+    return replaces ? { ...it, replaces: true } : it;
+  });
+}
+
+/** The sentence shown when a file is refused for its size. */
+export function tooLargeSentence(name: string, size: number): string {
+  return `“${name}” is ${formatBytes(size)}; this server takes files ${FILE_LIMIT_TEXT} (at most ${MAX_FILE_SIZE.toLocaleString('en-US')} bytes), a limit of protocol v3.`;
+}
+
+/** What a failed file's row says to the person who sent it; the raw error goes under details. */
+export function failureSentence(code: string | undefined, interrupted: boolean): string {
+  if (interrupted)
+    return 'The connection dropped while sending. It is sent again from the start once the connection is back.';
+  switch (code) {
+    case 'CLIENT_ERR_CRC_MISMATCH':
+      return 'The server received the file differently from how it left this browser, four times. Send it again; if it keeps failing, the connection is damaging data.';
+    case 'CLIENT_ERR_SERVER_ERROR':
+      return 'The server could not store this file. Try again later, or ask whoever runs the server.';
+    case 'CLIENT_ERR_SOURCE':
+      return 'This browser could not read the file (was it moved, changed or deleted?). Choose it again.';
+    case 'CLIENT_ERR_FILE_TOO_LARGE':
+      return 'The file is larger than this server accepts.';
+    default:
+      return 'The file was not sent. Send it again; if it keeps failing, ask whoever runs the server.';
+  }
+}
