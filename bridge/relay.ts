@@ -50,72 +50,76 @@ const TCP_LINGER_MS = 5_000;
  * queued are flushed before the close frame (ws sends in order).
  */
 export class Relay {
-  private readonly tcp: Socket;
-  private readonly decoder = new ResponseFrameDecoder();
-  private readonly started = Date.now();
-  private readonly wsHigh: number;
-  private readonly wsLow: number;
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private connected = false;
-  private tcpPaused = false;
-  private wsPaused = false;
+  readonly #tcp: Socket;
+  readonly #decoder = new ResponseFrameDecoder();
+  readonly #started = Date.now();
+  readonly #wsHigh: number;
+  readonly #wsLow: number;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #connected = false;
+  #tcpPaused = false;
+  #wsPaused = false;
   /** Set once the bridge or the target decides to end the connection. */
-  private ending: { code: number; by: ConnectionRecord['closedBy'] } | null = null;
-  private lastActivity = Date.now();
-  private idleTimer: NodeJS.Timeout | null = null;
-  private connectTimer: NodeJS.Timeout | null = null;
-  private lingerTimer: NodeJS.Timeout | null = null;
-  private finished = false;
-  private closeReasonFromClient = '';
+  #ending: { code: number; by: ConnectionRecord['closedBy'] } | null = null;
+  #lastActivity = Date.now();
+  #idleTimer: NodeJS.Timeout | null = null;
+  #connectTimer: NodeJS.Timeout | null = null;
+  #lingerTimer: NodeJS.Timeout | null = null;
+  #finished = false;
+  #closeReasonFromClient = '';
   /** Resolves when both sides are closed and the log line is written. */
   readonly done: Promise<void>;
-  private resolveDone!: () => void;
+  #resolveDone!: () => void;
 
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly opts: RelayOptions,
-    private readonly peer: RelayPeer,
-    private readonly log: Logger,
-  ) {
+  readonly #ws: WebSocket;
+  readonly #opts: RelayOptions;
+  readonly #peer: RelayPeer;
+  readonly #log: Logger;
+
+  constructor(ws: WebSocket, opts: RelayOptions, peer: RelayPeer, log: Logger) {
+    this.#ws = ws;
+    this.#opts = opts;
+    this.#peer = peer;
+    this.#log = log;
     this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
+      this.#resolveDone = resolve;
     });
-    this.wsHigh = opts.wsHighWaterMark ?? DEFAULT_WS_HIGH_WATER;
-    this.wsLow = opts.wsLowWaterMark ?? DEFAULT_WS_LOW_WATER;
+    this.#wsHigh = opts.wsHighWaterMark ?? DEFAULT_WS_HIGH_WATER;
+    this.#wsLow = opts.wsLowWaterMark ?? DEFAULT_WS_LOW_WATER;
     // Read nothing from the browser until the file server is there to take it.
     ws.pause();
-    this.tcp = connect({
+    this.#tcp = connect({
       host: opts.target.host,
       port: opts.target.port,
       writableHighWaterMark: opts.tcpHighWaterMark ?? DEFAULT_TCP_HIGH_WATER,
     } as NetConnectOpts);
-    this.tcp.setNoDelay(true);
+    this.#tcp.setNoDelay(true);
     // Queued until the connection is up, then sent before any frame.
-    if (opts.proxyHeader) this.tcp.write(opts.proxyHeader);
-    this.connectTimer = setTimeout(
-      () => this.end(CloseCode.TargetUnreachable, 'bridge'),
+    if (opts.proxyHeader) this.#tcp.write(opts.proxyHeader);
+    this.#connectTimer = setTimeout(
+      () => this.#end(CloseCode.TargetUnreachable, 'bridge'),
       opts.connectTimeoutMs,
     );
-    this.tcp.once('connect', () => this.onConnect());
-    this.tcp.on('data', (chunk: Buffer) => this.onTcpData(chunk));
-    this.tcp.on('drain', () => this.onTcpDrain());
-    this.tcp.on('end', () => this.end(CloseCode.TargetClosed, 'target'));
-    this.tcp.on('error', () =>
-      this.end(this.connected ? CloseCode.TargetClosed : CloseCode.TargetUnreachable, 'target'),
+    this.#tcp.once('connect', () => this.#onConnect());
+    this.#tcp.on('data', (chunk: Buffer) => this.#onTcpData(chunk));
+    this.#tcp.on('drain', () => this.#onTcpDrain());
+    this.#tcp.on('end', () => this.#end(CloseCode.TargetClosed, 'target'));
+    this.#tcp.on('error', () =>
+      this.#end(this.#connected ? CloseCode.TargetClosed : CloseCode.TargetUnreachable, 'target'),
     );
-    this.tcp.on('close', () => this.onTcpClose());
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    this.#tcp.on('close', () => this.#onTcpClose());
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
       // ws has already sent its own close frame (1009 for an oversized message, 1002/1007 for
       // a broken WebSocket frame); drop the TCP side.
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && !this.ending) {
-        this.ending = { code: CloseCode.MessageTooBig, by: 'bridge' };
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && !this.#ending) {
+        this.#ending = { code: CloseCode.MessageTooBig, by: 'bridge' };
       }
-      this.clearTimer('idleTimer');
-      this.tcp.destroy();
+      this.#idleTimer = stopTimer(this.#idleTimer);
+      this.#tcp.destroy();
     });
-    ws.on('close', (code, reason) => this.onWsClose(code, reason.toString()));
+    ws.on('close', (code, reason) => this.#onWsClose(code, reason.toString()));
   }
 
   /**
@@ -123,62 +127,62 @@ export class Relay {
    * so nothing more is buffered (ws drops the socket after its close timeout).
    */
   overBudget(): void {
-    this.end(CloseCode.TooManyConnections, 'bridge');
-    this.ws.pause();
+    this.#end(CloseCode.TooManyConnections, 'bridge');
+    this.#ws.pause();
   }
 
   /** Bridge shutdown: flush what is queued, close the WebSocket with 1001, end TCP. */
   shutdown(): void {
-    this.end(CloseCode.GoingAway, 'bridge');
+    this.#end(CloseCode.GoingAway, 'bridge');
   }
 
-  private onConnect(): void {
-    this.connected = true;
-    this.clearTimer('connectTimer');
-    if (this.ending) return;
-    this.touch();
-    this.ws.resume();
+  #onConnect(): void {
+    this.#connected = true;
+    this.#connectTimer = stopTimer(this.#connectTimer);
+    if (this.#ending) return;
+    this.#touch();
+    this.#ws.resume();
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
-    if (this.ending) return;
+  #onMessage(data: RawData, isBinary: boolean): void {
+    if (this.#ending) return;
     if (!isBinary) {
-      this.end(CloseCode.TextNotAllowed, 'bridge');
+      this.#end(CloseCode.TextNotAllowed, 'bridge');
       return;
     }
     // Default binaryType 'nodebuffer': one Buffer per message, fragments already joined.
     const message = data as Buffer;
     try {
-      checkRequestMessage(message, this.opts.maxPayload - REQUEST_HEADER_SIZE);
+      checkRequestMessage(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
     } catch (err) {
       if (!(err instanceof BridgeError)) throw err;
-      this.end(closeCodeFor(err.code), 'bridge');
+      this.#end(closeCodeFor(err.code), 'bridge');
       return;
     }
-    this.touch();
-    this.bytesIn += message.length;
-    if (!this.tcp.write(message) && !this.wsPaused) {
-      this.wsPaused = true;
-      this.ws.pause();
+    this.#touch();
+    this.#bytesIn += message.length;
+    if (!this.#tcp.write(message) && !this.#wsPaused) {
+      this.#wsPaused = true;
+      this.#ws.pause();
     }
   }
 
-  private onTcpDrain(): void {
-    if (this.wsPaused && !this.ending) {
-      this.wsPaused = false;
-      this.ws.resume();
+  #onTcpDrain(): void {
+    if (this.#wsPaused && !this.#ending) {
+      this.#wsPaused = false;
+      this.#ws.resume();
     }
   }
 
-  private onTcpData(chunk: Buffer): void {
+  #onTcpData(chunk: Buffer): void {
     // After the browser or the bridge ended it, nobody reads responses any more.
-    if ((this.ending && this.ending.by !== 'target') || this.ws.readyState !== this.ws.OPEN) return;
-    this.touch();
+    if ((this.#ending && this.#ending.by !== 'target') || this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#touch();
     let frames: ReturnType<ResponseFrameDecoder['push']>;
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.#decoder.push(chunk);
     } catch {
-      this.end(CloseCode.TargetProtocolError, 'bridge');
+      this.#end(CloseCode.TargetProtocolError, 'bridge');
       return;
     }
     for (const { header, payload } of frames) {
@@ -186,19 +190,19 @@ export class Relay {
       const message = Buffer.allocUnsafe(RESPONSE_HEADER_SIZE + payload.length);
       encodeResponseHeader(header, message);
       message.set(payload, RESPONSE_HEADER_SIZE);
-      this.bytesOut += message.length;
-      this.ws.send(message, { binary: true }, () => this.onWsSent());
+      this.#bytesOut += message.length;
+      this.#ws.send(message, { binary: true }, () => this.#onWsSent());
     }
-    if (!this.tcpPaused && this.ws.bufferedAmount > this.wsHigh) {
-      this.tcpPaused = true;
-      this.tcp.pause();
+    if (!this.#tcpPaused && this.#ws.bufferedAmount > this.#wsHigh) {
+      this.#tcpPaused = true;
+      this.#tcp.pause();
     }
   }
 
-  private onWsSent(): void {
-    if (this.tcpPaused && this.ws.bufferedAmount <= this.wsLow) {
-      this.tcpPaused = false;
-      this.tcp.resume();
+  #onWsSent(): void {
+    if (this.#tcpPaused && this.#ws.bufferedAmount <= this.#wsLow) {
+      this.#tcpPaused = false;
+      this.#tcp.resume();
     }
   }
 
@@ -206,91 +210,91 @@ export class Relay {
    * Starts closing, once: the WebSocket gets `code` after everything already queued for it,
    * and the TCP side is ended (the file server closed it), or destroyed (a refusal).
    */
-  private end(code: CloseCode, by: ConnectionRecord['closedBy']): void {
-    if (this.ending || this.finished) return;
-    this.ending = { code, by };
-    this.clearTimer('idleTimer');
-    this.clearTimer('connectTimer');
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, closeReason(code));
+  #end(code: CloseCode, by: ConnectionRecord['closedBy']): void {
+    if (this.#ending || this.#finished) return;
+    this.#ending = { code, by };
+    this.#idleTimer = stopTimer(this.#idleTimer);
+    this.#connectTimer = stopTimer(this.#connectTimer);
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(code, closeReason(code));
     // Read again so the browser's answering close frame is seen (messages are ignored now).
-    this.wsPaused = false;
-    if (this.ws.isPaused) this.ws.resume();
-    if (code === CloseCode.GoingAway) this.lingerTcp();
-    else if (by === 'bridge') this.tcp.destroy();
+    this.#wsPaused = false;
+    if (this.#ws.isPaused) this.#ws.resume();
+    if (code === CloseCode.GoingAway) this.#lingerTcp();
+    else if (by === 'bridge') this.#tcp.destroy();
     // by === 'target': TCP has ended or failed; its 'close' follows.
   }
 
   /** Lets the file server read what was relayed, then gives up after TCP_LINGER_MS. */
-  private lingerTcp(): void {
-    if (this.tcp.destroyed) return;
-    this.tcp.end();
-    this.lingerTimer ??= setTimeout(() => this.tcp.destroy(), TCP_LINGER_MS);
+  #lingerTcp(): void {
+    if (this.#tcp.destroyed) return;
+    this.#tcp.end();
+    this.#lingerTimer ??= setTimeout(() => this.#tcp.destroy(), TCP_LINGER_MS);
   }
 
-  private onWsClose(code: number, reason: string): void {
-    this.clearTimer('idleTimer');
-    this.clearTimer('connectTimer');
-    if (!this.ending) {
-      this.ending = { code, by: 'client' };
-      this.closeReasonFromClient = reason;
+  #onWsClose(code: number, reason: string): void {
+    this.#idleTimer = stopTimer(this.#idleTimer);
+    this.#connectTimer = stopTimer(this.#connectTimer);
+    if (!this.#ending) {
+      this.#ending = { code, by: 'client' };
+      this.#closeReasonFromClient = reason;
     }
-    if (this.tcp.destroyed) this.finish();
-    else this.lingerTcp();
+    if (this.#tcp.destroyed) this.#finish();
+    else this.#lingerTcp();
   }
 
-  private onTcpClose(): void {
-    this.clearTimer('lingerTimer');
-    this.clearTimer('connectTimer');
-    if (!this.ending) this.end(CloseCode.TargetClosed, 'target');
-    if (this.ws.readyState === this.ws.CLOSED) this.finish();
+  #onTcpClose(): void {
+    this.#lingerTimer = stopTimer(this.#lingerTimer);
+    this.#connectTimer = stopTimer(this.#connectTimer);
+    if (!this.#ending) this.#end(CloseCode.TargetClosed, 'target');
+    if (this.#ws.readyState === this.#ws.CLOSED) this.#finish();
     // Otherwise onWsClose finishes once the close handshake (or ws's close timeout) is done.
   }
 
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.clearTimer('lingerTimer');
-    const ending = this.ending ?? { code: 1006, by: 'client' as const };
-    this.log.info(
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#lingerTimer = stopTimer(this.#lingerTimer);
+    const ending = this.#ending ?? { code: 1006, by: 'client' as const };
+    this.#log.info(
       {
         event: 'connection',
-        peer: this.peer.address,
-        origin: this.peer.origin,
-        durationMs: Date.now() - this.started,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
+        peer: this.#peer.address,
+        origin: this.#peer.origin,
+        durationMs: Date.now() - this.#started,
+        bytesIn: this.#bytesIn,
+        bytesOut: this.#bytesOut,
         closeCode: ending.code,
         closeReason:
           ending.by === 'client'
-            ? this.closeReasonFromClient
+            ? this.#closeReasonFromClient
             : (CLOSE_REASONS[ending.code as CloseCode] ?? ''),
         closedBy: ending.by,
       } satisfies ConnectionRecord,
       'connection closed',
     );
-    this.resolveDone();
+    this.#resolveDone();
   }
 
-  private touch(): void {
-    if (this.ending) return;
-    this.lastActivity = Date.now();
-    if (this.idleTimer === null) this.armIdle(this.opts.idleTimeoutMs);
+  #touch(): void {
+    if (this.#ending) return;
+    this.#lastActivity = Date.now();
+    if (this.#idleTimer === null) this.#armIdle(this.#opts.idleTimeoutMs);
   }
 
   /** One timer re-armed lazily, not one clearTimeout per message. */
-  private armIdle(ms: number): void {
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.ending) return;
-      const idle = Date.now() - this.lastActivity;
-      if (idle >= this.opts.idleTimeoutMs) this.end(CloseCode.IdleTimeout, 'bridge');
-      else this.armIdle(this.opts.idleTimeoutMs - idle);
+  #armIdle(ms: number): void {
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.#ending) return;
+      const idle = Date.now() - this.#lastActivity;
+      if (idle >= this.#opts.idleTimeoutMs) this.#end(CloseCode.IdleTimeout, 'bridge');
+      else this.#armIdle(this.#opts.idleTimeoutMs - idle);
     }, ms);
   }
+}
 
-  private clearTimer(name: 'idleTimer' | 'connectTimer' | 'lingerTimer'): void {
-    const t = this[name];
-    if (t !== null) clearTimeout(t);
-    this[name] = null;
-  }
+/** Clears a timer if one is set; returns null for the field that held it. */
+function stopTimer(t: NodeJS.Timeout | null): null {
+  if (t !== null) clearTimeout(t);
+  return null;
 }
