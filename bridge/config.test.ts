@@ -69,6 +69,8 @@ describe('parseConfig', () => {
       '4M',
       '--max-buffered',
       '64M',
+      '--log-rate',
+      '3',
     ]);
     expect(c).toEqual({
       listen: { host: '0.0.0.0', port: 9000 },
@@ -89,6 +91,7 @@ describe('parseConfig', () => {
       proxyProtocol: false,
       maxBufferedPerIp: 4 * 1024 * 1024,
       maxBuffered: 64 * 1024 * 1024,
+      logRate: 3,
     });
   });
 

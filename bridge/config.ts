@@ -45,6 +45,8 @@ export interface BridgeConfig {
   maxPendingPerIp: number;
   /** /healthz reuses its last probe of the target for this long. */
   healthCacheMs: number;
+  /** Log lines a second per source and kind (refusals, connection ends); the rest are counted. */
+  logRate: number;
   /** PEM files; both set = listen with TLS (wss://). */
   cert?: string;
   key?: string;
@@ -80,6 +82,7 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   maxPending: 128,
   maxPendingPerIp: 8,
   healthCacheMs: 5_000,
+  logRate: 10,
   trustProxy: false,
   proxyProtocol: true,
   maxBufferedPerIp: 2 * (DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE),
@@ -174,6 +177,12 @@ export const BRIDGE_OPTIONS = {
     default: DEFAULT_CONFIG.healthCacheMs,
     help: `/healthz reuses its last probe this long (default ${DEFAULT_CONFIG.healthCacheMs / 1000})`,
   }),
+  'log-rate': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_LOG_RATE',
+    default: DEFAULT_CONFIG.logRate,
+    help: `log lines a second per client address and kind, burst 5 s of it; the rest are counted in a log-suppressed line (default ${DEFAULT_CONFIG.logRate})`,
+  }),
   cert: value(text, {
     arg: 'FILE',
     env: 'SFT_BRIDGE_CERT',
@@ -257,6 +266,7 @@ export function parseConfig(
     maxPending: v['max-pending'],
     maxPendingPerIp: v['max-pending-per-ip'],
     healthCacheMs: v['health-cache'],
+    logRate: v['log-rate'],
     cert: v.cert,
     key: v.key,
     trustProxy: v['trust-proxy'],

@@ -28,6 +28,8 @@ export interface RelayOptions {
   tcpHighWaterMark?: number;
   /** Written first on the TCP connection: the PROXY v2 header naming the client. */
   proxyHeader?: Uint8Array;
+  /** Whether the closing `connection` line of this kind may be written (log sampling per source). */
+  mayLog?: (kind: string) => boolean;
 }
 
 export interface RelayPeer {
@@ -255,6 +257,10 @@ export class Relay {
     this.#finished = true;
     this.#lingerTimer = stopTimer(this.#lingerTimer);
     const ending = this.#ending ?? { code: 1006, by: 'client' as const };
+    if (this.#opts.mayLog?.(`connection ${ending.code} ${ending.by}`) === false) {
+      this.#resolveDone();
+      return;
+    }
     this.#log.info(
       {
         event: 'connection',

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, closeReason } from '../lib/protocol';
 import { socketAddressBytes } from '../platform/ip-address';
+import { LogSampler } from '../platform/log-sampler';
 import { encodeProxyHeader, tcpProxyHeader } from '../platform/proxy-protocol';
 import { sourceKey } from '../platform/source-key';
 import type { BridgeConfig, HostPort } from './config';
@@ -56,6 +57,9 @@ function abortHandshake(socket: Duplex, status: number, text: string): void {
 
 export function createBridge(config: BridgeConfig, options: BridgeOptions = {}): Bridge {
   const log = options.log ?? createBridgeLogger();
+  // Per source and kind of line (refusals, connection ends, budget refusals): an attacker
+  // choosing how often to connect does not choose the log's volume.
+  const sampler = new LogSampler({ rate: config.logRate, log });
   /** Numbers the connections in the log (`conn`), from 1 at start. */
   let accepted = 0;
   const anyOrigin = config.origins.includes('*');
@@ -173,6 +177,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     ws.close(code, closeReason(code));
     ws.once('close', () => {
       refusing -= 1;
+      if (!sampler.allow(sourceOf(address), `refused ${code}`)) return;
       connLog.info(
         {
           event: 'connection',
@@ -205,12 +210,14 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
         idleTimeoutMs: config.idleTimeoutMs,
         connectTimeoutMs: config.connectTimeoutMs,
         proxyHeader: peer.proxyHeader,
+        mayLog: (kind) => sampler.allow(source, kind),
       },
       { address, origin },
       connLog,
     );
     buffered.track(socket, ws, source, () => {
-      connLog.warn({ event: 'buffer-refused', peer: address, source, buffered: buffered.used(source) });
+      if (sampler.allow(source, 'buffer-refused'))
+        connLog.warn({ event: 'buffer-refused', peer: address, source, buffered: buffered.used(source) });
       r.overBudget();
     });
     relays.add(r);
@@ -274,6 +281,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
       await Promise.all(done);
       server.closeAllConnections();
       await stopped;
+      sampler.flush();
     },
   };
 }
