@@ -15,6 +15,7 @@
  */
 import net from 'node:net';
 import { REQUEST_HEADER_SIZE, RequestCode, SEND_FILE_FIXED_SIZE } from '../../lib/protocol';
+import { ProxyHeaderDecoder } from '../../platform/proxy-protocol';
 
 export interface FlipProxyOptions {
   targetHost?: string;
@@ -95,7 +96,20 @@ export function createRequestCorrupter(
     lastPacketNumber = packetNumber;
   };
 
-  return (chunk: Uint8Array) => {
+  // The bridge starts each connection with a PROXY v2 header: skip it, then walk requests.
+  let proxyHeader: ProxyHeaderDecoder | null = new ProxyHeaderDecoder();
+  return (whole: Uint8Array) => {
+    let chunk = whole;
+    if (proxyHeader) {
+      try {
+        const done = proxyHeader.push(chunk);
+        if (!done) return;
+        chunk = done.rest;
+      } catch {
+        // Not a PROXY header (it fails at its first byte): the stream is requests from the start.
+      }
+      proxyHeader = null;
+    }
     let at = 0;
     while (at < chunk.length) {
       if (headerFill < REQUEST_HEADER_SIZE) {

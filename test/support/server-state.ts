@@ -59,9 +59,13 @@ export class ServerState {
     return join(this.dataDir, 'files', row.PathName);
   }
 
-  /** Names of files stored on disk for a client (its folder under data/files). */
+  /** Names of files stored on disk for a client (its folder under data/files: `clients.Folder`, or its ID for files stored before that column). */
   filesOnDisk(clientIdHex: string): string[] {
-    const dir = join(this.dataDir, 'files', clientIdHex);
+    const [row] = this.#query<{ Folder: string | null }>(
+      'SELECT Folder FROM clients WHERE ID = ?',
+      Buffer.from(clientIdHex, 'hex'),
+    );
+    const dir = join(this.dataDir, 'files', row?.Folder ?? clientIdHex);
     return existsSync(dir) ? readdirSync(dir) : [];
   }
 }
