@@ -13,6 +13,7 @@ import { logFormat, readableLineFormatter } from '../platform/log';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
 import { startBanner } from './start-banner';
+import { createSay } from './start-output';
 import { type PartSpec, SupervisedPart } from './supervised-part';
 import { nextEnv, webBuildCommand, webBuildIsFresh } from './web-build';
 
@@ -34,7 +35,7 @@ const wildcard = host === '0.0.0.0' || host === '::';
 const hostInUrl = host.includes(':') ? `[${host}]` : host;
 
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
-const say = (text: string) => process.stdout.write(`${text}\n`);
+const say = createSay(logFormat(process.env));
 
 function buildIfStale(): void {
   if (webBuildIsFresh(root)) return;
@@ -117,11 +118,14 @@ const parts: SupervisedPart[] = specs.map(
             // not a log line: shown as it is
           }
         }
-        say(line.startsWith('{') ? line : `[${part}] ${line}`);
+        if (line.startsWith('{')) process.stdout.write(`${line}\n`);
+        else if (readable) say(`[${part}] ${line}`);
+        else say(line, { from: part });
       },
       ready(part, address, restarted) {
         addresses.set(part, address);
-        if (restarted) say(`${part} is running again (${address}).`);
+        if (restarted)
+          say(`${part} is running again (${address}).`, { event: 'restarted', from: part, address });
         if (!bannerShown && addresses.size === specs.length) {
           bannerShown = true;
           say(
@@ -134,6 +138,14 @@ const parts: SupervisedPart[] = specs.map(
               publicOrigin: env.SFT_PUBLIC_ORIGIN,
               bridgeUrl: env.SFT_BRIDGE_URL,
             }),
+            {
+              event: 'ready',
+              page: `http://localhost:${webPort}/`,
+              bridge: addresses.get('bridge'),
+              server: addresses.get('server'),
+              data,
+              access: 'open',
+            },
           );
         }
       },

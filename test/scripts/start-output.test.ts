@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { createSay } from '../../scripts/start-output';
+
+describe("npm start's own output", () => {
+  it('piped (json): every line is one JSON object with part "start", the sentence as msg and the fields', () => {
+    const lines: string[] = [];
+    const say = createSay(
+      'json',
+      (l) => lines.push(l),
+      () => new Date('2026-12-01T00:00:00Z'),
+    );
+    say('sftransfer is running\n  Open http://localhost:3000/', {
+      event: 'ready',
+      page: 'http://localhost:3000/',
+    });
+    say('bridge is running again (127.0.0.1:8080).', { event: 'restarted', from: 'bridge' });
+    const text = lines.join('');
+    const parsed = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed).toHaveLength(2);
+    expect(parsed[0]).toMatchObject({ part: 'start', event: 'ready', page: 'http://localhost:3000/' });
+    expect(parsed[0]!.msg).toContain('sftransfer is running');
+    expect(parsed[1]).toMatchObject({ part: 'start', event: 'restarted', from: 'bridge' });
+  });
+
+  it('on a terminal (pretty): the sentence as it is', () => {
+    const lines: string[] = [];
+    createSay('pretty', (l) => lines.push(l))('Stopping (Ctrl-C again to stop at once)...', { event: 'x' });
+    expect(lines).toEqual(['Stopping (Ctrl-C again to stop at once)...\n']);
+  });
+});
