@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { expectProtocolError, splitAt } from '../../test/support/arbitraries';
+import { concatBytes, expectProtocolError, splitAt } from '../../test/support/arbitraries';
 import { MAX_RESPONSE_PAYLOAD, RESPONSE_HEADER_SIZE, ResponseCode } from './constants';
 import { decodeResponseHeader, encodeResponseHeader } from './headers';
 import { type ResponseFrame, ResponseFrameDecoder } from './response-decoder';
@@ -26,16 +26,6 @@ const responses: Response[] = [
   { code: ResponseCode.ReconnectRejected, clientId: ID },
   { code: ResponseCode.ServerError },
 ];
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -113,7 +103,7 @@ function feed(decoder: ResponseFrameDecoder, chunks: readonly Uint8Array[]): Res
 
 describe('ResponseFrameDecoder on a stream of every response kind', () => {
   const encoded = responses.map(encodeResponse);
-  const stream = concat(encoded);
+  const stream = concatBytes(encoded);
   const expected = expectedFrames(encoded, RESPONSE_HEADER_SIZE, decodeResponseHeader);
 
   test('one chunk: decodes to exactly the responses, zero-payload 1601/1607 included', () => {
@@ -179,7 +169,7 @@ describe('payload limit and header check', () => {
       'PROTO_ERR_PAYLOAD_TOO_LARGE',
     );
     const small = new ResponseFrameDecoder({ maxPayload: 300 });
-    expect(small.push(concat([responseHeader(300), new Uint8Array(300)]))).toHaveLength(1);
+    expect(small.push(concatBytes([responseHeader(300), new Uint8Array(300)]))).toHaveLength(1);
     expectProtocolError(() => small.push(responseHeader(301)), 'PROTO_ERR_PAYLOAD_TOO_LARGE');
   });
 
@@ -243,7 +233,7 @@ describe('idle and pendingPayload', () => {
     d.push(frame.subarray(RESPONSE_HEADER_SIZE, 100));
     expect(d.pendingPayload).toBe(144 - 93);
     // Last payload bytes plus the first 3 bytes of the next frame.
-    expect(d.push(concat([frame.subarray(100), frame.subarray(0, 3)]))).toHaveLength(1);
+    expect(d.push(concatBytes([frame.subarray(100), frame.subarray(0, 3)]))).toHaveLength(1);
     expect([d.idle, d.pendingPayload]).toEqual([false, 0]);
     expect(d.push(frame.subarray(3))).toHaveLength(1);
     expect([d.idle, d.pendingPayload]).toEqual([true, 0]);
