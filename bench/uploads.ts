@@ -60,7 +60,7 @@ export async function cliUpload(work: string, file: string, sizeMiB: number): Pr
     const name = `bench-cli-${randomBytes(4).toString('hex')}`;
     const t0 = performance.now();
     const cli = startCli(
-      ['--server', `127.0.0.1:${server.port}`, '--name', name, '--dir', runDir, file],
+      ['--server', `127.0.0.1:${server.port}`, '--name', name, '--dir', runDir, '--json', file],
       runDir,
     );
     let cliPeak: number | null = null;
@@ -74,10 +74,11 @@ export async function cliUpload(work: string, file: string, sizeMiB: number): Pr
     clearInterval(poll);
     const wallSeconds = (performance.now() - t0) / 1000;
     const out = cli.output();
-    const m = / in ([\d.]+) s \(/.exec(out);
-    const verified = code === 0 && /\bverified\b/.test(out);
-    if (!verified || !m) throw new Error(`The CLI upload of ${sizeMiB} MiB failed (exit ${code}):\n${out}`);
-    const seconds = Number(m[1]);
+    const result = cliResult(out);
+    const verified = code === 0 && result?.status === 'verified';
+    if (!verified || !result)
+      throw new Error(`The CLI upload of ${sizeMiB} MiB failed (exit ${code}):\n${out}`);
+    const seconds = result.seconds;
     run = {
       sizeMiB,
       verified,
@@ -222,4 +223,20 @@ function processType(pid: number): string {
 
 function isRenderer(pid: number): boolean {
   return processType(pid) === 'renderer';
+}
+
+/** The CLI's `--json` line for the one file sent, found among its output lines. */
+function cliResult(output: string): { status: string; seconds: number } | null {
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(line) as { status?: unknown; seconds?: unknown };
+      if (typeof r.status === 'string' && typeof r.seconds === 'number') {
+        return { status: r.status, seconds: r.seconds };
+      }
+    } catch {
+      // a progress line that happens to start with "{": not ours
+    }
+  }
+  return null;
 }

@@ -45,6 +45,7 @@ interface Plan {
   identity: Identity | null;
   unwrap?: (encrypted: Uint8Array) => Promise<Uint8Array>;
   files: LocalFile[];
+  json: boolean;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -131,7 +132,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
-  return { dir, server, name, identity, unwrap, files };
+  return { dir, server, name, identity, unwrap, files, json: args.json };
 }
 
 /**
@@ -201,18 +202,19 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
       say(`Saved the new identity to ${path.join(plan.dir, ME_INFO)} and priv.key.`);
     }
 
+    const report = fileReporter(plan.json, io.stdout);
     let failed = 0;
     for (const [i, file] of plan.files.entries()) {
       const reporter = new ProgressReporter(io.stderr);
       const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
       try {
         const res = await session.sendFile(file, est.aesKey, {
           signal: io.signal,
           onProgress: (p) => reporter.update(p),
         });
         reporter.finish();
-        const timing = formatTiming(file.size, (performance.now() - started) / 1000);
-        io.stdout.write(`${summary(file)}  CRC ${res.cksum}  verified${timing}\n`);
+        report(file, { status: 'verified', crc: res.cksum, seconds: seconds() });
       } catch (e) {
         reporter.finish();
         failed++;
@@ -220,16 +222,16 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
         if (e.code === 'CLIENT_ERR_CANCELLED') throw e;
         if (e.code === 'CLIENT_ERR_CRC_MISMATCH') {
           const attempts = e.details.attempts ?? MAX_SEND_ATTEMPTS;
-          io.stdout.write(`${summary(file)}  CRC ${e.details.cksum}  FAILED after ${attempts} attempts\n`);
+          report(file, { status: 'failed', crc: e.details.cksum ?? null, seconds: seconds(), attempts });
           say(`Error: ${describeClientError(e)}`);
           continue;
         }
-        io.stdout.write(`${summary(file)}  CRC -  FAILED (${shortReason(e)})\n`);
+        report(file, { status: 'failed', crc: null, seconds: seconds(), reason: shortReason(e) });
         say(`Error: ${describeClientError(e)}`);
         if (session.closed) {
           for (const rest of plan.files.slice(i + 1)) {
             failed++;
-            io.stdout.write(`${summary(rest)}  CRC -  FAILED (not sent)\n`);
+            report(rest, { status: 'not-sent', crc: null, seconds: 0, reason: 'not sent' });
           }
           break;
         }
@@ -243,8 +245,27 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
   }
 }
 
-function summary(file: LocalFile): string {
-  return `${file.name}  ${file.size} bytes`;
+interface FileResult {
+  status: 'verified' | 'failed' | 'not-sent';
+  crc: number | null;
+  seconds: number;
+  attempts?: number;
+  reason?: string;
+}
+
+/** One line per file on stdout: readable, or one JSON object with --json. */
+function fileReporter(json: boolean, out: CliIo['stdout']): (file: LocalFile, r: FileResult) => void {
+  if (json) {
+    return (file, r) => {
+      out.write(`${JSON.stringify({ name: file.name, path: file.path, size: file.size, ...r })}\n`);
+    };
+  }
+  return (file, r) => {
+    const head = `${file.name}  ${file.size} bytes  CRC ${r.crc ?? '-'}`;
+    if (r.status === 'verified') out.write(`${head}  verified${formatTiming(file.size, r.seconds)}\n`);
+    else if (r.attempts !== undefined) out.write(`${head}  FAILED after ${r.attempts} attempts\n`);
+    else out.write(`${head}  FAILED (${r.reason})\n`);
+  };
 }
 
 function shortReason(e: ClientError): string {

@@ -17,11 +17,15 @@ describe('parseArgs', () => {
   it('reads flags in both forms and collects files in order', () => {
     expect(parseArgs(['--server', 'h:1', '--name=bob', 'a', '--dir', 'd', 'b'])).toEqual({
       help: false,
+      json: false,
       server: 'h:1',
       name: 'bob',
       dir: 'd',
       files: ['a', 'b'],
     });
+  });
+  it('--json asks for JSON lines', () => {
+    expect(parseArgs(['--json', 'a']).json).toBe(true);
   });
   it('treats everything after -- as files', () => {
     expect(parseArgs(['--', '--name', '-x']).files).toEqual(['--name', '-x']);

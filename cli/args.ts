@@ -1,6 +1,6 @@
 /** Command-line parsing for the CLI client (pure: no fs, no process). */
 import { DEFAULT_SERVER_PORT } from '../lib/protocol';
-import { helpText, parseOptions, value } from '../platform/options';
+import { flag, helpText, parseOptions, value } from '../platform/options';
 import { hostPort, text, url } from '../platform/validators';
 import { CliError } from './errors';
 
@@ -14,6 +14,8 @@ export interface CliArgs {
   name?: string;
   /** Folder with transfer.info, me.info and priv.key. */
   dir?: string;
+  /** One JSON object per file on stdout instead of the readable line. */
+  json: boolean;
   files: string[];
 }
 
@@ -31,10 +33,13 @@ export const CLI_OPTIONS = {
     arg: 'FOLDER',
     help: 'folder holding transfer.info, me.info and priv.key (default: the folder you typed the command in)',
   }),
+  json: flag({
+    help: 'one JSON object per file on stdout (name, path, size, crc, status, seconds, ...) for scripts',
+  }),
 } as const;
 
 export const USAGE = helpText(CLI_OPTIONS, {
-  usage: `Usage: npm run client -- [--server HOST:PORT] [--name NAME] [--dir FOLDER] [FILE...]
+  usage: `Usage: npm run client -- [--server HOST:PORT] [--name NAME] [--dir FOLDER] [--json] [FILE...]
        npx sft-client [options] [FILE...]
 
 Sends files to a protocol v3 file server, encrypted with AES-256-CBC, and checks each
@@ -48,7 +53,9 @@ Every file is checked first: if any is missing or cannot be sent, none is sent.
 
 Progress goes to stderr; one line per file goes to stdout:
   NAME  SIZE bytes  CRC N  verified[  in S s, R MiB/s] | FAILED after N attempts | FAILED (reason)
-(the time and speed only for transfers of a second or more).
+(the time and speed only for transfers of a second or more). With --json, one JSON object
+per file instead: {"name","path","size","status":"verified"|"failed"|"not-sent","crc",
+"seconds","attempts","reason"}; crc is null when none was computed.
 Exit status: 0 when every file was verified, 1 when a transfer failed, 2 for a usage
 or configuration error (a wrong file argument among them), 130 when interrupted.`,
 });
@@ -63,7 +70,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     positionals: true,
     fail: usageError,
   });
-  const out: CliArgs = { help, files: positionals };
+  const out: CliArgs = { help, json: values.json === true, files: positionals };
   if (values.server !== undefined) out.server = values.server;
   if (values.name !== undefined) out.name = values.name;
   if (values.dir !== undefined) out.dir = values.dir;

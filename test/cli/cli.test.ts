@@ -370,6 +370,53 @@ describe('failures', () => {
     }
   });
 
+  it('--json: one JSON object per file, verified with its CRC and time, failures with their reason', async () => {
+    const limited = await startServer(path.join(tmp, 'json-data'), ['--max-file-size', '1M']);
+    try {
+      const dir = await mkdtemp(path.join(tmp, 'json-'));
+      await writeFile(path.join(dir, 'ok.txt'), 'fine');
+      await writeFile(path.join(dir, 'big.bin'), randomBytes(3_000_000));
+      await writeFile(path.join(dir, 'after.txt'), 'after');
+      const run = await runCli(
+        [
+          '--server',
+          `127.0.0.1:${limited.port}`,
+          '--name',
+          'jsonny',
+          '--json',
+          'ok.txt',
+          'big.bin',
+          'after.txt',
+        ],
+        dir,
+      );
+      expect(run.code).toBe(1);
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatchObject({
+        name: 'ok.txt',
+        path: path.join(dir, 'ok.txt'),
+        size: 4,
+        status: 'verified',
+        crc: systemCksum(path.join(dir, 'ok.txt')),
+      });
+      expect(lines[0]!.seconds).toBeGreaterThan(0);
+      expect(lines[1]).toMatchObject({
+        name: 'big.bin',
+        size: 3_000_000,
+        status: 'failed',
+        crc: null,
+        reason: 'server error',
+      });
+      expect(lines[2]).toMatchObject({ name: 'after.txt', status: 'not-sent', reason: 'not sent' });
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('server unreachable: a clear sentence and exit 1', async () => {
     const dir = await mkdtemp(path.join(tmp, 'down-'));
     await writeFile(path.join(dir, 'f.txt'), 'f');
