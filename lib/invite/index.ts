@@ -1,0 +1,17 @@
+export { InviteError, type InviteErrorCode } from './errors';
+export { inviteLink, LINK_PARAM, tokenFromLink } from './link';
+export {
+  base64UrlToBytes,
+  bytesToBase64Url,
+  generateInviteKeyPair,
+  INVITE_ID_PATTERN,
+  type InvitePayload,
+  importInvitePrivateKey,
+  importInvitePublicKey,
+  MAX_LABEL_LENGTH,
+  MAX_TOKEN_LENGTH,
+  readInviteUnverified,
+  signInvite,
+  TOKEN_PREFIX,
+  verifyInvite,
+} from './token';
