@@ -29,6 +29,14 @@ export const CloseCode = {
   TargetProtocolError: 4007,
   /** No message in either direction for the idle timeout. */
   IdleTimeout: 4008,
+  /** The bridge is in invite mode and the connection offered no invite. */
+  InviteRequired: 4010,
+  /** The offered invite is not a well-formed invite token. */
+  InviteMalformed: 4011,
+  /** The offered invite's signature is not this server's (forged, altered, another server's). */
+  InviteForged: 4012,
+  /** The offered invite has expired. */
+  InviteExpired: 4013,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -46,6 +54,10 @@ export const CLOSE_REASONS: Readonly<Record<CloseCode, string>> = {
   [CloseCode.TargetClosed]: 'The file server closed the connection.',
   [CloseCode.TargetProtocolError]: 'The file server sent an invalid response.',
   [CloseCode.IdleTimeout]: 'Closed after being idle; reconnect to continue.',
+  [CloseCode.InviteRequired]: 'You need an invite link from the owner of this server.',
+  [CloseCode.InviteMalformed]: 'This invite link is damaged; ask for a new one or copy it again whole.',
+  [CloseCode.InviteForged]: 'This invite link was not made by this server; ask its owner for a new one.',
+  [CloseCode.InviteExpired]: 'This invite link has expired; ask its owner for a new one.',
 };
 
 /** Longest close reason RFC 6455 allows in bytes. */
