@@ -13,11 +13,13 @@
  * fsync left on the event loop, so that happens about as rarely as SQLite's own 1000-page
  * checkpoints did.
  *
- * Under continuous writes a PASSIVE checkpoint never catches up (new frames arrive while it
- * copies), so the WAL never restarts: 200,000 pipelined 1025s grew it to 3.4 GB. So the WAL
- * size is looked at every `pollMs`, and past `limitBytes` the thread runs a TRUNCATE
- * checkpoint, which makes the main connection's writers wait (busy_timeout) until the WAL is
- * copied and cut back to zero bytes.
+ * Never anything but PASSIVE, and no copy at all once the WAL has passed `limitBytes`. Under
+ * continuous writes a PASSIVE checkpoint never catches up (new frames arrive while it copies),
+ * so the WAL would never restart (200,000 pipelined 1025s grew it to 3.4 GB). The hard bound is
+ * the main connection's (CheckpointThread.enforceBound): past it, the main connection runs a
+ * TRUNCATE checkpoint, which needs the checkpoint lock this thread holds while copying. This
+ * thread once ran the TRUNCATE itself, but it then held that lock while waiting for the writer
+ * lock, a busy writer won that race again and again, and the WAL grew to 8x the bound.
  */
 import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -29,7 +31,6 @@ import Sqlite from 'better-sqlite3';
  * @property {number} intervalMs
  * @property {number} minBytes
  * @property {number} limitBytes
- * @property {number} pollMs
  */
 
 /**
@@ -62,12 +63,12 @@ function run(port, data) {
    */
   const checkpoint = (force) => {
     const size = walSize();
-    if (!force && size < data.minBytes) return;
-    const mode = size >= data.limitBytes ? 'TRUNCATE' : 'PASSIVE';
+    // Past the bound the main connection checkpoints; a copy here would only make it wait.
+    if (!force && (size < data.minBytes || size >= data.limitBytes)) return;
     /** @type {CheckpointReport} */
     let report;
     try {
-      const [r] = /** @type {{ checkpointed: number }[]} */ (db.pragma(`wal_checkpoint(${mode})`));
+      const [r] = /** @type {{ checkpointed: number }[]} */ (db.pragma('wal_checkpoint(PASSIVE)'));
       report = { checkpointed: r?.checkpointed ?? -1 };
     } catch (e) {
       // A failed checkpoint (disk error, lock) is retried on the next tick; the WAL keeps the data.
@@ -75,17 +76,7 @@ function run(port, data) {
     }
     if (force) port.postMessage(report);
   };
-  let last = Date.now();
-  setInterval(
-    () => {
-      const now = Date.now();
-      if (now - last >= data.intervalMs) {
-        last = now;
-        checkpoint(false);
-      } else if (walSize() >= data.limitBytes) checkpoint(false);
-    },
-    Math.min(data.pollMs, data.intervalMs),
-  );
+  setInterval(() => checkpoint(false), data.intervalMs);
   port.on('message', (/** @type {CheckpointRequest} */ m) => {
     if (m === 'now') checkpoint(true);
   });

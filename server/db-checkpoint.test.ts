@@ -60,6 +60,29 @@ describe('WAL checkpoints on the checkpoint thread', () => {
     }
   });
 
+  it('the thread checkpointing all the time does not stop the main connection from keeping the bound', async () => {
+    // The thread's checkpoints are PASSIVE: they never hold the checkpoint lock while waiting
+    // for the writer, which once made the main connection's own checkpoints fail as busy.
+    const path = join(dir, 'contended.db');
+    const limit = 4 * 1024 * 1024;
+    const db = new SqliteDatabase(path, {
+      checkpointIntervalMs: 5,
+      checkpointMinBytes: 4096,
+      walLimitBytes: limit,
+    });
+    try {
+      let peak = 0;
+      for (let from = 1; from < 6000; from += 200) {
+        await writeRows(db, from, 200);
+        peak = Math.max(peak, statSync(`${path}-wal`).size);
+      }
+      console.log(`WAL peak ${(peak / 1024 / 1024).toFixed(1)} MiB with the thread checkpointing every 5 ms`);
+      expect(peak).toBeLessThan(2 * limit);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('the main connection never checkpoints; the thread copies the WAL into the database file', async () => {
     const path = join(dir, 'defensive.db');
     // A long interval: only checkpointNow() checkpoints during the test. (Below the WAL's

@@ -14,7 +14,6 @@ import {
   noCheckpointThread,
   WAL_CHECKPOINT_BYTES,
   WAL_LIMIT_BYTES,
-  WAL_POLL_MS,
 } from './db-checkpoint';
 import { migrate } from './db-schema';
 import { ServerError } from './errors';
@@ -103,13 +102,7 @@ export class SqliteDatabase implements Database {
         if (intervalMs > 0) {
           const minBytes = opts.checkpointMinBytes ?? WAL_CHECKPOINT_BYTES;
           const limitBytes = Math.max(minBytes, opts.walLimitBytes ?? WAL_LIMIT_BYTES);
-          this.#checkpoints = new CheckpointThread(this.#db, {
-            path,
-            intervalMs,
-            minBytes,
-            limitBytes,
-            pollMs: WAL_POLL_MS,
-          });
+          this.#checkpoints = new CheckpointThread(this.#db, { path, intervalMs, minBytes, limitBytes });
         }
       }
     } catch (e) {
@@ -137,6 +130,7 @@ export class SqliteDatabase implements Database {
 
   #w(): WriteStatements {
     if (!this.#writes) throw new ServerError('SERVER_ERR_STORAGE', 'The database is open read-only.');
+    this.#checkpoints?.enforceBound();
     return this.#writes;
   }
 
