@@ -14,6 +14,14 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { KeyedBudget, type Reservation } from '../platform/concurrency-limit';
+import { IdleCollector } from '../platform/idle-gc';
+
+/**
+ * Unfinished bytes let go (connections closed mid-message) that are worth a collection once
+ * the bridge is quiet: otherwise an idle bridge keeps a flood's buffers (platform/idle-gc.ts).
+ */
+const COLLECT_AFTER_BYTES = 4 * 1024 * 1024;
+const COLLECT_DELAY_MS = 2000;
 
 export interface MessageBudgetOptions {
   perSource: number;
@@ -22,9 +30,19 @@ export interface MessageBudgetOptions {
 
 export class MessageBudget {
   readonly #budget: KeyedBudget;
+  readonly #collector = new IdleCollector({ minBytes: COLLECT_AFTER_BYTES, delayMs: COLLECT_DELAY_MS });
 
   constructor(options: MessageBudgetOptions) {
     this.#budget = new KeyedBudget({ perKey: options.perSource, total: options.total });
+  }
+
+  /** Collections run after unfinished messages were let go (tests). */
+  get collections(): number {
+    return this.#collector.collections;
+  }
+
+  stop(): void {
+    this.#collector.stop();
   }
 
   /** Bytes of unfinished messages held now, in total and by one source. */
@@ -64,6 +82,7 @@ export class MessageBudget {
     const release = (): void => {
       socket.off('data', before);
       socket.off('data', after);
+      this.#collector.released(held.amount); // 0 the second time (socket and ws both close)
       held.release();
     };
     socket.once('close', release);

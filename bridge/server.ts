@@ -273,6 +273,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
       return relays.size;
     },
     async close() {
+      buffered.stop();
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

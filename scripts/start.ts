@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
+import { ALLOCATOR_ENV } from '../platform/allocator-env';
 import { logFormat, readableLineFormatter } from '../platform/log';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
@@ -70,7 +71,7 @@ function webEnv(): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-const partEnv = { ...env, SFT_LOG_FORMAT: 'json' };
+const partEnv = { ...ALLOCATOR_ENV, ...env, SFT_LOG_FORMAT: 'json' };
 const specs: PartSpec[] = [
   {
     name: 'server',
