@@ -19,6 +19,7 @@ import {
   arbBridgeCase,
   arbCase,
   count,
+  FUZZ_SERVER_ARGS,
   type FuzzContext,
   formatStats,
   newStats,
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
   const doServer = values.only !== 'bridge';
   const doBridge = values.only !== 'server';
 
-  const srv = await startServerProcess(['--max-connections', '256']);
+  const srv = await startServerProcess([...FUZZ_SERVER_ARGS]);
   const bridge = await spawnBridge([
     '--target',
     `127.0.0.1:${srv.port}`,
@@ -71,6 +72,8 @@ async function main(): Promise<number> {
     '200',
     '--max-connections',
     '256',
+    '--max-pending-per-ip',
+    '64',
   ]);
   process.stdout.write(
     `fuzz: seed ${seed}, ${seconds} s, server pid ${srv.pid} port ${srv.port}, bridge ${bridge.url}\n`,
@@ -102,6 +105,10 @@ async function main(): Promise<number> {
         failed = true;
         process.stdout.write(`${what}: FAILED after ${result.numRuns} batches (${secs} s)\n`);
         process.stdout.write(`${fc.defaultReportMessage(result) ?? ''}\n`);
+        const error = result.errorInstance;
+        process.stdout.write(
+          `The failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+        );
       } else process.stdout.write(`${what}: ${result.numRuns} batches in ${secs} s\n`);
     };
 

@@ -18,7 +18,15 @@ import {
   ResponseCode,
   ResponseFrameDecoder,
 } from '../../lib/protocol';
-import { arbCase, count, type FuzzContext, formatStats, newStats, runTcpCase } from '../support/frame-fuzz';
+import {
+  arbCase,
+  count,
+  FUZZ_SERVER_ARGS,
+  type FuzzContext,
+  formatStats,
+  newStats,
+  runTcpCase,
+} from '../support/frame-fuzz';
 import {
   alive,
   type Baseline,
@@ -27,7 +35,6 @@ import {
   expectIntact,
   KiB,
   MiB,
-  NO_PEER_LIMITS,
   register,
   rssBytes,
   type ServerProcess,
@@ -45,11 +52,7 @@ let base: Baseline;
 let ctx: FuzzContext;
 
 beforeAll(async () => {
-  // 48 connections at once from one address, none logged in: the per-source caps opened up.
-  srv = await startServerProcess([
-    ...['--max-connections', '256', '--max-per-source', '256', '--max-startups-per-source', '128'],
-    ...NO_PEER_LIMITS,
-  ]);
+  srv = await startServerProcess([...FUZZ_SERVER_ARGS]);
   const conn = await tcpConn(srv.port);
   base = await seedBaseline(conn, srv.data);
   const self = await register(conn, 'fuzzer');

@@ -35,7 +35,17 @@ import {
   type Mutation,
   mutate,
 } from './arbitraries';
-import { type Client, fileFrames, ORIGIN, unwrapKey } from './hostile';
+import { type Client, fileFrames, NO_PEER_LIMITS, ORIGIN, unwrapKey } from './hostile';
+
+/**
+ * The fuzzed server's options (the suite's bounded run and `npm run fuzz`): frames, not rates,
+ * are fuzzed, so the per-source caps and rates are opened up (each case reconnects with the
+ * fuzzer's key; up to 48 connections at once from one address, none logged in).
+ */
+export const FUZZ_SERVER_ARGS: readonly string[] = [
+  ...['--max-connections', '256', '--max-per-source', '256', '--max-startups-per-source', '128'],
+  ...NO_PEER_LIMITS,
+];
 
 /** Whose client ID a hostile frame carries. */
 type IdPick = 'zero' | 'self' | 'other' | 'random';
