@@ -5,6 +5,8 @@
  * untrusted address, and each refusal's `reason` in the log.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMPTY_CLIENT_ID, encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
@@ -27,6 +29,7 @@ import {
   upload,
 } from '../support/hostile';
 import { forgedToken, makeInvite, ownerCommand, relayedConn, relayHeader } from '../support/invite-helpers';
+import { runPart } from '../support/processes';
 
 const conns: FrameConn[] = [];
 const track = <T extends FrameConn>(c: T): T => {
@@ -42,6 +45,13 @@ async function register1025(conn: FrameConn, name = randomName('r')) {
   await conn.sendFrame(encodeRequest({ code: RequestCode.Register, clientId: EMPTY_CLIENT_ID, name }));
   return conn.next();
 }
+
+/** `files --data DIR` (JSON lines when piped). */
+const listFiles = (data: string) =>
+  runPart('server', ['files', '--data', data])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** The log lines of `srv` with this `reason`. */
 const reasons = (srv: ServerProcess, reason: string) => serverLog(srv).filter((l) => l.reason === reason);
@@ -290,4 +300,34 @@ describe('binding in open mode, and reconnects of a bound client', () => {
     expect(ok).toBe(3);
     expect(storedBytes(srv.data, inv.id)).toBe(3 * 60 * KiB);
   });
+
+  it('clients remove: its files stay unless --files; a removed client still connected can no longer upload', async () => {
+    const keep = track(await tcpConn(srv.port));
+    const kept = await register(keep, randomName('keep'));
+    expect((await upload(keep, kept, 'kept.bin', randomBytes(KiB)))?.code).toBe(ResponseCode.FileReceived);
+    const gone = track(await tcpConn(srv.port));
+    const goner = await register(gone, randomName('gone'));
+    expect((await upload(gone, goner, 'gone.bin', randomBytes(KiB)))?.code).toBe(ResponseCode.FileReceived);
+    const path = (name: string) => String(listFiles(srv.data).find((f) => f.fileName === name)?.path ?? '');
+    const keptPath = path('kept.bin');
+    const gonePath = path('gone.bin');
+
+    expect(ownerCommand(srv.data, ['clients', 'remove', kept.name])[0]).toMatchObject({
+      files: 1,
+      filesDeleted: false,
+    });
+    expect(existsSync(join(srv.data, keptPath))).toBe(true);
+    expect(listFiles(srv.data).find((f) => f.fileName === 'kept.bin')).toMatchObject({
+      client: '?',
+    });
+    expect((await upload(keep, kept, 'more.bin', randomBytes(KiB)))?.code).toBe(ResponseCode.ServerError);
+    await until(() => reasons(srv, 'client-removed').length === 1, 'a client-removed line');
+
+    expect(ownerCommand(srv.data, ['clients', 'remove', goner.name, '--files'])[0]).toMatchObject({
+      files: 1,
+      filesDeleted: true,
+    });
+    expect(existsSync(join(srv.data, gonePath))).toBe(false);
+    expect(ownerCommand(srv.data, ['clients', 'list']).map((c) => c.name)).not.toContain(goner.name);
+  }, 30_000);
 });
