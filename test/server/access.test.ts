@@ -68,6 +68,7 @@ describe('--tcp-allow 127.0.0.1/32', () => {
       }
       const lines = () => serverLog(srv).filter((l) => l.reason === 'tcp-allow');
       await until(() => lines().length >= 1, 'a tcp-allow line');
+      console.log(`31 refused direct connections: ${lines().length} tcp-allow log lines`);
       expect(lines()[0]).toMatchObject({ event: 'connection-refused', source: '127.0.0.2' });
       expect(lines().length).toBeLessThanOrEqual(6);
 
