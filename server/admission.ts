@@ -10,6 +10,7 @@
  * Refusals get 1607, like a full server always did, and one sampled log line.
  */
 import type { Socket } from 'node:net';
+import { MAX_TOKEN_LENGTH } from '../lib/invite';
 import { encodeResponse, ResponseCode } from '../lib/protocol';
 import { createAddressMatcher } from '../platform/address-match';
 import {
@@ -21,7 +22,7 @@ import {
 import type { Logger } from '../platform/log';
 import type { LogSampler } from '../platform/log-sampler';
 import { readProxyHeader } from '../platform/proxy-header-reader';
-import { ProxyProtocolError } from '../platform/proxy-protocol';
+import { getTlv, PP2_DEFAULT_MAX_LENGTH, Pp2Type, ProxyProtocolError } from '../platform/proxy-protocol';
 import { createSourceKey } from '../platform/source-key';
 import type { ServerConfig } from './config';
 
@@ -33,12 +34,19 @@ export interface Peer {
   source: string;
   /** The relay's address when the peer came from a PROXY header. */
   via?: string;
+  /** The invite token the relay passed on (TLV 0xE0), unverified: the session checks it. */
+  invite?: string;
 }
 
 export interface Admitted {
   peer: Peer;
   lease: ConnectionLease;
 }
+
+const utf8 = new TextDecoder();
+
+/** Room for the addresses, a few TLVs and the longest invite token (TLV 0xE0). */
+export const PROXY_HEADER_MAX_LENGTH = PP2_DEFAULT_MAX_LENGTH + MAX_TOKEN_LENGTH;
 
 /** How long a trusted relay's connection may take to show its header (the bridge sends it first). */
 export const PROXY_HEADER_WAIT_MS = 2_000;
@@ -55,6 +63,7 @@ const REFUSAL_REASONS: Record<ConnectionRefusal, string> = {
 
 export class Admission {
   readonly #trusted: (address: string | undefined) => boolean;
+  readonly #tcpAllowed: (address: string | undefined) => boolean;
   readonly #sourceKey = createSourceKey();
   readonly #limiter: ConnectionLimiter;
   /** Trusted-relay sockets whose header has not arrived yet, by the relay's own address. */
@@ -64,6 +73,7 @@ export class Admission {
 
   constructor(config: ServerConfig, log: Logger, sampler: LogSampler) {
     this.#trusted = createAddressMatcher(config.trustedProxies);
+    this.#tcpAllowed = createAddressMatcher(config.tcpAllow);
     this.#limiter = new ConnectionLimiter({
       perSource: config.maxPerSource,
       total: config.maxConnections,
@@ -101,6 +111,19 @@ export class Admission {
       peer = relayed;
     }
     if (socket.destroyed) return null;
+    // Direct clients cannot carry an invite in v3: only the listed networks are served.
+    if (peer.via === undefined && !this.#tcpAllowed(direct.address)) {
+      if (this.#sampler.allow(peer.source, 'refused tcp-allow')) {
+        this.#log.warn({
+          event: 'connection-refused',
+          peer: peerText(peer),
+          source: peer.source,
+          reason: 'tcp-allow',
+        });
+      }
+      socket.destroy();
+      return null;
+    }
     const got = this.#limiter.tryAcquire(peer.source);
     if (!got.ok) {
       this.#refuse(socket, peer, REFUSAL_REASONS[got.reason]);
@@ -117,11 +140,22 @@ export class Admission {
       return null;
     }
     try {
-      const { header } = await readProxyHeader(socket, { timeoutMs: PROXY_HEADER_WAIT_MS, optional: true });
+      const { header } = await readProxyHeader(socket, {
+        timeoutMs: PROXY_HEADER_WAIT_MS,
+        optional: true,
+        maxLength: PROXY_HEADER_MAX_LENGTH,
+      });
       if (header === undefined || header.command === 'local') return direct;
       if (header.family === 'unspec') throw new ProxyProtocolError('PP2_BAD_FAMILY', 'not a TCP source');
       const { address, port } = header.source;
-      return { address, port, source: this.#sourceKey(address), via: direct.address };
+      const invite = getTlv(header.tlvs, Pp2Type.SFT_INVITE);
+      return {
+        address,
+        port,
+        source: this.#sourceKey(address),
+        via: direct.address,
+        ...(invite !== undefined ? { invite: utf8.decode(invite) } : {}),
+      };
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'PP2_ERROR';
       // Silent so far: a direct client that has not spoken yet (its first request decides).

@@ -16,6 +16,7 @@ import {
   sendFile,
   spawnServer,
   tempDir,
+  tryMountTmpfs,
   waitFor,
 } from '../support/server-helpers';
 
@@ -23,15 +24,6 @@ const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function tryMountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function snapshot(data: string) {
   const db = new Database(join(data, 'defensive.db'), { readonly: true });
@@ -58,8 +50,9 @@ describe('disk full while receiving', () => {
       const mounted = kind === 'tmpfs' && tryMountTmpfs(data, '6m');
       if (mounted) cleanups.push(() => execFileSync('umount', ['-l', data]));
       // Without permission to mount, the tmpfs case falls back to the file size limit.
+      // No free-space reserve: the point is a disk that fills up while a file is written.
       const srv = await spawnServer(
-        ['--port', '0', '--data', data],
+        ['--port', '0', '--data', data, '--disk-reserve', '0'],
         work.path,
         mounted ? {} : { fileSizeLimitKiB: 4096 },
       );

@@ -36,6 +36,7 @@ import {
   DEFAULT_MAX_STARTUPS,
   DEFAULT_MAX_STARTUPS_PER_SOURCE,
   DEFAULT_MIN_UPLOAD_RATE,
+  DEFAULT_PUBLIC_URL,
   DEFAULT_UPLOAD_RATE_GRACE_MS,
   HARDENING_DEFAULTS,
   type ServerConfig,
@@ -300,6 +301,13 @@ export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {
     minUploadRate: DEFAULT_MIN_UPLOAD_RATE,
     uploadRateGraceMs: DEFAULT_UPLOAD_RATE_GRACE_MS,
     logRate: DEFAULT_LOG_RATE,
+    access: 'open',
+    tcpAllow: [...LOOPBACK_CIDRS],
+    publicUrl: DEFAULT_PUBLIC_URL,
+    maxTotalBytes: null,
+    diskReserve: null,
+    clientMaxBytes: null,
+    clientMaxFiles: null,
     ...overrides,
   };
 }
@@ -352,6 +360,16 @@ export function spawnServer(args: string[], cwd: string, opts: SpawnOptions = {}
     umask: opts.umask,
     timeoutMs: 30_000,
   });
+}
+
+/** Mounts a tmpfs of `size` (e.g. '64m') on `dir`; false without permission (root and mount). */
+export function tryMountTmpfs(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Polls `cond` every 20 ms until it holds (bounded), instead of guessing a sleep under load. */
