@@ -194,3 +194,80 @@ describe('bridge start errors', () => {
     expect(wide.stderr).toMatch(/default when listening on 0\.0\.0\.0/);
   });
 });
+
+describe('a flood of forged invites from one address', () => {
+  const FLOOD = 2_000;
+  const PARALLEL = 32;
+
+  it(`${FLOOD} handshakes, ${PARALLEL} at a time: cut by the per-address limits, bounded log and memory, others served`, async () => {
+    const flooded = await spawnBridge([
+      '--target',
+      `127.0.0.1:${target.port}`,
+      '--access',
+      'invite',
+      '--invite-key',
+      keys.pubFile,
+    ]);
+    try {
+      const forged = await mintInvite(otherKeys.privateKey);
+      const rssBefore = flooded.rss();
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, flooded.rss());
+      }, 50);
+      const socketsBefore = target.sockets.length;
+      const codes = new Map<number, number>();
+      const t0 = Date.now();
+      let next = 0;
+      const worker = async () => {
+        while (next < FLOOD) {
+          next += 1;
+          const { code } = await handshake(flooded.url, offer(forged));
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: PARALLEL }, worker));
+      const seconds = (Date.now() - t0) / 1000;
+      // Meanwhile and after, another address with a good invite is served.
+      const good = await mintInvite(keys.privateKey);
+      const ws = await new Promise<WebSocket>((resolve, reject) => {
+        const w = new WebSocket(flooded.url, offer(good), { origin: ORIGIN, localAddress: '127.0.0.2' });
+        w.on('error', reject);
+        w.on('open', () => setTimeout(() => resolve(w), 200));
+        w.on('close', (code) => reject(new Error(`closed ${code}`)));
+      });
+      ws.close(1000);
+      clearInterval(sampler);
+      expect(target.sockets.length).toBe(socketsBefore + 1);
+      await until(
+        () => flooded.lines.some((l) => l.event === 'log-suppressed'),
+        'the suppressed count',
+        15_000,
+      );
+      const lines = flooded.lines.length;
+      const refusedLines = flooded.lines.filter(
+        (l) => l.event === 'connection' && l.closeCode === 4012,
+      ).length;
+      const dropped = flooded.lines
+        .filter((l) => l.event === 'log-suppressed')
+        .reduce((n, l) => n + Number(l.dropped), 0);
+      const summary = [...codes].map(([c, n]) => `${c}: ${n}`).join(', ');
+      console.log(
+        `bridge: ${FLOOD} forged-invite handshakes (${PARALLEL} at a time) in ${seconds.toFixed(1)} s -> ${summary}; ` +
+          `${lines} log lines (${refusedLines} refusal lines, ${dropped} counted as suppressed); ` +
+          `RSS ${(rssBefore / 2 ** 20).toFixed(1)} -> peak ${(rssPeak / 2 ** 20).toFixed(1)} MiB`,
+      );
+      // Every handshake refused: by its invite (4012), a per-address cap (4004), or dropped at
+      // the pending-upgrade cap before it upgraded (1006). None reached the server.
+      expect([...codes.keys()].every((c) => [4012, 4004, 1006].includes(c))).toBe(true);
+      expect(codes.get(4012) ?? 0).toBeGreaterThan(0);
+      // Default --log-rate 10: a burst of 50, then 10 a second.
+      expect(refusedLines).toBeLessThanOrEqual(50 + 10 * Math.ceil(seconds + 1));
+      expect(lines).toBeLessThan(200 + 10 * Math.ceil(seconds + 1));
+      expect(rssPeak - rssBefore).toBeLessThan(64 * 2 ** 20);
+      expect(flooded.output()).not.toContain(forged.split('.')[2]);
+    } finally {
+      await flooded.stop();
+    }
+  }, 120_000);
+});
