@@ -1,6 +1,13 @@
 export { InviteError, type InviteErrorCode } from './errors';
 export { inviteLink, LINK_PARAM, tokenFromLink } from './link';
 export {
+  clientSubprotocols,
+  INVITE_SUBPROTOCOL_PREFIX,
+  type OfferedInvite,
+  offeredInvite,
+  SFT_SUBPROTOCOL,
+} from './subprotocol';
+export {
   base64UrlToBytes,
   bytesToBase64Url,
   generateInviteKeyPair,
