@@ -12,6 +12,7 @@ import { SqliteDatabase } from './db';
 import { ServerError } from './errors';
 import { FileStore } from './file-store';
 import { createInvite, formatCreated, formatInvites, formatRevoked, revokeInvite } from './invite-command';
+import { qrForTerminal } from './invite-qr';
 import { LocalFileStorage } from './local-storage';
 import { DATABASE_FILE } from './server';
 import { wantsTable } from './table-format';
@@ -42,7 +43,8 @@ async function run(a: AdminArgs, dataDir: string, tty: boolean): Promise<string>
           maxFiles: v['max-files'] ?? null,
           maxClients: v['max-clients'],
         });
-        return formatCreated(created, tty, a.defaulted);
+        const qr = tty ? await qrForTerminal(created.link) : undefined;
+        return formatCreated(created, tty, a.defaulted, Date.now(), qr);
       }
       case 'invite list':
         return formatInvites(await db.invites(), tty);

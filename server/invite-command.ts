@@ -120,6 +120,8 @@ export function formatCreated(
   tty: boolean,
   defaulted: ReadonlySet<string>,
   nowMs = Date.now(),
+  /** The link as a QR code (invite-qr.ts), shown under it on a terminal. */
+  qr?: string,
 ): string {
   if (!tty) return jsonLines([{ ...toJson(c.row, nowMs), link: c.link }]);
   const r = c.row;
@@ -138,6 +140,7 @@ export function formatCreated(
     '',
     c.link,
     '',
+    ...(qr ? [qr.trimEnd(), ''] : []),
   ].join('\n');
 }
 
