@@ -170,6 +170,9 @@ export function describeConn(
             body: 'Reload the page to start it again.',
             details: conn.detail,
           };
+        case 'invite':
+          // Said by the invite panel, with the field to paste a new link.
+          return null;
         case 'bad-file':
           return {
             severity: 'bad',

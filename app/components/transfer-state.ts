@@ -22,7 +22,17 @@ import {
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
 import { formatMeInfo, parseMeInfo } from '@/lib/crypto';
+import type { AccessMode } from '@/lib/invite';
 import { clientIdToHex, validateClientName } from '@/lib/protocol';
+import {
+  EXPIRED_INVITE,
+  type InviteInUse,
+  isExpired,
+  NEED_INVITE,
+  overInviteLikely,
+  readInvite,
+  sentUnder,
+} from './invite-rules';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
@@ -43,7 +53,7 @@ export const STORAGE_TIMEOUT_MS = 15_000;
 /** me.info is a few hundred bytes; anything much larger is not one. */
 export const MAX_ME_INFO_BYTES = 64 * 1024;
 
-type Fields = Omit<TransferState, 'bridgeUrl' | 'actions'>;
+type Fields = Omit<TransferState, 'bridgeUrl' | 'access' | 'actions'>;
 
 function explainStorage(e: unknown): string {
   return e instanceof BrowserError
@@ -72,10 +82,14 @@ export class TransferModel {
   #retryTimer: unknown;
   #storageTimer: unknown;
 
-  constructor(bridgeUrl: string, deps: TransferDeps) {
+  constructor(bridgeUrl: string, deps: TransferDeps, access: AccessMode = 'open') {
     this.#deps = deps;
     this.#state = {
       bridgeUrl,
+      access,
+      invite: null,
+      inviteProblem: null,
+      inviteSent: { files: 0, bytes: 0 },
       identity: undefined,
       conn: { kind: 'starting' },
       items: [],
@@ -116,10 +130,14 @@ export class TransferModel {
         });
       }
     }, STORAGE_TIMEOUT_MS);
-    d.loadIdentity().then(
-      (id) => {
+    const fromAddress = d.takeInviteFromAddress();
+    Promise.all([d.loadIdentity(), d.loadInvite()]).then(
+      ([id, stored]) => {
         d.clearTimeout(this.#storageTimer);
         if (run !== this.#run) return;
+        const kept = stored ? readInvite(stored) : undefined;
+        if (kept && 'payload' in kept) this.#set({ invite: kept });
+        if (fromAddress) this.#takeInvite(fromAddress);
         this.#set({ identity: id ?? null });
         if (id) this.#connectStored(id);
         else this.#set({ conn: { kind: 'idle' } });
@@ -147,9 +165,12 @@ export class TransferModel {
     register: (name) => this.#register(name),
     importMeInfo: (file) => this.#importMeInfo(file),
     forget: () => this.#forget(),
+    applyInvite: (text) => {
+      if (this.#takeInvite(text) && this.#state.identity) this.#connectStored(this.#state.identity);
+    },
     registerAgain: async () => {
       const name = this.#state.identity?.name ?? this.#state.triedName;
-      await this.#forget();
+      await this.#forget({ keepInvite: true });
       if (name) this.#register(name);
     },
     retryNow: () => {
@@ -190,6 +211,9 @@ export class TransferModel {
     if (change.identity !== undefined && change.identity !== this.#state.identity) {
       next.history = historyOf(this.#records, next.identity);
     }
+    if (change.history !== undefined || change.invite !== undefined) {
+      next.inviteSent = sentUnder(this.#records, next.invite?.payload.id);
+    }
     this.#state = next;
     this.#sendNext();
     for (const listener of this.#listeners) listener();
@@ -218,9 +242,56 @@ export class TransferModel {
     }
   }
 
+  /**
+   * Uses the invite in `text` (a link, a fragment, a bare token): kept in IndexedDB unless it
+   * is damaged or expired, which is said instead (before any connection). True when usable.
+   */
+  #takeInvite(text: string): boolean {
+    const found = readInvite(text);
+    if ('error' in found) {
+      this.#set({ inviteProblem: found.error });
+      return false;
+    }
+    if (isExpired(found.payload, this.#deps.now())) {
+      this.#set({ inviteProblem: EXPIRED_INVITE });
+      return false;
+    }
+    this.#set({ invite: found, inviteProblem: null });
+    this.#deps
+      .saveInvite(found.token)
+      .catch((e: unknown) =>
+        this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } }),
+      );
+    return true;
+  }
+
+  /**
+   * The token to offer at the handshake, or why nothing may be sent (said before connecting):
+   * in invite mode, no invite or an expired one. In open mode an expired invite is not offered.
+   */
+  #inviteToOffer(): { token?: string } | { refused: string } {
+    const invite = this.#state.invite;
+    const expired = !!invite && isExpired(invite.payload, this.#deps.now());
+    if (this.#state.access === 'invite' && (!invite || expired))
+      return { refused: expired ? EXPIRED_INVITE : NEED_INVITE };
+    return { token: expired ? undefined : invite?.token };
+  }
+
+  /** The current invite, unless a problem was set instead (then false). */
+  #offer(): string | undefined | false {
+    const offer = this.#inviteToOffer();
+    if ('refused' in offer) {
+      this.#set({ conn: { kind: 'problem', problem: 'invite', detail: offer.refused } });
+      return false;
+    }
+    return offer.token;
+  }
+
   #connectStored(id: StoredIdentity): void {
     this.#deps.clearTimeout(this.#retryTimer);
     this.#registering = false;
+    const invite = this.#offer();
+    if (invite === false) return;
     this.#set({ conn: { kind: 'connecting', registering: false } });
     this.#post({
       type: 'reconnect',
@@ -228,7 +299,13 @@ export class TransferModel {
       name: id.name,
       clientId: id.clientId,
       privateKey: id.privateKey,
+      invite,
     });
+  }
+
+  /** The current invite, for records and refusals. */
+  get #invite(): InviteInUse | null {
+    return this.#state.invite;
   }
 
   #store(id: StoredIdentity): void {
@@ -279,7 +356,9 @@ export class TransferModel {
         const item = this.#state.items.find((it) => it.id === msg.id);
         const resends = this.#resends.get(msg.id) ?? 0;
         const interrupted = msg.outcome === 'failed' && isInterrupted(msg.code) && resends < MAX_AUTO_RESENDS;
-        const items = applyDone(this.#state.items, msg);
+        let items = applyDone(this.#state.items, msg);
+        if (overInviteLikely(this.#invite, msg))
+          items = items.map((it) => (it.id === msg.id ? { ...it, overInvite: true } : it));
         if (interrupted) {
           // The worker is reconnecting: nothing more is sent until it says so.
           this.#set({
@@ -303,6 +382,7 @@ export class TransferModel {
             clientName: identity?.name ?? '',
             clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
             attempts: msg.attempts,
+            inviteId: this.#invite?.payload.id,
           })
           .catch(() => {})
           .then(() => this.#refreshHistory());
@@ -359,10 +439,13 @@ export class TransferModel {
       return e instanceof Error ? e.message : String(e);
     }
     this.#deps.clearTimeout(this.#retryTimer);
-    this.#registering = true;
     this.#pendingImport = null;
-    this.#set({ triedName: trimmed, conn: { kind: 'connecting', registering: true } });
-    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed });
+    this.#set({ triedName: trimmed });
+    const invite = this.#offer();
+    if (invite === false) return undefined;
+    this.#registering = true;
+    this.#set({ conn: { kind: 'connecting', registering: true } });
+    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed, invite });
     return undefined;
   }
 
@@ -388,18 +471,21 @@ export class TransferModel {
     }
   }
 
-  async #forget(): Promise<void> {
+  /** Forgets the identity, its history and (unless registering again) the invite it sent under. */
+  async #forget(opts: { keepInvite?: boolean } = {}): Promise<void> {
     this.#deps.clearTimeout(this.#retryTimer);
     this.#post({ type: 'disconnect' });
     this.#activeId = null;
     this.#set({ items: cancelUnfinished(this.#state.items), meInfo: null });
     try {
       await this.#deps.forgetIdentity();
+      if (!opts.keepInvite) await this.#deps.forgetInvite();
       await this.#clearHistory();
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
       return;
     }
-    this.#set({ identity: null, conn: { kind: 'idle' } });
+    const invite = opts.keepInvite ? this.#state.invite : null;
+    this.#set({ identity: null, invite, inviteProblem: null, conn: { kind: 'idle' } });
   }
 }

@@ -57,9 +57,11 @@ export function tooLargeSentence(name: string, size: number): string {
 }
 
 /** What a failed file's row says to the person who sent it; the raw error goes under details. */
-export function failureSentence(code: string | undefined, interrupted: boolean): string {
+export function failureSentence(code: string | undefined, interrupted: boolean, overInvite = false): string {
   if (interrupted)
     return 'The connection dropped while sending. It is sent again from the start once the connection is back.';
+  if (overInvite)
+    return 'The server refused this file at its start: it is most likely over the space this invite allows (its size or file count). Ask whoever invited you for more room, or send less.';
   switch (code) {
     case 'CLIENT_ERR_CRC_MISMATCH':
       return 'The server received the file differently from how it left this browser, four times. Send it again; if it keeps failing, the connection is damaging data.';

@@ -1,5 +1,19 @@
+export {
+  ACCESS_MODES,
+  type AccessMode,
+  defaultAccessMode,
+  isLoopbackHost,
+  parseAccessMode,
+} from './access';
 export { InviteError, type InviteErrorCode } from './errors';
-export { inviteLink, LINK_PARAM, tokenFromLink } from './link';
+export {
+  inviteLink,
+  inviteSubprotocols,
+  LINK_PARAM,
+  tokenFromLink,
+  WS_INVITE_PREFIX,
+  WS_SUBPROTOCOL,
+} from './link';
 export {
   base64UrlToBytes,
   bytesToBase64Url,
