@@ -5,7 +5,7 @@
  */
 import type { UploadRecord } from '@/browser/history-store';
 import { formatByteLimit } from '@/lib/format';
-import { type InvitePayload, readInviteUnverified, tokenFromLink } from '@/lib/invite';
+import { type AccessMode, type InvitePayload, readInviteUnverified, tokenFromLink } from '@/lib/invite';
 import { CLOSE_REASONS, CloseCode } from '@/lib/protocol';
 import { formatBytes } from './format';
 
@@ -32,6 +32,27 @@ export function readInvite(text: string): InviteInUse | { error: string } {
   } catch {
     return { error: DAMAGED_INVITE };
   }
+}
+
+/** The invite in `text` if it can be used now: not damaged, not expired (else the sentence why). */
+export function usableInvite(text: string, nowMs: number): InviteInUse | { error: string } {
+  const found = readInvite(text);
+  if ('error' in found) return found;
+  return isExpired(found.payload, nowMs) ? { error: EXPIRED_INVITE } : found;
+}
+
+/**
+ * The token to offer at the handshake, or why nothing may be sent (said before connecting):
+ * in invite mode, no invite or an expired one. In open mode an expired invite is not offered.
+ */
+export function inviteToOffer(
+  access: AccessMode,
+  invite: InviteInUse | null,
+  nowMs: number,
+): { token?: string } | { refused: string } {
+  const expired = !!invite && isExpired(invite.payload, nowMs);
+  if (access === 'invite' && (!invite || expired)) return { refused: expired ? EXPIRED_INVITE : NEED_INVITE };
+  return { token: expired ? undefined : invite?.token };
 }
 
 /** True once the invite's expiry time (Unix seconds) has passed at `nowMs`. */

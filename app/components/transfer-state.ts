@@ -23,16 +23,8 @@ import {
 } from '@/browser/upload-queue';
 import { formatMeInfo, parseMeInfo } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
-import { clientIdToHex, validateClientName } from '@/lib/protocol';
-import {
-  EXPIRED_INVITE,
-  type InviteInUse,
-  isExpired,
-  NEED_INVITE,
-  overInviteLikely,
-  readInvite,
-  sentUnder,
-} from './invite-rules';
+import { validateClientName } from '@/lib/protocol';
+import { inviteToOffer, overInviteLikely, readInvite, sentUnder, usableInvite } from './invite-rules';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
@@ -46,7 +38,7 @@ export type {
   WorkerPort,
 } from './transfer-types';
 
-import { historyOf, isInterrupted, MAX_AUTO_RESENDS, markReplacing } from './upload-rules';
+import { historyOf, isInterrupted, MAX_AUTO_RESENDS, markReplacing, uploadRecord } from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
@@ -80,6 +72,8 @@ export class TransferModel {
   /** Automatic re-sends per item after interruptions. */
   readonly #resends = new Map<string, number>();
   #retryTimer: unknown;
+  /** The invite link the page was opened with (undefined until start() looked). */
+  #fromAddress: string | undefined;
   #storageTimer: unknown;
 
   constructor(bridgeUrl: string, deps: TransferDeps, access: AccessMode = 'open') {
@@ -130,14 +124,16 @@ export class TransferModel {
         });
       }
     }, STORAGE_TIMEOUT_MS);
-    const fromAddress = d.takeInviteFromAddress();
+    // Taken out of the address bar once; kept until a start that is not superseded uses it.
+    this.#fromAddress ??= d.takeInviteFromAddress();
     Promise.all([d.loadIdentity(), d.loadInvite()]).then(
       ([id, stored]) => {
         d.clearTimeout(this.#storageTimer);
         if (run !== this.#run) return;
         const kept = stored ? readInvite(stored) : undefined;
         if (kept && 'payload' in kept) this.#set({ invite: kept });
-        if (fromAddress) this.#takeInvite(fromAddress);
+        if (this.#fromAddress) this.#takeInvite(this.#fromAddress);
+        this.#fromAddress = '';
         this.#set({ identity: id ?? null });
         if (id) this.#connectStored(id);
         else this.#set({ conn: { kind: 'idle' } });
@@ -247,13 +243,9 @@ export class TransferModel {
    * is damaged or expired, which is said instead (before any connection). True when usable.
    */
   #takeInvite(text: string): boolean {
-    const found = readInvite(text);
+    const found = usableInvite(text, this.#deps.now());
     if ('error' in found) {
       this.#set({ inviteProblem: found.error });
-      return false;
-    }
-    if (isExpired(found.payload, this.#deps.now())) {
-      this.#set({ inviteProblem: EXPIRED_INVITE });
       return false;
     }
     this.#set({ invite: found, inviteProblem: null });
@@ -265,21 +257,9 @@ export class TransferModel {
     return true;
   }
 
-  /**
-   * The token to offer at the handshake, or why nothing may be sent (said before connecting):
-   * in invite mode, no invite or an expired one. In open mode an expired invite is not offered.
-   */
-  #inviteToOffer(): { token?: string } | { refused: string } {
-    const invite = this.#state.invite;
-    const expired = !!invite && isExpired(invite.payload, this.#deps.now());
-    if (this.#state.access === 'invite' && (!invite || expired))
-      return { refused: expired ? EXPIRED_INVITE : NEED_INVITE };
-    return { token: expired ? undefined : invite?.token };
-  }
-
-  /** The current invite, unless a problem was set instead (then false). */
+  /** The invite to offer at the handshake, unless a problem was set instead (then false). */
   #offer(): string | undefined | false {
-    const offer = this.#inviteToOffer();
+    const offer = inviteToOffer(this.#state.access, this.#state.invite, this.#deps.now());
     if ('refused' in offer) {
       this.#set({ conn: { kind: 'problem', problem: 'invite', detail: offer.refused } });
       return false;
@@ -301,11 +281,6 @@ export class TransferModel {
       privateKey: id.privateKey,
       invite,
     });
-  }
-
-  /** The current invite, for records and refusals. */
-  get #invite(): InviteInUse | null {
-    return this.#state.invite;
   }
 
   #store(id: StoredIdentity): void {
@@ -357,7 +332,7 @@ export class TransferModel {
         const resends = this.#resends.get(msg.id) ?? 0;
         const interrupted = msg.outcome === 'failed' && isInterrupted(msg.code) && resends < MAX_AUTO_RESENDS;
         let items = applyDone(this.#state.items, msg);
-        if (overInviteLikely(this.#invite, msg))
+        if (overInviteLikely(this.#state.invite, msg))
           items = items.map((it) => (it.id === msg.id ? { ...it, overInvite: true } : it));
         if (interrupted) {
           // The worker is reconnecting: nothing more is sent until it says so.
@@ -368,22 +343,10 @@ export class TransferModel {
         } else {
           this.#set({ items });
         }
-        const now = this.#deps.now();
-        const identity = this.#state.identity;
         void this.#deps
-          .addUploadRecord({
-            id: `${now.toString(36)}-${msg.id}`,
-            fileName: item?.file.name ?? msg.id,
-            wireName: item?.wireName,
-            size: item?.size ?? 0,
-            cksum: msg.cksum,
-            finishedAt: now,
-            outcome: msg.outcome,
-            clientName: identity?.name ?? '',
-            clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
-            attempts: msg.attempts,
-            inviteId: this.#invite?.payload.id,
-          })
+          .addUploadRecord(
+            uploadRecord(msg, item, this.#state.identity, this.#deps.now(), this.#state.invite?.payload.id),
+          )
           .catch(() => {})
           .then(() => this.#refreshHistory());
         return;

@@ -5,6 +5,7 @@
  */
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
+import type { FromWorker } from '@/browser/upload-protocol';
 import type { UploadItem } from '@/browser/upload-queue';
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { formatBytes } from './format';
@@ -49,6 +50,29 @@ export function markReplacing(added: UploadItem[], queue: UploadItem[], sent: Up
     taken.add(it.wireName);
     return replaces ? { ...it, replaces: true } : it;
   });
+}
+
+/** The history record of a finished upload (`now`: wall-clock ms; `inviteId`: the invite it was sent under). */
+export function uploadRecord(
+  done: Extract<FromWorker, { type: 'done' }>,
+  item: UploadItem | undefined,
+  identity: StoredIdentity | null | undefined,
+  now: number,
+  inviteId: string | undefined,
+): UploadRecord {
+  return {
+    id: `${now.toString(36)}-${done.id}`,
+    fileName: item?.file.name ?? done.id,
+    wireName: item?.wireName,
+    size: item?.size ?? 0,
+    cksum: done.cksum,
+    finishedAt: now,
+    outcome: done.outcome,
+    clientName: identity?.name ?? '',
+    clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
+    attempts: done.attempts,
+    inviteId,
+  };
 }
 
 /** The sentence shown when a file is refused for its size. */
