@@ -71,6 +71,10 @@ describe('parseConfig', () => {
       '64M',
       '--log-rate',
       '3',
+      '--access',
+      'invite',
+      '--invite-key',
+      'invite.pub',
     ]);
     expect(c).toEqual({
       listen: { host: '0.0.0.0', port: 9000 },
@@ -92,7 +96,30 @@ describe('parseConfig', () => {
       maxBufferedPerIp: 4 * 1024 * 1024,
       maxBuffered: 64 * 1024 * 1024,
       logRate: 3,
+      access: 'invite',
+      inviteKey: 'invite.pub',
     });
+  });
+
+  test('access: open by default on loopback only; invite needs --invite-key; open elsewhere warns', () => {
+    expect(config([]).access).toBe('open');
+    expect(config(['--listen', 'localhost:1']).access).toBe('open');
+    expect(config(['--listen', '[::1]:1']).access).toBe('open');
+    for (const host of ['0.0.0.0:1', '[::]:1', '192.0.2.1:1', 'files.example.org:1']) {
+      expect(
+        errorCode(() => parseConfig(['--listen', host])),
+        host,
+      ).toBe('BRIDGE_ERR_CONFIG');
+      expect(config(['--listen', host, '--invite-key', 'k.pub']).access, host).toBe('invite');
+    }
+    expect(errorCode(() => parseConfig(['--access', 'invite']))).toBe('BRIDGE_ERR_CONFIG');
+    expect(errorCode(() => parseConfig(['--access', 'closed']))).toBe('BRIDGE_ERR_CONFIG');
+    const env = { SFT_BRIDGE_ACCESS: 'invite', SFT_BRIDGE_INVITE_KEY: '/k/invite.pub' };
+    expect(config([], env)).toMatchObject({ access: 'invite', inviteKey: '/k/invite.pub' });
+    const wide = parseConfig(['--listen', '0.0.0.0:1', '--access', 'open']);
+    expect(!wide.help && wide.warnings.some((w) => w.startsWith('open access on 0.0.0.0'))).toBe(true);
+    const quiet = parseConfig([]);
+    expect(!quiet.help && quiet.warnings).toEqual([]);
   });
 
   test('environment variables, overridden by flags', () => {

@@ -8,11 +8,13 @@ import {
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
 } from '../lib/protocol';
+import { isLoopbackHost } from '../platform/address-match';
 import { flag, helpText, list, parseOptions, value } from '../platform/options';
 import {
   duration,
   type HostPort,
   hostPort,
+  oneOf,
   origin,
   positiveInteger,
   size,
@@ -21,6 +23,9 @@ import {
 import { BridgeError } from './errors';
 
 export type { HostPort } from '../platform/validators';
+
+export const BRIDGE_ACCESS_MODES = ['open', 'invite'] as const;
+export type BridgeAccess = (typeof BRIDGE_ACCESS_MODES)[number];
 
 export interface BridgeConfig {
   /** Where the bridge accepts WebSocket (and /healthz) connections. */
@@ -54,6 +59,10 @@ export interface BridgeConfig {
   trustProxy: boolean;
   /** Send a PROXY v2 header with the client's address on each TCP connection (default on). */
   proxyProtocol: boolean;
+  /** `invite`: every WebSocket must offer a valid invite; `open`: none needed (one offered is checked). */
+  access: BridgeAccess;
+  /** The server's invite.pub (its 32-byte Ed25519 public key, base64url); required for `invite`. */
+  inviteKey?: string;
   /** Bytes of unfinished WebSocket messages one client address (IPv6 /64) may have buffered. */
   maxBufferedPerIp: number;
   /** The same for all clients together. */
@@ -85,6 +94,7 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   logRate: 10,
   trustProxy: false,
   proxyProtocol: true,
+  access: 'open',
   maxBufferedPerIp: 2 * (DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE),
   maxBuffered: 256 * 1024 * 1024,
 };
@@ -183,6 +193,16 @@ export const BRIDGE_OPTIONS = {
     default: DEFAULT_CONFIG.logRate,
     help: `log lines a second per client address and kind, burst 5 s of it; the rest are counted in a log-suppressed line (default ${DEFAULT_CONFIG.logRate})`,
   }),
+  access: value(oneOf(BRIDGE_ACCESS_MODES), {
+    arg: 'open|invite',
+    env: 'SFT_BRIDGE_ACCESS',
+    help: 'invite: each WebSocket must offer a valid invite link (checked with --invite-key); open: none needed, one offered is still checked (default open when --listen is loopback, else invite)',
+  }),
+  'invite-key': value(text, {
+    arg: 'FILE',
+    env: 'SFT_BRIDGE_INVITE_KEY',
+    help: "the file server's invite.pub (in its data folder): the public key invites are checked with; required with --access invite",
+  }),
   cert: value(text, {
     arg: 'FILE',
     env: 'SFT_BRIDGE_CERT',
@@ -253,6 +273,14 @@ export function parseConfig(
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw bad('TLS needs both --cert and --key (PEM files), or neither.');
   }
+  const access = v.access ?? (isLoopbackHost(v.listen.host) ? 'open' : 'invite');
+  if (access === 'invite' && v['invite-key'] === undefined) {
+    throw bad(
+      `Invite mode${v.access === undefined ? ` (the default when listening on ${v.listen.host}, not loopback)` : ''} ` +
+        "needs --invite-key FILE (SFT_BRIDGE_INVITE_KEY): the file server's invite.pub, from its data folder. " +
+        'Or ask for --access open (anyone who reaches the bridge may then register).',
+    );
+  }
   const config: BridgeConfig = {
     listen: v.listen,
     target: v.target,
@@ -271,8 +299,21 @@ export function parseConfig(
     key: v.key,
     trustProxy: v['trust-proxy'],
     proxyProtocol: !v['no-proxy-protocol'],
+    access,
+    inviteKey: v['invite-key'],
     maxBufferedPerIp: v['max-buffered-per-ip'],
     maxBuffered: v['max-buffered'],
   };
-  return { help: false, config, warnings: parsed.warnings };
+  const warnings = [...parsed.warnings];
+  if (access === 'open' && !isLoopbackHost(config.listen.host)) {
+    warnings.push(
+      `open access on ${config.listen.host}, not loopback: whoever reaches the bridge may register and send files (--access invite gates it).`,
+    );
+  }
+  if (access === 'invite' && !config.proxyProtocol) {
+    warnings.push(
+      'invite mode with --no-proxy-protocol: the bridge checks invites, but the file server never learns them (no binding, no quotas).',
+    );
+  }
+  return { help: false, config, warnings };
 }

@@ -22,6 +22,8 @@ export interface ConnectionRecord {
   closeReason: string;
   /** Who ended it: the browser, the bridge (a refusal or timeout), or the file server. */
   closedBy: 'client' | 'bridge' | 'target';
+  /** The ID of the invite offered (the token itself is never logged). */
+  inviteId?: string;
 }
 
 export interface BridgeEvent {

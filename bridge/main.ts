@@ -7,6 +7,7 @@
 import { EXIT_USAGE } from '../platform/options';
 import { parseConfig, USAGE } from './config';
 import { BridgeError } from './errors';
+import { loadInvitePublicKey } from './invite-gate';
 import { createBridgeLogger } from './log';
 import { bufferutilStatus } from './native';
 import { createBridge } from './server';
@@ -31,8 +32,19 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
+  // Loaded once: a key file replaced later takes effect at the next start.
+  let inviteKey: CryptoKey | undefined;
+  if (config.inviteKey !== undefined) {
+    try {
+      inviteKey = await loadInvitePublicKey(config.inviteKey);
+    } catch (err) {
+      if (!(err instanceof BridgeError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
+  }
   const log = createBridgeLogger();
-  const bridge = createBridge(config, { log });
+  const bridge = createBridge(config, { log, inviteKey });
   // Handlers before the listening line: whoever reads it may signal at once.
   let stopping = false;
   const stop = (signal: string) => {
@@ -68,6 +80,7 @@ async function main(): Promise<void> {
       target: `${config.target.host}:${config.target.port}`,
       origins: config.origins,
       maxPayload: config.maxPayload,
+      access: config.access,
       bufferutil: bufferutilStatus(),
     },
     `listening on ${url}`,

@@ -35,6 +35,8 @@ export interface RelayOptions {
 export interface RelayPeer {
   address: string;
   origin: string | null;
+  /** The ID of the invite the connection carries (logged; the token never is). */
+  inviteId?: string;
 }
 
 const DEFAULT_WS_HIGH_WATER = 1024 * 1024;
@@ -275,6 +277,7 @@ export class Relay {
             ? this.#closeReasonFromClient
             : (CLOSE_REASONS[ending.code as CloseCode] ?? ''),
         closedBy: ending.by,
+        ...(this.#peer.inviteId === undefined ? {} : { inviteId: this.#peer.inviteId }),
       } satisfies ConnectionRecord,
       'connection closed',
     );

@@ -4,13 +4,21 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { MAX_TOKEN_LENGTH, type OfferedInvite, offeredInvite, SFT_SUBPROTOCOL } from '../lib/invite';
 import { CloseCode, closeReason } from '../lib/protocol';
 import { socketAddressBytes } from '../platform/ip-address';
 import { LogSampler } from '../platform/log-sampler';
-import { encodeProxyHeader, tcpProxyHeader } from '../platform/proxy-protocol';
+import {
+  encodeProxyHeader,
+  PP2_DEFAULT_MAX_LENGTH,
+  type Pp2Tlv,
+  Pp2Type,
+  tcpProxyHeader,
+} from '../platform/proxy-protocol';
 import { sourceKey } from '../platform/source-key';
 import type { BridgeConfig, HostPort } from './config';
 import { HealthCheck } from './health';
+import { InviteGate, type InviteVerdict } from './invite-gate';
 import { type ConnectionRecord, createBridgeLogger, type Logger } from './log';
 import { MessageBudget } from './message-budget';
 import { Relay } from './relay';
@@ -28,6 +36,8 @@ export interface Bridge {
 
 export interface BridgeOptions {
   log?: Logger;
+  /** The server's invite public key (bridge/invite-gate.ts loadInvitePublicKey); required in invite mode. */
+  inviteKey?: CryptoKey;
 }
 
 /** The WebSocket close handshake may take this long before ws drops the socket. */
@@ -39,6 +49,10 @@ const HEALTH_PROBE_TIMEOUT_MS = 2_000;
  * HTTP status). Past this many refusals in flight, refuse at the HTTP level instead.
  */
 const MAX_REFUSING = 64;
+/** Room in the PROXY header for the invite TLV beside the addresses (the server's reader allows the same). */
+const PROXY_HEADER_MAX_LENGTH = PP2_DEFAULT_MAX_LENGTH + MAX_TOKEN_LENGTH;
+const NO_INVITE: OfferedInvite = { kind: 'none' };
+const utf8 = new TextEncoder();
 
 function normalizeAddress(address: string | undefined): string {
   if (!address) return 'unknown';
@@ -69,6 +83,11 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   const perIp = new Map<string, number>();
   const buffered = new MessageBudget({ perSource: config.maxBufferedPerIp, total: config.maxBuffered });
   let refusing = 0;
+  /** Upgraded connections whose invite is being verified; they count against the relay limits. */
+  let verifying = 0;
+  const gate = new InviteGate(config.access, options.inviteKey);
+  /** The invite each handshake offered, noted by handleProtocols for the upgrade callback. */
+  const offers = new WeakMap<IncomingMessage, OfferedInvite>();
   let closing = false;
   const health = new HealthCheck(config.target, {
     timeoutMs: Math.min(HEALTH_PROBE_TIMEOUT_MS, config.connectTimeoutMs),
@@ -88,6 +107,12 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     perMessageDeflate: false,
     maxPayload: config.maxPayload,
     clientTracking: false,
+    // Offered `sft` (and maybe `sft-invite.<token>`): select `sft`; an offer without it gets
+    // no subprotocol (older clients offer none). The invite is judged in the upgrade callback.
+    handleProtocols: (protocols: Set<string>, req: IncomingMessage) => {
+      offers.set(req, offeredInvite(protocols));
+      return protocols.has(SFT_SUBPROTOCOL) ? SFT_SUBPROTOCOL : false;
+    },
     // Not in @types/ws yet; ws 8 honours it.
     ...({ closeTimeout: WS_CLOSE_TIMEOUT_MS } as object),
   });
@@ -146,21 +171,25 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   }
 
   /** The PROXY v2 header naming the client, for the TCP connection to the file server. */
-  function proxyHeaderFor(req: IncomingMessage, peer: { address: string; port: number }) {
+  /** With the invite token (whole, UTF-8) as TLV 0xE0 when the client offered a valid one. */
+  function proxyHeaderFor(req: IncomingMessage, peer: { address: string; port: number }, token?: string) {
     if (!config.proxyProtocol) return undefined;
+    const tlvs: Pp2Tlv[] =
+      token === undefined ? [] : [{ type: Pp2Type.SFT_INVITE, value: utf8.encode(token) }];
+    const limit = { maxLength: PROXY_HEADER_MAX_LENGTH };
     try {
       const destination = { address: req.socket.localAddress ?? '', port: req.socket.localPort ?? 0 };
-      return encodeProxyHeader(tcpProxyHeader(peer, destination));
+      return encodeProxyHeader(tcpProxyHeader(peer, destination, tlvs), limit);
     } catch {
       // No address to name: the LOCAL command makes the server use the bridge's own.
-      return encodeProxyHeader({ command: 'local' });
+      return encodeProxyHeader({ command: 'local', tlvs }, limit);
     }
   }
 
   /** Why this upgrade must be refused, or null to relay it. */
   function admission(origin: string | null, source: string): CloseCode | null {
     if (origin !== null && !anyOrigin && !allowedOrigins.has(origin)) return CloseCode.OriginNotAllowed;
-    if (relays.size >= config.maxConnections) return CloseCode.TooManyConnections;
+    if (relays.size + verifying >= config.maxConnections) return CloseCode.TooManyConnections;
     if ((perIp.get(source) ?? 0) >= config.maxPerIp) return CloseCode.TooManyConnections;
     return null;
   }
@@ -171,10 +200,16 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     address: string,
     origin: string | null,
     connLog: Logger,
+    inviteId?: string,
   ): void {
-    refusing += 1;
     const started = Date.now();
-    ws.close(code, closeReason(code));
+    // Past MAX_REFUSING close handshakes in flight (a client that never answers holds one for
+    // the close timeout), drop the socket instead of waiting for the answer.
+    if (refusing < MAX_REFUSING) ws.close(code, closeReason(code));
+    else ws.terminate();
+    // Paused while its invite was checked: read again, so the answering close frame ends it.
+    if (ws.isPaused) ws.resume();
+    refusing += 1;
     ws.once('close', () => {
       refusing -= 1;
       if (!sampler.allow(sourceOf(address), `refused ${code}`)) return;
@@ -189,6 +224,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
           closeCode: code,
           closeReason: closeReason(code),
           closedBy: 'bridge',
+          ...(inviteId === undefined ? {} : { inviteId }),
         } satisfies ConnectionRecord,
         'connection refused',
       );
@@ -198,10 +234,16 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   function relay(
     ws: WebSocket,
     socket: Duplex,
-    peer: { address: string; source: string; origin: string | null; proxyHeader?: Uint8Array },
+    peer: {
+      address: string;
+      source: string;
+      origin: string | null;
+      proxyHeader?: Uint8Array;
+      inviteId?: string;
+    },
     connLog: Logger,
   ): void {
-    const { address, source, origin } = peer;
+    const { address, source, origin, inviteId } = peer;
     const r = new Relay(
       ws,
       {
@@ -212,7 +254,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
         proxyHeader: peer.proxyHeader,
         mayLog: (kind) => sampler.allow(source, kind),
       },
-      { address, origin },
+      { address, origin, inviteId },
       connLog,
     );
     buffered.track(socket, ws, source, () => {
@@ -249,8 +291,37 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     wss.handleUpgrade(req, socket, head, (ws) => {
       // One child logger per connection: its lines carry `conn`.
       const connLog = log.child({ conn: ++accepted });
-      if (verdict !== null) refuse(ws, verdict, address, origin, connLog);
-      else relay(ws, socket, { address, source, origin, proxyHeader: proxyHeaderFor(req, client) }, connLog);
+      if (verdict !== null) {
+        refuse(ws, verdict, address, origin, connLog);
+        return;
+      }
+      const offered = offers.get(req) ?? NO_INVITE;
+      if (offered.kind === 'none' && gate.access === 'open') {
+        relay(ws, socket, { address, source, origin, proxyHeader: proxyHeaderFor(req, client) }, connLog);
+        return;
+      }
+      // Checked after the Origin and connection limits, holding a relay slot of this source
+      // meanwhile, so a flood of tokens costs at most maxPerIp verifications at a time.
+      ws.pause();
+      verifying += 1;
+      perIp.set(source, (perIp.get(source) ?? 0) + 1);
+      const unexpected = (): InviteVerdict => ({ ok: false, code: CloseCode.InviteMalformed });
+      gate
+        .check(offered)
+        .then(undefined, unexpected)
+        .then((v) => {
+          verifying -= 1;
+          const left = (perIp.get(source) ?? 1) - 1;
+          if (left === 0) perIp.delete(source);
+          else perIp.set(source, left);
+          // The client left meanwhile: nothing to answer, no line (its close was its own).
+          if (ws.readyState !== ws.OPEN) ws.terminate();
+          else if (!v.ok) refuse(ws, v.code, address, origin, connLog, v.inviteId);
+          else {
+            const proxyHeader = proxyHeaderFor(req, client, v.token);
+            relay(ws, socket, { address, source, origin, proxyHeader, inviteId: v.inviteId }, connLog);
+          }
+        });
     });
   });
 

@@ -15,6 +15,13 @@ export {
   WS_SUBPROTOCOL,
 } from './link';
 export {
+  clientSubprotocols,
+  INVITE_SUBPROTOCOL_PREFIX,
+  type OfferedInvite,
+  offeredInvite,
+  SFT_SUBPROTOCOL,
+} from './subprotocol';
+export {
   base64UrlToBytes,
   bytesToBase64Url,
   generateInviteKeyPair,

@@ -75,8 +75,12 @@ export interface WsConn extends FrameConn {
  * A browser-like WebSocket client: one request frame per binary message, one response per
  * message. `opts.localAddress` picks the source address (e.g. 127.0.0.3).
  */
-export function wsConn(url: string, opts: { localAddress?: string } = {}): Promise<WsConn> {
-  const ws = new WebSocket(url, { perMessageDeflate: false, origin: ORIGIN, ...opts });
+export function wsConn(
+  url: string,
+  opts: { localAddress?: string; protocols?: string[] } = {},
+): Promise<WsConn> {
+  const { protocols, ...rest } = opts;
+  const ws = new WebSocket(url, protocols ?? [], { perMessageDeflate: false, origin: ORIGIN, ...rest });
   const queue: Response[] = [];
   const waiters: ((r: Response | null) => void)[] = [];
   let isClosed = false;
