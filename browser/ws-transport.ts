@@ -8,7 +8,7 @@
  */
 import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
-import { inviteSubprotocols } from '../lib/invite';
+import { clientSubprotocols } from '../lib/invite';
 import { BrowserError } from './errors';
 
 /** Bytes the browser may hold unsent before send() waits: enough to keep the pipe full. */
@@ -86,7 +86,7 @@ export class WsTransport implements Transport {
     return new Promise((resolve, reject) => {
       let ws: WebSocket;
       try {
-        const protocols = opts.invite ? inviteSubprotocols(opts.invite) : undefined;
+        const protocols = opts.invite ? clientSubprotocols(opts.invite) : undefined;
         ws = opts.createSocket ? opts.createSocket(url, protocols) : new WebSocket(url, protocols);
       } catch (cause) {
         reject(new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', `Bad bridge address ${url}.`, { cause }));

@@ -3,7 +3,6 @@
  * invite-mode system's data folder, or signed here with its invite.key (an expired one, a
  * forged one) through lib/invite, as the server signs them.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { base64ToBytes } from '../../lib/crypto/encoding';
@@ -12,8 +11,8 @@ import {
   type InvitePayload,
   importInvitePrivateKey,
   inviteLink,
-  signInvite,
 } from '../../lib/invite';
+import { mintInvite } from '../../test/support/invites';
 import { runPart } from '../../test/support/processes';
 import type { System } from './system';
 
@@ -33,28 +32,16 @@ export function createInvite(system: System, args: string[]): string {
   return link;
 }
 
-/** A link signed with the system's own invite key (or, `forged`, another key) for `payload`. */
+/** A link signed with the system's own invite key (or, `forged`, another key), valid a day unless `over` says otherwise. */
 export async function signedInvite(
   system: System,
   over: Partial<InvitePayload>,
   opts: { forged?: boolean } = {},
 ): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const payload: InvitePayload = {
-    v: 1,
-    id: randomBytes(8).toString('hex'),
-    label: 'Dana',
-    iat: now - 3600,
-    exp: now + 86400,
-    maxBytes: null,
-    maxFiles: null,
-    maxClients: 1,
-    ...over,
-  };
   const key = opts.forged
     ? (await generateInviteKeyPair()).privateKey
     : await importInvitePrivateKey(
         base64ToBytes(readFileSync(join(system.dataDir, 'invite.key'), 'utf8').trim()),
       );
-  return inviteLink(`${system.webUrl}/`, await signInvite(payload, key));
+  return inviteLink(`${system.webUrl}/`, await mintInvite(key, { label: 'Dana', ...over }));
 }

@@ -6,14 +6,7 @@ export {
   parseAccessMode,
 } from './access';
 export { InviteError, type InviteErrorCode } from './errors';
-export {
-  inviteLink,
-  inviteSubprotocols,
-  LINK_PARAM,
-  tokenFromLink,
-  WS_INVITE_PREFIX,
-  WS_SUBPROTOCOL,
-} from './link';
+export { inviteLink, LINK_PARAM, tokenFromLink } from './link';
 export {
   clientSubprotocols,
   INVITE_SUBPROTOCOL_PREFIX,

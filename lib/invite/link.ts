@@ -37,16 +37,3 @@ export function tokenFromLink(text: string): string {
     'This is not an invite link: it has no #invite=sfi1... part.',
   );
 }
-
-/** The WebSocket subprotocol the bridge selects. */
-export const WS_SUBPROTOCOL = 'sft';
-/** Prefix of the subprotocol that carries the token (every token character is legal there). */
-export const WS_INVITE_PREFIX = 'sft-invite.';
-
-/**
- * What a client offers in Sec-WebSocket-Protocol: `sft`, plus `sft-invite.<token>` with an
- * invite. The token travels in the handshake, never in the URL (which bridges and proxies log).
- */
-export function inviteSubprotocols(token: string | undefined): string[] {
-  return token ? [WS_SUBPROTOCOL, WS_INVITE_PREFIX + token] : [WS_SUBPROTOCOL];
-}
