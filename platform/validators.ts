@@ -96,7 +96,7 @@ export function hostPort(opts: { defaultPort?: number; minPort?: number } = {}):
   };
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /** "1048576", "64K", "16MiB", "4G" (binary units) in min..max bytes. */
 export function size(min: number, max: number): Validator<number> {
@@ -104,22 +104,29 @@ export function size(min: number, max: number): Validator<number> {
 }
 
 export function parseSize(t: string, what: string, min: number, max: number): number {
-  const m = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(t.trim());
+  const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(t.trim());
   if (!m) throw invalid(`${what} "${t}" is not a size such as 1048576, 64K, 16M or 2G.`);
   const n = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
   if (n < min || n > max) throw invalid(`${what} ${n} is out of range ${min}..${max} bytes.`);
   return n;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  '': 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /**
  * A duration above 0 and at most `maxSeconds`, in milliseconds: a number of seconds
- * ("1.5"), or with a unit ("500ms", "30s", "5m", "1h").
+ * ("1.5"), or with a unit ("500ms", "30s", "5m", "1h", "7d").
  */
 export function duration(maxSeconds = 86_400): Validator<number> {
   return (t, what) => {
-    const m = /^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?$/i.exec(t.trim());
+    const m = /^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?$/i.exec(t.trim());
     const ms = m ? Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? '').toLowerCase()]!) : Number.NaN;
     if (!(ms > 0 && ms <= maxSeconds * 1000)) {
       throw invalid(

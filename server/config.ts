@@ -11,9 +11,10 @@ import {
   MAX_U32,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
+import { ACCESS_MODES, type AccessMode, defaultAccess } from '../platform/access-mode';
 import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
-import { cidr, duration, host, integer, port, size, text } from '../platform/validators';
+import { cidr, duration, host, integer, oneOf, port, size, text, url } from '../platform/validators';
 import { ServerError } from './errors';
 
 export { parseSize } from '../platform/validators';
@@ -57,6 +58,19 @@ export interface ServerConfig {
   uploadRateGraceMs: number;
   /** Log lines per second one source may cause for one kind of outcome (the rest are counted). */
   logRate: number;
+  /** `invite`: a 1025 through the bridge needs a valid invite (issue 15). */
+  access: AccessMode;
+  /** Networks whose direct (not relayed) connections are served; others are closed at once. */
+  tcpAllow: string[];
+  /** The page's public URL, for the links `invite create` prints. */
+  publicUrl: string;
+  /** Bytes all stored files may take together; null = no limit. */
+  maxTotalBytes: number | null;
+  /** Free bytes an upload must leave on the data folder's file system; null = max(2 GiB, 5%). */
+  diskReserve: number | null;
+  /** Bytes and files one client may store; null = no limit. */
+  clientMaxBytes: number | null;
+  clientMaxFiles: number | null;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -85,10 +99,16 @@ export const DEFAULT_LOGIN_GRACE_MS = 15_000;
 export const DEFAULT_MIN_UPLOAD_RATE = 16 * 1024;
 export const DEFAULT_UPLOAD_RATE_GRACE_MS = 30_000;
 export const DEFAULT_LOG_RATE = 10;
+export const DEFAULT_PUBLIC_URL = 'http://localhost:3000/';
+/** The free-disk reserve when none is set: the larger of these two. */
+export const DEFAULT_DISK_RESERVE_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_DISK_RESERVE_FRACTION = 0.05;
 /** The file port.info is read from the working folder when no port is given. */
 export const PORT_INFO_FILE = 'port.info';
 
 export type Command = 'serve' | 'files' | 'help';
+
+const BYTES_MAX = Number.MAX_SAFE_INTEGER;
 
 export interface ParsedArgs {
   command: Command;
@@ -96,6 +116,14 @@ export interface ParsedArgs {
   /** Sentences to show the operator (for example: port.info missing, using 1256). */
   warnings: string[];
 }
+
+/** Shared with the owner's commands (admin-options.ts), which print the links. */
+export const PUBLIC_URL_OPTION = value(publicUrl, {
+  arg: 'URL',
+  env: 'SFT_PUBLIC_URL',
+  default: DEFAULT_PUBLIC_URL,
+  help: `the page's public URL, for invite links (default ${DEFAULT_PUBLIC_URL})`,
+});
 
 /** The server's flags; its variables are SFT_<FLAG> (the server came first, so no part word). */
 export const SERVER_OPTIONS = {
@@ -218,7 +246,44 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_LOG_RATE,
     help: `log lines per second per source for one kind of outcome, the rest counted in log-suppressed (default ${DEFAULT_LOG_RATE})`,
   }),
+  access: value(oneOf(ACCESS_MODES), {
+    arg: 'MODE',
+    env: 'SFT_ACCESS',
+    help: 'open | invite: invite needs an invite link for a registration through the bridge (default: open if --host is loopback, else invite)',
+  }),
+  'tcp-allow': list(cidr, {
+    arg: 'CIDR',
+    env: 'SFT_TCP_ALLOW',
+    default: LOOPBACK_CIDRS,
+    help: `networks whose direct (not relayed) connections are served; others are closed at once (default ${LOOPBACK_CIDRS.join(',')})`,
+  }),
+  'public-url': PUBLIC_URL_OPTION,
+  'max-total-bytes': value(size(1, BYTES_MAX), {
+    arg: 'BYTES',
+    env: 'SFT_MAX_TOTAL_BYTES',
+    help: 'bytes all stored files may take together; an upload past it gets 1607 (default: no limit; K/M/G/T suffixes)',
+  }),
+  'disk-reserve': value(size(0, BYTES_MAX), {
+    arg: 'BYTES',
+    env: 'SFT_DISK_RESERVE',
+    help: "free space an upload must leave on the data folder's file system, 0 = none (default: the larger of 2G and 5% of it)",
+  }),
+  'client-max-bytes': value(size(1, BYTES_MAX), {
+    arg: 'BYTES',
+    env: 'SFT_CLIENT_MAX_BYTES',
+    help: 'bytes one client may store (default: no limit)',
+  }),
+  'client-max-files': value(integer(1, BYTES_MAX), {
+    arg: 'N',
+    env: 'SFT_CLIENT_MAX_FILES',
+    help: 'files one client may store (default: no limit)',
+  }),
 } as const;
+
+/** An http(s) URL, kept as text (the page the links open). */
+function publicUrl(t: string, what: string): string {
+  return url(['http:', 'https:'])(t, what).toString();
+}
 
 function bad(message: string): ServerError {
   return new ServerError('SERVER_ERR_BAD_ARGUMENT', message);
@@ -249,6 +314,7 @@ export function helpText(): string {
     usage: [
       'Usage: npm run server -- [options]          start the file server',
       '       npm run server -- files [--data DIR]  list received files',
+      '       npm run server -- invite create|list|revoke ID, clients list|remove NAME  (invite --help)',
     ].join('\n'),
     footer: 'Once ready it logs one JSON line with "event":"listening" and the host and port it took.',
   });
@@ -292,6 +358,13 @@ export function parseArgs(
     minUploadRate: values['min-upload-rate'],
     uploadRateGraceMs: values['upload-rate-grace'],
     logRate: values['log-rate'],
+    access: values.access ?? defaultAccess([values.host]),
+    tcpAllow: values['tcp-allow'],
+    publicUrl: values['public-url'],
+    maxTotalBytes: values['max-total-bytes'] ?? null,
+    diskReserve: values['disk-reserve'] ?? null,
+    clientMaxBytes: values['client-max-bytes'] ?? null,
+    clientMaxFiles: values['client-max-files'] ?? null,
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

@@ -16,6 +16,8 @@ export interface ClientRow {
    * first file. Not the client ID, which is half a v3 credential and travels in the clear.
    */
   Folder: string | null;
+  /** The invite the client registered with (its uploads count against it); null: none. */
+  InviteID: string | null;
 }
 
 export interface FileRow {
@@ -46,6 +48,50 @@ export interface NewFile {
   token: string;
 }
 
+/** An invite the owner made (`invite create`); the token's payload is signed from these fields. */
+export interface InviteRow {
+  /** 16 hex digits, as in the token. */
+  ID: string;
+  Label: string;
+  /** ISO 8601, whole seconds (the token's iat and exp). */
+  CreatedAt: string;
+  ExpiresAt: string;
+  /** Null: no limit beyond the server's global ones. */
+  MaxBytes: number | null;
+  MaxFiles: number | null;
+  MaxClients: number;
+  /** When `invite revoke` ran; null while in force. */
+  RevokedAt: string | null;
+}
+
+/** Bytes and files stored (rows of the files table; the Size of each). */
+export interface Usage {
+  bytes: number;
+  files: number;
+}
+
+export interface InviteUsage extends Usage {
+  /** Clients bound to the invite. */
+  clients: number;
+}
+
+export interface InviteListing extends InviteRow, InviteUsage {}
+
+export interface ClientListing extends Usage {
+  ID: Uint8Array;
+  Name: string;
+  LastSeen: string | null;
+  InviteID: string | null;
+  /** A public key is on file (the client finished its registration). */
+  HasKey: boolean;
+}
+
+/** Bind a new client to this invite, only while fewer than `maxClients` are bound to it. */
+export interface InviteSlot {
+  id: string;
+  maxClients: number;
+}
+
 export interface Database {
   clientById(id: Uint8Array): Promise<ClientRow | undefined>;
   clientByName(name: string): Promise<ClientRow | undefined>;
@@ -56,13 +102,23 @@ export interface Database {
    * callers get the same answer). Undefined for an unknown client.
    */
   clientFolder(id: Uint8Array, proposed: string): Promise<string | undefined>;
-  /** Inserts a new client; false when the name (or, improbably, the ID) is taken. */
-  insertClient(id: Uint8Array, name: string, now: string): Promise<boolean>;
+  /**
+   * Inserts a new client; false when the name (or, improbably, the ID) is taken, or, with an
+   * `invite`, when the invite has no free client slot (checked atomically with the insert).
+   */
+  insertClient(id: Uint8Array, name: string, now: string, invite?: InviteSlot): Promise<boolean>;
   /**
    * Gives a name whose registration never got a public key (the client vanished between 1025
-   * and 1026) to a new client ID, atomically. False if the old row has a key or files.
+   * and 1026) to a new client ID, atomically. False if the old row has a key or files, or the
+   * `invite` has no free slot (the old row then stays).
    */
-  reclaimKeylessName(oldId: Uint8Array, newId: Uint8Array, name: string, now: string): Promise<boolean>;
+  reclaimKeylessName(
+    oldId: Uint8Array,
+    newId: Uint8Array,
+    name: string,
+    now: string,
+    invite?: InviteSlot,
+  ): Promise<boolean>;
   /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
   setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): Promise<void>;
   /** Updates LastSeen. */
@@ -87,6 +143,28 @@ export interface Database {
   deleteFile(id: Uint8Array, fileName: string, token: string | null): Promise<FileRow | undefined>;
   /** Every file with its client's name, oldest first (the `files` command). */
   files(): Promise<ListedFile[]>;
+  /** Records a new invite; rejects when the ID exists. */
+  insertInvite(invite: InviteRow): Promise<void>;
+  inviteById(id: string): Promise<InviteRow | undefined>;
+  /** Every invite with what its clients use, oldest first (`invite list`). */
+  invites(): Promise<InviteListing[]>;
+  /** Sets RevokedAt (kept if already set); returns the row, undefined for an unknown ID. */
+  revokeInvite(id: string, now: string): Promise<InviteRow | undefined>;
+  /** What the invite's clients store, and how many are bound to it. */
+  inviteUsage(id: string): Promise<InviteUsage>;
+  /** What one client stores. */
+  clientUsage(id: Uint8Array): Promise<Usage>;
+  /** What every file together takes (rows whose client was removed included). */
+  totalUsage(): Promise<Usage>;
+  /** Every client with what it stores, by name (`clients list`). */
+  clients(): Promise<ClientListing[]>;
+  /**
+   * Deletes a client (it can no longer reconnect; its invite slot is free again) and returns
+   * its file rows, or undefined for an unknown ID. With `withFiles` the rows go too (the caller
+   * removes the stored files); without, they stay, listed without a client name and still
+   * counted in totalUsage.
+   */
+  removeClient(id: Uint8Array, withFiles: boolean): Promise<FileRow[] | undefined>;
   /** Releases the connection; pending work is done first. */
   close(): Promise<void>;
 }

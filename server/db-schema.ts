@@ -50,6 +50,25 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
     if (!have.has('Folder')) db.exec('ALTER TABLE clients ADD COLUMN Folder TEXT');
     db.exec('CREATE UNIQUE INDEX IF NOT EXISTS clients_folder ON clients(Folder COLLATE NOCASE)');
   },
+  // 3 -> 4: invites (issue 15) and the invite each client registered with (NULL: none, as
+  // every client before). Usage is summed from files, never kept twice. Times are ISO 8601.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS invites (
+        ID         TEXT PRIMARY KEY CHECK (length(ID) = 16),
+        Label      TEXT NOT NULL DEFAULT '',
+        CreatedAt  TEXT NOT NULL,
+        ExpiresAt  TEXT NOT NULL,
+        MaxBytes   INTEGER CHECK (MaxBytes IS NULL OR MaxBytes >= 0),
+        MaxFiles   INTEGER CHECK (MaxFiles IS NULL OR MaxFiles >= 0),
+        MaxClients INTEGER NOT NULL CHECK (MaxClients >= 1),
+        RevokedAt  TEXT
+      );
+    `);
+    const have = new Set((db.pragma('table_info(clients)') as { name: string }[]).map((c) => c.name));
+    if (!have.has('InviteID')) db.exec('ALTER TABLE clients ADD COLUMN InviteID TEXT REFERENCES invites(ID)');
+    db.exec('CREATE INDEX IF NOT EXISTS clients_invite ON clients(InviteID)');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,7 +7,19 @@
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
 import { FILE_MODE } from './data-folder';
-import type { ClientRow, Database, FileRow, ListedFile, NewFile } from './database';
+import type {
+  ClientListing,
+  ClientRow,
+  Database,
+  FileRow,
+  InviteListing,
+  InviteRow,
+  InviteSlot,
+  InviteUsage,
+  ListedFile,
+  NewFile,
+  Usage,
+} from './database';
 import {
   CHECKPOINT_INTERVAL_MS,
   CheckpointThread,
@@ -33,9 +45,24 @@ function createPrivateFile(path: string): void {
 
 function prepareWrites(db: Sqlite.Database) {
   return {
-    insertClient: db.prepare<[Uint8Array, string, string]>(
-      'INSERT INTO clients (ID, Name, LastSeen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    // The invite's slot is counted in the same statement, so two 1025s cannot take one slot.
+    insertClient: db.prepare<
+      [{ id: Uint8Array; name: string; now: string; invite: string | null; max: number }]
+    >(
+      `INSERT INTO clients (ID, Name, LastSeen, InviteID)
+       SELECT @id, @name, @now, @invite
+       WHERE @invite IS NULL OR (SELECT count(*) FROM clients WHERE InviteID = @invite) < @max
+       ON CONFLICT DO NOTHING`,
     ),
+    insertInvite: db.prepare<[InviteRow]>(
+      `INSERT INTO invites (ID, Label, CreatedAt, ExpiresAt, MaxBytes, MaxFiles, MaxClients, RevokedAt)
+       VALUES (@ID, @Label, @CreatedAt, @ExpiresAt, @MaxBytes, @MaxFiles, @MaxClients, @RevokedAt)`,
+    ),
+    revokeInvite: db.prepare<[string, string]>(
+      'UPDATE invites SET RevokedAt = coalesce(RevokedAt, ?) WHERE ID = ?',
+    ),
+    deleteClient: db.prepare<[Uint8Array]>('DELETE FROM clients WHERE ID = ?'),
+    clientFiles: db.prepare<[Uint8Array], FileRow>('SELECT * FROM files WHERE ID = ? ORDER BY rowid'),
     deleteKeylessClient: db.prepare<[Uint8Array]>(
       `DELETE FROM clients WHERE ID = ? AND PublicKey IS NULL
          AND NOT EXISTS (SELECT 1 FROM files WHERE files.ID = clients.ID)`,
@@ -80,10 +107,43 @@ export interface SqliteOptions {
   walLimitBytes?: number;
 }
 
+/** Statements over the invites table (schema 4), prepared on first use: a read-only open of an older database never needs them. */
+function prepareInviteReads(db: Sqlite.Database) {
+  return {
+    inviteById: db.prepare<[string], InviteRow>('SELECT * FROM invites WHERE ID = ?'),
+    listInvites: db.prepare<[], InviteListing>(
+      `SELECT i.*,
+         (SELECT count(*) FROM clients c WHERE c.InviteID = i.ID) AS clients,
+         (SELECT count(*) FROM files f JOIN clients c ON c.ID = f.ID WHERE c.InviteID = i.ID) AS files,
+         (SELECT coalesce(sum(f.Size), 0) FROM files f JOIN clients c ON c.ID = f.ID WHERE c.InviteID = i.ID) AS bytes
+       FROM invites i ORDER BY i.CreatedAt, i.rowid`,
+    ),
+    inviteUsage: db.prepare<[string, string], InviteUsage>(
+      `SELECT (SELECT count(*) FROM clients WHERE InviteID = ?) AS clients, count(f.ID) AS files,
+         coalesce(sum(f.Size), 0) AS bytes
+       FROM files f JOIN clients c ON c.ID = f.ID WHERE c.InviteID = ?`,
+    ),
+    clientUsage: db.prepare<[Uint8Array], Usage>(
+      'SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files WHERE ID = ?',
+    ),
+    totalUsage: db.prepare<[], Usage>('SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files'),
+    listClients: db.prepare<[], Omit<ClientListing, 'HasKey'> & { HasKey: number }>(
+      `SELECT c.ID, c.Name, c.LastSeen, c.InviteID, c.PublicKey IS NOT NULL AS HasKey,
+         count(f.ID) AS files, coalesce(sum(f.Size), 0) AS bytes
+       FROM clients c LEFT JOIN files f ON f.ID = c.ID GROUP BY c.ID ORDER BY c.Name`,
+    ),
+  };
+}
+type InviteReads = ReturnType<typeof prepareInviteReads>;
+
+/** Thrown inside a transaction to roll it back. */
+const NO_SLOT = Symbol('no invite slot');
+
 export class SqliteDatabase implements Database {
   readonly #db: Sqlite.Database;
   readonly #s;
   readonly #writes: WriteStatements | null;
+  #inviteReads: InviteReads | null = null;
   readonly #checkpoints: CheckpointThread | null = null;
 
   constructor(path: string, opts: SqliteOptions = {}) {
@@ -135,6 +195,11 @@ export class SqliteDatabase implements Database {
     this.#writes = ro ? null : prepareWrites(db);
   }
 
+  get #i(): InviteReads {
+    this.#inviteReads ??= prepareInviteReads(this.#db);
+    return this.#inviteReads;
+  }
+
   #w(): WriteStatements {
     if (!this.#writes) throw new ServerError('SERVER_ERR_STORAGE', 'The database is open read-only.');
     return this.#writes;
@@ -160,8 +225,13 @@ export class SqliteDatabase implements Database {
     })();
   }
 
-  async insertClient(id: Uint8Array, name: string, now: string): Promise<boolean> {
-    return this.#w().insertClient.run(id, name, now).changes === 1;
+  async insertClient(id: Uint8Array, name: string, now: string, invite?: InviteSlot): Promise<boolean> {
+    return this.#insertClient(id, name, now, invite);
+  }
+
+  #insertClient(id: Uint8Array, name: string, now: string, invite: InviteSlot | undefined): boolean {
+    const slot = { invite: invite?.id ?? null, max: invite?.maxClients ?? 0 };
+    return this.#w().insertClient.run({ id, name, now, ...slot }).changes === 1;
   }
 
   async reclaimKeylessName(
@@ -169,12 +239,21 @@ export class SqliteDatabase implements Database {
     newId: Uint8Array,
     name: string,
     now: string,
+    invite?: InviteSlot,
   ): Promise<boolean> {
     const w = this.#w();
-    return this.#db.transaction(() => {
+    const reclaim = this.#db.transaction(() => {
       if (w.deleteKeylessClient.run(oldId).changes !== 1) return false;
-      return w.insertClient.run(newId, name, now).changes === 1;
-    })();
+      // No slot: the transaction is rolled back, so the old row stays.
+      if (!this.#insertClient(newId, name, now, invite)) throw NO_SLOT;
+      return true;
+    });
+    try {
+      return reclaim();
+    } catch (e) {
+      if (e === NO_SLOT) return false;
+      throw e;
+    }
   }
 
   async setKeys(
@@ -222,6 +301,59 @@ export class SqliteDatabase implements Database {
 
   async files(): Promise<ListedFile[]> {
     return this.listFiles();
+  }
+
+  async insertInvite(invite: InviteRow): Promise<void> {
+    this.#w().insertInvite.run(invite);
+  }
+
+  async inviteById(id: string): Promise<InviteRow | undefined> {
+    return this.#i.inviteById.get(id);
+  }
+
+  async invites(): Promise<InviteListing[]> {
+    return this.#i.listInvites.all();
+  }
+
+  async revokeInvite(id: string, now: string): Promise<InviteRow | undefined> {
+    this.#w().revokeInvite.run(now, id);
+    return this.#i.inviteById.get(id);
+  }
+
+  async inviteUsage(id: string): Promise<InviteUsage> {
+    return this.#i.inviteUsage.get(id, id)!;
+  }
+
+  async clientUsage(id: Uint8Array): Promise<Usage> {
+    return this.#i.clientUsage.get(id)!;
+  }
+
+  async totalUsage(): Promise<Usage> {
+    return this.#i.totalUsage.get()!;
+  }
+
+  async clients(): Promise<ClientListing[]> {
+    return this.#i.listClients.all().map((c) => ({ ...c, HasKey: c.HasKey === 1 }));
+  }
+
+  async removeClient(id: Uint8Array, withFiles: boolean): Promise<FileRow[] | undefined> {
+    const w = this.#w();
+    if (!this.#s.clientById.get(id)) return undefined;
+    const rows = w.clientFiles.all(id);
+    if (withFiles) {
+      w.deleteClient.run(id);
+      return rows;
+    }
+    // The files rows stay, without their client: foreign keys off for this one statement
+    // (a connection setting, not allowed inside a transaction; synchronous, so nothing else
+    // runs on this connection meanwhile).
+    this.#db.pragma('foreign_keys = OFF');
+    try {
+      w.deleteClient.run(id);
+    } finally {
+      this.#db.pragma('foreign_keys = ON');
+    }
+    return rows;
   }
 
   /** files(), synchronously: files-command.ts still lists this way. */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { clientIdToHex } from '../lib/protocol';
-import type { Database } from './database';
+import type { Database, FileRow } from './database';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
 import { inClientFolder, newFolderName, sanitizeFileName, uniqueName } from './stored-names';
@@ -120,6 +120,21 @@ export class FileStore {
   /** Marks upload `token` of the name verified; false when another upload replaced it. */
   async verify(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
     return (await this.#db.markVerified(clientId, fileName, token)) > 0;
+  }
+
+  /**
+   * Removes a client (`clients remove`): it can no longer reconnect. With `withFiles` its rows
+   * go and the stored files in its own folders are deleted; without, both stay. Returns the
+   * client's files (undefined for an unknown client).
+   */
+  async removeClient(clientId: Uint8Array, withFiles: boolean): Promise<FileRow[] | undefined> {
+    const client = await this.#db.clientById(clientId);
+    const rows = client && (await this.#db.removeClient(clientId, withFiles));
+    if (!rows || !withFiles) return rows;
+    for (const row of rows) {
+      if (this.#ownPath(row.PathName, clientId, client.Folder)) await this.#storage.remove(row.PathName);
+    }
+    return rows;
   }
 
   /**

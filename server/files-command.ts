@@ -6,6 +6,7 @@ import { clientIdToHex } from '../lib/protocol';
 import { ServerDatabase } from './db';
 import { ServerError } from './errors';
 import { DATABASE_FILE } from './server';
+import { formatTable, jsonLines, localTime } from './table-format';
 
 export interface FileListing {
   client: string;
@@ -49,7 +50,7 @@ export function listReceivedFiles(dataDir: string): FileListing[] {
  * JSON object per line for scripts (sizes in bytes, times in UTC as stored).
  */
 export function formatListing(files: readonly FileListing[], tty: boolean): string {
-  if (!tty) return files.map((f) => JSON.stringify(f)).join('\n') + (files.length ? '\n' : '');
+  if (!tty) return jsonLines(files);
   if (files.length === 0) return 'No files received yet.\n';
   const head = ['CLIENT', 'FILE', 'SIZE', 'CRC', 'VERIFIED', 'RECEIVED', 'STORED AS'];
   const rows = files.map((f) => [
@@ -61,22 +62,7 @@ export function formatListing(files: readonly FileListing[], tty: boolean): stri
     f.receivedAt === null ? '?' : localTime(f.receivedAt),
     f.path,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+  return formatTable(head, rows, [2, 3]);
 }
 
-/** "2026-01-01 01:00:00" in the local time zone (the stored text if it is not a date). */
-export function localTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
-    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
-  );
-}
+export { localTime };

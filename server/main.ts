@@ -1,15 +1,22 @@
 /**
  * Entry point: `npm run server -- [options]` starts the file server, `... files` lists
- * received files. Stdout carries only the server's JSON log lines: once ready, the one with
+ * received files, `... invite ...` and `... clients ...` are the owner's commands
+ * (admin-options.ts). Stdout carries only the server's JSON log lines: once ready, the one with
  * `"event":"listening"` gives the `host` and `port` (with `--port 0`, the one it took). This
  * file logs nothing itself; createFileServer does. Human sentences go to stderr.
  */
+import { runAdminCommand } from './admin-command';
+import { ADMIN_WORDS } from './admin-options';
 import { helpText, parseArgs } from './config';
 import { ServerError } from './errors';
 import { formatListing, listReceivedFiles } from './files-command';
 import { createFileServer } from './server';
 
 async function main(argv: string[]): Promise<number> {
+  if ((ADMIN_WORDS as readonly string[]).includes(argv[0] ?? '')) {
+    process.stdout.write(await runAdminCommand(argv));
+    return 0;
+  }
   const parsed = parseArgs(argv);
   if (parsed.command === 'help') {
     process.stdout.write(`${helpText()}\n`);

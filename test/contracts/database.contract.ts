@@ -3,7 +3,7 @@
  * implementation (SQLite now, PostgreSQL later). `open()` gives a fresh, empty database.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../server/database';
+import type { Database, InviteRow } from '../../server/database';
 
 export interface DatabaseFactory {
   open(): Promise<Database>;
@@ -14,6 +14,17 @@ export interface DatabaseFactory {
 const id = (n: number) => new Uint8Array(16).fill(n);
 const bytes = (a: Uint8Array | null | undefined) => (a ? Array.from(a) : a);
 const file = { id: id(1), fileName: 'f', pathName: 'p/f', size: 3, cksum: 9, receivedAt: 't', token: 'k1' };
+const invite = (n: number, over: Partial<InviteRow> = {}): InviteRow => ({
+  ID: String(n).padStart(16, '0'),
+  Label: `from ${n}`,
+  CreatedAt: `2026-01-0${n}T00:00:00.000Z`,
+  ExpiresAt: '2026-02-01T00:00:00.000Z',
+  MaxBytes: null,
+  MaxFiles: null,
+  MaxClients: 1,
+  RevokedAt: null,
+  ...over,
+});
 
 export function databaseContract(name: string, factory: DatabaseFactory): void {
   describe(`Database contract: ${name}`, () => {
@@ -102,6 +113,106 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
         ['a', 'f', 'p/f', 0],
         ['b', 'later', 'b/later', 0],
       ]);
+    });
+
+    it('invites: insert, read, duplicate IDs refused, revoke once (the first time stays)', async () => {
+      await db.insertInvite(invite(1, { MaxBytes: 10, MaxFiles: 2, MaxClients: 3 }));
+      await expect(db.insertInvite(invite(1))).rejects.toThrow();
+      expect(await db.inviteById(invite(1).ID)).toEqual(
+        invite(1, { MaxBytes: 10, MaxFiles: 2, MaxClients: 3 }),
+      );
+      expect(await db.inviteById(invite(2).ID)).toBeUndefined();
+      expect((await db.revokeInvite(invite(1).ID, 'r1'))?.RevokedAt).toBe('r1');
+      expect((await db.revokeInvite(invite(1).ID, 'r2'))?.RevokedAt).toBe('r1');
+      expect(await db.revokeInvite(invite(2).ID, 'r1')).toBeUndefined();
+    });
+
+    it('insertClient with an invite: bound, and only while the invite has a free slot', async () => {
+      await db.insertInvite(invite(1, { MaxClients: 2 }));
+      const slot = { id: invite(1).ID, maxClients: 2 };
+      const got = await Promise.all([1, 2, 3].map((n) => db.insertClient(id(n), `c${n}`, 't0', slot)));
+      expect(got.filter(Boolean)).toHaveLength(2);
+      expect(await db.insertClient(id(4), 'free', 't0')).toBe(true);
+      expect((await db.clientByName('free'))?.InviteID).toBeNull();
+      expect((await db.clientByName('c1'))?.InviteID).toBe(invite(1).ID);
+      expect((await db.inviteUsage(invite(1).ID)).clients).toBe(2);
+      // An invite that does not exist cannot be bound to.
+      await expect(
+        db.insertClient(id(5), 'ghost', 't0', { id: invite(9).ID, maxClients: 5 }),
+      ).rejects.toThrow();
+    });
+
+    it('reclaimKeylessName with a full invite: false, and the old row stays', async () => {
+      await db.insertInvite(invite(1, { MaxClients: 1 }));
+      const slot = { id: invite(1).ID, maxClients: 1 };
+      await db.insertClient(id(1), 'keyless', 't0', slot);
+      await db.insertClient(id(2), 'other', 't0');
+      // Moving a name to the same invite frees its own slot first.
+      expect(await db.reclaimKeylessName(id(1), id(3), 'keyless', 't1', slot)).toBe(true);
+      await db.insertClient(id(4), 'keyless2', 't0');
+      expect(await db.reclaimKeylessName(id(4), id(5), 'keyless2', 't1', slot)).toBe(false);
+      expect(bytes((await db.clientByName('keyless2'))?.ID)).toEqual(bytes(id(4)));
+    });
+
+    it('usage per client, per invite and in total, from the stored sizes (a replaced file counts once)', async () => {
+      await db.insertInvite(invite(1, { MaxClients: 5 }));
+      const slot = { id: invite(1).ID, maxClients: 5 };
+      await db.insertClient(id(1), 'a', 't0', slot);
+      await db.insertClient(id(2), 'b', 't0', slot);
+      await db.insertClient(id(3), 'c', 't0');
+      expect(await db.inviteUsage(invite(1).ID)).toEqual({ clients: 2, files: 0, bytes: 0 });
+      expect(await db.clientUsage(id(1))).toEqual({ files: 0, bytes: 0 });
+      expect(await db.totalUsage()).toEqual({ files: 0, bytes: 0 });
+      await db.upsertFile({ ...file, id: id(1), size: 100 });
+      await db.upsertFile({ ...file, id: id(1), size: 70 });
+      await db.upsertFile({ ...file, id: id(1), fileName: 'g', pathName: 'p/g', size: 5 });
+      await db.upsertFile({ ...file, id: id(2), pathName: 'q/f', size: 1000 });
+      await db.upsertFile({ ...file, id: id(3), pathName: 'r/f', size: 1 });
+      expect(await db.clientUsage(id(1))).toEqual({ files: 2, bytes: 75 });
+      expect(await db.inviteUsage(invite(1).ID)).toEqual({ clients: 2, files: 3, bytes: 1075 });
+      expect(await db.totalUsage()).toEqual({ files: 4, bytes: 1076 });
+      const [listed] = await db.invites();
+      expect(listed).toMatchObject({ ...invite(1, { MaxClients: 5 }), clients: 2, files: 3, bytes: 1075 });
+      const clients = await db.clients();
+      expect(clients.map((c) => [c.Name, c.InviteID, c.files, c.bytes, c.HasKey])).toEqual([
+        ['a', invite(1).ID, 2, 75, false],
+        ['b', invite(1).ID, 1, 1000, false],
+        ['c', null, 1, 1, false],
+      ]);
+    });
+
+    it('invites(): oldest first, with zero usage when unused', async () => {
+      await db.insertInvite(invite(2));
+      await db.insertInvite(invite(1));
+      expect((await db.invites()).map((i) => [i.ID, i.clients, i.files, i.bytes])).toEqual([
+        [invite(1).ID, 0, 0, 0],
+        [invite(2).ID, 0, 0, 0],
+      ]);
+    });
+
+    it('removeClient: with files the rows go; without, they stay unowned and still count in total', async () => {
+      await db.insertInvite(invite(1, { MaxClients: 1 }));
+      const slot = { id: invite(1).ID, maxClients: 1 };
+      await db.insertClient(id(1), 'a', 't0', slot);
+      await db.insertClient(id(2), 'b', 't0');
+      await db.upsertFile({ ...file, id: id(1), size: 10 });
+      await db.upsertFile({ ...file, id: id(2), pathName: 'q/f', size: 20 });
+      expect(await db.removeClient(id(9), true)).toBeUndefined();
+      const kept = await db.removeClient(id(1), false);
+      expect(kept?.map((r) => r.PathName)).toEqual(['p/f']);
+      expect(await db.clientById(id(1))).toBeUndefined();
+      expect(await db.totalUsage()).toEqual({ files: 2, bytes: 30 });
+      expect((await db.files()).map((f) => [f.PathName, f.ClientName])).toEqual([
+        ['p/f', null],
+        ['q/f', 'b'],
+      ]);
+      // The slot is free again; the unowned file no longer counts against the invite.
+      expect(await db.inviteUsage(invite(1).ID)).toEqual({ clients: 0, files: 0, bytes: 0 });
+      expect(await db.insertClient(id(3), 'a', 't1', slot)).toBe(true);
+      const gone = await db.removeClient(id(2), true);
+      expect(gone?.map((r) => r.PathName)).toEqual(['q/f']);
+      expect(await db.totalUsage()).toEqual({ files: 1, bytes: 10 });
+      expect(await db.pathTaken('p/f')).toBe(true);
     });
 
     it('a file needs a registered client', async () => {

@@ -36,6 +36,7 @@ import {
   DEFAULT_MAX_STARTUPS,
   DEFAULT_MAX_STARTUPS_PER_SOURCE,
   DEFAULT_MIN_UPLOAD_RATE,
+  DEFAULT_PUBLIC_URL,
   DEFAULT_UPLOAD_RATE_GRACE_MS,
   HARDENING_DEFAULTS,
   type ServerConfig,
@@ -300,6 +301,13 @@ export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {
     minUploadRate: DEFAULT_MIN_UPLOAD_RATE,
     uploadRateGraceMs: DEFAULT_UPLOAD_RATE_GRACE_MS,
     logRate: DEFAULT_LOG_RATE,
+    access: 'open',
+    tcpAllow: [...LOOPBACK_CIDRS],
+    publicUrl: DEFAULT_PUBLIC_URL,
+    maxTotalBytes: null,
+    diskReserve: null,
+    clientMaxBytes: null,
+    clientMaxFiles: null,
     ...overrides,
   };
 }

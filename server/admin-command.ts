@@ -1,0 +1,73 @@
+/**
+ * Runs an owner's command (admin-options.ts) against the data folder: opens defensive.db
+ * read-write beside a running server (SQLite WAL and its busy timeout let both write; a
+ * revoke is seen by the server's next request, which reads the row again).
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type AdminArgs, adminHelp, parseAdminArgs } from './admin-options';
+import { formatClients, formatRemoved, removeClient } from './clients-command';
+import { secureDataFolder } from './data-folder';
+import { SqliteDatabase } from './db';
+import { ServerError } from './errors';
+import { FileStore } from './file-store';
+import { createInvite, formatCreated, formatInvites, formatRevoked, revokeInvite } from './invite-command';
+import { LocalFileStorage } from './local-storage';
+import { DATABASE_FILE } from './server';
+import { wantsTable } from './table-format';
+
+async function openDatabase(dataDir: string, create: boolean): Promise<SqliteDatabase> {
+  const path = join(dataDir, DATABASE_FILE);
+  if (create) await secureDataFolder(dataDir);
+  else if (!existsSync(path)) {
+    throw new ServerError(
+      'SERVER_ERR_STORAGE',
+      `No ${DATABASE_FILE} in ${dataDir}; start the server there first or pass --data.`,
+    );
+  }
+  // No checkpoint thread for a command that lasts a moment: SQLite's own checkpoints do.
+  return new SqliteDatabase(path, { checkpointIntervalMs: 0 });
+}
+
+async function run(a: AdminArgs, dataDir: string, tty: boolean): Promise<string> {
+  const v = a.values;
+  const db = await openDatabase(dataDir, a.command === 'invite create');
+  try {
+    switch (a.command) {
+      case 'invite create': {
+        const created = await createInvite(db, dataDir, v['public-url'], {
+          label: v.label,
+          expiresMs: v.expires,
+          maxBytes: v['max-bytes'] ?? null,
+          maxFiles: v['max-files'] ?? null,
+          maxClients: v['max-clients'],
+        });
+        return formatCreated(created, tty, a.defaulted);
+      }
+      case 'invite list':
+        return formatInvites(await db.invites(), tty);
+      case 'invite revoke':
+        return formatRevoked(await revokeInvite(db, a.target!), tty);
+      case 'clients list':
+        return formatClients(await db.clients(), tty);
+      case 'clients remove': {
+        const files = new FileStore(db, new LocalFileStorage(dataDir));
+        return formatRemoved(await removeClient(db, files, a.target!, v.files), tty);
+      }
+      default:
+        return adminHelp();
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+/** `npm run server -- invite ...|clients ...`: what to print on stdout. Throws ServerError. */
+export async function runAdminCommand(
+  argv: readonly string[],
+  opts: { cwd?: string; tty?: boolean; env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<string> {
+  const a = parseAdminArgs(argv, opts.env);
+  if (a.command === 'help') return `${adminHelp()}\n`;
+  return run(a, resolve(opts.cwd ?? process.cwd(), a.values.data), wantsTable(a.values.json, opts.tty));
+}

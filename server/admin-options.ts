@@ -1,0 +1,131 @@
+/**
+ * The owner's commands on the server's machine (issue 15), beside `files`:
+ *   invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]
+ *   invite list | invite revoke ID | clients list | clients remove NAME [--files]
+ * Their options table, in the form of every other (platform/options.ts). They open the
+ * database themselves, so they work whether the server runs or not.
+ */
+import { INVITE_ID_PATTERN, MAX_LABEL_LENGTH } from '../lib/invite';
+import { flag, helpText as formatHelp, parseOptions, value } from '../platform/options';
+import { duration, integer, size, type Validator } from '../platform/validators';
+import { PUBLIC_URL_OPTION, SERVER_OPTIONS } from './config';
+import { ServerError } from './errors';
+
+export const DEFAULT_INVITE_EXPIRES_MS = 7 * 86_400_000;
+export const DEFAULT_INVITE_MAX_CLIENTS = 1;
+/** The longest an invite may run: ten years. */
+const MAX_EXPIRES_SECONDS = 3650 * 86_400;
+
+const label: Validator<string> = (t, what) => {
+  if (t.length > MAX_LABEL_LENGTH) {
+    throw new ServerError(
+      'SERVER_ERR_BAD_ARGUMENT',
+      `${what} is longer than ${MAX_LABEL_LENGTH} characters.`,
+    );
+  }
+  return t;
+};
+
+export const ADMIN_OPTIONS = {
+  data: SERVER_OPTIONS.data,
+  'public-url': PUBLIC_URL_OPTION,
+  json: flag({ help: 'one JSON object per line (the default when the output is not a terminal)' }),
+  label: value(label, {
+    arg: 'TEXT',
+    default: '',
+    help: `invite create: who invites, shown on the page ("from Dana"; at most ${MAX_LABEL_LENGTH} characters)`,
+  }),
+  expires: value(duration(MAX_EXPIRES_SECONDS), {
+    arg: 'TIME',
+    default: DEFAULT_INVITE_EXPIRES_MS,
+    help: 'invite create: how long the link works (default 7d; 12h, 30d ...)',
+  }),
+  'max-bytes': value(size(1, Number.MAX_SAFE_INTEGER), {
+    arg: 'BYTES',
+    help: "invite create: bytes the invite's clients may store together (default: no limit beyond the server's; 10G ...)",
+  }),
+  'max-files': value(integer(1, Number.MAX_SAFE_INTEGER), {
+    arg: 'N',
+    help: "invite create: files the invite's clients may store together (default: no limit beyond the server's)",
+  }),
+  'max-clients': value(integer(1, 1_000_000), {
+    arg: 'N',
+    default: DEFAULT_INVITE_MAX_CLIENTS,
+    help: `invite create: clients (browsers, CLI identities) that may register with it (default ${DEFAULT_INVITE_MAX_CLIENTS})`,
+  }),
+  files: flag({ help: 'clients remove: delete its stored files too (default: they stay)' }),
+} as const;
+
+type AdminOption = keyof typeof ADMIN_OPTIONS;
+
+/** Each command, and the options it takes besides --data and --json. */
+const COMMANDS = {
+  'invite create': ['public-url', 'label', 'expires', 'max-bytes', 'max-files', 'max-clients'],
+  'invite list': [],
+  'invite revoke': [],
+  'clients list': [],
+  'clients remove': ['files'],
+} as const satisfies Record<string, readonly AdminOption[]>;
+
+export type AdminCommand = keyof typeof COMMANDS;
+
+export interface AdminArgs {
+  command: AdminCommand | 'help';
+  /** The ID (invite revoke) or name (clients remove). */
+  target?: string;
+  values: ReturnType<typeof parseOptions<typeof ADMIN_OPTIONS>>['values'];
+  /** Options left at their default (invite create prints which). */
+  defaulted: Set<AdminOption>;
+}
+
+/** The first word of argv that makes it an owner's command. */
+export const ADMIN_WORDS = ['invite', 'clients'] as const;
+
+function bad(message: string): ServerError {
+  return new ServerError('SERVER_ERR_BAD_ARGUMENT', message);
+}
+
+export function adminHelp(): string {
+  return formatHelp(ADMIN_OPTIONS, {
+    usage: [
+      'Usage: npm run server -- invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]',
+      '       npm run server -- invite list | invite revoke ID',
+      '       npm run server -- clients list | clients remove NAME [--files]',
+      'Each takes --data DIR (default ./data) and --json; they work whether the server runs or not.',
+    ].join('\n'),
+    footer: 'A revoked or expired invite stops new uploads of its clients at once; stored files stay.',
+  });
+}
+
+/** Parses `invite ...` / `clients ...` (argv without node and script). Throws SERVER_ERR_BAD_ARGUMENT. */
+export function parseAdminArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): AdminArgs {
+  const parsed = parseOptions(ADMIN_OPTIONS, argv, { env, positionals: true, fail: bad });
+  const [word, verb, target, ...extra] = parsed.positionals;
+  const defaulted = new Set(
+    (Object.keys(ADMIN_OPTIONS) as AdminOption[]).filter((k) => parsed.source[k] === undefined),
+  );
+  if (parsed.help || verb === undefined) return { command: 'help', values: parsed.values, defaulted };
+  const command = `${word} ${verb}`;
+  if (!(command in COMMANDS)) throw bad(`Unknown command "${command}". Run with --help to see the commands.`);
+  const c = command as AdminCommand;
+  const needsTarget = c === 'invite revoke' || c === 'clients remove';
+  if (extra.length > 0 || (target !== undefined && !needsTarget)) {
+    throw bad(`Unexpected argument "${extra[0] ?? target}".`);
+  }
+  if (needsTarget && target === undefined) {
+    throw bad(
+      c === 'invite revoke' ? 'Name the invite: invite revoke ID.' : 'Name the client: clients remove NAME.',
+    );
+  }
+  if (c === 'invite revoke' && !INVITE_ID_PATTERN.test(target!)) {
+    throw bad(`"${target}" is not an invite ID (16 hex digits, as in invite list).`);
+  }
+  const allowed = new Set<AdminOption>(['data', 'json', ...COMMANDS[c]]);
+  for (const k of Object.keys(parsed.source) as AdminOption[]) {
+    if (parsed.source[k] === 'flag' && !allowed.has(k)) throw bad(`--${k} does not apply to ${c}.`);
+  }
+  return { command: c, ...(target !== undefined ? { target } : {}), values: parsed.values, defaulted };
+}
