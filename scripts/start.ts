@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { type AccessMode, defaultAccessMode, parseAccessMode } from '../lib/invite';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
 import { logFormat, readableLineFormatter } from '../platform/log';
+import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
 import { inviteCommand, pageUrl, startBanner } from './start-banner';
@@ -48,7 +49,7 @@ const access: AccessMode = named;
 const publicUrl = env.SFT_PUBLIC_URL ?? `${pageUrl({ host, webPort, publicOrigin: env.SFT_PUBLIC_ORIGIN })}/`;
 // The bridge verifies invites with the server's public key, which the server creates in its
 // data folder when it starts: the bridge is started once the server is ready.
-const invitePub = join(data, 'invite.pub');
+const invitePub = join(data, INVITE_PUB_FILE);
 
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const say = createSay(logFormat(process.env));
@@ -140,8 +141,20 @@ const parts: SupervisedPart[] = specs.map(
       },
       ready(part, address, restarted) {
         addresses.set(part, address);
-        // The server has made its invite key (if it had none): the others may start now.
-        if (part === 'server' && !restarted && !stopping) for (const p of parts.slice(1)) p.start();
+        // The server has made its data folder and invite key pair: the others may start now.
+        // loadInviteKeys (the server's own module) only reads a pair that exists, and makes
+        // one the same way if this server did not.
+        if (part === 'server' && !restarted && !stopping) {
+          loadInviteKeys(data).then(
+            () => {
+              if (!stopping) for (const p of parts.slice(1)) p.start();
+            },
+            (e: unknown) => {
+              console.error(`The invite key pair in ${data} is unusable: ${(e as Error).message}`);
+              void stop(1);
+            },
+          );
+        }
         if (restarted)
           say(`${part} is running again (${address}).`, { event: 'restarted', from: part, address });
         if (!bannerShown && addresses.size === specs.length) {

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadInviteKeys } from '../../server/invite-keys';
 import { type FlipProxy, startFlipProxy } from '../../test/support/flip-proxy';
 import {
   bin,
@@ -75,6 +76,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     );
     procs.push(server);
 
+    // The server's own module: reads the pair the server made at start (or makes it the same way).
+    if (inviteMode) await loadInviteKeys(dataDir);
     proxy = await startFlipProxy({ targetPort: server.port, flip: false });
     // Any free port the first time, the same one after a restart (the page keeps its URL).
     let bridgePort = 0;
