@@ -104,11 +104,11 @@ test('without an invite: "You need an invite link", no registration form; a past
   await shot('invite-3-needed');
   expect(sockets.opened).toBe(0);
 
-  await page.getByLabel('Invite link').fill('https://example.org/#invite=nonsense');
+  await page.getByRole('textbox', { name: 'Invite link' }).fill('https://example.org/#invite=nonsense');
   await page.getByRole('button', { name: 'Use this link' }).click();
   await expect(page.getByTestId('invite-needed')).toContainText('This invite link is damaged');
 
-  await page.getByLabel('Invite link').fill(createInvite(system, ['--label', 'Sam']));
+  await page.getByRole('textbox', { name: 'Invite link' }).fill(createInvite(system, ['--label', 'Sam']));
   await page.getByRole('button', { name: 'Use this link' }).click();
   await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
   await expect(page.getByTestId('invite-summary')).toContainText('Invited from Sam');
