@@ -2,7 +2,7 @@
 /** The invite on the page: what it allows and what this browser sent, or why one is needed. */
 import { type FormEvent, useId, useState } from 'react';
 import { formatByteLimit } from '@/lib/format';
-import { percent } from './format';
+import { formatBytes, percent } from './format';
 import { type InviteInUse, type InviteSent, limitsSentence, sentSentence } from './invite-rules';
 import { Button, Card, ProgressBar } from './ui';
 
@@ -98,7 +98,7 @@ export function InviteLimits(props: { invite: InviteInUse; sent: InviteSent; now
               label="Space"
               used={sent.bytes}
               limit={payload.maxBytes}
-              text={`${formatByteLimit(sent.bytes)} of ${formatByteLimit(payload.maxBytes)}`}
+              text={`${formatBytes(sent.bytes)} of ${formatByteLimit(payload.maxBytes)}`}
             />
           )}
           {payload.maxFiles !== null && (
