@@ -7,19 +7,23 @@ import path from 'node:path';
 import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
-import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
+import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
 import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import {
   ensureIdentityDir,
+  INVITE_LINK,
   ME_INFO,
   readIdentity,
+  readSavedInvite,
   readTransferInfo,
+  saveInvite,
   TRANSFER_INFO,
   writeIdentity,
 } from './identity-store';
+import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
 
@@ -27,6 +31,8 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+/** After a failed handshake, how long to wait for the bridge's close code (4010-4013). */
+const CLOSE_WAIT_MS = 2_000;
 /** A wrong command line, configuration or file argument: exit 2, nothing sent. */
 const USAGE_ERRORS = new Set(['CLI_ERR_USAGE', 'CLI_ERR_CONFIG', 'CLI_ERR_FILE']);
 
@@ -46,6 +52,8 @@ interface Plan {
   unwrap?: (encrypted: Uint8Array) => Promise<Uint8Array>;
   files: LocalFile[];
   json: boolean;
+  /** The invite offered to the bridge; `saved` when it came from invite.link. */
+  invite: (CheckedInvite & { saved: boolean }) | null;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -117,6 +125,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
     );
   }
   const files = await prepareFiles(filePaths);
+  const invite = await planInvite(args.invite, server, dir);
 
   let unwrap: Plan['unwrap'];
   if (identity) {
@@ -132,7 +141,33 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
-  return { dir, server, name, identity, unwrap, files, json: args.json };
+  return { dir, server, name, identity, unwrap, files, json: args.json, invite };
+}
+
+/**
+ * --invite, else the invite.link a run before kept; checked before connecting. Direct TCP
+ * cannot carry one (protocol v3 has no field for it), so --invite there is a usage error and a
+ * saved invite is left unused.
+ */
+async function planInvite(
+  given: string | undefined,
+  server: ServerAddress,
+  dir: string,
+): Promise<Plan['invite']> {
+  if (given !== undefined) {
+    if (server.kind !== 'ws') {
+      throw new CliError(
+        'CLI_ERR_USAGE',
+        '--invite works only through a bridge (--server ws://HOST:PORT/): a direct TCP connection cannot carry an invite. ' +
+          'Use the bridge address the owner gave you, or drop --invite on a server that allows your address.',
+      );
+    }
+    return { ...checkInvite(given, '--invite'), saved: false };
+  }
+  if (server.kind !== 'ws') return null;
+  const saved = await readSavedInvite(dir);
+  if (saved === null) return null;
+  return { ...checkInvite(saved, `The invite kept in ${path.join(dir, INVITE_LINK)}`), saved: true };
 }
 
 /**
@@ -170,7 +205,7 @@ async function prepareFiles(filePaths: readonly string[]): Promise<LocalFile[]> 
 async function transfer(plan: Plan, io: CliIo): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
   const where = describeAddress(plan.server);
-  const transport: CliTransport = await openTransport(plan.server);
+  const transport: CliTransport = await openTransport(plan.server, { invite: plan.invite?.token });
   const onAbort = () => transport.close();
   io.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -186,13 +221,30 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
         say(`Registered with ${where} as "${plan.name}" (client ID ${bytesToHex(e.clientId)}).`);
       }
     };
+    // A handshake the bridge refused for its invite opens, then closes with 4010-4013.
+    const source = plan.invite?.saved ? path.join(plan.dir, INVITE_LINK) : null;
     const est = await establishIdentity(session, {
       name: plan.name,
       existing: plan.identity ? { clientId: plan.identity.clientId } : undefined,
       unwrap: plan.unwrap,
       createKeyPair,
       onEvent,
+    }).catch(async (e: unknown) => {
+      // A send can fail as the close frame arrives, before the close code is known.
+      await Promise.race([transport.whenClosed?.(), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
+      const refused = inviteRefusal(transport.closeCode ?? null, source);
+      if (refused === null) throw e;
+      return refused;
     });
+    if (typeof est === 'string') {
+      say(`Error: ${est}`);
+      return EXIT_FAILED;
+    }
+    // The bridge took it: keep it for the next runs (a refused one never replaces a good one).
+    if (plan.invite && !plan.invite.saved) {
+      await saveInvite(plan.dir, plan.invite.text);
+      say(`Kept the invite in ${path.join(plan.dir, INVITE_LINK)} for later runs.`);
+    }
     if (est.registered && est.keyPair) {
       await writeIdentity(plan.dir, {
         name: plan.name,
@@ -228,6 +280,12 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
         }
         report(file, { status: 'failed', crc: null, seconds: seconds(), reason: shortReason(e) });
         say(`Error: ${describeClientError(e)}`);
+        if (plan.invite && isFileRefusal(e)) {
+          say(
+            'With an invite, the likely cause is that this file is over the space this invite allows, ' +
+              'or the invite was revoked; ask the owner of the server.',
+          );
+        }
         if (session.closed) {
           for (const rest of plan.files.slice(i + 1)) {
             failed++;
@@ -266,6 +324,11 @@ function fileReporter(json: boolean, out: CliIo['stdout']): (file: LocalFile, r:
     else if (r.attempts !== undefined) out.write(`${head}  FAILED after ${r.attempts} attempts\n`);
     else out.write(`${head}  FAILED (${r.reason})\n`);
   };
+}
+
+/** A 1607 answering a file's packets: with an invite, the server's quota check or a revocation. */
+function isFileRefusal(e: ClientError): boolean {
+  return e.code === 'CLIENT_ERR_SERVER_ERROR' && e.details.requestCode === RequestCode.SendFile;
 }
 
 function shortReason(e: ClientError): string {

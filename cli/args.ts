@@ -16,6 +16,8 @@ export interface CliArgs {
   dir?: string;
   /** One JSON object per file on stdout instead of the readable line. */
   json: boolean;
+  /** An invite link or bare token, for a bridge in invite mode (ws:// --server only). */
+  invite?: string;
   files: string[];
 }
 
@@ -33,13 +35,17 @@ export const CLI_OPTIONS = {
     arg: 'FOLDER',
     help: 'folder holding transfer.info, me.info and priv.key (default: the folder you typed the command in)',
   }),
+  invite: value(text, {
+    arg: 'LINK',
+    help: 'the invite link the owner of the server gave you (or its bare sfi1... token); only with --server ws://... (a bridge), kept in invite.link in the identity folder for later runs',
+  }),
   json: flag({
     help: 'one JSON object per file on stdout (name, path, size, crc, status, seconds, ...) for scripts',
   }),
 } as const;
 
 export const USAGE = helpText(CLI_OPTIONS, {
-  usage: `Usage: npm run client -- [--server HOST:PORT] [--name NAME] [--dir FOLDER] [--json] [FILE...]
+  usage: `Usage: npm run client -- [--server HOST:PORT|ws://...] [--invite LINK] [--name NAME] [--dir FOLDER] [--json] [FILE...]
        npx sft-client [options] [FILE...]
 
 Sends files to a protocol v3 file server, encrypted with AES-256-CBC, and checks each
@@ -47,6 +53,10 @@ file's CRC with the server. FILE...: files to send, one after another on one con
 (default: line 3 of transfer.info, relative to --dir); after -- every argument is a file.`,
   footer: `With no options it behaves like the reference client: it reads transfer.info, registers
 on the first run (writing me.info and priv.key), and reconnects on later runs.
+
+Through a bridge in invite mode, pass --invite LINK once: it is checked before connecting
+(form and expiry), offered in the WebSocket handshake (never in the URL) and kept in
+invite.link (mode 0600) beside me.info, so later runs with --server ws://... use it.
 
 Relative paths are relative to the folder you typed the command in (also under npm run).
 Every file is checked first: if any is missing or cannot be sent, none is sent.
@@ -74,6 +84,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (values.server !== undefined) out.server = values.server;
   if (values.name !== undefined) out.name = values.name;
   if (values.dir !== undefined) out.dir = values.dir;
+  if (values.invite !== undefined) out.invite = values.invite;
   return out;
 }
 

@@ -19,6 +19,8 @@ import { CliError } from './errors';
 export const TRANSFER_INFO = 'transfer.info';
 export const ME_INFO = 'me.info';
 export const PRIV_KEY = 'priv.key';
+/** The invite link (or bare token) a run was given, kept for the runs after it. */
+export const INVITE_LINK = 'invite.link';
 
 /** Private key files are readable by their owner only. */
 const PRIVATE_FILE_MODE = 0o600;
@@ -83,8 +85,11 @@ export async function readIdentity(dir: string): Promise<Identity | null> {
   }
 }
 
+const IDENTITY_LOST =
+  'The server has registered you, but this identity is lost: make the folder writable and register with a new name';
+
 /** Writes `text` to `file` atomically: a private temp file in the same folder, fsync, rename. */
-async function writeAtomically(file: string, text: string): Promise<void> {
+async function writeAtomically(file: string, text: string, lost = IDENTITY_LOST): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(tmp, 'wx', PRIVATE_FILE_MODE);
@@ -97,12 +102,9 @@ async function writeAtomically(file: string, text: string): Promise<void> {
     await rename(tmp, file);
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    throw new CliError(
-      'CLI_ERR_IDENTITY_WRITE',
-      `Cannot write ${file}: ${(e as Error).message}. The server has registered you, but this ` +
-        'identity is lost: make the folder writable and register with a new name.',
-      { cause: e },
-    );
+    throw new CliError('CLI_ERR_IDENTITY_WRITE', `Cannot write ${file}: ${(e as Error).message}. ${lost}.`, {
+      cause: e,
+    });
   }
 }
 
@@ -127,6 +129,17 @@ export async function ensureIdentityDir(dir: string): Promise<void> {
       { cause: e },
     );
   }
+}
+
+/** The text of invite.link in `dir` (a link or a bare token, trimmed); null when there is none. */
+export async function readSavedInvite(dir: string): Promise<string | null> {
+  const text = await readText(path.join(dir, INVITE_LINK));
+  return text === null || text.trim() === '' ? null : text.trim();
+}
+
+/** Keeps the invite for later runs: invite.link, mode 0600 (it lets whoever holds it send). */
+export async function saveInvite(dir: string, link: string): Promise<void> {
+  await writeAtomically(path.join(dir, INVITE_LINK), `${link}\n`, 'The invite was used but not saved');
 }
 
 /** Writes me.info and priv.key (reference format, mode 0600), each atomically. */

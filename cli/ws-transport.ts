@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { ClientError } from '../lib/client/errors';
 import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
+import { clientSubprotocols } from '../lib/invite';
 
 export interface WsTransportOptions {
   /** Origin header to send (browsers always send one; the bridge checks it). */
@@ -15,6 +16,8 @@ export interface WsTransportOptions {
   highWaterMark?: number;
   /** Give up opening after this long. */
   openTimeoutMs?: number;
+  /** An invite token, offered as the `sft-invite.<token>` subprotocol beside `sft`. */
+  invite?: string;
 }
 
 const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
@@ -69,7 +72,9 @@ export class WsTransport implements Transport {
 
   /** Opens a WebSocket to `url` (ws:// or wss://); rejects with a readable reason. */
   static connect(url: string, opts: WsTransportOptions = {}): Promise<WsTransport> {
-    const ws = new WebSocket(url, {
+    // Without an invite, no subprotocol at all: a bridge from before invites selects none.
+    const protocols = opts.invite === undefined ? [] : clientSubprotocols(opts.invite);
+    const ws = new WebSocket(url, protocols, {
       perMessageDeflate: false,
       handshakeTimeout: opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
       ...(opts.origin ? { origin: opts.origin } : {}),

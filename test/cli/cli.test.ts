@@ -2,7 +2,7 @@
  * End to end: the CLI (cli/bin.mjs) against the real file server (server/main.ts), each a
  * separate process on 127.0.0.1 with ephemeral ports and temporary folders.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -10,53 +10,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMeInfo, generateRsaKeyPair, parseMeInfo } from '../../lib/crypto';
+import { killCliRuns, type CliRun as Run, runCli } from '../support/cli-process';
 import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
 import { spawnPart } from '../support/processes';
 import { systemCksum } from '../support/server-helpers';
 import { queryDb, sha256File } from '../support/server-state';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'cli/bin.mjs');
 const MIB = 1024 * 1024;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Runs the CLI to completion; `started` gets the child process (e.g. to signal it). */
-function runCli(
-  args: string[],
-  cwd: string,
-  started?: (child: ChildProcess) => void,
-  env: Record<string, string> = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    children.add(child);
-    started?.(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface ServerProc {
   port: number;
@@ -111,7 +71,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  for (const c of children) c.kill('SIGKILL');
+  killCliRuns();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 

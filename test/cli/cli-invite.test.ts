@@ -1,0 +1,139 @@
+/**
+ * Issue 15, the CLI side, end to end with real processes on 127.0.0.1: the CLI with
+ * --invite LINK through a bridge in invite mode in front of the real file server; the invite
+ * is kept in invite.link (0600) and used by the next run; a refused invite (4010-4013) is a
+ * sentence and exit 1; a malformed or expired link, or --invite with a TCP server, is a
+ * usage error (exit 2) before any connection.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inviteLink } from '../../lib/invite';
+import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
+import { killCliRuns, runCli } from '../support/cli-process';
+import { makeInviteKeys, mintInvite, type TestInviteKeys } from '../support/invites';
+import { type Listening, spawnPart } from '../support/processes';
+
+let tmp: string;
+let keys: TestInviteKeys;
+let server: Listening;
+let bridge: SpawnedBridge;
+let ws: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli-invite-'));
+  keys = await makeInviteKeys(tmp);
+  server = await spawnPart('server', ['--port', '0', '--data', path.join(tmp, 'data')]);
+  bridge = await spawnBridge([
+    '--target',
+    `127.0.0.1:${server.port}`,
+    '--access',
+    'invite',
+    '--invite-key',
+    keys.pubFile,
+  ]);
+  ws = bridge.url;
+});
+afterAll(async () => {
+  killCliRuns();
+  await bridge?.stop();
+  await server?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function folder(name: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmp, `${name}-`));
+  await writeFile(path.join(dir, 'a.bin'), randomBytes(70_000));
+  return dir;
+}
+
+const invitedLines = (id: string) =>
+  bridge.lines.filter((l) => l.event === 'connection' && l.inviteId === id && l.closeCode === 1000);
+
+describe('CLI --invite through the bridge', () => {
+  it('uploads with a link, keeps it in invite.link (0600), and a later run uses it', async () => {
+    const dir = await folder('dana');
+    const token = await mintInvite(keys.privateKey);
+    const link = inviteLink('https://files.example.org/', token);
+    const id = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).id as string;
+    const first = await runCli(['--server', ws, '--name', 'dana', '--invite', link, 'a.bin'], dir);
+    expect(first.stderr).toContain('Registered with');
+    expect(first.stdout).toMatch(/a\.bin {2}70000 bytes {2}CRC \d+ {2}verified/);
+    expect(first.code).toBe(0);
+    const kept = path.join(dir, 'invite.link');
+    expect((await readFile(kept, 'utf8')).trim()).toBe(link);
+    expect((await stat(kept)).mode & 0o777).toBe(0o600);
+    expect(first.stderr).toContain('Kept the invite in');
+    // The token is never in the bridge's log; its ID is.
+    expect(bridge.output()).not.toContain(token.split('.')[2]);
+
+    const second = await runCli(['--server', ws, 'a.bin'], dir);
+    expect(second.stderr).toContain('Reconnected to');
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toContain('Kept the invite');
+    await expectEventually(() => invitedLines(id).length === 2);
+
+    // Without it, the bridge refuses: a sentence, exit 1.
+    await unlink(kept);
+    const third = await runCli(['--server', ws, 'a.bin'], dir);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toContain('You need an invite link from the owner of this server.');
+    expect(third.stderr).toContain('(close 4010)');
+  });
+
+  it('a forged or (on the bridge) refused invite: a sentence, exit 1, the kept invite not replaced', async () => {
+    const dir = await folder('eve');
+    const good = await mintInvite(keys.privateKey);
+    await writeFile(path.join(dir, 'invite.link'), `${good}\n`, { mode: 0o600 });
+    const other = await makeInviteKeys(await mkdtemp(path.join(tmp, 'other-')));
+    const forged = await mintInvite(other.privateKey);
+    const run = await runCli(['--server', ws, '--name', 'eve', '--invite', forged, 'a.bin'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('was not made by this server');
+    expect(run.stderr).toContain('(close 4012)');
+    expect((await readFile(path.join(dir, 'invite.link'), 'utf8')).trim()).toBe(good);
+    // A kept invite the bridge refuses names the file it came from.
+    await writeFile(path.join(dir, 'invite.link'), `${forged}\n`);
+    const again = await runCli(['--server', ws, '--name', 'eve', 'a.bin'], dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`the invite from ${path.join(dir, 'invite.link')}`);
+  });
+
+  it('usage errors (exit 2, no connection): malformed, expired, --invite with a TCP server, an expired kept one', async () => {
+    const dir = await folder('frank');
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await mintInvite(keys.privateKey, { iat: now - 100, exp: now - 1 });
+    const good = await mintInvite(keys.privateKey);
+    const before = bridge.lines.filter((l) => l.event === 'connection').length;
+    const cases: [string[], RegExp][] = [
+      [['--server', ws, '--invite', 'https://x.example/#nothing'], /--invite is not a usable invite/],
+      [['--server', ws, '--invite', 'sfi1.broken'], /--invite is not a usable invite/],
+      [['--server', ws, '--invite', expired], /--invite expired at/],
+      [
+        ['--server', `127.0.0.1:${server.port}`, '--invite', good],
+        /direct TCP connection cannot carry an invite/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, '--name', 'frank', 'a.bin'], dir);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(message);
+    }
+    await writeFile(path.join(dir, 'invite.link'), `${expired}\n`);
+    const kept = await runCli(['--server', ws, '--name', 'frank', 'a.bin'], dir);
+    expect(kept.code).toBe(2);
+    expect(kept.stderr).toMatch(/The invite kept in .*invite\.link expired at/);
+    // A kept invite is not used (nor checked) over TCP: a loopback TCP client is served as before.
+    const tcp = await runCli(['--server', `127.0.0.1:${server.port}`, '--name', 'frank', 'a.bin'], dir);
+    expect(tcp.code).toBe(0);
+    expect(bridge.lines.filter((l) => l.event === 'connection').length).toBe(before);
+  });
+});
+
+async function expectEventually(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  expect(cond()).toBe(true);
+}
