@@ -41,9 +41,12 @@ module.exports = {
     only('crypto-only-protocol', 'lib/crypto may import lib/protocol only.', '^lib/crypto/', [
       '^lib/protocol/',
     ]),
-    only('invite-only-protocol-crypto', 'lib/invite may import lib/protocol and lib/crypto only.', '^lib/invite/', [
-      '^lib/(protocol|crypto)/',
-    ]),
+    only(
+      'invite-only-protocol-crypto',
+      'lib/invite may import lib/protocol and lib/crypto only.',
+      '^lib/invite/',
+      ['^lib/(protocol|crypto)/'],
+    ),
     only(
       'invite-only-protocol-crypto',
       'lib/invite may import lib/protocol and lib/crypto only.',
