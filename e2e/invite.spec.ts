@@ -127,3 +127,23 @@ test('a forged link (another key) is refused by the bridge, and the page says so
     'This invite link was not made by this server; ask its owner for a new one.',
   );
 });
+
+test('a file over the invite’s space is refused at its start (1607), and the page says why', async ({
+  page,
+  inviteSystem: system,
+}, testInfo) => {
+  await page.goto(createInvite(system, ['--label', 'Kim', '--max-bytes', '64KiB']));
+  await expect(page.getByTestId('invite-summary')).toContainText('up to 64 KiB');
+  const name = uniqueName('quota');
+  await register(page, name);
+  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  const big = makeFile(testInfo, 'too-big.bin', 200 * 1024);
+  await chooseFiles(page, [big.path]);
+  await expect(uploadItem(page, 'too-big.bin')).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
+  await expect(uploadItem(page, 'too-big.bin').getByTestId('upload-error')).toContainText(
+    'most likely over the space this invite allows',
+  );
+  await expect(page.getByTestId('invite-sent')).toContainText('0 files, 0 B');
+  // Nothing of it was stored.
+  expect(system.server.clientsNamed(name)).toHaveLength(1);
+});
