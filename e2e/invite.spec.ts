@@ -145,5 +145,7 @@ test('a file over the invite’s space is refused at its start (1607), and the p
   );
   await expect(page.getByTestId('invite-sent')).toContainText('0 files, 0 B');
   // Nothing of it was stored.
-  expect(system.server.clientsNamed(name)).toHaveLength(1);
+  const [client] = system.server.clientsNamed(name);
+  expect(system.server.filesOf(client!.ID)).toEqual([]);
+  expect(system.server.filesOnDisk(client!.ID.toString('hex'))).toEqual([]);
 });
