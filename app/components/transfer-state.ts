@@ -21,10 +21,11 @@ import {
   type UploadItem,
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
-import { formatMeInfo, parseMeInfo } from '@/lib/crypto';
+import { formatMeInfo } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
 import { validateClientName } from '@/lib/protocol';
 import { inviteToOffer, overInviteLikely, readInvite, sentUnder, usableInvite } from './invite-rules';
+import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
@@ -42,8 +43,7 @@ import { historyOf, isInterrupted, MAX_AUTO_RESENDS, markReplacing, uploadRecord
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
-/** me.info is a few hundred bytes; anything much larger is not one. */
-export const MAX_ME_INFO_BYTES = 64 * 1024;
+export { MAX_ME_INFO_BYTES } from './me-info-import';
 
 type Fields = Omit<TransferState, 'bridgeUrl' | 'access' | 'actions'>;
 
@@ -414,18 +414,9 @@ export class TransferModel {
 
   async #importMeInfo(file: File): Promise<void> {
     try {
-      if (file.size > MAX_ME_INFO_BYTES) throw new Error(`${file.name} is too large to be a me.info file.`);
-      const parsed = parseMeInfo(await file.text());
-      const privateKey = await this.#deps.importPrivateKey(parsed.privateKeyPkcs8);
-      const id: StoredIdentity = {
-        name: parsed.name,
-        clientId: parsed.clientId,
-        privateKey,
-        createdAt: this.#deps.now(),
-        origin: 'imported',
-      };
+      const id = await identityFromMeInfo(file, this.#deps.importPrivateKey, this.#deps.now());
       this.#pendingImport = id;
-      this.#set({ triedName: parsed.name });
+      this.#set({ triedName: id.name });
       this.#connectStored(id);
     } catch (e) {
       this.#set({
