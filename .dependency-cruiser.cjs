@@ -48,12 +48,6 @@ module.exports = {
       ['^lib/(protocol|crypto)/'],
     ),
     only(
-      'invite-only-protocol-crypto',
-      'lib/invite may import lib/protocol and lib/crypto only.',
-      '^lib/invite/',
-      ['^lib/(protocol|crypto)/'],
-    ),
-    only(
       'client-only-core',
       'lib/client may import lib/protocol, lib/crypto and lib/format only.',
       '^lib/client/',

@@ -8,7 +8,7 @@ import {
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
 } from '../lib/protocol';
-import { isLoopbackHost } from '../platform/address-match';
+import { ACCESS_MODES, type AccessMode, defaultAccess, isLoopbackHost } from '../platform/access-mode';
 import { flag, helpText, list, parseOptions, value } from '../platform/options';
 import {
   duration,
@@ -23,9 +23,6 @@ import {
 import { BridgeError } from './errors';
 
 export type { HostPort } from '../platform/validators';
-
-export const BRIDGE_ACCESS_MODES = ['open', 'invite'] as const;
-export type BridgeAccess = (typeof BRIDGE_ACCESS_MODES)[number];
 
 export interface BridgeConfig {
   /** Where the bridge accepts WebSocket (and /healthz) connections. */
@@ -60,7 +57,7 @@ export interface BridgeConfig {
   /** Send a PROXY v2 header with the client's address on each TCP connection (default on). */
   proxyProtocol: boolean;
   /** `invite`: every WebSocket must offer a valid invite; `open`: none needed (one offered is checked). */
-  access: BridgeAccess;
+  access: AccessMode;
   /** The server's invite.pub (its 32-byte Ed25519 public key, base64url); required for `invite`. */
   inviteKey?: string;
   /** Bytes of unfinished WebSocket messages one client address (IPv6 /64) may have buffered. */
@@ -193,7 +190,7 @@ export const BRIDGE_OPTIONS = {
     default: DEFAULT_CONFIG.logRate,
     help: `log lines a second per client address and kind, burst 5 s of it; the rest are counted in a log-suppressed line (default ${DEFAULT_CONFIG.logRate})`,
   }),
-  access: value(oneOf(BRIDGE_ACCESS_MODES), {
+  access: value(oneOf(ACCESS_MODES), {
     arg: 'open|invite',
     env: 'SFT_BRIDGE_ACCESS',
     help: 'invite: each WebSocket must offer a valid invite link (checked with --invite-key); open: none needed, one offered is still checked (default open when --listen is loopback, else invite)',
@@ -273,7 +270,7 @@ export function parseConfig(
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw bad('TLS needs both --cert and --key (PEM files), or neither.');
   }
-  const access = v.access ?? (isLoopbackHost(v.listen.host) ? 'open' : 'invite');
+  const access = v.access ?? defaultAccess([v.listen.host]);
   if (access === 'invite' && v['invite-key'] === undefined) {
     throw bad(
       `Invite mode${v.access === undefined ? ` (the default when listening on ${v.listen.host}, not loopback)` : ''} ` +

@@ -15,7 +15,7 @@ import {
   verifyInvite,
 } from '../lib/invite';
 import { CloseCode } from '../lib/protocol';
-import type { BridgeAccess } from './config';
+import type { AccessMode } from '../platform/access-mode';
 import { BridgeError } from './errors';
 
 /** What the gate decided; `inviteId` is what may be logged (never the token). */
@@ -65,12 +65,12 @@ function claimedId(token: string): string | undefined {
 }
 
 export class InviteGate {
-  readonly #access: BridgeAccess;
+  readonly #access: AccessMode;
   readonly #key: CryptoKey | undefined;
   readonly #now: () => number;
 
   /** Without a key (open mode only) an offered token is checked for form and expiry; the server verifies it. */
-  constructor(access: BridgeAccess, key: CryptoKey | undefined, now: () => number = Date.now) {
+  constructor(access: AccessMode, key: CryptoKey | undefined, now: () => number = Date.now) {
     if (access === 'invite' && key === undefined) {
       throw new BridgeError('BRIDGE_ERR_CONFIG', 'Invite mode needs the invite public key (--invite-key).');
     }
@@ -79,7 +79,7 @@ export class InviteGate {
     this.#now = now;
   }
 
-  get access(): BridgeAccess {
+  get access(): AccessMode {
     return this.#access;
   }
 

@@ -46,15 +46,3 @@ export function createAddressMatcher(cidrs: readonly string[]): (address: string
     return bytes !== undefined && list.some((c) => contains(c, bytes));
   };
 }
-
-const isLoopbackAddress = createAddressMatcher(LOOPBACK_CIDRS);
-
-/**
- * Whether a listen host only takes connections from this machine: a loopback address or the
- * name localhost. The wildcard addresses (0.0.0.0, ::) and any other name are not. Issue 15's
- * access default (`open` only on loopback) hangs on this.
- */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  return h.toLowerCase() === 'localhost' || isLoopbackAddress(h);
-}

@@ -21,7 +21,7 @@ import {
 import type { Logger } from '../platform/log';
 import type { LogSampler } from '../platform/log-sampler';
 import { readProxyHeader } from '../platform/proxy-header-reader';
-import { ProxyProtocolError } from '../platform/proxy-protocol';
+import { getTlv, Pp2Type, ProxyProtocolError } from '../platform/proxy-protocol';
 import { createSourceKey } from '../platform/source-key';
 import type { ServerConfig } from './config';
 
@@ -33,12 +33,16 @@ export interface Peer {
   source: string;
   /** The relay's address when the peer came from a PROXY header. */
   via?: string;
+  /** The invite token the relay passed on (TLV 0xE0), unverified: the session checks it. */
+  invite?: string;
 }
 
 export interface Admitted {
   peer: Peer;
   lease: ConnectionLease;
 }
+
+const utf8 = new TextDecoder();
 
 /** How long a trusted relay's connection may take to show its header (the bridge sends it first). */
 export const PROXY_HEADER_WAIT_MS = 2_000;
@@ -55,6 +59,7 @@ const REFUSAL_REASONS: Record<ConnectionRefusal, string> = {
 
 export class Admission {
   readonly #trusted: (address: string | undefined) => boolean;
+  readonly #tcpAllowed: (address: string | undefined) => boolean;
   readonly #sourceKey = createSourceKey();
   readonly #limiter: ConnectionLimiter;
   /** Trusted-relay sockets whose header has not arrived yet, by the relay's own address. */
@@ -64,6 +69,7 @@ export class Admission {
 
   constructor(config: ServerConfig, log: Logger, sampler: LogSampler) {
     this.#trusted = createAddressMatcher(config.trustedProxies);
+    this.#tcpAllowed = createAddressMatcher(config.tcpAllow);
     this.#limiter = new ConnectionLimiter({
       perSource: config.maxPerSource,
       total: config.maxConnections,
@@ -101,6 +107,19 @@ export class Admission {
       peer = relayed;
     }
     if (socket.destroyed) return null;
+    // Direct clients cannot carry an invite in v3: only the listed networks are served.
+    if (peer.via === undefined && !this.#tcpAllowed(direct.address)) {
+      if (this.#sampler.allow(peer.source, 'refused tcp-allow')) {
+        this.#log.warn({
+          event: 'connection-refused',
+          peer: peerText(peer),
+          source: peer.source,
+          reason: 'tcp-allow',
+        });
+      }
+      socket.destroy();
+      return null;
+    }
     const got = this.#limiter.tryAcquire(peer.source);
     if (!got.ok) {
       this.#refuse(socket, peer, REFUSAL_REASONS[got.reason]);
@@ -121,7 +140,14 @@ export class Admission {
       if (header === undefined || header.command === 'local') return direct;
       if (header.family === 'unspec') throw new ProxyProtocolError('PP2_BAD_FAMILY', 'not a TCP source');
       const { address, port } = header.source;
-      return { address, port, source: this.#sourceKey(address), via: direct.address };
+      const invite = getTlv(header.tlvs, Pp2Type.SFT_INVITE);
+      return {
+        address,
+        port,
+        source: this.#sourceKey(address),
+        via: direct.address,
+        ...(invite !== undefined ? { invite: utf8.decode(invite) } : {}),
+      };
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'PP2_ERROR';
       // Silent so far: a direct client that has not spoken yet (its first request decides).

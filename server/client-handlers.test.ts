@@ -3,21 +3,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateInviteKeyPair } from '../lib/invite';
 import { EMPTY_CLIENT_ID, RequestCode, ResponseCode } from '../lib/protocol';
 import { KEYLESS_NAME_RECLAIM_MS, register, sendPublicKey } from './client-handlers';
 import { HARDENING_DEFAULTS } from './config';
 import { SqliteDatabase } from './db';
 import { FileStore } from './file-store';
 import type { HandlerContext } from './handler-context';
+import { InviteGate } from './invite-gate';
 import { LocalFileStorage } from './local-storage';
 import { PeerLimits } from './peer-limits';
 import { Session } from './session';
 
 let dir: string;
 let db: SqliteDatabase;
-beforeEach(() => {
+let invites: InviteGate;
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sft-handlers-'));
   db = new SqliteDatabase(join(dir, 'defensive.db'));
+  invites = new InviteGate(db, (await generateInviteKeyPair()).publicKey, 'open');
 });
 afterEach(async () => {
   await db.close();
@@ -31,6 +35,7 @@ const ctx = (now: string): HandlerContext => ({
   session: new Session('127.0.0.1'),
   limits: new PeerLimits(HARDENING_DEFAULTS),
   maxClients: HARDENING_DEFAULTS.maxClients,
+  invites,
   now,
 });
 const reg = async (name: string, now: string) =>

@@ -27,6 +27,7 @@ import {
 } from '../lib/protocol';
 import { ServerError } from './errors';
 import type { HandlerContext } from './handler-context';
+import { RefusedError } from './invite-gate';
 import type { Outcome } from './outcome';
 
 function uuidBytes(): Uint8Array {
@@ -63,24 +64,34 @@ export function encryptAesKeyForClient(publicKeyField: Uint8Array, aesKey: Uint8
  */
 export const KEYLESS_NAME_RECLAIM_MS = 60_000;
 
-/** 1025: a new client. Duplicate or over-long names get 1601 (malformed ones never get here). */
+/**
+ * 1025: a new client. Duplicate or over-long names get 1601 (malformed ones never get here),
+ * and so does a registration the invite rules refuse (invite-gate.ts; a RefusedError becomes
+ * 1601 with its reason in handlers.ts). With an invite the client is bound to it.
+ */
 export async function register(
   req: RegisterRequest,
-  { db, now, session, limits, maxClients }: HandlerContext,
+  { db, now, session, limits, maxClients, invites }: HandlerContext,
 ): Promise<Outcome> {
   const refused = (error: string): Outcome => ({ response: { code: ResponseCode.RegisterFailed }, error });
   if (req.name.length > MAX_CLIENT_NAME_LENGTH) return refused('NAME_TOO_LONG');
   // Rows are permanent: a stranger must not be able to add them as fast as we answer.
   if (!limits.takeRegistration(session.source)) return refused('REGISTER_RATE_LIMITED');
   if ((await db.clientCount()) >= maxClients) return refused('MAX_CLIENTS');
+  const slot = await invites.forRegistration(session.invite, Date.parse(now), (inviteId) => {
+    session.inviteId = inviteId;
+  });
   const id = uuidBytes();
-  if (!(await db.insertClient(id, req.name, now))) {
+  if (!(await db.insertClient(id, req.name, now, slot))) {
     const holder = await db.clientByName(req.name);
+    // The name is free, so the invite's last slot went to another 1025 meanwhile.
+    if (!holder && slot) throw new RefusedError('invite-full', `Invite ${slot.id} has no free client slot.`);
     const keylessFor =
       holder && !holder.PublicKey ? Date.parse(now) - (holder.LastSeen ? Date.parse(holder.LastSeen) : 0) : 0;
     // A name whose client vanished between 1025 and 1026 would otherwise be lost for good.
     const reclaimed =
-      keylessFor >= KEYLESS_NAME_RECLAIM_MS && (await db.reclaimKeylessName(holder!.ID, id, req.name, now));
+      keylessFor >= KEYLESS_NAME_RECLAIM_MS &&
+      (await db.reclaimKeylessName(holder!.ID, id, req.name, now, slot));
     if (!reclaimed) return refused('NAME_TAKEN');
   }
   return { response: { code: ResponseCode.Registered, clientId: id } };
@@ -117,13 +128,19 @@ export async function sendPublicKey(
   await db.setKeys(req.clientId, req.publicKey, aesKey, now);
   session.key = { aesKey, clientId: Uint8Array.from(client.ID) };
   session.name = client.Name;
+  session.inviteId = client.InviteID ?? undefined;
   return { response: { code: ResponseCode.PublicKeyAccepted, clientId: client.ID, encryptedKey: wrapped } };
 }
 
-/** 1027: a known client with a key on file gets a new AES key (1605); anyone else 1606. */
+/**
+ * 1027: a known client with a key on file gets a new AES key (1605); anyone else 1606. A
+ * client bound to an invite that is revoked or expired gets 1607 (a RefusedError): not 1606,
+ * which tells a client its identity is unknown and makes it register again; the identity is
+ * still valid, only new uploads are not.
+ */
 export async function reconnect(
   req: ReconnectRequest,
-  { db, session, now, limits }: HandlerContext,
+  { db, session, now, limits, invites }: HandlerContext,
 ): Promise<Outcome> {
   // Every 1027 counts, accepted or not: each fresh key is one padding-oracle query (peer-limits.ts).
   if (!limits.takeReconnect(session.source, clientIdToHex(req.clientId))) {
@@ -141,6 +158,9 @@ export async function reconnect(
   if (!client) return rejected('UNKNOWN_NAME');
   if (!clientIdEquals(client.ID, req.clientId)) return rejected('CLIENT_ID_MISMATCH');
   if (!client.PublicKey) return rejected('NO_PUBLIC_KEY');
+  session.name = client.Name;
+  session.inviteId = client.InviteID ?? undefined;
+  await invites.checkBound(client.InviteID, Date.parse(now));
   const aesKey = randomBytes(AES_KEY_SIZE);
   let wrapped: Buffer;
   try {

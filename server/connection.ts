@@ -35,11 +35,13 @@ import { drained } from './drained';
 import { FileReceiver } from './file-receiver';
 import type { FileStore } from './file-store';
 import { handleRequest } from './handlers';
+import type { InviteGate } from './invite-gate';
 import { failure, type Outcome, type Step } from './outcome';
 import { describeOutcome } from './outcome-message';
 import type { PeerLimits } from './peer-limits';
 import { Session } from './session';
 import type { TurnBudget } from './turn-budget';
+import type { UploadQuota } from './upload-quota';
 
 export interface ConnectionContext {
   db: Database;
@@ -52,6 +54,9 @@ export interface ConnectionContext {
   limits: PeerLimits;
   /** Lets through a rate of log lines per source and kind of outcome (the rest are counted). */
   sampler: LogSampler;
+  /** Invite checks (1025, 1027) and the quotas every file start reserves against. */
+  invites: InviteGate;
+  quota: UploadQuota;
 }
 
 /** Hex digits of a client ID in log lines: enough to tell clients apart, too few to impersonate one. */
@@ -108,12 +113,16 @@ export class Connection {
       ...(who.peer.via !== undefined ? { via: who.peer.via } : {}),
     });
     this.#reader = new RequestDecoder({ maxPayload: ctx.config.maxPayload });
-    this.#session = new Session(who.peer.source);
+    this.#session = new Session(who.peer.source, {
+      relayed: who.peer.via !== undefined,
+      ...(who.peer.invite !== undefined ? { token: who.peer.invite } : {}),
+    });
     this.#files = new FileReceiver({
       db: ctx.db,
       files: ctx.files,
       session: this.#session,
       peerLimits: ctx.limits,
+      quota: ctx.quota,
       limits: {
         maxFileSize: ctx.config.maxFileSize,
         maxContentPerPacket: ctx.config.maxPayload - SEND_FILE_FIXED_SIZE,
@@ -208,18 +217,23 @@ export class Connection {
     if (result !== null && this.#packetHeader !== null) this.#upload = null;
     const req = o.request ?? header;
     const code = req ? req.code : 0;
-    if (!this.#ctx.sampler.allow(this.#peer.source, `${code} ${result} ${o.error ?? ''}`)) return;
+    if (!this.#ctx.sampler.allow(this.#peer.source, `${code} ${result} ${o.error ?? ''} ${o.reason ?? ''}`))
+      return;
     if (o.internal !== undefined) this.#log.error({ event: 'internal-error', message: o.internal });
     const name = this.#session.name;
+    const invite = this.#session.inviteId;
     const fields = {
       // Client IDs are half of a v3 credential: a prefix only.
       client: req ? clientIdToHex(req.clientId).slice(0, LOGGED_ID_DIGITS) : '',
       ...(name !== undefined ? { name } : {}),
+      // The invite's ID only: the token is a bearer secret.
+      ...(invite !== undefined ? { invite } : {}),
       code,
       result,
       bytes: o.bytes ?? bytes,
       ms: Math.round((performance.now() - (o.since ?? t0)) * 10) / 10,
       ...(o.error ? { error: o.error } : {}),
+      ...(o.reason ? { reason: o.reason } : {}),
       ...(o.detail ? { detail: o.detail } : {}),
       ...(o.file !== undefined ? { file: o.file } : {}),
       ...(o.packets !== undefined ? { packets: o.packets } : {}),
@@ -281,6 +295,7 @@ export class Connection {
           session: this.#session,
           limits: this.#ctx.limits,
           maxClients: this.#ctx.config.maxClients,
+          invites: this.#ctx.invites,
           now: new Date().toISOString(),
         };
         return handleRequest(ev.header, ev.payload, ctx).then((o) => this.#conclude(o, ev.header, bytes, t0));

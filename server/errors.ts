@@ -30,6 +30,8 @@ export type ServerErrorCode =
   | 'SERVER_ERR_NO_SUCH_FILE'
   /** The stored file was replaced by another upload after this connection's 1603. */
   | 'SERVER_ERR_FILE_REPLACED'
+  /** Refused by an invite or a limit (issue 15); the error carries the logged `reason` (invite-gate.ts). */
+  | 'SERVER_ERR_REFUSED'
   /** The data folder or database is unusable. */
   | 'SERVER_ERR_STORAGE'
   /** A bug: something that should not happen did. */

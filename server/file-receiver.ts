@@ -23,9 +23,10 @@ import { ServerError } from './errors';
 import type { FileStore } from './file-store';
 import { failure, type Outcome, type Step } from './outcome';
 import type { PeerLimits } from './peer-limits';
-import type { Session } from './session';
+import type { Session, SessionKey } from './session';
 import { Upload } from './upload';
-import type { SequenceLimits } from './upload-sequence';
+import type { Reservation, UploadQuota } from './upload-quota';
+import { PacketSequence, type SequenceLimits } from './upload-sequence';
 
 /** LastSeen is written at most this often during a file's packets. */
 const LAST_SEEN_INTERVAL_MS = 1000;
@@ -37,10 +38,14 @@ export interface ReceiverContext {
   /** Told when a key is lost to a failed decrypt. */
   peerLimits?: PeerLimits;
   limits: SequenceLimits;
+  /** Checks and reserves each file's declared size before it is written (issue 15). */
+  quota: UploadQuota;
 }
 
 interface UploadState {
   upload: Upload;
+  /** The file's bytes held against its limits until it is stored or dropped. */
+  reservation: Reservation;
   clientId: Uint8Array;
   startedAt: number;
   bytes: number;
@@ -116,10 +121,10 @@ export class FileReceiver {
       }
       this.#discard = null;
     }
-    let u = this.#upload;
+    const u = this.#upload;
+    if (!u) return this.#begin(header, req, contentLength, bytes, t0);
     try {
-      if (!u) u = this.#upload = this.#begin(header, req, t0);
-      else if (!clientIdEquals(header.clientId, u.clientId)) {
+      if (!clientIdEquals(header.clientId, u.clientId)) {
         throw new ServerError(
           'SERVER_ERR_CLIENT_MISMATCH',
           "The packet's client ID changed in the middle of a file.",
@@ -132,17 +137,62 @@ export class FileReceiver {
     } catch (e) {
       return this.#failed(e, req, bytes, t0);
     }
+    return this.#touch(u, req, bytes, t0);
+  }
+
+  /** LastSeen, at most once a LAST_SEEN_INTERVAL_MS. */
+  #touch(u: UploadState, req: SendFileRequest, bytes: number, t0: number): Step {
     if (t0 - this.#lastTouch <= LAST_SEEN_INTERVAL_MS) return;
     this.#lastTouch = t0;
-    const current = u;
     return this.#ctx.db.touch(u.clientId, iso()).then(
       () => undefined,
-      (e: unknown) => (this.#upload === current ? this.#failed(e, req, bytes, t0) : undefined),
+      (e: unknown) => (this.#upload === u ? this.#failed(e, req, bytes, t0) : undefined),
     );
   }
 
-  /** The first packet of a file: needs this connection's key, issued to the packet's client. */
-  #begin(header: RequestHeader, req: SendFileRequest, t0: number): UploadState {
+  /**
+   * The first packet of a file: needs this connection's key, issued to the packet's client,
+   * sizes that can be right, and room within every limit for the declared size, reserved
+   * before the temp file is opened (the socket waits meanwhile).
+   */
+  async #begin(
+    header: RequestHeader,
+    req: SendFileRequest,
+    contentLength: number,
+    bytes: number,
+    t0: number,
+  ): Promise<Outcome | undefined> {
+    let reservation: Reservation | undefined;
+    try {
+      const key = this.#key(header);
+      PacketSequence.start(req, this.#ctx.limits);
+      reservation = await this.#ctx.quota.reserve(key.clientId, req.fileName, req.origSize);
+      if (this.#closed) {
+        reservation.release();
+        return undefined;
+      }
+      const upload = new Upload(req, key.aesKey, () => this.#ctx.files.createTemp(), this.#ctx.limits);
+      const u: UploadState = {
+        upload,
+        reservation,
+        clientId: key.clientId,
+        startedAt: t0,
+        bytes,
+        packets: 1,
+      };
+      reservation = undefined;
+      this.#upload = u;
+      u.upload.beginPacket(req, contentLength);
+      this.#packet = { header, req };
+      return (await this.#touch(u, req, bytes, t0)) ?? undefined;
+    } catch (e) {
+      reservation?.release();
+      return this.#failed(e, req, bytes, t0);
+    }
+  }
+
+  /** The connection's key, when it was issued to the packet's client. */
+  #key(header: RequestHeader): SessionKey {
     const key = this.#ctx.session.key;
     if (!key) {
       throw new ServerError(
@@ -156,8 +206,7 @@ export class FileReceiver {
         "The packet's client ID is not the one this connection's key was issued to.",
       );
     }
-    const upload = new Upload(req, key.aesKey, () => this.#ctx.files.createTemp(), this.#ctx.limits);
-    return { upload, clientId: key.clientId, startedAt: t0, bytes: 0, packets: 0 };
+    return key;
   }
 
   /** A slice of the current packet's content (the hot path: nothing awaited unless the disk is behind). */
@@ -201,7 +250,10 @@ export class FileReceiver {
       // rename would race abort()'s removal of the temp file); close waits for this.
       this.#upload = null;
       storing = true;
-      const stored = await files.store(u.clientId, req.fileName, result, iso());
+      const stored = await files.store(u.clientId, req.fileName, result, iso()).finally(() =>
+        // Stored (its row counts from now on) or failed: either way no longer held.
+        u.reservation.release(),
+      );
       await db.touch(u.clientId, iso());
       session.setToken(u.clientId, req.fileName, stored.token);
       return {
@@ -216,7 +268,7 @@ export class FileReceiver {
       };
     } catch (e) {
       if (this.#closed) {
-        await u.upload.abort();
+        await this.#drop(u);
         // close() has already dropped and logged the upload, unless it was being stored.
         return storing ? { response: null, ...failure(e), ...this.#fields(u, req.fileName) } : undefined;
       }
@@ -240,7 +292,7 @@ export class FileReceiver {
   #failed(e: unknown, req: SendFileRequest | null, bytes: number, t0: number): Outcome {
     const u = this.#upload;
     this.#upload = null;
-    if (u) this.#cleanups.push(u.upload.abort());
+    if (u) this.#cleanups.push(this.#drop(u));
     this.#loseKeyAfter(e);
     if (req) this.#discard = { fileName: req.fileName, lastNumber: req.packetNumber };
     const file = req?.fileName ?? u?.upload.fileName;
@@ -252,6 +304,12 @@ export class FileReceiver {
       packets: u ? u.packets : 1,
       ...(file !== undefined ? { file } : {}),
     };
+  }
+
+  /** Drops a file: its reservation goes, its temp file is removed. */
+  #drop(u: UploadState): Promise<void> {
+    u.reservation.release();
+    return u.upload.abort();
   }
 
   /** Forgets the connection's key after a failure an oracle could learn from. */
@@ -269,7 +327,7 @@ export class FileReceiver {
     if (!u) return;
     this.#upload = null;
     this.#packet = null;
-    this.#cleanups.push(u.upload.abort());
+    this.#cleanups.push(this.#drop(u));
     return {
       response: null,
       error: reason.code,

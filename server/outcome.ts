@@ -5,6 +5,7 @@
  */
 import { RequestCode, type RequestHeader, type Response, ResponseCode } from '../lib/protocol';
 import { classifyError } from './errors';
+import { RefusedError } from './invite-gate';
 
 export interface Outcome {
   /** The answer; null when none is sent (1030, a file abandoned, packets before the last). */
@@ -25,14 +26,17 @@ export interface Outcome {
   request?: Pick<RequestHeader, 'clientId' | 'code'>;
   /** A bug's message, logged as an `internal-error` event beside the line. */
   internal?: string;
+  /** Why an invite or a limit refused it (invite-gate.ts RefusalReason). */
+  reason?: string;
 }
 
 /** The failure fields for `e`: its stable code, detail, and a bug's message. */
-export function failure(e: unknown): Pick<Outcome, 'error' | 'detail' | 'internal'> {
+export function failure(e: unknown): Pick<Outcome, 'error' | 'detail' | 'internal' | 'reason'> {
   const { code, detail } = classifyError(e);
   return {
     error: code,
     ...(detail ? { detail } : {}),
+    ...(e instanceof RefusedError ? { reason: e.reason } : {}),
     ...(code === 'SERVER_ERR_INTERNAL' ? { internal: (e as Error)?.message ?? String(e) } : {}),
   };
 }

@@ -6,19 +6,23 @@
 
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { isLoopbackHost } from '../platform/access-mode';
 import { createLogger, type Logger } from '../platform/log';
 import { LogSampler } from '../platform/log-sampler';
 import { Admission } from './admission';
-import type { ServerConfig } from './config';
+import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_DISK_RESERVE_FRACTION, type ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
 import { FileStore } from './file-store';
+import { InviteGate } from './invite-gate';
+import { loadInviteKeys } from './invite-keys';
 import { LocalFileStorage } from './local-storage';
 import { PeerLimits } from './peer-limits';
 import { TurnBudget } from './turn-budget';
+import { UploadQuota } from './upload-quota';
 
 export const DATABASE_FILE = 'defensive.db';
 /** How often connections are checked for the idle timeout (at most). */
@@ -51,7 +55,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
   const sampler = new LogSampler({ rate: config.logRate, log });
   const admission = new Admission(config, log, sampler);
   const connections = new Set<Connection>();
-  let shared: { db: Database; files: FileStore } | null = null;
+  let shared: { db: Database; files: FileStore; invites: InviteGate; quota: UploadQuota } | null = null;
   let server: Server | null = null;
   let sweeper: NodeJS.Timeout | null = null;
   let closing: Promise<void> | null = null;
@@ -107,10 +111,17 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir);
       const removed = await storage.init();
       if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
+      const keys = await loadInviteKeys(config.dataDir);
       const db =
         opts.database?.() ??
         new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
-      shared = { db, files: new FileStore(db, storage) };
+      const invites = new InviteGate(db, keys.publicKey, config.access);
+      const quota = new UploadQuota(db, invites, {
+        dataDir: config.dataDir,
+        limits: config,
+        defaultReserve: { bytes: DEFAULT_DISK_RESERVE_BYTES, fraction: DEFAULT_DISK_RESERVE_FRACTION },
+      });
+      shared = { db, files: new FileStore(db, storage), invites, quota };
       const srv = createServer({ pauseOnConnect: false }, onConnection);
       server = srv;
       await new Promise<void>((resolve, reject) => {
@@ -131,7 +142,20 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       }, interval);
       sweeper.unref();
       const addr = srv.address() as AddressInfo;
-      log.info({ event: 'listening', host: addr.address, port: addr.port, data: config.dataDir });
+      if (config.access === 'open' && !isLoopbackHost(config.host)) {
+        log.warn({
+          event: 'access-open',
+          host: config.host,
+          advice: 'anyone who reaches the bridge may register and send; use --access invite',
+        });
+      }
+      log.info({
+        event: 'listening',
+        host: addr.address,
+        port: addr.port,
+        data: config.dataDir,
+        access: config.access,
+      });
       return addr;
     },
 

@@ -4,6 +4,7 @@
  * of each file name it stored (1029/1030/1031 may act on those only).
  */
 import { clientIdToHex } from '../lib/protocol';
+import type { ConnectionInvite } from './invite-gate';
 
 export interface SessionKey {
   aesKey: Uint8Array;
@@ -19,10 +20,16 @@ export class Session {
   key: SessionKey | null = null;
   /** Client name when known (1026, 1027). */
   name: string | undefined;
+  /** The invite this connection's client is bound to, or its token named (for the log). */
+  inviteId: string | undefined;
   readonly #tokens = new Map<string, string>();
 
-  constructor(source: string) {
+  /** Came through a trusted relay (PROXY header), and the invite token it carried (TLV 0xE0). */
+  readonly invite: ConnectionInvite;
+
+  constructor(source: string, invite: ConnectionInvite = { relayed: false }) {
     this.source = source;
+    this.invite = invite;
   }
 
   /** The token of the upload of `fileName` this connection stored, if any. */

@@ -47,7 +47,8 @@ const ballast = join(data, 'ballast');
 
 beforeAll(async () => {
   if (!mounted) return;
-  srv = await startServerProcess([], data);
+  // No free-space reserve (issue 15): this test fills the disk itself.
+  srv = await startServerProcess(['--disk-reserve', '0'], data);
   const c = await tcpConn(srv.port);
   base = await seedBaseline(c, data);
   c.close();

@@ -54,10 +54,17 @@ describe('permissions of the data folder', () => {
     console.log(`modes under umask 000: ${JSON.stringify(modes)}`);
     for (const [p, m] of Object.entries(modes)) {
       const isDir = statSync(join(srv.data, p)).isDirectory();
-      expect(m, p).toBe(isDir ? '700' : '600');
+      // The invite public key is public (the bridge reads it); its private half is 0600.
+      expect(m, p).toBe(isDir ? '700' : p === 'invite.pub' ? '644' : '600');
     }
     expect(Object.keys(modes)).toEqual(
-      expect.arrayContaining(['defensive.db', 'defensive.db-wal', 'defensive.db-shm']),
+      expect.arrayContaining([
+        'defensive.db',
+        'defensive.db-wal',
+        'defensive.db-shm',
+        'invite.key',
+        'invite.pub',
+      ]),
     );
     expect(srv.output()).not.toContain('data-folder-permissions');
   });

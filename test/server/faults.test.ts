@@ -58,8 +58,9 @@ describe('disk full while receiving', () => {
       const mounted = kind === 'tmpfs' && tryMountTmpfs(data, '6m');
       if (mounted) cleanups.push(() => execFileSync('umount', ['-l', data]));
       // Without permission to mount, the tmpfs case falls back to the file size limit.
+      // No free-space reserve: the point is a disk that fills up while a file is written.
       const srv = await spawnServer(
-        ['--port', '0', '--data', data],
+        ['--port', '0', '--data', data, '--disk-reserve', '0'],
         work.path,
         mounted ? {} : { fileSizeLimitKiB: 4096 },
       );

@@ -187,10 +187,12 @@ describe('hostile file names', () => {
     expect(paths.size).toBe(names.length);
     const v = files.find((f) => f.client === 'victim')!;
     expect(readFileSync(join(s.dataDir, v.path)).equals(victimData)).toBe(true);
-    // Nothing outside files/ besides the database.
+    // Nothing outside files/ besides the database and the invite key pair.
     for (const p of walk(s.dataDir)) {
       const rel = relative(s.dataDir, p);
-      expect(rel.startsWith(`files${sep}`) || rel.startsWith('defensive.db'), rel).toBe(true);
+      expect(rel.startsWith(`files${sep}`) || /^(defensive\.db|invite\.(key|pub)$)/.test(rel), rel).toBe(
+        true,
+      );
     }
   });
 

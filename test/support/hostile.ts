@@ -383,7 +383,7 @@ export function expectIntact(data: string, before: StoredState): void {
 }
 
 /**
- * The data folder holds only defensive.db (and its -wal/-shm), tmp/<file> and
+ * The data folder holds only defensive.db (and its -wal/-shm), the invite key pair, tmp/<file> and
  * files/<registered client hex>/<file>; every row's PathName lies in its own client's folder
  * and names a file that exists.
  */
@@ -401,7 +401,8 @@ export function expectConfined(data: string): void {
   db.close();
   for (const p of walk(data)) {
     const parts = relative(data, p).split(sep);
-    if (parts.length === 1) expect(parts[0], p).toMatch(/^defensive\.db(-wal|-shm|-journal)?$/);
+    if (parts.length === 1)
+      expect(parts[0], p).toMatch(/^(defensive\.db(-wal|-shm|-journal)?|invite\.(key|pub))$/);
     else if (parts[0] === 'tmp') expect(parts.length, p).toBe(2);
     else {
       expect(parts[0], p).toBe('files');
