@@ -85,7 +85,7 @@ export function failureSentence(code: string | undefined, interrupted: boolean, 
   if (interrupted)
     return 'The connection dropped while sending. It is sent again from the start once the connection is back.';
   if (overInvite)
-    return 'The server refused this file at its start: it is most likely over the space this invite allows (its size or file count). Ask whoever invited you for more room, or send less.';
+    return 'The server refused this file at its start: it is most likely over the space this invite allows (its size or file count), or the invite was revoked. Ask whoever invited you for more room, or send less.';
   switch (code) {
     case 'CLIENT_ERR_CRC_MISMATCH':
       return 'The server received the file differently from how it left this browser, four times. Send it again; if it keeps failing, the connection is damaging data.';
