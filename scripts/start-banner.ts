@@ -1,5 +1,6 @@
 /** The one banner `npm start` prints once every part listens. */
 import type { AccessMode } from '../lib/invite';
+import { DEFAULT_PUBLIC_URL } from '../server/config';
 
 export interface BannerFacts {
   host: string;
@@ -32,7 +33,7 @@ export function pageUrl(f: { host: string; webPort: string; publicOrigin?: strin
 export function inviteCommand(opts: { data: string; defaultData: string; publicUrl: string }): string {
   const args = ['npm run server -- invite create'];
   if (opts.data !== opts.defaultData) args.push(`--data ${shellWord(opts.data)}`);
-  if (opts.publicUrl !== 'http://localhost:3000/') args.push(`--public-url ${shellWord(opts.publicUrl)}`);
+  if (opts.publicUrl !== DEFAULT_PUBLIC_URL) args.push(`--public-url ${shellWord(opts.publicUrl)}`);
   args.push('--label NAME');
   return args.join(' ');
 }
