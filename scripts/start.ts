@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type AccessMode, defaultAccessMode, parseAccessMode } from '../lib/invite';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
+import { ACCESS_MODES, type AccessMode, defaultAccess } from '../platform/access-mode';
 import { logFormat, readableLineFormatter } from '../platform/log';
 import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { takenPorts } from './port-check';
@@ -37,14 +37,13 @@ if (env.SFT_PUBLIC_ORIGIN) origins.push(env.SFT_PUBLIC_ORIGIN);
 const wildcard = host === '0.0.0.0' || host === '::';
 const hostInUrl = host.includes(':') ? `[${host}]` : host;
 // One mode for all three parts: SFT_ACCESS, else open only while they listen on loopback
-// (every part listens on SFT_HOST), the rule each part applies on its own (lib/invite/access.ts).
-const accessText = env.SFT_ACCESS?.trim();
-const named = accessText ? parseAccessMode(accessText) : defaultAccessMode([host]);
-if (!named) {
-  console.error(`SFT_ACCESS is set to "${accessText}"; use open or invite.`);
+// (every part listens on SFT_HOST): the server's and the bridge's own rule (platform/access-mode.ts).
+const accessText = env.SFT_ACCESS?.trim().toLowerCase();
+if (accessText && !(ACCESS_MODES as readonly string[]).includes(accessText)) {
+  console.error(`SFT_ACCESS is set to "${env.SFT_ACCESS}"; use open or invite.`);
   process.exit(1);
 }
-const access: AccessMode = named;
+const access = (accessText as AccessMode | undefined) || defaultAccess([host]);
 // Invite links point at the page: its public address, or where npm start serves it.
 const publicUrl = env.SFT_PUBLIC_URL ?? `${pageUrl({ host, webPort, publicOrigin: env.SFT_PUBLIC_ORIGIN })}/`;
 // The bridge verifies invites with the server's public key, which the server creates in its
@@ -246,7 +245,7 @@ if (wildcard && !env.SFT_PUBLIC_ORIGIN && !env.SFT_ALLOWED_HOSTS) {
       `(e.g. http://<this machine's name>:${webPort}), which also tells it where the bridge is.`,
   );
 }
-if (access === 'open' && defaultAccessMode([host]) === 'invite') {
+if (access === 'open' && defaultAccess([host]) === 'invite') {
   console.warn(
     `SFT_ACCESS=open on ${host}: anyone who reaches these addresses can register and send files. ` +
       'Use invite mode (the default there) unless this network is yours alone.',

@@ -1,8 +1,9 @@
 /**
  * Who may send: `open` (anyone who reaches the bridge) or `invite` (a valid invite link).
- * The default is one rule for every part (server, bridge, web app, npm start): `open` only
- * while every address it listens on or is reached at is loopback, else `invite`, so a
- * system put on a public address is never open by accident.
+ * The default: `open` only while every address is loopback, else `invite`, so a system put
+ * on a public address is never open by accident. This is the runtime-neutral form of
+ * platform/access-mode.ts (the server's, the bridge's and npm start's), for the page, which
+ * may not import platform/; the two must say the same.
  */
 export type AccessMode = 'open' | 'invite';
 export const ACCESS_MODES: readonly AccessMode[] = ['open', 'invite'];
