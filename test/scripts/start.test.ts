@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { runCli } from '../support/cli-process';
 import { freePort, ROOT, type Started, startProcess, TSX_LOADER, waitForOutput } from '../support/processes';
 
 const START = path.join(ROOT, 'scripts/start.ts');
@@ -149,7 +150,7 @@ describe('npm start', () => {
     }
   }, 240_000);
 
-  it('SFT_ACCESS=invite: every part in invite mode, the key made before the bridge reads it, the banner says how to make a link', async () => {
+  it('SFT_ACCESS=invite: every part in invite mode, the key made before the bridge reads it, the banner says how to make a link, and that link sends', async () => {
     const ports = { server: await freePort(), bridge: await freePort(), web: await freePort() };
     const data = path.join(tmp, 'invite');
     const p = startAll(ports, data, { SFT_ACCESS: 'invite' });
@@ -169,12 +170,12 @@ describe('npm start', () => {
       const html = await (await fetch(`http://127.0.0.1:${ports.web}/`)).text();
       expect(html).toContain('data-access="invite"');
       // ...and so is the bridge: no invite, closed with 4010 at once.
-      const ws = new WebSocket(`ws://127.0.0.1:${ports.bridge}/`, {
+      const socket = new WebSocket(`ws://127.0.0.1:${ports.bridge}/`, {
         headers: { origin: `http://localhost:${ports.web}` },
       });
       const code = await new Promise<number>((resolve, reject) => {
-        ws.once('close', (c) => resolve(c));
-        ws.once('error', reject);
+        socket.once('close', (c) => resolve(c));
+        socket.once('error', reject);
       });
       expect(code).toBe(4010);
       // ...and the server: a link made by the command in the banner is for this page.
@@ -196,7 +197,21 @@ describe('npm start', () => {
         { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
       );
       expect(made.status, made.stderr).toBe(0);
-      expect(made.stdout).toContain(`http://localhost:${ports.web}/#invite=sfi1.`);
+      const link = /http:\/\/localhost:\d+\/#invite=sfi1\.[\w.-]+/.exec(made.stdout)?.[0];
+      expect(link).toContain(`http://localhost:${ports.web}/#invite=sfi1.`);
+      // That link lets a sender through the bridge to the server (registered, bound, stored)...
+      const dir = await mkdtemp(path.join(tmp, 'dana-'));
+      await writeFile(path.join(dir, 'notes.txt'), 'y'.repeat(2000));
+      const ws = `ws://127.0.0.1:${ports.bridge}/`;
+      const sent = await runCli(['--server', ws, '--name', 'dana', '--invite', link!, 'notes.txt'], dir);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(sent.stdout).toMatch(/notes\.txt .*verified/);
+      // ...and without one the same CLI is refused with the sentence for 4010.
+      const other = await mkdtemp(path.join(tmp, 'eve-'));
+      await writeFile(path.join(other, 'x.txt'), 'x');
+      const refused = await runCli(['--server', ws, '--name', 'eve', 'x.txt'], other);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('You need an invite link from the owner of this server.');
     } finally {
       await p.stop('SIGKILL');
     }
