@@ -10,6 +10,7 @@
  * Refusals get 1607, like a full server always did, and one sampled log line.
  */
 import type { Socket } from 'node:net';
+import { MAX_TOKEN_LENGTH } from '../lib/invite';
 import { encodeResponse, ResponseCode } from '../lib/protocol';
 import { createAddressMatcher } from '../platform/address-match';
 import {
@@ -21,7 +22,7 @@ import {
 import type { Logger } from '../platform/log';
 import type { LogSampler } from '../platform/log-sampler';
 import { readProxyHeader } from '../platform/proxy-header-reader';
-import { getTlv, Pp2Type, ProxyProtocolError } from '../platform/proxy-protocol';
+import { getTlv, PP2_DEFAULT_MAX_LENGTH, Pp2Type, ProxyProtocolError } from '../platform/proxy-protocol';
 import { createSourceKey } from '../platform/source-key';
 import type { ServerConfig } from './config';
 
@@ -43,6 +44,9 @@ export interface Admitted {
 }
 
 const utf8 = new TextDecoder();
+
+/** Room for the addresses, a few TLVs and the longest invite token (TLV 0xE0). */
+export const PROXY_HEADER_MAX_LENGTH = PP2_DEFAULT_MAX_LENGTH + MAX_TOKEN_LENGTH;
 
 /** How long a trusted relay's connection may take to show its header (the bridge sends it first). */
 export const PROXY_HEADER_WAIT_MS = 2_000;
@@ -136,7 +140,11 @@ export class Admission {
       return null;
     }
     try {
-      const { header } = await readProxyHeader(socket, { timeoutMs: PROXY_HEADER_WAIT_MS, optional: true });
+      const { header } = await readProxyHeader(socket, {
+        timeoutMs: PROXY_HEADER_WAIT_MS,
+        optional: true,
+        maxLength: PROXY_HEADER_MAX_LENGTH,
+      });
       if (header === undefined || header.command === 'local') return direct;
       if (header.family === 'unspec') throw new ProxyProtocolError('PP2_BAD_FAMILY', 'not a TCP source');
       const { address, port } = header.source;

@@ -170,3 +170,51 @@ describe('limits against hostile peers (issue 14)', () => {
     }
   });
 });
+
+describe('access and quotas (issue 15)', () => {
+  it('defaults, flags and SFT_* variables', () => {
+    const d = parseArgs([], {}, '/w', file('1')).config;
+    expect(d).toMatchObject({
+      access: 'open',
+      tcpAllow: ['127.0.0.0/8', '::1/128'],
+      publicUrl: 'http://localhost:3000/',
+      maxTotalBytes: null,
+      diskReserve: null,
+      clientMaxBytes: null,
+      clientMaxFiles: null,
+    });
+    const r = parseArgs(
+      ['--tcp-allow', '10.0.0.0/8,127.0.0.1', '--max-total-bytes', '2T', '--disk-reserve', '0'],
+      {
+        SFT_ACCESS: 'invite',
+        SFT_PUBLIC_URL: 'https://files.example.org',
+        SFT_CLIENT_MAX_BYTES: '1G',
+        SFT_CLIENT_MAX_FILES: '5',
+      },
+      '/w',
+      file('1'),
+    ).config;
+    expect(r).toMatchObject({
+      access: 'invite',
+      tcpAllow: ['10.0.0.0/8', '127.0.0.1'],
+      publicUrl: 'https://files.example.org/',
+      maxTotalBytes: 2 * 1024 ** 4,
+      diskReserve: 0,
+      clientMaxBytes: 1024 ** 3,
+      clientMaxFiles: 5,
+    });
+    expect(() => parseArgs(['--public-url', 'ftp://x'], {}, '/w', file('1'))).toThrow(/public-url/);
+    expect(() => parseArgs(['--tcp-allow', 'nope'], {}, '/w', file('1'))).toThrow(/tcp-allow/);
+    for (const flag of [
+      '--access',
+      '--tcp-allow',
+      '--public-url',
+      '--max-total-bytes',
+      '--disk-reserve',
+      '--client-max-bytes',
+      '--client-max-files',
+    ]) {
+      expect(helpText()).toContain(flag);
+    }
+  });
+});

@@ -226,8 +226,8 @@ export class Connection {
       // Client IDs are half of a v3 credential: a prefix only.
       client: req ? clientIdToHex(req.clientId).slice(0, LOGGED_ID_DIGITS) : '',
       ...(name !== undefined ? { name } : {}),
-      // The invite's ID only: the token is a bearer secret.
-      ...(invite !== undefined ? { invite } : {}),
+      // The invite's ID only: the token is a bearer secret (and `invite` is a redacted field name).
+      ...(invite !== undefined ? { inviteId: invite } : {}),
       code,
       result,
       bytes: o.bytes ?? bytes,

@@ -8,6 +8,7 @@ import { formatBytes } from '../lib/format';
 import { type InvitePayload, inviteLink, signInvite } from '../lib/invite';
 import type { Database, InviteListing, InviteRow } from './database';
 import { ServerError } from './errors';
+import { inviteRefusal } from './invite-gate';
 import { loadInviteKeys } from './invite-keys';
 import { formatTable, jsonLines, localTime } from './table-format';
 
@@ -74,9 +75,10 @@ export async function createInvite(
 
 export type InviteStatus = 'active' | 'expired' | 'revoked';
 
+/** The server's rule (invite-gate.ts), in the words `invite list` prints. */
 export function inviteStatus(row: InviteRow, nowMs = Date.now()): InviteStatus {
-  if (row.RevokedAt !== null) return 'revoked';
-  return Date.parse(row.ExpiresAt) <= nowMs ? 'expired' : 'active';
+  const refusal = inviteRefusal(row, nowMs);
+  return refusal === 'invite-revoked' ? 'revoked' : refusal === 'invite-expired' ? 'expired' : 'active';
 }
 
 /** What `invite list --json` prints per invite (sizes in bytes, times in UTC). */

@@ -16,6 +16,7 @@ import {
   sendFile,
   spawnServer,
   tempDir,
+  tryMountTmpfs,
   waitFor,
 } from '../support/server-helpers';
 
@@ -23,15 +24,6 @@ const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function tryMountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function snapshot(data: string) {
   const db = new Database(join(data, 'defensive.db'), { readonly: true });

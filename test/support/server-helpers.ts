@@ -362,6 +362,16 @@ export function spawnServer(args: string[], cwd: string, opts: SpawnOptions = {}
   });
 }
 
+/** Mounts a tmpfs of `size` (e.g. '64m') on `dir`; false without permission (root and mount). */
+export function tryMountTmpfs(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls `cond` every 20 ms until it holds (bounded), instead of guessing a sleep under load. */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
