@@ -43,6 +43,8 @@ export interface FlipProxy {
   readonly corrupted: number;
   /** 1028 sequences seen so far. */
   readonly sequences: number;
+  /** Connections accepted so far (e.g. to prove a refused client never reached the server). */
+  readonly connections: number;
   /** Cuts every open connection. */
   dropConnections(): void;
   close(): Promise<void>;
@@ -152,6 +154,7 @@ export function createRequestCorrupter(
 export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   const stats: CorruptionStats = { corrupted: 0, sequences: 0 };
   const sockets = new Set<net.Socket>();
+  let connections = 0;
   const dropConnections = () => {
     for (const s of sockets) s.destroy();
   };
@@ -168,6 +171,9 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
     get sequences() {
       return stats.sequences;
     },
+    get connections() {
+      return connections;
+    },
     dropConnections,
     close: () =>
       new Promise<void>((done) => {
@@ -177,6 +183,7 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   };
 
   server.on('connection', (client: net.Socket) => {
+    connections += 1;
     const upstream = net.connect({ host: opts.targetHost ?? '127.0.0.1', port: opts.targetPort });
     sockets.add(client);
     sockets.add(upstream);

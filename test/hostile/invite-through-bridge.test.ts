@@ -1,0 +1,110 @@
+/**
+ * Issue 15 end to end with the real processes: the server in invite mode makes a link
+ * (`invite create`), the bridge checks it with the server's invite.pub only, the CLI sends
+ * with `--invite` through the bridge and is bound to the invite (its files count against it),
+ * the next run reuses the kept invite.link, a file past the invite's limit gets 1607 with the
+ * CLI's explanation, a revoked invite stops the next run, and a forged or expired link is
+ * refused at the bridge (4012) without the server seeing a connection (a pass-through proxy
+ * between bridge and server counts them).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
+import { killCliRuns, runCli } from '../support/cli-process';
+import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
+import { makeInviteKeys, mintInvite } from '../support/invites';
+import { type Listening, runPart, spawnPart } from '../support/processes';
+
+let tmp: string;
+let data: string;
+let server: Listening;
+let bridge: SpawnedBridge;
+/** Between bridge and server, corrupting nothing: counts the TCP connections the bridge opens. */
+let counter: FlipProxy;
+
+const admin = (...args: string[]) =>
+  runPart('server', [...args, '--data', data, '--json'])
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'sft-invite-e2e-'));
+  data = path.join(tmp, 'data');
+  server = await spawnPart('server', ['--port', '0', '--data', data, '--access', 'invite']);
+  counter = await startFlipProxy({ targetPort: server.port, flip: false });
+  bridge = await spawnBridge([
+    '--target',
+    `127.0.0.1:${counter.port}`,
+    '--access',
+    'invite',
+    '--invite-key',
+    path.join(data, 'invite.pub'),
+  ]);
+});
+afterAll(async () => {
+  killCliRuns();
+  await bridge?.stop();
+  await counter?.close();
+  await server?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('an invite from invite create, through the bridge, with the CLI', () => {
+  it('binds the client, reuses invite.link, explains 1607 past the limit, stops after a revoke', async () => {
+    const [created] = admin('invite', 'create', '--label', 'Dana', '--max-files', '2');
+    const link = String(created!.link);
+    const id = String(created!.id);
+    expect(link).toMatch(/#invite=sfi1\./);
+    const dir = await mkdtemp(path.join(tmp, 'sender-'));
+    for (const f of ['a.bin', 'b.bin', 'c.bin']) await writeFile(path.join(dir, f), randomBytes(50_000));
+
+    const first = await runCli(['--server', bridge.url, '--name', 'sender', '--invite', link, 'a.bin'], dir);
+    expect(first.stderr).toContain('Registered with');
+    expect(first.code).toBe(0);
+    const [client] = admin('clients', 'list');
+    expect(client).toMatchObject({ name: 'sender' });
+    expect(JSON.stringify(client)).toContain(id);
+
+    // invite.link is used; the second file fills the invite's two, the third is refused.
+    const second = await runCli(['--server', bridge.url, 'b.bin', 'c.bin'], dir);
+    expect(second.stderr).toContain('Reconnected to');
+    expect(second.stdout).toMatch(/b\.bin .* verified/);
+    expect(second.stdout).toMatch(/c\.bin .* FAILED/);
+    expect(second.stderr).toContain('over the space this invite allows, or the invite was revoked');
+    expect(second.code).toBe(1);
+    expect(admin('invite', 'list').find((i) => i.id === id)).toMatchObject({ clients: 1, files: 2 });
+
+    admin('invite', 'revoke', id);
+    const third = await runCli(['--server', bridge.url, 'a.bin'], dir);
+    expect(third.code).toBe(1);
+    // The bridge cannot know of a revocation (the token still verifies): the server refuses.
+    expect(third.stderr).not.toContain('(close 40');
+    expect(bridge.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
+    expect(server.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
+  });
+
+  it('a forged or expired link is refused at the bridge; the server sees no connection', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'eve-'));
+    await writeFile(path.join(dir, 'a.bin'), 'x');
+    const other = await makeInviteKeys(tmp);
+    const before = counter.connections;
+    expect(before).toBeGreaterThan(0);
+    const forged = await runCli(
+      ['--server', bridge.url, '--name', 'eve', '--invite', await mintInvite(other.privateKey), 'a.bin'],
+      dir,
+    );
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain('(close 4012)');
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await mintInvite(other.privateKey, { iat: now - 9, exp: now - 1 });
+    // Expired by its own exp: the CLI refuses it before connecting (a usage error).
+    const stale = await runCli(['--server', bridge.url, '--name', 'eve', '--invite', expired, 'a.bin'], dir);
+    expect(stale.code).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(counter.connections).toBe(before);
+  });
+});
