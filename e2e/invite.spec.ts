@@ -2,9 +2,12 @@
  * Invite mode as a person meets it, against a whole system started with SFT_ACCESS=invite:
  * opening a link (taken out of the address bar, kept in IndexedDB), registering, sending,
  * the invite's limits and this browser's count; an expired link said before any connection;
- * the page without an invite; a forged link refused by the bridge with its sentence.
+ * the page without an invite; a forged link refused by the bridge with its sentence; a file
+ * over the invite's space (1607 at its start) explained; an invite revoked while in use.
  */
 import type { Page } from '@playwright/test';
+import { readInviteUnverified, tokenFromLink } from '../lib/invite';
+import { runPart } from '../test/support/processes';
 import { chooseFiles, expect, makeFile, register, status, test, uniqueName, uploadItem } from './fixtures';
 import { createInvite, signedInvite } from './support/invites';
 
@@ -148,4 +151,28 @@ test('a file over the invite’s space is refused at its start (1607), and the p
   const [client] = system.server.clientsNamed(name);
   expect(system.server.filesOf(client!.ID)).toEqual([]);
   expect(system.server.filesOnDisk(client!.ID.toString('hex'))).toEqual([]);
+});
+
+test('revoked while the page is open: the next file is refused and explained; a reload says the invite may be revoked', async ({
+  page,
+  inviteSystem: system,
+}, testInfo) => {
+  const link = createInvite(system, ['--label', 'Lee']);
+  const { id } = readInviteUnverified(tokenFromLink(link));
+  await page.goto(link);
+  await register(page, uniqueName('revoked'));
+  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  await chooseFiles(page, [makeFile(testInfo, 'before.bin', 4096).path]);
+  await expect(uploadItem(page, 'before.bin')).toHaveAttribute('data-phase', 'verified', { timeout: 60_000 });
+
+  runPart('server', ['invite', 'revoke', id, '--data', system.dataDir]);
+  await chooseFiles(page, [makeFile(testInfo, 'after.bin', 4096).path]);
+  await expect(uploadItem(page, 'after.bin')).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
+  await expect(uploadItem(page, 'after.bin').getByTestId('upload-error')).toContainText(
+    'or the invite was revoked',
+  );
+
+  await page.reload();
+  await expect(status(page)).toHaveAttribute('data-state', 'server-error', { timeout: 30_000 });
+  await expect(status(page)).toContainText('The invite it sends under may have been revoked');
 });

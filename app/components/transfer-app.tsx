@@ -148,6 +148,7 @@ export function TransferApp({
           identity={identity}
           bridgeUrl={bridgeUrl}
           triedName={t.triedName}
+          inviteInUse={!!t.invite}
           actions={{ retryNow: actions.retryNow, registerAgain: () => void actions.registerAgain() }}
         />
 
