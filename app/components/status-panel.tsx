@@ -2,7 +2,7 @@
 /** The connection state in words: what is happening and what the person can do next. */
 import { useEffect, useState } from 'react';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { Conn } from './transfer-state';
+import type { Conn } from './transfer-types';
 import { Button } from './ui';
 
 type Severity = 'info' | 'ok' | 'warn' | 'bad';

@@ -8,7 +8,7 @@ import { IdentityCard, MeInfoOffer, Welcome } from './identity-panels';
 import { InviteLimits, InviteNeeded } from './invite-panels';
 import { NEED_INVITE } from './invite-rules';
 import { StatusPanel, serverHost } from './status-panel';
-import type { TransferState } from './transfer-state';
+import type { TransferState } from './transfer-types';
 import { UploadPanel } from './upload-panel';
 import { useTransfer } from './use-transfer';
 

@@ -6,7 +6,8 @@ import type { FromWorker, ToWorker } from '@/browser/upload-protocol';
 import { formatMeInfo } from '@/lib/crypto';
 import { generateInviteKeyPair, type InvitePayload, signInvite } from '@/lib/invite';
 import { MAX_FILE_SIZE } from '@/lib/protocol';
-import { MAX_ME_INFO_BYTES, STORAGE_TIMEOUT_MS, type TransferDeps, TransferModel } from './transfer-state';
+import { MAX_ME_INFO_BYTES, STORAGE_TIMEOUT_MS, TransferModel } from './transfer-state';
+import type { TransferDeps } from './transfer-types';
 
 const URL = 'ws://bridge.test/';
 const key = { type: 'private' } as unknown as CryptoKey;

@@ -9,7 +9,6 @@ import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ToWorker } from '@/browser/upload-protocol';
 import {
-  applyDone,
   applyProgress,
   cancelQueued,
   cancelUnfinished,
@@ -29,17 +28,7 @@ import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
-export type {
-  Conn,
-  Problem,
-  RefusedFile,
-  TransferActions,
-  TransferDeps,
-  TransferState,
-  WorkerPort,
-} from './transfer-types';
-
-import { historyOf, isInterrupted, MAX_AUTO_RESENDS, markReplacing, uploadRecord } from './upload-rules';
+import { finishItem, historyOf, markReplacing, uploadRecord } from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
@@ -329,20 +318,12 @@ export class TransferModel {
       case 'done': {
         this.#activeId = null;
         const item = this.#state.items.find((it) => it.id === msg.id);
-        const resends = this.#resends.get(msg.id) ?? 0;
-        const interrupted = msg.outcome === 'failed' && isInterrupted(msg.code) && resends < MAX_AUTO_RESENDS;
-        let items = applyDone(this.#state.items, msg);
-        if (overInviteLikely(this.#state.invite, msg))
-          items = items.map((it) => (it.id === msg.id ? { ...it, overInvite: true } : it));
-        if (interrupted) {
-          // The worker is reconnecting: nothing more is sent until it says so.
-          this.#set({
-            items: items.map((it) => (it.id === msg.id ? { ...it, interrupted } : it)),
-            conn: { kind: 'connecting', registering: false },
-          });
-        } else {
-          this.#set({ items });
-        }
+        const { items, interrupted } = finishItem(this.#state.items, msg, {
+          resends: this.#resends.get(msg.id) ?? 0,
+          overInvite: overInviteLikely(this.#state.invite, msg),
+        });
+        // Interrupted: the worker is reconnecting, nothing more is sent until it says so.
+        this.#set(interrupted ? { items, conn: { kind: 'connecting', registering: false } } : { items });
         void this.#deps
           .addUploadRecord(
             uploadRecord(msg, item, this.#state.identity, this.#deps.now(), this.#state.invite?.payload.id),

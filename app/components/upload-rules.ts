@@ -6,7 +6,7 @@
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { FromWorker } from '@/browser/upload-protocol';
-import type { UploadItem } from '@/browser/upload-queue';
+import { applyDone, type UploadItem } from '@/browser/upload-queue';
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { formatBytes } from './format';
 
@@ -50,6 +50,24 @@ export function markReplacing(added: UploadItem[], queue: UploadItem[], sent: Up
     taken.add(it.wireName);
     return replaces ? { ...it, replaces: true } : it;
   });
+}
+
+/**
+ * The queue once the worker says `done`: `interrupted` when the connection went away (sent
+ * again by itself, up to MAX_AUTO_RESENDS times in a row), `overInvite` when the refusal is
+ * most likely the invite's limit.
+ */
+export function finishItem(
+  items: UploadItem[],
+  done: Extract<FromWorker, { type: 'done' }>,
+  opts: { resends: number; overInvite: boolean },
+): { items: UploadItem[]; interrupted: boolean } {
+  const interrupted =
+    done.outcome === 'failed' && isInterrupted(done.code) && opts.resends < MAX_AUTO_RESENDS;
+  const flags = { ...(interrupted ? { interrupted } : {}), ...(opts.overInvite ? { overInvite: true } : {}) };
+  const next = applyDone(items, done);
+  if (!interrupted && !opts.overInvite) return { items: next, interrupted };
+  return { items: next.map((it) => (it.id === done.id ? { ...it, ...flags } : it)), interrupted };
 }
 
 /** The history record of a finished upload (`now`: wall-clock ms; `inviteId`: the invite it was sent under). */

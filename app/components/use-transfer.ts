@@ -18,7 +18,8 @@ import { takeInviteFromAddress } from '@/browser/invite-link';
 import { startUploadWorker } from '@/browser/upload-worker-client';
 import { importPrivateKeyPkcs8 } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
-import { type TransferDeps, TransferModel, type TransferState } from './transfer-state';
+import { TransferModel } from './transfer-state';
+import type { TransferDeps, TransferState } from './transfer-types';
 
 const browserDeps: TransferDeps = {
   startWorker: startUploadWorker,
