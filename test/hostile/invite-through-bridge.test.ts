@@ -87,6 +87,20 @@ describe('an invite from invite create, through the bridge, with the CLI', () =>
     expect(server.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
   });
 
+  it('the longest label (100 characters of 3 bytes each) still fits the PROXY header', async () => {
+    const [created] = admin('invite', 'create', '--label', '€'.repeat(100));
+    const token = String(created!.link).split('#invite=')[1]!;
+    expect(token.length).toBeGreaterThan(600);
+    const dir = await mkdtemp(path.join(tmp, 'euro-'));
+    await writeFile(path.join(dir, 'a.bin'), randomBytes(1000));
+    const run = await runCli(
+      ['--server', bridge.url, '--name', 'euro', '--invite', String(created!.link), 'a.bin'],
+      dir,
+    );
+    expect(run.stdout).toMatch(/a\.bin .* verified/);
+    expect(run.code).toBe(0);
+  });
+
   it('a forged or expired link is refused at the bridge; the server sees no connection', async () => {
     const dir = await mkdtemp(path.join(tmp, 'eve-'));
     await writeFile(path.join(dir, 'a.bin'), 'x');
