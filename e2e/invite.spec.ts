@@ -176,3 +176,21 @@ test('revoked while the page is open: the next file is refused and explained; a 
   await expect(status(page)).toHaveAttribute('data-state', 'server-error', { timeout: 30_000 });
   await expect(status(page)).toContainText('The invite it sends under may have been revoked');
 });
+
+test('a link opened in a tab where the page is already open (only the fragment changes) is taken too', async ({
+  page,
+  inviteSystem: system,
+}) => {
+  await page.goto(system.webUrl);
+  await expect(page.getByTestId('invite-needed')).toBeVisible();
+  const link = createInvite(system, ['--label', 'Ari']);
+  await page.evaluate(
+    (hash) => {
+      window.location.hash = hash;
+    },
+    link.slice(link.indexOf('#')),
+  );
+  await expect(page.getByTestId('invite-summary')).toContainText('Invited from Ari');
+  await expect.poll(() => page.url()).toBe(`${system.webUrl}/`);
+  await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
+});
