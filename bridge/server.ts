@@ -4,11 +4,17 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type OfferedInvite, offeredInvite, SFT_SUBPROTOCOL } from '../lib/invite';
+import { MAX_TOKEN_LENGTH, type OfferedInvite, offeredInvite, SFT_SUBPROTOCOL } from '../lib/invite';
 import { CloseCode, closeReason } from '../lib/protocol';
 import { socketAddressBytes } from '../platform/ip-address';
 import { LogSampler } from '../platform/log-sampler';
-import { encodeProxyHeader, type Pp2Tlv, Pp2Type, tcpProxyHeader } from '../platform/proxy-protocol';
+import {
+  encodeProxyHeader,
+  PP2_DEFAULT_MAX_LENGTH,
+  type Pp2Tlv,
+  Pp2Type,
+  tcpProxyHeader,
+} from '../platform/proxy-protocol';
 import { sourceKey } from '../platform/source-key';
 import type { BridgeConfig, HostPort } from './config';
 import { HealthCheck } from './health';
@@ -43,6 +49,8 @@ const HEALTH_PROBE_TIMEOUT_MS = 2_000;
  * HTTP status). Past this many refusals in flight, refuse at the HTTP level instead.
  */
 const MAX_REFUSING = 64;
+/** Room for the addresses and the longest invite token: the server's reader allows the same. */
+const PROXY_HEADER_MAX_LENGTH = PP2_DEFAULT_MAX_LENGTH + MAX_TOKEN_LENGTH;
 const NO_INVITE: OfferedInvite = { kind: 'none' };
 const utf8 = new TextEncoder();
 
@@ -166,14 +174,15 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   /** With the invite token (whole, UTF-8) as TLV 0xE0 when the client offered a valid one. */
   function proxyHeaderFor(req: IncomingMessage, peer: { address: string; port: number }, token?: string) {
     if (!config.proxyProtocol) return undefined;
+    const limit = { maxLength: PROXY_HEADER_MAX_LENGTH };
     const tlvs: Pp2Tlv[] =
       token === undefined ? [] : [{ type: Pp2Type.SFT_INVITE, value: utf8.encode(token) }];
     try {
       const destination = { address: req.socket.localAddress ?? '', port: req.socket.localPort ?? 0 };
-      return encodeProxyHeader(tcpProxyHeader(peer, destination, tlvs));
+      return encodeProxyHeader(tcpProxyHeader(peer, destination, tlvs), limit);
     } catch {
       // No address to name: the LOCAL command makes the server use the bridge's own.
-      return encodeProxyHeader({ command: 'local', tlvs });
+      return encodeProxyHeader({ command: 'local', tlvs }, limit);
     }
   }
 
@@ -313,8 +322,8 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
             try {
               proxyHeader = proxyHeaderFor(req, client, v.token);
             } catch {
-              // Cannot happen for a token within MAX_TOKEN_LENGTH (it fits the header's cap,
-              // tested); never an unhandled rejection in the bridge if it did.
+              // Cannot happen for a token within MAX_TOKEN_LENGTH (it fits PROXY_HEADER_MAX_LENGTH);
+              // never an unhandled rejection in the bridge if it did.
               refuse(ws, CloseCode.InviteMalformed, address, origin, connLog, v.inviteId);
               return;
             }

