@@ -3,5 +3,5 @@ import { getRuntimeConfig } from './runtime-config';
 
 export default async function Page() {
   const config = await getRuntimeConfig();
-  return <TransferApp bridgeUrl={config.bridgeUrl} configError={config.configError} />;
+  return <TransferApp bridgeUrl={config.bridgeUrl} access={config.access} configError={config.configError} />;
 }

@@ -10,11 +10,17 @@
  * not configured never get here: proxy.ts answers them 421 (app/allowed-hosts.ts).
  */
 import { connection } from 'next/server';
+import { type AccessMode, defaultAccessMode, parseAccessMode } from '@/lib/invite';
 import { DEFAULT_BRIDGE_PORT } from '@/lib/protocol';
 
 export interface RuntimeConfig {
   /** WebSocket URL of the bridge. */
   bridgeUrl: string;
+  /**
+   * SFT_ACCESS (open | invite); by default `open` only while the bridge and the page's public
+   * origin are loopback (the rule of every part: lib/invite/access.ts), else `invite`.
+   */
+  access: AccessMode;
   /** Set when SFT_BRIDGE_URL is present but unusable: shown to the person. */
   configError?: string;
 }
@@ -51,6 +57,20 @@ export async function getRuntimeConfig(): Promise<RuntimeConfig> {
 
 /** getRuntimeConfig() without the render-time hook (for proxy.ts and tests). */
 export function resolveRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
+  const bridge = resolveBridgeUrl(env);
+  const access = resolveAccess(env, bridge.bridgeUrl);
+  const errors = [bridge.configError, access.configError].filter(Boolean);
+  return {
+    bridgeUrl: bridge.bridgeUrl,
+    access: access.access,
+    ...(errors.length > 0 ? { configError: errors.join(' ') } : {}),
+  };
+}
+
+function resolveBridgeUrl(env: Record<string, string | undefined>): {
+  bridgeUrl: string;
+  configError?: string;
+} {
   const configured = env.SFT_BRIDGE_URL?.trim();
   if (configured) {
     const url = validBridgeUrl(configured);
@@ -61,6 +81,33 @@ export function resolveRuntimeConfig(env: Record<string, string | undefined> = p
     };
   }
   return { bridgeUrl: defaultBridgeUrl(env) };
+}
+
+function hostOf(url: string | undefined): string | undefined {
+  try {
+    return url ? new URL(url).hostname : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SFT_ACCESS, or the default rule over the hosts the page and its bridge are reached at. */
+function resolveAccess(
+  env: Record<string, string | undefined>,
+  bridgeUrl: string,
+): { access: AccessMode; configError?: string } {
+  const text = env.SFT_ACCESS?.trim();
+  const named = parseAccessMode(text);
+  if (named) return { access: named };
+  const hosts = [hostOf(bridgeUrl), hostOf(env.SFT_PUBLIC_ORIGIN?.trim())].filter(
+    (h): h is string => h !== undefined,
+  );
+  const access = defaultAccessMode(hosts);
+  if (!text) return { access };
+  return {
+    access: 'invite',
+    configError: `SFT_ACCESS is set to "${text}", which is neither open nor invite; asking for an invite.`,
+  };
 }
 
 /** `ws://host:port` of a bridge URL: what a CSP source names. */

@@ -27,6 +27,8 @@ export interface UploadRecord {
   /** Hex client ID it was sent as (records from before it was kept have only the name). */
   clientIdHex?: string;
   attempts: number;
+  /** The ID of the invite it was sent under (the page counts them against its limits). */
+  inviteId?: string;
 }
 
 let store: UseStore | undefined;

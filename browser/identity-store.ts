@@ -4,7 +4,7 @@
  * clone, so the key material never exists as bytes the page can read back.
  *
  * Layout (read by the e2e tests too): database `sftransfer`, object store `keyval`,
- * key `identity`.
+ * key `identity` (and `invite`, the token of the invite link it sends under).
  */
 import { createStore, del, get, set, type UseStore } from 'idb-keyval';
 import { BrowserError } from './errors';
@@ -75,6 +75,38 @@ export async function saveIdentity(identity: StoredIdentity): Promise<void> {
 export async function forgetIdentity(): Promise<void> {
   try {
     await del(IDENTITY_KEY, identityStore());
+  } catch (cause) {
+    throw storageError('write to', cause);
+  }
+}
+
+/**
+ * The invite this browser sends under (the token from the link), beside the identity in the
+ * same store, key `invite`: kept across reloads and reconnects, removed with the identity.
+ */
+export const INVITE_KEY = 'invite';
+
+export async function loadInvite(): Promise<string | undefined> {
+  let v: unknown;
+  try {
+    v = await get(INVITE_KEY, identityStore());
+  } catch (cause) {
+    throw storageError('read', cause);
+  }
+  return typeof v === 'string' ? v : undefined;
+}
+
+export async function saveInvite(token: string): Promise<void> {
+  try {
+    await set(INVITE_KEY, token, identityStore());
+  } catch (cause) {
+    throw storageError('write to', cause);
+  }
+}
+
+export async function forgetInvite(): Promise<void> {
+  try {
+    await del(INVITE_KEY, identityStore());
   } catch (cause) {
     throw storageError('write to', cause);
   }

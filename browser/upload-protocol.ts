@@ -20,13 +20,23 @@ export type ConnectionProblem =
   /** The private key cannot decrypt the server's AES key (wrong me.info). */
   | 'wrong-key'
   /** The connection dropped after it was established. */
-  | 'lost';
+  | 'lost'
+  /** The bridge refused the invite (4010-4013): none offered, damaged, forged or expired. */
+  | 'invite';
 
 export type ToWorker =
   /** Register `name` (1025, 1026): the worker makes the key pair and answers `connected`. */
-  | { type: 'register'; url: string; name: string }
+  | { type: 'register'; url: string; name: string; invite?: string }
   /** Reconnect (1027) with a stored identity. */
-  | { type: 'reconnect'; url: string; name: string; clientId: Uint8Array; privateKey: CryptoKey }
+  | {
+      type: 'reconnect';
+      url: string;
+      name: string;
+      clientId: Uint8Array;
+      privateKey: CryptoKey;
+      /** The invite token offered at the WebSocket handshake (this and every later reconnect). */
+      invite?: string;
+    }
   /** Send one file over the established connection. */
   | { type: 'upload'; id: string; file: File }
   /** Cancel the upload `id` (the connection is closed and re-established). */

@@ -36,6 +36,8 @@ export interface UploadItem {
   code?: string;
   /** Failed because the connection went away: sent again by itself once it is back. */
   interrupted?: boolean;
+  /** Refused at its start (1607) while an invite is in use: most likely over its limits. */
+  overInvite?: boolean;
   /** A file of the same stored name was sent before (or is ahead in the queue): this one replaces it. */
   replaces?: boolean;
 }
@@ -174,6 +176,7 @@ export function requeue(list: UploadItem[], id: string): UploadItem[] {
           message: undefined,
           code: undefined,
           interrupted: undefined,
+          overInvite: undefined,
         }
       : it,
   );

@@ -15,7 +15,7 @@ import {
   importPrivateKeyPkcs8,
   unwrapAesKey,
 } from '../lib/crypto';
-import { CloseCode } from '../lib/protocol';
+import { CLOSE_REASONS, CloseCode } from '../lib/protocol';
 import { BrowserError } from './errors';
 import { fileSource } from './file-source';
 import type { ConnectionProblem, FromWorker, ToWorker } from './upload-protocol';
@@ -62,7 +62,27 @@ function connection(transport: WsTransport, session: ClientSession, aesKey: Uint
   };
 }
 
-const state = new WorkerConnection<Connection, { url: string; identity: Identity }>();
+/** Where to (re)connect: the bridge, as whom, and the invite offered at each handshake. */
+interface Target {
+  url: string;
+  identity: Identity;
+  invite?: string;
+}
+
+const state = new WorkerConnection<Connection, Target>();
+
+/** The bridge's invite refusals (4010-4013): the page shows their sentences. */
+const INVITE_CLOSES: ReadonlySet<number> = new Set([
+  CloseCode.InviteRequired,
+  CloseCode.InviteMalformed,
+  CloseCode.InviteForged,
+  CloseCode.InviteExpired,
+]);
+
+function inviteRefusal(closed: { code: number; reason: string } | undefined): string | undefined {
+  if (!closed || !INVITE_CLOSES.has(closed.code)) return undefined;
+  return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
+}
 
 function post(msg: FromWorker): void {
   self.postMessage(msg);
@@ -78,6 +98,8 @@ function connectProblem(
   transport: WsTransport | undefined,
 ): { p: ConnectionProblem; message: string } {
   const closed = transport?.closeInfo;
+  const refusal = inviteRefusal(closed);
+  if (refusal) return { p: 'invite', message: refusal };
   if (
     closed &&
     (closed.code === CloseCode.OriginNotAllowed || closed.code === CloseCode.TooManyConnections)
@@ -110,8 +132,9 @@ function connectProblem(
 async function open(
   url: string,
   ticket: number,
+  invite: string | undefined,
 ): Promise<{ transport: WsTransport; session: ClientSession }> {
-  const transport = await WsTransport.connect(url);
+  const transport = await WsTransport.connect(url, { invite });
   if (!state.isCurrent(ticket)) {
     transport.close();
     throw new Error('superseded');
@@ -126,13 +149,18 @@ async function open(
     // Closed under an idle session (an active upload reports its own failure).
     const current = state.current;
     if (current?.transport !== transport || !state.closedWhileIdle(current)) return;
+    const refusal = inviteRefusal(transport.closeInfo);
+    if (refusal) {
+      problem('invite', refusal);
+      return;
+    }
     // Server and bridge drop idle connections (60 s / 5 min by default): reconnect quietly,
     // unless this connection died young, which points at a real problem (the page backs off).
     const routine =
       transport.closeInfo?.code === CloseCode.IdleTimeout || Date.now() - openedAt > ROUTINE_CLOSE_AFTER_MS;
     const target = state.target;
     if (routine && target) {
-      void reconnect(target.url, target.identity, { quiet: true });
+      void reconnect(target, { quiet: true });
       return;
     }
     problem('lost', transport.closeInfo?.reason || 'The connection to the bridge closed.');
@@ -140,12 +168,12 @@ async function open(
   return { transport, session };
 }
 
-async function register(url: string, name: string): Promise<void> {
+async function register(url: string, name: string, invite: string | undefined): Promise<void> {
   const ticket = state.restart();
   post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
-    const { transport, session } = await open(url, ticket);
+    const { transport, session } = await open(url, ticket, invite);
     opened = transport;
     // Key first, then 1025/1026 (lib/client's shared flow). Extractable once, only to offer
     // me.info for download; what is kept is a non-extractable re-import of the same key.
@@ -167,6 +195,7 @@ async function register(url: string, name: string): Promise<void> {
     const adopted = state.adopt(ticket, connection(transport, session, aesKey), {
       url,
       identity: { name, clientId, privateKey },
+      invite,
     });
     if (!adopted) return;
     post({ type: 'connected', name, clientId, via: 'register', privateKey, privateKeyPkcs8: pkcs8 });
@@ -178,16 +207,17 @@ async function register(url: string, name: string): Promise<void> {
   }
 }
 
-function reconnect(url: string, identity: Identity, opts: { quiet?: boolean } = {}): Promise<void> {
-  return state.trackReconnect(reconnectNow(url, identity, opts.quiet ?? false));
+function reconnect(target: Target, opts: { quiet?: boolean } = {}): Promise<void> {
+  return state.trackReconnect(reconnectNow(target, opts.quiet ?? false));
 }
 
-async function reconnectNow(url: string, identity: Identity, quiet: boolean): Promise<void> {
-  const ticket = state.restart({ url, identity });
+async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
+  const { url, identity, invite } = target;
+  const ticket = state.restart(target);
   if (!quiet) post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
-    const { transport, session } = await open(url, ticket);
+    const { transport, session } = await open(url, ticket, invite);
     opened = transport;
     // 1027 -> 1605; a 1606 is reported (CLIENT_ERR_RECONNECT_REJECTED): the person decides
     // whether to register anew.
@@ -273,7 +303,7 @@ async function upload(id: string, file: File): Promise<void> {
     }
     // A cancelled or broken sequence leaves the connection unusable: open a fresh one.
     const target = state.target;
-    if (c.session.closed && target && state.forget(c)) await reconnect(target.url, target.identity);
+    if (c.session.closed && target && state.forget(c)) await reconnect(target);
   }
 }
 
@@ -281,10 +311,14 @@ self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
   switch (msg.type) {
     case 'register':
-      void register(msg.url, msg.name);
+      void register(msg.url, msg.name, msg.invite);
       break;
     case 'reconnect':
-      void reconnect(msg.url, { name: msg.name, clientId: msg.clientId, privateKey: msg.privateKey });
+      void reconnect({
+        url: msg.url,
+        identity: { name: msg.name, clientId: msg.clientId, privateKey: msg.privateKey },
+        invite: msg.invite,
+      });
       break;
     case 'upload':
       void upload(msg.id, msg.file);

@@ -31,6 +31,26 @@ async function connected(opts: { highWaterMark?: number } = {}) {
 }
 
 describe('WsTransport', () => {
+  it('offers the invite in Sec-WebSocket-Protocol beside sft, never in the URL; nothing without one', async () => {
+    const seen: { url: string; protocols?: string[] }[] = [];
+    for (const invite of ['sfi1.abc.def', undefined]) {
+      const socket = new FakeSocket();
+      const pending = WsTransport.connect('ws://bridge.test/', {
+        invite,
+        createSocket: (url, protocols) => {
+          seen.push({ url, protocols });
+          return socket as unknown as WebSocket;
+        },
+      });
+      socket.fire('open');
+      await pending;
+    }
+    expect(seen).toEqual([
+      { url: 'ws://bridge.test/', protocols: ['sft', 'sft-invite.sfi1.abc.def'] },
+      { url: 'ws://bridge.test/', protocols: undefined },
+    ]);
+  });
+
   it('uses binary ArrayBuffer messages and sends one frame per message, joining its parts', async () => {
     const { socket, transport } = await connected();
     expect(socket.binaryType).toBe('arraybuffer');

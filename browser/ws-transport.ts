@@ -8,6 +8,7 @@
  */
 import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
+import { clientSubprotocols } from '../lib/invite';
 import { BrowserError } from './errors';
 
 /** Bytes the browser may hold unsent before send() waits: enough to keep the pipe full. */
@@ -20,8 +21,13 @@ export const WS_OPEN_TIMEOUT_MS = 10_000;
 export interface WsTransportOptions {
   highWaterMark?: number;
   openTimeoutMs?: number;
+  /**
+   * The invite token, offered at the handshake as the subprotocol `sft-invite.<token>` beside
+   * `sft` (never in the URL, which the bridge and proxies log). Without one nothing is offered.
+   */
+  invite?: string;
   /** Makes the socket; tests inject a fake. */
-  createSocket?: (url: string) => WebSocket;
+  createSocket?: (url: string, protocols?: string[]) => WebSocket;
 }
 
 /**
@@ -80,7 +86,8 @@ export class WsTransport implements Transport {
     return new Promise((resolve, reject) => {
       let ws: WebSocket;
       try {
-        ws = opts.createSocket ? opts.createSocket(url) : new WebSocket(url);
+        const protocols = opts.invite ? clientSubprotocols(opts.invite) : undefined;
+        ws = opts.createSocket ? opts.createSocket(url, protocols) : new WebSocket(url, protocols);
       } catch (cause) {
         reject(new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', `Bad bridge address ${url}.`, { cause }));
         return;

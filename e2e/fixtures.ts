@@ -15,12 +15,22 @@ export { expect };
 
 export const test = base.extend<
   { shot: (name: string) => Promise<void>; browserLog: string[] },
-  { system: System }
+  { system: System; inviteSystem: System }
 >({
   system: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the destructuring form.
     async ({}, use) => {
       const system = await startSystem();
+      await use(system);
+      await system.stop();
+    },
+    { scope: 'worker', timeout: 120_000 },
+  ],
+  /** A second whole system in invite mode (SFT_ACCESS=invite); started only by specs that use it. */
+  inviteSystem: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the destructuring form.
+    async ({}, use) => {
+      const system = await startSystem({ access: 'invite' });
       await use(system);
       await system.stop();
     },

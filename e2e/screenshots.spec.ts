@@ -1,9 +1,10 @@
 /**
  * Screenshots of each main state at desktop and phone size, light and dark, kept under
  * test-results/ (git-ignored) to be looked at: welcome, registered with the me.info offer,
- * uploading, all sent with history, and the server unreachable.
+ * uploading, all sent with history, and the server unreachable; and the invite states.
  */
 import { chooseFiles, expect, makeFile, register, status, test, uniqueName, uploadItem } from './fixtures';
+import { createInvite } from './support/invites';
 
 const SIZES = [
   { label: 'desktop', viewport: { width: 1280, height: 800 } },
@@ -51,6 +52,34 @@ for (const size of SIZES) {
         } finally {
           await system.startBridge();
         }
+      });
+    });
+  }
+}
+
+/** The invite states (an invite-mode system): no invite, a link opened, registered and sent under it. */
+for (const size of SIZES) {
+  for (const colorScheme of ['light', 'dark'] as const) {
+    test.describe(`invite ${size.label} ${colorScheme}`, () => {
+      test.use({ viewport: size.viewport, colorScheme });
+
+      test('invite states', async ({ page, inviteSystem, shot }, testInfo) => {
+        const at = (n: string) => `${size.label}-${colorScheme}-invite-${n}`;
+        await page.goto(inviteSystem.webUrl);
+        await expect(page.getByTestId('invite-needed')).toBeVisible();
+        await shot(at('1-needed'));
+        await page.goto(
+          createInvite(inviteSystem, ['--label', 'Dana', '--max-bytes', '10GiB', '--max-files', '100']),
+        );
+        await expect(page.getByTestId('invite-summary')).toBeVisible();
+        await shot(at('2-opened'));
+        await register(page, uniqueName('screens'));
+        await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+        await chooseFiles(page, [makeFile(testInfo, 'report.pdf', 64 * 1024).path]);
+        await expect(uploadItem(page, 'report.pdf')).toHaveAttribute('data-phase', 'verified', {
+          timeout: 60_000,
+        });
+        await shot(at('3-sent'));
       });
     });
   }

@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
 import { ALLOCATOR_ENV } from '../platform/allocator-env';
+import { ACCESS_MODES, type AccessMode, defaultAccess } from '../platform/access-mode';
 import { logFormat, readableLineFormatter } from '../platform/log';
+import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
-import { startBanner } from './start-banner';
+import { inviteCommand, pageUrl, startBanner } from './start-banner';
 import { createSay } from './start-output';
 import { type PartSpec, SupervisedPart } from './supervised-part';
 import { nextEnv, webBuildCommand, webBuildIsFresh } from './web-build';
@@ -29,11 +31,25 @@ const host = env.SFT_HOST ?? '127.0.0.1';
 const serverPort = env.SFT_PORT ?? String(DEFAULT_SERVER_PORT);
 const bridgePort = env.SFT_BRIDGE_PORT ?? String(DEFAULT_BRIDGE_PORT);
 const webPort = env.SFT_WEB_PORT ?? String(DEFAULT_WEB_PORT);
-const data = env.SFT_DATA ?? join(root, 'data');
+const defaultData = join(root, 'data');
+const data = env.SFT_DATA ?? defaultData;
 const origins = [`http://localhost:${webPort}`, `http://127.0.0.1:${webPort}`];
 if (env.SFT_PUBLIC_ORIGIN) origins.push(env.SFT_PUBLIC_ORIGIN);
 const wildcard = host === '0.0.0.0' || host === '::';
 const hostInUrl = host.includes(':') ? `[${host}]` : host;
+// One mode for all three parts: SFT_ACCESS, else open only while they listen on loopback
+// (every part listens on SFT_HOST): the server's and the bridge's own rule (platform/access-mode.ts).
+const accessText = env.SFT_ACCESS?.trim().toLowerCase();
+if (accessText && !(ACCESS_MODES as readonly string[]).includes(accessText)) {
+  console.error(`SFT_ACCESS is set to "${env.SFT_ACCESS}"; use open or invite.`);
+  process.exit(1);
+}
+const access = (accessText as AccessMode | undefined) || defaultAccess([host]);
+// Invite links point at the page: its public address, or where npm start serves it.
+const publicUrl = env.SFT_PUBLIC_URL ?? `${pageUrl({ host, webPort, publicOrigin: env.SFT_PUBLIC_ORIGIN })}/`;
+// The bridge verifies invites with the server's public key, which the server creates in its
+// data folder when it starts: the bridge is started once the server is ready.
+const invitePub = join(data, INVITE_PUB_FILE);
 
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const say = createSay(logFormat(process.env));
@@ -60,7 +76,7 @@ function webEnv(): NodeJS.ProcessEnv {
   // The page's bridge URL and the hosts it answers for come from configuration only (never
   // from a request's Host header): app/runtime-config.ts, app/allowed-hosts.ts. The loopback
   // names stay allowed so the banner's URL works; SFT_PUBLIC_ORIGIN's host is added there.
-  const extra: Record<string, string> = { SFT_BRIDGE_PORT: bridgePort };
+  const extra: Record<string, string> = { SFT_BRIDGE_PORT: bridgePort, SFT_ACCESS: access };
   if (!env.SFT_BRIDGE_URL && !env.SFT_PUBLIC_ORIGIN && !wildcard)
     extra.SFT_BRIDGE_URL = `ws://${hostInUrl}:${bridgePort}/`;
   if (!env.SFT_ALLOWED_HOSTS) {
@@ -76,7 +92,7 @@ const specs: PartSpec[] = [
   {
     name: 'server',
     ...nodePart('server/main.ts', ['--host', host, '--port', serverPort, '--data', data]),
-    env: partEnv,
+    env: { ...partEnv, SFT_ACCESS: access, SFT_PUBLIC_URL: publicUrl },
     cwd: root,
     ready: { event: 'listening' },
   },
@@ -89,7 +105,7 @@ const specs: PartSpec[] = [
       `${hostInUrl}:${serverPort}`,
       ...origins.flatMap((o) => ['--origin', o]),
     ]),
-    env: partEnv,
+    env: { ...partEnv, SFT_BRIDGE_ACCESS: access, SFT_BRIDGE_INVITE_KEY: invitePub },
     cwd: root,
     ready: { event: 'listening' },
   },
@@ -125,6 +141,20 @@ const parts: SupervisedPart[] = specs.map(
       },
       ready(part, address, restarted) {
         addresses.set(part, address);
+        // The server has made its data folder and invite key pair: the others may start now.
+        // loadInviteKeys (the server's own module) only reads a pair that exists, and makes
+        // one the same way if this server did not.
+        if (part === 'server' && !restarted && !stopping) {
+          loadInviteKeys(data).then(
+            () => {
+              if (!stopping) for (const p of parts.slice(1)) p.start();
+            },
+            (e: unknown) => {
+              console.error(`The invite key pair in ${data} is unusable: ${(e as Error).message}`);
+              void stop(1);
+            },
+          );
+        }
         if (restarted)
           say(`${part} is running again (${address}).`, { event: 'restarted', from: part, address });
         if (!bannerShown && addresses.size === specs.length) {
@@ -138,6 +168,8 @@ const parts: SupervisedPart[] = specs.map(
               data,
               publicOrigin: env.SFT_PUBLIC_ORIGIN,
               bridgeUrl: env.SFT_BRIDGE_URL,
+              access: access,
+              inviteCommand: inviteCommand({ data, defaultData, publicUrl }),
             }),
             {
               event: 'ready',
@@ -145,7 +177,11 @@ const parts: SupervisedPart[] = specs.map(
               bridge: addresses.get('bridge'),
               server: addresses.get('server'),
               data,
-              access: 'open',
+              access,
+              publicUrl,
+              ...(access === 'invite'
+                ? { inviteCommand: inviteCommand({ data, defaultData, publicUrl }) }
+                : {}),
             },
           );
         }
@@ -210,5 +246,11 @@ if (wildcard && !env.SFT_PUBLIC_ORIGIN && !env.SFT_ALLOWED_HOSTS) {
       `(e.g. http://<this machine's name>:${webPort}), which also tells it where the bridge is.`,
   );
 }
+if (access === 'open' && defaultAccess([host]) === 'invite') {
+  console.warn(
+    `SFT_ACCESS=open on ${host}: anyone who reaches these addresses can register and send files. ` +
+      'Use invite mode (the default there) unless this network is yours alone.',
+  );
+}
 if (!dev) buildIfStale();
-for (const p of parts) p.start();
+parts[0]!.start();

@@ -2,7 +2,7 @@
 /** The connection state in words: what is happening and what the person can do next. */
 import { useEffect, useState } from 'react';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { Conn } from './transfer-state';
+import type { Conn } from './transfer-types';
 import { Button } from './ui';
 
 type Severity = 'info' | 'ok' | 'warn' | 'bad';
@@ -68,6 +68,8 @@ export function describeConn(
   triedName: string,
   secondsLeft: number | undefined,
   actions: { retryNow(): void; registerAgain(): void },
+  /** An invite is offered: a 1607 at connect is then most likely the server refusing it. */
+  inviteInUse = false,
 ): Described | null {
   const name = identity?.name ?? triedName;
   const host = serverHost(bridgeUrl);
@@ -153,7 +155,9 @@ export function describeConn(
           return {
             severity: 'bad',
             title: 'The file server reported an error',
-            body: 'Something went wrong on the server. Try again in a moment.',
+            body: inviteInUse
+              ? 'The server did not let this browser in. The invite it sends under may have been revoked, have expired or have no room for another browser: ask whoever invited you for a new link. Or try again in a moment.'
+              : 'Something went wrong on the server. Try again in a moment.',
             details: `${conn.detail} Look at the server’s log.`,
             action: identity ? retry : undefined,
           };
@@ -170,6 +174,9 @@ export function describeConn(
             body: 'Reload the page to start it again.',
             details: conn.detail,
           };
+        case 'invite':
+          // Said by the invite panel, with the field to paste a new link.
+          return null;
         case 'bad-file':
           return {
             severity: 'bad',
@@ -187,6 +194,7 @@ export function StatusPanel(props: {
   bridgeUrl: string;
   triedName: string;
   actions: { retryNow(): void; registerAgain(): void };
+  inviteInUse?: boolean;
 }) {
   const retryAt = props.conn.kind === 'problem' ? props.conn.retryAt : undefined;
   const secondsLeft = useSecondsUntil(retryAt);
@@ -197,6 +205,7 @@ export function StatusPanel(props: {
     props.triedName,
     secondsLeft,
     props.actions,
+    props.inviteInUse,
   );
   return (
     <div data-testid="connection-status" data-state={stateName(props.conn)}>

@@ -5,7 +5,10 @@ import { totals } from '@/browser/upload-queue';
 import { percent } from './format';
 import { HistoryPanel } from './history-panel';
 import { IdentityCard, MeInfoOffer, Welcome } from './identity-panels';
+import { InviteLimits, InviteNeeded } from './invite-panels';
+import { NEED_INVITE } from './invite-rules';
 import { StatusPanel, serverHost } from './status-panel';
+import type { TransferState } from './transfer-types';
 import { UploadPanel } from './upload-panel';
 import { useTransfer } from './use-transfer';
 
@@ -82,8 +85,29 @@ export function tabTitle(items: Parameters<typeof totals>[0]): string {
   return TITLE;
 }
 
-export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; configError?: string }) {
-  const t = useTransfer(bridgeUrl);
+/**
+ * What the invite panel says when one is needed: the bridge's refusal, or why the link opened
+ * cannot be used, or that there is none (invite mode). Undefined when nothing is missing.
+ */
+export function inviteHeadline(t: TransferState): string | undefined {
+  if (t.conn.kind === 'problem' && t.conn.problem === 'invite') return t.conn.detail;
+  if (t.access === 'invite' && !t.invite) return t.inviteProblem ?? NEED_INVITE;
+  return undefined;
+}
+
+export function TransferApp({
+  bridgeUrl,
+  access,
+  configError,
+}: {
+  bridgeUrl: string;
+  access: 'open' | 'invite';
+  configError?: string;
+}) {
+  const t = useTransfer(bridgeUrl, access);
+  const needInvite = inviteHeadline(t);
+  // In open mode a bad link is only a note: the person can still register without it.
+  const inviteNote = !needInvite && t.inviteProblem;
   const { conn, identity, actions } = t;
   const host = serverHost(bridgeUrl);
   const dragging = usePageDrop(!!identity, actions.addFiles);
@@ -118,12 +142,13 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
         </p>
       )}
 
-      <main className="flex flex-col gap-4">
+      <main className="flex flex-col gap-4" data-access={t.access}>
         <StatusPanel
           conn={conn}
           identity={identity}
           bridgeUrl={bridgeUrl}
           triedName={t.triedName}
+          inviteInUse={!!t.invite}
           actions={{ retryNow: actions.retryNow, registerAgain: () => void actions.registerAgain() }}
         />
 
@@ -137,7 +162,17 @@ export function TransferApp({ bridgeUrl, configError }: { bridgeUrl: string; con
           />
         )}
 
-        {identity === null && (
+        {inviteNote && (
+          <p role="alert" className="rounded-2xl border border-warn/40 bg-warn-soft p-4 text-sm">
+            {inviteNote}
+          </p>
+        )}
+
+        {needInvite && <InviteNeeded headline={needInvite} onUse={actions.applyInvite} />}
+
+        {t.invite && <InviteLimits invite={t.invite} sent={t.inviteSent} now={Date.now()} />}
+
+        {identity === null && !needInvite && (
           <Welcome
             key={t.triedName}
             busy={conn.kind === 'connecting'}

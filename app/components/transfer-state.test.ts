@@ -4,8 +4,10 @@ import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { FromWorker, ToWorker } from '@/browser/upload-protocol';
 import { formatMeInfo } from '@/lib/crypto';
+import { generateInviteKeyPair, type InvitePayload, signInvite } from '@/lib/invite';
 import { MAX_FILE_SIZE } from '@/lib/protocol';
-import { MAX_ME_INFO_BYTES, STORAGE_TIMEOUT_MS, type TransferDeps, TransferModel } from './transfer-state';
+import { MAX_ME_INFO_BYTES, STORAGE_TIMEOUT_MS, TransferModel } from './transfer-state';
+import type { TransferDeps } from './transfer-types';
 
 const URL = 'ws://bridge.test/';
 const key = { type: 'private' } as unknown as CryptoKey;
@@ -25,7 +27,18 @@ interface Timer {
 }
 
 /** A model over fakes: the worker's messages, IndexedDB, timers and clocks are all in the test's hands. */
-function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity | undefined> } = {}) {
+function setup(
+  opts: {
+    identity?: StoredIdentity;
+    load?: Promise<StoredIdentity | undefined>;
+    access?: 'open' | 'invite';
+    /** The invite token already in IndexedDB. */
+    storedInvite?: string;
+    /** The page's address fragment (e.g. `#invite=sfi1...`). */
+    address?: string;
+  } = {},
+) {
+  const invites = { stored: opts.storedInvite, address: opts.address, taken: 0 };
   const posted: ToWorker[] = [];
   const timers: Timer[] = [];
   const records: UploadRecord[] = [];
@@ -55,6 +68,19 @@ function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity 
       if (fx.forgetFails) throw new BrowserError('BROWSER_ERR_STORAGE', 'Blocked.');
       fx.forgotten++;
     },
+    loadInvite: async () => invites.stored,
+    saveInvite: async (token) => {
+      invites.stored = token;
+    },
+    forgetInvite: async () => {
+      invites.stored = undefined;
+    },
+    takeInviteFromAddress: () => {
+      const a = invites.address;
+      invites.address = undefined;
+      if (a) invites.taken++;
+      return a;
+    },
     addUploadRecord: async (r) => {
       records.push(r);
     },
@@ -78,7 +104,7 @@ function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity 
       if (t) (t as Timer).cleared = true;
     },
   };
-  const model = new TransferModel(URL, deps);
+  const model = new TransferModel(URL, deps, opts.access);
   const state = () => model.getSnapshot();
   /** Reconnect timers still to fire (the first timer is start()'s storage watchdog). */
   const pending = () => timers.filter((t, i) => i > 0 && !t.cleared);
@@ -91,6 +117,7 @@ function setup(opts: { identity?: StoredIdentity; load?: Promise<StoredIdentity 
     records,
     saved,
     fx,
+    invites,
     worker: (msg: FromWorker) => toPage(msg),
     crash: (e: Error) => crash(e),
     /** Lets promise callbacks (IndexedDB answers) run. */
@@ -563,5 +590,112 @@ describe('TransferModel: what a sender is told', () => {
     await u.model.actions.forget();
     expect(u.state().history).toEqual([]);
     expect(u.records).toEqual([]);
+  });
+});
+
+describe('TransferModel: invites', () => {
+  const NOW_S = 1_000; // fx.now is 1_000_000 ms
+  async function token(over: Partial<InvitePayload> = {}): Promise<string> {
+    const keys = await generateInviteKeyPair();
+    const payload: InvitePayload = {
+      v: 1,
+      id: '0123456789abcdef',
+      label: 'Dana',
+      iat: NOW_S - 10,
+      exp: NOW_S + 7 * 86400,
+      maxBytes: 10 * 2 ** 30,
+      maxFiles: 100,
+      maxClients: 1,
+      ...over,
+    };
+    return signInvite(payload, keys.privateKey);
+  }
+
+  it('a link in the address is taken out of it, kept, and offered at registration and every reconnect', async () => {
+    const tok = await token();
+    const t = await started({ access: 'invite', address: `#invite=${tok}` });
+    expect(t.invites.taken).toBe(1);
+    expect(t.invites.stored).toBe(tok);
+    expect(t.state().invite?.payload.label).toBe('Dana');
+    expect(t.state().inviteProblem).toBeNull();
+    t.model.actions.register('alice');
+    expect(lastPosted(t.posted)).toEqual({ type: 'register', url: URL, name: 'alice', invite: tok });
+
+    const again = await started({ access: 'invite', identity: alice, storedInvite: tok });
+    expect(lastPosted(again.posted)).toMatchObject({ type: 'reconnect', invite: tok });
+  });
+
+  it('invite mode without an invite: nothing is sent; a pasted link is used and connects the identity', async () => {
+    const t = await started({ access: 'invite', identity: alice });
+    expect(t.posted).toEqual([]);
+    expect(t.state().conn).toEqual({
+      kind: 'problem',
+      problem: 'invite',
+      detail: 'You need an invite link from the owner of this server.',
+    });
+    t.model.actions.applyInvite('not a link');
+    expect(t.state().inviteProblem).toMatch(/damaged/);
+    expect(t.posted).toEqual([]);
+    const tok = await token();
+    t.model.actions.applyInvite(`  https://files.example.org/#invite=${tok}\n`);
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'reconnect', invite: tok });
+    expect(t.state().inviteProblem).toBeNull();
+
+    const fresh = await started({ access: 'invite' });
+    expect(fresh.model.actions.register('bob')).toBeUndefined();
+    expect(fresh.posted).toEqual([]);
+    expect(fresh.state().conn).toMatchObject({ kind: 'problem', problem: 'invite' });
+  });
+
+  it('an expired link says so before connecting, and is not kept', async () => {
+    const tok = await token({ iat: NOW_S - 100, exp: NOW_S - 1 });
+    const t = await started({ access: 'invite', address: `#invite=${tok}` });
+    expect(t.state().inviteProblem).toBe('This invite link has expired; ask its owner for a new one.');
+    expect(t.state().invite).toBeNull();
+    expect(t.invites.stored).toBeUndefined();
+    expect(t.posted).toEqual([]);
+
+    // A kept invite that expired since: refused before connecting in invite mode, not offered in open mode.
+    const kept = await started({ access: 'invite', identity: alice, storedInvite: tok });
+    expect(kept.posted).toEqual([]);
+    expect(kept.state().conn).toMatchObject({ kind: 'problem', problem: 'invite', detail: /expired/ });
+    const open = await started({ identity: alice, storedInvite: tok });
+    expect(lastPosted(open.posted)).toMatchObject({ type: 'reconnect', invite: undefined });
+  });
+
+  it('counts what was sent under the invite; a 1607 at the start of a file is explained as its limit; forget drops it', async () => {
+    const tok = await token();
+    const t = await started({ access: 'invite', identity: alice, storedInvite: tok });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    t.model.actions.addFiles([file('a.bin', 1000), file('b.bin', 2000)]);
+    const [a, b] = t.state().items;
+    t.worker({ type: 'done', id: a!.id, outcome: 'verified', attempts: 1, cksum: 1 });
+    await t.settle();
+    await t.settle();
+    expect(t.records[0]).toMatchObject({ inviteId: '0123456789abcdef', size: 1000 });
+    expect(t.state().inviteSent).toEqual({ files: 1, bytes: 1000 });
+    t.worker({
+      type: 'done',
+      id: b!.id,
+      outcome: 'failed',
+      attempts: 1,
+      code: 'CLIENT_ERR_SERVER_ERROR',
+      message: '1607',
+    });
+    expect(t.state().items[1]).toMatchObject({ phase: 'failed', overInvite: true });
+    await t.model.actions.forget();
+    expect(t.invites.stored).toBeUndefined();
+    expect(t.state().invite).toBeNull();
+  });
+
+  it('the bridge refusing the invite is an invite problem, not retried', async () => {
+    const t = await started({ identity: alice, storedInvite: await token() });
+    t.worker({
+      type: 'problem',
+      problem: 'invite',
+      message: 'This invite link was not made by this server.',
+    });
+    expect(t.state().conn).toMatchObject({ kind: 'problem', problem: 'invite' });
+    expect(t.pending()).toEqual([]);
   });
 });

@@ -9,7 +9,6 @@ import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ToWorker } from '@/browser/upload-protocol';
 import {
-  applyDone,
   applyProgress,
   cancelQueued,
   cancelUnfinished,
@@ -21,29 +20,21 @@ import {
   type UploadItem,
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
-import { formatMeInfo, parseMeInfo } from '@/lib/crypto';
-import { clientIdToHex, validateClientName } from '@/lib/protocol';
+import { formatMeInfo } from '@/lib/crypto';
+import type { AccessMode } from '@/lib/invite';
+import { validateClientName } from '@/lib/protocol';
+import { inviteToOffer, overInviteLikely, readInvite, sentUnder, usableInvite } from './invite-rules';
+import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
-export type {
-  Conn,
-  Problem,
-  RefusedFile,
-  TransferActions,
-  TransferDeps,
-  TransferState,
-  WorkerPort,
-} from './transfer-types';
-
-import { historyOf, isInterrupted, MAX_AUTO_RESENDS, markReplacing } from './upload-rules';
+import { finishItem, historyOf, markReplacing, uploadRecord } from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
-/** me.info is a few hundred bytes; anything much larger is not one. */
-export const MAX_ME_INFO_BYTES = 64 * 1024;
+export { MAX_ME_INFO_BYTES } from './me-info-import';
 
-type Fields = Omit<TransferState, 'bridgeUrl' | 'actions'>;
+type Fields = Omit<TransferState, 'bridgeUrl' | 'access' | 'actions'>;
 
 function explainStorage(e: unknown): string {
   return e instanceof BrowserError
@@ -70,12 +61,18 @@ export class TransferModel {
   /** Automatic re-sends per item after interruptions. */
   readonly #resends = new Map<string, number>();
   #retryTimer: unknown;
+  /** The invite link the page was opened with (undefined until start() looked). */
+  #fromAddress: string | undefined;
   #storageTimer: unknown;
 
-  constructor(bridgeUrl: string, deps: TransferDeps) {
+  constructor(bridgeUrl: string, deps: TransferDeps, access: AccessMode = 'open') {
     this.#deps = deps;
     this.#state = {
       bridgeUrl,
+      access,
+      invite: null,
+      inviteProblem: null,
+      inviteSent: { files: 0, bytes: 0 },
       identity: undefined,
       conn: { kind: 'starting' },
       items: [],
@@ -116,10 +113,16 @@ export class TransferModel {
         });
       }
     }, STORAGE_TIMEOUT_MS);
-    d.loadIdentity().then(
-      (id) => {
+    // Taken out of the address bar once; kept until a start that is not superseded uses it.
+    this.#fromAddress ??= d.takeInviteFromAddress();
+    Promise.all([d.loadIdentity(), d.loadInvite()]).then(
+      ([id, stored]) => {
         d.clearTimeout(this.#storageTimer);
         if (run !== this.#run) return;
+        const kept = stored ? readInvite(stored) : undefined;
+        if (kept && 'payload' in kept) this.#set({ invite: kept });
+        if (this.#fromAddress) this.#takeInvite(this.#fromAddress);
+        this.#fromAddress = '';
         this.#set({ identity: id ?? null });
         if (id) this.#connectStored(id);
         else this.#set({ conn: { kind: 'idle' } });
@@ -147,9 +150,12 @@ export class TransferModel {
     register: (name) => this.#register(name),
     importMeInfo: (file) => this.#importMeInfo(file),
     forget: () => this.#forget(),
+    applyInvite: (text) => {
+      if (this.#takeInvite(text) && this.#state.identity) this.#connectStored(this.#state.identity);
+    },
     registerAgain: async () => {
       const name = this.#state.identity?.name ?? this.#state.triedName;
-      await this.#forget();
+      await this.#forget({ keepInvite: true });
       if (name) this.#register(name);
     },
     retryNow: () => {
@@ -190,6 +196,9 @@ export class TransferModel {
     if (change.identity !== undefined && change.identity !== this.#state.identity) {
       next.history = historyOf(this.#records, next.identity);
     }
+    if (change.history !== undefined || change.invite !== undefined) {
+      next.inviteSent = sentUnder(this.#records, next.invite?.payload.id);
+    }
     this.#state = next;
     this.#sendNext();
     for (const listener of this.#listeners) listener();
@@ -218,9 +227,40 @@ export class TransferModel {
     }
   }
 
+  /**
+   * Uses the invite in `text` (a link, a fragment, a bare token): kept in IndexedDB unless it
+   * is damaged or expired, which is said instead (before any connection). True when usable.
+   */
+  #takeInvite(text: string): boolean {
+    const found = usableInvite(text, this.#deps.now());
+    if ('error' in found) {
+      this.#set({ inviteProblem: found.error });
+      return false;
+    }
+    this.#set({ invite: found, inviteProblem: null });
+    this.#deps
+      .saveInvite(found.token)
+      .catch((e: unknown) =>
+        this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } }),
+      );
+    return true;
+  }
+
+  /** The invite to offer at the handshake, unless a problem was set instead (then false). */
+  #offer(): string | undefined | false {
+    const offer = inviteToOffer(this.#state.access, this.#state.invite, this.#deps.now());
+    if ('refused' in offer) {
+      this.#set({ conn: { kind: 'problem', problem: 'invite', detail: offer.refused } });
+      return false;
+    }
+    return offer.token;
+  }
+
   #connectStored(id: StoredIdentity): void {
     this.#deps.clearTimeout(this.#retryTimer);
     this.#registering = false;
+    const invite = this.#offer();
+    if (invite === false) return;
     this.#set({ conn: { kind: 'connecting', registering: false } });
     this.#post({
       type: 'reconnect',
@@ -228,6 +268,7 @@ export class TransferModel {
       name: id.name,
       clientId: id.clientId,
       privateKey: id.privateKey,
+      invite,
     });
   }
 
@@ -277,33 +318,16 @@ export class TransferModel {
       case 'done': {
         this.#activeId = null;
         const item = this.#state.items.find((it) => it.id === msg.id);
-        const resends = this.#resends.get(msg.id) ?? 0;
-        const interrupted = msg.outcome === 'failed' && isInterrupted(msg.code) && resends < MAX_AUTO_RESENDS;
-        const items = applyDone(this.#state.items, msg);
-        if (interrupted) {
-          // The worker is reconnecting: nothing more is sent until it says so.
-          this.#set({
-            items: items.map((it) => (it.id === msg.id ? { ...it, interrupted } : it)),
-            conn: { kind: 'connecting', registering: false },
-          });
-        } else {
-          this.#set({ items });
-        }
-        const now = this.#deps.now();
-        const identity = this.#state.identity;
+        const { items, interrupted } = finishItem(this.#state.items, msg, {
+          resends: this.#resends.get(msg.id) ?? 0,
+          overInvite: overInviteLikely(this.#state.invite, msg),
+        });
+        // Interrupted: the worker is reconnecting, nothing more is sent until it says so.
+        this.#set(interrupted ? { items, conn: { kind: 'connecting', registering: false } } : { items });
         void this.#deps
-          .addUploadRecord({
-            id: `${now.toString(36)}-${msg.id}`,
-            fileName: item?.file.name ?? msg.id,
-            wireName: item?.wireName,
-            size: item?.size ?? 0,
-            cksum: msg.cksum,
-            finishedAt: now,
-            outcome: msg.outcome,
-            clientName: identity?.name ?? '',
-            clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
-            attempts: msg.attempts,
-          })
+          .addUploadRecord(
+            uploadRecord(msg, item, this.#state.identity, this.#deps.now(), this.#state.invite?.payload.id),
+          )
           .catch(() => {})
           .then(() => this.#refreshHistory());
         return;
@@ -359,27 +383,21 @@ export class TransferModel {
       return e instanceof Error ? e.message : String(e);
     }
     this.#deps.clearTimeout(this.#retryTimer);
-    this.#registering = true;
     this.#pendingImport = null;
-    this.#set({ triedName: trimmed, conn: { kind: 'connecting', registering: true } });
-    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed });
+    this.#set({ triedName: trimmed });
+    const invite = this.#offer();
+    if (invite === false) return undefined;
+    this.#registering = true;
+    this.#set({ conn: { kind: 'connecting', registering: true } });
+    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed, invite });
     return undefined;
   }
 
   async #importMeInfo(file: File): Promise<void> {
     try {
-      if (file.size > MAX_ME_INFO_BYTES) throw new Error(`${file.name} is too large to be a me.info file.`);
-      const parsed = parseMeInfo(await file.text());
-      const privateKey = await this.#deps.importPrivateKey(parsed.privateKeyPkcs8);
-      const id: StoredIdentity = {
-        name: parsed.name,
-        clientId: parsed.clientId,
-        privateKey,
-        createdAt: this.#deps.now(),
-        origin: 'imported',
-      };
+      const id = await identityFromMeInfo(file, this.#deps.importPrivateKey, this.#deps.now());
       this.#pendingImport = id;
-      this.#set({ triedName: parsed.name });
+      this.#set({ triedName: id.name });
       this.#connectStored(id);
     } catch (e) {
       this.#set({
@@ -388,18 +406,21 @@ export class TransferModel {
     }
   }
 
-  async #forget(): Promise<void> {
+  /** Forgets the identity, its history and (unless registering again) the invite it sent under. */
+  async #forget(opts: { keepInvite?: boolean } = {}): Promise<void> {
     this.#deps.clearTimeout(this.#retryTimer);
     this.#post({ type: 'disconnect' });
     this.#activeId = null;
     this.#set({ items: cancelUnfinished(this.#state.items), meInfo: null });
     try {
       await this.#deps.forgetIdentity();
+      if (!opts.keepInvite) await this.#deps.forgetInvite();
       await this.#clearHistory();
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
       return;
     }
-    this.#set({ identity: null, conn: { kind: 'idle' } });
+    const invite = opts.keepInvite ? this.#state.invite : null;
+    this.#set({ identity: null, invite, inviteProblem: null, conn: { kind: 'idle' } });
   }
 }

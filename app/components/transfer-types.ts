@@ -6,9 +6,12 @@ import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ToWorker } from '@/browser/upload-protocol';
 import type { UploadItem } from '@/browser/upload-queue';
+import type { AccessMode } from '@/lib/invite';
+import type { InviteInUse, InviteSent } from './invite-rules';
 
 /** What stands between the person and sending files. */
 export type Problem = ConnectionProblem | 'storage' | 'worker' | 'bad-file';
+export type { InviteInUse, InviteSent };
 
 export type Conn =
   | { kind: 'starting' }
@@ -29,6 +32,12 @@ export interface TransferDeps {
   loadIdentity(): Promise<StoredIdentity | undefined>;
   saveIdentity(identity: StoredIdentity): Promise<void>;
   forgetIdentity(): Promise<void>;
+  /** The invite token kept beside the identity (IndexedDB). */
+  loadInvite(): Promise<string | undefined>;
+  saveInvite(token: string): Promise<void>;
+  forgetInvite(): Promise<void>;
+  /** The `#invite=...` fragment of the page's address, taken out of the address bar. */
+  takeInviteFromAddress(): string | undefined;
   addUploadRecord(record: UploadRecord): Promise<void>;
   listUploadRecords(): Promise<UploadRecord[]>;
   removeUploadRecords(ids: readonly string[]): Promise<void>;
@@ -48,6 +57,8 @@ export interface TransferActions {
   /** Reads a me.info, imports its key and reconnects with it (stored on success). */
   importMeInfo(file: File): Promise<void>;
   forget(): Promise<void>;
+  /** Uses the invite in a pasted link (or a fragment): kept, and connected with if there is an identity. */
+  applyInvite(text: string): void;
   /** After 1606: drop the stale identity and register the same name again. */
   registerAgain(): Promise<void>;
   /** Reconnects the current (or pending imported) identity, e.g. from a "Try again" button. */
@@ -74,6 +85,14 @@ export interface RefusedFile {
 /** What the page renders. A new object on every change, so React can compare by identity. */
 export interface TransferState {
   bridgeUrl: string;
+  /** From configuration: `invite` means nothing is sent without a valid invite. */
+  access: AccessMode;
+  /** The invite this browser sends under (from a link, kept in IndexedDB), if any. */
+  invite: InviteInUse | null;
+  /** Why the last link opened or pasted cannot be used (damaged, expired), until a good one. */
+  inviteProblem: string | null;
+  /** What this browser has sent under `invite`. */
+  inviteSent: InviteSent;
   /** undefined while loading; null when this browser has no identity. */
   identity: StoredIdentity | null | undefined;
   conn: Conn;

@@ -118,7 +118,7 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
       </div>
       {it.phase === 'failed' && (
         <div className={`text-sm ${it.interrupted ? 'text-warn' : 'text-bad'}`} data-testid="upload-error">
-          <p className="text-pretty">{failureSentence(it.code, !!it.interrupted)}</p>
+          <p className="text-pretty">{failureSentence(it.code, !!it.interrupted, !!it.overInvite)}</p>
           {it.message && (
             <details className="mt-1 text-xs text-muted">
               <summary className="cursor-pointer select-none font-medium">

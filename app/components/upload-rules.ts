@@ -5,7 +5,8 @@
  */
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { UploadItem } from '@/browser/upload-queue';
+import type { FromWorker } from '@/browser/upload-protocol';
+import { applyDone, type UploadItem } from '@/browser/upload-queue';
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { formatBytes } from './format';
 
@@ -51,15 +52,58 @@ export function markReplacing(added: UploadItem[], queue: UploadItem[], sent: Up
   });
 }
 
+/**
+ * The queue once the worker says `done`: `interrupted` when the connection went away (sent
+ * again by itself, up to MAX_AUTO_RESENDS times in a row), `overInvite` when the refusal is
+ * most likely the invite's limit.
+ */
+export function finishItem(
+  items: UploadItem[],
+  done: Extract<FromWorker, { type: 'done' }>,
+  opts: { resends: number; overInvite: boolean },
+): { items: UploadItem[]; interrupted: boolean } {
+  const interrupted =
+    done.outcome === 'failed' && isInterrupted(done.code) && opts.resends < MAX_AUTO_RESENDS;
+  const flags = { ...(interrupted ? { interrupted } : {}), ...(opts.overInvite ? { overInvite: true } : {}) };
+  const next = applyDone(items, done);
+  if (!interrupted && !opts.overInvite) return { items: next, interrupted };
+  return { items: next.map((it) => (it.id === done.id ? { ...it, ...flags } : it)), interrupted };
+}
+
+/** The history record of a finished upload (`now`: wall-clock ms; `inviteId`: the invite it was sent under). */
+export function uploadRecord(
+  done: Extract<FromWorker, { type: 'done' }>,
+  item: UploadItem | undefined,
+  identity: StoredIdentity | null | undefined,
+  now: number,
+  inviteId: string | undefined,
+): UploadRecord {
+  return {
+    id: `${now.toString(36)}-${done.id}`,
+    fileName: item?.file.name ?? done.id,
+    wireName: item?.wireName,
+    size: item?.size ?? 0,
+    cksum: done.cksum,
+    finishedAt: now,
+    outcome: done.outcome,
+    clientName: identity?.name ?? '',
+    clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
+    attempts: done.attempts,
+    inviteId,
+  };
+}
+
 /** The sentence shown when a file is refused for its size. */
 export function tooLargeSentence(name: string, size: number): string {
   return `“${name}” is ${formatBytes(size)}; this server takes files ${FILE_LIMIT_TEXT} (at most ${MAX_FILE_SIZE.toLocaleString('en-US')} bytes), a limit of protocol v3.`;
 }
 
 /** What a failed file's row says to the person who sent it; the raw error goes under details. */
-export function failureSentence(code: string | undefined, interrupted: boolean): string {
+export function failureSentence(code: string | undefined, interrupted: boolean, overInvite = false): string {
   if (interrupted)
     return 'The connection dropped while sending. It is sent again from the start once the connection is back.';
+  if (overInvite)
+    return 'The server refused this file at its start: it is most likely over the space this invite allows (its size or file count), or the invite was revoked. Ask whoever invited you for more room, or send less.';
   switch (code) {
     case 'CLIENT_ERR_CRC_MISMATCH':
       return 'The server received the file differently from how it left this browser, four times. Send it again; if it keeps failing, the connection is damaging data.';

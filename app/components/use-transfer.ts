@@ -6,16 +6,30 @@
  */
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { addUploadRecord, listUploadRecords, removeUploadRecords } from '@/browser/history-store';
-import { forgetIdentity, loadIdentity, saveIdentity } from '@/browser/identity-store';
+import {
+  forgetIdentity,
+  forgetInvite,
+  loadIdentity,
+  loadInvite,
+  saveIdentity,
+  saveInvite,
+} from '@/browser/identity-store';
+import { takeInviteFromAddress } from '@/browser/invite-link';
 import { startUploadWorker } from '@/browser/upload-worker-client';
 import { importPrivateKeyPkcs8 } from '@/lib/crypto';
-import { type TransferDeps, TransferModel, type TransferState } from './transfer-state';
+import type { AccessMode } from '@/lib/invite';
+import { TransferModel } from './transfer-state';
+import type { TransferDeps, TransferState } from './transfer-types';
 
 const browserDeps: TransferDeps = {
   startWorker: startUploadWorker,
   loadIdentity,
   saveIdentity,
   forgetIdentity,
+  loadInvite,
+  saveInvite,
+  forgetInvite,
+  takeInviteFromAddress,
   addUploadRecord,
   listUploadRecords,
   removeUploadRecords,
@@ -26,11 +40,20 @@ const browserDeps: TransferDeps = {
   clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 };
 
-export function useTransfer(bridgeUrl: string): TransferState {
-  const model = useMemo(() => new TransferModel(bridgeUrl, browserDeps), [bridgeUrl]);
+export function useTransfer(bridgeUrl: string, access: AccessMode): TransferState {
+  const model = useMemo(() => new TransferModel(bridgeUrl, browserDeps, access), [bridgeUrl, access]);
   useEffect(() => {
     model.start();
-    return () => model.stop();
+    // An invite link opened in this tab while the page is open changes only the fragment.
+    const onHash = () => {
+      const text = takeInviteFromAddress();
+      if (text) model.actions.applyInvite(text);
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => {
+      window.removeEventListener('hashchange', onHash);
+      model.stop();
+    };
   }, [model]);
   return useSyncExternalStore(model.subscribe, model.getSnapshot, model.getSnapshot);
 }

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadInviteKeys } from '../../server/invite-keys';
 import { type FlipProxy, startFlipProxy } from '../../test/support/flip-proxy';
 import {
   bin,
@@ -17,7 +18,16 @@ import {
 } from '../../test/support/processes';
 import { ServerState } from '../../test/support/server-state';
 
+export interface SystemOptions {
+  /**
+   * `invite`: server, bridge and page in invite mode (SFT_ACCESS=invite, the bridge given the
+   * server's data/invite.pub). Default: open, as every spec but the invite ones runs.
+   */
+  access?: 'open' | 'invite';
+}
+
 export interface System {
+  access: 'open' | 'invite';
   /** Scratch folder: data/, logs/, files the tests make. */
   workDir: string;
   dataDir: string;
@@ -34,7 +44,9 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export async function startSystem(): Promise<System> {
+export async function startSystem(opts: SystemOptions = {}): Promise<System> {
+  const access = opts.access ?? 'open';
+  const inviteMode = access === 'invite';
   const workDir = mkdtempSync(join(tmpdir(), 'sft-e2e-'));
   const dataDir = join(workDir, 'data');
   const logDir = join(workDir, 'logs');
@@ -51,21 +63,37 @@ export async function startSystem(): Promise<System> {
     // Every browser reaches the server from the bridge's address (127.0.0.1) until the bridge
     // sends PROXY v2 headers: the per-source 1025/1027 limits would count all tests as one peer.
     const unlimited = ['--register-per-minute', '1000000', '--reconnect-per-minute', '1000000'];
-    const server = await spawnPart('server', ['--port', '0', '--data', dataDir, ...unlimited], {
-      logFile: logFile('server'),
-    });
-    procs.push(server);
-
-    proxy = await startFlipProxy({ targetPort: server.port, flip: false });
     const webPort = await freePort();
     const webUrl = `http://127.0.0.1:${webPort}`;
+    // The server makes its invite key pair in the data folder when it starts (before `listening`).
+    const inviteArgs = inviteMode ? ['--access', 'invite', '--public-url', `${webUrl}/`] : [];
+    const server = await spawnPart(
+      'server',
+      ['--port', '0', '--data', dataDir, ...unlimited, ...inviteArgs],
+      {
+        logFile: logFile('server'),
+      },
+    );
+    procs.push(server);
+
+    // The server's own module: reads the pair the server made at start (or makes it the same way).
+    if (inviteMode) await loadInviteKeys(dataDir);
+    proxy = await startFlipProxy({ targetPort: server.port, flip: false });
     // Any free port the first time, the same one after a restart (the page keeps its URL).
     let bridgePort = 0;
 
     const startBridge = async () => {
       const b = await spawnPart(
         'bridge',
-        ['--listen', `127.0.0.1:${bridgePort}`, '--target', `127.0.0.1:${proxy!.port}`, '--origin', webUrl],
+        [
+          '--listen',
+          `127.0.0.1:${bridgePort}`,
+          '--target',
+          `127.0.0.1:${proxy!.port}`,
+          '--origin',
+          webUrl,
+          ...(inviteMode ? ['--access', 'invite', '--invite-key', join(dataDir, 'invite.pub')] : []),
+        ],
         { logFile: logFile('bridge') },
       );
       bridge = b;
@@ -82,12 +110,13 @@ export async function startSystem(): Promise<System> {
       logFile: logFile('web'),
       // next start has children of its own: stop its whole process group.
       group: true,
-      env: { SFT_BRIDGE_URL: bridgeUrl, NEXT_TELEMETRY_DISABLED: '1' },
+      env: { SFT_BRIDGE_URL: bridgeUrl, SFT_ACCESS: access, NEXT_TELEMETRY_DISABLED: '1' },
     });
     procs.push(web);
     await waitForHttp(webUrl, web);
 
     return {
+      access,
       workDir,
       dataDir,
       logDir,

@@ -18,3 +18,12 @@ export function formatBytes(n: number): string {
     maximumFractionDigits: digits,
   });
 }
+
+/**
+ * A size a person chose, such as an invite's limit: as few decimals as it needs, up to two
+ * ("10 GiB", "1.5 GiB", "500 MiB"), so "up to 10 GiB" reads as the owner wrote it.
+ */
+export function formatByteLimit(n: number): string {
+  if (n < 1024) return `${n} B`;
+  return prettyBytes(n, { binary: true, locale: 'en-US', maximumFractionDigits: 2 });
+}

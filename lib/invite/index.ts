@@ -1,3 +1,10 @@
+export {
+  ACCESS_MODES,
+  type AccessMode,
+  defaultAccessMode,
+  isLoopbackHost,
+  parseAccessMode,
+} from './access';
 export { InviteError, type InviteErrorCode } from './errors';
 export { inviteLink, LINK_PARAM, tokenFromLink } from './link';
 export {

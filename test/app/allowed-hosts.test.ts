@@ -53,14 +53,35 @@ describe('runtime config: the bridge URL from configuration only', () => {
   it('SFT_BRIDGE_URL, else SFT_PUBLIC_ORIGIN on SFT_BRIDGE_PORT, else loopback', () => {
     expect(resolveRuntimeConfig({ SFT_BRIDGE_URL: 'wss://files.example.org/ws' })).toEqual({
       bridgeUrl: 'wss://files.example.org/ws',
+      access: 'invite',
     });
     expect(
       resolveRuntimeConfig({ SFT_PUBLIC_ORIGIN: 'https://files.example.org', SFT_BRIDGE_PORT: '8443' }),
-    ).toEqual({ bridgeUrl: 'wss://files.example.org:8443/' });
-    expect(resolveRuntimeConfig({})).toEqual({ bridgeUrl: 'ws://127.0.0.1:8080/' });
+    ).toEqual({ bridgeUrl: 'wss://files.example.org:8443/', access: 'invite' });
+    expect(resolveRuntimeConfig({})).toEqual({ bridgeUrl: 'ws://127.0.0.1:8080/', access: 'open' });
     expect(resolveRuntimeConfig({ SFT_BRIDGE_URL: 'http://x' }).configError).toMatch(
       /not a ws:\/\/ or wss:\/\/ URL/,
     );
     expect(connectSrcPolicy('ws://127.0.0.1:8080/')).toBe("connect-src 'self' ws://127.0.0.1:8080");
+  });
+});
+
+describe('runtime config: the access mode', () => {
+  it('SFT_ACCESS, else open only while the bridge and the public origin are loopback', () => {
+    expect(resolveRuntimeConfig({ SFT_ACCESS: 'invite' }).access).toBe('invite');
+    expect(resolveRuntimeConfig({ SFT_ACCESS: 'open', SFT_PUBLIC_ORIGIN: 'https://x.example' }).access).toBe(
+      'open',
+    );
+    expect(resolveRuntimeConfig({ SFT_BRIDGE_URL: 'ws://localhost:8080/' }).access).toBe('open');
+    expect(resolveRuntimeConfig({ SFT_BRIDGE_URL: 'ws://192.168.1.2:8080/' }).access).toBe('invite');
+    expect(
+      resolveRuntimeConfig({
+        SFT_BRIDGE_URL: 'ws://127.0.0.1:8080/',
+        SFT_PUBLIC_ORIGIN: 'http://nas.lan:3000',
+      }).access,
+    ).toBe('invite');
+    const odd = resolveRuntimeConfig({ SFT_ACCESS: 'closed' });
+    expect(odd.access).toBe('invite');
+    expect(odd.configError).toMatch(/SFT_ACCESS is set to "closed"/);
   });
 });

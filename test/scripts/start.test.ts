@@ -4,11 +4,14 @@
  * it died, and Ctrl-C. The web app runs as `next dev` (--dev): no production build needed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { runCli } from '../support/cli-process';
 import { freePort, ROOT, type Started, startProcess, TSX_LOADER, waitForOutput } from '../support/processes';
 
 const START = path.join(ROOT, 'scripts/start.ts');
@@ -19,7 +22,7 @@ interface Ports {
   web: number;
 }
 
-function startAll(ports: Ports, data: string): Started {
+function startAll(ports: Ports, data: string, extraEnv: Record<string, string> = {}): Started {
   return startProcess('npm start', process.execPath, ['--import', TSX_LOADER, START, '--dev'], {
     // A process group, so Ctrl-C can reach it as a terminal sends it: to every process in it.
     group: true,
@@ -30,6 +33,7 @@ function startAll(ports: Ports, data: string): Started {
       SFT_DATA: data,
       SFT_LOG_FORMAT: 'pretty',
       NEXT_TELEMETRY_DISABLED: '',
+      ...extraEnv,
     },
   });
 }
@@ -141,6 +145,73 @@ describe('npm start', () => {
       expect(p.output().match(/shutting down/g)).toHaveLength(1);
       expect(await connects(ports.server)).toBe(false);
       expect(await connects(ports.bridge)).toBe(false);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  }, 240_000);
+
+  it('SFT_ACCESS=invite: every part in invite mode, the key made before the bridge reads it, the banner says how to make a link, and that link sends', async () => {
+    const ports = { server: await freePort(), bridge: await freePort(), web: await freePort() };
+    const data = path.join(tmp, 'invite');
+    const p = startAll(ports, data, { SFT_ACCESS: 'invite' });
+    try {
+      await waitForOutput(p, /Ctrl-C stops everything/, 'its banner', 170_000);
+      const out = p.output();
+      const banner = out.slice(out.indexOf('sftransfer is running'));
+      expect(banner).toContain('invite: only people with an invite link can send');
+      // Another data folder and web port than the server's defaults: the command names both.
+      expect(banner).toContain(
+        `npm run server -- invite create --data ${data} --public-url http://localhost:${ports.web}/ --label NAME`,
+      );
+      // The server made its invite key pair; the bridge started after it and uses the public half.
+      expect(existsSync(path.join(data, 'invite.pub'))).toBe(true);
+      expect(existsSync(path.join(data, 'invite.key'))).toBe(true);
+      // The page is in invite mode...
+      const html = await (await fetch(`http://127.0.0.1:${ports.web}/`)).text();
+      expect(html).toContain('data-access="invite"');
+      // ...and so is the bridge: no invite, closed with 4010 at once.
+      const socket = new WebSocket(`ws://127.0.0.1:${ports.bridge}/`, {
+        headers: { origin: `http://localhost:${ports.web}` },
+      });
+      const code = await new Promise<number>((resolve, reject) => {
+        socket.once('close', (c) => resolve(c));
+        socket.once('error', reject);
+      });
+      expect(code).toBe(4010);
+      // ...and the server: a link made by the command in the banner is for this page.
+      const made = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          TSX_LOADER,
+          path.join(ROOT, 'server/main.ts'),
+          'invite',
+          'create',
+          '--data',
+          data,
+          '--public-url',
+          `http://localhost:${ports.web}/`,
+          '--label',
+          'Dana',
+        ],
+        { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+      );
+      expect(made.status, made.stderr).toBe(0);
+      const link = /http:\/\/localhost:\d+\/#invite=sfi1\.[\w.-]+/.exec(made.stdout)?.[0];
+      expect(link).toContain(`http://localhost:${ports.web}/#invite=sfi1.`);
+      // That link lets a sender through the bridge to the server (registered, bound, stored)...
+      const dir = await mkdtemp(path.join(tmp, 'dana-'));
+      await writeFile(path.join(dir, 'notes.txt'), 'y'.repeat(2000));
+      const ws = `ws://127.0.0.1:${ports.bridge}/`;
+      const sent = await runCli(['--server', ws, '--name', 'dana', '--invite', link!, 'notes.txt'], dir);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(sent.stdout).toMatch(/notes\.txt .*verified/);
+      // ...and without one the same CLI is refused with the sentence for 4010.
+      const other = await mkdtemp(path.join(tmp, 'eve-'));
+      await writeFile(path.join(other, 'x.txt'), 'x');
+      const refused = await runCli(['--server', ws, '--name', 'eve', 'x.txt'], other);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('You need an invite link from the owner of this server.');
     } finally {
       await p.stop('SIGKILL');
     }
