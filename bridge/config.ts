@@ -1,3 +1,4 @@
+import { ACCESS_MODES, type AccessMode, defaultAccessMode, isLoopbackHost } from '../lib/invite/access';
 import {
   DEFAULT_BRIDGE_PORT,
   DEFAULT_MAX_REQUEST_PAYLOAD,
@@ -8,7 +9,6 @@ import {
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
 } from '../lib/protocol';
-import { ACCESS_MODES, type AccessMode, defaultAccess, isLoopbackHost } from '../platform/access-mode';
 import { flag, helpText, list, parseOptions, value } from '../platform/options';
 import {
   duration,
@@ -270,7 +270,7 @@ export function parseConfig(
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw bad('TLS needs both --cert and --key (PEM files), or neither.');
   }
-  const access = v.access ?? defaultAccess([v.listen.host]);
+  const access = v.access ?? defaultAccessMode([v.listen.host]);
   if (access === 'invite' && v['invite-key'] === undefined) {
     throw bad(
       `Invite mode${v.access === undefined ? ` (the default when listening on ${v.listen.host}, not loopback)` : ''} ` +

@@ -14,8 +14,8 @@ import {
   readInviteUnverified,
   verifyInvite,
 } from '../lib/invite';
+import type { AccessMode } from '../lib/invite/access';
 import { CloseCode } from '../lib/protocol';
-import type { AccessMode } from '../platform/access-mode';
 import { BridgeError } from './errors';
 
 /** What the gate decided; `inviteId` is what may be logged (never the token). */

@@ -1,5 +1,5 @@
 /** The one banner `npm start` prints once every part listens. */
-import type { AccessMode } from '../platform/access-mode';
+import type { AccessMode } from '../lib/invite/access';
 import { DEFAULT_PUBLIC_URL } from '../server/config';
 
 export interface BannerFacts {

@@ -8,9 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ACCESS_MODES, type AccessMode, defaultAccessMode } from '../lib/invite/access';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
 import { ALLOCATOR_ENV } from '../platform/allocator-env';
-import { ACCESS_MODES, type AccessMode, defaultAccess } from '../platform/access-mode';
 import { logFormat, readableLineFormatter } from '../platform/log';
 import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { takenPorts } from './port-check';
@@ -44,7 +44,7 @@ if (accessText && !(ACCESS_MODES as readonly string[]).includes(accessText)) {
   console.error(`SFT_ACCESS is set to "${env.SFT_ACCESS}"; use open or invite.`);
   process.exit(1);
 }
-const access = (accessText as AccessMode | undefined) || defaultAccess([host]);
+const access = (accessText as AccessMode | undefined) || defaultAccessMode([host]);
 // Invite links point at the page: its public address, or where npm start serves it.
 const publicUrl = env.SFT_PUBLIC_URL ?? `${pageUrl({ host, webPort, publicOrigin: env.SFT_PUBLIC_ORIGIN })}/`;
 // The bridge verifies invites with the server's public key, which the server creates in its
@@ -246,7 +246,7 @@ if (wildcard && !env.SFT_PUBLIC_ORIGIN && !env.SFT_ALLOWED_HOSTS) {
       `(e.g. http://<this machine's name>:${webPort}), which also tells it where the bridge is.`,
   );
 }
-if (access === 'open' && defaultAccess([host]) === 'invite') {
+if (access === 'open' && defaultAccessMode([host]) === 'invite') {
   console.warn(
     `SFT_ACCESS=open on ${host}: anyone who reaches these addresses can register and send files. ` +
       'Use invite mode (the default there) unless this network is yours alone.',

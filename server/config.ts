@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ACCESS_MODES, type AccessMode, defaultAccessMode } from '../lib/invite/access';
 import {
   DEFAULT_MAX_REQUEST_PAYLOAD,
   DEFAULT_SERVER_PORT,
@@ -11,7 +12,6 @@ import {
   MAX_U32,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
-import { ACCESS_MODES, type AccessMode, defaultAccess } from '../platform/access-mode';
 import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
 import { cidr, duration, host, integer, oneOf, port, size, text, url } from '../platform/validators';
@@ -358,7 +358,7 @@ export function parseArgs(
     minUploadRate: values['min-upload-rate'],
     uploadRateGraceMs: values['upload-rate-grace'],
     logRate: values['log-rate'],
-    access: values.access ?? defaultAccess([values.host]),
+    access: values.access ?? defaultAccessMode([values.host]),
     tcpAllow: values['tcp-allow'],
     publicUrl: values['public-url'],
     maxTotalBytes: values['max-total-bytes'] ?? null,

@@ -11,7 +11,7 @@
  * Refusals carry a `reason` for the log line; a token is never logged, its invite ID is.
  */
 import { InviteError, verifyInvite } from '../lib/invite';
-import type { AccessMode } from '../platform/access-mode';
+import type { AccessMode } from '../lib/invite/access';
 import type { Database, InviteRow, InviteSlot } from './database';
 import { ServerError } from './errors';
 

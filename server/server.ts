@@ -6,7 +6,7 @@
 
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { isLoopbackHost } from '../platform/access-mode';
+import { isLoopbackHost } from '../lib/invite/access';
 import { createLogger, type Logger } from '../platform/log';
 import { LogSampler } from '../platform/log-sampler';
 import { Admission } from './admission';

@@ -1,12 +1,11 @@
 /**
  * Who may send: `open` (anyone who reaches the bridge) or `invite` (a valid invite link).
  * The default: `open` only while every address is loopback, else `invite`, so a system put
- * on a public address is never open by accident. This is the runtime-neutral form of
- * platform/access-mode.ts (the server's, the bridge's and npm start's), for the page, which
- * may not import platform/; the two must say the same.
+ * on a public address is never open by accident. One rule for the server, the bridge,
+ * npm start and the page (runtime-neutral, so the page may import it).
  */
-export type AccessMode = 'open' | 'invite';
-export const ACCESS_MODES: readonly AccessMode[] = ['open', 'invite'];
+export const ACCESS_MODES = ['open', 'invite'] as const;
+export type AccessMode = (typeof ACCESS_MODES)[number];
 
 /** The mode named by `text` (case and spaces ignored), or undefined when it names none. */
 export function parseAccessMode(text: string | undefined): AccessMode | undefined {
