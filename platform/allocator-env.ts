@@ -6,3 +6,8 @@
  * It must be in the environment before the process starts (glibc reads it once).
  */
 export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/** ALLOCATOR_ENV without what `env` already sets: an operator's own value wins. */
+export function allocatorEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(ALLOCATOR_ENV).filter(([name]) => env[name] === undefined));
+}

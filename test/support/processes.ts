@@ -11,7 +11,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ALLOCATOR_ENV } from '../../platform/allocator-env';
+import { allocatorEnv } from '../../platform/allocator-env';
 import { readEnv } from '../../platform/options';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -170,7 +170,7 @@ export function startPart(part: Part, args: string[], opts: StartOptions = {}): 
     process.execPath,
     [...nodeFlags(part), '--import', TSX_LOADER, join(ROOT, part, 'main.ts'), ...args],
     // JSON lines whatever the environment says: the listening event is read from them.
-    { ...opts, env: { ...ALLOCATOR_ENV, SFT_LOG_FORMAT: 'json', ...opts.env } },
+    { ...opts, env: { ...allocatorEnv(), SFT_LOG_FORMAT: 'json', ...opts.env } },
   );
 }
 
