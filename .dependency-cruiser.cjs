@@ -10,7 +10,7 @@ const TEST_FILE = '\\.test\\.ts$';
 /** What every part may import besides its own rules: test support, for its tests only. */
 const TEST_SUPPORT = '^test/support/';
 /** The runtime-neutral core. */
-const CORE = '^lib/(protocol|crypto|client|format)/';
+const CORE = '^lib/(protocol|crypto|client|format|v4)/';
 /** Every folder of ours; a rule "only X" forbids this minus X. */
 const OURS = '^(lib|platform|browser|server|bridge|cli|app|bench|scripts|test|e2e)/';
 /** The app: its folder and its files at the root, where Next.js wants them. */
@@ -40,6 +40,9 @@ module.exports = {
     only('format-is-pure', 'lib/format (text for people) imports nothing of ours.', '^lib/format/', []),
     only('crypto-only-protocol', 'lib/crypto may import lib/protocol only.', '^lib/crypto/', [
       '^lib/protocol/',
+    ]),
+    only('v4-only-protocol-and-crypto', 'lib/v4 may import lib/protocol and lib/crypto only.', '^lib/v4/', [
+      '^lib/(protocol|crypto)/',
     ]),
     only(
       'client-only-core',
