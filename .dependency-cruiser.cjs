@@ -46,9 +46,9 @@ module.exports = {
     ]),
     only(
       'client-only-core',
-      'lib/client may import lib/protocol, lib/crypto and lib/format only.',
+      'lib/client may import lib/protocol, lib/crypto, lib/format and lib/v4 only.',
       '^lib/client/',
-      ['^lib/(protocol|crypto|format)/'],
+      ['^lib/(protocol|crypto|format|v4)/'],
     ),
     only(
       'platform-only-protocol',

@@ -50,6 +50,15 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
     if (!have.has('Folder')) db.exec('ALTER TABLE clients ADD COLUMN Folder TEXT');
     db.exec('CREATE UNIQUE INDEX IF NOT EXISTS clients_folder ON clients(Folder COLLATE NOCASE)');
   },
+  // 3 -> 4: protocol v4 identities: a client's Ed25519 public key names its clients row.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS v4_keys (
+        Key BLOB PRIMARY KEY CHECK (length(Key) = 32),
+        ID  BLOB NOT NULL UNIQUE REFERENCES clients(ID) ON DELETE CASCADE
+      );
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,9 +6,10 @@
 
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { DEFAULT_PARTIAL_TTL_SECONDS } from '../lib/protocol/v4/constants';
 import { createLogger, type Logger } from '../platform/log';
 import { LogSampler } from '../platform/log-sampler';
-import { Admission } from './admission';
+import { Admission, peerText } from './admission';
 import type { ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
@@ -18,11 +19,17 @@ import type { FileStorage } from './file-storage';
 import { FileStore } from './file-store';
 import { LocalFileStorage } from './local-storage';
 import { PeerLimits } from './peer-limits';
+import { pickProtocol } from './protocol-switch';
 import { TurnBudget } from './turn-budget';
+import { PartialUploads } from './v4/partial-uploads';
+import { loadServerIdentity, type ServerIdentity } from './v4/server-key';
+import { V4Connection } from './v4/v4-connection';
 
 export const DATABASE_FILE = 'defensive.db';
 /** How often connections are checked for the idle timeout (at most). */
 const SWEEP_INTERVAL_MS = 1000;
+/** How often expired unfinished v4 uploads are removed. */
+const PARTIAL_SWEEP_MS = 3_600_000;
 
 export interface FileServer {
   /** Opens the database and storage, cleans temp files and starts listening. */
@@ -50,10 +57,12 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
   const limits = new PeerLimits(config);
   const sampler = new LogSampler({ rate: config.logRate, log });
   const admission = new Admission(config, log, sampler);
-  const connections = new Set<Connection>();
+  const connections = new Set<Connection | V4Connection>();
   let shared: { db: Database; files: FileStore } | null = null;
+  let v4: { identity: ServerIdentity; partials: PartialUploads } | null = null;
   let server: Server | null = null;
   let sweeper: NodeJS.Timeout | null = null;
+  let partialSweeper: NodeJS.Timeout | null = null;
   let closing: Promise<void> | null = null;
 
   function onConnection(socket: Socket): void {
@@ -71,16 +80,25 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         return;
       }
       socket.once('close', () => lease.release());
-      const connection = new Connection(
-        socket,
-        { ...shared, config, log, budget, limits, sampler },
-        { peer, lease },
-      );
-      connections.add(connection);
-      socket.once('close', () => {
-        void connection.close('peer closed').then(() => connections.delete(connection));
+      void pickProtocol(socket, config.idleTimeoutMs).then((version) => {
+        // Silent from the start: the same line a v3 connection's idle timeout writes.
+        if (version === 'idle' && sampler.allow(peer.source, 'timeout idle')) {
+          log.child({ peer: peerText(peer) }).info({ event: 'timeout', reason: 'idle' });
+        }
+        if (typeof version !== 'number' || closing || !shared || socket.destroyed) {
+          socket.destroy();
+          return;
+        }
+        const connection =
+          version === 4 && v4
+            ? new V4Connection(socket, { ...shared, ...v4, config, log }, { peer, lease })
+            : new Connection(socket, { ...shared, config, log, budget, limits, sampler }, { peer, lease });
+        connections.add(connection);
+        socket.once('close', () => {
+          void connection.close('peer closed').then(() => connections.delete(connection));
+        });
+        socket.resume();
       });
-      socket.resume();
     });
   }
 
@@ -111,6 +129,15 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         opts.database?.() ??
         new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
       shared = { db, files: new FileStore(db, storage) };
+      const identity = await loadServerIdentity(config.dataDir);
+      const partials = new PartialUploads(
+        config.dataDir,
+        config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
+      );
+      await partials.init();
+      v4 = { identity, partials };
+      partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
+      partialSweeper.unref();
       const srv = createServer({ pauseOnConnect: false }, onConnection);
       server = srv;
       await new Promise<void>((resolve, reject) => {
@@ -131,13 +158,20 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       }, interval);
       sweeper.unref();
       const addr = srv.address() as AddressInfo;
-      log.info({ event: 'listening', host: addr.address, port: addr.port, data: config.dataDir });
+      log.info({
+        event: 'listening',
+        host: addr.address,
+        port: addr.port,
+        data: config.dataDir,
+        fingerprint: identity.fingerprint,
+      });
       return addr;
     },
 
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
+        if (partialSweeper) clearInterval(partialSweeper);
         const closed = server ? new Promise<void>((r) => server!.close(() => r())) : Promise.resolve();
         await Promise.all([...connections].map((c) => c.destroy()));
         connections.clear();

@@ -19,6 +19,7 @@ import {
   RequestCode,
   ResponseCode,
 } from '../../lib/protocol';
+import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
   type Identity,
   RawClient,
@@ -240,7 +241,10 @@ describe('fuzzing the server process', () => {
       for (const p of walk(data)) {
         const rel = relative(data, p);
         expect(
-          rel.startsWith(`files${sep}`) || rel.startsWith('defensive.db') || rel.startsWith(`tmp${sep}`),
+          rel.startsWith(`files${sep}`) ||
+            rel.startsWith('defensive.db') ||
+            rel.startsWith(`tmp${sep}`) ||
+            SERVER_KEY_FILES.includes(rel),
           rel,
         ).toBe(true);
         if (rel.startsWith(`files${sep}`)) expect(rel.split(sep)).toHaveLength(3);

@@ -1,0 +1,64 @@
+/**
+ * TEST ONLY: a byte-counting TCP proxy for protocol v4 tests: XORs the client -> server byte
+ * at `flipAt` (an offset into that direction's stream), or cuts the connection once
+ * `cutAfter` client -> server bytes went through. Server -> client bytes pass unchanged.
+ * Each connection counts from 0; `armed` switches the mutation on for new connections.
+ */
+import net from 'node:net';
+
+export interface V4ProxyOptions {
+  targetPort: number;
+  flipAt?: number;
+  cutAfter?: number;
+}
+
+export interface V4Proxy {
+  port: number;
+  armed: boolean;
+  opts: V4ProxyOptions;
+  close(): Promise<void>;
+}
+
+export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
+  const sockets = new Set<net.Socket>();
+  const proxy: V4Proxy = { port: 0, armed: true, opts, close: async () => {} };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(opts.targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    const armed = proxy.armed;
+    let seen = 0;
+    const kill = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk: Buffer) => {
+      const start = seen;
+      seen += chunk.length;
+      const { flipAt, cutAfter } = proxy.opts;
+      if (armed && cutAfter !== undefined && seen > cutAfter) {
+        upstream.write(chunk.subarray(0, Math.max(0, cutAfter - start)), kill);
+        return;
+      }
+      if (armed && flipAt !== undefined && flipAt >= start && flipAt < seen) {
+        const copy = Buffer.from(chunk);
+        copy[flipAt - start]! ^= 0x01;
+        upstream.write(copy);
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    client.on('close', kill);
+    upstream.on('close', kill);
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  proxy.port = (server.address() as net.AddressInfo).port;
+  proxy.close = () =>
+    new Promise((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    });
+  return proxy;
+}
