@@ -8,7 +8,7 @@ import { ClientError, ClientSession, type EstablishEvent, establishIdentity } fr
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS } from '../lib/protocol';
-import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
+import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
@@ -22,6 +22,7 @@ import {
 } from './identity-store';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { transferV4 } from './v4-transfer';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -46,6 +47,7 @@ interface Plan {
   unwrap?: (encrypted: Uint8Array) => Promise<Uint8Array>;
   files: LocalFile[];
   json: boolean;
+  protocol: Protocol;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -57,7 +59,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return EXIT_OK;
     }
     const plan = await makePlan(args, io.cwd);
-    return await transfer(plan, io);
+    if (plan.protocol === '3') return await transfer(plan, io);
+    try {
+      return await transferV4(plan, io);
+    } catch (e) {
+      if (!(plan.protocol === 'auto' && e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4')) throw e;
+      say(`${e.message} Using protocol 3 on a new connection.`);
+      // Protocol 3's own rules (ASCII names, 4 GiB) now apply to every file.
+      return await transfer(
+        {
+          ...plan,
+          files: await prepareFiles(
+            plan.files.map((f) => f.path),
+            3,
+          ),
+        },
+        io,
+      );
+    }
   } catch (e) {
     if (io.signal?.aborted) {
       say('Interrupted.');
@@ -116,7 +135,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
       `No file to send: name files on the command line, or put a path on line 3 of ${path.join(dir, TRANSFER_INFO)}.`,
     );
   }
-  const files = await prepareFiles(filePaths);
+  const files = await prepareFiles(filePaths, args.protocol === '3' ? 3 : 4);
 
   let unwrap: Plan['unwrap'];
   if (identity) {
@@ -132,15 +151,15 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
-  return { dir, server, name, identity, unwrap, files, json: args.json };
+  return { dir, server, name, identity, unwrap, files, json: args.json, protocol: args.protocol };
 }
 
 /**
  * Checks every file before any is sent, so one wrong argument among several sends none and
  * the person learns of all of them at once (a usage error: exit 2).
  */
-async function prepareFiles(filePaths: readonly string[]): Promise<LocalFile[]> {
-  const checked = await Promise.allSettled(filePaths.map((f) => prepareFile(f)));
+async function prepareFiles(filePaths: readonly string[], protocol: 3 | 4): Promise<LocalFile[]> {
+  const checked = await Promise.allSettled(filePaths.map((f) => prepareFile(f, protocol)));
   const wrong = checked.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   for (const e of wrong) if (!(e instanceof CliError)) throw e;
   if (wrong.length > 0) {

@@ -35,7 +35,8 @@ function runCli(
   env: Record<string, string> = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // These are protocol 3's tests: said explicitly now that the default is auto (v4 first).
+    const child = spawn(process.execPath, [CLI, '--protocol', '3', ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },

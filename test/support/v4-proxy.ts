@@ -62,3 +62,45 @@ export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
     });
   return proxy;
 }
+
+/**
+ * TEST ONLY: what a version 3 server does with a v4 client, in front of our server: a first
+ * frame with version byte 4 gets a v3 1607 and the connection is closed; v3 connections are
+ * relayed to `targetPort` unchanged. (The reference Python servers do the same or just close.)
+ */
+export async function startV3OnlyFront(
+  targetPort: number,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => {});
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 17) return;
+      client.off('data', onData);
+      if (head[16] === 4) {
+        client.end(Buffer.from([3, 0x47, 6, 0, 0, 0, 0]));
+        return;
+      }
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      upstream.write(head);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+    };
+    client.on('data', onData);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
