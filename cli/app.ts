@@ -48,6 +48,8 @@ interface Plan {
   files: LocalFile[];
   json: boolean;
   protocol: Protocol;
+  /** Zero-pad each file's last packet (protocol 3 to a server that does not speak 4). */
+  padLastPacket?: boolean;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -65,17 +67,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     } catch (e) {
       if (!(plan.protocol === 'auto' && e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4')) throw e;
       say(`${e.message} Using protocol 3 on a new connection.`);
-      // Protocol 3's own rules (ASCII names, 4 GiB) now apply to every file.
-      return await transfer(
-        {
-          ...plan,
-          files: await prepareFiles(
-            plan.files.map((f) => f.path),
-            3,
-          ),
-        },
-        io,
+      // Protocol 3's own rules (ASCII names, 4 GiB) now apply to every file; a server without
+      // protocol 4 is not ours, so it gets the reference client's packet shape.
+      const files = await prepareFiles(
+        plan.files.map((f) => f.path),
+        3,
       );
+      return await transfer({ ...plan, files, padLastPacket: true }, io);
     }
   } catch (e) {
     if (io.signal?.aborted) {
@@ -135,7 +133,8 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
       `No file to send: name files on the command line, or put a path on line 3 of ${path.join(dir, TRANSFER_INFO)}.`,
     );
   }
-  const files = await prepareFiles(filePaths, args.protocol === '3' ? 3 : 4);
+  const protocol = args.protocol ?? 'auto';
+  const files = await prepareFiles(filePaths, protocol === '3' ? 3 : 4);
 
   let unwrap: Plan['unwrap'];
   if (identity) {
@@ -151,7 +150,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
-  return { dir, server, name, identity, unwrap, files, json: args.json, protocol: args.protocol };
+  return { dir, server, name, identity, unwrap, files, json: args.json, protocol };
 }
 
 /**
@@ -193,7 +192,11 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
   const onAbort = () => transport.close();
   io.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const session = new ClientSession({ transport, encryptorFactory: nodeEncryptorFactory });
+    const session = new ClientSession({
+      transport,
+      encryptorFactory: nodeEncryptorFactory,
+      padLastPacket: plan.padLastPacket === true,
+    });
     const onEvent = (e: EstablishEvent) => {
       if (e.type === 'reconnected') say(`Reconnected to ${where} as "${plan.name}".`);
       else if (e.type === 'reconnect-rejected') {

@@ -16,8 +16,8 @@ export interface CliArgs {
   dir?: string;
   /** One JSON object per file on stdout instead of the readable line. */
   json: boolean;
-  /** 3, 4, or auto (4, falling back to 3 on a new connection when the server does not speak 4). */
-  protocol: Protocol;
+  /** 3, 4, or auto (4, falling back to 3 on a new connection when the server does not speak 4); unset: auto. */
+  protocol?: Protocol;
   files: string[];
 }
 
@@ -80,7 +80,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     positionals: true,
     fail: usageError,
   });
-  const out: CliArgs = { help, json: values.json === true, protocol: values.protocol, files: positionals };
+  const out: CliArgs = { help, json: values.json === true, files: positionals };
+  if (values.protocol !== 'auto') out.protocol = values.protocol;
   if (values.server !== undefined) out.server = values.server;
   if (values.name !== undefined) out.name = values.name;
   if (values.dir !== undefined) out.dir = values.dir;

@@ -80,10 +80,14 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         return;
       }
       socket.once('close', () => lease.release());
-      void pickProtocol(socket, config.idleTimeoutMs).then((version) => {
-        // Silent from the start: the same line a v3 connection's idle timeout writes.
-        if (version === 'idle' && sampler.allow(peer.source, 'timeout idle')) {
-          log.child({ peer: peerText(peer) }).info({ event: 'timeout', reason: 'idle' });
+      // Silent from the start: closed when a v3 connection would have been (login grace or
+      // idle timeout, whichever comes first), with the same log line.
+      const graceFirst = config.loginGraceMs < config.idleTimeoutMs;
+      const silentMs = graceFirst ? config.loginGraceMs : config.idleTimeoutMs;
+      void pickProtocol(socket, silentMs).then((version) => {
+        const reason = graceFirst ? 'login grace' : 'idle';
+        if (version === 'idle' && sampler.allow(peer.source, `timeout ${reason}`)) {
+          log.child({ peer: peerText(peer) }).info({ event: 'timeout', reason });
         }
         if (typeof version !== 'number' || closing || !shared || socket.destroyed) {
           socket.destroy();

@@ -9,6 +9,7 @@
 import {
   FrameType,
   MessageType,
+  PREAMBLE_SIZE,
   RECORD_SIZE,
   SERVER_TO_CLIENT_FRAMES,
   V4_ERROR_SENTENCES,
@@ -137,7 +138,10 @@ export class V4ClientSession {
     });
     let first = true;
     try {
-      await transport.send([await hs.start()]);
+      // Two sends: over a WebSocket each is one message, and the bridge wants the preamble alone.
+      const first23 = await hs.start();
+      await transport.send([first23.subarray(0, PREAMBLE_SIZE)]);
+      await transport.send([first23.subarray(PREAMBLE_SIZE)]);
       for (;;) {
         while (frames.length === 0) {
           const chunk = await transport.receive();

@@ -72,7 +72,8 @@ export async function loadServerIdentity(dataDir: string): Promise<ServerIdentit
   if (!(await writeNew(join(dataDir, SERVER_KEY_FILE), `${bytesToBase64(pkcs8)}\n`, FILE_MODE))) {
     return (await readKey(dataDir))!; // another process made it first
   }
-  await writeFile(join(dataDir, SERVER_PUB_FILE), `${b64url(fresh.publicRaw)}\n`, { mode: 0o644 });
+  // 0600 like every file in the data folder (it is public; copy it out to publish it).
+  await writeFile(join(dataDir, SERVER_PUB_FILE), `${b64url(fresh.publicRaw)}\n`, { mode: FILE_MODE });
   return (await readKey(dataDir))!;
 }
 
