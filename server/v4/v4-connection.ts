@@ -16,6 +16,7 @@ import {
   V4_ERROR_SENTENCES,
   V4ErrorCode,
 } from '../../lib/protocol/v4/constants';
+import { V4ProtocolError } from '../../lib/protocol/v4/errors';
 import { FrameDecoder } from '../../lib/protocol/v4/frame-decoder';
 import { encodeFrame, type Frame } from '../../lib/protocol/v4/frames';
 import { encodeAlert, type Message, type UploadStart } from '../../lib/protocol/v4/messages';
@@ -121,6 +122,11 @@ export class V4Connection {
     if (e instanceof V4Error) {
       // Before the session exists the client has no key to read an Error with: Alert.
       this.#fatal(e.wireCode, e.message, this.#session !== null && e.code !== 'V4_ERR_RECORD');
+      return;
+    }
+    if (e instanceof V4ProtocolError) {
+      // A frame or message that breaks the format (a bad name, trailing bytes ...).
+      this.#fatal(V4ErrorCode.Malformed, e.message, this.#session !== null);
       return;
     }
     this.#log.error({ event: 'internal-error', message: (e as Error)?.message ?? String(e) });
@@ -277,7 +283,21 @@ export class V4Connection {
       await open.upload.remove();
       return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
     }
-    await open.upload.append(plain);
+    try {
+      await open.upload.append(plain);
+    } catch (e) {
+      // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
+      this.#open = null;
+      this.#dropping = true;
+      await open.upload.remove().catch(() => {});
+      this.#log.warn({ event: 'v4-write-failed', file: open.name, message: (e as Error).message });
+      return this.#refuse(
+        V4ErrorCode.StorageFailed,
+        V4_ERROR_SENTENCES[V4ErrorCode.StorageFailed],
+        open.uploadId,
+        open.name,
+      );
+    }
     if (open.opener.complete) await this.#complete(open);
   }
 
