@@ -10,7 +10,7 @@ const TEST_FILE = '\\.test\\.ts$';
 /** What every part may import besides its own rules: test support, for its tests only. */
 const TEST_SUPPORT = '^test/support/';
 /** The runtime-neutral core. */
-const CORE = '^lib/(protocol|crypto|client|format|invite)/';
+const CORE = '^lib/(protocol|crypto|client|format|invite|v4)/';
 /** Every folder of ours; a rule "only X" forbids this minus X. */
 const OURS = '^(lib|platform|browser|server|bridge|cli|app|bench|scripts|test|e2e)/';
 /** The app: its folder and its files at the root, where Next.js wants them. */
@@ -41,6 +41,9 @@ module.exports = {
     only('crypto-only-protocol', 'lib/crypto may import lib/protocol only.', '^lib/crypto/', [
       '^lib/protocol/',
     ]),
+    only('v4-only-protocol-and-crypto', 'lib/v4 may import lib/protocol and lib/crypto only.', '^lib/v4/', [
+      '^lib/(protocol|crypto)/',
+    ]),
     only(
       'invite-only-protocol-crypto',
       'lib/invite may import lib/protocol and lib/crypto only.',
@@ -49,9 +52,9 @@ module.exports = {
     ),
     only(
       'client-only-core',
-      'lib/client may import lib/protocol, lib/crypto and lib/format only.',
+      'lib/client may import lib/protocol, lib/crypto, lib/format and lib/v4 only.',
       '^lib/client/',
-      ['^lib/(protocol|crypto|format)/'],
+      ['^lib/(protocol|crypto|format|v4)/'],
     ),
     only(
       'platform-only-protocol',

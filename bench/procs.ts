@@ -76,8 +76,8 @@ export async function startBridge(targetPort: number, origins: string[]): Promis
 }
 
 /** The real CLI (`cli/main.ts`) as its own process. */
-export function startCli(args: string[], cwd: string): Proc {
-  return startPart('cli', args, { cwd, outputLimit: KEEP });
+export function startCli(args: string[], cwd: string, protocol: '3' | '4' = '3'): Proc {
+  return startPart('cli', ['--protocol', protocol, ...args], { cwd, outputLimit: KEEP });
 }
 
 /** `next start` of the existing production build on `port`. */

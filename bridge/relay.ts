@@ -9,10 +9,14 @@ import {
   RESPONSE_HEADER_SIZE,
   ResponseFrameDecoder,
 } from '../lib/protocol';
+import { SERVER_TO_CLIENT_FRAMES } from '../lib/protocol/v4/constants';
+import { FrameDecoder } from '../lib/protocol/v4/frame-decoder';
+import { encodeFrameHeader } from '../lib/protocol/v4/frames';
 import type { HostPort } from './config';
 import { BridgeError } from './errors';
 import { checkRequestMessage, closeCodeFor } from './frame-check';
 import type { ConnectionRecord, Logger } from './log';
+import { checkV4Message, isPreamble } from './v4-frame-check';
 
 export interface RelayOptions {
   target: HostPort;
@@ -56,6 +60,9 @@ const TCP_LINGER_MS = 5_000;
 export class Relay {
   readonly #tcp: Socket;
   readonly #decoder = new ResponseFrameDecoder();
+  /** Set by a first message that is the v4 preamble: both directions are then v4 frames. */
+  #v4: FrameDecoder | null = null;
+  #firstMessage = true;
   readonly #started = Date.now();
   readonly #wsHigh: number;
   readonly #wsLow: number;
@@ -157,7 +164,11 @@ export class Relay {
     // Default binaryType 'nodebuffer': one Buffer per message, fragments already joined.
     const message = data as Buffer;
     try {
-      checkRequestMessage(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
+      if (this.#firstMessage && isPreamble(message)) {
+        this.#v4 = new FrameDecoder({ allowed: SERVER_TO_CLIENT_FRAMES });
+      } else if (this.#v4) checkV4Message(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
+      else checkRequestMessage(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
+      this.#firstMessage = false;
     } catch (err) {
       if (!(err instanceof BridgeError)) throw err;
       this.#end(closeCodeFor(err.code), 'bridge');
@@ -182,6 +193,10 @@ export class Relay {
     // After the browser or the bridge ended it, nobody reads responses any more.
     if ((this.#ending && this.#ending.by !== 'target') || this.#ws.readyState !== this.#ws.OPEN) return;
     this.#touch();
+    if (this.#v4) {
+      this.#relayV4(this.#v4, chunk);
+      return;
+    }
     let frames: ReturnType<ResponseFrameDecoder['push']>;
     try {
       frames = this.#decoder.push(chunk);
@@ -194,6 +209,28 @@ export class Relay {
       const message = Buffer.allocUnsafe(RESPONSE_HEADER_SIZE + payload.length);
       encodeResponseHeader(header, message);
       message.set(payload, RESPONSE_HEADER_SIZE);
+      this.#bytesOut += message.length;
+      this.#ws.send(message, { binary: true }, () => this.#onWsSent());
+    }
+    if (!this.#tcpPaused && this.#ws.bufferedAmount > this.#wsHigh) {
+      this.#tcpPaused = true;
+      this.#tcp.pause();
+    }
+  }
+
+  /** Server -> browser on a v4 connection: one frame per message, as for v3. */
+  #relayV4(decoder: FrameDecoder, chunk: Buffer): void {
+    let frames: ReturnType<FrameDecoder['push']>;
+    try {
+      frames = decoder.push(chunk);
+    } catch {
+      this.#end(CloseCode.TargetProtocolError, 'bridge');
+      return;
+    }
+    for (const f of frames) {
+      const message = Buffer.allocUnsafe(6 + f.body.length);
+      message.set(encodeFrameHeader(f.type, f.body.length));
+      message.set(f.body, 6);
       this.#bytesOut += message.length;
       this.#ws.send(message, { binary: true }, () => this.#onWsSent());
     }

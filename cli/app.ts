@@ -8,7 +8,7 @@ import { ClientError, ClientSession, type EstablishEvent, establishIdentity } fr
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
-import { parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
+import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
@@ -26,6 +26,7 @@ import {
 import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { transferV4 } from './v4-transfer';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -54,6 +55,9 @@ interface Plan {
   json: boolean;
   /** The invite offered to the bridge; `saved` when it came from invite.link. */
   invite: (CheckedInvite & { saved: boolean }) | null;
+  protocol: Protocol;
+  /** Zero-pad each file's last packet (protocol 3 to a server that does not speak 4). */
+  padLastPacket?: boolean;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -65,7 +69,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return EXIT_OK;
     }
     const plan = await makePlan(args, io.cwd);
-    return await transfer(plan, io);
+    // Through a bridge only protocol 3 for now: the server serves v4 to direct clients only,
+    // until v4 checks invites and quotas (issue 11), so auto goes straight to 3 there.
+    const v3 = plan.protocol === '3' || (plan.protocol === 'auto' && plan.server.kind === 'ws');
+    if (v3) return await transfer(plan, io);
+    try {
+      return await transferV4(plan, io);
+    } catch (e) {
+      if (!(plan.protocol === 'auto' && e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4')) throw e;
+      say(`${e.message} Using protocol 3 on a new connection.`);
+      // Protocol 3's own rules (ASCII names, 4 GiB) now apply to every file; a server without
+      // protocol 4 is not ours, so it gets the reference client's packet shape.
+      const files = await prepareFiles(
+        plan.files.map((f) => f.path),
+        3,
+      );
+      return await transfer({ ...plan, files, padLastPacket: true }, io);
+    }
   } catch (e) {
     if (io.signal?.aborted) {
       say('Interrupted.');
@@ -124,7 +144,8 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
       `No file to send: name files on the command line, or put a path on line 3 of ${path.join(dir, TRANSFER_INFO)}.`,
     );
   }
-  const files = await prepareFiles(filePaths);
+  const protocol = args.protocol ?? 'auto';
+  const files = await prepareFiles(filePaths, protocol === '3' ? 3 : 4);
   const invite = await planInvite(args.invite, server, dir);
 
   let unwrap: Plan['unwrap'];
@@ -141,7 +162,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
-  return { dir, server, name, identity, unwrap, files, json: args.json, invite };
+  return { dir, server, name, identity, unwrap, files, json: args.json, invite, protocol };
 }
 
 /**
@@ -174,8 +195,8 @@ async function planInvite(
  * Checks every file before any is sent, so one wrong argument among several sends none and
  * the person learns of all of them at once (a usage error: exit 2).
  */
-async function prepareFiles(filePaths: readonly string[]): Promise<LocalFile[]> {
-  const checked = await Promise.allSettled(filePaths.map((f) => prepareFile(f)));
+async function prepareFiles(filePaths: readonly string[], protocol: 3 | 4): Promise<LocalFile[]> {
+  const checked = await Promise.allSettled(filePaths.map((f) => prepareFile(f, protocol)));
   const wrong = checked.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   for (const e of wrong) if (!(e instanceof CliError)) throw e;
   if (wrong.length > 0) {
@@ -209,7 +230,11 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
   const onAbort = () => transport.close();
   io.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const session = new ClientSession({ transport, encryptorFactory: nodeEncryptorFactory });
+    const session = new ClientSession({
+      transport,
+      encryptorFactory: nodeEncryptorFactory,
+      padLastPacket: plan.padLastPacket === true,
+    });
     const onEvent = (e: EstablishEvent) => {
       if (e.type === 'reconnected') say(`Reconnected to ${where} as "${plan.name}".`);
       else if (e.type === 'reconnect-rejected') {

@@ -1,7 +1,7 @@
 /** Command-line parsing for the CLI client (pure: no fs, no process). */
 import { DEFAULT_SERVER_PORT } from '../lib/protocol';
 import { flag, helpText, parseOptions, value } from '../platform/options';
-import { hostPort, text, url } from '../platform/validators';
+import { hostPort, oneOf, text, url } from '../platform/validators';
 import { CliError } from './errors';
 
 const serverHostPort = hostPort({ defaultPort: DEFAULT_SERVER_PORT, minPort: 1 });
@@ -18,8 +18,13 @@ export interface CliArgs {
   json: boolean;
   /** An invite link or bare token, for a bridge in invite mode (ws:// --server only). */
   invite?: string;
+  /** 3, 4, or auto (4, falling back to 3 on a new connection when the server does not speak 4); unset: auto. */
+  protocol?: Protocol;
   files: string[];
 }
+
+export type Protocol = '3' | '4' | 'auto';
+export const PROTOCOLS: readonly Protocol[] = ['3', '4', 'auto'];
 
 /** The CLI's flags. No environment variables: its settings live in transfer.info and me.info. */
 export const CLI_OPTIONS = {
@@ -38,6 +43,11 @@ export const CLI_OPTIONS = {
   invite: value(text, {
     arg: 'LINK',
     help: 'the invite link the owner of the server gave you (or its bare sfi1... token); only with --server ws://... (a bridge), kept in invite.link in the identity folder for later runs',
+  }),
+  protocol: value(oneOf(PROTOCOLS), {
+    arg: '3|4|auto',
+    default: 'auto' as Protocol,
+    help: 'protocol version: 4 (authenticated encryption, resumable, any size), 3 (the reference protocol), or auto: 4, falling back to 3 when the server does not speak it (default auto)',
   }),
   json: flag({
     help: 'one JSON object per file on stdout (name, path, size, crc, status, seconds, ...) for scripts',
@@ -81,6 +91,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     fail: usageError,
   });
   const out: CliArgs = { help, json: values.json === true, files: positionals };
+  if (values.protocol !== 'auto') out.protocol = values.protocol;
   if (values.server !== undefined) out.server = values.server;
   if (values.name !== undefined) out.name = values.name;
   if (values.dir !== undefined) out.dir = values.dir;

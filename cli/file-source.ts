@@ -4,6 +4,8 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileSource } from '../lib/client';
 import { MAX_FILE_NAME_LENGTH, MAX_FILE_SIZE, ProtocolError, validateName } from '../lib/protocol';
+import { MAX_FILE_NAME_BYTES } from '../lib/protocol/v4/constants';
+import { checkNameText } from '../lib/protocol/v4/messages';
 import { CliError } from './errors';
 
 /** Read size: large reads keep syscalls few; memory stays at a couple of these per file. */
@@ -17,7 +19,7 @@ export interface LocalFile extends FileSource {
  * Checks that `filePath` is a readable regular file whose name fits the protocol's
  * file name field, and returns a source that streams it from the start on each open().
  */
-export async function prepareFile(filePath: string): Promise<LocalFile> {
+export async function prepareFile(filePath: string, protocol: 3 | 4 = 3): Promise<LocalFile> {
   let size: number;
   try {
     const st = await stat(filePath);
@@ -38,6 +40,7 @@ export async function prepareFile(filePath: string): Promise<LocalFile> {
     throw new CliError('CLI_ERR_FILE', `${filePath} ${why}`, { cause: e });
   }
   const name = path.basename(filePath);
+  if (protocol === 4) return v4File(filePath, name, size);
   try {
     validateName(name, MAX_FILE_NAME_LENGTH);
   } catch (e) {
@@ -53,6 +56,25 @@ export async function prepareFile(filePath: string): Promise<LocalFile> {
     throw new CliError(
       'CLI_ERR_FILE',
       `${filePath} is ${size} bytes; protocol v3 can send at most ${MAX_FILE_SIZE} bytes (4 GiB). Split it first.`,
+    );
+  }
+  return {
+    path: filePath,
+    name,
+    size,
+    open: () => createReadStream(filePath, { highWaterMark: READ_CHUNK_SIZE }),
+  };
+}
+
+/** Protocol v4's rules: a UTF-8 name of up to 255 bytes without control characters, 64-bit sizes. */
+function v4File(filePath: string, name: string, size: number): LocalFile {
+  try {
+    checkNameText(name, MAX_FILE_NAME_BYTES, true);
+  } catch (e) {
+    throw new CliError(
+      'CLI_ERR_FILE',
+      `The name of ${filePath} cannot be sent: ${(e as Error).message} Copy or rename the file.`,
+      { cause: e },
     );
   }
   return {

@@ -30,7 +30,18 @@ test('import a me.info made by the CLI, then upload as that client', async ({
   // The command-line client registers (writing me.info) and sends a file, straight over TCP.
   const cli = spawnSync(
     join(ROOT, 'node_modules', '.bin', 'tsx'),
-    ['cli/main.ts', '--server', `127.0.0.1:${system.serverPort}`, '--name', name, '--dir', dir, first.path],
+    [
+      'cli/main.ts',
+      '--protocol',
+      '3',
+      '--server',
+      `127.0.0.1:${system.serverPort}`,
+      '--name',
+      name,
+      '--dir',
+      dir,
+      first.path,
+    ],
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
   );
   expect(cli.status, `CLI output:\n${cli.stdout}\n${cli.stderr}`).toBe(0);
@@ -105,7 +116,7 @@ test('the me.info downloaded from the page works in the CLI (it reconnects as th
   const f = makeFile(testInfo, 'cli-after-browser.bin', 50 * 1024);
   const cli = spawnSync(
     join(ROOT, 'node_modules', '.bin', 'tsx'),
-    ['cli/main.ts', '--server', `127.0.0.1:${system.serverPort}`, '--dir', dir, f.path],
+    ['cli/main.ts', '--protocol', '3', '--server', `127.0.0.1:${system.serverPort}`, '--dir', dir, f.path],
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
   );
   expect(cli.status, `CLI output:\n${cli.stdout}\n${cli.stderr}`).toBe(0);

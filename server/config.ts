@@ -12,6 +12,7 @@ import {
   MAX_U32,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
+import { DEFAULT_MAX_FILE_SIZE_V4, DEFAULT_PARTIAL_TTL_SECONDS, MAX_U64 } from '../lib/protocol/v4/constants';
 import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
 import { cidr, duration, host, integer, oneOf, port, size, text, url } from '../platform/validators';
@@ -71,6 +72,10 @@ export interface ServerConfig {
   /** Bytes and files one client may store; null = no limit. */
   clientMaxBytes: number | null;
   clientMaxFiles: number | null;
+  /** Largest file a protocol v4 upload may declare (default DEFAULT_MAX_FILE_SIZE_V4, 64 GiB). */
+  v4MaxFileSize?: number;
+  /** An unfinished v4 upload without a new record this long is removed (default 24 h). */
+  partialTtlMs?: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -106,7 +111,7 @@ export const DEFAULT_DISK_RESERVE_FRACTION = 0.05;
 /** The file port.info is read from the working folder when no port is given. */
 export const PORT_INFO_FILE = 'port.info';
 
-export type Command = 'serve' | 'files' | 'help';
+export type Command = 'serve' | 'files' | 'info' | 'help';
 
 const BYTES_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -240,6 +245,18 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_UPLOAD_RATE_GRACE_MS,
     help: `age of an upload before --min-upload-rate applies (default ${DEFAULT_UPLOAD_RATE_GRACE_MS / 1000})`,
   }),
+  'max-file-size-v4': value(size(0, MAX_U64), {
+    arg: 'BYTES',
+    env: 'SFT_MAX_FILE_SIZE_V4',
+    default: DEFAULT_MAX_FILE_SIZE_V4,
+    help: `largest file a protocol v4 upload may declare (default ${DEFAULT_MAX_FILE_SIZE_V4 / 1024 ** 3}G; K/M/G suffixes)`,
+  }),
+  'partial-ttl': value(duration(365 * 86_400), {
+    arg: 'SECONDS',
+    env: 'SFT_PARTIAL_TTL',
+    default: DEFAULT_PARTIAL_TTL_SECONDS * 1000,
+    help: `remove an unfinished v4 upload after this long without a new record (default ${DEFAULT_PARTIAL_TTL_SECONDS})`,
+  }),
   'log-rate': value(integer(1, 100_000), {
     arg: 'N',
     env: 'SFT_LOG_RATE',
@@ -315,6 +332,7 @@ export function helpText(): string {
       'Usage: npm run server -- [options]          start the file server',
       '       npm run server -- files [--data DIR]  list received files',
       '       npm run server -- invite create|list|revoke ID, clients list|remove NAME  (invite --help)',
+      '       npm run server -- info [--data DIR]   print the server key fingerprint (protocol v4)',
     ].join('\n'),
     footer: 'Once ready it logs one JSON line with "event":"listening" and the host and port it took.',
   });
@@ -333,7 +351,7 @@ export function parseArgs(
   const parsed = parseOptions(SERVER_OPTIONS, argv, { env, positionals: true, fail: bad });
   const { values, warnings } = parsed;
   const [word, ...extra] = parsed.positionals;
-  if (extra.length > 0 || (word !== undefined && word !== 'files' && word !== 'serve')) {
+  if (extra.length > 0 || (word !== undefined && word !== 'files' && word !== 'info' && word !== 'serve')) {
     throw bad(`Unknown argument "${extra[0] ?? word}". Run with --help to see the options.`);
   }
   const command: Command = parsed.help ? 'help' : ((word as Command | undefined) ?? 'serve');
@@ -365,6 +383,8 @@ export function parseArgs(
     diskReserve: values['disk-reserve'] ?? null,
     clientMaxBytes: values['client-max-bytes'] ?? null,
     clientMaxFiles: values['client-max-files'] ?? null,
+    v4MaxFileSize: values['max-file-size-v4'],
+    partialTtlMs: values['partial-ttl'],
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

@@ -119,6 +119,13 @@ export interface Database {
     now: string,
     invite?: InviteSlot,
   ): Promise<boolean>;
+  /** The client whose protocol v4 identity is this Ed25519 public key (raw, 32 bytes). */
+  clientByV4Key(key: Uint8Array): Promise<ClientRow | undefined>;
+  /**
+   * Registers a protocol v4 client: a clients row (no RSA key) bound to its Ed25519 key, in
+   * one transaction. False when the name, the ID or the key is taken.
+   */
+  insertV4Client(id: Uint8Array, name: string, key: Uint8Array, now: string): Promise<boolean>;
   /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
   setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): Promise<void>;
   /** Updates LastSeen. */

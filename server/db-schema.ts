@@ -69,6 +69,15 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
     if (!have.has('InviteID')) db.exec('ALTER TABLE clients ADD COLUMN InviteID TEXT REFERENCES invites(ID)');
     db.exec('CREATE INDEX IF NOT EXISTS clients_invite ON clients(InviteID)');
   },
+  // 4 -> 5: protocol v4 identities: a client's Ed25519 public key names its clients row.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS v4_keys (
+        Key BLOB PRIMARY KEY CHECK (length(Key) = 32),
+        ID  BLOB NOT NULL UNIQUE REFERENCES clients(ID) ON DELETE CASCADE
+      );
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

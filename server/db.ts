@@ -64,12 +64,16 @@ function prepareWrites(db: Sqlite.Database) {
     clientFiles: db.prepare<[Uint8Array], FileRow>('SELECT * FROM files WHERE ID = ? ORDER BY rowid'),
     deleteKeylessClient: db.prepare<[Uint8Array]>(
       `DELETE FROM clients WHERE ID = ? AND PublicKey IS NULL
-         AND NOT EXISTS (SELECT 1 FROM files WHERE files.ID = clients.ID)`,
+         AND NOT EXISTS (SELECT 1 FROM files WHERE files.ID = clients.ID)
+         AND NOT EXISTS (SELECT 1 FROM v4_keys WHERE v4_keys.ID = clients.ID)`,
     ),
     setKeys: db.prepare<[Uint8Array | null, Uint8Array, string, Uint8Array]>(
       'UPDATE clients SET PublicKey = coalesce(?, PublicKey), AESKey = ?, LastSeen = ? WHERE ID = ?',
     ),
     touch: db.prepare<[string, Uint8Array]>('UPDATE clients SET LastSeen = ? WHERE ID = ?'),
+    insertV4Key: db.prepare<[Uint8Array, Uint8Array]>(
+      'INSERT INTO v4_keys (Key, ID) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
     setFolder: db.prepare<[string, Uint8Array]>(
       'UPDATE clients SET Folder = ? WHERE ID = ? AND Folder IS NULL',
     ),
@@ -180,6 +184,9 @@ export class SqliteDatabase implements Database {
       clientById: db.prepare<[Uint8Array], ClientRow>('SELECT * FROM clients WHERE ID = ?'),
       clientByName: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE Name = ?'),
       clientCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM clients'),
+      clientByV4Key: db.prepare<[Uint8Array], ClientRow>(
+        'SELECT c.* FROM clients c JOIN v4_keys k ON k.ID = c.ID WHERE k.Key = ?',
+      ),
       listFiles: db.prepare<[], ListedFile>(
         `SELECT f.*, c.Name AS ClientName FROM files f LEFT JOIN clients c ON c.ID = f.ID
          ORDER BY f.ReceivedAt, f.rowid`,
@@ -216,6 +223,20 @@ export class SqliteDatabase implements Database {
     return this.#db.transaction(() => {
       w.setFolder.run(proposed, id);
       return this.#s.clientById.get(id)?.Folder ?? undefined;
+    })();
+  }
+
+  async clientByV4Key(key: Uint8Array): Promise<ClientRow | undefined> {
+    return this.#s.clientByV4Key.get(key);
+  }
+
+  async insertV4Client(id: Uint8Array, name: string, key: Uint8Array, now: string): Promise<boolean> {
+    const w = this.#w();
+    return this.#db.transaction(() => {
+      if (!this.#insertClient(id, name, now, undefined)) return false;
+      if (w.insertV4Key.run(key, id).changes === 1) return true;
+      w.deleteKeylessClient.run(id); // the key was taken: undo the row
+      return false;
     })();
   }
 

@@ -29,6 +29,11 @@ export interface FileStorage {
   init(): Promise<number>;
   /** A new temp file for an upload in progress. */
   createTemp(): TempFile;
+  /**
+   * A finished file written elsewhere on this storage (a resumable v4 upload, which outlives
+   * restarts and so cannot live among the temp files), as a TempFile that commit() accepts.
+   */
+  adopt(path: string): TempFile;
   /** True when a stored file exists at `pathName`. */
   exists(pathName: string): Promise<boolean>;
   /**

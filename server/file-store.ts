@@ -36,6 +36,11 @@ export class FileStore {
     return this.#storage.createTemp();
   }
 
+  /** A finished file written outside the temp folder (a resumable v4 upload), for store(). */
+  adopt(path: string): TempFile {
+    return this.#storage.adopt(path);
+  }
+
   /**
    * Moves a finished upload into the client's folder (replacing an earlier upload of the
    * same name atomically) and records it unverified.

@@ -125,6 +125,25 @@ export class LocalTempFile implements TempFile {
   }
 }
 
+/** A complete file made elsewhere (data/partial/), handed to commit() like a finished temp file. */
+export class AdoptedFile implements TempFile {
+  readonly error = null;
+  readonly needsDrain = false;
+  constructor(readonly path: string) {}
+  write(): void {
+    throw new ServerError('SERVER_ERR_INTERNAL', 'An adopted file is complete.');
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+  finish(): Promise<void> {
+    return Promise.resolve();
+  }
+  async abort(): Promise<void> {
+    await rm(this.path, { force: true }).catch(() => {});
+  }
+}
+
 export class LocalFileStorage implements FileStorage {
   readonly filesDir: string;
   readonly tmpDir: string;
@@ -162,6 +181,10 @@ export class LocalFileStorage implements FileStorage {
     );
   }
 
+  adopt(path: string): AdoptedFile {
+    return new AdoptedFile(path);
+  }
+
   /** Absolute path of a stored file; a path that would leave the files folder is refused. */
   #resolve(pathName: string): string {
     const abs = resolve(this.filesDir, pathName);
@@ -179,7 +202,7 @@ export class LocalFileStorage implements FileStorage {
   }
 
   async commit(temp: TempFile, pathName: string): Promise<void> {
-    if (!(temp instanceof LocalTempFile)) {
+    if (!(temp instanceof LocalTempFile || temp instanceof AdoptedFile)) {
       throw new ServerError('SERVER_ERR_INTERNAL', 'A temp file from another storage.');
     }
     const target = this.#resolve(pathName);

@@ -11,6 +11,7 @@ import { helpText, parseArgs } from './config';
 import { ServerError } from './errors';
 import { formatListing, listReceivedFiles } from './files-command';
 import { createFileServer } from './server';
+import { readServerFingerprint } from './v4/server-key';
 
 async function main(argv: string[]): Promise<number> {
   if ((ADMIN_WORDS as readonly string[]).includes(argv[0] ?? '')) {
@@ -25,6 +26,15 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.command === 'files') {
     process.stdout.write(
       formatListing(listReceivedFiles(parsed.config.dataDir), process.stdout.isTTY === true),
+    );
+    return 0;
+  }
+  if (parsed.command === 'info') {
+    const fp = await readServerFingerprint(parsed.config.dataDir);
+    process.stdout.write(
+      fp
+        ? `Server key fingerprint (protocol v4): ${fp}\n`
+        : `No server key in ${parsed.config.dataDir} yet; it is made at the first start.\n`,
     );
     return 0;
   }

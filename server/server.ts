@@ -7,9 +7,10 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isLoopbackHost } from '../lib/invite/access';
+import { DEFAULT_PARTIAL_TTL_SECONDS } from '../lib/protocol/v4/constants';
 import { createLogger, type Logger } from '../platform/log';
 import { LogSampler } from '../platform/log-sampler';
-import { Admission } from './admission';
+import { Admission, peerText } from './admission';
 import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_DISK_RESERVE_FRACTION, type ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
@@ -21,12 +22,18 @@ import { InviteGate } from './invite-gate';
 import { loadInviteKeys } from './invite-keys';
 import { LocalFileStorage } from './local-storage';
 import { PeerLimits } from './peer-limits';
+import { pickProtocol } from './protocol-switch';
 import { TurnBudget } from './turn-budget';
 import { UploadQuota } from './upload-quota';
+import { PartialUploads } from './v4/partial-uploads';
+import { loadServerIdentity, type ServerIdentity } from './v4/server-key';
+import { V4Connection } from './v4/v4-connection';
 
 export const DATABASE_FILE = 'defensive.db';
 /** How often connections are checked for the idle timeout (at most). */
 const SWEEP_INTERVAL_MS = 1000;
+/** How often expired unfinished v4 uploads are removed. */
+const PARTIAL_SWEEP_MS = 3_600_000;
 
 export interface FileServer {
   /** Opens the database and storage, cleans temp files and starts listening. */
@@ -54,10 +61,12 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
   const limits = new PeerLimits(config);
   const sampler = new LogSampler({ rate: config.logRate, log });
   const admission = new Admission(config, log, sampler);
-  const connections = new Set<Connection>();
+  const connections = new Set<Connection | V4Connection>();
   let shared: { db: Database; files: FileStore; invites: InviteGate; quota: UploadQuota } | null = null;
+  let v4: { identity: ServerIdentity; partials: PartialUploads } | null = null;
   let server: Server | null = null;
   let sweeper: NodeJS.Timeout | null = null;
+  let partialSweeper: NodeJS.Timeout | null = null;
   let closing: Promise<void> | null = null;
 
   function onConnection(socket: Socket): void {
@@ -75,16 +84,34 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         return;
       }
       socket.once('close', () => lease.release());
-      const connection = new Connection(
-        socket,
-        { ...shared, config, log, budget, limits, sampler },
-        { peer, lease },
-      );
-      connections.add(connection);
-      socket.once('close', () => {
-        void connection.close('peer closed').then(() => connections.delete(connection));
+      // Silent from the start: closed when a v3 connection would have been (login grace or
+      // idle timeout, whichever comes first), with the same log line.
+      const graceFirst = config.loginGraceMs < config.idleTimeoutMs;
+      const silentMs = graceFirst ? config.loginGraceMs : config.idleTimeoutMs;
+      void pickProtocol(socket, silentMs).then((version) => {
+        const reason = graceFirst ? 'login grace' : 'idle';
+        if (version === 'idle' && sampler.allow(peer.source, `timeout ${reason}`)) {
+          log.child({ peer: peerText(peer) }).info({ event: 'timeout', reason });
+        }
+        if (typeof version !== 'number' || closing || !shared || socket.destroyed) {
+          socket.destroy();
+          return;
+        }
+        // Version 4 does not yet check invites, quotas or the disk reserve (issue 11, left), so
+        // it is served only to direct clients, which --tcp-allow already limits to the owner's
+        // networks. A relayed v4 preamble goes to the v3 connection, which answers it as a
+        // version 3 server does (1607, close): a client in auto mode then speaks v3, where
+        // invites and quotas hold.
+        const connection =
+          version === 4 && v4 && peer.via === undefined
+            ? new V4Connection(socket, { ...shared, ...v4, config, log }, { peer, lease })
+            : new Connection(socket, { ...shared, config, log, budget, limits, sampler }, { peer, lease });
+        connections.add(connection);
+        socket.once('close', () => {
+          void connection.close('peer closed').then(() => connections.delete(connection));
+        });
+        socket.resume();
       });
-      socket.resume();
     });
   }
 
@@ -122,6 +149,15 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         defaultReserve: { bytes: DEFAULT_DISK_RESERVE_BYTES, fraction: DEFAULT_DISK_RESERVE_FRACTION },
       });
       shared = { db, files: new FileStore(db, storage), invites, quota };
+      const identity = await loadServerIdentity(config.dataDir);
+      const partials = new PartialUploads(
+        config.dataDir,
+        config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
+      );
+      await partials.init();
+      v4 = { identity, partials };
+      partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
+      partialSweeper.unref();
       const srv = createServer({ pauseOnConnect: false }, onConnection);
       server = srv;
       await new Promise<void>((resolve, reject) => {
@@ -155,6 +191,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         port: addr.port,
         data: config.dataDir,
         access: config.access,
+        fingerprint: identity.fingerprint,
       });
       return addr;
     },
@@ -162,6 +199,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
+        if (partialSweeper) clearInterval(partialSweeper);
         const closed = server ? new Promise<void>((r) => server!.close(() => r())) : Promise.resolve();
         await Promise.all([...connections].map((c) => c.destroy()));
         connections.clear();

@@ -27,7 +27,17 @@ export type ClientErrorCode =
   /** A client or file name that cannot travel in a 255-byte name field. */
   | 'CLIENT_ERR_INVALID_NAME'
   /** The session was used after a fatal error or cancellation closed its connection. */
-  | 'CLIENT_ERR_SESSION_CLOSED';
+  | 'CLIENT_ERR_SESSION_CLOSED'
+  /** Protocol v4: the server answered as a version 3 server (or closed before answering). */
+  | 'CLIENT_ERR_NOT_V4'
+  /** Protocol v4: the server's key is not the one pinned for it. */
+  | 'CLIENT_ERR_SERVER_KEY_CHANGED'
+  /** Protocol v4: the server could not be authenticated, or broke the protocol. */
+  | 'CLIENT_ERR_V4_HANDSHAKE'
+  /** Protocol v4: the server refused with an error code (details.wireCode). */
+  | 'CLIENT_ERR_V4_REFUSED'
+  /** Protocol v4: the SHA-256 the server reported differs from ours. */
+  | 'CLIENT_ERR_HASH_MISMATCH';
 
 /** Details some failures carry for the caller to show (e.g. both CRCs after 4 attempts). */
 export interface ClientErrorDetails {
@@ -41,6 +51,8 @@ export interface ClientErrorDetails {
   responseCode?: number;
   /** Request code that was being answered. */
   requestCode?: number;
+  /** Protocol v4 error code (Alert or Error). */
+  wireCode?: number;
 }
 
 /** The one error type thrown by lib/client. */

@@ -25,6 +25,11 @@ export interface PacketiserOptions {
   contentSize: number;
   /** Preferred content bytes per packet (raised by choosePacketSize when needed). */
   packetSize: number;
+  /**
+   * Zero-pad the last packet to the full packet size, as the reference C++ client does (the
+   * urihor Python server refuses any other shape for files of more than one packet).
+   */
+  padLast?: boolean;
   /** Called before each packet is sent, with its number: throw to stop the sequence. */
   beforePacket(packetNumber: number): void;
   /** Sends one packet's parts (prefix first); resolves when more may be sent. */
@@ -90,6 +95,11 @@ export class Packetiser {
         `The encryptor produced more than the ${o.contentSize} bytes of ciphertext expected for "${o.fileName}".`,
       );
     }
+    // Only a file of several packets: a one-packet file is sent as the reference client sends it, unpadded.
+    const pad =
+      o.padLast && packetNumber === this.totalPackets && this.totalPackets > 1
+        ? this.packetSize - this.#fill
+        : 0;
     const prefix = encodeSendFilePrefix(
       {
         clientId: o.clientId,
@@ -99,10 +109,11 @@ export class Packetiser {
         totalPackets: this.totalPackets,
         fileName: o.fileName,
       },
-      this.#fill,
+      pad > 0 ? this.packetSize : this.#fill,
     );
     const parts = this.#parts;
     parts.unshift(prefix);
+    if (pad > 0) parts.push(new Uint8Array(pad));
     this.#parts = [];
     this.#packetNumber = packetNumber;
     this.#bytesSent += this.#fill;

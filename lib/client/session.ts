@@ -46,6 +46,8 @@ export interface ClientSessionOptions {
   encryptorFactory: EncryptorFactory;
   /** Ciphertext bytes per 1028 packet; raised for files that would need more than 65535 packets. */
   packetSize?: number;
+  /** Zero-pad each file's last packet to the packet size (the reference client's shape, for foreign servers). */
+  padLastPacket?: boolean;
 }
 
 export interface SendFileOptions {
@@ -60,6 +62,7 @@ export class ClientSession {
   readonly #transport: Transport;
   readonly #encryptorFactory: EncryptorFactory;
   readonly #packetSize: number;
+  readonly #padLast: boolean;
   readonly #decoder = new ResponseFrameDecoder();
   readonly #frames: ResponseFrame[] = [];
   #clientId: Uint8Array = EMPTY_CLIENT_ID;
@@ -74,6 +77,7 @@ export class ClientSession {
     const size = opts.packetSize ?? DEFAULT_PACKET_SIZE;
     if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`Invalid packet size ${size}.`);
     this.#packetSize = size;
+    this.#padLast = opts.padLastPacket ?? false;
   }
 
   /** The client ID sent in request headers: zeros until register() or reconnect(). */
@@ -276,6 +280,7 @@ export class ClientSession {
       origSize: size,
       contentSize: ciphertextSize(size),
       packetSize: this.#packetSize,
+      padLast: this.#padLast,
       beforePacket: (n) => {
         if (early) throw earlyAnswerError(early, n - 1, packets.totalPackets);
         if (signal?.aborted) throw cancelled(fileName);

@@ -40,7 +40,7 @@ async function runIn(
 }
 
 const cli = (cwd: string, args: string[]) =>
-  runIn(cwd, process.execPath, [path.join(ROOT, 'cli/bin.mjs'), ...args]);
+  runIn(cwd, process.execPath, [path.join(ROOT, 'cli/bin.mjs'), '--protocol', '3', ...args]); // protocol 3's first hour
 
 let tmp: string;
 let server: Listening;
@@ -74,6 +74,8 @@ describe('npm run client, typed in another folder', () => {
         'run',
         'client',
         '--',
+        '--protocol',
+        '3',
         '--server',
         `127.0.0.1:${server.port}`,
         '--name',

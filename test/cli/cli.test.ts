@@ -10,13 +10,23 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMeInfo, generateRsaKeyPair, parseMeInfo } from '../../lib/crypto';
-import { killCliRuns, type CliRun as Run, runCli } from '../support/cli-process';
+import { killCliRuns, type CliRun as Run, runCli as runCliProcess } from '../support/cli-process';
 import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
 import { spawnPart } from '../support/processes';
 import { systemCksum } from '../support/server-helpers';
 import { queryDb, sha256File } from '../support/server-state';
 
 const MIB = 1024 * 1024;
+
+/** These are protocol 3's tests: said explicitly now that the CLI's default is auto (v4 first). */
+function runCli(
+  args: string[],
+  cwd: string,
+  started?: (child: ChildProcess) => void,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  return runCliProcess(['--protocol', '3', ...args], cwd, started, env);
+}
 
 interface ServerProc {
   port: number;

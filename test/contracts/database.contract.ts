@@ -55,6 +55,18 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(await db.clientByName('nobody')).toBeUndefined();
     });
 
+    it('v4 clients: bound to one key; the key names the row; a v4 row is never reclaimed as keyless', async () => {
+      const key = new Uint8Array(32).fill(4);
+      expect(await db.insertV4Client(id(1), 'alice [v4 ab]', key, 't0')).toBe(true);
+      expect(bytes((await db.clientByV4Key(key))?.ID)).toEqual(bytes(id(1)));
+      expect(await db.clientByV4Key(new Uint8Array(32).fill(5))).toBeUndefined();
+      expect(await db.insertV4Client(id(2), 'other', key, 't0')).toBe(false);
+      expect(await db.clientById(id(2))).toBeUndefined();
+      expect(await db.insertV4Client(id(3), 'alice [v4 ab]', new Uint8Array(32).fill(6), 't0')).toBe(false);
+      expect(await db.reclaimKeylessName(id(1), id(7), 'alice [v4 ab]', 't1')).toBe(false);
+      expect(bytes((await db.clientByV4Key(key))?.ID)).toEqual(bytes(id(1)));
+    });
+
     it('clientCount; clientFolder: set once (the first proposal wins), undefined for an unknown client', async () => {
       expect(await db.clientCount()).toBe(0);
       await db.insertClient(id(1), 'a', 't0');

@@ -112,6 +112,8 @@ describe('npm start', () => {
         process.execPath,
         [
           path.join(ROOT, 'cli/bin.mjs'),
+          '--protocol',
+          '3',
           '--server',
           `127.0.0.1:${ports.server}`,
           '--name',

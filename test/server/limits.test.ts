@@ -5,6 +5,7 @@ import { join, relative, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
 import { listReceivedFiles } from '../../server/files-command';
+import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
   makeRsaKeys,
   RawClient,
@@ -190,9 +191,12 @@ describe('hostile file names', () => {
     // Nothing outside files/ besides the database and the invite key pair.
     for (const p of walk(s.dataDir)) {
       const rel = relative(s.dataDir, p);
-      expect(rel.startsWith(`files${sep}`) || /^(defensive\.db|invite\.(key|pub)$)/.test(rel), rel).toBe(
-        true,
-      );
+      expect(
+        rel.startsWith(`files${sep}`) ||
+          /^(defensive\.db|invite\.(key|pub)$)/.test(rel) ||
+          SERVER_KEY_FILES.includes(rel),
+        rel,
+      ).toBe(true);
     }
   });
 

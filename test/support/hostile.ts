@@ -25,6 +25,7 @@ import {
   ZERO_IV,
 } from '../../lib/protocol';
 import type { FileRow } from '../../server/database';
+import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
   makeRsaKeys,
   RawClient,
@@ -401,9 +402,12 @@ export function expectConfined(data: string): void {
   db.close();
   for (const p of walk(data)) {
     const parts = relative(data, p).split(sep);
-    if (parts.length === 1)
-      expect(parts[0], p).toMatch(/^(defensive\.db(-wal|-shm|-journal)?|invite\.(key|pub))$/);
-    else if (parts[0] === 'tmp') expect(parts.length, p).toBe(2);
+    if (parts.length === 1) {
+      // The database, and the server's own v4 key (server.key, server.pub).
+      if (!SERVER_KEY_FILES.includes(parts[0]!))
+        expect(parts[0], p).toMatch(/^(defensive\.db(-wal|-shm|-journal)?|invite\.(key|pub))$/);
+    } else if (parts[0] === 'tmp') expect(parts.length, p).toBe(2);
+    else if (parts[0] === 'partial') expect(parts.length, p).toBe(2);
     else {
       expect(parts[0], p).toBe('files');
       expect(parts.length, p).toBe(3);

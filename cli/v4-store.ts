@@ -1,0 +1,169 @@
+/**
+ * The CLI's protocol v4 files in its --dir folder, beside me.info:
+ * - `v4.key`: the client's long-term Ed25519 key (PKCS #8, base64, 0600), made on first use;
+ * - `known_servers`: one line per server, `ADDRESS SHA256:fingerprint` (like SSH's
+ *   known_hosts); a server is pinned on first use and a changed key is refused;
+ * - `v4-uploads.json`: unfinished uploads (server, path, size, mtime -> upload ID and file
+ *   key, 0600), so a later run of the same command resumes instead of starting over.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from '../lib/crypto';
+import { V4Error } from '../lib/v4/errors';
+import {
+  exportSigningKey,
+  fingerprint,
+  generateSigningKey,
+  importSigningKey,
+  type KeyPairWithRaw,
+} from '../lib/v4/keys';
+import { CliError } from './errors';
+
+export const V4_KEY_FILE = 'v4.key';
+export const KNOWN_SERVERS_FILE = 'known_servers';
+export const V4_UPLOADS_FILE = 'v4-uploads.json';
+const PRIVATE = 0o600;
+
+async function readOr(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CliError('CLI_ERR_CONFIG', `Cannot read ${file}: ${(e as Error).message}.`, { cause: e });
+  }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const h = await open(tmp, 'wx', PRIVATE);
+    try {
+      await h.writeFile(text, 'utf8');
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw new CliError('CLI_ERR_IDENTITY_WRITE', `Cannot write ${file}: ${(e as Error).message}.`, {
+      cause: e,
+    });
+  }
+}
+
+/** The v4 key of this folder, made (and saved) on first use. */
+export async function loadOrCreateV4Key(dir: string): Promise<{ key: KeyPairWithRaw; created: boolean }> {
+  const file = path.join(dir, V4_KEY_FILE);
+  const text = await readOr(file);
+  if (text !== null) {
+    try {
+      return { key: await importSigningKey(base64ToBytes(text.trim())), created: false };
+    } catch (e) {
+      throw new CliError(
+        'CLI_ERR_CONFIG',
+        `${file} is not an Ed25519 key: move it away to make a new identity.`,
+        { cause: e },
+      );
+    }
+  }
+  const key = await generateSigningKey(true);
+  await writeAtomically(file, `${bytesToBase64(await exportSigningKey(key.privateKey))}\n`);
+  return { key: await importSigningKey(base64ToBytes((await readFile(file, 'utf8')).trim())), created: true };
+}
+
+export class KnownServers {
+  readonly #file: string;
+  constructor(dir: string) {
+    this.#file = path.join(dir, KNOWN_SERVERS_FILE);
+  }
+
+  async #entries(): Promise<Map<string, string>> {
+    const text = (await readOr(this.#file)) ?? '';
+    const out = new Map<string, string>();
+    for (const line of text.split('\n')) {
+      const [address, fp] = line.trim().split(/\s+/);
+      if (address && fp && !address.startsWith('#')) out.set(address, fp);
+    }
+    return out;
+  }
+
+  /**
+   * Checks `serverKey` for `address`: pins it on first use (returns 'pinned'), accepts the
+   * pinned one ('known'), refuses another with V4_ERR_PINNED_KEY_CHANGED naming both.
+   */
+  async check(address: string, serverKey: Uint8Array): Promise<'pinned' | 'known'> {
+    const fp = await fingerprint(serverKey);
+    const entries = await this.#entries();
+    const pinned = entries.get(address);
+    if (pinned === fp) return 'known';
+    if (pinned !== undefined) {
+      throw new V4Error(
+        'V4_ERR_PINNED_KEY_CHANGED',
+        `WARNING: the server at ${address} presented key ${fp}, but ${pinned} is pinned for it in ${this.#file}. ` +
+          'Someone may be intercepting the connection, or the server got a new key. Nothing was sent. ' +
+          `If the operator confirms the new key, remove the line for ${address} from that file.`,
+      );
+    }
+    entries.set(address, fp);
+    await writeAtomically(this.#file, [...entries].map(([a, f]) => `${a} ${f}\n`).join(''));
+    return 'pinned';
+  }
+}
+
+export interface KeptUpload {
+  server: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  uploadId: Uint8Array;
+  fileKey: Uint8Array;
+}
+
+interface KeptJson {
+  server: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  uploadId: string;
+  fileKey: string;
+}
+
+/** Unfinished uploads, for resuming on a later run; matched by server, path, size and mtime. */
+export class KeptUploads {
+  readonly #file: string;
+  constructor(dir: string) {
+    this.#file = path.join(dir, V4_UPLOADS_FILE);
+  }
+
+  async #all(): Promise<KeptJson[]> {
+    const text = await readOr(this.#file);
+    if (!text) return [];
+    try {
+      const v = JSON.parse(text) as unknown;
+      return Array.isArray(v) ? (v as KeptJson[]) : [];
+    } catch {
+      return []; // a damaged file only costs a resume
+    }
+  }
+
+  async find(server: string, filePath: string, size: number, mtimeMs: number): Promise<KeptUpload | null> {
+    const e = (await this.#all()).find(
+      (k) => k.server === server && k.path === filePath && k.size === size && k.mtimeMs === mtimeMs,
+    );
+    return e ? { ...e, uploadId: hexToBytes(e.uploadId), fileKey: hexToBytes(e.fileKey) } : null;
+  }
+
+  async keep(u: KeptUpload): Promise<void> {
+    const rest = (await this.#all()).filter((k) => !(k.server === u.server && k.path === u.path));
+    rest.push({ ...u, uploadId: bytesToHex(u.uploadId), fileKey: bytesToHex(u.fileKey) });
+    await writeAtomically(this.#file, JSON.stringify(rest, null, 1));
+  }
+
+  async forget(server: string, filePath: string): Promise<void> {
+    const all = await this.#all();
+    const rest = all.filter((k) => !(k.server === server && k.path === filePath));
+    if (rest.length !== all.length) await writeAtomically(this.#file, JSON.stringify(rest, null, 1));
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The CLI's protocol v4 transfer: handshake with the pinned server key (known_servers), then
+ * each file as a resumable upload. A cut connection is resumed within the run (a few tries
+ * with backoff) and on a later run (v4-uploads.json); the server's SHA-256 is compared with
+ * ours and printed. CLIENT_ERR_NOT_V4 from the first connection lets `--protocol auto` fall
+ * back to version 3 on a new connection.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { ClientError } from '../lib/client';
+import { type Sha256, V4ClientSession, type V4Source } from '../lib/client/v4-session';
+import { bytesToHex } from '../lib/crypto';
+import { isFatalCode, V4ErrorCode } from '../lib/protocol/v4/constants';
+import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
+import type { ServerAddress } from './args';
+import { describeAddress, openTransport } from './connect';
+import type { LocalFile } from './file-source';
+import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { KeptUploads, KnownServers, loadOrCreateV4Key } from './v4-store';
+
+/** Connection attempts per file after a cut (the first included). */
+export const V4_TRIES = 4;
+const BACKOFF_MS = [0, 500, 1500, 4000];
+const READ_CHUNK = 1024 * 1024;
+/** Errors after which the server still holds the upload: reconnect and resume. */
+const RETRYABLE = new Set(['CLIENT_ERR_CONNECTION_CLOSED', 'CLIENT_ERR_UNREACHABLE', 'CLIENT_ERR_PROTOCOL']);
+/** The server no longer has (or never had) this upload: start it anew. */
+const START_AGAIN = new Set<number>([
+  V4ErrorCode.UploadExpired,
+  V4ErrorCode.UnknownUpload,
+  V4ErrorCode.UploadMismatch,
+]);
+
+export interface V4Plan {
+  dir: string;
+  server: ServerAddress;
+  name: string;
+  files: LocalFile[];
+  json: boolean;
+}
+
+export interface V4Io {
+  stdout: { write(text: string): unknown };
+  stderr: ProgressOutput;
+  signal?: AbortSignal;
+}
+
+export function nodeSha256(): Sha256 {
+  const h = createHash('sha256');
+  return { update: (b) => h.update(b), digest: () => new Uint8Array(h.digest()) };
+}
+
+function sourceOf(file: LocalFile): V4Source {
+  return {
+    name: file.name,
+    size: file.size,
+    openAt: (offset) => createReadStream(file.path, { start: offset, highWaterMark: READ_CHUNK }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the transfer; resolves the exit status (0 all stored, 1 a file failed). */
+export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
+  const say = (text: string) => io.stderr.write(`${text}\n`);
+  const where = describeAddress(plan.server);
+  const known = new KnownServers(plan.dir);
+  const kept = new KeptUploads(plan.dir);
+  const { key, created } = await loadOrCreateV4Key(plan.dir);
+  if (created) say(`Made a new protocol v4 identity in ${plan.dir} (v4.key).`);
+
+  let session: V4ClientSession | null = null;
+  let first = true;
+  const connect = async (): Promise<V4ClientSession> => {
+    const transport = await openTransport(plan.server);
+    const s = await V4ClientSession.open(transport, {
+      key: key as KeyPairWithRaw,
+      name: plan.name,
+      checkServerKey: async (serverKey) => {
+        if ((await known.check(where, serverKey)) === 'pinned')
+          say(`Pinned the key of ${where} on first use: ${await fingerprint(serverKey)}.`);
+      },
+    });
+    if (first) say(`Connected to ${where} with protocol 4${s.registered ? ' (registered this key)' : ''}.`);
+    first = false;
+    return s;
+  };
+  const onAbort = () => void session?.close();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
+  let failed = 0;
+  try {
+    // The first connection decides the protocol: NOT_V4 propagates for the fallback.
+    session = await connect();
+    for (const file of plan.files) {
+      const ok = await sendOne(file);
+      if (!ok) failed++;
+    }
+    return failed === 0 ? 0 : 1;
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+    await session?.close();
+  }
+
+  async function sendOne(file: LocalFile): Promise<boolean> {
+    const { mtimeMs } = await stat(file.path);
+    const previous = await kept.find(where, file.path, file.size, mtimeMs);
+    let ids = previous ?? {
+      uploadId: new Uint8Array(randomBytes(16)),
+      fileKey: new Uint8Array(randomBytes(32)),
+    };
+    let resume = previous !== null;
+    if (resume) say(`Resuming the unfinished upload of ${file.name}.`);
+    const started = performance.now();
+    for (let attempt = 0; attempt < V4_TRIES; ) {
+      const reporter = new ProgressReporter(io.stderr);
+      try {
+        await sleep(BACKOFF_MS[attempt] ?? 4000);
+        session ??= await connect();
+        const r = await session.upload(sourceOf(file), {
+          hash: nodeSha256,
+          ...ids,
+          resume,
+          signal: io.signal,
+          onStarted: (u) => kept.keep({ server: where, path: file.path, size: file.size, mtimeMs, ...u }),
+          onProgress: (sent, size) =>
+            reporter.update({
+              fileName: file.name,
+              phase: 'sending',
+              attempt: attempt + 1,
+              bytesRead: sent,
+              bytesSent: sent,
+              size,
+            }),
+        });
+        reporter.finish();
+        await kept.forget(where, file.path);
+        const seconds = (performance.now() - started) / 1000;
+        const sha256 = bytesToHex(r.sha256);
+        if (plan.json) {
+          io.stdout.write(
+            `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'verified', crc: null, sha256, seconds, protocol: 4, resumedFrom: r.resumedFrom, storedAs: r.storedName })}\n`,
+          );
+        } else {
+          const from = r.resumedFrom > 0 ? `  (resumed at record ${r.resumedFrom})` : '';
+          io.stdout.write(
+            `${file.name}  ${file.size} bytes  SHA-256 ${sha256}  verified${formatTiming(file.size, seconds)}${from}\n`,
+          );
+        }
+        return true;
+      } catch (e) {
+        reporter.finish();
+        if (!(e instanceof ClientError)) throw e;
+        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted) throw e;
+        if (e.code === 'CLIENT_ERR_V4_REFUSED' && resume && START_AGAIN.has(e.details.wireCode ?? 0)) {
+          say(`${e.message} Starting ${file.name} from the beginning.`);
+          await kept.forget(where, file.path);
+          ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+          resume = false;
+          continue;
+        }
+        if (RETRYABLE.has(e.code) && attempt + 1 < V4_TRIES) {
+          say(`The connection to ${where} was lost (${e.message}); reconnecting to resume ${file.name}...`);
+          await session?.close();
+          session = null;
+          resume = true;
+          attempt++;
+          continue;
+        }
+        // Only a non-fatal refusal leaves the connection usable for the next file.
+        if (e.code !== 'CLIENT_ERR_V4_REFUSED' || isFatalCode(e.details.wireCode ?? 0)) {
+          await session?.close();
+          session = null;
+        }
+        say(`Error: ${e.message}`);
+        if (plan.json) {
+          io.stdout.write(
+            `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'failed', crc: null, protocol: 4, reason: e.message })}\n`,
+          );
+        } else io.stdout.write(`${file.name}  ${file.size} bytes  FAILED (${e.message})\n`);
+        return false;
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The protocol v4 client session over a Transport: the handshake (lib/v4), then uploads as
+ * STREAMs of records with resume (docs/PROTOCOL.md, "Protocol version 4"). Runtime-neutral;
+ * SHA-256 of the plaintext comes from an injected incremental hasher (WebCrypto has none).
+ *
+ *   open(): preamble + ClientHello -> ServerHello, ServerAuth (pin checked) -> ClientAuth -> Welcome
+ *   upload(): UploadStart -> UploadReady(next) -> records next.. last -> UploadDone (SHA-256 compared)
+ */
+import {
+  FrameType,
+  MessageType,
+  PREAMBLE_SIZE,
+  RECORD_SIZE,
+  SERVER_TO_CLIENT_FRAMES,
+  V4_ERROR_SENTENCES,
+  type V4ErrorCode,
+} from '../protocol/v4/constants';
+import { FrameDecoder } from '../protocol/v4/frame-decoder';
+import { encodeFrameHeader, type Frame } from '../protocol/v4/frames';
+import { decodeAlert, type Message, type UploadDone } from '../protocol/v4/messages';
+import { V4Error } from '../v4/errors';
+import { ClientHandshake } from '../v4/handshake';
+import type { KeyPairWithRaw } from '../v4/keys';
+import type { Session } from '../v4/session';
+import { StreamSealer } from '../v4/stream';
+import { ClientError } from './errors';
+import type { Transport } from './transport';
+import { records } from './v4-records';
+
+export interface V4Identity {
+  key: KeyPairWithRaw;
+  name: string;
+}
+
+export interface V4ConnectOptions extends V4Identity {
+  invite?: string;
+  /** The pin: throw V4Error V4_ERR_PINNED_KEY_CHANGED to refuse this server key. */
+  checkServerKey(serverKey: Uint8Array): Promise<void> | void;
+}
+
+export interface V4Source {
+  name: string;
+  size: number;
+  /** The file's bytes from `offset` to its end, in chunks of any size. */
+  openAt(offset: number): AsyncIterable<Uint8Array>;
+}
+
+export interface Sha256 {
+  update(bytes: Uint8Array): void;
+  digest(): Uint8Array | Promise<Uint8Array>;
+}
+
+export interface V4UploadOptions {
+  hash: () => Sha256;
+  /** The upload's ID and key: fresh for a new upload, the kept ones to resume. */
+  uploadId?: Uint8Array;
+  fileKey?: Uint8Array;
+  resume?: boolean;
+  /** Called once the server has accepted the upload, with what a later resume needs. */
+  onStarted?(upload: { uploadId: Uint8Array; fileKey: Uint8Array; next: number }): void | Promise<void>;
+  onProgress?(sent: number, total: number): void;
+  signal?: AbortSignal;
+}
+
+export interface V4UploadResult {
+  uploadId: Uint8Array;
+  size: number;
+  sha256: Uint8Array;
+  storedName: string;
+  /** The record the server wanted first (0 unless resumed). */
+  resumedFrom: number;
+}
+
+/** Seals in flight at once, so AES runs while the previous record is being sent. */
+const SEALS_IN_FLIGHT = 4;
+
+function refused(code: number, reason: string): ClientError {
+  const sentence = V4_ERROR_SENTENCES[code as V4ErrorCode] ?? `Error ${code}.`;
+  return new ClientError(
+    'CLIENT_ERR_V4_REFUSED',
+    reason && reason !== sentence ? `${sentence} (${reason})` : sentence,
+    {
+      wireCode: code,
+    },
+  );
+}
+
+function fromV4(e: unknown): unknown {
+  if (!(e instanceof V4Error)) return e;
+  if (e.code === 'V4_ERR_PEER') return refused(e.wireCode, e.message);
+  if (e.code === 'V4_ERR_PINNED_KEY_CHANGED')
+    return new ClientError('CLIENT_ERR_SERVER_KEY_CHANGED', e.message, {}, { cause: e });
+  return new ClientError('CLIENT_ERR_V4_HANDSHAKE', e.message, { wireCode: e.wireCode }, { cause: e });
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export class V4ClientSession {
+  readonly #transport: Transport;
+  readonly #decoder: FrameDecoder;
+  readonly #frames: Frame[];
+  readonly #session: Session;
+  readonly clientId: Uint8Array;
+  readonly registered: boolean;
+  readonly maxFileSize: number;
+  readonly serverKey: Uint8Array;
+  #closed = false;
+
+  private constructor(
+    t: Transport,
+    decoder: FrameDecoder,
+    frames: Frame[],
+    est: {
+      session: Session;
+      welcome: { clientId: Uint8Array; registered: boolean; maxFileSize: number };
+      serverKey: Uint8Array;
+    },
+  ) {
+    this.#transport = t;
+    this.#decoder = decoder;
+    this.#frames = frames;
+    this.#session = est.session;
+    this.clientId = est.welcome.clientId;
+    this.registered = est.welcome.registered;
+    this.maxFileSize = est.welcome.maxFileSize;
+    this.serverKey = est.serverKey;
+  }
+
+  /** Runs the handshake on a fresh connection. CLIENT_ERR_NOT_V4 when the server speaks only v3. */
+  static async open(transport: Transport, opts: V4ConnectOptions): Promise<V4ClientSession> {
+    const decoder = new FrameDecoder({ allowed: SERVER_TO_CLIENT_FRAMES });
+    const frames: Frame[] = [];
+    const hs = new ClientHandshake({
+      identity: opts.key,
+      name: opts.name,
+      invite: opts.invite,
+      checkServerKey: opts.checkServerKey,
+    });
+    let first = true;
+    try {
+      // Two sends: over a WebSocket each is one message, and the bridge wants the preamble alone.
+      const first23 = await hs.start();
+      await transport.send([first23.subarray(0, PREAMBLE_SIZE)]);
+      await transport.send([first23.subarray(PREAMBLE_SIZE)]);
+      for (;;) {
+        while (frames.length === 0) {
+          const chunk = await transport.receive();
+          if (chunk === null) {
+            throw first
+              ? new ClientError(
+                  'CLIENT_ERR_NOT_V4',
+                  'The server closed the connection without answering version 4.',
+                )
+              : new ClientError(
+                  'CLIENT_ERR_CONNECTION_CLOSED',
+                  'The server closed the connection during the handshake.',
+                );
+          }
+          if (first && chunk.length > 0) {
+            first = false;
+            if (chunk[0] === 3)
+              throw new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.');
+          }
+          frames.push(...decoder.push(chunk));
+        }
+        const step = await hs.onFrame(frames.shift()!);
+        if (step.send) await transport.send([step.send]);
+        if (step.done) return new V4ClientSession(transport, decoder, frames, step.done);
+      }
+    } catch (e) {
+      transport.close();
+      throw e instanceof ClientError ? e : fromV4(e);
+    }
+  }
+
+  async #nextFrame(): Promise<Frame> {
+    while (this.#frames.length === 0) {
+      const chunk = await this.#transport.receive();
+      if (chunk === null) {
+        this.#closed = true;
+        throw new ClientError('CLIENT_ERR_CONNECTION_CLOSED', 'The server closed the connection.');
+      }
+      try {
+        this.#frames.push(...this.#decoder.push(chunk));
+      } catch (e) {
+        throw new ClientError('CLIENT_ERR_PROTOCOL', (e as Error).message, {}, { cause: e });
+      }
+    }
+    return this.#frames.shift()!;
+  }
+
+  /** The next message; a fatal Error or an Alert throws CLIENT_ERR_V4_REFUSED, a non-fatal Error too. */
+  async #nextMessage(): Promise<Message> {
+    const frame = await this.#nextFrame();
+    let m: Message;
+    try {
+      if (frame.type === FrameType.Alert) {
+        const a = decodeAlert(frame.body);
+        throw refused(a.code, a.reason);
+      }
+      m = await this.#session.open(frame.body);
+    } catch (e) {
+      throw e instanceof ClientError ? e : fromV4(e);
+    }
+    if (m.type === MessageType.Error) throw refused(m.code, m.reason);
+    return m;
+  }
+
+  async #send(m: Message): Promise<void> {
+    await this.#transport.send([await this.#session.seal(m)]);
+  }
+
+  /** Sends one file (or resumes it); resolves once the server stored it and the SHA-256s agree. */
+  async upload(source: V4Source, opts: V4UploadOptions): Promise<V4UploadResult> {
+    if (this.#closed) throw new ClientError('CLIENT_ERR_SESSION_CLOSED', 'The connection is closed.');
+    const uploadId = opts.uploadId ?? globalThis.crypto.getRandomValues(new Uint8Array(16));
+    const fileKey = opts.fileKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
+    await this.#send({
+      type: MessageType.UploadStart,
+      uploadId,
+      resume: opts.resume ?? false,
+      fileKey,
+      size: source.size,
+      recordSize: RECORD_SIZE,
+      name: source.name,
+    });
+    const ready = await this.#nextMessage();
+    if (ready.type !== MessageType.UploadReady || !same(ready.uploadId, uploadId))
+      throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not answer the upload.');
+    const next = ready.nextRecord;
+    await opts.onStarted?.({ uploadId, fileKey, next });
+
+    // The answer may come early (a refused record, a full disk): stop sending then.
+    let answered = false;
+    const answer = this.#nextMessage().finally(() => {
+      answered = true;
+    });
+    answer.catch(() => {});
+    const hash = opts.hash();
+    const sealer = new StreamSealer({ fileKey, binding: this.#session.binding, uploadId, size: source.size });
+    const pending: Promise<Uint8Array>[] = [];
+    const header = (n: number) => encodeFrameHeader(FrameType.Chunk, n);
+    const flush = async () => {
+      const body = await pending.shift()!;
+      await this.#transport.send([header(body.length), body]);
+    };
+    let index = 0;
+    let sent = next * RECORD_SIZE;
+    try {
+      for await (const record of records(source.openAt(0), source.size)) {
+        hash.update(record);
+        if (index >= next) {
+          if (answered) break;
+          if (opts.signal?.aborted) throw new ClientError('CLIENT_ERR_CANCELLED', 'Cancelled.');
+          pending.push(sealer.seal(index, record));
+          if (pending.length >= SEALS_IN_FLIGHT) await flush();
+          sent += record.length;
+          opts.onProgress?.(Math.min(sent, source.size), source.size);
+        }
+        index++;
+      }
+      while (pending.length > 0 && !answered) await flush();
+    } catch (e) {
+      if (e instanceof RangeError)
+        throw new ClientError('CLIENT_ERR_SOURCE', `"${source.name}" changed while being sent: ${e.message}`);
+      throw e;
+    }
+    const done = (await answer) as UploadDone;
+    if (done.type !== MessageType.UploadDone)
+      throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not confirm the upload.');
+    const ours = await hash.digest();
+    if (!same(ours, done.sha256) || done.size !== source.size)
+      throw new ClientError(
+        'CLIENT_ERR_HASH_MISMATCH',
+        'The SHA-256 the server reports differs from the file sent.',
+      );
+    return { uploadId, size: done.size, sha256: done.sha256, storedName: done.storedName, resumedFrom: next };
+  }
+
+  /** Says Bye and closes. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      await this.#send({ type: MessageType.Bye }).catch(() => {});
+    }
+    this.#transport.close();
+  }
+}

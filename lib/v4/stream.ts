@@ -1,0 +1,124 @@
+/**
+ * File data as a STREAM (docs/PROTOCOL.md, "File data: a STREAM"): records of RECORD_SIZE
+ * plaintext bytes (the last 0..RECORD_SIZE), each AES-256-GCM with
+ * nonce = prefix(7) || u32 BE index || last flag, under a key derived from the file key,
+ * the session binding and the upload ID. The opener counts the records itself and computes
+ * `last` from the declared size, so a reordered, dropped, duplicated, truncated or foreign
+ * record fails, and nothing after the last is accepted.
+ */
+import { MAX_RECORDS, RECORD_SIZE, STREAM_PREFIX_SIZE, TAG_SIZE } from '../protocol/v4/constants';
+import { V4Error } from './errors';
+import { type StreamKeys, streamKeys } from './key-schedule';
+import { bs, subtle } from './keys';
+
+/** Records of a file of `size` bytes: an empty file is one empty last record. */
+export function recordCount(size: number): number {
+  return Math.max(1, Math.ceil(size / RECORD_SIZE));
+}
+
+/** Plaintext bytes of record `index` of a file of `size` bytes. */
+export function recordLength(size: number, index: number): number {
+  return Math.min(RECORD_SIZE, size - index * RECORD_SIZE);
+}
+
+export function streamNonce(prefix: Uint8Array, index: number, last: boolean): Uint8Array {
+  if (prefix.length !== STREAM_PREFIX_SIZE) throw new V4Error('V4_ERR_BAD_KEY', 'A nonce prefix is 7 bytes.');
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_RECORDS)
+    throw new V4Error('V4_ERR_STREAM', 'Record index out of range.');
+  const nonce = new Uint8Array(12);
+  nonce.set(prefix);
+  new DataView(nonce.buffer).setUint32(7, index);
+  nonce[11] = last ? 1 : 0;
+  return nonce;
+}
+
+export interface StreamParams {
+  fileKey: Uint8Array;
+  binding: Uint8Array;
+  uploadId: Uint8Array;
+  size: number;
+}
+
+abstract class StreamBase {
+  protected readonly size: number;
+  protected readonly records: number;
+  protected readonly keys: Promise<StreamKeys>;
+  protected readonly aes: Promise<CryptoKey>;
+
+  constructor(p: StreamParams, usage: KeyUsage) {
+    if (p.size / RECORD_SIZE > MAX_RECORDS)
+      throw new V4Error('V4_ERR_STREAM', 'File too large for one stream.');
+    this.size = p.size;
+    this.records = recordCount(p.size);
+    this.keys = streamKeys(p.fileKey, p.binding, p.uploadId);
+    this.aes = this.keys.then((k) => subtle().importKey('raw', bs(k.key), 'AES-GCM', false, [usage]));
+  }
+
+  protected async nonce(index: number): Promise<Uint8Array> {
+    return streamNonce((await this.keys).prefix, index, index === this.records - 1);
+  }
+}
+
+/** Seals the records of one upload on one session, from record `start`. */
+export class StreamSealer extends StreamBase {
+  constructor(p: StreamParams) {
+    super(p, 'encrypt');
+  }
+
+  get recordTotal(): number {
+    return this.records;
+  }
+
+  /** The Chunk body of record `index`; `plain` must be exactly that record's bytes. */
+  async seal(index: number, plain: Uint8Array): Promise<Uint8Array> {
+    if (index >= this.records || plain.length !== recordLength(this.size, index))
+      throw new V4Error('V4_ERR_STATE', `Record ${index} must be ${recordLength(this.size, index)} bytes.`);
+    const iv = await this.nonce(index);
+    return new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: bs(iv) }, await this.aes, bs(plain)));
+  }
+}
+
+/** Opens the records of one upload on one session in order, from record `start`. */
+export class StreamOpener extends StreamBase {
+  #next: number;
+
+  constructor(p: StreamParams & { start: number }) {
+    super(p, 'decrypt');
+    if (!Number.isInteger(p.start) || p.start < 0 || p.start >= this.records)
+      throw new V4Error('V4_ERR_STATE', 'Resume point out of range.');
+    this.#next = p.start;
+  }
+
+  /** Index of the record the next Chunk must be. */
+  get next(): number {
+    return this.#next;
+  }
+  /** True once the last record verified. */
+  get complete(): boolean {
+    return this.#next === this.records;
+  }
+  /** True when the record just opened (index next - 1) was the last. */
+  isLast(index: number): boolean {
+    return index === this.records - 1;
+  }
+
+  /** The plaintext of the next record; V4_ERR_STREAM if it does not verify or none is due. */
+  async open(body: Uint8Array): Promise<Uint8Array> {
+    if (this.complete) throw new V4Error('V4_ERR_STREAM', 'A record after the last one.');
+    const index = this.#next++;
+    const want = recordLength(this.size, index) + TAG_SIZE;
+    if (body.length !== want) {
+      this.#next = this.records; // dead: nothing more of this stream is accepted
+      throw new V4Error('V4_ERR_STREAM', `Record ${index} must be ${want} bytes, not ${body.length}.`);
+    }
+    try {
+      const iv = await this.nonce(index);
+      return new Uint8Array(
+        await subtle().decrypt({ name: 'AES-GCM', iv: bs(iv) }, await this.aes, bs(body)),
+      );
+    } catch (e) {
+      this.#next = this.records;
+      throw new V4Error('V4_ERR_STREAM', `Record ${index} did not verify.`, { cause: e });
+    }
+  }
+}

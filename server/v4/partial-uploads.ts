@@ -1,0 +1,299 @@
+/**
+ * Resumable v4 uploads on disk: data/partial/<owner>-<upload ID>.data holds the verified
+ * plaintext received so far, <...>.json what the upload is (owner key, size, name, file-key
+ * check) and how many records are durable. The data is fdatasync'd before the count is
+ * raised (written to a temp file, fsync'd, renamed), so after a crash the count never
+ * exceeds what is on disk; on reopen the file is cut back to the count. Partial uploads
+ * without a record for the TTL expire; a tombstone (.expired) answers UPLOAD_EXPIRED for
+ * one more TTL.
+ */
+import { createHash, type Hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { bytesToHex } from '../../lib/crypto/encoding';
+import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
+import { fileKeyCheck } from '../../lib/v4/key-schedule';
+import { FILE_MODE, FOLDER_MODE } from '../data-folder';
+
+export const PARTIAL_FOLDER = 'partial';
+
+interface Meta {
+  v: 1;
+  clientKey: string;
+  clientId: string;
+  name: string;
+  size: number;
+  keyCheck: string;
+  durable: number;
+  updatedAt: number;
+}
+
+export interface OpenRequest {
+  clientKey: Uint8Array;
+  clientId: Uint8Array;
+  uploadId: Uint8Array;
+  fileKey: Uint8Array;
+  size: number;
+  name: string;
+  resume: boolean;
+}
+
+/** A refusal with its wire code. */
+export interface Refusal {
+  code: number;
+  reason: string;
+}
+
+export interface Finished {
+  path: string;
+  size: number;
+  sha256: Uint8Array;
+}
+
+async function syncedWrite(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, text, { mode: FILE_MODE, flush: true });
+  await rename(tmp, path);
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => null);
+  await fh?.sync().catch(() => {});
+  await fh?.close();
+}
+
+export class PartialUploads {
+  readonly dir: string;
+  readonly #ttlMs: number;
+  readonly #active = new Map<string, PartialUpload>();
+
+  constructor(dataDir: string, ttlMs: number) {
+    this.dir = join(dataDir, PARTIAL_FOLDER);
+    this.#ttlMs = ttlMs;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: FOLDER_MODE });
+    await this.sweep();
+  }
+
+  /** Expires uploads idle for the TTL and forgets old tombstones; returns how many expired. */
+  async sweep(now = Date.now()): Promise<number> {
+    let expired = 0;
+    for (const name of await readdir(this.dir)) {
+      const path = join(this.dir, name);
+      if (name.endsWith('.tmp')) {
+        await rm(path, { force: true });
+      } else if (name.endsWith('.expired')) {
+        const s = await stat(path).catch(() => null);
+        if (s && now - s.mtimeMs > this.#ttlMs) await rm(path, { force: true });
+      } else if (name.endsWith('.json')) {
+        const base = name.slice(0, -5);
+        if (this.#active.has(base)) continue;
+        const meta = await this.#readMeta(base);
+        if (meta && now - meta.updatedAt <= this.#ttlMs) continue;
+        await this.#expire(base);
+        expired++;
+      }
+    }
+    return expired;
+  }
+
+  async #expire(base: string): Promise<void> {
+    await writeFile(join(this.dir, `${base}.expired`), '', { mode: FILE_MODE });
+    await rm(join(this.dir, `${base}.data`), { force: true });
+    await rm(join(this.dir, `${base}.json`), { force: true });
+  }
+
+  async #readMeta(base: string): Promise<Meta | null> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, `${base}.json`), 'utf8')) as Meta;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Bytes kept for unfinished uploads of this client (for quotas). */
+  async bytesHeldBy(clientKey: Uint8Array): Promise<number> {
+    const owner = bytesToHex(clientKey).slice(0, 32);
+    let total = 0;
+    for (const name of await readdir(this.dir)) {
+      if (!name.startsWith(`${owner}-`) || !name.endsWith('.data')) continue;
+      total += (await stat(join(this.dir, name)).catch(() => ({ size: 0 }))).size;
+    }
+    return total;
+  }
+
+  /** Opens a new upload or resumes a kept one; a Refusal says why not. */
+  async open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
+    // Scoped by owner: another client choosing the same ID reaches a different file.
+    const base = `${bytesToHex(req.clientKey).slice(0, 32)}-${bytesToHex(req.uploadId)}`;
+    await this.#active.get(base)?.detach();
+    const check = bytesToHex(await fileKeyCheck(req.fileKey));
+    const meta = await this.#readMeta(base);
+    if (!meta) {
+      if (req.resume) {
+        const tomb = await stat(join(this.dir, `${base}.expired`)).catch(() => null);
+        return tomb
+          ? { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' }
+          : { code: V4ErrorCode.UnknownUpload, reason: 'No unfinished upload with this ID.' };
+      }
+      const fresh: Meta = {
+        v: 1,
+        clientKey: bytesToHex(req.clientKey),
+        clientId: bytesToHex(req.clientId),
+        name: req.name,
+        size: req.size,
+        keyCheck: check,
+        durable: 0,
+        updatedAt: now,
+      };
+      await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh));
+      await syncFolder(this.dir);
+      return this.#activate(base, fresh, 0);
+    }
+    const same =
+      req.resume &&
+      meta.clientKey === bytesToHex(req.clientKey) &&
+      meta.size === req.size &&
+      meta.name === req.name &&
+      timingSafeEqual(Buffer.from(meta.keyCheck, 'hex'), Buffer.from(check, 'hex'));
+    if (!same)
+      return { code: V4ErrorCode.UploadMismatch, reason: 'The upload ID is taken by another upload.' };
+    if (now - meta.updatedAt > this.#ttlMs) {
+      await this.#expire(base);
+      return { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' };
+    }
+    return this.#activate(base, meta, meta.durable);
+  }
+
+  async #activate(base: string, meta: Meta, durable: number): Promise<PartialUpload> {
+    const dataPath = join(this.dir, `${base}.data`);
+    const fh = await open(dataPath, 'a+', FILE_MODE);
+    // Bytes past the durable count were never acknowledged as kept: cut them off.
+    const keep = Math.min(durable * RECORD_SIZE, meta.size);
+    await fh.truncate(keep);
+    const hash = createHash('sha256');
+    if (keep > 0) {
+      for await (const chunk of createReadStream(dataPath, { start: 0, end: keep - 1 }))
+        hash.update(chunk as Buffer);
+    }
+    const upload = new PartialUpload({
+      fh,
+      dataPath,
+      metaPath: join(this.dir, `${base}.json`),
+      meta,
+      hash,
+      written: keep,
+      next: durable,
+      onEnd: () => {
+        if (this.#active.get(base) === upload) this.#active.delete(base);
+      },
+    });
+    this.#active.set(base, upload);
+    return upload;
+  }
+}
+
+interface PartialState {
+  fh: FileHandle;
+  dataPath: string;
+  metaPath: string;
+  meta: Meta;
+  hash: Hash;
+  written: number;
+  next: number;
+  onEnd: () => void;
+}
+
+/** One upload being received by one connection. Calls must not overlap (the connection is serial). */
+export class PartialUpload {
+  readonly #s: PartialState;
+  #sinceDurable = 0;
+  #ended = false;
+
+  constructor(s: PartialState) {
+    this.#s = s;
+  }
+
+  /** The record the server wants next (the durable count when opened). */
+  get next(): number {
+    return this.#s.next;
+  }
+  get size(): number {
+    return this.#s.meta.size;
+  }
+  get name(): string {
+    return this.#s.meta.name;
+  }
+
+  /** Appends the verified plaintext of record `next`; every 16 records makes them durable. */
+  async append(plain: Uint8Array): Promise<void> {
+    if (this.#ended) throw new Error('upload detached');
+    const s = this.#s;
+    await s.fh.write(plain, 0, plain.length, s.written);
+    s.written += plain.length;
+    s.hash.update(plain);
+    s.next++;
+    if (++this.#sinceDurable >= DURABLE_EVERY_RECORDS) await this.#makeDurable();
+  }
+
+  async #makeDurable(): Promise<void> {
+    const s = this.#s;
+    await s.fh.datasync();
+    s.meta.durable = s.next;
+    s.meta.updatedAt = Date.now();
+    await syncedWrite(s.metaPath, JSON.stringify(s.meta));
+    this.#sinceDurable = 0;
+  }
+
+  /** All records are in: the file is durable, ready to move into place. */
+  async finish(): Promise<Finished> {
+    const s = this.#s;
+    this.#ended = true;
+    await s.fh.sync();
+    await s.fh.close();
+    s.onEnd();
+    return { path: s.dataPath, size: s.written, sha256: new Uint8Array(s.hash.digest()) };
+  }
+
+  /** After a successful commit: the metadata goes too. */
+  async forget(): Promise<void> {
+    await rm(this.#s.metaPath, { force: true });
+    await rm(this.#s.dataPath, { force: true });
+  }
+
+  /** The connection is gone: keep what is written, durable, for a resume. Idempotent. */
+  async detach(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    const s = this.#s;
+    try {
+      if (this.#sinceDurable > 0) await this.#makeDurable();
+    } finally {
+      await s.fh.close().catch(() => {});
+      s.onEnd();
+    }
+  }
+
+  /** Drops the upload (a record failed, or the client gave up). */
+  async remove(): Promise<void> {
+    if (!this.#ended) {
+      this.#ended = true;
+      await this.#s.fh.close().catch(() => {});
+      this.#s.onEnd();
+    }
+    await this.forget();
+  }
+}

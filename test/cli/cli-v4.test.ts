@@ -1,0 +1,145 @@
+/**
+ * The CLI with protocol 4 (the default, `--protocol auto`) against the real server process:
+ * SHA-256 printed and equal to the stored file's, the server key pinned in known_servers,
+ * a changed key refused with a warning, fallback to protocol 3 for a server that does not
+ * speak 4, resume within one run and on a later run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Listening, spawnPart } from '../support/processes';
+import { queryDb } from '../support/server-state';
+import { startV3OnlyFront, startV4Proxy } from '../support/v4-proxy';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(ROOT, 'cli/bin.mjs');
+const MIB = 1024 * 1024;
+const children = new Set<ChildProcess>();
+
+function runCli(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+let tmp: string;
+let server: Listening;
+let data: string;
+
+async function storedSha(name: string): Promise<string> {
+  const rows = queryDb<{ PathName: string }>(data, `SELECT PathName FROM files WHERE FileName = '${name}'`);
+  return sha(await readFile(path.join(data, 'files', rows.at(-1)!.PathName)));
+}
+
+async function makeFile(dir: string, name: string, size: number): Promise<Buffer> {
+  const bytes = randomBytes(size);
+  await writeFile(path.join(dir, name), bytes);
+  return bytes;
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli4-'));
+  data = path.join(tmp, 'data');
+  server = await spawnPart('server', ['--port', '0', '--data', data]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  for (const c of children) c.kill('SIGKILL');
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('CLI protocol 4', () => {
+  it('sends with protocol 4 by default, prints the SHA-256 and pins the server key', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'a-'));
+    const bytes = await makeFile(dir, 'résumé.bin', 3 * MIB + 1);
+    const run = await runCli(['--server', `127.0.0.1:${server.port}`, '--name', 'alice', 'résumé.bin'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`SHA-256 ${sha(bytes)}  verified`);
+    expect(await storedSha('résumé.bin')).toBe(sha(bytes));
+    const known = await readFile(path.join(dir, 'known_servers'), 'utf8');
+    expect(known.trim()).toBe(`127.0.0.1:${server.port} ${server.event.fingerprint}`);
+    expect(run.stderr).toContain(`Pinned the key of 127.0.0.1:${server.port} on first use`);
+    expect((await stat(path.join(dir, 'v4.key'))).mode & 0o777).toBe(0o600);
+    // --json carries the hash too; a second run reuses the identity and the pin.
+    const again = await runCli(['--server', `127.0.0.1:${server.port}`, '--json', 'résumé.bin'], dir).catch(
+      () => null,
+    );
+    expect(again).not.toBeNull();
+  });
+
+  it('refuses a changed server key with a warning naming both fingerprints, sending nothing', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'b-'));
+    await makeFile(dir, 'x.bin', 1000);
+    const fake = 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    await writeFile(path.join(dir, 'known_servers'), `127.0.0.1:${server.port} ${fake}\n`);
+    const run = await runCli(['--server', `127.0.0.1:${server.port}`, '--name', 'bob', 'x.bin'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('WARNING');
+    expect(run.stderr).toContain(fake);
+    expect(run.stderr).toContain(String(server.event.fingerprint));
+    expect(queryDb(data, `SELECT 1 FROM files WHERE FileName = 'x.bin'`)).toEqual([]);
+  });
+
+  it('--protocol auto falls back to protocol 3 on a new connection for a server without 4', async () => {
+    const front = await startV3OnlyFront(server.port);
+    try {
+      const dir = await mkdtemp(path.join(tmp, 'c-'));
+      await makeFile(dir, 'old.bin', 70_000);
+      const run = await runCli(['--server', `127.0.0.1:${front.port}`, '--name', 'carol', 'old.bin'], dir);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain('Using protocol 3 on a new connection');
+      expect(run.stdout).toMatch(/old\.bin {2}70000 bytes {2}CRC \d+ {2}verified/);
+      const forced = await runCli(['--server', `127.0.0.1:${front.port}`, '--protocol', '4', 'old.bin'], dir);
+      expect(forced.code).toBe(1);
+      expect(forced.stderr).toContain('version 3 only');
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('resumes within one run after a cut, and on a later run of the same command', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'd-'));
+    const bytes = await makeFile(dir, 'big.bin', 24 * MIB + 9);
+    // Every connection is cut after 5 MiB: four tries get about 20 MiB through, not all.
+    const proxy = await startV4Proxy({ targetPort: server.port, cutAfter: 5 * MIB });
+    try {
+      const args = ['--server', `127.0.0.1:${proxy.port}`, '--name', 'dave', 'big.bin'];
+      const first = await runCli(args, dir);
+      expect(first.code).toBe(1);
+      expect(first.stderr).toContain('reconnecting to resume big.bin');
+      expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toHaveLength(1);
+      proxy.armed = false;
+      const second = await runCli(args, dir);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toContain('Resuming the unfinished upload of big.bin');
+      expect(second.stdout).toMatch(/resumed at record \d+/);
+      expect(second.stdout).toContain(sha(bytes));
+      expect(await storedSha('big.bin')).toBe(sha(bytes));
+      expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
