@@ -62,22 +62,22 @@ function opened(url: string, protocols: string[]): Promise<WebSocket> {
 }
 
 const offer = (token: string) => clientSubprotocols(token);
+/** A bridge in invite mode in front of the counting target, with the server's public key. */
+const inviteModeArgs = () => [
+  '--target',
+  `127.0.0.1:${target.port}`,
+  '--access',
+  'invite',
+  '--invite-key',
+  keys.pubFile,
+];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sft-bridge-invites-'));
   keys = await makeInviteKeys(dir);
   otherKeys = await makeInviteKeys(mkdtempSync(join(tmpdir(), 'sft-other-key-')));
   target = await startTarget(() => {});
-  invite = await spawnBridge([
-    '--target',
-    `127.0.0.1:${target.port}`,
-    '--access',
-    'invite',
-    '--invite-key',
-    keys.pubFile,
-    '--log-rate',
-    '5',
-  ]);
+  invite = await spawnBridge([...inviteModeArgs(), '--log-rate', '5']);
   open = await spawnBridge(['--target', `127.0.0.1:${target.port}`, '--invite-key', keys.pubFile]);
 });
 afterAll(async () => {
@@ -200,14 +200,7 @@ describe('a flood of forged invites from one address', () => {
   const PARALLEL = 32;
 
   it(`${FLOOD} handshakes, ${PARALLEL} at a time: cut by the per-address limits, bounded log and memory, others served`, async () => {
-    const flooded = await spawnBridge([
-      '--target',
-      `127.0.0.1:${target.port}`,
-      '--access',
-      'invite',
-      '--invite-key',
-      keys.pubFile,
-    ]);
+    const flooded = await spawnBridge(inviteModeArgs());
     try {
       const forged = await mintInvite(otherKeys.privateKey);
       const rssBefore = flooded.rss();

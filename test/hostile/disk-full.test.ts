@@ -29,17 +29,14 @@ import {
   tempDir,
   upload,
 } from '../support/hostile';
+import { tryMountTmpfs } from '../support/server-helpers';
 
 const work = tempDir('sft-diskfull-');
 const data = join(work.path, 'data');
 mkdirSync(data);
-let mounted = false;
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', data], { stdio: 'ignore' });
-  mounted = true;
-} catch {
+const mounted = tryMountTmpfs(data, '8m');
+if (!mounted)
   console.warn('disk-full.test.ts skipped: cannot mount a tmpfs here (needs root and mount permission).');
-}
 
 let srv: ServerProcess;
 let base: Baseline;
