@@ -50,13 +50,14 @@ describe('permissions of the data folder', () => {
     for (const p of walk(srv.data)) modes[relative(srv.data, p)] = octal(mode(p));
     for (const p of walk(join(srv.data, 'files')))
       modes[relative(srv.data, join(p, '..'))] = octal(mode(join(p, '..')));
-    c.close();
     console.log(`modes under umask 000: ${JSON.stringify(modes)}`);
     for (const [p, m] of Object.entries(modes)) {
       const isDir = statSync(join(srv.data, p)).isDirectory();
       // The invite public key is public (the bridge reads it); its private half is 0600.
       expect(m, p).toBe(isDir ? '700' : p === 'invite.pub' ? '644' : '600');
     }
+    // Closed only now: the server removes the temp file when the connection ends.
+    c.close();
     expect(Object.keys(modes)).toEqual(
       expect.arrayContaining([
         'defensive.db',
@@ -64,6 +65,7 @@ describe('permissions of the data folder', () => {
         'defensive.db-shm',
         'invite.key',
         'invite.pub',
+        'server.key',
       ]),
     );
     expect(srv.output()).not.toContain('data-folder-permissions');
