@@ -14,6 +14,8 @@ export interface BannerFacts {
   access: AccessMode;
   /** The command that makes an invite link (invite mode). */
   inviteCommand?: string;
+  /** The server's protocol v4 key fingerprint, which clients pin. */
+  fingerprint?: string;
 }
 
 const LOOPBACK_OR_WILDCARD = ['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'];
@@ -49,6 +51,7 @@ export function startBanner(f: BannerFacts): string {
     ['Server', `${f.server}  (npm run client -- --server ${f.server} --name NAME FILE...)`],
     ['Data', f.data],
   ];
+  if (f.fingerprint) rows.push(['Key', `${f.fingerprint}  (the server's key: clients pin it on first use)`]);
   if (f.access === 'open') {
     rows.push(['Access', 'open: anyone who can reach these addresses can send']);
   } else {

@@ -13,6 +13,7 @@ import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../l
 import { ALLOCATOR_ENV } from '../platform/allocator-env';
 import { logFormat, readableLineFormatter } from '../platform/log';
 import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
+import { readServerFingerprint } from '../server/v4/server-key';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
 import { inviteCommand, pageUrl, startBanner } from './start-banner';
@@ -121,6 +122,8 @@ const specs: PartSpec[] = [
 
 const addresses = new Map<string, string>();
 let bannerShown = false;
+/** The server's v4 key fingerprint, read once the server has made its key. */
+let fingerprint: string | undefined;
 let stopping = false;
 const parts: SupervisedPart[] = specs.map(
   (spec) =>
@@ -145,8 +148,9 @@ const parts: SupervisedPart[] = specs.map(
         // loadInviteKeys (the server's own module) only reads a pair that exists, and makes
         // one the same way if this server did not.
         if (part === 'server' && !restarted && !stopping) {
-          loadInviteKeys(data).then(
-            () => {
+          Promise.all([loadInviteKeys(data), readServerFingerprint(data)]).then(
+            ([, key]) => {
+              fingerprint = key ?? undefined;
               if (!stopping) for (const p of parts.slice(1)) p.start();
             },
             (e: unknown) => {
@@ -170,6 +174,7 @@ const parts: SupervisedPart[] = specs.map(
               bridgeUrl: env.SFT_BRIDGE_URL,
               access: access,
               inviteCommand: inviteCommand({ data, defaultData, publicUrl }),
+              fingerprint,
             }),
             {
               event: 'ready',

@@ -23,6 +23,13 @@ describe("npm start's banner", () => {
     expect(invite).toContain('Invite: npm run server -- invite create --label NAME  (prints a link)');
   });
 
+  it("shows the server's key fingerprint when there is one", () => {
+    expect(startBanner({ ...facts, access: 'open' })).not.toContain('Key:');
+    expect(startBanner({ ...facts, access: 'open', fingerprint: 'SHA256:abc' })).toContain(
+      "Key:    SHA256:abc  (the server's key: clients pin it on first use)",
+    );
+  });
+
   it('the command names --data and --public-url only where they differ from the server defaults', () => {
     expect(
       inviteCommand({ data: '/r/data', defaultData: '/r/data', publicUrl: 'http://localhost:3000/' }),

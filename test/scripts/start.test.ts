@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { readServerFingerprint } from '../../server/v4/server-key';
 import { runCli } from '../support/cli-process';
 import { freePort, ROOT, type Started, startProcess, TSX_LOADER, waitForOutput } from '../support/processes';
 
@@ -102,6 +103,8 @@ describe('npm start', () => {
       expect(banner).toContain(`127.0.0.1:${ports.server}`);
       expect(banner).toContain(data);
       expect(banner).toContain('open: anyone who can reach these addresses can send');
+      // The server's v4 key, as `npm run server -- info` prints it.
+      expect(banner).toContain(`Key:    ${await readServerFingerprint(data)}`);
       expect((await fetch(`http://127.0.0.1:${ports.web}/`)).status).toBe(200);
       expect(out).not.toMatch(/telemetry/i);
 
