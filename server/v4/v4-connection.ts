@@ -197,9 +197,10 @@ export class V4Connection {
         }
         return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
       case MessageType.Bye:
-        // (Not awaited: close() waits for the handler now running, this one.)
+        // (Not awaited: close() waits for the handler now running, this one.) The client closes
+        // after its Bye: let it be the one, so a bridge logs a normal close (1000), not 4006.
         void this.close('bye');
-        this.#socket.end();
+        setTimeout(() => this.#socket.end(), CLOSE_GRACE_MS).unref();
         return;
       default:
         throw new V4Error('V4_ERR_STATE', `Message type ${m.type} is not one a client sends.`);
