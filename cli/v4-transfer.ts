@@ -99,7 +99,8 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           const how = await known.check(where, serverKey, expected);
           const fp = await fingerprint(serverKey);
           if (how === 'pinned') say(`Pinned the key of ${where} on first use: ${fp}.`);
-          if (how === 'matched') say(`The key of ${where} is the one ${invite?.source} names; pinned it: ${fp}.`);
+          if (how === 'matched')
+            say(`The key of ${where} is the one ${invite?.source} names; pinned it: ${fp}.`);
         },
       });
     } catch (e) {
@@ -108,7 +109,8 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
       if (!viaBridge || !plan.bridgeRefusal) throw e;
       await Promise.race([transport.whenClosed?.(), sleep(CLOSE_WAIT_MS)]);
       const refused = plan.bridgeRefusal(transport.closeCode ?? null);
-      if (refused !== null) throw new ClientError('CLIENT_ERR_V4_REFUSED', refused, { wireCode: 0 }, { cause: e });
+      if (refused !== null)
+        throw new ClientError('CLIENT_ERR_V4_REFUSED', refused, { wireCode: 0 }, { cause: e });
       throw e;
     }
     if (first) {

@@ -194,7 +194,11 @@ export class UploadQuota {
       if (s.maxBytes === null && s.maxFiles === null) continue;
       const used = await s.usage();
       const held = this.held(s.key);
-      if (s.maxBytes !== null && add.bytes > 0 && used.bytes + held.bytes + s.kept() + add.bytes > s.maxBytes) {
+      if (
+        s.maxBytes !== null &&
+        add.bytes > 0 &&
+        used.bytes + held.bytes + s.kept() + add.bytes > s.maxBytes
+      ) {
         throw new RefusedError(s.over[0], `${size} more bytes would pass the limit of ${s.maxBytes}.`);
       }
       if (s.maxFiles !== null && add.files > 0 && used.files + held.files + add.files > s.maxFiles) {

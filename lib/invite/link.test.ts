@@ -35,6 +35,8 @@ describe('invite links with the server fingerprint', () => {
     ['with "+" unencoded', `https://h/#invite=sfi1.a.b&server=${FP}`],
     ['empty', 'https://h/#invite=sfi1.a.b&server='],
   ])('a damaged fingerprint (%s) is refused, not ignored', (_what, link) => {
-    expect(() => fingerprintFromLink(link)).toThrow(expect.objectContaining({ code: 'INVITE_ERR_MALFORMED' }));
+    expect(() => fingerprintFromLink(link)).toThrow(
+      expect.objectContaining({ code: 'INVITE_ERR_MALFORMED' }),
+    );
   });
 });

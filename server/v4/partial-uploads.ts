@@ -170,10 +170,24 @@ export class PartialUploads {
     }
   }
 
+  /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
+  async discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
+    const base = this.#base(clientKey, uploadId);
+    await this.#active.get(base)?.detach();
+    const had = this.#kept.delete(base);
+    await rm(join(this.dir, `${base}.data`), { force: true });
+    await rm(join(this.dir, `${base}.json`), { force: true });
+    return had;
+  }
+
+  #base(clientKey: Uint8Array, uploadId: Uint8Array): string {
+    return `${bytesToHex(clientKey).slice(0, 32)}-${bytesToHex(uploadId)}`;
+  }
+
   /** Opens a new upload or resumes a kept one; a Refusal says why not. */
   async open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
-    const base = `${bytesToHex(req.clientKey).slice(0, 32)}-${bytesToHex(req.uploadId)}`;
+    const base = this.#base(req.clientKey, req.uploadId);
     await this.#active.get(base)?.detach();
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
     const meta = await this.#readMeta(base);

@@ -138,7 +138,11 @@ export async function admitV4Client(
 }
 
 /** What Welcome announces: the largest file the client may send now. */
-export async function roomFor(ctx: V4AccessContext, clientId: Uint8Array, maxFileSize: number): Promise<number> {
+export async function roomFor(
+  ctx: V4AccessContext,
+  clientId: Uint8Array,
+  maxFileSize: number,
+): Promise<number> {
   const room = await refusedAs(() => ctx.quota.room(clientId));
   return isRefusal(room) ? 0 : Math.min(maxFileSize, room);
 }

@@ -152,7 +152,8 @@ export class V4Connection {
   /** Sends a fatal Error (sealed) or Alert (clear), then closes; `log` false when the caller logged it. */
   #fatal(code: number, reason: string, sealed: boolean, log = true): void {
     if (this.#closed) return;
-    if (log) this.#log.warn({ event: 'v4-refused', code, reason }, v4Sentence.refused(this.#who, code, reason));
+    if (log)
+      this.#log.warn({ event: 'v4-refused', code, reason }, v4Sentence.refused(this.#who, code, reason));
     const done = () => {
       void this.close('fatal error');
       this.#socket.end();
@@ -194,6 +195,13 @@ export class V4Connection {
             { event: 'v4-upload-aborted', file: open.name },
             v4Sentence.aborted(this.#who, open.name),
           );
+        } else if (await this.#ctx.partials.discard(this.#client!.key, m.uploadId)) {
+          // A kept upload (its connection was cut): its bytes no longer count against quotas.
+          const upload = bytesToHex(m.uploadId).slice(0, 8);
+          this.#log.info(
+            { event: 'v4-upload-aborted', upload },
+            v4Sentence.aborted(this.#who, `kept upload ${upload}`),
+          );
         }
         return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
       case MessageType.Bye:
@@ -212,7 +220,10 @@ export class V4Connection {
     return this.#client?.name ?? 'a v4 client';
   }
 
-  async #welcome(session: Session, auth: { clientKey: Uint8Array; name: string; invite: string }): Promise<void> {
+  async #welcome(
+    session: Session,
+    auth: { clientKey: Uint8Array; name: string; invite: string },
+  ): Promise<void> {
     this.#session = session;
     const found = await admitV4Client(this.#ctx, {
       key: auth.clientKey,
@@ -222,7 +233,13 @@ export class V4Connection {
     });
     if (isRefusal(found)) {
       this.#log.warn(
-        { event: 'v4-client-refused', name: auth.name, code: found.code, reason: found.why, detail: found.detail },
+        {
+          event: 'v4-client-refused',
+          name: auth.name,
+          code: found.code,
+          reason: found.why,
+          detail: found.detail,
+        },
         v4Sentence.refused(auth.name, found.code, found.why),
       );
       this.#fatal(found.code, found.reason, true, false);
