@@ -29,7 +29,6 @@ import { StreamOpener } from '../../lib/v4/stream';
 import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
 import { type Peer, peerText } from '../admission';
-import type { ServerConfig } from '../config';
 import type { FileStore } from '../file-store';
 import type { Reservation } from '../upload-quota';
 import type { PartialUpload, PartialUploads } from './partial-uploads';

@@ -40,7 +40,9 @@ describe('--disk-reserve with protocol v4', () => {
       expect(s.maxFileSize).toBeLessThanOrEqual(free() - reserve);
       const big = join(work.path, 'big.bin');
       writeFileSync(big, randomBytes(size));
-      expect(await refusedCode(s.upload(fileSource(big), { hash: nodeSha256 }))).toBe(V4ErrorCode.StorageFailed);
+      expect(await refusedCode(s.upload(fileSource(big), { hash: nodeSha256 }))).toBe(
+        V4ErrorCode.StorageFailed,
+      );
       expect(readdirSync(join(data, 'partial')).filter((n) => !n.endsWith('.expired'))).toEqual([]);
       const small = join(work.path, 'small.bin');
       writeFileSync(small, randomBytes(MiB));
