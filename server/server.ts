@@ -101,7 +101,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         // relayed or direct.
         const connection =
           version === 4 && v4
-            ? new V4Connection(socket, { ...shared, ...v4, config, log, limits }, { peer, lease })
+            ? new V4Connection(socket, { ...shared, ...v4, config, log, limits, sampler }, { peer, lease })
             : new Connection(socket, { ...shared, config, log, budget, limits, sampler }, { peer, lease });
         connections.add(connection);
         socket.once('close', () => {

@@ -28,6 +28,7 @@ import type { Session } from '../../lib/v4/session';
 import { StreamOpener } from '../../lib/v4/stream';
 import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
+import type { LogSampler } from '../../platform/log-sampler';
 import { type Peer, peerText } from '../admission';
 import type { FileStore } from '../file-store';
 import type { Reservation } from '../upload-quota';
@@ -39,6 +40,8 @@ import { v4Sentence } from './v4-log';
 export interface V4Context extends V4AccessContext {
   files: FileStore;
   log: Logger;
+  /** Refusal lines per source and kind are sampled (--log-rate), as v3's. */
+  sampler: LogSampler;
   identity: ServerIdentity;
   partials: PartialUploads;
 }
@@ -151,7 +154,7 @@ export class V4Connection {
   /** Sends a fatal Error (sealed) or Alert (clear), then closes; `log` false when the caller logged it. */
   #fatal(code: number, reason: string, sealed: boolean, log = true): void {
     if (this.#closed) return;
-    if (log)
+    if (log && this.#ctx.sampler.allow(this.#peer.source, `v4 refused ${code}`))
       this.#log.warn({ event: 'v4-refused', code, reason }, v4Sentence.refused(this.#who, code, reason));
     const done = () => {
       void this.close('fatal error');
@@ -231,16 +234,17 @@ export class V4Connection {
       peer: this.#peer,
     });
     if (isRefusal(found)) {
-      this.#log.warn(
-        {
-          event: 'v4-client-refused',
-          name: auth.name,
-          code: found.code,
-          reason: found.why,
-          detail: found.detail,
-        },
-        v4Sentence.refused(auth.name, found.code, found.why),
-      );
+      if (this.#ctx.sampler.allow(this.#peer.source, `v4 refused ${found.why}`))
+        this.#log.warn(
+          {
+            event: 'v4-client-refused',
+            name: auth.name,
+            code: found.code,
+            reason: found.why,
+            detail: found.detail,
+          },
+          v4Sentence.refused(auth.name, found.code, found.why),
+        );
       this.#fatal(found.code, found.reason, true, false);
       return;
     }

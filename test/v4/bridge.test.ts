@@ -130,6 +130,18 @@ describe('protocol v4 through the bridge', () => {
       ],
     ],
     [
+      'a second ClientHello',
+      [
+        encodePreamble(),
+        new Uint8Array([...encodeFrameHeader(FrameType.ClientHello, 34), ...new Uint8Array(34)]),
+        new Uint8Array([...encodeFrameHeader(FrameType.ClientHello, 34), ...new Uint8Array(34)]),
+      ],
+    ],
+    [
+      'a Sealed frame before the ClientHello',
+      [encodePreamble(), new Uint8Array([...encodeFrameHeader(FrameType.Sealed, 17), ...new Uint8Array(17)])],
+    ],
+    [
       'a Chunk longer than one record',
       [encodePreamble(), new Uint8Array([...encodeFrameHeader(FrameType.Chunk, RECORD_SIZE + TAG_SIZE + 1)])],
     ],
