@@ -9,10 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ResponseCode } from '../../lib/protocol';
 import { V4ErrorCode } from '../../lib/protocol/v4/constants';
+import { encodePreamble } from '../../lib/protocol/v4/frames';
 import {
   hex,
   MiB,
@@ -272,6 +274,27 @@ describe('v4 limits', () => {
         V4ErrorCode.RateLimited,
       );
       expect(serverLog(own).filter((l) => l.reason === 'rate-limited')).toHaveLength(2);
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it('--tcp-allow holds for v4: a direct v4 client from elsewhere is closed unanswered; relayed from anywhere is served', async () => {
+    const own = await startServerProcess(['--tcp-allow', '127.0.0.1/32']);
+    try {
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const bytes: Buffer[] = [];
+        const sock = connect({ host: '127.0.0.1', port: own.port, localAddress: '127.0.0.2' }, () => {
+          sock.write(encodePreamble());
+        });
+        sock.on('data', (b) => bytes.push(b));
+        sock.on('error', () => {});
+        sock.on('close', () => resolve(Buffer.concat(bytes)));
+        setTimeout(() => reject(new Error('not closed')), 5000).unref();
+      });
+      expect(got.length).toBe(0);
+      await until(() => serverLog(own).some((l) => l.reason === 'tcp-allow'), 'a tcp-allow line');
+      await (await openV4(own.port, await newIdentity(), { relayed: { source: '198.51.100.77' } })).close();
     } finally {
       await own.dispose();
     }
