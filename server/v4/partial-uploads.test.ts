@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { RECORD_SIZE } from '../../lib/protocol/v4/constants';
@@ -59,5 +60,37 @@ describe('PartialUploads: bytes kept, for quotas', () => {
     expect(again.keptBytes()).toBe(3 * RECORD_SIZE);
     // Gone: a second discard finds nothing.
     expect(await again.discard(bob.key, uploadId)).toBe(false);
+  });
+});
+
+describe('PartialUploads: a resume taking an upload over', () => {
+  it('the old connection failing afterwards does not remove the files the resume reopened', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: who.uploadId,
+      fileKey: who.fileKey,
+      size: 3 * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
+    await old.append(data[0]!);
+    // The resume arrives while the old connection still holds it: it is detached, then reopened.
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(1);
+    await expect(old.append(data[1]!)).rejects.toThrow(/detached/);
+    await old.remove(); // what the old connection does on a failed write
+    await taken.append(data[1]!);
+    await taken.append(data[2]!);
+    const done = await taken.finish();
+    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
+    expect(bytesToHex(done.sha256)).toBe(want);
+    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(want);
   });
 });

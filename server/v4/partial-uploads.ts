@@ -276,6 +276,7 @@ export class PartialUpload {
   readonly #s: PartialState;
   #sinceDurable = 0;
   #ended = false;
+  #detached = false;
 
   constructor(s: PartialState) {
     this.#s = s;
@@ -329,10 +330,11 @@ export class PartialUpload {
     await rm(this.#s.dataPath, { force: true });
   }
 
-  /** The connection is gone: keep what is written, durable, for a resume. Idempotent. */
+  /** The connection is gone (or a resume took the upload over): keep what is written, durable. Idempotent. */
   async detach(): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
+    this.#detached = true;
     const s = this.#s;
     try {
       if (this.#sinceDurable > 0) await this.#makeDurable();
@@ -342,8 +344,12 @@ export class PartialUpload {
     }
   }
 
-  /** Drops the upload (a record failed, or the client gave up). */
+  /**
+   * Drops the upload (a record failed, or the client gave up). Not once detached: the files
+   * are then the kept upload's, perhaps already reopened by the resume that took it over.
+   */
   async remove(): Promise<void> {
+    if (this.#detached) return;
     if (!this.#ended) {
       this.#ended = true;
       await this.#s.fh.close().catch(() => {});
