@@ -62,6 +62,8 @@ export class Relay {
   readonly #decoder = new ResponseFrameDecoder();
   /** Set by a first message that is the v4 preamble: both directions are then v4 frames. */
   #v4: FrameDecoder | null = null;
+  /** The browser's ClientHello went through (it comes once, first). */
+  #v4Hello = false;
   #firstMessage = true;
   readonly #started = Date.now();
   readonly #wsHigh: number;
@@ -166,8 +168,10 @@ export class Relay {
     try {
       if (this.#firstMessage && isPreamble(message)) {
         this.#v4 = new FrameDecoder({ allowed: SERVER_TO_CLIENT_FRAMES });
-      } else if (this.#v4) checkV4Message(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
-      else checkRequestMessage(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
+      } else if (this.#v4) {
+        checkV4Message(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE, !this.#v4Hello);
+        this.#v4Hello = true;
+      } else checkRequestMessage(message, this.#opts.maxPayload - REQUEST_HEADER_SIZE);
       this.#firstMessage = false;
     } catch (err) {
       if (!(err instanceof BridgeError)) throw err;

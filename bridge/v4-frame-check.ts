@@ -5,15 +5,18 @@
  * header judged by lib/protocol/v4 (version, type, length range) and its length equal to
  * the message's. The bridge sees only frame headers, never a key.
  */
-import { CLIENT_TO_SERVER_FRAMES, FRAME_HEADER_SIZE } from '../lib/protocol/v4/constants';
+import { CLIENT_TO_SERVER_FRAMES, FRAME_HEADER_SIZE, FrameType } from '../lib/protocol/v4/constants';
 import { V4ProtocolError } from '../lib/protocol/v4/errors';
 import { checkFrameHeader, isPreamble } from '../lib/protocol/v4/frames';
 import { BridgeError } from './errors';
 
 export { isPreamble };
 
-/** Checks one browser message of a v4 connection; throws BridgeError. */
-export function checkV4Message(message: Uint8Array, maxPayload: number): void {
+/**
+ * Checks one browser message of a v4 connection; throws BridgeError. `first`: the first
+ * frame after the preamble, which must be the ClientHello (and only it may be).
+ */
+export function checkV4Message(message: Uint8Array, maxPayload: number, first = false): void {
   if (message.length < FRAME_HEADER_SIZE)
     throw new BridgeError(
       'BRIDGE_ERR_FRAME_TRUNCATED',
@@ -33,6 +36,11 @@ export function checkV4Message(message: Uint8Array, maxPayload: number): void {
       e.code === 'V4_ERR_BAD_VERSION' ? 'BRIDGE_ERR_FRAME_BAD_VERSION' : 'BRIDGE_ERR_FRAME_BAD_SIZE';
     throw new BridgeError(code, e.message, { cause: e });
   }
+  if ((message[1] === FrameType.ClientHello) !== first)
+    throw new BridgeError(
+      'BRIDGE_ERR_FRAME_BAD_SIZE',
+      first ? 'The first v4 frame must be the ClientHello.' : 'A second ClientHello.',
+    );
   if (length !== message.length - FRAME_HEADER_SIZE)
     throw new BridgeError(
       'BRIDGE_ERR_FRAME_SIZE_MISMATCH',

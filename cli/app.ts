@@ -26,7 +26,7 @@ import {
 import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
-import { transferV4 } from './v4-transfer';
+import { transferV4, type V4Plan } from './v4-transfer';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -69,15 +69,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return EXIT_OK;
     }
     const plan = await makePlan(args, io.cwd);
-    // Through a bridge only protocol 3 for now: the server serves v4 to direct clients only,
-    // until v4 checks invites and quotas (issue 11), so auto goes straight to 3 there.
-    const v3 = plan.protocol === '3' || (plan.protocol === 'auto' && plan.server.kind === 'ws');
-    if (v3) return await transfer(plan, io);
+    if (plan.protocol === '3') return await transfer(plan, io);
     try {
-      return await transferV4(plan, io);
+      return await transferV4(v4PlanOf(plan, say), io);
     } catch (e) {
       if (!(plan.protocol === 'auto' && e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4')) throw e;
       say(`${e.message} Using protocol 3 on a new connection.`);
+      if (plan.invite && plan.server.kind === 'tcp') {
+        say('Protocol 3 over direct TCP cannot carry the invite: connecting without it.');
+      }
       // Protocol 3's own rules (ASCII names, 4 GiB) now apply to every file; a server without
       // protocol 4 is not ours, so it gets the reference client's packet shape.
       const files = await prepareFiles(
@@ -102,6 +102,30 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     say(`Unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return EXIT_FAILED;
   }
+}
+
+/** The v4 transfer's view of the plan: the invite, and what to do once it was taken. */
+function v4PlanOf(plan: Plan, say: (text: string) => void): V4Plan {
+  const source = plan.invite?.saved ? path.join(plan.dir, INVITE_LINK) : null;
+  return {
+    ...plan,
+    invite: plan.invite && {
+      token: plan.invite.token,
+      ...(plan.invite.fingerprint !== undefined ? { fingerprint: plan.invite.fingerprint } : {}),
+      source: source === null ? 'the invite link' : `the invite in ${source}`,
+    },
+    bridgeRefusal: (code) => inviteRefusal(code, source),
+    onWelcomed: async () => {
+      if (plan.invite && !plan.invite.saved) await keepInvite(plan, say);
+    },
+  };
+}
+
+/** The server took the invite: keep it for the next runs (a refused one never replaces a good one). */
+async function keepInvite(plan: Plan, say: (text: string) => void): Promise<void> {
+  if (!plan.invite) return;
+  await saveInvite(plan.dir, plan.invite.text);
+  say(`Kept the invite in ${path.join(plan.dir, INVITE_LINK)} for later runs.`);
 }
 
 /** Settles every input before connecting: a missing file or bad config costs no connection. */
@@ -146,7 +170,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   const protocol = args.protocol ?? 'auto';
   const files = await prepareFiles(filePaths, protocol === '3' ? 3 : 4);
-  const invite = await planInvite(args.invite, server, dir);
+  const invite = await planInvite(args.invite, server, dir, protocol);
 
   let unwrap: Plan['unwrap'];
   if (identity) {
@@ -166,25 +190,29 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
 }
 
 /**
- * --invite, else the invite.link a run before kept; checked before connecting. Direct TCP
- * cannot carry one (protocol v3 has no field for it), so --invite there is a usage error and a
- * saved invite is left unused.
+ * --invite, else the invite.link a run before kept; checked before connecting. A bridge gets
+ * it in the WebSocket handshake, a direct connection with protocol 4 in ClientAuth; protocol 3
+ * over direct TCP cannot carry one (no field for it), so --invite with --protocol 3 there is a
+ * usage error; a saved invite is used only through a bridge.
  */
 async function planInvite(
   given: string | undefined,
   server: ServerAddress,
   dir: string,
+  protocol: Protocol,
 ): Promise<Plan['invite']> {
+  const carried = server.kind === 'ws' || protocol !== '3';
   if (given !== undefined) {
-    if (server.kind !== 'ws') {
+    if (!carried) {
       throw new CliError(
         'CLI_ERR_USAGE',
-        '--invite works only through a bridge (--server ws://HOST:PORT/): a direct TCP connection cannot carry an invite. ' +
-          'Use the bridge address the owner gave you, or drop --invite on a server that allows your address.',
+        '--invite with --protocol 3 works only through a bridge (--server ws://HOST:PORT/): protocol 3 over a direct TCP connection cannot carry an invite. ' +
+          'Use the bridge address the owner gave you, drop --protocol 3, or drop --invite on a server that allows your address.',
       );
     }
     return { ...checkInvite(given, '--invite'), saved: false };
   }
+  // invite.link was kept from a bridge: a direct connection is judged by --tcp-allow instead.
   if (server.kind !== 'ws') return null;
   const saved = await readSavedInvite(dir);
   if (saved === null) return null;
@@ -266,10 +294,7 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
       return EXIT_FAILED;
     }
     // The bridge took it: keep it for the next runs (a refused one never replaces a good one).
-    if (plan.invite && !plan.invite.saved) {
-      await saveInvite(plan.dir, plan.invite.text);
-      say(`Kept the invite in ${path.join(plan.dir, INVITE_LINK)} for later runs.`);
-    }
+    if (plan.invite && !plan.invite.saved) await keepInvite(plan, say);
     if (est.registered && est.keyPair) {
       await writeIdentity(plan.dir, {
         name: plan.name,

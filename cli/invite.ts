@@ -1,9 +1,17 @@
 /**
  * `--invite LINK` (issue 15): the link an owner gave, or its bare token. Checked here before
  * any connection, from what the token itself says (form and expiry; only the bridge and the
- * server can check its signature), then offered to the bridge in the WebSocket handshake.
+ * server can check its signature), then offered to the bridge in the WebSocket handshake
+ * (or, over direct TCP with protocol v4, sent in ClientAuth). A fingerprint in the link is the
+ * server key the first v4 connection must find.
  */
-import { InviteError, type InvitePayload, readInviteUnverified, tokenFromLink } from '../lib/invite';
+import {
+  fingerprintFromLink,
+  InviteError,
+  type InvitePayload,
+  readInviteUnverified,
+  tokenFromLink,
+} from '../lib/invite';
 import { CLOSE_REASONS, CloseCode } from '../lib/protocol';
 import { CliError } from './errors';
 
@@ -12,6 +20,8 @@ export interface CheckedInvite {
   text: string;
   token: string;
   payload: InvitePayload;
+  /** The server key fingerprint the link carries (checked at the first v4 connection). */
+  fingerprint?: string;
 }
 
 /** The token of `text`, or CLI_ERR_USAGE with a sentence saying what is wrong with it. */
@@ -22,9 +32,11 @@ export function checkInvite(
 ): CheckedInvite {
   let token: string;
   let payload: InvitePayload;
+  let fingerprint: string | undefined;
   try {
     token = tokenFromLink(text);
     payload = readInviteUnverified(token);
+    fingerprint = fingerprintFromLink(text);
   } catch (e) {
     if (!(e instanceof InviteError)) throw e;
     throw new CliError(
@@ -39,7 +51,7 @@ export function checkInvite(
       `${where} expired at ${new Date(payload.exp * 1000).toISOString()}; ask the owner of the server for a new link.`,
     );
   }
-  return { text: text.trim(), token, payload };
+  return { text: text.trim(), token, payload, ...(fingerprint !== undefined ? { fingerprint } : {}) };
 }
 
 const INVITE_CLOSES: ReadonlySet<number> = new Set([

@@ -91,9 +91,15 @@ export class KnownServers {
 
   /**
    * Checks `serverKey` for `address`: pins it on first use (returns 'pinned'), accepts the
-   * pinned one ('known'), refuses another with V4_ERR_PINNED_KEY_CHANGED naming both.
+   * pinned one ('known'), refuses another with V4_ERR_PINNED_KEY_CHANGED naming both. With
+   * `expected` (the fingerprint an invite link carries) a first use pins only that key
+   * ('matched') and refuses any other the same way.
    */
-  async check(address: string, serverKey: Uint8Array): Promise<'pinned' | 'known'> {
+  async check(
+    address: string,
+    serverKey: Uint8Array,
+    expected?: { fingerprint: string; from: string },
+  ): Promise<'pinned' | 'known' | 'matched'> {
     const fp = await fingerprint(serverKey);
     const entries = await this.#entries();
     const pinned = entries.get(address);
@@ -106,9 +112,17 @@ export class KnownServers {
           `If the operator confirms the new key, remove the line for ${address} from that file.`,
       );
     }
+    if (expected !== undefined && expected.fingerprint !== fp) {
+      throw new V4Error(
+        'V4_ERR_PINNED_KEY_CHANGED',
+        `WARNING: the server at ${address} presented key ${fp}, but ${expected.from} names ${expected.fingerprint}. ` +
+          'Someone may be intercepting the connection, or the link is for another server. Nothing was sent. ' +
+          'Ask the owner of the server for its fingerprint (npm run server -- info) or a new link.',
+      );
+    }
     entries.set(address, fp);
     await writeAtomically(this.#file, [...entries].map(([a, f]) => `${a} ${f}\n`).join(''));
-    return 'pinned';
+    return expected === undefined ? 'pinned' : 'matched';
   }
 }
 

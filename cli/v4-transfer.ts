@@ -23,6 +23,8 @@ import { KeptUploads, KnownServers, loadOrCreateV4Key } from './v4-store';
 export const V4_TRIES = 4;
 const BACKOFF_MS = [0, 500, 1500, 4000];
 const READ_CHUNK = 1024 * 1024;
+/** How long a failed handshake waits for the bridge's close code. */
+const CLOSE_WAIT_MS = 2_000;
 /** Errors after which the server still holds the upload: reconnect and resume. */
 const RETRYABLE = new Set(['CLIENT_ERR_CONNECTION_CLOSED', 'CLIENT_ERR_UNREACHABLE', 'CLIENT_ERR_PROTOCOL']);
 /** The server no longer has (or never had) this upload: start it anew. */
@@ -38,6 +40,15 @@ export interface V4Plan {
   name: string;
   files: LocalFile[];
   json: boolean;
+  /**
+   * The invite: to a bridge in the WebSocket handshake (the bridge passes it on as TLV 0xE0),
+   * over direct TCP in ClientAuth. `source` names where it came from, for messages.
+   */
+  invite?: { token: string; fingerprint?: string; source: string } | null;
+  /** Called once the first connection is welcomed (the invite was taken: keep it). */
+  onWelcomed?(): Promise<void>;
+  /** The sentence for a close the bridge gave the handshake for its invite (4010-4013), or null. */
+  bridgeRefusal?(closeCode: number | null): string | null;
 }
 
 export interface V4Io {
@@ -72,17 +83,40 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
 
   let session: V4ClientSession | null = null;
   let first = true;
+  const invite = plan.invite ?? null;
+  const viaBridge = plan.server.kind === 'ws';
+  const expected =
+    invite?.fingerprint !== undefined ? { fingerprint: invite.fingerprint, from: invite.source } : undefined;
   const connect = async (): Promise<V4ClientSession> => {
-    const transport = await openTransport(plan.server);
-    const s = await V4ClientSession.open(transport, {
-      key: key as KeyPairWithRaw,
-      name: plan.name,
-      checkServerKey: async (serverKey) => {
-        if ((await known.check(where, serverKey)) === 'pinned')
-          say(`Pinned the key of ${where} on first use: ${await fingerprint(serverKey)}.`);
-      },
-    });
-    if (first) say(`Connected to ${where} with protocol 4${s.registered ? ' (registered this key)' : ''}.`);
+    const transport = await openTransport(plan.server, viaBridge ? { invite: invite?.token } : {});
+    let s: V4ClientSession;
+    try {
+      s = await V4ClientSession.open(transport, {
+        key: key as KeyPairWithRaw,
+        name: plan.name,
+        ...(!viaBridge && invite ? { invite: invite.token } : {}),
+        checkServerKey: async (serverKey) => {
+          const how = await known.check(where, serverKey, expected);
+          const fp = await fingerprint(serverKey);
+          if (how === 'pinned') say(`Pinned the key of ${where} on first use: ${fp}.`);
+          if (how === 'matched')
+            say(`The key of ${where} is the one ${invite?.source} names; pinned it: ${fp}.`);
+        },
+      });
+    } catch (e) {
+      // A handshake the bridge refused for its invite opens, then closes with 4010-4013 (a
+      // send can fail as the close frame arrives, before the close code is known).
+      if (!viaBridge || !plan.bridgeRefusal) throw e;
+      await Promise.race([transport.whenClosed?.(), sleep(CLOSE_WAIT_MS)]);
+      const refused = plan.bridgeRefusal(transport.closeCode ?? null);
+      if (refused !== null)
+        throw new ClientError('CLIENT_ERR_V4_REFUSED', refused, { wireCode: 0 }, { cause: e });
+      throw e;
+    }
+    if (first) {
+      say(`Connected to ${where} with protocol 4${s.registered ? ' (registered this key)' : ''}.`);
+      await plan.onWelcomed?.();
+    }
     first = false;
     return s;
   };

@@ -7,11 +7,16 @@
  *   is never read as a header: a PROXY header sent there is a framing error (1607, closed).
  * - Per source (IPv4 address, IPv6 /64) and in total: connections (ConnectionLimiter), and the
  *   lower tier of connections without a completed key exchange (sshd's MaxStartups).
- * Refusals get 1607, like a full server always did, and one sampled log line.
+ * Refusals get 1607, like a full server always did, and one sampled log line; a peer whose
+ * first bytes (within REFUSAL_PEEK_MS) are the protocol v4 preamble gets Alert 9 (BUSY)
+ * instead, which a v4 client can read.
  */
 import type { Socket } from 'node:net';
 import { MAX_TOKEN_LENGTH } from '../lib/invite';
 import { encodeResponse, ResponseCode } from '../lib/protocol';
+import { FrameType, V4_ERROR_SENTENCES, V4ErrorCode } from '../lib/protocol/v4/constants';
+import { encodeFrame } from '../lib/protocol/v4/frames';
+import { encodeAlert } from '../lib/protocol/v4/messages';
 import { createAddressMatcher } from '../platform/address-match';
 import {
   type ConnectionLease,
@@ -25,6 +30,7 @@ import { readProxyHeader } from '../platform/proxy-header-reader';
 import { getTlv, PP2_DEFAULT_MAX_LENGTH, Pp2Type, ProxyProtocolError } from '../platform/proxy-protocol';
 import { createSourceKey } from '../platform/source-key';
 import type { ServerConfig } from './config';
+import { pickProtocol } from './protocol-switch';
 
 /** The real peer of a connection: the socket's, or the PROXY header's source. */
 export interface Peer {
@@ -52,6 +58,14 @@ export const PROXY_HEADER_MAX_LENGTH = PP2_DEFAULT_MAX_LENGTH + MAX_TOKEN_LENGTH
 export const PROXY_HEADER_WAIT_MS = 2_000;
 /** After a refusal's 1607, how long the peer gets to read it before the socket is destroyed. */
 const REFUSAL_GRACE_MS = 1_000;
+/** How long a refused peer's first bytes are awaited to answer in its protocol (clients send at once). */
+export const REFUSAL_PEEK_MS = 200;
+
+const BUSY_V3 = encodeResponse({ code: ResponseCode.ServerError });
+const BUSY_V4 = encodeFrame(
+  FrameType.Alert,
+  encodeAlert({ code: V4ErrorCode.Busy, fatal: true, reason: V4_ERROR_SENTENCES[V4ErrorCode.Busy] }),
+);
 
 const REFUSAL_REASONS: Record<ConnectionRefusal, string> = {
   total: 'max connections',
@@ -176,9 +190,11 @@ export class Admission {
     if (this.#sampler.allow(peer.source, `refused ${reason}`)) {
       this.#log.warn({ event: 'connection-refused', peer: peerText(peer), source: peer.source, reason });
     }
-    // Answer 1607 so a client reads "server error" instead of a bare reset.
-    if (!socket.destroyed) socket.end(encodeResponse({ code: ResponseCode.ServerError }));
+    // Answer 1607 (or v4's BUSY) so a client reads "server error" instead of a bare reset.
     setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+    void pickProtocol(socket, REFUSAL_PEEK_MS).then((version) => {
+      if (!socket.destroyed) socket.end(version === 4 ? BUSY_V4 : BUSY_V3);
+    });
   }
 }
 

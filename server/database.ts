@@ -31,6 +31,8 @@ export interface FileRow {
   ReceivedAt: string | null;
   /** Identifies one completed upload, so 1029/1030/1031 act on the attempt this connection sent. */
   Token: string | null;
+  /** SHA-256 (hex) of the stored plaintext, for files stored through protocol v4; null for v3. */
+  Sha256: string | null;
 }
 
 export interface ListedFile extends FileRow {
@@ -43,9 +45,12 @@ export interface NewFile {
   fileName: string;
   pathName: string;
   size: number;
-  cksum: number;
+  /** Null for a v4 file, which has a SHA-256 instead. */
+  cksum: number | null;
   receivedAt: string;
   token: string;
+  /** SHA-256 (hex) of the plaintext (protocol v4). */
+  sha256?: string;
 }
 
 /** An invite the owner made (`invite create`); the token's payload is signed from these fields. */
@@ -123,9 +128,16 @@ export interface Database {
   clientByV4Key(key: Uint8Array): Promise<ClientRow | undefined>;
   /**
    * Registers a protocol v4 client: a clients row (no RSA key) bound to its Ed25519 key, in
-   * one transaction. False when the name, the ID or the key is taken.
+   * one transaction. False when the name, the ID or the key is taken, or, with an `invite`,
+   * when the invite has no free client slot (as insertClient).
    */
-  insertV4Client(id: Uint8Array, name: string, key: Uint8Array, now: string): Promise<boolean>;
+  insertV4Client(
+    id: Uint8Array,
+    name: string,
+    key: Uint8Array,
+    now: string,
+    invite?: InviteSlot,
+  ): Promise<boolean>;
   /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
   setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): Promise<void>;
   /** Updates LastSeen. */

@@ -78,6 +78,12 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
       );
     `);
   },
+  // 5 -> 6: the SHA-256 (hex) of a file stored through protocol v4 (NULL for v3's, which
+  // carry a CRC only).
+  (db) => {
+    const have = new Set((db.pragma('table_info(files)') as { name: string }[]).map((c) => c.name));
+    if (!have.has('Sha256')) db.exec('ALTER TABLE files ADD COLUMN Sha256 TEXT');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

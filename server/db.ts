@@ -83,11 +83,14 @@ function prepareWrites(db: Sqlite.Database) {
     pathTaken: db.prepare<[string], { x: number }>(
       'SELECT 1 AS x FROM files WHERE PathName = ? COLLATE NOCASE LIMIT 1',
     ),
-    upsertFile: db.prepare<[Uint8Array, string, string, number, number, string, string]>(
-      `INSERT INTO files (ID, FileName, PathName, Verified, Size, Cksum, ReceivedAt, Token)
-       VALUES (?, ?, ?, 0, ?, ?, ?, ?)
+    upsertFile: db.prepare<
+      [Uint8Array, string, string, number, number | null, string, string, string | null]
+    >(
+      `INSERT INTO files (ID, FileName, PathName, Verified, Size, Cksum, ReceivedAt, Token, Sha256)
+       VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)
        ON CONFLICT (ID, FileName) DO UPDATE SET PathName = excluded.PathName, Verified = 0,
-         Size = excluded.Size, Cksum = excluded.Cksum, ReceivedAt = excluded.ReceivedAt, Token = excluded.Token`,
+         Size = excluded.Size, Cksum = excluded.Cksum, ReceivedAt = excluded.ReceivedAt, Token = excluded.Token,
+         Sha256 = excluded.Sha256`,
     ),
     verify: db.prepare<[Uint8Array, string, string | null, string | null]>(
       'UPDATE files SET Verified = 1 WHERE ID = ? AND FileName = ? AND (? IS NULL OR Token = ?)',
@@ -230,10 +233,16 @@ export class SqliteDatabase implements Database {
     return this.#s.clientByV4Key.get(key);
   }
 
-  async insertV4Client(id: Uint8Array, name: string, key: Uint8Array, now: string): Promise<boolean> {
+  async insertV4Client(
+    id: Uint8Array,
+    name: string,
+    key: Uint8Array,
+    now: string,
+    invite?: InviteSlot,
+  ): Promise<boolean> {
     const w = this.#w();
     return this.#db.transaction(() => {
-      if (!this.#insertClient(id, name, now, undefined)) return false;
+      if (!this.#insertClient(id, name, now, invite)) return false;
       if (w.insertV4Key.run(key, id).changes === 1) return true;
       w.deleteKeylessClient.run(id); // the key was taken: undo the row
       return false;
@@ -293,7 +302,16 @@ export class SqliteDatabase implements Database {
   }
 
   async upsertFile(f: NewFile): Promise<void> {
-    this.#w().upsertFile.run(f.id, f.fileName, f.pathName, f.size, f.cksum, f.receivedAt, f.token);
+    this.#w().upsertFile.run(
+      f.id,
+      f.fileName,
+      f.pathName,
+      f.size,
+      f.cksum,
+      f.receivedAt,
+      f.token,
+      f.sha256 ?? null,
+    );
   }
 
   async markVerified(id: Uint8Array, fileName: string, token: string | null): Promise<number> {

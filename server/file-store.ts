@@ -85,9 +85,10 @@ export class FileStore {
           fileName,
           pathName,
           size: result.size,
-          cksum: result.cksum,
+          cksum: result.sha256 === undefined ? result.cksum : null,
           receivedAt: now,
           token,
+          ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
         });
       } catch (e) {
         // A file under a new name must not stay behind unrecorded. (A replaced one is gone

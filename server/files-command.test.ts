@@ -7,6 +7,7 @@ const f: FileListing = {
   fileName: 'report.pdf',
   size: 1234,
   cksum: 4294967295,
+  sha256: null,
   verified: true,
   receivedAt: '2026-01-01T00:00:00.000Z',
   path: `files/${'ab'.repeat(16)}/report.pdf`,
@@ -24,12 +25,20 @@ describe('formatListing', () => {
 
   it('an aligned table on a terminal', () => {
     const out = formatListing([f], true).split('\n');
-    expect(out[0]).toMatch(/^CLIENT\s+FILE\s+SIZE\s+CRC\s+VERIFIED\s+RECEIVED\s+STORED AS$/);
+    expect(out[0]).toMatch(/^CLIENT\s+FILE\s+SIZE\s+CRC\s+SHA-256\s+VERIFIED\s+RECEIVED\s+STORED AS$/);
     expect(out[1]).toContain('alice');
     expect(out[1]).toContain('4294967295');
     expect(out[1]).toContain('yes');
     expect(out[1]!.indexOf('report.pdf')).toBe(out[0]!.indexOf('FILE'));
     expect(formatListing([], true)).toMatch(/No files/);
+  });
+
+  it('a v4 file shows its whole SHA-256 instead of a CRC, in the table and in JSON', () => {
+    const v4 = { ...f, cksum: null, sha256: 'c0ffee'.repeat(10) + 'abcd' };
+    const [head, row] = formatListing([v4], true).split('\n');
+    expect(row!.slice(head!.indexOf('SHA-256')).startsWith(v4.sha256)).toBe(true);
+    expect(row).not.toContain('4294967295');
+    expect(JSON.parse(formatListing([v4], false)).sha256).toBe(v4.sha256);
   });
 
   it('sizes for people and local times on a terminal; bytes and UTC when piped', () => {

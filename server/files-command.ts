@@ -14,6 +14,8 @@ export interface FileListing {
   fileName: string;
   size: number | null;
   cksum: number | null;
+  /** SHA-256 (hex) of a file stored through protocol v4; null for v3 (a CRC only). */
+  sha256: string | null;
   verified: boolean;
   receivedAt: string | null;
   /** Path of the stored file, relative to the data folder. */
@@ -36,6 +38,7 @@ export function listReceivedFiles(dataDir: string): FileListing[] {
       fileName: r.FileName,
       size: r.Size,
       cksum: r.Cksum,
+      sha256: r.Sha256 ?? null,
       verified: r.Verified === 1,
       receivedAt: r.ReceivedAt,
       path: join('files', r.PathName),
@@ -52,12 +55,14 @@ export function listReceivedFiles(dataDir: string): FileListing[] {
 export function formatListing(files: readonly FileListing[], tty: boolean): string {
   if (!tty) return jsonLines(files);
   if (files.length === 0) return 'No files received yet.\n';
-  const head = ['CLIENT', 'FILE', 'SIZE', 'CRC', 'VERIFIED', 'RECEIVED', 'STORED AS'];
+  const head = ['CLIENT', 'FILE', 'SIZE', 'CRC', 'SHA-256', 'VERIFIED', 'RECEIVED', 'STORED AS'];
+  // v3 files have a CRC, v4 files a SHA-256 (whole: it is what people compare).
   const rows = files.map((f) => [
     f.client,
     f.fileName,
     f.size === null ? '?' : formatBytes(f.size),
-    f.cksum === null ? '?' : String(f.cksum),
+    f.cksum === null ? (f.sha256 === null ? '?' : '-') : String(f.cksum),
+    f.sha256 ?? '-',
     f.verified ? 'yes' : 'no',
     f.receivedAt === null ? '?' : localTime(f.receivedAt),
     f.path,

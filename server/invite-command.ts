@@ -11,6 +11,7 @@ import { ServerError } from './errors';
 import { inviteRefusal } from './invite-gate';
 import { loadInviteKeys } from './invite-keys';
 import { formatTable, jsonLines, localTime } from './table-format';
+import { loadServerIdentity } from './v4/server-key';
 
 export interface NewInvite {
   label: string;
@@ -24,6 +25,8 @@ export interface CreatedInvite {
   row: InviteRow;
   /** The link with the token in its fragment: a secret, printed once, stored nowhere. */
   link: string;
+  /** The v4 server key's fingerprint the link carries. */
+  fingerprint: string;
 }
 
 const isoSeconds = (s: number) => new Date(s * 1000).toISOString();
@@ -69,8 +72,10 @@ export async function createInvite(
     RevokedAt: null,
   };
   const token = await signInvite(payloadOf(row), keys.privateKey);
+  // The link carries the v4 server key's fingerprint: the sender's first connection checks it.
+  const { fingerprint } = await loadServerIdentity(dataDir);
   await db.insertInvite(row);
-  return { row, link: inviteLink(publicUrl, token) };
+  return { row, link: inviteLink(publicUrl, token, fingerprint), fingerprint };
 }
 
 export type InviteStatus = 'active' | 'expired' | 'revoked';
@@ -123,7 +128,7 @@ export function formatCreated(
   /** The link as a QR code (invite-qr.ts), shown under it on a terminal. */
   qr?: string,
 ): string {
-  if (!tty) return jsonLines([{ ...toJson(c.row, nowMs), link: c.link }]);
+  if (!tty) return jsonLines([{ ...toJson(c.row, nowMs), link: c.link, fingerprint: c.fingerprint }]);
   const r = c.row;
   const d = (option: string) => (defaulted.has(option) ? ' (default)' : '');
   const days = (Date.parse(r.ExpiresAt) - Date.parse(r.CreatedAt)) / 86_400_000;
@@ -134,6 +139,7 @@ export function formatCreated(
     `  bytes    ${r.MaxBytes === null ? NO_LIMIT : `up to ${formatBytes(r.MaxBytes)}`}${d('max-bytes')}`,
     `  files    ${r.MaxFiles === null ? NO_LIMIT : `up to ${r.MaxFiles}`}${d('max-files')}`,
     `  clients  ${r.MaxClients}${d('max-clients')}`,
+    `  server   ${c.fingerprint} (in the link: the sender's first connection checks it)`,
     '',
     'Give this link to the sender. Whoever has it can send within these limits until it',
     `expires or you run: npm run server -- invite revoke ${r.ID}`,

@@ -97,14 +97,11 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
           socket.destroy();
           return;
         }
-        // Version 4 does not yet check invites, quotas or the disk reserve (issue 11, left), so
-        // it is served only to direct clients, which --tcp-allow already limits to the owner's
-        // networks. A relayed v4 preamble goes to the v3 connection, which answers it as a
-        // version 3 server does (1607, close): a client in auto mode then speaks v3, where
-        // invites and quotas hold.
+        // Both versions hold the same rules (invites, quotas, limits: server/v4/v4-access.ts),
+        // relayed or direct.
         const connection =
-          version === 4 && v4 && peer.via === undefined
-            ? new V4Connection(socket, { ...shared, ...v4, config, log }, { peer, lease })
+          version === 4 && v4
+            ? new V4Connection(socket, { ...shared, ...v4, config, log, limits, sampler }, { peer, lease })
             : new Connection(socket, { ...shared, config, log, budget, limits, sampler }, { peer, lease });
         connections.add(connection);
         socket.once('close', () => {
@@ -143,18 +140,20 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         opts.database?.() ??
         new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
       const invites = new InviteGate(db, keys.publicKey, config.access);
-      const quota = new UploadQuota(db, invites, {
-        dataDir: config.dataDir,
-        limits: config,
-        defaultReserve: { bytes: DEFAULT_DISK_RESERVE_BYTES, fraction: DEFAULT_DISK_RESERVE_FRACTION },
-      });
-      shared = { db, files: new FileStore(db, storage), invites, quota };
       const identity = await loadServerIdentity(config.dataDir);
       const partials = new PartialUploads(
         config.dataDir,
         config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
       );
       await partials.init();
+      const quota = new UploadQuota(db, invites, {
+        dataDir: config.dataDir,
+        limits: config,
+        defaultReserve: { bytes: DEFAULT_DISK_RESERVE_BYTES, fraction: DEFAULT_DISK_RESERVE_FRACTION },
+        // Unfinished v4 uploads' bytes count against their client's and invite's quotas.
+        kept: partials,
+      });
+      shared = { db, files: new FileStore(db, storage), invites, quota };
       v4 = { identity, partials };
       partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
       partialSweeper.unref();

@@ -6,11 +6,13 @@
  * database (the files table's sizes: exact, and changed by other processes such as `clients
  * remove`); reservations live in this process and are taken one start at a time, so the read
  * and the reservation are one step. A replaced file counts its new size minus the old; the
- * disk needs the whole new size meanwhile (the temp file exists beside the old one).
+ * disk needs the whole new size meanwhile (the temp file exists beside the old one). Bytes
+ * kept by unfinished v4 uploads (resumable, on disk) count as usage of their client, invite
+ * and the total while kept; a resume reserves only what is still missing.
  */
 import { statfsSync } from 'node:fs';
 import { clientIdToHex } from '../lib/protocol';
-import type { Database, InviteRow, Usage } from './database';
+import type { Database, Usage } from './database';
 import { type InviteGate, type RefusalReason, RefusedError } from './invite-gate';
 
 export interface QuotaLimits {
@@ -45,6 +47,23 @@ export interface QuotaOptions {
   defaultReserve: { bytes: number; fraction: number };
   /** Injectable for tests. */
   disk?: (dir: string) => Promise<DiskSpace>;
+  /** Bytes kept on disk by unfinished resumable (v4) uploads: they count against the limits too. */
+  kept?: KeptBytes;
+}
+
+/** Where unfinished uploads' bytes are counted (server/v4/partial-uploads.ts). */
+export interface KeptBytes {
+  /** Of one client (hex ID), of the clients of one invite, or of all. */
+  keptBytes(of?: { clientId?: string; inviteId?: string }): number;
+}
+
+interface Scope {
+  key: string;
+  usage: () => Promise<Usage>;
+  kept: () => number;
+  maxBytes: number | null;
+  maxFiles: number | null;
+  over: [RefusalReason, RefusalReason];
 }
 
 /** Held by an upload from its first packet; release() once it is stored (its row counts then) or dropped. */
@@ -82,82 +101,133 @@ export class UploadQuota {
   /**
    * Checks a new file of `size` plaintext bytes named `fileName` for the client and reserves
    * it; throws RefusedError with the first limit it would pass (or the invite's state).
+   * `kept`: bytes of it already on disk (a resumed v4 upload), counted by opts.kept, so only
+   * the rest is reserved.
    */
-  reserve(clientId: Uint8Array, fileName: string, size: number, nowMs = Date.now()): Promise<Reservation> {
-    const run = this.#queue.then(() => this.#reserve(clientId, fileName, size, nowMs));
+  reserve(
+    clientId: Uint8Array,
+    fileName: string,
+    size: number,
+    opts: { nowMs?: number; kept?: number } = {},
+  ): Promise<Reservation> {
+    const nowMs = opts.nowMs ?? Date.now();
+    const run = this.#queue.then(() => this.#reserve(clientId, fileName, size, nowMs, opts.kept ?? 0));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #reserve(clientId: Uint8Array, fileName: string, size: number, nowMs: number): Promise<Reservation> {
+  /**
+   * The largest new file the client could start now within every limit (0 when its file count
+   * is used up): what a v4 Welcome announces. Throws RefusedError as reserve() does.
+   */
+  async room(clientId: Uint8Array, nowMs = Date.now()): Promise<number> {
+    let room = Number.MAX_SAFE_INTEGER;
+    for (const s of await this.#scopes(clientId, nowMs)) {
+      if (s.maxBytes === null && s.maxFiles === null) continue;
+      const used = await s.usage();
+      const held = this.held(s.key);
+      if (s.maxFiles !== null && used.files + held.files >= s.maxFiles) return 0;
+      if (s.maxBytes !== null) room = Math.min(room, s.maxBytes - used.bytes - held.bytes - s.kept());
+    }
+    const { free, reserve } = await this.#diskRoom();
+    room = Math.min(room, free - this.held('disk').bytes - reserve);
+    return Math.max(0, room);
+  }
+
+  /** The client's limits in the order they are checked: its invite's, its own, the total. */
+  async #scopes(clientId: Uint8Array, nowMs: number): Promise<Scope[]> {
     const db = this.#db;
     const client = await db.clientById(clientId);
     if (!client) throw new RefusedError('client-removed', 'The client was removed.');
-    let invite: InviteRow | undefined;
+    const kept = this.#opts.kept;
+    const l = this.#opts.limits;
+    const scopes: Scope[] = [];
     if (client.InviteID !== null) {
-      invite = await db.inviteById(client.InviteID);
+      const invite = await db.inviteById(client.InviteID);
       if (!invite) throw new RefusedError('invite-unknown', `Invite ${client.InviteID} is gone.`);
       this.#invites.check(invite, nowMs);
-    }
-    const old = await db.fileByName(clientId, fileName);
-    // What the file adds once stored: a replacement its growth (never less than nothing), no new file.
-    const add: Held = { bytes: Math.max(0, size - (old?.Size ?? 0)), files: old ? 0 : 1 };
-    const l = this.#opts.limits;
-    const scopes: Array<[string, Held]> = [];
-    const check = async (
-      key: string,
-      usage: () => Promise<Usage>,
-      maxBytes: number | null,
-      maxFiles: number | null,
-      over: [RefusalReason, RefusalReason],
-    ) => {
-      scopes.push([key, add]);
-      if (maxBytes === null && maxFiles === null) return;
-      const used = await usage();
-      const held = this.held(key);
-      if (maxBytes !== null && add.bytes > 0 && used.bytes + held.bytes + add.bytes > maxBytes) {
-        throw new RefusedError(over[0], `${size} more bytes would pass the limit of ${maxBytes}.`);
-      }
-      if (maxFiles !== null && add.files > 0 && used.files + held.files + add.files > maxFiles) {
-        throw new RefusedError(over[1], `One more file would pass the limit of ${maxFiles}.`);
-      }
-    };
-    if (invite) {
       const id = invite.ID;
-      await check(`i:${id}`, () => db.inviteUsage(id), invite.MaxBytes, invite.MaxFiles, [
-        'over-invite-bytes',
-        'over-invite-files',
-      ]);
+      scopes.push({
+        key: `i:${id}`,
+        usage: () => db.inviteUsage(id),
+        kept: () => kept?.keptBytes({ inviteId: id }) ?? 0,
+        maxBytes: invite.MaxBytes,
+        maxFiles: invite.MaxFiles,
+        over: ['over-invite-bytes', 'over-invite-files'],
+      });
     }
-    await check(
-      `c:${clientIdToHex(clientId)}`,
-      () => db.clientUsage(clientId),
-      l.clientMaxBytes,
-      l.clientMaxFiles,
-      ['over-client-bytes', 'over-client-files'],
-    );
-    await check('total', () => db.totalUsage(), l.maxTotalBytes, null, [
-      'over-total-bytes',
-      'over-total-bytes',
-    ]);
-    const disk = { bytes: size, files: 0 };
-    await this.#checkDisk(size);
-    scopes.push(['disk', disk]);
-    for (const [key, h] of scopes) this.#add(key, h, 1);
+    const hex = clientIdToHex(clientId);
+    scopes.push({
+      key: `c:${hex}`,
+      usage: () => db.clientUsage(clientId),
+      kept: () => kept?.keptBytes({ clientId: hex }) ?? 0,
+      maxBytes: l.clientMaxBytes,
+      maxFiles: l.clientMaxFiles,
+      over: ['over-client-bytes', 'over-client-files'],
+    });
+    scopes.push({
+      key: 'total',
+      usage: () => db.totalUsage(),
+      kept: () => kept?.keptBytes() ?? 0,
+      maxBytes: l.maxTotalBytes,
+      maxFiles: null,
+      over: ['over-total-bytes', 'over-total-bytes'],
+    });
+    return scopes;
+  }
+
+  async #reserve(
+    clientId: Uint8Array,
+    fileName: string,
+    size: number,
+    nowMs: number,
+    keptOfThis: number,
+  ): Promise<Reservation> {
+    const scopes = await this.#scopes(clientId, nowMs);
+    const old = await this.#db.fileByName(clientId, fileName);
+    // What the file adds once stored: a replacement its growth (never less than nothing), no
+    // new file; bytes of it already kept on disk count already (Scope.kept).
+    const add: Held = { bytes: Math.max(0, size - (old?.Size ?? 0) - keptOfThis), files: old ? 0 : 1 };
+    const taken: Array<[string, Held]> = [];
+    for (const s of scopes) {
+      taken.push([s.key, add]);
+      if (s.maxBytes === null && s.maxFiles === null) continue;
+      const used = await s.usage();
+      const held = this.held(s.key);
+      if (
+        s.maxBytes !== null &&
+        add.bytes > 0 &&
+        used.bytes + held.bytes + s.kept() + add.bytes > s.maxBytes
+      ) {
+        throw new RefusedError(s.over[0], `${size} more bytes would pass the limit of ${s.maxBytes}.`);
+      }
+      if (s.maxFiles !== null && add.files > 0 && used.files + held.files + add.files > s.maxFiles) {
+        throw new RefusedError(s.over[1], `One more file would pass the limit of ${s.maxFiles}.`);
+      }
+    }
+    const disk = { bytes: Math.max(0, size - keptOfThis), files: 0 };
+    await this.#checkDisk(disk.bytes);
+    taken.push(['disk', disk]);
+    for (const [key, h] of taken) this.#add(key, h, 1);
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        for (const [key, h] of scopes) this.#add(key, h, -1);
+        for (const [key, h] of taken) this.#add(key, h, -1);
       },
     };
   }
 
-  async #checkDisk(size: number): Promise<void> {
+  async #diskRoom(): Promise<{ free: number; reserve: number }> {
     const { free, size: total } = await this.#disk(this.#opts.dataDir);
     const d = this.#opts.defaultReserve;
     const reserve = this.#opts.limits.diskReserve ?? Math.max(d.bytes, Math.ceil(total * d.fraction));
+    return { free, reserve };
+  }
+
+  async #checkDisk(size: number): Promise<void> {
+    const { free, reserve } = await this.#diskRoom();
     // Conservative: bytes already written by uploads in flight are both gone from `free` and still held.
     if (free - this.held('disk').bytes - size < reserve) {
       throw new RefusedError('disk-reserve', `${size} bytes would leave less than ${reserve} bytes free.`);

@@ -18,6 +18,8 @@ export interface UploadResult {
   size: number;
   /** The finished temp file, ready to be committed. */
   temp: TempFile;
+  /** SHA-256 (hex) of the plaintext, for a v4 upload: recorded instead of the CRC. */
+  sha256?: string;
 }
 
 export class Upload {

@@ -210,6 +210,15 @@ export class V4ClientSession {
     await this.#transport.send([await this.#session.seal(m)]);
   }
 
+  /** Gives up an unfinished upload the server keeps (UploadAbort): it removes what it holds of it. */
+  async abandon(uploadId: Uint8Array): Promise<void> {
+    if (this.#closed) throw new ClientError('CLIENT_ERR_SESSION_CLOSED', 'The connection is closed.');
+    await this.#send({ type: MessageType.UploadAbort, uploadId });
+    const m = await this.#nextMessage();
+    if (m.type !== MessageType.UploadAborted || !same(m.uploadId, uploadId))
+      throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not answer the abort.');
+  }
+
   /** Sends one file (or resumes it); resolves once the server stored it and the SHA-256s agree. */
   async upload(source: V4Source, opts: V4UploadOptions): Promise<V4UploadResult> {
     if (this.#closed) throw new ClientError('CLIENT_ERR_SESSION_CLOSED', 'The connection is closed.');

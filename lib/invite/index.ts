@@ -6,7 +6,14 @@ export {
   parseAccessMode,
 } from './access';
 export { InviteError, type InviteErrorCode } from './errors';
-export { inviteLink, LINK_PARAM, tokenFromLink } from './link';
+export {
+  FINGERPRINT_PATTERN,
+  fingerprintFromLink,
+  inviteLink,
+  LINK_PARAM,
+  SERVER_PARAM,
+  tokenFromLink,
+} from './link';
 export {
   clientSubprotocols,
   INVITE_SUBPROTOCOL_PREFIX,

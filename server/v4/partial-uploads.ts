@@ -5,7 +5,8 @@
  * raised (written to a temp file, fsync'd, renamed), so after a crash the count never
  * exceeds what is on disk; on reopen the file is cut back to the count. Partial uploads
  * without a record for the TTL expire; a tombstone (.expired) answers UPLOAD_EXPIRED for
- * one more TTL.
+ * one more TTL. The bytes each kept upload holds are indexed in memory (rebuilt from the
+ * state files at start) so quotas can count them (upload-quota.ts, KeptBytes).
  */
 import { createHash, type Hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -37,7 +38,19 @@ interface Meta {
   keyCheck: string;
   durable: number;
   updatedAt: number;
+  /** The invite the owner is bound to (quotas count kept bytes against it); absent: none. */
+  inviteId?: string | null;
 }
+
+/** What one kept upload holds, for quotas: its durable bytes (frozen while a connection has it open). */
+interface Kept {
+  clientId: string;
+  inviteId: string | null;
+  bytes: number;
+}
+
+/** Bytes on disk a kept upload's state file vouches for. */
+const keptBytesOf = (m: Meta) => Math.min(m.durable * RECORD_SIZE, m.size);
 
 export interface OpenRequest {
   clientKey: Uint8Array;
@@ -47,6 +60,8 @@ export interface OpenRequest {
   size: number;
   name: string;
   resume: boolean;
+  /** The invite the client is bound to, if any. */
+  inviteId?: string | null;
 }
 
 /** A refusal with its wire code. */
@@ -77,6 +92,7 @@ export class PartialUploads {
   readonly dir: string;
   readonly #ttlMs: number;
   readonly #active = new Map<string, PartialUpload>();
+  readonly #kept = new Map<string, Kept>();
 
   constructor(dataDir: string, ttlMs: number) {
     this.dir = join(dataDir, PARTIAL_FOLDER);
@@ -86,6 +102,35 @@ export class PartialUploads {
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: FOLDER_MODE });
     await this.sweep();
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      const base = name.slice(0, -5);
+      const meta = await this.#readMeta(base);
+      if (meta) this.#index(base, meta);
+    }
+  }
+
+  #index(base: string, meta: Meta): void {
+    this.#kept.set(base, {
+      clientId: meta.clientId,
+      inviteId: meta.inviteId ?? null,
+      bytes: keptBytesOf(meta),
+    });
+  }
+
+  /**
+   * Bytes held now by kept uploads (open ones at what they held when opened: the open
+   * upload's reservation covers the rest): of one client (hex ID), of the clients of one
+   * invite, or of everyone.
+   */
+  keptBytes(of: { clientId?: string; inviteId?: string } = {}): number {
+    let total = 0;
+    for (const k of this.#kept.values()) {
+      if (of.clientId !== undefined && k.clientId !== of.clientId) continue;
+      if (of.inviteId !== undefined && k.inviteId !== of.inviteId) continue;
+      total += k.bytes;
+    }
+    return total;
   }
 
   /** Expires uploads idle for the TTL and forgets old tombstones; returns how many expired. */
@@ -111,6 +156,7 @@ export class PartialUploads {
   }
 
   async #expire(base: string): Promise<void> {
+    this.#kept.delete(base);
     await writeFile(join(this.dir, `${base}.expired`), '', { mode: FILE_MODE });
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
@@ -124,21 +170,24 @@ export class PartialUploads {
     }
   }
 
-  /** Bytes kept for unfinished uploads of this client (for quotas). */
-  async bytesHeldBy(clientKey: Uint8Array): Promise<number> {
-    const owner = bytesToHex(clientKey).slice(0, 32);
-    let total = 0;
-    for (const name of await readdir(this.dir)) {
-      if (!name.startsWith(`${owner}-`) || !name.endsWith('.data')) continue;
-      total += (await stat(join(this.dir, name)).catch(() => ({ size: 0 }))).size;
-    }
-    return total;
+  /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
+  async discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
+    const base = this.#base(clientKey, uploadId);
+    await this.#active.get(base)?.detach();
+    const had = this.#kept.delete(base);
+    await rm(join(this.dir, `${base}.data`), { force: true });
+    await rm(join(this.dir, `${base}.json`), { force: true });
+    return had;
+  }
+
+  #base(clientKey: Uint8Array, uploadId: Uint8Array): string {
+    return `${bytesToHex(clientKey).slice(0, 32)}-${bytesToHex(uploadId)}`;
   }
 
   /** Opens a new upload or resumes a kept one; a Refusal says why not. */
   async open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
-    const base = `${bytesToHex(req.clientKey).slice(0, 32)}-${bytesToHex(req.uploadId)}`;
+    const base = this.#base(req.clientKey, req.uploadId);
     await this.#active.get(base)?.detach();
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
     const meta = await this.#readMeta(base);
@@ -158,6 +207,7 @@ export class PartialUploads {
         keyCheck: check,
         durable: 0,
         updatedAt: now,
+        inviteId: req.inviteId ?? null,
       };
       await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh));
       await syncFolder(this.dir);
@@ -189,6 +239,7 @@ export class PartialUploads {
       for await (const chunk of createReadStream(dataPath, { start: 0, end: keep - 1 }))
         hash.update(chunk as Buffer);
     }
+    this.#index(base, { ...meta, durable });
     const upload = new PartialUpload({
       fh,
       dataPath,
@@ -197,8 +248,10 @@ export class PartialUploads {
       hash,
       written: keep,
       next: durable,
-      onEnd: () => {
+      onEnd: (kept) => {
         if (this.#active.get(base) === upload) this.#active.delete(base);
+        if (kept) this.#index(base, meta);
+        else this.#kept.delete(base);
       },
     });
     this.#active.set(base, upload);
@@ -214,7 +267,8 @@ interface PartialState {
   hash: Hash;
   written: number;
   next: number;
-  onEnd: () => void;
+  /** The connection is done with it: `kept` for a resume (meta is current), else finished or removed. */
+  onEnd: (kept: boolean) => void;
 }
 
 /** One upload being received by one connection. Calls must not overlap (the connection is serial). */
@@ -222,6 +276,7 @@ export class PartialUpload {
   readonly #s: PartialState;
   #sinceDurable = 0;
   #ended = false;
+  #detached = false;
 
   constructor(s: PartialState) {
     this.#s = s;
@@ -264,35 +319,40 @@ export class PartialUpload {
     this.#ended = true;
     await s.fh.sync();
     await s.fh.close();
-    s.onEnd();
+    s.onEnd(true);
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(s.hash.digest()) };
   }
 
   /** After a successful commit: the metadata goes too. */
   async forget(): Promise<void> {
+    this.#s.onEnd(false);
     await rm(this.#s.metaPath, { force: true });
     await rm(this.#s.dataPath, { force: true });
   }
 
-  /** The connection is gone: keep what is written, durable, for a resume. Idempotent. */
+  /** The connection is gone (or a resume took the upload over): keep what is written, durable. Idempotent. */
   async detach(): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
+    this.#detached = true;
     const s = this.#s;
     try {
       if (this.#sinceDurable > 0) await this.#makeDurable();
     } finally {
       await s.fh.close().catch(() => {});
-      s.onEnd();
+      s.onEnd(true);
     }
   }
 
-  /** Drops the upload (a record failed, or the client gave up). */
+  /**
+   * Drops the upload (a record failed, or the client gave up). Not once detached: the files
+   * are then the kept upload's, perhaps already reopened by the resume that took it over.
+   */
   async remove(): Promise<void> {
+    if (this.#detached) return;
     if (!this.#ended) {
       this.#ended = true;
       await this.#s.fh.close().catch(() => {});
-      this.#s.onEnd();
     }
     await this.forget();
   }

@@ -12,7 +12,9 @@ import {
   CLIENT_TO_SERVER_FRAMES,
   DEFAULT_MAX_FILE_SIZE_V4,
   FrameType,
+  isFatalCode,
   MessageType,
+  RECORD_SIZE,
   V4_ERROR_SENTENCES,
   V4ErrorCode,
 } from '../../lib/protocol/v4/constants';
@@ -26,19 +28,20 @@ import type { Session } from '../../lib/v4/session';
 import { StreamOpener } from '../../lib/v4/stream';
 import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
+import type { LogSampler } from '../../platform/log-sampler';
 import { type Peer, peerText } from '../admission';
-import type { ServerConfig } from '../config';
-import type { Database } from '../database';
 import type { FileStore } from '../file-store';
+import type { Reservation } from '../upload-quota';
 import type { PartialUpload, PartialUploads } from './partial-uploads';
 import type { ServerIdentity } from './server-key';
-import { findOrRegister } from './v4-clients';
+import { admitV4Client, isRefusal, reserveUpload, roomFor, type V4AccessContext } from './v4-access';
+import { v4Sentence } from './v4-log';
 
-export interface V4Context {
-  db: Database;
+export interface V4Context extends V4AccessContext {
   files: FileStore;
-  config: ServerConfig;
   log: Logger;
+  /** Refusal lines per source and kind are sampled (--log-rate), as v3's. */
+  sampler: LogSampler;
   identity: ServerIdentity;
   partials: PartialUploads;
 }
@@ -49,6 +52,9 @@ const CLOSE_GRACE_MS = 1000;
 
 interface Open {
   upload: PartialUpload;
+  /** The declared size (less what was kept) held against the quotas until stored or dropped. */
+  reservation: Reservation;
+  resumedFrom: number;
   opener: StreamOpener;
   uploadId: Uint8Array;
   name: string;
@@ -66,7 +72,7 @@ export class V4Connection {
   readonly #queue: Frame[] = [];
   readonly #openedAt = Date.now();
   #session: Session | null = null;
-  #client: { id: Uint8Array; key: Uint8Array; name: string } | null = null;
+  #client: { id: Uint8Array; key: Uint8Array; name: string; inviteId: string | null } | null = null;
   #open: Open | null = null;
   /** After a failed or aborted upload: its Chunks still in flight are dropped. */
   #dropping = false;
@@ -79,7 +85,11 @@ export class V4Connection {
     this.#ctx = ctx;
     this.#peer = who.peer;
     this.#lease = who.lease;
-    this.#log = ctx.log.child({ peer: peerText(who.peer), protocol: 4 });
+    this.#log = ctx.log.child({
+      peer: peerText(who.peer),
+      ...(who.peer.via !== undefined ? { via: who.peer.via } : {}),
+      protocol: 4,
+    });
     this.#handshake = new ServerHandshake({ identity: ctx.identity.key });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {});
@@ -141,10 +151,11 @@ export class V4Connection {
     this.#write(await this.#session!.seal(m));
   }
 
-  /** Sends a fatal Error (sealed) or Alert (clear), then closes. */
-  #fatal(code: number, reason: string, sealed: boolean): void {
+  /** Sends a fatal Error (sealed) or Alert (clear), then closes; `log` false when the caller logged it. */
+  #fatal(code: number, reason: string, sealed: boolean, log = true): void {
     if (this.#closed) return;
-    this.#log.warn({ event: 'v4-refused', code, reason });
+    if (log && this.#ctx.sampler.allow(this.#peer.source, `v4 refused ${code}`))
+      this.#log.warn({ event: 'v4-refused', code, reason }, v4Sentence.refused(this.#who, code, reason));
     const done = () => {
       void this.close('fatal error');
       this.#socket.end();
@@ -163,8 +174,7 @@ export class V4Connection {
     if (!this.#session) {
       const step = await this.#handshake.onFrame(frame);
       if (step.send) this.#write(step.send);
-      if (step.done)
-        await this.#welcome(step.done.session, step.done.clientAuth.clientKey, step.done.clientAuth.name);
+      if (step.done) await this.#welcome(step.done.session, step.done.clientAuth);
       return;
     }
     if (frame.type === FrameType.Chunk) return this.#onChunk(frame.body);
@@ -178,47 +188,85 @@ export class V4Connection {
         return this.#onStart(m);
       case MessageType.UploadAbort:
         if (this.#open) {
-          await this.#open.upload.remove();
+          const open = this.#open;
           this.#open = null;
           this.#dropping = true;
+          await open.upload.remove();
+          open.reservation.release();
+          this.#log.info(
+            { event: 'v4-upload-aborted', file: open.name },
+            v4Sentence.aborted(this.#who, open.name),
+          );
+        } else if (await this.#ctx.partials.discard(this.#client!.key, m.uploadId)) {
+          // A kept upload (its connection was cut): its bytes no longer count against quotas.
+          const upload = bytesToHex(m.uploadId).slice(0, 8);
+          this.#log.info(
+            { event: 'v4-upload-aborted', upload },
+            v4Sentence.aborted(this.#who, `kept upload ${upload}`),
+          );
         }
         return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
       case MessageType.Bye:
-        // (Not awaited: close() waits for the handler now running, this one.)
+        // (Not awaited: close() waits for the handler now running, this one.) The client closes
+        // after its Bye: let it be the one, so a bridge logs a normal close (1000), not 4006.
         void this.close('bye');
-        this.#socket.end();
+        setTimeout(() => this.#socket.end(), CLOSE_GRACE_MS).unref();
         return;
       default:
         throw new V4Error('V4_ERR_STATE', `Message type ${m.type} is not one a client sends.`);
     }
   }
 
-  async #welcome(session: Session, key: Uint8Array, name: string): Promise<void> {
+  /** Who the log names: the display name the client gave (its key proved), else a placeholder. */
+  get #who(): string {
+    return this.#client?.name ?? 'a v4 client';
+  }
+
+  async #welcome(
+    session: Session,
+    auth: { clientKey: Uint8Array; name: string; invite: string },
+  ): Promise<void> {
     this.#session = session;
-    const found = await findOrRegister(
-      this.#ctx.db,
-      key,
-      name,
-      this.#ctx.config.maxClients,
-      new Date().toISOString(),
-    );
-    if ('code' in found) {
-      this.#fatal(found.code, found.reason, true);
+    const found = await admitV4Client(this.#ctx, {
+      key: auth.clientKey,
+      name: auth.name,
+      invite: auth.invite,
+      peer: this.#peer,
+    });
+    if (isRefusal(found)) {
+      if (this.#ctx.sampler.allow(this.#peer.source, `v4 refused ${found.why}`))
+        this.#log.warn(
+          {
+            event: 'v4-client-refused',
+            name: auth.name,
+            code: found.code,
+            reason: found.why,
+            detail: found.detail,
+          },
+          v4Sentence.refused(auth.name, found.code, found.why),
+        );
+      this.#fatal(found.code, found.reason, true, false);
       return;
     }
-    this.#client = { id: found.row.ID, key, name };
+    const inviteId = found.inviteId;
+    this.#client = { id: found.row.ID, key: auth.clientKey, name: auth.name, inviteId: found.row.InviteID };
     this.#lease.markAuthenticated();
-    this.#log.info({
-      event: 'v4-authenticated',
-      client: bytesToHex(found.row.ID).slice(0, 8),
-      name,
-      registered: found.registered,
-    });
+    this.#log.info(
+      {
+        event: 'v4-authenticated',
+        client: bytesToHex(found.row.ID).slice(0, 8),
+        name: auth.name,
+        registered: found.registered,
+        // The invite's ID only: the token is a bearer secret.
+        ...(inviteId !== null ? { inviteId } : {}),
+      },
+      v4Sentence.authenticated(auth.name, found.registered, inviteId),
+    );
     await this.#send({
       type: MessageType.Welcome,
       clientId: found.row.ID,
       registered: found.registered,
-      maxFileSize: this.#maxFileSize,
+      maxFileSize: await roomFor(this.#ctx, found.row.ID, this.#maxFileSize),
     });
   }
 
@@ -226,14 +274,29 @@ export class V4Connection {
     return this.#ctx.config.v4MaxFileSize ?? DEFAULT_MAX_FILE_SIZE_V4;
   }
 
-  async #refuse(code: number, reason: string, uploadId: Uint8Array, name: string): Promise<void> {
-    this.#log.info({
-      event: 'v4-upload-refused',
-      file: name,
-      upload: bytesToHex(uploadId).slice(0, 8),
-      code,
-      reason,
-    });
+  /** Refuses an upload: a non-fatal Error (the connection stays), or a fatal one for the invite's state. */
+  async #refuse(
+    code: number,
+    reason: string,
+    uploadId: Uint8Array,
+    name: string,
+    why: string = reason,
+  ): Promise<void> {
+    this.#log.info(
+      {
+        event: 'v4-upload-refused',
+        file: name,
+        upload: bytesToHex(uploadId).slice(0, 8),
+        code,
+        reason: why,
+        ...(why !== reason ? { detail: reason } : {}),
+      },
+      v4Sentence.uploadRefused(this.#who, name, code, why),
+    );
+    if (isFatalCode(code)) {
+      this.#fatal(code, reason, true, false);
+      return;
+    }
     await this.#send({ type: MessageType.Error, code, fatal: false, reason });
   }
 
@@ -254,8 +317,22 @@ export class V4Connection {
       size: m.size,
       name: m.name,
       resume: m.resume,
+      inviteId: client.inviteId,
     });
     if ('code' in opened) return this.#refuse(opened.code, opened.reason, m.uploadId, m.name);
+    const kept = Math.min(opened.next * RECORD_SIZE, m.size);
+    const reservation = await reserveUpload(this.#ctx, client.id, { name: m.name, size: m.size, kept });
+    if (isRefusal(reservation)) {
+      // Nothing of a new upload is kept; a resumed one stays as it was, for a later try.
+      if (opened.next === 0 && !m.resume) await opened.remove();
+      else await opened.detach();
+      return this.#refuse(reservation.code, reservation.reason, m.uploadId, m.name, reservation.why);
+    }
+    if (this.#closed) {
+      reservation.release();
+      await opened.detach();
+      return;
+    }
     const opener = new StreamOpener({
       fileKey: m.fileKey,
       binding: this.#session!.binding,
@@ -263,8 +340,19 @@ export class V4Connection {
       size: m.size,
       start: opened.next,
     });
-    this.#open = { upload: opened, opener, uploadId: m.uploadId, name: m.name, since: performance.now() };
-    this.#log.info({ event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next });
+    this.#open = {
+      upload: opened,
+      reservation,
+      resumedFrom: opened.next,
+      opener,
+      uploadId: m.uploadId,
+      name: m.name,
+      since: performance.now(),
+    };
+    this.#log.info(
+      { event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next },
+      v4Sentence.started(this.#who, m.name, m.size, opened.next),
+    );
     await this.#send({ type: MessageType.UploadReady, uploadId: m.uploadId, nextRecord: opened.next });
   }
 
@@ -281,6 +369,7 @@ export class V4Connection {
       this.#open = null;
       this.#dropping = true;
       await open.upload.remove();
+      open.reservation.release();
       return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
     }
     try {
@@ -290,6 +379,7 @@ export class V4Connection {
       this.#open = null;
       this.#dropping = true;
       await open.upload.remove().catch(() => {});
+      open.reservation.release();
       this.#log.warn({ event: 'v4-write-failed', file: open.name, message: (e as Error).message });
       return this.#refuse(
         V4ErrorCode.StorageFailed,
@@ -304,18 +394,21 @@ export class V4Connection {
   async #complete(open: Open): Promise<void> {
     this.#open = null;
     const client = this.#client!;
-    const done = await open.upload.finish();
     const now = new Date().toISOString();
     let stored: { pathName: string; token: string };
+    let done: Awaited<ReturnType<PartialUpload['finish']>>;
+    const sha256 = () => bytesToHex(done.sha256);
     try {
+      done = await open.upload.finish();
       stored = await this.#ctx.files.store(
         client.id,
         open.name,
-        { cksum: 0, size: done.size, temp: this.#ctx.files.adopt(done.path) },
+        { cksum: 0, size: done.size, temp: this.#ctx.files.adopt(done.path), sha256: sha256() },
         now,
       );
     } catch (e) {
       await open.upload.forget();
+      open.reservation.release();
       this.#log.warn({ event: 'v4-store-failed', file: open.name, message: (e as Error).message });
       return this.#refuse(
         V4ErrorCode.StorageFailed,
@@ -326,14 +419,20 @@ export class V4Connection {
     }
     // Every byte was authenticated on arrival: the file is verified as it is stored.
     await this.#ctx.files.verify(client.id, open.name, stored.token);
+    // The row counts the bytes now: the reservation and the kept bytes go.
+    open.reservation.release();
     await open.upload.forget();
-    this.#log.info({
-      event: 'v4-upload-done',
-      file: open.name,
-      bytes: done.size,
-      sha256: bytesToHex(done.sha256),
-      ms: Math.round(performance.now() - open.since),
-    });
+    this.#log.info(
+      {
+        event: 'v4-upload-done',
+        file: open.name,
+        bytes: done.size,
+        sha256: sha256(),
+        resumedFrom: open.resumedFrom,
+        ms: Math.round(performance.now() - open.since),
+      },
+      v4Sentence.done(this.#who, open.name, done.size, sha256(), open.resumedFrom),
+    );
     await this.#send({
       type: MessageType.UploadDone,
       uploadId: open.uploadId,
@@ -363,17 +462,17 @@ export class V4Connection {
       this.#closed = true;
       this.#queue.length = 0;
       if (this.#open)
-        this.#log.info({
-          event: 'v4-upload-kept',
-          file: this.#open.name,
-          reason,
-          next: this.#open.upload.next,
-        });
+        this.#log.info(
+          { event: 'v4-upload-kept', file: this.#open.name, reason, next: this.#open.upload.next },
+          v4Sentence.kept(this.#who, this.#open.name, this.#open.upload.next, reason),
+        );
     }
     await this.#busy;
     const open = this.#open;
     this.#open = null;
     await open?.upload.detach().catch(() => {});
+    // Kept bytes now count through the partial-upload index: the rest of the reservation goes.
+    open?.reservation.release();
   }
 
   destroy(): Promise<void> {

@@ -2,8 +2,9 @@
  * Issue 15, the CLI side, end to end with real processes on 127.0.0.1: the CLI with
  * --invite LINK through a bridge in invite mode in front of the real file server; the invite
  * is kept in invite.link (0600) and used by the next run; a refused invite (4010-4013) is a
- * sentence and exit 1; a malformed or expired link, or --invite with a TCP server, is a
- * usage error (exit 2) before any connection.
+ * sentence and exit 1; a malformed or expired link, or --invite with --protocol 3 and a TCP
+ * server, is a usage error (exit 2) before any connection. (--protocol auto uses v4 through the
+ * bridge; test/v4/bridge-access.test.ts has v4's side.)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
@@ -69,8 +70,9 @@ describe('CLI --invite through the bridge', () => {
     // Any page URL: the CLI reads the token from the fragment.
     const link = inviteLink('https://files.example.org/', token);
     const first = await runCli(['--server', ws, '--name', 'dana', '--invite', link, 'a.bin'], dir);
-    expect(first.stderr).toContain('Registered with');
-    expect(first.stdout).toMatch(/a\.bin {2}70000 bytes {2}CRC \d+ {2}verified/);
+    // --protocol auto: version 4 through the bridge.
+    expect(first.stderr).toContain('with protocol 4 (registered this key)');
+    expect(first.stdout).toMatch(/a\.bin {2}70000 bytes {2}SHA-256 [0-9a-f]{64} {2}verified/);
     expect(first.code).toBe(0);
     const kept = path.join(dir, 'invite.link');
     expect((await readFile(kept, 'utf8')).trim()).toBe(link);
@@ -79,15 +81,16 @@ describe('CLI --invite through the bridge', () => {
     // The token is never in the bridge's log; its ID is.
     expect(bridge.output()).not.toContain(token.split('.')[2]);
 
-    const second = await runCli(['--server', ws, 'a.bin'], dir);
-    expect(second.stderr).toContain('Reconnected to');
+    // (v4 keeps no name beside v4.key: --name again.)
+    const second = await runCli(['--server', ws, '--name', 'dana', 'a.bin'], dir);
+    expect(second.stderr).toContain('with protocol 4.');
     expect(second.code).toBe(0);
     expect(second.stderr).not.toContain('Kept the invite');
     await expectEventually(() => invitedLines(id).length === 2);
 
     // Without it, the bridge refuses: a sentence, exit 1.
     await unlink(kept);
-    const third = await runCli(['--server', ws, 'a.bin'], dir);
+    const third = await runCli(['--server', ws, '--name', 'dana', 'a.bin'], dir);
     expect(third.code).toBe(1);
     expect(third.stderr).toContain('You need an invite link from the owner of this server.');
     expect(third.stderr).toContain('(close 4010)');
@@ -121,8 +124,8 @@ describe('CLI --invite through the bridge', () => {
       [['--server', ws, '--invite', 'sfi1.broken'], /--invite is not a usable invite/],
       [['--server', ws, '--invite', expired], /--invite expired at/],
       [
-        ['--server', `127.0.0.1:${server.port}`, '--invite', good],
-        /direct TCP connection cannot carry an invite/,
+        ['--server', `127.0.0.1:${server.port}`, '--protocol', '3', '--invite', good],
+        /protocol 3 over a direct TCP connection cannot carry an invite/,
       ],
     ];
     for (const [args, message] of cases) {

@@ -2,8 +2,9 @@
  * Issue 15 end to end with the real processes: the server in invite mode makes a link
  * (`invite create`), the bridge checks it with the server's invite.pub only, the CLI sends
  * with `--invite` through the bridge and is bound to the invite (its files count against it),
- * the next run reuses the kept invite.link, a file past the invite's limit gets 1607 with the
- * CLI's explanation, a revoked invite stops the next run, and a forged or expired link is
+ * the next run reuses the kept invite.link, a file past the invite's limit is refused (v3:
+ * 1607 with the CLI's explanation; v4: Error 6) and a revoked invite stops the next run, with
+ * protocol 3 and with 4 (auto), and a forged or expired link is
  * refused at the bridge (4012) without the server seeing a connection (a pass-through proxy
  * between bridge and server counts them).
  */
@@ -54,38 +55,57 @@ afterAll(async () => {
 });
 
 describe('an invite from invite create, through the bridge, with the CLI', () => {
-  it('binds the client, reuses invite.link, explains 1607 past the limit, stops after a revoke', async () => {
-    const [created] = admin('invite', 'create', '--label', 'Dana', '--max-files', '2');
-    const link = String(created!.link);
-    const id = String(created!.id);
-    expect(link).toMatch(/#invite=sfi1\./);
-    const dir = await mkdtemp(path.join(tmp, 'sender-'));
-    for (const f of ['a.bin', 'b.bin', 'c.bin']) await writeFile(path.join(dir, f), randomBytes(50_000));
+  it.each([
+    [
+      '3',
+      'Registered with',
+      'Reconnected to',
+      'over the space this invite allows, or the invite was revoked',
+    ],
+    [
+      'auto',
+      '(registered this key)',
+      'with protocol 4.',
+      'Over the space or number of files this invite allows.',
+    ],
+  ] as const)(
+    'protocol %s: binds the client, reuses invite.link, explains a refusal past the limit, stops after a revoke',
+    async (protocol, registered, reconnected, over) => {
+      const [created] = admin('invite', 'create', '--label', 'Dana', '--max-files', '2');
+      const link = String(created!.link);
+      const id = String(created!.id);
+      expect(link).toMatch(/#invite=sfi1\./);
+      const dir = await mkdtemp(path.join(tmp, 'sender-'));
+      for (const f of ['a.bin', 'b.bin', 'c.bin']) await writeFile(path.join(dir, f), randomBytes(50_000));
+      // (v4 keeps no name beside its key: --name on every run.)
+      const cli = (args: string[]) =>
+        runCli(['--server', bridge.url, '--protocol', protocol, '--name', 'sender', ...args], dir);
 
-    const first = await runCli(['--server', bridge.url, '--name', 'sender', '--invite', link, 'a.bin'], dir);
-    expect(first.stderr).toContain('Registered with');
-    expect(first.code).toBe(0);
-    const [client] = admin('clients', 'list');
-    expect(client).toMatchObject({ name: 'sender' });
-    expect(JSON.stringify(client)).toContain(id);
+      const first = await cli(['--invite', link, 'a.bin']);
+      expect(first.stderr).toContain(registered);
+      expect(first.code).toBe(0);
+      const client = admin('clients', 'list').find((c) => JSON.stringify(c).includes(id));
+      expect(String(client?.name)).toMatch(/^sender/);
 
-    // invite.link is used; the second file fills the invite's two, the third is refused.
-    const second = await runCli(['--server', bridge.url, 'b.bin', 'c.bin'], dir);
-    expect(second.stderr).toContain('Reconnected to');
-    expect(second.stdout).toMatch(/b\.bin .* verified/);
-    expect(second.stdout).toMatch(/c\.bin .* FAILED/);
-    expect(second.stderr).toContain('over the space this invite allows, or the invite was revoked');
-    expect(second.code).toBe(1);
-    expect(admin('invite', 'list').find((i) => i.id === id)).toMatchObject({ clients: 1, files: 2 });
+      // invite.link is used; the second file fills the invite's two, the third is refused.
+      const second = await cli(['b.bin', 'c.bin']);
+      expect(second.stderr).toContain(reconnected);
+      expect(second.stdout).toMatch(/b\.bin .* verified/);
+      expect(second.stdout).toMatch(/c\.bin .* FAILED/);
+      expect(second.stderr).toContain(over);
+      expect(second.code).toBe(1);
+      expect(admin('invite', 'list').find((i) => i.id === id)).toMatchObject({ clients: 1, files: 2 });
 
-    admin('invite', 'revoke', id);
-    const third = await runCli(['--server', bridge.url, 'a.bin'], dir);
-    expect(third.code).toBe(1);
-    // The bridge cannot know of a revocation (the token still verifies): the server refuses.
-    expect(third.stderr).not.toContain('(close 40');
-    expect(bridge.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
-    expect(server.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
-  });
+      admin('invite', 'revoke', id);
+      const third = await cli(['a.bin']);
+      expect(third.code).toBe(1);
+      // The bridge cannot know of a revocation (the token still verifies): the server refuses.
+      expect(third.stderr).not.toContain('(close 40');
+      if (protocol === 'auto') expect(third.stderr).toContain('This invite is not valid');
+      expect(bridge.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
+      expect(server.output()).not.toContain(link.split('#invite=')[1]!.split('.')[2]);
+    },
+  );
 
   it('the longest label (100 characters of 3 bytes each) still fits the PROXY header', async () => {
     const [created] = admin('invite', 'create', '--label', '€'.repeat(100));

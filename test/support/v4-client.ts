@@ -10,6 +10,7 @@ import type { Sha256, V4Source } from '../../lib/client/v4-session';
 import { V4ClientSession } from '../../lib/client/v4-session';
 import { V4Error } from '../../lib/v4/errors';
 import { generateSigningKey, type KeyPairWithRaw } from '../../lib/v4/keys';
+import { relayHeader } from './invite-helpers';
 
 export function nodeSha256(): Sha256 {
   const h = createHash('sha256');
@@ -55,4 +56,46 @@ export async function connectV4(
 ): Promise<V4ClientSession> {
   const t = await TcpTransport.connect('127.0.0.1', port);
   return V4ClientSession.open(t, { key, name, checkServerKey: check });
+}
+
+/** Options of a v4 connection in tests: the invite in ClientAuth, or arriving as the bridge relays it. */
+export interface V4TestConnect {
+  /** The token in ClientAuth's invite field. */
+  invite?: string;
+  /** Relayed: a PROXY v2 header first (from loopback, a trusted proxy), naming `source`, with `tlv` as TLV 0xE0. */
+  relayed?: { tlv?: string; source?: string };
+  name?: string;
+}
+
+/** A v4 session as a direct client or, with `relayed`, as the bridge would open it. */
+export async function openV4(
+  port: number,
+  key: KeyPairWithRaw,
+  o: V4TestConnect = {},
+): Promise<V4ClientSession> {
+  const t = await TcpTransport.connect('127.0.0.1', port);
+  if (o.relayed) {
+    await t.send([
+      relayHeader(port, {
+        ...(o.relayed.tlv !== undefined ? { token: o.relayed.tlv } : {}),
+        ...(o.relayed.source !== undefined ? { source: o.relayed.source } : {}),
+      }),
+    ]);
+  }
+  return V4ClientSession.open(t, {
+    key,
+    name: o.name ?? 'tester',
+    checkServerKey: () => {},
+    ...(o.invite !== undefined ? { invite: o.invite } : {}),
+  });
+}
+
+/** The wire code a refused open() or upload() carried (undefined when it did not fail so). */
+export async function refusedCode(p: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as { details?: { wireCode?: number } }).details?.wireCode;
+  }
 }

@@ -3,7 +3,7 @@
  * byte-identical uploads with the server's SHA-256, tampering refused (nothing stored), a
  * man in the middle with another server key refused by the pin, a client key presented
  * without its private key refused, resume after a cut connection and after kill -9 of the
- * server, and the resume refusals (unknown, mismatched, expired).
+ * server, the resume refusals (unknown, mismatched, expired), and a relayed client served.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -12,8 +12,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TcpTransport } from '../../cli/tcp-transport';
-import { ResponseCode } from '../../lib/protocol';
-import { encodePreamble } from '../../lib/protocol/v4/frames';
 import { fingerprint, type KeyPairWithRaw } from '../../lib/v4/keys';
 import {
   fileRows,
@@ -24,10 +22,9 @@ import {
   startServerProcess,
   tcpConn,
 } from '../support/hostile';
-import { relayedConn } from '../support/invite-helpers';
 import { ROOT } from '../support/processes';
 import { tempDir } from '../support/server-helpers';
-import { connectV4, fileSource, memoryPin, newIdentity, nodeSha256 } from '../support/v4-client';
+import { connectV4, fileSource, memoryPin, newIdentity, nodeSha256, openV4 } from '../support/v4-client';
 import { startV4Proxy } from '../support/v4-proxy';
 
 const MiB = 1024 * 1024;
@@ -227,14 +224,10 @@ describe('protocol v4 server', () => {
     await s2.close();
   });
 
-  it('a relayed v4 preamble (through the bridge) is answered as a v3 server would: 1607 and close', async () => {
-    // v4 checks no invites or quotas yet: through the bridge only v3 is served.
-    const c = await relayedConn(srv.port);
-    await c.raw.send(encodePreamble());
-    const got = await c.next();
-    expect(got?.code).toBe(ResponseCode.ServerError);
-    expect(await c.next()).toBeNull();
-    c.close();
+  it('a relayed v4 client (a PROXY header from a trusted proxy) is served, under the source the header names', async () => {
+    const s = await openV4(srv.port, await newIdentity(), { relayed: { source: '203.0.113.9' } });
+    expect(s.registered).toBe(true);
+    await s.close();
   });
 
   it('answers a version 3 header with version byte 4 that is not the preamble with 1607, as before', async () => {

@@ -1,0 +1,96 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bytesToHex } from '../../lib/crypto/encoding';
+import { RECORD_SIZE } from '../../lib/protocol/v4/constants';
+import { tempDir } from '../../test/support/server-helpers';
+import { type PartialUpload, PartialUploads } from './partial-uploads';
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.remove();
+});
+
+const bytes = (n: number) => new Uint8Array(randomBytes(n));
+
+async function opened(p: PartialUploads, who: { key: Uint8Array; id: Uint8Array }, inviteId: string | null) {
+  const up = await p.open({
+    clientKey: who.key,
+    clientId: who.id,
+    uploadId: bytes(16),
+    fileKey: bytes(32),
+    size: 20 * RECORD_SIZE,
+    name: 'f.bin',
+    resume: false,
+    inviteId,
+  });
+  if ('code' in up) throw new Error(up.reason);
+  return up as PartialUpload;
+}
+
+describe('PartialUploads: bytes kept, for quotas', () => {
+  it('counts what a kept upload holds per client, per invite and in all, across a restart; discard and finish drop it', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const alice = { key: bytes(32), id: bytes(16) };
+    const bob = { key: bytes(32), id: bytes(16) };
+    const a = await opened(p, alice, 'aaaaaaaaaaaaaaaa');
+    for (let i = 0; i < 3; i++) await a.append(bytes(RECORD_SIZE));
+    // While open it counts what it held when opened (its reservation covers the rest).
+    expect(p.keptBytes({ clientId: bytesToHex(alice.id) })).toBe(0);
+    await a.detach();
+    expect(p.keptBytes({ clientId: bytesToHex(alice.id) })).toBe(3 * RECORD_SIZE);
+    const b = await opened(p, bob, null);
+    await b.append(bytes(RECORD_SIZE));
+    await b.detach();
+    expect(p.keptBytes({ inviteId: 'aaaaaaaaaaaaaaaa' })).toBe(3 * RECORD_SIZE);
+    expect(p.keptBytes()).toBe(4 * RECORD_SIZE);
+
+    const again = new PartialUploads(d.path, 3_600_000);
+    await again.init();
+    expect(again.keptBytes()).toBe(4 * RECORD_SIZE);
+    expect(again.keptBytes({ inviteId: 'aaaaaaaaaaaaaaaa' })).toBe(3 * RECORD_SIZE);
+    const [bobsUpload] = (await import('node:fs'))
+      .readdirSync(again.dir)
+      .filter((n) => n.startsWith(bytesToHex(bob.key).slice(0, 32)) && n.endsWith('.json'));
+    const uploadId = Uint8Array.from(Buffer.from(bobsUpload!.slice(33, 65), 'hex'));
+    expect(await again.discard(bob.key, uploadId)).toBe(true);
+    expect(again.keptBytes()).toBe(3 * RECORD_SIZE);
+    // Gone: a second discard finds nothing.
+    expect(await again.discard(bob.key, uploadId)).toBe(false);
+  });
+});
+
+describe('PartialUploads: a resume taking an upload over', () => {
+  it('the old connection failing afterwards does not remove the files the resume reopened', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: who.uploadId,
+      fileKey: who.fileKey,
+      size: 3 * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
+    await old.append(data[0]!);
+    // The resume arrives while the old connection still holds it: it is detached, then reopened.
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(1);
+    await expect(old.append(data[1]!)).rejects.toThrow(/detached/);
+    await old.remove(); // what the old connection does on a failed write
+    await taken.append(data[1]!);
+    await taken.append(data[2]!);
+    const done = await taken.finish();
+    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
+    expect(bytesToHex(done.sha256)).toBe(want);
+    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(want);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * The CLI with protocol 4 and invites, real processes on 127.0.0.1 (server in invite mode,
+ * bridge in invite mode in front of it): `--protocol auto` through a ws:// bridge speaks 4
+ * and prints the SHA-256; an invite link from `invite create` carries the server key's
+ * fingerprint, which the first connection checks and pins; a link naming another key is
+ * refused with the changed-key warning naming both, nothing sent; over direct TCP the
+ * invite goes in ClientAuth and binds the key.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fingerprintFromLink, inviteLink, tokenFromLink } from '../../lib/invite';
+import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
+import { killCliRuns, runCli } from '../support/cli-process';
+import { forgedToken } from '../support/invite-helpers';
+import { type Listening, runPart, spawnPart } from '../support/processes';
+import { queryDb } from '../support/server-state';
+
+let tmp: string;
+let data: string;
+let server: Listening;
+let bridge: SpawnedBridge;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli4-invite-'));
+  data = path.join(tmp, 'data');
+  server = await spawnPart('server', ['--port', '0', '--data', data, '--access', 'invite']);
+  bridge = await spawnBridge([
+    '--target',
+    `127.0.0.1:${server.port}`,
+    '--access',
+    'invite',
+    '--invite-key',
+    path.join(data, 'invite.pub'),
+  ]);
+});
+afterAll(async () => {
+  killCliRuns();
+  await bridge?.stop();
+  await server?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function serverInvite(): { link: string; id: string; fingerprint: string } {
+  const made = JSON.parse(runPart('server', ['invite', 'create', '--data', data, '--json']).trim());
+  return { link: String(made.link), id: String(made.id), fingerprint: String(made.fingerprint) };
+}
+
+async function folder(name: string, size = 300_000): Promise<{ dir: string; bytes: Buffer }> {
+  const dir = await mkdtemp(path.join(tmp, `${name}-`));
+  const bytes = randomBytes(size);
+  await writeFile(path.join(dir, 'a.bin'), bytes);
+  return { dir, bytes };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const boundTo = (sha256: string) =>
+  queryDb<{ InviteID: string | null }>(
+    data,
+    'SELECT c.InviteID FROM files f JOIN clients c ON c.ID = f.ID WHERE f.Sha256 = ?',
+    sha256,
+  )[0]?.InviteID;
+
+describe('CLI protocol 4 with invites', () => {
+  it('through the bridge: auto speaks 4, prints the SHA-256, checks and pins the fingerprint the link carries', async () => {
+    const { dir, bytes } = await folder('gina');
+    const inv = serverInvite();
+    expect(inv.fingerprint).toBe(server.event.fingerprint);
+    expect(fingerprintFromLink(inv.link)).toBe(inv.fingerprint);
+    const run = await runCli(['--server', bridge.url, '--name', 'gina', '--invite', inv.link, 'a.bin'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('with protocol 4 (registered this key)');
+    expect(run.stderr).toContain(`is the one the invite link names; pinned it: ${inv.fingerprint}.`);
+    expect(run.stdout).toContain(`a.bin  300000 bytes  SHA-256 ${sha(bytes)}  verified`);
+    expect((await readFile(path.join(dir, 'known_servers'), 'utf8')).trim()).toBe(
+      `${bridge.url} ${inv.fingerprint}`,
+    );
+    expect(boundTo(sha(bytes))).toBe(inv.id);
+    // The files listing shows the SHA-256.
+    const listed = runPart('server', ['files', '--data', data])
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { sha256: string | null });
+    expect(listed.map((f) => f.sha256)).toContain(sha(bytes));
+  });
+
+  it('a link naming another server key is refused with the changed-key warning, nothing sent or pinned', async () => {
+    const { dir, bytes } = await folder('hugo');
+    const inv = serverInvite();
+    const wrong = 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const link = inviteLink('https://files.example.org/', tokenFromLink(inv.link), wrong);
+    for (const server of [bridge.url, `127.0.0.1:${serverPort()}`]) {
+      const run = await runCli(['--server', server, '--name', 'hugo', '--invite', link, 'a.bin'], dir);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('WARNING');
+      expect(run.stderr).toContain(wrong);
+      expect(run.stderr).toContain(inv.fingerprint);
+    }
+    expect(queryDb(data, 'SELECT 1 FROM files WHERE Sha256 = ?', sha(bytes))).toEqual([]);
+    await expect(readFile(path.join(dir, 'known_servers'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('over direct TCP the invite goes in ClientAuth: the key is bound; a forged one is refused (5)', async () => {
+    const { dir, bytes } = await folder('ivy');
+    const inv = serverInvite();
+    const tcp = `127.0.0.1:${serverPort()}`;
+    const run = await runCli(['--server', tcp, '--name', 'ivy', '--invite', inv.link, 'a.bin'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(boundTo(sha(bytes))).toBe(inv.id);
+    const other = await folder('jon');
+    const forged = await runCli(
+      ['--server', tcp, '--name', 'jon', '--invite', await forgedToken(), 'a.bin'],
+      other.dir,
+    );
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain('This invite is not valid (forged, expired or revoked).');
+  });
+});
+
+function serverPort(): number {
+  return server.port;
+}
