@@ -103,7 +103,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         // version 3 server does (1607, close): a client in auto mode then speaks v3, where
         // invites and quotas hold.
         const connection =
-          version === 4 && v4 && peer.via === undefined
+          version === 4 && v4
             ? new V4Connection(socket, { ...shared, ...v4, config, log }, { peer, lease })
             : new Connection(socket, { ...shared, config, log, budget, limits, sampler }, { peer, lease });
         connections.add(connection);
