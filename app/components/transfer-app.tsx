@@ -149,7 +149,11 @@ export function TransferApp({
           bridgeUrl={bridgeUrl}
           triedName={t.triedName}
           inviteInUse={!!t.invite}
-          actions={{ retryNow: actions.retryNow, registerAgain: () => void actions.registerAgain() }}
+          actions={{
+            retryNow: actions.retryNow,
+            registerAgain: () => void actions.registerAgain(),
+            forgetServerKey: () => void actions.forgetServerKey(),
+          }}
         />
 
         {t.meInfo && (

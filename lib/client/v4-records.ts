@@ -22,7 +22,8 @@ export async function* records(chunks: AsyncIterable<Uint8Array>, total: number)
         at += whole.length;
         left -= whole.length;
         yield whole;
-        if (left > 0 && buf.length !== Math.min(RECORD_SIZE, left)) buf = new Uint8Array(Math.min(RECORD_SIZE, left));
+        if (left > 0 && buf.length !== Math.min(RECORD_SIZE, left))
+          buf = new Uint8Array(Math.min(RECORD_SIZE, left));
         continue;
       }
       const take = Math.min(buf.length - fill, chunk.length - at);

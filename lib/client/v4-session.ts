@@ -255,7 +255,10 @@ export class V4ClientSession {
     let index = hash ? 0 : next;
     let sent = next * RECORD_SIZE;
     try {
-      for await (const record of records(source.openAt(index * RECORD_SIZE), source.size - index * RECORD_SIZE)) {
+      for await (const record of records(
+        source.openAt(index * RECORD_SIZE),
+        source.size - index * RECORD_SIZE,
+      )) {
         hash?.update(record);
         if (index >= next) {
           if (answered) break;
