@@ -220,9 +220,18 @@ async function openV4Connection(
     transport = await openSocket(url, ticket, invite);
     return v4Connection(transport, await openV4(transport, url, name));
   } catch (e) {
-    if (protocol === 'auto' && e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4') {
-      v3Only.add(url);
-      return 'v3';
+    if (e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4') {
+      // Through the bridge a close before any byte may only mean the file server is down.
+      const closed = transport?.closeInfo;
+      if (closed?.code === CloseCode.TargetUnreachable) {
+        const down = new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', closed.reason || e.message);
+        throw Object.assign(new Error('v4'), { cause: down, transport });
+      }
+      if (protocol === 'auto') {
+        // Remembered only when the server said it (a v3 answer); a bare close is tried again next time.
+        if (e.details.responseCode !== undefined) v3Only.add(url);
+        return 'v3';
+      }
     }
     throw Object.assign(new Error('v4'), { cause: e, transport });
   }

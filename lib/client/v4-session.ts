@@ -163,8 +163,11 @@ export class V4ClientSession {
           }
           if (first && chunk.length > 0) {
             first = false;
+            // A version 3 server's answer (1607): its code says so (a close before any byte has none).
             if (chunk[0] === 3)
-              throw new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.');
+              throw new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.', {
+                ...(chunk.length >= 3 ? { responseCode: chunk[1]! | (chunk[2]! << 8) } : {}),
+              });
           }
           frames.push(...decoder.push(chunk));
         }
