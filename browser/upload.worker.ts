@@ -12,19 +12,18 @@ import { ClientSession } from '../lib/client/session';
 import type { SendProgress } from '../lib/client/types';
 import type { V4ClientSession } from '../lib/client/v4-session';
 import {
-  CryptoError,
   createAesCbcEncryptor,
   generateRsaKeyPair,
   importPrivateKeyPkcs8,
   unwrapAesKey,
 } from '../lib/crypto';
-import { CLOSE_REASONS, CloseCode } from '../lib/protocol';
-import { V4ErrorCode } from '../lib/protocol/v4/constants';
+import { CloseCode } from '../lib/protocol';
+import { connectProblem, inviteRefusal } from './connect-problem';
 import { BrowserError } from './errors';
 import { fileSource } from './file-source';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
 import type { ProtocolChoice } from './v4-rules';
-import { openV4, ServerKeyChanged, uploadV4 } from './v4-worker';
+import { openV4, uploadV4 } from './v4-worker';
 import { WorkerConnection } from './worker-connection';
 import { WsTransport } from './ws-transport';
 
@@ -94,68 +93,12 @@ const wantsV4 = (url: string, protocol: ProtocolChoice) =>
 
 const state = new WorkerConnection<Connection, Target>();
 
-/** The bridge's invite refusals (4010-4013): the page shows their sentences. */
-const INVITE_CLOSES: ReadonlySet<number> = new Set([
-  CloseCode.InviteRequired,
-  CloseCode.InviteMalformed,
-  CloseCode.InviteForged,
-  CloseCode.InviteExpired,
-]);
-
-function inviteRefusal(closed: { code: number; reason: string } | undefined): string | undefined {
-  if (!closed || !INVITE_CLOSES.has(closed.code)) return undefined;
-  return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
-}
-
 function post(msg: FromWorker): void {
   self.postMessage(msg);
 }
 
 function problem(p: ConnectionProblem, message: string, serverKey?: ServerKeyChange): void {
   post({ type: 'problem', problem: p, message, ...(serverKey ? { serverKey } : {}) });
-}
-
-/** Maps a connect-time failure to what the page tells the person. */
-function connectProblem(
-  e: unknown,
-  transport: WsTransport | undefined,
-): { p: ConnectionProblem; message: string; serverKey?: ServerKeyChange } {
-  if (e instanceof ServerKeyChanged)
-    return { p: 'server-key-changed', message: e.message, serverKey: e.change };
-  const closed = transport?.closeInfo;
-  const refusal = inviteRefusal(closed);
-  if (refusal) return { p: 'invite', message: refusal };
-  if (
-    closed &&
-    (closed.code === CloseCode.OriginNotAllowed || closed.code === CloseCode.TooManyConnections)
-  ) {
-    return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
-  }
-  const message = closed?.reason || (e instanceof Error ? e.message : String(e));
-  if (e instanceof BrowserError && e.code === 'BROWSER_ERR_BRIDGE_UNREACHABLE')
-    return { p: 'unreachable', message };
-  if (e instanceof ClientError) {
-    switch (e.code) {
-      case 'CLIENT_ERR_NAME_TAKEN':
-      case 'CLIENT_ERR_INVALID_NAME':
-        return { p: 'name-taken', message: e.message };
-      case 'CLIENT_ERR_RECONNECT_REJECTED':
-        return { p: 'rejected', message: e.message };
-      case 'CLIENT_ERR_V4_REFUSED': {
-        const code = e.details.wireCode;
-        const invite = code === V4ErrorCode.InviteRequired || code === V4ErrorCode.InviteInvalid;
-        return { p: invite ? 'invite' : 'server-error', message: e.message };
-      }
-      case 'CLIENT_ERR_CONNECTION_CLOSED':
-      case 'CLIENT_ERR_SESSION_CLOSED':
-        // The bridge accepted the WebSocket but could not reach the file server.
-        return { p: 'unreachable', message };
-      default:
-        return { p: 'server-error', message: e.message };
-    }
-  }
-  if (e instanceof CryptoError && e.code === 'CRYPTO_ERR_UNWRAP_FAILED') return { p: 'wrong-key', message };
-  return { p: 'server-error', message };
 }
 
 /** Opens the WebSocket; watches for the peer closing it while idle. */
