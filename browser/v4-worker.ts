@@ -180,8 +180,9 @@ export async function uploadV4(
     // A cut connection keeps the upload for a resume; anything else ends it here.
     const cut = !cancelled && wire === undefined && !transport.isOpen;
     if (!cut) await forgetKeptUpload(server, who).catch(() => {});
+    // The session sent UploadAbort: the server dropped the partial upload, the connection stays.
     if (cancelled)
-      return { usable: false, done: { type: 'done', id, outcome: 'cancelled', attempts: 0, protocol: 4 } };
+      return { usable: session.usable, done: { type: 'done', id, outcome: 'cancelled', attempts: 0, protocol: 4 } };
     return {
       usable: wire !== undefined && !isFatalCode(wire),
       done: {

@@ -212,3 +212,16 @@ export function readV4Store(page: Page) {
       ),
   );
 }
+
+/**
+ * The server's client row that holds the files `name` sent, whichever protocol the page
+ * used: the v4 client (`name [v4 <fingerprint>]`) if there is one, else the v3 client.
+ */
+export function senderOf(system: System, name: string) {
+  const [v4] = queryDb<{ ID: Buffer; Name: string; PublicKey: Buffer | null; LastSeen: string | null }>(
+    system.dataDir,
+    'SELECT ID, Name, PublicKey, LastSeen FROM clients WHERE Name LIKE ?',
+    `${name} [v4 %`,
+  );
+  return v4 ?? system.server.clientsNamed(name)[0];
+}

@@ -45,6 +45,20 @@ test('v4: the file is stored byte-identical and the row shows the SHA-256 the se
   const address = new URL(system.bridgeUrl).host;
   expect(v4.pins[address]).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
   expect(system.serverLines().some((l) => l.event === 'v4-upload-done')).toBe(true);
+
+  // A reload reconnects with the same v4 key: no second v4 client, the next file lands beside the first.
+  await page.reload();
+  await expect(page.getByTestId('protocol-footer')).toHaveAttribute('data-protocol', '4', {
+    timeout: 30_000,
+  });
+  const g = makeFile(testInfo, 'v4-after-reload.bin', 300 * 1024);
+  await chooseFiles(page, [g.path]);
+  await expect(uploadItem(page, 'v4-after-reload.bin')).toHaveAttribute('data-phase', 'verified', {
+    timeout: 60_000,
+  });
+  const again = v4StoredFile(system, name, 'v4-after-reload.bin');
+  expect(again?.ID.equals(stored!.ID)).toBe(true);
+  expect(await sha256File(system.server.storedPath(again!))).toBe(g.sha256);
 });
 
 test('?protocol=3: the page speaks version 3 as before', async ({ page, system }, testInfo) => {

@@ -277,6 +277,8 @@ export class V4ClientSession {
     } catch (e) {
       if (e instanceof RangeError)
         throw new ClientError('CLIENT_ERR_SOURCE', `"${source.name}" changed while being sent: ${e.message}`);
+      if (e instanceof ClientError && e.code === 'CLIENT_ERR_CANCELLED' && !answered)
+        await this.#abort(uploadId, answer);
       throw e;
     }
     const done = (await answer) as UploadDone;
@@ -296,6 +298,27 @@ export class V4ClientSession {
       resumedFrom: next,
       hashChecked: hash !== undefined,
     };
+  }
+
+  /** False once the connection is closed or its state is unknown (then open a new one). */
+  get usable(): boolean {
+    return !this.#closed;
+  }
+
+  /**
+   * UploadAbort after a cancel: the server removes the partial upload and answers
+   * UploadAborted (records still in flight are dropped), so the connection stays usable.
+   * Any other outcome leaves it closed.
+   */
+  async #abort(uploadId: Uint8Array, answer: Promise<Message>): Promise<void> {
+    try {
+      await this.#send({ type: MessageType.UploadAbort, uploadId });
+      const m = await answer;
+      if (m.type === MessageType.UploadAborted || m.type === MessageType.UploadDone) return;
+    } catch {
+      // fall through: the connection's state is unknown
+    }
+    await this.close();
   }
 
   /** Says Bye and closes. */
