@@ -326,9 +326,9 @@ async function upload(id: string, file: File): Promise<void> {
   const { conn: c, signal } = started;
   if (c.protocol === 4) {
     const url = state.target?.url ?? '';
-    const { done, usable } = await uploadV4(c.session, c.transport, url, id, file, signal, post);
+    const { done, usable, told } = await uploadV4(c.session, c.transport, url, id, file, signal, post);
     state.endUpload();
-    post(done);
+    if (!told) post(done);
     const target = state.target;
     if (!usable && target && state.forget(c)) {
       c.close();
@@ -390,6 +390,8 @@ async function upload(id: string, file: File): Promise<void> {
   }
 }
 
+let uploads: Promise<void> = Promise.resolve();
+
 self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
   switch (msg.type) {
@@ -405,7 +407,8 @@ self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
       });
       break;
     case 'upload':
-      void upload(msg.id, msg.file);
+      // One at a time: a v4 cancel is said before its UploadAbort exchange ends.
+      uploads = uploads.then(() => upload(msg.id, msg.file)).catch(() => {});
       break;
     case 'cancel':
       state.cancel(msg.id);

@@ -96,7 +96,19 @@ export async function uploadV4(
   file: File,
   signal: AbortSignal,
   post: (msg: FromWorker) => void,
-): Promise<{ done: Done; usable: boolean }> {
+): Promise<{ done: Done; usable: boolean; told: boolean }> {
+  // A cancel is said at once; the UploadAbort exchange behind it (the server first reads the
+  // records already on their way) may take seconds on a slow link, and the next file waits.
+  let told = false;
+  const onAbort = () => {
+    told = true;
+    post({ type: 'done', id, outcome: 'cancelled', attempts: 0, protocol: 4 });
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const end = <T extends { done: Done; usable: boolean }>(r: T) => {
+    signal.removeEventListener('abort', onAbort);
+    return { ...r, told: told && r.done.outcome === 'cancelled' };
+  };
   const server = pinAddress(url);
   const who = { name: file.name, size: file.size, lastModified: file.lastModified };
   const kept = await findKeptUpload(server, who).catch(() => undefined);
@@ -105,6 +117,7 @@ export async function uploadV4(
   let lastPost = 0;
   let latest: { sent: number; size: number } | undefined;
   const progress = (sent: number, size: number) => {
+    if (signal.aborted) return; // said cancelled already
     lastPost = performance.now();
     post({
       type: 'progress',
@@ -138,7 +151,7 @@ export async function uploadV4(
           },
         });
         await forgetKeptUpload(server, who).catch(() => {});
-        return {
+        return end({
           usable: true,
           done: {
             type: 'done',
@@ -150,7 +163,7 @@ export async function uploadV4(
             storedName: r.storedName,
             resumedFrom: r.resumedFrom,
           },
-        };
+        });
       } catch (e) {
         const wire = e instanceof ClientError ? e.details.wireCode : undefined;
         if (
@@ -182,8 +195,11 @@ export async function uploadV4(
     if (!cut) await forgetKeptUpload(server, who).catch(() => {});
     // The session sent UploadAbort: the server dropped the partial upload, the connection stays.
     if (cancelled)
-      return { usable: session.usable, done: { type: 'done', id, outcome: 'cancelled', attempts: 0, protocol: 4 } };
-    return {
+      return end({
+        usable: session.usable,
+        done: { type: 'done', id, outcome: 'cancelled', attempts: 0, protocol: 4 } as Done,
+      });
+    return end({
       usable: wire !== undefined && !isFatalCode(wire),
       done: {
         type: 'done',
@@ -196,7 +212,7 @@ export async function uploadV4(
         code: cut ? 'CLIENT_ERR_CONNECTION_CLOSED' : err?.code,
         v4Code: wire,
       },
-    };
+    });
   } finally {
     clearInterval(drain);
   }
