@@ -91,3 +91,33 @@ test('v4: the bridge stops mid-file; once it is back the upload resumes from the
   );
   expect(kept).toBe(0);
 });
+
+test('v4: a reload mid-file, then the same file chosen again, resumes instead of starting over', async ({
+  page,
+  system,
+}, testInfo) => {
+  const name = uniqueName('remi');
+  await page.goto(system.webUrl);
+  await registerAndDismissOffer(page, name);
+  const f = makeFile(testInfo, 'v4-reload.bin', 20 * MiB + 4321);
+  const before = partialBytes(system.dataDir);
+  system.proxy.bytesPerSecond = 2 * MiB;
+  system.proxy.slow = true;
+  try {
+    await chooseFiles(page, [f.path]);
+    await expect
+      .poll(() => partialBytes(system.dataDir) - before, { timeout: 60_000, intervals: [50] })
+      .toBeGreaterThan(6 * MiB);
+    await page.reload();
+  } finally {
+    system.proxy.slow = false;
+  }
+  await expectConnected(page, name, 40_000);
+  // The same file (name, size, lastModified): the page finds what it kept and resumes.
+  await chooseFiles(page, [f.path]);
+  const row = uploadItem(page, 'v4-reload.bin');
+  await expect(row).toHaveAttribute('data-phase', 'verified', { timeout: 90_000 });
+  expect(Number(await row.getAttribute('data-resumed-from'))).toBeGreaterThan(0);
+  const stored = v4StoredFile(system, name, 'v4-reload.bin');
+  expect(await sha256File(system.server.storedPath(stored!))).toBe(f.sha256);
+});
