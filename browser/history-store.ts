@@ -17,6 +17,8 @@ export interface UploadRecord {
   /** The name it travelled under (protocol v3's ASCII name; the server keeps one file per name). */
   wireName?: string;
   size: number;
+  /** Protocol v4: the server's SHA-256 of what it stored (hex). */
+  sha256?: string;
   /** cksum of the plaintext (undefined when the upload never got that far). */
   cksum?: number;
   /** ms since epoch when the upload finished. */

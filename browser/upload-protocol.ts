@@ -4,6 +4,7 @@
  * structured-cloneable (File and CryptoKey included).
  */
 import type { SendPhase } from '../lib/client/types';
+import type { ProtocolChoice } from './v4-rules';
 
 /** Why the connection is not usable, as the page explains it to a person. */
 export type ConnectionProblem =
@@ -22,11 +23,21 @@ export type ConnectionProblem =
   /** The connection dropped after it was established. */
   | 'lost'
   /** The bridge refused the invite (4010-4013): none offered, damaged, forged or expired. */
-  | 'invite';
+  | 'invite'
+  /** Protocol v4: the server offered another key than the one pinned for it; nothing was sent. */
+  | 'server-key-changed';
+
+/** The pinned and the offered key of a server whose key changed (`SHA256:...` fingerprints). */
+export interface ServerKeyChange {
+  /** The bridge's host:port, the pin's key. */
+  address: string;
+  pinned: string;
+  offered: string;
+}
 
 export type ToWorker =
   /** Register `name` (1025, 1026): the worker makes the key pair and answers `connected`. */
-  | { type: 'register'; url: string; name: string; invite?: string }
+  | { type: 'register'; url: string; name: string; invite?: string; protocol?: ProtocolChoice }
   /** Reconnect (1027) with a stored identity. */
   | {
       type: 'reconnect';
@@ -36,6 +47,8 @@ export type ToWorker =
       privateKey: CryptoKey;
       /** The invite token offered at the WebSocket handshake (this and every later reconnect). */
       invite?: string;
+      /** Which protocol to speak for files (`?protocol=`); auto: 4, else 3 if the server has only 3. */
+      protocol?: ProtocolChoice;
     }
   /** Send one file over the established connection. */
   | { type: 'upload'; id: string; file: File }
@@ -55,8 +68,12 @@ export type FromWorker =
       privateKey?: CryptoKey;
       /** Only after register: PKCS#8 of the same key, for the one-time me.info download. */
       privateKeyPkcs8?: Uint8Array;
+      /** The protocol files go by on this connection (3 when absent). */
+      protocol?: 3 | 4;
     }
-  | { type: 'problem'; problem: ConnectionProblem; message: string }
+  | { type: 'problem'; problem: ConnectionProblem; message: string; serverKey?: ServerKeyChange }
+  /** Something the person should read about the file being sent (e.g. a resume refused: it starts again). */
+  | { type: 'notice'; id: string; message: string }
   | {
       type: 'progress';
       id: string;
@@ -79,4 +96,14 @@ export type FromWorker =
       message?: string;
       /** For failures: the error's stable code (ClientError codes), e.g. CLIENT_ERR_CONNECTION_CLOSED. */
       code?: string;
+      /** The protocol the file went by (3 when absent). */
+      protocol?: 3 | 4;
+      /** Protocol v4: the server's error code (its sentence is V4_ERROR_SENTENCES). */
+      v4Code?: number;
+      /** Protocol v4, verified: the server's SHA-256 of what it stored (hex). */
+      sha256?: string;
+      /** Protocol v4, verified: the name the server stored it under. */
+      storedName?: string;
+      /** Protocol v4: the record the server asked for first (above 0: resumed). */
+      resumedFrom?: number;
     };

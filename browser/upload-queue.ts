@@ -40,6 +40,16 @@ export interface UploadItem {
   overInvite?: boolean;
   /** A file of the same stored name was sent before (or is ahead in the queue): this one replaces it. */
   replaces?: boolean;
+  /** The protocol the last attempt went by (3 when absent). */
+  protocol?: 3 | 4;
+  /** Protocol v4: the server's error code, when it refused the file. */
+  v4Code?: number;
+  /** Protocol v4, verified: the server's SHA-256 of what it stored (hex). */
+  sha256?: string;
+  /** Protocol v4: the record the last attempt started at (above 0: resumed). */
+  resumedFrom?: number;
+  /** A sentence about this file from the worker (e.g. a resume refused, so it started again). */
+  note?: string;
 }
 
 type Progress = Extract<FromWorker, { type: 'progress' }>;
@@ -147,7 +157,17 @@ export function applyDone(list: UploadItem[], msg: Done): UploadItem[] {
     cksum: msg.cksum,
     message: msg.message,
     code: msg.code,
+    protocol: msg.protocol,
+    v4Code: msg.v4Code,
+    sha256: msg.sha256,
+    resumedFrom: msg.resumedFrom,
+    storedName: msg.storedName ?? it.storedName,
   }));
+}
+
+/** Attaches a sentence from the worker to item `id`. */
+export function withNote(list: UploadItem[], id: string, note: string): UploadItem[] {
+  return update(list, id, (it) => ({ ...it, note }));
 }
 
 /** Cancels a file that is still waiting (the one being sent is cancelled by the worker). */
@@ -177,6 +197,8 @@ export function requeue(list: UploadItem[], id: string): UploadItem[] {
           code: undefined,
           interrupted: undefined,
           overInvite: undefined,
+          v4Code: undefined,
+          note: undefined,
         }
       : it,
   );

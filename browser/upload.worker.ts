@@ -1,24 +1,29 @@
 /// <reference lib="webworker" />
 /**
  * The upload worker: owns the WebSocket to the bridge and the lib/client session, so
- * reading, cksum and AES-CBC of a file never run on the page's main thread. Messages are
- * defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
+ * reading, encryption and checksums of a file never run on the page's main thread. Messages
+ * are defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
+ * Files go by protocol v4 (v4-worker.ts) when the server speaks it, else by v3 on a new
+ * connection (`?protocol=3|4|auto`); the identity (name, me.info) is v3's registration.
  */
 import { ClientError } from '../lib/client/errors';
 import { establishIdentity } from '../lib/client/establish';
 import { ClientSession } from '../lib/client/session';
 import type { SendProgress } from '../lib/client/types';
+import type { V4ClientSession } from '../lib/client/v4-session';
 import {
-  CryptoError,
   createAesCbcEncryptor,
   generateRsaKeyPair,
   importPrivateKeyPkcs8,
   unwrapAesKey,
 } from '../lib/crypto';
-import { CLOSE_REASONS, CloseCode } from '../lib/protocol';
+import { CloseCode } from '../lib/protocol';
+import { connectProblem, inviteRefusal } from './connect-problem';
 import { BrowserError } from './errors';
 import { fileSource } from './file-source';
-import type { ConnectionProblem, FromWorker, ToWorker } from './upload-protocol';
+import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
+import type { ProtocolChoice } from './v4-rules';
+import { openV4, uploadV4 } from './v4-worker';
 import { WorkerConnection } from './worker-connection';
 import { WsTransport } from './ws-transport';
 
@@ -43,15 +48,13 @@ interface Identity {
   privateKey: CryptoKey;
 }
 
-interface Connection {
-  transport: WsTransport;
-  session: ClientSession;
-  aesKey: Uint8Array;
-  close(): void;
-}
+type Connection =
+  | { protocol: 3; transport: WsTransport; session: ClientSession; aesKey: Uint8Array; close(): void }
+  | { protocol: 4; transport: WsTransport; session: V4ClientSession; close(): void };
 
 function connection(transport: WsTransport, session: ClientSession, aesKey: Uint8Array): Connection {
   return {
+    protocol: 3,
     transport,
     session,
     aesKey,
@@ -62,88 +65,49 @@ function connection(transport: WsTransport, session: ClientSession, aesKey: Uint
   };
 }
 
-/** Where to (re)connect: the bridge, as whom, and the invite offered at each handshake. */
+function v4Connection(transport: WsTransport, session: V4ClientSession): Connection {
+  return {
+    protocol: 4,
+    transport,
+    session,
+    close: () => {
+      void session.close();
+      transport.close();
+    },
+  };
+}
+
+/** Where to (re)connect: the bridge, as whom, the invite offered at each handshake, the protocol. */
 interface Target {
   url: string;
   identity: Identity;
   invite?: string;
+  protocol: ProtocolChoice;
 }
+
+/** Bridges whose server answered as a version 3 server (auto then speaks v3 there for this page's life). */
+const v3Only = new Set<string>();
+
+const wantsV4 = (url: string, protocol: ProtocolChoice) =>
+  protocol === 4 || (protocol === 'auto' && !v3Only.has(url));
 
 const state = new WorkerConnection<Connection, Target>();
-
-/** The bridge's invite refusals (4010-4013): the page shows their sentences. */
-const INVITE_CLOSES: ReadonlySet<number> = new Set([
-  CloseCode.InviteRequired,
-  CloseCode.InviteMalformed,
-  CloseCode.InviteForged,
-  CloseCode.InviteExpired,
-]);
-
-function inviteRefusal(closed: { code: number; reason: string } | undefined): string | undefined {
-  if (!closed || !INVITE_CLOSES.has(closed.code)) return undefined;
-  return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
-}
 
 function post(msg: FromWorker): void {
   self.postMessage(msg);
 }
 
-function problem(p: ConnectionProblem, message: string): void {
-  post({ type: 'problem', problem: p, message });
+function problem(p: ConnectionProblem, message: string, serverKey?: ServerKeyChange): void {
+  post({ type: 'problem', problem: p, message, ...(serverKey ? { serverKey } : {}) });
 }
 
-/** Maps a connect-time failure to what the page tells the person. */
-function connectProblem(
-  e: unknown,
-  transport: WsTransport | undefined,
-): { p: ConnectionProblem; message: string } {
-  const closed = transport?.closeInfo;
-  const refusal = inviteRefusal(closed);
-  if (refusal) return { p: 'invite', message: refusal };
-  if (
-    closed &&
-    (closed.code === CloseCode.OriginNotAllowed || closed.code === CloseCode.TooManyConnections)
-  ) {
-    return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
-  }
-  const message = closed?.reason || (e instanceof Error ? e.message : String(e));
-  if (e instanceof BrowserError && e.code === 'BROWSER_ERR_BRIDGE_UNREACHABLE')
-    return { p: 'unreachable', message };
-  if (e instanceof ClientError) {
-    switch (e.code) {
-      case 'CLIENT_ERR_NAME_TAKEN':
-      case 'CLIENT_ERR_INVALID_NAME':
-        return { p: 'name-taken', message: e.message };
-      case 'CLIENT_ERR_RECONNECT_REJECTED':
-        return { p: 'rejected', message: e.message };
-      case 'CLIENT_ERR_CONNECTION_CLOSED':
-      case 'CLIENT_ERR_SESSION_CLOSED':
-        // The bridge accepted the WebSocket but could not reach the file server.
-        return { p: 'unreachable', message };
-      default:
-        return { p: 'server-error', message: e.message };
-    }
-  }
-  if (e instanceof CryptoError && e.code === 'CRYPTO_ERR_UNWRAP_FAILED') return { p: 'wrong-key', message };
-  return { p: 'server-error', message };
-}
-
-/** Opens the WebSocket and a session on it; watches for the peer closing while idle. */
-async function open(
-  url: string,
-  ticket: number,
-  invite: string | undefined,
-): Promise<{ transport: WsTransport; session: ClientSession }> {
+/** Opens the WebSocket; watches for the peer closing it while idle. */
+async function openSocket(url: string, ticket: number, invite: string | undefined): Promise<WsTransport> {
   const transport = await WsTransport.connect(url, { invite });
   if (!state.isCurrent(ticket)) {
     transport.close();
     throw new Error('superseded');
   }
-  const session = new ClientSession({
-    transport,
-    encryptorFactory: (key) => createAesCbcEncryptor(subtle, key),
-    packetSize: PACKET_SIZE,
-  });
   const openedAt = Date.now();
   void transport.closed.then(() => {
     // Closed under an idle session (an active upload reports its own failure).
@@ -165,10 +129,70 @@ async function open(
     }
     problem('lost', transport.closeInfo?.reason || 'The connection to the bridge closed.');
   });
+  return transport;
+}
+
+/** A v3 session on a fresh connection. */
+async function open(
+  url: string,
+  ticket: number,
+  invite: string | undefined,
+): Promise<{ transport: WsTransport; session: ClientSession }> {
+  const transport = await openSocket(url, ticket, invite);
+  const session = new ClientSession({
+    transport,
+    encryptorFactory: (key) => createAesCbcEncryptor(subtle, key),
+    packetSize: PACKET_SIZE,
+  });
   return { transport, session };
 }
 
-async function register(url: string, name: string, invite: string | undefined): Promise<void> {
+/**
+ * A v4 connection, or 'v3' when the server answered as a version 3 server and `protocol` is
+ * auto (remembered for this bridge). Failures carry the transport for connectProblem.
+ */
+async function openV4Connection(
+  url: string,
+  ticket: number,
+  invite: string | undefined,
+  name: string,
+  protocol: ProtocolChoice,
+): Promise<Connection | 'v3'> {
+  let transport: WsTransport | undefined;
+  try {
+    transport = await openSocket(url, ticket, invite);
+    return v4Connection(transport, await openV4(transport, url, name));
+  } catch (e) {
+    if (e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4') {
+      // Through the bridge a close before any byte may only mean the file server is down.
+      const closed = transport?.closeInfo;
+      if (closed?.code === CloseCode.TargetUnreachable) {
+        const down = new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', closed.reason || e.message);
+        throw Object.assign(new Error('v4'), { cause: down, transport });
+      }
+      if (protocol === 'auto') {
+        // Remembered only when the server said it (a v3 answer); a bare close is tried again next time.
+        if (e.details.responseCode !== undefined) v3Only.add(url);
+        return 'v3';
+      }
+    }
+    throw Object.assign(new Error('v4'), { cause: e, transport });
+  }
+}
+
+/** Unwraps openV4Connection's failure into the error and the transport it happened on. */
+function failure(e: unknown, opened: WsTransport | undefined): [unknown, WsTransport | undefined] {
+  if (e instanceof Error && e.message === 'v4' && 'transport' in e)
+    return [e.cause, (e as { transport?: WsTransport }).transport];
+  return [e, opened];
+}
+
+async function register(
+  url: string,
+  name: string,
+  invite: string | undefined,
+  protocol: ProtocolChoice,
+): Promise<void> {
   const ticket = state.restart();
   post({ type: 'connecting' });
   let opened: WsTransport | undefined;
@@ -192,18 +216,44 @@ async function register(url: string, name: string, invite: string | undefined): 
       },
     });
     const { privateKey, pkcs8 } = keyPair!;
-    const adopted = state.adopt(ticket, connection(transport, session, aesKey), {
-      url,
-      identity: { name, clientId, privateKey },
-      invite,
+    const target: Target = { url, identity: { name, clientId, privateKey }, invite, protocol };
+    let conn = connection(transport, session, aesKey);
+    // Registration is v3's; files then go by v4 on a connection of their own when the server has it.
+    let v4Failure: unknown;
+    if (wantsV4(url, protocol)) {
+      try {
+        const v4 = await openV4Connection(url, ticket, invite, name, protocol);
+        if (v4 !== 'v3') {
+          conn.close();
+          conn = v4;
+        }
+      } catch (e) {
+        v4Failure = e;
+      }
+    }
+    if (!state.adopt(ticket, conn, target)) return;
+    post({
+      type: 'connected',
+      name,
+      clientId,
+      via: 'register',
+      privateKey,
+      privateKeyPkcs8: pkcs8,
+      protocol: conn.protocol,
     });
-    if (!adopted) return;
-    post({ type: 'connected', name, clientId, via: 'register', privateKey, privateKeyPkcs8: pkcs8 });
+    if (v4Failure !== undefined) {
+      // Registered (the page keeps the identity), but files cannot go as asked.
+      state.forget(conn);
+      conn.close();
+      const [err, t] = failure(v4Failure, undefined);
+      const { p, message, serverKey } = connectProblem(err, t);
+      problem(p, message, serverKey);
+    }
   } catch (e) {
     if (!state.isCurrent(ticket)) return;
     state.restart();
-    const { p, message } = connectProblem(e, opened);
-    problem(p, message);
+    const { p, message, serverKey } = connectProblem(e, opened);
+    problem(p, message, serverKey);
   }
 }
 
@@ -217,6 +267,20 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
   if (!quiet) post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
+    if (wantsV4(url, target.protocol)) {
+      const v4 = await openV4Connection(url, ticket, invite, identity.name, target.protocol);
+      if (v4 !== 'v3') {
+        if (!state.adopt(ticket, v4)) return;
+        post({
+          type: 'connected',
+          name: identity.name,
+          clientId: identity.clientId,
+          via: 'reconnect',
+          protocol: 4,
+        });
+        return;
+      }
+    }
     const { transport, session } = await open(url, ticket, invite);
     opened = transport;
     // 1027 -> 1605; a 1606 is reported (CLIENT_ERR_RECONNECT_REJECTED): the person decides
@@ -229,12 +293,19 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
       onRejected: 'fail',
     });
     if (!state.adopt(ticket, connection(transport, session, aesKey))) return;
-    post({ type: 'connected', name: identity.name, clientId: identity.clientId, via: 'reconnect' });
+    post({
+      type: 'connected',
+      name: identity.name,
+      clientId: identity.clientId,
+      via: 'reconnect',
+      protocol: 3,
+    });
   } catch (e) {
     if (!state.isCurrent(ticket)) return;
     state.restart();
-    const { p, message } = connectProblem(e, opened);
-    problem(p, message);
+    const [err, t] = failure(e, opened);
+    const { p, message, serverKey } = connectProblem(err, t);
+    problem(p, message, serverKey);
   }
 }
 
@@ -253,6 +324,18 @@ async function upload(id: string, file: File): Promise<void> {
     return;
   }
   const { conn: c, signal } = started;
+  if (c.protocol === 4) {
+    const url = state.target?.url ?? '';
+    const { done, usable, told } = await uploadV4(c.session, c.transport, url, id, file, signal, post);
+    state.endUpload();
+    if (!told) post(done);
+    const target = state.target;
+    if (!usable && target && state.forget(c)) {
+      c.close();
+      await reconnect(target);
+    }
+    return;
+  }
   let lastPost = 0;
   let latest: SendProgress | undefined;
   const send = (p: SendProgress) => {
@@ -307,21 +390,25 @@ async function upload(id: string, file: File): Promise<void> {
   }
 }
 
+let uploads: Promise<void> = Promise.resolve();
+
 self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
   switch (msg.type) {
     case 'register':
-      void register(msg.url, msg.name, msg.invite);
+      void register(msg.url, msg.name, msg.invite, msg.protocol ?? 'auto');
       break;
     case 'reconnect':
       void reconnect({
         url: msg.url,
         identity: { name: msg.name, clientId: msg.clientId, privateKey: msg.privateKey },
         invite: msg.invite,
+        protocol: msg.protocol ?? 'auto',
       });
       break;
     case 'upload':
-      void upload(msg.id, msg.file);
+      // One at a time: a v4 cancel is said before its UploadAbort exchange ends.
+      uploads = uploads.then(() => upload(msg.id, msg.file)).catch(() => {});
       break;
     case 'cancel':
       state.cancel(msg.id);

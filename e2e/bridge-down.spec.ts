@@ -4,6 +4,7 @@ import {
   expectConnected,
   makeFile,
   registerAndDismissOffer,
+  senderOf,
   sha256File,
   status,
   test,
@@ -44,7 +45,7 @@ test('bridge down: a clear message, then it recovers on its own when the bridge 
   await expect(uploadItem(page, 'queued-while-down.bin')).toHaveAttribute('data-phase', 'verified', {
     timeout: 30_000,
   });
-  const [client] = system.server.clientsNamed(name);
+  const client = senderOf(system, name);
   const row = system.server.file(client!.ID, 'queued-while-down.bin');
   expect(row?.Verified).toBe(1);
   expect(await sha256File(system.server.storedPath(row!))).toBe(
@@ -91,6 +92,6 @@ test('a dropped connection: the page reconnects by itself and keeps sending', as
   const f = makeFile(testInfo, 'after-drop.bin', 128 * 1024);
   await chooseFiles(page, [f.path]);
   await expect(uploadItem(page, 'after-drop.bin')).toHaveAttribute('data-phase', 'verified');
-  const [client] = system.server.clientsNamed(name);
+  const client = senderOf(system, name);
   expect(system.server.file(client!.ID, 'after-drop.bin')?.Verified).toBe(1);
 });

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { expect, registerAndDismissOffer, sha256File, test, uniqueName, uploadItem } from './fixtures';
+import {
+  expect,
+  registerAndDismissOffer,
+  senderOf,
+  sha256File,
+  test,
+  uniqueName,
+  uploadItem,
+} from './fixtures';
 
 test('drag and drop: files dropped on the drop zone are queued and sent in order', async ({
   page,
@@ -29,7 +37,7 @@ test('drag and drop: files dropped on the drop zone are queued and sent in order
   // The queue keeps the drop order.
   await expect(page.getByTestId('upload-item')).toHaveText([/dropped-a\.txt/, /dropped-b\.txt/]);
 
-  const [client] = system.server.clientsNamed(name);
+  const client = senderOf(system, name);
   for (const [fileName, text] of Object.entries(contents)) {
     const row = system.server.file(client!.ID, fileName);
     expect(row?.Verified).toBe(1);

@@ -9,6 +9,8 @@ import { test as base, expect, type Locator, type Page, type TestInfo } from '@p
 
 export { sha256File } from '../test/support/server-state';
 
+import { queryDb } from '../test/support/server-state';
+
 import { type System, startSystem } from './support/system';
 
 export { expect };
@@ -169,3 +171,57 @@ export function readStoredIdentity(page: Page) {
 }
 
 export const dataPath = (system: System, ...parts: string[]) => join(system.dataDir, ...parts);
+
+/**
+ * A file the server stored for the protocol v4 client registered under `name` (the server
+ * names a v4 client `name [v4 <fingerprint>]`): its row, or undefined.
+ */
+export function v4StoredFile(system: System, name: string, fileName: string) {
+  const clients = queryDb<{ ID: Buffer }>(
+    system.dataDir,
+    'SELECT ID FROM clients WHERE Name LIKE ?',
+    `${name} [v4 %`,
+  );
+  if (clients.length !== 1) return undefined;
+  return system.server.file(clients[0]!.ID, fileName);
+}
+
+/** The page's v4 state in IndexedDB: whether its key is non-extractable, and its pins. */
+export function readV4Store(page: Page) {
+  return page.evaluate(
+    () =>
+      new Promise<{ keyExtractable: boolean | null; algorithm: string | null; pins: Record<string, string> }>(
+        (resolve, reject) => {
+          const open = indexedDB.open('sftransfer');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const store = open.result.transaction('keyval').objectStore('keyval');
+            const key = store.get('v4identity');
+            const pins = store.get('v4pins');
+            pins.onsuccess = () => {
+              const k = key.result as { privateKey: CryptoKey } | undefined;
+              resolve({
+                keyExtractable: k ? k.privateKey.extractable : null,
+                algorithm: k ? k.privateKey.algorithm.name : null,
+                pins: (pins.result as Record<string, string> | undefined) ?? {},
+              });
+            };
+            pins.onerror = () => reject(pins.error);
+          };
+        },
+      ),
+  );
+}
+
+/**
+ * The server's client row that holds the files `name` sent, whichever protocol the page
+ * used: the v4 client (`name [v4 <fingerprint>]`) if there is one, else the v3 client.
+ */
+export function senderOf(system: System, name: string) {
+  const [v4] = queryDb<{ ID: Buffer; Name: string; PublicKey: Buffer | null; LastSeen: string | null }>(
+    system.dataDir,
+    'SELECT ID, Name, PublicKey, LastSeen FROM clients WHERE Name LIKE ?',
+    `${name} [v4 %`,
+  );
+  return v4 ?? system.server.clientsNamed(name)[0];
+}

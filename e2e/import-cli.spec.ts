@@ -50,7 +50,9 @@ test('import a me.info made by the CLI, then upload as that client', async ({
   expect(identity.name).toBe(name);
   const idHex = Buffer.from(identity.clientId).toString('hex');
 
-  await page.goto(system.webUrl);
+  // A me.info is a version 3 identity: files go as that client only by v3 (under v4 the
+  // browser's own v4 key is the client, a question left to the lead).
+  await page.goto(`${system.webUrl}/?protocol=3`);
   await page.getByLabel('Import me.info…').setInputFiles(meInfoPath);
   await expectConnected(page, name);
   await expect(page.getByTestId('identity-name')).toHaveText(name);

@@ -68,6 +68,11 @@ export function HistoryPanel({
                   Checksum (POSIX cksum): <span className="font-mono">{r.cksum}</span>
                 </p>
               )}
+              {r.sha256 && (
+                <p className="mt-0.5">
+                  SHA-256 (reported by the server): <span className="break-all font-mono">{r.sha256}</span>
+                </p>
+              )}
               {r.attempts > 1 && <p className="mt-0.5">Sent {r.attempts} times before it arrived intact.</p>}
             </details>
           </li>

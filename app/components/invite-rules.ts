@@ -108,9 +108,10 @@ export function sentSentence(sent: InviteSent): string {
  */
 export function overInviteLikely(
   invite: InviteInUse | null,
-  done: { outcome: string; code?: string; attempts: number },
+  done: { outcome: string; code?: string; attempts: number; v4Code?: number },
 ): boolean {
-  return (
-    !!invite && done.outcome === 'failed' && done.code === 'CLIENT_ERR_SERVER_ERROR' && done.attempts <= 1
-  );
+  if (!invite || done.outcome !== 'failed') return false;
+  // Protocol v4 says it outright (Error 6, OVER_QUOTA); v3 only answers 1607 at the start.
+  if (done.v4Code !== undefined) return done.v4Code === 6;
+  return done.code === 'CLIENT_ERR_SERVER_ERROR' && done.attempts <= 1;
 }

@@ -67,7 +67,7 @@ export function describeConn(
   bridgeUrl: string,
   triedName: string,
   secondsLeft: number | undefined,
-  actions: { retryNow(): void; registerAgain(): void },
+  actions: { retryNow(): void; registerAgain(): void; forgetServerKey?(): void },
   /** An invite is offered: a 1607 at connect is then most likely the server refusing it. */
   inviteInUse = false,
 ): Described | null {
@@ -177,6 +177,31 @@ export function describeConn(
         case 'invite':
           // Said by the invite panel, with the field to paste a new link.
           return null;
+        case 'server-key-changed': {
+          const k = conn.serverKey;
+          const pinned = k?.pinned ?? 'unknown';
+          const offered = k?.offered ?? 'unknown';
+          return {
+            severity: 'bad',
+            title: 'Warning: the server’s key has changed',
+            body:
+              `The server at ${k?.address ?? host} identified itself with the key ${offered}, but this browser knows it by the key ${pinned}. ` +
+              'Someone may be intercepting the connection, or the server was reinstalled and got a new key. Nothing was sent. ' +
+              'Ask whoever runs the server which key it has now (it prints its fingerprint at start); forget the old key only if they confirm the new one.',
+            details: conn.detail,
+            action: actions.forgetServerKey
+              ? {
+                  label: 'Forget the old key…',
+                  run: () => {
+                    const sure = window.confirm(
+                      `Forget the key ${pinned} kept for ${k?.address ?? host} and trust ${offered} from now on? Do this only if the server’s owner confirmed the new key.`,
+                    );
+                    if (sure) actions.forgetServerKey?.();
+                  },
+                }
+              : undefined,
+          };
+        }
         case 'bad-file':
           return {
             severity: 'bad',
@@ -193,7 +218,7 @@ export function StatusPanel(props: {
   identity: StoredIdentity | null | undefined;
   bridgeUrl: string;
   triedName: string;
-  actions: { retryNow(): void; registerAgain(): void };
+  actions: { retryNow(): void; registerAgain(): void; forgetServerKey?(): void };
   inviteInUse?: boolean;
 }) {
   const retryAt = props.conn.kind === 'problem' ? props.conn.retryAt : undefined;

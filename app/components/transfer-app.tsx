@@ -149,7 +149,11 @@ export function TransferApp({
           bridgeUrl={bridgeUrl}
           triedName={t.triedName}
           inviteInUse={!!t.invite}
-          actions={{ retryNow: actions.retryNow, registerAgain: () => void actions.registerAgain() }}
+          actions={{
+            retryNow: actions.retryNow,
+            registerAgain: () => void actions.registerAgain(),
+            forgetServerKey: () => void actions.forgetServerKey(),
+          }}
         />
 
         {t.meInfo && (
@@ -209,11 +213,26 @@ export function TransferApp({
         {identity && <IdentityCard identity={identity} onForget={() => void actions.forget()} />}
       </main>
 
-      <footer className="flex flex-wrap justify-center gap-x-3 gap-y-1 pt-2 text-center text-xs text-muted">
-        <span className="whitespace-nowrap">Protocol v3</span>
-        <span className="whitespace-nowrap">RSA-1024 key exchange</span>
-        <span className="whitespace-nowrap">AES-256-CBC</span>
-        <span className="whitespace-nowrap">CRC-checked by the server</span>
+      <footer
+        className="flex flex-wrap justify-center gap-x-3 gap-y-1 pt-2 text-center text-xs text-muted"
+        data-testid="protocol-footer"
+        data-protocol={t.protocol ?? undefined}
+      >
+        {t.protocol === 4 ? (
+          <>
+            <span className="whitespace-nowrap">Protocol v4</span>
+            <span className="whitespace-nowrap">X25519 + Ed25519, server key pinned</span>
+            <span className="whitespace-nowrap">AES-256-GCM</span>
+            <span className="whitespace-nowrap">SHA-256 reported by the server</span>
+          </>
+        ) : (
+          <>
+            <span className="whitespace-nowrap">Protocol v3</span>
+            <span className="whitespace-nowrap">RSA-1024 key exchange</span>
+            <span className="whitespace-nowrap">AES-256-CBC</span>
+            <span className="whitespace-nowrap">CRC-checked by the server</span>
+          </>
+        )}
       </footer>
 
       {dragging && (

@@ -36,6 +36,7 @@ function setup(
     storedInvite?: string;
     /** The page's address fragment (e.g. `#invite=sfi1...`). */
     address?: string;
+    protocol?: 3 | 4 | 'auto';
   } = {},
 ) {
   const invites = { stored: opts.storedInvite, address: opts.address, taken: 0 };
@@ -43,6 +44,7 @@ function setup(
   const timers: Timer[] = [];
   const records: UploadRecord[] = [];
   const saved: StoredIdentity[] = [];
+  const pinsForgotten: string[] = [];
   let toPage: (msg: FromWorker) => void = () => {};
   let crash: (e: Error) => void = () => {};
   const fx = {
@@ -75,6 +77,9 @@ function setup(
     forgetInvite: async () => {
       invites.stored = undefined;
     },
+    forgetPin: async (address) => {
+      pinsForgotten.push(address);
+    },
     takeInviteFromAddress: () => {
       const a = invites.address;
       invites.address = undefined;
@@ -104,7 +109,7 @@ function setup(
       if (t) (t as Timer).cleared = true;
     },
   };
-  const model = new TransferModel(URL, deps, opts.access);
+  const model = new TransferModel(URL, deps, opts.access, opts.protocol);
   const state = () => model.getSnapshot();
   /** Reconnect timers still to fire (the first timer is start()'s storage watchdog). */
   const pending = () => timers.filter((t, i) => i > 0 && !t.cleared);
@@ -116,6 +121,7 @@ function setup(
     pending,
     records,
     saved,
+    pinsForgotten,
     fx,
     invites,
     worker: (msg: FromWorker) => toPage(msg),
@@ -697,5 +703,101 @@ describe('TransferModel: invites', () => {
     });
     expect(t.state().conn).toMatchObject({ kind: 'problem', problem: 'invite' });
     expect(t.pending()).toEqual([]);
+  });
+});
+
+describe('TransferModel: protocol v4', () => {
+  const change = { address: 'bridge.test:80', pinned: 'SHA256:old', offered: 'SHA256:new' };
+
+  it('a changed server key: a warning with both keys, no retry on its own; forgetting it needs the action, then reconnects', async () => {
+    const t = await connected();
+    const before = t.posted.length;
+    t.worker({ type: 'problem', problem: 'server-key-changed', message: 'changed', serverKey: change });
+    expect(t.state().conn).toEqual({
+      kind: 'problem',
+      problem: 'server-key-changed',
+      detail: 'changed',
+      serverKey: change,
+    });
+    expect(t.pending()).toEqual([]);
+    expect(t.posted.length).toBe(before);
+    await t.model.actions.forgetServerKey();
+    expect(t.pinsForgotten).toEqual(['bridge.test:80']);
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'reconnect', name: 'alice' });
+  });
+
+  it('forgetServerKey does nothing without a changed-key warning', async () => {
+    const t = await connected();
+    await t.model.actions.forgetServerKey();
+    expect(t.pinsForgotten).toEqual([]);
+  });
+
+  it('?protocol=3|4 is passed to the worker; auto is its default and not posted', async () => {
+    for (const protocol of [3, 4] as const) {
+      const t = await started({ identity: alice, protocol });
+      expect(lastPosted(t.posted)).toMatchObject({ type: 'reconnect', protocol });
+    }
+    const t = await started({ identity: alice, protocol: 'auto' });
+    expect(lastPosted(t.posted)).not.toHaveProperty('protocol');
+  });
+
+  it('files over 4 GiB are queued on a v4 connection, refused on a v3 one', async () => {
+    const huge = { name: 'huge.iso', size: MAX_FILE_SIZE + 1 } as File;
+    const t = await started({ identity: alice });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect', protocol: 4 });
+    expect(t.state().protocol).toBe(4);
+    t.model.actions.addFiles([huge]);
+    expect(t.state().refused).toEqual([]);
+    expect(t.state().items.map((it) => it.size)).toEqual([MAX_FILE_SIZE + 1]);
+    const v3 = await connected();
+    v3.model.actions.addFiles([huge]);
+    expect(v3.state().refused).toEqual([{ name: 'huge.iso', size: MAX_FILE_SIZE + 1 }]);
+  });
+
+  it("a notice is shown on the file's row; the server's SHA-256 and the resume point are kept with it", async () => {
+    const t = await started({ identity: alice });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect', protocol: 4 });
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    const id = t.state().items[0]!.id;
+    t.worker({ type: 'notice', id, message: 'It starts again.' });
+    expect(t.state().items[0]!.note).toBe('It starts again.');
+    t.worker({
+      type: 'done',
+      id,
+      outcome: 'verified',
+      attempts: 1,
+      protocol: 4,
+      sha256: 'ab'.repeat(32),
+      resumedFrom: 3,
+      storedName: 'a (1).bin',
+    });
+    expect(t.state().items[0]).toMatchObject({
+      phase: 'verified',
+      sha256: 'ab'.repeat(32),
+      resumedFrom: 3,
+      storedName: 'a (1).bin',
+      protocol: 4,
+    });
+    await t.settle();
+    expect(t.records[0]?.sha256).toBe('ab'.repeat(32));
+  });
+
+  it('a v4 file cut by a lost connection is sent again by itself once connected (the worker resumes it)', async () => {
+    const t = await started({ identity: alice });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect', protocol: 4 });
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    const id = t.state().items[0]!.id;
+    t.worker({
+      type: 'done',
+      id,
+      outcome: 'failed',
+      attempts: 1,
+      protocol: 4,
+      code: 'CLIENT_ERR_CONNECTION_CLOSED',
+      message: 'closed',
+    });
+    expect(t.state().items[0]).toMatchObject({ phase: 'failed', interrupted: true });
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect', protocol: 4 });
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'upload', id });
   });
 });

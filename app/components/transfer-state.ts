@@ -7,7 +7,7 @@
 import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { ConnectionProblem, FromWorker, ToWorker } from '@/browser/upload-protocol';
+import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import {
   applyProgress,
   cancelQueued,
@@ -18,8 +18,10 @@ import {
   requeue,
   tooLarge,
   type UploadItem,
+  withNote,
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
+import type { ProtocolChoice } from '@/browser/v4-rules';
 import { formatMeInfo } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
 import { validateClientName } from '@/lib/protocol';
@@ -64,9 +66,17 @@ export class TransferModel {
   /** The invite link the page was opened with (undefined until start() looked). */
   #fromAddress: string | undefined;
   #storageTimer: unknown;
+  /** `?protocol=` of the page: 3 or 4 forces a version, auto prefers 4. */
+  readonly #protocol: ProtocolChoice;
 
-  constructor(bridgeUrl: string, deps: TransferDeps, access: AccessMode = 'open') {
+  constructor(
+    bridgeUrl: string,
+    deps: TransferDeps,
+    access: AccessMode = 'open',
+    protocol: ProtocolChoice = 'auto',
+  ) {
     this.#deps = deps;
+    this.#protocol = protocol;
     this.#state = {
       bridgeUrl,
       access,
@@ -75,6 +85,7 @@ export class TransferModel {
       inviteSent: { files: 0, bytes: 0 },
       identity: undefined,
       conn: { kind: 'starting' },
+      protocol: null,
       items: [],
       refused: [],
       history: [],
@@ -150,6 +161,7 @@ export class TransferModel {
     register: (name) => this.#register(name),
     importMeInfo: (file) => this.#importMeInfo(file),
     forget: () => this.#forget(),
+    forgetServerKey: () => this.#forgetServerKey(),
     applyInvite: (text) => {
       if (this.#takeInvite(text) && this.#state.identity) this.#connectStored(this.#state.identity);
     },
@@ -165,9 +177,12 @@ export class TransferModel {
     },
     addFiles: (files) => {
       const all = [...files];
-      const refused = all.filter(tooLarge).map((f) => ({ name: f.name, size: f.size }));
+      // Protocol v4 has 64-bit sizes: the 4 GiB refusal is v3's only.
+      const v4 = this.#state.protocol === 4 || this.#protocol === 4;
+      const refuse = (f: File) => !v4 && tooLarge(f);
+      const refused = all.filter(refuse).map((f) => ({ name: f.name, size: f.size }));
       const added = markReplacing(
-        newItems(all.filter((f) => !tooLarge(f))),
+        newItems(all.filter((f) => !refuse(f))),
         this.#state.items,
         this.#state.history,
       );
@@ -202,6 +217,11 @@ export class TransferModel {
     this.#state = next;
     this.#sendNext();
     for (const listener of this.#listeners) listener();
+  }
+
+  /** `protocol` for the worker when the page's address forces one (the worker's default is auto). */
+  #forced(): { protocol?: 3 | 4 } {
+    return this.#protocol === 'auto' ? {} : { protocol: this.#protocol };
   }
 
   #post(msg: ToWorker): void {
@@ -269,6 +289,7 @@ export class TransferModel {
       clientId: id.clientId,
       privateKey: id.privateKey,
       invite,
+      ...this.#forced(),
     });
   }
 
@@ -306,11 +327,18 @@ export class TransferModel {
           this.#pendingImport = null;
           this.#store(id);
         }
-        this.#set({ conn: { kind: 'connected' }, items: this.#resendInterrupted() });
+        this.#set({
+          conn: { kind: 'connected' },
+          protocol: msg.protocol ?? 3,
+          items: this.#resendInterrupted(),
+        });
         return;
       }
       case 'problem':
-        this.#onProblem(msg.problem, msg.message);
+        this.#onProblem(msg.problem, msg.message, msg.serverKey);
+        return;
+      case 'notice':
+        this.#set({ items: withNote(this.#state.items, msg.id, msg.message) });
         return;
       case 'progress':
         this.#set({ items: applyProgress(this.#state.items, msg, this.#deps.monotonic()) });
@@ -335,7 +363,7 @@ export class TransferModel {
     }
   }
 
-  /** The connection is back: files it interrupted go again by themselves, from the start (v3). */
+  /** The connection is back: files it interrupted go again by themselves (v3 from the start, v4 resumed). */
   #resendInterrupted(): UploadItem[] {
     let items = this.#state.items;
     for (const it of items) {
@@ -358,8 +386,14 @@ export class TransferModel {
     this.#set({ history: historyOf(this.#records, this.#state.identity) });
   }
 
-  #onProblem(problem: ConnectionProblem, detail: string): void {
+  #onProblem(problem: ConnectionProblem, detail: string, serverKey?: ServerKeyChange): void {
     this.#registering = false;
+    if (serverKey) {
+      // Nothing was sent; only the person may remove the pin (forgetServerKey).
+      this.#pendingImport = null;
+      this.#set({ conn: { kind: 'problem', problem, detail, serverKey } });
+      return;
+    }
     const importing = this.#pendingImport !== null;
     this.#pendingImport = null;
     const identity = this.#state.identity;
@@ -389,7 +423,7 @@ export class TransferModel {
     if (invite === false) return undefined;
     this.#registering = true;
     this.#set({ conn: { kind: 'connecting', registering: true } });
-    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed, invite });
+    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed, invite, ...this.#forced() });
     return undefined;
   }
 
@@ -404,6 +438,18 @@ export class TransferModel {
         conn: { kind: 'problem', problem: 'bad-file', detail: e instanceof Error ? e.message : String(e) },
       });
     }
+  }
+
+  async #forgetServerKey(): Promise<void> {
+    const conn = this.#state.conn;
+    if (conn.kind !== 'problem' || !conn.serverKey) return;
+    try {
+      await this.#deps.forgetPin(conn.serverKey.address);
+    } catch (e) {
+      this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
+      return;
+    }
+    this.actions.retryNow();
   }
 
   /** Forgets the identity, its history and (unless registering again) the invite it sent under. */

@@ -4,7 +4,7 @@
  */
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { ConnectionProblem, FromWorker, ToWorker } from '@/browser/upload-protocol';
+import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import type { UploadItem } from '@/browser/upload-queue';
 import type { AccessMode } from '@/lib/invite';
 import type { InviteInUse, InviteSent } from './invite-rules';
@@ -18,7 +18,7 @@ export type Conn =
   | { kind: 'idle' }
   | { kind: 'connecting'; registering: boolean }
   | { kind: 'connected' }
-  | { kind: 'problem'; problem: Problem; detail: string; retryAt?: number };
+  | { kind: 'problem'; problem: Problem; detail: string; retryAt?: number; serverKey?: ServerKeyChange };
 
 /** The worker as the model drives it (browser/upload-worker-client.ts in the page). */
 export interface WorkerPort {
@@ -36,6 +36,8 @@ export interface TransferDeps {
   loadInvite(): Promise<string | undefined>;
   saveInvite(token: string): Promise<void>;
   forgetInvite(): Promise<void>;
+  /** Removes the pinned v4 server key of `address` (the bridge's host:port). */
+  forgetPin(address: string): Promise<void>;
   /** The `#invite=...` fragment of the page's address, taken out of the address bar. */
   takeInviteFromAddress(): string | undefined;
   addUploadRecord(record: UploadRecord): Promise<void>;
@@ -57,6 +59,8 @@ export interface TransferActions {
   /** Reads a me.info, imports its key and reconnects with it (stored on success). */
   importMeInfo(file: File): Promise<void>;
   forget(): Promise<void>;
+  /** After the changed-key warning, confirmed by the person: forget the pinned key and connect again. */
+  forgetServerKey(): Promise<void>;
   /** Uses the invite in a pasted link (or a fragment): kept, and connected with if there is an identity. */
   applyInvite(text: string): void;
   /** After 1606: drop the stale identity and register the same name again. */
@@ -93,6 +97,8 @@ export interface TransferState {
   inviteProblem: string | null;
   /** What this browser has sent under `invite`. */
   inviteSent: InviteSent;
+  /** The protocol files go by on the current connection (null before one). */
+  protocol: 3 | 4 | null;
   /** undefined while loading; null when this browser has no identity. */
   identity: StoredIdentity | null | undefined;
   conn: Conn;

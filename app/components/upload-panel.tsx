@@ -1,8 +1,9 @@
 'use client';
-/** Drop zone, the sticky overall bar, the queue with per-file progress, and refused files. */
 import { useId, useRef } from 'react';
 import { isFinished, timeLeft, totals, type UploadItem } from '@/browser/upload-queue';
 import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
+/** Drop zone, the sticky overall bar, the queue with per-file progress, and refused files. */
+import { RECORD_SIZE } from '@/lib/protocol/v4/constants';
 import { formatBytes, formatDuration, formatSpeed, percent } from './format';
 import type { RefusedFile } from './transfer-types';
 import { Button, Card, ProgressBar, type Tone } from './ui';
@@ -65,6 +66,8 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
       data-name={it.file.name}
       data-phase={it.phase}
       data-attempt={it.attempt}
+      data-protocol={it.protocol}
+      data-resumed-from={it.resumedFrom}
     >
       <div className="flex items-start justify-between gap-3">
         <div className="min-w-0">
@@ -116,9 +119,31 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
           )}
         </span>
       </div>
+      {it.note && (
+        <p className="text-pretty text-sm text-warn" data-testid="upload-note">
+          {it.note}
+        </p>
+      )}
+      {it.phase === 'verified' && it.sha256 && (
+        <details className="text-xs text-muted" data-testid="upload-details">
+          <summary className="cursor-pointer select-none">Details</summary>
+          <p className="mt-1">
+            SHA-256 of what the server stored:{' '}
+            <span className="break-all font-mono" data-testid="upload-sha256">
+              {it.sha256}
+            </span>
+          </p>
+          <p className="mt-0.5">
+            Sent with protocol v4: every piece was authenticated as it arrived.
+            {it.resumedFrom
+              ? ` Resumed after an interruption from piece ${it.resumedFrom} (${formatBytes(it.resumedFrom * RECORD_SIZE)} in).`
+              : ''}
+          </p>
+        </details>
+      )}
       {it.phase === 'failed' && (
         <div className={`text-sm ${it.interrupted ? 'text-warn' : 'text-bad'}`} data-testid="upload-error">
-          <p className="text-pretty">{failureSentence(it.code, !!it.interrupted, !!it.overInvite)}</p>
+          <p className="text-pretty">{failureSentence(it.code, !!it.interrupted, !!it.overInvite, it)}</p>
           {it.message && (
             <details className="mt-1 text-xs text-muted">
               <summary className="cursor-pointer select-none font-medium">

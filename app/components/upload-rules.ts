@@ -8,6 +8,7 @@ import type { StoredIdentity } from '@/browser/identity-store';
 import type { FromWorker } from '@/browser/upload-protocol';
 import { applyDone, type UploadItem } from '@/browser/upload-queue';
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
+import { V4_ERROR_SENTENCES, type V4ErrorCode } from '@/lib/protocol/v4/constants';
 import { formatBytes } from './format';
 
 /** The limit as a person reads it (MAX_FILE_SIZE is 4 GiB less 17 bytes). */
@@ -90,6 +91,7 @@ export function uploadRecord(
     clientIdHex: identity ? clientIdToHex(identity.clientId) : undefined,
     attempts: done.attempts,
     inviteId,
+    ...(done.sha256 ? { sha256: done.sha256 } : {}),
   };
 }
 
@@ -99,9 +101,18 @@ export function tooLargeSentence(name: string, size: number): string {
 }
 
 /** What a failed file's row says to the person who sent it; the raw error goes under details. */
-export function failureSentence(code: string | undefined, interrupted: boolean, overInvite = false): string {
+export function failureSentence(
+  code: string | undefined,
+  interrupted: boolean,
+  overInvite = false,
+  v4?: { protocol?: 3 | 4; v4Code?: number },
+): string {
   if (interrupted)
-    return 'The connection dropped while sending. It is sent again from the start once the connection is back.';
+    return v4?.protocol === 4
+      ? 'The connection dropped while sending. It carries on from where it stopped once the connection is back.'
+      : 'The connection dropped while sending. It is sent again from the start once the connection is back.';
+  const sentence = v4?.v4Code !== undefined ? V4_ERROR_SENTENCES[v4.v4Code as V4ErrorCode] : undefined;
+  if (sentence) return sentence;
   if (overInvite)
     return 'The server refused this file at its start: it is most likely over the space this invite allows (its size or file count), or the invite was revoked. Ask whoever invited you for more room, or send less.';
   switch (code) {

@@ -16,6 +16,8 @@ import {
 } from '@/browser/identity-store';
 import { takeInviteFromAddress } from '@/browser/invite-link';
 import { startUploadWorker } from '@/browser/upload-worker-client';
+import { protocolChoice } from '@/browser/v4-rules';
+import { forgetPin, forgetV4Identity } from '@/browser/v4-store';
 import { importPrivateKeyPkcs8 } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
 import { TransferModel } from './transfer-state';
@@ -25,10 +27,15 @@ const browserDeps: TransferDeps = {
   startWorker: startUploadWorker,
   loadIdentity,
   saveIdentity,
-  forgetIdentity,
+  // The v4 key and the uploads kept under it go with the identity.
+  forgetIdentity: async () => {
+    await forgetIdentity();
+    await forgetV4Identity();
+  },
   loadInvite,
   saveInvite,
   forgetInvite,
+  forgetPin,
   takeInviteFromAddress,
   addUploadRecord,
   listUploadRecords,
@@ -41,7 +48,11 @@ const browserDeps: TransferDeps = {
 };
 
 export function useTransfer(bridgeUrl: string, access: AccessMode): TransferState {
-  const model = useMemo(() => new TransferModel(bridgeUrl, browserDeps, access), [bridgeUrl, access]);
+  const model = useMemo(
+    () =>
+      new TransferModel(bridgeUrl, browserDeps, access, protocolChoice(globalThis.location?.search ?? '')),
+    [bridgeUrl, access],
+  );
   useEffect(() => {
     model.start();
     // An invite link opened in this tab while the page is open changes only the fragment.

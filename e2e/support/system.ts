@@ -41,6 +41,10 @@ export interface System {
   server: ServerState;
   stopBridge(): Promise<void>;
   startBridge(): Promise<void>;
+  /** Stops the file server and starts it again on the same port and data folder (`before` runs in between). */
+  restartServer(before?: () => void | Promise<void>): Promise<void>;
+  /** The file server's JSON log lines so far (the current process's). */
+  serverLines(): Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -67,13 +71,15 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     const webUrl = `http://127.0.0.1:${webPort}`;
     // The server makes its invite key pair in the data folder when it starts (before `listening`).
     const inviteArgs = inviteMode ? ['--access', 'invite', '--public-url', `${webUrl}/`] : [];
-    const server = await spawnPart(
-      'server',
-      ['--port', '0', '--data', dataDir, ...unlimited, ...inviteArgs],
-      {
-        logFile: logFile('server'),
-      },
-    );
+    const serverArgs = (port: number) => [
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+      ...unlimited,
+      ...inviteArgs,
+    ];
+    let server = await spawnPart('server', serverArgs(0), { logFile: logFile('server') });
     procs.push(server);
 
     // The server's own module: reads the pair the server made at start (or makes it the same way).
@@ -129,6 +135,14 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       server: new ServerState(dataDir),
       stopBridge,
       startBridge,
+      async restartServer(before) {
+        const old = server;
+        await stop(old);
+        await before?.();
+        server = await spawnPart('server', serverArgs(old.port), { logFile: logFile('server-restarted') });
+        procs[procs.indexOf(old)] = server;
+      },
+      serverLines: () => server.lines as Record<string, unknown>[],
       async stop() {
         await stopBridge();
         for (const p of procs.reverse()) await stop(p);

@@ -1,7 +1,9 @@
 /**
  * The protocol v4 client session over a Transport: the handshake (lib/v4), then uploads as
  * STREAMs of records with resume (docs/PROTOCOL.md, "Protocol version 4"). Runtime-neutral;
- * SHA-256 of the plaintext comes from an injected incremental hasher (WebCrypto has none).
+ * SHA-256 of the plaintext comes from an optional injected incremental hasher (WebCrypto has
+ * none): without one the server's SHA-256 is reported as it is (the AEAD records already
+ * prove every byte) and a resumed upload reads its file only from the server's next record.
  *
  *   open(): preamble + ClientHello -> ServerHello, ServerAuth (pin checked) -> ClientAuth -> Welcome
  *   upload(): UploadStart -> UploadReady(next) -> records next.. last -> UploadDone (SHA-256 compared)
@@ -51,7 +53,8 @@ export interface Sha256 {
 }
 
 export interface V4UploadOptions {
-  hash: () => Sha256;
+  /** Hashes the whole file to compare with the server's SHA-256 (a resume reads it from 0 then). */
+  hash?: () => Sha256;
   /** The upload's ID and key: fresh for a new upload, the kept ones to resume. */
   uploadId?: Uint8Array;
   fileKey?: Uint8Array;
@@ -69,6 +72,8 @@ export interface V4UploadResult {
   storedName: string;
   /** The record the server wanted first (0 unless resumed). */
   resumedFrom: number;
+  /** Whether our own SHA-256 was compared with the server's (a hasher was given). */
+  hashChecked: boolean;
 }
 
 /** Seals in flight at once, so AES runs while the previous record is being sent. */
@@ -158,8 +163,11 @@ export class V4ClientSession {
           }
           if (first && chunk.length > 0) {
             first = false;
+            // A version 3 server's answer (1607): its code says so (a close before any byte has none).
             if (chunk[0] === 3)
-              throw new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.');
+              throw new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.', {
+                ...(chunk.length >= 3 ? { responseCode: chunk[1]! | (chunk[2]! << 8) } : {}),
+              });
           }
           frames.push(...decoder.push(chunk));
         }
@@ -245,19 +253,25 @@ export class V4ClientSession {
       answered = true;
     });
     answer.catch(() => {});
-    const hash = opts.hash();
+    const hash = opts.hash?.();
     const sealer = new StreamSealer({ fileKey, binding: this.#session.binding, uploadId, size: source.size });
+    // Keys first: then each seal takes its record at once and the source may reuse its buffer.
+    await sealer.ready();
     const pending: Promise<Uint8Array>[] = [];
     const header = (n: number) => encodeFrameHeader(FrameType.Chunk, n);
     const flush = async () => {
       const body = await pending.shift()!;
       await this.#transport.send([header(body.length), body]);
     };
-    let index = 0;
+    // Without a hasher nothing before `next` is needed: read from there.
+    let index = hash ? 0 : next;
     let sent = next * RECORD_SIZE;
     try {
-      for await (const record of records(source.openAt(0), source.size)) {
-        hash.update(record);
+      for await (const record of records(
+        source.openAt(index * RECORD_SIZE),
+        source.size - index * RECORD_SIZE,
+      )) {
+        hash?.update(record);
         if (index >= next) {
           if (answered) break;
           if (opts.signal?.aborted) throw new ClientError('CLIENT_ERR_CANCELLED', 'Cancelled.');
@@ -272,18 +286,48 @@ export class V4ClientSession {
     } catch (e) {
       if (e instanceof RangeError)
         throw new ClientError('CLIENT_ERR_SOURCE', `"${source.name}" changed while being sent: ${e.message}`);
+      if (e instanceof ClientError && e.code === 'CLIENT_ERR_CANCELLED' && !answered)
+        await this.#abort(uploadId, answer);
       throw e;
     }
     const done = (await answer) as UploadDone;
     if (done.type !== MessageType.UploadDone)
       throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not confirm the upload.');
-    const ours = await hash.digest();
+    const ours = hash ? await hash.digest() : done.sha256;
     if (!same(ours, done.sha256) || done.size !== source.size)
       throw new ClientError(
         'CLIENT_ERR_HASH_MISMATCH',
         'The SHA-256 the server reports differs from the file sent.',
       );
-    return { uploadId, size: done.size, sha256: done.sha256, storedName: done.storedName, resumedFrom: next };
+    return {
+      uploadId,
+      size: done.size,
+      sha256: done.sha256,
+      storedName: done.storedName,
+      resumedFrom: next,
+      hashChecked: hash !== undefined,
+    };
+  }
+
+  /** False once the connection is closed or its state is unknown (then open a new one). */
+  get usable(): boolean {
+    return !this.#closed;
+  }
+
+  /**
+   * UploadAbort after a cancel: the server removes the partial upload and answers
+   * UploadAborted (records still in flight are dropped), so the connection stays usable.
+   * Any other outcome leaves it closed.
+   */
+  async #abort(uploadId: Uint8Array, answer: Promise<Message>): Promise<void> {
+    try {
+      await this.#send({ type: MessageType.UploadAbort, uploadId });
+      const m = await answer;
+      if (m.type === MessageType.UploadAborted || m.type === MessageType.UploadDone) return;
+    } catch {
+      // fall through: the connection's state is unknown
+    }
+    await this.close();
   }
 
   /** Says Bye and closes. */

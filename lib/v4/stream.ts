@@ -59,22 +59,54 @@ abstract class StreamBase {
   }
 }
 
+/** Set once the promise resolved, so later calls need not wait a microtask for it. */
+function settled<T>(p: Promise<T>, store: (v: T) => void): void {
+  p.then(store, () => {});
+}
+
 /** Seals the records of one upload on one session, from record `start`. */
 export class StreamSealer extends StreamBase {
+  #prefix: Uint8Array | undefined;
+  #key: CryptoKey | undefined;
+
   constructor(p: StreamParams) {
     super(p, 'encrypt');
+    settled(this.keys, (k) => {
+      this.#prefix = k.prefix;
+    });
+    settled(this.aes, (k) => {
+      this.#key = k;
+    });
   }
 
   get recordTotal(): number {
     return this.records;
   }
 
-  /** The Chunk body of record `index`; `plain` must be exactly that record's bytes. */
-  async seal(index: number, plain: Uint8Array): Promise<Uint8Array> {
+  /** Resolves once the keys are derived: from then on seal() takes `plain` synchronously. */
+  async ready(): Promise<void> {
+    await this.keys;
+    await this.aes;
+  }
+
+  /**
+   * The Chunk body of record `index`; `plain` must be exactly that record's bytes. `plain` is
+   * never read after seal() returns (WebCrypto copies its input when called; before the keys
+   * are ready it is copied here), so a caller may refill the same buffer at once.
+   */
+  seal(index: number, plain: Uint8Array): Promise<Uint8Array> {
     if (index >= this.records || plain.length !== recordLength(this.size, index))
-      throw new V4Error('V4_ERR_STATE', `Record ${index} must be ${recordLength(this.size, index)} bytes.`);
-    const iv = await this.nonce(index);
-    return new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: bs(iv) }, await this.aes, bs(plain)));
+      return Promise.reject(
+        new V4Error('V4_ERR_STATE', `Record ${index} must be ${recordLength(this.size, index)} bytes.`),
+      );
+    if (this.#prefix && this.#key) {
+      const iv = streamNonce(this.#prefix, index, index === this.records - 1);
+      return subtle()
+        .encrypt({ name: 'AES-GCM', iv: bs(iv) }, this.#key, bs(plain))
+        .then((b) => new Uint8Array(b));
+    }
+    const copy = plain.slice();
+    return this.ready().then(() => this.seal(index, copy));
   }
 }
 

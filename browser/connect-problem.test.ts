@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ClientError } from '../lib/client/errors';
+import { CloseCode } from '../lib/protocol';
+import { connectProblem } from './connect-problem';
+import { BrowserError } from './errors';
+import { ServerKeyChanged } from './v4-worker';
+
+describe('connectProblem', () => {
+  it('a changed v4 server key names both keys', () => {
+    const change = { address: 'h:1', pinned: 'SHA256:a', offered: 'SHA256:b' };
+    const r = connectProblem(new ServerKeyChanged(change), undefined);
+    expect(r.p).toBe('server-key-changed');
+    expect(r.serverKey).toEqual(change);
+    expect(r.message).toContain('SHA256:a');
+    expect(r.message).toContain('SHA256:b');
+  });
+
+  it('v4 refusals: invite errors are the invite problem, others a server error; the file server down is unreachable', () => {
+    const refused = (wireCode: number) =>
+      connectProblem(new ClientError('CLIENT_ERR_V4_REFUSED', 'x', { wireCode }), undefined).p;
+    expect(refused(4)).toBe('invite');
+    expect(refused(5)).toBe('invite');
+    expect(refused(9)).toBe('server-error');
+    const down = new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', 'down');
+    expect(
+      connectProblem(down, { closeInfo: { code: CloseCode.TargetUnreachable, reason: 'no target' } }).p,
+    ).toBe('unreachable');
+  });
+});

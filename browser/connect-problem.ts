@@ -1,0 +1,70 @@
+/**
+ * What the page is told when a connection cannot be made: the bridge's close codes (invite
+ * refusals, origin, caps), the client session's errors of either protocol, the changed
+ * server key of v4. Pure, so the worker's mapping is unit-tested without a WebSocket.
+ */
+import { ClientError } from '../lib/client/errors';
+import { CryptoError } from '../lib/crypto';
+import { CLOSE_REASONS, CloseCode } from '../lib/protocol';
+import { V4ErrorCode } from '../lib/protocol/v4/constants';
+import { BrowserError } from './errors';
+import type { ConnectionProblem, ServerKeyChange } from './upload-protocol';
+import { ServerKeyChanged } from './v4-worker';
+
+type CloseInfo = { code: number; reason: string } | undefined;
+
+/** The bridge's invite refusals (4010-4013): the page shows their sentences. */
+const INVITE_CLOSES: ReadonlySet<number> = new Set([
+  CloseCode.InviteRequired,
+  CloseCode.InviteMalformed,
+  CloseCode.InviteForged,
+  CloseCode.InviteExpired,
+]);
+
+export function inviteRefusal(closed: CloseInfo): string | undefined {
+  if (!closed || !INVITE_CLOSES.has(closed.code)) return undefined;
+  return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
+}
+
+/** Maps a connect-time failure to what the page tells the person. */
+export function connectProblem(
+  e: unknown,
+  transport: { closeInfo: CloseInfo } | undefined,
+): { p: ConnectionProblem; message: string; serverKey?: ServerKeyChange } {
+  if (e instanceof ServerKeyChanged)
+    return { p: 'server-key-changed', message: e.message, serverKey: e.change };
+  const closed = transport?.closeInfo;
+  const refusal = inviteRefusal(closed);
+  if (refusal) return { p: 'invite', message: refusal };
+  if (
+    closed &&
+    (closed.code === CloseCode.OriginNotAllowed || closed.code === CloseCode.TooManyConnections)
+  ) {
+    return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
+  }
+  const message = closed?.reason || (e instanceof Error ? e.message : String(e));
+  if (e instanceof BrowserError && e.code === 'BROWSER_ERR_BRIDGE_UNREACHABLE')
+    return { p: 'unreachable', message };
+  if (e instanceof ClientError) {
+    switch (e.code) {
+      case 'CLIENT_ERR_NAME_TAKEN':
+      case 'CLIENT_ERR_INVALID_NAME':
+        return { p: 'name-taken', message: e.message };
+      case 'CLIENT_ERR_RECONNECT_REJECTED':
+        return { p: 'rejected', message: e.message };
+      case 'CLIENT_ERR_V4_REFUSED': {
+        const code = e.details.wireCode;
+        const invite = code === V4ErrorCode.InviteRequired || code === V4ErrorCode.InviteInvalid;
+        return { p: invite ? 'invite' : 'server-error', message: e.message };
+      }
+      case 'CLIENT_ERR_CONNECTION_CLOSED':
+      case 'CLIENT_ERR_SESSION_CLOSED':
+        // The bridge accepted the WebSocket but could not reach the file server.
+        return { p: 'unreachable', message };
+      default:
+        return { p: 'server-error', message: e.message };
+    }
+  }
+  if (e instanceof CryptoError && e.code === 'CRYPTO_ERR_UNWRAP_FAILED') return { p: 'wrong-key', message };
+  return { p: 'server-error', message };
+}
