@@ -238,15 +238,29 @@ export class PartialUpload {
     return this.#s.meta.name;
   }
 
-  /** Appends the verified plaintext of record `next`; every 16 records makes them durable. */
-  async append(plain: Uint8Array): Promise<void> {
+  /**
+   * Appends the verified plaintexts of records `next`, `next + 1` ... in one writev; when
+   * that reaches 16 records since the last durable point they are made durable (a batch
+   * must not cross a durable point: record-writer.ts cuts them so).
+   */
+  async appendRecords(plains: readonly Uint8Array[]): Promise<void> {
     if (this.#ended) throw new Error('upload detached');
     const s = this.#s;
-    await s.fh.write(plain, 0, plain.length, s.written);
-    s.written += plain.length;
-    s.hash.update(plain);
-    s.next++;
-    if (++this.#sinceDurable >= DURABLE_EVERY_RECORDS) await this.#makeDurable();
+    let total = 0;
+    for (const p of plains) total += p.length;
+    const { bytesWritten } = await s.fh.writev(plains as Uint8Array[], s.written);
+    // A short write (a disk filling up): the rest one write at a time, which reports ENOSPC.
+    for (let done = bytesWritten; done < total; ) {
+      const rest = Buffer.concat(plains as Uint8Array[]).subarray(done);
+      const n = (await s.fh.write(rest, 0, rest.length, s.written + done)).bytesWritten;
+      if (n === 0) throw new Error('The disk took no more bytes.');
+      done += n;
+    }
+    s.written += total;
+    for (const p of plains) s.hash.update(p);
+    s.next += plains.length;
+    this.#sinceDurable += plains.length;
+    if (this.#sinceDurable >= DURABLE_EVERY_RECORDS) await this.#makeDurable();
   }
 
   async #makeDurable(): Promise<void> {

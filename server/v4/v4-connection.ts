@@ -23,7 +23,6 @@ import { encodeAlert, type Message, type UploadStart } from '../../lib/protocol/
 import { V4Error } from '../../lib/v4/errors';
 import { ServerHandshake } from '../../lib/v4/handshake';
 import type { Session } from '../../lib/v4/session';
-import { StreamOpener } from '../../lib/v4/stream';
 import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
 import { type Peer, peerText } from '../admission';
@@ -31,6 +30,7 @@ import type { ServerConfig } from '../config';
 import type { Database } from '../database';
 import type { FileStore } from '../file-store';
 import type { PartialUpload, PartialUploads } from './partial-uploads';
+import { RecordWriter, StorageFailure } from './record-writer';
 import type { ServerIdentity } from './server-key';
 import { findOrRegister } from './v4-clients';
 
@@ -49,7 +49,8 @@ const CLOSE_GRACE_MS = 1000;
 
 interface Open {
   upload: PartialUpload;
-  opener: StreamOpener;
+  /** Opens the records and writes them in batches (record-writer.ts). */
+  writer: RecordWriter;
   uploadId: Uint8Array;
   name: string;
   since: number;
@@ -178,6 +179,7 @@ export class V4Connection {
         return this.#onStart(m);
       case MessageType.UploadAbort:
         if (this.#open) {
+          await this.#open.writer.discard();
           await this.#open.upload.remove();
           this.#open = null;
           this.#dropping = true;
@@ -256,14 +258,14 @@ export class V4Connection {
       resume: m.resume,
     });
     if ('code' in opened) return this.#refuse(opened.code, opened.reason, m.uploadId, m.name);
-    const opener = new StreamOpener({
+    const writer = new RecordWriter(opened, {
       fileKey: m.fileKey,
       binding: this.#session!.binding,
       uploadId: m.uploadId,
       size: m.size,
       start: opened.next,
     });
-    this.#open = { upload: opened, opener, uploadId: m.uploadId, name: m.name, since: performance.now() };
+    this.#open = { upload: opened, writer, uploadId: m.uploadId, name: m.name, since: performance.now() };
     this.#log.info({ event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next });
     await this.#send({ type: MessageType.UploadReady, uploadId: m.uploadId, nextRecord: opened.next });
   }
@@ -274,23 +276,18 @@ export class V4Connection {
       if (this.#dropping) return;
       throw new V4Error('V4_ERR_STATE', 'A Chunk without an open upload.');
     }
-    let plain: Uint8Array;
     try {
-      plain = await open.opener.open(body);
+      await open.writer.push(body);
+      if (open.writer.complete) await open.writer.drain();
     } catch (e) {
       this.#open = null;
       this.#dropping = true;
-      await open.upload.remove();
-      return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
-    }
-    try {
-      await open.upload.append(plain);
-    } catch (e) {
-      // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
-      this.#open = null;
-      this.#dropping = true;
+      await open.writer.discard();
       await open.upload.remove().catch(() => {});
-      this.#log.warn({ event: 'v4-write-failed', file: open.name, message: (e as Error).message });
+      if (!(e instanceof StorageFailure))
+        return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
+      // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
+      this.#log.warn({ event: 'v4-write-failed', file: open.name, message: e.message });
       return this.#refuse(
         V4ErrorCode.StorageFailed,
         V4_ERROR_SENTENCES[V4ErrorCode.StorageFailed],
@@ -298,7 +295,7 @@ export class V4Connection {
         open.name,
       );
     }
-    if (open.opener.complete) await this.#complete(open);
+    if (open.writer.complete) await this.#complete(open);
   }
 
   async #complete(open: Open): Promise<void> {
@@ -373,6 +370,8 @@ export class V4Connection {
     await this.#busy;
     const open = this.#open;
     this.#open = null;
+    // What verified is written first, then kept durable for a resume.
+    await open?.writer.drain().catch(() => {});
     await open?.upload.detach().catch(() => {});
   }
 
