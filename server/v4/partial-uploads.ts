@@ -221,6 +221,9 @@ interface PartialState {
 export class PartialUpload {
   readonly #s: PartialState;
   #sinceDurable = 0;
+  /** The durable point in progress (resolved when none). */
+  #durable: Promise<void> = Promise.resolve();
+  #durableError: Error | null = null;
   #ended = false;
 
   constructor(s: PartialState) {
@@ -260,22 +263,33 @@ export class PartialUpload {
     for (const p of plains) s.hash.update(p);
     s.next += plains.length;
     this.#sinceDurable += plains.length;
-    if (this.#sinceDurable >= DURABLE_EVERY_RECORDS) await this.#makeDurable();
+    if (this.#sinceDurable < DURABLE_EVERY_RECORDS) return;
+    // One durable point at a time, in the background: later records are written while the
+    // disk syncs (the sync covers at least what was written before it began).
+    await this.#durable;
+    if (this.#durableError) throw this.#durableError;
+    this.#durable = this.#makeDurable().catch((e: unknown) => {
+      this.#durableError = e as Error;
+    });
   }
 
+  /** Syncs the data written so far, then raises the durable count to it (never beyond). */
   async #makeDurable(): Promise<void> {
     const s = this.#s;
+    const next = s.next;
+    this.#sinceDurable = 0;
     await s.fh.datasync();
-    s.meta.durable = s.next;
+    s.meta.durable = next;
     s.meta.updatedAt = Date.now();
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
-    this.#sinceDurable = 0;
   }
 
   /** All records are in: the file is durable, ready to move into place. */
   async finish(): Promise<Finished> {
     const s = this.#s;
     this.#ended = true;
+    await this.#durable;
+    if (this.#durableError) throw this.#durableError;
     await s.fh.sync();
     await s.fh.close();
     s.onEnd();
@@ -294,6 +308,7 @@ export class PartialUpload {
     this.#ended = true;
     const s = this.#s;
     try {
+      await this.#durable;
       if (this.#sinceDurable > 0) await this.#makeDurable();
     } finally {
       await s.fh.close().catch(() => {});
@@ -305,6 +320,7 @@ export class PartialUpload {
   async remove(): Promise<void> {
     if (!this.#ended) {
       this.#ended = true;
+      await this.#durable;
       await this.#s.fh.close().catch(() => {});
       this.#s.onEnd();
     }
