@@ -259,6 +259,8 @@ export class PartialUpload {
       if (n === 0) throw new Error('The disk took no more bytes.');
       done += n;
     }
+    // Taken over meanwhile (a resume on a new connection detached us): its state is not ours.
+    if (this.#ended) throw new Error('upload detached');
     s.written += total;
     for (const p of plains) s.hash.update(p);
     s.next += plains.length;
@@ -268,17 +270,19 @@ export class PartialUpload {
     // disk syncs (the sync covers at least what was written before it began).
     await this.#durable;
     if (this.#durableError) throw this.#durableError;
-    this.#durable = this.#makeDurable().catch((e: unknown) => {
+    this.#durable = this.#makeDurable(true).catch((e: unknown) => {
       this.#durableError = e as Error;
     });
   }
 
   /** Syncs the data written so far, then raises the durable count to it (never beyond). */
-  async #makeDurable(): Promise<void> {
+  async #makeDurable(background = false): Promise<void> {
     const s = this.#s;
     const next = s.next;
     this.#sinceDurable = 0;
     await s.fh.datasync();
+    // Detached meanwhile: detach() wrote the state itself; a late write could outlive forget().
+    if (background && this.#ended) return;
     s.meta.durable = next;
     s.meta.updatedAt = Date.now();
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
