@@ -12,7 +12,7 @@ import type { PartialUpload } from './partial-uploads';
 /** Records per writev (1 MiB, v3's write size); must divide DURABLE_EVERY_RECORDS (16). */
 export const WRITE_BATCH_RECORDS = 4;
 /** Batches handed to the disk and not yet written before push() waits (socket backpressure). */
-export const BATCHES_IN_FLIGHT = 3;
+export const BATCHES_IN_FLIGHT = 2;
 
 /** A write of verified records failed (disk full or failing): the upload cannot go on. */
 export class StorageFailure extends Error {}
