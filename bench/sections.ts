@@ -20,7 +20,7 @@ import {
 } from './limits';
 import { ProcGroup, startBridge, startServer } from './procs';
 import { type BenchReport, fixed, pct } from './report';
-import { type BrowserRuns, type CliRuns, PROTOCOLS, peakOf } from './upload-sections';
+import { type BrowserRuns, type CliRuns, PROTOCOLS, peakOf } from './runs';
 import type { BrowserRun, CliRun } from './uploads';
 
 const MiB = 1024 * 1024;

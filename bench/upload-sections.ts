@@ -9,44 +9,15 @@ import { join } from 'node:path';
 import { webBuildIsFresh } from '../scripts/web-build';
 import { ROOT, sumValues } from './procs';
 import { fixed, pct } from './report';
+import { type BrowserRuns, type CliRuns, median, numbers, PROTOCOLS, type Runs, range } from './runs';
 import type { BenchRun, MeasuredLimits } from './sections';
-import { type BrowserRun, browserUpload, type CliRun, cliUpload, type Protocol, randomFile } from './uploads';
+import { type BrowserRun, browserUpload, cliUpload, type Protocol, randomFile } from './uploads';
 
 const TARGET_CLI = 0.85;
 const TARGET_BROWSER = 0.8;
 /** The issue's v4 targets: v4 / v3 in the same run. */
 export const TARGET_V4_CLI = 1.3;
 export const TARGET_V4_BROWSER = 1.5;
-export const PROTOCOLS: readonly Protocol[] = [3, 4];
-
-/** Runs by protocol, then by size (MiB), in the order made. */
-export type Runs<R> = Record<Protocol, Record<number, R[]>>;
-export type CliRuns = Runs<CliRun>;
-export type BrowserRuns = Runs<BrowserRun>;
-
-export const median = (xs: readonly number[]): number | undefined => {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
-};
-
-const numbers = (xs: readonly (number | null | undefined)[]): number[] =>
-  xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-
-/** "a-b over n runs" (or the one figure). */
-export function range(xs: readonly number[], digits = 0): string {
-  if (xs.length === 0) return '-';
-  if (xs.length === 1) return `1 run`;
-  return `${fixed(Math.min(...xs), digits)}-${fixed(Math.max(...xs), digits)} over ${xs.length} runs`;
-}
-
-/** The largest value of `pick` among the runs of one size: a peak is a peak. */
-export function peakOf<R>(runs: readonly R[] | undefined, pick: (r: R) => number | null | undefined) {
-  const xs = numbers((runs ?? []).map(pick));
-  return xs.length ? Math.max(...xs) : undefined;
-}
-
 /**
  * CPU seconds per GiB of one process: the difference between the two sizes' medians (what
  * one more GiB costs), or the big size alone (start-up included) when only one size ran.
