@@ -2,13 +2,14 @@
  * Physical limits measured in the same run as the uploads, so ratios hold on a noisy
  * machine: Node AES-256-CBC encrypt/decrypt on one core, loopback TCP, our JS cksum.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, webcrypto } from 'node:crypto';
 import { closeSync, fdatasyncSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Cksum } from '../lib/crypto';
 import { ZERO_IV } from '../lib/protocol';
+import { RECORD_SIZE } from '../lib/protocol/v4/constants';
 
 const MiB = 1024 * 1024;
 
@@ -56,6 +57,67 @@ export interface RateAndCpu {
 function cpuPerGiB(total: number, before: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1e6 / (total / (1024 * MiB));
+}
+
+/**
+ * WebCrypto AES-256-GCM in Node, one call per `size`-byte record (v4's record size), `depth`
+ * calls in flight (Node runs each on its thread pool, so several can use both cores): MiB/s
+ * and the CPU seconds per GiB of this process, all threads.
+ */
+export async function nodeWebCryptoGcm(
+  total: number,
+  op: 'encrypt' | 'decrypt',
+  depth = 1,
+  size = RECORD_SIZE,
+): Promise<RateAndCpu> {
+  const { subtle } = webcrypto;
+  const key = await subtle.importKey('raw', randomBytes(32), 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const iv = new Uint8Array(12);
+  const plain = randomBytes(size);
+  const input =
+    op === 'encrypt' ? plain : new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv }, key, plain));
+  const pending: Promise<ArrayBuffer>[] = [];
+  const before = process.cpuUsage();
+  const start = performance.now();
+  for (let done = 0; done < total; done += size) {
+    pending.push(subtle[op]({ name: 'AES-GCM', iv }, key, input));
+    if (pending.length >= depth) await pending.shift();
+  }
+  await Promise.all(pending);
+  return { MiBps: mibPerSec(total, performance.now() - start), cpuSecondsPerGiB: cpuPerGiB(total, before) };
+}
+
+/** node:crypto AES-256-GCM on this thread, one cipher per `size`-byte record. */
+export function nodeCryptoGcm(total: number, op: 'encrypt' | 'decrypt', size = RECORD_SIZE): RateAndCpu {
+  const key = randomBytes(32);
+  const iv = Buffer.alloc(12);
+  const plain = randomBytes(size);
+  const enc = createCipheriv('aes-256-gcm', key, iv);
+  const sealed = Buffer.concat([enc.update(plain), enc.final(), enc.getAuthTag()]);
+  const before = process.cpuUsage();
+  const start = performance.now();
+  for (let done = 0; done < total; done += size) {
+    if (op === 'encrypt') {
+      const c = createCipheriv('aes-256-gcm', key, iv);
+      c.update(plain);
+      c.final();
+      c.getAuthTag();
+    } else {
+      const d = createDecipheriv('aes-256-gcm', key, iv);
+      d.setAuthTag(sealed.subarray(size));
+      d.update(sealed.subarray(0, size));
+      d.final();
+    }
+  }
+  return { MiBps: mibPerSec(total, performance.now() - start), cpuSecondsPerGiB: cpuPerGiB(total, before) };
+}
+
+/** node:crypto SHA-256 (v4's whole-file hash on the server and the CLI) in `size`-byte updates. */
+export function nodeSha256(total: number, size = RECORD_SIZE): number {
+  const h = createHash('sha256');
+  const rate = timed(total, randomBytes(size), (c) => h.update(c));
+  h.digest();
+  return rate;
 }
 
 /**

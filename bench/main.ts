@@ -7,6 +7,7 @@
  *   --only LIST     comma-separated: limits,cli,browser,memory,concurrency,bridge
  *   --json PATH     where to write the figures (default bench-results/bench-<timestamp>.json)
  *   --clients N --client-mib M   concurrency shape (default 100 x 10 MiB)
+ *   --repeat N      CLI and browser runs per protocol at the main size, alternating (default 2)
  * Exit status 1 only when something fails functionally (an upload not verified, a process
  * crashing); a missed performance target is reported, never an error.
  * Profiling: SFT_BENCH_SERVER_FLAGS / SFT_BENCH_BRIDGE_FLAGS / SFT_BENCH_CLI_FLAGS add node
@@ -23,14 +24,13 @@ import { BenchReport } from './report';
 import {
   type BenchRun,
   bridgeSection,
-  browserSection,
-  cliSection,
   concurrencySection,
   limitsSection,
   memorySection,
   SECTIONS,
   type Section,
 } from './sections';
+import { browserSection, cliSection } from './upload-sections';
 
 const BENCH_OPTIONS = {
   size: value(positiveInteger, {
@@ -57,6 +57,10 @@ const BENCH_OPTIONS = {
     arg: 'M',
     help: 'concurrency: MiB per client (default 10, 2 with --quick)',
   }),
+  repeat: value(positiveInteger, {
+    arg: 'N',
+    help: 'CLI and browser: runs per protocol at the main size, alternating 3, 4, 3, 4 (default 2, 1 with --quick)',
+  }),
 } as const;
 
 const { values: flags } = parseCommandLine(BENCH_OPTIONS, { usage: 'Usage: npm run bench -- [options]' });
@@ -67,6 +71,7 @@ const smallSize = quick ? Math.min(8, size) : Math.min(100, size);
 const limitMiB = quick ? 32 : 256;
 const clients = flags.clients ?? (quick ? 10 : 100);
 const clientMiB = flags['client-mib'] ?? (quick ? 2 : 10);
+const repeat = flags.repeat ?? (quick ? 1 : 2);
 const only = new Set<Section>(flags.only);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const jsonPath = resolve(flags.json ?? join(ROOT, 'bench-results', `bench-${stamp}.json`));
@@ -95,7 +100,7 @@ async function main(report: BenchReport): Promise<void> {
     loadAverageStart: load0,
   };
   const run: BenchRun = {
-    opts: { size, smallSize, limitMiB, clients, clientMiB, quick, only, work },
+    opts: { size, smallSize, limitMiB, clients, clientMiB, repeat, quick, only, work },
     report,
     result,
     log,

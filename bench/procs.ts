@@ -110,6 +110,16 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds of this process's children that have exited and been waited for (Linux
+ * cutime + cstime): the difference across one child's life is that child's whole CPU, to
+ * its last instruction (a poll of /proc/PID misses the end).
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 /** The sum of a record's values (CPU seconds by thread, by process type ...). */
 export function sumValues(r: Record<string, number>): number {
   return Object.values(r).reduce((a, b) => a + b, 0);

@@ -1,25 +1,32 @@
 /**
  * The bench's sections, each measuring one thing and adding its rows, targets and JSON to the
- * run it is handed: 1 limits, 2 CLI, 3 browser, 4 memory, 5 concurrency, 6 bridge.
- * `bench/main.ts` parses the flags and calls them in order.
+ * run it is handed: 1 limits, 2 CLI and 3 browser (upload-sections.ts), 4 memory,
+ * 5 concurrency, 6 bridge. `bench/main.ts` parses the flags and calls them in order.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { webBuildIsFresh } from '../scripts/web-build';
 import { benchBridge } from './bridge';
 import { browserLimits } from './browser-limits';
 import { type ConcurrencyRun, concurrency } from './concurrency';
-import { cliPathCeiling, diskWrite, jsCksum, loopbackTcp, nodeAesDecrypt, nodeAesEncrypt } from './limits';
-import { ProcGroup, ROOT, startBridge, startServer, sumValues } from './procs';
+import {
+  cliPathCeiling,
+  diskWrite,
+  jsCksum,
+  loopbackTcp,
+  nodeAesDecrypt,
+  nodeAesEncrypt,
+  nodeCryptoGcm,
+  nodeSha256,
+  nodeWebCryptoGcm,
+} from './limits';
+import { ProcGroup, startBridge, startServer } from './procs';
 import { type BenchReport, fixed, pct } from './report';
-import { type BrowserRun, browserUpload, type CliRun, cliUpload, randomFile } from './uploads';
+import { type BrowserRuns, type CliRuns, PROTOCOLS, peakOf } from './runs';
+import type { BrowserRun, CliRun } from './uploads';
 
 const MiB = 1024 * 1024;
 export const SECTIONS = ['limits', 'cli', 'browser', 'memory', 'concurrency', 'bridge'] as const;
 export type Section = (typeof SECTIONS)[number];
 
-const TARGET_CLI = 0.85;
-const TARGET_BROWSER = 0.8;
 const TARGET_RSS_GROWTH_MIB = 20;
 
 export interface BenchOptions {
@@ -31,6 +38,8 @@ export interface BenchOptions {
   limitMiB: number;
   clients: number;
   clientMiB: number;
+  /** Runs per protocol at the main size (alternating 3, 4, 3, 4 ...). */
+  repeat: number;
   quick: boolean;
   only: ReadonlySet<Section>;
   /** The run's scratch folder. */
@@ -52,9 +61,6 @@ export interface MeasuredLimits {
   webLimit: number | undefined;
 }
 
-export type CliRuns = Record<number, CliRun | undefined>;
-export type BrowserRuns = Record<number, BrowserRun | undefined>;
-
 /** 1. Physical limits (Node and Chromium). */
 export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
   const { only, limitMiB, quick, work } = run.opts;
@@ -73,6 +79,14 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
       loopbackTcp: await loopbackTcp((quick ? 64 : 1024) * MiB),
       jsCksumMiBps: jsCksum(limitMiB * MiB),
       disk: diskWrite(work, limitMiB * MiB),
+      // Protocol v4: AES-256-GCM per 256 KiB record, and the whole-file SHA-256.
+      webCryptoGcmSeal: await nodeWebCryptoGcm(limitMiB * MiB, 'encrypt'),
+      webCryptoGcmSeal4: await nodeWebCryptoGcm(limitMiB * MiB, 'encrypt', 4),
+      webCryptoGcmOpen: await nodeWebCryptoGcm(limitMiB * MiB, 'decrypt'),
+      webCryptoGcmOpen4: await nodeWebCryptoGcm(limitMiB * MiB, 'decrypt', 4),
+      nodeCryptoGcmSeal: nodeCryptoGcm(limitMiB * MiB, 'encrypt'),
+      nodeCryptoGcmOpen: nodeCryptoGcm(limitMiB * MiB, 'decrypt'),
+      sha256MiBps: nodeSha256(limitMiB * MiB),
     }));
     const browser =
       only.has('limits') || only.has('browser')
@@ -101,6 +115,25 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
       `${fixed(limits?.loopbackTcp.MiBps)} MiB/s`,
       `${fixed(limits?.loopbackTcp.cpuSecondsPerGiB, 1)} CPU-s/GiB, both ends`,
     );
+    const rc = (r: { MiBps: number; cpuSecondsPerGiB: number } | undefined) =>
+      `${fixed(r?.MiBps)} MiB/s (${fixed(r?.cpuSecondsPerGiB, 2)} CPU-s/GiB)`;
+    report.row(
+      '1 limits',
+      'Node WebCrypto AES-256-GCM seal, 256 KiB records: 1 / 4 in flight',
+      `${rc(limits?.webCryptoGcmSeal)} / ${rc(limits?.webCryptoGcmSeal4)}`,
+      'thread pool: several calls use both cores',
+    );
+    report.row(
+      '1 limits',
+      'Node WebCrypto AES-256-GCM open, 256 KiB records: 1 / 4 in flight',
+      `${rc(limits?.webCryptoGcmOpen)} / ${rc(limits?.webCryptoGcmOpen4)}`,
+    );
+    report.row(
+      '1 limits',
+      'node:crypto AES-256-GCM seal / open, 256 KiB (main thread)',
+      `${rc(limits?.nodeCryptoGcmSeal)} / ${rc(limits?.nodeCryptoGcmOpen)}`,
+    );
+    report.row('1 limits', 'node:crypto SHA-256, 256 KiB updates', `${fixed(limits?.sha256MiBps)} MiB/s`);
     report.row('1 limits', 'JS cksum (WebAssembly)', `${fixed(limits?.jsCksumMiBps)} MiB/s`);
     report.row(
       '1 limits',
@@ -116,6 +149,16 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
     );
     report.row(
       '1 limits',
+      'Chromium WebCrypto AES-256-GCM seal, 256 KiB: 1 / 4 in flight',
+      `${fixed(browser?.webCryptoGcmSeal)} / ${fixed(browser?.webCryptoGcmSeal4)} MiB/s`,
+    );
+    report.row(
+      '1 limits',
+      'Chromium WebCrypto AES-256-GCM open, 256 KiB: 1 / 4 in flight',
+      `${fixed(browser?.webCryptoGcmOpen)} / ${fixed(browser?.webCryptoGcmOpen4)} MiB/s`,
+    );
+    report.row(
+      '1 limits',
       'Chromium WebSocket send, 64 KiB / 1 MiB messages',
       `${fixed(browser?.webSocketSend)} / ${fixed(browser?.webSocketSend1m)} MiB/s`,
       'the app sends 1 MiB packets',
@@ -124,136 +167,33 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
   return { aesEnc, cliCeiling, webLimit };
 }
 
-/** 2 (and 4): the real CLI, a fresh server per size. */
-export async function cliSection(run: BenchRun, { aesEnc, cliCeiling }: MeasuredLimits): Promise<CliRuns> {
-  const { only, size, smallSize, work } = run.opts;
-  const { report, result } = run;
-  // 2 and 4: the CLI, fresh server per size.
-  const cliRuns: CliRuns = {};
-  const needCli = only.has('cli') || only.has('memory');
-  if (needCli) {
-    const sizes = only.has('memory') && smallSize !== size ? [smallSize, size] : [size];
-    for (const mib of only.has('cli') || only.has('memory') ? sizes : []) {
-      const file = await report.step(`random file ${mib} MiB`, () => randomFile(work, mib));
-      if (file)
-        cliRuns[mib] = await report.step(`CLI -> server ${mib} MiB`, () => cliUpload(work, file, mib));
-    }
-  }
-  if (only.has('cli')) {
-    const r = cliRuns[size];
-    const ratio = r && aesEnc ? r.MiBps / aesEnc : undefined;
-    report.row(
-      '2 CLI',
-      `CLI -> server ${size} MiB (real CLI, its own send time)`,
-      `${fixed(r?.MiBps)} MiB/s`,
-      `wall ${fixed(r?.wallSeconds, 1)} s incl. start+register`,
-    );
-    report.row('2 CLI', 'ratio to Node AES encrypt', pct(ratio), `target >= ${pct(TARGET_CLI)}`);
-    report.row(
-      '2 CLI',
-      'CPU seconds: CLI / server',
-      `${fixed(r?.cliCpuSeconds, 1)} / ${fixed(r?.serverCpuSeconds, 1)} s`,
-    );
-    report.row(
-      '2 CLI',
-      'ceiling here: min(AES, disk, 2 cores / unavoidable CPU)',
-      `${fixed(cliCeiling?.MiBps)} MiB/s`,
-      cliCeiling && aesEnc && r
-        ? `${pct(cliCeiling.MiBps / aesEnc)} of AES; unavoidable ${fixed(cliCeiling.cpuSecondsPerGiB, 1)} CPU-s/GiB; CLI at ${pct(r.MiBps / cliCeiling.MiBps)} of it`
-        : '',
-    );
-    report.target({
-      target: `CLI >= ${pct(TARGET_CLI)} of Node AES encrypt`,
-      value: pct(ratio),
-      pass: ratio === undefined ? null : ratio >= TARGET_CLI,
-    });
-    result.cli = { run: r, ratioToNodeAesEncrypt: ratio, ceiling: cliCeiling };
-  }
-  return cliRuns;
-}
-
-/** 3 (and 4): the browser through the bridge, fresh server + bridge + next per size. */
-export async function browserSection(run: BenchRun, { webLimit }: MeasuredLimits): Promise<BrowserRuns> {
-  const { only, size, smallSize, work } = run.opts;
-  const { report, result } = run;
-  const log = run.log;
-  const browserRuns: BrowserRuns = {};
-  if (only.has('browser') || only.has('memory')) {
-    const built = await report.step('production build', async () => {
-      await ensureBuild(log);
-      return true;
-    });
-    const sizes = only.has('memory') && smallSize !== size ? [smallSize, size] : [size];
-    for (const mib of built === undefined ? [] : sizes) {
-      browserRuns[mib] = await report.step(`browser -> bridge -> server ${mib} MiB`, async () => {
-        const r = await browserUpload(work, mib);
-        if (!r.verified) throw new Error(`the upload was not verified: ${r.error ?? 'no reason given'}`);
-        return r;
-      });
-    }
-  }
-  if (only.has('browser')) {
-    const r = browserRuns[size];
-    const ratio = r?.MiBps && webLimit ? r.MiBps / webLimit : undefined;
-    report.row(
-      '3 browser',
-      `browser -> bridge -> server ${size} MiB (app /bench, worker)`,
-      `${fixed(r?.MiBps)} MiB/s`,
-      `bridge bufferutil: ${r?.bridgeBufferutil ?? '-'}`,
-    );
-    report.row(
-      '3 browser',
-      'ratio to min(WebCrypto, WS send)',
-      pct(ratio),
-      `target >= ${pct(TARGET_BROWSER)}`,
-    );
-    report.row(
-      '3 browser',
-      'CPU seconds: Chromium (all processes) / bridge / server',
-      `${fixed(r?.cpuSeconds.chromium, 1)} / ${fixed(r?.cpuSeconds.bridge, 1)} / ${fixed(r?.cpuSeconds.server, 1)} s`,
-      Object.entries(r?.cpuSeconds.chromiumByType ?? {})
-        .filter(([, v]) => v >= 0.1)
-        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-        .join(', '),
-    );
-    report.row(
-      '3 browser',
-      'renderer CPU seconds by thread',
-      `${fixed(sumValues(r?.cpuSeconds.rendererThreads ?? {}), 1)} s`,
-      Object.entries(r?.cpuSeconds.rendererThreads ?? {})
-        .filter(([, v]) => v >= 0.1)
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-        .join(', '),
-    );
-    report.target({
-      target: `browser >= ${pct(TARGET_BROWSER)} of min(WebCrypto, WS)`,
-      value: pct(ratio),
-      pass: ratio === undefined ? null : ratio >= TARGET_BROWSER,
-    });
-    result.browser = { run: r, limitMiBps: webLimit, ratio };
-  }
-  return browserRuns;
-}
-
 /** 4. Peak memory at two sizes: what must not grow with the file. */
 export function memorySection(run: BenchRun, cliRuns: CliRuns, browserRuns: BrowserRuns): void {
   const { size, smallSize } = run.opts;
   const { report, result } = run;
   const growth = (a: number | null | undefined, b: number | null | undefined) =>
     typeof a === 'number' && typeof b === 'number' ? b - a : undefined;
-  const cs = cliRuns[smallSize];
-  const cb = cliRuns[size];
-  const bs = browserRuns[smallSize];
-  const bb = browserRuns[size];
-  const lines: [string, number | null | undefined, number | null | undefined, boolean][] = [
-    ['server peak RSS (CLI upload)', cs?.serverPeakRssMiB, cb?.serverPeakRssMiB, true],
-    ['server peak RSS (browser upload)', bs?.serverPeakRssMiB, bb?.serverPeakRssMiB, true],
-    ['bridge peak RSS', bs?.bridgePeakRssMiB, bb?.bridgePeakRssMiB, true],
-    ['page JS heap peak (main thread)', bs?.pageHeapPeakMiB, bb?.pageHeapPeakMiB, false],
-    ['Chromium renderer peak RSS (page + worker)', bs?.rendererPeakRssMiB, bb?.rendererPeakRssMiB, false],
-    ['CLI process peak RSS', cs?.cliPeakRssMiB, cb?.cliPeakRssMiB, false],
-  ];
+  type Line = [string, number | undefined, number | undefined, boolean];
+  const lines: Line[] = [];
+  for (const p of PROTOCOLS) {
+    const c = cliRuns[p];
+    const b = browserRuns[p];
+    const cli = (pick: (r: CliRun) => number | null | undefined) =>
+      [peakOf(c[smallSize], pick), peakOf(c[size], pick)] as const;
+    const web = (pick: (r: BrowserRun) => number | null | undefined) =>
+      [peakOf(b[smallSize], pick), peakOf(b[size], pick)] as const;
+    lines.push(
+      [`v${p} server peak RSS (CLI upload)`, ...cli((r) => r.serverPeakRssMiB), true],
+      [`v${p} CLI process peak RSS`, ...cli((r) => r.cliPeakRssMiB), false],
+    );
+    if (p === 4 && Object.values(b).flat().length === 0) continue; // no v4 in the page (or not run)
+    lines.push(
+      [`v${p} server peak RSS (browser upload)`, ...web((r) => r.serverPeakRssMiB), true],
+      [`v${p} bridge peak RSS`, ...web((r) => r.bridgePeakRssMiB), true],
+      [`v${p} page JS heap peak (main thread)`, ...web((r) => r.pageHeapPeakMiB), false],
+      [`v${p} Chromium renderer peak RSS (page + worker)`, ...web((r) => r.rendererPeakRssMiB), false],
+    );
+  }
   const memory: Record<string, unknown> = {};
   for (const [label, a, b, isTarget] of lines) {
     const g = growth(a, b);
@@ -350,25 +290,4 @@ export async function bridgeSection(run: BenchRun): Promise<void> {
     `${b?.bufferutil ?? '-'} / ${b?.bridgeProcessBufferutil ?? '-'}`,
   );
   result.bridge = b;
-}
-
-async function ensureBuild(log: (text: string) => void): Promise<void> {
-  // Another engineer's `next build` may hold the build lock: wait for it (up to ~4 min), then
-  // use its output if it is fresh, or build ourselves.
-  for (let attempt = 1; ; attempt++) {
-    if (webBuildIsFresh(ROOT)) return;
-    log('the production build is stale or missing: next build ...');
-    const r = spawnSync(join(ROOT, 'node_modules/.bin/next'), ['build'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (r.status === 0) return;
-    const out = `${r.stdout}\n${r.stderr}`;
-    if (/Another next build process is already running/.test(out) && attempt < 16) {
-      log('another next build is running; waiting 15 s');
-      await new Promise((res) => setTimeout(res, 15_000));
-      continue;
-    }
-    throw new Error(`next build failed:\n${out}`);
-  }
 }

@@ -13,6 +13,7 @@ import {
   freePort,
   ProcGroup,
   procMiB,
+  reapedChildrenCpuSeconds,
   startBridge,
   startCli,
   startNext,
@@ -35,8 +36,12 @@ export async function randomFile(dir: string, mib: number): Promise<string> {
   return path;
 }
 
+/** The protocol version a run asks for (`--protocol` of the CLI, `?protocol=` of the page). */
+export type Protocol = 3 | 4;
+
 export interface CliRun {
   sizeMiB: number;
+  protocol: Protocol;
   verified: boolean;
   /** The CLI's own figure: sendFile only (no process start, no registration). */
   seconds: number;
@@ -44,13 +49,20 @@ export interface CliRun {
   /** Process start to exit, registration included. */
   wallSeconds: number;
   serverPeakRssMiB: number | null;
+  /** The server's CPU from the CLI's start to the upload's end (its own start-up excluded). */
   serverCpuSeconds: number | null;
   cliPeakRssMiB: number | null;
+  /** The CLI's whole life (its start-up and handshake included). */
   cliCpuSeconds: number | null;
 }
 
 /** Spawns the real CLI (`cli/main.ts`, as shipped) against a fresh server process. */
-export async function cliUpload(work: string, file: string, sizeMiB: number): Promise<CliRun> {
+export async function cliUpload(
+  work: string,
+  file: string,
+  sizeMiB: number,
+  protocol: Protocol = 3,
+): Promise<CliRun> {
   const runDir = mkdtempSync(join(work, 'cli-run-'));
   const group = new ProcGroup();
   let run!: CliRun;
@@ -58,35 +70,44 @@ export async function cliUpload(work: string, file: string, sizeMiB: number): Pr
   try {
     const server = group.add('file server', await startServer(join(runDir, 'data')));
     const name = `bench-cli-${randomBytes(4).toString('hex')}`;
+    const serverCpu0 = cpuSeconds(server.pid) ?? 0;
+    const reaped0 = reapedChildrenCpuSeconds();
     const t0 = performance.now();
     const cli = startCli(
       ['--server', `127.0.0.1:${server.port}`, '--name', name, '--dir', runDir, '--json', file],
       runDir,
+      String(protocol) as '3' | '4',
     );
     let cliPeak: number | null = null;
-    let cliCpu: number | null = null;
     // VmHWM must be read before the process is reaped: poll while it runs.
     const poll = setInterval(() => {
       cliPeak = procMiB(cli.pid) ?? cliPeak;
-      cliCpu = cpuSeconds(cli.pid) ?? cliCpu;
     }, 100);
     const code = await cli.exited;
     clearInterval(poll);
+    // The CLI is the only child reaped meanwhile (the server still runs).
+    const cliCpu = reapedChildrenCpuSeconds() - reaped0;
     const wallSeconds = (performance.now() - t0) / 1000;
     const out = cli.output();
     const result = cliResult(out);
     const verified = code === 0 && result?.status === 'verified';
     if (!verified || !result)
-      throw new Error(`The CLI upload of ${sizeMiB} MiB failed (exit ${code}):\n${out}`);
+      throw new Error(
+        `The CLI upload of ${sizeMiB} MiB (protocol ${protocol}) failed (exit ${code}):\n${out}`,
+      );
+    if (result.protocol !== protocol)
+      throw new Error(`The CLI asked for protocol ${protocol} sent with ${result.protocol}:\n${out}`);
     const seconds = result.seconds;
+    const serverCpu = cpuSeconds(server.pid);
     run = {
       sizeMiB,
+      protocol,
       verified,
       seconds,
       MiBps: sizeMiB / seconds,
       wallSeconds,
       serverPeakRssMiB: procMiB(server.pid),
-      serverCpuSeconds: cpuSeconds(server.pid),
+      serverCpuSeconds: serverCpu === null ? null : serverCpu - serverCpu0,
       cliPeakRssMiB: cliPeak,
       cliCpuSeconds: cliCpu,
     };
@@ -99,6 +120,10 @@ export async function cliUpload(work: string, file: string, sizeMiB: number): Pr
 
 export interface BrowserRun {
   sizeMiB: number;
+  /** The `?protocol=` the page was opened with (none: the page's default). */
+  protocol: Protocol | null;
+  /** Files the server stored over protocol v4 in this run (its `v4-upload-done` log lines). */
+  v4Uploads: number;
   verified: boolean;
   MiBps: number | null;
   seconds: number | null;
@@ -149,6 +174,7 @@ export async function browserUpload(
   runPage: PageRunner = runInChromium,
   /** Extra query parameters for /bench (the profiler passes delay=MS). */
   extraQuery = '',
+  protocol: Protocol | null = null,
 ): Promise<BrowserRun> {
   const runDir = mkdtempSync(join(work, 'browser-run-'));
   mkdirSync(join(runDir, 'data'));
@@ -166,7 +192,8 @@ export async function browserUpload(
     let chromiumCpu: number | null = null;
     const byType: Record<string, number> = {};
     let rendererThreads: Record<string, number> = {};
-    const url = `${origin}/bench?size=${sizeMiB}${extraQuery}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
+    const query = `${extraQuery}${protocol === null ? '' : `&protocol=${protocol}`}`;
+    const url = `${origin}/bench?size=${sizeMiB}${query}&results=${encodeURIComponent(`http://127.0.0.1:${results.port}/result`)}`;
     const timeoutMs = 120_000 + sizeMiB * 1000; // generous: 1 s per MiB on top of start-up
     const page = (await runPage(url, results.result, timeoutMs, (pid) => {
       chromiumCpu = cpuSeconds(pid);
@@ -183,6 +210,8 @@ export async function browserUpload(
     })) as PageResult;
     run = {
       sizeMiB,
+      protocol,
+      v4Uploads: server.lines.filter((l) => l.event === 'v4-upload-done').length,
       verified: page.verified === true,
       MiBps: page.MiBps,
       seconds: page.seconds,
@@ -226,13 +255,14 @@ function isRenderer(pid: number): boolean {
 }
 
 /** The CLI's `--json` line for the one file sent, found among its output lines. */
-function cliResult(output: string): { status: string; seconds: number } | null {
+function cliResult(output: string): { status: string; seconds: number; protocol: Protocol } | null {
   for (const line of output.split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
-      const r = JSON.parse(line) as { status?: unknown; seconds?: unknown };
+      const r = JSON.parse(line) as { status?: unknown; seconds?: unknown; protocol?: unknown };
       if (typeof r.status === 'string' && typeof r.seconds === 'number') {
-        return { status: r.status, seconds: r.seconds };
+        // The v3 path's JSON line has no protocol field.
+        return { status: r.status, seconds: r.seconds, protocol: r.protocol === 4 ? 4 : 3 };
       }
     } catch {
       // a progress line that happens to start with "{": not ours

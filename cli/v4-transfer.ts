@@ -13,6 +13,7 @@ import { type Sha256, V4ClientSession, type V4Source } from '../lib/client/v4-se
 import { bytesToHex } from '../lib/crypto';
 import { isFatalCode, V4ErrorCode } from '../lib/protocol/v4/constants';
 import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
+import { nodeRecordAead } from '../platform/node-gcm';
 import type { ServerAddress } from './args';
 import { describeAddress, openTransport } from './connect';
 import type { LocalFile } from './file-source';
@@ -153,6 +154,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         session ??= await connect();
         const r = await session.upload(sourceOf(file), {
           hash: nodeSha256,
+          aead: nodeRecordAead,
           ...ids,
           resume,
           signal: io.signal,

@@ -24,7 +24,7 @@ import { V4Error } from '../v4/errors';
 import { ClientHandshake } from '../v4/handshake';
 import type { KeyPairWithRaw } from '../v4/keys';
 import type { Session } from '../v4/session';
-import { StreamSealer } from '../v4/stream';
+import { type RecordAeadFactory, StreamSealer } from '../v4/stream';
 import { ClientError } from './errors';
 import type { Transport } from './transport';
 import { records } from './v4-records';
@@ -55,6 +55,8 @@ export interface Sha256 {
 export interface V4UploadOptions {
   /** Hashes the whole file to compare with the server's SHA-256 (a resume reads it from 0 then). */
   hash?: () => Sha256;
+  /** The record cipher (default WebCrypto; the CLI gives node:crypto's, cheaper per record). */
+  aead?: RecordAeadFactory;
   /** The upload's ID and key: fresh for a new upload, the kept ones to resume. */
   uploadId?: Uint8Array;
   fileKey?: Uint8Array;
@@ -254,7 +256,13 @@ export class V4ClientSession {
     });
     answer.catch(() => {});
     const hash = opts.hash?.();
-    const sealer = new StreamSealer({ fileKey, binding: this.#session.binding, uploadId, size: source.size });
+    const sealer = new StreamSealer({
+      fileKey,
+      binding: this.#session.binding,
+      uploadId,
+      size: source.size,
+      aead: opts.aead,
+    });
     // Keys first: then each seal takes its record at once and the source may reuse its buffer.
     await sealer.ready();
     const pending: Promise<Uint8Array>[] = [];

@@ -37,13 +37,13 @@ describe('PartialUploads: bytes kept, for quotas', () => {
     const alice = { key: bytes(32), id: bytes(16) };
     const bob = { key: bytes(32), id: bytes(16) };
     const a = await opened(p, alice, 'aaaaaaaaaaaaaaaa');
-    for (let i = 0; i < 3; i++) await a.append(bytes(RECORD_SIZE));
+    for (let i = 0; i < 3; i++) await a.appendRecords([bytes(RECORD_SIZE)]);
     // While open it counts what it held when opened (its reservation covers the rest).
     expect(p.keptBytes({ clientId: bytesToHex(alice.id) })).toBe(0);
     await a.detach();
     expect(p.keptBytes({ clientId: bytesToHex(alice.id) })).toBe(3 * RECORD_SIZE);
     const b = await opened(p, bob, null);
-    await b.append(bytes(RECORD_SIZE));
+    await b.appendRecords([bytes(RECORD_SIZE)]);
     await b.detach();
     expect(p.keptBytes({ inviteId: 'aaaaaaaaaaaaaaaa' })).toBe(3 * RECORD_SIZE);
     expect(p.keptBytes()).toBe(4 * RECORD_SIZE);
@@ -80,14 +80,14 @@ describe('PartialUploads: a resume taking an upload over', () => {
     };
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;
     const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
-    await old.append(data[0]!);
+    await old.appendRecords([data[0]!]);
     // The resume arrives while the old connection still holds it: it is detached, then reopened.
     const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
     expect(taken.next).toBe(1);
-    await expect(old.append(data[1]!)).rejects.toThrow(/detached/);
+    await expect(old.appendRecords([data[1]!])).rejects.toThrow(/detached/);
     await old.remove(); // what the old connection does on a failed write
-    await taken.append(data[1]!);
-    await taken.append(data[2]!);
+    await taken.appendRecords([data[1]!]);
+    await taken.appendRecords([data[2]!]);
     const done = await taken.finish();
     const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
     expect(bytesToHex(done.sha256)).toBe(want);

@@ -275,6 +275,9 @@ interface PartialState {
 export class PartialUpload {
   readonly #s: PartialState;
   #sinceDurable = 0;
+  /** The durable point in progress (resolved when none). */
+  #durable: Promise<void> = Promise.resolve();
+  #durableError: Error | null = null;
   #ended = false;
   #detached = false;
 
@@ -293,30 +296,59 @@ export class PartialUpload {
     return this.#s.meta.name;
   }
 
-  /** Appends the verified plaintext of record `next`; every 16 records makes them durable. */
-  async append(plain: Uint8Array): Promise<void> {
+  /**
+   * Appends the verified plaintexts of records `next`, `next + 1` ... in one writev; when
+   * that reaches 16 records since the last durable point they are made durable (a batch
+   * must not cross a durable point: record-writer.ts cuts them so).
+   */
+  async appendRecords(plains: readonly Uint8Array[]): Promise<void> {
     if (this.#ended) throw new Error('upload detached');
     const s = this.#s;
-    await s.fh.write(plain, 0, plain.length, s.written);
-    s.written += plain.length;
-    s.hash.update(plain);
-    s.next++;
-    if (++this.#sinceDurable >= DURABLE_EVERY_RECORDS) await this.#makeDurable();
+    let total = 0;
+    for (const p of plains) total += p.length;
+    const { bytesWritten } = await s.fh.writev(plains as Uint8Array[], s.written);
+    // A short write (a disk filling up): the rest one write at a time, which reports ENOSPC.
+    for (let done = bytesWritten; done < total; ) {
+      const rest = Buffer.concat(plains as Uint8Array[]).subarray(done);
+      const n = (await s.fh.write(rest, 0, rest.length, s.written + done)).bytesWritten;
+      if (n === 0) throw new Error('The disk took no more bytes.');
+      done += n;
+    }
+    // Taken over meanwhile (a resume on a new connection detached us): its state is not ours.
+    if (this.#ended) throw new Error('upload detached');
+    s.written += total;
+    for (const p of plains) s.hash.update(p);
+    s.next += plains.length;
+    this.#sinceDurable += plains.length;
+    if (this.#sinceDurable < DURABLE_EVERY_RECORDS) return;
+    // One durable point at a time, in the background: later records are written while the
+    // disk syncs (the sync covers at least what was written before it began).
+    await this.#durable;
+    if (this.#durableError) throw this.#durableError;
+    this.#durable = this.#makeDurable(true).catch((e: unknown) => {
+      this.#durableError = e as Error;
+    });
   }
 
-  async #makeDurable(): Promise<void> {
+  /** Syncs the data written so far, then raises the durable count to it (never beyond). */
+  async #makeDurable(background = false): Promise<void> {
     const s = this.#s;
+    const next = s.next;
+    this.#sinceDurable = 0;
     await s.fh.datasync();
-    s.meta.durable = s.next;
+    // Detached meanwhile: detach() wrote the state itself; a late write could outlive forget().
+    if (background && this.#ended) return;
+    s.meta.durable = next;
     s.meta.updatedAt = Date.now();
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
-    this.#sinceDurable = 0;
   }
 
   /** All records are in: the file is durable, ready to move into place. */
   async finish(): Promise<Finished> {
     const s = this.#s;
     this.#ended = true;
+    await this.#durable;
+    if (this.#durableError) throw this.#durableError;
     await s.fh.sync();
     await s.fh.close();
     s.onEnd(true);
@@ -337,6 +369,7 @@ export class PartialUpload {
     this.#detached = true;
     const s = this.#s;
     try {
+      await this.#durable;
       if (this.#sinceDurable > 0) await this.#makeDurable();
     } finally {
       await s.fh.close().catch(() => {});
@@ -352,6 +385,7 @@ export class PartialUpload {
     if (this.#detached) return;
     if (!this.#ended) {
       this.#ended = true;
+      await this.#durable;
       await this.#s.fh.close().catch(() => {});
     }
     await this.forget();

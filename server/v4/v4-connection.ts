@@ -25,7 +25,6 @@ import { encodeAlert, type Message, type UploadStart } from '../../lib/protocol/
 import { V4Error } from '../../lib/v4/errors';
 import { ServerHandshake } from '../../lib/v4/handshake';
 import type { Session } from '../../lib/v4/session';
-import { StreamOpener } from '../../lib/v4/stream';
 import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
 import type { LogSampler } from '../../platform/log-sampler';
@@ -33,6 +32,7 @@ import { type Peer, peerText } from '../admission';
 import type { FileStore } from '../file-store';
 import type { Reservation } from '../upload-quota';
 import type { PartialUpload, PartialUploads } from './partial-uploads';
+import { RecordWriter, StorageFailure } from './record-writer';
 import type { ServerIdentity } from './server-key';
 import { admitV4Client, isRefusal, reserveUpload, roomFor, type V4AccessContext } from './v4-access';
 import { v4Sentence } from './v4-log';
@@ -55,7 +55,8 @@ interface Open {
   /** The declared size (less what was kept) held against the quotas until stored or dropped. */
   reservation: Reservation;
   resumedFrom: number;
-  opener: StreamOpener;
+  /** Opens the records and writes them in batches (record-writer.ts). */
+  writer: RecordWriter;
   uploadId: Uint8Array;
   name: string;
   since: number;
@@ -189,6 +190,7 @@ export class V4Connection {
       case MessageType.UploadAbort:
         if (this.#open) {
           const open = this.#open;
+          await open.writer.discard();
           this.#open = null;
           this.#dropping = true;
           await open.upload.remove();
@@ -333,7 +335,7 @@ export class V4Connection {
       await opened.detach();
       return;
     }
-    const opener = new StreamOpener({
+    const writer = new RecordWriter(opened, {
       fileKey: m.fileKey,
       binding: this.#session!.binding,
       uploadId: m.uploadId,
@@ -344,7 +346,7 @@ export class V4Connection {
       upload: opened,
       reservation,
       resumedFrom: opened.next,
-      opener,
+      writer,
       uploadId: m.uploadId,
       name: m.name,
       since: performance.now(),
@@ -362,25 +364,19 @@ export class V4Connection {
       if (this.#dropping) return;
       throw new V4Error('V4_ERR_STATE', 'A Chunk without an open upload.');
     }
-    let plain: Uint8Array;
     try {
-      plain = await open.opener.open(body);
+      await open.writer.push(body);
+      if (open.writer.complete) await open.writer.drain();
     } catch (e) {
       this.#open = null;
       this.#dropping = true;
-      await open.upload.remove();
-      open.reservation.release();
-      return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
-    }
-    try {
-      await open.upload.append(plain);
-    } catch (e) {
-      // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
-      this.#open = null;
-      this.#dropping = true;
+      await open.writer.discard();
       await open.upload.remove().catch(() => {});
       open.reservation.release();
-      this.#log.warn({ event: 'v4-write-failed', file: open.name, message: (e as Error).message });
+      if (!(e instanceof StorageFailure))
+        return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
+      // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
+      this.#log.warn({ event: 'v4-write-failed', file: open.name, message: e.message });
       return this.#refuse(
         V4ErrorCode.StorageFailed,
         V4_ERROR_SENTENCES[V4ErrorCode.StorageFailed],
@@ -388,7 +384,7 @@ export class V4Connection {
         open.name,
       );
     }
-    if (open.opener.complete) await this.#complete(open);
+    if (open.writer.complete) await this.#complete(open);
   }
 
   async #complete(open: Open): Promise<void> {
@@ -470,6 +466,8 @@ export class V4Connection {
     await this.#busy;
     const open = this.#open;
     this.#open = null;
+    // What verified is written first, then kept durable for a resume.
+    await open?.writer.drain().catch(() => {});
     await open?.upload.detach().catch(() => {});
     // Kept bytes now count through the partial-upload index: the rest of the reservation goes.
     open?.reservation.release();
