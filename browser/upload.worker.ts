@@ -88,8 +88,12 @@ interface Target {
 /** Bridges whose server answered as a version 3 server (auto then speaks v3 there for this page's life). */
 const v3Only = new Set<string>();
 
-const wantsV4 = (url: string, protocol: ProtocolChoice) =>
-  protocol === 4 || (protocol === 'auto' && !v3Only.has(url));
+/**
+ * Under an invite, auto speaks v3 for now: the page registers its v3 identity (one of the
+ * invite's client slots, one by default) and its v4 key would need a second slot.
+ */
+const wantsV4 = (url: string, protocol: ProtocolChoice, invite: string | undefined) =>
+  protocol === 4 || (protocol === 'auto' && !invite && !v3Only.has(url));
 
 const state = new WorkerConnection<Connection, Target>();
 
@@ -220,7 +224,7 @@ async function register(
     let conn = connection(transport, session, aesKey);
     // Registration is v3's; files then go by v4 on a connection of their own when the server has it.
     let v4Failure: unknown;
-    if (wantsV4(url, protocol)) {
+    if (wantsV4(url, protocol, invite)) {
       try {
         const v4 = await openV4Connection(url, ticket, invite, name, protocol);
         if (v4 !== 'v3') {
@@ -267,7 +271,7 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
   if (!quiet) post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
-    if (wantsV4(url, target.protocol)) {
+    if (wantsV4(url, target.protocol, invite)) {
       const v4 = await openV4Connection(url, ticket, invite, identity.name, target.protocol);
       if (v4 !== 'v3') {
         if (!state.adopt(ticket, v4)) return;
