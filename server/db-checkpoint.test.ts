@@ -64,7 +64,10 @@ describe('WAL checkpoints on the checkpoint thread', () => {
       `WAL peak ${(peak / 1024 / 1024).toFixed(1)} MiB under a ${LIMIT / 1024 / 1024} MiB bound (12,000 commits)`,
     );
     // The bound plus what is written between two looks at the WAL's size.
-    expect(peak).toBeLessThan(2 * LIMIT);
+    // Measured 4.2-6.5 MiB on a quiet machine and 8.2 MiB once in CI beside the 4 GiB test (the
+    // bound is looked at every 10 ms, so a slow machine writes more in between); before the fix
+    // it grew to 21-86 MiB, so 3x still tells bounded from unbounded.
+    expect(peak).toBeLessThan(3 * LIMIT);
   });
 
   it('the thread checkpointing all the time does not stop the main connection from keeping the bound', async () => {
