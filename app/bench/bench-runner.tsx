@@ -10,6 +10,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { FromWorker } from '@/browser/upload-protocol';
 import { startUploadWorker } from '@/browser/upload-worker-client';
+import { protocolChoice } from '@/browser/v4-rules';
 
 const MiB = 1024 * 1024;
 /** Distinct random 1 MiB parts the file cycles through. */
@@ -131,7 +132,7 @@ export function BenchRunner({
     );
     const name = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     setStatus(`registering ${name}`);
-    worker.post({ type: 'register', url: bridgeUrl, name });
+    worker.post({ type: 'register', url: bridgeUrl, name, protocol: protocolChoice(window.location.search) });
   }, [bridgeUrl, sizeMiB, resultsUrl, reportDelayMs]);
 
   return (
