@@ -8,6 +8,7 @@ import { benchBridge } from './bridge';
 import { browserLimits } from './browser-limits';
 import { type ConcurrencyRun, concurrency } from './concurrency';
 import {
+  clientCryptoPath,
   cliPathCeiling,
   diskWrite,
   jsCksum,
@@ -87,6 +88,7 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
       nodeCryptoGcmSeal: nodeCryptoGcm(limitMiB * MiB, 'encrypt'),
       nodeCryptoGcmOpen: nodeCryptoGcm(limitMiB * MiB, 'decrypt'),
       sha256MiBps: nodeSha256(limitMiB * MiB),
+      clientCrypto: await clientCryptoPath(limitMiB * MiB),
     }));
     const browser =
       only.has('limits') || only.has('browser')
@@ -135,6 +137,13 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
     );
     report.row('1 limits', 'node:crypto SHA-256, 256 KiB updates', `${fixed(limits?.sha256MiBps)} MiB/s`);
     report.row('1 limits', 'JS cksum (WebAssembly)', `${fixed(limits?.jsCksumMiBps)} MiB/s`);
+    const cc = limits?.clientCrypto;
+    report.row(
+      '1 limits',
+      "CLI's cryptography alone, 1 core: v3 (CBC + cksum) / v4 (GCM records + SHA-256)",
+      `${fixed(cc?.v3)} / ${fixed(cc?.v4)} MiB/s`,
+      cc ? `v4/v3 ${(cc.v4 / cc.v3).toFixed(2)}x: what v4 removes on the client` : '',
+    );
     report.row(
       '1 limits',
       'disk write, fdatasync per 32 MiB (as the server)',
