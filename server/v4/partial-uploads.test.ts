@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
-import { RECORD_SIZE } from '../../lib/protocol/v4/constants';
+import { DURABLE_EVERY_RECORDS, RECORD_SIZE } from '../../lib/protocol/v4/constants';
 import { tempDir } from '../../test/support/server-helpers';
 import { type PartialUpload, PartialUploads } from './partial-uploads';
 
@@ -92,5 +92,32 @@ describe('PartialUploads: a resume taking an upload over', () => {
     const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
     expect(bytesToHex(done.sha256)).toBe(want);
     expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(want);
+  });
+
+  it('a durable point still syncing when the resume takes over is not lost: the resume starts after it', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: who.uploadId,
+      fileKey: who.fileKey,
+      size: (DURABLE_EVERY_RECORDS + 1) * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    const data = Array.from({ length: DURABLE_EVERY_RECORDS + 1 }, () => bytes(RECORD_SIZE));
+    // The 16th record starts a durable point in the background; the resume comes before it
+    // ends (it yields to the detach, which must then write the count itself). Was: next 0.
+    await old.appendRecords(data.slice(0, DURABLE_EVERY_RECORDS));
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(DURABLE_EVERY_RECORDS);
+    await taken.appendRecords(data.slice(DURABLE_EVERY_RECORDS));
+    const done = await taken.finish();
+    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
+    expect(bytesToHex(done.sha256)).toBe(want);
   });
 });

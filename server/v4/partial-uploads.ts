@@ -370,7 +370,9 @@ export class PartialUpload {
     const s = this.#s;
     try {
       await this.#durable;
-      if (this.#sinceDurable > 0) await this.#makeDurable();
+      // Not #sinceDurable: a background point that was syncing when we detached left its
+      // count unwritten (it yields to us), and reset #sinceDurable when it began.
+      if (s.meta.durable < s.next) await this.#makeDurable();
     } finally {
       await s.fh.close().catch(() => {});
       s.onEnd(true);
