@@ -68,7 +68,11 @@ export class V4Connection {
   readonly #log: Logger;
   readonly #peer: Peer;
   readonly #lease: ConnectionLease;
-  readonly #decoder = new FrameDecoder({ allowed: CLIENT_TO_SERVER_FRAMES, preamble: true });
+  readonly #decoder = new FrameDecoder({
+    allowed: CLIENT_TO_SERVER_FRAMES,
+    preamble: true,
+    allocate: (size) => Buffer.allocUnsafe(size),
+  });
   readonly #handshake: ServerHandshake;
   readonly #queue: Frame[] = [];
   readonly #openedAt = Date.now();

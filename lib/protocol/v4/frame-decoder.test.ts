@@ -51,6 +51,20 @@ describe('v4 FrameDecoder', () => {
     }
   });
 
+  it('fills every byte of a buffer from `allocate` (Node hands out unzeroed ones): same frames at every split', () => {
+    const whole = server().push(STREAM);
+    const dirty = () =>
+      new FrameDecoder({
+        allowed: CLIENT_TO_SERVER_FRAMES,
+        preamble: true,
+        allocate: (n) => new Uint8Array(n).fill(0xee),
+      });
+    for (let cut = 1; cut < STREAM.length; cut++) {
+      const d = dirty();
+      expect([...d.push(STREAM.subarray(0, cut)), ...d.push(STREAM.subarray(cut))]).toEqual(whole);
+    }
+  });
+
   it('gives the same frames for random chunkings (property)', () => {
     const whole = server().push(STREAM);
     fc.assert(

@@ -25,10 +25,20 @@ export class FrameDecoder {
   #body: Uint8Array | null = null;
   #fill = 0;
   #failure: V4ProtocolError | null = null;
+  readonly #allocate: (size: number) => Uint8Array;
 
-  /** `allowed`: the frame types this side may receive; `preamble`: expect it first (server). */
-  constructor(opts: { allowed: readonly FrameType[]; preamble?: boolean }) {
+  /**
+   * `allowed`: the frame types this side may receive; `preamble`: expect it first (server);
+   * `allocate`: a body's buffer, every byte of which is written before the frame is handed
+   * out (Node passes Buffer.allocUnsafe: no zero-filling of 256 KiB per record).
+   */
+  constructor(opts: {
+    allowed: readonly FrameType[];
+    preamble?: boolean;
+    allocate?: (size: number) => Uint8Array;
+  }) {
     this.#allowed = opts.allowed;
+    this.#allocate = opts.allocate ?? ((size) => new Uint8Array(size));
     this.#state = opts.preamble ? State.Preamble : State.Header;
   }
 
@@ -55,12 +65,14 @@ export class FrameDecoder {
         const header = this.#header!;
         if (this.#body === null && chunk.length - at >= header.length) {
           // Whole inside this chunk: copy once so the frame outlives the caller's buffer.
-          out.push({ type: header.type, body: chunk.slice(at, at + header.length) });
+          const body = this.#allocate(header.length);
+          body.set(chunk.subarray(at, at + header.length));
+          out.push({ type: header.type, body });
           at += header.length;
           this.#state = State.Header;
           continue;
         }
-        this.#body ??= new Uint8Array(header.length);
+        this.#body ??= this.#allocate(header.length);
         const take = Math.min(header.length - this.#fill, chunk.length - at);
         this.#body.set(chunk.subarray(at, at + take), this.#fill);
         this.#fill += take;
