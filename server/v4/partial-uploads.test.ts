@@ -120,4 +120,66 @@ describe('PartialUploads: a resume taking an upload over', () => {
     const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
     expect(bytesToHex(done.sha256)).toBe(want);
   });
+
+  it("a resume arriving while the connection's own detach is under way waits for it: the file is not cut back too far", async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: who.uploadId,
+      fileKey: who.fileKey,
+      size: 6 * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const data = Array.from({ length: 6 }, () => bytes(RECORD_SIZE));
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await old.appendRecords(data.slice(0, 4));
+    // The cut connection starts its own detach (syncing, writing the state) and the resume
+    // comes in meanwhile. Was: the resume's detach returned at once, it read durable 0 and
+    // cut the file to nothing, then the old detach wrote 4 over it.
+    const closing = old.detach();
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    await closing;
+    expect(taken.next).toBe(4);
+    await taken.appendRecords(data.slice(4));
+    const done = await taken.finish();
+    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
+    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(want);
+    expect(bytesToHex(done.sha256)).toBe(want);
+  });
+
+  it('concurrent resumes of one upload are served one after the other: one holder at a time, the last one wins', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: who.uploadId,
+      fileKey: who.fileKey,
+      size: 4 * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const data = Array.from({ length: 4 }, () => bytes(RECORD_SIZE));
+    const first = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await first.appendRecords(data.slice(0, 2));
+    const [a, b] = (await Promise.all([
+      p.open({ ...req, resume: true }),
+      p.open({ ...req, resume: true }),
+    ])) as PartialUpload[];
+    expect([a!.next, b!.next]).toEqual([2, 2]);
+    // The earlier of the two was taken over by the later: only the later may write.
+    await expect(a!.appendRecords(data.slice(2))).rejects.toThrow(/detached/);
+    await b!.appendRecords(data.slice(2));
+    const done = await b!.finish();
+    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(
+      createHash('sha256').update(Buffer.concat(data)).digest('hex'),
+    );
+  });
 });

@@ -92,6 +92,8 @@ export class PartialUploads {
   readonly dir: string;
   readonly #ttlMs: number;
   readonly #active = new Map<string, PartialUpload>();
+  /** Per upload: the end of the last open or discard queued (see #serial). */
+  readonly #turns = new Map<string, Promise<void>>();
   readonly #kept = new Map<string, Kept>();
 
   constructor(dataDir: string, ttlMs: number) {
@@ -170,9 +172,32 @@ export class PartialUploads {
     }
   }
 
+  /**
+   * Runs the opens and discards of one upload one after another. Two resumes of the same
+   * upload on two connections (a cut one whose UploadStart was still queued, and the
+   * client's next try) once both detached the same old holder and both activated: the
+   * orphaned one kept writing, and its detach later wrote back an older durable count.
+   */
+  #serial<T>(base: string, run: () => Promise<T>): Promise<T> {
+    const turn = (this.#turns.get(base) ?? Promise.resolve()).then(run, run);
+    const settled = turn.then(
+      () => {},
+      () => {},
+    );
+    this.#turns.set(base, settled);
+    void settled.then(() => {
+      if (this.#turns.get(base) === settled) this.#turns.delete(base);
+    });
+    return turn;
+  }
+
   /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
-  async discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
+  discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
     const base = this.#base(clientKey, uploadId);
+    return this.#serial(base, () => this.#discard(base));
+  }
+
+  async #discard(base: string): Promise<boolean> {
     await this.#active.get(base)?.detach();
     const had = this.#kept.delete(base);
     await rm(join(this.dir, `${base}.data`), { force: true });
@@ -185,9 +210,13 @@ export class PartialUploads {
   }
 
   /** Opens a new upload or resumes a kept one; a Refusal says why not. */
-  async open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
+  open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
     const base = this.#base(req.clientKey, req.uploadId);
+    return this.#serial(base, () => this.#open(base, req, now));
+  }
+
+  async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal> {
     await this.#active.get(base)?.detach();
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
     const meta = await this.#readMeta(base);
@@ -280,6 +309,9 @@ export class PartialUpload {
   #durableError: Error | null = null;
   #ended = false;
   #detached = false;
+  #detaching: Promise<void> | null = null;
+  /** The append in progress (resolved when none; never rejects). */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(s: PartialState) {
     this.#s = s;
@@ -301,8 +333,14 @@ export class PartialUpload {
    * that reaches 16 records since the last durable point they are made durable (a batch
    * must not cross a durable point: record-writer.ts cuts them so).
    */
-  async appendRecords(plains: readonly Uint8Array[]): Promise<void> {
-    if (this.#ended) throw new Error('upload detached');
+  appendRecords(plains: readonly Uint8Array[]): Promise<void> {
+    if (this.#ended) return Promise.reject(new Error('upload detached'));
+    const append = this.#append(plains);
+    this.#writing = append.catch(() => {});
+    return append;
+  }
+
+  async #append(plains: readonly Uint8Array[]): Promise<void> {
     const s = this.#s;
     let total = 0;
     for (const p of plains) total += p.length;
@@ -362,13 +400,25 @@ export class PartialUpload {
     await rm(this.#s.dataPath, { force: true });
   }
 
-  /** The connection is gone (or a resume took the upload over): keep what is written, durable. Idempotent. */
-  async detach(): Promise<void> {
-    if (this.#ended) return;
+  /**
+   * The connection is gone (or a resume took the upload over): keep what is written, durable.
+   * Every caller waits for the same work: a resume that found the connection's own detach
+   * under way once read the state before it was written, and cut the file back too far.
+   */
+  detach(): Promise<void> {
+    if (this.#detaching) return this.#detaching;
+    if (this.#ended) return Promise.resolve();
+    this.#detaching = this.#detach();
+    return this.#detaching;
+  }
+
+  async #detach(): Promise<void> {
     this.#ended = true;
     this.#detached = true;
     const s = this.#s;
     try {
+      // A write in flight lands before the resume cuts the file back (never after it).
+      await this.#writing;
       await this.#durable;
       // Not #sinceDurable: a background point that was syncing when we detached left its
       // count unwritten (it yields to us), and reset #sinceDurable when it began.
