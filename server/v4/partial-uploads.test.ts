@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE } from '../../lib/protocol/v4/constants';
@@ -180,6 +181,44 @@ describe('PartialUploads: a resume taking an upload over', () => {
     const done = await b!.finish();
     expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(
       createHash('sha256').update(Buffer.concat(data)).digest('hex'),
+    );
+  });
+
+  it('a resume reads none of the kept bytes when it opens: the whole file is hashed once, when it completes', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: who.uploadId,
+      fileKey: who.fileKey,
+      size: 3 * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
+    const first = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await first.appendRecords(data.slice(0, 2));
+    await first.detach();
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(2);
+    // Changed on disk after the resume opened: had the open read them (as it once did, a
+    // pass over every kept byte per resume), the SHA-256 would still be of the old bytes.
+    const dataFile = join(p.dir, readdirSync(p.dir).find((n) => n.endsWith('.data'))!);
+    const changed = bytes(RECORD_SIZE);
+    const fd = openSync(dataFile, 'r+');
+    writeSync(fd, changed, 0, changed.length, 0);
+    closeSync(fd);
+    await taken.appendRecords(data.slice(2));
+    const done = await taken.finish();
+    const onDisk = createHash('sha256').update(readFileSync(done.path)).digest('hex');
+    expect(bytesToHex(done.sha256)).toBe(onDisk);
+    expect(onDisk).toBe(
+      createHash('sha256')
+        .update(Buffer.concat([changed, data[1]!, data[2]!]))
+        .digest('hex'),
     );
   });
 });
