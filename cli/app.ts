@@ -26,6 +26,7 @@ import {
 import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { senderName } from './sender-name';
 import { transferV4, type V4Plan } from './v4-transfer';
 
 export const EXIT_OK = 0;
@@ -144,20 +145,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
     );
   }
 
-  const name = args.name ?? identity?.name ?? info?.name;
-  if (!name) {
-    throw new CliError(
-      'CLI_ERR_CONFIG',
-      `No client name given: pass --name NAME, or put it on line 2 of ${path.join(dir, TRANSFER_INFO)}.`,
-    );
-  }
-  if (identity && identity.name !== name) {
-    throw new CliError(
-      'CLI_ERR_CONFIG',
-      `${path.join(dir, ME_INFO)} holds the identity of "${identity.name}", not "${name}". ` +
-        `Use another --dir for "${name}", or drop --name to send as "${identity.name}".`,
-    );
-  }
+  const name = await senderName(dir, args.name, identity?.name, info?.name);
 
   let filePaths: string[];
   if (args.files.length > 0) filePaths = args.files.map((f) => path.resolve(cwd, f));

@@ -34,7 +34,7 @@ export const CLI_OPTIONS = {
   }),
   name: value(text, {
     arg: 'NAME',
-    help: 'client name to register as, ASCII, at most 100 characters (default: the name in me.info, else line 2 of transfer.info)',
+    help: 'client name to register as, ASCII, at most 100 characters (default: the name kept in me.info or v4.name, else line 2 of transfer.info)',
   }),
   dir: value(text, {
     arg: 'FOLDER',

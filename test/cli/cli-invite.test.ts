@@ -81,8 +81,8 @@ describe('CLI --invite through the bridge', () => {
     // The token is never in the bridge's log; its ID is.
     expect(bridge.output()).not.toContain(token.split('.')[2]);
 
-    // (v4 keeps no name beside v4.key: --name again.)
-    const second = await runCli(['--server', ws, '--name', 'dana', 'a.bin'], dir);
+    // The name is kept beside v4.key: no --name needed.
+    const second = await runCli(['--server', ws, 'a.bin'], dir);
     expect(second.stderr).toContain('with protocol 4.');
     expect(second.code).toBe(0);
     expect(second.stderr).not.toContain('Kept the invite');

@@ -2,7 +2,7 @@
  * The CLI with protocol 4 (the default, `--protocol auto`) against the real server process:
  * SHA-256 printed and equal to the stored file's, the server key pinned in known_servers,
  * a changed key refused with a warning, fallback to protocol 3 for a server that does not
- * speak 4, resume within one run and on a later run.
+ * speak 4, resume within one run and on a later run, the name kept with the v4 key (v4.name).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Listening, spawnPart } from '../support/processes';
+import { type Listening, runPart, spawnPart } from '../support/processes';
 import { queryDb } from '../support/server-state';
 import { startV3OnlyFront, startV4Proxy } from '../support/v4-proxy';
 
@@ -87,6 +87,39 @@ describe('CLI protocol 4', () => {
       () => null,
     );
     expect(again).not.toBeNull();
+  });
+
+  it('keeps the name with the v4 key: a later run needs no --name; another --name is refused (exit 2)', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'e-'));
+    await makeFile(dir, 'one.bin', 1000);
+    await makeFile(dir, 'two.bin', 2000);
+    const at = `127.0.0.1:${server.port}`;
+    const kept = path.join(dir, 'v4.name');
+    const first = await runCli(['--server', at, '--name', 'erin', 'one.bin'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`Kept the name "erin" with this key in ${kept}`);
+    expect(await readFile(kept, 'utf8')).toBe('erin\n');
+    expect((await stat(kept)).mode & 0o777).toBe(0o600);
+
+    const second = await runCli(['--server', at, 'two.bin'], dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`Connected to ${at} with protocol 4.`);
+    expect(second.stderr).not.toContain('Kept the name');
+    // One client on the server, under the kept name, holds both files.
+    const listed = runPart('server', ['files', '--data', data])
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { fileName: string; client: string; clientId: string })
+      .filter((f) => f.fileName === 'one.bin' || f.fileName === 'two.bin');
+    expect(listed).toHaveLength(2);
+    expect(new Set(listed.map((f) => f.clientId)).size).toBe(1);
+    expect(listed[0]!.client).toMatch(/^erin \[v4 /);
+
+    const other = await runCli(['--server', at, '--name', 'frank', 'two.bin'], dir);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`${kept} holds the protocol 4 identity (v4.key) of "erin", not "frank".`);
+    expect(other.stderr).toContain('Use another --dir for "frank", or drop --name to send as "erin".');
+    expect(await readFile(kept, 'utf8')).toBe('erin\n');
   });
 
   it('refuses a changed server key with a warning naming both fingerprints, sending nothing', async () => {
