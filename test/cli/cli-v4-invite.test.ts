@@ -4,7 +4,9 @@
  * and prints the SHA-256; an invite link from `invite create` carries the server key's
  * fingerprint, which the first connection checks and pins; a link naming another key is
  * refused with the changed-key warning naming both, nothing sent; over direct TCP the
- * invite goes in ClientAuth and binds the key.
+ * invite goes in ClientAuth and binds the key; with a protocol 3 identity holding the invite's
+ * one client slot, auto sends with protocol 3 as that identity and says why, and --protocol 4
+ * fails saying how to proceed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -118,6 +120,50 @@ describe('CLI protocol 4 with invites', () => {
     expect(forged.stderr).toContain('This invite is not valid (forged, expired or revoked).');
   });
 });
+
+describe('CLI auto with an invite whose client slot a protocol 3 identity holds', () => {
+  it('auto sends with protocol 3 as that identity and says why; --protocol 4 fails saying how to proceed', async () => {
+    const { dir } = await folder('kim');
+    await writeFile(path.join(dir, 'b.bin'), randomBytes(60_000));
+    const inv = serverInvite();
+    const v3 = await runCli(
+      ['--server', bridge.url, '--protocol', '3', '--name', 'kim', '--invite', inv.link, 'a.bin'],
+      dir,
+    );
+    expect(v3.code, v3.stderr).toBe(0);
+    expect(v3.stderr).toContain('Registered with');
+    const slotHolder = clientsOf(inv.id);
+    expect(slotHolder).toHaveLength(1);
+
+    // No --name (me.info has it), the kept invite.link: v4's new key finds no slot (Error 5).
+    const auto = await runCli(['--server', bridge.url, 'b.bin'], dir);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toContain(
+      `This invite's client slot is held by your protocol 3 identity (${path.join(dir, 'me.info')}); sending with protocol 3 on a new connection.`,
+    );
+    expect(auto.stderr).toContain('Reconnected to');
+    expect(auto.stdout).toMatch(/^b\.bin {2}60000 bytes {2}CRC \d+ {2}verified/);
+    // The file is the v3 identity's; the invite still has the one client.
+    expect(clientsOf(inv.id)).toEqual(slotHolder);
+    expect(
+      queryDb(
+        data,
+        "SELECT 1 FROM files WHERE FileName = 'b.bin' AND ID = (SELECT ID FROM clients WHERE Name = 'kim')",
+      ),
+    ).toHaveLength(1);
+
+    const forced = await runCli(['--server', bridge.url, '--protocol', '4', 'b.bin'], dir);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toContain('This invite is not valid');
+    expect(forced.stderr).toContain('held by your protocol 3 identity');
+    expect(forced.stderr).toContain('with --protocol 3 (or auto, the default)');
+  });
+});
+
+const clientsOf = (inviteId: string) =>
+  queryDb<{ ID: Buffer }>(data, 'SELECT ID FROM clients WHERE InviteID = ?', inviteId).map((r) =>
+    r.ID.toString('hex'),
+  );
 
 function serverPort(): number {
   return server.port;
