@@ -4,43 +4,17 @@
  * a changed key refused with a warning, fallback to protocol 3 for a server that does not
  * speak 4, resume within one run and on a later run, the name kept with the v4 key (v4.name).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killCliRuns, runCli } from '../support/cli-process';
 import { type Listening, runPart, spawnPart } from '../support/processes';
 import { queryDb } from '../support/server-state';
 import { startV3OnlyFront, startV4Proxy } from '../support/v4-proxy';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'cli/bin.mjs');
 const MIB = 1024 * 1024;
-const children = new Set<ChildProcess>();
-
-function runCli(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let tmp: string;
@@ -66,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  for (const c of children) c.kill('SIGKILL');
+  killCliRuns();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
