@@ -9,50 +9,36 @@
  * between bridge and server counts them).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
-import { killCliRuns, runCli } from '../support/cli-process';
+import type { SpawnedBridge } from '../bridge/helpers';
+import { runCli } from '../support/cli-process';
 import { type FlipProxy, startFlipProxy } from '../support/flip-proxy';
+import { type InviteSystem, startInviteSystem } from '../support/invite-system';
 import { makeInviteKeys, mintInvite } from '../support/invites';
-import { type Listening, runPart, spawnPart } from '../support/processes';
+import type { Listening } from '../support/processes';
 
+let sys: InviteSystem;
 let tmp: string;
-let data: string;
 let server: Listening;
 let bridge: SpawnedBridge;
 /** Between bridge and server, corrupting nothing: counts the TCP connections the bridge opens. */
 let counter: FlipProxy;
 
-const admin = (...args: string[]) =>
-  runPart('server', [...args, '--data', data, '--json'])
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(tmpdir(), 'sft-invite-e2e-'));
-  data = path.join(tmp, 'data');
-  server = await spawnPart('server', ['--port', '0', '--data', data, '--access', 'invite']);
-  counter = await startFlipProxy({ targetPort: server.port, flip: false });
-  bridge = await spawnBridge([
-    '--target',
-    `127.0.0.1:${counter.port}`,
-    '--access',
-    'invite',
-    '--invite-key',
-    path.join(data, 'invite.pub'),
-  ]);
+  sys = await startInviteSystem({
+    prefix: 'sft-invite-e2e-',
+    relay: async (port) => {
+      counter = await startFlipProxy({ targetPort: port, flip: false });
+      return counter;
+    },
+  });
+  ({ tmp, server, bridge } = sys);
 });
-afterAll(async () => {
-  killCliRuns();
-  await bridge?.stop();
-  await counter?.close();
-  await server?.stop();
-  await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => sys?.stop());
+
+const admin = (...args: string[]) => sys.admin(...args);
 
 describe('an invite from invite create, through the bridge, with the CLI', () => {
   it.each([
