@@ -57,10 +57,15 @@ describe('CLI protocol 4', () => {
     expect(run.stderr).toContain(`Pinned the key of 127.0.0.1:${server.port} on first use`);
     expect((await stat(path.join(dir, 'v4.key'))).mode & 0o777).toBe(0o600);
     // --json carries the hash too; a second run reuses the identity and the pin.
-    const again = await runCli(['--server', `127.0.0.1:${server.port}`, '--json', 'résumé.bin'], dir).catch(
-      () => null,
-    );
-    expect(again).not.toBeNull();
+    const again = await runCli(['--server', `127.0.0.1:${server.port}`, '--json', 'résumé.bin'], dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      name: 'résumé.bin',
+      status: 'verified',
+      sha256: sha(bytes),
+      protocol: 4,
+    });
+    expect(again.stderr).not.toContain('Pinned');
   });
 
   it('keeps the name with the v4 key: a later run needs no --name; another --name is refused (exit 2)', async () => {
