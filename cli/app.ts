@@ -26,6 +26,8 @@ import {
 import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { protocol3Fallback, withHint } from './protocol-fallback';
+import { senderName } from './sender-name';
 import { transferV4, type V4Plan } from './v4-transfer';
 
 export const EXIT_OK = 0;
@@ -73,8 +75,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     try {
       return await transferV4(v4PlanOf(plan, say), io);
     } catch (e) {
-      if (!(plan.protocol === 'auto' && e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4')) throw e;
-      say(`${e.message} Using protocol 3 on a new connection.`);
+      const fallback = protocol3Fallback(e, plan);
+      if (fallback === null) throw e;
+      if (plan.protocol !== 'auto') throw fallback.forced ? withHint(e as ClientError, fallback.forced) : e;
+      say(fallback.line);
       if (plan.invite && plan.server.kind === 'tcp') {
         say('Protocol 3 over direct TCP cannot carry the invite: connecting without it.');
       }
@@ -84,7 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         plan.files.map((f) => f.path),
         3,
       );
-      return await transfer({ ...plan, files, padLastPacket: true }, io);
+      return await transfer({ ...plan, files, padLastPacket: !fallback.ours }, io);
     }
   } catch (e) {
     if (io.signal?.aborted) {
@@ -144,20 +148,7 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
     );
   }
 
-  const name = args.name ?? identity?.name ?? info?.name;
-  if (!name) {
-    throw new CliError(
-      'CLI_ERR_CONFIG',
-      `No client name given: pass --name NAME, or put it on line 2 of ${path.join(dir, TRANSFER_INFO)}.`,
-    );
-  }
-  if (identity && identity.name !== name) {
-    throw new CliError(
-      'CLI_ERR_CONFIG',
-      `${path.join(dir, ME_INFO)} holds the identity of "${identity.name}", not "${name}". ` +
-        `Use another --dir for "${name}", or drop --name to send as "${identity.name}".`,
-    );
-  }
+  const name = await senderName(dir, args.name, identity?.name, info?.name);
 
   let filePaths: string[];
   if (args.files.length > 0) filePaths = args.files.map((f) => path.resolve(cwd, f));

@@ -34,20 +34,20 @@ export const CLI_OPTIONS = {
   }),
   name: value(text, {
     arg: 'NAME',
-    help: 'client name to register as, ASCII, at most 100 characters (default: the name in me.info, else line 2 of transfer.info)',
+    help: 'client name to register as, ASCII, at most 100 characters (default: the name kept in me.info or v4.name, else line 2 of transfer.info)',
   }),
   dir: value(text, {
     arg: 'FOLDER',
-    help: 'folder holding transfer.info, me.info and priv.key (default: the folder you typed the command in)',
+    help: 'folder holding transfer.info and the identity files (me.info, priv.key; v4.key, v4.name, known_servers, v4-uploads.json) (default: the folder you typed the command in)',
   }),
   invite: value(text, {
     arg: 'LINK',
-    help: 'the invite link the owner of the server gave you (or its bare sfi1... token); only with --server ws://... (a bridge), kept in invite.link in the identity folder for later runs',
+    help: 'the invite link the owner of the server gave you (or its bare sfi1... token), through a bridge (--server ws://...) or over TCP with protocol 4; kept in invite.link in the identity folder for later runs through the bridge',
   }),
   protocol: value(oneOf(PROTOCOLS), {
     arg: '3|4|auto',
     default: 'auto' as Protocol,
-    help: 'protocol version: 4 (authenticated encryption, resumable, any size), 3 (the reference protocol), or auto: 4, falling back to 3 when the server does not speak it (default auto)',
+    help: "protocol version: 4 (authenticated encryption, resumable, any size), 3 (the reference protocol), or auto: 4, falling back to 3 when the server does not speak it, or when an invite's client slot is held by this folder's protocol 3 identity (default auto)",
   }),
   json: flag({
     help: 'one JSON object per file on stdout (name, path, size, crc, status, seconds, ...) for scripts',
@@ -58,11 +58,14 @@ export const USAGE = helpText(CLI_OPTIONS, {
   usage: `Usage: npm run client -- [--server HOST:PORT|ws://...] [--invite LINK] [--name NAME] [--dir FOLDER] [--json] [FILE...]
        npx sft-client [options] [FILE...]
 
-Sends files to a protocol v3 file server, encrypted with AES-256-CBC, and checks each
-file's CRC with the server. FILE...: files to send, one after another on one connection
-(default: line 3 of transfer.info, relative to --dir); after -- every argument is a file.`,
+Sends files to the file server, encrypted: with protocol 4 (AES-256-GCM records, the
+server's key pinned, resumable, each file's SHA-256 checked), or with protocol 3
+(AES-256-CBC, each file's CRC checked). FILE...: files to send, one after another on one
+connection (default: line 3 of transfer.info, relative to --dir); after -- every argument
+is a file.`,
   footer: `With no options it behaves like the reference client: it reads transfer.info, registers
-on the first run (writing me.info and priv.key), and reconnects on later runs.
+on the first run (writing me.info and priv.key, or v4.key and v4.name with protocol 4),
+and reconnects on later runs with the name kept there.
 
 Through a bridge in invite mode, pass --invite LINK once: it is checked before connecting
 (form and expiry), offered in the WebSocket handshake (never in the URL) and kept in

@@ -1,6 +1,8 @@
 /**
  * The CLI's protocol v4 files in its --dir folder, beside me.info:
  * - `v4.key`: the client's long-term Ed25519 key (PKCS #8, base64, 0600), made on first use;
+ * - `v4.name`: the name that key goes by (one line, 0600), kept once a server has welcomed it,
+ *   so later runs need no --name (the v3 me.info keeps its name the same way);
  * - `known_servers`: one line per server, `ADDRESS SHA256:fingerprint` (like SSH's
  *   known_hosts); a server is pinned on first use and a changed key is refused;
  * - `v4-uploads.json`: unfinished uploads (server, path, size, mtime -> upload ID and file
@@ -10,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from '../lib/crypto';
+import { MAX_CLIENT_NAME_BYTES } from '../lib/protocol/v4/constants';
+import { checkNameText } from '../lib/protocol/v4/messages';
 import { V4Error } from '../lib/v4/errors';
 import {
   exportSigningKey,
@@ -23,13 +27,16 @@ import { CliError } from './errors';
 export const V4_KEY_FILE = 'v4.key';
 export const KNOWN_SERVERS_FILE = 'known_servers';
 export const V4_UPLOADS_FILE = 'v4-uploads.json';
+export const V4_NAME_FILE = 'v4.name';
 const PRIVATE = 0o600;
 
 async function readOr(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: a folder on the way is a file, so there is no such file either.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new CliError('CLI_ERR_CONFIG', `Cannot read ${file}: ${(e as Error).message}.`, { cause: e });
   }
 }
@@ -71,6 +78,31 @@ export async function loadOrCreateV4Key(dir: string): Promise<{ key: KeyPairWith
   const key = await generateSigningKey(true);
   await writeAtomically(file, `${bytesToBase64(await exportSigningKey(key.privateKey))}\n`);
   return { key: await importSigningKey(base64ToBytes((await readFile(file, 'utf8')).trim())), created: true };
+}
+
+/** The name kept with the v4 key in `dir` (v4.name); null when none was kept yet. */
+export async function readV4Name(dir: string): Promise<string | null> {
+  const file = path.join(dir, V4_NAME_FILE);
+  const text = await readOr(file);
+  if (text === null) return null;
+  const name = text.trim();
+  try {
+    checkNameText(name, MAX_CLIENT_NAME_BYTES, false);
+  } catch (e) {
+    throw new CliError(
+      'CLI_ERR_CONFIG',
+      `${file} is malformed: ${(e as Error).message} Put the client name on its one line, or move it away and pass --name.`,
+      { cause: e },
+    );
+  }
+  return name;
+}
+
+/** Keeps `name` with the v4 key unless a name is kept already; true when it wrote v4.name. */
+export async function keepV4Name(dir: string, name: string): Promise<boolean> {
+  if ((await readV4Name(dir)) !== null) return false;
+  await writeAtomically(path.join(dir, V4_NAME_FILE), `${name}\n`);
+  return true;
 }
 
 export class KnownServers {

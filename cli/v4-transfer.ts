@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { ClientError } from '../lib/client';
 import { type Sha256, V4ClientSession, type V4Source } from '../lib/client/v4-session';
 import { bytesToHex } from '../lib/crypto';
@@ -18,7 +19,7 @@ import type { ServerAddress } from './args';
 import { describeAddress, openTransport } from './connect';
 import type { LocalFile } from './file-source';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
-import { KeptUploads, KnownServers, loadOrCreateV4Key } from './v4-store';
+import { KeptUploads, KnownServers, keepV4Name, loadOrCreateV4Key, V4_NAME_FILE } from './v4-store';
 
 /** Connection attempts per file after a cut (the first included). */
 export const V4_TRIES = 4;
@@ -116,6 +117,10 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
     }
     if (first) {
       say(`Connected to ${where} with protocol 4${s.registered ? ' (registered this key)' : ''}.`);
+      if (await keepV4Name(plan.dir, plan.name))
+        say(
+          `Kept the name "${plan.name}" with this key in ${path.join(plan.dir, V4_NAME_FILE)}: later runs need no --name.`,
+        );
       await plan.onWelcomed?.();
     }
     first = false;

@@ -8,22 +8,19 @@ import {
   expect,
   makeFile,
   readV4Store,
-  registerAndDismissOffer,
   sha256File,
   test,
-  uniqueName,
   uploadItem,
   v4StoredFile,
 } from './fixtures';
+import { expectStoredV4, newSender } from './support/v4-sender';
 
 test('v4: the file is stored byte-identical and the row shows the SHA-256 the server reports', async ({
   page,
   system,
   shot,
 }, testInfo) => {
-  const name = uniqueName('vera');
-  await page.goto(system.webUrl);
-  await registerAndDismissOffer(page, name);
+  const name = await newSender(page, system, 'vera');
   // Not a whole number of records: the last one is short.
   const f = makeFile(testInfo, 'v4-file.bin', 3 * 1024 * 1024 + 12_345);
   await chooseFiles(page, [f.path]);
@@ -34,9 +31,7 @@ test('v4: the file is stored byte-identical and the row shows the SHA-256 the se
   await expect(row.getByTestId('upload-sha256')).toHaveText(f.sha256);
   await shot('01-v4-verified');
 
-  const stored = v4StoredFile(system, name, 'v4-file.bin');
-  expect(stored?.Verified).toBe(1);
-  expect(await sha256File(system.server.storedPath(stored!))).toBe(f.sha256);
+  const stored = await expectStoredV4(system, name, 'v4-file.bin', f.sha256);
 
   // The v4 key is a non-extractable Ed25519 CryptoKey; the server's key is pinned for the bridge.
   const v4 = await readV4Store(page);
@@ -56,15 +51,12 @@ test('v4: the file is stored byte-identical and the row shows the SHA-256 the se
   await expect(uploadItem(page, 'v4-after-reload.bin')).toHaveAttribute('data-phase', 'verified', {
     timeout: 60_000,
   });
-  const again = v4StoredFile(system, name, 'v4-after-reload.bin');
-  expect(again?.ID.equals(stored!.ID)).toBe(true);
-  expect(await sha256File(system.server.storedPath(again!))).toBe(g.sha256);
+  const again = await expectStoredV4(system, name, 'v4-after-reload.bin', g.sha256);
+  expect(again.ID.equals(stored.ID)).toBe(true);
 });
 
 test('?protocol=3: the page speaks version 3 as before', async ({ page, system }, testInfo) => {
-  const name = uniqueName('otto');
-  await page.goto(`${system.webUrl}/?protocol=3`);
-  await registerAndDismissOffer(page, name);
+  const name = await newSender(page, system, 'otto', '?protocol=3');
   const f = makeFile(testInfo, 'v3-file.bin', 2 * 1024 * 1024 + 7);
   await chooseFiles(page, [f.path]);
   const row = uploadItem(page, 'v3-file.bin');

@@ -1,3 +1,4 @@
+export * from './bytes';
 export * from './client-id';
 export * from './close-codes';
 export * from './coded-error';

@@ -9,6 +9,7 @@
  *   server: ClientHello -> send ServerHello + Sealed(ServerAuth)
  *           Sealed(ClientAuth) -> verify signature -> done (Session; the caller sends Welcome)
  */
+import { concatBytes } from '../protocol/bytes';
 import { FrameType, MessageType, SUITE_1, V4ErrorCode } from '../protocol/v4/constants';
 import { encodeFrame, encodePreamble, type Frame } from '../protocol/v4/frames';
 import {
@@ -21,7 +22,7 @@ import {
   type Welcome,
 } from '../protocol/v4/messages';
 import { V4Error } from './errors';
-import { concat, handshakeKeys, sessionKeys, sharedSecret, Transcript } from './key-schedule';
+import { handshakeKeys, sessionKeys, sharedSecret, Transcript } from './key-schedule';
 import { generateEphemeralKey, type KeyPairWithRaw, sign, verify } from './keys';
 import { RecordOpener, RecordSealer } from './record-layer';
 import { Session, throwIfPeerError } from './session';
@@ -93,7 +94,7 @@ export class ClientHandshake {
     this.#transcript.add(preamble);
     this.#transcript.add(hello);
     this.#state = 'hello';
-    return concat(preamble, hello);
+    return concatBytes([preamble, hello]);
   }
 
   /** Feeds one received frame; returns the bytes to send, and the result once established. */
@@ -139,7 +140,7 @@ export class ClientHandshake {
     const m = decodeMessage(plain);
     if (m.type !== MessageType.ServerAuth) throw new V4Error('V4_ERR_STATE', 'Expected ServerAuth.');
     const th1 = await this.#transcript.hash();
-    const signed = concat(SERVER_SIGNATURE_CONTEXT, th1, m.serverKey);
+    const signed = concatBytes([SERVER_SIGNATURE_CONTEXT, th1, m.serverKey]);
     if (!(await verify(m.serverKey, m.signature, signed)))
       throw new V4Error('V4_ERR_HANDSHAKE', "The server's signature does not verify.");
     await this.#opts.checkServerKey(m.serverKey);
@@ -151,7 +152,10 @@ export class ClientHandshake {
     const auth = encodeMessage({
       type: MessageType.ClientAuth,
       clientKey: identity.publicRaw,
-      signature: await sign(identity.privateKey, concat(CLIENT_SIGNATURE_CONTEXT, th2, identity.publicRaw)),
+      signature: await sign(
+        identity.privateKey,
+        concatBytes([CLIENT_SIGNATURE_CONTEXT, th2, identity.publicRaw]),
+      ),
       name: this.#opts.name,
       invite: this.#opts.invite ?? '',
     });
@@ -221,12 +225,15 @@ export class ServerHandshake {
     const auth = encodeMessage({
       type: MessageType.ServerAuth,
       serverKey: identity.publicRaw,
-      signature: await sign(identity.privateKey, concat(SERVER_SIGNATURE_CONTEXT, th1, identity.publicRaw)),
+      signature: await sign(
+        identity.privateKey,
+        concatBytes([SERVER_SIGNATURE_CONTEXT, th1, identity.publicRaw]),
+      ),
     });
     this.#transcript.add(auth);
     const sealed = await new RecordSealer(keys.server).seal(auth);
     this.#state = 'client-auth';
-    return concat(serverHello, sealed);
+    return concatBytes([serverHello, sealed]);
   }
 
   async #onAuth(body: Uint8Array): Promise<ServerResult> {
@@ -236,7 +243,7 @@ export class ServerHandshake {
     const th2 = await this.#transcript.hash();
     let ok = false;
     try {
-      ok = await verify(m.clientKey, m.signature, concat(CLIENT_SIGNATURE_CONTEXT, th2, m.clientKey));
+      ok = await verify(m.clientKey, m.signature, concatBytes([CLIENT_SIGNATURE_CONTEXT, th2, m.clientKey]));
     } catch (e) {
       throw new V4Error('V4_ERR_HANDSHAKE', "The client's key cannot be used.", { cause: e });
     }

@@ -2,21 +2,12 @@
  * The v4 key schedule (docs/PROTOCOL.md, "Key schedule"): the X25519 shared secret, the
  * transcript hash, and every key derived from them with HKDF-SHA256.
  */
+import { concatBytes } from '../protocol/bytes';
 import { IV_SIZE, KEY_SIZE, STREAM_PREFIX_SIZE } from '../protocol/v4/constants';
 import { V4Error } from './errors';
 import { bs, subtle } from './keys';
 
 const ascii = new TextEncoder();
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle().digest('SHA-256', bs(data)));
@@ -40,7 +31,7 @@ export async function hkdf(
 
 /** "sft4 " + label, the info of every derivation. */
 export function label(text: string, ...rest: Uint8Array[]): Uint8Array {
-  return concat(ascii.encode(`sft4 ${text}`), ...rest);
+  return concatBytes([ascii.encode(`sft4 ${text}`), ...rest]);
 }
 
 /** X25519 of our ephemeral private key and the peer's raw public key; refuses the all-zero result. */
@@ -117,7 +108,7 @@ export async function streamKeys(
 
 /** What the server keeps to recognise the file key of a resumed upload. */
 export function fileKeyCheck(fileKey: Uint8Array): Promise<Uint8Array> {
-  return sha256(concat(label('file key check'), fileKey));
+  return sha256(concatBytes([label('file key check'), fileKey]));
 }
 
 /** The running transcript: bytes as sent, hashed at the points the schedule needs. */
@@ -127,6 +118,6 @@ export class Transcript {
     this.#parts.push(bytes.slice());
   }
   hash(): Promise<Uint8Array> {
-    return sha256(concat(...this.#parts));
+    return sha256(concatBytes(this.#parts));
   }
 }

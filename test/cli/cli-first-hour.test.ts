@@ -138,6 +138,10 @@ describe('.gitignore', () => {
       'transfer.info',
       'sub/dir/me.info',
       'sub/priv.key',
+      'v4.key',
+      'sub/v4.name',
+      'v4-uploads.json',
+      'sub/known_servers',
       'data/x.db',
       'bench-results/r.json',
     ];

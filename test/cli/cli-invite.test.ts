@@ -6,59 +6,33 @@
  * server, is a usage error (exit 2) before any connection. (--protocol auto uses v4 through the
  * bridge; test/v4/bridge-access.test.ts has v4's side.)
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inviteLink } from '../../lib/invite';
-import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
-import { killCliRuns, runCli } from '../support/cli-process';
+import type { SpawnedBridge } from '../bridge/helpers';
+import { runCli } from '../support/cli-process';
+import { type InviteSystem, startInviteSystem } from '../support/invite-system';
 import { makeInviteKeys, mintInvite, type TestInviteKeys } from '../support/invites';
-import { type Listening, runPart, spawnPart } from '../support/processes';
+import type { Listening } from '../support/processes';
 
-let tmp: string;
+let sys: InviteSystem;
 /** Another key than the server's: its tokens are forged here. */
 let keys: TestInviteKeys;
-let data: string;
 let server: Listening;
 let bridge: SpawnedBridge;
 let ws: string;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli-invite-'));
-  keys = await makeInviteKeys(tmp);
-  data = path.join(tmp, 'data');
-  server = await spawnPart('server', ['--port', '0', '--data', data]);
-  bridge = await spawnBridge([
-    '--target',
-    `127.0.0.1:${server.port}`,
-    '--access',
-    'invite',
-    '--invite-key',
-    path.join(data, 'invite.pub'),
-  ]);
+  // The server open (a loopback TCP client needs no invite), the bridge in invite mode.
+  sys = await startInviteSystem({ prefix: 'sft-cli-invite-', serverAccess: 'open' });
+  ({ server, bridge } = sys);
+  keys = await makeInviteKeys(sys.tmp);
   ws = bridge.url;
 });
-afterAll(async () => {
-  killCliRuns();
-  await bridge?.stop();
-  await server?.stop();
-  await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => sys?.stop());
 
-/** A link from the server's own `invite create`, and its invite ID. */
-function serverInvite(): { link: string; token: string; id: string } {
-  const made = JSON.parse(runPart('server', ['invite', 'create', '--data', data, '--json']).trim());
-  const link = String(made.link);
-  return { link, token: link.split('#invite=')[1]!, id: String(made.id) };
-}
-
-async function folder(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmp, `${name}-`));
-  await writeFile(path.join(dir, 'a.bin'), randomBytes(70_000));
-  return dir;
-}
+const folder = async (name: string) => (await sys.folder(name)).dir;
 
 const invitedLines = (id: string) =>
   bridge.lines.filter((l) => l.event === 'connection' && l.inviteId === id && l.closeCode === 1000);
@@ -66,7 +40,7 @@ const invitedLines = (id: string) =>
 describe('CLI --invite through the bridge', () => {
   it('uploads with a link, keeps it in invite.link (0600), and a later run uses it', async () => {
     const dir = await folder('dana');
-    const { token, id } = serverInvite();
+    const { token, id } = sys.createInvite();
     // Any page URL: the CLI reads the token from the fragment.
     const link = inviteLink('https://files.example.org/', token);
     const first = await runCli(['--server', ws, '--name', 'dana', '--invite', link, 'a.bin'], dir);
@@ -81,8 +55,8 @@ describe('CLI --invite through the bridge', () => {
     // The token is never in the bridge's log; its ID is.
     expect(bridge.output()).not.toContain(token.split('.')[2]);
 
-    // (v4 keeps no name beside v4.key: --name again.)
-    const second = await runCli(['--server', ws, '--name', 'dana', 'a.bin'], dir);
+    // The name is kept beside v4.key: no --name needed.
+    const second = await runCli(['--server', ws, 'a.bin'], dir);
     expect(second.stderr).toContain('with protocol 4.');
     expect(second.code).toBe(0);
     expect(second.stderr).not.toContain('Kept the invite');
@@ -98,7 +72,7 @@ describe('CLI --invite through the bridge', () => {
 
   it('a forged or (on the bridge) refused invite: a sentence, exit 1, the kept invite not replaced', async () => {
     const dir = await folder('eve');
-    const good = serverInvite().token;
+    const good = sys.createInvite().token;
     await writeFile(path.join(dir, 'invite.link'), `${good}\n`, { mode: 0o600 });
     const forged = await mintInvite(keys.privateKey);
     const run = await runCli(['--server', ws, '--name', 'eve', '--invite', forged, 'a.bin'], dir);
@@ -117,7 +91,7 @@ describe('CLI --invite through the bridge', () => {
     const dir = await folder('frank');
     const now = Math.floor(Date.now() / 1000);
     const expired = await mintInvite(keys.privateKey, { iat: now - 100, exp: now - 1 });
-    const good = serverInvite().token;
+    const good = sys.createInvite().token;
     const before = bridge.lines.filter((l) => l.event === 'connection').length;
     const cases: [string[], RegExp][] = [
       [['--server', ws, '--invite', 'https://x.example/#nothing'], /--invite is not a usable invite/],

@@ -4,56 +4,35 @@
  * and prints the SHA-256; an invite link from `invite create` carries the server key's
  * fingerprint, which the first connection checks and pins; a link naming another key is
  * refused with the changed-key warning naming both, nothing sent; over direct TCP the
- * invite goes in ClientAuth and binds the key.
+ * invite goes in ClientAuth and binds the key; with a protocol 3 identity holding the invite's
+ * one client slot, auto sends with protocol 3 as that identity and says why, and --protocol 4
+ * fails saying how to proceed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintFromLink, inviteLink, tokenFromLink } from '../../lib/invite';
-import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
-import { killCliRuns, runCli } from '../support/cli-process';
+import type { SpawnedBridge } from '../bridge/helpers';
+import { runCli } from '../support/cli-process';
 import { forgedToken } from '../support/invite-helpers';
-import { type Listening, runPart, spawnPart } from '../support/processes';
+import { type InviteSystem, startInviteSystem } from '../support/invite-system';
+import { type Listening, runPart } from '../support/processes';
 import { queryDb } from '../support/server-state';
 
-let tmp: string;
+let sys: InviteSystem;
 let data: string;
 let server: Listening;
 let bridge: SpawnedBridge;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(tmpdir(), 'sft-cli4-invite-'));
-  data = path.join(tmp, 'data');
-  server = await spawnPart('server', ['--port', '0', '--data', data, '--access', 'invite']);
-  bridge = await spawnBridge([
-    '--target',
-    `127.0.0.1:${server.port}`,
-    '--access',
-    'invite',
-    '--invite-key',
-    path.join(data, 'invite.pub'),
-  ]);
+  sys = await startInviteSystem({ prefix: 'sft-cli4-invite-' });
+  ({ data, server, bridge } = sys);
 });
-afterAll(async () => {
-  killCliRuns();
-  await bridge?.stop();
-  await server?.stop();
-  await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => sys?.stop());
 
-function serverInvite(): { link: string; id: string; fingerprint: string } {
-  const made = JSON.parse(runPart('server', ['invite', 'create', '--data', data, '--json']).trim());
-  return { link: String(made.link), id: String(made.id), fingerprint: String(made.fingerprint) };
-}
-
-async function folder(name: string, size = 300_000): Promise<{ dir: string; bytes: Buffer }> {
-  const dir = await mkdtemp(path.join(tmp, `${name}-`));
-  const bytes = randomBytes(size);
-  await writeFile(path.join(dir, 'a.bin'), bytes);
-  return { dir, bytes };
-}
+/** 300 000 bytes: several records. */
+const folder = (name: string) => sys.folder(name, 300_000);
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const boundTo = (sha256: string) =>
@@ -66,7 +45,7 @@ const boundTo = (sha256: string) =>
 describe('CLI protocol 4 with invites', () => {
   it('through the bridge: auto speaks 4, prints the SHA-256, checks and pins the fingerprint the link carries', async () => {
     const { dir, bytes } = await folder('gina');
-    const inv = serverInvite();
+    const inv = sys.createInvite();
     expect(inv.fingerprint).toBe(server.event.fingerprint);
     expect(fingerprintFromLink(inv.link)).toBe(inv.fingerprint);
     const run = await runCli(['--server', bridge.url, '--name', 'gina', '--invite', inv.link, 'a.bin'], dir);
@@ -88,7 +67,7 @@ describe('CLI protocol 4 with invites', () => {
 
   it('a link naming another server key is refused with the changed-key warning, nothing sent or pinned', async () => {
     const { dir, bytes } = await folder('hugo');
-    const inv = serverInvite();
+    const inv = sys.createInvite();
     const wrong = 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
     const link = inviteLink('https://files.example.org/', tokenFromLink(inv.link), wrong);
     for (const server of [bridge.url, `127.0.0.1:${serverPort()}`]) {
@@ -104,7 +83,7 @@ describe('CLI protocol 4 with invites', () => {
 
   it('over direct TCP the invite goes in ClientAuth: the key is bound; a forged one is refused (5)', async () => {
     const { dir, bytes } = await folder('ivy');
-    const inv = serverInvite();
+    const inv = sys.createInvite();
     const tcp = `127.0.0.1:${serverPort()}`;
     const run = await runCli(['--server', tcp, '--name', 'ivy', '--invite', inv.link, 'a.bin'], dir);
     expect(run.code, run.stderr).toBe(0);
@@ -118,6 +97,50 @@ describe('CLI protocol 4 with invites', () => {
     expect(forged.stderr).toContain('This invite is not valid (forged, expired or revoked).');
   });
 });
+
+describe('CLI auto with an invite whose client slot a protocol 3 identity holds', () => {
+  it('auto sends with protocol 3 as that identity and says why; --protocol 4 fails saying how to proceed', async () => {
+    const { dir } = await folder('kim');
+    await writeFile(path.join(dir, 'b.bin'), randomBytes(60_000));
+    const inv = sys.createInvite();
+    const v3 = await runCli(
+      ['--server', bridge.url, '--protocol', '3', '--name', 'kim', '--invite', inv.link, 'a.bin'],
+      dir,
+    );
+    expect(v3.code, v3.stderr).toBe(0);
+    expect(v3.stderr).toContain('Registered with');
+    const slotHolder = clientsOf(inv.id);
+    expect(slotHolder).toHaveLength(1);
+
+    // No --name (me.info has it), the kept invite.link: v4's new key finds no slot (Error 5).
+    const auto = await runCli(['--server', bridge.url, 'b.bin'], dir);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toContain(
+      `This invite's client slot is held by your protocol 3 identity (${path.join(dir, 'me.info')}); sending with protocol 3 on a new connection.`,
+    );
+    expect(auto.stderr).toContain('Reconnected to');
+    expect(auto.stdout).toMatch(/^b\.bin {2}60000 bytes {2}CRC \d+ {2}verified/);
+    // The file is the v3 identity's; the invite still has the one client.
+    expect(clientsOf(inv.id)).toEqual(slotHolder);
+    expect(
+      queryDb(
+        data,
+        "SELECT 1 FROM files WHERE FileName = 'b.bin' AND ID = (SELECT ID FROM clients WHERE Name = 'kim')",
+      ),
+    ).toHaveLength(1);
+
+    const forced = await runCli(['--server', bridge.url, '--protocol', '4', 'b.bin'], dir);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toContain('This invite is not valid');
+    expect(forced.stderr).toContain('held by your protocol 3 identity');
+    expect(forced.stderr).toContain('with --protocol 3 (or auto, the default)');
+  });
+});
+
+const clientsOf = (inviteId: string) =>
+  queryDb<{ ID: Buffer }>(data, 'SELECT ID FROM clients WHERE InviteID = ?', inviteId).map((r) =>
+    r.ID.toString('hex'),
+  );
 
 function serverPort(): number {
   return server.port;

@@ -2,45 +2,19 @@
  * The CLI with protocol 4 (the default, `--protocol auto`) against the real server process:
  * SHA-256 printed and equal to the stored file's, the server key pinned in known_servers,
  * a changed key refused with a warning, fallback to protocol 3 for a server that does not
- * speak 4, resume within one run and on a later run.
+ * speak 4, resume within one run and on a later run, the name kept with the v4 key (v4.name).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Listening, spawnPart } from '../support/processes';
+import { killCliRuns, runCli } from '../support/cli-process';
+import { type Listening, runPart, spawnPart } from '../support/processes';
 import { queryDb } from '../support/server-state';
 import { startV3OnlyFront, startV4Proxy } from '../support/v4-proxy';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'cli/bin.mjs');
 const MIB = 1024 * 1024;
-const children = new Set<ChildProcess>();
-
-function runCli(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let tmp: string;
@@ -66,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  for (const c of children) c.kill('SIGKILL');
+  killCliRuns();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
@@ -83,10 +57,48 @@ describe('CLI protocol 4', () => {
     expect(run.stderr).toContain(`Pinned the key of 127.0.0.1:${server.port} on first use`);
     expect((await stat(path.join(dir, 'v4.key'))).mode & 0o777).toBe(0o600);
     // --json carries the hash too; a second run reuses the identity and the pin.
-    const again = await runCli(['--server', `127.0.0.1:${server.port}`, '--json', 'résumé.bin'], dir).catch(
-      () => null,
-    );
-    expect(again).not.toBeNull();
+    const again = await runCli(['--server', `127.0.0.1:${server.port}`, '--json', 'résumé.bin'], dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      name: 'résumé.bin',
+      status: 'verified',
+      sha256: sha(bytes),
+      protocol: 4,
+    });
+    expect(again.stderr).not.toContain('Pinned');
+  });
+
+  it('keeps the name with the v4 key: a later run needs no --name; another --name is refused (exit 2)', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'e-'));
+    await makeFile(dir, 'one.bin', 1000);
+    await makeFile(dir, 'two.bin', 2000);
+    const at = `127.0.0.1:${server.port}`;
+    const kept = path.join(dir, 'v4.name');
+    const first = await runCli(['--server', at, '--name', 'erin', 'one.bin'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`Kept the name "erin" with this key in ${kept}`);
+    expect(await readFile(kept, 'utf8')).toBe('erin\n');
+    expect((await stat(kept)).mode & 0o777).toBe(0o600);
+
+    const second = await runCli(['--server', at, 'two.bin'], dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`Connected to ${at} with protocol 4.`);
+    expect(second.stderr).not.toContain('Kept the name');
+    // One client on the server, under the kept name, holds both files.
+    const listed = runPart('server', ['files', '--data', data])
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { fileName: string; client: string; clientId: string })
+      .filter((f) => f.fileName === 'one.bin' || f.fileName === 'two.bin');
+    expect(listed).toHaveLength(2);
+    expect(new Set(listed.map((f) => f.clientId)).size).toBe(1);
+    expect(listed[0]!.client).toMatch(/^erin \[v4 /);
+
+    const other = await runCli(['--server', at, '--name', 'frank', 'two.bin'], dir);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`${kept} holds the protocol 4 identity (v4.key) of "erin", not "frank".`);
+    expect(other.stderr).toContain('Use another --dir for "frank", or drop --name to send as "erin".');
+    expect(await readFile(kept, 'utf8')).toBe('erin\n');
   });
 
   it('refuses a changed server key with a warning naming both fingerprints, sending nothing', async () => {

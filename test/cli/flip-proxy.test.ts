@@ -1,6 +1,6 @@
 /** The fault injector itself: it must flip exactly the chosen byte however the stream is split. */
 import { describe, expect, it } from 'vitest';
-import { encodeRequest, encodeSendFilePrefix, RequestCode } from '../../lib/protocol';
+import { concatBytes, encodeRequest, encodeSendFilePrefix, RequestCode } from '../../lib/protocol';
 import { createRequestCorrupter } from '../support/flip-proxy';
 
 const clientId = new Uint8Array(16).fill(7);
@@ -30,16 +30,6 @@ function sequence(contentSize: number, packetSize: number, first = 1): Uint8Arra
   return frames;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Offsets in `stream` where `a` and `b` differ. */
 function diff(a: Uint8Array, b: Uint8Array): number[] {
   const out: number[] = [];
@@ -53,7 +43,7 @@ function streamOffset(off: number, packetSize: number, base = 0): number {
 }
 
 describe('flip proxy corrupter', () => {
-  const original = concat([...sequence(1000, 300), ...sequence(1000, 300), ...sequence(1000, 300)]);
+  const original = concatBytes([...sequence(1000, 300), ...sequence(1000, 300), ...sequence(1000, 300)]);
   const seqLen = original.length / 3;
 
   it.each([1, 2, 7, 23, 290, 301, 4096])(
@@ -72,7 +62,7 @@ describe('flip proxy corrupter', () => {
   it('counts sequences that start at packet 0', () => {
     const stats = { corrupted: 0, sequences: 0 };
     const corrupt = createRequestCorrupter({ flipOffset: 0 }, stats);
-    const from0 = concat(sequence(1000, 300, 0));
+    const from0 = concatBytes(sequence(1000, 300, 0));
     const stream = from0.slice();
     corrupt(stream);
     expect(stats).toEqual({ corrupted: 1, sequences: 1 });

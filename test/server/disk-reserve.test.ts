@@ -6,11 +6,10 @@
  * system with a reserve derived from its free space.
  */
 
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statfsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ResponseCode } from '../../lib/protocol';
 import {
   fileFrames,
@@ -24,22 +23,9 @@ import {
   until,
   upload,
 } from '../support/hostile';
-import { tempDir, tryMountTmpfs } from '../support/server-helpers';
+import { smallDataDisk } from '../support/small-disk';
 
-const work = tempDir('sft-reserve-');
-const data = join(work.path, 'data');
-mkdirSync(data);
-const mounted = tryMountTmpfs(data, '64m');
-if (!mounted) console.warn('disk-reserve.test.ts: cannot mount a tmpfs here; using the real file system.');
-afterAll(() => {
-  if (mounted) execFileSync('umount', ['-l', data]);
-  work.remove();
-});
-
-const free = () => {
-  const s = statfsSync(data);
-  return s.bavail * s.bsize;
-};
+const { data, mounted, free } = smallDataDisk('sft-reserve-', '64m', 'disk-reserve.test.ts');
 
 describe('--disk-reserve', () => {
   it('the default reserve refuses an upload on a small file system', async () => {

@@ -149,16 +149,8 @@ export function chunkBy(bytes: Uint8Array, sizes: readonly number[]): Uint8Array
   return chunks;
 }
 
-/** Concatenates byte arrays. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** Concatenates byte arrays (the core's own, for the tests that import it from here). */
+export { concatBytes } from '../../lib/protocol/bytes';
 
 /** One mutation of an encoded frame or stream, applied by `mutate`. */
 export type Mutation =

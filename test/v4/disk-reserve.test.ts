@@ -4,30 +4,16 @@
  * no more than the room above the reserve; an upload past it is refused at UploadStart
  * (Error 14, not fatal) before a byte is written, and the next small file is stored.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileRows, MiB, serverLog, startServerProcess } from '../support/hostile';
-import { tempDir, tryMountTmpfs } from '../support/server-helpers';
+import { smallDataDisk } from '../support/small-disk';
 import { fileSource, newIdentity, nodeSha256, openV4, refusedCode } from '../support/v4-client';
 
-const work = tempDir('sft-v4-reserve-');
-const data = join(work.path, 'data');
-mkdirSync(data);
-const mounted = tryMountTmpfs(data, '64m');
-if (!mounted) console.warn('v4 disk-reserve: cannot mount a tmpfs here; using the real file system.');
-afterAll(() => {
-  if (mounted) execFileSync('umount', ['-l', data]);
-  work.remove();
-});
-
-const free = () => {
-  const s = statfsSync(data);
-  return s.bavail * s.bsize;
-};
+const { work, data, mounted, free } = smallDataDisk('sft-v4-reserve-', '64m', 'v4 disk-reserve');
 
 describe('--disk-reserve with protocol v4', () => {
   it('refuses an upload past the reserve at UploadStart (14), nothing written; a small one is stored', async () => {
@@ -38,13 +24,13 @@ describe('--disk-reserve with protocol v4', () => {
       const s = await openV4(srv.port, await newIdentity());
       expect(s.maxFileSize).toBeLessThan(size);
       expect(s.maxFileSize).toBeLessThanOrEqual(free() - reserve);
-      const big = join(work.path, 'big.bin');
+      const big = join(work, 'big.bin');
       writeFileSync(big, randomBytes(size));
       expect(await refusedCode(s.upload(fileSource(big), { hash: nodeSha256 }))).toBe(
         V4ErrorCode.StorageFailed,
       );
       expect(readdirSync(join(data, 'partial')).filter((n) => !n.endsWith('.expired'))).toEqual([]);
-      const small = join(work.path, 'small.bin');
+      const small = join(work, 'small.bin');
       writeFileSync(small, randomBytes(MiB));
       expect((await s.upload(fileSource(small), { hash: nodeSha256 })).size).toBe(MiB);
       await s.close();

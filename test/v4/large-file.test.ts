@@ -9,18 +9,16 @@
  * Size: SFT_LARGE_TEST_MIB MiB. In `npm test` 4160 (4 GiB + 64 MiB, the least that crosses
  * 32 bits: about 75 s here); `npm run test:large` sends 5 GiB (91 s here, 66 s of it the upload).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { killCliRuns, runCli } from '../support/cli-process';
 import { type Listening, spawnPart } from '../support/processes';
 import { queryDb } from '../support/server-state';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'cli/bin.mjs');
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.SFT_LARGE_TEST_MIB ?? 4160) * MiB + 12_345; // a short last record
 const FOUR_GIB = 4 * 1024 * MiB;
@@ -29,10 +27,9 @@ const RSS_GROWTH_LIMIT_MIB = 64;
 
 let tmp: string | undefined;
 let server: Listening | undefined;
-let cli: ChildProcess | undefined;
 
 afterAll(async () => {
-  cli?.kill('SIGKILL');
+  killCliRuns();
   await server?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -54,26 +51,6 @@ async function sha256Of(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
   return h.digest('hex');
-}
-
-function runCli(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    cli = child;
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 it(`stores a ${(SIZE / 1024 / MiB).toFixed(1)} GiB file from the CLI over protocol 4 byte for byte, memory flat`, {

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../bytes';
 import {
   CLIENT_TO_SERVER_FRAMES,
   FrameType,
@@ -14,23 +15,13 @@ import {
 import { FrameDecoder } from './frame-decoder';
 import { encodeFrame, encodeFrameHeader, encodePreamble } from './frames';
 
-const concat = (...p: Uint8Array[]) => {
-  const out = new Uint8Array(p.reduce((n, x) => n + x.length, 0));
-  let at = 0;
-  for (const x of p) {
-    out.set(x, at);
-    at += x.length;
-  }
-  return out;
-};
-
-const STREAM = concat(
+const STREAM = concatBytes([
   encodePreamble(),
   encodeFrame(FrameType.ClientHello, new Uint8Array(34).fill(1)),
   encodeFrame(FrameType.Sealed, new Uint8Array(40).fill(2)),
   encodeFrame(FrameType.Chunk, new Uint8Array(1000).fill(3)),
   encodeFrame(FrameType.Chunk, new Uint8Array(16).fill(4)),
-);
+]);
 
 const server = () => new FrameDecoder({ allowed: CLIENT_TO_SERVER_FRAMES, preamble: true });
 

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ClientError } from '../lib/client';
+import { V4ErrorCode } from '../lib/protocol/v4/constants';
+import { protocol3Fallback, withHint } from './protocol-fallback';
+
+const refused = (wireCode: number) => new ClientError('CLIENT_ERR_V4_REFUSED', 'Refused.', { wireCode });
+const both = { dir: '/d', invite: {}, identity: {} };
+
+describe('when auto sends with protocol 3', () => {
+  it('a server without 4: the reference packet shape, no hint for --protocol 4', () => {
+    const f = protocol3Fallback(
+      new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.'),
+      {
+        ...both,
+        invite: null,
+        identity: null,
+      },
+    );
+    expect(f).toEqual({
+      line: 'The server speaks protocol version 3 only. Using protocol 3 on a new connection.',
+      ours: false,
+    });
+  });
+
+  it('Error 5 under an invite with a v3 identity: our server, one line, a hint for --protocol 4', () => {
+    const f = protocol3Fallback(refused(V4ErrorCode.InviteInvalid), both);
+    expect(f?.ours).toBe(true);
+    expect(f?.line).toBe(
+      "This invite's client slot is held by your protocol 3 identity (/d/me.info); sending with protocol 3 on a new connection.",
+    );
+    const hinted = withHint(refused(V4ErrorCode.InviteInvalid), f!.forced!);
+    expect(hinted.message).toMatch(/^Refused\. This invite's client slot is most likely held .*--protocol 3/);
+    expect(hinted.details.wireCode).toBe(V4ErrorCode.InviteInvalid);
+  });
+
+  it('no fallback without an invite, without a v3 identity, for other refusals or errors', () => {
+    expect(protocol3Fallback(refused(V4ErrorCode.InviteInvalid), { ...both, invite: null })).toBeNull();
+    expect(protocol3Fallback(refused(V4ErrorCode.InviteInvalid), { ...both, identity: null })).toBeNull();
+    expect(protocol3Fallback(refused(V4ErrorCode.InviteRequired), both)).toBeNull();
+    expect(protocol3Fallback(refused(V4ErrorCode.RateLimited), both)).toBeNull();
+    expect(protocol3Fallback(new ClientError('CLIENT_ERR_UNREACHABLE', 'No.'), both)).toBeNull();
+    expect(protocol3Fallback(new Error('x'), both)).toBeNull();
+  });
+});
