@@ -26,6 +26,16 @@ export function inviteRefusal(closed: CloseInfo): string | undefined {
   return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
 }
 
+/**
+ * Why a protocol v4 identity cannot connect: its key is the identity, and a v3 connection
+ * would need another (so the page says so rather than silently registering anew).
+ */
+export function needsV4(why: 'server' | 'forced'): string {
+  return why === 'server'
+    ? 'This browser’s identity uses protocol version 4, but the server answered as a version 3 server, so nothing can be sent as it there. Ask whoever runs the server, or forget this identity to register a version 3 one.'
+    : 'This browser’s identity uses protocol version 4, but this page’s address asks for version 3 (?protocol=3). Open the page without it.';
+}
+
 /** Maps a connect-time failure to what the page tells the person. */
 export function connectProblem(
   e: unknown,

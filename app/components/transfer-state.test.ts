@@ -39,7 +39,13 @@ function setup(
     protocol?: 3 | 4 | 'auto';
   } = {},
 ) {
-  const invites = { stored: opts.storedInvite, address: opts.address, taken: 0 };
+  const invites = {
+    stored: opts.storedInvite,
+    server: undefined as string | undefined,
+    address: opts.address,
+    taken: 0,
+  };
+  const fingerprints = { key: null as string | null, server: null as string | null };
   const posted: ToWorker[] = [];
   const timers: Timer[] = [];
   const records: UploadRecord[] = [];
@@ -70,13 +76,19 @@ function setup(
       if (fx.forgetFails) throw new BrowserError('BROWSER_ERR_STORAGE', 'Blocked.');
       fx.forgotten++;
     },
-    loadInvite: async () => invites.stored,
-    saveInvite: async (token) => {
-      invites.stored = token;
+    loadInvite: async () =>
+      invites.stored === undefined
+        ? undefined
+        : { token: invites.stored, ...(invites.server ? { server: invites.server } : {}) },
+    saveInvite: async (kept) => {
+      invites.stored = kept.token;
+      invites.server = kept.server;
     },
     forgetInvite: async () => {
       invites.stored = undefined;
+      invites.server = undefined;
     },
+    v4Fingerprints: async () => ({ ...fingerprints }),
     forgetPin: async (address) => {
       pinsForgotten.push(address);
     },
@@ -124,6 +136,7 @@ function setup(
     pinsForgotten,
     fx,
     invites,
+    fingerprints,
     worker: (msg: FromWorker) => toPage(msg),
     crash: (e: Error) => crash(e),
     /** Lets promise callbacks (IndexedDB answers) run. */

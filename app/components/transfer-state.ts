@@ -6,7 +6,7 @@
  */
 import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
-import type { StoredIdentity } from '@/browser/identity-store';
+import { identityProtocol, type StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import {
   applyProgress,
@@ -22,9 +22,9 @@ import {
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
 import type { ProtocolChoice } from '@/browser/v4-rules';
-import { formatMeInfo } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
 import { validateClientName } from '@/lib/protocol';
+import { identityAfterConnect, meInfoAfterConnect } from './identity-rules';
 import { inviteToOffer, overInviteLikely, readInvite, sentUnder, usableInvite } from './invite-rules';
 import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
@@ -84,6 +84,7 @@ export class TransferModel {
       inviteProblem: null,
       inviteSent: { files: 0, bytes: 0 },
       identity: undefined,
+      fingerprints: { key: null, server: null },
       conn: { kind: 'starting' },
       protocol: null,
       items: [],
@@ -130,11 +131,12 @@ export class TransferModel {
       ([id, stored]) => {
         d.clearTimeout(this.#storageTimer);
         if (run !== this.#run) return;
-        const kept = stored ? readInvite(stored) : undefined;
+        const kept = stored ? readInvite(stored.token, stored.server) : undefined;
         if (kept && 'payload' in kept) this.#set({ invite: kept });
         if (this.#fromAddress) this.#takeInvite(this.#fromAddress);
         this.#fromAddress = '';
         this.#set({ identity: id ?? null });
+        void this.#refreshFingerprints();
         if (id) this.#connectStored(id);
         else this.#set({ conn: { kind: 'idle' } });
       },
@@ -178,7 +180,8 @@ export class TransferModel {
     addFiles: (files) => {
       const all = [...files];
       // Protocol v4 has 64-bit sizes: the 4 GiB refusal is v3's only.
-      const v4 = this.#state.protocol === 4 || this.#protocol === 4;
+      const id = this.#state.identity;
+      const v4 = this.#state.protocol === 4 || this.#protocol === 4 || (!!id && identityProtocol(id) === 4);
       const refuse = (f: File) => !v4 && tooLarge(f);
       const refused = all.filter(refuse).map((f) => ({ name: f.name, size: f.size }));
       const added = markReplacing(
@@ -238,6 +241,14 @@ export class TransferModel {
     this.#post({ type: 'upload', id: next.id, file: next.file });
   }
 
+  async #refreshFingerprints(): Promise<void> {
+    try {
+      this.#set({ fingerprints: await this.#deps.v4Fingerprints(this.#state.bridgeUrl) });
+    } catch {
+      // Shown for reference only; the connection checks the pin itself.
+    }
+  }
+
   async #refreshHistory(): Promise<void> {
     try {
       this.#records = await this.#deps.listUploadRecords();
@@ -259,7 +270,9 @@ export class TransferModel {
     }
     this.#set({ invite: found, inviteProblem: null });
     this.#deps
-      .saveInvite(found.token)
+      .saveInvite(
+        found.server === undefined ? { token: found.token } : { token: found.token, server: found.server },
+      )
       .catch((e: unknown) =>
         this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } }),
       );
@@ -287,10 +300,17 @@ export class TransferModel {
       url: this.#state.bridgeUrl,
       name: id.name,
       clientId: id.clientId,
-      privateKey: id.privateKey,
+      ...(id.privateKey ? { privateKey: id.privateKey } : {}),
       invite,
       ...this.#forced(),
+      ...this.#linkFingerprint(),
     });
+  }
+
+  /** The invite link's server fingerprint, for the worker to check the first v4 connection against. */
+  #linkFingerprint(): { serverFingerprint?: string } {
+    const server = this.#state.invite?.server;
+    return server === undefined ? {} : { serverFingerprint: server };
   }
 
   #store(id: StoredIdentity): void {
@@ -311,22 +331,12 @@ export class TransferModel {
         this.#failures = 0;
         this.#deps.clearTimeout(this.#retryTimer);
         this.#registering = false;
-        if (msg.via === 'register' && msg.privateKey && msg.privateKeyPkcs8) {
-          const { name, clientId } = msg;
-          this.#set({
-            meInfo: {
-              name,
-              text: formatMeInfo({ name, clientId, privateKeyPkcs8: msg.privateKeyPkcs8 }),
-              downloaded: false,
-            },
-          });
-          const createdAt = this.#deps.now();
-          this.#store({ name, clientId, privateKey: msg.privateKey, createdAt, origin: 'registered' });
-        } else if (this.#pendingImport) {
-          const id = this.#pendingImport;
-          this.#pendingImport = null;
-          this.#store(id);
-        }
+        const meInfo = meInfoAfterConnect(msg);
+        if (meInfo) this.#set({ meInfo });
+        const id = identityAfterConnect(msg, this.#state.identity, this.#pendingImport, this.#deps.now());
+        this.#pendingImport = null;
+        if (id) this.#store(id);
+        void this.#refreshFingerprints();
         this.#set({
           conn: { kind: 'connected' },
           protocol: msg.protocol ?? 3,
@@ -392,6 +402,7 @@ export class TransferModel {
       // Nothing was sent; only the person may remove the pin (forgetServerKey).
       this.#pendingImport = null;
       this.#set({ conn: { kind: 'problem', problem, detail, serverKey } });
+      void this.#refreshFingerprints();
       return;
     }
     const importing = this.#pendingImport !== null;
@@ -423,7 +434,14 @@ export class TransferModel {
     if (invite === false) return undefined;
     this.#registering = true;
     this.#set({ conn: { kind: 'connecting', registering: true } });
-    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed, invite, ...this.#forced() });
+    this.#post({
+      type: 'register',
+      url: this.#state.bridgeUrl,
+      name: trimmed,
+      invite,
+      ...this.#forced(),
+      ...this.#linkFingerprint(),
+    });
     return undefined;
   }
 
@@ -440,16 +458,29 @@ export class TransferModel {
     }
   }
 
+  /**
+   * The person confirmed: the pin goes; when it was the invite link's fingerprint the server
+   * contradicted (link-server), the link's fingerprint goes too (else it would be pinned again).
+   */
   async #forgetServerKey(): Promise<void> {
     const conn = this.#state.conn;
     if (conn.kind !== 'problem' || !conn.serverKey) return;
+    const invite = this.#state.invite;
     try {
       await this.#deps.forgetPin(conn.serverKey.address);
+      if (conn.serverKey.kind === 'link-server' && invite?.server !== undefined) {
+        const { server: _dropped, ...without } = invite;
+        await this.#deps.saveInvite({ token: without.token });
+        this.#set({ invite: without });
+      }
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
       return;
     }
-    this.actions.retryNow();
+    void this.#refreshFingerprints();
+    if (!this.#pendingImport && !this.#state.identity && this.#state.triedName)
+      this.#register(this.#state.triedName);
+    else this.actions.retryNow();
   }
 
   /** Forgets the identity, its history and (unless registering again) the invite it sent under. */
@@ -468,5 +499,6 @@ export class TransferModel {
     }
     const invite = opts.keepInvite ? this.#state.invite : null;
     this.#set({ identity: null, invite, inviteProblem: null, conn: { kind: 'idle' } });
+    void this.#refreshFingerprints();
   }
 }
