@@ -4,7 +4,6 @@
  * IndexedDB and the clocks are injected, so every transition is unit-tested with fakes;
  * use-transfer.ts only holds one TransferModel and re-renders on its snapshots.
  */
-import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
 import { identityProtocol, type StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
@@ -13,11 +12,8 @@ import {
   cancelQueued,
   cancelUnfinished,
   markStarted,
-  newItems,
   nextQueued,
   requeue,
-  tooLarge,
-  type UploadItem,
   withNote,
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
@@ -30,19 +26,21 @@ import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
-import { finishItem, historyOf, markReplacing, uploadRecord } from './upload-rules';
+import {
+  addChosen,
+  explainStorage,
+  finishItem,
+  historyOf,
+  requeueInterrupted,
+  STORAGE_SILENT,
+  uploadRecord,
+} from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
 export { MAX_ME_INFO_BYTES } from './me-info-import';
 
 type Fields = Omit<TransferState, 'bridgeUrl' | 'access' | 'actions'>;
-
-function explainStorage(e: unknown): string {
-  return e instanceof BrowserError
-    ? e.message
-    : 'This browser would not let the page use its storage (IndexedDB).';
-}
 
 export class TransferModel {
   readonly #deps: TransferDeps;
@@ -115,14 +113,7 @@ export class TransferModel {
     void this.#refreshHistory();
     this.#storageTimer = d.setTimeout(() => {
       if (this.#state.identity === undefined && run === this.#run) {
-        this.#set({
-          conn: {
-            kind: 'problem',
-            problem: 'storage',
-            detail:
-              'This browser’s storage (IndexedDB) did not answer. Another tab of this page may be blocking it: close it, then reload.',
-          },
-        });
+        this.#set({ conn: { kind: 'problem', problem: 'storage', detail: STORAGE_SILENT } });
       }
     }, STORAGE_TIMEOUT_MS);
     // Taken out of the address bar once; kept until a start that is not superseded uses it.
@@ -178,18 +169,10 @@ export class TransferModel {
       else this.#set({ conn: { kind: 'idle' } });
     },
     addFiles: (files) => {
-      const all = [...files];
       // Protocol v4 has 64-bit sizes: the 4 GiB refusal is v3's only.
       const id = this.#state.identity;
       const v4 = this.#state.protocol === 4 || this.#protocol === 4 || (!!id && identityProtocol(id) === 4);
-      const refuse = (f: File) => !v4 && tooLarge(f);
-      const refused = all.filter(refuse).map((f) => ({ name: f.name, size: f.size }));
-      const added = markReplacing(
-        newItems(all.filter((f) => !refuse(f))),
-        this.#state.items,
-        this.#state.history,
-      );
-      this.#set({ items: [...this.#state.items, ...added], refused });
+      this.#set(addChosen([...files], this.#state.items, this.#state.history, v4));
     },
     cancel: (id) => {
       if (this.#activeId === id) this.#post({ type: 'cancel', id });
@@ -222,9 +205,24 @@ export class TransferModel {
     for (const listener of this.#listeners) listener();
   }
 
-  /** `protocol` for the worker when the page's address forces one (the worker's default is auto). */
-  #forced(): { protocol?: 3 | 4 } {
-    return this.#protocol === 'auto' ? {} : { protocol: this.#protocol };
+  /**
+   * What every register/reconnect message carries: the bridge, the invite's token to offer,
+   * `protocol` when the address forces one (the worker's default is auto), and the invite
+   * link's server fingerprint (the worker checks the first v4 connection against it).
+   */
+  #where(invite: string | undefined): {
+    url: string;
+    invite?: string;
+    protocol?: 3 | 4;
+    serverFingerprint?: string;
+  } {
+    const server = this.#state.invite?.server;
+    return {
+      url: this.#state.bridgeUrl,
+      invite,
+      ...(this.#protocol === 'auto' ? {} : { protocol: this.#protocol }),
+      ...(server === undefined ? {} : { serverFingerprint: server }),
+    };
   }
 
   #post(msg: ToWorker): void {
@@ -295,22 +293,14 @@ export class TransferModel {
     const invite = this.#offer();
     if (invite === false) return;
     this.#set({ conn: { kind: 'connecting', registering: false } });
+    const { name, clientId, privateKey } = id;
     this.#post({
       type: 'reconnect',
-      url: this.#state.bridgeUrl,
-      name: id.name,
-      clientId: id.clientId,
-      ...(id.privateKey ? { privateKey: id.privateKey } : {}),
-      invite,
-      ...this.#forced(),
-      ...this.#linkFingerprint(),
+      ...this.#where(invite),
+      name,
+      clientId,
+      ...(privateKey ? { privateKey } : {}),
     });
-  }
-
-  /** The invite link's server fingerprint, for the worker to check the first v4 connection against. */
-  #linkFingerprint(): { serverFingerprint?: string } {
-    const server = this.#state.invite?.server;
-    return server === undefined ? {} : { serverFingerprint: server };
   }
 
   #store(id: StoredIdentity): void {
@@ -340,7 +330,7 @@ export class TransferModel {
         this.#set({
           conn: { kind: 'connected' },
           protocol: msg.protocol ?? 3,
-          items: this.#resendInterrupted(),
+          items: requeueInterrupted(this.#state.items, this.#resends),
         });
         return;
       }
@@ -371,17 +361,6 @@ export class TransferModel {
         return;
       }
     }
-  }
-
-  /** The connection is back: files it interrupted go again by themselves (v3 from the start, v4 resumed). */
-  #resendInterrupted(): UploadItem[] {
-    let items = this.#state.items;
-    for (const it of items) {
-      if (it.phase !== 'failed' || !it.interrupted) continue;
-      this.#resends.set(it.id, (this.#resends.get(it.id) ?? 0) + 1);
-      items = requeue(items, it.id);
-    }
-    return items;
   }
 
   async #clearHistory(): Promise<void> {
@@ -434,14 +413,7 @@ export class TransferModel {
     if (invite === false) return undefined;
     this.#registering = true;
     this.#set({ conn: { kind: 'connecting', registering: true } });
-    this.#post({
-      type: 'register',
-      url: this.#state.bridgeUrl,
-      name: trimmed,
-      invite,
-      ...this.#forced(),
-      ...this.#linkFingerprint(),
-    });
+    this.#post({ type: 'register', ...this.#where(invite), name: trimmed });
     return undefined;
   }
 
@@ -469,9 +441,8 @@ export class TransferModel {
     try {
       await this.#deps.forgetPin(conn.serverKey.address);
       if (conn.serverKey.kind === 'link-server' && invite?.server !== undefined) {
-        const { server: _dropped, ...without } = invite;
-        await this.#deps.saveInvite({ token: without.token });
-        this.#set({ invite: without });
+        await this.#deps.saveInvite({ token: invite.token });
+        this.#set({ invite: { token: invite.token, payload: invite.payload } });
       }
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
