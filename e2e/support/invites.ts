@@ -31,7 +31,9 @@ export function createInvite(system: System, args: string[], opts: { withServer?
     ...args,
   ]);
   const link = (
-    opts.withServer ? /https?:\/\/\S+#invite=sfi1\.[\w.-]+&server=[\w%.-]+/ : /https?:\/\/\S+#invite=sfi1\.[\w.-]+/
+    opts.withServer
+      ? /https?:\/\/\S+#invite=sfi1\.[\w.-]+&server=[\w%.-]+/
+      : /https?:\/\/\S+#invite=sfi1\.[\w.-]+/
   ).exec(out)?.[0];
   if (!link) throw new Error(`invite create printed no link:\n${out}`);
   return link;
