@@ -15,6 +15,28 @@ describe('connectProblem', () => {
     expect(r.message).toContain('SHA256:b');
   });
 
+  it('the link fingerprint kinds say where each key came from', () => {
+    const link = new ServerKeyChanged({
+      address: 'h:1',
+      pinned: 'SHA256:L',
+      offered: 'SHA256:S',
+      kind: 'link-server',
+    });
+    expect(link.message).toBe(
+      'The server at h:1 offered the key SHA256:S, but the invite link says its key is SHA256:L. Nothing was sent.',
+    );
+    const pin = new ServerKeyChanged({
+      address: 'h:1',
+      pinned: 'SHA256:P',
+      offered: 'SHA256:L',
+      kind: 'pin-link',
+    });
+    expect(pin.message).toBe(
+      'The invite link says the server at h:1 has the key SHA256:L, but this browser pinned SHA256:P for it. Nothing was sent.',
+    );
+    expect(connectProblem(pin, undefined).serverKey?.kind).toBe('pin-link');
+  });
+
   it('v4 refusals: invite errors are the invite problem, others a server error; the file server down is unreachable', () => {
     const refused = (wireCode: number) =>
       connectProblem(new ClientError('CLIENT_ERR_V4_REFUSED', 'x', { wireCode }), undefined).p;
