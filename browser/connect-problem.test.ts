@@ -43,6 +43,11 @@ describe('connectProblem', () => {
     expect(refused(4)).toBe('invite');
     expect(refused(5)).toBe('invite');
     expect(refused(9)).toBe('server-error');
+    // A v4 handshake closed before any byte (the server restarting) is retried; a v3 answer is not.
+    expect(connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'closed'), undefined).p).toBe('unreachable');
+    expect(
+      connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'v3', { responseCode: 1607 }), undefined).p,
+    ).toBe('server-error');
     const down = new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', 'down');
     expect(
       connectProblem(down, { closeInfo: { code: CloseCode.TargetUnreachable, reason: 'no target' } }).p,

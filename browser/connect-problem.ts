@@ -67,6 +67,12 @@ export function connectProblem(
         const invite = code === V4ErrorCode.InviteRequired || code === V4ErrorCode.InviteInvalid;
         return { p: invite ? 'invite' : 'server-error', message: e.message };
       }
+      case 'CLIENT_ERR_NOT_V4':
+        // A close before any byte (no v3 answer) is the file server going away, not its version:
+        // tried again on its own, as when it restarts.
+        return e.details.responseCode === undefined
+          ? { p: 'unreachable', message }
+          : { p: 'server-error', message: e.message };
       case 'CLIENT_ERR_CONNECTION_CLOSED':
       case 'CLIENT_ERR_SESSION_CLOSED':
         // The bridge accepted the WebSocket but could not reach the file server.

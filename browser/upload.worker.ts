@@ -209,6 +209,9 @@ async function register(target: Omit<Target, 'identity'>, name: string): Promise
         post({ type: 'connected', name, clientId, via: 'register', protocol: 4 });
         return;
       }
+      // Only a server that said it speaks v3 gets a v3 registration (a bare close is not that).
+      if (!v3Only.has(target.url))
+        throw new ClientError('CLIENT_ERR_NOT_V4', 'The server closed the connection without answering.');
     }
     const { url, invite } = target;
     const { transport, session } = await open(url, ticket, invite);
