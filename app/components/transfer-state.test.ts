@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { FromWorker, ToWorker } from '@/browser/upload-protocol';
+import type { FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import { formatMeInfo } from '@/lib/crypto';
 import { generateInviteKeyPair, type InvitePayload, signInvite } from '@/lib/invite';
 import { MAX_FILE_SIZE } from '@/lib/protocol';
@@ -893,6 +893,15 @@ describe('TransferModel: the invite link’s server fingerprint', () => {
     );
   }
 
+  /** Registering under a link with `server=FP`, answered by the worker with this changed-key warning. */
+  async function registeredWithLinkThen(serverKey: ServerKeyChange) {
+    const tok = await token();
+    const t = await started({ access: 'invite', address: `#invite=${tok}&server=${encodeURIComponent(FP)}` });
+    t.model.actions.register('alice');
+    t.worker({ type: 'problem', problem: 'server-key-changed', message: 'changed', serverKey });
+    return { t, tok };
+  }
+
   it('is read from the link, kept with the token, and given to the worker at registration and reconnects', async () => {
     const tok = await token();
     const t = await started({ access: 'invite', address: `#invite=${tok}&server=${encodeURIComponent(FP)}` });
@@ -930,16 +939,13 @@ describe('TransferModel: the invite link’s server fingerprint', () => {
   });
 
   it('the server contradicts the link (link-server): forgetting drops the pin and the link fingerprint', async () => {
-    const tok = await token();
-    const t = await started({ access: 'invite', address: `#invite=${tok}&server=${encodeURIComponent(FP)}` });
-    t.model.actions.register('alice');
     const serverKey = {
       address: 'bridge.test:80',
       pinned: FP,
       offered: 'SHA256:other',
       kind: 'link-server' as const,
     };
-    t.worker({ type: 'problem', problem: 'server-key-changed', message: 'changed', serverKey });
+    const { t, tok } = await registeredWithLinkThen(serverKey);
     expect(t.state().conn).toMatchObject({ kind: 'problem', serverKey });
     await t.model.actions.forgetServerKey();
     expect(t.pinsForgotten).toEqual(['bridge.test:80']);
@@ -950,16 +956,12 @@ describe('TransferModel: the invite link’s server fingerprint', () => {
   });
 
   it('the link contradicts an existing pin (pin-link): forgetting drops the pin only (the link is pinned next)', async () => {
-    const tok = await token();
-    const t = await started({ access: 'invite', address: `#invite=${tok}&server=${encodeURIComponent(FP)}` });
-    t.model.actions.register('alice');
-    const serverKey = {
+    const { t } = await registeredWithLinkThen({
       address: 'bridge.test:80',
       pinned: 'SHA256:old',
       offered: FP,
-      kind: 'pin-link' as const,
-    };
-    t.worker({ type: 'problem', problem: 'server-key-changed', message: 'changed', serverKey });
+      kind: 'pin-link',
+    });
     await t.model.actions.forgetServerKey();
     expect(t.pinsForgotten).toEqual(['bridge.test:80']);
     expect(t.invites.server).toBe(FP);
