@@ -85,7 +85,8 @@ describe('WAL under continuous writes', () => {
       const batch = Buffer.concat(Array.from({ length: PIPELINE }, () => frame));
       do {
         await toucher.raw.send(batch);
-        for (let k = 0; k < PIPELINE; k++) if ((await toucher.next())?.code === ResponseCode.Thanks) touched++;
+        for (let k = 0; k < PIPELINE; k++)
+          if ((await toucher.next())?.code === ResponseCode.Thanks) touched++;
       } while (Date.now() < end);
       toucher.close();
     };
