@@ -10,6 +10,7 @@ import {
   register,
   senderOf,
   sha256File,
+  status,
   test,
   uniqueName,
   uploadItem,
@@ -135,6 +136,16 @@ test('first visit by protocol 4: one registration (the v4 key, by ClientAuth), n
   });
   const row = system.server.file(sender!.ID, 'v4-first.bin');
   expect(await sha256File(system.server.storedPath(row!))).toBe(f.sha256);
+
+  // A v4 identity never becomes a v3 one: on a page forced to v3 it says why and registers nothing.
+  const before = await readStoredIdentity(page);
+  await page.goto(`${system.webUrl}/?protocol=3`);
+  await expect(status(page)).toHaveAttribute('data-state', 'needs-v4', { timeout: 30_000 });
+  await expect(status(page)).toContainText('This identity needs protocol version 4');
+  expect(await readStoredIdentity(page)).toEqual(before);
+  expect(system.server.clientsNamed(name)).toEqual([]);
+  await page.goto(system.webUrl);
+  await expectConnected(page, name);
 
   // Forget removes the v4 key with the identity.
   await page.getByRole('button', { name: 'Forget this identity…' }).click();
