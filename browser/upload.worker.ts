@@ -23,7 +23,7 @@ import { connectProblem, inviteRefusal, needsV4 } from './connect-problem';
 import { BrowserError } from './errors';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
 import { uploadV3 } from './v3-upload';
-import { type ProtocolChoice, wantsV4 } from './v4-rules';
+import { type ProtocolChoice, v3IdentityWantsV4, wantsV4 } from './v4-rules';
 import { applyLinkFingerprint, openV4, uploadV4 } from './v4-worker';
 import { WorkerConnection } from './worker-connection';
 import { WsTransport } from './ws-transport';
@@ -291,8 +291,9 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
   if (!privateKey) return reconnectV4Identity(target, ticket);
   let opened: WsTransport | undefined;
   try {
-    // A v3 identity: files by v4 (the key registered as a client of its own) when the server has it.
-    if (wantsV4(target.protocol, v3Only.has(url))) {
+    // A v3 identity: files by v4 (the key registered as a client of its own) when the server
+    // has it, except under an invite (exactly as before: its registration took the slot).
+    if (v3IdentityWantsV4(target.protocol, v3Only.has(url), invite !== undefined)) {
       const v4 = await openV4Connection(target, ticket, identity.name);
       if (v4 !== 'v3') {
         if (!state.adopt(ticket, v4)) return;

@@ -7,6 +7,7 @@ import {
   linkPinDecision,
   pinAddress,
   protocolChoice,
+  v3IdentityWantsV4,
   v4FileName,
   wantsV4,
   withKept,
@@ -43,6 +44,16 @@ describe('wantsV4', () => {
     expect(wantsV4(3, false)).toBe(false);
     // No third parameter: an invite has no say (the v4 key is the identity under invites too).
     expect(wantsV4.length).toBe(2);
+  });
+});
+
+describe('v3IdentityWantsV4', () => {
+  it('as wantsV4, but a v3 identity under an invite stays v3 on auto (its one slot is taken)', () => {
+    expect(v3IdentityWantsV4('auto', false, false)).toBe(true);
+    expect(v3IdentityWantsV4('auto', false, true)).toBe(false);
+    expect(v3IdentityWantsV4('auto', true, false)).toBe(false);
+    expect(v3IdentityWantsV4(4, false, true)).toBe(true);
+    expect(v3IdentityWantsV4(3, false, false)).toBe(false);
   });
 });
 

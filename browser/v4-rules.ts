@@ -24,6 +24,15 @@ export function wantsV4(protocol: ProtocolChoice, answeredV3: boolean): boolean 
   return protocol === 4 || (protocol === 'auto' && !answeredV3);
 }
 
+/**
+ * Whether a v3 identity (registered by v3 or imported from me.info) sends its files by v4,
+ * under a v4 key of its own: as wantsV4, except under an invite, where its v3 registration
+ * took the invite's client slot (one by default) and the v4 key would need another.
+ */
+export function v3IdentityWantsV4(protocol: ProtocolChoice, answeredV3: boolean, invited: boolean): boolean {
+  return wantsV4(protocol, answeredV3) && !(invited && protocol === 'auto');
+}
+
 /** The bridge's `host:port` (the default port written out), the key a server's pin is kept under. */
 export function pinAddress(bridgeUrl: string): string {
   const u = new URL(bridgeUrl);

@@ -17,6 +17,7 @@ import {
   readStoredIdentity,
   readV4Store,
   register,
+  registerAndDismissOffer,
   sha256File,
   status,
   test,
@@ -120,6 +121,26 @@ test('an invite link with the server’s fingerprint: one v4 registration for th
   await expect(status(page)).toContainText(fp!);
   expect((await readV4Store(page)).pins[address]).toBe(fp);
   await shot('invite-v4-2-link-disagrees-with-pin');
+});
+
+test('a v3 identity registered under an invite keeps working on auto: v3, its one client, no v4 key refused', async ({
+  page,
+  inviteSystem: system,
+}, testInfo) => {
+  const link = createInvite(system, ['--label', 'Old']);
+  await page.goto(link.replace('/#', '/?protocol=3#'));
+  const name = uniqueName('olga');
+  expect(await registerAndDismissOffer(page, name)).toBe(3);
+  // The same browser on the page as everyone opens it (auto).
+  await page.goto(system.webUrl);
+  await expectConnected(page, name);
+  await expect(page.getByTestId('protocol-footer')).toHaveAttribute('data-protocol', '3');
+  const f = makeFile(testInfo, 'old-identity.bin', 20 * 1024);
+  await chooseFiles(page, [f.path]);
+  await expect(uploadItem(page, 'old-identity.bin')).toHaveAttribute('data-phase', 'verified', {
+    timeout: 60_000,
+  });
+  expect(clientsFor(system, name).map((c) => c.Name)).toEqual([name]);
 });
 
 test('an invite link naming another server key: the warning names both, nothing is sent, no client registered', async ({
