@@ -15,12 +15,39 @@ describe('connectProblem', () => {
     expect(r.message).toContain('SHA256:b');
   });
 
+  it('the link fingerprint kinds say where each key came from', () => {
+    const link = new ServerKeyChanged({
+      address: 'h:1',
+      pinned: 'SHA256:L',
+      offered: 'SHA256:S',
+      kind: 'link-server',
+    });
+    expect(link.message).toBe(
+      'The server at h:1 offered the key SHA256:S, but the invite link says its key is SHA256:L. Nothing was sent.',
+    );
+    const pin = new ServerKeyChanged({
+      address: 'h:1',
+      pinned: 'SHA256:P',
+      offered: 'SHA256:L',
+      kind: 'pin-link',
+    });
+    expect(pin.message).toBe(
+      'The invite link says the server at h:1 has the key SHA256:L, but this browser pinned SHA256:P for it. Nothing was sent.',
+    );
+    expect(connectProblem(pin, undefined).serverKey?.kind).toBe('pin-link');
+  });
+
   it('v4 refusals: invite errors are the invite problem, others a server error; the file server down is unreachable', () => {
     const refused = (wireCode: number) =>
       connectProblem(new ClientError('CLIENT_ERR_V4_REFUSED', 'x', { wireCode }), undefined).p;
     expect(refused(4)).toBe('invite');
     expect(refused(5)).toBe('invite');
     expect(refused(9)).toBe('server-error');
+    // A v4 handshake closed before any byte (the server restarting) is retried; a v3 answer is not.
+    expect(connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'closed'), undefined).p).toBe('unreachable');
+    expect(
+      connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'v3', { responseCode: 1607 }), undefined).p,
+    ).toBe('server-error');
     const down = new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', 'down');
     expect(
       connectProblem(down, { closeInfo: { code: CloseCode.TargetUnreachable, reason: 'no target' } }).p,

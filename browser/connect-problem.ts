@@ -26,6 +26,16 @@ export function inviteRefusal(closed: CloseInfo): string | undefined {
   return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
 }
 
+/**
+ * Why a protocol v4 identity cannot connect: its key is the identity, and a v3 connection
+ * would need another (so the page says so rather than silently registering anew).
+ */
+export function needsV4(why: 'server' | 'forced'): string {
+  return why === 'server'
+    ? 'This browser’s identity uses protocol version 4, but the server answered as a version 3 server, so nothing can be sent as it there. Ask whoever runs the server, or forget this identity to register a version 3 one.'
+    : 'This browser’s identity uses protocol version 4, but this page’s address asks for version 3 (?protocol=3). Open the page without it.';
+}
+
 /** Maps a connect-time failure to what the page tells the person. */
 export function connectProblem(
   e: unknown,
@@ -57,6 +67,12 @@ export function connectProblem(
         const invite = code === V4ErrorCode.InviteRequired || code === V4ErrorCode.InviteInvalid;
         return { p: invite ? 'invite' : 'server-error', message: e.message };
       }
+      case 'CLIENT_ERR_NOT_V4':
+        // A close before any byte (no v3 answer) is the file server going away, not its version:
+        // tried again on its own, as when it restarts.
+        return e.details.responseCode === undefined
+          ? { p: 'unreachable', message }
+          : { p: 'server-error', message: e.message };
       case 'CLIENT_ERR_CONNECTION_CLOSED':
       case 'CLIENT_ERR_SESSION_CLOSED':
         // The bridge accepted the WebSocket but could not reach the file server.

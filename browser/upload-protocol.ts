@@ -25,26 +25,47 @@ export type ConnectionProblem =
   /** The bridge refused the invite (4010-4013): none offered, damaged, forged or expired. */
   | 'invite'
   /** Protocol v4: the server offered another key than the one pinned for it; nothing was sent. */
-  | 'server-key-changed';
+  | 'server-key-changed'
+  /** This browser's identity is a protocol v4 one and the server (or `?protocol=3`) speaks only v3. */
+  | 'needs-v4';
 
-/** The pinned and the offered key of a server whose key changed (`SHA256:...` fingerprints). */
+/**
+ * Two fingerprints (`SHA256:...`) of one server that disagree; nothing was sent. `kind`:
+ * `pin-server` (absent: the same) the server offered `offered`, this browser pinned `pinned`;
+ * `link-server` the server offered `offered`, the invite link's `server=` said `pinned`;
+ * `pin-link` before connecting, the invite link says `offered`, this browser pinned `pinned`.
+ */
 export interface ServerKeyChange {
   /** The bridge's host:port, the pin's key. */
   address: string;
   pinned: string;
   offered: string;
+  kind?: 'pin-server' | 'link-server' | 'pin-link';
 }
 
 export type ToWorker =
-  /** Register `name` (1025, 1026): the worker makes the key pair and answers `connected`. */
-  | { type: 'register'; url: string; name: string; invite?: string; protocol?: ProtocolChoice }
-  /** Reconnect (1027) with a stored identity. */
+  /**
+   * Register `name` and answer `connected`: by protocol v4 (ClientAuth with the name registers
+   * this browser's v4 key; no RSA key) when it is spoken, else v3's 1025/1026 with a new RSA key.
+   */
+  | {
+      type: 'register';
+      url: string;
+      name: string;
+      invite?: string;
+      protocol?: ProtocolChoice;
+      /** The invite link's `server=` fingerprint: the first v4 connection is checked against it. */
+      serverFingerprint?: string;
+    }
+  /** Reconnect with a stored identity: v3's 1027 (or v4 for files), or v4 only without `privateKey`. */
   | {
       type: 'reconnect';
       url: string;
       name: string;
       clientId: Uint8Array;
-      privateKey: CryptoKey;
+      /** The v3 identity's RSA key; absent for a protocol v4 identity (its key is the v4 key). */
+      privateKey?: CryptoKey;
+      serverFingerprint?: string;
       /** The invite token offered at the WebSocket handshake (this and every later reconnect). */
       invite?: string;
       /** Which protocol to speak for files (`?protocol=`); auto: 4, else 3 if the server has only 3. */
@@ -64,7 +85,7 @@ export type FromWorker =
       name: string;
       clientId: Uint8Array;
       via: 'register' | 'reconnect';
-      /** Only after register: the new non-extractable key to store. */
+      /** Only after a v3 register: the new non-extractable key to store (none for a v4 identity). */
       privateKey?: CryptoKey;
       /** Only after register: PKCS#8 of the same key, for the one-time me.info download. */
       privateKeyPkcs8?: Uint8Array;

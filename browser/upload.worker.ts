@@ -3,13 +3,14 @@
  * The upload worker: owns the WebSocket to the bridge and the lib/client session, so
  * reading, encryption and checksums of a file never run on the page's main thread. Messages
  * are defined in upload-protocol.ts. One connection; one upload at a time (the page queues).
- * Files go by protocol v4 (v4-worker.ts) when the server speaks it, else by v3 on a new
- * connection (`?protocol=3|4|auto`); the identity (name, me.info) is v3's registration.
+ * One registration, by the protocol spoken (`?protocol=3|4|auto`): under v4 (v4-worker.ts)
+ * ClientAuth with the name registers this browser's v4 key, which is then the identity; a v3
+ * registration (RSA key, me.info) happens only when the page speaks v3. A v3 identity (registered
+ * or imported) keeps v3's 1027 and sends files by v4 on a connection of its own when it can.
  */
 import { ClientError } from '../lib/client/errors';
 import { establishIdentity } from '../lib/client/establish';
 import { ClientSession } from '../lib/client/session';
-import type { SendProgress } from '../lib/client/types';
 import type { V4ClientSession } from '../lib/client/v4-session';
 import {
   createAesCbcEncryptor,
@@ -18,12 +19,12 @@ import {
   unwrapAesKey,
 } from '../lib/crypto';
 import { CloseCode } from '../lib/protocol';
-import { connectProblem, inviteRefusal } from './connect-problem';
+import { connectProblem, inviteRefusal, needsV4 } from './connect-problem';
 import { BrowserError } from './errors';
-import { fileSource } from './file-source';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
-import type { ProtocolChoice } from './v4-rules';
-import { openV4, uploadV4 } from './v4-worker';
+import { uploadV3 } from './v3-upload';
+import { type ProtocolChoice, v3IdentityWantsV4, wantsV4 } from './v4-rules';
+import { applyLinkFingerprint, openV4, uploadV4 } from './v4-worker';
 import { WorkerConnection } from './worker-connection';
 import { WsTransport } from './ws-transport';
 
@@ -37,15 +38,14 @@ const ROUTINE_CLOSE_AFTER_MS = 5_000;
  * messages move more bytes per CPU second; the bridge and server accept up to 16 MiB.
  */
 const PACKET_SIZE = 1024 * 1024;
-/** Progress messages at most this often (plus every phase change). */
-const PROGRESS_INTERVAL_MS = 100;
 
 const subtle = crypto.subtle;
 
+/** Who the page is: a v3 identity has its RSA key; a v4 identity is this browser's v4 key. */
 interface Identity {
   name: string;
   clientId: Uint8Array;
-  privateKey: CryptoKey;
+  privateKey?: CryptoKey;
 }
 
 type Connection =
@@ -77,23 +77,20 @@ function v4Connection(transport: WsTransport, session: V4ClientSession): Connect
   };
 }
 
-/** Where to (re)connect: the bridge, as whom, the invite offered at each handshake, the protocol. */
+/**
+ * Where to (re)connect: the bridge, as whom, the invite offered at each handshake, the
+ * protocol, and the invite link's server fingerprint (checked before a v4 connection).
+ */
 interface Target {
   url: string;
   identity: Identity;
   invite?: string;
   protocol: ProtocolChoice;
+  link?: string;
 }
 
 /** Bridges whose server answered as a version 3 server (auto then speaks v3 there for this page's life). */
 const v3Only = new Set<string>();
-
-/**
- * Under an invite, auto speaks v3 for now: the page registers its v3 identity (one of the
- * invite's client slots, one by default) and its v4 key would need a second slot.
- */
-const wantsV4 = (url: string, protocol: ProtocolChoice, invite: string | undefined) =>
-  protocol === 4 || (protocol === 'auto' && !invite && !v3Only.has(url));
 
 const state = new WorkerConnection<Connection, Target>();
 
@@ -156,16 +153,17 @@ async function open(
  * auto (remembered for this bridge). Failures carry the transport for connectProblem.
  */
 async function openV4Connection(
-  url: string,
+  target: Omit<Target, 'identity'>,
   ticket: number,
-  invite: string | undefined,
   name: string,
-  protocol: ProtocolChoice,
 ): Promise<Connection | 'v3'> {
+  const { url, invite, protocol, link } = target;
   let transport: WsTransport | undefined;
   try {
+    // A link fingerprint that disagrees with the pin stops here, before any socket.
+    await applyLinkFingerprint(url, link);
     transport = await openSocket(url, ticket, invite);
-    return v4Connection(transport, await openV4(transport, url, name));
+    return v4Connection(transport, await openV4(transport, url, name, link));
   } catch (e) {
     if (e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4') {
       // Through the bridge a close before any byte may only mean the file server is down.
@@ -191,16 +189,31 @@ function failure(e: unknown, opened: WsTransport | undefined): [unknown, WsTrans
   return [e, opened];
 }
 
-async function register(
-  url: string,
-  name: string,
-  invite: string | undefined,
-  protocol: ProtocolChoice,
-): Promise<void> {
+function reportFailure(e: unknown, opened: WsTransport | undefined): void {
+  const [err, t] = failure(e, opened);
+  const { p, message, serverKey } = connectProblem(err, t);
+  problem(p, message, serverKey);
+}
+
+/** Registers `name` by the protocol the page speaks: v4 (ClientAuth registers the v4 key) or v3. */
+async function register(target: Omit<Target, 'identity'>, name: string): Promise<void> {
   const ticket = state.restart();
   post({ type: 'connecting' });
   let opened: WsTransport | undefined;
   try {
+    if (wantsV4(target.protocol, v3Only.has(target.url))) {
+      const v4 = await openV4Connection(target, ticket, name);
+      if (v4 !== 'v3' && v4.protocol === 4) {
+        const clientId = v4.session.clientId;
+        if (!state.adopt(ticket, v4, { ...target, identity: { name, clientId } })) return;
+        post({ type: 'connected', name, clientId, via: 'register', protocol: 4 });
+        return;
+      }
+      // Only a server that said it speaks v3 gets a v3 registration (a bare close is not that).
+      if (!v3Only.has(target.url))
+        throw new ClientError('CLIENT_ERR_NOT_V4', 'The server closed the connection without answering.');
+    }
+    const { url, invite } = target;
     const { transport, session } = await open(url, ticket, invite);
     opened = transport;
     // Key first, then 1025/1026 (lib/client's shared flow). Extractable once, only to offer
@@ -220,22 +233,8 @@ async function register(
       },
     });
     const { privateKey, pkcs8 } = keyPair!;
-    const target: Target = { url, identity: { name, clientId, privateKey }, invite, protocol };
-    let conn = connection(transport, session, aesKey);
-    // Registration is v3's; files then go by v4 on a connection of their own when the server has it.
-    let v4Failure: unknown;
-    if (wantsV4(url, protocol, invite)) {
-      try {
-        const v4 = await openV4Connection(url, ticket, invite, name, protocol);
-        if (v4 !== 'v3') {
-          conn.close();
-          conn = v4;
-        }
-      } catch (e) {
-        v4Failure = e;
-      }
-    }
-    if (!state.adopt(ticket, conn, target)) return;
+    const conn = connection(transport, session, aesKey);
+    if (!state.adopt(ticket, conn, { ...target, identity: { name, clientId, privateKey } })) return;
     post({
       type: 'connected',
       name,
@@ -243,21 +242,12 @@ async function register(
       via: 'register',
       privateKey,
       privateKeyPkcs8: pkcs8,
-      protocol: conn.protocol,
+      protocol: 3,
     });
-    if (v4Failure !== undefined) {
-      // Registered (the page keeps the identity), but files cannot go as asked.
-      state.forget(conn);
-      conn.close();
-      const [err, t] = failure(v4Failure, undefined);
-      const { p, message, serverKey } = connectProblem(err, t);
-      problem(p, message, serverKey);
-    }
   } catch (e) {
     if (!state.isCurrent(ticket)) return;
     state.restart();
-    const { p, message, serverKey } = connectProblem(e, opened);
-    problem(p, message, serverKey);
+    reportFailure(e, opened);
   }
 }
 
@@ -265,14 +255,46 @@ function reconnect(target: Target, opts: { quiet?: boolean } = {}): Promise<void
   return state.trackReconnect(reconnectNow(target, opts.quiet ?? false));
 }
 
+/** A v4 identity reconnects by v4 only: a v3-only server (or `?protocol=3`) is a problem, never a new v3 identity. */
+async function reconnectV4Identity(target: Target, ticket: number): Promise<void> {
+  const { identity } = target;
+  if (target.protocol === 3) {
+    state.restart();
+    problem('needs-v4', needsV4('forced'));
+    return;
+  }
+  try {
+    const v4 = await openV4Connection({ ...target, protocol: 4 }, ticket, identity.name);
+    if (v4 === 'v3' || !state.adopt(ticket, v4)) return;
+    // The key is the identity: the server finds it (or, after losing it, registers it again).
+    const clientId = v4.protocol === 4 ? v4.session.clientId : identity.clientId;
+    post({ type: 'connected', name: identity.name, clientId, via: 'reconnect', protocol: 4 });
+  } catch (e) {
+    if (!state.isCurrent(ticket)) return;
+    state.restart();
+    const [err] = failure(e, undefined);
+    if (
+      err instanceof ClientError &&
+      err.code === 'CLIENT_ERR_NOT_V4' &&
+      err.details.responseCode !== undefined
+    )
+      problem('needs-v4', needsV4('server'));
+    else reportFailure(e, undefined);
+  }
+}
+
 async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
   const { url, identity, invite } = target;
   const ticket = state.restart(target);
   if (!quiet) post({ type: 'connecting' });
+  const privateKey = identity.privateKey;
+  if (!privateKey) return reconnectV4Identity(target, ticket);
   let opened: WsTransport | undefined;
   try {
-    if (wantsV4(url, target.protocol, invite)) {
-      const v4 = await openV4Connection(url, ticket, invite, identity.name, target.protocol);
+    // A v3 identity: files by v4 (the key registered as a client of its own) when the server
+    // has it, except under an invite (exactly as before: its registration took the slot).
+    if (v3IdentityWantsV4(target.protocol, v3Only.has(url), invite !== undefined)) {
+      const v4 = await openV4Connection(target, ticket, identity.name);
       if (v4 !== 'v3') {
         if (!state.adopt(ticket, v4)) return;
         post({
@@ -292,7 +314,7 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
     const { aesKey } = await establishIdentity(session, {
       name: identity.name,
       existing: { clientId: identity.clientId },
-      unwrap: (wrapped) => unwrapAesKey(subtle, identity.privateKey, wrapped),
+      unwrap: (wrapped) => unwrapAesKey(subtle, privateKey, wrapped),
       createKeyPair: () => Promise.reject(new Error('not used: onRejected is "fail"')),
       onRejected: 'fail',
     });
@@ -307,9 +329,7 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
   } catch (e) {
     if (!state.isCurrent(ticket)) return;
     state.restart();
-    const [err, t] = failure(e, opened);
-    const { p, message, serverKey } = connectProblem(err, t);
-    problem(p, message, serverKey);
+    reportFailure(e, opened);
   }
 }
 
@@ -340,58 +360,12 @@ async function upload(id: string, file: File): Promise<void> {
     }
     return;
   }
-  let lastPost = 0;
-  let latest: SendProgress | undefined;
-  const send = (p: SendProgress) => {
-    lastPost = performance.now();
-    post({ type: 'progress', id, ...p, inFlight: c.transport.bufferedAmount });
-  };
-  // The browser may still hold bytes it accepted (up to the high-water mark); keep reporting
-  // while they drain, so the bar shows what really left, also while the server is verifying.
-  const drain = setInterval(() => {
-    if (latest && performance.now() - lastPost >= PROGRESS_INTERVAL_MS) send(latest);
-  }, PROGRESS_INTERVAL_MS);
-  try {
-    const result = await c.session.sendFile(fileSource(file), c.aesKey, {
-      signal,
-      onProgress: (p) => {
-        const phaseChanged = p.phase !== latest?.phase;
-        latest = p;
-        if (phaseChanged || performance.now() - lastPost >= PROGRESS_INTERVAL_MS) send(p);
-      },
-    });
-    clearInterval(drain);
-    state.endUpload();
-    post({
-      type: 'done',
-      id,
-      outcome: 'verified',
-      attempts: result.attempts,
-      cksum: result.cksum,
-      serverCksum: result.serverCksum,
-    });
-  } catch (e) {
-    clearInterval(drain);
-    state.endUpload();
-    const err = e instanceof ClientError ? e : undefined;
-    if (err?.code === 'CLIENT_ERR_CANCELLED' || signal.aborted) {
-      post({ type: 'done', id, outcome: 'cancelled', attempts: 0 });
-    } else {
-      post({
-        type: 'done',
-        id,
-        outcome: 'failed',
-        attempts: err?.details.attempts ?? 0,
-        cksum: err?.details.cksum,
-        serverCksum: err?.details.serverCksum,
-        message: e instanceof Error ? e.message : String(e),
-        code: err?.code,
-      });
-    }
-    // A cancelled or broken sequence leaves the connection unusable: open a fresh one.
-    const target = state.target;
-    if (c.session.closed && target && state.forget(c)) await reconnect(target);
-  }
+  const done = await uploadV3(c.session, c.transport, c.aesKey, id, file, signal, post);
+  state.endUpload();
+  post(done);
+  // A cancelled or broken sequence leaves the connection unusable: open a fresh one.
+  const target = state.target;
+  if (done.outcome !== 'verified' && c.session.closed && target && state.forget(c)) await reconnect(target);
 }
 
 let uploads: Promise<void> = Promise.resolve();
@@ -400,7 +374,10 @@ self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
   switch (msg.type) {
     case 'register':
-      void register(msg.url, msg.name, msg.invite, msg.protocol ?? 'auto');
+      void register(
+        { url: msg.url, invite: msg.invite, protocol: msg.protocol ?? 'auto', link: msg.serverFingerprint },
+        msg.name,
+      );
       break;
     case 'reconnect':
       void reconnect({
@@ -408,6 +385,7 @@ self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
         identity: { name: msg.name, clientId: msg.clientId, privateKey: msg.privateKey },
         invite: msg.invite,
         protocol: msg.protocol ?? 'auto',
+        link: msg.serverFingerprint,
       });
       break;
     case 'upload':

@@ -4,9 +4,12 @@ import {
   findKept,
   isKeptUpload,
   type KeptUpload,
+  linkPinDecision,
   pinAddress,
   protocolChoice,
+  v3IdentityWantsV4,
   v4FileName,
+  wantsV4,
   withKept,
   withoutKept,
   withoutPin,
@@ -29,6 +32,48 @@ describe('protocolChoice', () => {
     expect(protocolChoice('?protocol=auto')).toBe('auto');
     expect(protocolChoice('')).toBe('auto');
     expect(protocolChoice('?protocol=5')).toBe('auto');
+  });
+});
+
+describe('wantsV4', () => {
+  it('is v4 when forced or auto (invite or not), unless the server answered as v3; never when v3 is forced', () => {
+    expect(wantsV4(4, false)).toBe(true);
+    expect(wantsV4(4, true)).toBe(true);
+    expect(wantsV4('auto', false)).toBe(true);
+    expect(wantsV4('auto', true)).toBe(false);
+    expect(wantsV4(3, false)).toBe(false);
+    // No third parameter: an invite has no say (the v4 key is the identity under invites too).
+    expect(wantsV4.length).toBe(2);
+  });
+});
+
+describe('v3IdentityWantsV4', () => {
+  it('as wantsV4, but a v3 identity under an invite stays v3 on auto (its one slot is taken)', () => {
+    expect(v3IdentityWantsV4('auto', false, false)).toBe(true);
+    expect(v3IdentityWantsV4('auto', false, true)).toBe(false);
+    expect(v3IdentityWantsV4('auto', true, false)).toBe(false);
+    expect(v3IdentityWantsV4(4, false, true)).toBe(true);
+    expect(v3IdentityWantsV4(3, false, false)).toBe(false);
+  });
+});
+
+describe('linkPinDecision', () => {
+  const A = '127.0.0.1:8080';
+  const L = `SHA256:${'L'.repeat(43)}`;
+  const P = `SHA256:${'P'.repeat(43)}`;
+  it('without a link fingerprint: nothing to do, whatever the pins', () => {
+    expect(linkPinDecision({}, A, undefined)).toEqual({ kind: 'none' });
+    expect(linkPinDecision({ [A]: P }, A, undefined)).toEqual({ kind: 'none' });
+  });
+  it('no pin yet: the link fingerprint becomes the pin of that address only', () => {
+    const other = { '10.0.0.1:80': P };
+    expect(linkPinDecision(other, A, L)).toEqual({ kind: 'pin', pins: { ...other, [A]: L } });
+  });
+  it('the same pin: nothing to do', () => {
+    expect(linkPinDecision({ [A]: L }, A, L)).toEqual({ kind: 'same' });
+  });
+  it('another pin: different, naming the pinned one (not overwritten)', () => {
+    expect(linkPinDecision({ [A]: P }, A, L)).toEqual({ kind: 'different', pinned: P });
   });
 });
 

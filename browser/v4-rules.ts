@@ -1,7 +1,8 @@
 /**
  * The page's protocol v4 decisions as pure functions (unit-tested without IndexedDB): which
  * version to speak (`?protocol=3|4|auto`), the address a server key is pinned under, the pin
- * check, and the list of unfinished uploads kept for resuming.
+ * check (and an invite link's `server=` fingerprint against it), and the list of unfinished
+ * uploads kept for resuming.
  */
 
 export type ProtocolChoice = 3 | 4 | 'auto';
@@ -12,6 +13,24 @@ export function protocolChoice(search: string): ProtocolChoice {
   if (v === '3') return 3;
   if (v === '4') return 4;
   return 'auto';
+}
+
+/**
+ * Whether to try protocol v4 first: forced by `?protocol=4`, or auto unless this bridge's
+ * server answered as a version 3 server. An invite changes nothing: the v4 key is the
+ * identity then, registered by ClientAuth, so it takes the invite's one client slot alone.
+ */
+export function wantsV4(protocol: ProtocolChoice, answeredV3: boolean): boolean {
+  return protocol === 4 || (protocol === 'auto' && !answeredV3);
+}
+
+/**
+ * Whether a v3 identity (registered by v3 or imported from me.info) sends its files by v4,
+ * under a v4 key of its own: as wantsV4, except under an invite, where its v3 registration
+ * took the invite's client slot (one by default) and the v4 key would need another.
+ */
+export function v3IdentityWantsV4(protocol: ProtocolChoice, answeredV3: boolean, invited: boolean): boolean {
+  return wantsV4(protocol, answeredV3) && !(invited && protocol === 'auto');
 }
 
 /** The bridge's `host:port` (the default port written out), the key a server's pin is kept under. */
@@ -35,6 +54,25 @@ export function checkPin(pins: Pins, address: string, offered: string): PinCheck
   if (pinned === offered) return { kind: 'known' };
   if (pinned !== undefined) return { kind: 'changed', pinned, offered };
   return { kind: 'pinned', pins: { ...pins, [address]: offered } };
+}
+
+/**
+ * An invite link's `server=` fingerprint against the pins, before connecting: nothing to do
+ * without one; pinned for the address when it has no pin yet (so the first connection checks
+ * the server against the link, not trust on first use); `different` when the address has
+ * another pin (said to the person, never overwritten silently).
+ */
+export type LinkPinDecision =
+  | { kind: 'none' }
+  | { kind: 'pin'; pins: Pins }
+  | { kind: 'same' }
+  | { kind: 'different'; pinned: string };
+
+export function linkPinDecision(pins: Pins, address: string, link: string | undefined): LinkPinDecision {
+  if (link === undefined) return { kind: 'none' };
+  const pinned = pins[address];
+  if (pinned === undefined) return { kind: 'pin', pins: { ...pins, [address]: link } };
+  return pinned === link ? { kind: 'same' } : { kind: 'different', pinned };
 }
 
 export function withoutPin(pins: Pins, address: string): Pins {

@@ -9,7 +9,7 @@
  *   key) so a cut connection or a reload resumes; removed with the identity.
  */
 import { createStore, del, get, set, type UseStore } from 'idb-keyval';
-import { generateSigningKey, type KeyPairWithRaw } from '../lib/v4/keys';
+import { fingerprint, generateSigningKey, type KeyPairWithRaw } from '../lib/v4/keys';
 import { BrowserError } from './errors';
 import { IDENTITY_DB, IDENTITY_STORE } from './identity-store';
 import {
@@ -18,6 +18,7 @@ import {
   isKeptUpload,
   type KeptUpload,
   type Pins,
+  pinAddress,
   withKept,
   withoutKept,
   withoutPin,
@@ -60,6 +61,18 @@ export async function loadOrCreateV4Key(): Promise<KeyPairWithRaw> {
   const key = await generateSigningKey(false);
   await io('write to', () => set(V4_IDENTITY_KEY, key, v4Store()));
   return key;
+}
+
+/**
+ * For the identity card: this browser's v4 key fingerprint (null before one was made; never
+ * made here) and the server key pinned for `bridgeUrl` (null before the first v4 connection).
+ */
+export async function readV4Fingerprints(
+  bridgeUrl: string,
+): Promise<{ key: string | null; server: string | null }> {
+  const kept = await io('read', () => get(V4_IDENTITY_KEY, v4Store()));
+  const key = isKeyPair(kept) ? await fingerprint(kept.publicRaw) : null;
+  return { key, server: (await loadPins())[pinAddress(bridgeUrl)] ?? null };
 }
 
 /** Forgets the v4 key and the uploads kept under it (with the identity). Pins stay: they are about servers. */

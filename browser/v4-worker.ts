@@ -14,7 +14,7 @@ import { V4Error } from '../lib/v4/errors';
 import { fingerprint } from '../lib/v4/keys';
 import { readPieces } from './file-source';
 import type { FromWorker, ServerKeyChange } from './upload-protocol';
-import { checkPin, pinAddress, v4FileName } from './v4-rules';
+import { checkPin, linkPinDecision, pinAddress, v4FileName } from './v4-rules';
 import {
   findKeptUpload,
   forgetKeptUpload,
@@ -34,17 +34,46 @@ const START_AGAIN: ReadonlySet<number> = new Set([
 /** Progress messages at most this often. */
 const PROGRESS_INTERVAL_MS = 100;
 
-/** The server offered another key than the pinned one: nothing was sent. */
+/** Why the two fingerprints of a ServerKeyChange disagree, in a sentence that ends "Nothing was sent." */
+function keyChangeSentence(c: ServerKeyChange): string {
+  if (c.kind === 'pin-link')
+    return `The invite link says the server at ${c.address} has the key ${c.offered}, but this browser pinned ${c.pinned} for it. Nothing was sent.`;
+  if (c.kind === 'link-server')
+    return `The server at ${c.address} offered the key ${c.offered}, but the invite link says its key is ${c.pinned}. Nothing was sent.`;
+  return `The server at ${c.address} offered the key ${c.offered}, but this browser pinned ${c.pinned} for it. Nothing was sent.`;
+}
+
+/** Two fingerprints of the server disagree (pin, invite link, the server's key): nothing was sent. */
 export class ServerKeyChanged extends Error {
   constructor(readonly change: ServerKeyChange) {
-    super(
-      `The server at ${change.address} offered the key ${change.offered}, but this browser pinned ${change.pinned} for it. Nothing was sent.`,
-    );
+    super(keyChangeSentence(change));
   }
 }
 
-/** Handshake on an open transport; ServerKeyChanged when the pin refuses the key, CLIENT_ERR_NOT_V4 for a v3 server. */
-export async function openV4(transport: WsTransport, url: string, name: string): Promise<V4ClientSession> {
+/**
+ * Before connecting: an invite link's `server=` fingerprint becomes the bridge's pin when it
+ * has none; another pin already there is refused (ServerKeyChanged, kind pin-link).
+ */
+export async function applyLinkFingerprint(url: string, link: string | undefined): Promise<void> {
+  if (link === undefined) return;
+  const address = pinAddress(url);
+  const d = linkPinDecision(await loadPins(), address, link);
+  if (d.kind === 'different')
+    throw new ServerKeyChanged({ address, pinned: d.pinned, offered: link, kind: 'pin-link' });
+  if (d.kind === 'pin') await savePins(d.pins);
+}
+
+/**
+ * Handshake on an open transport; ServerKeyChanged when the pin refuses the key (`link`: the
+ * invite link's fingerprint, named in the warning when it is what was pinned),
+ * CLIENT_ERR_NOT_V4 for a v3 server.
+ */
+export async function openV4(
+  transport: WsTransport,
+  url: string,
+  name: string,
+  link?: string,
+): Promise<V4ClientSession> {
   const key = await loadOrCreateV4Key();
   const address = pinAddress(url);
   let change: ServerKeyChange | undefined;
@@ -56,7 +85,8 @@ export async function openV4(transport: WsTransport, url: string, name: string):
         const offered = await fingerprint(serverKey);
         const c = checkPin(await loadPins(), address, offered);
         if (c.kind === 'changed') {
-          change = { address, pinned: c.pinned, offered };
+          const kind = c.pinned === link ? 'link-server' : 'pin-server';
+          change = { address, pinned: c.pinned, offered, kind };
           throw new V4Error('V4_ERR_PINNED_KEY_CHANGED', new ServerKeyChanged(change).message);
         }
         if (c.kind === 'pinned') await savePins(c.pins);

@@ -113,18 +113,33 @@ export async function expectConnected(page: Page, name: string, timeout = 30_000
   await expect(status(page)).toContainText(`Connected as ${name}`);
 }
 
-/** First visit: types a name and registers; waits for the connection and the me.info offer. */
-export async function register(page: Page, name: string): Promise<void> {
+/** The protocol the page's connection speaks (the footer's data-protocol), once connected. */
+export async function pageProtocol(page: Page): Promise<3 | 4> {
+  const footer = page.getByTestId('protocol-footer');
+  await expect(footer).toHaveAttribute('data-protocol', /^[34]$/);
+  return (await footer.getAttribute('data-protocol')) === '4' ? 4 : 3;
+}
+
+/**
+ * First visit: types a name and registers; waits for the connection. A v3 registration
+ * offers me.info; a v4 one (its key is the identity and cannot leave the browser) does not.
+ * Returns the protocol the page registered by.
+ */
+export async function register(page: Page, name: string): Promise<3 | 4> {
   await page.getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Register' }).click();
   await expectConnected(page, name);
-  await expect(page.getByTestId('meinfo-offer')).toBeVisible();
+  const protocol = await pageProtocol(page);
+  if (protocol === 3) await expect(page.getByTestId('meinfo-offer')).toBeVisible();
+  else await expect(page.getByTestId('meinfo-offer')).toHaveCount(0);
+  return protocol;
 }
 
-/** register(), then dismisses the me.info download offer: the start of most tests. */
-export async function registerAndDismissOffer(page: Page, name: string): Promise<void> {
-  await register(page, name);
-  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+/** register(), then dismisses the me.info download offer when there is one: the start of most tests. */
+export async function registerAndDismissOffer(page: Page, name: string): Promise<3 | 4> {
+  const protocol = await register(page, name);
+  if (protocol === 3) await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  return protocol;
 }
 
 export function uploadItem(page: Page, fileName: string): Locator {
@@ -136,16 +151,19 @@ export async function chooseFiles(page: Page, paths: string[]): Promise<void> {
   await page.locator('input[type="file"][multiple]').setInputFiles(paths);
 }
 
-/** The stored identity as the page sees it in IndexedDB (database sftransfer, store keyval). */
+/**
+ * The stored identity as the page sees it in IndexedDB (database sftransfer, store keyval);
+ * a protocol v4 identity has no RSA key (its key fields are null).
+ */
 export function readStoredIdentity(page: Page) {
   return page.evaluate(
     () =>
       new Promise<{
         name: string;
         clientIdHex: string;
-        extractable: boolean;
-        type: string;
-        algorithm: string;
+        extractable: boolean | null;
+        type: string | null;
+        algorithm: string | null;
       } | null>((resolve, reject) => {
         const open = indexedDB.open('sftransfer');
         open.onerror = () => reject(open.error);
@@ -155,14 +173,16 @@ export function readStoredIdentity(page: Page) {
           const get = db.transaction('keyval').objectStore('keyval').get('identity');
           get.onerror = () => reject(get.error);
           get.onsuccess = () => {
-            const v = get.result as { name: string; clientId: Uint8Array; privateKey: CryptoKey } | undefined;
+            const v = get.result as
+              | { name: string; clientId: Uint8Array; privateKey?: CryptoKey }
+              | undefined;
             if (!v) return resolve(null);
             resolve({
               name: v.name,
               clientIdHex: Array.from(v.clientId, (b) => b.toString(16).padStart(2, '0')).join(''),
-              extractable: v.privateKey.extractable,
-              type: v.privateKey.type,
-              algorithm: v.privateKey.algorithm.name,
+              extractable: v.privateKey?.extractable ?? null,
+              type: v.privateKey?.type ?? null,
+              algorithm: v.privateKey?.algorithm.name ?? null,
             });
           };
         };
@@ -210,6 +230,16 @@ export function readV4Store(page: Page) {
           };
         },
       ),
+  );
+}
+
+/** Every client row for `name`: the v3 one (exactly `name`) and v4 ones (`name [v4 <fingerprint>]`). */
+export function clientsFor(system: System, name: string) {
+  return queryDb<{ ID: Buffer; Name: string; InviteID: string | null }>(
+    system.dataDir,
+    'SELECT ID, Name, InviteID FROM clients WHERE Name = ? OR Name LIKE ?',
+    name,
+    `${name} [v4 %`,
   );
 }
 

@@ -8,7 +8,17 @@
 import type { Page } from '@playwright/test';
 import { readInviteUnverified, tokenFromLink } from '../lib/invite';
 import { runPart } from '../test/support/processes';
-import { chooseFiles, expect, makeFile, register, status, test, uniqueName, uploadItem } from './fixtures';
+import {
+  chooseFiles,
+  clientsFor,
+  expect,
+  makeFile,
+  registerAndDismissOffer,
+  status,
+  test,
+  uniqueName,
+  uploadItem,
+} from './fixtures';
 import { createInvite, signedInvite } from './support/invites';
 
 /** Counts the WebSockets the page opens (an expired or missing invite must open none). */
@@ -52,14 +62,14 @@ test('an invite link: taken out of the address, its limits shown, register, send
   await expect(page.getByTestId('invite-sent')).toContainText('0 files, 0 B');
 
   const name = uniqueName('invited');
-  await register(page, name);
-  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  await registerAndDismissOffer(page, name);
   const f = makeFile(testInfo, 'invited.bin', 48 * 1024);
   await chooseFiles(page, [f.path]);
   await expect(uploadItem(page, 'invited.bin')).toHaveAttribute('data-phase', 'verified', {
     timeout: 60_000,
   });
-  expect(system.server.clientsNamed(name)).toHaveLength(1);
+  // One client for the invite: the page's v4 key, registered by ClientAuth (no v3 row beside it).
+  expect(clientsFor(system, name)).toHaveLength(1);
   await expect(page.getByTestId('invite-sent')).toContainText('1 file, 48.0 KiB');
   await expect(page.getByRole('progressbar', { name: 'Files under this invite' })).toHaveAttribute(
     'aria-valuenow',
@@ -131,37 +141,36 @@ test('a forged link (another key) is refused by the bridge, and the page says so
   );
 });
 
-test('a file over the invite’s space is refused at its start (1607), and the page says why', async ({
+test('a file over the invite’s space is refused at its start (v4 Error 6, v3 1607), and the page says why', async ({
   page,
   inviteSystem: system,
 }, testInfo) => {
   await page.goto(createInvite(system, ['--label', 'Kim', '--max-bytes', '64KiB']));
   await expect(page.getByTestId('invite-summary')).toContainText('up to 64 KiB');
   const name = uniqueName('quota');
-  await register(page, name);
-  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  await registerAndDismissOffer(page, name);
   const big = makeFile(testInfo, 'too-big.bin', 200 * 1024);
   await chooseFiles(page, [big.path]);
   await expect(uploadItem(page, 'too-big.bin')).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
+  // The page speaks v4 under invites: Error 6 says it outright (v3's bare 1607 is explained as "most likely").
   await expect(uploadItem(page, 'too-big.bin').getByTestId('upload-error')).toContainText(
-    'most likely over the space this invite allows',
+    'Over the space or number of files this invite allows',
   );
   await expect(page.getByTestId('invite-sent')).toContainText('0 files, 0 B');
   // Nothing of it was stored.
-  const [client] = system.server.clientsNamed(name);
+  const [client] = clientsFor(system, name);
   expect(system.server.filesOf(client!.ID)).toEqual([]);
   expect(system.server.filesOnDisk(client!.ID.toString('hex'))).toEqual([]);
 });
 
-test('revoked while the page is open: the next file is refused and explained; a reload says the invite may be revoked', async ({
+test('revoked while the page is open: the next file is refused and explained; a reload asks for a new link', async ({
   page,
   inviteSystem: system,
 }, testInfo) => {
   const link = createInvite(system, ['--label', 'Lee']);
   const { id } = readInviteUnverified(tokenFromLink(link));
   await page.goto(link);
-  await register(page, uniqueName('revoked'));
-  await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
+  await registerAndDismissOffer(page, uniqueName('revoked'));
   await chooseFiles(page, [makeFile(testInfo, 'before.bin', 4096).path]);
   await expect(uploadItem(page, 'before.bin')).toHaveAttribute('data-phase', 'verified', { timeout: 60_000 });
 
@@ -169,12 +178,15 @@ test('revoked while the page is open: the next file is refused and explained; a 
   await chooseFiles(page, [makeFile(testInfo, 'after.bin', 4096).path]);
   await expect(uploadItem(page, 'after.bin')).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
   await expect(uploadItem(page, 'after.bin').getByTestId('upload-error')).toContainText(
-    'or the invite was revoked',
+    'This invite is not valid (forged, expired or revoked)',
   );
 
+  // Under v4 the server refuses the revoked invite at ClientAuth (Error 5): the page asks for a new link.
   await page.reload();
-  await expect(status(page)).toHaveAttribute('data-state', 'server-error', { timeout: 30_000 });
-  await expect(status(page)).toContainText('The invite it sends under may have been revoked');
+  await expect(status(page)).toHaveAttribute('data-state', 'invite', { timeout: 30_000 });
+  await expect(page.getByTestId('invite-needed')).toContainText(
+    'This invite is not valid (forged, expired or revoked)',
+  );
 });
 
 test('a link opened in a tab where the page is already open (only the fragment changes) is taken too', async ({

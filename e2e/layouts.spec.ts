@@ -11,7 +11,8 @@ test.describe('phone width, dark scheme', () => {
     const noHorizontalScroll = () =>
       page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
 
-    await page.goto(system.webUrl);
+    // Version 3: its registration has the most to show (the me.info offer).
+    await page.goto(`${system.webUrl}/?protocol=3`);
     await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
     expect(await noHorizontalScroll()).toBe(true);
     await shot('01-phone-dark-welcome');
@@ -31,7 +32,8 @@ test.describe('phone width, dark scheme', () => {
   });
 
   test('keyboard only: register with Tab and Enter, focus is visible', async ({ page, system }) => {
-    await page.goto(system.webUrl);
+    // Version 3, for the me.info offer's button below.
+    await page.goto(`${system.webUrl}/?protocol=3`);
     await expect(page.getByRole('heading', { name: 'Get started' })).toBeVisible();
     await page.keyboard.press('Tab');
     await expect(page.getByLabel('Your name')).toBeFocused();

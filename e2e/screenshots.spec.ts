@@ -1,7 +1,7 @@
 /**
  * Screenshots of each main state at desktop and phone size, light and dark, kept under
- * test-results/ (git-ignored) to be looked at: welcome, registered with the me.info offer,
- * uploading, all sent with history, and the server unreachable; and the invite states.
+ * test-results/ (git-ignored) to be looked at: welcome, registered (by v4: the identity card
+ * with its keys; the me.info offer is v3's, in the v3 states below), uploading, all sent with history, and the server unreachable; and the invite states.
  */
 import { chooseFiles, expect, makeFile, register, status, test, uniqueName, uploadItem } from './fixtures';
 import { createInvite } from './support/invites';
@@ -23,7 +23,6 @@ for (const size of SIZES) {
         await shot(at('1-welcome'));
         await register(page, uniqueName('screens'));
         await shot(at('2-registered'));
-        await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
 
         const big = makeFile(testInfo, 'holiday-photos.zip', 8 * 1024 * 1024);
         const small = makeFile(testInfo, 'notes.txt', 4096);
@@ -57,6 +56,13 @@ for (const size of SIZES) {
   }
 }
 
+/** A version 3 registration: the me.info offer. */
+test('v3 registered: the me.info offer', async ({ page, system, shot }) => {
+  await page.goto(`${system.webUrl}/?protocol=3`);
+  await register(page, uniqueName('screens-v3'));
+  await shot('desktop-light-v3-registered-meinfo-offer');
+});
+
 /** The invite states (an invite-mode system): no invite, a link opened, registered and sent under it. */
 for (const size of SIZES) {
   for (const colorScheme of ['light', 'dark'] as const) {
@@ -74,7 +80,6 @@ for (const size of SIZES) {
         await expect(page.getByTestId('invite-summary')).toBeVisible();
         await shot(at('2-opened'));
         await register(page, uniqueName('screens'));
-        await page.getByRole('button', { name: 'Don’t save: this browser only' }).click();
         await chooseFiles(page, [makeFile(testInfo, 'report.pdf', 64 * 1024).path]);
         await expect(uploadItem(page, 'report.pdf')).toHaveAttribute('data-phase', 'verified', {
           timeout: 60_000,

@@ -1,9 +1,10 @@
 'use client';
 /** First visit (register or import), the me.info offer, and the identity card with "forget". */
 import { type FormEvent, useId, useRef, useState } from 'react';
-import type { StoredIdentity } from '@/browser/identity-store';
+import { identityProtocol, type StoredIdentity } from '@/browser/identity-store';
 import { clientIdToHex, MAX_CLIENT_NAME_LENGTH } from '@/lib/protocol';
 import { formatTime } from './format';
+import type { V4Fingerprints } from './transfer-types';
 import { Button, Card } from './ui';
 
 export function Welcome(props: {
@@ -154,9 +155,27 @@ export function MeInfoOffer(props: {
   );
 }
 
-export function IdentityCard(props: { identity: StoredIdentity; onForget(): void }) {
+/** A fingerprint on the card: monospace, breakable anywhere (it is long). */
+function Fingerprint(props: { label: string; value: string; testId: string }) {
+  return (
+    <p className="mt-0.5 text-xs text-muted">
+      {props.label}{' '}
+      <span className="break-all font-mono" data-testid={props.testId}>
+        {props.value}
+      </span>
+    </p>
+  );
+}
+
+export function IdentityCard(props: {
+  identity: StoredIdentity;
+  fingerprints: V4Fingerprints;
+  serverHost: string;
+  onForget(): void;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
-  const { identity } = props;
+  const { identity, fingerprints } = props;
+  const protocol = identityProtocol(identity);
   return (
     <section
       aria-labelledby="identity-title"
@@ -173,7 +192,29 @@ export function IdentityCard(props: { identity: StoredIdentity; onForget(): void
           Client ID <span className="break-all font-mono">{clientIdToHex(identity.clientId)}</span>
           <span aria-hidden="true"> · </span>
           {identity.origin === 'imported' ? 'imported' : 'registered'} {formatTime(identity.createdAt)}
+          <span aria-hidden="true"> · </span>
+          <span data-testid="identity-protocol">protocol {protocol}</span>
         </p>
+        {fingerprints.key && (
+          <Fingerprint
+            label={protocol === 4 ? 'Key' : 'Protocol 4 key (for files)'}
+            value={fingerprints.key}
+            testId="identity-v4-key"
+          />
+        )}
+        {fingerprints.server && (
+          <Fingerprint
+            label={`Server key pinned for ${props.serverHost}`}
+            value={fingerprints.server}
+            testId="identity-server-key"
+          />
+        )}
+        {protocol === 4 && (
+          <p className="mt-1 text-pretty text-xs text-muted" data-testid="identity-no-file">
+            There is no identity file to download: this key cannot leave this browser, and the command-line
+            client makes its own.
+          </p>
+        )}
       </div>
       <Button
         variant="ghost"
@@ -191,8 +232,18 @@ export function IdentityCard(props: { identity: StoredIdentity; onForget(): void
           Forget “{identity.name}”?
         </h2>
         <p className="mt-2 text-sm text-muted">
-          This browser deletes its private key. Unless you saved <code>me.info</code>, you cannot send as “
-          {identity.name}” again and will have to register a new name. Files already sent stay on the server.
+          {protocol === 4 ? (
+            <>
+              This browser deletes its key, and you cannot send as this “{identity.name}” again: registering
+              makes a new identity. Files already sent stay on the server.
+            </>
+          ) : (
+            <>
+              This browser deletes its private key. Unless you saved <code>me.info</code>, you cannot send as
+              “{identity.name}” again and will have to register a new name. Files already sent stay on the
+              server.
+            </>
+          )}
         </p>
         <form method="dialog" className="mt-5 flex flex-wrap justify-end gap-2">
           <Button type="submit" variant="secondary" autoFocus>

@@ -5,13 +5,21 @@
  */
 import type { UploadRecord } from '@/browser/history-store';
 import { formatByteLimit } from '@/lib/format';
-import { type AccessMode, type InvitePayload, readInviteUnverified, tokenFromLink } from '@/lib/invite';
+import {
+  type AccessMode,
+  fingerprintFromLink,
+  type InvitePayload,
+  readInviteUnverified,
+  tokenFromLink,
+} from '@/lib/invite';
 import { CLOSE_REASONS, CloseCode } from '@/lib/protocol';
 import { formatBytes } from './format';
 
 export interface InviteInUse {
   token: string;
   payload: InvitePayload;
+  /** The link's `server=` fingerprint of the server's v4 key (checked at the first v4 connection). */
+  server?: string;
 }
 
 /** What this browser has sent (and the server verified) under one invite. */
@@ -24,14 +32,27 @@ export const NEED_INVITE = CLOSE_REASONS[CloseCode.InviteRequired];
 export const DAMAGED_INVITE = CLOSE_REASONS[CloseCode.InviteMalformed];
 export const EXPIRED_INVITE = CLOSE_REASONS[CloseCode.InviteExpired];
 
-/** The invite in a link, a fragment or a bare token; a sentence when there is none. */
-export function readInvite(text: string): InviteInUse | { error: string } {
+/**
+ * The invite in a link, a fragment or a bare token, with the link's server fingerprint (or
+ * `server`, the one kept with a stored token); a sentence when there is none or it is damaged.
+ */
+export function readInvite(text: string, server?: string): InviteInUse | { error: string } {
+  let token: string;
+  let payload: InvitePayload;
   try {
-    const token = tokenFromLink(text);
-    return { token, payload: readInviteUnverified(token) };
+    token = tokenFromLink(text);
+    payload = readInviteUnverified(token);
   } catch {
     return { error: DAMAGED_INVITE };
   }
+  let fp: string | undefined;
+  try {
+    fp = fingerprintFromLink(text) ?? server;
+  } catch (e) {
+    // A damaged fingerprint must not quietly become trust on first use.
+    return { error: e instanceof Error ? e.message : DAMAGED_INVITE };
+  }
+  return fp === undefined ? { token, payload } : { token, payload, server: fp };
 }
 
 /** The invite in `text` if it can be used now: not damaged, not expired (else the sentence why). */

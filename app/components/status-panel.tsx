@@ -181,11 +181,18 @@ export function describeConn(
           const k = conn.serverKey;
           const pinned = k?.pinned ?? 'unknown';
           const offered = k?.offered ?? 'unknown';
+          const where = k?.address ?? host;
+          const said =
+            k?.kind === 'pin-link'
+              ? `The invite link says the server at ${where} has the key ${offered}, but this browser knows it by the key ${pinned}. `
+              : k?.kind === 'link-server'
+                ? `The server at ${where} identified itself with the key ${offered}, but the invite link says its key is ${pinned}. `
+                : `The server at ${where} identified itself with the key ${offered}, but this browser knows it by the key ${pinned}. `;
           return {
             severity: 'bad',
             title: 'Warning: the server’s key has changed',
             body:
-              `The server at ${k?.address ?? host} identified itself with the key ${offered}, but this browser knows it by the key ${pinned}. ` +
+              said +
               'Someone may be intercepting the connection, or the server was reinstalled and got a new key. Nothing was sent. ' +
               'Ask whoever runs the server which key it has now (it prints its fingerprint at start); forget the old key only if they confirm the new one.',
             details: conn.detail,
@@ -194,7 +201,7 @@ export function describeConn(
                   label: 'Forget the old key…',
                   run: () => {
                     const sure = window.confirm(
-                      `Forget the key ${pinned} kept for ${k?.address ?? host} and trust ${offered} from now on? Do this only if the server’s owner confirmed the new key.`,
+                      `Forget the key ${pinned} kept for ${where} and trust ${offered} from now on? Do this only if the server’s owner confirmed the new key.`,
                     );
                     if (sure) actions.forgetServerKey?.();
                   },
@@ -202,6 +209,14 @@ export function describeConn(
               : undefined,
           };
         }
+        case 'needs-v4':
+          return {
+            severity: 'bad',
+            title: 'This identity needs protocol version 4',
+            body: conn.detail,
+            details: `The key of “${name}” is this browser’s protocol 4 key; it has no version 3 key to connect with.`,
+            action: identity ? retry : undefined,
+          };
         case 'bad-file':
           return {
             severity: 'bad',

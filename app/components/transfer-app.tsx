@@ -210,7 +210,14 @@ export function TransferApp({
           />
         )}
 
-        {identity && <IdentityCard identity={identity} onForget={() => void actions.forget()} />}
+        {identity && (
+          <IdentityCard
+            identity={identity}
+            fingerprints={t.fingerprints}
+            serverHost={host}
+            onForget={() => void actions.forget()}
+          />
+        )}
       </main>
 
       <footer

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
-import type { FromWorker, ToWorker } from '@/browser/upload-protocol';
+import type { FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import { formatMeInfo } from '@/lib/crypto';
 import { generateInviteKeyPair, type InvitePayload, signInvite } from '@/lib/invite';
 import { MAX_FILE_SIZE } from '@/lib/protocol';
@@ -39,7 +39,13 @@ function setup(
     protocol?: 3 | 4 | 'auto';
   } = {},
 ) {
-  const invites = { stored: opts.storedInvite, address: opts.address, taken: 0 };
+  const invites = {
+    stored: opts.storedInvite,
+    server: undefined as string | undefined,
+    address: opts.address,
+    taken: 0,
+  };
+  const fingerprints = { key: null as string | null, server: null as string | null };
   const posted: ToWorker[] = [];
   const timers: Timer[] = [];
   const records: UploadRecord[] = [];
@@ -70,13 +76,19 @@ function setup(
       if (fx.forgetFails) throw new BrowserError('BROWSER_ERR_STORAGE', 'Blocked.');
       fx.forgotten++;
     },
-    loadInvite: async () => invites.stored,
-    saveInvite: async (token) => {
-      invites.stored = token;
+    loadInvite: async () =>
+      invites.stored === undefined
+        ? undefined
+        : { token: invites.stored, ...(invites.server ? { server: invites.server } : {}) },
+    saveInvite: async (kept) => {
+      invites.stored = kept.token;
+      invites.server = kept.server;
     },
     forgetInvite: async () => {
       invites.stored = undefined;
+      invites.server = undefined;
     },
+    v4Fingerprints: async () => ({ ...fingerprints }),
     forgetPin: async (address) => {
       pinsForgotten.push(address);
     },
@@ -124,6 +136,7 @@ function setup(
     pinsForgotten,
     fx,
     invites,
+    fingerprints,
     worker: (msg: FromWorker) => toPage(msg),
     crash: (e: Error) => crash(e),
     /** Lets promise callbacks (IndexedDB answers) run. */
@@ -799,5 +812,159 @@ describe('TransferModel: protocol v4', () => {
     expect(t.state().items[0]).toMatchObject({ phase: 'failed', interrupted: true });
     t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect', protocol: 4 });
     expect(lastPosted(t.posted)).toMatchObject({ type: 'upload', id });
+  });
+});
+
+describe('TransferModel: a protocol v4 identity (one registration, by the protocol spoken)', () => {
+  const bob4: StoredIdentity = { name: 'bob', clientId, createdAt: 1, origin: 'registered' };
+
+  it('a v4 registration stores name and client ID only: no RSA key, no me.info offer', async () => {
+    const t = await started();
+    t.model.actions.register('bob');
+    t.worker({ type: 'connected', name: 'bob', clientId, via: 'register', protocol: 4 });
+    await t.settle();
+    expect(t.saved).toEqual([{ name: 'bob', clientId, createdAt: 1_000_000, origin: 'registered' }]);
+    expect(t.saved[0]).not.toHaveProperty('privateKey');
+    expect(t.state().meInfo).toBeNull();
+    expect(t.state().protocol).toBe(4);
+  });
+
+  it('a v3 registration still stores the RSA key and offers me.info', async () => {
+    const t = await started({ protocol: 3 });
+    t.model.actions.register('carl');
+    t.worker(registered('carl', new Uint8Array([0x30, 1, 2])));
+    expect(t.saved[0]?.privateKey).toBe(key);
+    expect(t.state().meInfo?.name).toBe('carl');
+  });
+
+  it('reconnects with no privateKey in the message (the worker then speaks v4 only); > 4 GiB files are queued', async () => {
+    const t = await started({ identity: bob4 });
+    expect(t.posted).toEqual([{ type: 'reconnect', url: URL, name: 'bob', clientId }]);
+    t.model.actions.addFiles([{ name: 'huge.iso', size: MAX_FILE_SIZE + 1 } as File]);
+    expect(t.state().refused).toEqual([]);
+  });
+
+  it('a v4 identity the server registered again (new client ID) keeps its key under the new ID; a v3 one is not touched', async () => {
+    const fresh = new Uint8Array(16).fill(9);
+    const t = await started({ identity: bob4 });
+    t.worker({ type: 'connected', name: 'bob', clientId: fresh, via: 'reconnect', protocol: 4 });
+    expect(t.saved).toEqual([{ ...bob4, clientId: fresh }]);
+    const v3 = await started({ identity: alice });
+    v3.worker({ type: 'connected', name: 'alice', clientId: fresh, via: 'reconnect', protocol: 4 });
+    expect(v3.saved).toEqual([]);
+  });
+
+  it('meeting a v3-only server: the problem is said, no retry on its own, no new identity', async () => {
+    const t = await started({ identity: bob4 });
+    t.worker({ type: 'problem', problem: 'needs-v4', message: 'v3 only' });
+    expect(t.state().conn).toEqual({ kind: 'problem', problem: 'needs-v4', detail: 'v3 only' });
+    expect(t.pending()).toEqual([]);
+    expect(t.saved).toEqual([]);
+    expect(t.state().identity).toBe(bob4);
+  });
+
+  it('the card gets the fingerprints from storage after a connection', async () => {
+    const t = await started({ identity: bob4 });
+    t.fingerprints.key = 'SHA256:me';
+    t.fingerprints.server = 'SHA256:srv';
+    t.worker({ type: 'connected', name: 'bob', clientId, via: 'reconnect', protocol: 4 });
+    await t.settle();
+    expect(t.state().fingerprints).toEqual({ key: 'SHA256:me', server: 'SHA256:srv' });
+  });
+});
+
+describe('TransferModel: the invite link’s server fingerprint', () => {
+  const NOW_S = Math.floor(1_000_000 / 1000);
+  const FP = `SHA256:${'A'.repeat(43)}`;
+  async function token(): Promise<string> {
+    const keys = await generateInviteKeyPair();
+    return signInvite(
+      {
+        v: 1,
+        id: '0123456789abcdef',
+        label: 'Dana',
+        iat: NOW_S - 10,
+        exp: NOW_S + 86400,
+        maxBytes: null,
+        maxFiles: null,
+        maxClients: 1,
+      },
+      keys.privateKey,
+    );
+  }
+
+  /** Registering under a link with `server=FP`, answered by the worker with this changed-key warning. */
+  async function registeredWithLinkThen(serverKey: ServerKeyChange) {
+    const tok = await token();
+    const t = await started({ access: 'invite', address: `#invite=${tok}&server=${encodeURIComponent(FP)}` });
+    t.model.actions.register('alice');
+    t.worker({ type: 'problem', problem: 'server-key-changed', message: 'changed', serverKey });
+    return { t, tok };
+  }
+
+  it('is read from the link, kept with the token, and given to the worker at registration and reconnects', async () => {
+    const tok = await token();
+    const t = await started({ access: 'invite', address: `#invite=${tok}&server=${encodeURIComponent(FP)}` });
+    expect(t.state().invite?.server).toBe(FP);
+    expect(t.invites).toMatchObject({ stored: tok, server: FP });
+    t.model.actions.register('alice');
+    expect(lastPosted(t.posted)).toEqual({
+      type: 'register',
+      url: URL,
+      name: 'alice',
+      invite: tok,
+      serverFingerprint: FP,
+    });
+    const again = setup({ access: 'invite', identity: alice, storedInvite: tok });
+    again.invites.server = FP;
+    again.model.start();
+    await again.settle();
+    expect(lastPosted(again.posted)).toMatchObject({ type: 'reconnect', invite: tok, serverFingerprint: FP });
+  });
+
+  it('a link without server= works as before (nothing given to the worker)', async () => {
+    const tok = await token();
+    const t = await started({ access: 'invite', address: `#invite=${tok}` });
+    t.model.actions.register('alice');
+    expect(lastPosted(t.posted)).not.toHaveProperty('serverFingerprint');
+    expect(t.invites.server).toBeUndefined();
+  });
+
+  it('a damaged server= is refused like a damaged link (never trust on first use instead)', async () => {
+    const tok = await token();
+    const t = await started({ access: 'invite', address: `#invite=${tok}&server=SHA256%3Abroken` });
+    expect(t.state().invite).toBeNull();
+    expect(t.state().inviteProblem).toContain('server fingerprint is damaged');
+    expect(t.invites.stored).toBeUndefined();
+  });
+
+  it('the server contradicts the link (link-server): forgetting drops the pin and the link fingerprint', async () => {
+    const serverKey = {
+      address: 'bridge.test:80',
+      pinned: FP,
+      offered: 'SHA256:other',
+      kind: 'link-server' as const,
+    };
+    const { t, tok } = await registeredWithLinkThen(serverKey);
+    expect(t.state().conn).toMatchObject({ kind: 'problem', serverKey });
+    await t.model.actions.forgetServerKey();
+    expect(t.pinsForgotten).toEqual(['bridge.test:80']);
+    expect(t.invites).toMatchObject({ stored: tok, server: undefined });
+    expect(t.state().invite?.server).toBeUndefined();
+    // Registration is tried again with the same name, without the link's fingerprint.
+    expect(lastPosted(t.posted)).toEqual({ type: 'register', url: URL, name: 'alice', invite: tok });
+  });
+
+  it('the link contradicts an existing pin (pin-link): forgetting drops the pin only (the link is pinned next)', async () => {
+    const { t } = await registeredWithLinkThen({
+      address: 'bridge.test:80',
+      pinned: 'SHA256:old',
+      offered: FP,
+      kind: 'pin-link',
+    });
+    await t.model.actions.forgetServerKey();
+    expect(t.pinsForgotten).toEqual(['bridge.test:80']);
+    expect(t.invites.server).toBe(FP);
+    expect(lastPosted(t.posted)).toMatchObject({ type: 'register', serverFingerprint: FP });
   });
 });

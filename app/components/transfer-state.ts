@@ -4,45 +4,43 @@
  * IndexedDB and the clocks are injected, so every transition is unit-tested with fakes;
  * use-transfer.ts only holds one TransferModel and re-renders on its snapshots.
  */
-import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
-import type { StoredIdentity } from '@/browser/identity-store';
+import { identityProtocol, type StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import {
   applyProgress,
   cancelQueued,
   cancelUnfinished,
   markStarted,
-  newItems,
   nextQueued,
   requeue,
-  tooLarge,
-  type UploadItem,
   withNote,
   clearFinished as withoutFinished,
 } from '@/browser/upload-queue';
 import type { ProtocolChoice } from '@/browser/v4-rules';
-import { formatMeInfo } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
 import { validateClientName } from '@/lib/protocol';
+import { identityAfterConnect, meInfoAfterConnect } from './identity-rules';
 import { inviteToOffer, overInviteLikely, readInvite, sentUnder, usableInvite } from './invite-rules';
 import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
 
-import { finishItem, historyOf, markReplacing, uploadRecord } from './upload-rules';
+import {
+  addChosen,
+  explainStorage,
+  finishItem,
+  historyOf,
+  requeueInterrupted,
+  STORAGE_SILENT,
+  uploadRecord,
+} from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
 export { MAX_ME_INFO_BYTES } from './me-info-import';
 
 type Fields = Omit<TransferState, 'bridgeUrl' | 'access' | 'actions'>;
-
-function explainStorage(e: unknown): string {
-  return e instanceof BrowserError
-    ? e.message
-    : 'This browser would not let the page use its storage (IndexedDB).';
-}
 
 export class TransferModel {
   readonly #deps: TransferDeps;
@@ -84,6 +82,7 @@ export class TransferModel {
       inviteProblem: null,
       inviteSent: { files: 0, bytes: 0 },
       identity: undefined,
+      fingerprints: { key: null, server: null },
       conn: { kind: 'starting' },
       protocol: null,
       items: [],
@@ -114,14 +113,7 @@ export class TransferModel {
     void this.#refreshHistory();
     this.#storageTimer = d.setTimeout(() => {
       if (this.#state.identity === undefined && run === this.#run) {
-        this.#set({
-          conn: {
-            kind: 'problem',
-            problem: 'storage',
-            detail:
-              'This browser’s storage (IndexedDB) did not answer. Another tab of this page may be blocking it: close it, then reload.',
-          },
-        });
+        this.#set({ conn: { kind: 'problem', problem: 'storage', detail: STORAGE_SILENT } });
       }
     }, STORAGE_TIMEOUT_MS);
     // Taken out of the address bar once; kept until a start that is not superseded uses it.
@@ -130,11 +122,12 @@ export class TransferModel {
       ([id, stored]) => {
         d.clearTimeout(this.#storageTimer);
         if (run !== this.#run) return;
-        const kept = stored ? readInvite(stored) : undefined;
+        const kept = stored ? readInvite(stored.token, stored.server) : undefined;
         if (kept && 'payload' in kept) this.#set({ invite: kept });
         if (this.#fromAddress) this.#takeInvite(this.#fromAddress);
         this.#fromAddress = '';
         this.#set({ identity: id ?? null });
+        void this.#refreshFingerprints();
         if (id) this.#connectStored(id);
         else this.#set({ conn: { kind: 'idle' } });
       },
@@ -176,17 +169,10 @@ export class TransferModel {
       else this.#set({ conn: { kind: 'idle' } });
     },
     addFiles: (files) => {
-      const all = [...files];
       // Protocol v4 has 64-bit sizes: the 4 GiB refusal is v3's only.
-      const v4 = this.#state.protocol === 4 || this.#protocol === 4;
-      const refuse = (f: File) => !v4 && tooLarge(f);
-      const refused = all.filter(refuse).map((f) => ({ name: f.name, size: f.size }));
-      const added = markReplacing(
-        newItems(all.filter((f) => !refuse(f))),
-        this.#state.items,
-        this.#state.history,
-      );
-      this.#set({ items: [...this.#state.items, ...added], refused });
+      const id = this.#state.identity;
+      const v4 = this.#state.protocol === 4 || this.#protocol === 4 || (!!id && identityProtocol(id) === 4);
+      this.#set(addChosen([...files], this.#state.items, this.#state.history, v4));
     },
     cancel: (id) => {
       if (this.#activeId === id) this.#post({ type: 'cancel', id });
@@ -219,9 +205,24 @@ export class TransferModel {
     for (const listener of this.#listeners) listener();
   }
 
-  /** `protocol` for the worker when the page's address forces one (the worker's default is auto). */
-  #forced(): { protocol?: 3 | 4 } {
-    return this.#protocol === 'auto' ? {} : { protocol: this.#protocol };
+  /**
+   * What every register/reconnect message carries: the bridge, the invite's token to offer,
+   * `protocol` when the address forces one (the worker's default is auto), and the invite
+   * link's server fingerprint (the worker checks the first v4 connection against it).
+   */
+  #where(invite: string | undefined): {
+    url: string;
+    invite?: string;
+    protocol?: 3 | 4;
+    serverFingerprint?: string;
+  } {
+    const server = this.#state.invite?.server;
+    return {
+      url: this.#state.bridgeUrl,
+      invite,
+      ...(this.#protocol === 'auto' ? {} : { protocol: this.#protocol }),
+      ...(server === undefined ? {} : { serverFingerprint: server }),
+    };
   }
 
   #post(msg: ToWorker): void {
@@ -236,6 +237,14 @@ export class TransferModel {
     this.#activeId = next.id;
     this.#state = { ...this.#state, items: markStarted(this.#state.items, next.id, this.#deps.monotonic()) };
     this.#post({ type: 'upload', id: next.id, file: next.file });
+  }
+
+  async #refreshFingerprints(): Promise<void> {
+    try {
+      this.#set({ fingerprints: await this.#deps.v4Fingerprints(this.#state.bridgeUrl) });
+    } catch {
+      // Shown for reference only; the connection checks the pin itself.
+    }
   }
 
   async #refreshHistory(): Promise<void> {
@@ -259,7 +268,9 @@ export class TransferModel {
     }
     this.#set({ invite: found, inviteProblem: null });
     this.#deps
-      .saveInvite(found.token)
+      .saveInvite(
+        found.server === undefined ? { token: found.token } : { token: found.token, server: found.server },
+      )
       .catch((e: unknown) =>
         this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } }),
       );
@@ -282,14 +293,13 @@ export class TransferModel {
     const invite = this.#offer();
     if (invite === false) return;
     this.#set({ conn: { kind: 'connecting', registering: false } });
+    const { name, clientId, privateKey } = id;
     this.#post({
       type: 'reconnect',
-      url: this.#state.bridgeUrl,
-      name: id.name,
-      clientId: id.clientId,
-      privateKey: id.privateKey,
-      invite,
-      ...this.#forced(),
+      ...this.#where(invite),
+      name,
+      clientId,
+      ...(privateKey ? { privateKey } : {}),
     });
   }
 
@@ -311,26 +321,16 @@ export class TransferModel {
         this.#failures = 0;
         this.#deps.clearTimeout(this.#retryTimer);
         this.#registering = false;
-        if (msg.via === 'register' && msg.privateKey && msg.privateKeyPkcs8) {
-          const { name, clientId } = msg;
-          this.#set({
-            meInfo: {
-              name,
-              text: formatMeInfo({ name, clientId, privateKeyPkcs8: msg.privateKeyPkcs8 }),
-              downloaded: false,
-            },
-          });
-          const createdAt = this.#deps.now();
-          this.#store({ name, clientId, privateKey: msg.privateKey, createdAt, origin: 'registered' });
-        } else if (this.#pendingImport) {
-          const id = this.#pendingImport;
-          this.#pendingImport = null;
-          this.#store(id);
-        }
+        const meInfo = meInfoAfterConnect(msg);
+        if (meInfo) this.#set({ meInfo });
+        const id = identityAfterConnect(msg, this.#state.identity, this.#pendingImport, this.#deps.now());
+        this.#pendingImport = null;
+        if (id) this.#store(id);
+        void this.#refreshFingerprints();
         this.#set({
           conn: { kind: 'connected' },
           protocol: msg.protocol ?? 3,
-          items: this.#resendInterrupted(),
+          items: requeueInterrupted(this.#state.items, this.#resends),
         });
         return;
       }
@@ -363,17 +363,6 @@ export class TransferModel {
     }
   }
 
-  /** The connection is back: files it interrupted go again by themselves (v3 from the start, v4 resumed). */
-  #resendInterrupted(): UploadItem[] {
-    let items = this.#state.items;
-    for (const it of items) {
-      if (it.phase !== 'failed' || !it.interrupted) continue;
-      this.#resends.set(it.id, (this.#resends.get(it.id) ?? 0) + 1);
-      items = requeue(items, it.id);
-    }
-    return items;
-  }
-
   async #clearHistory(): Promise<void> {
     const ids = this.#state.history.map((r) => r.id);
     try {
@@ -392,6 +381,7 @@ export class TransferModel {
       // Nothing was sent; only the person may remove the pin (forgetServerKey).
       this.#pendingImport = null;
       this.#set({ conn: { kind: 'problem', problem, detail, serverKey } });
+      void this.#refreshFingerprints();
       return;
     }
     const importing = this.#pendingImport !== null;
@@ -423,7 +413,7 @@ export class TransferModel {
     if (invite === false) return undefined;
     this.#registering = true;
     this.#set({ conn: { kind: 'connecting', registering: true } });
-    this.#post({ type: 'register', url: this.#state.bridgeUrl, name: trimmed, invite, ...this.#forced() });
+    this.#post({ type: 'register', ...this.#where(invite), name: trimmed });
     return undefined;
   }
 
@@ -440,16 +430,28 @@ export class TransferModel {
     }
   }
 
+  /**
+   * The person confirmed: the pin goes; when it was the invite link's fingerprint the server
+   * contradicted (link-server), the link's fingerprint goes too (else it would be pinned again).
+   */
   async #forgetServerKey(): Promise<void> {
     const conn = this.#state.conn;
     if (conn.kind !== 'problem' || !conn.serverKey) return;
+    const invite = this.#state.invite;
     try {
       await this.#deps.forgetPin(conn.serverKey.address);
+      if (conn.serverKey.kind === 'link-server' && invite?.server !== undefined) {
+        await this.#deps.saveInvite({ token: invite.token });
+        this.#set({ invite: { token: invite.token, payload: invite.payload } });
+      }
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
       return;
     }
-    this.actions.retryNow();
+    void this.#refreshFingerprints();
+    if (!this.#pendingImport && !this.#state.identity && this.#state.triedName)
+      this.#register(this.#state.triedName);
+    else this.actions.retryNow();
   }
 
   /** Forgets the identity, its history and (unless registering again) the invite it sent under. */
@@ -468,5 +470,6 @@ export class TransferModel {
     }
     const invite = opts.keepInvite ? this.#state.invite : null;
     this.#set({ identity: null, invite, inviteProblem: null, conn: { kind: 'idle' } });
+    void this.#refreshFingerprints();
   }
 }

@@ -3,7 +3,7 @@
  * IndexedDB, key import and the clocks), apart from transfer-state.ts's transitions.
  */
 import type { UploadRecord } from '@/browser/history-store';
-import type { StoredIdentity } from '@/browser/identity-store';
+import type { KeptInvite, StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
 import type { UploadItem } from '@/browser/upload-queue';
 import type { AccessMode } from '@/lib/invite';
@@ -32,12 +32,14 @@ export interface TransferDeps {
   loadIdentity(): Promise<StoredIdentity | undefined>;
   saveIdentity(identity: StoredIdentity): Promise<void>;
   forgetIdentity(): Promise<void>;
-  /** The invite token kept beside the identity (IndexedDB). */
-  loadInvite(): Promise<string | undefined>;
-  saveInvite(token: string): Promise<void>;
+  /** The invite token (and its link's server fingerprint) kept beside the identity (IndexedDB). */
+  loadInvite(): Promise<KeptInvite | undefined>;
+  saveInvite(invite: KeptInvite): Promise<void>;
   forgetInvite(): Promise<void>;
   /** Removes the pinned v4 server key of `address` (the bridge's host:port). */
   forgetPin(address: string): Promise<void>;
+  /** This browser's v4 key fingerprint and the server key pinned for the bridge (null: none yet). */
+  v4Fingerprints(bridgeUrl: string): Promise<V4Fingerprints>;
   /** The `#invite=...` fragment of the page's address, taken out of the address bar. */
   takeInviteFromAddress(): string | undefined;
   addUploadRecord(record: UploadRecord): Promise<void>;
@@ -80,6 +82,14 @@ export interface TransferActions {
   dismissMeInfo(): void;
 }
 
+/** `SHA256:...` fingerprints shown on the identity card. */
+export interface V4Fingerprints {
+  /** This browser's v4 key (the identity's key under protocol 4). */
+  key: string | null;
+  /** The server key pinned for the current bridge. */
+  server: string | null;
+}
+
 /** A file not queued because protocol v3 cannot carry it. */
 export interface RefusedFile {
   name: string;
@@ -99,6 +109,8 @@ export interface TransferState {
   inviteSent: InviteSent;
   /** The protocol files go by on the current connection (null before one). */
   protocol: 3 | 4 | null;
+  /** The fingerprints on the identity card (read from IndexedDB after each connection). */
+  fingerprints: V4Fingerprints;
   /** undefined while loading; null when this browser has no identity. */
   identity: StoredIdentity | null | undefined;
   conn: Conn;

@@ -3,10 +3,12 @@
  * unit-tested on its own: which failures are retried by themselves, whose history is shown,
  * which new file replaces one sent before, and the sentences a sender reads for a failure.
  */
+
+import { BrowserError } from '@/browser/errors';
 import type { UploadRecord } from '@/browser/history-store';
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { FromWorker } from '@/browser/upload-protocol';
-import { applyDone, type UploadItem } from '@/browser/upload-queue';
+import { applyDone, newItems, requeue, tooLarge, type UploadItem } from '@/browser/upload-queue';
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { V4_ERROR_SENTENCES, type V4ErrorCode } from '@/lib/protocol/v4/constants';
 import { formatBytes } from './format';
@@ -42,6 +44,42 @@ export function historyOf(
  * sent and the server verified, or one earlier in the queue (the server keeps one file per
  * client and name, the last one sent).
  */
+/** Chosen files queued, except those too large for protocol v3 (unless `v4`), which are listed instead. */
+export function addChosen(
+  all: File[],
+  items: UploadItem[],
+  history: UploadRecord[],
+  v4: boolean,
+): { items: UploadItem[]; refused: { name: string; size: number }[] } {
+  const refuse = (f: File) => !v4 && tooLarge(f);
+  const refused = all.filter(refuse).map((f) => ({ name: f.name, size: f.size }));
+  return {
+    items: [...items, ...markReplacing(newItems(all.filter((f) => !refuse(f))), items, history)],
+    refused,
+  };
+}
+
+/** The connection is back: files it interrupted go again by themselves (v3 from the start, v4 resumed), counted in `resends`. */
+export function requeueInterrupted(items: UploadItem[], resends: Map<string, number>): UploadItem[] {
+  let out = items;
+  for (const it of items) {
+    if (it.phase !== 'failed' || !it.interrupted) continue;
+    resends.set(it.id, (resends.get(it.id) ?? 0) + 1);
+    out = requeue(out, it.id);
+  }
+  return out;
+}
+
+/** Said when IndexedDB does not answer at start. */
+export const STORAGE_SILENT =
+  'This browser’s storage (IndexedDB) did not answer. Another tab of this page may be blocking it: close it, then reload.';
+
+export function explainStorage(e: unknown): string {
+  return e instanceof BrowserError
+    ? e.message
+    : 'This browser would not let the page use its storage (IndexedDB).';
+}
+
 export function markReplacing(added: UploadItem[], queue: UploadItem[], sent: UploadRecord[]): UploadItem[] {
   const taken = new Set<string>();
   for (const r of sent) if (r.outcome === 'verified') taken.add(r.wireName ?? r.fileName);

@@ -17,7 +17,7 @@ import {
 import { takeInviteFromAddress } from '@/browser/invite-link';
 import { startUploadWorker } from '@/browser/upload-worker-client';
 import { protocolChoice } from '@/browser/v4-rules';
-import { forgetPin, forgetV4Identity } from '@/browser/v4-store';
+import { forgetPin, forgetV4Identity, readV4Fingerprints } from '@/browser/v4-store';
 import { importPrivateKeyPkcs8 } from '@/lib/crypto';
 import type { AccessMode } from '@/lib/invite';
 import { TransferModel } from './transfer-state';
@@ -36,6 +36,7 @@ const browserDeps: TransferDeps = {
   saveInvite,
   forgetInvite,
   forgetPin,
+  v4Fingerprints: readV4Fingerprints,
   takeInviteFromAddress,
   addUploadRecord,
   listUploadRecords,

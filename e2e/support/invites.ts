@@ -16,8 +16,11 @@ import { mintInvite } from '../../test/support/invites';
 import { runPart } from '../../test/support/processes';
 import type { System } from './system';
 
-/** `npm run server -- invite create ...` against the system's data folder; returns the link it printed. */
-export function createInvite(system: System, args: string[]): string {
+/**
+ * `npm run server -- invite create ...` against the system's data folder; returns the link it
+ * printed, without its `&server=` fingerprint unless `withServer` (the link as printed whole).
+ */
+export function createInvite(system: System, args: string[], opts: { withServer?: boolean } = {}): string {
   const out = runPart('server', [
     'invite',
     'create',
@@ -27,7 +30,11 @@ export function createInvite(system: System, args: string[]): string {
     `${system.webUrl}/`,
     ...args,
   ]);
-  const link = /https?:\/\/\S+#invite=sfi1\.[\w.-]+/.exec(out)?.[0];
+  const link = (
+    opts.withServer
+      ? /https?:\/\/\S+#invite=sfi1\.[\w.-]+&server=[\w%.-]+/
+      : /https?:\/\/\S+#invite=sfi1\.[\w.-]+/
+  ).exec(out)?.[0];
   if (!link) throw new Error(`invite create printed no link:\n${out}`);
   return link;
 }
