@@ -17,6 +17,7 @@ import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
 import { cidr, duration, host, integer, oneOf, port, size, text, url } from '../platform/validators';
 import { ServerError } from './errors';
+import { DEFAULT_MAX_PARTIAL_UPLOADS } from './v4/partial-uploads';
 
 export { parseSize } from '../platform/validators';
 
@@ -76,6 +77,8 @@ export interface ServerConfig {
   v4MaxFileSize?: number;
   /** An unfinished v4 upload without a new record this long is removed (default 24 h). */
   partialTtlMs?: number;
+  /** Unfinished v4 uploads kept per client (absent: DEFAULT_MAX_PARTIAL_UPLOADS). */
+  maxPartialUploads?: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -257,6 +260,12 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_PARTIAL_TTL_SECONDS * 1000,
     help: `remove an unfinished v4 upload after this long without a new record (default ${DEFAULT_PARTIAL_TTL_SECONDS})`,
   }),
+  'max-partial-uploads': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_MAX_PARTIAL_UPLOADS',
+    default: DEFAULT_MAX_PARTIAL_UPLOADS,
+    help: `unfinished v4 uploads kept per client; a new one past it gets Error 6 (default ${DEFAULT_MAX_PARTIAL_UPLOADS})`,
+  }),
   'log-rate': value(integer(1, 100_000), {
     arg: 'N',
     env: 'SFT_LOG_RATE',
@@ -385,6 +394,7 @@ export function parseArgs(
     clientMaxFiles: values['client-max-files'] ?? null,
     v4MaxFileSize: values['max-file-size-v4'],
     partialTtlMs: values['partial-ttl'],
+    maxPartialUploads: values['max-partial-uploads'],
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

@@ -29,6 +29,13 @@ import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 
 export const PARTIAL_FOLDER = 'partial';
 
+/**
+ * Unfinished uploads kept per client. Quotas count kept bytes, but an upload dropped before
+ * its first durable point keeps none: without a cap a client could leave a state file (and
+ * its fsyncs) per connection, each read again by every sweep and at every start.
+ */
+export const DEFAULT_MAX_PARTIAL_UPLOADS = 32;
+
 interface Meta {
   v: 1;
   clientKey: string;
@@ -102,10 +109,12 @@ export class PartialUploads {
   /** Per upload: the end of the last open or discard queued (see #serial). */
   readonly #turns = new Map<string, Promise<void>>();
   readonly #kept = new Map<string, Kept>();
+  readonly #maxPerClient: number;
 
-  constructor(dataDir: string, ttlMs: number) {
+  constructor(dataDir: string, ttlMs: number, maxPerClient = DEFAULT_MAX_PARTIAL_UPLOADS) {
     this.dir = join(dataDir, PARTIAL_FOLDER);
     this.#ttlMs = ttlMs;
+    this.#maxPerClient = maxPerClient;
   }
 
   async init(): Promise<void> {
@@ -140,6 +149,13 @@ export class PartialUploads {
       total += k.bytes;
     }
     return total;
+  }
+
+  /** How many uploads one client (hex ID) has kept, open ones included. */
+  keptCount(clientId: string): number {
+    let n = 0;
+    for (const k of this.#kept.values()) if (k.clientId === clientId) n++;
+    return n;
   }
 
   /** Expires uploads idle for the TTL and forgets old tombstones; returns how many expired. */
@@ -234,10 +250,16 @@ export class PartialUploads {
           ? { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' }
           : { code: V4ErrorCode.UnknownUpload, reason: 'No unfinished upload with this ID.' };
       }
+      const clientId = bytesToHex(req.clientId);
+      if (this.keptCount(clientId) >= this.#maxPerClient)
+        return {
+          code: V4ErrorCode.OverQuota,
+          reason: `The server keeps at most ${this.#maxPerClient} unfinished uploads per sender: finish or cancel one first (unfinished ones expire after a day without progress).`,
+        };
       const fresh: Meta = {
         v: 1,
         clientKey: bytesToHex(req.clientKey),
-        clientId: bytesToHex(req.clientId),
+        clientId,
         name: req.name,
         size: req.size,
         keyCheck: check,
@@ -245,8 +267,15 @@ export class PartialUploads {
         updatedAt: now,
         inviteId: req.inviteId ?? null,
       };
-      await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh));
-      await syncFolder(this.dir);
+      // Counted at once (no await since the check): parallel starts cannot pass the cap together.
+      this.#index(base, fresh);
+      try {
+        await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh));
+        await syncFolder(this.dir);
+      } catch (e) {
+        this.#kept.delete(base);
+        throw e;
+      }
       return this.#activate(base, fresh, 0);
     }
     const same =
