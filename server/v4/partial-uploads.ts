@@ -21,7 +21,7 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
@@ -83,9 +83,10 @@ export interface Finished {
   sha256: Uint8Array;
 }
 
-async function syncedWrite(path: string, text: string): Promise<void> {
+/** Replaces a file at once (temp file + rename); `flush` false: not made durable (see #open). */
+async function syncedWrite(path: string, text: string, flush = true): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode: FILE_MODE, flush: true });
+  await writeFile(tmp, text, { mode: FILE_MODE, flush });
   await rename(tmp, path);
 }
 
@@ -270,8 +271,11 @@ export class PartialUploads {
       // Counted at once (no await since the check): parallel starts cannot pass the cap together.
       this.#index(base, fresh);
       try {
-        await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh));
-        await syncFolder(this.dir);
+        // Not flushed: it vouches for no record yet (after a crash the client's resume gets
+        // Error 11 and starts again, as from record 0). Two flushes per UploadStart let an
+        // UploadStart/UploadAbort loop spend the disk's flushes. The first durable point
+        // flushes it and the folder (#makeDurable).
+        await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh), false);
       } catch (e) {
         this.#kept.delete(base);
         throw e;
@@ -296,7 +300,11 @@ export class PartialUploads {
   async #activate(base: string, meta: Meta, durable: number): Promise<PartialUpload> {
     const dataPath = join(this.dir, `${base}.data`);
     const fh = await open(dataPath, 'a+', FILE_MODE);
-    // Bytes past the durable count were never acknowledged as kept: cut them off.
+    // Bytes past the durable count were never acknowledged as kept: cut them off. A data
+    // file shorter than the count (lost in a crash) must not be padded with zeros by the cut:
+    // the count goes back to the whole records it holds.
+    const held = (await fh.stat()).size;
+    if (held < Math.min(durable * RECORD_SIZE, meta.size)) durable = Math.floor(held / RECORD_SIZE);
     const keep = Math.min(durable * RECORD_SIZE, meta.size);
     await fh.truncate(keep);
     // A fresh upload hashes as its records arrive. A resumed one hashes the whole file once,
@@ -345,6 +353,8 @@ export class PartialUpload {
   #durableError: Error | null = null;
   #ended = false;
   #detached = false;
+  /** The folder synced since this holder wrote a state file (the names of both files durable). */
+  #folderSynced = false;
   #detaching: Promise<void> | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
@@ -415,6 +425,10 @@ export class PartialUpload {
     s.meta.durable = next;
     s.meta.updatedAt = Date.now();
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
+    if (!this.#folderSynced) {
+      await syncFolder(dirname(s.metaPath));
+      this.#folderSynced = true;
+    }
   }
 
   /** All records are in: the file is durable, ready to move into place. */
