@@ -213,17 +213,19 @@ export class V4Connection {
           this.#dropping = true;
           await open.upload.remove();
           open.reservation.release();
-          this.#log.info(
-            { event: 'v4-upload-aborted', file: open.name },
-            v4Sentence.aborted(this.#who, open.name),
-          );
+          if (this.#sampled('v4 upload aborted'))
+            this.#log.info(
+              { event: 'v4-upload-aborted', file: open.name },
+              v4Sentence.aborted(this.#who, open.name),
+            );
         } else if (await this.#ctx.partials.discard(this.#client!.key, m.uploadId)) {
           // A kept upload (its connection was cut): its bytes no longer count against quotas.
           const upload = bytesToHex(m.uploadId).slice(0, 8);
-          this.#log.info(
-            { event: 'v4-upload-aborted', upload },
-            v4Sentence.aborted(this.#who, `kept upload ${upload}`),
-          );
+          if (this.#sampled('v4 upload aborted'))
+            this.#log.info(
+              { event: 'v4-upload-aborted', upload },
+              v4Sentence.aborted(this.#who, `kept upload ${upload}`),
+            );
         }
         return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
       case MessageType.Bye:
@@ -235,6 +237,14 @@ export class V4Connection {
       default:
         throw new V4Error('V4_ERR_STATE', `Message type ${m.type} is not one a client sends.`);
     }
+  }
+
+  /**
+   * Lines a client can repeat as fast as it likes (UploadStart/UploadAbort loops, refused
+   * starts) go through the per-source sampler, as v3's answers do; done uploads are always logged.
+   */
+  #sampled(kind: string): boolean {
+    return this.#ctx.sampler.allow(this.#peer.source, kind);
   }
 
   /** Who the log names: the display name the client gave (its key proved), else a placeholder. */
@@ -302,17 +312,18 @@ export class V4Connection {
     name: string,
     why: string = reason,
   ): Promise<void> {
-    this.#log.info(
-      {
-        event: 'v4-upload-refused',
-        file: name,
-        upload: bytesToHex(uploadId).slice(0, 8),
-        code,
-        reason: why,
-        ...(why !== reason ? { detail: reason } : {}),
-      },
-      v4Sentence.uploadRefused(this.#who, name, code, why),
-    );
+    if (this.#sampled(`v4 upload refused ${code}`))
+      this.#log.info(
+        {
+          event: 'v4-upload-refused',
+          file: name,
+          upload: bytesToHex(uploadId).slice(0, 8),
+          code,
+          reason: why,
+          ...(why !== reason ? { detail: reason } : {}),
+        },
+        v4Sentence.uploadRefused(this.#who, name, code, why),
+      );
     if (isFatalCode(code)) {
       this.#fatal(code, reason, true, false);
       return;
@@ -372,10 +383,11 @@ export class V4Connection {
       received: 0,
       serverMs: 0,
     };
-    this.#log.info(
-      { event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next },
-      v4Sentence.started(this.#who, m.name, m.size, opened.next),
-    );
+    if (this.#sampled('v4 upload start'))
+      this.#log.info(
+        { event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next },
+        v4Sentence.started(this.#who, m.name, m.size, opened.next),
+      );
     await this.#send({ type: MessageType.UploadReady, uploadId: m.uploadId, nextRecord: opened.next });
   }
 
