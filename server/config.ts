@@ -77,6 +77,8 @@ export interface ServerConfig {
   v4MaxFileSize?: number;
   /** An unfinished v4 upload without a new record this long is removed (default 24 h). */
   partialTtlMs?: number;
+  /** v4 ClientHellos per source a minute (absent: DEFAULT_HANDSHAKES_PER_MINUTE). */
+  handshakesPerMinute?: number;
   /** Unfinished v4 uploads kept per client (absent: DEFAULT_MAX_PARTIAL_UPLOADS). */
   maxPartialUploads?: number;
 }
@@ -86,6 +88,12 @@ export const DEFAULT_DATA_DIR = 'data';
 export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_RECONNECT_PER_MINUTE = 30;
+/**
+ * v4 ClientHellos per source a minute (also the burst). Each costs an X25519 agreement, an
+ * Ed25519 signature and a key schedule before the client proved anything; a source that
+ * completes them is held to --reconnect-per-minute plus --register-per-minute (90) anyway.
+ */
+export const DEFAULT_HANDSHAKES_PER_MINUTE = 120;
 export const DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR = 10;
 export const DEFAULT_REGISTER_PER_MINUTE = 60;
 export const DEFAULT_MAX_CLIENTS = 100_000;
@@ -181,6 +189,12 @@ export const SERVER_OPTIONS = {
     env: 'SFT_RECONNECT_PER_MINUTE',
     default: DEFAULT_RECONNECT_PER_MINUTE,
     help: `1027 reconnects per source address per minute, also the burst (default ${DEFAULT_RECONNECT_PER_MINUTE})`,
+  }),
+  'handshakes-per-minute': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_HANDSHAKES_PER_MINUTE',
+    default: DEFAULT_HANDSHAKES_PER_MINUTE,
+    help: `protocol v4 handshakes (ClientHellos) per source address per minute, also the burst; past it Alert 8 (default ${DEFAULT_HANDSHAKES_PER_MINUTE})`,
   }),
   'client-decrypt-failures-per-hour': value(integer(1, 1_000_000), {
     arg: 'N',
@@ -373,6 +387,7 @@ export function parseArgs(
     maxConnections: values['max-connections'],
     idleTimeoutMs: values['idle-timeout'],
     reconnectPerMinute: values['reconnect-per-minute'],
+    handshakesPerMinute: values['handshakes-per-minute'],
     clientDecryptFailuresPerHour: values['client-decrypt-failures-per-hour'],
     registerPerMinute: values['register-per-minute'],
     maxClients: values['max-clients'],

@@ -191,6 +191,11 @@ export class V4Connection {
   async #handle(frame: Frame): Promise<void> {
     if (this.#closed) return;
     if (!this.#session) {
+      // Before the handshake's crypto, which a stranger can ask for as fast as it connects.
+      if (frame.type === FrameType.ClientHello && !this.#ctx.limits.takeHandshake(this.#peer.source)) {
+        this.#fatal(V4ErrorCode.RateLimited, V4_ERROR_SENTENCES[V4ErrorCode.RateLimited], false);
+        return;
+      }
       const step = await this.#handshake.onFrame(frame);
       if (step.send) this.#write(step.send);
       if (step.done) await this.#welcome(step.done.session, step.done.clientAuth);

@@ -41,9 +41,12 @@ const drop = new Error('dropped after UploadReady');
 let srv: ServerProcess;
 
 beforeAll(async () => {
-  // Reconnects are rate-limited per source (30 a minute): the attack here is what each
-  // connection let in leaves behind, so that limit is raised.
-  srv = await startServerProcess(['--reconnect-per-minute', '100000', '--max-partial-uploads', String(CAP)]);
+  // Reconnects and handshakes are rate-limited per source (30 and 120 a minute): the attack
+  // here is what each connection let in leaves behind, so those limits are raised.
+  srv = await startServerProcess([
+    ...['--reconnect-per-minute', '100000', '--handshakes-per-minute', '100000'],
+    ...['--max-partial-uploads', String(CAP)],
+  ]);
 });
 
 afterAll(async () => {

@@ -300,12 +300,12 @@ export async function startServerProcess(
 export const EVERY_LOG_LINE = ['--log-rate', '100000'];
 
 /**
- * Flags lifting the per-source 1025/1027 limits, for suites that send thousands of requests
+ * Flags lifting the per-source 1025/1027 limits (and v4's handshakes), for suites that send thousands of requests
  * from 127.0.0.1 to test something else (framing, misuse); the limits have their own tests.
  */
 export const NO_PEER_LIMITS = [
   ...['--reconnect-per-minute', '1000000', '--register-per-minute', '1000000'],
-  ...['--client-decrypt-failures-per-hour', '1000000'],
+  ...['--client-decrypt-failures-per-hour', '1000000', '--handshakes-per-minute', '1000000'],
   ...EVERY_LOG_LINE,
 ];
 
