@@ -4,8 +4,8 @@
  * `cutAfter` client -> server bytes went through. Server -> client bytes pass unchanged.
  * Each connection counts from 0; `armed` switches the mutation on for new connections.
  * `trickleMs` set (at any time): client -> server bytes from then on are queued and let
- * through one byte per that many ms (a slow sender whose every byte stays within the idle
- * timeout).
+ * through `trickleBytes` (1) per that many ms (a slow sender whose every byte stays within
+ * the idle timeout).
  */
 import net from 'node:net';
 
@@ -14,6 +14,8 @@ export interface V4ProxyOptions {
   flipAt?: number;
   cutAfter?: number;
   trickleMs?: number;
+  /** Bytes let through per `trickleMs` (default 1). */
+  trickleBytes?: number;
 }
 
 export interface V4Proxy {
@@ -44,8 +46,9 @@ export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
         drip ??= setInterval(() => {
           const all = Buffer.concat(queued);
           if (all.length === 0) return;
-          upstream.write(all.subarray(0, 1));
-          queued = [all.subarray(1)];
+          const n = proxy.opts.trickleBytes ?? 1;
+          upstream.write(all.subarray(0, n));
+          queued = [all.subarray(n)];
         }, proxy.opts.trickleMs);
         return;
       }
