@@ -304,7 +304,10 @@ export class PartialUploads {
     // file shorter than the count (lost in a crash) must not be padded with zeros by the cut:
     // the count goes back to the whole records it holds.
     const held = (await fh.stat()).size;
-    if (held < Math.min(durable * RECORD_SIZE, meta.size)) durable = Math.floor(held / RECORD_SIZE);
+    if (held < Math.min(durable * RECORD_SIZE, meta.size)) {
+      durable = Math.floor(held / RECORD_SIZE);
+      meta.durable = durable;
+    }
     const keep = Math.min(durable * RECORD_SIZE, meta.size);
     await fh.truncate(keep);
     // A fresh upload hashes as its records arrive. A resumed one hashes the whole file once,
