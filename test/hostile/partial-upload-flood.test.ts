@@ -9,23 +9,17 @@
  * (not fatal), a resume of a kept one still works, and another client is unaffected.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { V4Source } from '../../lib/client/v4-session';
 import { V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { PARTIAL_FOLDER } from '../../server/v4/partial-uploads';
-import { MiB, type ServerProcess, startServerProcess } from '../support/hostile';
+import { cpuSeconds, MiB, type ServerProcess, startServerProcess } from '../support/hostile';
 import { connectV4, newIdentity, refusedCode } from '../support/v4-client';
 
 const CAP = 8;
 const STARTS = 200;
-
-/** User + system CPU seconds of a process so far (Linux /proc, clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** A declared file never read: each upload is dropped once the server accepted it. */
 const never: V4Source = {

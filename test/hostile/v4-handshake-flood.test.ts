@@ -10,22 +10,16 @@
  * source) connects and uploads. Measured: handshakes per second, the server's CPU per
  * handshake, and the innocent client's connect time during the flood against alone.
  */
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FrameType } from '../../lib/protocol/v4/constants';
 import { ClientHandshake } from '../../lib/v4/handshake';
 import { DEFAULT_HANDSHAKES_PER_MINUTE } from '../../server/config';
-import { type ServerProcess, startServerProcess } from '../support/hostile';
+import { cpuSeconds, type ServerProcess, startServerProcess } from '../support/hostile';
 import { newIdentity, openV4 } from '../support/v4-client';
 
 const LOOPS = 16;
 const FLOOD_MS = 3000;
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** One unauthenticated handshake: the first bytes, the server's first frame's type, then gone. */
 function hello(port: number, first: Uint8Array): Promise<number | null> {

@@ -13,20 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { V4Source } from '../../lib/client/v4-session';
 import { MiB, type ServerProcess, startServerProcess, tempDir } from '../support/hostile';
-import { connectV4, newIdentity, refusedCode } from '../support/v4-client';
+import { connectV4, newIdentity, refusedCode, zeroSource } from '../support/v4-client';
 import { startV4Proxy } from '../support/v4-proxy';
-
-function zeros(name: string, size: number): V4Source {
-  return {
-    name,
-    size,
-    async *openAt(offset) {
-      for (let left = size - offset; left > 0; left -= MiB) yield new Uint8Array(Math.min(MiB, left));
-    },
-  };
-}
 
 let srv: ServerProcess;
 let work: { path: string; remove(): void };
@@ -50,7 +39,7 @@ it.fails('a reservation held at just above --min-upload-rate does not keep an in
   const attacker = await connectV4(proxy.port, await newIdentity(), () => {}, 'holder');
   let cut = false;
   void attacker
-    .upload(zeros('hold.bin', 250 * MiB), {
+    .upload(zeroSource('hold.bin', 250 * MiB), {
       uploadId: new Uint8Array(randomBytes(16)),
       onStarted: () => {
         // About 20 KiB/s from now on, above the 16 KiB/s floor.
@@ -63,7 +52,7 @@ it.fails('a reservation held at just above --min-upload-rate does not keep an in
     });
   await new Promise((r) => setTimeout(r, 3000));
   const innocent = await connectV4(srv.port, await newIdentity(), () => {}, 'innocent');
-  const code = await refusedCode(innocent.upload(zeros('innocent.bin', 100 * MiB), {}));
+  const code = await refusedCode(innocent.upload(zeroSource('innocent.bin', 100 * MiB), {}));
   console.log(
     `after 3 s of a 250 MiB upload at 20 KiB/s: holder cut ${cut}; innocent 100 MiB upload ${code ?? 'stored'}`,
   );

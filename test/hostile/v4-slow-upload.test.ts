@@ -11,25 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { V4Source } from '../../lib/client/v4-session';
 import { V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { PARTIAL_FOLDER } from '../../server/v4/partial-uploads';
 import { fileRows, MiB, type ServerProcess, startServerProcess } from '../support/hostile';
-import { connectV4, newIdentity, refusedCode } from '../support/v4-client';
+import { connectV4, newIdentity, refusedCode, zeroSource } from '../support/v4-client';
 import { startV4Proxy } from '../support/v4-proxy';
 
 const GRACE_S = 2;
-
-/** `size` zero bytes, made as they are read. */
-function zeros(name: string, size: number): V4Source {
-  return {
-    name,
-    size,
-    async *openAt(offset) {
-      for (let left = size - offset; left > 0; left -= MiB) yield new Uint8Array(Math.min(MiB, left));
-    },
-  };
-}
 
 let srv: ServerProcess;
 
@@ -55,7 +43,7 @@ it('a v4 upload trickled one byte at a time is cut after the grace, and its rese
   const attacker = await connectV4(proxy.port, await newIdentity(), () => {}, 'slow');
   const t0 = performance.now();
   let startedAt = 0;
-  const slow = attacker.upload(zeros('hold.bin', 80 * MiB), {
+  const slow = attacker.upload(zeroSource('hold.bin', 80 * MiB), {
     uploadId: new Uint8Array(randomBytes(16)),
     onStarted: () => {
       startedAt = performance.now();
@@ -71,7 +59,7 @@ it('a v4 upload trickled one byte at a time is cut after the grace, and its rese
   // While it holds 80 MiB of the 100 MiB total, an innocent 30 MiB upload is refused.
   await new Promise((r) => setTimeout(r, 500));
   const innocent = await connectV4(srv.port, await newIdentity(), () => {}, 'innocent');
-  const file = zeros('innocent.bin', 30 * MiB);
+  const file = zeroSource('innocent.bin', 30 * MiB);
   expect(await refusedCode(innocent.upload(file, {}))).toBe(V4ErrorCode.OverQuota);
 
   const outcome = await Promise.race([ended, new Promise((r) => setTimeout(() => r('still open'), 10_000))]);

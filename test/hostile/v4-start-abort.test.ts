@@ -10,35 +10,12 @@
  * the server's CPU and the disk writes (/proc/PID/io) per cycle, and an innocent client's
  * upload time during the flood.
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { V4Source } from '../../lib/client/v4-session';
-import { MiB, type ServerProcess, startServerProcess } from '../support/hostile';
-import { connectV4, newIdentity } from '../support/v4-client';
+import { cpuSeconds, MiB, type ServerProcess, startServerProcess, writeBytes } from '../support/hostile';
+import { connectV4, newIdentity, zeroSource } from '../support/v4-client';
 
 const CONNECTIONS = 8;
 const FLOOD_MS = 3000;
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Bytes the process caused to be written to storage (Linux /proc/PID/io). */
-function writeBytes(pid: number): number {
-  const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
-  return Number(m?.[1] ?? 0);
-}
-
-function zeros(name: string, size: number): V4Source {
-  return {
-    name,
-    size,
-    async *openAt(offset) {
-      for (let left = size - offset; left > 0; left -= MiB) yield new Uint8Array(Math.min(MiB, left));
-    },
-  };
-}
 
 let srv: ServerProcess;
 
@@ -53,7 +30,7 @@ afterAll(async () => {
 async function innocentUploadMs(name: string): Promise<number> {
   const s = await connectV4(srv.port, await newIdentity(), () => {}, 'innocent');
   const t = performance.now();
-  await s.upload(zeros(name, 16 * MiB), {});
+  await s.upload(zeroSource(name, 16 * MiB), {});
   const ms = performance.now() - t;
   await s.close();
   return ms;
@@ -73,7 +50,7 @@ it(`UploadStart/UploadAbort cycles on ${CONNECTIONS} connections cost no flush e
   const floods = sessions.map(async (s) => {
     while (!stop) {
       // Cancelled before its first record: UploadStart, UploadReady, UploadAbort, UploadAborted.
-      await s.upload(zeros('cycle.bin', MiB), { signal: cancelled }).catch(() => {});
+      await s.upload(zeroSource('cycle.bin', MiB), { signal: cancelled }).catch(() => {});
       if (!s.usable) throw new Error('the connection did not survive an abort');
       cycles++;
     }
