@@ -17,6 +17,7 @@ import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
 import { cidr, duration, host, integer, oneOf, port, size, text, url } from '../platform/validators';
 import { ServerError } from './errors';
+import { DEFAULT_MAX_PARTIAL_UPLOADS } from './v4/partial-uploads';
 
 export { parseSize } from '../platform/validators';
 
@@ -76,6 +77,10 @@ export interface ServerConfig {
   v4MaxFileSize?: number;
   /** An unfinished v4 upload without a new record this long is removed (default 24 h). */
   partialTtlMs?: number;
+  /** v4 ClientHellos per source a minute (absent: DEFAULT_HANDSHAKES_PER_MINUTE). */
+  handshakesPerMinute?: number;
+  /** Unfinished v4 uploads kept per client (absent: DEFAULT_MAX_PARTIAL_UPLOADS). */
+  maxPartialUploads?: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -83,6 +88,12 @@ export const DEFAULT_DATA_DIR = 'data';
 export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_RECONNECT_PER_MINUTE = 30;
+/**
+ * v4 ClientHellos per source a minute (also the burst). Each costs an X25519 agreement, an
+ * Ed25519 signature and a key schedule before the client proved anything; a source that
+ * completes them is held to --reconnect-per-minute plus --register-per-minute (90) anyway.
+ */
+export const DEFAULT_HANDSHAKES_PER_MINUTE = 120;
 export const DEFAULT_CLIENT_DECRYPT_FAILURES_PER_HOUR = 10;
 export const DEFAULT_REGISTER_PER_MINUTE = 60;
 export const DEFAULT_MAX_CLIENTS = 100_000;
@@ -179,6 +190,12 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_RECONNECT_PER_MINUTE,
     help: `1027 reconnects per source address per minute, also the burst (default ${DEFAULT_RECONNECT_PER_MINUTE})`,
   }),
+  'handshakes-per-minute': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_HANDSHAKES_PER_MINUTE',
+    default: DEFAULT_HANDSHAKES_PER_MINUTE,
+    help: `protocol v4 handshakes (ClientHellos) per source address per minute, also the burst; past it Alert 8 (default ${DEFAULT_HANDSHAKES_PER_MINUTE})`,
+  }),
   'client-decrypt-failures-per-hour': value(integer(1, 1_000_000), {
     arg: 'N',
     env: 'SFT_CLIENT_DECRYPT_FAILURES_PER_HOUR',
@@ -256,6 +273,12 @@ export const SERVER_OPTIONS = {
     env: 'SFT_PARTIAL_TTL',
     default: DEFAULT_PARTIAL_TTL_SECONDS * 1000,
     help: `remove an unfinished v4 upload after this long without a new record (default ${DEFAULT_PARTIAL_TTL_SECONDS})`,
+  }),
+  'max-partial-uploads': value(integer(1, 1_000_000), {
+    arg: 'N',
+    env: 'SFT_MAX_PARTIAL_UPLOADS',
+    default: DEFAULT_MAX_PARTIAL_UPLOADS,
+    help: `unfinished v4 uploads kept per client; a new one past it gets Error 6 (default ${DEFAULT_MAX_PARTIAL_UPLOADS})`,
   }),
   'log-rate': value(integer(1, 100_000), {
     arg: 'N',
@@ -364,6 +387,7 @@ export function parseArgs(
     maxConnections: values['max-connections'],
     idleTimeoutMs: values['idle-timeout'],
     reconnectPerMinute: values['reconnect-per-minute'],
+    handshakesPerMinute: values['handshakes-per-minute'],
     clientDecryptFailuresPerHour: values['client-decrypt-failures-per-hour'],
     registerPerMinute: values['register-per-minute'],
     maxClients: values['max-clients'],
@@ -385,6 +409,7 @@ export function parseArgs(
     clientMaxFiles: values['client-max-files'] ?? null,
     v4MaxFileSize: values['max-file-size-v4'],
     partialTtlMs: values['partial-ttl'],
+    maxPartialUploads: values['max-partial-uploads'],
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

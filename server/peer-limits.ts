@@ -10,17 +10,18 @@
  * bucket is ever charged, so a stranger can slow itself down but never spend the owner's tokens.
  */
 import { KeyedTokenBucket } from '../platform/rate-limit';
-import type { ServerConfig } from './config';
+import { DEFAULT_HANDSHAKES_PER_MINUTE, type ServerConfig } from './config';
 
 type LimitConfig = Pick<
   ServerConfig,
-  'reconnectPerMinute' | 'clientDecryptFailuresPerHour' | 'registerPerMinute'
+  'reconnectPerMinute' | 'clientDecryptFailuresPerHour' | 'registerPerMinute' | 'handshakesPerMinute'
 >;
 
 export class PeerLimits {
   readonly #reconnects: KeyedTokenBucket;
   readonly #failures: KeyedTokenBucket;
   readonly #registrations: KeyedTokenBucket;
+  readonly #handshakes: KeyedTokenBucket;
   /** Tokens a failed decrypt (or a 1027 for a client under attack) costs its source. */
   readonly #penalty: number;
 
@@ -28,6 +29,9 @@ export class PeerLimits {
     const perMinute = (n: number) => ({ rate: n / 60, burst: n });
     this.#reconnects = new KeyedTokenBucket(perMinute(config.reconnectPerMinute));
     this.#registrations = new KeyedTokenBucket(perMinute(config.registerPerMinute));
+    this.#handshakes = new KeyedTokenBucket(
+      perMinute(config.handshakesPerMinute ?? DEFAULT_HANDSHAKES_PER_MINUTE),
+    );
     this.#failures = new KeyedTokenBucket({
       rate: config.clientDecryptFailuresPerHour / 3600,
       burst: config.clientDecryptFailuresPerHour,
@@ -49,6 +53,11 @@ export class PeerLimits {
     for (let c = this.#penalty; c >= 1 && left > 0; c >>= 1) {
       while (c <= left && this.#reconnects.take(source, c)) left -= c;
     }
+  }
+
+  /** A v4 ClientHello from `source`: false when the source must wait (answered before any crypto). */
+  takeHandshake(source: string): boolean {
+    return this.#handshakes.take(source);
   }
 
   /** A 1025 from `source`: false when the source must wait. */

@@ -144,6 +144,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       const partials = new PartialUploads(
         config.dataDir,
         config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
+        config.maxPartialUploads,
       );
       await partials.init();
       const quota = new UploadQuota(db, invites, {

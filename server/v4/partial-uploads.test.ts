@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
@@ -220,5 +220,65 @@ describe('PartialUploads: a resume taking an upload over', () => {
         .update(Buffer.concat([changed, data[1]!, data[2]!]))
         .digest('hex'),
     );
+  });
+});
+
+describe('PartialUploads: what the disk lost', () => {
+  it('a data file shorter than the durable count (lost in a crash) lowers the count: never padded with zeros', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000);
+    await p.init();
+    const who = { key: bytes(32), id: bytes(16) };
+    const req = {
+      clientKey: who.key,
+      clientId: who.id,
+      uploadId: bytes(16),
+      fileKey: bytes(32),
+      size: 40 * RECORD_SIZE,
+      name: 'f.bin',
+      resume: false,
+    };
+    const up = (await p.open(req)) as PartialUpload;
+    for (let i = 0; i < DURABLE_EVERY_RECORDS + 2; i++) await up.appendRecords([bytes(RECORD_SIZE)]);
+    await up.detach();
+    const data = readdirSync(p.dir).find((n) => n.endsWith('.data'))!;
+    // The disk kept 3.5 records of the 18 the state file vouches for.
+    const fd = openSync(join(p.dir, data), 'r+');
+    ftruncateSync(fd, 3.5 * RECORD_SIZE);
+    closeSync(fd);
+    const again = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(again.next).toBe(3);
+    expect(statSync(join(p.dir, data)).size).toBe(3 * RECORD_SIZE);
+    await again.detach();
+  });
+});
+
+describe('PartialUploads: kept uploads per client', () => {
+  it('past the cap a new upload is refused with Error 6, also when the starts come at once; resumes and other clients are not', async () => {
+    const d = tempDir('sft-partials-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000, 3);
+    await p.init();
+    const alice = { key: bytes(32), id: bytes(16) };
+    const tries = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        p.open({
+          clientKey: alice.key,
+          clientId: alice.id,
+          uploadId: bytes(16),
+          fileKey: bytes(32),
+          size: RECORD_SIZE,
+          name: 'f.bin',
+          resume: false,
+        }),
+      ),
+    );
+    const ok = tries.filter((t): t is PartialUpload => !('code' in t));
+    expect(ok).toHaveLength(3);
+    expect(tries.filter((t) => 'code' in t && t.code === 6)).toHaveLength(7);
+    for (const u of ok) await u.detach();
+    expect(p.keptCount(bytesToHex(alice.id))).toBe(3);
+    await expect(opened(p, { key: bytes(32), id: bytes(16) }, null)).resolves.toBeDefined();
   });
 });

@@ -21,13 +21,20 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
 import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 
 export const PARTIAL_FOLDER = 'partial';
+
+/**
+ * Unfinished uploads kept per client. Quotas count kept bytes, but an upload dropped before
+ * its first durable point keeps none: without a cap a client could leave a state file (and
+ * its fsyncs) per connection, each read again by every sweep and at every start.
+ */
+export const DEFAULT_MAX_PARTIAL_UPLOADS = 32;
 
 interface Meta {
   v: 1;
@@ -76,9 +83,10 @@ export interface Finished {
   sha256: Uint8Array;
 }
 
-async function syncedWrite(path: string, text: string): Promise<void> {
+/** Replaces a file at once (temp file + rename); `flush` false: not made durable (see #open). */
+async function syncedWrite(path: string, text: string, flush = true): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode: FILE_MODE, flush: true });
+  await writeFile(tmp, text, { mode: FILE_MODE, flush });
   await rename(tmp, path);
 }
 
@@ -102,10 +110,12 @@ export class PartialUploads {
   /** Per upload: the end of the last open or discard queued (see #serial). */
   readonly #turns = new Map<string, Promise<void>>();
   readonly #kept = new Map<string, Kept>();
+  readonly #maxPerClient: number;
 
-  constructor(dataDir: string, ttlMs: number) {
+  constructor(dataDir: string, ttlMs: number, maxPerClient = DEFAULT_MAX_PARTIAL_UPLOADS) {
     this.dir = join(dataDir, PARTIAL_FOLDER);
     this.#ttlMs = ttlMs;
+    this.#maxPerClient = maxPerClient;
   }
 
   async init(): Promise<void> {
@@ -140,6 +150,13 @@ export class PartialUploads {
       total += k.bytes;
     }
     return total;
+  }
+
+  /** How many uploads one client (hex ID) has kept, open ones included. */
+  keptCount(clientId: string): number {
+    let n = 0;
+    for (const k of this.#kept.values()) if (k.clientId === clientId) n++;
+    return n;
   }
 
   /** Expires uploads idle for the TTL and forgets old tombstones; returns how many expired. */
@@ -234,10 +251,16 @@ export class PartialUploads {
           ? { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' }
           : { code: V4ErrorCode.UnknownUpload, reason: 'No unfinished upload with this ID.' };
       }
+      const clientId = bytesToHex(req.clientId);
+      if (this.keptCount(clientId) >= this.#maxPerClient)
+        return {
+          code: V4ErrorCode.OverQuota,
+          reason: `The server keeps at most ${this.#maxPerClient} unfinished uploads per sender: finish or cancel one first (unfinished ones expire after a day without progress).`,
+        };
       const fresh: Meta = {
         v: 1,
         clientKey: bytesToHex(req.clientKey),
-        clientId: bytesToHex(req.clientId),
+        clientId,
         name: req.name,
         size: req.size,
         keyCheck: check,
@@ -245,8 +268,18 @@ export class PartialUploads {
         updatedAt: now,
         inviteId: req.inviteId ?? null,
       };
-      await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh));
-      await syncFolder(this.dir);
+      // Counted at once (no await since the check): parallel starts cannot pass the cap together.
+      this.#index(base, fresh);
+      try {
+        // Not flushed: it vouches for no record yet (after a crash the client's resume gets
+        // Error 11 and starts again, as from record 0). Two flushes per UploadStart let an
+        // UploadStart/UploadAbort loop spend the disk's flushes. The first durable point
+        // flushes it and the folder (#makeDurable).
+        await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh), false);
+      } catch (e) {
+        this.#kept.delete(base);
+        throw e;
+      }
       return this.#activate(base, fresh, 0);
     }
     const same =
@@ -267,7 +300,14 @@ export class PartialUploads {
   async #activate(base: string, meta: Meta, durable: number): Promise<PartialUpload> {
     const dataPath = join(this.dir, `${base}.data`);
     const fh = await open(dataPath, 'a+', FILE_MODE);
-    // Bytes past the durable count were never acknowledged as kept: cut them off.
+    // Bytes past the durable count were never acknowledged as kept: cut them off. A data
+    // file shorter than the count (lost in a crash) must not be padded with zeros by the cut:
+    // the count goes back to the whole records it holds.
+    const held = (await fh.stat()).size;
+    if (held < Math.min(durable * RECORD_SIZE, meta.size)) {
+      durable = Math.floor(held / RECORD_SIZE);
+      meta.durable = durable;
+    }
     const keep = Math.min(durable * RECORD_SIZE, meta.size);
     await fh.truncate(keep);
     // A fresh upload hashes as its records arrive. A resumed one hashes the whole file once,
@@ -316,6 +356,8 @@ export class PartialUpload {
   #durableError: Error | null = null;
   #ended = false;
   #detached = false;
+  /** The folder synced since this holder wrote a state file (the names of both files durable). */
+  #folderSynced = false;
   #detaching: Promise<void> | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
@@ -386,6 +428,10 @@ export class PartialUpload {
     s.meta.durable = next;
     s.meta.updatedAt = Date.now();
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
+    if (!this.#folderSynced) {
+      await syncFolder(dirname(s.metaPath));
+      this.#folderSynced = true;
+    }
   }
 
   /** All records are in: the file is durable, ready to move into place. */

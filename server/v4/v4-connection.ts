@@ -60,6 +60,14 @@ interface Open {
   uploadId: Uint8Array;
   name: string;
   since: number;
+  /**
+   * For --min-upload-rate: when its first byte came after UploadReady (the clock starts there:
+   * a resuming client may hash the kept part of its file first, and the idle timeout bounds
+   * that wait), the bytes received since, and the ms spent handling its Chunks (the server's wait).
+   */
+  firstChunkAt: number | null;
+  received: number;
+  serverMs: number;
 }
 
 export class V4Connection {
@@ -108,6 +116,12 @@ export class V4Connection {
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
     this.#lastActivity = Date.now();
+    // Bytes as they arrive, not whole Chunks: a trickled Chunk never completes.
+    const open = this.#open;
+    if (open) {
+      open.firstChunkAt ??= performance.now();
+      open.received += chunk.length;
+    }
     try {
       for (const f of this.#decoder.push(chunk)) this.#queue.push(f);
     } catch (e) {
@@ -177,6 +191,11 @@ export class V4Connection {
   async #handle(frame: Frame): Promise<void> {
     if (this.#closed) return;
     if (!this.#session) {
+      // Before the handshake's crypto, which a stranger can ask for as fast as it connects.
+      if (frame.type === FrameType.ClientHello && !this.#ctx.limits.takeHandshake(this.#peer.source)) {
+        this.#fatal(V4ErrorCode.RateLimited, V4_ERROR_SENTENCES[V4ErrorCode.RateLimited], false);
+        return;
+      }
       const step = await this.#handshake.onFrame(frame);
       if (step.send) this.#write(step.send);
       if (step.done) await this.#welcome(step.done.session, step.done.clientAuth);
@@ -199,17 +218,19 @@ export class V4Connection {
           this.#dropping = true;
           await open.upload.remove();
           open.reservation.release();
-          this.#log.info(
-            { event: 'v4-upload-aborted', file: open.name },
-            v4Sentence.aborted(this.#who, open.name),
-          );
+          if (this.#sampled('v4 upload aborted'))
+            this.#log.info(
+              { event: 'v4-upload-aborted', file: open.name },
+              v4Sentence.aborted(this.#who, open.name),
+            );
         } else if (await this.#ctx.partials.discard(this.#client!.key, m.uploadId)) {
           // A kept upload (its connection was cut): its bytes no longer count against quotas.
           const upload = bytesToHex(m.uploadId).slice(0, 8);
-          this.#log.info(
-            { event: 'v4-upload-aborted', upload },
-            v4Sentence.aborted(this.#who, `kept upload ${upload}`),
-          );
+          if (this.#sampled('v4 upload aborted'))
+            this.#log.info(
+              { event: 'v4-upload-aborted', upload },
+              v4Sentence.aborted(this.#who, `kept upload ${upload}`),
+            );
         }
         return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
       case MessageType.Bye:
@@ -221,6 +242,14 @@ export class V4Connection {
       default:
         throw new V4Error('V4_ERR_STATE', `Message type ${m.type} is not one a client sends.`);
     }
+  }
+
+  /**
+   * Lines a client can repeat as fast as it likes (UploadStart/UploadAbort loops, refused
+   * starts) go through the per-source sampler, as v3's answers do; done uploads are always logged.
+   */
+  #sampled(kind: string): boolean {
+    return this.#ctx.sampler.allow(this.#peer.source, kind);
   }
 
   /** Who the log names: the display name the client gave (its key proved), else a placeholder. */
@@ -288,17 +317,18 @@ export class V4Connection {
     name: string,
     why: string = reason,
   ): Promise<void> {
-    this.#log.info(
-      {
-        event: 'v4-upload-refused',
-        file: name,
-        upload: bytesToHex(uploadId).slice(0, 8),
-        code,
-        reason: why,
-        ...(why !== reason ? { detail: reason } : {}),
-      },
-      v4Sentence.uploadRefused(this.#who, name, code, why),
-    );
+    if (this.#sampled(`v4 upload refused ${code}`))
+      this.#log.info(
+        {
+          event: 'v4-upload-refused',
+          file: name,
+          upload: bytesToHex(uploadId).slice(0, 8),
+          code,
+          reason: why,
+          ...(why !== reason ? { detail: reason } : {}),
+        },
+        v4Sentence.uploadRefused(this.#who, name, code, why),
+      );
     if (isFatalCode(code)) {
       this.#fatal(code, reason, true, false);
       return;
@@ -354,11 +384,15 @@ export class V4Connection {
       uploadId: m.uploadId,
       name: m.name,
       since: performance.now(),
+      firstChunkAt: null,
+      received: 0,
+      serverMs: 0,
     };
-    this.#log.info(
-      { event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next },
-      v4Sentence.started(this.#who, m.name, m.size, opened.next),
-    );
+    if (this.#sampled('v4 upload start'))
+      this.#log.info(
+        { event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next },
+        v4Sentence.started(this.#who, m.name, m.size, opened.next),
+      );
     await this.#send({ type: MessageType.UploadReady, uploadId: m.uploadId, nextRecord: opened.next });
   }
 
@@ -368,9 +402,11 @@ export class V4Connection {
       if (this.#dropping) return;
       throw new V4Error('V4_ERR_STATE', 'A Chunk without an open upload.');
     }
+    const t = performance.now();
     try {
       await open.writer.push(body);
       if (open.writer.complete) await open.writer.drain();
+      open.serverMs += performance.now() - t;
     } catch (e) {
       this.#open = null;
       this.#dropping = true;
@@ -449,11 +485,28 @@ export class V4Connection {
     let reason: string | null = null;
     if (!this.#lease.authenticated && now - this.#openedAt > c.loginGraceMs) reason = 'login grace';
     else if (now - this.#lastActivity > c.idleTimeoutMs) reason = 'idle';
+    else if (this.#uploadTooSlow()) {
+      // A trickled upload keeps the connection and its reservation: cut it (the upload is
+      // kept for a resume) and say why, as v3 does with its --min-upload-rate.
+      if (this.#ctx.sampler.allow(this.#peer.source, 'timeout upload too slow'))
+        this.#log.info({ event: 'timeout', reason: 'upload too slow' });
+      this.#fatal(V4ErrorCode.Timeout, V4_ERROR_SENTENCES[V4ErrorCode.Timeout], true, false);
+      return true;
+    }
     if (!reason) return false;
     this.#log.info({ event: 'timeout', reason });
     void this.close(reason);
     this.#socket.destroy();
     return true;
+  }
+
+  /** Below --min-upload-rate on average since the upload's first byte here, past the grace (server time not counted). */
+  #uploadTooSlow(): boolean {
+    const open = this.#open;
+    const floor = this.#ctx.config.minUploadRate;
+    if (!open || open.firstChunkAt === null || floor === 0) return false;
+    const ms = performance.now() - open.firstChunkAt - open.serverMs;
+    return ms > this.#ctx.config.uploadRateGraceMs && (open.received * 1000) / ms < floor;
   }
 
   /** Stops handling frames; an open upload is kept (durable) for a resume. */

@@ -11,19 +11,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { KeyPairWithRaw } from '../../lib/v4/keys';
-import { fileRows, MiB, type ServerProcess, sha256, startServerProcess } from '../support/hostile';
+import {
+  cpuSeconds,
+  fileRows,
+  MiB,
+  type ServerProcess,
+  sha256,
+  startServerProcess,
+} from '../support/hostile';
 import { tempDir } from '../support/server-helpers';
 import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
 import { startV4Proxy } from '../support/v4-proxy';
 
 const KEPT = 96 * MiB;
 const RESUMES = 20;
-
-/** User + system CPU seconds of a process so far (Linux /proc, clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 let srv: ServerProcess;
 let work: { path: string; remove(): void };

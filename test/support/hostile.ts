@@ -296,16 +296,28 @@ export async function startServerProcess(
   return sp;
 }
 
+/** User + system CPU seconds of a process so far (Linux /proc/PID/stat, clock ticks of 10 ms). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Bytes a process caused to be written to storage so far (Linux /proc/PID/io). */
+export function writeBytes(pid: number): number {
+  const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
 /** Lifts the log sampling (--log-rate) for tests that count the lines of one kind of outcome. */
 export const EVERY_LOG_LINE = ['--log-rate', '100000'];
 
 /**
- * Flags lifting the per-source 1025/1027 limits, for suites that send thousands of requests
+ * Flags lifting the per-source 1025/1027 limits (and v4's handshakes), for suites that send thousands of requests
  * from 127.0.0.1 to test something else (framing, misuse); the limits have their own tests.
  */
 export const NO_PEER_LIMITS = [
   ...['--reconnect-per-minute', '1000000', '--register-per-minute', '1000000'],
-  ...['--client-decrypt-failures-per-hour', '1000000'],
+  ...['--client-decrypt-failures-per-hour', '1000000', '--handshakes-per-minute', '1000000'],
   ...EVERY_LOG_LINE,
 ];
 

@@ -28,6 +28,18 @@ export function fileSource(path: string, name = basename(path)): V4Source {
   };
 }
 
+/** `size` zero bytes, made as they are read (a large declared file without a file on disk). */
+export function zeroSource(name: string, size: number): V4Source {
+  return {
+    name,
+    size,
+    async *openAt(offset) {
+      for (let left = size - offset; left > 0; left -= 1024 * 1024)
+        yield new Uint8Array(Math.min(1024 * 1024, left));
+    },
+  };
+}
+
 /** Pins the first key seen (or the given one) and refuses any other. */
 export function memoryPin(pinned: Uint8Array | null = null): {
   check(k: Uint8Array): void;

@@ -3,6 +3,9 @@
  * at `flipAt` (an offset into that direction's stream), or cuts the connection once
  * `cutAfter` client -> server bytes went through. Server -> client bytes pass unchanged.
  * Each connection counts from 0; `armed` switches the mutation on for new connections.
+ * `trickleMs` set (at any time): client -> server bytes from then on are queued and let
+ * through `trickleBytes` (1) per that many ms (a slow sender whose every byte stays within
+ * the idle timeout).
  */
 import net from 'node:net';
 
@@ -10,6 +13,9 @@ export interface V4ProxyOptions {
   targetPort: number;
   flipAt?: number;
   cutAfter?: number;
+  trickleMs?: number;
+  /** Bytes let through per `trickleMs` (default 1). */
+  trickleBytes?: number;
 }
 
 export interface V4Proxy {
@@ -27,11 +33,25 @@ export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
     sockets.add(client).add(upstream);
     const armed = proxy.armed;
     let seen = 0;
+    let queued: Buffer[] = [];
+    let drip: NodeJS.Timeout | null = null;
     const kill = () => {
+      if (drip) clearInterval(drip);
       client.destroy();
       upstream.destroy();
     };
     client.on('data', (chunk: Buffer) => {
+      if (proxy.opts.trickleMs !== undefined) {
+        queued.push(chunk);
+        drip ??= setInterval(() => {
+          const all = Buffer.concat(queued);
+          if (all.length === 0) return;
+          const n = proxy.opts.trickleBytes ?? 1;
+          upstream.write(all.subarray(0, n));
+          queued = [all.subarray(n)];
+        }, proxy.opts.trickleMs);
+        return;
+      }
       const start = seen;
       seen += chunk.length;
       const { flipAt, cutAfter } = proxy.opts;
