@@ -8,6 +8,9 @@
  * with Error 14 for as long as it lasts. The test asserts the innocent upload is served, so
  * it fails today; a fix (reserving the disk as records arrive, or a per-client share of the
  * shared room) turns it green: then drop `.fails`.
+ * Not in the suite: its room is the real disk's free space minus 300 MiB, which the suite's
+ * other tests move by gigabytes while it runs (it passed by chance in one such run). By hand:
+ * SFT_KNOWN_OPEN=1 npx vitest run test/hostile/v4-reservation-hold.test.ts
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statfsSync } from 'node:fs';
@@ -34,29 +37,35 @@ afterAll(async () => {
   work?.remove();
 });
 
-it.fails('a reservation held at just above --min-upload-rate does not keep an innocent upload out', async () => {
-  const proxy = await startV4Proxy({ targetPort: srv.port });
-  const attacker = await connectV4(proxy.port, await newIdentity(), () => {}, 'holder');
-  let cut = false;
-  void attacker
-    .upload(zeroSource('hold.bin', 250 * MiB), {
-      uploadId: new Uint8Array(randomBytes(16)),
-      onStarted: () => {
-        // About 20 KiB/s from now on, above the 16 KiB/s floor.
-        proxy.opts.trickleBytes = 2048;
-        proxy.opts.trickleMs = 100;
-      },
-    })
-    .catch(() => {
-      cut = true;
-    });
-  await new Promise((r) => setTimeout(r, 3000));
-  const innocent = await connectV4(srv.port, await newIdentity(), () => {}, 'innocent');
-  const code = await refusedCode(innocent.upload(zeroSource('innocent.bin', 100 * MiB), {}));
-  console.log(
-    `after 3 s of a 250 MiB upload at 20 KiB/s: holder cut ${cut}; innocent 100 MiB upload ${code ?? 'stored'}`,
-  );
-  await innocent.close().catch(() => {});
-  await proxy.close();
-  expect(code).toBeUndefined();
-}, 30_000);
+const knownOpen = process.env.SFT_KNOWN_OPEN === '1' ? it.fails : it.skip;
+
+knownOpen(
+  'a reservation held at just above --min-upload-rate does not keep an innocent upload out',
+  async () => {
+    const proxy = await startV4Proxy({ targetPort: srv.port });
+    const attacker = await connectV4(proxy.port, await newIdentity(), () => {}, 'holder');
+    let cut = false;
+    void attacker
+      .upload(zeroSource('hold.bin', 250 * MiB), {
+        uploadId: new Uint8Array(randomBytes(16)),
+        onStarted: () => {
+          // About 20 KiB/s from now on, above the 16 KiB/s floor.
+          proxy.opts.trickleBytes = 2048;
+          proxy.opts.trickleMs = 100;
+        },
+      })
+      .catch(() => {
+        cut = true;
+      });
+    await new Promise((r) => setTimeout(r, 3000));
+    const innocent = await connectV4(srv.port, await newIdentity(), () => {}, 'innocent');
+    const code = await refusedCode(innocent.upload(zeroSource('innocent.bin', 100 * MiB), {}));
+    console.log(
+      `after 3 s of a 250 MiB upload at 20 KiB/s: holder cut ${cut}; innocent 100 MiB upload ${code ?? 'stored'}`,
+    );
+    await innocent.close().catch(() => {});
+    await proxy.close();
+    expect(code).toBeUndefined();
+  },
+  30_000,
+);
