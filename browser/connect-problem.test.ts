@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../lib/client/errors';
 import { CloseCode } from '../lib/protocol';
-import { connectProblem } from './connect-problem';
+import { bridgeRefusal, connectProblem } from './connect-problem';
 import { BrowserError } from './errors';
 import { ServerKeyChanged } from './v4-worker';
 
@@ -52,5 +52,14 @@ describe('connectProblem', () => {
     expect(
       connectProblem(down, { closeInfo: { code: CloseCode.TargetUnreachable, reason: 'no target' } }).p,
     ).toBe('unreachable');
+  });
+
+  it("a v4 handshake the bridge closed with a refusal (a forged invite's 4012) is that refusal, not 'unreachable'", () => {
+    const forged = { closeInfo: { code: CloseCode.InviteForged, reason: '' } };
+    expect(bridgeRefusal(forged.closeInfo)).toBe(true);
+    expect(bridgeRefusal({ code: CloseCode.OriginNotAllowed, reason: '' })).toBe(true);
+    expect(bridgeRefusal({ code: CloseCode.TargetUnreachable, reason: '' })).toBe(false);
+    expect(bridgeRefusal(undefined)).toBe(false);
+    expect(connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'closed'), forged).p).toBe('invite');
   });
 });

@@ -26,6 +26,15 @@ export function inviteRefusal(closed: CloseInfo): string | undefined {
   return CLOSE_REASONS[closed.code as CloseCode] ?? closed.reason;
 }
 
+/** The bridge refused the connection itself (an invite, the origin, too many): no protocol would do better. */
+export function bridgeRefusal(closed: CloseInfo): boolean {
+  return (
+    inviteRefusal(closed) !== undefined ||
+    closed?.code === CloseCode.OriginNotAllowed ||
+    closed?.code === CloseCode.TooManyConnections
+  );
+}
+
 /**
  * Why a protocol v4 identity cannot connect: its key is the identity, and a v3 connection
  * would need another (so the page says so rather than silently registering anew).
@@ -46,10 +55,7 @@ export function connectProblem(
   const closed = transport?.closeInfo;
   const refusal = inviteRefusal(closed);
   if (refusal) return { p: 'invite', message: refusal };
-  if (
-    closed &&
-    (closed.code === CloseCode.OriginNotAllowed || closed.code === CloseCode.TooManyConnections)
-  ) {
+  if (closed && bridgeRefusal(closed)) {
     return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
   }
   const message = closed?.reason || (e instanceof Error ? e.message : String(e));

@@ -19,7 +19,7 @@ import {
   unwrapAesKey,
 } from '../lib/crypto';
 import { CloseCode } from '../lib/protocol';
-import { connectProblem, inviteRefusal, needsV4 } from './connect-problem';
+import { bridgeRefusal, connectProblem, inviteRefusal, needsV4 } from './connect-problem';
 import { BrowserError } from './errors';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
 import { uploadV3 } from './v3-upload';
@@ -172,7 +172,10 @@ async function openV4Connection(
         const down = new BrowserError('BROWSER_ERR_BRIDGE_UNREACHABLE', closed.reason || e.message);
         throw Object.assign(new Error('v4'), { cause: down, transport });
       }
-      if (protocol === 'auto') {
+      // The bridge refused the connection (a forged invite's 4012 ...): that is what to say,
+      // whatever the protocol. (Returned as 'v3', the transport and its close code were lost,
+      // and the page said "unreachable" for a forged link.)
+      if (protocol === 'auto' && !bridgeRefusal(closed)) {
         // Remembered only when the server said it (a v3 answer); a bare close is tried again next time.
         if (e.details.responseCode !== undefined) v3Only.add(url);
         return 'v3';
