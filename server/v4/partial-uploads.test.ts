@@ -64,21 +64,28 @@ describe('PartialUploads: bytes kept, for quotas', () => {
   });
 });
 
+/** A fresh PartialUploads folder and the request of one upload of `records` full records. */
+async function oneUpload(records: number) {
+  const d = tempDir('sft-partials-');
+  dirs.push(d);
+  const p = new PartialUploads(d.path, 3_600_000);
+  await p.init();
+  const req = {
+    clientKey: bytes(32),
+    clientId: bytes(16),
+    uploadId: bytes(16),
+    fileKey: bytes(32),
+    size: records * RECORD_SIZE,
+    name: 'f.bin',
+  };
+  return { p, req };
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
 describe('PartialUploads: a resume taking an upload over', () => {
   it('the old connection failing afterwards does not remove the files the resume reopened', async () => {
-    const d = tempDir('sft-partials-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000);
-    await p.init();
-    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
-    const req = {
-      clientKey: who.key,
-      clientId: who.id,
-      uploadId: who.uploadId,
-      fileKey: who.fileKey,
-      size: 3 * RECORD_SIZE,
-      name: 'f.bin',
-    };
+    const { p, req } = await oneUpload(3);
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;
     const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
     await old.appendRecords([data[0]!]);
@@ -90,25 +97,13 @@ describe('PartialUploads: a resume taking an upload over', () => {
     await taken.appendRecords([data[1]!]);
     await taken.appendRecords([data[2]!]);
     const done = await taken.finish();
-    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
+    const want = sha(Buffer.concat(data));
     expect(bytesToHex(done.sha256)).toBe(want);
-    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(want);
+    expect(sha(readFileSync(done.path))).toBe(want);
   });
 
   it('a durable point still syncing when the resume takes over is not lost: the resume starts after it', async () => {
-    const d = tempDir('sft-partials-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000);
-    await p.init();
-    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
-    const req = {
-      clientKey: who.key,
-      clientId: who.id,
-      uploadId: who.uploadId,
-      fileKey: who.fileKey,
-      size: (DURABLE_EVERY_RECORDS + 1) * RECORD_SIZE,
-      name: 'f.bin',
-    };
+    const { p, req } = await oneUpload(DURABLE_EVERY_RECORDS + 1);
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;
     const data = Array.from({ length: DURABLE_EVERY_RECORDS + 1 }, () => bytes(RECORD_SIZE));
     // The 16th record starts a durable point in the background; the resume comes before it
@@ -118,24 +113,12 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(taken.next).toBe(DURABLE_EVERY_RECORDS);
     await taken.appendRecords(data.slice(DURABLE_EVERY_RECORDS));
     const done = await taken.finish();
-    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
+    const want = sha(Buffer.concat(data));
     expect(bytesToHex(done.sha256)).toBe(want);
   });
 
   it("a resume arriving while the connection's own detach is under way waits for it: the file is not cut back too far", async () => {
-    const d = tempDir('sft-partials-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000);
-    await p.init();
-    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
-    const req = {
-      clientKey: who.key,
-      clientId: who.id,
-      uploadId: who.uploadId,
-      fileKey: who.fileKey,
-      size: 6 * RECORD_SIZE,
-      name: 'f.bin',
-    };
+    const { p, req } = await oneUpload(6);
     const data = Array.from({ length: 6 }, () => bytes(RECORD_SIZE));
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;
     await old.appendRecords(data.slice(0, 4));
@@ -148,25 +131,13 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(taken.next).toBe(4);
     await taken.appendRecords(data.slice(4));
     const done = await taken.finish();
-    const want = createHash('sha256').update(Buffer.concat(data)).digest('hex');
-    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(want);
+    const want = sha(Buffer.concat(data));
+    expect(sha(readFileSync(done.path))).toBe(want);
     expect(bytesToHex(done.sha256)).toBe(want);
   });
 
   it('concurrent resumes of one upload are served one after the other: one holder at a time, the last one wins', async () => {
-    const d = tempDir('sft-partials-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000);
-    await p.init();
-    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
-    const req = {
-      clientKey: who.key,
-      clientId: who.id,
-      uploadId: who.uploadId,
-      fileKey: who.fileKey,
-      size: 4 * RECORD_SIZE,
-      name: 'f.bin',
-    };
+    const { p, req } = await oneUpload(4);
     const data = Array.from({ length: 4 }, () => bytes(RECORD_SIZE));
     const first = (await p.open({ ...req, resume: false })) as PartialUpload;
     await first.appendRecords(data.slice(0, 2));
@@ -179,25 +150,11 @@ describe('PartialUploads: a resume taking an upload over', () => {
     await expect(a!.appendRecords(data.slice(2))).rejects.toThrow(/detached/);
     await b!.appendRecords(data.slice(2));
     const done = await b!.finish();
-    expect(createHash('sha256').update(readFileSync(done.path)).digest('hex')).toBe(
-      createHash('sha256').update(Buffer.concat(data)).digest('hex'),
-    );
+    expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
   });
 
   it('a resume reads none of the kept bytes when it opens: the whole file is hashed once, when it completes', async () => {
-    const d = tempDir('sft-partials-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000);
-    await p.init();
-    const who = { key: bytes(32), id: bytes(16), uploadId: bytes(16), fileKey: bytes(32) };
-    const req = {
-      clientKey: who.key,
-      clientId: who.id,
-      uploadId: who.uploadId,
-      fileKey: who.fileKey,
-      size: 3 * RECORD_SIZE,
-      name: 'f.bin',
-    };
+    const { p, req } = await oneUpload(3);
     const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
     const first = (await p.open({ ...req, resume: false })) as PartialUpload;
     await first.appendRecords(data.slice(0, 2));
@@ -213,7 +170,7 @@ describe('PartialUploads: a resume taking an upload over', () => {
     closeSync(fd);
     await taken.appendRecords(data.slice(2));
     const done = await taken.finish();
-    const onDisk = createHash('sha256').update(readFileSync(done.path)).digest('hex');
+    const onDisk = sha(readFileSync(done.path));
     expect(bytesToHex(done.sha256)).toBe(onDisk);
     expect(onDisk).toBe(
       createHash('sha256')
@@ -225,21 +182,8 @@ describe('PartialUploads: a resume taking an upload over', () => {
 
 describe('PartialUploads: what the disk lost', () => {
   it('a data file shorter than the durable count (lost in a crash) lowers the count: never padded with zeros', async () => {
-    const d = tempDir('sft-partials-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000);
-    await p.init();
-    const who = { key: bytes(32), id: bytes(16) };
-    const req = {
-      clientKey: who.key,
-      clientId: who.id,
-      uploadId: bytes(16),
-      fileKey: bytes(32),
-      size: 40 * RECORD_SIZE,
-      name: 'f.bin',
-      resume: false,
-    };
-    const up = (await p.open(req)) as PartialUpload;
+    const { p, req } = await oneUpload(40);
+    const up = (await p.open({ ...req, resume: false })) as PartialUpload;
     for (let i = 0; i < DURABLE_EVERY_RECORDS + 2; i++) await up.appendRecords([bytes(RECORD_SIZE)]);
     await up.detach();
     const data = readdirSync(p.dir).find((n) => n.endsWith('.data'))!;
