@@ -121,11 +121,13 @@ describe('memory pinned without a login', () => {
     );
     // The bridge collects once it has been quiet for 2 s after letting the buffers go
     // (platform/idle-gc.ts) and runs with two malloc arenas (platform/allocator-env.ts).
-    const back = before + 8 * MiB;
+    // Within 20 MiB: quiet it comes back within 8, loaded CI once stopped 14.8 MiB above; without
+    // the idle collection it stayed 25-35 MiB above, which this still tells apart.
+    const back = before + 20 * MiB;
     const settled = Date.now();
     await until(
       () => bridge.rss() <= back,
-      'the bridge RSS to come back within 8 MiB of its baseline',
+      'the bridge RSS to come back within 20 MiB of its baseline',
       15_000,
     ).catch(() => {});
     const after = bridge.rss();
