@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { clientIdToHex } from '../lib/protocol';
+import { KeyedSerial } from '../platform/keyed-serial';
 import type { Database, FileRow } from './database';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
@@ -22,7 +23,7 @@ export class FileStore {
   readonly #db: Database;
   readonly #storage: FileStorage;
   /** store() calls per client and original name, in order. */
-  readonly #storing = new Map<string, Promise<unknown>>();
+  readonly #storing = new KeyedSerial();
   /** Stored paths (lower case) chosen by stores still in flight. */
   readonly #reserved = new Set<string>();
 
@@ -47,14 +48,7 @@ export class FileStore {
    */
   store(clientId: Uint8Array, fileName: string, result: UploadResult, now: string): Promise<StoredFile> {
     const key = `${clientIdToHex(clientId)}/${fileName}`;
-    const before = this.#storing.get(key) ?? Promise.resolve();
-    const mine = before.catch(() => {}).then(() => this.#store(clientId, fileName, result, now));
-    this.#storing.set(key, mine);
-    const forget = () => {
-      if (this.#storing.get(key) === mine) this.#storing.delete(key);
-    };
-    mine.then(forget, forget);
-    return mine;
+    return this.#storing.run(key, () => this.#store(clientId, fileName, result, now));
   }
 
   async #store(

@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
+import { KeyedSerial } from '../../platform/keyed-serial';
 import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 
 export const PARTIAL_FOLDER = 'partial';
@@ -107,8 +108,13 @@ export class PartialUploads {
   readonly dir: string;
   readonly #ttlMs: number;
   readonly #active = new Map<string, PartialUpload>();
-  /** Per upload: the end of the last open or discard queued (see #serial). */
-  readonly #turns = new Map<string, Promise<void>>();
+  /**
+   * The opens and discards of one upload, one after another. Two resumes of the same upload
+   * on two connections (a cut one whose UploadStart was still queued, and the client's next
+   * try) once both detached the same old holder and both activated: the orphaned one kept
+   * writing, and its detach later wrote back an older durable count.
+   */
+  readonly #turns = new KeyedSerial();
   readonly #kept = new Map<string, Kept>();
   readonly #maxPerClient: number;
 
@@ -196,29 +202,10 @@ export class PartialUploads {
     }
   }
 
-  /**
-   * Runs the opens and discards of one upload one after another. Two resumes of the same
-   * upload on two connections (a cut one whose UploadStart was still queued, and the
-   * client's next try) once both detached the same old holder and both activated: the
-   * orphaned one kept writing, and its detach later wrote back an older durable count.
-   */
-  #serial<T>(base: string, run: () => Promise<T>): Promise<T> {
-    const turn = (this.#turns.get(base) ?? Promise.resolve()).then(run, run);
-    const settled = turn.then(
-      () => {},
-      () => {},
-    );
-    this.#turns.set(base, settled);
-    void settled.then(() => {
-      if (this.#turns.get(base) === settled) this.#turns.delete(base);
-    });
-    return turn;
-  }
-
   /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
   discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
     const base = this.#base(clientKey, uploadId);
-    return this.#serial(base, () => this.#discard(base));
+    return this.#turns.run(base, () => this.#discard(base));
   }
 
   async #discard(base: string): Promise<boolean> {
@@ -237,7 +224,7 @@ export class PartialUploads {
   open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
     const base = this.#base(req.clientKey, req.uploadId);
-    return this.#serial(base, () => this.#open(base, req, now));
+    return this.#turns.run(base, () => this.#open(base, req, now));
   }
 
   async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal> {
