@@ -414,3 +414,16 @@ export function parseArgs(
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };
 }
+
+/**
+ * --min-upload-rate, for v3 and v4 uploads alike: `bytes` received over `activeMs` (the
+ * upload's age less the time the server itself made it wait) is too slow once past the grace.
+ */
+export function belowMinUploadRate(
+  config: Pick<ServerConfig, 'minUploadRate' | 'uploadRateGraceMs'>,
+  bytes: number,
+  activeMs: number,
+): boolean {
+  const floor = config.minUploadRate;
+  return floor > 0 && activeMs > config.uploadRateGraceMs && (bytes * 1000) / activeMs < floor;
+}

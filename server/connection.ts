@@ -29,7 +29,7 @@ import type { ConnectionLease } from '../platform/concurrency-limit';
 import type { Logger } from '../platform/log';
 import type { LogSampler } from '../platform/log-sampler';
 import { type Peer, peerText } from './admission';
-import type { ServerConfig } from './config';
+import { belowMinUploadRate, type ServerConfig } from './config';
 import type { Database } from './database';
 import { drained } from './drained';
 import { FileReceiver } from './file-receiver';
@@ -331,10 +331,12 @@ export class Connection {
 
   #uploadTooSlow(now: number): boolean {
     const u = this.#upload;
-    const floor = this.#ctx.config.minUploadRate;
-    if (!u || floor === 0) return false;
-    const ms = now - u.since - (this.#serverWaitMs - u.waitAtStart);
-    return ms > this.#ctx.config.uploadRateGraceMs && (u.bytes * 1000) / ms < floor;
+    if (!u) return false;
+    return belowMinUploadRate(
+      this.#ctx.config,
+      u.bytes,
+      now - u.since - (this.#serverWaitMs - u.waitAtStart),
+    );
   }
 
   /**

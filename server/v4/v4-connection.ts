@@ -29,6 +29,7 @@ import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
 import type { LogSampler } from '../../platform/log-sampler';
 import { type Peer, peerText } from '../admission';
+import { belowMinUploadRate } from '../config';
 import type { FileStore } from '../file-store';
 import type { Reservation } from '../upload-quota';
 import type { PartialUpload, PartialUploads } from './partial-uploads';
@@ -503,10 +504,12 @@ export class V4Connection {
   /** Below --min-upload-rate on average since the upload's first byte here, past the grace (server time not counted). */
   #uploadTooSlow(): boolean {
     const open = this.#open;
-    const floor = this.#ctx.config.minUploadRate;
-    if (!open || open.firstChunkAt === null || floor === 0) return false;
-    const ms = performance.now() - open.firstChunkAt - open.serverMs;
-    return ms > this.#ctx.config.uploadRateGraceMs && (open.received * 1000) / ms < floor;
+    if (!open || open.firstChunkAt === null) return false;
+    return belowMinUploadRate(
+      this.#ctx.config,
+      open.received,
+      performance.now() - open.firstChunkAt - open.serverMs,
+    );
   }
 
   /** Stops handling frames; an open upload is kept (durable) for a resume. */
