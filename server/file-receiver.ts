@@ -134,6 +134,13 @@ export class FileReceiver {
       u.packets++;
       u.upload.beginPacket(req, contentLength);
       this.#packet = { header, req };
+      // The shared room (disk, total) is held as the file arrives (upload-quota.ts).
+      const extending = u.reservation.cover(u.bytes, () => u.upload.abort());
+      if (extending)
+        return extending.then(
+          () => this.#touch(u, req, bytes, t0),
+          (e: unknown) => (this.#upload === u ? this.#failed(e, req, bytes, t0) : undefined),
+        );
     } catch (e) {
       return this.#failed(e, req, bytes, t0);
     }

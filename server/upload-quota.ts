@@ -9,6 +9,15 @@
  * disk needs the whole new size meanwhile (the temp file exists beside the old one). Bytes
  * kept by unfinished v4 uploads (resumable, on disk) count as usage of their client, invite
  * and the total while kept; a resume reserves only what is still missing.
+ *
+ * The shared room (the free-disk reserve and --max-total-bytes) is held as the bytes arrive:
+ * a start is refused when its whole declared size does not fit now, but it holds at most
+ * SHARED_WINDOW_BYTES ahead of what it has written, extended by cover() as it goes. So a
+ * sender that declares a large file and then trickles it holds a window, not its declared
+ * size, against everyone else (docs/SECURITY.md). The invite's and the client's own limits
+ * stay held in full: a sender only keeps itself out of those. When honest uploads together
+ * overcommit the shared room, the one that cannot extend its window is refused mid-file and
+ * gives way (what it wrote is removed), so the others can finish.
  */
 import { statfsSync } from 'node:fs';
 import { clientIdToHex } from '../lib/protocol';
@@ -66,8 +75,22 @@ interface Scope {
   over: [RefusalReason, RefusalReason];
 }
 
+/** Bytes of the shared room (disk, total) an upload holds ahead of what it has written. */
+export const SHARED_WINDOW_BYTES = 16 * 1024 * 1024;
+
 /** Held by an upload from its first packet; release() once it is stored (its row counts then) or dropped. */
 export interface Reservation {
+  /**
+   * Call before writing more of the file: `upTo` is how many bytes of it this reservation has
+   * received, the ones about to be written included. Undefined while they are within the
+   * window already held (the hot path awaits nothing); else a promise that resolves once the
+   * window is extended, or rejects with RefusedError (disk-reserve, over-total-bytes) when the
+   * shared room went to other uploads meanwhile. Then the reservation is released, and
+   * `giveWay` (which removes what the upload wrote) runs before any other start or extension
+   * is checked: the room goes to the uploads still under way, so one of them can finish
+   * (kept, the part would go on counting, and two uploads could each block the other).
+   */
+  cover(upTo: number, giveWay?: () => Promise<void>): Promise<void> | undefined;
   release(): void;
 }
 
@@ -111,7 +134,12 @@ export class UploadQuota {
     opts: { nowMs?: number; kept?: number } = {},
   ): Promise<Reservation> {
     const nowMs = opts.nowMs ?? Date.now();
-    const run = this.#queue.then(() => this.#reserve(clientId, fileName, size, nowMs, opts.kept ?? 0));
+    return this.#serial(() => this.#reserve(clientId, fileName, size, nowMs, opts.kept ?? 0));
+  }
+
+  /** Starts and window extensions run one at a time: each usage read and hold is one step. */
+  #serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(step);
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -190,7 +218,8 @@ export class UploadQuota {
     const add: Held = { bytes: Math.max(0, size - (old?.Size ?? 0) - keptOfThis), files: old ? 0 : 1 };
     const taken: Array<[string, Held]> = [];
     for (const s of scopes) {
-      taken.push([s.key, add]);
+      // The total is a shared scope: held by the window below, not in full.
+      if (s.key !== 'total') taken.push([s.key, add]);
       if (s.maxBytes === null && s.maxFiles === null) continue;
       const used = await s.usage();
       const held = this.held(s.key);
@@ -205,18 +234,67 @@ export class UploadQuota {
         throw new RefusedError(s.over[1], `One more file would pass the limit of ${s.maxFiles}.`);
       }
     }
-    const disk = { bytes: Math.max(0, size - keptOfThis), files: 0 };
-    await this.#checkDisk(disk.bytes);
-    taken.push(['disk', disk]);
+    const diskBytes = Math.max(0, size - keptOfThis);
+    await this.#checkDisk(diskBytes);
+    // The shared scopes hold a window of what they would add; the rest as the bytes arrive.
+    const window = new SharedWindow(add.bytes, diskBytes);
     for (const [key, h] of taken) this.#add(key, h, 1);
+    this.#holdShared(window, add.files, 1);
     let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const [key, h] of taken) this.#add(key, h, -1);
-      },
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const [key, h] of taken) this.#add(key, h, -1);
+      this.#holdShared(window, add.files, -1);
     };
+    return {
+      cover: (upTo, giveWay) => {
+        if (released) return undefined;
+        const before = window.diskHeld;
+        window.advance(upTo);
+        this.#add('disk', { bytes: window.diskHeld - before, files: 0 }, 1);
+        if (!window.needs(upTo)) return undefined;
+        return this.#serial(async () => {
+          if (released) return;
+          try {
+            await this.#extend(window, upTo, () => released);
+          } catch (e) {
+            if (!(e instanceof RefusedError)) throw e;
+            release();
+            await giveWay?.().catch(() => {});
+            throw e;
+          }
+        });
+      },
+      release,
+    };
+  }
+
+  #holdShared(w: SharedWindow, files: number, sign: 1 | -1): void {
+    this.#add('total', { bytes: w.totalHeld, files }, sign);
+    this.#add('disk', { bytes: w.diskHeld, files: 0 }, sign);
+  }
+
+  /** Moves an upload's shared window to cover `upTo` + SHARED_WINDOW_BYTES, if the room is there. */
+  async #extend(w: SharedWindow, upTo: number, released: () => boolean): Promise<void> {
+    if (!w.needs(upTo)) return;
+    const covered = w.coverFor(upTo);
+    const grow = { total: w.totalHeldAt(covered) - w.totalHeld, disk: w.diskHeldAt(covered) - w.diskHeld };
+    const limit = this.#opts.limits.maxTotalBytes;
+    if (limit !== null && grow.total > 0) {
+      const used = await this.#db.totalUsage();
+      const kept = this.#opts.kept?.keptBytes() ?? 0;
+      if (used.bytes + this.held('total').bytes + kept + grow.total > limit)
+        throw new RefusedError(
+          'over-total-bytes',
+          `The rest would pass the server's total of ${limit} bytes.`,
+        );
+    }
+    if (grow.disk > 0) await this.#checkDisk(grow.disk);
+    if (released()) return;
+    this.#add('total', { bytes: grow.total, files: 0 }, 1);
+    this.#add('disk', { bytes: grow.disk, files: 0 }, 1);
+    w.cover(covered);
   }
 
   async #diskRoom(): Promise<{ free: number; reserve: number }> {
@@ -228,7 +306,7 @@ export class UploadQuota {
 
   async #checkDisk(size: number): Promise<void> {
     const { free, reserve } = await this.#diskRoom();
-    // Conservative: bytes already written by uploads in flight are both gone from `free` and still held.
+    // Held disk bytes are the ones covered and not written yet: written ones are gone from `free`.
     if (free - this.held('disk').bytes - size < reserve) {
       throw new RefusedError('disk-reserve', `${size} bytes would leave less than ${reserve} bytes free.`);
     }
@@ -239,5 +317,59 @@ export class UploadQuota {
     const next = { bytes: cur.bytes + sign * h.bytes, files: cur.files + sign * h.files };
     if (next.bytes === 0 && next.files === 0) this.#held.delete(key);
     else this.#held.set(key, next);
+  }
+}
+
+/**
+ * One upload's hold on the shared room: of `totalAdd` bytes (what it adds to the total once
+ * stored) and `diskAdd` (what it writes), covered up to `covered` bytes of it. The total holds
+ * every covered byte (the written ones count nowhere else until the file is stored); the
+ * disk only the covered bytes not written yet (written ones are gone from the free space).
+ */
+class SharedWindow {
+  #covered: number;
+  #written = 0;
+  #next = 0;
+  readonly #totalAdd: number;
+  readonly #diskAdd: number;
+
+  constructor(totalAdd: number, diskAdd: number) {
+    this.#totalAdd = totalAdd;
+    this.#diskAdd = diskAdd;
+    this.#covered = Math.min(diskAdd, SHARED_WINDOW_BYTES);
+  }
+
+  get totalHeld(): number {
+    return this.totalHeldAt(this.#covered);
+  }
+  get diskHeld(): number {
+    return this.diskHeldAt(this.#covered);
+  }
+  totalHeldAt(covered: number): number {
+    return Math.min(this.#totalAdd, covered);
+  }
+  diskHeldAt(covered: number): number {
+    return Math.max(0, Math.min(this.#diskAdd, covered) - Math.min(this.#diskAdd, this.#written));
+  }
+
+  /** `upTo` bytes are about to have been received: the ones received before it count as written. */
+  advance(upTo: number): void {
+    this.#written = Math.min(this.#covered, Math.max(this.#written, this.#next));
+    this.#next = Math.max(this.#next, upTo);
+  }
+
+  /** True when `upTo` passes the middle of the window (or its end, once it reaches the file's). */
+  needs(upTo: number): boolean {
+    if (this.#covered >= this.#diskAdd) return upTo > this.#covered;
+    return upTo > this.#covered - SHARED_WINDOW_BYTES / 2;
+  }
+
+  /** What the window would cover once moved for `upTo`. */
+  coverFor(upTo: number): number {
+    return Math.max(this.#covered, Math.min(this.#diskAdd, upTo + SHARED_WINDOW_BYTES));
+  }
+
+  cover(covered: number): void {
+    this.#covered = covered;
   }
 }

@@ -12,6 +12,7 @@
  *   one). The key is bound to the invite in the same transaction that takes the slot.
  * At UploadStart: the declared size (less what a resumed upload already keeps) is reserved
  * in UploadQuota; a refusal there is non-fatal (6 or 14), except for the invite's state (5).
+ * The shared room (disk, total) is held as the records arrive: coverUpload() before each.
  */
 import { randomBytes } from 'node:crypto';
 import { bytesToHex } from '../../lib/crypto/encoding';
@@ -21,7 +22,7 @@ import type { ServerConfig } from '../config';
 import type { ClientRow, Database } from '../database';
 import { type InviteGate, type RefusalReason, RefusedError } from '../invite-gate';
 import type { PeerLimits } from '../peer-limits';
-import type { UploadQuota } from '../upload-quota';
+import type { Reservation, UploadQuota } from '../upload-quota';
 import { storedV4Name } from './v4-clients';
 
 export interface V4AccessContext {
@@ -154,4 +155,20 @@ export function reserveUpload(
   upload: { name: string; size: number; kept: number },
 ) {
   return refusedAs(() => ctx.quota.reserve(clientId, upload.name, upload.size, { kept: upload.kept }));
+}
+
+/**
+ * Extends an upload's hold on the shared room (disk, total) before its bytes up to `upTo` are
+ * written; a refusal when the room went to others meanwhile (upload-quota.ts, SharedWindow),
+ * after `giveWay` removed what the upload wrote.
+ */
+export async function coverUpload(
+  reservation: Reservation,
+  upTo: number,
+  giveWay: () => Promise<void>,
+): Promise<V4Refusal | undefined> {
+  const extending = reservation.cover(upTo, giveWay);
+  if (!extending) return undefined;
+  const covered = await refusedAs(() => extending);
+  return isRefusal(covered) ? covered : undefined;
 }

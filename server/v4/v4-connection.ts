@@ -15,6 +15,7 @@ import {
   isFatalCode,
   MessageType,
   RECORD_SIZE,
+  TAG_SIZE,
   V4_ERROR_SENTENCES,
   V4ErrorCode,
 } from '../../lib/protocol/v4/constants';
@@ -35,7 +36,15 @@ import type { Reservation } from '../upload-quota';
 import type { PartialUpload, PartialUploads } from './partial-uploads';
 import { RecordWriter, StorageFailure } from './record-writer';
 import type { ServerIdentity } from './server-key';
-import { admitV4Client, isRefusal, reserveUpload, roomFor, type V4AccessContext } from './v4-access';
+import {
+  admitV4Client,
+  coverUpload,
+  isRefusal,
+  reserveUpload,
+  roomFor,
+  type V4AccessContext,
+  type V4Refusal,
+} from './v4-access';
 import { v4Sentence } from './v4-log';
 
 export interface V4Context extends V4AccessContext {
@@ -69,6 +78,8 @@ interface Open {
   firstChunkAt: number | null;
   received: number;
   serverMs: number;
+  /** Plaintext bytes of the Chunks taken on this connection: the reservation covers them first. */
+  taken: number;
 }
 
 export class V4Connection {
@@ -388,6 +399,7 @@ export class V4Connection {
       firstChunkAt: null,
       received: 0,
       serverMs: 0,
+      taken: 0,
     };
     if (this.#sampled('v4 upload start'))
       this.#log.info(
@@ -404,6 +416,12 @@ export class V4Connection {
       throw new V4Error('V4_ERR_STATE', 'A Chunk without an open upload.');
     }
     const t = performance.now();
+    open.taken += Math.max(0, body.length - TAG_SIZE);
+    const short = await coverUpload(open.reservation, open.taken, async () => {
+      await open.writer.discard();
+      await open.upload.remove();
+    });
+    if (short) return this.#outOfRoom(open, short);
     try {
       await open.writer.push(body);
       if (open.writer.complete) await open.writer.drain();
@@ -426,6 +444,18 @@ export class V4Connection {
       );
     }
     if (open.writer.complete) await this.#complete(open);
+  }
+
+  /**
+   * The shared room went to other uploads while this one was under way (honest uploads that
+   * together do not fit): it stopped, and what it wrote is gone (coverUpload), so that the
+   * others can finish.
+   */
+  #outOfRoom(open: Open, r: V4Refusal): Promise<void> {
+    this.#open = null;
+    this.#dropping = true;
+    const reason = `${r.reason} Other uploads took the room while this one was being sent; send it again later.`;
+    return this.#refuse(r.code, reason, open.uploadId, open.name, r.why);
   }
 
   async #complete(open: Open): Promise<void> {

@@ -1,11 +1,11 @@
 /**
- * A v4 upload holds a reservation of its declared size against the quotas (the client's, its
- * invite's, the total and the free-disk reserve) for as long as it is open. A sender that
- * trickles its records, one byte well within the idle timeout, kept the connection and that
- * reservation without end: other clients were refused meanwhile. v3 has a minimum average
- * rate per upload (`--min-upload-rate` after `--upload-rate-grace`); here v4 uploads are held
- * to it too: the trickler is cut (Error 17, its upload kept for a resume), the reservation
- * goes, and an innocent client's upload refused while it held is then stored.
+ * A v4 upload holds a reservation of its declared size against its client's and invite's
+ * quotas for as long as it is open (the shared room only as its bytes arrive:
+ * v4-reservation-hold.test.ts). A sender that trickles its records, one byte well within the
+ * idle timeout, kept the connection and that reservation without end. v3 has a minimum
+ * average rate per upload (`--min-upload-rate` after `--upload-rate-grace`); here v4 uploads
+ * are held to it too: the trickler is cut (Error 17, its upload kept for a resume), the
+ * reservation goes, and the same client's other upload, refused while it held, is then stored.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -29,7 +29,7 @@ beforeAll(async () => {
     '64K',
     '--upload-rate-grace',
     String(GRACE_S),
-    '--max-total-bytes',
+    '--client-max-bytes',
     '100M',
   ]);
 });
@@ -40,7 +40,8 @@ afterAll(async () => {
 
 it('a v4 upload trickled one byte at a time is cut after the grace, and its reservation released', async () => {
   const proxy = await startV4Proxy({ targetPort: srv.port });
-  const attacker = await connectV4(proxy.port, await newIdentity(), () => {}, 'slow');
+  const key = await newIdentity();
+  const attacker = await connectV4(proxy.port, key, () => {}, 'slow');
   const t0 = performance.now();
   let startedAt = 0;
   const slow = attacker.upload(zeroSource('hold.bin', 80 * MiB), {
@@ -56,9 +57,9 @@ it('a v4 upload trickled one byte at a time is cut after the grace, and its rese
     () => 'cut',
   );
 
-  // While it holds 80 MiB of the 100 MiB total, an innocent 30 MiB upload is refused.
+  // While it holds 80 MiB of the client's 100 MiB, its other 30 MiB upload is refused.
   await new Promise((r) => setTimeout(r, 500));
-  const innocent = await connectV4(srv.port, await newIdentity(), () => {}, 'innocent');
+  const innocent = await connectV4(srv.port, key, () => {}, 'slow');
   const file = zeroSource('innocent.bin', 30 * MiB);
   expect(await refusedCode(innocent.upload(file, {}))).toBe(V4ErrorCode.OverQuota);
 
