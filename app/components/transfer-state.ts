@@ -10,7 +10,7 @@ import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@
 import type { ProtocolChoice } from '@/browser/v4-rules';
 import type { AccessMode } from '@/lib/invite';
 import { validateClientName } from '@/lib/protocol';
-import { identityAfterConnect, meInfoAfterConnect } from './identity-rules';
+import { identityAfterConnect, meInfoAfterConnect, registeredAgain } from './identity-rules';
 import { inviteToOffer, readInvite, usableInvite } from './invite-rules';
 import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
@@ -71,6 +71,7 @@ export class TransferModel {
       refused: [],
       history: [],
       meInfo: null,
+      registeredAgain: null,
       triedName: '',
       actions: this.actions,
     };
@@ -161,6 +162,7 @@ export class TransferModel {
       if (m) this.#set({ meInfo: { ...m, downloaded: true } });
     },
     dismissMeInfo: () => this.#set({ meInfo: null }),
+    dismissRegisteredAgain: () => this.#set({ registeredAgain: null }),
   };
 
   #set(change: Partial<Fields>): void {
@@ -274,6 +276,8 @@ export class TransferModel {
         this.#registering = false;
         const meInfo = meInfoAfterConnect(msg);
         if (meInfo) this.#set({ meInfo });
+        const again = registeredAgain(msg, this.#state.identity, this.#pendingImport);
+        if (again) this.#set({ registeredAgain: again });
         const id = identityAfterConnect(msg, this.#state.identity, this.#pendingImport, this.#deps.now());
         this.#pendingImport = null;
         if (id) this.#store(id);
@@ -286,7 +290,7 @@ export class TransferModel {
         return;
       }
       case 'problem':
-        this.#onProblem(msg.problem, msg.message, msg.serverKey);
+        this.#onProblem(msg.problem, msg.message, msg.serverKey, msg.retry);
         return;
       case 'notice':
         this.#uploads.onNotice(msg);
@@ -300,7 +304,7 @@ export class TransferModel {
     }
   }
 
-  #onProblem(problem: ConnectionProblem, detail: string, serverKey?: ServerKeyChange): void {
+  #onProblem(problem: ConnectionProblem, detail: string, serverKey?: ServerKeyChange, retry?: true): void {
     this.#registering = false;
     if (serverKey) {
       // Nothing was sent; only the person may remove the pin (forgetServerKey).
@@ -312,7 +316,7 @@ export class TransferModel {
     const importing = this.#pendingImport !== null;
     this.#pendingImport = null;
     const identity = this.#state.identity;
-    const delay = reconnectDelay(problem, this.#failures, { hasIdentity: !!identity, importing });
+    const delay = reconnectDelay(problem, this.#failures, { hasIdentity: !!identity, importing, retry });
     if (delay === undefined || !identity) {
       this.#set({ conn: { kind: 'problem', problem, detail } });
       return;
@@ -393,7 +397,7 @@ export class TransferModel {
       return;
     }
     const invite = opts.keepInvite ? this.#state.invite : null;
-    this.#set({ identity: null, invite, inviteProblem: null, conn: { kind: 'idle' } });
+    this.#set({ identity: null, invite, inviteProblem: null, registeredAgain: null, conn: { kind: 'idle' } });
     void this.#refreshFingerprints();
   }
 }
