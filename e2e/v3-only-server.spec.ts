@@ -58,6 +58,7 @@ test('a v4 identity and a v3-only server: needs-v4, nothing registered, the iden
 test('the server lost this browser’s v4 client: the page says once that it was registered again under a new client ID', async ({
   page,
   system,
+  shot,
 }) => {
   const name = uniqueName('rita');
   await page.goto(system.webUrl);
@@ -82,6 +83,7 @@ test('the server lost this browser’s v4 client: the page says once that it was
   await expect(note).toContainText(freshHex);
   await expect(note).toContainText(`Files sent before are under the old client ID ${oldHex}`);
   expect((await readStoredIdentity(page))?.clientIdHex).toBe(freshHex);
+  await shot('registered-again');
 
   // Told once: dismissed, and not again after a reload (the stored ID is the server's now).
   await note.getByRole('button', { name: 'Got it' }).click();
