@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../lib/client/errors';
 import { CloseCode } from '../lib/protocol';
-import { bridgeRefusal, connectProblem } from './connect-problem';
+import { bridgeRefusal, connectProblem, notV4Answer } from './connect-problem';
 import { BrowserError } from './errors';
 import { ServerKeyChanged } from './v4-worker';
 
@@ -61,5 +61,23 @@ describe('connectProblem', () => {
     expect(bridgeRefusal({ code: CloseCode.TargetUnreachable, reason: '' })).toBe(false);
     expect(bridgeRefusal(undefined)).toBe(false);
     expect(connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'closed'), forged).p).toBe('invite');
+  });
+});
+
+describe('notV4Answer: how a v4 ClientHello without a v4 answer ended', () => {
+  const notV4 = (details = {}) => new ClientError('CLIENT_ERR_NOT_V4', 'x', details);
+  const close = (code: number) => ({ code, reason: '' });
+  it("a v3 answer, read directly or as the bridge's 4007 (a reply it could not read as v4), is an answer", () => {
+    expect(notV4Answer(notV4({ responseCode: 1607 }), undefined)).toBe('answered');
+    expect(notV4Answer(notV4(), close(CloseCode.TargetProtocolError))).toBe('answered');
+  });
+  it("the server hanging up without a byte (the bridge's 4006) is a close; anything else is neither", () => {
+    expect(notV4Answer(notV4(), close(CloseCode.TargetClosed))).toBe('closed');
+    expect(notV4Answer(notV4(), close(CloseCode.TargetUnreachable))).toBeUndefined();
+    expect(notV4Answer(notV4(), close(CloseCode.InviteForged))).toBeUndefined();
+    expect(notV4Answer(notV4(), undefined)).toBeUndefined();
+    expect(
+      notV4Answer(new ClientError('CLIENT_ERR_CONNECTION_CLOSED', 'x'), close(CloseCode.TargetClosed)),
+    ).toBeUndefined();
   });
 });

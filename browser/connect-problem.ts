@@ -36,13 +36,32 @@ export function bridgeRefusal(closed: CloseInfo): boolean {
 }
 
 /**
- * Why a protocol v4 identity cannot connect: its key is the identity, and a v3 connection
- * would need another (so the page says so rather than silently registering anew).
+ * How a v4 ClientHello that got no v4 answer (CLIENT_ERR_NOT_V4) ended, the file server being
+ * reachable: `answered` when the server said something that is not version 4 (a v3 answer
+ * such as 1607, or, through the bridge, its 4007: a reply it could not read as v4 frames,
+ * which is how a v3 server's 1607 arrives), `closed` when the server accepted the connection
+ * and closed it without a byte (the bridge's 4006: most likely a version 3 server that hangs
+ * up on an unknown version, or a restart at that very moment); undefined for anything else.
  */
-export function needsV4(why: 'server' | 'forced'): string {
-  return why === 'server'
-    ? 'This browser’s identity uses protocol version 4, but the server answered as a version 3 server, so nothing can be sent as it there. Ask whoever runs the server, or forget this identity to register a version 3 one.'
-    : 'This browser’s identity uses protocol version 4, but this page’s address asks for version 3 (?protocol=3). Open the page without it.';
+export function notV4Answer(e: ClientError, closed: CloseInfo): 'answered' | 'closed' | undefined {
+  if (e.code !== 'CLIENT_ERR_NOT_V4') return undefined;
+  if (e.details.responseCode !== undefined || closed?.code === CloseCode.TargetProtocolError)
+    return 'answered';
+  if (closed?.code === CloseCode.TargetClosed) return 'closed';
+  return undefined;
+}
+
+/**
+ * Why a protocol v4 identity cannot connect: its key is the identity, and a v3 connection
+ * would need another (so the page says so rather than silently registering anew). `closed`:
+ * the server hung up on version 4 without a word (the page tries again on its own).
+ */
+export function needsV4(why: 'server' | 'closed' | 'forced'): string {
+  if (why === 'server')
+    return 'This browser’s identity uses protocol version 4, but the server answered as a version 3 server, so nothing can be sent as it there. Ask whoever runs the server, or forget this identity to register a version 3 one.';
+  if (why === 'closed')
+    return 'This browser’s identity uses protocol version 4, but the server closed the connection without answering it, as a version 3 server does, so nothing can be sent as it there. This page tries again on its own in case the server was only restarting; otherwise ask whoever runs the server, or forget this identity to register a version 3 one.';
+  return 'This browser’s identity uses protocol version 4, but this page’s address asks for version 3 (?protocol=3). Open the page without it.';
 }
 
 /** Maps a connect-time failure to what the page tells the person. */

@@ -92,7 +92,14 @@ export type FromWorker =
       /** The protocol files go by on this connection (3 when absent). */
       protocol?: 3 | 4;
     }
-  | { type: 'problem'; problem: ConnectionProblem; message: string; serverKey?: ServerKeyChange }
+  | {
+      type: 'problem';
+      problem: ConnectionProblem;
+      message: string;
+      serverKey?: ServerKeyChange;
+      /** The cause may pass by itself (a server that hung up on v4 may have been restarting): the page tries again on its own. */
+      retry?: true;
+    }
   /** Something the person should read about the file being sent (e.g. a resume refused: it starts again). */
   | { type: 'notice'; id: string; message: string }
   | {

@@ -19,7 +19,7 @@ import {
   unwrapAesKey,
 } from '../lib/crypto';
 import { CloseCode } from '../lib/protocol';
-import { bridgeRefusal, connectProblem, inviteRefusal, needsV4 } from './connect-problem';
+import { bridgeRefusal, connectProblem, inviteRefusal, needsV4, notV4Answer } from './connect-problem';
 import { BrowserError } from './errors';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
 import { uploadV3 } from './v3-upload';
@@ -98,8 +98,13 @@ function post(msg: FromWorker): void {
   self.postMessage(msg);
 }
 
-function problem(p: ConnectionProblem, message: string, serverKey?: ServerKeyChange): void {
-  post({ type: 'problem', problem: p, message, ...(serverKey ? { serverKey } : {}) });
+function problem(
+  p: ConnectionProblem,
+  message: string,
+  serverKey?: ServerKeyChange,
+  opts: { retry?: true } = {},
+): void {
+  post({ type: 'problem', problem: p, message, ...(serverKey ? { serverKey } : {}), ...opts });
 }
 
 /** Opens the WebSocket; watches for the peer closing it while idle. */
@@ -176,8 +181,9 @@ async function openV4Connection(
       // whatever the protocol. (Returned as 'v3', the transport and its close code were lost,
       // and the page said "unreachable" for a forged link.)
       if (protocol === 'auto' && !bridgeRefusal(closed)) {
-        // Remembered only when the server said it (a v3 answer); a bare close is tried again next time.
-        if (e.details.responseCode !== undefined) v3Only.add(url);
+        // Remembered only when the server said it (a v3 answer, which the bridge passes on as
+        // its 4007); a bare close is tried again next time.
+        if (notV4Answer(e, closed) === 'answered') v3Only.add(url);
         return 'v3';
       }
     }
@@ -275,13 +281,12 @@ async function reconnectV4Identity(target: Target, ticket: number): Promise<void
   } catch (e) {
     if (!state.isCurrent(ticket)) return;
     state.restart();
-    const [err] = failure(e, undefined);
-    if (
-      err instanceof ClientError &&
-      err.code === 'CLIENT_ERR_NOT_V4' &&
-      err.details.responseCode !== undefined
-    )
-      problem('needs-v4', needsV4('server'));
+    const [err, t] = failure(e, undefined);
+    const how = err instanceof ClientError ? notV4Answer(err, t?.closeInfo) : undefined;
+    // A server that answered v3 is said to be one; one that only hung up is said to be one
+    // most likely, and tried again on its own (it may have been restarting).
+    if (how === 'answered') problem('needs-v4', needsV4('server'));
+    else if (how === 'closed') problem('needs-v4', needsV4('closed'), undefined, { retry: true });
     else reportFailure(e, undefined);
   }
 }

@@ -26,8 +26,9 @@ import {
 import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
-import { protocol3Fallback, withHint } from './protocol-fallback';
+import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 import { senderName } from './sender-name';
+import { readV4Name } from './v4-store';
 import { transferV4, type V4Plan } from './v4-transfer';
 
 export const EXIT_OK = 0;
@@ -72,6 +73,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const plan = await makePlan(args, io.cwd);
     if (plan.protocol === '3') return await transfer(plan, io);
+    const beforehand =
+      plan.protocol === 'auto'
+        ? protocol3Beforehand({
+            dir: plan.dir,
+            throughBridge: plan.server.kind === 'ws',
+            invite: plan.invite,
+            identity: plan.identity,
+            v4Name: await readV4Name(plan.dir),
+          })
+        : null;
+    if (beforehand !== null) {
+      say(beforehand);
+      // Protocol 3's own rules (ASCII names, 4 GiB) apply; the bridge is ours, so no padding.
+      const files = await prepareFiles(
+        plan.files.map((f) => f.path),
+        3,
+      );
+      return await transfer({ ...plan, files }, io);
+    }
     try {
       return await transferV4(v4PlanOf(plan, say), io);
     } catch (e) {

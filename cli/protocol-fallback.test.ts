@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../lib/client';
 import { V4ErrorCode } from '../lib/protocol/v4/constants';
-import { protocol3Fallback, withHint } from './protocol-fallback';
+import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 
 const refused = (wireCode: number) => new ClientError('CLIENT_ERR_V4_REFUSED', 'Refused.', { wireCode });
 const both = { dir: '/d', invite: {}, identity: {} };
@@ -40,5 +40,21 @@ describe('when auto sends with protocol 3', () => {
     expect(protocol3Fallback(refused(V4ErrorCode.RateLimited), both)).toBeNull();
     expect(protocol3Fallback(new ClientError('CLIENT_ERR_UNREACHABLE', 'No.'), both)).toBeNull();
     expect(protocol3Fallback(new Error('x'), both)).toBeNull();
+  });
+});
+
+describe('when auto sends with protocol 3 without trying 4 (the page rule)', () => {
+  const ctx = { dir: '/d', throughBridge: true, invite: {}, identity: {}, v4Name: null };
+  it('a v3 identity under an invite through a bridge, its v4 key never welcomed: protocol 3 at once, said why', () => {
+    expect(protocol3Beforehand(ctx)).toBe(
+      "Sending with protocol 3 as your protocol 3 identity (/d/me.info): it holds this invite's client slot. " +
+        'Use --protocol 4 for protocol 4 (it needs an invite with another client slot).',
+    );
+  });
+  it('protocol 4 first without an invite, without a v3 identity, over direct TCP, or once v4.name was kept', () => {
+    expect(protocol3Beforehand({ ...ctx, invite: null })).toBeNull();
+    expect(protocol3Beforehand({ ...ctx, identity: null })).toBeNull();
+    expect(protocol3Beforehand({ ...ctx, throughBridge: false })).toBeNull();
+    expect(protocol3Beforehand({ ...ctx, v4Name: 'kim' })).toBeNull();
   });
 });

@@ -7,6 +7,13 @@
  *   identity, which protocol 3 can still use (the server sends one sentence for a full, revoked
  *   or expired invite; if it was not the slot, the protocol 3 run says what it was).
  * `--protocol 4` never falls back; in the second case its error says how to proceed.
+ *
+ * And one rule decided before connecting, the page's (browser/v4-rules.ts v3IdentityWantsV4):
+ * under `auto`, a folder with a protocol 3 identity (me.info) that sends under an invite through
+ * a bridge speaks protocol 3 at once, unless its v4 key was welcomed before (v4.name): that
+ * identity's registration took the invite's client slot, so the v4 key would be refused with
+ * Error 5 on every run (the second case above, now only a safety net: over direct TCP protocol
+ * 3 cannot carry the invite, so there v4 is still tried first).
  */
 import path from 'node:path';
 import { ClientError } from '../lib/client';
@@ -52,6 +59,28 @@ export function protocol3Fallback(e: unknown, ctx: FallbackContext): Fallback | 
     };
   }
   return null;
+}
+
+export interface BeforehandContext {
+  dir: string;
+  /** The invite is carried by protocol 3 too: the server is a ws:// bridge. */
+  throughBridge: boolean;
+  invite: unknown | null;
+  identity: unknown | null;
+  /** The name kept with the v4 key (v4.name): null when no server welcomed that key yet. */
+  v4Name: string | null;
+}
+
+/**
+ * Under `auto`, before any connection: the one line that says why protocol 3 is used at once,
+ * or null when protocol 4 is tried first (the rule above).
+ */
+export function protocol3Beforehand(ctx: BeforehandContext): string | null {
+  if (!ctx.throughBridge || ctx.invite === null || ctx.identity === null || ctx.v4Name !== null) return null;
+  return (
+    `Sending with protocol 3 as your protocol 3 identity (${path.join(ctx.dir, ME_INFO)}): it holds this invite's client slot. ` +
+    'Use --protocol 4 for protocol 4 (it needs an invite with another client slot).'
+  );
 }
 
 /** `e` with the sentence of --protocol 4's case added (the same code and details). */

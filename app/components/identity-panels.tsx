@@ -4,7 +4,7 @@ import { type FormEvent, useId, useRef, useState } from 'react';
 import { identityProtocol, type StoredIdentity } from '@/browser/identity-store';
 import { clientIdToHex, MAX_CLIENT_NAME_LENGTH } from '@/lib/protocol';
 import { formatTime } from './format';
-import type { V4Fingerprints } from './transfer-types';
+import type { RegisteredAgain, V4Fingerprints } from './transfer-types';
 import { Button, Card } from './ui';
 
 export function Welcome(props: {
@@ -149,6 +149,38 @@ export function MeInfoOffer(props: {
         </Button>
         <Button variant={props.downloaded ? 'primary' : 'ghost'} onClick={props.onDone}>
           {props.downloaded ? 'Done' : 'Don’t save: this browser only'}
+        </Button>
+      </div>
+    </section>
+  );
+}
+
+/**
+ * The server registered this browser's v4 key again under a new client ID (it did not know it
+ * any more): said once, above the files, until the person dismisses it.
+ */
+export function RegisteredAgainNote(props: { again: RegisteredAgain; onDismiss(): void }) {
+  const { name, previousClientId, clientId } = props.again;
+  return (
+    <section
+      role="status"
+      aria-labelledby="registered-again-title"
+      className="rounded-2xl border border-warn/40 bg-warn-soft p-5 sm:p-6"
+      data-testid="registered-again"
+    >
+      <h2 id="registered-again-title" className="font-semibold">
+        The server registered this browser again as a new client
+      </h2>
+      <p className="mt-1 text-pretty text-sm text-muted">
+        The server did not know this browser’s key any more (it may have lost its records, or its owner
+        removed “{name}”), so it registered the key again as a new client with the client ID{' '}
+        <span className="break-all font-mono">{clientId}</span>. Files sent before are under the old client ID{' '}
+        <span className="break-all font-mono">{previousClientId}</span>, if the server still has them, and are
+        no longer listed here; files from now on go under the new one.
+      </p>
+      <div className="mt-4">
+        <Button variant="secondary" onClick={props.onDismiss}>
+          Got it
         </Button>
       </div>
     </section>

@@ -7,6 +7,8 @@
 import type { StoredIdentity } from '@/browser/identity-store';
 import type { FromWorker } from '@/browser/upload-protocol';
 import { formatMeInfo } from '@/lib/crypto';
+import { clientIdToHex } from '@/lib/protocol';
+import type { RegisteredAgain } from './transfer-types';
 
 type Connected = Extract<FromWorker, { type: 'connected' }>;
 
@@ -28,6 +30,25 @@ export function identityAfterConnect(
   if (current && !current.privateKey && !sameBytes(current.clientId, clientId))
     return { ...current, clientId };
   return undefined;
+}
+
+/**
+ * What to tell the person when the reconnect `msg` of a v4 identity came back with another
+ * client ID than the stored one: the server did not know the key any more and registered it
+ * again (its ClientAuth registers an unknown key). Null in every other case.
+ */
+export function registeredAgain(
+  msg: Connected,
+  current: StoredIdentity | null | undefined,
+  pendingImport: StoredIdentity | null,
+): RegisteredAgain | null {
+  if (msg.via !== 'reconnect' || pendingImport || !current || current.privateKey) return null;
+  if (sameBytes(current.clientId, msg.clientId)) return null;
+  return {
+    name: current.name,
+    previousClientId: clientIdToHex(current.clientId),
+    clientId: clientIdToHex(msg.clientId),
+  };
 }
 
 /** The me.info text offered once after a v3 registration; a v4 key cannot leave the browser (none). */

@@ -21,4 +21,14 @@ describe('reconnectDelay', () => {
     expect(reconnectDelay('unreachable', 0, { hasIdentity: false, importing: false })).toBeUndefined();
     expect(reconnectDelay('lost', 0, { hasIdentity: true, importing: true })).toBeUndefined();
   });
+
+  it('any problem the worker says may pass by itself (retry) backs off like an unreachable bridge', () => {
+    expect(reconnectDelay('needs-v4', 0, stored)).toBeUndefined();
+    expect([0, 1, 5].map((n) => reconnectDelay('needs-v4', n, { ...stored, retry: true }))).toEqual([
+      2, 4, 15,
+    ]);
+    expect(
+      reconnectDelay('needs-v4', 0, { hasIdentity: false, importing: false, retry: true }),
+    ).toBeUndefined();
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * When the page reconnects on its own. Bridges restart and laptops change networks, so a
  * connection that is unreachable or lost is tried again with growing pauses; every other
- * problem waits for the person.
+ * problem waits for the person, unless the worker said it may pass by itself (`retry`).
  */
 import type { ConnectionProblem } from '@/browser/upload-protocol';
 
@@ -18,9 +18,10 @@ export const FIRST_RETRY_AFTER_LOST_S = 0.5;
 export function reconnectDelay(
   problem: ConnectionProblem,
   failures: number,
-  opts: { hasIdentity: boolean; importing: boolean },
+  opts: { hasIdentity: boolean; importing: boolean; retry?: boolean },
 ): number | undefined {
-  if ((problem !== 'unreachable' && problem !== 'lost') || !opts.hasIdentity || opts.importing) {
+  const passing = problem === 'unreachable' || problem === 'lost' || opts.retry === true;
+  if (!passing || !opts.hasIdentity || opts.importing) {
     return undefined;
   }
   if (problem === 'lost' && failures === 0) return FIRST_RETRY_AFTER_LOST_S;

@@ -215,6 +215,7 @@ export function describeConn(
             title: 'This identity needs protocol version 4',
             body: conn.detail,
             details: `The key of “${name}” is this browser’s protocol 4 key; it has no version 3 key to connect with.`,
+            wait,
             action: identity ? retry : undefined,
           };
         case 'bad-file':

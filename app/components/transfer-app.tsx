@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'react';
 import { totals } from '@/browser/upload-queue';
 import { percent } from './format';
 import { HistoryPanel } from './history-panel';
-import { IdentityCard, MeInfoOffer, Welcome } from './identity-panels';
+import { IdentityCard, MeInfoOffer, RegisteredAgainNote, Welcome } from './identity-panels';
 import { InviteLimits, InviteNeeded } from './invite-panels';
 import { NEED_INVITE } from './invite-rules';
 import { StatusPanel, serverHost } from './status-panel';
@@ -164,6 +164,10 @@ export function TransferApp({
             onDownloaded={actions.meInfoDownloaded}
             onDone={actions.dismissMeInfo}
           />
+        )}
+
+        {t.registeredAgain && identity && (
+          <RegisteredAgainNote again={t.registeredAgain} onDismiss={actions.dismissRegisteredAgain} />
         )}
 
         {inviteNote && (

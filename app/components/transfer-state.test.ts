@@ -854,6 +854,44 @@ describe('TransferModel: a protocol v4 identity (one registration, by the protoc
     expect(v3.saved).toEqual([]);
   });
 
+  it('a v4 identity the server registered again is told so once, with both client IDs, until dismissed', async () => {
+    const fresh = new Uint8Array(16).fill(9);
+    const t = await started({ identity: bob4 });
+    expect(t.state().registeredAgain).toBeNull();
+    t.worker({ type: 'connected', name: 'bob', clientId: fresh, via: 'reconnect', protocol: 4 });
+    expect(t.state().registeredAgain).toEqual({
+      name: 'bob',
+      previousClientId: '07'.repeat(16),
+      clientId: '09'.repeat(16),
+    });
+    // The next reconnect under the new ID changes nothing, and says nothing more.
+    t.worker({ type: 'connected', name: 'bob', clientId: fresh, via: 'reconnect', protocol: 4 });
+    expect(t.state().registeredAgain?.clientId).toBe('09'.repeat(16));
+    t.model.actions.dismissRegisteredAgain();
+    expect(t.state().registeredAgain).toBeNull();
+    t.worker({ type: 'connected', name: 'bob', clientId: fresh, via: 'reconnect', protocol: 4 });
+    expect(t.state().registeredAgain).toBeNull();
+    // A known key (same ID), a v3 identity and a registration are not registrations again.
+    const same = await started({ identity: bob4 });
+    same.worker({ type: 'connected', name: 'bob', clientId, via: 'reconnect', protocol: 4 });
+    expect(same.state().registeredAgain).toBeNull();
+    const v3 = await started({ identity: alice });
+    v3.worker({ type: 'connected', name: 'alice', clientId: fresh, via: 'reconnect', protocol: 4 });
+    expect(v3.state().registeredAgain).toBeNull();
+    const reg = await started();
+    reg.model.actions.register('carol');
+    reg.worker({ type: 'connected', name: 'carol', clientId: fresh, via: 'register', protocol: 4 });
+    expect(reg.state().registeredAgain).toBeNull();
+  });
+
+  it('forgetting the identity drops the note that it was registered again', async () => {
+    const t = await started({ identity: bob4 });
+    t.worker({ type: 'connected', name: 'bob', clientId: new Uint8Array(16).fill(9), via: 'reconnect' });
+    expect(t.state().registeredAgain).not.toBeNull();
+    await t.model.actions.forget();
+    expect(t.state().registeredAgain).toBeNull();
+  });
+
   it('meeting a v3-only server: the problem is said, no retry on its own, no new identity', async () => {
     const t = await started({ identity: bob4 });
     t.worker({ type: 'problem', problem: 'needs-v4', message: 'v3 only' });
@@ -861,6 +899,20 @@ describe('TransferModel: a protocol v4 identity (one registration, by the protoc
     expect(t.pending()).toEqual([]);
     expect(t.saved).toEqual([]);
     expect(t.state().identity).toBe(bob4);
+  });
+
+  it('a server that hung up on v4 (retry): needs-v4 is said and tried again on its own, then connects', async () => {
+    const t = await started({ identity: bob4 });
+    t.worker({ type: 'problem', problem: 'needs-v4', message: 'hung up', retry: true });
+    const conn = t.state().conn;
+    expect(conn.kind === 'problem' && conn.problem).toBe('needs-v4');
+    expect(conn.kind === 'problem' && conn.retryAt).toBeGreaterThan(0);
+    expect(t.pending().map((p) => p.ms)).toEqual([2000]);
+    t.pending()[0]!.run();
+    expect(t.posted.at(-1)).toMatchObject({ type: 'reconnect', name: 'bob' });
+    t.worker({ type: 'connected', name: 'bob', clientId, via: 'reconnect', protocol: 4 });
+    expect(t.state().conn).toEqual({ kind: 'connected' });
+    expect(t.saved).toEqual([]);
   });
 
   it('the card gets the fingerprints from storage after a connection', async () => {

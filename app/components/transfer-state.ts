@@ -1,46 +1,26 @@
 /**
  * The page's state and what changes it, without React: identity, connection (through the
- * upload worker), the upload queue, the history and the one-time me.info offer. The worker,
- * IndexedDB and the clocks are injected, so every transition is unit-tested with fakes;
- * use-transfer.ts only holds one TransferModel and re-renders on its snapshots.
+ * upload worker), invites and the one-time me.info offer; the upload queue and the history
+ * are transfer-uploads.ts's, driven from here. The worker, IndexedDB and the clocks are
+ * injected, so every transition is unit-tested with fakes; use-transfer.ts only holds one
+ * TransferModel and re-renders on its snapshots.
  */
-import type { UploadRecord } from '@/browser/history-store';
-import { identityProtocol, type StoredIdentity } from '@/browser/identity-store';
+import type { StoredIdentity } from '@/browser/identity-store';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from '@/browser/upload-protocol';
-import {
-  applyProgress,
-  cancelQueued,
-  cancelUnfinished,
-  markStarted,
-  nextQueued,
-  requeue,
-  withNote,
-  clearFinished as withoutFinished,
-} from '@/browser/upload-queue';
 import type { ProtocolChoice } from '@/browser/v4-rules';
 import type { AccessMode } from '@/lib/invite';
 import { validateClientName } from '@/lib/protocol';
-import { identityAfterConnect, meInfoAfterConnect } from './identity-rules';
-import { inviteToOffer, overInviteLikely, readInvite, sentUnder, usableInvite } from './invite-rules';
+import { identityAfterConnect, meInfoAfterConnect, registeredAgain } from './identity-rules';
+import { inviteToOffer, readInvite, usableInvite } from './invite-rules';
 import { identityFromMeInfo } from './me-info-import';
 import { reconnectDelay } from './reconnect-policy';
 import type { TransferActions, TransferDeps, TransferState, WorkerPort } from './transfer-types';
-
-import {
-  addChosen,
-  explainStorage,
-  finishItem,
-  historyOf,
-  requeueInterrupted,
-  STORAGE_SILENT,
-  uploadRecord,
-} from './upload-rules';
+import { type Fields, TransferUploads } from './transfer-uploads';
+import { explainStorage, STORAGE_SILENT } from './upload-rules';
 
 /** If IndexedDB has not answered by then, say so rather than showing "Starting…" forever. */
 export const STORAGE_TIMEOUT_MS = 15_000;
 export { MAX_ME_INFO_BYTES } from './me-info-import';
-
-type Fields = Omit<TransferState, 'bridgeUrl' | 'access' | 'actions'>;
 
 export class TransferModel {
   readonly #deps: TransferDeps;
@@ -52,14 +32,10 @@ export class TransferModel {
   /** An imported identity, stored only once the server accepted it. */
   #pendingImport: StoredIdentity | null = null;
   #registering = false;
-  /** The item the worker is sending. */
-  #activeId: string | null = null;
   /** Automatic reconnects that failed in a row. */
   #failures = 0;
-  /** Every stored record (history shows the current identity's). */
-  #records: UploadRecord[] = [];
-  /** Automatic re-sends per item after interruptions. */
-  readonly #resends = new Map<string, number>();
+  /** The upload queue and the history (transfer-uploads.ts). */
+  readonly #uploads: TransferUploads;
   #retryTimer: unknown;
   /** The invite link the page was opened with (undefined until start() looked). */
   #fromAddress: string | undefined;
@@ -75,6 +51,12 @@ export class TransferModel {
   ) {
     this.#deps = deps;
     this.#protocol = protocol;
+    this.#uploads = new TransferUploads({
+      deps,
+      state: () => this.#state,
+      set: (change) => this.#set(change),
+      post: (msg) => this.#post(msg),
+    });
     this.#state = {
       bridgeUrl,
       access,
@@ -89,6 +71,7 @@ export class TransferModel {
       refused: [],
       history: [],
       meInfo: null,
+      registeredAgain: null,
       triedName: '',
       actions: this.actions,
     };
@@ -110,7 +93,7 @@ export class TransferModel {
       (msg) => this.#onWorkerMessage(msg),
       (e) => this.#set({ conn: { kind: 'problem', problem: 'worker', detail: e.message } }),
     );
-    void this.#refreshHistory();
+    void this.#uploads.refreshHistory();
     this.#storageTimer = d.setTimeout(() => {
       if (this.#state.identity === undefined && run === this.#run) {
         this.#set({ conn: { kind: 'problem', problem: 'storage', detail: STORAGE_SILENT } });
@@ -168,40 +151,29 @@ export class TransferModel {
       if (id) this.#connectStored(id);
       else this.#set({ conn: { kind: 'idle' } });
     },
-    addFiles: (files) => {
-      // Protocol v4 has 64-bit sizes: the 4 GiB refusal is v3's only.
-      const id = this.#state.identity;
-      const v4 = this.#state.protocol === 4 || this.#protocol === 4 || (!!id && identityProtocol(id) === 4);
-      this.#set(addChosen([...files], this.#state.items, this.#state.history, v4));
-    },
-    cancel: (id) => {
-      if (this.#activeId === id) this.#post({ type: 'cancel', id });
-      else this.#set({ items: cancelQueued(this.#state.items, id) });
-    },
-    retryItem: (id) => {
-      this.#resends.delete(id);
-      this.#set({ items: requeue(this.#state.items, id) });
-    },
-    clearFinished: () => this.#set({ items: withoutFinished(this.#state.items) }),
+    addFiles: (files) => this.#uploads.add(files, this.#protocol),
+    cancel: (id) => this.#uploads.cancel(id),
+    retryItem: (id) => this.#uploads.retry(id),
+    clearFinished: () => this.#uploads.clearFinished(),
     dismissRefused: () => this.#set({ refused: [] }),
-    clearHistory: () => this.#clearHistory(),
+    clearHistory: () => this.#uploads.clearHistory(),
     meInfoDownloaded: () => {
       const m = this.#state.meInfo;
       if (m) this.#set({ meInfo: { ...m, downloaded: true } });
     },
     dismissMeInfo: () => this.#set({ meInfo: null }),
+    dismissRegisteredAgain: () => this.#set({ registeredAgain: null }),
   };
 
   #set(change: Partial<Fields>): void {
     const next = { ...this.#state, ...change };
     if (change.identity !== undefined && change.identity !== this.#state.identity) {
-      next.history = historyOf(this.#records, next.identity);
+      next.history = this.#uploads.historyOf(next.identity);
     }
     if (change.history !== undefined || change.invite !== undefined) {
-      next.inviteSent = sentUnder(this.#records, next.invite?.payload.id);
+      next.inviteSent = this.#uploads.sentUnder(next.invite?.payload.id);
     }
-    this.#state = next;
-    this.#sendNext();
+    this.#state = this.#uploads.sendNext(next);
     for (const listener of this.#listeners) listener();
   }
 
@@ -229,30 +201,11 @@ export class TransferModel {
     this.#worker?.post(msg);
   }
 
-  /** Sends the next queued file whenever the connection is ready and nothing is in flight. */
-  #sendNext(): void {
-    if (this.#state.conn.kind !== 'connected' || this.#activeId) return;
-    const next = nextQueued(this.#state.items);
-    if (!next) return;
-    this.#activeId = next.id;
-    this.#state = { ...this.#state, items: markStarted(this.#state.items, next.id, this.#deps.monotonic()) };
-    this.#post({ type: 'upload', id: next.id, file: next.file });
-  }
-
   async #refreshFingerprints(): Promise<void> {
     try {
       this.#set({ fingerprints: await this.#deps.v4Fingerprints(this.#state.bridgeUrl) });
     } catch {
       // Shown for reference only; the connection checks the pin itself.
-    }
-  }
-
-  async #refreshHistory(): Promise<void> {
-    try {
-      this.#records = await this.#deps.listUploadRecords();
-      this.#set({ history: historyOf(this.#records, this.#state.identity) });
-    } catch {
-      // History is a convenience; the uploads themselves still work.
     }
   }
 
@@ -323,6 +276,8 @@ export class TransferModel {
         this.#registering = false;
         const meInfo = meInfoAfterConnect(msg);
         if (meInfo) this.#set({ meInfo });
+        const again = registeredAgain(msg, this.#state.identity, this.#pendingImport);
+        if (again) this.#set({ registeredAgain: again });
         const id = identityAfterConnect(msg, this.#state.identity, this.#pendingImport, this.#deps.now());
         this.#pendingImport = null;
         if (id) this.#store(id);
@@ -330,52 +285,26 @@ export class TransferModel {
         this.#set({
           conn: { kind: 'connected' },
           protocol: msg.protocol ?? 3,
-          items: requeueInterrupted(this.#state.items, this.#resends),
+          items: this.#uploads.itemsOnConnected(),
         });
         return;
       }
       case 'problem':
-        this.#onProblem(msg.problem, msg.message, msg.serverKey);
+        this.#onProblem(msg.problem, msg.message, msg.serverKey, msg.retry);
         return;
       case 'notice':
-        this.#set({ items: withNote(this.#state.items, msg.id, msg.message) });
+        this.#uploads.onNotice(msg);
         return;
       case 'progress':
-        this.#set({ items: applyProgress(this.#state.items, msg, this.#deps.monotonic()) });
+        this.#uploads.onProgress(msg);
         return;
-      case 'done': {
-        this.#activeId = null;
-        const item = this.#state.items.find((it) => it.id === msg.id);
-        const { items, interrupted } = finishItem(this.#state.items, msg, {
-          resends: this.#resends.get(msg.id) ?? 0,
-          overInvite: overInviteLikely(this.#state.invite, msg),
-        });
-        // Interrupted: the worker is reconnecting, nothing more is sent until it says so.
-        this.#set(interrupted ? { items, conn: { kind: 'connecting', registering: false } } : { items });
-        void this.#deps
-          .addUploadRecord(
-            uploadRecord(msg, item, this.#state.identity, this.#deps.now(), this.#state.invite?.payload.id),
-          )
-          .catch(() => {})
-          .then(() => this.#refreshHistory());
+      case 'done':
+        this.#uploads.onDone(msg);
         return;
-      }
     }
   }
 
-  async #clearHistory(): Promise<void> {
-    const ids = this.#state.history.map((r) => r.id);
-    try {
-      await this.#deps.removeUploadRecords(ids);
-    } catch {
-      // Nothing else depends on it; what could not be removed shows again after a reload.
-    }
-    const gone = new Set(ids);
-    this.#records = this.#records.filter((r) => !gone.has(r.id));
-    this.#set({ history: historyOf(this.#records, this.#state.identity) });
-  }
-
-  #onProblem(problem: ConnectionProblem, detail: string, serverKey?: ServerKeyChange): void {
+  #onProblem(problem: ConnectionProblem, detail: string, serverKey?: ServerKeyChange, retry?: true): void {
     this.#registering = false;
     if (serverKey) {
       // Nothing was sent; only the person may remove the pin (forgetServerKey).
@@ -387,7 +316,7 @@ export class TransferModel {
     const importing = this.#pendingImport !== null;
     this.#pendingImport = null;
     const identity = this.#state.identity;
-    const delay = reconnectDelay(problem, this.#failures, { hasIdentity: !!identity, importing });
+    const delay = reconnectDelay(problem, this.#failures, { hasIdentity: !!identity, importing, retry });
     if (delay === undefined || !identity) {
       this.#set({ conn: { kind: 'problem', problem, detail } });
       return;
@@ -458,18 +387,17 @@ export class TransferModel {
   async #forget(opts: { keepInvite?: boolean } = {}): Promise<void> {
     this.#deps.clearTimeout(this.#retryTimer);
     this.#post({ type: 'disconnect' });
-    this.#activeId = null;
-    this.#set({ items: cancelUnfinished(this.#state.items), meInfo: null });
+    this.#set({ items: this.#uploads.cancelAll(), meInfo: null });
     try {
       await this.#deps.forgetIdentity();
       if (!opts.keepInvite) await this.#deps.forgetInvite();
-      await this.#clearHistory();
+      await this.#uploads.clearHistory();
     } catch (e) {
       this.#set({ conn: { kind: 'problem', problem: 'storage', detail: explainStorage(e) } });
       return;
     }
     const invite = opts.keepInvite ? this.#state.invite : null;
-    this.#set({ identity: null, invite, inviteProblem: null, conn: { kind: 'idle' } });
+    this.#set({ identity: null, invite, inviteProblem: null, registeredAgain: null, conn: { kind: 'idle' } });
     void this.#refreshFingerprints();
   }
 }

@@ -77,6 +77,8 @@ export interface TransferActions {
   dismissRefused(): void;
   /** Deletes this identity's history. */
   clearHistory(): Promise<void>;
+  /** The person read that the server registered this browser's v4 key again: the note goes. */
+  dismissRegisteredAgain(): void;
   /** The me.info was downloaded: the offer stays (to download again) until dismissed. */
   meInfoDownloaded(): void;
   dismissMeInfo(): void;
@@ -88,6 +90,18 @@ export interface V4Fingerprints {
   key: string | null;
   /** The server key pinned for the current bridge. */
   server: string | null;
+}
+
+/**
+ * The server did not know this browser's v4 key any more (it lost its database, or the client
+ * was removed) and registered it again under a new client ID: said once, until dismissed.
+ */
+export interface RegisteredAgain {
+  name: string;
+  /** The client ID files were sent under before (hex). */
+  previousClientId: string;
+  /** The client ID the server gave the key now (hex). */
+  clientId: string;
 }
 
 /** A file not queued because protocol v3 cannot carry it. */
@@ -121,6 +135,8 @@ export interface TransferState {
   history: UploadRecord[];
   /** me.info text right after registration: in memory only until dismissed. */
   meInfo: { name: string; text: string; downloaded: boolean } | null;
+  /** Set when the server registered this browser's v4 key again as a new client, until dismissed. */
+  registeredAgain: RegisteredAgain | null;
   /** The name last tried for registration (kept in the form after "name taken"). */
   triedName: string;
   actions: TransferActions;

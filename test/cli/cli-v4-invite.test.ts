@@ -5,10 +5,12 @@
  * fingerprint, which the first connection checks and pins; a link naming another key is
  * refused with the changed-key warning naming both, nothing sent; over direct TCP the
  * invite goes in ClientAuth and binds the key; with a protocol 3 identity holding the invite's
- * one client slot, auto sends with protocol 3 as that identity and says why, and --protocol 4
- * fails saying how to proceed.
+ * one client slot, auto sends with protocol 3 as that identity at once (no v4 attempt, run
+ * after run) and says why, and --protocol 4 fails saying how to proceed; over direct TCP auto
+ * still tries 4 and falls back on Error 5.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,14 +114,23 @@ describe('CLI auto with an invite whose client slot a protocol 3 identity holds'
     const slotHolder = clientsOf(inv.id);
     expect(slotHolder).toHaveLength(1);
 
-    // No --name (me.info has it), the kept invite.link: v4's new key finds no slot (Error 5).
-    const auto = await runCli(['--server', bridge.url, 'b.bin'], dir);
-    expect(auto.code, auto.stderr).toBe(0);
-    expect(auto.stderr).toContain(
-      `This invite's client slot is held by your protocol 3 identity (${path.join(dir, 'me.info')}); sending with protocol 3 on a new connection.`,
-    );
-    expect(auto.stderr).toContain('Reconnected to');
-    expect(auto.stdout).toMatch(/^b\.bin {2}60000 bytes {2}CRC \d+ {2}verified/);
+    // No --name (me.info has it), the kept invite.link: auto speaks 3 at once, run after run
+    // (a v4 key would find no slot: Error 5). No v4 attempt: no v4 key made, nothing v4 logged.
+    expect(existsSync(path.join(dir, 'v4.key'))).toBe(false);
+    const v4Lines = () => server.lines.filter((l) => String(l.event).startsWith('v4-')).length;
+    const v4Before = v4Lines();
+    for (const run of [1, 2]) {
+      const auto = await runCli(['--server', bridge.url, 'b.bin'], dir);
+      expect(auto.code, `run ${run}: ${auto.stderr}`).toBe(0);
+      expect(auto.stderr).toContain(
+        `Sending with protocol 3 as your protocol 3 identity (${path.join(dir, 'me.info')}): it holds this invite's client slot.`,
+      );
+      expect(auto.stderr).not.toContain('on a new connection');
+      expect(auto.stderr).toContain('Reconnected to');
+      expect(auto.stdout).toMatch(/^b\.bin {2}60000 bytes {2}CRC \d+ {2}verified/);
+    }
+    expect(existsSync(path.join(dir, 'v4.key'))).toBe(false);
+    expect(v4Lines()).toBe(v4Before);
     // The file is the v3 identity's; the invite still has the one client.
     expect(clientsOf(inv.id)).toEqual(slotHolder);
     expect(
@@ -134,6 +145,26 @@ describe('CLI auto with an invite whose client slot a protocol 3 identity holds'
     expect(forced.stderr).toContain('This invite is not valid');
     expect(forced.stderr).toContain('held by your protocol 3 identity');
     expect(forced.stderr).toContain('with --protocol 3 (or auto, the default)');
+    // The refused key has no v4.name: auto still goes straight to 3.
+    expect(existsSync(path.join(dir, 'v4.name'))).toBe(false);
+    const after = await runCli(['--server', bridge.url, 'b.bin'], dir);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).toContain('Sending with protocol 3 as your protocol 3 identity');
+  });
+
+  it('over direct TCP (protocol 3 cannot carry the invite) auto still tries 4 first and falls back on Error 5', async () => {
+    const { dir } = await folder('lea');
+    const inv = sys.createInvite();
+    const v3 = await runCli(
+      ['--server', bridge.url, '--protocol', '3', '--name', 'lea', '--invite', inv.link, 'a.bin'],
+      dir,
+    );
+    expect(v3.code, v3.stderr).toBe(0);
+    const tcp = await runCli(['--server', `127.0.0.1:${serverPort()}`, '--invite', inv.link, 'a.bin'], dir);
+    expect(tcp.stderr).toContain(
+      `This invite's client slot is held by your protocol 3 identity (${path.join(dir, 'me.info')}); sending with protocol 3 on a new connection.`,
+    );
+    expect(existsSync(path.join(dir, 'v4.key'))).toBe(true);
   });
 });
 

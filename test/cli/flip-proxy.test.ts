@@ -1,7 +1,9 @@
 /** The fault injector itself: it must flip exactly the chosen byte however the stream is split. */
 import { describe, expect, it } from 'vitest';
 import { concatBytes, encodeRequest, encodeSendFilePrefix, RequestCode } from '../../lib/protocol';
-import { createRequestCorrupter } from '../support/flip-proxy';
+import { encodePreamble } from '../../lib/protocol/v4/frames';
+import { encodeProxyHeader, tcpProxyHeader } from '../../platform/proxy-protocol';
+import { createRequestCorrupter, createVersionGate } from '../support/flip-proxy';
 
 const clientId = new Uint8Array(16).fill(7);
 
@@ -90,5 +92,35 @@ describe('flip proxy corrupter', () => {
     const copy = reg.slice();
     corrupt(copy);
     expect(copy).toEqual(reg);
+  });
+});
+
+describe('the v3-only gate: tells a v4 ClientHello from a v3 request however the bytes arrive', () => {
+  const proxyHeader = encodeProxyHeader(
+    tcpProxyHeader({ address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 2 }),
+  );
+  const v3 = encodeRequest({ code: RequestCode.CrcRetry, clientId, fileName: 'f' });
+  /** Feeds `stream` in pieces of `size`; the first answer that is not 'wait'. */
+  const feed = (stream: Uint8Array, size: number) => {
+    const gate = createVersionGate();
+    for (let at = 0; at < stream.length; at += size) {
+      const r = gate(stream.subarray(at, at + size));
+      if (r !== 'wait') return r;
+    }
+    return 'wait';
+  };
+  it('after a PROXY v2 header or without one, in one piece or byte by byte', () => {
+    for (const size of [1, 7, 4096]) {
+      expect(feed(concatBytes([proxyHeader, encodePreamble()]), size)).toBe('v4');
+      expect(feed(encodePreamble(), size)).toBe('v4');
+      // Passed with every byte held so far, in order (a prefix of the stream, past the version byte).
+      for (const stream of [concatBytes([proxyHeader, v3]), v3]) {
+        const r = feed(stream, size);
+        if (typeof r === 'string') throw new Error(`gate said ${r}`);
+        expect(r.pass).toEqual(stream.subarray(0, r.pass.length));
+        expect(r.pass.length).toBeGreaterThan(stream.length - v3.length + 16);
+      }
+    }
+    expect(feed(proxyHeader, 4096)).toBe('wait');
   });
 });

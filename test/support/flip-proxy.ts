@@ -7,7 +7,11 @@
  * unchanged. Bytes are forwarded as they arrive (no buffering). Switchable while it runs:
  * `flip`, and `slow` (client -> server bytes at `bytesPerSecond`, so an upload lasts long
  * enough to be cancelled or watched); `dropConnections()` cuts every open connection (as a
- * server restart or a network drop would).
+ * server restart or a network drop would); `v3Only` makes the server behind it look like a
+ * version 3 server to connections opened from then on: a first frame of version 4 (a v4
+ * ClientHello, after the bridge's PROXY header) is answered with v3's 1607 and closed
+ * (`'answer'`, as our v3 code and the reference servers do) or closed without a byte
+ * (`'close'`), and never reaches the server; v3 connections pass as before.
  *
  * Note: corrupting a ciphertext byte garbles its 16-byte block and flips a byte in the next
  * one; keep `flipOffset` out of the last two blocks so the padding stays valid and the
@@ -45,9 +49,46 @@ export interface FlipProxy {
   readonly sequences: number;
   /** Connections accepted so far (e.g. to prove a refused client never reached the server). */
   readonly connections: number;
+  /** Act as a version 3 server towards v4 ClientHellos (connections opened from now on). */
+  v3Only: false | 'answer' | 'close';
+  /** First frames of version 4 refused while `v3Only` was on. */
+  readonly v4Refused: number;
   /** Cuts every open connection. */
   dropConnections(): void;
   close(): Promise<void>;
+}
+
+/** A version 3 server's answer to a frame of another version: 1607 (general error), no payload. */
+export const V3_GENERAL_ERROR = Uint8Array.from([3, 0x47, 0x06, 0, 0, 0, 0]);
+
+/**
+ * One connection's gate for `v3Only`: give it the client's chunks until it decides. It
+ * answers `wait` (more bytes needed), `v4` (the first frame's version byte, offset 16 after
+ * any PROXY v2 header, is 4) or `pass` with every byte held so far, to forward in order.
+ */
+export function createVersionGate(): (chunk: Uint8Array) => 'wait' | 'v4' | { pass: Uint8Array } {
+  let held = new Uint8Array(0);
+  let proxyHeader: ProxyHeaderDecoder | null = new ProxyHeaderDecoder();
+  let requestStart: number | undefined;
+  return (chunk) => {
+    const joined = new Uint8Array(held.length + chunk.length);
+    joined.set(held);
+    joined.set(chunk, held.length);
+    held = joined;
+    if (proxyHeader) {
+      try {
+        const done = proxyHeader.push(chunk);
+        if (!done) return 'wait';
+        requestStart = held.length - done.rest.length;
+      } catch {
+        requestStart = 0;
+      }
+      proxyHeader = null;
+    }
+    const at = (requestStart ?? 0) + 16;
+    if (held.length <= at) return 'wait';
+    return held[at] === 4 ? 'v4' : { pass: held };
+  };
 }
 
 /** Offset of PacketNumber (u16) inside the 1028 payload. */
@@ -155,6 +196,7 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
   const stats: CorruptionStats = { corrupted: 0, sequences: 0 };
   const sockets = new Set<net.Socket>();
   let connections = 0;
+  let v4Refused = 0;
   const dropConnections = () => {
     for (const s of sockets) s.destroy();
   };
@@ -173,6 +215,10 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
     },
     get connections() {
       return connections;
+    },
+    v3Only: false,
+    get v4Refused() {
+      return v4Refused;
     },
     dropConnections,
     close: () =>
@@ -193,7 +239,24 @@ export function startFlipProxy(opts: FlipProxyOptions): Promise<FlipProxy> {
     );
     client.pause();
     upstream.once('connect', () => client.resume());
-    client.on('data', (chunk: Buffer) => {
+    const v3Only = proxy.v3Only;
+    let gate = v3Only ? createVersionGate() : null;
+    client.on('data', (data: Buffer) => {
+      let chunk = data;
+      if (gate) {
+        const seen = gate(chunk);
+        if (seen === 'wait') return;
+        gate = null;
+        if (seen === 'v4') {
+          v4Refused += 1;
+          // Nothing reached the server (not even the PROXY header); it is let go once the answer is out.
+          const drop = () => upstream.destroy();
+          if (v3Only === 'answer') client.end(V3_GENERAL_ERROR, drop);
+          else client.end(drop);
+          return;
+        }
+        chunk = Buffer.from(seen.pass);
+      }
       corrupt(chunk);
       if (proxy.slow) {
         // Hold reads for as long as this chunk takes at the set rate.
