@@ -61,6 +61,8 @@ function prepareWrites(db: Sqlite.Database) {
       'UPDATE invites SET RevokedAt = coalesce(RevokedAt, ?) WHERE ID = ?',
     ),
     deleteClient: db.prepare<[Uint8Array]>('DELETE FROM clients WHERE ID = ?'),
+    // Explicitly: with foreign keys off (a client removed without its files) no cascade runs.
+    deleteV4Key: db.prepare<[Uint8Array]>('DELETE FROM v4_keys WHERE ID = ?'),
     clientFiles: db.prepare<[Uint8Array], FileRow>('SELECT * FROM files WHERE ID = ? ORDER BY rowid'),
     deleteKeylessClient: db.prepare<[Uint8Array]>(
       `DELETE FROM clients WHERE ID = ? AND PublicKey IS NULL
@@ -377,12 +379,16 @@ export class SqliteDatabase implements Database {
       w.deleteClient.run(id);
       return rows;
     }
-    // The files rows stay, without their client: foreign keys off for this one statement
-    // (a connection setting, not allowed inside a transaction; synchronous, so nothing else
-    // runs on this connection meanwhile).
+    // The files rows stay, without their client: foreign keys off for this one transaction
+    // (a connection setting, not allowed inside one; synchronous, so nothing else runs on
+    // this connection meanwhile). Its v4 key goes by hand: a key left behind named a client
+    // that was gone, and that key was refused at every connection from then on.
     this.#db.pragma('foreign_keys = OFF');
     try {
-      w.deleteClient.run(id);
+      this.#db.transaction(() => {
+        w.deleteV4Key.run(id);
+        w.deleteClient.run(id);
+      })();
     } finally {
       this.#db.pragma('foreign_keys = ON');
     }

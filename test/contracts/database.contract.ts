@@ -227,6 +227,21 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(await db.pathTaken('p/f')).toBe(true);
     });
 
+    it('removeClient of a v4 client, with or without its files: its key goes too, so it can register again', async () => {
+      for (const [n, withFiles] of [
+        [1, false],
+        [2, true],
+      ] as const) {
+        const key = new Uint8Array(32).fill(n);
+        expect(await db.insertV4Client(id(n), `k${n} [v4 ab]`, key, 't0')).toBe(true);
+        await db.upsertFile({ ...file, id: id(n), pathName: `k${n}/f`, size: 5 });
+        expect(await db.removeClient(id(n), withFiles)).toHaveLength(1);
+        expect(await db.clientByV4Key(key)).toBeUndefined();
+        expect(await db.insertV4Client(id(n + 10), `k${n} [v4 ab]`, key, 't1')).toBe(true);
+        expect(bytes((await db.clientByV4Key(key))?.ID)).toEqual(bytes(id(n + 10)));
+      }
+    });
+
     it('a file needs a registered client', async () => {
       await expect(db.upsertFile({ ...file, id: id(9) })).rejects.toThrow();
     });
