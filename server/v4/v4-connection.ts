@@ -33,7 +33,7 @@ import { belowMinUploadRate } from '../config';
 import type { FileStore } from '../file-store';
 import type { Reservation } from '../upload-quota';
 import type { PartialUpload, PartialUploads } from './partial-uploads';
-import { RecordWriter, StorageFailure } from './record-writer';
+import { RecordWriter, recordBodies, StorageFailure } from './record-writer';
 import type { ServerIdentity } from './server-key';
 import { admitV4Client, isRefusal, reserveUpload, roomFor, type V4AccessContext } from './v4-access';
 import { v4Sentence } from './v4-log';
@@ -80,7 +80,7 @@ export class V4Connection {
   readonly #decoder = new FrameDecoder({
     allowed: CLIENT_TO_SERVER_FRAMES,
     preamble: true,
-    allocate: (size) => Buffer.allocUnsafe(size),
+    allocate: recordBodies.allocate,
   });
   readonly #handshake: ServerHandshake;
   readonly #queue: Frame[] = [];
