@@ -22,29 +22,27 @@ import { type FileHandle, open } from 'node:fs/promises';
 export const DIRECT_ALIGN = 4096;
 /** One staging buffer: the largest write that goes direct in one piece (v3's and v4's 1 MiB writes). */
 export const STAGING_SIZE = 1024 * 1024;
-/** Staging buffers per WebAssembly.Memory (made when the pool first runs short). */
-const BUFFERS_PER_MEMORY = 8;
-/** Staging buffers at most (memory that, once made, the process keeps: 32 MiB). */
+/** Staging buffers at most (memory that, once touched, the process keeps: 32 MiB). */
 export const MAX_STAGING_BUFFERS = 32;
 const WASM_PAGE = 64 * 1024;
 
-/** Page-aligned 1 MiB buffers, each lent to one write at a time. */
+/**
+ * Page-aligned 1 MiB buffers, each lent to one write at a time: slices of one
+ * WebAssembly.Memory made at the first take (its pages are resident only once written), cut
+ * one by one as more writes run at once.
+ */
 class StagingPool {
   readonly #free: Buffer[] = [];
+  #memory: WebAssembly.Memory | null = null;
   #made = 0;
 
   take(): Buffer | null {
     const b = this.#free.pop();
     if (b) return b;
     if (this.#made >= MAX_STAGING_BUFFERS) return null;
-    const n = Math.min(BUFFERS_PER_MEMORY, MAX_STAGING_BUFFERS - this.#made);
-    const memory = new WebAssembly.Memory({
-      initial: (n * STAGING_SIZE) / WASM_PAGE,
-      maximum: (n * STAGING_SIZE) / WASM_PAGE,
-    });
-    for (let i = 0; i < n; i++) this.#free.push(Buffer.from(memory.buffer, i * STAGING_SIZE, STAGING_SIZE));
-    this.#made += n;
-    return this.#free.pop()!;
+    const pages = (MAX_STAGING_BUFFERS * STAGING_SIZE) / WASM_PAGE;
+    this.#memory ??= new WebAssembly.Memory({ initial: pages, maximum: pages });
+    return Buffer.from(this.#memory.buffer, this.#made++ * STAGING_SIZE, STAGING_SIZE);
   }
 
   give(b: Buffer): void {
