@@ -424,10 +424,14 @@ export class PartialUpload {
     const s = this.#s;
     this.#ended = true;
     await this.#durable;
-    if (this.#durableError) throw this.#durableError;
     await s.out.close();
-    await s.fh.sync();
-    await s.fh.close();
+    try {
+      if (this.#durableError) throw this.#durableError;
+      await s.fh.sync();
+    } finally {
+      // Closed on failure too (forget() follows and removes the files).
+      await s.fh.close().catch(() => {});
+    }
     const sha256 = s.hash ? s.hash.digest() : await sha256OfFile(s.dataPath);
     s.onEnd(true);
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(sha256) };
