@@ -2,8 +2,9 @@
  * Appending received files with O_DIRECT where the file system allows it: the bytes go from a
  * reused staging buffer to the disk without a page-cache copy. On this project's 2-core VM
  * the kernel's copy into new page-cache pages (`copy_folio_from_iter_atomic` under `pwritev`)
- * was a third of the server's CPU during an upload: 0.9-1.9 system seconds per 512 MiB
- * written to a new file, 0.05 with O_DIRECT (`bench/README.md`). Node has no
+ * was a third of the server's CPU during an upload: 0.2-2.0 system seconds per 512 MiB
+ * written to a new file (less when a file of that size was just deleted: its pages are
+ * reused), 0.05-0.08 with O_DIRECT (`bench/README.md`). Node has no
  * posix_fadvise(DONTNEED) to let the cache reuse its pages, so the writes skip it.
  *
  * O_DIRECT needs the buffer's address, the file offset and the length aligned to the
@@ -12,8 +13,9 @@
  * DIRECT_ALIGN are aligned. Each write copies its chunks into such a slice (a memcpy into
  * pages already in use), writes the aligned part directly and the rest (a file's tail)
  * through the ordinary descriptor. A file system that refuses O_DIRECT at open, or a write
- * that fails with EINVAL, falls back to ordinary writes for good; so does a write that finds
- * no free staging buffer (more uploads writing at once than MAX_STAGING_BUFFERS).
+ * that fails with EINVAL, falls back to ordinary writes for good (EINVAL: for the process);
+ * a write that finds no free staging buffer (more writes at once than MAX_STAGING_BUFFERS)
+ * goes through the page cache alone.
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
