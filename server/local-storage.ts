@@ -1,18 +1,24 @@
 /**
  * The local-folder FileStorage: data/files/<pathName>, written first to data/tmp/ and renamed
- * into place only once complete. A temp file is a write stream with background fdatasync()s,
- * so the fsync before 1603 only has the tail of the file left.
+ * into place only once complete. A temp file is written in batches of its write buffer
+ * (direct where the file system allows: platform/direct-writes.ts) with background
+ * fdatasync()s, so the fsync before 1603 only has the tail of the file left.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, fdatasync, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { fdatasync } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { FileAppender } from '../platform/direct-writes';
 import { FILE_MODE, FOLDER_MODE } from './data-folder';
-import { drained } from './drained';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
 
-/** Write-stream buffer before the socket is paused: big enough for large writev()s, small enough for 100 uploads at once (4 MiB each was 400 MiB). */
+/**
+ * Bytes of one write, and the bytes held before the socket is paused: big enough for large
+ * writes, small enough for 100 uploads at once (4 MiB each was 400 MiB). A multiple of the
+ * direct writes' alignment (4 KiB) and at most their staging buffer (1 MiB), so that every
+ * write but a file's last goes direct.
+ */
 export const UPLOAD_WRITE_BUFFER = 1024 * 1024;
 /**
  * Bytes written between two background fdatasync()s. Without them the kernel keeps a whole
@@ -29,38 +35,50 @@ const writeError = (e: Error) =>
 export interface TempFileOptions {
   writeBuffer?: number;
   syncInterval?: number;
+  /** false: ordinary (page-cache) writes only. */
+  direct?: boolean;
+}
+
+interface Opened {
+  fh: FileHandle;
+  out: FileAppender;
 }
 
 export class LocalTempFile implements TempFile {
   readonly path: string;
-  readonly #stream: WriteStream;
-  readonly #closed: Promise<void>;
+  readonly #opened: Promise<Opened | null>;
   readonly #syncInterval: number;
+  readonly #writeBuffer: number;
   #error: ServerError | null = null;
   #aborted = false;
-  /** Bytes handed to the stream but not yet covered by a started fdatasync(). */
+  #ended = false;
+  /** Bytes given to write() and not yet cut into a batch (the caller no longer touches them). */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  /** Bytes of batches cut and not yet written. */
+  #writingBytes = 0;
+  /** File offset of the next batch cut. */
+  #position = 0;
+  /** The batches' writes, one after another (never rejects). */
+  #writes: Promise<void> = Promise.resolve();
+  #drainWaiters: (() => void)[] = [];
+  /** Bytes written but not yet covered by a started fdatasync(). */
   #unsynced = 0;
   /** The background fdatasync() in flight, if any; the fd is closed only after it. */
   #syncing: Promise<void> | null = null;
-  /** The file's descriptor once the stream has opened it. */
   #fd: number | null = null;
 
   constructor(path: string, opts: TempFileOptions = {}) {
     this.path = path;
     this.#syncInterval = opts.syncInterval ?? UPLOAD_SYNC_INTERVAL;
-    // flush: fsync before close, so a file answered with 1603 is on disk.
-    this.#stream = createWriteStream(path, {
-      flags: 'wx',
-      mode: FILE_MODE,
-      highWaterMark: opts.writeBuffer ?? UPLOAD_WRITE_BUFFER,
-      flush: true,
-    });
-    this.#closed = new Promise((resolve) => this.#stream.once('close', resolve));
-    this.#stream.once('open', (fd: number) => {
-      this.#fd = fd;
-    });
-    this.#stream.on('error', (e) => {
-      this.#error ??= writeError(e);
+    this.#writeBuffer = opts.writeBuffer ?? UPLOAD_WRITE_BUFFER;
+    this.#opened = (async () => {
+      const fh = await open(path, 'wx', FILE_MODE);
+      this.#fd = fh.fd;
+      return { fh, out: await FileAppender.open(path, fh, { direct: opts.direct }) };
+    })().catch((e: Error) => {
+      this.#fail(e);
+      return null;
     });
   }
 
@@ -69,33 +87,81 @@ export class LocalTempFile implements TempFile {
   }
 
   get needsDrain(): boolean {
-    return this.#stream.writableNeedDrain;
+    return !this.#error && this.#pendingBytes + this.#writingBytes >= this.#writeBuffer;
   }
 
   drained(): Promise<void> {
-    if (!this.needsDrain || this.#error) return Promise.resolve();
-    return drained(this.#stream);
+    if (!this.needsDrain) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   write(bytes: Uint8Array): void {
-    this.#stream.write(bytes);
-    this.#unsynced += bytes.length;
-    if (this.#unsynced >= this.#syncInterval && !this.#syncing) this.#startSync();
+    if (this.#error || this.#ended || this.#aborted || bytes.length === 0) return;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    while (this.#pendingBytes >= this.#writeBuffer) this.#cut(this.#writeBuffer);
+  }
+
+  /** Hands the first `size` pending bytes (all: size = pendingBytes) to a write of their own. */
+  #cut(size: number): void {
+    const batch: Uint8Array[] = [];
+    let need = size;
+    while (need > 0) {
+      const head = this.#pending[0]!;
+      if (head.length <= need) {
+        batch.push(head);
+        this.#pending.shift();
+        need -= head.length;
+      } else {
+        batch.push(head.subarray(0, need));
+        this.#pending[0] = head.subarray(need);
+        need = 0;
+      }
+    }
+    this.#pendingBytes -= size;
+    this.#writingBytes += size;
+    const position = this.#position;
+    this.#position += size;
+    this.#writes = this.#writes.then(() => this.#writeBatch(batch, position, size));
+  }
+
+  async #writeBatch(batch: Uint8Array[], position: number, size: number): Promise<void> {
+    try {
+      const opened = await this.#opened;
+      if (!opened || this.#error || this.#aborted) return;
+      await opened.out.write(batch, position);
+      this.#unsynced += size;
+      if (this.#unsynced >= this.#syncInterval && !this.#syncing) this.#startSync();
+    } catch (e) {
+      this.#fail(e as Error);
+    } finally {
+      this.#writingBytes -= size;
+      this.#wakeDrained();
+    }
+  }
+
+  #fail(e: Error): void {
+    this.#error ??= writeError(e);
+    this.#wakeDrained();
+  }
+
+  #wakeDrained(): void {
+    if (this.needsDrain) return;
+    for (const w of this.#drainWaiters.splice(0)) w();
   }
 
   /**
-   * Asks the kernel to write what the stream has written so far (on libuv's thread pool; the
-   * event loop goes on). Bytes still in the stream's buffer are covered by the next sync.
-   * A failure is kept as the error: a disk that cannot sync cannot keep the file.
+   * Asks the kernel to write what was written so far (on libuv's thread pool; the event loop
+   * goes on). A failure is kept as the error: a disk that cannot sync cannot keep the file.
    */
   #startSync(): void {
     const fd = this.#fd;
-    if (fd === null || this.#stream.destroyed || this.#stream.writableEnded) return;
-    this.#unsynced = this.#stream.writableLength;
+    if (fd === null || this.#ended || this.#aborted) return;
+    this.#unsynced = 0;
     this.#syncing = new Promise<void>((resolve) => {
       fdatasync(fd, (e) => {
         this.#syncing = null;
-        if (e && !this.#aborted) this.#error ??= writeError(e);
+        if (e && !this.#aborted) this.#fail(e);
         resolve();
       });
     });
@@ -107,20 +173,40 @@ export class LocalTempFile implements TempFile {
   }
 
   async finish(): Promise<void> {
-    // The stream closes its fd once ended: no sync may still be using it then.
+    if (!this.#error && !this.#aborted && this.#pendingBytes > 0) this.#cut(this.#pendingBytes);
+    this.#ended = true;
+    await this.#writes;
+    // The fd is closed below: no sync may still be using it then.
     await this.#syncing;
-    if (!this.#error) this.#stream.end();
-    await this.#closed;
+    const opened = await this.#opened;
+    if (opened && !this.#error && !this.#aborted) {
+      // Every byte on disk before the file is answered as stored.
+      await opened.fh.sync().catch((e: Error) => this.#fail(e));
+    }
+    await this.#close(opened);
     if (this.#error) throw this.#error;
     if (this.#aborted) throw new ServerError('SERVER_ERR_UPLOAD_ABORTED', 'The upload was abandoned.');
   }
 
-  /** Closes the stream, then removes the file (once closed, so no open races it). */
+  async #close(opened: Opened | null): Promise<void> {
+    if (!opened) return;
+    await opened.out.close();
+    await opened.fh.close().catch(() => {});
+  }
+
+  /** Closes the file (once its writes and sync are done), then removes it (once closed, so no open races it). */
   async abort(): Promise<void> {
+    if (this.#aborted) return;
     this.#aborted = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#wakeDrained();
+    await this.#writes;
     await this.#syncing;
-    if (!this.#stream.destroyed) this.#stream.destroy();
-    await this.#closed;
+    if (!this.#ended) {
+      this.#ended = true;
+      await this.#close(await this.#opened);
+    }
     await rm(this.path, { force: true }).catch(() => {});
   }
 }

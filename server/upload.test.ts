@@ -103,3 +103,29 @@ describe('Upload', () => {
     await expect(u.finish()).rejects.toMatchObject({ code: 'SERVER_ERR_UPLOAD_WRITE' });
   });
 });
+
+describe('LocalTempFile', () => {
+  it('stores odd-sized pieces byte for byte in 1 MiB writes, direct and not, several writes in flight', async () => {
+    const plain = randomBytes(5 * 1024 * 1024 + 12_345);
+    for (const direct of [true, false]) {
+      const tmp = join(dir, `t-${direct}.part`);
+      const t = new LocalTempFile(tmp, { direct, syncInterval: 2 * 1024 * 1024 });
+      // Pieces of 65,537 bytes (not a multiple of anything), each a fresh copy as the decipher gives them.
+      for (let o = 0; o < plain.length; o += 65_537) {
+        t.write(Buffer.from(plain.subarray(o, o + 65_537)));
+        if (t.needsDrain && o % (3 * 65_537) === 0) await t.drained();
+      }
+      await t.finish();
+      expect(readFileSync(tmp).equals(plain)).toBe(true);
+    }
+  });
+
+  it('a file abandoned in the middle leaves nothing behind', async () => {
+    const tmp = join(dir, 't.part');
+    const t = new LocalTempFile(tmp);
+    t.write(randomBytes(3 * 1024 * 1024 + 5));
+    await t.abort();
+    expect(existsSync(tmp)).toBe(false);
+    await expect(t.finish()).rejects.toMatchObject({ code: 'SERVER_ERR_UPLOAD_ABORTED' });
+  });
+});

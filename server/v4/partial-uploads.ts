@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
+import { FileAppender } from '../../platform/direct-writes';
 import { KeyedSerial } from '../../platform/keyed-serial';
 import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 
@@ -301,9 +302,11 @@ export class PartialUploads {
     // when it completes: reading the kept bytes here made every resume cost a pass over them
     // (a 64 GiB partial upload, resumed and dropped 30 times a minute, kept the server busy).
     const hash = keep === 0 ? createHash('sha256') : null;
+    const out = await FileAppender.open(dataPath, fh);
     this.#index(base, { ...meta, durable });
     const upload = new PartialUpload({
       fh,
+      out,
       dataPath,
       metaPath: join(this.dir, `${base}.json`),
       meta,
@@ -323,6 +326,8 @@ export class PartialUploads {
 
 interface PartialState {
   fh: FileHandle;
+  /** The records' writes (O_DIRECT where the file system allows: platform/direct-writes.ts). */
+  out: FileAppender;
   dataPath: string;
   metaPath: string;
   meta: Meta;
@@ -380,14 +385,7 @@ export class PartialUpload {
     const s = this.#s;
     let total = 0;
     for (const p of plains) total += p.length;
-    const { bytesWritten } = await s.fh.writev(plains as Uint8Array[], s.written);
-    // A short write (a disk filling up): the rest one write at a time, which reports ENOSPC.
-    for (let done = bytesWritten; done < total; ) {
-      const rest = Buffer.concat(plains as Uint8Array[]).subarray(done);
-      const n = (await s.fh.write(rest, 0, rest.length, s.written + done)).bytesWritten;
-      if (n === 0) throw new Error('The disk took no more bytes.');
-      done += n;
-    }
+    await s.out.write(plains, s.written);
     // Taken over meanwhile (a resume on a new connection detached us): its state is not ours.
     if (this.#ended) throw new Error('upload detached');
     s.written += total;
@@ -426,9 +424,14 @@ export class PartialUpload {
     const s = this.#s;
     this.#ended = true;
     await this.#durable;
-    if (this.#durableError) throw this.#durableError;
-    await s.fh.sync();
-    await s.fh.close();
+    await s.out.close();
+    try {
+      if (this.#durableError) throw this.#durableError;
+      await s.fh.sync();
+    } finally {
+      // Closed on failure too (forget() follows and removes the files).
+      await s.fh.close().catch(() => {});
+    }
     const sha256 = s.hash ? s.hash.digest() : await sha256OfFile(s.dataPath);
     s.onEnd(true);
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(sha256) };
@@ -465,6 +468,7 @@ export class PartialUpload {
       // count unwritten (it yields to us), and reset #sinceDurable when it began.
       if (s.meta.durable < s.next) await this.#makeDurable();
     } finally {
+      await s.out.close();
       await s.fh.close().catch(() => {});
       s.onEnd(true);
     }
@@ -478,7 +482,9 @@ export class PartialUpload {
     if (this.#detached) return;
     if (!this.#ended) {
       this.#ended = true;
+      await this.#writing;
       await this.#durable;
+      await this.#s.out.close();
       await this.#s.fh.close().catch(() => {});
     }
     await this.forget();

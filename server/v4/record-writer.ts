@@ -5,7 +5,9 @@
  * durable point and are cut at every DURABLE_EVERY_RECORDS, so PartialUpload makes exactly
  * those points durable. Memory per upload: the batch being filled plus BATCHES_IN_FLIGHT.
  */
+import { RECORD_SIZE, TAG_SIZE } from '../../lib/protocol/v4/constants';
 import { StreamOpener, type StreamParams } from '../../lib/v4/stream';
+import { BufferPool } from '../../platform/buffer-pool';
 import { nodeRecordAead } from '../../platform/node-gcm';
 import type { PartialUpload } from './partial-uploads';
 
@@ -13,6 +15,13 @@ import type { PartialUpload } from './partial-uploads';
 export const WRITE_BATCH_RECORDS = 4;
 /** Batches handed to the disk and not yet written before push() waits (socket backpressure). */
 export const BATCHES_IN_FLIGHT = 2;
+
+/**
+ * The bodies of full-size Chunk frames, for every connection's frame decoder (its `allocate`):
+ * push() gives each back once the record is opened (the decipher has read it and made the
+ * plaintext, a buffer of its own). Free ones kept: 16 (4 MiB); more in use are allocated.
+ */
+export const recordBodies = new BufferPool(RECORD_SIZE + TAG_SIZE, 16);
 
 /** A write of verified records failed (disk full or failing): the upload cannot go on. */
 export class StorageFailure extends Error {}
@@ -39,10 +48,21 @@ export class RecordWriter {
   /**
    * Opens the next record (V4Error V4_ERR_STREAM if it does not verify) and queues its
    * plaintext. Resolves once another may come; StorageFailure once an earlier write failed.
+   * A body from recordBodies goes back to it once opened: the caller must not read it after.
    */
   async push(body: Uint8Array): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    this.#batch.push(await this.#opener.open(body));
+    if (this.#failure) {
+      recordBodies.release(body);
+      throw this.#failure;
+    }
+    let plain: Uint8Array;
+    try {
+      plain = await this.#opener.open(body);
+    } finally {
+      // Read by now (the cipher's output is a buffer of its own): the next frame may take it.
+      recordBodies.release(body);
+    }
+    this.#batch.push(plain);
     if (this.#batch.length >= WRITE_BATCH_RECORDS || this.#opener.complete) this.#flush();
     while (this.#inFlight.length >= BATCHES_IN_FLIGHT) await this.#inFlight[0];
     if (this.#failure) throw this.#failure;

@@ -28,6 +28,7 @@ import type { LogSampler } from '../../platform/log-sampler';
 import { type Peer, peerText } from '../admission';
 import type { FileStore } from '../file-store';
 import type { PartialUploads } from './partial-uploads';
+import { recordBodies } from './record-writer';
 import type { ServerIdentity } from './server-key';
 import { admitV4Client, isRefusal, roomFor, type V4AccessContext } from './v4-access';
 import { v4Sentence } from './v4-log';
@@ -55,7 +56,7 @@ export class V4Connection {
   readonly #decoder = new FrameDecoder({
     allowed: CLIENT_TO_SERVER_FRAMES,
     preamble: true,
-    allocate: (size) => Buffer.allocUnsafe(size),
+    allocate: recordBodies.allocate,
   });
   readonly #handshake: ServerHandshake;
   readonly #queue: Frame[] = [];

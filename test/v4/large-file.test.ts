@@ -22,8 +22,14 @@ import { queryDb } from '../support/server-state';
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.SFT_LARGE_TEST_MIB ?? 4160) * MiB + 12_345; // a short last record
 const FOUR_GIB = 4 * 1024 * MiB;
-/** Growth of the server's RSS over the upload that still counts as flat. */
-const RSS_GROWTH_LIMIT_MIB = 64;
+/**
+ * Growth of the server's RSS over the upload that still counts as flat (a file held in memory
+ * would be 4 GiB). The peak is garbage awaiting V8's next full collection (64 KiB socket reads
+ * and one plaintext buffer per record), which grows with the upload's rate: 54-68 MiB at
+ * 104-166 MiB/s before the writes went direct, 64-71 MiB at 157-222 MiB/s after (2 cores
+ * shared with the CLI and other work); 64 was too close.
+ */
+const RSS_GROWTH_LIMIT_MIB = 96;
 
 let tmp: string | undefined;
 let server: Listening | undefined;
