@@ -171,6 +171,15 @@ describe('limits against hostile peers (issue 14)', () => {
   });
 });
 
+describe('--direct-writes', () => {
+  it('on by default; off by flag or SFT_DIRECT_WRITES; anything else is refused', () => {
+    expect(parseArgs([], {}, '/w', file('1')).config.directWrites).toBe(true);
+    expect(parseArgs(['--direct-writes', 'off'], {}, '/w', file('1')).config.directWrites).toBe(false);
+    expect(parseArgs([], { SFT_DIRECT_WRITES: 'off' }, '/w', file('1')).config.directWrites).toBe(false);
+    expect(() => parseArgs(['--direct-writes', 'maybe'], {}, '/w', file('1'))).toThrow(/direct-writes/);
+  });
+});
+
 describe('access and quotas (issue 15)', () => {
   it('defaults, flags and SFT_* variables', () => {
     const d = parseArgs([], {}, '/w', file('1')).config;

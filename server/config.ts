@@ -81,6 +81,8 @@ export interface ServerConfig {
   handshakesPerMinute?: number;
   /** Unfinished v4 uploads kept per client (absent: DEFAULT_MAX_PARTIAL_UPLOADS). */
   maxPartialUploads?: number;
+  /** Received files written past the page cache (O_DIRECT) where the file system allows; default true. */
+  directWrites?: boolean;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -280,6 +282,12 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_MAX_PARTIAL_UPLOADS,
     help: `unfinished v4 uploads kept per client; a new one past it gets Error 6 (default ${DEFAULT_MAX_PARTIAL_UPLOADS})`,
   }),
+  'direct-writes': value(oneOf(['on', 'off'] as const), {
+    arg: 'on|off',
+    env: 'SFT_DIRECT_WRITES',
+    default: 'on',
+    help: 'write received files past the page cache (O_DIRECT) where the file system allows; off: through it, so a file just received is still cached for a read (default on)',
+  }),
   'log-rate': value(integer(1, 100_000), {
     arg: 'N',
     env: 'SFT_LOG_RATE',
@@ -410,6 +418,7 @@ export function parseArgs(
     v4MaxFileSize: values['max-file-size-v4'],
     partialTtlMs: values['partial-ttl'],
     maxPartialUploads: values['max-partial-uploads'],
+    directWrites: values['direct-writes'] !== 'off',
   };
   if (values.port === undefined && command === 'serve') config.port = readPortInfo(cwd, warnings, read);
   return { command, config, warnings };

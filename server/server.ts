@@ -132,7 +132,8 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
           advice: 'chmod 700 it: it holds session keys and received files',
         });
       }
-      const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir);
+      const storage =
+        opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct: config.directWrites !== false });
       const removed = await storage.init();
       if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
       const keys = await loadInviteKeys(config.dataDir);
@@ -145,6 +146,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         config.dataDir,
         config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
         config.maxPartialUploads,
+        { direct: config.directWrites !== false },
       );
       await partials.init();
       const quota = new UploadQuota(db, invites, {

@@ -1,5 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statfsSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
@@ -13,6 +22,8 @@ afterEach(() => {
 });
 
 const bytes = (n: number) => new Uint8Array(randomBytes(n));
+/** statfs(2)'s f_type of ext2/3/4. */
+const EXT4_MAGIC = 0xef53;
 
 async function opened(p: PartialUploads, who: { key: Uint8Array; id: Uint8Array }, inviteId: string | null) {
   const up = await p.open({
@@ -28,6 +39,29 @@ async function opened(p: PartialUploads, who: { key: Uint8Array; id: Uint8Array 
   if ('code' in up) throw new Error(up.reason);
   return up as PartialUpload;
 }
+
+describe('PartialUploads: --direct-writes', () => {
+  it('records go past the page cache by default (on ext4) and through it with direct: false; the bytes are the same', async () => {
+    const who = { key: bytes(32), id: bytes(16) };
+    const written: string[] = [];
+    for (const direct of [true, false]) {
+      const d = tempDir('sft-partials-direct-');
+      dirs.push(d);
+      const p = new PartialUploads(d.path, 3_600_000, 32, { direct });
+      await p.init();
+      const up = await opened(p, who, null);
+      // tmpfs has no O_DIRECT: direct writes are asserted where the folder is on ext4.
+      if (!direct) expect(up.direct).toBe(false);
+      else if (statfsSync(d.path).type === EXT4_MAGIC) expect(up.direct).toBe(true);
+      const records = Array.from({ length: 4 }, (_, i) => new Uint8Array(RECORD_SIZE).fill(i + 1));
+      await up.appendRecords(records);
+      await up.detach();
+      const file = readdirSync(p.dir).find((n) => n.endsWith('.data'))!;
+      written.push(sha(readFileSync(join(p.dir, file))));
+    }
+    expect(written[0]).toBe(written[1]);
+  });
+});
 
 describe('PartialUploads: bytes kept, for quotas', () => {
   it('counts what a kept upload holds per client, per invite and in all, across a restart; discard and finish drop it', async () => {

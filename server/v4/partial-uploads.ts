@@ -117,12 +117,20 @@ export class PartialUploads {
    */
   readonly #turns = new KeyedSerial();
   readonly #kept = new Map<string, Kept>();
+  readonly #direct: boolean;
   readonly #maxPerClient: number;
 
-  constructor(dataDir: string, ttlMs: number, maxPerClient = DEFAULT_MAX_PARTIAL_UPLOADS) {
+  /** `direct` false: records are written through the page cache (--direct-writes off). */
+  constructor(
+    dataDir: string,
+    ttlMs: number,
+    maxPerClient = DEFAULT_MAX_PARTIAL_UPLOADS,
+    opts: { direct?: boolean } = {},
+  ) {
     this.dir = join(dataDir, PARTIAL_FOLDER);
     this.#ttlMs = ttlMs;
     this.#maxPerClient = maxPerClient;
+    this.#direct = opts.direct !== false;
   }
 
   async init(): Promise<void> {
@@ -302,7 +310,7 @@ export class PartialUploads {
     // when it completes: reading the kept bytes here made every resume cost a pass over them
     // (a 64 GiB partial upload, resumed and dropped 30 times a minute, kept the server busy).
     const hash = keep === 0 ? createHash('sha256') : null;
-    const out = await FileAppender.open(dataPath, fh);
+    const out = await FileAppender.open(dataPath, fh, { direct: this.#direct });
     this.#index(base, { ...meta, durable });
     const upload = new PartialUpload({
       fh,
@@ -356,6 +364,11 @@ export class PartialUpload {
 
   constructor(s: PartialState) {
     this.#s = s;
+  }
+
+  /** True while its records are written past the page cache (tests). */
+  get direct(): boolean {
+    return this.#s.out.direct;
   }
 
   /** The record the server wants next (the durable count when opened). */
