@@ -154,7 +154,7 @@ test('a file over the invite’s space is refused at its start (v4 Error 6, v3 1
   await expect(uploadItem(page, 'too-big.bin')).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
   // The page speaks v4 under invites: Error 6 says it outright (v3's bare 1607 is explained as "most likely").
   await expect(uploadItem(page, 'too-big.bin').getByTestId('upload-error')).toContainText(
-    'Over the space or number of files this invite allows',
+    /Over the space or number of files allowed\. \(This invite allows [0-9.]+ KiB in all; this file \(200\.0 KiB\) would pass it\.\)/,
   );
   await expect(page.getByTestId('invite-sent')).toContainText('0 files, 0 B');
   // Nothing of it was stored.

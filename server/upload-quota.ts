@@ -20,6 +20,7 @@
  * gives way (what it wrote is removed), so the others can finish.
  */
 import { statfsSync } from 'node:fs';
+import { formatBytes } from '../lib/format';
 import { clientIdToHex } from '../lib/protocol';
 import type { Database, Usage } from './database';
 import { type InviteGate, type RefusalReason, RefusedError } from './invite-gate';
@@ -73,6 +74,8 @@ interface Scope {
   maxBytes: number | null;
   maxFiles: number | null;
   over: [RefusalReason, RefusalReason];
+  /** Whose limit, for the sentence a refusal carries ("This invite", "This sender", "The server"). */
+  whose: string;
 }
 
 /** Bytes of the shared room (disk, total) an upload holds ahead of what it has written. */
@@ -182,6 +185,7 @@ export class UploadQuota {
         maxBytes: invite.MaxBytes,
         maxFiles: invite.MaxFiles,
         over: ['over-invite-bytes', 'over-invite-files'],
+        whose: 'This invite',
       });
     }
     const hex = clientIdToHex(clientId);
@@ -192,6 +196,7 @@ export class UploadQuota {
       maxBytes: l.clientMaxBytes,
       maxFiles: l.clientMaxFiles,
       over: ['over-client-bytes', 'over-client-files'],
+      whose: 'This sender',
     });
     scopes.push({
       key: 'total',
@@ -200,6 +205,7 @@ export class UploadQuota {
       maxBytes: l.maxTotalBytes,
       maxFiles: null,
       over: ['over-total-bytes', 'over-total-bytes'],
+      whose: 'The server',
     });
     return scopes;
   }
@@ -228,10 +234,16 @@ export class UploadQuota {
         add.bytes > 0 &&
         used.bytes + held.bytes + s.kept() + add.bytes > s.maxBytes
       ) {
-        throw new RefusedError(s.over[0], `${size} more bytes would pass the limit of ${s.maxBytes}.`);
+        throw new RefusedError(
+          s.over[0],
+          `${s.whose} allows ${formatBytes(s.maxBytes)} in all; this file (${formatBytes(size)}) would pass it.`,
+        );
       }
       if (s.maxFiles !== null && add.files > 0 && used.files + held.files + add.files > s.maxFiles) {
-        throw new RefusedError(s.over[1], `One more file would pass the limit of ${s.maxFiles}.`);
+        throw new RefusedError(
+          s.over[1],
+          `${s.whose} allows ${s.maxFiles} ${s.maxFiles === 1 ? 'file' : 'files'}; one more would pass it.`,
+        );
       }
     }
     const diskBytes = Math.max(0, size - keptOfThis);
@@ -287,7 +299,7 @@ export class UploadQuota {
       if (used.bytes + this.held('total').bytes + kept + grow.total > limit)
         throw new RefusedError(
           'over-total-bytes',
-          `The rest would pass the server's total of ${limit} bytes.`,
+          `The server allows ${formatBytes(limit)} in all, and other uploads took the rest meanwhile.`,
         );
     }
     if (grow.disk > 0) await this.#checkDisk(grow.disk);

@@ -52,7 +52,7 @@ describe('an invite from invite create, through the bridge, with the CLI', () =>
       'auto',
       '(registered this key)',
       'with protocol 4.',
-      'Over the space or number of files this invite allows.',
+      'Over the space or number of files allowed. (This invite allows 2 files; one more would pass it.)',
     ],
   ] as const)(
     'protocol %s: binds the client, reuses invite.link, explains a refusal past the limit, stops after a revoke',

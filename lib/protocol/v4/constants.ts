@@ -118,7 +118,7 @@ export const V4_ERROR_SENTENCES: Readonly<Record<V4ErrorCode, string>> = {
   3: 'The other side could not be authenticated.',
   4: 'This server needs an invite; open your invite link.',
   5: 'This invite is not valid (forged, expired or revoked).',
-  6: 'Over the space or number of files this invite allows.',
+  6: 'Over the space or number of files allowed.',
   7: 'The file is larger than the server accepts.',
   8: 'Too many attempts; wait a minute and try again.',
   9: 'The server is busy; try again in a moment.',
