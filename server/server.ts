@@ -132,8 +132,9 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
           advice: 'chmod 700 it: it holds session keys and received files',
         });
       }
-      const storage =
-        opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct: config.directWrites !== false });
+      // --direct-writes: v3 temp files and v4 records alike.
+      const direct = config.directWrites !== false;
+      const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct });
       const removed = await storage.init();
       if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
       const keys = await loadInviteKeys(config.dataDir);
@@ -146,7 +147,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         config.dataDir,
         config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
         config.maxPartialUploads,
-        { direct: config.directWrites !== false },
+        { direct },
       );
       await partials.init();
       const quota = new UploadQuota(db, invites, {

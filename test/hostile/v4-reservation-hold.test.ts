@@ -13,15 +13,16 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ciphertextSize, encodeSendFilePrefix } from '../../lib/protocol';
+import { ciphertextSize, encodeSendFilePrefix, ResponseCode } from '../../lib/protocol';
 import {
   MiB,
   NO_PEER_LIMITS,
   register,
   type ServerProcess,
+  serverLog,
   startServerProcess,
   tcpConn,
-  tempDir,
+  upload,
 } from '../support/hostile';
 import { ownerCommand } from '../support/invite-helpers';
 import { smallDataDisk } from '../support/small-disk';
@@ -86,19 +87,33 @@ async function v3Holder(port: number): Promise<{ cut: () => boolean; stop(): Pro
     content.length,
   );
   await conn.sendFrame(Buffer.concat([prefix, content]));
+  let cut = false;
+  void conn.raw.closedPromise.then(() => {
+    cut = true;
+  });
   return {
-    cut: () => false,
+    cut: () => cut,
     async stop() {
       conn.raw.close();
     },
   };
 }
 
-async function innocentUpload(port: number): Promise<number | undefined> {
+/** While `holder` holds its upload open, an innocent 100 MiB upload is stored and the holder is not cut. */
+async function expectInnocentServed(
+  port: number,
+  holder: (port: number) => Promise<{ cut: () => boolean; stop(): Promise<void> }>,
+  label: string,
+): Promise<void> {
+  const h = await holder(port);
+  await new Promise((r) => setTimeout(r, 1500));
   const innocent = await connectV4(port, await newIdentity(), () => {}, 'innocent');
   const code = await refusedCode(innocent.upload(zeroSource('innocent.bin', INNOCENT), {}));
   await innocent.close().catch(() => {});
-  return code;
+  console.log(`${label}: innocent 100 MiB upload ${code ?? 'stored'}; holder cut ${h.cut()}`);
+  expect(h.cut()).toBe(false);
+  await h.stop();
+  expect(code).toBeUndefined();
 }
 
 describe.each([
@@ -107,28 +122,16 @@ describe.each([
 ] as const)('a %s sender holding a large declared upload', (version, holder) => {
   describe('against --max-total-bytes', () => {
     let srv: ServerProcess;
-    const work = tempDir('sft-hold-total-');
     beforeAll(async () => {
       srv = await startServerProcess([
         ...['--max-total-bytes', String(300 * MiB), ...SLOW_OK],
         ...NO_PEER_LIMITS,
       ]);
     });
-    afterAll(async () => {
-      await srv?.dispose();
-      work.remove();
-    });
+    afterAll(() => srv?.dispose());
 
     it('does not keep an innocent 100 MiB upload out of 300 MiB', async () => {
-      const h = await holder(srv.port);
-      await new Promise((r) => setTimeout(r, 1500));
-      const code = await innocentUpload(srv.port);
-      console.log(
-        `${version} holder, total: innocent 100 MiB upload ${code ?? 'stored'}; holder cut ${h.cut()}`,
-      );
-      expect(h.cut()).toBe(false);
-      await h.stop();
-      expect(code).toBeUndefined();
+      await expectInnocentServed(srv.port, holder, `${version} holder, total`);
     }, 60_000);
   });
 
@@ -145,15 +148,7 @@ describe.each([
     afterAll(() => srv?.dispose());
 
     it('does not keep an innocent 100 MiB upload out of 300 MiB above the reserve', async () => {
-      const h = await holder(srv.port);
-      await new Promise((r) => setTimeout(r, 1500));
-      const code = await innocentUpload(srv.port);
-      console.log(
-        `${version} holder, disk: innocent 100 MiB upload ${code ?? 'stored'}; holder cut ${h.cut()}`,
-      );
-      expect(h.cut()).toBe(false);
-      await h.stop();
-      expect(code).toBeUndefined();
+      await expectInnocentServed(srv.port, holder, `${version} holder, disk`);
     }, 60_000);
   });
 });
@@ -208,5 +203,35 @@ describe('honest uploads that together overcommit the shared room', () => {
     const r = await back.upload(zeroSource(`${loser.name}.bin`, size), {});
     expect(r.size).toBe(size);
     await back.close();
+  }, 60_000);
+});
+
+describe('honest protocol 3 uploads that together overcommit the shared room', () => {
+  let srv: ServerProcess;
+  beforeAll(async () => {
+    srv = await startServerProcess(['--max-total-bytes', String(60 * MiB), ...NO_PEER_LIMITS]);
+  });
+  afterAll(() => srv?.dispose());
+
+  it('both start; the one that cannot extend its hold gets 1607 mid-file and its temp file goes; the other is stored', async () => {
+    const size = 40 * MiB;
+    const senders = await Promise.all(
+      ['v3first', 'v3second'].map(async (name) => {
+        const conn = await tcpConn(srv.port);
+        return { name, conn, me: await register(conn, name), data: new Uint8Array(randomBytes(size)) };
+      }),
+    );
+    const answers = await Promise.all(
+      senders.map((s) => upload(s.conn, s.me, `${s.name}.bin`, s.data, 64 * 1024)),
+    );
+    for (const s of senders) s.conn.raw.close();
+    expect(answers.map((a) => a?.code).sort()).toEqual(
+      [ResponseCode.FileReceived, ResponseCode.ServerError].sort(),
+    );
+    // Mid-file: the refused file had sent packets past its first before the refusal.
+    const refused = serverLog(srv).find((l) => l.reason === 'over-total-bytes');
+    expect(refused).toBeDefined();
+    expect(Number(refused!.packets)).toBeGreaterThan(1);
+    expect(readdirSync(join(srv.data, 'tmp'))).toEqual([]);
   }, 60_000);
 });

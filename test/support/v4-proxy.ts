@@ -25,6 +25,9 @@ export interface V4Proxy {
   close(): Promise<void>;
 }
 
+/** Bytes a trickled sender may have queued in the proxy before its socket is paused. */
+const TRICKLE_QUEUE = 1024 * 1024;
+
 export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
   const sockets = new Set<net.Socket>();
   const proxy: V4Proxy = { port: 0, armed: true, opts, close: async () => {} };
@@ -33,8 +36,24 @@ export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
     sockets.add(client).add(upstream);
     const armed = proxy.armed;
     let seen = 0;
-    let queued: Buffer[] = [];
+    const queued: Buffer[] = [];
+    let queuedBytes = 0;
     let drip: NodeJS.Timeout | null = null;
+    /** The first `n` queued bytes (fewer when fewer are queued), taken off the queue. */
+    const take = (n: number): Buffer => {
+      const parts: Buffer[] = [];
+      for (let left = n; left > 0 && queued.length > 0; ) {
+        const head = queued[0]!;
+        const part = head.subarray(0, left);
+        parts.push(part);
+        left -= part.length;
+        if (part.length === head.length) queued.shift();
+        else queued[0] = head.subarray(part.length);
+      }
+      const out = Buffer.concat(parts);
+      queuedBytes -= out.length;
+      return out;
+    };
     const kill = () => {
       if (drip) clearInterval(drip);
       client.destroy();
@@ -43,12 +62,13 @@ export async function startV4Proxy(opts: V4ProxyOptions): Promise<V4Proxy> {
     client.on('data', (chunk: Buffer) => {
       if (proxy.opts.trickleMs !== undefined) {
         queued.push(chunk);
+        queuedBytes += chunk.length;
+        // A sender with more queued than a few seconds' trickle waits, as on a slow link.
+        if (queuedBytes > TRICKLE_QUEUE) client.pause();
         drip ??= setInterval(() => {
-          const all = Buffer.concat(queued);
-          if (all.length === 0) return;
-          const n = proxy.opts.trickleBytes ?? 1;
-          upstream.write(all.subarray(0, n));
-          queued = [all.subarray(n)];
+          if (queuedBytes === 0) return;
+          upstream.write(take(proxy.opts.trickleBytes ?? 1));
+          if (queuedBytes <= TRICKLE_QUEUE) client.resume();
         }, proxy.opts.trickleMs);
         return;
       }
