@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ACCESS_MODES, type AccessMode, defaultAccessMode } from '../lib/invite/access';
 import { DEFAULT_BRIDGE_PORT, DEFAULT_SERVER_PORT, DEFAULT_WEB_PORT } from '../lib/protocol';
-import { ALLOCATOR_ENV } from '../platform/allocator-env';
+import { ALLOCATOR_ENV, HEAP_FLAGS } from '../platform/allocator-env';
 import { logFormat, readableLineFormatter } from '../platform/log';
 import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { readServerFingerprint } from '../server/v4/server-key';
@@ -70,7 +70,7 @@ function buildIfStale(): void {
 const tsxLoader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const nodePart = (main: string, args: string[]) => ({
   cmd: process.execPath,
-  args: ['--import', tsxLoader, main, ...args],
+  args: [...HEAP_FLAGS, '--import', tsxLoader, main, ...args],
 });
 
 function webEnv(): NodeJS.ProcessEnv {

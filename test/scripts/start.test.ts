@@ -4,13 +4,14 @@
  * it died, and Ctrl-C. The web app runs as `next dev` (--dev): no production build needed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { HEAP_FLAGS } from '../../platform/allocator-env';
 import { readServerFingerprint } from '../../server/v4/server-key';
 import { runCli } from '../support/cli-process';
 import { freePort, ROOT, type Started, startProcess, TSX_LOADER, waitForOutput } from '../support/processes';
@@ -131,6 +132,12 @@ describe('npm start', () => {
         /INFO: server: alice sent report\.txt, 3\.\d KiB encrypted; checking its CRC/,
       );
       expect(p.output()).not.toMatch(/"code":1028/);
+
+      // Both long-running parts run with the heap floor (platform/allocator-env.ts).
+      for (const part of ['server/main.ts', 'bridge/main.ts']) {
+        const args = readFileSync(`/proc/${childPid(p.pid, part)}/cmdline`, 'utf8').split('\0');
+        for (const flag of HEAP_FLAGS) expect(args).toContain(flag);
+      }
 
       // The bridge dies: it is restarted, and it says so.
       process.kill(childPid(p.pid, 'bridge/main.ts'), 'SIGKILL');

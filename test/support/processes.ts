@@ -11,7 +11,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { allocatorEnv } from '../../platform/allocator-env';
+import { allocatorEnv, HEAP_FLAGS } from '../../platform/allocator-env';
 import { readEnv } from '../../platform/options';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -168,7 +168,14 @@ export function startPart(part: Part, args: string[], opts: StartOptions = {}): 
   return startProcess(
     part,
     process.execPath,
-    [...nodeFlags(part), '--import', TSX_LOADER, join(ROOT, part, 'main.ts'), ...args],
+    [
+      ...(part === 'cli' ? [] : HEAP_FLAGS),
+      ...nodeFlags(part),
+      '--import',
+      TSX_LOADER,
+      join(ROOT, part, 'main.ts'),
+      ...args,
+    ],
     // JSON lines whatever the environment says: the listening event is read from them.
     { ...opts, env: { ...allocatorEnv(), SFT_LOG_FORMAT: 'json', ...opts.env } },
   );
