@@ -32,6 +32,17 @@ export class BufferPool {
     if (this.#free.length < this.#keep) this.#free.push(b as Buffer);
   }
 
+  /**
+   * Takes in a buffer of this pool's size that came back from elsewhere (transferred to a
+   * worker thread and back: a new object over the same memory) and that nothing reads any
+   * more. Only a whole ArrayBuffer of exactly `size` bytes is kept; anything else is ignored.
+   */
+  adopt(b: Uint8Array): void {
+    const ab = b.buffer;
+    if (!(ab instanceof ArrayBuffer) || ab.byteLength !== this.#size) return;
+    if (this.#free.length < this.#keep) this.#free.push(Buffer.from(ab, 0, this.#size));
+  }
+
   /** Free buffers now (tests). */
   get free(): number {
     return this.#free.length;

@@ -358,6 +358,8 @@ export class PartialUpload {
   #detached = false;
   /** The folder synced since this holder wrote a state file (the names of both files durable). */
   #folderSynced = false;
+  /** The caller hashes the records (handOverHash) and gives the SHA-256 to finish(). */
+  #handedOver = false;
   #detaching: Promise<void> | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
@@ -432,8 +434,23 @@ export class PartialUpload {
     }
   }
 
-  /** All records are in: the file is durable, ready to move into place. */
-  async finish(): Promise<Finished> {
+  /**
+   * The caller hashes the records from now on and gives the SHA-256 to finish(): true when
+   * this holder started at record 0 (it would have hashed them as they came); false when the
+   * file is hashed at the end anyway (a resume).
+   */
+  handOverHash(): boolean {
+    if (!this.#s.hash || this.#s.written !== 0) return false;
+    this.#s.hash = null;
+    this.#handedOver = true;
+    return true;
+  }
+
+  /**
+   * All records are in: the file is durable, ready to move into place. `sha256`: the hash of
+   * the whole file, from the caller that took it over (handOverHash).
+   */
+  async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
     this.#ended = true;
     await this.#durable;
@@ -445,9 +462,10 @@ export class PartialUpload {
       // Closed on failure too (forget() follows and removes the files).
       await s.fh.close().catch(() => {});
     }
-    const sha256 = s.hash ? s.hash.digest() : await sha256OfFile(s.dataPath);
+    if (this.#handedOver && !sha256) throw new Error('The hash was handed over and not given back.');
+    const digest = this.#handedOver ? sha256! : s.hash ? s.hash.digest() : await sha256OfFile(s.dataPath);
     s.onEnd(true);
-    return { path: s.dataPath, size: s.written, sha256: new Uint8Array(sha256) };
+    return { path: s.dataPath, size: s.written, sha256: new Uint8Array(digest) };
   }
 
   /** After a successful commit: the metadata goes too. */

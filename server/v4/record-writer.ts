@@ -1,84 +1,172 @@
 /**
- * The v4 record path of one upload: each Chunk is opened (verified, in order) as it comes,
- * and the plaintexts are written in batches of WRITE_BATCH_RECORDS (one writev) while later
- * records arrive, instead of one awaited write per record. Batches start at the upload's
- * durable point and are cut at every DURABLE_EVERY_RECORDS, so PartialUpload makes exactly
- * those points durable. Memory per upload: the batch being filled plus BATCHES_IN_FLIGHT.
+ * The v4 record path of one upload. Each Chunk goes to the record thread (record-thread.ts),
+ * which opens it (AES-256-GCM, verified, in order) and hashes it, while the event loop reads
+ * the next ones: up to OPENS_IN_FLIGHT records are there at once. The plaintexts come back in
+ * order and are written in batches of WRITE_BATCH_RECORDS (one writev) while later records
+ * arrive. Batches start at the upload's durable point and are cut at every
+ * DURABLE_EVERY_RECORDS, so PartialUpload makes exactly those points durable. A record that
+ * does not verify stops the upload there: nothing of it or after it is written. Memory per
+ * upload: the records at the thread, the batch being filled and BATCHES_IN_FLIGHT.
  */
 import { RECORD_SIZE, TAG_SIZE } from '../../lib/protocol/v4/constants';
-import { StreamOpener, type StreamParams } from '../../lib/v4/stream';
+import { V4Error } from '../../lib/v4/errors';
+import { streamKeys } from '../../lib/v4/key-schedule';
+import { recordCount, recordLength, streamNonce } from '../../lib/v4/stream';
 import { BufferPool } from '../../platform/buffer-pool';
-import { nodeRecordAead } from '../../platform/node-gcm';
 import type { PartialUpload } from './partial-uploads';
+import { RecordStream, RecordThreadFailure } from './record-thread';
 
 /** Records per writev (1 MiB, v3's write size); must divide DURABLE_EVERY_RECORDS (16). */
 export const WRITE_BATCH_RECORDS = 4;
 /** Batches handed to the disk and not yet written before push() waits (socket backpressure). */
 export const BATCHES_IN_FLIGHT = 2;
+/** Records at the record thread before push() waits for the oldest (1 MiB). */
+export const OPENS_IN_FLIGHT = 4;
 
 /**
- * The bodies of full-size Chunk frames, for every connection's frame decoder (its `allocate`):
- * push() gives each back once the record is opened (the decipher has read it and made the
- * plaintext, a buffer of its own). Free ones kept: 16 (4 MiB); more in use are allocated.
+ * The bodies of full-size Chunk frames, for every connection's frame decoder (its `allocate`).
+ * A body goes to the record thread and comes back holding its plaintext; once that is
+ * written, the writer gives it back here (adopt). Free ones kept: 16 (4 MiB); more in use are
+ * allocated.
  */
 export const recordBodies = new BufferPool(RECORD_SIZE + TAG_SIZE, 16);
 
 /** A write of verified records failed (disk full or failing): the upload cannot go on. */
 export class StorageFailure extends Error {}
 
+export interface RecordStreamParams {
+  fileKey: Uint8Array;
+  binding: Uint8Array;
+  uploadId: Uint8Array;
+  size: number;
+  /** The first record to come (the upload's durable point). */
+  start: number;
+}
+
 export class RecordWriter {
   readonly #upload: PartialUpload;
-  readonly #opener: StreamOpener;
-  #batch: Uint8Array[] = [];
+  readonly #records: number;
+  readonly #size: number;
+  /** The record thread's stream and the nonce prefix, once the keys are derived. */
+  readonly #keys: Promise<{ stream: RecordStream; prefix: Uint8Array }>;
+  /** Whether the thread hashes this upload (it started at record 0 on this holder). */
+  readonly #hashed: boolean;
+  /** Index of the next Chunk to come. */
+  #next: number;
+  /** Records opened and verified (all of them: complete). */
+  #opened: number;
+  /** Records at the thread, oldest first. */
+  readonly #opening: { index: number; plain: Promise<Buffer> }[] = [];
+  #batch: Buffer[] = [];
   #chain: Promise<void> = Promise.resolve();
   readonly #inFlight: Promise<void>[] = [];
   #failure: StorageFailure | null = null;
+  #invalid: V4Error | null = null;
+  #ended = false;
 
-  /** `stream`: the upload's STREAM from record `start` (node:crypto records). */
-  constructor(upload: PartialUpload, stream: StreamParams & { start: number }) {
+  constructor(upload: PartialUpload, p: RecordStreamParams) {
     this.#upload = upload;
-    this.#opener = new StreamOpener({ ...stream, aead: nodeRecordAead });
+    this.#size = p.size;
+    this.#records = recordCount(p.size);
+    if (!Number.isInteger(p.start) || p.start < 0 || p.start >= this.#records)
+      throw new V4Error('V4_ERR_STATE', 'Resume point out of range.');
+    this.#next = p.start;
+    this.#opened = p.start;
+    this.#hashed = p.start === 0 && upload.handOverHash();
+    this.#keys = streamKeys(p.fileKey, p.binding, p.uploadId).then((k) => ({
+      stream: new RecordStream(k.key, this.#hashed),
+      prefix: k.prefix,
+    }));
+    this.#keys.catch(() => {});
   }
 
   /** True once the last record verified (its write may still be in flight: drain()). */
   get complete(): boolean {
-    return this.#opener.complete;
+    return this.#opened === this.#records;
   }
 
   /**
-   * Opens the next record (V4Error V4_ERR_STREAM if it does not verify) and queues its
-   * plaintext. Resolves once another may come; StorageFailure once an earlier write failed.
-   * A body from recordBodies goes back to it once opened: the caller must not read it after.
+   * Sends the next record to be opened (V4Error V4_ERR_STREAM if it, or one before it, does
+   * not verify) and queues its plaintext. Resolves once another may come; StorageFailure once
+   * an earlier write failed. The body belongs to the writer from now on: the caller must not
+   * read it after. After the last record, resolves once every record verified.
    */
   async push(body: Uint8Array): Promise<void> {
-    if (this.#failure) {
-      recordBodies.release(body);
-      throw this.#failure;
-    }
-    let plain: Uint8Array;
-    try {
-      plain = await this.#opener.open(body);
-    } finally {
-      // Read by now (the cipher's output is a buffer of its own): the next frame may take it.
-      recordBodies.release(body);
-    }
-    this.#batch.push(plain);
-    if (this.#batch.length >= WRITE_BATCH_RECORDS || this.#opener.complete) this.#flush();
+    if (this.#failure) throw this.#failure;
+    if (this.#invalid) throw this.#invalid;
+    if (this.#next >= this.#records) throw this.#dead('A record after the last one.');
+    const index = this.#next++;
+    const want = recordLength(this.#size, index) + TAG_SIZE;
+    if (body.length !== want) throw this.#dead(`Record ${index} must be ${want} bytes, not ${body.length}.`);
+    const plain = this.#keys.then(({ stream, prefix }) =>
+      stream.open(streamNonce(prefix, index, index === this.#records - 1), body),
+    );
+    plain.catch(() => {});
+    this.#opening.push({ index, plain });
+    const last = this.#next === this.#records;
+    while (this.#opening.length >= (last ? 1 : OPENS_IN_FLIGHT)) await this.#takeOpened();
     while (this.#inFlight.length >= BATCHES_IN_FLIGHT) await this.#inFlight[0];
     if (this.#failure) throw this.#failure;
   }
 
-  /** Writes everything verified so far; StorageFailure if any write failed. */
+  /** Writes everything verified so far; StorageFailure if any write failed, V4Error if a record did not verify. */
   async drain(): Promise<void> {
-    this.#flush();
-    await this.#chain;
+    try {
+      while (this.#opening.length > 0) await this.#takeOpened();
+    } finally {
+      // What verified before a record that did not is written too (kept for a resume).
+      this.#flush();
+      await this.#chain;
+    }
     if (this.#failure) throw this.#failure;
   }
 
-  /** Drops what is not written yet and waits for the writes in progress (before a removal). */
+  /** The SHA-256 of the whole file when this writer saw it all from record 0, else null; the stream ends. */
+  async digest(): Promise<Uint8Array | null> {
+    this.#ended = true;
+    const { stream } = await this.#keys;
+    if (this.#hashed) return stream.digest();
+    stream.end();
+    return null;
+  }
+
+  /** Drops what is not written yet, waits for the writes in progress, and ends the stream (before a removal, or after a drain). */
   async discard(): Promise<void> {
+    const opening = this.#opening.splice(0);
     this.#batch = [];
+    await Promise.allSettled(opening.map((o) => o.plain));
     await this.#chain;
+    if (!this.#ended) {
+      this.#ended = true;
+      await this.#keys.then(({ stream }) => stream.end()).catch(() => {});
+    }
+  }
+
+  #dead(reason: string): V4Error {
+    this.#next = this.#records;
+    this.#invalid ??= new V4Error('V4_ERR_STREAM', reason);
+    return this.#invalid;
+  }
+
+  /** The oldest record at the thread, opened, into the batch (flushed when full or last). */
+  async #takeOpened(): Promise<void> {
+    const o = this.#opening.shift()!;
+    let plain: Buffer;
+    try {
+      plain = await o.plain;
+    } catch (e) {
+      // Nothing later is written: the records after this one are dropped with it.
+      this.#opening.length = 0;
+      if (e instanceof RecordThreadFailure) {
+        this.#failure ??= new StorageFailure(e.message, { cause: e });
+        throw this.#failure;
+      }
+      this.#dead(`Record ${o.index} did not verify.`);
+      throw this.#invalid;
+    }
+    this.#opened++;
+    this.#batch.push(plain);
+    if (this.#batch.length >= WRITE_BATCH_RECORDS || this.complete) this.#flush();
   }
 
   #flush(): void {
@@ -91,7 +179,10 @@ export class RecordWriter {
         await this.#upload.appendRecords(batch);
       } catch (e) {
         this.#failure = new StorageFailure((e as Error).message, { cause: e });
+        return;
       }
+      // Written: the bodies (plaintext now) may carry the next records.
+      for (const b of batch) recordBodies.adopt(b);
     });
     this.#chain = done;
     this.#inFlight.push(done);

@@ -274,7 +274,7 @@ export class V4Uploads {
     let done: Awaited<ReturnType<PartialUpload['finish']>>;
     const sha256 = () => bytesToHex(done.sha256);
     try {
-      done = await open.upload.finish();
+      done = await open.upload.finish(await open.writer.digest());
       stored = await this.#host.ctx.files.store(
         client.id,
         open.name,
@@ -341,6 +341,7 @@ export class V4Uploads {
       v4Sentence.kept(this.#host.who, open.name, open.upload.next, reason),
     );
     await open.writer.drain().catch(() => {});
+    await open.writer.discard();
     await open.upload.detach().catch(() => {});
     // Kept bytes now count through the partial-upload index: the rest of the reservation goes.
     open.reservation.release();
