@@ -10,8 +10,7 @@
  */
 import { RECORD_SIZE, TAG_SIZE } from '../../lib/protocol/v4/constants';
 import { V4Error } from '../../lib/v4/errors';
-import { streamKeys } from '../../lib/v4/key-schedule';
-import { recordCount, recordLength, streamNonce } from '../../lib/v4/stream';
+import { recordCount, StreamOpener } from '../../lib/v4/stream';
 import { BufferPool } from '../../platform/buffer-pool';
 import type { PartialUpload } from './partial-uploads';
 import { RecordStream, RecordThreadFailure } from './record-thread';
@@ -46,18 +45,17 @@ export interface RecordStreamParams {
 export class RecordWriter {
   readonly #upload: PartialUpload;
   readonly #records: number;
-  readonly #size: number;
-  /** The record thread's stream and the nonce prefix, once the keys are derived. */
-  readonly #keys: Promise<{ stream: RecordStream; prefix: Uint8Array }>;
+  /** Indexes, lengths, nonces and the last record: lib/v4's STREAM, its cipher on the thread. */
+  readonly #opener: StreamOpener;
+  /** The record thread's stream, once the opener has derived the key. */
+  readonly #stream: Promise<RecordStream>;
   /** Whether the thread hashes this upload (it started at record 0 on this holder). */
   readonly #hashed: boolean;
-  /** Index of the next Chunk to come. */
-  #next: number;
   /** Records opened and verified (all of them: complete). */
   #opened: number;
   /** Records at the thread, oldest first. */
-  readonly #opening: { index: number; plain: Promise<Buffer> }[] = [];
-  #batch: Buffer[] = [];
+  readonly #opening: Promise<Uint8Array>[] = [];
+  #batch: Uint8Array[] = [];
   #chain: Promise<void> = Promise.resolve();
   readonly #inFlight: Promise<void>[] = [];
   #failure: StorageFailure | null = null;
@@ -66,18 +64,25 @@ export class RecordWriter {
 
   constructor(upload: PartialUpload, p: RecordStreamParams) {
     this.#upload = upload;
-    this.#size = p.size;
     this.#records = recordCount(p.size);
-    if (!Number.isInteger(p.start) || p.start < 0 || p.start >= this.#records)
-      throw new V4Error('V4_ERR_STATE', 'Resume point out of range.');
-    this.#next = p.start;
     this.#opened = p.start;
-    this.#hashed = p.start === 0 && upload.handOverHash();
-    this.#keys = streamKeys(p.fileKey, p.binding, p.uploadId).then((k) => ({
-      stream: new RecordStream(k.key, this.#hashed),
-      prefix: k.prefix,
-    }));
-    this.#keys.catch(() => {});
+    let made!: (s: RecordStream) => void;
+    this.#stream = new Promise((resolve) => {
+      made = resolve;
+    });
+    const hashed = p.start === 0 && upload.handOverHash();
+    this.#hashed = hashed;
+    this.#opener = new StreamOpener({
+      ...p,
+      aead: (key) => {
+        const stream = new RecordStream(key, hashed);
+        made(stream);
+        return {
+          seal: () => Promise.reject(new Error('The server only opens records.')),
+          open: (nonce, sealed) => stream.open(nonce, sealed),
+        };
+      },
+    });
   }
 
   /** True once the last record verified (its write may still be in flight: drain()). */
@@ -94,16 +99,11 @@ export class RecordWriter {
   async push(body: Uint8Array): Promise<void> {
     if (this.#failure) throw this.#failure;
     if (this.#invalid) throw this.#invalid;
-    if (this.#next >= this.#records) throw this.#dead('A record after the last one.');
-    const index = this.#next++;
-    const want = recordLength(this.#size, index) + TAG_SIZE;
-    if (body.length !== want) throw this.#dead(`Record ${index} must be ${want} bytes, not ${body.length}.`);
-    const plain = this.#keys.then(({ stream, prefix }) =>
-      stream.open(streamNonce(prefix, index, index === this.#records - 1), body),
-    );
+    // The opener checks the index and length at once and rejects when the record does not verify.
+    const plain = this.#opener.open(body);
     plain.catch(() => {});
-    this.#opening.push({ index, plain });
-    const last = this.#next === this.#records;
+    this.#opening.push(plain);
+    const last = this.#opener.complete;
     while (this.#opening.length >= (last ? 1 : OPENS_IN_FLIGHT)) await this.#takeOpened();
     while (this.#inFlight.length >= BATCHES_IN_FLIGHT) await this.#inFlight[0];
     if (this.#failure) throw this.#failure;
@@ -124,7 +124,7 @@ export class RecordWriter {
   /** The SHA-256 of the whole file when this writer saw it all from record 0, else null; the stream ends. */
   async digest(): Promise<Uint8Array | null> {
     this.#ended = true;
-    const { stream } = await this.#keys;
+    const stream = await this.#stream;
     if (this.#hashed) return stream.digest();
     stream.end();
     return null;
@@ -134,34 +134,27 @@ export class RecordWriter {
   async discard(): Promise<void> {
     const opening = this.#opening.splice(0);
     this.#batch = [];
-    await Promise.allSettled(opening.map((o) => o.plain));
+    await Promise.allSettled(opening);
     await this.#chain;
-    if (!this.#ended) {
-      this.#ended = true;
-      await this.#keys.then(({ stream }) => stream.end()).catch(() => {});
-    }
-  }
-
-  #dead(reason: string): V4Error {
-    this.#next = this.#records;
-    this.#invalid ??= new V4Error('V4_ERR_STREAM', reason);
-    return this.#invalid;
+    if (this.#ended) return;
+    this.#ended = true;
+    (await this.#stream).end();
   }
 
   /** The oldest record at the thread, opened, into the batch (flushed when full or last). */
   async #takeOpened(): Promise<void> {
-    const o = this.#opening.shift()!;
-    let plain: Buffer;
+    let plain: Uint8Array;
     try {
-      plain = await o.plain;
+      plain = await this.#opening.shift()!;
     } catch (e) {
       // Nothing later is written: the records after this one are dropped with it.
       this.#opening.length = 0;
-      if (e instanceof RecordThreadFailure) {
-        this.#failure ??= new StorageFailure(e.message, { cause: e });
+      const cause = (e as Error).cause;
+      if (cause instanceof RecordThreadFailure) {
+        this.#failure ??= new StorageFailure(cause.message, { cause });
         throw this.#failure;
       }
-      this.#dead(`Record ${o.index} did not verify.`);
+      this.#invalid = e instanceof V4Error ? e : new V4Error('V4_ERR_STREAM', String(e));
       throw this.#invalid;
     }
     this.#opened++;
