@@ -66,6 +66,42 @@ export async function prepareFile(filePath: string, protocol: 3 | 4 = 3): Promis
   };
 }
 
+/**
+ * The file's bytes from `offset` to its end, read into two buffers of `chunkSize` taken in
+ * turn: while the caller works on one chunk, the next is read into the other. A chunk is
+ * valid until the next is asked for (V4Source.openAt allows that): protocol v4 hashes and
+ * seals each record before asking for the next. A fresh buffer per read (what a ReadStream
+ * does) cost the CLI a page fault per 4 KiB read and the allocator's trimming and zeroing
+ * (bench/README.md, "The CLI's buffers"). The handle closes when the caller stops (after
+ * the read ahead settles: FileHandle.close waits for it).
+ */
+export async function* readReusing(
+  filePath: string,
+  offset: number,
+  chunkSize = READ_CHUNK_SIZE,
+): AsyncGenerator<Uint8Array> {
+  const fh = await open(filePath, 'r');
+  const buffers = [Buffer.allocUnsafeSlow(chunkSize), Buffer.allocUnsafeSlow(chunkSize)];
+  let at = offset;
+  let turn = 0;
+  const readInto = (buffer: Buffer) => fh.read(buffer, 0, buffer.length, at);
+  try {
+    let pending = readInto(buffers[turn]!);
+    for (;;) {
+      const { bytesRead, buffer } = await pending;
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      turn ^= 1;
+      pending = readInto(buffers[turn]!);
+      // The read ahead must not fail unobserved when the caller stops here.
+      pending.catch(() => {});
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Protocol v4's rules: a UTF-8 name of up to 255 bytes without control characters, 64-bit sizes. */
 function v4File(filePath: string, name: string, size: number): LocalFile {
   try {

@@ -6,7 +6,6 @@
  * back to version 3 on a new connection.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientError } from '../lib/client';
@@ -17,14 +16,13 @@ import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
 import { nodeRecordAead } from '../platform/node-gcm';
 import type { ServerAddress } from './args';
 import { describeAddress, openTransport } from './connect';
-import type { LocalFile } from './file-source';
+import { type LocalFile, readReusing } from './file-source';
 import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
 import { KeptUploads, KnownServers, keepV4Name, loadOrCreateV4Key, V4_NAME_FILE } from './v4-store';
 
 /** Connection attempts per file after a cut (the first included). */
 export const V4_TRIES = 4;
 const BACKOFF_MS = [0, 500, 1500, 4000];
-const READ_CHUNK = 1024 * 1024;
 /** How long a failed handshake waits for the bridge's close code. */
 const CLOSE_WAIT_MS = 2_000;
 /** Errors after which the server still holds the upload: reconnect and resume. */
@@ -68,7 +66,7 @@ function sourceOf(file: LocalFile): V4Source {
   return {
     name: file.name,
     size: file.size,
-    openAt: (offset) => createReadStream(file.path, { start: offset, highWaterMark: READ_CHUNK }),
+    openAt: (offset) => readReusing(file.path, offset),
   };
 }
 

@@ -9,17 +9,21 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 const TAG = 16;
 
 export function nodeRecordAead(key: Uint8Array) {
+  /** The ciphertext and the tag as node:crypto gives them (GCM's final() adds no bytes). */
+  const sealParts = (nonce: Uint8Array, plain: Uint8Array): Uint8Array[] => {
+    const c = createCipheriv('aes-256-gcm', key, nonce);
+    const body = c.update(plain);
+    c.final();
+    return [body, c.getAuthTag()];
+  };
   return {
     /** ciphertext || tag, as WebCrypto returns it. */
     seal(nonce: Uint8Array, plain: Uint8Array): Uint8Array {
-      const c = createCipheriv('aes-256-gcm', key, nonce);
-      const out = Buffer.allocUnsafe(plain.length + TAG);
-      const body = c.update(plain);
-      out.set(body);
-      c.final();
-      out.set(c.getAuthTag(), plain.length);
-      return out;
+      const [body, tag] = sealParts(nonce, plain);
+      return Buffer.concat([body!, tag!]);
     },
+    /** The same bytes without joining them: the CLI writes both to its socket. */
+    sealParts,
     /** The plaintext; throws when the tag does not verify (nothing of it is returned then). */
     open(nonce: Uint8Array, sealed: Uint8Array): Uint8Array {
       if (sealed.length < TAG) throw new Error('A record is at least its tag.');

@@ -43,7 +43,11 @@ export interface V4ConnectOptions extends V4Identity {
 export interface V4Source {
   name: string;
   size: number;
-  /** The file's bytes from `offset` to its end, in chunks of any size. */
+  /**
+   * The file's bytes from `offset` to its end, in chunks of any size. A chunk is valid until
+   * the next is asked for (the source may read the next into the same buffer): upload()
+   * hashes and seals each record, or copies it, before asking for more.
+   */
   openAt(offset: number): AsyncIterable<Uint8Array>;
 }
 
@@ -265,11 +269,12 @@ export class V4ClientSession {
     });
     // Keys first: then each seal takes its record at once and the source may reuse its buffer.
     await sealer.ready();
-    const pending: Promise<Uint8Array>[] = [];
-    const header = (n: number) => encodeFrameHeader(FrameType.Chunk, n);
+    const pending: Promise<readonly Uint8Array[]>[] = [];
     const flush = async () => {
       const body = await pending.shift()!;
-      await this.#transport.send([header(body.length), body]);
+      let length = 0;
+      for (const part of body) length += part.length;
+      await this.#transport.send([encodeFrameHeader(FrameType.Chunk, length), ...body]);
     };
     // Without a hasher nothing before `next` is needed: read from there.
     let index = hash ? 0 : next;
@@ -283,7 +288,7 @@ export class V4ClientSession {
         if (index >= next) {
           if (answered) break;
           if (opts.signal?.aborted) throw new ClientError('CLIENT_ERR_CANCELLED', 'Cancelled.');
-          pending.push(sealer.seal(index, record));
+          pending.push(sealer.sealParts(index, record));
           if (pending.length >= SEALS_IN_FLIGHT) await flush();
           sent += record.length;
           opts.onProgress?.(Math.min(sent, source.size), source.size);

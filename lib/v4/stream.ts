@@ -40,6 +40,12 @@ export function streamNonce(prefix: Uint8Array, index: number, last: boolean): U
 export interface RecordAead {
   /** Reads `plain` before it returns (a caller may refill its buffer at once). */
   seal(nonce: Uint8Array, plain: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * The same bytes as seal() in pieces to send one after the other (ciphertext, then tag),
+   * for a cipher whose output comes in pieces: joining them costs a copy of every record.
+   * Optional; reads `plain` before it returns, as seal() does.
+   */
+  sealParts?(nonce: Uint8Array, plain: Uint8Array): readonly Uint8Array[];
   open(nonce: Uint8Array, sealed: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /** Resolves once the key is usable (an asynchronous import); absent when it is at once. */
   ready?: Promise<void>;
@@ -150,6 +156,27 @@ export class StreamSealer extends StreamBase {
     }
     const copy = plain.slice();
     return this.ready().then(() => this.seal(index, copy));
+  }
+
+  /**
+   * seal()'s Chunk body as pieces to send in order (their bytes joined are seal()'s), without
+   * the join where the cipher has sealParts (node:crypto); the same rules for `plain`.
+   */
+  sealParts(index: number, plain: Uint8Array): Promise<readonly Uint8Array[]> {
+    const aead = this.#aead;
+    if (
+      !this.#prefix ||
+      !aead?.sealParts ||
+      plain.length !== recordLength(this.size, index) ||
+      index >= this.records
+    )
+      return this.seal(index, plain).then((body) => [body]);
+    try {
+      const iv = streamNonce(this.#prefix, index, index === this.records - 1);
+      return Promise.resolve(aead.sealParts(iv, plain));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }
 
