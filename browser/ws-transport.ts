@@ -1,6 +1,7 @@
 /**
- * lib/client Transport over a browser WebSocket to the bridge: one request frame per
- * binary message (the bridge validates each message as exactly one frame), responses
+ * lib/client Transport over a browser WebSocket to the bridge: each send() one binary message
+ * (one request frame, or up to four v4 Chunk frames: the bridge checks each message as whole
+ * frames), responses
  * arrive as binary messages of any split. Backpressure: send() resolves only once the
  * socket's bufferedAmount is under the high-water mark, polling while it is above
  * (WebSocket has no drain event). The contract (errors, concurrency, closing) is
@@ -31,7 +32,7 @@ export interface WsTransportOptions {
 }
 
 /**
- * Joins a frame's pieces into one message (a WebSocket message is one buffer), in `scratch`
+ * Joins the pieces of a send() into one message (a WebSocket message is one buffer), in `scratch`
  * when it is big enough. WebSocket.send() copies the bytes before it returns (the page may
  * change a buffer right after sending it), so one scratch buffer serves every message:
  * a fresh 1 MiB buffer per message cost Chromium page faults and zeroing on top of the copy.
@@ -49,7 +50,7 @@ function joinParts(parts: readonly Uint8Array[], scratch: Uint8Array): Uint8Arra
   return out;
 }
 
-/** Messages up to this size are joined in the reused buffer (a 1 MiB packet and its header fit). */
+/** Messages up to this size are joined in the reused buffer (a 1 MiB v3 packet and its header, four v4 Chunk frames). */
 const SCRATCH_SIZE = 1024 * 1024 + 4096;
 
 export class WsTransport implements Transport {

@@ -1,6 +1,7 @@
 /**
  * A lib/client `Transport` over a WebSocket (Node `ws`), speaking to the bridge the way the
- * browser does: one request frame per binary message, response frames one per message.
+ * browser does: each send() (one request frame, or up to four v4 Chunks) one binary message,
+ * response frames one per message.
  * The contract (errors, concurrency, closing) is lib/client/transport.ts.
  */
 import WebSocket from 'ws';
@@ -114,7 +115,7 @@ export class WsTransport implements Transport {
     });
   }
 
-  /** Sends one frame as one binary message; resolves once under the high-water mark. */
+  /** Sends the frames of one call as one binary message; resolves once under the high-water mark. */
   async send(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#closed || this.#ws.readyState !== WebSocket.OPEN) throw this.#closedError();
     const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts);

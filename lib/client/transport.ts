@@ -5,10 +5,12 @@
  * (test/support/memory-transport.ts); each passes the one contract suite in
  * test/contracts/transport.contract.ts. The receive side is the shared ReceiveQueue.
  *
- * Bytes. send() takes the parts of exactly one request frame; the caller hands them over and
- * does not change them afterwards (TCP writes later from the same memory). receive() yields
- * the server's bytes in order, split anywhere (the session decodes incrementally); a chunk
- * it returns belongs to the caller.
+ * Bytes. send() takes the parts of whole request frames: exactly one in v3, one or more in v4
+ * (up to four Chunk frames together; a WebSocket carries each call as one message, which the
+ * bridge checks as whole frames). The caller hands them over and does not change them
+ * afterwards (TCP writes later from the same memory). receive() yields the server's bytes in
+ * order, split anywhere (the session decodes incrementally); a chunk it returns belongs to
+ * the caller.
  *
  * Concurrency. send() may be called again before the previous call settled: frames leave in
  * call order. receive() may be called again before the previous call settled: calls are
@@ -35,7 +37,8 @@ export interface Transport {
   /**
    * Sends bytes that belong to request frames. Resolves when the transport can take more
    * (backpressure: socket drained / WebSocket bufferedAmount under its mark). `parts` are
-   * the pieces of exactly one frame, to be written without concatenation where possible.
+   * the pieces of whole frames (one in v3, up to four Chunks in v4), to be written without
+   * concatenation where possible; a WebSocket transport sends them as one message.
    */
   send(parts: readonly Uint8Array[]): Promise<void>;
   /** Next bytes from the server, in order; null once the connection has closed. */
