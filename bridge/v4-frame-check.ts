@@ -41,12 +41,10 @@ export function checkV4Message(message: Uint8Array, maxPayload: number, first = 
         'BRIDGE_ERR_FRAME_TRUNCATED',
         `A message ends ${left} bytes into a v4 frame header (after ${frames} frames).`,
       );
-    if (++frames > MAX_V4_FRAMES_PER_MESSAGE || (first && frames > 1))
+    if (++frames > MAX_V4_FRAMES_PER_MESSAGE)
       throw new BridgeError(
         'BRIDGE_ERR_FRAME_BAD_SIZE',
-        first
-          ? 'The ClientHello must be alone in its message.'
-          : `A message carries more than ${MAX_V4_FRAMES_PER_MESSAGE} v4 frames.`,
+        `A message carries more than ${MAX_V4_FRAMES_PER_MESSAGE} v4 frames.`,
       );
     let length: number;
     try {
@@ -62,7 +60,8 @@ export function checkV4Message(message: Uint8Array, maxPayload: number, first = 
         'BRIDGE_ERR_FRAME_BAD_SIZE',
         first ? 'The first v4 frame must be the ClientHello.' : 'A second ClientHello.',
       );
-    // The last frame must end with the message: no frame is split over two.
+    // The last frame must end with the message: no frame is split over two. The ClientHello
+    // must fill its message alone (so the loop never reaches a second frame there).
     if (length > left - FRAME_HEADER_SIZE || (first && length !== left - FRAME_HEADER_SIZE))
       throw new BridgeError(
         'BRIDGE_ERR_FRAME_SIZE_MISMATCH',

@@ -1,10 +1,9 @@
 /**
  * lib/client Transport over a browser WebSocket to the bridge: each send() one binary message
  * (one request frame, or up to four v4 Chunk frames: the bridge checks each message as whole
- * frames), responses
- * arrive as binary messages of any split. Backpressure: send() resolves only once the
- * socket's bufferedAmount is under the high-water mark, polling while it is above
- * (WebSocket has no drain event). The contract (errors, concurrency, closing) is
+ * frames), responses arrive as binary messages of any split. Backpressure: send() resolves
+ * only once the socket's bufferedAmount is under the high-water mark, polling while it is
+ * above (WebSocket has no drain event). The contract (errors, concurrency, closing) is
  * lib/client/transport.ts.
  */
 import { ReceiveQueue } from '../lib/client/receive-queue';

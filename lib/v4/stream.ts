@@ -142,20 +142,7 @@ export class StreamSealer extends StreamBase {
    * derived it is copied here), so a caller may refill the same buffer at once.
    */
   seal(index: number, plain: Uint8Array): Promise<Uint8Array> {
-    if (index >= this.records || plain.length !== recordLength(this.size, index))
-      return Promise.reject(
-        new V4Error('V4_ERR_STATE', `Record ${index} must be ${recordLength(this.size, index)} bytes.`),
-      );
-    if (this.#prefix && this.#aead) {
-      try {
-        const iv = streamNonce(this.#prefix, index, index === this.records - 1);
-        return Promise.resolve(this.#aead.seal(iv, plain));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-    const copy = plain.slice();
-    return this.ready().then(() => this.seal(index, copy));
+    return this.#sealWith(index, plain, (aead, iv, p) => aead.seal(iv, p));
   }
 
   /**
@@ -163,20 +150,31 @@ export class StreamSealer extends StreamBase {
    * the join where the cipher has sealParts (node:crypto); the same rules for `plain`.
    */
   sealParts(index: number, plain: Uint8Array): Promise<readonly Uint8Array[]> {
-    const aead = this.#aead;
-    if (
-      !this.#prefix ||
-      !aead?.sealParts ||
-      plain.length !== recordLength(this.size, index) ||
-      index >= this.records
-    )
-      return this.seal(index, plain).then((body) => [body]);
-    try {
-      const iv = streamNonce(this.#prefix, index, index === this.records - 1);
-      return Promise.resolve(aead.sealParts(iv, plain));
-    } catch (e) {
-      return Promise.reject(e);
+    return this.#sealWith(index, plain, (aead, iv, p) =>
+      aead.sealParts ? aead.sealParts(iv, p) : Promise.resolve(aead.seal(iv, p)).then((body) => [body]),
+    );
+  }
+
+  /** The checks and the nonce of record `index`, then `run` with the cipher (once it is ready). */
+  #sealWith<T>(
+    index: number,
+    plain: Uint8Array,
+    run: (aead: RecordAead, iv: Uint8Array, plain: Uint8Array) => T | Promise<T>,
+  ): Promise<T> {
+    if (index >= this.records || plain.length !== recordLength(this.size, index))
+      return Promise.reject(
+        new V4Error('V4_ERR_STATE', `Record ${index} must be ${recordLength(this.size, index)} bytes.`),
+      );
+    if (this.#prefix && this.#aead) {
+      try {
+        const iv = streamNonce(this.#prefix, index, index === this.records - 1);
+        return Promise.resolve(run(this.#aead, iv, plain));
+      } catch (e) {
+        return Promise.reject(e);
+      }
     }
+    const copy = plain.slice();
+    return this.ready().then(() => this.#sealWith(index, copy, run));
   }
 }
 

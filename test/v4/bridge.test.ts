@@ -11,8 +11,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { MAX_V4_FRAMES_PER_MESSAGE } from '../../bridge/v4-frame-check';
 import { WsTransport } from '../../cli/ws-transport';
-import { V4ClientSession } from '../../lib/client/v4-session';
+import { CHUNKS_PER_SEND, V4ClientSession } from '../../lib/client/v4-session';
 import { CloseCode } from '../../lib/protocol';
 import { FrameType, RECORD_SIZE, TAG_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { encodeFrameHeader, encodePreamble } from '../../lib/protocol/v4/frames';
@@ -74,6 +75,8 @@ describe('protocol v4 through the bridge', () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 5);
     const path = join(work.path, 'relayed.bin');
     writeFileSync(path, bytes);
+    // 13 records: the session sends them four to a message, which the bridge must take.
+    expect(CHUNKS_PER_SEND).toBeLessThanOrEqual(MAX_V4_FRAMES_PER_MESSAGE);
     const r = await s.upload(fileSource(path), { hash: nodeSha256 });
     await s.close();
     expect(hex(r.sha256)).toBe(sha256(bytes));
