@@ -3,7 +3,7 @@
  * config runs one worker) and helpers every test uses.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test as base, expect, type Locator, type Page, type TestInfo } from '@playwright/test';
 
@@ -11,7 +11,7 @@ export { sha256File } from '../test/support/server-state';
 
 import { queryDb } from '../test/support/server-state';
 
-import { type System, startSystem } from './support/system';
+import { runningSystems, type System, startSystem } from './support/system';
 
 export { expect };
 
@@ -46,8 +46,11 @@ export const test = base.extend<
       context.on('page', watch);
       for (const p of context.pages()) watch(p);
       await use(lines);
-      if (testInfo.status !== testInfo.expectedStatus && lines.length > 0) {
-        await testInfo.attach('browser-log', { body: lines.join('\n'), contentType: 'text/plain' });
+      if (testInfo.status !== testInfo.expectedStatus) {
+        if (lines.length > 0)
+          await testInfo.attach('browser-log', { body: lines.join('\n'), contentType: 'text/plain' });
+        // Printed, not only attached: CI keeps the runner's output and nothing of test-results/.
+        process.stdout.write(await failureReport(context.pages(), lines));
       }
     },
     { auto: true },
@@ -61,6 +64,34 @@ export const test = base.extend<
     });
   },
 });
+
+/** Lines of a log file, the last `n`. */
+function tail(path: string, n: number): string[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-n);
+}
+
+/**
+ * What a failed test leaves in the runner's output: each page's connection status (state and
+ * text), the browser's last console lines, and the last lines of every running system's logs.
+ */
+async function failureReport(pages: Page[], browserLines: string[]): Promise<string> {
+  const out = ['', '--- failure report ---'];
+  for (const p of pages) {
+    const s = p.getByTestId('connection-status');
+    const state = await s.getAttribute('data-state', { timeout: 1000 }).catch(() => '?');
+    const text = await s.textContent({ timeout: 1000 }).catch(() => '?');
+    out.push(`page ${p.url()}: status ${state}: ${text}`);
+  }
+  if (browserLines.length) out.push('browser (last 20):', ...browserLines.slice(-20));
+  for (const system of runningSystems) {
+    for (const file of readdirSync(system.logDir).sort()) {
+      const lines = tail(join(system.logDir, file), 15);
+      if (lines.length) out.push(`${file} (last ${lines.length}):`, ...lines.map((l) => l.slice(0, 400)));
+    }
+  }
+  return `${out.join('\n')}\n--- end of failure report ---\n`;
+}
 
 /** Copies a page's console, errors and failed requests into `lines`. */
 export function logPage(p: Page, lines: string[]): void {

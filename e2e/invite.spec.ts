@@ -7,7 +7,7 @@
  */
 import type { Page } from '@playwright/test';
 import { readInviteUnverified, tokenFromLink } from '../lib/invite';
-import { runPart } from '../test/support/processes';
+import { runPartAsync } from '../test/support/processes';
 import {
   chooseFiles,
   clientsFor,
@@ -174,7 +174,7 @@ test('revoked while the page is open: the next file is refused and explained; a 
   await chooseFiles(page, [makeFile(testInfo, 'before.bin', 4096).path]);
   await expect(uploadItem(page, 'before.bin')).toHaveAttribute('data-phase', 'verified', { timeout: 60_000 });
 
-  runPart('server', ['invite', 'revoke', id, '--data', system.dataDir]);
+  await runPartAsync('server', ['invite', 'revoke', id, '--data', system.dataDir]);
   await chooseFiles(page, [makeFile(testInfo, 'after.bin', 4096).path]);
   await expect(uploadItem(page, 'after.bin')).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 });
   await expect(uploadItem(page, 'after.bin').getByTestId('upload-error')).toContainText(

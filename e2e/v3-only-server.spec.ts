@@ -6,7 +6,7 @@
  * server speaks v4. And the server losing a v4 client (`clients remove`): the page is told
  * once that its key was registered again under a new client ID.
  */
-import { runPart } from '../test/support/processes';
+import { runPartAsync } from '../test/support/processes';
 import { queryDb } from '../test/support/server-state';
 import {
   expect,
@@ -69,8 +69,9 @@ test('the server lost this browser’s v4 client: the page says once that it was
 
   // The server stops, forgets the client, and starts again; the page reconnects on its own.
   // (--files: without it the server keeps the key's v4_keys row and refuses the key for good.)
-  await system.restartServer(() => {
-    runPart('server', ['clients', 'remove', old.Name, '--files', '--data', system.dataDir]);
+  // (Not runPart: a synchronous run would freeze the proxy in this process meanwhile.)
+  await system.restartServer(async () => {
+    await runPartAsync('server', ['clients', 'remove', old.Name, '--files', '--data', system.dataDir]);
   });
   await expect(page.getByTestId('registered-again')).toBeVisible({ timeout: 45_000 });
   await expectConnected(page, name);

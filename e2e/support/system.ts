@@ -48,6 +48,9 @@ export interface System {
   stop(): Promise<void>;
 }
 
+/** The systems started and not yet stopped in this worker (what a failed test's report shows). */
+export const runningSystems = new Set<System>();
+
 export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const access = opts.access ?? 'open';
   const inviteMode = access === 'invite';
@@ -121,7 +124,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     procs.push(web);
     await waitForHttp(webUrl, web);
 
-    return {
+    const system: System = {
       access,
       workDir,
       dataDir,
@@ -144,12 +147,15 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       },
       serverLines: () => server.lines as Record<string, unknown>[],
       async stop() {
+        runningSystems.delete(system);
         await stopBridge();
         for (const p of procs.reverse()) await stop(p);
         await proxy?.close();
         if (!process.env.SFT_E2E_KEEP) rmSync(workDir, { recursive: true, force: true });
       },
     };
+    runningSystems.add(system);
+    return system;
   } catch (e) {
     await stop(bridge);
     for (const p of procs.reverse()) await stop(p);

@@ -6,7 +6,7 @@
  * its PID, its JSON lines and output, and a stop function that signals that PID (or the
  * process group it leads, for `group: true`) and nothing else.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -187,6 +187,25 @@ export function runPart(part: Part, args: string[], opts: { cwd?: string } = {})
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: '' },
+  });
+}
+
+/**
+ * runPart without blocking this process: the e2e suite's flip proxy and its watchers live in
+ * the test runner's event loop, and a synchronous run (1-3 s of tsx start) freezes them, so
+ * connections the page opens meanwhile stall in the proxy's backlog. Rejects with the output.
+ */
+export function runPartAsync(part: Part, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', TSX_LOADER, join(ROOT, part, 'main.ts'), ...args],
+      { cwd: opts.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+      (err, stdout, stderr) => {
+        if (err) reject(Object.assign(err, { stdout, stderr, message: `${err.message}\n${stderr}` }));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
