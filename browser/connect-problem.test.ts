@@ -43,6 +43,12 @@ describe('connectProblem', () => {
     expect(refused(4)).toBe('invite');
     expect(refused(5)).toBe('invite');
     expect(refused(9)).toBe('server-error');
+    // Too many attempts, busy, a server failure, too slow: said, and tried again on its own.
+    const retried = (wireCode: number) =>
+      connectProblem(new ClientError('CLIENT_ERR_V4_REFUSED', 'x', { wireCode }), undefined).retry;
+    for (const code of [8, 9, 16, 17]) expect(retried(code)).toBe(true);
+    // What trying again cannot change (a malformed frame, an unsupported suite, a failed handshake) waits for the person.
+    for (const code of [1, 2, 3, 4, 5]) expect(retried(code)).toBeUndefined();
     // A v4 handshake closed before any byte (the server restarting) is retried; a v3 answer is not.
     expect(connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'closed'), undefined).p).toBe('unreachable');
     expect(

@@ -64,11 +64,25 @@ export function needsV4(why: 'server' | 'closed' | 'forced'): string {
   return 'This browser’s identity uses protocol version 4, but this page’s address asks for version 3 (?protocol=3). Open the page without it.';
 }
 
-/** Maps a connect-time failure to what the page tells the person. */
+/**
+ * v4 refusals that pass by themselves (too many attempts, busy, a server failure, a slow
+ * connection): the page says them and tries again on its own, with its growing pauses.
+ */
+const PASSING_V4_REFUSALS: ReadonlySet<number> = new Set([
+  V4ErrorCode.RateLimited,
+  V4ErrorCode.Busy,
+  V4ErrorCode.Internal,
+  V4ErrorCode.Timeout,
+]);
+
+/**
+ * Maps a connect-time failure to what the page tells the person; `retry` when it is worth
+ * trying again on its own (a stored identity only: reconnect-policy.ts).
+ */
 export function connectProblem(
   e: unknown,
   transport: { closeInfo: CloseInfo } | undefined,
-): { p: ConnectionProblem; message: string; serverKey?: ServerKeyChange } {
+): { p: ConnectionProblem; message: string; serverKey?: ServerKeyChange; retry?: true } {
   if (e instanceof ServerKeyChanged)
     return { p: 'server-key-changed', message: e.message, serverKey: e.change };
   const closed = transport?.closeInfo;
@@ -90,7 +104,10 @@ export function connectProblem(
       case 'CLIENT_ERR_V4_REFUSED': {
         const code = e.details.wireCode;
         const invite = code === V4ErrorCode.InviteRequired || code === V4ErrorCode.InviteInvalid;
-        return { p: invite ? 'invite' : 'server-error', message: e.message };
+        if (invite) return { p: 'invite', message: e.message };
+        if (code !== undefined && PASSING_V4_REFUSALS.has(code))
+          return { p: 'server-error', message: e.message, retry: true };
+        return { p: 'server-error', message: e.message };
       }
       case 'CLIENT_ERR_NOT_V4':
         // A close before any byte (no v3 answer) is the file server going away, not its version:

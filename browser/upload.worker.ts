@@ -200,8 +200,8 @@ function failure(e: unknown, opened: WsTransport | undefined): [unknown, WsTrans
 
 function reportFailure(e: unknown, opened: WsTransport | undefined): void {
   const [err, t] = failure(e, opened);
-  const { p, message, serverKey } = connectProblem(err, t);
-  problem(p, message, serverKey);
+  const { p, message, serverKey, retry } = connectProblem(err, t);
+  problem(p, message, serverKey, retry ? { retry } : {});
 }
 
 /** Registers `name` by the protocol the page speaks: v4 (ClientAuth registers the v4 key) or v3. */
