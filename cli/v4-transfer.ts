@@ -27,6 +27,14 @@ const BACKOFF_MS = [0, 500, 1500, 4000];
 const CLOSE_WAIT_MS = 2_000;
 /** Errors after which the server still holds the upload: reconnect and resume. */
 const RETRYABLE = new Set(['CLIENT_ERR_CONNECTION_CLOSED', 'CLIENT_ERR_UNREACHABLE', 'CLIENT_ERR_PROTOCOL']);
+/**
+ * Refusals that pass by themselves: the server busy (at its connection cap) or the connection
+ * too slow for it. Waited out like a cut: reconnect and resume (a minute's rate limit is not:
+ * the backoff is seconds).
+ */
+const PASSING = new Set<number>([V4ErrorCode.Busy, V4ErrorCode.Timeout]);
+const isPassing = (e: unknown): boolean =>
+  e instanceof ClientError && e.code === 'CLIENT_ERR_V4_REFUSED' && PASSING.has(e.details.wireCode ?? 0);
 /** The server no longer has (or never had) this upload: start it anew. */
 const START_AGAIN = new Set<number>([
   V4ErrorCode.UploadExpired,
@@ -128,8 +136,18 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
   io.signal?.addEventListener('abort', onAbort, { once: true });
   let failed = 0;
   try {
-    // The first connection decides the protocol: NOT_V4 propagates for the fallback.
-    session = await connect();
+    // The first connection decides the protocol: NOT_V4 propagates for the fallback. A
+    // server busy for now is waited out as later connections are (sendOne).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        session = await connect();
+        break;
+      } catch (e) {
+        if (!isPassing(e) || attempt + 1 >= V4_TRIES) throw e;
+        say(`The server at ${where} refused for now (${(e as Error).message}); trying again...`);
+        await sleep(BACKOFF_MS[attempt + 1] ?? 4000);
+      }
+    }
     for (const file of plan.files) {
       const ok = await sendOne(file);
       if (!ok) failed++;
@@ -150,6 +168,8 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
     let resume = previous !== null;
     if (resume) say(`Resuming the unfinished upload of ${file.name}.`);
     const started = performance.now();
+    // Whether the server accepted this upload (then it holds its records: resume it).
+    let accepted = false;
     for (let attempt = 0; attempt < V4_TRIES; ) {
       const reporter = new ProgressReporter(io.stderr);
       try {
@@ -161,7 +181,10 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           ...ids,
           resume,
           signal: io.signal,
-          onStarted: (u) => kept.keep({ server: where, path: file.path, size: file.size, mtimeMs, ...u }),
+          onStarted: (u) => {
+            accepted = true;
+            return kept.keep({ server: where, path: file.path, size: file.size, mtimeMs, ...u });
+          },
           onProgress: (sent, size) =>
             reporter.update({
               fileName: file.name,
@@ -196,13 +219,20 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           await kept.forget(where, file.path);
           ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
           resume = false;
+          accepted = false;
           continue;
         }
-        if (RETRYABLE.has(e.code) && attempt + 1 < V4_TRIES) {
-          say(`The connection to ${where} was lost (${e.message}); reconnecting to resume ${file.name}...`);
+        const passing = isPassing(e);
+        if ((RETRYABLE.has(e.code) || passing) && attempt + 1 < V4_TRIES) {
+          say(
+            passing
+              ? `The server at ${where} refused for now (${e.message}); trying again to send ${file.name}...`
+              : `The connection to ${where} was lost (${e.message}); reconnecting to resume ${file.name}...`,
+          );
           await session?.close();
           session = null;
-          resume = true;
+          // Refused or cut before the server took the upload: it holds nothing to resume.
+          resume = resume || accepted;
           attempt++;
           continue;
         }

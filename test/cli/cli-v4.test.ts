@@ -5,7 +5,9 @@
  * speak 4, resume within one run and on a later run, the name kept with the v4 key (v4.name).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +130,52 @@ describe('CLI protocol 4', () => {
       expect(forced.stderr).toContain('version 3 only');
     } finally {
       await front.close();
+    }
+  });
+
+  it('a server at its connection cap (Busy, 9) is waited out: the CLI tries again and sends the file', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'busy-'));
+    const bytes = await makeFile(dir, 'wait.bin', 2 * MIB + 3);
+    const full = await spawnPart('server', [
+      '--port',
+      '0',
+      '--data',
+      path.join(tmp, 'data-busy'),
+      '--max-connections',
+      '1',
+    ]);
+    // A peer that sent one byte and no more holds the one connection the server takes (a
+    // byte, so the server stops waiting for a PROXY header and counts it at once).
+    const hold = net.connect(full.port, '127.0.0.1');
+    await once(hold, 'connect');
+    hold.write(Buffer.from([1]));
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const args = ['--server', `127.0.0.1:${full.port}`, '--name', 'bea', 'wait.bin'];
+      // Busy for longer than the CLI waits (4 tries over about 6 s): it gives up, saying why.
+      const gaveUp = await runCli(args, dir);
+      expect(gaveUp.code).toBe(1);
+      expect(gaveUp.stderr.match(/refused for now/g)).toHaveLength(3);
+      expect(gaveUp.stderr).toContain('Error: The server is busy; try again in a moment.');
+      const refusedBefore = full.lines.filter((l) => l.event === 'connection-refused').length;
+      const run = runCli(args, dir);
+      // Released once the server has refused the CLI at least once.
+      const deadline = Date.now() + 30_000;
+      const refusals = () => full.lines.filter((l) => l.event === 'connection-refused').length;
+      while (refusals() === refusedBefore && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(refusals()).toBeGreaterThan(refusedBefore);
+      hold.destroy();
+      const done = await run;
+      expect(done.code, done.stderr).toBe(0);
+      expect(done.stderr).toContain('The server is busy; try again in a moment.');
+      expect(done.stderr).toContain(`The server at 127.0.0.1:${full.port} refused for now`);
+      // Nothing was taken before the refusal: a fresh start, not a resume of an unknown upload.
+      expect(done.stderr).not.toContain('from the beginning');
+      expect(done.stdout).toContain(`SHA-256 ${sha(bytes)}  verified`);
+    } finally {
+      hold.destroy();
+      await full.stop();
     }
   });
 
