@@ -183,12 +183,21 @@ export function startPart(part: Part, args: string[], opts: StartOptions = {}): 
 
 /** Runs `<part>/main.ts` to completion (a command such as `files` or `--help`); returns its stdout. */
 export function runPart(part: Part, args: string[], opts: { cwd?: string } = {}): string {
-  return execFileSync(process.execPath, ['--import', TSX_LOADER, join(ROOT, part, 'main.ts'), ...args], {
-    cwd: opts.cwd ?? ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
+  return execFileSync(process.execPath, commandArgs(part, args), commandOptions(opts));
 }
+
+/** node's arguments for running `<part>/main.ts` to completion. */
+const commandArgs = (part: Part, args: string[]) => [
+  '--import',
+  TSX_LOADER,
+  join(ROOT, part, 'main.ts'),
+  ...args,
+];
+const commandOptions = (opts: { cwd?: string }) => ({
+  cwd: opts.cwd ?? ROOT,
+  encoding: 'utf8' as const,
+  env: { ...process.env, NODE_OPTIONS: '' },
+});
 
 /**
  * runPart without blocking this process: the e2e suite's flip proxy and its watchers live in
@@ -197,15 +206,10 @@ export function runPart(part: Part, args: string[], opts: { cwd?: string } = {})
  */
 export function runPartAsync(part: Part, args: string[], opts: { cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', TSX_LOADER, join(ROOT, part, 'main.ts'), ...args],
-      { cwd: opts.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
-      (err, stdout, stderr) => {
-        if (err) reject(Object.assign(err, { stdout, stderr, message: `${err.message}\n${stderr}` }));
-        else resolve(stdout);
-      },
-    );
+    execFile(process.execPath, commandArgs(part, args), commandOptions(opts), (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stdout, stderr, message: `${err.message}\n${stderr}` }));
+      else resolve(stdout);
+    });
   });
 }
 
