@@ -95,6 +95,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
   const viaBridge = plan.server.kind === 'ws';
   const expected =
     invite?.fingerprint !== undefined ? { fingerprint: invite.fingerprint, from: invite.source } : undefined;
+  const refusedForNow = (e: Error) => `The server at ${where} refused for now (${e.message})`;
   const connect = async (): Promise<V4ClientSession> => {
     const transport = await openTransport(plan.server, viaBridge ? { invite: invite?.token } : {});
     let s: V4ClientSession;
@@ -144,7 +145,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         break;
       } catch (e) {
         if (!isPassing(e) || attempt + 1 >= V4_TRIES) throw e;
-        say(`The server at ${where} refused for now (${(e as Error).message}); trying again...`);
+        say(`${refusedForNow(e as Error)}; trying again...`);
         await sleep(BACKOFF_MS[attempt + 1] ?? 4000);
       }
     }
@@ -226,7 +227,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         if ((RETRYABLE.has(e.code) || passing) && attempt + 1 < V4_TRIES) {
           say(
             passing
-              ? `The server at ${where} refused for now (${e.message}); trying again to send ${file.name}...`
+              ? `${refusedForNow(e)}; trying again to send ${file.name}...`
               : `The connection to ${where} was lost (${e.message}); reconnecting to resume ${file.name}...`,
           );
           await session?.close();

@@ -3,7 +3,7 @@
  * config runs one worker) and helpers every test uses.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test as base, expect, type Locator, type Page, type TestInfo } from '@playwright/test';
 
@@ -67,7 +67,6 @@ export const test = base.extend<
 
 /** Lines of a log file, the last `n`. */
 function tail(path: string, n: number): string[] {
-  if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-n);
 }
 
@@ -86,7 +85,7 @@ async function failureReport(pages: Page[], browserLines: string[]): Promise<str
   if (browserLines.length) out.push('browser (last 20):', ...browserLines.slice(-20));
   for (const system of runningSystems) {
     for (const file of readdirSync(system.logDir).sort()) {
-      const lines = tail(join(system.logDir, file), 15);
+      const lines = tail(join(system.logDir, file), 15).filter(Boolean);
       if (lines.length) out.push(`${file} (last ${lines.length}):`, ...lines.map((l) => l.slice(0, 400)));
     }
   }
