@@ -8,7 +8,8 @@
  * Plain JavaScript, type-checked (`// @ts-check`, JSDoc types) and linted like the rest: a
  * worker thread runs it with no TypeScript loader. It knows nothing of the protocol: the main
  * thread gives each record's key, nonce and sealed bytes, in order, and gets back the
- * plaintext in the same buffer. Messages are answered in the order they came.
+ * plaintext (the decipher's own buffer) and the sealed buffer, both transferred, not copied.
+ * Messages are answered in the order they came.
  */
 import { createDecipheriv, createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
@@ -26,10 +27,10 @@ const TAG = 16;
  */
 
 /**
- * The answer to `open`: the plaintext is the first `length` bytes of `buffer` (the sealed
- * record's own, given back); ok false when the tag did not verify or the stream is unknown.
- * The answer to `digest`: the SHA-256 (null when the stream kept none).
- * @typedef {{ ok: true; buffer: ArrayBuffer; length: number }
+ * The answer to `open`: `plain` the plaintext, `buffer` the sealed record's own (given back,
+ * for reuse); ok false when the tag did not verify or the stream is unknown. The answer to
+ * `digest`: the SHA-256 (null when the stream kept none).
+ * @typedef {{ ok: true; buffer: ArrayBuffer; plain: ArrayBuffer }
  *   | { ok: false; buffer: ArrayBuffer; reason: string }
  *   | { digest: Uint8Array | null }} RecordReply
  */
@@ -39,11 +40,12 @@ const streams = new Map();
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
 /**
- * The plaintext over the sealed bytes, in place; the reason when it does not verify.
+ * The plaintext of the sealed bytes in an ArrayBuffer of its own (the decipher's output, sent
+ * as it is rather than copied back into the sealed buffer); the reason when it does not verify.
  * @param {{ key: Uint8Array; hash: import('node:crypto').Hash | null }} s
  * @param {Uint8Array} nonce
  * @param {Uint8Array} sealed
- * @returns {number | string}
+ * @returns {ArrayBuffer | string}
  */
 function open(s, nonce, sealed) {
   if (sealed.length < TAG) return 'A record is at least its tag.';
@@ -56,8 +58,9 @@ function open(s, nonce, sealed) {
     return 'The tag did not verify.';
   }
   s.hash?.update(plain);
-  sealed.set(plain);
-  return plain.length;
+  // node:crypto gives each output a buffer of its own; copied only if it ever does not.
+  const own = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+  return /** @type {ArrayBuffer} */ (own ? plain.buffer : new Uint8Array(plain).buffer);
 }
 
 port.on('message', (/** @type {RecordRequest} */ m) => {
@@ -70,13 +73,17 @@ port.on('message', (/** @type {RecordRequest} */ m) => {
       const sealed = m.sealed;
       const result = s ? open(s, m.nonce, sealed) : 'The stream is not open.';
       // A record that did not verify ends its stream: nothing later of it is hashed.
-      if (typeof result === 'string') streams.delete(m.id);
+      const buffer = /** @type {ArrayBuffer} */ (sealed.buffer);
+      if (typeof result === 'string') {
+        streams.delete(m.id);
+        /** @type {RecordReply} */
+        const refused = { ok: false, buffer, reason: result };
+        port.postMessage(refused, [buffer]);
+        return;
+      }
       /** @type {RecordReply} */
-      const reply =
-        typeof result === 'number'
-          ? { ok: true, buffer: /** @type {ArrayBuffer} */ (sealed.buffer), length: result }
-          : { ok: false, buffer: /** @type {ArrayBuffer} */ (sealed.buffer), reason: result };
-      port.postMessage(reply, [reply.buffer]);
+      const reply = { ok: true, buffer, plain: result };
+      port.postMessage(reply, [buffer, result]);
       return;
     }
     case 'digest': {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TSX_LOADER } from '../../test/support/processes';
-import { RecordStream } from './record-thread';
+import { RecordStream, startRecordThread } from './record-thread';
 
 function seal(key: Buffer, nonce: Buffer, plain: Buffer): Buffer {
   const c = createCipheriv('aes-256-gcm', key, nonce);
@@ -24,14 +24,18 @@ describe('record thread', () => {
       plains.map((p, i) => {
         const nonce = Buffer.alloc(12, i);
         const sealed = seal(key, nonce, p);
-        return stream.open(nonce, sealed).then((plain) => ({ plain, sealed }));
+        return stream.open(nonce, sealed).then((r) => ({ ...r, sent: sealed }));
       }),
     );
-    opened.forEach(({ plain, sealed }, i) => {
+    opened.forEach(({ plain, sealed, sent }, i) => {
       expect(plain.equals(plains[i]!)).toBe(true);
-      // A buffer of its own went to the thread and came back as `plain`; a small one shares
-      // Node's pool slab, so a copy went and the original is untouched.
-      expect(sealed.byteLength).toBe(i === 0 ? 0 : plains[i]!.length + 16);
+      // The plaintext comes in a buffer of its own, the sealed one comes back whole.
+      expect(plain.byteOffset).toBe(0);
+      expect(plain.buffer.byteLength).toBe(plains[i]!.length);
+      expect(sealed.length).toBe(plains[i]!.length + 16);
+      // A buffer of its own went to the thread (detached here); a small one shares Node's
+      // pool slab, so a copy went and the original is untouched.
+      expect(sent.byteLength).toBe(i === 0 ? 0 : plains[i]!.length + 16);
     });
     const digest = await stream.digest();
     expect(Buffer.from(digest!).equals(createHash('sha256').update(Buffer.concat(plains)).digest())).toBe(
@@ -50,13 +54,26 @@ describe('record thread', () => {
     expect(await stream.digest()).toBeNull();
   });
 
+  it('starts one thread ahead of the first stream, and the streams use it', async () => {
+    const id = startRecordThread();
+    expect(startRecordThread()).toBe(id);
+    const key = randomBytes(32);
+    const stream = new RecordStream(key, false);
+    const nonce = Buffer.alloc(12, 7);
+    const { plain } = await stream.open(nonce, seal(key, nonce, Buffer.from('ahead')));
+    expect(plain.toString()).toBe('ahead');
+    expect(startRecordThread()).toBe(id);
+    stream.end();
+  });
+
   it('keeps the process alive only while an answer is awaited', () => {
     const script = `
-      import { RecordStream } from ${JSON.stringify(new URL('./record-thread.ts', import.meta.url).href)};
+      import { RecordStream, startRecordThread } from ${JSON.stringify(new URL('./record-thread.ts', import.meta.url).href)};
       const s = new RecordStream(new Uint8Array(32), true);
       const d = await s.digest();
       console.log(d.length);
       new RecordStream(new Uint8Array(32), false); // idle stream: must not hold the process
+      startRecordThread(); // nor a thread started ahead
     `;
     const r = spawnSync(process.execPath, ['--import', TSX_LOADER, '--input-type=module', '-e', script], {
       encoding: 'utf8',

@@ -1,11 +1,12 @@
 /**
  * The process's record thread (record-thread-worker.mjs): v4 records are opened and hashed
  * there, while the event loop reads sockets and writes files. One thread for every upload of
- * the process, started at the first and never keeping the process alive; the answers come in
+ * the process, started at the first v4 handshake and never keeping the process alive; the answers come in
  * the order of the requests, so one queue of waiters serves every stream.
  *
- * A record's buffer moves to the thread and back without a copy (transferred), and comes
- * back holding the plaintext: the caller gives it to recordBodies once written. If the thread
+ * A record's buffer moves to the thread and back without a copy (transferred), and the
+ * plaintext comes with it in a buffer of its own: the caller can reuse the sealed buffer at
+ * once (record-writer.ts gives it to recordBodies). If the thread
  * dies, every request of its streams fails with RecordThreadFailure (the uploads in progress
  * end with Error 14, storage failed) and the next stream starts a new thread.
  */
@@ -75,6 +76,15 @@ function thread(): ThreadHandle {
   return handle;
 }
 
+/**
+ * Starts the record thread now if it is not running (a v4 handshake calls it): a thread
+ * takes 35-60 ms to start here, which the first upload would otherwise wait for after its
+ * UploadReady. Returns the thread's ID.
+ */
+export function startRecordThread(): number {
+  return thread().worker.threadId;
+}
+
 /** True when `b` is the whole of its ArrayBuffer (so it can be transferred as it is). */
 function ownsBuffer(b: Uint8Array): boolean {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
@@ -93,12 +103,12 @@ export class RecordStream {
   }
 
   /**
-   * The plaintext of `sealed` (ciphertext || tag) under `nonce`, in `sealed`'s own memory
-   * (a new Buffer over it: `sealed` itself is detached once sent, unless it shares its
-   * ArrayBuffer, in which case a copy is sent). Rejects with the reason when it does not
-   * verify, RecordThreadFailure when the thread stopped.
+   * The plaintext of `sealed` (ciphertext || tag) under `nonce`, and `sealed`'s memory given
+   * back (a new Buffer over it, free to reuse: `sealed` itself is detached once sent, unless it
+   * shares its ArrayBuffer, in which case a copy is sent). Rejects with the reason when it
+   * does not verify, RecordThreadFailure when the thread stopped.
    */
-  async open(nonce: Uint8Array, sealed: Uint8Array): Promise<Buffer> {
+  async open(nonce: Uint8Array, sealed: Uint8Array): Promise<{ plain: Buffer; sealed: Buffer }> {
     if (this.#ended) throw new RecordThreadFailure('The record stream has ended.');
     // A copy of its own (not Buffer#slice, a view): a small Buffer shares Node's pool slab.
     const owned = ownsBuffer(sealed) ? sealed : new Uint8Array(sealed);
@@ -107,7 +117,7 @@ export class RecordStream {
     ]);
     if (!('ok' in r)) throw new RecordThreadFailure('The record thread answered out of turn.');
     if (!r.ok) throw new Error(r.reason);
-    return Buffer.from(r.buffer, 0, r.length);
+    return { plain: Buffer.from(r.plain), sealed: Buffer.from(r.buffer) };
   }
 
   /** The SHA-256 of every plaintext opened (null without `hash`); the stream ends. */

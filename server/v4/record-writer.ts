@@ -24,9 +24,9 @@ export const OPENS_IN_FLIGHT = 4;
 
 /**
  * The bodies of full-size Chunk frames, for every connection's frame decoder (its `allocate`).
- * A body goes to the record thread and comes back holding its plaintext; once that is
- * written, the writer gives it back here (adopt). Free ones kept: 16 (4 MiB); more in use are
- * allocated.
+ * A body goes to the record thread and comes back with its plaintext in a buffer of its own;
+ * the writer gives the body back here at once (adopt). Free ones kept: 16 (4 MiB); more in
+ * use are allocated.
  */
 export const recordBodies = new BufferPool(RECORD_SIZE + TAG_SIZE, 16);
 
@@ -79,7 +79,12 @@ export class RecordWriter {
         made(stream);
         return {
           seal: () => Promise.reject(new Error('The server only opens records.')),
-          open: (nonce, sealed) => stream.open(nonce, sealed),
+          open: async (nonce, sealed) => {
+            const opened = await stream.open(nonce, sealed);
+            // The body may carry the next record at once: the plaintext has its own buffer.
+            recordBodies.adopt(opened.sealed);
+            return opened.plain;
+          },
         };
       },
     });
@@ -172,10 +177,7 @@ export class RecordWriter {
         await this.#upload.appendRecords(batch);
       } catch (e) {
         this.#failure = new StorageFailure((e as Error).message, { cause: e });
-        return;
       }
-      // Written: the bodies (plaintext now) may carry the next records.
-      for (const b of batch) recordBodies.adopt(b);
     });
     this.#chain = done;
     this.#inFlight.push(done);

@@ -28,6 +28,7 @@ import type { LogSampler } from '../../platform/log-sampler';
 import { type Peer, peerText } from '../admission';
 import type { FileStore } from '../file-store';
 import type { PartialUploads } from './partial-uploads';
+import { startRecordThread } from './record-thread';
 import { recordBodies } from './record-writer';
 import type { ServerIdentity } from './server-key';
 import { admitV4Client, isRefusal, roomFor, type V4AccessContext } from './v4-access';
@@ -165,9 +166,13 @@ export class V4Connection {
     if (this.#closed) return;
     if (!this.#session) {
       // Before the handshake's crypto, which a stranger can ask for as fast as it connects.
-      if (frame.type === FrameType.ClientHello && !this.#ctx.limits.takeHandshake(this.#peer.source)) {
-        this.#fatal(V4ErrorCode.RateLimited, V4_ERROR_SENTENCES[V4ErrorCode.RateLimited], false);
-        return;
+      if (frame.type === FrameType.ClientHello) {
+        if (!this.#ctx.limits.takeHandshake(this.#peer.source)) {
+          this.#fatal(V4ErrorCode.RateLimited, V4_ERROR_SENTENCES[V4ErrorCode.RateLimited], false);
+          return;
+        }
+        // One thread per process, kept: it starts while the handshake goes on.
+        startRecordThread();
       }
       const step = await this.#handshake.onFrame(frame);
       if (step.send) this.#write(step.send);
