@@ -34,6 +34,8 @@ export type ServerErrorCode =
   | 'SERVER_ERR_REFUSED'
   /** The data folder or database is unusable. */
   | 'SERVER_ERR_STORAGE'
+  /** Another running server holds the data folder (data-lock.ts). */
+  | 'SERVER_ERR_DATA_IN_USE'
   /** A bug: something that should not happen did. */
   | 'SERVER_ERR_INTERNAL';
 

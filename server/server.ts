@@ -14,6 +14,7 @@ import { Admission, peerText } from './admission';
 import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_DISK_RESERVE_FRACTION, type ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
+import { type DataFolderLock, LOCK_FILE, lockDataFolder } from './data-lock';
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
@@ -68,6 +69,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
   let sweeper: NodeJS.Timeout | null = null;
   let partialSweeper: NodeJS.Timeout | null = null;
   let closing: Promise<void> | null = null;
+  let lock: DataFolderLock | null = null;
 
   function onConnection(socket: Socket): void {
     if (closing || !shared) {
@@ -112,6 +114,75 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     });
   }
 
+  /** listen() past the lock: the storage, database and keys, then the socket. */
+  async function start(): Promise<AddressInfo> {
+    // --direct-writes: v3 temp files and v4 records alike.
+    const direct = config.directWrites !== false;
+    const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct });
+    const removed = await storage.init();
+    if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
+    const keys = await loadInviteKeys(config.dataDir);
+    const db =
+      opts.database?.() ??
+      new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
+    const invites = new InviteGate(db, keys.publicKey, config.access);
+    const identity = await loadServerIdentity(config.dataDir);
+    const partials = new PartialUploads(
+      config.dataDir,
+      config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
+      config.maxPartialUploads,
+      { direct },
+    );
+    await partials.init();
+    const quota = new UploadQuota(db, invites, {
+      dataDir: config.dataDir,
+      limits: config,
+      defaultReserve: { bytes: DEFAULT_DISK_RESERVE_BYTES, fraction: DEFAULT_DISK_RESERVE_FRACTION },
+      // Unfinished v4 uploads' bytes count against their client's and invite's quotas.
+      kept: partials,
+    });
+    shared = { db, files: new FileStore(db, storage), invites, quota };
+    v4 = { identity, partials };
+    partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
+    partialSweeper.unref();
+    const srv = createServer({ pauseOnConnect: false }, onConnection);
+    server = srv;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(config.port, config.host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    }).catch(async (e) => {
+      await db.close();
+      throw e;
+    });
+    srv.on('error', (e) => log.error({ event: 'server-error', message: e.message }));
+    const interval = Math.max(50, Math.min(SWEEP_INTERVAL_MS, config.idleTimeoutMs / 4));
+    sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of connections) c.checkTimeout(now);
+    }, interval);
+    sweeper.unref();
+    const addr = srv.address() as AddressInfo;
+    if (config.access === 'open' && !isLoopbackHost(config.host)) {
+      log.warn({
+        event: 'access-open',
+        host: config.host,
+        advice: 'anyone who reaches the bridge may register and send; use --access invite',
+      });
+    }
+    log.info({
+      event: 'listening',
+      host: addr.address,
+      port: addr.port,
+      data: config.dataDir,
+      access: config.access,
+      fingerprint: identity.fingerprint,
+    });
+    return addr;
+  }
+
   return {
     get connections() {
       return connections.size;
@@ -132,71 +203,16 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
           advice: 'chmod 700 it: it holds session keys and received files',
         });
       }
-      // --direct-writes: v3 temp files and v4 records alike.
-      const direct = config.directWrites !== false;
-      const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct });
-      const removed = await storage.init();
-      if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
-      const keys = await loadInviteKeys(config.dataDir);
-      const db =
-        opts.database?.() ??
-        new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
-      const invites = new InviteGate(db, keys.publicKey, config.access);
-      const identity = await loadServerIdentity(config.dataDir);
-      const partials = new PartialUploads(
-        config.dataDir,
-        config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
-        config.maxPartialUploads,
-        { direct },
-      );
-      await partials.init();
-      const quota = new UploadQuota(db, invites, {
-        dataDir: config.dataDir,
-        limits: config,
-        defaultReserve: { bytes: DEFAULT_DISK_RESERVE_BYTES, fraction: DEFAULT_DISK_RESERVE_FRACTION },
-        // Unfinished v4 uploads' bytes count against their client's and invite's quotas.
-        kept: partials,
-      });
-      shared = { db, files: new FileStore(db, storage), invites, quota };
-      v4 = { identity, partials };
-      partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
-      partialSweeper.unref();
-      const srv = createServer({ pauseOnConnect: false }, onConnection);
-      server = srv;
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(config.port, config.host, () => {
-          srv.off('error', reject);
-          resolve();
-        });
-      }).catch(async (e) => {
-        await db.close();
+      // Before anything in the folder is cleared: another server may be using it.
+      lock = await lockDataFolder(config.dataDir);
+      if (lock.tookOverFrom !== null)
+        log.info({ event: 'data-lock-taken-over', pid: lock.tookOverFrom, file: LOCK_FILE });
+      try {
+        return await start();
+      } catch (e) {
+        await lock.release();
         throw e;
-      });
-      srv.on('error', (e) => log.error({ event: 'server-error', message: e.message }));
-      const interval = Math.max(50, Math.min(SWEEP_INTERVAL_MS, config.idleTimeoutMs / 4));
-      sweeper = setInterval(() => {
-        const now = Date.now();
-        for (const c of connections) c.checkTimeout(now);
-      }, interval);
-      sweeper.unref();
-      const addr = srv.address() as AddressInfo;
-      if (config.access === 'open' && !isLoopbackHost(config.host)) {
-        log.warn({
-          event: 'access-open',
-          host: config.host,
-          advice: 'anyone who reaches the bridge may register and send; use --access invite',
-        });
       }
-      log.info({
-        event: 'listening',
-        host: addr.address,
-        port: addr.port,
-        data: config.dataDir,
-        access: config.access,
-        fingerprint: identity.fingerprint,
-      });
-      return addr;
     },
 
     close() {
@@ -208,6 +224,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
         connections.clear();
         await closed;
         await shared?.db.close();
+        await lock?.release();
         sampler.flush();
         log.info({ event: 'stopped' });
       })();

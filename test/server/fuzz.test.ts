@@ -19,6 +19,7 @@ import {
   RequestCode,
   ResponseCode,
 } from '../../lib/protocol';
+import { LOCK_FILE } from '../../server/data-lock';
 import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
   type Identity,
@@ -244,7 +245,8 @@ describe('fuzzing the server process', () => {
           rel.startsWith(`files${sep}`) ||
             /^(defensive\.db|invite\.(key|pub)$)/.test(rel) ||
             rel.startsWith(`tmp${sep}`) ||
-            SERVER_KEY_FILES.includes(rel),
+            SERVER_KEY_FILES.includes(rel) ||
+            rel === LOCK_FILE,
           rel,
         ).toBe(true);
         if (rel.startsWith(`files${sep}`)) expect(rel.split(sep)).toHaveLength(3);

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
+import { LOCK_FILE } from '../../server/data-lock';
 import { listReceivedFiles } from '../../server/files-command';
 import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
@@ -194,7 +195,8 @@ describe('hostile file names', () => {
       expect(
         rel.startsWith(`files${sep}`) ||
           /^(defensive\.db|invite\.(key|pub)$)/.test(rel) ||
-          SERVER_KEY_FILES.includes(rel),
+          SERVER_KEY_FILES.includes(rel) ||
+          rel === LOCK_FILE,
         rel,
       ).toBe(true);
     }
