@@ -24,8 +24,9 @@ import {
   writeIdentity,
 } from './identity-store';
 import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
+import { optionsNpmTook } from './invocation-folder';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
-import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 import { senderName } from './sender-name';
 import { readV4Name } from './v4-store';
@@ -46,6 +47,8 @@ export interface CliIo {
   cwd: string;
   /** Aborted on Ctrl-C. */
   signal?: AbortSignal;
+  /** The process's environment: whether npm took some of the options (invocation-folder.ts). */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface Plan {
@@ -63,15 +66,33 @@ interface Plan {
   padLastPacket?: boolean;
 }
 
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const say = (text: string) => io.stderr.write(`${text}\n`);
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
+  const say = (text: string) => given.stderr.write(`${text}\n`);
+  // Whether any file's line was written: --json gives every file one, even when none was tried.
+  let written = false;
+  const io: CliIo = {
+    ...given,
+    stdout: {
+      write: (text: string) => {
+        written = true;
+        return given.stdout.write(text);
+      },
+    },
+  };
+  let plan: Plan | null = null;
   try {
     const args = parseArgs(argv);
     if (args.help) {
       io.stdout.write(`${USAGE}\n`);
       return EXIT_OK;
     }
-    const plan = await makePlan(args, io.cwd);
+    const took = optionsNpmTook(io.env ?? {}, args);
+    if (took.length > 0)
+      throw new CliError(
+        'CLI_ERR_USAGE',
+        `npm took ${took.join(', ')} for itself (npm's options come before --): put -- before the client's options, as in npm run client -- --server HOST:PORT --name NAME FILE`,
+      );
+    plan = await makePlan(args, io.cwd);
     if (plan.protocol === '3') return await transfer(plan, io);
     const beforehand =
       plan.protocol === 'auto'
@@ -121,6 +142,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (e instanceof ClientError) {
       say(`Error: ${describeClientError(e)}`);
+      // No file was tried (the server unreachable, say): each still gets its line.
+      if (plan?.json && !written) {
+        const report = fileReporter(true, io.stdout);
+        for (const f of plan.files)
+          report(f, { status: 'not-sent', crc: null, seconds: 0, reason: shortReason(e) });
+      }
       return EXIT_FAILED;
     }
     say(`Unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -240,10 +267,10 @@ async function prepareFiles(filePaths: readonly string[], protocol: 3 | 4): Prom
   for (const e of wrong) if (!(e instanceof CliError)) throw e;
   if (wrong.length > 0) {
     const lines = wrong.map((e) => `  ${(e as CliError).message}`);
-    const of = filePaths.length > 1 ? ` of ${filePaths.length}` : '';
+    const of = filePaths.length > 1 ? ` of ${filePaths.length} files` : ' file';
     throw new CliError(
       'CLI_ERR_FILE',
-      `${wrong.length}${of} file${wrong.length > 1 ? 's' : ''} cannot be sent, so none was sent:\n${lines.join('\n')}`,
+      `${wrong.length}${of} cannot be sent, so none was sent:\n${lines.join('\n')}`,
     );
   }
   const files: LocalFile[] = [];
@@ -376,7 +403,14 @@ interface FileResult {
 function fileReporter(json: boolean, out: CliIo['stdout']): (file: LocalFile, r: FileResult) => void {
   if (json) {
     return (file, r) => {
-      out.write(`${JSON.stringify({ name: file.name, path: file.path, size: file.size, ...r })}\n`);
+      const line = {
+        name: file.name,
+        path: file.path,
+        size: file.size,
+        ...r,
+        seconds: jsonSeconds(r.seconds),
+      };
+      out.write(`${JSON.stringify(line)}\n`);
     };
   }
   return (file, r) => {
@@ -415,6 +449,10 @@ export function describeClientError(e: ClientError): string {
       return `${e.message.replace(/ Choose another name\.$/, '')} Choose another name with --name (and a separate --dir for its identity files).`;
     case 'CLIENT_ERR_SERVER_ERROR':
       return `${e.message}`;
+    case 'CLIENT_ERR_PROTOCOL':
+      return e.details.answeredHttp
+        ? `${e.message} To send through the bridge, give it as --server ws://HOST:PORT/; the file server's own port is 1256 unless it was given another.`
+        : e.message;
     default:
       return e.message;
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, parseServerAddress } from './args';
 import { CliError } from './errors';
+import { optionsNpmTook } from './invocation-folder';
 
 function usageError(f: () => unknown): string {
   try {
@@ -59,5 +60,18 @@ describe('parseServerAddress', () => {
     for (const bad of ['host:', ':80', 'h:0', 'h:65536', '::1:80', 'h:80x', 'http://h:1']) {
       expect(usageError(() => parseServerAddress(bad))).toContain('--server');
     }
+  });
+});
+
+describe('optionsNpmTook', () => {
+  const npm = { npm_lifecycle_event: 'client' };
+  it('names the options npm kept as npm_config_* that the client did not get', () => {
+    const env = { ...npm, npm_config_server: '', npm_config_name: 'carol', npm_config_json: 'true' };
+    expect(optionsNpmTook(env, {})).toEqual(['--server', '--name']);
+    expect(optionsNpmTook(env, { server: 'h:1' })).toEqual(['--name']);
+  });
+  it('says nothing unless npm ran this very script', () => {
+    expect(optionsNpmTook({ npm_config_server: 'x' }, {})).toEqual([]);
+    expect(optionsNpmTook({ npm_lifecycle_event: 'test', npm_config_server: 'x' }, {})).toEqual([]);
   });
 });

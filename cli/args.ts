@@ -55,7 +55,7 @@ export const CLI_OPTIONS = {
 } as const;
 
 export const USAGE = helpText(CLI_OPTIONS, {
-  usage: `Usage: npm run client -- [--server HOST:PORT|ws://...] [--invite LINK] [--name NAME] [--dir FOLDER] [--json] [FILE...]
+  usage: `Usage: npm run client -- [--server HOST:PORT|ws://...] [--invite LINK] [--name NAME] [--dir FOLDER] [--protocol 3|4|auto] [--json] [FILE...]
        npx sft-client [options] [FILE...]
 
 Sends files to the file server, encrypted: with protocol 4 (AES-256-GCM records, the
@@ -64,8 +64,8 @@ server's key pinned, resumable, each file's SHA-256 checked), or with protocol 3
 connection (default: line 3 of transfer.info, relative to --dir); after -- every argument
 is a file.`,
   footer: `With no options it behaves like the reference client: it reads transfer.info, registers
-on the first run (writing me.info and priv.key, or v4.key and v4.name with protocol 4),
-and reconnects on later runs with the name kept there.
+on the first run (writing v4.key and v4.name with protocol 4, the default; me.info and
+priv.key with protocol 3) and reconnects on later runs with the name kept there.
 
 Through a bridge in invite mode, pass --invite LINK once: it is checked before connecting
 (form and expiry), offered in the WebSocket handshake (never in the URL) and kept in
@@ -75,10 +75,15 @@ Relative paths are relative to the folder you typed the command in (also under n
 Every file is checked first: if any is missing or cannot be sent, none is sent.
 
 Progress goes to stderr; one line per file goes to stdout:
-  NAME  SIZE bytes  CRC N  verified[  in S s, R MiB/s] | FAILED after N attempts | FAILED (reason)
-(the time and speed only for transfers of a second or more). With --json, one JSON object
-per file instead: {"name","path","size","status":"verified"|"failed"|"not-sent","crc",
-"seconds","attempts","reason"}; crc is null when none was computed.
+  protocol 4: NAME  SIZE bytes  SHA-256 HEX  verified[  in S s, R MiB/s][  (resumed at record N: ...)]
+  protocol 3: NAME  SIZE bytes  CRC N  verified[  in S s, R MiB/s]
+  either:     ... FAILED after N attempts | FAILED (reason)
+(the time and speed only for transfers of a second or more; after a resume, the speed of
+what this run sent). With --json, one JSON object per file instead: {"name","path","size",
+"status":"verified"|"failed"|"not-sent","crc","seconds","attempts","reason"}, and with
+protocol 4 also "sha256","protocol","resumedFrom","storedAs"; crc is null when none was
+computed. When no file could be tried (the server unreachable), each still gets its
+"not-sent" object; a usage error (exit 2) writes nothing to stdout.
 Exit status: 0 when every file was verified, 1 when a transfer failed, 2 for a usage
 or configuration error (a wrong file argument among them), 130 when interrupted.`,
 });

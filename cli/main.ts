@@ -16,4 +16,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stderr: process.stderr,
   cwd: invocationFolder(process.env, process.cwd()),
   signal: controller.signal,
+  env: process.env,
 });

@@ -27,6 +27,11 @@ export function formatTiming(bytes: number, seconds: number): string {
   return `  in ${seconds.toFixed(1)} s, ${(bytes / MIB / seconds).toFixed(1)} MiB/s`;
 }
 
+/** Seconds as JSON gives them: to the millisecond. */
+export function jsonSeconds(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';
   const s = Math.max(0, Math.round(seconds));

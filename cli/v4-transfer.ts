@@ -11,13 +11,13 @@ import path from 'node:path';
 import { ClientError } from '../lib/client';
 import { type Sha256, V4ClientSession, type V4Source } from '../lib/client/v4-session';
 import { bytesToHex } from '../lib/crypto';
-import { isFatalCode, V4ErrorCode } from '../lib/protocol/v4/constants';
+import { isFatalCode, RECORD_SIZE, V4ErrorCode } from '../lib/protocol/v4/constants';
 import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
 import { nodeRecordAead } from '../platform/node-gcm';
 import type { ServerAddress } from './args';
 import { describeAddress, openTransport } from './connect';
 import { type LocalFile, readReusing } from './file-source';
-import { formatTiming, type ProgressOutput, ProgressReporter } from './progress';
+import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { KeptUploads, KnownServers, keepV4Name, loadOrCreateV4Key, V4_NAME_FILE } from './v4-store';
 
 /** Connection attempts per file after a cut (the first included). */
@@ -202,12 +202,16 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         const sha256 = bytesToHex(r.sha256);
         if (plan.json) {
           io.stdout.write(
-            `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'verified', crc: null, sha256, seconds, protocol: 4, resumedFrom: r.resumedFrom, storedAs: r.storedName })}\n`,
+            `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'verified', crc: null, sha256, seconds: jsonSeconds(seconds), protocol: 4, resumedFrom: r.resumedFrom, storedAs: r.storedName })}\n`,
           );
         } else {
-          const from = r.resumedFrom > 0 ? `  (resumed at record ${r.resumedFrom})` : '';
+          // After a resume the speed is of what this run sent, not of the whole file.
+          const kept = Math.min(r.resumedFrom * RECORD_SIZE, file.size);
+          const from =
+            r.resumedFrom > 0 ? `  (resumed at record ${r.resumedFrom}: the server had ${kept} bytes)` : '';
+          const storedAs = r.storedName !== file.name ? `  stored as ${r.storedName}` : '';
           io.stdout.write(
-            `${file.name}  ${file.size} bytes  SHA-256 ${sha256}  verified${formatTiming(file.size, seconds)}${from}\n`,
+            `${file.name}  ${file.size} bytes  SHA-256 ${sha256}  verified${formatTiming(file.size - kept, seconds)}${from}${storedAs}\n`,
           );
         }
         return true;

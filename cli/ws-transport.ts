@@ -9,6 +9,7 @@ import { ClientError } from '../lib/client/errors';
 import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
 import { clientSubprotocols } from '../lib/invite';
+import { DEFAULT_BRIDGE_PORT } from '../lib/protocol';
 
 export interface WsTransportOptions {
   /** Origin header to send (browsers always send one; the bridge checks it). */
@@ -25,6 +26,17 @@ const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
 const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 /** Stop reading the socket when this many responses wait for receive(). */
 const MAX_QUEUED_MESSAGES = 64;
+
+/** Why a WebSocket did not open, in a sentence (ws gives OpenSSL's and Node's own texts). */
+function openFailure(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ECONNREFUSED') return 'the connection was refused. Is the bridge running on that port?';
+  if (err.code === 'ECONNRESET')
+    return `it closed the connection without answering the WebSocket handshake. Is this the bridge's port (${DEFAULT_BRIDGE_PORT} unless it was given another), not the web page's?`;
+  if (err.code === 'EPROTO' || /wrong version number|SSL routines/i.test(err.message))
+    return 'it does not answer TLS. A bridge without TLS takes ws://, not wss://.';
+  if (err.code === 'ENOTFOUND') return 'no such host name.';
+  return `${err.message}.`;
+}
 
 export class WsTransport implements Transport {
   readonly #ws: WebSocket;
@@ -99,14 +111,7 @@ export class WsTransport implements Transport {
           `it refused the connection (HTTP ${res.statusCode}). Check the URL and the bridge's --origin list.`,
         ),
       );
-      ws.once('error', (err: NodeJS.ErrnoException) =>
-        fail(
-          err.code === 'ECONNREFUSED'
-            ? 'the connection was refused. Is the bridge running on that port?'
-            : `${err.message}.`,
-          err,
-        ),
-      );
+      ws.once('error', (err: NodeJS.ErrnoException) => fail(openFailure(err), err));
       ws.once('open', () => {
         ws.removeAllListeners('unexpected-response');
         ws.removeAllListeners('error');

@@ -196,6 +196,7 @@ export function TransferApp({
             items={t.items}
             refused={t.refused}
             canSend={conn.kind === 'connected'}
+            protocol={t.protocol ?? null}
             serverHost={host}
             now={performance.now()}
             onFiles={actions.addFiles}
@@ -236,12 +237,18 @@ export function TransferApp({
             <span className="whitespace-nowrap">AES-256-GCM</span>
             <span className="whitespace-nowrap">SHA-256 reported by the server</span>
           </>
-        ) : (
+        ) : t.protocol === 3 ? (
           <>
             <span className="whitespace-nowrap">Protocol v3</span>
             <span className="whitespace-nowrap">RSA-1024 key exchange</span>
             <span className="whitespace-nowrap">AES-256-CBC</span>
             <span className="whitespace-nowrap">CRC-checked by the server</span>
+          </>
+        ) : (
+          // Before a connection is made the protocol is not known yet.
+          <>
+            <span className="whitespace-nowrap">Encrypted in this browser before it is sent</span>
+            <span className="whitespace-nowrap">Protocol v4 where the server has it, else v3</span>
           </>
         )}
       </footer>

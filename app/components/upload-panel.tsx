@@ -212,10 +212,19 @@ function OverallBar({ items, now }: { items: UploadItem[]; now: number }) {
   );
 }
 
+/** What the page says about sizes under the button: v3's 4 GiB, v4's resume. */
+function sizeHint(protocol: 3 | 4 | null): string {
+  if (protocol === 3) return ` Files ${FILE_LIMIT_TEXT} each.`;
+  if (protocol === 4) return ' An upload cut by a lost connection carries on where it stopped.';
+  return '';
+}
+
 export function UploadPanel(props: {
   items: UploadItem[];
   refused: RefusedFile[];
   canSend: boolean;
+  /** The connection's protocol (what the hint under the button says about sizes). */
+  protocol: 3 | 4 | null;
   serverHost: string;
   /** performance.now() of this render (time left is shown only once it means something). */
   now: number;
@@ -279,7 +288,7 @@ export function UploadPanel(props: {
         {!compact && (
           <p className="max-w-md text-pretty text-xs text-muted">
             {props.canSend
-              ? `Encrypted here with AES-256, then sent to ${props.serverHost}. Files ${FILE_LIMIT_TEXT} each.`
+              ? `Encrypted here with AES-256, then sent to ${props.serverHost}.${sizeHint(props.protocol)}`
               : 'Files wait here until the connection is ready.'}
           </p>
         )}

@@ -53,6 +53,8 @@ export interface ClientErrorDetails {
   requestCode?: number;
   /** Protocol v4 error code (Alert or Error). */
   wireCode?: number;
+  /** The first answer was HTTP: a web server or the bridge listens there, not the file server. */
+  answeredHttp?: boolean;
 }
 
 /** The one error type thrown by lib/client. */

@@ -20,6 +20,7 @@ import {
 import { FrameDecoder } from '../protocol/v4/frame-decoder';
 import { encodeFrameHeader, type Frame } from '../protocol/v4/frames';
 import { decodeAlert, type Message, type UploadDone } from '../protocol/v4/messages';
+import { V4ProtocolError } from '../protocol/v4/errors';
 import { V4Error } from '../v4/errors';
 import { ClientHandshake } from '../v4/handshake';
 import type { KeyPairWithRaw } from '../v4/keys';
@@ -102,6 +103,17 @@ function refused(code: number, reason: string): ClientError {
   );
 }
 
+const HTTP = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
+/** A handshake answer that is not protocol 4 at all (an HTTP server, another service). */
+function notV4Answer(e: V4ProtocolError, first: Uint8Array | null): ClientError {
+  const http = first !== null && HTTP.every((b, i) => first[i] === b);
+  const message = http
+    ? 'The server answered in HTTP, not protocol 4: a web server or the bridge listens on that port, not the file server.'
+    : `The server's answer is not protocol 4 (${e.message}) Is this the right server and port?`;
+  return new ClientError('CLIENT_ERR_PROTOCOL', message, http ? { answeredHttp: true } : {}, { cause: e });
+}
+
 function fromV4(e: unknown): unknown {
   if (!(e instanceof V4Error)) return e;
   if (e.code === 'V4_ERR_PEER') return refused(e.wireCode, e.message);
@@ -154,6 +166,7 @@ export class V4ClientSession {
       checkServerKey: opts.checkServerKey,
     });
     let first = true;
+    let firstChunk: Uint8Array | null = null;
     try {
       // Two sends: over a WebSocket each is one message, and the bridge wants the preamble alone.
       const first23 = await hs.start();
@@ -175,6 +188,7 @@ export class V4ClientSession {
           }
           if (first && chunk.length > 0) {
             first = false;
+            firstChunk = chunk;
             // A version 3 server's answer (1607): its code says so (a close before any byte has none).
             if (chunk[0] === 3)
               throw new ClientError('CLIENT_ERR_NOT_V4', 'The server speaks protocol version 3 only.', {
@@ -189,6 +203,7 @@ export class V4ClientSession {
       }
     } catch (e) {
       transport.close();
+      if (e instanceof V4ProtocolError) throw notV4Answer(e, firstChunk);
       throw e instanceof ClientError ? e : fromV4(e);
     }
   }

@@ -91,6 +91,29 @@ describe('npm run client, typed in another folder', () => {
     expect((await stat(path.join(here, 'priv.key'))).isFile()).toBe(true);
     await expect(stat(path.join(ROOT, 'me.info'))).rejects.toThrow();
   }, 90_000);
+
+  it('without -- npm takes the options for itself: the client says so, sends nothing and exits 2', async () => {
+    const here = path.join(tmp, 'forgot-dashes');
+    await mkdir(here, { recursive: true });
+    await writeFile(path.join(here, 'a.txt'), 'a');
+    const r = await runIn(here, 'npm', [
+      '--prefix',
+      ROOT,
+      'run',
+      'client',
+      '--server',
+      `127.0.0.1:${server.port}`,
+      '--name',
+      'forgot',
+      'a.txt',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('npm took --server, --name for itself');
+    expect(r.stderr).toContain("put -- before the client's options");
+    // (npm's own banner is on stdout.)
+    expect(r.stdout).not.toContain('verified');
+    expect(clients()).not.toContain('forgot');
+  }, 90_000);
 });
 
 describe('several files', () => {

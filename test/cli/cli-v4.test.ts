@@ -53,6 +53,8 @@ describe('CLI protocol 4', () => {
     const run = await runCli(['--server', `127.0.0.1:${server.port}`, '--name', 'alice', 'résumé.bin'], dir);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`SHA-256 ${sha(bytes)}  verified`);
+    // The name as sent is kept in the database; the file on disk has an ASCII name, said so.
+    expect(run.stdout).toMatch(/ {2}stored as r_sum_\.bin\n$/);
     expect(await storedSha('résumé.bin')).toBe(sha(bytes));
     const known = await readFile(path.join(dir, 'known_servers'), 'utf8');
     expect(known.trim()).toBe(`127.0.0.1:${server.port} ${server.event.fingerprint}`);
@@ -67,6 +69,8 @@ describe('CLI protocol 4', () => {
       sha256: sha(bytes),
       protocol: 4,
     });
+    // Seconds to the millisecond.
+    expect(String(JSON.parse(again.stdout).seconds)).toMatch(/^\d+(\.\d{1,3})?$/);
     expect(again.stderr).not.toContain('Pinned');
   });
 

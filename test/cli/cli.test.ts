@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -397,6 +398,75 @@ describe('failures', () => {
     const run = await runCli(['--server', `127.0.0.1:${port}`, '--name', 'nobody', 'f.txt'], dir);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`Cannot reach the server at 127.0.0.1:${port}: the connection was refused`);
+    // With --json every file still gets its object, with either protocol.
+    await writeFile(path.join(dir, 'g.txt'), 'g');
+    for (const protocol of ['3', 'auto']) {
+      const json = await runCliProcess(
+        [
+          '--protocol',
+          protocol,
+          '--server',
+          `127.0.0.1:${port}`,
+          '--name',
+          'nobody',
+          '--json',
+          'f.txt',
+          'g.txt',
+        ],
+        dir,
+      );
+      expect(json.code).toBe(1);
+      const lines = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines).toMatchObject([
+        { name: 'f.txt', status: 'not-sent', reason: 'unreachable', seconds: 0 },
+        { name: 'g.txt', status: 'not-sent', reason: 'unreachable', seconds: 0 },
+      ]);
+    }
+  });
+
+  it('a port that is not the file server (HTTP, or anything else): a sentence, no stack, exit 1', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'not-server-'));
+    await writeFile(path.join(dir, 'f.txt'), 'f');
+    // What the bridge's or the web app's port answers to a TCP client's first bytes.
+    const http = createServer((_req, res) => res.end('hello'));
+    // An SSH server says its banner first and waits for ours.
+    const other = net.createServer((s) => {
+      s.on('error', () => {});
+      s.write('SSH-2.0-OpenSSH_9.2\r\n');
+    });
+    await Promise.all([
+      new Promise<void>((r) => http.listen(0, '127.0.0.1', r)),
+      new Promise<void>((r) => other.listen(0, '127.0.0.1', r)),
+    ]);
+    const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
+    try {
+      // The default protocol (auto: 4 first); protocol 3 says "not valid protocol v3" already.
+      const viaHttp = await runCliProcess(
+        ['--server', `127.0.0.1:${port(http)}`, '--name', 'n', 'f.txt'],
+        dir,
+      );
+      expect(viaHttp.code).toBe(1);
+      expect(viaHttp.stderr).toContain('The server answered in HTTP, not protocol 4');
+      expect(viaHttp.stderr).toContain('--server ws://HOST:PORT/');
+      const viaOther = await runCliProcess(
+        ['--server', `127.0.0.1:${port(other)}`, '--name', 'n', 'f.txt'],
+        dir,
+      );
+      expect(viaOther.code).toBe(1);
+      expect(viaOther.stderr).toContain("The server's answer is not protocol 4");
+      expect(viaOther.stderr).toContain('Is this the right server and port?');
+      for (const run of [viaHttp, viaOther]) {
+        expect(run.stderr).not.toContain('Unexpected error');
+        expect(run.stderr).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      http.close();
+      other.close();
+      http.closeAllConnections();
+    }
   });
 
   it('a missing or unreadable file is reported before connecting (a usage error: exit 2)', async () => {
