@@ -1,7 +1,8 @@
 /**
- * Runs an owner's command (admin-options.ts) against the data folder: opens defensive.db
- * read-write beside a running server (SQLite WAL and its busy timeout let both write; a
- * revoke is seen by the server's next request, which reads the row again).
+ * Runs an owner's command (admin-options.ts) against the data folder: `files` reads
+ * defensive.db read-only; the others open it read-write beside a running server (SQLite WAL
+ * and its busy timeout let both write; a revoke is seen by the server's next request, which
+ * reads the row again).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { secureDataFolder } from './data-folder';
 import { SqliteDatabase } from './db';
 import { ServerError } from './errors';
 import { FileStore } from './file-store';
+import { formatListing, listReceivedFiles } from './files-command';
 import { createInvite, formatCreated, formatInvites, formatRevoked, revokeInvite } from './invite-command';
 import { qrForTerminal } from './invite-qr';
 import { LocalFileStorage } from './local-storage';
@@ -54,7 +56,7 @@ async function run(a: AdminArgs, dataDir: string, tty: boolean): Promise<string>
         return formatClients(await db.clients(), tty);
       case 'clients remove': {
         const files = new FileStore(db, new LocalFileStorage(dataDir));
-        return formatRemoved(await removeClient(db, files, a.target!, v.files), tty);
+        return formatRemoved(await removeClient(db, files, a.target!, v.files), a.target!, tty);
       }
       default:
         return adminHelp();
@@ -64,12 +66,16 @@ async function run(a: AdminArgs, dataDir: string, tty: boolean): Promise<string>
   }
 }
 
-/** `npm run server -- invite ...|clients ...`: what to print on stdout. Throws ServerError. */
+/** `npm run server -- files|invite ...|clients ...`: what to print on stdout. Throws ServerError. */
 export async function runAdminCommand(
   argv: readonly string[],
   opts: { cwd?: string; tty?: boolean; env?: Readonly<Record<string, string | undefined>> } = {},
 ): Promise<string> {
   const a = parseAdminArgs(argv, opts.env);
   if (a.command === 'help') return `${adminHelp()}\n`;
-  return run(a, resolve(opts.cwd ?? process.cwd(), a.values.data), wantsTable(a.values.json, opts.tty));
+  const dataDir = resolve(opts.cwd ?? process.cwd(), a.values.data);
+  const tty = wantsTable(a.values.json, opts.tty);
+  // Read-only: listing files never creates or migrates a database.
+  if (a.command === 'files') return formatListing(listReceivedFiles(dataDir), tty);
+  return run(a, dataDir, tty);
 }

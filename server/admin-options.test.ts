@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseAdminArgs } from './admin-options';
-import { formatClients } from './clients-command';
+import { formatClients, formatRemoved, identitiesNamed, keyKind, v4ChosenName } from './clients-command';
 import { formatInvites, inviteStatus } from './invite-command';
+import { storedV4Name } from './v4/v4-clients';
 
 describe("the owner's commands", () => {
   it('invite create: defaults (7 days, 1 client, no byte or file limit) and which were given', () => {
@@ -40,6 +41,16 @@ describe("the owner's commands", () => {
     expect(code(['invite', 'create', '--label', 'x'.repeat(101)])).toBe('SERVER_ERR_BAD_ARGUMENT');
     expect(code(['invite', 'create', '--max-clients', '0'])).toBe('SERVER_ERR_BAD_ARGUMENT');
     expect(parseAdminArgs(['invite'], {}).command).toBe('help');
+    expect(code(['files', 'extra'])).toBe('SERVER_ERR_BAD_ARGUMENT');
+    expect(code(['files', '--files'])).toBe('SERVER_ERR_BAD_ARGUMENT');
+  });
+
+  it('files takes --data and --json like the others', () => {
+    const a = parseAdminArgs(['files', '--json', '--data', 'd'], {});
+    expect(a).toMatchObject({ command: 'files', values: { json: true, data: 'd' } });
+    expect(a.target).toBeUndefined();
+    expect(parseAdminArgs(['files'], { SFT_DATA: 'e' }).values).toMatchObject({ json: false, data: 'e' });
+    expect(parseAdminArgs(['files', '--help'], {}).command).toBe('help');
   });
 
   const row = {
@@ -71,27 +82,102 @@ describe("the owner's commands", () => {
     expect(inviteStatus({ ...row, RevokedAt: '2026-01-01T01:00:00.000Z' }, now)).toBe('revoked');
   });
 
-  it('clients list', () => {
-    const c = {
-      ID: new Uint8Array(16).fill(0xab),
-      Name: 'ann',
-      LastSeen: null,
-      InviteID: row.ID,
-      HasKey: true,
-      files: 2,
-      bytes: 2048,
-    };
-    expect(formatClients([c], true).split('\n')[1]).toMatch(
-      /^ann\s+0123456789abcdef\s+yes\s+2\s+2.0 KiB\s+\?$/,
+  const ann = {
+    ID: new Uint8Array(16).fill(0xab),
+    Name: 'ann',
+    LastSeen: null,
+    InviteID: row.ID,
+    HasKey: true,
+    HasV4Key: false,
+    files: 2,
+    bytes: 2048,
+  };
+
+  it('clients list: which key each client has (RSA for v3, v4, or none yet)', async () => {
+    expect(formatClients([ann], true).split('\n')[1]).toMatch(
+      /^ann\s+0123456789abcdef\s+RSA\s+2\s+2.0 KiB\s+\?$/,
     );
-    expect(JSON.parse(formatClients([c], false))).toEqual({
+    expect(JSON.parse(formatClients([ann], false))).toEqual({
       name: 'ann',
       clientId: 'ab'.repeat(16),
       invite: row.ID,
       registered: true,
+      key: 'RSA',
       files: 2,
       bytes: 2048,
       lastSeen: null,
     });
+    const v4 = {
+      ...ann,
+      Name: await storedV4Name('ann', new Uint8Array(32).fill(7)),
+      HasKey: false,
+      HasV4Key: true,
+    };
+    const keyless = { ...ann, Name: 'new', HasKey: false, files: 0, bytes: 0 };
+    const [, v4Line, keylessLine] = formatClients([v4, keyless], true).split('\n');
+    expect(v4Line).toMatch(/^ann \[v4 .{8}\]\s+0123456789abcdef\s+v4\s+2\s/);
+    expect(keylessLine).toMatch(/^new\s+0123456789abcdef\s+-\s+0\s/);
+    const json = formatClients([v4, keyless], false)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(json.map((c) => [c.key, c.registered])).toEqual([
+      ['v4', true],
+      [null, false],
+    ]);
+  });
+
+  it("a v4 stored name gives back the chosen name (storedV4Name's form); other names none", async () => {
+    for (const name of ['alice', 'a b [v4 x]', ' ']) {
+      for (const fill of [0, 1, 0xfb, 0xff]) {
+        const stored = await storedV4Name(name, new Uint8Array(32).fill(fill));
+        expect(v4ChosenName(stored)).toBe(name);
+      }
+    }
+    expect(v4ChosenName('alice')).toBeUndefined();
+    expect(v4ChosenName('alice [v4 short]')).toBeUndefined();
+    expect(keyKind({ HasKey: true, HasV4Key: false })).toBe('RSA');
+    expect(keyKind({ HasKey: false, HasV4Key: true })).toBe('v4');
+    expect(keyKind({ HasKey: false, HasV4Key: false })).toBeNull();
+  });
+
+  it('clients remove NAME means the client NAME and every v4 key registered as NAME; a whole v4 name that one', async () => {
+    const named = async (name: string, fill: number) => ({
+      ...ann,
+      ID: new Uint8Array(16).fill(fill),
+      Name: await storedV4Name(name, new Uint8Array(32).fill(fill)),
+      HasKey: false,
+      HasV4Key: true,
+    });
+    const a1 = await named('ann', 1);
+    const a2 = await named('ann', 2);
+    const list = [ann, a1, a2, await named('anna', 3), await named('bob', 4), { ...ann, Name: 'ann2' }];
+    expect(identitiesNamed(list, 'ann')).toEqual([ann, a1, a2]);
+    expect(identitiesNamed(list, a2.Name)).toEqual([a2]);
+    expect(identitiesNamed(list, 'nobody')).toEqual([]);
+    // Only rows with a v4 key count as keys of a name: a v3 client that chose such a name is its own.
+    expect(identitiesNamed([{ ...a1, HasKey: true, HasV4Key: false }], 'ann')).toEqual([]);
+    expect(identitiesNamed([{ ...a1, HasV4Key: false }], 'ann')).toEqual([]);
+  });
+
+  it('clients remove prints one JSON line per identity, and on a terminal how many of which kind', () => {
+    const r = { name: 'ann', clientId: 'ab'.repeat(16), key: 'RSA' as const, files: 1, bytes: 1024 };
+    const removed = [
+      { ...r, filesDeleted: false },
+      { ...r, name: 'ann [v4 abcdefgh]', key: 'v4' as const, files: 2, filesDeleted: false },
+    ];
+    expect(
+      formatRemoved(removed, 'ann', false)
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual(removed);
+    const text = formatRemoved(removed, 'ann', true);
+    expect(text.split('\n')[0]).toBe('Removed "ann": 1 v3 client and 1 v4 key.');
+    expect(text).toMatch(/^ann \[v4 abcdefgh\]\s+v4\s+2\s+1.0 KiB$/m);
+    expect(text).toMatch(/Their 3 files \(2.0 KiB\) stay/);
+    expect(formatRemoved([{ ...r, key: null, files: 0, bytes: 0, filesDeleted: true }], 'ann', true)).toMatch(
+      /^Removed "ann": 1 v3 client\.\n[\s\S]*It had no files\.\n$/,
+    );
   });
 });

@@ -1,9 +1,10 @@
 /**
- * The owner's commands on the server's machine (issue 15), beside `files`:
+ * The owner's commands on the server's machine (issue 15):
+ *   files
  *   invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]
  *   invite list | invite revoke ID | clients list | clients remove NAME [--files]
- * Their options table, in the form of every other (platform/options.ts). They open the
- * database themselves, so they work whether the server runs or not.
+ * Their options table, in the form of every other (platform/options.ts); each takes --data
+ * and --json. They open the database themselves, so they work whether the server runs or not.
  */
 import { INVITE_ID_PATTERN, MAX_LABEL_LENGTH } from '../lib/invite';
 import { flag, helpText as formatHelp, parseOptions, value } from '../platform/options';
@@ -53,13 +54,14 @@ export const ADMIN_OPTIONS = {
     default: DEFAULT_INVITE_MAX_CLIENTS,
     help: `invite create: clients (browsers, CLI identities) that may register with it (default ${DEFAULT_INVITE_MAX_CLIENTS})`,
   }),
-  files: flag({ help: 'clients remove: delete its stored files too (default: they stay)' }),
+  files: flag({ help: 'clients remove: delete their stored files too (default: they stay)' }),
 } as const;
 
 type AdminOption = keyof typeof ADMIN_OPTIONS;
 
 /** Each command, and the options it takes besides --data and --json. */
 const COMMANDS = {
+  files: [],
   'invite create': ['public-url', 'label', 'expires', 'max-bytes', 'max-files', 'max-clients'],
   'invite list': [],
   'invite revoke': [],
@@ -79,7 +81,10 @@ export interface AdminArgs {
 }
 
 /** The first word of argv that makes it an owner's command. */
-export const ADMIN_WORDS = ['invite', 'clients'] as const;
+export const ADMIN_WORDS = ['files', 'invite', 'clients'] as const;
+
+/** Commands of one word (no verb after it). */
+const SINGLE_WORDS: readonly string[] = ['files'];
 
 function bad(message: string): ServerError {
   return new ServerError('SERVER_ERR_BAD_ARGUMENT', message);
@@ -88,27 +93,40 @@ function bad(message: string): ServerError {
 export function adminHelp(): string {
   return formatHelp(ADMIN_OPTIONS, {
     usage: [
-      'Usage: npm run server -- invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]',
+      'Usage: npm run server -- files',
+      '       npm run server -- invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]',
       '       npm run server -- invite list | invite revoke ID',
       '       npm run server -- clients list | clients remove NAME [--files]',
       'Each takes --data DIR (default ./data) and --json; they work whether the server runs or not.',
     ].join('\n'),
-    footer: 'A revoked or expired invite stops new uploads of its clients at once; stored files stay.',
+    footer: [
+      'A revoked or expired invite stops new uploads of its clients at once; stored files stay.',
+      'clients remove NAME removes the v3 client NAME and every v4 key registered as NAME (listed as',
+      '"NAME [v4 ...]"); a whole listed name removes that one only. Their files stay unless --files.',
+      'Removing is not a ban: the sender can register again, under a new client ID, where no invite',
+      'is needed (--access open; a direct connection from --tcp-allow in either mode) and with its',
+      'invite while that is valid (revoke it too).',
+    ].join('\n'),
   });
 }
 
-/** Parses `invite ...` / `clients ...` (argv without node and script). Throws SERVER_ERR_BAD_ARGUMENT. */
+/** Parses `files ...` / `invite ...` / `clients ...` (argv without node and script). Throws SERVER_ERR_BAD_ARGUMENT. */
 export function parseAdminArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): AdminArgs {
   const parsed = parseOptions(ADMIN_OPTIONS, argv, { env, positionals: true, fail: bad });
-  const [word, verb, target, ...extra] = parsed.positionals;
+  const [word = '', ...rest] = parsed.positionals;
+  // A one-word command (files) has no verb: what follows it is unexpected.
+  const single = SINGLE_WORDS.includes(word);
+  const verb = single ? undefined : rest.shift();
+  const [target, ...extra] = rest;
   const defaulted = new Set(
     (Object.keys(ADMIN_OPTIONS) as AdminOption[]).filter((k) => parsed.source[k] === undefined),
   );
-  if (parsed.help || verb === undefined) return { command: 'help', values: parsed.values, defaulted };
-  const command = `${word} ${verb}`;
+  if (parsed.help || (!single && verb === undefined))
+    return { command: 'help', values: parsed.values, defaulted };
+  const command = single ? word : `${word} ${verb}`;
   if (!(command in COMMANDS)) throw bad(`Unknown command "${command}". Run with --help to see the commands.`);
   const c = command as AdminCommand;
   const needsTarget = c === 'invite revoke' || c === 'clients remove';

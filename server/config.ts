@@ -361,11 +361,15 @@ export function helpText(): string {
   return formatHelp(SERVER_OPTIONS, {
     usage: [
       'Usage: npm run server -- [options]          start the file server',
-      '       npm run server -- files [--data DIR]  list received files',
+      '       npm run server -- files [--data DIR] [--json]  list received files',
       '       npm run server -- invite create|list|revoke ID, clients list|remove NAME  (invite --help)',
       '       npm run server -- info [--data DIR]   print the server key fingerprint (protocol v4)',
     ].join('\n'),
-    footer: 'Once ready it logs one JSON line with "event":"listening" and the host and port it took.',
+    footer: [
+      'Once ready it logs a "listening" line with the host and port it took: a readable line on a',
+      'terminal, else one JSON line ("event":"listening"); SFT_LOG_FORMAT=json or =pretty picks either.',
+      "The owner's commands (files, invite, clients) take --json: one JSON object per line, as when piped.",
+    ].join('\n'),
   });
 }
 

@@ -89,6 +89,8 @@ export interface ClientListing extends Usage {
   InviteID: string | null;
   /** A public key is on file (the client finished its registration). */
   HasKey: boolean;
+  /** A protocol v4 key (Ed25519) is on file: the row is a v4 identity. */
+  HasV4Key: boolean;
 }
 
 /** Bind a new client to this invite, only while fewer than `maxClients` are bound to it. */

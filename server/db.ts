@@ -135,8 +135,12 @@ function prepareInviteReads(db: Sqlite.Database) {
       'SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files WHERE ID = ?',
     ),
     totalUsage: db.prepare<[], Usage>('SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files'),
-    listClients: db.prepare<[], Omit<ClientListing, 'HasKey'> & { HasKey: number }>(
+    listClients: db.prepare<
+      [],
+      Omit<ClientListing, 'HasKey' | 'HasV4Key'> & { HasKey: number; HasV4Key: number }
+    >(
       `SELECT c.ID, c.Name, c.LastSeen, c.InviteID, c.PublicKey IS NOT NULL AS HasKey,
+         EXISTS (SELECT 1 FROM v4_keys k WHERE k.ID = c.ID) AS HasV4Key,
          count(f.ID) AS files, coalesce(sum(f.Size), 0) AS bytes
        FROM clients c LEFT JOIN files f ON f.ID = c.ID GROUP BY c.ID ORDER BY c.Name`,
     ),
@@ -368,7 +372,9 @@ export class SqliteDatabase implements Database {
   }
 
   async clients(): Promise<ClientListing[]> {
-    return this.#i.listClients.all().map((c) => ({ ...c, HasKey: c.HasKey === 1 }));
+    return this.#i.listClients
+      .all()
+      .map((c) => ({ ...c, HasKey: c.HasKey === 1, HasV4Key: c.HasV4Key === 1 }));
   }
 
   async removeClient(id: Uint8Array, withFiles: boolean): Promise<FileRow[] | undefined> {

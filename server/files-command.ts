@@ -1,4 +1,7 @@
-/** `npm run server -- files [--data DIR]`: what the server has received. */
+/**
+ * `npm run server -- files [--data DIR] [--json]`: what the server has received. Parsed and
+ * run with the other owner's commands (admin-options.ts, admin-command.ts).
+ */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes } from '../lib/format';
@@ -50,7 +53,8 @@ export function listReceivedFiles(dataDir: string): FileListing[] {
 
 /**
  * A table for people (TTY: sizes in KiB/MiB/GiB, times in this machine's time zone) or one
- * JSON object per line for scripts (sizes in bytes, times in UTC as stored).
+ * JSON object per line for scripts, when piped or with --json (sizes in bytes, times in UTC
+ * as stored).
  */
 export function formatListing(files: readonly FileListing[], tty: boolean): string {
   if (!tty) return jsonLines(files);

@@ -48,7 +48,9 @@ async function main(argv: string[]): Promise<number> {
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(`${signal}: shutting down (partial uploads are dropped)\n`);
+      process.stderr.write(
+        `${signal}: shutting down (unfinished v3 uploads are dropped; v4 ones are kept and resume after a restart)\n`,
+      );
       server.close().then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -39,7 +39,7 @@ const PARTIAL_SWEEP_MS = 3_600_000;
 export interface FileServer {
   /** Opens the database and storage, cleans temp files and starts listening. */
   listen(): Promise<AddressInfo>;
-  /** Stops accepting, ends every connection (dropping partial uploads) and closes the database. */
+  /** Stops accepting, ends every connection (dropping unfinished v3 uploads; v4 ones are kept for a resume) and closes the database. */
   close(): Promise<void>;
   /** The listening address, once listening. */
   address(): AddressInfo | null;

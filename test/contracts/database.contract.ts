@@ -65,6 +65,12 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(await db.insertV4Client(id(3), 'alice [v4 ab]', new Uint8Array(32).fill(6), 't0')).toBe(false);
       expect(await db.reclaimKeylessName(id(1), id(7), 'alice [v4 ab]', 't1')).toBe(false);
       expect(bytes((await db.clientByV4Key(key))?.ID)).toEqual(bytes(id(1)));
+      // The listing says which rows are v4 identities (clients list's KEY column).
+      await db.insertClient(id(8), 'bob', 't0');
+      expect((await db.clients()).map((c) => [c.Name, c.HasKey, c.HasV4Key])).toEqual([
+        ['alice [v4 ab]', false, true],
+        ['bob', false, false],
+      ]);
     });
 
     it('clientCount; clientFolder: set once (the first proposal wins), undefined for an unknown client', async () => {
