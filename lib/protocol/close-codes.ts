@@ -46,7 +46,8 @@ export const CLOSE_REASONS: Readonly<Record<CloseCode, string>> = {
   [CloseCode.GoingAway]: 'The bridge is shutting down; reconnect in a moment.',
   [CloseCode.MessageTooBig]: 'Message too big for this bridge.',
   [CloseCode.TextNotAllowed]: 'Text messages are not allowed; send binary protocol frames.',
-  [CloseCode.MalformedFrame]: 'Malformed frame: each message must be exactly one protocol v3 request.',
+  [CloseCode.MalformedFrame]:
+    'Malformed frame: each message must be whole protocol frames (one v3 request, or up to 16 v4 frames).',
   [CloseCode.FrameTooLarge]: 'Frame too large for this bridge; use smaller packets.',
   [CloseCode.OriginNotAllowed]: 'This page is not allowed to use the bridge (Origin not allowed).',
   [CloseCode.TooManyConnections]: 'Too many connections; close other tabs or try again later.',
