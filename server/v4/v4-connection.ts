@@ -122,6 +122,15 @@ export class V4Connection {
   }
 
   #onError(e: unknown): void {
+    if (e instanceof V4Error && e.code === 'V4_ERR_PEER') {
+      // The client ended the connection with an Alert of its own: nothing to answer (an
+      // Alert back would carry the client's code and words as the server's).
+      if (this.#ctx.sampler.allow(this.#peer.source, 'v4 peer alert'))
+        this.#log.info({ event: 'v4-peer-alert', code: e.wireCode });
+      void this.close('peer alert');
+      this.#socket.end();
+      return;
+    }
     if (e instanceof V4Error) {
       // Before the session exists the client has no key to read an Error with: Alert.
       this.#fatal(e.wireCode, e.message, this.#session !== null && e.code !== 'V4_ERR_RECORD');

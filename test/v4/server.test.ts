@@ -9,9 +9,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TcpTransport } from '../../cli/tcp-transport';
+import { FrameType } from '../../lib/protocol/v4/constants';
+import { encodeFrame, encodePreamble } from '../../lib/protocol/v4/frames';
+import { encodeAlert } from '../../lib/protocol/v4/messages';
 import { fingerprint, type KeyPairWithRaw } from '../../lib/v4/keys';
 import {
   fileRows,
@@ -127,6 +131,23 @@ describe('protocol v4 server', () => {
       code: 'CLIENT_ERR_V4_REFUSED',
       details: { wireCode: 3 },
     });
+  });
+
+  it("a client's Alert ends the connection with no answer, logged as the client's, not a refusal", async () => {
+    const sock = connect(srv.port, '127.0.0.1');
+    const received: Buffer[] = [];
+    sock.on('data', (b: Buffer) => received.push(b));
+    sock.on('error', () => {});
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const reason = 'the client gave up';
+    sock.write(encodePreamble());
+    sock.write(encodeFrame(FrameType.Alert, encodeAlert({ code: 65535, fatal: true, reason })));
+    await closed;
+    expect(Buffer.concat(received).length).toBe(0);
+    const lines = srv.spawned.lines;
+    await expect.poll(() => lines.some((l) => l.event === 'v4-peer-alert' && l.code === 65535)).toBe(true);
+    expect(lines.some((l) => l.event === 'v4-refused' && l.reason === reason)).toBe(false);
   });
 
   it('a flipped byte in the handshake fails it; in a record, the upload is refused and nothing is stored', async () => {
