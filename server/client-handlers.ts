@@ -94,7 +94,7 @@ export async function register(
       (await db.reclaimKeylessName(holder!.ID, id, req.name, now, slot));
     if (!reclaimed) return refused('NAME_TAKEN');
   }
-  return { response: { code: ResponseCode.Registered, clientId: id } };
+  return { response: { code: ResponseCode.Registered, clientId: id }, name: req.name };
 }
 
 /** 1026: stores the public key and answers with a new AES key wrapped in it. */

@@ -220,7 +220,8 @@ export class Connection {
     if (!this.#ctx.sampler.allow(this.#peer.source, `${code} ${result} ${o.error ?? ''} ${o.reason ?? ''}`))
       return;
     if (o.internal !== undefined) this.#log.error({ event: 'internal-error', message: o.internal });
-    const name = this.#session.name;
+    // A registration's line names the client it registered (the session has no name until its key comes).
+    const name = this.#session.name ?? o.name;
     const invite = this.#session.inviteId;
     const fields = {
       // Client IDs are half of a v3 credential: a prefix only.

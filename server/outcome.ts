@@ -28,6 +28,8 @@ export interface Outcome {
   internal?: string;
   /** Why an invite or a limit refused it (invite-gate.ts RefusalReason). */
   reason?: string;
+  /** The name the line names when the session has none yet (the client a 1025 registered). */
+  name?: string;
 }
 
 /** The failure fields for `e`: its stable code, detail, and a bug's message. */

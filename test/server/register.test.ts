@@ -36,6 +36,16 @@ describe('register (1025)', () => {
     expect((await b.request(register('alice2')))?.code).toBe(ResponseCode.Registered);
     a.close();
     b.close();
+    // The log line of a registration names the client it registered.
+    const lines = srv.log.lines.filter(
+      (l) => l.code === RequestCode.Register && l.result === ResponseCode.Registered,
+    );
+    expect(lines.map((l) => [l.name, l.msg])).toEqual(
+      expect.arrayContaining([
+        ['alice', 'alice registered'],
+        ['alice2', 'alice2 registered'],
+      ]),
+    );
   });
 
   it.each([
