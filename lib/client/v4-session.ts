@@ -17,10 +17,10 @@ import {
   V4_ERROR_SENTENCES,
   type V4ErrorCode,
 } from '../protocol/v4/constants';
+import { V4ProtocolError } from '../protocol/v4/errors';
 import { FrameDecoder } from '../protocol/v4/frame-decoder';
 import { encodeFrameHeader, type Frame } from '../protocol/v4/frames';
 import { decodeAlert, type Message, type UploadDone } from '../protocol/v4/messages';
-import { V4ProtocolError } from '../protocol/v4/errors';
 import { V4Error } from '../v4/errors';
 import { ClientHandshake } from '../v4/handshake';
 import type { KeyPairWithRaw } from '../v4/keys';
