@@ -19,6 +19,13 @@ import { queryDb, sha256File } from '../support/server-state';
 
 const MIB = 1024 * 1024;
 
+/** The CLI's --json output: one object per line. */
+const jsonLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
 /** These are protocol 3's tests: said explicitly now that the CLI's default is auto (v4 first). */
 function runCli(
   args: string[],
@@ -362,10 +369,7 @@ describe('failures', () => {
         dir,
       );
       expect(run.code).toBe(1);
-      const lines = run.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = jsonLines(run.stdout);
       expect(lines).toHaveLength(3);
       expect(lines[0]).toMatchObject({
         name: 'ok.txt',
@@ -416,10 +420,7 @@ describe('failures', () => {
         dir,
       );
       expect(json.code).toBe(1);
-      const lines = json.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const lines = jsonLines(json.stdout);
       expect(lines).toMatchObject([
         { name: 'f.txt', status: 'not-sent', reason: 'unreachable', seconds: 0 },
         { name: 'g.txt', status: 'not-sent', reason: 'unreachable', seconds: 0 },

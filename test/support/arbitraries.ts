@@ -152,6 +152,34 @@ export function chunkBy(bytes: Uint8Array, sizes: readonly number[]): Uint8Array
 /** Concatenates byte arrays (the core's own, for the tests that import it from here). */
 export { concatBytes } from '../../lib/protocol/bytes';
 
+/** How the fuzzers reorder a sequence of frames or records (indexes taken modulo its length). */
+export type SequenceOp =
+  | { kind: 'swap'; i: number; j: number }
+  | { kind: 'drop'; i: number }
+  | { kind: 'dup'; i: number }
+  | { kind: 'cut'; at: number };
+
+/** `list` after `op` (changed in place, except a cut, which returns a shorter copy). */
+export function applySequenceOp<T>(list: T[], op: SequenceOp): T[] {
+  const n = list.length;
+  if (n === 0) return list;
+  switch (op.kind) {
+    case 'swap': {
+      const [i, j] = [op.i % n, op.j % n];
+      [list[i], list[j]] = [list[j]!, list[i]!];
+      return list;
+    }
+    case 'drop':
+      list.splice(op.i % n, 1);
+      return list;
+    case 'dup':
+      list.splice(op.i % n, 0, list[op.i % n]!);
+      return list;
+    case 'cut':
+      return list.slice(0, op.at % (n + 1));
+  }
+}
+
 /** One mutation of an encoded frame or stream, applied by `mutate`. */
 export type Mutation =
   | { kind: 'flip'; at: number; bit: number }

@@ -26,6 +26,7 @@ import {
   ResponseFrameDecoder,
 } from '../../lib/protocol';
 import {
+  applySequenceOp,
   arbChunkSizes,
   arbFileName,
   arbMutations,
@@ -34,6 +35,7 @@ import {
   concatBytes,
   type Mutation,
   mutate,
+  type SequenceOp,
 } from './arbitraries';
 import { type Client, fileFrames, NO_PEER_LIMITS, ORIGIN, unwrapKey } from './hostile';
 
@@ -66,11 +68,8 @@ export type FrameRecipe =
 
 type UploadOp =
   | { kind: 'mutate'; index: number; mutations: Mutation[] }
-  | { kind: 'swap'; i: number; j: number }
-  | { kind: 'drop'; i: number }
-  | { kind: 'dup'; i: number }
   | { kind: 'totals'; index: number; total: number }
-  | { kind: 'cut'; at: number };
+  | SequenceOp;
 
 export type Delivery = { kind: 'whole' } | { kind: 'bytes' } | { kind: 'chunks'; sizes: number[] };
 
@@ -250,16 +249,11 @@ export function materialize(r: FrameRecipe, ctx: FuzzContext, aesKey: Buffer): U
             frames[i] = mutate(frames[i]!, op.mutations, 19);
             break;
           }
-          case 'swap': {
-            const [i, j] = [op.i % n, op.j % n];
-            [frames[i], frames[j]] = [frames[j]!, frames[i]!];
-            break;
-          }
+          case 'swap':
           case 'drop':
-            frames.splice(op.i % n, 1);
-            break;
           case 'dup':
-            frames.splice(op.i % n, 0, frames[op.i % n]!);
+          case 'cut':
+            frames = applySequenceOp(frames, op);
             break;
           case 'totals': {
             const f = frames[op.index % n]!.slice();
@@ -267,9 +261,6 @@ export function materialize(r: FrameRecipe, ctx: FuzzContext, aesKey: Buffer): U
             frames[op.index % n] = f;
             break;
           }
-          case 'cut':
-            frames = frames.slice(0, op.at % (n + 1));
-            break;
         }
       }
       return frames;

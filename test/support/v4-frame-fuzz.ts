@@ -85,7 +85,15 @@ import {
 } from '../../lib/v4/keys';
 import { RecordOpener, RecordSealer } from '../../lib/v4/record-layer';
 import { recordCount, recordLength, StreamSealer } from '../../lib/v4/stream';
-import { arbChunkSizes, arbMutations, chunkBy, type Mutation, mutate } from './arbitraries';
+import {
+  applySequenceOp,
+  arbChunkSizes,
+  arbMutations,
+  chunkBy,
+  type Mutation,
+  mutate,
+  type SequenceOp,
+} from './arbitraries';
 import { ALLOWED_BRIDGE_CLOSES, FUZZ_SERVER_ARGS, FuzzFailure, type FuzzStats } from './frame-fuzz';
 import { ORIGIN } from './hostile';
 
@@ -211,10 +219,7 @@ interface NameSpec {
 type IdPick = 'fresh' | 'random' | 'kept' | 'previous';
 
 type ChunkOp =
-  | { kind: 'swap'; i: number; j: number }
-  | { kind: 'drop'; i: number }
-  | { kind: 'dup'; i: number }
-  | { kind: 'cut'; at: number }
+  | SequenceOp
   | { kind: 'flip'; i: number; at: number; bit: number }
   | { kind: 'truncate'; i: number; at: number }
   | { kind: 'extend'; i: number; bytes: number }
@@ -1129,19 +1134,11 @@ async function recordFrames(
     const n = recs.length;
     if (n === 0) break;
     switch (op.kind) {
-      case 'swap': {
-        const [i, j] = [op.i % n, op.j % n];
-        [recs[i], recs[j]] = [recs[j]!, recs[i]!];
-        break;
-      }
+      case 'swap':
       case 'drop':
-        recs.splice(op.i % n, 1);
-        break;
       case 'dup':
-        recs.splice(op.i % n, 0, recs[op.i % n]!);
-        break;
       case 'cut':
-        recs = recs.slice(0, op.at % (n + 1));
+        recs = applySequenceOp(recs, op);
         break;
       case 'flip': {
         const r = recs[op.i % n]!;
