@@ -68,6 +68,10 @@ export class V4Connection {
   readonly #uploads: V4Uploads;
   #busy: Promise<void> | null = null;
   #closed = false;
+  /** A fatal Error or Alert is on its way: nothing more is handled or sent. */
+  #ending = false;
+  /** The last sealed message's write: the next one waits for it (#send). */
+  #sent: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
   #lastActivity = Date.now();
 
@@ -107,7 +111,7 @@ export class V4Connection {
   }
 
   #pump(): void {
-    if (this.#busy || this.#closed) return;
+    if (this.#busy || this.#closed || this.#ending) return;
     const frame = this.#queue.shift();
     if (!frame) {
       this.#socket.resume();
@@ -149,13 +153,27 @@ export class V4Connection {
     if (!this.#closed && this.#socket.writable) this.#socket.write(bytes);
   }
 
-  async #send(m: Message): Promise<void> {
-    this.#write(await this.#session!.seal(m));
+  /**
+   * Seals `m` and writes it after every message sent before it. The sequence number is taken
+   * when seal() is called, but the seals finish on the thread pool in any order: written as
+   * they finished, a later message could go out first, and the client could not open it.
+   * After a fatal Error nothing else goes out.
+   */
+  #send(m: Message): Promise<void> {
+    if (this.#ending && !(m.type === MessageType.Error && m.fatal)) return Promise.resolve();
+    const sealed = this.#session!.seal(m);
+    const written = this.#sent.then(() => sealed).then((bytes) => this.#write(bytes));
+    this.#sent = written.catch(() => {});
+    return written;
   }
 
   /** Sends a fatal Error (sealed) or Alert (clear), then closes; `log` false when the caller logged it. */
   #fatal(code: number, reason: string, sealed: boolean, log = true): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#ending) return;
+    // From now on no frame is handled and nothing but this Error is sent (the Error goes out
+    // after what was sent before it; then the connection closes).
+    this.#ending = true;
+    this.#queue.length = 0;
     if (log && this.#ctx.sampler.allow(this.#peer.source, `v4 refused ${code}`))
       this.#log.warn({ event: 'v4-refused', code, reason }, v4Sentence.refused(this.#who, code, reason));
     const done = () => {
@@ -166,13 +184,14 @@ export class V4Connection {
     if (sealed && this.#session) {
       this.#send({ type: MessageType.Error, code, fatal: true, reason }).then(done, done);
     } else {
-      this.#write(encodeFrame(FrameType.Alert, encodeAlert({ code, fatal: true, reason })));
-      done();
+      // In the clear, still after any sealed message on its way.
+      const alert = encodeFrame(FrameType.Alert, encodeAlert({ code, fatal: true, reason }));
+      this.#sent.then(() => this.#write(alert)).then(done, done);
     }
   }
 
   async #handle(frame: Frame): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#ending) return;
     if (!this.#session) {
       // Before the handshake's crypto, which a stranger can ask for as fast as it connects.
       if (frame.type === FrameType.ClientHello) {

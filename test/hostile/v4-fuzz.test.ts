@@ -46,6 +46,7 @@ import {
   countV4,
   runV4BridgeCase,
   runV4TcpCase,
+  type Step,
   V4_FUZZ_SERVER_ARGS,
   type V4FuzzContext,
   v4FuzzContext,
@@ -103,6 +104,31 @@ afterAll(async () => {
 });
 
 describe('hostile protocol v4 input against the server process', () => {
+  it('one fatal Error, the last thing sent, with more frames queued behind the one that caused it', async () => {
+    // Found by npm run fuzz (seed 825410954): an UploadStart refused as too large (a
+    // non-fatal Error) with its Chunks sent at once; the first Chunk, with no upload open, is
+    // answered with a sealed fatal Error, but the frames queued behind it were still handled:
+    // each later Chunk got a fatal Error of its own, their seals finished in any order, and
+    // the client saw a Sealed frame that did not open.
+    const upload = (seed: number, size: number): Step => ({
+      kind: 'upload',
+      seed,
+      size,
+      name: { name: 'too-large.bin', lengthField: null },
+      id: 'fresh',
+      resume: false,
+      mismatch: 'none',
+      recordSize: 262_144,
+      wait: false,
+      ops: [],
+    });
+    for (let round = 0; round < 10; round++) {
+      // Over the default --max-file-size-v4 (64 GiB): Error 7, then its three Chunks.
+      const steps: Step[] = [upload(round, 2 ** 36 + 1), upload(round + 1, 300_000)];
+      await runV4TcpCase(srv.port, ctx, { c: { kind: 'session', steps }, delivery: { kind: 'whole' } });
+    }
+  });
+
   it(`random and mutated v4 cases over TCP, whole, byte by byte and chunked (${RUNS} batches of 3-6 connections)`, async () => {
     const stats = newStats();
     await fc.assert(
