@@ -268,10 +268,18 @@ export function materialize(r: FrameRecipe, ctx: FuzzContext, aesKey: Buffer): U
   }
 }
 
-function deliveryChunks(bytes: Uint8Array, d: Delivery): Uint8Array[] {
+/**
+ * The writes a Delivery makes of `bytes`. 'bytes': one byte per write up to 4 KiB, past that
+ * `longer` in turn (bounded time for long inputs).
+ */
+export function deliveryChunks(
+  bytes: Uint8Array,
+  d: Delivery,
+  longer: readonly number[] = [1, 3, 7, 64],
+): Uint8Array[] {
   if (bytes.length === 0) return [];
   if (d.kind === 'whole') return [bytes];
-  if (d.kind === 'bytes') return chunkBy(bytes, bytes.length <= 4096 ? [1] : [1, 3, 7, 64]);
+  if (d.kind === 'bytes') return chunkBy(bytes, bytes.length <= 4096 ? [1] : longer);
   return chunkBy(bytes, d.sizes);
 }
 
@@ -284,11 +292,24 @@ export interface CaseResult {
 
 export class FuzzFailure extends Error {}
 
-function writeAndFlush(sock: Socket, chunk: Uint8Array): Promise<void> {
+/** Writes `chunk` and resolves once it is flushed (at once if the socket is gone). */
+export function writeAndFlush(sock: Socket, chunk: Uint8Array): Promise<void> {
   return new Promise((resolve) => {
     if (sock.destroyed || !sock.writable) return resolve();
     sock.write(chunk, () => resolve());
   });
+}
+
+/** A connected socket to 127.0.0.1:`port` (no delay; errors after connecting are left to 'close'). */
+export async function connectTcp(port: number): Promise<Socket> {
+  const sock = connect({ host: '127.0.0.1', port });
+  sock.setNoDelay(true);
+  sock.on('error', () => {});
+  await new Promise<void>((res, rej) => {
+    sock.once('connect', () => res());
+    sock.once('error', rej);
+  });
+  return sock;
 }
 
 /** One case over TCP against the server at `port`. Throws FuzzFailure when the server misbehaves. */
@@ -298,13 +319,7 @@ export async function runTcpCase(
   c: FuzzCase,
   closeTimeoutMs = 15_000,
 ): Promise<CaseResult> {
-  const sock = connect({ host: '127.0.0.1', port });
-  sock.setNoDelay(true);
-  sock.on('error', () => {});
-  await new Promise<void>((res, rej) => {
-    sock.once('connect', () => res());
-    sock.once('error', rej);
-  });
+  const sock = await connectTcp(port);
   const decoder = new ResponseFrameDecoder();
   const responses: Response[] = [];
   let bad: unknown = null;
@@ -412,7 +427,12 @@ export interface BridgeCaseResult {
   closeCode: number;
 }
 
-function sendWs(ws: WebSocket, data: Uint8Array | string, opts: { fin?: boolean } = {}): Promise<void> {
+/** Sends one WebSocket frame (binary unless a string; `fin` false for a fragment); resolves once written. */
+export function sendWs(
+  ws: WebSocket,
+  data: Uint8Array | string,
+  opts: { fin?: boolean } = {},
+): Promise<void> {
   return new Promise((resolve) => {
     if (ws.readyState !== WebSocket.OPEN) return resolve();
     ws.send(data, { binary: typeof data !== 'string', fin: opts.fin ?? true }, () => resolve());

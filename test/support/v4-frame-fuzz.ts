@@ -39,7 +39,7 @@
  * a failure), each server frame in a message of its own.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { decodeResponse, ResponseFrameDecoder } from '../../lib/protocol';
@@ -94,7 +94,17 @@ import {
   mutate,
   type SequenceOp,
 } from './arbitraries';
-import { ALLOWED_BRIDGE_CLOSES, FUZZ_SERVER_ARGS, FuzzFailure, type FuzzStats } from './frame-fuzz';
+import {
+  ALLOWED_BRIDGE_CLOSES,
+  connectTcp,
+  type Delivery,
+  deliveryChunks,
+  FUZZ_SERVER_ARGS,
+  FuzzFailure,
+  type FuzzStats,
+  sendWs,
+  writeAndFlush,
+} from './frame-fuzz';
 import { ORIGIN } from './hostile';
 
 export { FuzzFailure };
@@ -170,7 +180,7 @@ export async function v4FuzzContext(port: number, closeTimeoutMs = 15_000): Prom
 
 // ---------------------------------------------------------------- recipes
 
-export type Delivery = { kind: 'whole' } | { kind: 'bytes' } | { kind: 'chunks'; sizes: number[] };
+export type { Delivery };
 
 export type BridgeDelivery =
   /** One frame per message: what the bridge expects. */
@@ -583,20 +593,8 @@ class Inbox {
   }
 }
 
-function writeAndFlush(sock: Socket, chunk: Uint8Array): Promise<void> {
-  return new Promise((resolve) => {
-    if (sock.destroyed || !sock.writable) return resolve();
-    sock.write(chunk, () => resolve());
-  });
-}
-
-function deliveryChunks(bytes: Uint8Array, d: Delivery): Uint8Array[] {
-  if (bytes.length === 0) return [];
-  if (d.kind === 'whole') return [bytes];
-  // One byte per write for small bursts; a record's 256 KiB in mixed pieces (bounded time).
-  if (d.kind === 'bytes') return chunkBy(bytes, bytes.length <= 4096 ? [1] : [1, 3, 7, 64, 1500, 16_384]);
-  return chunkBy(bytes, d.sizes);
-}
+/** A record's 256 KiB in mixed pieces under 'bytes' delivery (one byte per write up to 4 KiB). */
+const LONGER_BURSTS = [1, 3, 7, 64, 1500, 16_384];
 
 class TcpLink implements Link {
   readonly #sock: Socket;
@@ -633,14 +631,7 @@ class TcpLink implements Link {
   }
 
   static async open(port: number, delivery: Delivery, mode: Mode): Promise<TcpLink> {
-    const sock = connect({ host: '127.0.0.1', port });
-    sock.setNoDelay(true);
-    sock.on('error', () => {});
-    await new Promise<void>((res, rej) => {
-      sock.once('connect', () => res());
-      sock.once('error', rej);
-    });
-    return new TcpLink(sock, delivery, mode);
+    return new TcpLink(await connectTcp(port), delivery, mode);
   }
 
   get closed(): boolean {
@@ -648,7 +639,7 @@ class TcpLink implements Link {
   }
 
   async send(units: Uint8Array[]): Promise<void> {
-    for (const chunk of deliveryChunks(concatBytes(units), this.#delivery)) {
+    for (const chunk of deliveryChunks(concatBytes(units), this.#delivery, LONGER_BURSTS)) {
       if (this.closed) return;
       await writeAndFlush(this.#sock, chunk);
     }
@@ -677,13 +668,6 @@ class TcpLink implements Link {
 
 /** Fragments per WebSocket message the fuzzer sends at most (ws's maxFragments is 16,384). */
 const MAX_FRAGMENTS = 4096;
-
-function sendWs(ws: WebSocket, data: Uint8Array | string, fin = true): Promise<void> {
-  return new Promise((resolve) => {
-    if (ws.readyState !== WebSocket.OPEN) return resolve();
-    ws.send(data, { binary: typeof data !== 'string', fin }, () => resolve());
-  });
-}
 
 class WsLink implements Link {
   readonly #ws: WebSocket;
@@ -773,7 +757,8 @@ class WsLink implements Link {
           m,
           d.sizes.map((n) => Math.max(n, least)),
         );
-        for (let i = 0; i < parts.length; i++) await sendWs(this.#ws, parts[i]!, i === parts.length - 1);
+        for (let i = 0; i < parts.length; i++)
+          await sendWs(this.#ws, parts[i]!, { fin: i === parts.length - 1 });
       } else await sendWs(this.#ws, m);
     }
   }
