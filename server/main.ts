@@ -9,7 +9,6 @@ import { runAdminCommand } from './admin-command';
 import { ADMIN_WORDS } from './admin-options';
 import { helpText, parseArgs } from './config';
 import { ServerError } from './errors';
-import { formatListing, listReceivedFiles } from './files-command';
 import { createFileServer } from './server';
 import { readServerFingerprint } from './v4/server-key';
 
@@ -24,9 +23,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.command === 'files') {
-    process.stdout.write(
-      formatListing(listReceivedFiles(parsed.config.dataDir), process.stdout.isTTY === true),
-    );
+    // `--data DIR files` (options first): the owner's command, as `files --data DIR` is.
+    process.stdout.write(await runAdminCommand(['files', '--data', parsed.config.dataDir]));
     return 0;
   }
   if (parsed.command === 'info') {
