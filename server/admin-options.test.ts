@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAdminArgs } from './admin-options';
+import { adminArgv, parseAdminArgs } from './admin-options';
 import { formatClients, formatRemoved, identitiesNamed, keyKind, v4ChosenName } from './clients-command';
 import { formatInvites, inviteStatus } from './invite-command';
 import { storedV4Name } from './v4/v4-clients';
@@ -43,6 +43,35 @@ describe("the owner's commands", () => {
     expect(parseAdminArgs(['invite'], {}).command).toBe('help');
     expect(code(['files', 'extra'])).toBe('SERVER_ERR_BAD_ARGUMENT');
     expect(code(['files', '--files'])).toBe('SERVER_ERR_BAD_ARGUMENT');
+  });
+
+  it('the word may follow options, and a folder named like a command stays a folder', () => {
+    expect(adminArgv(['--data', 'd', 'clients', 'list', '--json'])).toEqual([
+      'clients',
+      '--data',
+      'd',
+      'list',
+      '--json',
+    ]);
+    expect(adminArgv(['--data=d', '--json', 'files'])).toEqual(['files', '--data=d', '--json']);
+    expect(adminArgv(['--label', 'Dana', 'invite', 'create'])).toEqual([
+      'invite',
+      '--label',
+      'Dana',
+      'create',
+    ]);
+    expect(parseAdminArgs(adminArgv(['--data', 'd', 'files', '--json']) ?? [], {})).toMatchObject({
+      command: 'files',
+      values: { json: true, data: 'd' },
+    });
+    // Not a command: the server's own argv.
+    expect(adminArgv(['--data', 'files'])).toBeNull();
+    expect(adminArgv(['--data', 'files', 'info'])).toBeNull();
+    expect(adminArgv(['--port', '1256'])).toBeNull();
+    expect(adminArgv([])).toBeNull();
+    expect(adminArgv(['--', 'files'])).toBeNull();
+    // An option the command does not take is refused by the command's parser, by name.
+    expect(() => parseAdminArgs(adminArgv(['--port', '1', 'files']) ?? [], {})).toThrow(/--port/);
   });
 
   it('files takes --data and --json like the others', () => {

@@ -6,8 +6,10 @@
  * Their options table, in the form of every other (platform/options.ts); each takes --data
  * and --json. They open the database themselves, so they work whether the server runs or not.
  */
+
+import { parseArgs } from 'node:util';
 import { INVITE_ID_PATTERN, MAX_LABEL_LENGTH } from '../lib/invite';
-import { flag, helpText as formatHelp, parseOptions, value } from '../platform/options';
+import { flag, helpText as formatHelp, parseArgsOptions, parseOptions, value } from '../platform/options';
 import { duration, integer, size, type Validator } from '../platform/validators';
 import { PUBLIC_URL_OPTION, SERVER_OPTIONS } from './config';
 import { ServerError } from './errors';
@@ -82,6 +84,25 @@ export interface AdminArgs {
 
 /** The first word of argv that makes it an owner's command. */
 export const ADMIN_WORDS = ['files', 'invite', 'clients'] as const;
+
+/**
+ * `argv` as the owner's command it is, with its word first, or null when it is not one: the
+ * word may follow options (`--data DIR clients list --json`), as it may in the server's own
+ * argv. Which options take a value comes from both tables, so a folder named like a command
+ * (`--data files`) stays a folder. What the command does not take is refused by its parser.
+ */
+export function adminArgv(argv: readonly string[]): string[] | null {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: { ...parseArgsOptions(SERVER_OPTIONS), ...parseArgsOptions(ADMIN_OPTIONS) },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const first = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
+  if (first?.kind !== 'positional' || !(ADMIN_WORDS as readonly string[]).includes(first.value)) return null;
+  return [first.value, ...argv.slice(0, first.index), ...argv.slice(first.index + 1)];
+}
 
 /** Commands of one word (no verb after it). */
 const SINGLE_WORDS: readonly string[] = ['files'];

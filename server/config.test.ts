@@ -115,9 +115,9 @@ describe('parseArgs', () => {
     );
   });
 
-  it('files and help commands', () => {
-    expect(parseArgs(['files', '--data', 'x'], {}, '/w', noFile)).toMatchObject({
-      command: 'files',
+  it('info and help commands', () => {
+    expect(parseArgs(['info', '--data', 'x'], {}, '/w', noFile)).toMatchObject({
+      command: 'info',
       warnings: [],
     });
     expect(parseArgs(['--help'], {}, '/w', noFile).command).toBe('help');

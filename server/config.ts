@@ -124,7 +124,7 @@ export const DEFAULT_DISK_RESERVE_FRACTION = 0.05;
 /** The file port.info is read from the working folder when no port is given. */
 export const PORT_INFO_FILE = 'port.info';
 
-export type Command = 'serve' | 'files' | 'info' | 'help';
+export type Command = 'serve' | 'info' | 'help';
 
 const BYTES_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -386,7 +386,7 @@ export function parseArgs(
   const parsed = parseOptions(SERVER_OPTIONS, argv, { env, positionals: true, fail: bad });
   const { values, warnings } = parsed;
   const [word, ...extra] = parsed.positionals;
-  if (extra.length > 0 || (word !== undefined && word !== 'files' && word !== 'info' && word !== 'serve')) {
+  if (extra.length > 0 || (word !== undefined && word !== 'info' && word !== 'serve')) {
     throw bad(`Unknown argument "${extra[0] ?? word}". Run with --help to see the options.`);
   }
   const command: Command = parsed.help ? 'help' : ((word as Command | undefined) ?? 'serve');

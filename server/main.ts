@@ -6,25 +6,21 @@
  * file logs nothing itself; createFileServer does. Human sentences go to stderr.
  */
 import { runAdminCommand } from './admin-command';
-import { ADMIN_WORDS } from './admin-options';
+import { adminArgv } from './admin-options';
 import { helpText, parseArgs } from './config';
 import { ServerError } from './errors';
 import { createFileServer } from './server';
 import { readServerFingerprint } from './v4/server-key';
 
 async function main(argv: string[]): Promise<number> {
-  if ((ADMIN_WORDS as readonly string[]).includes(argv[0] ?? '')) {
-    process.stdout.write(await runAdminCommand(argv));
+  const admin = adminArgv(argv);
+  if (admin) {
+    process.stdout.write(await runAdminCommand(admin));
     return 0;
   }
   const parsed = parseArgs(argv);
   if (parsed.command === 'help') {
     process.stdout.write(`${helpText()}\n`);
-    return 0;
-  }
-  if (parsed.command === 'files') {
-    // `--data DIR files` (options first): the owner's command, as `files --data DIR` is.
-    process.stdout.write(await runAdminCommand(['files', '--data', parsed.config.dataDir]));
     return 0;
   }
   if (parsed.command === 'info') {

@@ -67,6 +67,11 @@ describe("the owner's commands beside a running server", () => {
     // The process itself: main.ts hands `files` to the owner's commands, which know --json.
     const asked = runPart('server', ['files', '--json', '--data', srv.data]);
     expect(asked).toBe(piped);
+    // Options may come before the word, as they may for the server itself.
+    expect(runPart('server', ['--data', srv.data, 'files', '--json'])).toBe(piped);
+    expect(runPart('server', ['--json', '--data', srv.data, 'clients', 'list'])).toBe(
+      runPart('server', ['clients', 'list', '--data', srv.data, '--json']),
+    );
     const row = asked
       .trim()
       .split('\n')
