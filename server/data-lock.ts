@@ -2,95 +2,104 @@
  * One serving process per data folder. A server starting on a folder clears the temp files
  * of unfinished v3 uploads and sweeps v4 partial uploads: a second server on the same folder
  * (a second `npm start` on other ports, say) deleted the first one's temp file in the middle
- * of an upload. So the server holds `server.pid` in the folder while it runs, with its PID, as
- * PostgreSQL does with postmaster.pid, and refuses to start while another live process holds
- * it. A file left by a process that is gone (killed, crashed, a reboot) is taken over. The
- * admin commands (files, clients, invite, info) take no lock: they run beside the server.
+ * of an upload. So a server holds the folder while it runs and refuses to start while another
+ * process holds it. The admin commands (files, clients, invite, info) take no lock: they run
+ * beside the server.
  *
- * Created with O_EXCL, so of two servers starting at once only one gets it. Taking over a
- * stale file is not atomic: two servers that both find the same stale file in the same few
- * milliseconds could both start; one starting later sees the live holder and refuses.
+ * The hold is an operating-system lock, not a file's existence: `server.lock` is a small
+ * SQLite database kept open in exclusive locking mode (SQLite's file locks, fcntl on Unix,
+ * LockFileEx on Windows). Taking it is atomic, so of any number of servers starting at once
+ * exactly one gets it, and the system drops it when the process ends however it ends (kill -9,
+ * a crash, a reboot): there is no stale lock to judge, and a PID reused by another program
+ * after a restart cannot keep a server from starting. `server.pid` beside it says which
+ * process holds the folder, for the refusal's sentence and for people; it is only
+ * information. `server.lock` itself stays in the folder: removing a lock file while others
+ * may have it open would let two holders in.
  */
-import { readFileSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { chmod, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
 import { FILE_MODE } from './data-folder';
 import { ServerError } from './errors';
 
-export const LOCK_FILE = 'server.pid';
-
-/** Lock files this process holds (a second server in one process, as tests make, is refused too). */
-const held = new Set<string>();
+/** The lock itself (an SQLite database held in exclusive locking mode). */
+export const LOCK_FILE = 'server.lock';
+/** The holder's PID, written once the lock is held. */
+export const PID_FILE = 'server.pid';
+/** What the lock puts in a data folder. */
+export const LOCK_FILES: readonly string[] = [LOCK_FILE, PID_FILE];
 
 export interface DataFolderLock {
-  /** The PID of a process that held the folder before and is gone (its file was taken over), else null. */
+  /** The PID in a server.pid left by a holder that ended without a clean stop, else null. */
   readonly tookOverFrom: number | null;
-  /** Removes the lock file (if it is still this process's). */
+  /** Drops the hold and removes server.pid (if it is still this process's). */
   release(): Promise<void>;
 }
 
-/** Whether `pid` is a running process (a zombie, dead but not yet reaped, is not). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: it exists and belongs to another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return processState(pid) !== 'Z';
+function parsePid(text: string): number | null {
+  const pid = Number.parseInt(text, 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
 }
 
-/** The state letter in /proc/PID/stat (Linux; null where there is none). */
-function processState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) || null;
-  } catch {
-    return null;
-  }
-}
-
-function inUse(dir: string, pid: number): ServerError {
+function inUse(dir: string, pid: number | null): ServerError {
+  const who = pid === null ? 'another server' : `another server (PID ${pid})`;
   return new ServerError(
     'SERVER_ERR_DATA_IN_USE',
-    `another server (PID ${pid}) is using the data folder ${dir}. Stop it first, or give this one a folder of its own with --data (SFT_DATA for npm start).`,
+    `${who} is using the data folder ${dir}. Stop it first, or give this one a folder of its own with --data (SFT_DATA for npm start).`,
   );
 }
 
-/** Takes the data folder for this process; ServerError SERVER_ERR_DATA_IN_USE while another live server holds it. */
+/** SQLite's answer while another connection (in any process) holds the lock. */
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+/** Takes the data folder for this process; ServerError SERVER_ERR_DATA_IN_USE while another server holds it. */
 export async function lockDataFolder(dir: string): Promise<DataFolderLock> {
-  const path = join(dir, LOCK_FILE);
-  if (held.has(path)) throw inUse(dir, process.pid);
-  let tookOverFrom: number | null = null;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(path, 'wx', FILE_MODE);
-      try {
-        await fh.writeFile(`${process.pid}\n`);
-      } finally {
-        await fh.close();
-      }
-      held.add(path);
-      return {
-        tookOverFrom,
-        async release() {
-          if (!held.delete(path)) return;
-          const now = await readFile(path, 'utf8').catch(() => '');
-          if (Number.parseInt(now, 10) === process.pid) await unlink(path).catch(() => {});
-        },
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const pid = Number.parseInt(text, 10);
-    // Our own PID in a file this process does not hold: left by an earlier process that had
-    // the same PID (a container restarted, say).
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) throw inUse(dir, pid);
-    tookOverFrom = Number.isSafeInteger(pid) && pid > 0 ? pid : null;
-    await unlink(path).catch((u: NodeJS.ErrnoException) => {
-      if (u.code !== 'ENOENT') throw u;
-    });
+  const lockPath = join(dir, LOCK_FILE);
+  const pidPath = join(dir, PID_FILE);
+  const readPid = async () => parsePid(await readFile(pidPath, 'utf8').catch(() => ''));
+  let db: Sqlite.Database;
+  try {
+    // timeout 0: a held lock is an answer at once, not a wait.
+    db = new Sqlite(lockPath, { timeout: 0 });
+  } catch (e) {
+    throw new ServerError('SERVER_ERR_STORAGE', `could not open ${lockPath}: ${(e as Error).message}`);
   }
-  throw new ServerError('SERVER_ERR_STORAGE', `could not take ${path}: it keeps coming back.`);
+  try {
+    // Exclusive locking mode keeps the lock from the first write until the connection
+    // closes; the journal in memory leaves no -journal file beside it.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = MEMORY');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)');
+    db.prepare('DELETE FROM holder').run();
+    db.prepare('INSERT INTO holder (pid) VALUES (?)').run(process.pid);
+    db.exec('COMMIT');
+  } catch (e) {
+    db.close();
+    if (isBusy(e)) throw inUse(dir, await readPid());
+    throw new ServerError('SERVER_ERR_STORAGE', `could not lock ${lockPath}: ${(e as Error).message}`);
+  }
+  await chmod(lockPath, FILE_MODE).catch(() => {});
+  // Held: a server.pid still here was left by a holder that did not stop cleanly.
+  const left = await readPid();
+  const tookOverFrom = left !== process.pid ? left : null;
+  try {
+    await writeFile(pidPath, `${process.pid}\n`, { mode: FILE_MODE });
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  let released = false;
+  return {
+    tookOverFrom,
+    async release() {
+      if (released) return;
+      released = true;
+      if ((await readPid()) === process.pid) await unlink(pidPath).catch(() => {});
+      db.close();
+    },
+  };
 }

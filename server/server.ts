@@ -14,7 +14,7 @@ import { Admission, peerText } from './admission';
 import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_DISK_RESERVE_FRACTION, type ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
-import { type DataFolderLock, LOCK_FILE, lockDataFolder } from './data-lock';
+import { type DataFolderLock, lockDataFolder, PID_FILE } from './data-lock';
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
@@ -206,7 +206,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       // Before anything in the folder is cleared: another server may be using it.
       lock = await lockDataFolder(config.dataDir);
       if (lock.tookOverFrom !== null)
-        log.info({ event: 'data-lock-taken-over', pid: lock.tookOverFrom, file: LOCK_FILE });
+        log.info({ event: 'data-lock-taken-over', pid: lock.tookOverFrom, file: PID_FILE });
       try {
         return await start();
       } catch (e) {

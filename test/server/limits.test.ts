@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
-import { LOCK_FILE } from '../../server/data-lock';
+import { LOCK_FILES } from '../../server/data-lock';
 import { listReceivedFiles } from '../../server/files-command';
 import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
@@ -196,7 +196,7 @@ describe('hostile file names', () => {
         rel.startsWith(`files${sep}`) ||
           /^(defensive\.db|invite\.(key|pub)$)/.test(rel) ||
           SERVER_KEY_FILES.includes(rel) ||
-          rel === LOCK_FILE,
+          LOCK_FILES.includes(rel),
         rel,
       ).toBe(true);
     }

@@ -24,7 +24,7 @@ import {
   ResponseCode,
   ZERO_IV,
 } from '../../lib/protocol';
-import { LOCK_FILE } from '../../server/data-lock';
+import { LOCK_FILES } from '../../server/data-lock';
 import type { FileRow } from '../../server/database';
 import { SERVER_KEY_FILES } from '../../server/v4/server-key';
 import {
@@ -417,7 +417,7 @@ export function expectConfined(data: string): void {
     const parts = relative(data, p).split(sep);
     if (parts.length === 1) {
       // The database, the server's own v4 key (server.key, server.pub) and its lock (server.pid).
-      if (!SERVER_KEY_FILES.includes(parts[0]!) && parts[0] !== LOCK_FILE)
+      if (!SERVER_KEY_FILES.includes(parts[0]!) && !LOCK_FILES.includes(parts[0]!))
         expect(parts[0], p).toMatch(/^(defensive\.db(-wal|-shm|-journal)?|invite\.(key|pub))$/);
     } else if (parts[0] === 'tmp') expect(parts.length, p).toBe(2);
     else if (parts[0] === 'partial') expect(parts.length, p).toBe(2);
