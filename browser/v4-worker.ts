@@ -222,7 +222,8 @@ export async function uploadV4(
     const cancelled = err?.code === 'CLIENT_ERR_CANCELLED' || signal.aborted;
     // A cut connection keeps the upload for a resume; anything else ends it here.
     const cut = !cancelled && wire === undefined && !transport.isOpen;
-    if (!cut) await forgetKeptUpload(server, who).catch(() => {});
+    // Taken over (18): another tab or run goes on with the kept upload; its IDs stay.
+    if (!cut && wire !== V4ErrorCode.TakenOver) await forgetKeptUpload(server, who).catch(() => {});
     // The session sent UploadAbort: the server dropped the partial upload, the connection stays.
     if (cancelled)
       return end({

@@ -15,7 +15,7 @@ import {
   RECORD_SIZE,
   SERVER_TO_CLIENT_FRAMES,
   V4_ERROR_SENTENCES,
-  type V4ErrorCode,
+  V4ErrorCode,
 } from '../protocol/v4/constants';
 import { V4ProtocolError } from '../protocol/v4/errors';
 import { FrameDecoder } from '../protocol/v4/frame-decoder';
@@ -123,6 +123,12 @@ function fromV4(e: unknown): unknown {
 }
 
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The server's Error 11: it holds no upload under the ID (an abort of one already gone). */
+const isUnknownUpload = (e: unknown) =>
+  e instanceof ClientError &&
+  e.code === 'CLIENT_ERR_V4_REFUSED' &&
+  e.details.wireCode === V4ErrorCode.UnknownUpload;
 
 export class V4ClientSession {
   readonly #transport: Transport;
@@ -245,13 +251,21 @@ export class V4ClientSession {
     await this.#transport.send([await this.#session.seal(m)]);
   }
 
-  /** Gives up an unfinished upload the server keeps (UploadAbort): it removes what it holds of it. */
-  async abandon(uploadId: Uint8Array): Promise<void> {
+  /**
+   * Gives up an unfinished upload the server keeps (UploadAbort): it removes what it holds of
+   * it. False when it held nothing under this ID (Error 11: stored, removed or expired already).
+   */
+  async abandon(uploadId: Uint8Array): Promise<boolean> {
     if (this.#closed) throw new ClientError('CLIENT_ERR_SESSION_CLOSED', 'The connection is closed.');
     await this.#send({ type: MessageType.UploadAbort, uploadId });
-    const m = await this.#nextMessage();
+    const m = await this.#nextMessage().catch((e: unknown) => {
+      if (isUnknownUpload(e)) return null;
+      throw e;
+    });
+    if (m === null) return false;
     if (m.type !== MessageType.UploadAborted || !same(m.uploadId, uploadId))
       throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not answer the abort.');
+    return true;
   }
 
   /** Sends one file (or resumes it); resolves once the server stored it and the SHA-256s agree. */
@@ -362,7 +376,13 @@ export class V4ClientSession {
     try {
       await this.#send({ type: MessageType.UploadAbort, uploadId });
       const m = await answer;
-      if (m.type === MessageType.UploadAborted || m.type === MessageType.UploadDone) return;
+      if (m.type === MessageType.UploadAborted) return;
+      if (m.type === MessageType.UploadDone) {
+        // Stored before the abort arrived: the abort's own answer follows (Error 11 now,
+        // UploadAborted from a server before it), and must not be read as the next upload's.
+        const after = await this.#nextMessage().catch((e: unknown) => (isUnknownUpload(e) ? null : e));
+        if (after === null || (after as Message).type === MessageType.UploadAborted) return;
+      }
     } catch {
       // fall through: the connection's state is unknown
     }

@@ -187,6 +187,36 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
   });
 
+  it('the holder is told and awaited before a resume or a cancel takes the upload over; a mismatched resume touches nothing', async () => {
+    const { p, req } = await oneUpload(4);
+    const data = Array.from({ length: 4 }, () => bytes(RECORD_SIZE));
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await old.appendRecords(data.slice(0, 1));
+    const told: string[] = [];
+    // The holder writes what it still had (a batch waiting for more records) when told.
+    old.onTakenOver = async (how) => {
+      told.push(how);
+      await old.appendRecords(data.slice(1, 2));
+    };
+    // Another size, name or file key: refused (12) without the holder knowing.
+    expect(await p.open({ ...req, size: req.size + 1, resume: true })).toMatchObject({ code: 12 });
+    expect(await p.open({ ...req, fileKey: bytes(32), resume: true })).toMatchObject({ code: 12 });
+    expect(await p.open({ ...req, resume: false })).toMatchObject({ code: 12 });
+    expect(told).toEqual([]);
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(told).toEqual(['resumed']);
+    expect(old.takenOver).toBe('resumed');
+    // Resumed from what the holder wrote when told, not from before it.
+    expect(taken.next).toBe(2);
+    const told2: string[] = [];
+    taken.onTakenOver = async (how) => {
+      told2.push(how);
+    };
+    expect(await p.discard(req.clientKey, req.uploadId)).toBe(true);
+    expect(told2).toEqual(['cancelled']);
+    expect(await p.discard(req.clientKey, req.uploadId)).toBe(false);
+  });
+
   it('a resume reads none of the kept bytes when it opens: the whole file is hashed once, when it completes', async () => {
     const { p, req } = await oneUpload(3);
     const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));

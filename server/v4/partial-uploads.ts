@@ -79,6 +79,9 @@ export interface Refusal {
   reason: string;
 }
 
+/** How another connection of the owner took an open upload: resumed it, or cancelled it (UploadAbort). */
+export type TakeOver = 'resumed' | 'cancelled';
+
 export interface Finished {
   path: string;
   size: number;
@@ -97,6 +100,17 @@ async function sha256OfFile(path: string): Promise<Buffer> {
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
     hash.update(chunk as Buffer);
   return hash.digest();
+}
+
+/** A resume of the upload `meta` describes: same owner, size, name and file key. */
+function sameUpload(meta: Meta, req: OpenRequest, keyCheck: string): boolean {
+  return (
+    req.resume &&
+    meta.clientKey === bytesToHex(req.clientKey) &&
+    meta.size === req.size &&
+    meta.name === req.name &&
+    timingSafeEqual(Buffer.from(meta.keyCheck, 'hex'), Buffer.from(keyCheck, 'hex'))
+  );
 }
 
 async function syncFolder(dir: string): Promise<void> {
@@ -218,7 +232,7 @@ export class PartialUploads {
   }
 
   async #discard(base: string): Promise<boolean> {
-    await this.#active.get(base)?.detach();
+    await this.#active.get(base)?.takeOver('cancelled');
     const had = this.#kept.delete(base);
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
@@ -237,9 +251,18 @@ export class PartialUploads {
   }
 
   async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal> {
-    await this.#active.get(base)?.detach();
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
-    const meta = await this.#readMeta(base);
+    let meta = await this.#readMeta(base);
+    // Checked before a connection holding it is touched: only a matching resume takes it over.
+    if (meta && !sameUpload(meta, req, check))
+      return { code: V4ErrorCode.UploadMismatch, reason: 'The upload ID is taken by another upload.' };
+    const holder = this.#active.get(base);
+    if (holder) {
+      // Another connection has it open (one cut but not yet closed, say): it is told, its
+      // writes land, and its durable count is the one resumed from.
+      await holder.takeOver('resumed');
+      meta = await this.#readMeta(base);
+    }
     if (!meta) {
       if (req.resume) {
         const tomb = await stat(join(this.dir, `${base}.expired`)).catch(() => null);
@@ -278,13 +301,7 @@ export class PartialUploads {
       }
       return this.#activate(base, fresh, 0);
     }
-    const same =
-      req.resume &&
-      meta.clientKey === bytesToHex(req.clientKey) &&
-      meta.size === req.size &&
-      meta.name === req.name &&
-      timingSafeEqual(Buffer.from(meta.keyCheck, 'hex'), Buffer.from(check, 'hex'));
-    if (!same)
+    if (!sameUpload(meta, req, check))
       return { code: V4ErrorCode.UploadMismatch, reason: 'The upload ID is taken by another upload.' };
     if (now - meta.updatedAt > this.#ttlMs) {
       await this.#expire(base);
@@ -361,6 +378,12 @@ export class PartialUpload {
   /** The caller hashes the records (handOverHash) and gives the SHA-256 to finish(). */
   #handedOver = false;
   #detaching: Promise<void> | null = null;
+  #takenOver: TakeOver | null = null;
+  /**
+   * Set by the connection that holds it: told when another connection takes it over; the
+   * take-over waits for it (the holder writes what it verified and stops).
+   */
+  onTakenOver: ((how: TakeOver) => Promise<void>) | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
 
@@ -485,6 +508,26 @@ export class PartialUpload {
     if (this.#ended) return Promise.resolve();
     this.#detaching = this.#detach();
     return this.#detaching;
+  }
+
+  /** Another connection of the owner took it (`how`), or null. */
+  get takenOver(): TakeOver | null {
+    return this.#takenOver;
+  }
+
+  /**
+   * Another connection of the owner resumed or cancelled it: onTakenOver is told and awaited
+   * (its holder writes what it verified and stops), then it is detached as after a lost
+   * connection.
+   */
+  async takeOver(how: TakeOver): Promise<void> {
+    if (!this.#ended && this.#takenOver === null) {
+      this.#takenOver = how;
+      const told = this.onTakenOver;
+      this.onTakenOver = null;
+      await told?.(how).catch(() => {});
+    }
+    return this.detach();
   }
 
   async #detach(): Promise<void> {

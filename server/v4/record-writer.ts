@@ -61,6 +61,12 @@ export class RecordWriter {
   #failure: StorageFailure | null = null;
   #invalid: V4Error | null = null;
   #ended = false;
+  /**
+   * Told at once, and once, when a record does not verify or a write fails: push() and
+   * drain() find out only when called, and a client may send nothing more for a while.
+   */
+  onFailure: ((e: StorageFailure | V4Error) => void) | null = null;
+  #told = false;
 
   constructor(upload: PartialUpload, p: RecordStreamParams) {
     this.#upload = upload;
@@ -106,7 +112,7 @@ export class RecordWriter {
     if (this.#invalid) throw this.#invalid;
     // The opener checks the index and length at once and rejects when the record does not verify.
     const plain = this.#opener.open(body);
-    plain.catch(() => {});
+    plain.catch((e: unknown) => this.#tell(this.#classify(e)));
     this.#opening.push(plain);
     const last = this.#opener.complete;
     while (this.#opening.length >= (last ? 1 : OPENS_IN_FLIGHT)) await this.#takeOpened();
@@ -146,6 +152,23 @@ export class RecordWriter {
     (await this.#stream).end();
   }
 
+  /** A record's open failed: the thread stopped (StorageFailure), or it did not verify (V4Error). */
+  #classify(e: unknown): StorageFailure | V4Error {
+    const cause = (e as Error).cause;
+    if (cause instanceof RecordThreadFailure) {
+      this.#failure ??= new StorageFailure(cause.message, { cause });
+      return this.#failure;
+    }
+    this.#invalid ??= e instanceof V4Error ? e : new V4Error('V4_ERR_STREAM', String(e));
+    return this.#invalid;
+  }
+
+  #tell(e: StorageFailure | V4Error): void {
+    if (this.#told || this.#ended) return;
+    this.#told = true;
+    this.onFailure?.(e);
+  }
+
   /** The oldest record at the thread, opened, into the batch (flushed when full or last). */
   async #takeOpened(): Promise<void> {
     let plain: Uint8Array;
@@ -154,13 +177,7 @@ export class RecordWriter {
     } catch (e) {
       // Nothing later is written: the records after this one are dropped with it.
       this.#opening.length = 0;
-      const cause = (e as Error).cause;
-      if (cause instanceof RecordThreadFailure) {
-        this.#failure ??= new StorageFailure(cause.message, { cause });
-        throw this.#failure;
-      }
-      this.#invalid = e instanceof V4Error ? e : new V4Error('V4_ERR_STREAM', String(e));
-      throw this.#invalid;
+      throw this.#classify(e);
     }
     this.#opened++;
     this.#batch.push(plain);
@@ -177,6 +194,7 @@ export class RecordWriter {
         await this.#upload.appendRecords(batch);
       } catch (e) {
         this.#failure = new StorageFailure((e as Error).message, { cause: e });
+        this.#tell(this.#failure);
       }
     });
     this.#chain = done;

@@ -61,6 +61,8 @@ export class V4Connection {
   });
   readonly #handshake: ServerHandshake;
   readonly #queue: Frame[] = [];
+  /** Work that comes between frames (an upload's record failed on its thread, another connection took it over). */
+  readonly #tasks: (() => Promise<void>)[] = [];
   readonly #openedAt = Date.now();
   #session: Session | null = null;
   #client: { id: Uint8Array; key: Uint8Array; name: string; inviteId: string | null } | null = null;
@@ -112,17 +114,30 @@ export class V4Connection {
 
   #pump(): void {
     if (this.#busy || this.#closed || this.#ending) return;
-    const frame = this.#queue.shift();
-    if (!frame) {
+    const task = this.#tasks.shift();
+    const frame = task ? undefined : this.#queue.shift();
+    if (!task && !frame) {
       this.#socket.resume();
       return;
     }
-    this.#busy = this.#handle(frame)
+    this.#busy = (task ? task() : this.#handle(frame!))
       .catch((e: unknown) => this.#onError(e))
       .then(() => {
         this.#busy = null;
         this.#pump();
       });
+  }
+
+  /**
+   * Runs `task` in turn with the frames, before those still queued; resolves once it ran (at
+   * once, without running it, when the connection is closing: close() keeps the upload).
+   */
+  #interrupt(task: () => Promise<void>): Promise<void> {
+    if (this.#closed || this.#ending) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#tasks.push(() => task().finally(resolve));
+      this.#pump();
+    });
   }
 
   #onError(e: unknown): void {
@@ -174,6 +189,7 @@ export class V4Connection {
     // after what was sent before it; then the connection closes).
     this.#ending = true;
     this.#queue.length = 0;
+    this.#tasks.length = 0;
     if (log && this.#ctx.sampler.allow(this.#peer.source, `v4 refused ${code}`))
       this.#log.warn({ event: 'v4-refused', code, reason }, v4Sentence.refused(this.#who, code, reason));
     const done = () => {
@@ -217,8 +233,14 @@ export class V4Connection {
         if (this.#uploads.isOpen) throw new V4Error('V4_ERR_STATE', 'An upload is already open.');
         return this.#uploads.start(m);
       case MessageType.UploadAbort:
-        await this.#uploads.abort(m.uploadId);
-        return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
+        if (await this.#uploads.abort(m.uploadId))
+          return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
+        return this.#send({
+          type: MessageType.Error,
+          code: V4ErrorCode.UnknownUpload,
+          fatal: false,
+          reason: 'No upload with this ID to cancel (it was stored, cancelled or never started).',
+        });
       case MessageType.Bye:
         // (Not awaited: close() waits for the handler now running, this one.) The client closes
         // after its Bye: let it be the one, so a bridge logs a normal close (1000), not 4006.
@@ -308,6 +330,7 @@ export class V4Connection {
       send: (m) => this.#send(m),
       fatal: (code, reason) => this.#fatal(code, reason, true, false),
       sampled: (kind) => this.#sampled(kind),
+      interrupt: (task) => this.#interrupt(task),
     };
   }
 
@@ -342,6 +365,7 @@ export class V4Connection {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     this.#queue.length = 0;
+    this.#tasks.length = 0;
     // Every caller waits for the same work: the handler running now, then the upload kept.
     this.#closing = (async () => {
       await this.#busy;

@@ -16,13 +16,13 @@ import {
   V4_ERROR_SENTENCES,
   V4ErrorCode,
 } from '../../lib/protocol/v4/constants';
-import type { Message, UploadStart } from '../../lib/protocol/v4/messages';
+import { type Message, nameProblem, type UploadStart } from '../../lib/protocol/v4/messages';
 import { V4Error } from '../../lib/v4/errors';
 import type { Logger } from '../../platform/log';
 import { belowMinUploadRate } from '../config';
 import type { FileStore } from '../file-store';
 import type { Reservation } from '../upload-quota';
-import type { PartialUpload, PartialUploads } from './partial-uploads';
+import type { PartialUpload, PartialUploads, TakeOver } from './partial-uploads';
 import { RecordWriter, StorageFailure } from './record-writer';
 import { coverUpload, isRefusal, reserveUpload, type V4AccessContext, type V4Refusal } from './v4-access';
 import { v4Sentence } from './v4-log';
@@ -50,6 +50,8 @@ export interface UploadHost {
   fatal(code: number, reason: string): void;
   /** Whether a line a client can repeat as fast as it likes is logged (the per-source sampler). */
   sampled(kind: string): boolean;
+  /** Runs `task` in turn with the connection's frames (before those still queued); resolves once done. */
+  interrupt(task: () => Promise<void>): Promise<void>;
 }
 
 interface Open {
@@ -72,6 +74,10 @@ interface Open {
   serverMs: number;
   /** Plaintext bytes of the Chunks taken on this connection: the reservation covers them first. */
   taken: number;
+}
+
+function sameId(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 export class V4Uploads {
@@ -102,9 +108,13 @@ export class V4Uploads {
     this.#dropping = false;
   }
 
-  /** An UploadAbort: the open upload, or a kept one no connection has open, is removed. */
-  async abort(uploadId: Uint8Array): Promise<void> {
-    if (this.#open) {
+  /**
+   * An UploadAbort: the upload with this ID is removed, the open one or a kept one of this
+   * client (one another connection has open too: that one is told, Error 18). False when
+   * the client has no upload with this ID (the caller answers Error 11).
+   */
+  async abort(uploadId: Uint8Array): Promise<boolean> {
+    if (this.#open && sameId(this.#open.uploadId, uploadId)) {
       const open = this.#open;
       await open.writer.discard();
       this.#open = null;
@@ -124,7 +134,8 @@ export class V4Uploads {
           { event: 'v4-upload-aborted', upload },
           v4Sentence.aborted(this.#host.who, `kept upload ${upload}`),
         );
-    }
+    } else return false;
+    return true;
   }
 
   /** Refuses an upload: a non-fatal Error (the connection stays), or a fatal one for the invite's state. */
@@ -156,6 +167,9 @@ export class V4Uploads {
 
   /** An UploadStart: refused, or opened (a new upload or a resume) and answered with UploadReady. */
   async start(m: UploadStart): Promise<void> {
+    const problem = nameProblem(m.name, true);
+    // The log gets the name with its control characters escaped (a terminal would run them).
+    if (problem) return this.#refuse(V4ErrorCode.BadName, problem, m.uploadId, JSON.stringify(m.name));
     if (m.size > this.#host.maxFileSize)
       return this.#refuse(
         V4ErrorCode.FileTooLarge,
@@ -195,7 +209,7 @@ export class V4Uploads {
       size: m.size,
       start: opened.next,
     });
-    this.#open = {
+    const open: Open = {
       upload: opened,
       reservation,
       resumedFrom: opened.next,
@@ -208,6 +222,10 @@ export class V4Uploads {
       serverMs: 0,
       taken: 0,
     };
+    this.#open = open;
+    // Both come between frames, at once: a client may send nothing more for a while.
+    writer.onFailure = (e) => void this.#host.interrupt(() => this.#fail(open, e));
+    opened.onTakenOver = (how) => this.#host.interrupt(() => this.#takenOver(open, how));
     if (this.#host.sampled('v4 upload start'))
       this.#host.log.info(
         { event: 'v4-upload-start', file: m.name, size: m.size, next: opened.next },
@@ -235,23 +253,58 @@ export class V4Uploads {
       if (open.writer.complete) await open.writer.drain();
       open.serverMs += performance.now() - t;
     } catch (e) {
-      this.#open = null;
-      this.#dropping = true;
-      await open.writer.discard();
-      await open.upload.remove().catch(() => {});
-      open.reservation.release();
-      if (!(e instanceof StorageFailure))
-        return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
-      // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
-      this.#host.log.warn({ event: 'v4-write-failed', file: open.name, message: e.message });
-      return this.#refuse(
-        V4ErrorCode.StorageFailed,
-        V4_ERROR_SENTENCES[V4ErrorCode.StorageFailed],
-        open.uploadId,
-        open.name,
-      );
+      return this.#fail(open, e);
     }
     if (open.writer.complete) await this.#complete(open);
+  }
+
+  /**
+   * A record of the open upload did not verify (Error 13), or its write failed (Error 14):
+   * the upload ends, the connection stays. Once per upload: the writer says so as soon as it
+   * happens (between frames) and push() again when the next Chunk comes.
+   */
+  async #fail(open: Open, e: unknown): Promise<void> {
+    if (this.#open !== open) return;
+    // Its writes fail once another connection has it: that is a take-over, not the disk.
+    const how = open.upload.takenOver;
+    if (how) return this.#takenOver(open, how);
+    this.#open = null;
+    this.#dropping = true;
+    await open.writer.discard();
+    await open.upload.remove().catch(() => {});
+    open.reservation.release();
+    if (!(e instanceof StorageFailure))
+      return this.#refuse(V4ErrorCode.RecordInvalid, (e as Error).message, open.uploadId, open.name);
+    // Disk full or failing: this upload ends, the connection stays (Error 14 is not fatal).
+    this.#host.log.warn({ event: 'v4-write-failed', file: open.name, message: e.message });
+    return this.#refuse(
+      V4ErrorCode.StorageFailed,
+      V4_ERROR_SENTENCES[V4ErrorCode.StorageFailed],
+      open.uploadId,
+      open.name,
+    );
+  }
+
+  /**
+   * Another connection of this client resumed or cancelled the open upload (a cut
+   * connection the client has given up on, or a second run of the same command): this one
+   * stops it, keeps nothing of it (the files are the other one's now) and says so (Error 18,
+   * not fatal); its Chunks still in flight are dropped.
+   */
+  async #takenOver(open: Open, how: TakeOver): Promise<void> {
+    if (this.#open !== open) return;
+    this.#open = null;
+    this.#dropping = true;
+    // What verified here is written first (a batch may wait for more records): the resume
+    // that takes it over starts from it.
+    await open.writer.drain().catch(() => {});
+    await open.writer.discard();
+    open.reservation.release();
+    const reason =
+      how === 'resumed'
+        ? 'Another connection of this sender resumed this upload; it goes on there.'
+        : 'Another connection of this sender cancelled this upload.';
+    return this.#refuse(V4ErrorCode.TakenOver, reason, open.uploadId, open.name);
   }
 
   /**
@@ -336,14 +389,15 @@ export class V4Uploads {
     const open = this.#open;
     if (!open) return;
     this.#open = null;
-    this.#host.log.info(
-      { event: 'v4-upload-kept', file: open.name, reason, next: open.upload.next },
-      v4Sentence.kept(this.#host.who, open.name, open.upload.next, reason),
-    );
     await open.writer.drain().catch(() => {});
     await open.writer.discard();
     await open.upload.detach().catch(() => {});
     // Kept bytes now count through the partial-upload index: the rest of the reservation goes.
     open.reservation.release();
+    // After the detach: `next` is then the durable count a resume starts from.
+    this.#host.log.info(
+      { event: 'v4-upload-kept', file: open.name, reason, next: open.upload.next },
+      v4Sentence.kept(this.#host.who, open.name, open.upload.next, reason),
+    );
   }
 }

@@ -99,6 +99,16 @@ export class ByteReader {
     if (v > MAX_U64) throw new V4ProtocolError('V4_ERR_BAD_FIELD', 'A 64-bit size is over 2^53 - 1.');
     return v;
   }
+
+  /** A u64 size, Infinity past 2^53 - 1: valid on the wire, past anything a receiver accepts. */
+  u64Size(): number {
+    this.#need(8);
+    const lo = this.#view.getUint32(this.#at, true);
+    const hi = this.#view.getUint32(this.#at + 4, true);
+    this.#at += 8;
+    const v = hi * 2 ** 32 + lo;
+    return v > MAX_U64 ? Number.POSITIVE_INFINITY : v;
+  }
   /** A copy, so the result outlives the buffer it was read from. */
   raw(n: number): Uint8Array {
     this.#need(n);

@@ -108,6 +108,7 @@ export const V4ErrorCode = {
   BadName: 15,
   Internal: 16,
   Timeout: 17,
+  TakenOver: 18,
 } as const;
 export type V4ErrorCode = (typeof V4ErrorCode)[keyof typeof V4ErrorCode];
 
@@ -130,9 +131,10 @@ export const V4_ERROR_SENTENCES: Readonly<Record<V4ErrorCode, string>> = {
   15: 'The file name cannot be stored.',
   16: 'The server failed; try again later.',
   17: 'The connection was idle or too slow.',
+  18: 'Another connection of this sender took the upload over (resumed or cancelled it); this one stopped sending it.',
 };
 
 /** Whether an error with this code ends the connection. */
 export function isFatalCode(code: number): boolean {
-  return !(code === 6 || code === 7 || (code >= 10 && code <= 15));
+  return !(code === 6 || code === 7 || (code >= 10 && code <= 15) || code === 18);
 }

@@ -101,10 +101,21 @@ function checkSize(b: Uint8Array, n: number, what: string): void {
 export function checkNameText(name: string, max: number, file: boolean): Uint8Array {
   const bytes = encodeUtf8(name);
   if (bytes.length < 1 || bytes.length > max) throw bad(`A name must be 1 to ${max} bytes.`);
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw bad('A name may not contain control characters.');
-  if (file && (/[/\\]/.test(name) || name === '.' || name === '..'))
-    throw bad('A file name may not contain / or \\ or be . or ..');
+  const problem = nameProblem(name, file);
+  if (problem) throw bad(problem);
   return bytes;
+}
+
+/**
+ * What breaks the name rules (C0 controls and DEL; for a file name also `/`, `\` and the
+ * names `.` and `..`), or null. An UploadStart's name is decoded without them: the server
+ * answers a name that breaks them with Error 15, not as a broken message.
+ */
+export function nameProblem(name: string, file: boolean): string | null {
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'A name may not contain control characters.';
+  if (file && (/[/\\]/.test(name) || name === '.' || name === '..'))
+    return 'A file name may not contain / or \\ or be . or ..';
+  return null;
 }
 
 // Hello body: suite u16 | ephemeral 32.
@@ -268,10 +279,15 @@ function readMessage(type: number, r: ByteReader): Message {
       const uploadId = r.raw(UPLOAD_ID_SIZE);
       const resume = (r.u8() & 1) === 1;
       const fileKey = r.raw(KEY_SIZE);
-      const size = r.u64();
+      // Past 2^53 - 1 as Infinity: the server refuses it as too large (Error 7), not as broken.
+      const size = r.u64Size();
       const recordSize = r.u32();
       if (recordSize !== RECORD_SIZE) throw bad(`Record size ${recordSize} is not ${RECORD_SIZE}.`);
-      const name = readName(r, r.u16(), MAX_FILE_NAME_BYTES, true, 'file name');
+      // The length and UTF-8 here; the name rules are the server's to answer (Error 15).
+      const length = r.u16();
+      if (length < 1 || length > MAX_FILE_NAME_BYTES)
+        throw bad(`A name must be 1 to ${MAX_FILE_NAME_BYTES} bytes.`);
+      const name = r.utf8(length, 'file name');
       return { type, uploadId, resume, fileKey, size, recordSize, name };
     }
     case MessageType.UploadReady:
