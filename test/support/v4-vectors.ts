@@ -1,12 +1,14 @@
 /**
- * Known-answer vectors of protocol v4 (docs/protocol-v4-vectors.json): a whole session with
- * fixed keys, run through lib/v4 and recorded byte for byte. `npm run v4-vectors` rewrites
+ * Known-answer vectors of protocol v4 (docs/protocol-v4-vectors.json): two whole sessions of
+ * one client with fixed keys (the second resuming the first's upload), run through lib/v4 and
+ * lib/protocol/v4 and recorded byte for byte. `npm run v4-vectors` rewrites
  * the file; lib/v4/vectors.test.ts recomputes it and compares. The inputs are fixed seeds;
  * X25519, Ed25519, HKDF and AES-GCM are deterministic, so every output is too.
  */
 import { bytesToHex, hexToBytes } from '../../lib/crypto/encoding';
 import {
   CLIENT_TO_SERVER_FRAMES,
+  FRAME_HEADER_SIZE,
   FrameType,
   MessageType,
   RECORD_SIZE,
@@ -14,9 +16,11 @@ import {
 } from '../../lib/protocol/v4/constants';
 import { FrameDecoder } from '../../lib/protocol/v4/frame-decoder';
 import { encodeFrame, encodePreamble, type Frame } from '../../lib/protocol/v4/frames';
+import { encodeAlert } from '../../lib/protocol/v4/messages';
 import {
   ClientHandshake,
   ephemeralKeyFromSeed,
+  fileKeyCheck,
   fingerprint,
   handshakeKeys,
   RecordOpener,
@@ -33,6 +37,11 @@ import {
 
 const fill = (n: number, f: (i: number) => number) => Uint8Array.from({ length: n }, (_, i) => f(i));
 
+/** A token shaped like an invite (sfi1.payload.signature) whose signature is bytes 0..63, not a real one. */
+const INVITE_TOKEN =
+  'sfi1.eyJ2IjoxLCJpZCI6IjAxMjM0NTY3ODlhYmNkZWYiLCJsYWJlbCI6InZlY3RvcnMiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMjU5MjAwMCwibWF4Qnl0ZXMiOm51bGwsIm1heEZpbGVzIjpudWxsLCJtYXhDbGllbnRzIjoxfQ.' +
+  'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-Pw';
+
 export const V4_VECTOR_INPUTS = {
   clientEphemeralSeed: bytesToHex(fill(32, (i) => 0x10 + i)),
   serverEphemeralSeed: bytesToHex(fill(32, (i) => 0x30 + i)),
@@ -43,9 +52,35 @@ export const V4_VECTOR_INPUTS = {
   uploadId: bytesToHex(fill(16, (i) => 0xc0 + i)),
   fileKey: bytesToHex(fill(32, (i) => 0xe0 - i)),
   fileName: 'report.pdf',
-  /** File plaintext: byte i is i mod 251; one full record and a last record of 100 bytes. */
+  /** One full record and a last record of 100 bytes. */
   fileSize: RECORD_SIZE + 100,
   storedName: 'report.pdf',
+  fileContent: 'byte i of the file (i from 0) is i mod 251',
+  suite: 1,
+  recordSize: RECORD_SIZE,
+  /** ClientAuth's invite in both sessions: none (invite length 0). */
+  clientInvite: '',
+  welcomeRegistered: true,
+  welcomeMaxFileSize: 64 * 1024 ** 3,
+  uploadStartResume: false,
+  uploadReadyNextRecord: 0,
+  alert: { code: 9, fatal: true, reason: 'The server is busy; try again in a moment.' },
+  errorNonFatal: {
+    code: 12,
+    fatal: false,
+    reason: 'The upload does not match the one the server holds; it starts again.',
+  },
+  errorFatal: { code: 16, fatal: true, reason: 'The server failed; try again later.' },
+  inviteToken: INVITE_TOKEN,
+  /** The second connection: same identities, client ID, upload ID, file key, file and names. */
+  resume: {
+    clientEphemeralSeed: bytesToHex(fill(32, (i) => 0x90 + i)),
+    serverEphemeralSeed: bytesToHex(fill(32, (i) => 0xb0 + i)),
+    welcomeRegistered: false,
+    welcomeMaxFileSize: 64 * 1024 ** 3,
+    uploadStartResume: true,
+    uploadReadyNextRecord: 1,
+  },
 };
 
 export function vectorFile(size: number): Uint8Array {
@@ -60,17 +95,26 @@ function frames(decoder: FrameDecoder, bytes: Uint8Array): Frame[] {
   return decoder.push(bytes);
 }
 
-/** Runs the fixed session and returns every intermediate value as hex. */
-export async function computeV4Vectors(): Promise<Record<string, unknown>> {
+/**
+ * One whole handshake through lib/v4 (ClientHandshake and ServerHandshake, frames through the
+ * frame decoders) with fixed ephemeral seeds, the server sealing Welcome; then the schedule's
+ * intermediate values recomputed from the transcript as the spec writes it.
+ */
+async function runHandshake(
+  ephemeral: { clientEphemeralSeed: string; serverEphemeralSeed: string },
+  invite: string,
+  welcome: { welcomeRegistered: boolean; welcomeMaxFileSize: number },
+) {
   const I = V4_VECTOR_INPUTS;
-  const cEph = await ephemeralKeyFromSeed(hexToBytes(I.clientEphemeralSeed));
-  const sEph = await ephemeralKeyFromSeed(hexToBytes(I.serverEphemeralSeed));
+  const cEph = await ephemeralKeyFromSeed(hexToBytes(ephemeral.clientEphemeralSeed));
+  const sEph = await ephemeralKeyFromSeed(hexToBytes(ephemeral.serverEphemeralSeed));
   const cId = await signingKeyFromSeed(hexToBytes(I.clientIdentitySeed));
   const sId = await signingKeyFromSeed(hexToBytes(I.serverIdentitySeed));
 
   const client = new ClientHandshake({
     identity: cId,
     name: I.clientName,
+    invite,
     ephemeral: cEph,
     checkServerKey: () => {},
   });
@@ -89,13 +133,12 @@ export async function computeV4Vectors(): Promise<Record<string, unknown>> {
   const welcomeFrame = await sSession.seal({
     type: MessageType.Welcome,
     clientId: hexToBytes(I.clientId),
-    registered: true,
-    maxFileSize: 64 * 1024 ** 3,
+    registered: welcome.welcomeRegistered,
+    maxFileSize: welcome.welcomeMaxFileSize,
   });
-  const [welcome] = frames(toClient, welcomeFrame);
-  const { session: cSession } = (await client.onFrame(welcome!)).done!;
+  const [welcomeMsg] = frames(toClient, welcomeFrame);
+  const { session: cSession } = (await client.onFrame(welcomeMsg!)).done!;
 
-  // The schedule's intermediate values, recomputed from the transcript as the spec writes it.
   const preamble = encodePreamble();
   const clientHelloFrame = first.subarray(preamble.length);
   const serverHelloFrame = encodeFrame(FrameType.ServerHello, sHello!.body);
@@ -112,40 +155,13 @@ export async function computeV4Vectors(): Promise<Record<string, unknown>> {
   const th3 = await t.hash();
   const ap = await sessionKeys(ss, th3);
 
-  const uploadId = hexToBytes(I.uploadId);
-  const fileKey = hexToBytes(I.fileKey);
-  const uploadStartFrame = await cSession.seal({
-    type: MessageType.UploadStart,
-    uploadId,
-    resume: false,
-    fileKey,
-    size: I.fileSize,
-    recordSize: RECORD_SIZE,
-    name: I.fileName,
-  });
-  const uploadReadyFrame = await sSession.seal({ type: MessageType.UploadReady, uploadId, nextRecord: 0 });
-  const plain = vectorFile(I.fileSize);
-  const sealer = new StreamSealer({ fileKey, binding: cSession.binding, uploadId, size: I.fileSize });
-  const rec0 = await sealer.seal(0, plain.subarray(0, RECORD_SIZE));
-  const rec1 = await sealer.seal(1, plain.subarray(RECORD_SIZE));
-  const sk = await streamKeys(fileKey, cSession.binding, uploadId);
-  const digest = await sha256(plain);
-  const uploadDoneFrame = await sSession.seal({
-    type: MessageType.UploadDone,
-    uploadId,
-    size: I.fileSize,
-    sha256: digest,
-    storedName: I.storedName,
-  });
-  const emptySealer = new StreamSealer({ fileKey, binding: cSession.binding, uploadId, size: 0 });
-
   return {
-    description:
-      'Protocol v4 known-answer vectors (docs/PROTOCOL.md, Protocol version 4). All byte strings are hex. ' +
-      'Private keys are given as their 32-byte seeds (RFC 8410 PKCS #8: 302e020100300506032b65{70|6e}04220420 || seed). ' +
-      'Frames are whole (6-byte header included); sealed messages are under the session keys in order from seq 0.',
-    inputs: I,
-    primitives: PRIMITIVES,
+    cSession,
+    sSession,
+    welcomeFrame,
+    clientAuthFrame,
+    clientAuthPlain,
+    th3,
     handshake: {
       clientEphemeralPublic: hex(cEph.publicRaw),
       serverEphemeralPublic: hex(sEph.publicRaw),
@@ -178,11 +194,176 @@ export async function computeV4Vectors(): Promise<Record<string, unknown>> {
       bindingMatchesBothSides:
         hex(cSession.binding) === hex(sSession.binding) && hex(ap.binding) === hex(cSession.binding),
     },
+  };
+}
+
+/** Plaintext bytes of record `index` of the vector file. */
+function recordOf(plain: Uint8Array, index: number): Uint8Array {
+  return plain.subarray(index * RECORD_SIZE, Math.min((index + 1) * RECORD_SIZE, plain.length));
+}
+
+/**
+ * Every Sealed frame in the file: where it is, the key and IV it is sealed under (paths in
+ * the file) and its sequence number. lib/v4/vectors.test.ts opens each one as listed.
+ */
+const SEALED: readonly { frame: string; key: string; iv: string; seq: number }[] = [
+  ['handshake.serverAuthFrame', 'handshake.serverHandshake', 0],
+  ['handshake.clientAuthFrame', 'handshake.clientHandshake', 0],
+  ['clientAuthWithInvite.clientAuthFrame', 'handshake.clientHandshake', 0],
+  ['messages.welcomeFrame', 'session.serverSession', 0],
+  ['messages.uploadReadyFrame', 'session.serverSession', 1],
+  ['messages.uploadDoneFrame', 'session.serverSession', 2],
+  ['messages.uploadAbortedFrame', 'session.serverSession', 3],
+  ['messages.errorNonFatalFrame', 'session.serverSession', 4],
+  ['messages.errorFatalFrame', 'session.serverSession', 5],
+  ['messages.uploadStartFrame', 'session.clientSession', 0],
+  ['messages.uploadAbortFrame', 'session.clientSession', 1],
+  ['resume.handshake.serverAuthFrame', 'resume.handshake.serverHandshake', 0],
+  ['resume.handshake.clientAuthFrame', 'resume.handshake.clientHandshake', 0],
+  ['resume.messages.welcomeFrame', 'resume.session.serverSession', 0],
+  ['resume.messages.uploadReadyFrame', 'resume.session.serverSession', 1],
+  ['resume.messages.uploadDoneFrame', 'resume.session.serverSession', 2],
+  ['resume.messages.uploadStartFrame', 'resume.session.clientSession', 0],
+  ['resume.messages.byeFrame', 'resume.session.clientSession', 1],
+].map(([frame, keys, seq]) => ({
+  frame: frame as string,
+  key: `${keys}Key`,
+  iv: `${keys}Iv`,
+  seq: seq as number,
+}));
+
+const NOTES = {
+  inputs:
+    'Every field of every frame is in inputs or computed from them (seeds to keys, the file to its SHA-256); ' +
+    "the file is inputs.fileSize bytes of inputs.fileContent. welcomeRegistered is bit 0 of Welcome's flags, " +
+    "uploadStartResume bit 0 of UploadStart's, fatal bit 0 of the flags of an Alert or Error. inputs.resume " +
+    'holds what the second connection changes; everything else it uses is the same as the first.',
+  sequenceNumbers:
+    'Sealed-message sequence numbers count per direction and per key: each side counts its own Sealed frames ' +
+    'from 0, separately under the handshake keys and under the session keys of each session. The list "sealed" ' +
+    'gives every Sealed frame in this file with its key, IV and seq (paths in this file).',
+  messages:
+    'Session 1: the server seals Welcome (seq 0), UploadReady (1), UploadDone (2), then, for their layouts ' +
+    'only, UploadAborted (3), a non-fatal Error (4) and a fatal Error (5); the client seals UploadStart (0) ' +
+    'and UploadAbort (1). UploadDone carries inputs.fileSize, stream.plaintextSha256 and inputs.storedName; ' +
+    'UploadAbort and UploadAborted carry inputs.uploadId. alertFrame is an Alert frame in the clear with ' +
+    'inputs.alert.',
+  record0Sha256:
+    'SHA-256 of record 0 as sent in its Chunk body: its 262144 ciphertext bytes followed by its 16-byte tag ' +
+    '(record0Tag); the record is AES-256-GCM under streamKey with nonce0 and empty AAD.',
+  emptyFileRecord:
+    'The one record (index 0, last) of an empty file with the same file key, session binding and upload ID ' +
+    'as this stream, so under the same streamKey (the keys do not depend on the size) with nonce ' +
+    'noncePrefix || 00000000 || 01 (nonce0Last): the 16-byte tag of the empty plaintext.',
+  chunkFrames:
+    'chunkFrame0Header is the 6-byte header of the Chunk frame carrying record 0 and chunkFrame0Sha256 the ' +
+    'SHA-256 of that whole frame (header || record 0, 262166 bytes); chunkFrame1 is the whole Chunk frame ' +
+    'carrying record 1 (the last).',
+  fileKeyCheck:
+    'What the server keeps to recognise the file key of a resumed upload: ' +
+    'SHA-256("sft4 file key check" || file key).',
+  clientAuthWithInvite:
+    'The ClientAuth the same client sends in the first handshake when it offers inputs.inviteToken as its ' +
+    'invite (a token shaped like one, not a valid one): TH2 and the signature are unchanged, it is sealed ' +
+    'under the client handshake key at seq 0, and th3 is the TH3 that would follow it.',
+  resume:
+    'A second connection of the same client resuming the same upload (same upload ID, file key, size and ' +
+    'name) from record inputs.resume.uploadReadyNextRecord, as after a first connection cut once record 0 ' +
+    'was durable: a new handshake with new ephemeral keys, so a new session binding and stream key ' +
+    '(streamKeyDiffersFromFirstSession). The server seals Welcome (seq 0), UploadReady (1), UploadDone (2); ' +
+    'the client seals UploadStart with the resume flag (0) and Bye (1); record 1 is sealed under the stream key of this ' +
+    'session.',
+};
+
+/** Runs the fixed sessions and returns every intermediate value as hex. */
+export async function computeV4Vectors(): Promise<Record<string, unknown>> {
+  const I = V4_VECTOR_INPUTS;
+  const first = await runHandshake(I, I.clientInvite, I);
+  const { cSession, sSession } = first;
+  const withInvite = await runHandshake(I, I.inviteToken, I);
+
+  const uploadId = hexToBytes(I.uploadId);
+  const fileKey = hexToBytes(I.fileKey);
+  const uploadStartFrame = await cSession.seal({
+    type: MessageType.UploadStart,
+    uploadId,
+    resume: I.uploadStartResume,
+    fileKey,
+    size: I.fileSize,
+    recordSize: I.recordSize,
+    name: I.fileName,
+  });
+  const uploadReadyFrame = await sSession.seal({
+    type: MessageType.UploadReady,
+    uploadId,
+    nextRecord: I.uploadReadyNextRecord,
+  });
+  const plain = vectorFile(I.fileSize);
+  const sealer = new StreamSealer({ fileKey, binding: cSession.binding, uploadId, size: I.fileSize });
+  const rec0 = await sealer.seal(0, recordOf(plain, 0));
+  const rec1 = await sealer.seal(1, recordOf(plain, 1));
+  const chunk0 = encodeFrame(FrameType.Chunk, rec0);
+  const sk = await streamKeys(fileKey, cSession.binding, uploadId);
+  const digest = await sha256(plain);
+  const uploadDone = {
+    type: MessageType.UploadDone,
+    uploadId,
+    size: I.fileSize,
+    sha256: digest,
+    storedName: I.storedName,
+  } as const;
+  const uploadDoneFrame = await sSession.seal(uploadDone);
+  const uploadAbortFrame = await cSession.seal({ type: MessageType.UploadAbort, uploadId });
+  const uploadAbortedFrame = await sSession.seal({ type: MessageType.UploadAborted, uploadId });
+  const errorNonFatalFrame = await sSession.seal({ type: MessageType.Error, ...I.errorNonFatal });
+  const errorFatalFrame = await sSession.seal({ type: MessageType.Error, ...I.errorFatal });
+  const alertFrame = encodeFrame(FrameType.Alert, encodeAlert(I.alert));
+  const emptySealer = new StreamSealer({ fileKey, binding: cSession.binding, uploadId, size: 0 });
+
+  const R = I.resume;
+  const second = await runHandshake(R, I.clientInvite, R);
+  const rUploadStartFrame = await second.cSession.seal({
+    type: MessageType.UploadStart,
+    uploadId,
+    resume: R.uploadStartResume,
+    fileKey,
+    size: I.fileSize,
+    recordSize: I.recordSize,
+    name: I.fileName,
+  });
+  const rUploadReadyFrame = await second.sSession.seal({
+    type: MessageType.UploadReady,
+    uploadId,
+    nextRecord: R.uploadReadyNextRecord,
+  });
+  const rSealer = new StreamSealer({ fileKey, binding: second.cSession.binding, uploadId, size: I.fileSize });
+  const k = R.uploadReadyNextRecord;
+  const rRecord = await rSealer.seal(k, recordOf(plain, k));
+  const rsk = await streamKeys(fileKey, second.cSession.binding, uploadId);
+  const rUploadDoneFrame = await second.sSession.seal(uploadDone);
+  const rByeFrame = await second.cSession.seal({ type: MessageType.Bye });
+
+  return {
+    description:
+      'Protocol v4 known-answer vectors (docs/PROTOCOL.md, Protocol version 4). All byte strings are hex. ' +
+      'Private keys are given as their 32-byte seeds (RFC 8410 PKCS #8: 302e020100300506032b65{70|6e}04220420 || seed). ' +
+      'Frames are whole (6-byte header included); sealed messages are under the session keys, each ' +
+      'direction counting its own sequence numbers from 0 (see notes and sealed).',
+    notes: NOTES,
+    inputs: I,
+    primitives: PRIMITIVES,
+    handshake: first.handshake,
+    session: first.session,
     messages: {
-      welcomeFrame: hex(welcomeFrame),
+      welcomeFrame: hex(first.welcomeFrame),
       uploadStartFrame: hex(uploadStartFrame),
       uploadReadyFrame: hex(uploadReadyFrame),
       uploadDoneFrame: hex(uploadDoneFrame),
+      uploadAbortFrame: hex(uploadAbortFrame),
+      uploadAbortedFrame: hex(uploadAbortedFrame),
+      errorNonFatalFrame: hex(errorNonFatalFrame),
+      errorFatalFrame: hex(errorFatalFrame),
+      alertFrame: hex(alertFrame),
     },
     stream: {
       streamKey: hex(sk.key),
@@ -194,7 +375,37 @@ export async function computeV4Vectors(): Promise<Record<string, unknown>> {
       record1: hex(rec1),
       emptyFileRecord: hex(await emptySealer.seal(0, new Uint8Array(0))),
       plaintextSha256: hex(digest),
+      nonce0Last: hex(streamNonce(sk.prefix, 0, true)),
+      chunkFrame0Header: hex(chunk0.subarray(0, FRAME_HEADER_SIZE)),
+      chunkFrame0Sha256: hex(await sha256(chunk0)),
+      chunkFrame1: hex(encodeFrame(FrameType.Chunk, rec1)),
+      fileKeyCheck: hex(await fileKeyCheck(fileKey)),
     },
+    clientAuthWithInvite: {
+      clientAuthPlaintext: hex(withInvite.clientAuthPlain),
+      clientAuthFrame: hex(withInvite.clientAuthFrame),
+      th3: hex(withInvite.th3),
+    },
+    resume: {
+      handshake: second.handshake,
+      session: second.session,
+      messages: {
+        welcomeFrame: hex(second.welcomeFrame),
+        uploadStartFrame: hex(rUploadStartFrame),
+        uploadReadyFrame: hex(rUploadReadyFrame),
+        uploadDoneFrame: hex(rUploadDoneFrame),
+        byeFrame: hex(rByeFrame),
+      },
+      stream: {
+        streamKey: hex(rsk.key),
+        noncePrefix: hex(rsk.prefix),
+        nonce1Last: hex(streamNonce(rsk.prefix, k, true)),
+        record1: hex(rRecord),
+        chunkFrame1: hex(encodeFrame(FrameType.Chunk, rRecord)),
+        streamKeyDiffersFromFirstSession: hex(rsk.key) !== hex(sk.key) && hex(rsk.prefix) !== hex(sk.prefix),
+      },
+    },
+    sealed: SEALED,
   };
 }
 
