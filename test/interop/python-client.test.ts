@@ -49,12 +49,12 @@ interface Run {
   json: Record<string, unknown>[];
 }
 
-/** `v4_client.py args`, to its end (bounded); never rejects, the caller judges the exit code. */
-function python(args: string[]): Promise<Run> {
+/** `v4_client.py args` (or another script of this folder), to its end (bounded); never rejects, the caller judges the exit code. */
+function python(args: string[], script = CLIENT): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       PYTHON,
-      [CLIENT, ...args],
+      [script, ...args],
       { cwd: ROOT, encoding: 'utf8', timeout: RUN_TIMEOUT_MS, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         const json = stdout
@@ -284,5 +284,68 @@ describe("the Python client pins the server's key", () => {
     const sent = await send('one-byte', 'after-restart.bin');
     expect(sent.attempts).toMatchObject([{ registered: false, pin: 'pin-ok' }]);
     await expectStored(sent, 'one-byte', 'after-restart.bin');
+  });
+});
+
+describe("the server's answers to what the specification says is refused or undone (probe_v4.py)", () => {
+  /** Each probe's JSON line by its name. */
+  let probes: Map<string, Record<string, unknown>>;
+  type Answer = { kind?: string; code?: number; fatal?: boolean; type?: string; next?: number };
+  const answer = (probe: string) => probes.get(probe)?.answer as Answer | undefined;
+  const error = (code: number, fatal = false) => ({ kind: 'Error', code, fatal });
+
+  beforeAll(async () => {
+    const run = await python(
+      ['--server', `127.0.0.1:${srvA.port}`, '--dir', join(work.path, 'prober')],
+      join(ROOT, 'test/interop/probe_v4.py'),
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    probes = new Map(run.json.map((l) => [String(l.probe), l]));
+  }, 90_000);
+
+  it('resumes that do not match are refused without harm (11, 12), and an abort removes the upload it names', () => {
+    expect(answer('resume-unknown-id')).toMatchObject(error(11));
+    expect(answer('after-error-new-upload-same-conn')).toMatchObject({ type: '0x21', next: 0 });
+    for (const p of [
+      'existing-id-without-resume-flag',
+      'resume-other-size',
+      'resume-other-name',
+      'resume-other-key',
+    ])
+      expect(answer(p), p).toMatchObject(error(12));
+    expect(answer('resume-ok')).toMatchObject({ type: '0x21', next: 2 });
+    expect(answer('abort-between-records')).toMatchObject({ type: '0x24' });
+    expect(answer('resume-after-abort')).toMatchObject(error(11));
+    // An abort naming an ID the client has no upload under: Error 11, the open upload stays.
+    expect(probes.get('abort-other-id-while-open')?.answer).toMatch(/Error 11 UNKNOWN_UPLOAD/);
+  });
+
+  it('a record that does not verify is answered at once (13), even when nothing follows it', () => {
+    expect(answer('damaged-record-1')).toMatchObject(error(13));
+    expect(answer('new-upload-after-damage-done')).toMatchObject({ type: '0x22', size: 5 });
+    expect(answer('resume-damaged-upload')).toMatchObject(error(11));
+    // Record 1 sent first, then nothing: the server used to wait for the next Chunk.
+    expect(answer('out-of-order-record')).toMatchObject(error(13));
+    expect(answer('chunk-without-upload')).toMatchObject(error(1, true));
+  });
+
+  it('a file name breaking the rules is Error 15 and a size past 2^53 - 1 Error 7, neither fatal; a record size other than 262,144 is', () => {
+    for (const p of ['slash', 'dotdot', 'control', 'backslash', 'dot'])
+      expect(answer(`file-name-${p}`), p).toMatchObject(error(15));
+    expect(answer('size-2^53')).toMatchObject(error(7));
+    expect(answer('record-size-65536')).toMatchObject(error(1, true));
+    // Names outside the ASCII allowlist are stored under another name, the SHA-256 the same.
+    const unicode = probes.get('file-name-unicode')?.answer as { then?: { stored_name?: string } };
+    expect(unicode.then?.stored_name).toBe('_t_ _.txt');
+  });
+
+  it('a resume while another connection has the upload open takes it over from what that one wrote; that one gets Error 18', () => {
+    expect(answer('resume-while-open-elsewhere')).toMatchObject({ type: '0x21', next: 2 });
+    expect(answer('first-connection-after-that')).toMatchObject(error(18));
+  });
+
+  it('an upload stored before its UploadDone was read is not resumable (11); a refused suite or signature gets an Alert', () => {
+    expect(answer('resume-after-complete-upload')).toMatchObject(error(11));
+    expect(probes.get('bad-client-signature')?.answer).toMatch(/Alert 3 HANDSHAKE_FAILED/);
   });
 });
