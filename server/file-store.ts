@@ -117,6 +117,18 @@ export class FileStore {
     }).then((name) => `${folder}/${name}`);
   }
 
+  /** The stored file of upload `token` of the name, verified, with its SHA-256; null when replaced, removed or not v4. */
+  async storedUpload(
+    clientId: Uint8Array,
+    fileName: string,
+    token: string,
+  ): Promise<{ pathName: string; size: number; sha256: string } | null> {
+    const row = await this.#db.fileByName(clientId, fileName);
+    if (!row || row.Token !== token || row.Verified !== 1 || row.Sha256 === null || row.Size === null)
+      return null;
+    return { pathName: row.PathName, size: row.Size, sha256: row.Sha256 };
+  }
+
   /** Marks upload `token` of the name verified; false when another upload replaced it. */
   async verify(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
     return (await this.#db.markVerified(clientId, fileName, token)) > 0;

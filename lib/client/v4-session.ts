@@ -25,7 +25,7 @@ import { V4Error } from '../v4/errors';
 import { ClientHandshake } from '../v4/handshake';
 import type { KeyPairWithRaw } from '../v4/keys';
 import type { Session } from '../v4/session';
-import { type RecordAeadFactory, StreamSealer } from '../v4/stream';
+import { type RecordAeadFactory, recordCount, StreamSealer } from '../v4/stream';
 import { ClientError } from './errors';
 import type { Transport } from './transport';
 import { records } from './v4-records';
@@ -283,6 +283,10 @@ export class V4ClientSession {
       name: source.name,
     });
     const ready = await this.#nextMessage();
+    // A resume of a file the server stored already (the connection broke before its
+    // UploadDone was read): nothing to send; the hash is checked as after a whole upload.
+    if (ready.type === MessageType.UploadDone && opts.resume && same(ready.uploadId, uploadId))
+      return this.#storedAlready(source, ready, uploadId, opts);
     if (ready.type !== MessageType.UploadReady || !same(ready.uploadId, uploadId))
       throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not answer the upload.');
     const next = ready.nextRecord;
@@ -358,6 +362,31 @@ export class V4ClientSession {
       sha256: done.sha256,
       storedName: done.storedName,
       resumedFrom: next,
+      hashChecked: hash !== undefined,
+    };
+  }
+
+  async #storedAlready(
+    source: V4Source,
+    done: UploadDone,
+    uploadId: Uint8Array,
+    opts: V4UploadOptions,
+  ): Promise<V4UploadResult> {
+    const hash = opts.hash?.();
+    if (hash) for await (const record of records(source.openAt(0), source.size)) hash.update(record);
+    const ours = hash ? await hash.digest() : done.sha256;
+    if (!same(ours, done.sha256) || done.size !== source.size)
+      throw new ClientError(
+        'CLIENT_ERR_HASH_MISMATCH',
+        'The SHA-256 the server reports differs from the file sent.',
+      );
+    opts.onProgress?.(source.size, source.size);
+    return {
+      uploadId,
+      size: done.size,
+      sha256: done.sha256,
+      storedName: done.storedName,
+      resumedFrom: recordCount(source.size),
       hashChecked: hash !== undefined,
     };
   }

@@ -217,6 +217,21 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(await p.discard(req.clientKey, req.uploadId)).toBe(false);
   });
 
+  it('a resume of an upload stored already names its stored token (until the TTL); another size or key is 12', async () => {
+    const { p, req } = await oneUpload(1);
+    const up = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await up.appendRecords([bytes(RECORD_SIZE)]);
+    await up.finish();
+    await up.stored('tok-1');
+    expect(readdirSync(p.dir).filter((n) => !n.endsWith('.done'))).toEqual([]);
+    expect(await p.open({ ...req, resume: true })).toEqual({ storedToken: 'tok-1' });
+    expect(await p.open({ ...req, fileKey: bytes(32), resume: true })).toMatchObject({ code: 12 });
+    expect(await p.open({ ...req, size: req.size - 1, resume: true })).toMatchObject({ code: 12 });
+    // Past the TTL the sweep forgets it: then the resume is of an unknown upload.
+    await p.sweep(Date.now() + 3_600_001);
+    expect(await p.open({ ...req, resume: true })).toMatchObject({ code: 11 });
+  });
+
   it('a resume reads none of the kept bytes when it opens: the whole file is hashed once, when it completes', async () => {
     const { p, req } = await oneUpload(3);
     const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));

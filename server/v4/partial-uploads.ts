@@ -32,6 +32,12 @@ import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 export const PARTIAL_FOLDER = 'partial';
 
 /**
+ * Files of partial/ that hold no upload: `.expired` (answers Error 10 for a TTL) and
+ * `.done` (a stored upload's, answers a late resume with UploadDone for a TTL).
+ */
+export const isTombstone = (name: string): boolean => name.endsWith('.expired') || name.endsWith('.done');
+
+/**
  * Unfinished uploads kept per client. Quotas count kept bytes, but an upload dropped before
  * its first durable point keeps none: without a cap a client could leave a state file (and
  * its fsyncs) per connection, each read again by every sweep and at every start.
@@ -77,6 +83,24 @@ export interface OpenRequest {
 export interface Refusal {
   code: number;
   reason: string;
+}
+
+/**
+ * A resume of an upload this server already stored (its connection broke before the client
+ * read UploadDone): the stored file's token, for the caller to check it is still that upload's.
+ */
+export interface AlreadyStored {
+  storedToken: string;
+}
+
+/** What a `.done` file says of a stored upload, for a resume that comes after it. */
+interface DoneMeta {
+  v: 1;
+  clientKey: string;
+  size: number;
+  name: string;
+  keyCheck: string;
+  token: string;
 }
 
 /** How another connection of the owner took an open upload: resumed it, or cancelled it (UploadAbort). */
@@ -195,7 +219,7 @@ export class PartialUploads {
       const path = join(this.dir, name);
       if (name.endsWith('.tmp')) {
         await rm(path, { force: true });
-      } else if (name.endsWith('.expired')) {
+      } else if (isTombstone(name)) {
         const s = await stat(path).catch(() => null);
         if (s && now - s.mtimeMs > this.#ttlMs) await rm(path, { force: true });
       } else if (name.endsWith('.json')) {
@@ -215,6 +239,14 @@ export class PartialUploads {
     await writeFile(join(this.dir, `${base}.expired`), '', { mode: FILE_MODE });
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
+  }
+
+  async #readDone(base: string): Promise<DoneMeta | null> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, `${base}.done`), 'utf8')) as DoneMeta;
+    } catch {
+      return null;
+    }
   }
 
   async #readMeta(base: string): Promise<Meta | null> {
@@ -243,14 +275,14 @@ export class PartialUploads {
     return `${bytesToHex(clientKey).slice(0, 32)}-${bytesToHex(uploadId)}`;
   }
 
-  /** Opens a new upload or resumes a kept one; a Refusal says why not. */
-  open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal> {
+  /** Opens a new upload or resumes a kept one (or names the stored one it became); a Refusal says why not. */
+  open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal | AlreadyStored> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
     const base = this.#base(req.clientKey, req.uploadId);
     return this.#turns.run(base, () => this.#open(base, req, now));
   }
 
-  async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal> {
+  async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal | AlreadyStored> {
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
     let meta = await this.#readMeta(base);
     // Checked before a connection holding it is touched: only a matching resume takes it over.
@@ -265,6 +297,17 @@ export class PartialUploads {
     }
     if (!meta) {
       if (req.resume) {
+        const done = await this.#readDone(base);
+        if (done) {
+          const same =
+            done.clientKey === bytesToHex(req.clientKey) &&
+            done.size === req.size &&
+            done.name === req.name &&
+            timingSafeEqual(Buffer.from(done.keyCheck, 'hex'), Buffer.from(check, 'hex'));
+          return same
+            ? { storedToken: done.token }
+            : { code: V4ErrorCode.UploadMismatch, reason: 'The upload ID is taken by another upload.' };
+        }
         const tomb = await stat(join(this.dir, `${base}.expired`)).catch(() => null);
         return tomb
           ? { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' }
@@ -489,6 +532,28 @@ export class PartialUpload {
     const digest = this.#handedOver ? sha256! : s.hash ? s.hash.digest() : await sha256OfFile(s.dataPath);
     s.onEnd(true);
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(digest) };
+  }
+
+  /**
+   * After a successful commit, as forget(), leaving a `.done` file for a TTL: a resume that
+   * comes after it (the connection broke before the client read UploadDone) is told the
+   * file is stored instead of sending it all again. `token`: the stored file's (FileStore).
+   */
+  async stored(token: string): Promise<void> {
+    const m = this.#s.meta;
+    const done: DoneMeta = {
+      v: 1,
+      clientKey: m.clientKey,
+      size: m.size,
+      name: m.name,
+      keyCheck: m.keyCheck,
+      token,
+    };
+    // Not flushed: after a crash the resume gets Error 11 and the client sends the file again.
+    await writeFile(this.#s.metaPath.replace(/\.json$/, '.done'), JSON.stringify(done), {
+      mode: FILE_MODE,
+    }).catch(() => {});
+    await this.forget();
   }
 
   /** After a successful commit: the metadata goes too. */

@@ -25,6 +25,8 @@ export const v4Sentence = {
     `${who}'s upload of ${file} was refused (protocol 4, Error ${code}, ${why})`,
   done: (who: string, file: string, size: number, sha256: string, from: number) =>
     `${who} sent ${file}, ${formatBytes(size)}, verified (protocol 4, SHA-256 ${shortSha(sha256)}${resumed(from)})`,
+  doneAgain: (who: string, file: string) =>
+    `${who} resumed ${file}, which was stored already: told so again (protocol 4)`,
   kept: (who: string, file: string, next: number, reason: string) =>
     `${who}'s upload of ${file} stopped at record ${next} (${reason}); kept for a resume (protocol 4)`,
   aborted: (who: string, file: string) =>

@@ -7,7 +7,7 @@
  * in flight are dropped until the next sealed message (docs/PROTOCOL.md, "Uploads").
  */
 import { basename } from 'node:path';
-import { bytesToHex } from '../../lib/crypto/encoding';
+import { bytesToHex, hexToBytes } from '../../lib/crypto/encoding';
 import {
   isFatalCode,
   MessageType,
@@ -189,6 +189,7 @@ export class V4Uploads {
       inviteId: client.inviteId,
     });
     if ('code' in opened) return this.#refuse(opened.code, opened.reason, m.uploadId, m.name);
+    if ('storedToken' in opened) return this.#storedAlready(m, opened.storedToken);
     const kept = Math.min(opened.next * RECORD_SIZE, m.size);
     const reservation = await reserveUpload(this.#host.ctx, client.id, { name: m.name, size: m.size, kept });
     if (isRefusal(reservation)) {
@@ -349,7 +350,7 @@ export class V4Uploads {
     await this.#host.ctx.files.verify(client.id, open.name, stored.token);
     // The row counts the bytes now: the reservation and the kept bytes go.
     open.reservation.release();
-    await open.upload.forget();
+    await open.upload.stored(stored.token);
     this.#host.log.info(
       {
         event: 'v4-upload-done',
@@ -367,6 +368,34 @@ export class V4Uploads {
       size: done.size,
       sha256: done.sha256,
       storedName: basename(stored.pathName),
+    });
+  }
+
+  /**
+   * A resume of an upload stored already (its connection broke before the client read
+   * UploadDone): UploadDone again, as long as the stored file is still that upload's (not
+   * replaced by a later one of the same name, nor removed by the owner); else Error 11.
+   */
+  async #storedAlready(m: UploadStart, token: string): Promise<void> {
+    const row = await this.#host.ctx.files.storedUpload(this.#host.client().id, m.name, token);
+    if (!row)
+      return this.#refuse(
+        V4ErrorCode.UnknownUpload,
+        'No unfinished upload with this ID.',
+        m.uploadId,
+        m.name,
+      );
+    if (this.#host.sampled('v4 upload done again'))
+      this.#host.log.info(
+        { event: 'v4-upload-done-again', file: m.name, bytes: row.size, sha256: row.sha256 },
+        v4Sentence.doneAgain(this.#host.who, m.name),
+      );
+    await this.#host.send({
+      type: MessageType.UploadDone,
+      uploadId: m.uploadId,
+      size: row.size,
+      sha256: hexToBytes(row.sha256),
+      storedName: basename(row.pathName),
     });
   }
 

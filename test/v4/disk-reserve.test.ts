@@ -9,6 +9,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { V4ErrorCode } from '../../lib/protocol/v4/constants';
+import { isTombstone } from '../../server/v4/partial-uploads';
 import { fileRows, MiB, serverLog, startServerProcess } from '../support/hostile';
 import { smallDataDisk } from '../support/small-disk';
 import { fileSource, newIdentity, nodeSha256, openV4, refusedCode } from '../support/v4-client';
@@ -29,7 +30,7 @@ describe('--disk-reserve with protocol v4', () => {
       expect(await refusedCode(s.upload(fileSource(big), { hash: nodeSha256 }))).toBe(
         V4ErrorCode.StorageFailed,
       );
-      expect(readdirSync(join(data, 'partial')).filter((n) => !n.endsWith('.expired'))).toEqual([]);
+      expect(readdirSync(join(data, 'partial')).filter((n) => !isTombstone(n))).toEqual([]);
       const small = join(work, 'small.bin');
       writeFileSync(small, randomBytes(MiB));
       expect((await s.upload(fileSource(small), { hash: nodeSha256 })).size).toBe(MiB);

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { KeyPairWithRaw } from '../../lib/v4/keys';
+import { isTombstone } from '../../server/v4/partial-uploads';
 import { fileRows, type ServerProcess, serverLog, sha256, startServerProcess } from '../support/hostile';
 import { tempDir } from '../support/server-helpers';
 import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
@@ -113,5 +114,5 @@ it(`resumes after ${CUTS} cuts at random points (seed ${SEED}): byte-identical, 
   const rows = stored();
   expect(rows).toHaveLength(1);
   expect(sha256(readFileSync(join(srv.data, 'files', rows[0]!.PathName)))).toBe(sha256(bytes));
-  expect(readdirSync(join(srv.data, 'partial')).filter((n) => !n.endsWith('.expired'))).toEqual([]);
+  expect(readdirSync(join(srv.data, 'partial')).filter((n) => !isTombstone(n))).toEqual([]);
 });

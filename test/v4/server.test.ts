@@ -17,6 +17,7 @@ import { FrameType } from '../../lib/protocol/v4/constants';
 import { encodeFrame, encodePreamble } from '../../lib/protocol/v4/frames';
 import { encodeAlert } from '../../lib/protocol/v4/messages';
 import { fingerprint, type KeyPairWithRaw } from '../../lib/v4/keys';
+import { isTombstone } from '../../server/v4/partial-uploads';
 import {
   fileRows,
   hex,
@@ -52,7 +53,7 @@ function stored(name: string): { bytes: Buffer; verified: number } | null {
   return { bytes: readFileSync(join(srv.data, 'files', row.PathName)), verified: row.Verified };
 }
 
-const partials = () => readdirSync(join(srv.data, 'partial')).filter((n) => !n.endsWith('.expired'));
+const partials = () => readdirSync(join(srv.data, 'partial')).filter((n) => !isTombstone(n));
 
 beforeAll(async () => {
   work = tempDir('sft-v4-');
@@ -199,6 +200,41 @@ describe('protocol v4 server', () => {
     const r = await s.upload(fileSource(f.path), { hash: nodeSha256 });
     expect(r.size).toBe(1000);
     await s.close();
+  });
+
+  it('a resume of an upload stored already is answered UploadDone, nothing sent again; not once the file was replaced', async () => {
+    const f = makeFile('late.bin', 3 * 262_144 + 77);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s = await connectV4(srv.port, me);
+    const first = await s.upload(fileSource(f.path), { hash: nodeSha256, ...ids });
+    // As if the connection had broken before UploadDone was read: the client resumes.
+    let sent = 0;
+    const again = await s.upload(fileSource(f.path), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      onStarted: () => {
+        sent++;
+      },
+    });
+    expect(again).toMatchObject({
+      size: f.bytes.length,
+      storedName: first.storedName,
+      resumedFrom: 4,
+      hashChecked: true,
+    });
+    expect(hex(again.sha256)).toBe(sha256(f.bytes));
+    expect(sent).toBe(0);
+    expect(srv.output()).toMatch(/"event":"v4-upload-done-again","file":"late.bin"/);
+    // Another upload of the same name replaced the file: that upload is gone (11).
+    await s.upload(fileSource(makeFile('late-2.bin', 10).path, 'late.bin'), { hash: nodeSha256 });
+    await expect(
+      s.upload(fileSource(f.path), { hash: nodeSha256, ...ids, resume: true }),
+    ).rejects.toMatchObject({
+      details: { wireCode: 11 },
+    });
+    await s.close();
+    expect(partials()).toEqual([]);
   });
 
   it('resumes after kill -9 of the server: byte-identical', async () => {
