@@ -287,6 +287,18 @@ describe("the Python client pins the server's key", () => {
   });
 });
 
+describe('the Python client resumes an upload whose UploadDone it lost', () => {
+  it('the server answers the resume with UploadDone at once: nothing sent again, stored once', async () => {
+    const sent = await send('big', 'lost-done.bin', ['--lose-done', '--cut-mode', 'fin']);
+    const records = Math.ceil(BIG / RECORD);
+    expect(sent.attempts.map((a) => [a.state, a.next])).toEqual([
+      ['cut', 0],
+      ['done', records],
+    ]);
+    await expectStored(sent, 'big', 'lost-done.bin');
+  });
+});
+
 describe("the server's answers to what the specification says is refused or undone (probe_v4.py)", () => {
   /** Each probe's JSON line by its name. */
   let probes: Map<string, Record<string, unknown>>;

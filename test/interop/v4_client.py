@@ -25,7 +25,7 @@ npx vitest run test/interop/). By hand:
       JSON summary line. Exit 0 when all pass.
   v4_client.py send --server 127.0.0.1:PORT --dir IDENTITY_DIR --name NAME FILE
                     [--file-name STORED_NAME] [--cut-after-records N[,M...]]
-                    [--cut-mode rst|fin] [--reconnect-delay SECONDS]
+                    [--cut-mode rst|fin] [--reconnect-delay SECONDS] [--lose-done]
       Uploads FILE (creating the identity on first use) and prints one JSON
       line: ok, clientId, serverFingerprint, the server's and our SHA-256,
       and each connection's attempt. --cut-after-records closes attempt k
@@ -441,10 +441,16 @@ def iter_records(path, size, start):
             yield i, i == n - 1, data
 
 
-def upload(sess, path, size, upload_id, file_key, name, resume, cut_after=None, cut_rst=False):
-    """Returns ('done', UploadDone dict, next) or ('cut', None, next)."""
+def upload(sess, path, size, upload_id, file_key, name, resume, cut_after=None, cut_rst=False,
+           lose_done=False):
+    """Returns ('done', UploadDone dict, next) or ('cut', None, next). `lose_done`: send every
+    record, give the server a moment to store the file, and close without reading UploadDone."""
     sess.send_msg(enc_upload_start(upload_id, resume, file_key, size, name))
     r = sess.recv()
+    if resume and r["type"] == M_UPLOAD_DONE and r["upload_id"] == upload_id:
+        # PROTOCOL.md, Resume: the server stored it already (the UploadDone was lost with
+        # the connection): nothing to send, the SHA-256 is checked as after a whole upload.
+        return "done", r, record_count(size)
     if r["type"] != M_UPLOAD_READY or r["upload_id"] != upload_id:
         raise ProtocolError("expected UploadReady for our upload, got 0x%02x" % r["type"])
     nxt = r["next"]
@@ -461,6 +467,10 @@ def upload(sess, path, size, upload_id, file_key, name, resume, cut_after=None, 
         if cut_after is not None and sent >= cut_after and not last:
             sess.conn.close(rst=cut_rst)
             return "cut", None, nxt
+    if lose_done:
+        time.sleep(0.5)
+        sess.conn.close(rst=cut_rst)
+        return "cut", None, nxt
     d = sess.recv()
     if d["type"] != M_UPLOAD_DONE or d["upload_id"] != upload_id:
         raise ProtocolError("expected UploadDone, got 0x%02x" % d["type"])
@@ -497,7 +507,8 @@ def cmd_send(a):
     notes = []
     resume = False
     cut = a.cut_after_records
-    for attempt in range(1 + len(cut)):  # bounded: one try per cut, plus the final uncut one
+    lose = 1 if a.lose_done else 0
+    for attempt in range(1 + len(cut) + lose):  # bounded: one try per cut (and lost UploadDone), plus the last
         sess = Session(host, port, ident, a.name)
         if ident.client_id and ident.client_id != sess.client_id:
             notes.append({"note": "client ID changed", "old": ident.client_id, "new": sess.client_id})
@@ -506,7 +517,7 @@ def cmd_send(a):
             ident.save()
         this_cut = cut[attempt] if attempt < len(cut) else None
         state, done, nxt = upload(sess, a.file, size, upload_id, file_key, name, resume,
-                                  this_cut, a.cut_mode == "rst")
+                                  this_cut, a.cut_mode == "rst", lose_done=attempt == len(cut) and lose == 1)
         attempts.append({"attempt": attempt, "clientId": sess.client_id, "registered": sess.registered,
                          "pin": sess.pin, "maxFileSize": sess.max_file_size, "next": nxt, "state": state})
         if state == "done":
@@ -681,6 +692,9 @@ def main():
     s.add_argument("--cut-mode", choices=("fin", "rst"), default="rst",
                    help="rst: abort the connection (unsent bytes dropped); fin: an orderly close")
     s.add_argument("--reconnect-delay", type=float, default=0.0)
+    s.add_argument("--lose-done", action="store_true",
+                   help="after the cuts, send every record but close before reading UploadDone, "
+                        "then resume (the server answers UploadDone at once)")
     s.add_argument("file")
     a = ap.parse_args()
     try:
