@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE } from '../../lib/protocol/v4/constants';
 import { tempDir } from '../../test/support/server-helpers';
-import { type PartialUpload, PartialUploads } from './partial-uploads';
+import { type PartialUpload, PartialUploads, TAKE_OVER_WAIT_MS } from './partial-uploads';
 
 const dirs: { remove(): void }[] = [];
 afterEach(() => {
@@ -216,6 +216,19 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(told2).toEqual(['cancelled']);
     expect(await p.discard(req.clientKey, req.uploadId)).toBe(false);
   });
+
+  it('a holder that never answers holds a take-over up for TAKE_OVER_WAIT_MS only (two connections cancelling each other)', async () => {
+    const { p, req } = await oneUpload(2);
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await old.appendRecords([bytes(RECORD_SIZE)]);
+    old.onTakenOver = () => new Promise<void>(() => {});
+    const t0 = performance.now();
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(TAKE_OVER_WAIT_MS - 50);
+    expect(taken.next).toBe(1);
+    await taken.detach();
+  }, 20_000);
 
   it('a resume of an upload stored already names its stored token (until the TTL); another size or key is 12', async () => {
     const { p, req } = await oneUpload(1);

@@ -31,6 +31,9 @@ import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 
 export const PARTIAL_FOLDER = 'partial';
 
+/** How long a take-over waits for the connection holding the upload to write what it verified and stop. */
+export const TAKE_OVER_WAIT_MS = 5000;
+
 /**
  * Files of partial/ that hold no upload: `.expired` (answers Error 10 for a TTL) and
  * `.done` (a stored upload's, answers a late resume with UploadDone for a TTL).
@@ -590,7 +593,16 @@ export class PartialUpload {
       this.#takenOver = how;
       const told = this.onTakenOver;
       this.onTakenOver = null;
-      await told?.(how).catch(() => {});
+      // Bounded: the holder runs it between its frames, and two connections of one client
+      // cancelling each other's uploads at once would each wait for the other for ever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        told?.(how).catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, TAKE_OVER_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     }
     return this.detach();
   }
