@@ -199,6 +199,24 @@ def main():
     s1.conn.close()
     s2.conn.close()
 
+    # 9b. two connections of one client cancel each other's open uploads at once
+    c1, c2 = S(), S()
+    x, kx, y, ky = os.urandom(16), os.urandom(32), os.urandom(16), os.urandom(32)
+    c1.send_msg(v.enc_upload_start(x, False, kx, len(data), "p-cross-x"))
+    answer(c1)
+    c2.send_msg(v.enc_upload_start(y, False, ky, len(data), "p-cross-y"))
+    answer(c2)
+    c1.conn.send(chunks(c1, x, kx, data, 0, 1)[0])
+    c2.conn.send(chunks(c2, y, ky, data, 0, 1)[0])
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    c1.send_msg(bytes([v.M_UPLOAD_ABORT]) + y)
+    c2.send_msg(bytes([v.M_UPLOAD_ABORT]) + x)
+    a1, a2 = answer(c1, timeout=10), answer(c2, timeout=10)
+    report("cross-abort", first=a1, second=a2, seconds=round(time.monotonic() - t0, 2))
+    c1.conn.close()
+    c2.conn.close()
+
     # 10. suite 2, bad preamble, a ClientAuth with a bad signature
     c = v.Conn(host, port)
     c.send(v.PREAMBLE + v.frame(v.F_CLIENT_HELLO, struct.pack("<H", 2) + os.urandom(32)))

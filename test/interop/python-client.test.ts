@@ -356,6 +356,12 @@ describe("the server's answers to what the specification says is refused or undo
     expect(answer('first-connection-after-that')).toMatchObject(error(18));
   });
 
+  it("two connections of one client cancelling each other's open uploads at once both get their answer (they waited for each other for good)", () => {
+    const cross = probes.get('cross-abort') as { first: Answer; second: Answer; seconds: number };
+    expect(cross.first).toMatchObject({ type: '0x24' });
+    expect(cross.second).toMatchObject({ type: '0x24' });
+  });
+
   it('a resume of an upload stored before its UploadDone was read gets UploadDone again; a bad signature gets an Alert', () => {
     expect(answer('resume-after-complete-upload')).toMatchObject({ type: '0x22', size: 3 * 262_144 + 10 });
     expect(probes.get('bad-client-signature')?.answer).toMatch(/Alert 3 HANDSHAKE_FAILED/);
