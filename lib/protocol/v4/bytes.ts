@@ -91,12 +91,9 @@ export class ByteReader {
     return v;
   }
   u64(): number {
-    this.#need(8);
-    const lo = this.#view.getUint32(this.#at, true);
-    const hi = this.#view.getUint32(this.#at + 4, true);
-    this.#at += 8;
-    const v = hi * 2 ** 32 + lo;
-    if (v > MAX_U64) throw new V4ProtocolError('V4_ERR_BAD_FIELD', 'A 64-bit size is over 2^53 - 1.');
+    const v = this.u64Size();
+    if (v === Number.POSITIVE_INFINITY)
+      throw new V4ProtocolError('V4_ERR_BAD_FIELD', 'A 64-bit size is over 2^53 - 1.');
     return v;
   }
 
