@@ -8,6 +8,8 @@
  *   open(): preamble + ClientHello -> ServerHello, ServerAuth (pin checked) -> ClientAuth -> Welcome
  *   upload(): UploadStart -> UploadReady(next) -> records next.. last -> UploadDone (SHA-256 compared)
  */
+
+import { bytesEqual } from '../crypto/encoding';
 import {
   FrameType,
   MessageType,
@@ -122,7 +124,7 @@ function fromV4(e: unknown): unknown {
   return new ClientError('CLIENT_ERR_V4_HANDSHAKE', e.message, { wireCode: e.wireCode }, { cause: e });
 }
 
-const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+const same = bytesEqual;
 
 /** The server's Error 11: it holds no upload under the ID (an abort of one already gone). */
 const isUnknownUpload = (e: unknown) =>

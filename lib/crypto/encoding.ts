@@ -137,3 +137,8 @@ export function hexToBytes(text: string): Uint8Array {
   }
   return out;
 }
+
+/** Whether two byte strings are equal (not in constant time: for IDs, never for secrets). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -7,7 +7,7 @@
  * in flight are dropped until the next sealed message (docs/PROTOCOL.md, "Uploads").
  */
 import { basename } from 'node:path';
-import { bytesToHex, hexToBytes } from '../../lib/crypto/encoding';
+import { bytesEqual, bytesToHex, hexToBytes } from '../../lib/crypto/encoding';
 import {
   isFatalCode,
   MessageType,
@@ -76,10 +76,6 @@ interface Open {
   taken: number;
 }
 
-function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 export class V4Uploads {
   readonly #host: UploadHost;
   #open: Open | null = null;
@@ -114,7 +110,7 @@ export class V4Uploads {
    * the client has no upload with this ID (the caller answers Error 11).
    */
   async abort(uploadId: Uint8Array): Promise<boolean> {
-    if (this.#open && sameId(this.#open.uploadId, uploadId)) {
+    if (this.#open && bytesEqual(this.#open.uploadId, uploadId)) {
       const open = this.#open;
       await open.writer.discard();
       this.#open = null;
