@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../lib/client/errors';
 import { CloseCode } from '../lib/protocol';
+import { V4ErrorCode } from '../lib/protocol/v4/constants';
 import { bridgeRefusal, connectProblem, notV4Answer } from './connect-problem';
 import { BrowserError } from './errors';
 import { ServerKeyChanged } from './v4-worker';
@@ -67,6 +68,26 @@ describe('connectProblem', () => {
     expect(bridgeRefusal({ code: CloseCode.TargetUnreachable, reason: '' })).toBe(false);
     expect(bridgeRefusal(undefined)).toBe(false);
     expect(connectProblem(new ClientError('CLIENT_ERR_NOT_V4', 'closed'), forged).p).toBe('invite');
+  });
+});
+
+describe('connectProblem: the file server hanging up mid-handshake (a restart)', () => {
+  const gone = {
+    closeInfo: { code: CloseCode.TargetClosed, reason: 'The file server closed the connection.' },
+  };
+  it('is tried again by the page (unreachable), whatever the session made of it; a refusal it sent stays a refusal', () => {
+    expect(connectProblem(new ClientError('CLIENT_ERR_PROTOCOL', 'cut mid-frame'), gone).p).toBe(
+      'unreachable',
+    );
+    expect(connectProblem(new ClientError('CLIENT_ERR_V4_HANDSHAKE', 'x'), gone).p).toBe('unreachable');
+    expect(connectProblem(new Error('send on a closed socket'), gone).p).toBe('unreachable');
+    const refused = new ClientError('CLIENT_ERR_V4_REFUSED', 'Too many', {
+      wireCode: V4ErrorCode.HandshakeFailed,
+    });
+    expect(connectProblem(refused, gone).p).toBe('server-error');
+    // Without the bridge's 4006 the same errors wait for the person, as before.
+    expect(connectProblem(new ClientError('CLIENT_ERR_PROTOCOL', 'x'), undefined).p).toBe('server-error');
+    expect(connectProblem(new Error('x'), undefined).p).toBe('server-error');
   });
 });
 

@@ -92,6 +92,10 @@ export function connectProblem(
     return { p: 'refused', message: closed.reason || `The bridge refused the connection (${closed.code}).` };
   }
   const message = closed?.reason || (e instanceof Error ? e.message : String(e));
+  // The file server hung up (the bridge's 4006) with no refusal of its own: most likely it
+  // is restarting, so the page tries again by itself. (Without this, a restart between the
+  // handshake's steps left the page on "server error" until the person pressed retry.)
+  const serverGone = closed?.code === CloseCode.TargetClosed;
   if (e instanceof BrowserError && e.code === 'BROWSER_ERR_BRIDGE_UNREACHABLE')
     return { p: 'unreachable', message };
   if (e instanceof ClientError) {
@@ -120,9 +124,9 @@ export function connectProblem(
         // The bridge accepted the WebSocket but could not reach the file server.
         return { p: 'unreachable', message };
       default:
-        return { p: 'server-error', message: e.message };
+        return serverGone ? { p: 'unreachable', message } : { p: 'server-error', message: e.message };
     }
   }
   if (e instanceof CryptoError && e.code === 'CRYPTO_ERR_UNWRAP_FAILED') return { p: 'wrong-key', message };
-  return { p: 'server-error', message };
+  return { p: serverGone ? 'unreachable' : 'server-error', message };
 }
