@@ -124,8 +124,6 @@ function fromV4(e: unknown): unknown {
   return new ClientError('CLIENT_ERR_V4_HANDSHAKE', e.message, { wireCode: e.wireCode }, { cause: e });
 }
 
-const same = bytesEqual;
-
 /** The server's Error 11: it holds no upload under the ID (an abort of one already gone). */
 const isUnknownUpload = (e: unknown) =>
   e instanceof ClientError &&
@@ -265,7 +263,7 @@ export class V4ClientSession {
       throw e;
     });
     if (m === null) return false;
-    if (m.type !== MessageType.UploadAborted || !same(m.uploadId, uploadId))
+    if (m.type !== MessageType.UploadAborted || !bytesEqual(m.uploadId, uploadId))
       throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not answer the abort.');
     return true;
   }
@@ -287,9 +285,9 @@ export class V4ClientSession {
     const ready = await this.#nextMessage();
     // A resume of a file the server stored already (the connection broke before its
     // UploadDone was read): nothing to send; the hash is checked as after a whole upload.
-    if (ready.type === MessageType.UploadDone && opts.resume && same(ready.uploadId, uploadId))
+    if (ready.type === MessageType.UploadDone && opts.resume && bytesEqual(ready.uploadId, uploadId))
       return this.#storedAlready(source, ready, uploadId, opts);
-    if (ready.type !== MessageType.UploadReady || !same(ready.uploadId, uploadId))
+    if (ready.type !== MessageType.UploadReady || !bytesEqual(ready.uploadId, uploadId))
       throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not answer the upload.');
     const next = ready.nextRecord;
     await opts.onStarted?.({ uploadId, fileKey, next });
@@ -353,7 +351,7 @@ export class V4ClientSession {
     if (done.type !== MessageType.UploadDone)
       throw new ClientError('CLIENT_ERR_UNEXPECTED_RESPONSE', 'The server did not confirm the upload.');
     const ours = hash ? await hash.digest() : done.sha256;
-    if (!same(ours, done.sha256) || done.size !== source.size)
+    if (!bytesEqual(ours, done.sha256) || done.size !== source.size)
       throw new ClientError(
         'CLIENT_ERR_HASH_MISMATCH',
         'The SHA-256 the server reports differs from the file sent.',
@@ -377,7 +375,7 @@ export class V4ClientSession {
     const hash = opts.hash?.();
     if (hash) for await (const record of records(source.openAt(0), source.size)) hash.update(record);
     const ours = hash ? await hash.digest() : done.sha256;
-    if (!same(ours, done.sha256) || done.size !== source.size)
+    if (!bytesEqual(ours, done.sha256) || done.size !== source.size)
       throw new ClientError(
         'CLIENT_ERR_HASH_MISMATCH',
         'The SHA-256 the server reports differs from the file sent.',

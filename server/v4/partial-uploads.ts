@@ -129,8 +129,12 @@ async function sha256OfFile(path: string): Promise<Buffer> {
   return hash.digest();
 }
 
-/** A resume of the upload `meta` describes: same owner, size, name and file key. */
-function sameUpload(meta: Meta, req: OpenRequest, keyCheck: string): boolean {
+/** A resume of the upload `meta` (or a stored one's `.done`) describes: same owner, size, name and file key. */
+function sameUpload(
+  meta: Pick<Meta, 'clientKey' | 'size' | 'name' | 'keyCheck'>,
+  req: OpenRequest,
+  keyCheck: string,
+): boolean {
   return (
     req.resume &&
     meta.clientKey === bytesToHex(req.clientKey) &&
@@ -302,12 +306,7 @@ export class PartialUploads {
       if (req.resume) {
         const done = await this.#readDone(base);
         if (done) {
-          const same =
-            done.clientKey === bytesToHex(req.clientKey) &&
-            done.size === req.size &&
-            done.name === req.name &&
-            timingSafeEqual(Buffer.from(done.keyCheck, 'hex'), Buffer.from(check, 'hex'));
-          return same
+          return sameUpload(done, req, check)
             ? { storedToken: done.token }
             : { code: V4ErrorCode.UploadMismatch, reason: 'The upload ID is taken by another upload.' };
         }
@@ -347,8 +346,7 @@ export class PartialUploads {
       }
       return this.#activate(base, fresh, 0);
     }
-    if (!sameUpload(meta, req, check))
-      return { code: V4ErrorCode.UploadMismatch, reason: 'The upload ID is taken by another upload.' };
+    // Matched above: what it is (owner, size, name, key) never changes, only its counts.
     if (now - meta.updatedAt > this.#ttlMs) {
       await this.#expire(base);
       return { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' };
