@@ -26,6 +26,7 @@ import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
 import type { LogSampler } from '../../platform/log-sampler';
 import { type Peer, peerText } from '../admission';
+import { drained } from '../drained';
 import type { FileStore } from '../file-store';
 import type { PartialUploads } from './partial-uploads';
 import { startRecordThread } from './record-thread';
@@ -46,6 +47,12 @@ export interface V4Context extends V4AccessContext {
 
 /** Frames queued before the socket is paused (each at most one record: about 1 MiB). */
 const QUEUE_LIMIT = 4;
+/**
+ * Answers not yet taken by the kernel past which no frame is handled (and the socket stays
+ * paused) until the client reads: a client that sends and never reads would otherwise have
+ * the server hold every answer (v3's RESPONSE_BUFFER_LIMIT, server/connection.ts).
+ */
+export const V4_OUTPUT_LIMIT = 64 * 1024;
 const CLOSE_GRACE_MS = 1000;
 
 export class V4Connection {
@@ -69,6 +76,8 @@ export class V4Connection {
   /** The upload in progress, if any (v4-uploads.ts). */
   readonly #uploads: V4Uploads;
   #busy: Promise<void> | null = null;
+  /** Waiting for the client to read what was sent (V4_OUTPUT_LIMIT). */
+  #draining = false;
   #closed = false;
   /** A fatal Error or Alert is on its way: nothing more is handled or sent. */
   #ending = false;
@@ -113,7 +122,17 @@ export class V4Connection {
   }
 
   #pump(): void {
-    if (this.#busy || this.#closed || this.#ending) return;
+    if (this.#busy || this.#draining || this.#closed || this.#ending) return;
+    if (this.#socket.writableLength > V4_OUTPUT_LIMIT) {
+      // Not busy meanwhile: a client that never reads is cut by the idle timeout.
+      this.#draining = true;
+      this.#socket.pause();
+      void drained(this.#socket).then(() => {
+        this.#draining = false;
+        this.#pump();
+      });
+      return;
+    }
     const task = this.#tasks.shift();
     const frame = task ? undefined : this.#queue.shift();
     if (!task && !frame) {
