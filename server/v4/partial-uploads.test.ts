@@ -7,14 +7,22 @@ import {
   readFileSync,
   statfsSync,
   statSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE } from '../../lib/protocol/v4/constants';
+import { fileKeyCheck } from '../../lib/v4/key-schedule';
 import { tempDir } from '../../test/support/server-helpers';
-import { type PartialUpload, PartialUploads, TAKE_OVER_WAIT_MS } from './partial-uploads';
+import {
+  doneFileName,
+  type OpenRequest,
+  type PartialUpload,
+  PartialUploads,
+  TAKE_OVER_WAIT_MS,
+} from './partial-uploads';
 
 const dirs: { remove(): void }[] = [];
 afterEach(() => {
@@ -242,7 +250,58 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(await p.open({ ...req, size: req.size - 1, resume: true })).toMatchObject({ code: 12 });
     // Past the TTL the sweep forgets it: then the resume is of an unknown upload.
     await p.sweep(Date.now() + 3_600_001);
+    expect(readdirSync(p.dir)).toEqual([]);
     expect(await p.open({ ...req, resume: true })).toMatchObject({ code: 11 });
+  });
+
+  /** Opens, fills and stores upload `req` (one record), leaving its `.done`. */
+  async function storeOne(p: PartialUploads, req: Omit<OpenRequest, 'resume'>, token: string) {
+    const up = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await up.appendRecords([bytes(RECORD_SIZE)]);
+    await up.finish();
+    await up.stored(token);
+  }
+
+  it("one .done per owner and name: a later stored upload of the name replaces the earlier one's (whose resume is then 11)", async () => {
+    const { p, req } = await oneUpload(1);
+    await storeOne(p, req, 'tok-1');
+    const second = { ...req, uploadId: bytes(16), fileKey: bytes(32) };
+    await storeOne(p, second, 'tok-2');
+    expect(readdirSync(p.dir)).toEqual([doneFileName(bytesToHex(req.clientKey), req.name)]);
+    expect(await p.open({ ...second, resume: true })).toEqual({ storedToken: 'tok-2' });
+    // Its file was replaced by the second one: unknown now, as FileStore's token check would say.
+    expect(await p.open({ ...req, resume: true })).toMatchObject({ code: 11 });
+    for (let i = 0; i < 20; i++)
+      await storeOne(p, { ...req, uploadId: bytes(16), fileKey: bytes(32) }, `t${i}`);
+    expect(readdirSync(p.dir)).toHaveLength(1);
+    // Another name of the owner, and the same name of another owner: a file each.
+    await storeOne(p, { ...req, uploadId: bytes(16), name: 'g.bin' }, 'tok-g');
+    const other = { ...req, clientKey: bytes(32), clientId: bytes(16) };
+    await storeOne(p, other, 'tok-o');
+    expect(readdirSync(p.dir)).toHaveLength(3);
+    expect(await p.open({ ...other, resume: true })).toEqual({ storedToken: 'tok-o' });
+    // Same ID, another name: that name's .done is not this upload's.
+    expect(await p.open({ ...other, name: 'g.bin', resume: true })).toMatchObject({ code: 11 });
+  });
+
+  it('an old-format .done (<owner>-<upload ID>.done, before one per name) is not read, and is swept after the TTL', async () => {
+    const { p, req } = await oneUpload(1);
+    const old = `${bytesToHex(req.clientKey).slice(0, 32)}-${bytesToHex(req.uploadId)}.done`;
+    const check = bytesToHex(await fileKeyCheck(req.fileKey));
+    const meta = {
+      v: 1,
+      clientKey: bytesToHex(req.clientKey),
+      size: req.size,
+      name: req.name,
+      keyCheck: check,
+      token: 't',
+    };
+    writeFileSync(join(p.dir, old), JSON.stringify(meta));
+    expect(await p.open({ ...req, resume: true })).toMatchObject({ code: 11 });
+    await p.sweep();
+    expect(readdirSync(p.dir)).toEqual([old]);
+    await p.sweep(Date.now() + 3_600_001);
+    expect(readdirSync(p.dir)).toEqual([]);
   });
 
   it('a resume reads none of the kept bytes when it opens: the whole file is hashed once, when it completes', async () => {

@@ -6,7 +6,8 @@
  * exceeds what is on disk; on reopen the file is cut back to the count. Partial uploads
  * without a record for the TTL expire; a tombstone (.expired) answers UPLOAD_EXPIRED for
  * one more TTL. The bytes each kept upload holds are indexed in memory (rebuilt from the
- * state files at start) so quotas can count them (upload-quota.ts, KeptBytes).
+ * state files at start) so quotas can count them (upload-quota.ts, KeptBytes). A stored
+ * upload leaves <hash of owner key and name>.done for a TTL (see PartialUpload.stored).
  */
 import { createHash, type Hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -36,7 +37,9 @@ export const TAKE_OVER_WAIT_MS = 5000;
 
 /**
  * Files of partial/ that hold no upload: `.expired` (answers Error 10 for a TTL) and
- * `.done` (a stored upload's, answers a late resume with UploadDone for a TTL).
+ * `.done` (a stored upload's, answers a late resume with UploadDone for a TTL). Both are
+ * swept by their age alone, so `.done` files of the old format (<owner>-<upload ID>.done,
+ * one per upload) still go after the TTL; they are no longer read.
  */
 export const isTombstone = (name: string): boolean => name.endsWith('.expired') || name.endsWith('.done');
 
@@ -96,9 +99,13 @@ export interface AlreadyStored {
   storedToken: string;
 }
 
-/** What a `.done` file says of a stored upload, for a resume that comes after it. */
+/**
+ * What a `.done` file says of a stored upload, for a resume that comes after it. One per
+ * owner and name (doneFileName): a later stored upload of the name replaces it.
+ */
 interface DoneMeta {
-  v: 1;
+  v: 2;
+  uploadId: string;
   clientKey: string;
   size: number;
   name: string;
@@ -142,6 +149,16 @@ function sameUpload(
     meta.name === req.name &&
     timingSafeEqual(Buffer.from(meta.keyCheck, 'hex'), Buffer.from(keyCheck, 'hex'))
   );
+}
+
+/**
+ * The `.done` file of the stored uploads of `name` by the owner `clientKey` (hex): one per stored
+ * file (FileStore keys them by owner and exact name), whatever the upload IDs. 64 hex digits,
+ * so never an old-format name (<32>-<32>).
+ */
+export function doneFileName(clientKey: string, name: string): string {
+  const h = createHash('sha256').update(`sft-v4-done\0${clientKey}\0`).update(name, 'utf8');
+  return `${h.digest('hex')}.done`;
 }
 
 async function syncFolder(dir: string): Promise<void> {
@@ -248,9 +265,13 @@ export class PartialUploads {
     await rm(join(this.dir, `${base}.json`), { force: true });
   }
 
-  async #readDone(base: string): Promise<DoneMeta | null> {
+  /** The `.done` of the stored upload `req` names (owner, name and upload ID), or null. */
+  async #readDone(req: OpenRequest): Promise<DoneMeta | null> {
     try {
-      return JSON.parse(await readFile(join(this.dir, `${base}.done`), 'utf8')) as DoneMeta;
+      const path = join(this.dir, doneFileName(bytesToHex(req.clientKey), req.name));
+      const done = JSON.parse(await readFile(path, 'utf8')) as DoneMeta;
+      // Another upload of the name was stored since (its file replaced this one's).
+      return done.v === 2 && done.uploadId === bytesToHex(req.uploadId) ? done : null;
     } catch {
       return null;
     }
@@ -304,7 +325,7 @@ export class PartialUploads {
     }
     if (!meta) {
       if (req.resume) {
-        const done = await this.#readDone(base);
+        const done = await this.#readDone(req);
         if (done) {
           return sameUpload(done, req, check)
             ? { storedToken: done.token }
@@ -344,17 +365,17 @@ export class PartialUploads {
         this.#kept.delete(base);
         throw e;
       }
-      return this.#activate(base, fresh, 0);
+      return this.#activate(base, bytesToHex(req.uploadId), fresh, 0);
     }
     // Matched above: what it is (owner, size, name, key) never changes, only its counts.
     if (now - meta.updatedAt > this.#ttlMs) {
       await this.#expire(base);
       return { code: V4ErrorCode.UploadExpired, reason: 'The unfinished upload expired.' };
     }
-    return this.#activate(base, meta, meta.durable);
+    return this.#activate(base, bytesToHex(req.uploadId), meta, meta.durable);
   }
 
-  async #activate(base: string, meta: Meta, durable: number): Promise<PartialUpload> {
+  async #activate(base: string, uploadId: string, meta: Meta, durable: number): Promise<PartialUpload> {
     const dataPath = join(this.dir, `${base}.data`);
     const fh = await open(dataPath, 'a+', FILE_MODE);
     // Bytes past the durable count were never acknowledged as kept: cut them off. A data
@@ -375,6 +396,8 @@ export class PartialUploads {
     this.#index(base, { ...meta, durable });
     const upload = new PartialUpload({
       fh,
+      uploadId,
+      donePath: join(this.dir, doneFileName(meta.clientKey, meta.name)),
       out,
       dataPath,
       metaPath: join(this.dir, `${base}.json`),
@@ -395,6 +418,10 @@ export class PartialUploads {
 
 interface PartialState {
   fh: FileHandle;
+  /** Hex. */
+  uploadId: string;
+  /** Where stored() leaves the `.done` file (doneFileName). */
+  donePath: string;
   /** The records' writes (O_DIRECT where the file system allows: platform/direct-writes.ts). */
   out: FileAppender;
   dataPath: string;
@@ -539,21 +566,24 @@ export class PartialUpload {
    * After a successful commit, as forget(), leaving a `.done` file for a TTL: a resume that
    * comes after it (the connection broke before the client read UploadDone) is told the
    * file is stored instead of sending it all again. `token`: the stored file's (FileStore).
+   * One file per owner and name: it replaces the one of an earlier upload of the name,
+   * whose stored file this one replaced (that upload's resume gets Error 11, as its token
+   * would no longer match). So there are no more of them than stored files.
    */
   async stored(token: string): Promise<void> {
     const m = this.#s.meta;
     const done: DoneMeta = {
-      v: 1,
+      v: 2,
+      uploadId: this.#s.uploadId,
       clientKey: m.clientKey,
       size: m.size,
       name: m.name,
       keyCheck: m.keyCheck,
       token,
     };
-    // Not flushed: after a crash the resume gets Error 11 and the client sends the file again.
-    await writeFile(this.#s.metaPath.replace(/\.json$/, '.done'), JSON.stringify(done), {
-      mode: FILE_MODE,
-    }).catch(() => {});
+    // Replaced at once (a resume never reads half of it). Not flushed: after a crash the
+    // resume gets Error 11 and the client sends the file again.
+    await syncedWrite(this.#s.donePath, JSON.stringify(done), false).catch(() => {});
     await this.forget();
   }
 
