@@ -3,7 +3,7 @@
  * with embedded defaults (SQLite and ./data). It checks the ports first, prints one banner
  * once all three are listening, restarts a part that dies (with backoff; it stops everything
  * when one keeps dying) and stops all three on Ctrl-C. Each part can still be run on its own
- * (npm run server / bridge / web).
+ * (npm run server / bridge / web). Its arguments: --dev and --help (scripts/start-args.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,12 +16,23 @@ import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { readServerFingerprint } from '../server/v4/server-key';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
+import { parseStartArgs, START_HELP, USAGE_EXIT } from './start-args';
 import { inviteCommand, pageUrl, startBanner } from './start-banner';
 import { createSay } from './start-output';
 import { type PartSpec, SupervisedPart } from './supervised-part';
 import { nextEnv, webBuildCommand, webBuildIsFresh } from './web-build';
 
-const dev = process.argv.includes('--dev');
+// Before anything else: --help and a mistyped option start nothing.
+const args = parseStartArgs(process.argv.slice(2));
+if (args.kind === 'help') {
+  process.stdout.write(START_HELP);
+  process.exit(0);
+}
+if (args.kind === 'error') {
+  process.stderr.write(`${args.message}\n`);
+  process.exit(USAGE_EXIT);
+}
+const { dev } = args;
 const root = new URL('..', import.meta.url).pathname;
 // Self-hosted and private by default: no Next.js telemetry unless asked for.
 const env = nextEnv(process.env);
