@@ -2,8 +2,8 @@
  * `npm start` / `npm run dev`: runs the file server, the bridge and the web app together
  * with embedded defaults (SQLite and ./data). It checks the ports first, prints one banner
  * once all three are listening, restarts a part that dies (with backoff; it stops everything
- * when one keeps dying) and stops all three on Ctrl-C. Each part can still be run on its own
- * (npm run server / bridge / web). Its arguments: --dev and --help (scripts/start-args.ts).
+ * when one keeps dying) and stops all three on Ctrl-C. Each part can still be run on its
+ * own (npm run server / bridge / web). Its arguments: --dev and --help (scripts/start-args.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
 import { parseStartArgs, START_HELP, USAGE_EXIT } from './start-args';
 import { inviteCommand, pageUrl, startBanner } from './start-banner';
-import { createSay } from './start-output';
+import { createSay, partLineFields } from './start-output';
 import { type PartSpec, SupervisedPart } from './supervised-part';
 import { nextEnv, webBuildCommand, webBuildIsFresh } from './web-build';
 
@@ -151,7 +151,7 @@ const parts: SupervisedPart[] = specs.map(
         }
         if (line.startsWith('{')) process.stdout.write(`${line}\n`);
         else if (readable) say(`[${part}] ${line}`);
-        else say(line, { from: part });
+        else say(line, partLineFields(part, line));
       },
       ready(part, address, restarted) {
         addresses.set(part, address);
