@@ -28,3 +28,10 @@ export function partLineFields(part: string, line: string): Record<string, unkno
   if (/^warning:/i.test(line)) return { level: 'warn', from: part };
   return { from: part };
 }
+
+/** What `npm start` says when the first SIGINT (Ctrl-C) or SIGTERM asks it to stop. */
+export function stoppingText(signal: 'SIGINT' | 'SIGTERM'): string {
+  return signal === 'SIGINT'
+    ? 'Stopping (Ctrl-C again to stop at once)...'
+    : 'Stopping on SIGTERM (a second SIGTERM, or Ctrl-C, stops at once)...';
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSay, partLineFields } from '../../scripts/start-output';
+import { createSay, partLineFields, stoppingText } from '../../scripts/start-output';
 
 describe("npm start's own output", () => {
   it('piped (json): every line is one JSON object with part "start", the sentence as msg and the fields', () => {
@@ -43,5 +43,13 @@ describe("npm start's own output", () => {
     expect(parsed[0]).toMatchObject({ level: 'error', part: 'start', from: 'server', msg: refusal });
     expect(parsed[1]).toMatchObject({ level: 'warn', from: 'bridge' });
     expect(parsed[2]).toMatchObject({ level: 'info', from: 'server' });
+  });
+
+  it('the stopping sentence names what a second signal does: Ctrl-C for SIGINT, SIGTERM for SIGTERM', () => {
+    expect(stoppingText('SIGINT')).toBe('Stopping (Ctrl-C again to stop at once)...');
+    expect(stoppingText('SIGTERM')).toBe(
+      'Stopping on SIGTERM (a second SIGTERM, or Ctrl-C, stops at once)...',
+    );
+    expect(stoppingText('SIGTERM')).not.toContain('again');
   });
 });
