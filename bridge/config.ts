@@ -238,7 +238,8 @@ export const BRIDGE_OPTIONS = {
 export const USAGE = helpText(BRIDGE_OPTIONS, {
   usage: `Usage: npm run bridge -- [options]
 
-WebSocket bridge: relays protocol v3 frames between browsers and one file server.`,
+WebSocket bridge: relays protocol v3 and v4 frames between browsers and one file server (a
+connection's first message says which: the v4 preamble or a v3 request).`,
   footer: `GET /healthz answers 200 {"target":"reachable"} or 503 {"target":"unreachable"}, from at most one
 probe of the file server per --health-cache period; keep it off the public side of a proxy.
 Logs are JSON lines; once ready, one with "event":"listening" and the host and port it took.`,

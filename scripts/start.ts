@@ -2,10 +2,11 @@
  * `npm start` / `npm run dev`: runs the file server, the bridge and the web app together
  * with embedded defaults (SQLite and ./data). It checks the ports first, prints one banner
  * once all three are listening, restarts a part that dies (with backoff; it stops everything
- * when one keeps dying) and stops all three on Ctrl-C. Each part can still be run on its own
- * (npm run server / bridge / web).
+ * when one keeps dying) and stops all three on Ctrl-C or SIGTERM. Each part can still be run
+ * on its own (npm run server / bridge / web). Its arguments: --dev and --help (scripts/start-args.ts).
  */
 import { spawnSync } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ACCESS_MODES, type AccessMode, defaultAccessMode } from '../lib/invite/access';
@@ -16,12 +17,23 @@ import { INVITE_PUB_FILE, loadInviteKeys } from '../server/invite-keys';
 import { readServerFingerprint } from '../server/v4/server-key';
 import { takenPorts } from './port-check';
 import { RESTART_LIMIT } from './restart-policy';
+import { parseStartArgs, START_HELP, USAGE_EXIT } from './start-args';
 import { inviteCommand, pageUrl, startBanner } from './start-banner';
-import { createSay } from './start-output';
+import { createSay, partLineFields, stoppingText } from './start-output';
 import { type PartSpec, SupervisedPart } from './supervised-part';
 import { nextEnv, webBuildCommand, webBuildIsFresh } from './web-build';
 
-const dev = process.argv.includes('--dev');
+// Before anything else: --help and a mistyped option start nothing.
+const args = parseStartArgs(process.argv.slice(2));
+if (args.kind === 'help') {
+  process.stdout.write(START_HELP);
+  process.exit(0);
+}
+if (args.kind === 'error') {
+  process.stderr.write(`${args.message}\n`);
+  process.exit(USAGE_EXIT);
+}
+const { dev } = args;
 const root = new URL('..', import.meta.url).pathname;
 // Self-hosted and private by default: no Next.js telemetry unless asked for.
 const env = nextEnv(process.env);
@@ -140,7 +152,7 @@ const parts: SupervisedPart[] = specs.map(
         }
         if (line.startsWith('{')) process.stdout.write(`${line}\n`);
         else if (readable) say(`[${part}] ${line}`);
-        else say(line, { from: part });
+        else say(line, partLineFields(part, line));
       },
       ready(part, address, restarted) {
         addresses.set(part, address);
@@ -219,13 +231,13 @@ async function stop(code: number): Promise<never> {
 }
 
 let interrupts = 0;
-const onSignal = () => {
+const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
   interrupts++;
   if (interrupts > 1) {
     for (const p of parts) p.kill();
-    process.exit(130);
+    process.exit(128 + osConstants.signals[signal]);
   }
-  say('Stopping (Ctrl-C again to stop at once)...');
+  say(stoppingText(signal));
   void stop(0);
 };
 process.on('SIGINT', onSignal);

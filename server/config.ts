@@ -26,7 +26,7 @@ export interface ServerConfig {
   host: string;
   /** TCP port; 0 picks a free one (logged in the `listening` event). */
   port: number;
-  /** Folder holding defensive.db, files/ and tmp/. */
+  /** Folder holding defensive.db, files/, tmp/, partial/, the key files, server.lock and server.pid. */
   dataDir: string;
   /** Largest declared request payload accepted; larger headers close the connection. */
   maxPayload: number;
@@ -160,7 +160,7 @@ export const SERVER_OPTIONS = {
     arg: 'DIR',
     env: 'SFT_DATA',
     default: DEFAULT_DATA_DIR,
-    help: `data folder: defensive.db, files/, tmp/ (default ./${DEFAULT_DATA_DIR})`,
+    help: `data folder: defensive.db (and its -wal, -shm), files/, tmp/, partial/, server.key and server.pub (the v4 key), invite.key and invite.pub, server.lock and server.pid (default ./${DEFAULT_DATA_DIR})`,
   }),
   'max-payload': value(size(SEND_FILE_FIXED_SIZE + 16, MAX_U32), {
     arg: 'BYTES',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSay } from '../../scripts/start-output';
+import { createSay, partLineFields, stoppingText } from '../../scripts/start-output';
 
 describe("npm start's own output", () => {
   it('piped (json): every line is one JSON object with part "start", the sentence as msg and the fields', () => {
@@ -29,5 +29,27 @@ describe("npm start's own output", () => {
     const lines: string[] = [];
     createSay('pretty', (l) => lines.push(l))('Stopping (Ctrl-C again to stop at once)...', { event: 'x' });
     expect(lines).toEqual(['Stopping (Ctrl-C again to stop at once)...\n']);
+  });
+
+  it("piped: a part's `error:` line is level error, `warning:` warn, any other info; the part named", () => {
+    const lines: string[] = [];
+    const say = createSay('json', (l) => lines.push(l));
+    const refusal =
+      'error: another server (PID 6208) is using the data folder /srv/data. Stop it first, or give this one a folder of its own with --data (SFT_DATA for npm start).';
+    say(refusal, partLineFields('server', refusal));
+    say('warning: BRIDGE_MAX_CONNECTIONS is an old name', partLineFields('bridge', 'warning: BRIDGE_...'));
+    say('SIGTERM: shutting down', partLineFields('server', 'SIGTERM: shutting down'));
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed[0]).toMatchObject({ level: 'error', part: 'start', from: 'server', msg: refusal });
+    expect(parsed[1]).toMatchObject({ level: 'warn', from: 'bridge' });
+    expect(parsed[2]).toMatchObject({ level: 'info', from: 'server' });
+  });
+
+  it('the stopping sentence names what a second signal does: Ctrl-C for SIGINT, SIGTERM for SIGTERM', () => {
+    expect(stoppingText('SIGINT')).toBe('Stopping (Ctrl-C again to stop at once)...');
+    expect(stoppingText('SIGTERM')).toBe(
+      'Stopping on SIGTERM (a second SIGTERM, or Ctrl-C, stops at once)...',
+    );
+    expect(stoppingText('SIGTERM')).not.toContain('again');
   });
 });

@@ -67,6 +67,64 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
+describe('npm start --help and a wrong argument: nothing started', () => {
+  /** start.ts run directly with `args`; SFT_DATA names a folder that must stay absent. */
+  function startWith(args: string[], data: string) {
+    return spawnSync(process.execPath, ['--import', TSX_LOADER, START, ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, NODE_OPTIONS: '', SFT_DATA: data, SFT_PORT: '1', SFT_LOG_FORMAT: 'json' },
+    });
+  }
+
+  it('--help (and -h, and with --dev) prints what it runs, its settings and --dev; exit 0', () => {
+    for (const args of [['--help'], ['-h'], ['--dev', '--help']]) {
+      const data = path.join(tmp, `help-${args.join('')}`);
+      const r = startWith(args, data);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      for (const text of [
+        'Usage: npm start',
+        'server/main.ts',
+        'bridge/main.ts',
+        'next start',
+        '--dev',
+        ...['SFT_HOST', 'SFT_PORT', 'SFT_BRIDGE_PORT', 'SFT_WEB_PORT', 'SFT_DATA', 'SFT_ACCESS'],
+        ...['SFT_PUBLIC_ORIGIN', 'SFT_PUBLIC_URL', 'SFT_BRIDGE_URL', 'SFT_ALLOWED_HOSTS', 'SFT_LOG_FORMAT'],
+      ])
+        expect(r.stdout, text).toContain(text);
+      // Nothing ran: no port check (SFT_PORT=1 is not one it could take), no build, no data folder.
+      expect(r.stdout).not.toMatch(/Cannot start|Building|listening/);
+      expect(existsSync(data)).toBe(false);
+    }
+  });
+
+  it('every environment variable start.ts reads is in --help', () => {
+    const source = readFileSync(START, 'utf8');
+    const read = new Set([...source.matchAll(/env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
+    read.add('NEXT_TELEMETRY_DISABLED'); // nextEnv (scripts/web-build.ts)
+    const help = startWith(['--help'], path.join(tmp, 'help-env')).stdout;
+    for (const name of read) expect(help, name).toContain(name);
+  });
+
+  it('an unknown option or an argument: a clear error on stderr, exit 2, nothing started', () => {
+    for (const [args, said] of [
+      [['--port', '9'], 'unknown option --port'],
+      [['--dev', '--verbose'], 'unknown option --verbose'],
+      [['server'], 'unexpected argument "server"'],
+      [['--dev=yes'], "Option '--dev' does not take an argument"],
+    ] as const) {
+      const data = path.join(tmp, `wrong-${args.join('')}`);
+      const r = startWith([...args], data);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`npm start: ${said}`);
+      expect(r.stderr).toContain('It takes only --dev and --help (npm start -- --help).');
+      expect(existsSync(data)).toBe(false);
+    }
+  });
+});
+
 describe('npm start', () => {
   it('a taken port: a clear error naming it and its setting, exit 1, no banner, nothing started', async () => {
     const blocker = net.createServer();
