@@ -36,7 +36,7 @@ function quota(limits: Partial<QuotaLimits>, kept = 0): UploadQuota {
     limits: { maxTotalBytes: null, diskReserve: 0, clientMaxBytes: null, clientMaxFiles: null, ...limits },
     defaultReserve: { bytes: 0, fraction: 0 },
     disk: async () => ({ free, size: 100 * 1024 * MiB }),
-    kept: { keptBytes: () => kept },
+    kept: { keptBytes: () => kept, keptNamed: () => 0 },
   });
 }
 
@@ -151,5 +151,55 @@ describe('the shared room is held as the bytes arrive', () => {
     expect(await refusal(q.reserve(me, 'b.bin', 20 * MiB))).toBe('over-client-bytes');
     expect(await refusal(q.reserve(await client(), 'b.bin', 20 * MiB))).toBeUndefined();
     r.release();
+  });
+});
+
+describe('a replacement counts its growth over the stored file, one at a time', () => {
+  async function stored(id: Uint8Array, fileName: string, size: number): Promise<void> {
+    await db.upsertFile({
+      id,
+      fileName,
+      pathName: `x/${fileName}`,
+      size,
+      cksum: 0,
+      receivedAt: new Date().toISOString(),
+      token: 't',
+    });
+  }
+
+  it('a second replacement of one name in flight counts whole (it was free: any number fit past the quota)', async () => {
+    free = 1024 * MiB;
+    const q = quota({ clientMaxBytes: 4 * MiB });
+    const me = await client();
+    await stored(me, 'big.bin', 4 * MiB);
+    const first = await q.reserve(me, 'big.bin', 4 * MiB);
+    expect(q.held(`c:${Buffer.from(me).toString('hex')}`).bytes).toBe(0);
+    expect(await refusal(q.reserve(me, 'big.bin', 4 * MiB))).toBe('over-client-bytes');
+    // Once the first is done with (stored or dropped), the next one is a replacement again.
+    first.release();
+    const next = await q.reserve(me, 'big.bin', 4 * MiB);
+    next.release();
+  });
+
+  it('an unfinished upload of the name kept for a resume takes the credit: another start counts whole, its own resume not', async () => {
+    free = 1024 * MiB;
+    let named = 0;
+    const q = new UploadQuota(db, {} as InviteGate, {
+      dataDir: dir,
+      limits: { maxTotalBytes: null, diskReserve: 0, clientMaxBytes: 4 * MiB, clientMaxFiles: null },
+      defaultReserve: { bytes: 0, fraction: 0 },
+      disk: async () => ({ free, size: 100 * 1024 * MiB }),
+      kept: { keptBytes: () => (named > 0 ? 3 * MiB : 0), keptNamed: () => named },
+    });
+    const me = await client();
+    await stored(me, 'big.bin', 4 * MiB);
+    named = 1; // one kept upload of big.bin, holding 3 MiB
+    // A new v4 upload of the name is listed beside it: two of the name.
+    named = 2;
+    expect(await refusal(q.reserve(me, 'big.bin', 4 * MiB, { listed: true }))).toBe('over-client-bytes');
+    named = 1;
+    // The kept one's own resume (it is the one listed): the credit is its.
+    const resume = await q.reserve(me, 'big.bin', 4 * MiB, { kept: 3 * MiB, listed: true });
+    resume.release();
   });
 });

@@ -65,6 +65,8 @@ export interface QuotaOptions {
 export interface KeptBytes {
   /** Of one client (hex ID), of the clients of one invite, or of all. */
   keptBytes(of?: { clientId?: string; inviteId?: string }): number;
+  /** How many unfinished uploads of the file `name` one client (hex ID) has, open ones included. */
+  keptNamed(clientId: string, name: string): number;
 }
 
 interface Scope {
@@ -111,6 +113,8 @@ export class UploadQuota {
   readonly #held = new Map<string, Held>();
   /** Starts are checked one at a time: the usage read and the reservation are one step. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Reservations counting a stored file's size as theirs (a replacement's credit), per "<client hex>/<name>". */
+  readonly #credits = new Map<string, number>();
 
   constructor(db: Database, invites: InviteGate, opts: QuotaOptions) {
     this.#db = db;
@@ -128,16 +132,18 @@ export class UploadQuota {
    * Checks a new file of `size` plaintext bytes named `fileName` for the client and reserves
    * it; throws RefusedError with the first limit it would pass (or the invite's state).
    * `kept`: bytes of it already on disk (a resumed v4 upload), counted by opts.kept, so only
-   * the rest is reserved.
+   * the rest is reserved. `listed`: the upload is itself one of opts.kept's (a v4 upload).
    */
   reserve(
     clientId: Uint8Array,
     fileName: string,
     size: number,
-    opts: { nowMs?: number; kept?: number } = {},
+    opts: { nowMs?: number; kept?: number; listed?: boolean } = {},
   ): Promise<Reservation> {
     const nowMs = opts.nowMs ?? Date.now();
-    return this.#serial(() => this.#reserve(clientId, fileName, size, nowMs, opts.kept ?? 0));
+    return this.#serial(() =>
+      this.#reserve(clientId, fileName, size, nowMs, opts.kept ?? 0, opts.listed === true),
+    );
   }
 
   /** Starts and window extensions run one at a time: each usage read and hold is one step. */
@@ -216,12 +222,23 @@ export class UploadQuota {
     size: number,
     nowMs: number,
     keptOfThis: number,
+    listed: boolean,
   ): Promise<Reservation> {
     const scopes = await this.#scopes(clientId, nowMs);
     const old = await this.#db.fileByName(clientId, fileName);
-    // What the file adds once stored: a replacement its growth (never less than nothing), no
-    // new file; bytes of it already kept on disk count already (Scope.kept).
-    const add: Held = { bytes: Math.max(0, size - (old?.Size ?? 0) - keptOfThis), files: old ? 0 : 1 };
+    // A replacement counts only its growth over the file it replaces, as that file goes when
+    // it is stored: the credit of the old size. One unfinished upload of a name at a time
+    // gets it. Every other one (in flight, or kept by v4 for a resume) is on disk beside the
+    // old file and counts whole: else a sender at its quota could keep any number of
+    // same-size replacements at once, each counting nothing.
+    const creditKey = `${clientIdToHex(clientId)}/${fileName}`;
+    const othersKept =
+      (this.#opts.kept?.keptNamed(clientIdToHex(clientId), fileName) ?? 0) - (listed ? 1 : 0);
+    const credit =
+      old !== undefined && !this.#credits.has(creditKey) && othersKept <= 0 ? (old.Size ?? 0) : 0;
+    // What the file adds once stored (never less than nothing); no new file for a
+    // replacement; bytes of it already kept on disk count already (Scope.kept).
+    const add: Held = { bytes: Math.max(0, size - credit - keptOfThis), files: old ? 0 : 1 };
     const taken: Array<[string, Held]> = [];
     for (const s of scopes) {
       // The total is a shared scope: held by the window below, not in full.
@@ -252,12 +269,18 @@ export class UploadQuota {
     const window = new SharedWindow(add.bytes, diskBytes);
     for (const [key, h] of taken) this.#add(key, h, 1);
     this.#holdShared(window, add.files, 1);
+    if (credit > 0) this.#credits.set(creditKey, (this.#credits.get(creditKey) ?? 0) + 1);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       for (const [key, h] of taken) this.#add(key, h, -1);
       this.#holdShared(window, add.files, -1);
+      if (credit > 0) {
+        const n = (this.#credits.get(creditKey) ?? 1) - 1;
+        if (n > 0) this.#credits.set(creditKey, n);
+        else this.#credits.delete(creditKey);
+      }
     };
     return {
       cover: (upTo, giveWay) => {

@@ -67,6 +67,8 @@ interface Meta {
 interface Kept {
   clientId: string;
   inviteId: string | null;
+  /** The file name it was started under (a same-name replacement: upload-quota.ts). */
+  name: string;
   bytes: number;
 }
 
@@ -210,6 +212,7 @@ export class PartialUploads {
     this.#kept.set(base, {
       clientId: meta.clientId,
       inviteId: meta.inviteId ?? null,
+      name: meta.name,
       bytes: keptBytesOf(meta),
     });
   }
@@ -227,6 +230,13 @@ export class PartialUploads {
       total += k.bytes;
     }
     return total;
+  }
+
+  /** How many uploads of the file `name` one client (hex ID) has kept, open ones included. */
+  keptNamed(clientId: string, name: string): number {
+    let n = 0;
+    for (const k of this.#kept.values()) if (k.clientId === clientId && k.name === name) n++;
+    return n;
   }
 
   /** How many uploads one client (hex ID) has kept, open ones included. */

@@ -154,7 +154,9 @@ export function reserveUpload(
   clientId: Uint8Array,
   upload: { name: string; size: number; kept: number },
 ) {
-  return refusedAs(() => ctx.quota.reserve(clientId, upload.name, upload.size, { kept: upload.kept }));
+  return refusedAs(() =>
+    ctx.quota.reserve(clientId, upload.name, upload.size, { kept: upload.kept, listed: true }),
+  );
 }
 
 /**
