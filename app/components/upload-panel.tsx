@@ -5,6 +5,7 @@ import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
 /** Drop zone, the sticky overall bar, the queue with per-file progress, and refused files. */
 import { RECORD_SIZE } from '@/lib/protocol/v4/constants';
 import { formatBytes, formatDuration, formatSpeed, percent } from './format';
+import { renameReason } from './rename-reason';
 import type { RefusedFile } from './transfer-types';
 import { Button, Card, ProgressBar, type Tone } from './ui';
 import { FILE_LIMIT_TEXT, failureSentence, tooLargeSentence } from './upload-rules';
@@ -46,15 +47,13 @@ const BADGE: Record<Tone, string> = {
 const running = (it: UploadItem) =>
   it.phase === 'sending' || it.phase === 'verifying' || it.phase === 'retrying';
 
-/** Why the stored name differs from the file's: said once, in words. */
-function renameReason(it: UploadItem): string {
-  if (it.wireName !== it.file.name) {
-    return 'Protocol v3 names are plain ASCII: other characters are sent as “_”, and the server replaces characters file systems do not allow.';
-  }
-  return 'The server replaces characters file systems do not allow.';
-}
-
-function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRetry(): void }) {
+function ItemRow(props: {
+  item: UploadItem;
+  now: number;
+  protocol: 3 | 4 | null;
+  onCancel(): void;
+  onRetry(): void;
+}) {
   const it = props.item;
   const label = phaseLabel(it);
   const done = it.phase === 'verified' ? it.size : it.bytesRead;
@@ -75,7 +74,7 @@ function ItemRow(props: { item: UploadItem; now: number; onCancel(): void; onRet
           {it.storedName !== it.file.name && (
             <p className="text-xs text-muted" data-testid="stored-name">
               Stored as <span className="break-all font-mono">{it.storedName}</span> (a number may be added if
-              that name is taken). {renameReason(it)}
+              that name is taken). {renameReason(it, props.protocol)}
             </p>
           )}
           {it.replaces && (
@@ -326,6 +325,7 @@ export function UploadPanel(props: {
                 key={it.id}
                 item={it}
                 now={props.now}
+                protocol={props.protocol}
                 onCancel={() => props.onCancel(it.id)}
                 onRetry={() => props.onRetry(it.id)}
               />
