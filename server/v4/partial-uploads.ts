@@ -10,7 +10,6 @@
  * upload leaves <hash of owner key and name>.done for a TTL (see PartialUpload.stored).
  */
 import { createHash, type Hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import {
   type FileHandle,
   mkdir,
@@ -131,11 +130,84 @@ async function syncedWrite(path: string, text: string, flush = true): Promise<vo
   await rename(tmp, path);
 }
 
-async function sha256OfFile(path: string): Promise<Buffer> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
-    hash.update(chunk as Buffer);
-  return hash.digest();
+/** Bytes a FileHasher reads at a time. */
+const HASH_READ_BYTES = 1024 * 1024;
+
+/**
+ * The SHA-256 of a resumed upload's data file, read back from the disk as it becomes durable:
+ * its records came on several connections (or before a restart), so no one hashed them in
+ * order as they came. It runs while a connection has the upload open, from the moment it is
+ * resumed, so the file is hashed while the rest arrives and finish() has only the last
+ * records left; it was all read at the end (a resumed 2 GiB upload waited 8-12 s for its
+ * UploadDone). Its progress outlives a connection (PartialUploads keeps it), so resuming
+ * and dropping an upload again and again costs at most one pass over it in all.
+ */
+class FileHasher {
+  readonly #path: string;
+  readonly #hash = createHash('sha256');
+  /** Bytes hashed. */
+  at = 0;
+  /** Bytes that may be read (durable: never cut back or rewritten). */
+  #upTo = 0;
+  #on = false;
+  #running: Promise<void> | null = null;
+  #failed: Error | null = null;
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Hashes up to `upTo` bytes in the background (only bytes that are durable). */
+  advance(upTo: number): void {
+    this.#upTo = Math.max(this.#upTo, upTo);
+    this.#on = true;
+    void this.#run().catch(() => {});
+  }
+
+  /** No more reads until advance() (the connection is done with the upload). */
+  stop(): void {
+    this.#on = false;
+  }
+
+  /** The SHA-256 of the first `size` bytes (the whole file, all of it durable now). */
+  async digest(size: number): Promise<Buffer> {
+    this.#upTo = size;
+    this.#on = true;
+    while (this.at < size) {
+      await this.#run();
+      if (this.#failed) throw this.#failed;
+    }
+    this.#on = false;
+    return this.#hash.digest();
+  }
+
+  #run(): Promise<void> {
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    if (!this.#on || this.at >= this.#upTo) return;
+    const fh = await open(this.#path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
+      while (this.#on && this.at < this.#upTo) {
+        const want = Math.min(HASH_READ_BYTES, this.#upTo - this.at);
+        const { bytesRead } = await fh.read(buf, 0, want, this.at);
+        if (bytesRead === 0)
+          throw new Error(`${this.#path} is shorter than its ${this.#upTo} durable bytes.`);
+        this.#hash.update(buf.subarray(0, bytesRead));
+        this.at += bytesRead;
+      }
+    } catch (e) {
+      this.#failed = e as Error;
+      this.#on = false;
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  }
 }
 
 /** A resume of the upload `meta` (or a stored one's `.done`) describes: same owner, size, name and file key. */
@@ -181,6 +253,8 @@ export class PartialUploads {
    */
   readonly #turns = new KeyedSerial();
   readonly #kept = new Map<string, Kept>();
+  /** The file hashes of resumed uploads, kept between their connections (FileHasher). */
+  readonly #hashers = new Map<string, FileHasher>();
   readonly #direct: boolean;
   readonly #maxPerClient: number;
 
@@ -268,8 +342,14 @@ export class PartialUploads {
     return expired;
   }
 
+  /** The upload is gone (expired, stored, removed): so are its index entry and its hash. */
+  #unindex(base: string): boolean {
+    this.#hashers.delete(base);
+    return this.#kept.delete(base);
+  }
+
   async #expire(base: string): Promise<void> {
-    this.#kept.delete(base);
+    this.#unindex(base);
     await writeFile(join(this.dir, `${base}.expired`), '', { mode: FILE_MODE });
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
@@ -303,7 +383,7 @@ export class PartialUploads {
 
   async #discard(base: string): Promise<boolean> {
     await this.#active.get(base)?.takeOver('cancelled');
-    const had = this.#kept.delete(base);
+    const had = this.#unindex(base);
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
     return had;
@@ -372,7 +452,7 @@ export class PartialUploads {
         // flushes it and the folder (#makeDurable).
         await syncedWrite(join(this.dir, `${base}.json`), JSON.stringify(fresh), false);
       } catch (e) {
-        this.#kept.delete(base);
+        this.#unindex(base);
         throw e;
       }
       return this.#activate(base, bytesToHex(req.uploadId), fresh, 0);
@@ -398,10 +478,20 @@ export class PartialUploads {
     }
     const keep = Math.min(durable * RECORD_SIZE, meta.size);
     await fh.truncate(keep);
-    // A fresh upload hashes as its records arrive. A resumed one hashes the whole file once,
-    // when it completes: reading the kept bytes here made every resume cost a pass over them
-    // (a 64 GiB partial upload, resumed and dropped 30 times a minute, kept the server busy).
+    // A fresh upload hashes as its records arrive. A resumed one is read back from the disk
+    // as it becomes durable (FileHasher), with the progress of its earlier connections: a
+    // pass over the kept bytes at every resume let a 64 GiB partial upload, resumed and
+    // dropped 30 times a minute, keep the server busy.
     const hash = keep === 0 ? createHash('sha256') : null;
+    let fileHash: FileHasher | null = null;
+    if (keep === 0) this.#hashers.delete(base);
+    else {
+      fileHash = this.#hashers.get(base) ?? null;
+      if (!fileHash || fileHash.at > keep) {
+        fileHash = new FileHasher(dataPath);
+        this.#hashers.set(base, fileHash);
+      }
+    }
     const out = await FileAppender.open(dataPath, fh, { direct: this.#direct });
     this.#index(base, { ...meta, durable });
     const upload = new PartialUpload({
@@ -413,12 +503,13 @@ export class PartialUploads {
       metaPath: join(this.dir, `${base}.json`),
       meta,
       hash,
+      fileHash,
       written: keep,
       next: durable,
       onEnd: (kept) => {
         if (this.#active.get(base) === upload) this.#active.delete(base);
         if (kept) this.#index(base, meta);
-        else this.#kept.delete(base);
+        else this.#unindex(base);
       },
     });
     this.#active.set(base, upload);
@@ -437,8 +528,10 @@ interface PartialState {
   dataPath: string;
   metaPath: string;
   meta: Meta;
-  /** The SHA-256 so far, when the upload started at 0 on this holder; null: hash the file at the end. */
+  /** The SHA-256 so far, when the upload started at 0 on this holder; null: fileHash reads it back. */
   hash: Hash | null;
+  /** A resumed upload's hash, read back from the file as it becomes durable. */
+  fileHash: FileHasher | null;
   written: number;
   next: number;
   /** The connection is done with it: `kept` for a resume (meta is current), else finished or removed. */
@@ -470,6 +563,13 @@ export class PartialUpload {
 
   constructor(s: PartialState) {
     this.#s = s;
+    // The kept bytes are durable: hashed while the rest arrives.
+    s.fileHash?.advance(s.written);
+  }
+
+  /** Bytes of a resumed upload's file hashed so far (read back from the disk), null for a fresh one (tests). */
+  get hashedBytes(): number | null {
+    return this.#s.fileHash?.at ?? null;
   }
 
   /** True while its records are written past the page cache (tests). */
@@ -531,6 +631,7 @@ export class PartialUpload {
     if (background && this.#ended) return;
     s.meta.durable = next;
     s.meta.updatedAt = Date.now();
+    if (!this.#ended) s.fileHash?.advance(Math.min(next * RECORD_SIZE, s.meta.size));
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
     if (!this.#folderSynced) {
       await syncFolder(dirname(s.metaPath));
@@ -567,7 +668,11 @@ export class PartialUpload {
       await s.fh.close().catch(() => {});
     }
     if (this.#handedOver && !sha256) throw new Error('The hash was handed over and not given back.');
-    const digest = this.#handedOver ? sha256! : s.hash ? s.hash.digest() : await sha256OfFile(s.dataPath);
+    const digest = this.#handedOver
+      ? sha256!
+      : s.hash
+        ? s.hash.digest()
+        : await s.fileHash!.digest(s.written);
     s.onEnd(true);
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(digest) };
   }
@@ -599,6 +704,7 @@ export class PartialUpload {
 
   /** After a successful commit: the metadata goes too. */
   async forget(): Promise<void> {
+    this.#s.fileHash?.stop();
     this.#s.onEnd(false);
     await rm(this.#s.metaPath, { force: true });
     await rm(this.#s.dataPath, { force: true });
@@ -657,6 +763,7 @@ export class PartialUpload {
       // count unwritten (it yields to us), and reset #sinceDurable when it began.
       if (s.meta.durable < s.next) await this.#makeDurable();
     } finally {
+      s.fileHash?.stop();
       await s.out.close();
       await s.fh.close().catch(() => {});
       s.onEnd(true);

@@ -4,7 +4,8 @@
  * drop the connection again and again, each handshake costing the server a pass over the
  * kept bytes (up to 64 GiB). Here: 96 MiB kept, 20 resumes dropped after UploadReady, and the
  * server's CPU time (from /proc) over them stays far below what 20 passes would cost. Then the
- * upload completes byte-identical (hashed once, at the end).
+ * upload completes byte-identical (its file hashed once in all: the progress of a read-back
+ * hash is kept from one connection to the next).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
