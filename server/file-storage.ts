@@ -43,4 +43,6 @@ export interface FileStorage {
   commit(temp: TempFile, pathName: string): Promise<void>;
   /** Removes a stored file; missing is fine. */
   remove(pathName: string): Promise<void>;
+  /** Removes a client's folder (the first part of its files' paths) if it holds nothing; else leaves it. */
+  removeEmptyFolder(folder: string): Promise<void>;
 }

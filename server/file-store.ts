@@ -143,9 +143,14 @@ export class FileStore {
     const client = await this.#db.clientById(clientId);
     const rows = client && (await this.#db.removeClient(clientId, withFiles));
     if (!rows || !withFiles) return rows;
+    const folders = new Set<string>();
     for (const row of rows) {
-      if (this.#ownPath(row.PathName, clientId, client.Folder)) await this.#storage.remove(row.PathName);
+      if (!this.#ownPath(row.PathName, clientId, client.Folder)) continue;
+      await this.#storage.remove(row.PathName);
+      folders.add(row.PathName.split('/')[0]!);
     }
+    // The client is gone: so is its folder, once empty (it held only these files).
+    for (const f of folders) await this.#storage.removeEmptyFolder(f);
     return rows;
   }
 

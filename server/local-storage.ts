@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fdatasync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { FileAppender } from '../platform/direct-writes';
 import { FILE_MODE, FOLDER_MODE } from './data-folder';
@@ -300,6 +300,11 @@ export class LocalFileStorage implements FileStorage {
 
   async remove(pathName: string): Promise<void> {
     await rm(this.#resolve(pathName), { force: true });
+  }
+
+  async removeEmptyFolder(folder: string): Promise<void> {
+    // rmdir(2) removes only an empty folder: one that still holds a file stays.
+    await rmdir(this.#resolve(folder)).catch(() => {});
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ResponseCode } from '../../lib/protocol';
 import { V4ErrorCode } from '../../lib/protocol/v4/constants';
@@ -153,6 +153,8 @@ describe("the owner's commands beside a running server", () => {
     expect(gone.split('\n')[0]).toBe(`Removed "${one!.name}": 1 v4 key.`);
     expect(gone).toMatch(/Its 1 file \(1\.0 KiB\) was deleted\./);
     expect(existsSync(join(srv.data, path))).toBe(false);
+    // Its folder held only that file: it goes too (it was left behind, empty).
+    expect(existsSync(dirname(join(srv.data, path)))).toBe(false);
     expect(
       ownerCommand(srv.data, ['clients', 'list']).filter((c) => String(c.name).startsWith(name)),
     ).toHaveLength(2);
