@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     parsed = parseConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof BridgeError) {
-      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`error: ${err.message}\n`);
       process.exit(EXIT_USAGE);
     }
     throw err;
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       inviteKey = await loadInvitePublicKey(config.inviteKey);
     } catch (err) {
       if (!(err instanceof BridgeError)) throw err;
-      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`error: ${err.message}\n`);
       process.exit(EXIT_USAGE);
     }
   }
