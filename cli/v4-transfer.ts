@@ -80,6 +80,20 @@ function sourceOf(file: LocalFile): V4Source {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The line for a connection lost mid-upload, in one sentence: what ended it (when known) and
+ * what happens next: a resume when the server took the upload, else a new start.
+ */
+export function lostLine(where: string, e: ClientError, fileName: string, resume: boolean): string {
+  const next = resume ? `reconnecting to resume ${fileName}...` : `reconnecting to send ${fileName} again...`;
+  if (e.code === 'CLIENT_ERR_CONNECTION_CLOSED') {
+    const why = e.details.lostBecause ? ` (${e.details.lostBecause})` : '';
+    return `The connection to ${where} was lost${why}; ${next}`;
+  }
+  // A reconnect that failed, or a broken answer: its own sentence says what happened.
+  return `${e.message} ${next[0]!.toUpperCase()}${next.slice(1)}`;
+}
+
 /** Runs the transfer; resolves the exit status (0 all stored, 1 a file failed). */
 export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
@@ -229,15 +243,15 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         }
         const passing = isPassing(e);
         if ((RETRYABLE.has(e.code) || passing) && attempt + 1 < V4_TRIES) {
+          // Refused or cut before the server took the upload: it holds nothing to resume.
+          resume = resume || accepted;
           say(
             passing
               ? `${refusedForNow(e)}; trying again to send ${file.name}...`
-              : `The connection to ${where} was lost (${e.message}); reconnecting to resume ${file.name}...`,
+              : lostLine(where, e, file.name, resume),
           );
           await session?.close();
           session = null;
-          // Refused or cut before the server took the upload: it holds nothing to resume.
-          resume = resume || accepted;
           attempt++;
           continue;
         }

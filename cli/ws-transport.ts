@@ -159,10 +159,14 @@ export class WsTransport implements Transport {
   }
 
   #closedError(): ClientError {
-    const why =
+    const lost =
       this.#closeCode !== null
-        ? ` (close ${this.#closeCode}${this.#closeReason ? `: ${this.#closeReason}` : ''})`
-        : '';
-    return new ClientError('CLIENT_ERR_CONNECTION_CLOSED', `The connection to the bridge is closed${why}.`);
+        ? `close ${this.#closeCode}${this.#closeReason ? `: ${this.#closeReason}` : ''}`
+        : null;
+    return new ClientError(
+      'CLIENT_ERR_CONNECTION_CLOSED',
+      `The connection to the bridge is closed${lost === null ? '' : ` (${lost})`}.`,
+      lost === null ? {} : { lostBecause: lost },
+    );
   }
 }
