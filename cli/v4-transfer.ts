@@ -186,7 +186,11 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
     // Whether the server accepted this upload (then it holds its records: resume it).
     let accepted = false;
     for (let attempt = 0; attempt < V4_TRIES; ) {
-      const reporter = new ProgressReporter(io.stderr);
+      const reporter = new ProgressReporter(io.stderr, {
+        retry: resume ? 'resume' : 'again',
+        attempts: V4_TRIES,
+        waitingFor: 'the server is checking its SHA-256',
+      });
       try {
         await sleep(BACKOFF_MS[attempt] ?? 4000);
         session ??= await connect();

@@ -192,7 +192,16 @@ describe('CLI protocol 4', () => {
       const args = ['--server', `127.0.0.1:${proxy.port}`, '--name', 'dave', 'big.bin'];
       const first = await runCli(args, dir);
       expect(first.code).toBe(1);
-      expect(first.stderr).toContain('reconnecting to resume big.bin');
+      expect(first.stderr).toMatch(
+        new RegExp(
+          `The connection to 127\\.0\\.0\\.1:${proxy.port} was lost( \\([^()]+\\))?; reconnecting to resume big\\.bin\\.\\.\\.\\n`,
+        ),
+      );
+      // A resume is said as one, not as protocol 3's CRC retry.
+      expect(first.stderr).toContain(
+        'big.bin: reconnected; resuming where the server left off (attempt 2 of 4)',
+      );
+      expect(first.stderr).not.toContain('CRC');
       expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toHaveLength(1);
       proxy.armed = false;
       const second = await runCli(args, dir);
