@@ -10,7 +10,7 @@ import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
 import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
-import { CliError } from './errors';
+import { CliError, Interrupted, interruptedLine } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import {
   ensureIdentityDir,
@@ -133,7 +133,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     }
   } catch (e) {
     if (io.signal?.aborted) {
-      say('Interrupted.');
+      say(interruptedLine(e));
       return EXIT_INTERRUPTED;
     }
     if (e instanceof CliError) {
@@ -359,7 +359,9 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
         reporter.finish();
         failed++;
         if (!(e instanceof ClientError)) throw e;
-        if (e.code === 'CLIENT_ERR_CANCELLED') throw e;
+        // Protocol 3 cannot resume: the next run sends this file from its start.
+        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted)
+          throw new Interrupted(file.name, false, 3, { cause: e });
         if (e.code === 'CLIENT_ERR_CRC_MISMATCH') {
           const attempts = e.details.attempts ?? MAX_SEND_ATTEMPTS;
           report(file, { status: 'failed', crc: e.details.cksum ?? null, seconds: seconds(), attempts });

@@ -16,6 +16,7 @@ import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
 import { nodeRecordAead } from '../platform/node-gcm';
 import type { ServerAddress } from './args';
 import { describeAddress, openTransport } from './connect';
+import { Interrupted } from './errors';
 import { type LocalFile, readReusing } from './file-source';
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { KeptUploads, KnownServers, keepV4Name, loadOrCreateV4Key, V4_NAME_FILE } from './v4-store';
@@ -194,6 +195,8 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
       try {
         await sleep(BACKOFF_MS[attempt] ?? 4000);
         session ??= await connect();
+        // Ctrl-C during the wait or the connect (no session to close then): nothing more is sent.
+        if (io.signal?.aborted) throw new ClientError('CLIENT_ERR_CANCELLED', 'Cancelled.');
         const r = await session.upload(sourceOf(file), {
           hash: nodeSha256,
           aead: nodeRecordAead,
@@ -236,7 +239,11 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
       } catch (e) {
         reporter.finish();
         if (!(e instanceof ClientError)) throw e;
-        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted) throw e;
+        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted) {
+          // The session was closed, not aborted: the server keeps what it has for a next run.
+          const keptNow = (await kept.find(where, file.path, file.size, mtimeMs)) !== null;
+          throw new Interrupted(file.name, keptNow, 4, { cause: e });
+        }
         if (e.code === 'CLIENT_ERR_V4_REFUSED' && resume && START_AGAIN.has(e.details.wireCode ?? 0)) {
           say(`${e.message} Starting ${file.name} from the beginning.`);
           await kept.forget(where, file.path);
