@@ -8,6 +8,7 @@ import { ClientError, ClientSession, type EstablishEvent, establishIdentity } fr
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
+import { V4ErrorCode } from '../lib/protocol/v4/constants';
 import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
 import { CliError, Interrupted, interruptedLine } from './errors';
@@ -141,7 +142,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
       return USAGE_ERRORS.has(e.code) ? EXIT_USAGE : EXIT_FAILED;
     }
     if (e instanceof ClientError) {
-      say(`Error: ${describeClientError(e)}`);
+      say(`Error: ${describeClientError(e)}${plan ? inviteNextStep(e, plan) : ''}`);
       // No file was tried (the server unreachable, say): each still gets its line.
       if (plan?.json && !written) {
         const report = fileReporter(true, io.stdout);
@@ -166,6 +167,7 @@ function v4PlanOf(plan: Plan, say: (text: string) => void): V4Plan {
       source: source === null ? 'the invite link' : `the invite in ${source}`,
     },
     bridgeRefusal: (code) => inviteRefusal(code, source),
+    nextStep: (e) => inviteNextStep(e, plan),
     onWelcomed: async () => {
       if (plan.invite && !plan.invite.saved) await keepInvite(plan, say);
     },
@@ -442,6 +444,25 @@ function shortReason(e: ClientError): string {
     default:
       return e.code.replace('CLIENT_ERR_', '').toLowerCase().replaceAll('_', ' ');
   }
+}
+
+/**
+ * After the server refused the invite as not valid (Error 5: forged, expired or revoked) or
+ * wanted one (Error 4): which invite it was and what to do, or "". With a protocol 3 identity
+ * in the folder the refusal is most likely of the slot it holds (protocol-fallback.ts says so).
+ */
+export function inviteNextStep(
+  e: ClientError,
+  plan: Pick<Plan, 'dir' | 'identity'> & { invite: { saved: boolean } | null },
+): string {
+  if (e.code !== 'CLIENT_ERR_V4_REFUSED') return '';
+  if (e.details.wireCode === V4ErrorCode.InviteRequired && plan.invite === null)
+    return ' Pass the invite link the owner of the server gave you with --invite LINK.';
+  if (e.details.wireCode !== V4ErrorCode.InviteInvalid || plan.invite === null || plan.identity !== null)
+    return '';
+  return plan.invite.saved
+    ? ` It was the invite kept in ${path.join(plan.dir, INVITE_LINK)}: ask the owner of the server for a new link and pass it with --invite LINK (it replaces the kept one).`
+    : ' It was the invite given with --invite: ask the owner of the server for a new link and pass it with --invite LINK.';
 }
 
 /** The sentence a person sees for a session failure. */

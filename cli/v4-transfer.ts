@@ -58,6 +58,8 @@ export interface V4Plan {
   onWelcomed?(): Promise<void>;
   /** The sentence for a close the bridge gave the handshake for its invite (4010-4013), or null. */
   bridgeRefusal?(closeCode: number | null): string | null;
+  /** What to do after a file's refusal `e` (" Ask the owner for a new link..."), or "". */
+  nextStep?(e: ClientError): string;
 }
 
 export interface V4Io {
@@ -271,7 +273,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           await session?.close();
           session = null;
         }
-        say(`Error: ${e.message}`);
+        say(`Error: ${e.message}${plan.nextStep?.(e) ?? ''}`);
         if (plan.json) {
           io.stdout.write(
             `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'failed', crc: null, protocol: 4, reason: e.message })}\n`,
