@@ -108,6 +108,16 @@ describe('CLI protocol 4', () => {
     expect(await readFile(kept, 'utf8')).toBe('erin\n');
   });
 
+  it("ws:// to the file server's own port says to give it without ws://", async () => {
+    const dir = await mkdtemp(path.join(tmp, 'ws-'));
+    await makeFile(dir, 'w.bin', 1000);
+    const run = await runCli(['--server', `ws://127.0.0.1:${server.port}/`, '--name', 'wes', 'w.bin'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `Cannot reach the bridge at ws://127.0.0.1:${server.port}/: that address did not answer as a WebSocket bridge (its answer is not HTTP). If it is the file server, give it without ws://, as --server 127.0.0.1:${server.port}.`,
+    );
+  });
+
   it('refuses a changed server key with a warning naming both fingerprints, sending nothing', async () => {
     const dir = await mkdtemp(path.join(tmp, 'b-'));
     await makeFile(dir, 'x.bin', 1000);
