@@ -30,6 +30,7 @@ import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 import { senderName } from './sender-name';
+import { shown } from './shown';
 import { readV4Name } from './v4-store';
 import { transferV4, type V4Plan } from './v4-transfer';
 
@@ -282,7 +283,7 @@ async function prepareFiles(filePaths: readonly string[], protocol: 3 | 4): Prom
     if (twin) {
       throw new CliError(
         'CLI_ERR_USAGE',
-        `${twin.path} and ${file.path} have the same name "${file.name}"; the server keeps one file per ` +
+        `${shown(twin.path)} and ${shown(file.path)} have the same name "${file.name}"; the server keeps one file per ` +
           'name, so the second would replace the first. Send them in separate runs or rename one.',
       );
     }
