@@ -3,6 +3,7 @@
  * connects, reconnects or registers (persisting me.info/priv.key), sends each file and
  * prints one summary line per file. Returns the exit status.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
 import type { Identity } from '../lib/crypto';
@@ -83,7 +84,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
   };
   let plan: Plan | null = null;
   try {
-    const args = parseArgs(argv);
+    const args = await parseArgsIn(argv, io.cwd);
     if (args.help) {
       io.stdout.write(`${USAGE}\n`);
       return EXIT_OK;
@@ -154,6 +155,38 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     }
     say(`Unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return EXIT_FAILED;
+  }
+}
+
+/**
+ * parseArgs, and for an unknown option that is a file in `cwd` (`-dash.txt` read as -d -a ...)
+ * the hint to pass it after -- or as ./NAME.
+ */
+export async function parseArgsIn(
+  argv: readonly string[],
+  cwd: string,
+): Promise<ReturnType<typeof parseArgs>> {
+  try {
+    return parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof CliError) || !e.message.startsWith('Unknown option ')) throw e;
+    const end = argv.indexOf('--');
+    const options = end < 0 ? argv : argv.slice(0, end);
+    for (const arg of options) {
+      if (!/^-[^-]|^--./.test(arg)) continue;
+      const isFile = await stat(path.resolve(cwd, arg)).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!isFile) continue;
+      const name = shown(arg);
+      throw new CliError(
+        'CLI_ERR_USAGE',
+        `${e.message} ${name} is a file here: to send it, give it after -- (as in npm run client -- [options] -- ${name}) or as ./${name}.`,
+        { cause: e },
+      );
+    }
+    throw e;
   }
 }
 
