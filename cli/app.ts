@@ -3,14 +3,16 @@
  * connects, reconnects or registers (persisting me.info/priv.key), sends each file and
  * prints one summary line per file. Returns the exit status.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientError, ClientSession, type EstablishEvent, establishIdentity } from '../lib/client';
 import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
+import { V4ErrorCode } from '../lib/protocol/v4/constants';
 import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { type CliTransport, describeAddress, openTransport } from './connect';
-import { CliError } from './errors';
+import { CliError, Interrupted, interruptedLine } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import {
   ensureIdentityDir,
@@ -29,6 +31,7 @@ import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 import { senderName } from './sender-name';
+import { shown } from './shown';
 import { readV4Name } from './v4-store';
 import { transferV4, type V4Plan } from './v4-transfer';
 
@@ -81,7 +84,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
   };
   let plan: Plan | null = null;
   try {
-    const args = parseArgs(argv);
+    const args = await parseArgsIn(argv, io.cwd);
     if (args.help) {
       io.stdout.write(`${USAGE}\n`);
       return EXIT_OK;
@@ -133,7 +136,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     }
   } catch (e) {
     if (io.signal?.aborted) {
-      say('Interrupted.');
+      say(interruptedLine(e));
       return EXIT_INTERRUPTED;
     }
     if (e instanceof CliError) {
@@ -141,7 +144,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
       return USAGE_ERRORS.has(e.code) ? EXIT_USAGE : EXIT_FAILED;
     }
     if (e instanceof ClientError) {
-      say(`Error: ${describeClientError(e)}`);
+      say(`Error: ${describeClientError(e)}${plan ? inviteNextStep(e, plan) : ''}`);
       // No file was tried (the server unreachable, say): each still gets its line.
       if (plan?.json && !written) {
         const report = fileReporter(true, io.stdout);
@@ -152,6 +155,38 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     }
     say(`Unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return EXIT_FAILED;
+  }
+}
+
+/**
+ * parseArgs, and for an unknown option that is a file in `cwd` (`-dash.txt` read as -d -a ...)
+ * the hint to pass it after -- or as ./NAME.
+ */
+export async function parseArgsIn(
+  argv: readonly string[],
+  cwd: string,
+): Promise<ReturnType<typeof parseArgs>> {
+  try {
+    return parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof CliError) || !e.message.startsWith('Unknown option ')) throw e;
+    const end = argv.indexOf('--');
+    const options = end < 0 ? argv : argv.slice(0, end);
+    for (const arg of options) {
+      if (!/^-[^-]|^--./.test(arg)) continue;
+      const isFile = await stat(path.resolve(cwd, arg)).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!isFile) continue;
+      const name = shown(arg);
+      throw new CliError(
+        'CLI_ERR_USAGE',
+        `${e.message} ${name} is a file here: to send it, give it after -- (as in npm run client -- [options] -- ${name}) or as ./${name}.`,
+        { cause: e },
+      );
+    }
+    throw e;
   }
 }
 
@@ -166,6 +201,7 @@ function v4PlanOf(plan: Plan, say: (text: string) => void): V4Plan {
       source: source === null ? 'the invite link' : `the invite in ${source}`,
     },
     bridgeRefusal: (code) => inviteRefusal(code, source),
+    nextStep: (e) => inviteNextStep(e, plan),
     onWelcomed: async () => {
       if (plan.invite && !plan.invite.saved) await keepInvite(plan, say);
     },
@@ -280,7 +316,7 @@ async function prepareFiles(filePaths: readonly string[], protocol: 3 | 4): Prom
     if (twin) {
       throw new CliError(
         'CLI_ERR_USAGE',
-        `${twin.path} and ${file.path} have the same name "${file.name}"; the server keeps one file per ` +
+        `${shown(twin.path)} and ${shown(file.path)} have the same name "${file.name}"; the server keeps one file per ` +
           'name, so the second would replace the first. Send them in separate runs or rename one.',
       );
     }
@@ -359,7 +395,9 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
         reporter.finish();
         failed++;
         if (!(e instanceof ClientError)) throw e;
-        if (e.code === 'CLIENT_ERR_CANCELLED') throw e;
+        // Protocol 3 cannot resume: the next run sends this file from its start.
+        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted)
+          throw new Interrupted(file.name, false, 3, { cause: e });
         if (e.code === 'CLIENT_ERR_CRC_MISMATCH') {
           const attempts = e.details.attempts ?? MAX_SEND_ATTEMPTS;
           report(file, { status: 'failed', crc: e.details.cksum ?? null, seconds: seconds(), attempts });
@@ -440,6 +478,25 @@ function shortReason(e: ClientError): string {
     default:
       return e.code.replace('CLIENT_ERR_', '').toLowerCase().replaceAll('_', ' ');
   }
+}
+
+/**
+ * After the server refused the invite as not valid (Error 5: forged, expired or revoked) or
+ * wanted one (Error 4): which invite it was and what to do, or "". With a protocol 3 identity
+ * in the folder the refusal is most likely of the slot it holds (protocol-fallback.ts says so).
+ */
+export function inviteNextStep(
+  e: ClientError,
+  plan: Pick<Plan, 'dir' | 'identity'> & { invite: { saved: boolean } | null },
+): string {
+  if (e.code !== 'CLIENT_ERR_V4_REFUSED') return '';
+  if (e.details.wireCode === V4ErrorCode.InviteRequired && plan.invite === null)
+    return ' Pass the invite link the owner of the server gave you with --invite LINK.';
+  if (e.details.wireCode !== V4ErrorCode.InviteInvalid || plan.invite === null || plan.identity !== null)
+    return '';
+  return plan.invite.saved
+    ? ` It was the invite kept in ${path.join(plan.dir, INVITE_LINK)}: ask the owner of the server for a new link and pass it with --invite LINK (it replaces the kept one).`
+    : ' It was the invite given with --invite: ask the owner of the server for a new link and pass it with --invite LINK.';
 }
 
 /** The sentence a person sees for a session failure. */

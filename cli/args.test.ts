@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseServerAddress } from './args';
+import { parseArgs, parseServerAddress, USAGE } from './args';
 import { CliError } from './errors';
 import { optionsNpmTook } from './invocation-folder';
 
@@ -39,6 +39,17 @@ describe('parseArgs', () => {
     expect(usageError(() => parseArgs(['--port', '1']))).toContain('Unknown option --port');
     expect(usageError(() => parseArgs(['--name']))).toContain('--name needs a value');
     expect(usageError(() => parseArgs(['--dir=']))).toContain('--dir needs a value');
+  });
+});
+
+describe('USAGE', () => {
+  it("states each protocol's rule for --name (protocol 4 takes UTF-8, protocol 3 only ASCII)", () => {
+    const text = USAGE.replace(/\s+/g, ' ');
+    expect(text).toContain('Protocol 4: 1 to 100 bytes of UTF-8 (any language), no control characters;');
+    expect(text).toContain(
+      'protocol 3 (also when auto falls back to it): printable ASCII (space to ~), 1 to 100 characters',
+    );
+    expect(text).not.toContain('ASCII, at most 100 characters');
   });
 });
 

@@ -1,5 +1,6 @@
 /** Command-line parsing for the CLI client (pure: no fs, no process). */
-import { DEFAULT_SERVER_PORT } from '../lib/protocol';
+import { DEFAULT_SERVER_PORT, MAX_CLIENT_NAME_LENGTH } from '../lib/protocol';
+import { MAX_CLIENT_NAME_BYTES } from '../lib/protocol/v4/constants';
 import { flag, helpText, parseOptions, value } from '../platform/options';
 import { hostPort, oneOf, text, url } from '../platform/validators';
 import { CliError } from './errors';
@@ -34,7 +35,10 @@ export const CLI_OPTIONS = {
   }),
   name: value(text, {
     arg: 'NAME',
-    help: 'client name to register as, ASCII, at most 100 characters (default: the name kept in me.info or v4.name, else line 2 of transfer.info)',
+    help:
+      `client name to register as. Protocol 4: 1 to ${MAX_CLIENT_NAME_BYTES} bytes of UTF-8 (any language), no control characters; ` +
+      `protocol 3 (also when auto falls back to it): printable ASCII (space to ~), 1 to ${MAX_CLIENT_NAME_LENGTH} characters ` +
+      '(default: the name kept in me.info or v4.name, else line 2 of transfer.info)',
   }),
   dir: value(text, {
     arg: 'FOLDER',

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readReusing } from './file-source';
+import { prepareFile, readReusing } from './file-source';
 
 let dir: string;
 let file: string;
@@ -59,5 +59,25 @@ describe('readReusing', () => {
 
   it('refuses a path that is not there', async () => {
     await expect(readReusing(path.join(dir, 'none'), 0).next()).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('prepareFile messages', () => {
+  const message = (p: Promise<unknown>) =>
+    p.then(
+      () => '',
+      (e: Error) => e.message,
+    );
+
+  it('show a name with control characters escaped, on one line', async () => {
+    const odd = path.join(dir, 'two\nlines\u001b.txt');
+    await writeFile(odd, 'x');
+    for (const protocol of [3, 4] as const) {
+      const text = await message(prepareFile(odd, protocol));
+      expect(text).toContain(`${dir}/two\\nlines\\x1b.txt`);
+      expect(text).not.toMatch(/[\n\u001b]/);
+    }
+    const missing = await message(prepareFile(path.join(dir, 'gone\n.txt')));
+    expect(missing).toBe(`${dir}/gone\\n.txt does not exist. Check the path.`);
   });
 });

@@ -7,6 +7,7 @@ import { MAX_FILE_NAME_LENGTH, MAX_FILE_SIZE, ProtocolError, validateName } from
 import { MAX_FILE_NAME_BYTES } from '../lib/protocol/v4/constants';
 import { checkNameText } from '../lib/protocol/v4/messages';
 import { CliError } from './errors';
+import { shown } from './shown';
 
 /** Read size: large reads keep syscalls few; memory stays at a couple of these per file. */
 export const READ_CHUNK_SIZE = 1024 * 1024;
@@ -24,7 +25,7 @@ export async function prepareFile(filePath: string, protocol: 3 | 4 = 3): Promis
   try {
     const st = await stat(filePath);
     if (!st.isFile())
-      throw new CliError('CLI_ERR_FILE', `${filePath} is not a regular file; only files can be sent.`);
+      throw new CliError('CLI_ERR_FILE', `${shown(filePath)} is not a regular file; only files can be sent.`);
     size = st.size;
     // Opening proves read permission (access() can be fooled by ACLs and root).
     await (await open(filePath, 'r')).close();
@@ -37,7 +38,7 @@ export async function prepareFile(filePath: string, protocol: 3 | 4 = 3): Promis
         : code === 'EACCES' || code === 'EPERM'
           ? 'cannot be read: permission denied.'
           : `cannot be read: ${(e as Error).message}.`;
-    throw new CliError('CLI_ERR_FILE', `${filePath} ${why}`, { cause: e });
+    throw new CliError('CLI_ERR_FILE', `${shown(filePath)} ${why}`, { cause: e });
   }
   const name = path.basename(filePath);
   if (protocol === 4) return v4File(filePath, name, size);
@@ -47,7 +48,7 @@ export async function prepareFile(filePath: string, protocol: 3 | 4 = 3): Promis
     const why = e instanceof ProtocolError ? e.message : String(e);
     throw new CliError(
       'CLI_ERR_FILE',
-      `The name of ${filePath} cannot be sent (${why}) The protocol allows printable ASCII names ` +
+      `The name of ${shown(filePath)} cannot be sent (${why}) The protocol allows printable ASCII names ` +
         `of at most ${MAX_FILE_NAME_LENGTH} characters: copy or rename the file.`,
       { cause: e },
     );
@@ -55,7 +56,7 @@ export async function prepareFile(filePath: string, protocol: 3 | 4 = 3): Promis
   if (size > MAX_FILE_SIZE) {
     throw new CliError(
       'CLI_ERR_FILE',
-      `${filePath} is ${size} bytes; protocol v3 can send at most ${MAX_FILE_SIZE} bytes (4 GiB). Split it first.`,
+      `${shown(filePath)} is ${size} bytes; protocol v3 can send at most ${MAX_FILE_SIZE} bytes (4 GiB). Split it first.`,
     );
   }
   return {
@@ -109,7 +110,7 @@ function v4File(filePath: string, name: string, size: number): LocalFile {
   } catch (e) {
     throw new CliError(
       'CLI_ERR_FILE',
-      `The name of ${filePath} cannot be sent: ${(e as Error).message} Copy or rename the file.`,
+      `The name of ${shown(filePath)} cannot be sent: ${(e as Error).message} Copy or rename the file.`,
       { cause: e },
     );
   }

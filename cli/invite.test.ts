@@ -34,7 +34,9 @@ describe('checkInvite', () => {
     const link = inviteLink('https://files.example.org/', token);
     expect(checkInvite(` ${link} `, '--invite', now)).toMatchObject({ text: link, token, payload });
     expect(checkInvite(token, '--invite', now).token).toBe(token);
-    expect(usage(() => checkInvite(token, '--invite', now + 100))).toMatch(/^--invite expired at /);
+    expect(usage(() => checkInvite(token, '--invite', now + 100))).toMatch(
+      /^--invite expired at .*; ask the owner of the server for a new link and pass it with --invite LINK\.$/,
+    );
   });
 
   it('a damaged link is a usage error naming where it came from', () => {

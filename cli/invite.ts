@@ -48,7 +48,7 @@ export function checkInvite(
   if (nowSeconds >= payload.exp) {
     throw new CliError(
       'CLI_ERR_USAGE',
-      `${where} expired at ${new Date(payload.exp * 1000).toISOString()}; ask the owner of the server for a new link.`,
+      `${where} expired at ${new Date(payload.exp * 1000).toISOString()}; ask the owner of the server for a new link and pass it with --invite LINK.`,
     );
   }
   return { text: text.trim(), token, payload, ...(fingerprint !== undefined ? { fingerprint } : {}) };

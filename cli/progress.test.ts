@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SendProgress } from '../lib/client';
 import { formatBytes } from '../lib/client';
 import { formatDuration, ProgressReporter } from './progress';
@@ -61,11 +61,88 @@ describe('progress', () => {
     expect(out.text).not.toContain('\x1b');
   });
 
-  it('announces a retry', () => {
+  it('announces a retry: a CRC mismatch for protocol 3 (the default)', () => {
     const out = sink(false);
     const r = new ProgressReporter(out, { now: () => 0 });
     r.update(p({ attempt: 1 }));
     r.update(p({ attempt: 2 }));
     expect(out.text).toContain('f.bin: CRC mismatch, sending again (attempt 2 of 4)');
+  });
+
+  it('announces a protocol 4 retry as a resume after reconnecting, or a new start, never a CRC mismatch', () => {
+    const resumed = sink(false);
+    new ProgressReporter(resumed, { now: () => 0, retry: 'resume' }).update(p({ attempt: 3 }));
+    expect(resumed.text).toBe('f.bin: reconnected; resuming where the server left off (attempt 3 of 4)\n');
+    const again = sink(false);
+    new ProgressReporter(again, { now: () => 0, retry: 'again', attempts: 4 }).update(p({ attempt: 2 }));
+    expect(again.text).toBe('f.bin: reconnected; sending it again (attempt 2 of 4)\n');
+    expect(resumed.text + again.text).not.toContain('CRC');
+  });
+
+  it("after a resume, the speed and ETA count only this attempt's bytes, not what the server had", () => {
+    let now = 0;
+    const out = sink(true);
+    const r = new ProgressReporter(out, { now: () => now, retry: 'resume' });
+    // The server had 80 MiB; the first report of this attempt comes after 1 MiB more.
+    r.update(p({ attempt: 2, bytesRead: 81 * MIB }));
+    now = 1000;
+    r.update(p({ attempt: 2, bytesRead: 91 * MIB }));
+    expect(out.text).toContain('91.0 MiB / 100.0 MiB  10.0 MiB/s  ETA 0:01');
+  });
+});
+
+describe('waiting for the server after the last byte', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const waiting = { waitingFor: 'the server is checking its SHA-256' };
+
+  it('on a terminal, replaces the bar with what it waits for once no answer came for a while', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const out = sink(true);
+    const r = new ProgressReporter(out, { now: () => now, ...waiting });
+    r.update(p({ bytesRead: 50 * MIB }));
+    now = 1000;
+    r.update(p({ bytesRead: 100 * MIB }));
+    vi.advanceTimersByTime(1000);
+    expect(out.text).not.toContain('checking');
+    vi.advanceTimersByTime(1000);
+    expect(out.text.endsWith('\r\x1b[2Kf.bin: sent; the server is checking its SHA-256...')).toBe(true);
+    r.finish();
+    expect(out.text.endsWith('\r\x1b[2K')).toBe(true);
+  });
+
+  it('without a terminal, says it once on its own line', () => {
+    vi.useFakeTimers();
+    const out = sink(false);
+    const r = new ProgressReporter(out, { now: () => 0, ...waiting });
+    r.update(p({ bytesRead: 100 * MIB }));
+    r.update(p({ bytesRead: 100 * MIB }));
+    vi.advanceTimersByTime(10_000);
+    expect(out.text.match(/checking/g)).toHaveLength(1);
+    expect(out.text.endsWith('f.bin: sent; the server is checking its SHA-256...\n')).toBe(true);
+    r.finish();
+  });
+
+  it('says nothing when the answer comes quickly, or the file is not all sent', () => {
+    vi.useFakeTimers();
+    const quick = sink(false);
+    const r = new ProgressReporter(quick, { now: () => 0, ...waiting });
+    r.update(p({ bytesRead: 100 * MIB }));
+    vi.advanceTimersByTime(500);
+    r.finish();
+    vi.advanceTimersByTime(10_000);
+    expect(quick.text).toBe('');
+    const partial = sink(false);
+    new ProgressReporter(partial, { now: () => 0, ...waiting }).update(p({ bytesRead: 99 * MIB }));
+    vi.advanceTimersByTime(10_000);
+    expect(partial.text).toBe('');
+    // Protocol 3 (no waitingFor) has its own "checking CRC" phase.
+    const v3 = sink(false);
+    new ProgressReporter(v3, { now: () => 0 }).update(p({ bytesRead: 100 * MIB }));
+    vi.advanceTimersByTime(10_000);
+    expect(v3.text).toBe('');
   });
 });

@@ -41,19 +41,55 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }
 
+/** How a file's next attempt came about, for the line that announces it. */
+export type RetryKind =
+  /** Protocol 3: the server's CRC differed from ours; the whole file is sent again. */
+  | 'crc'
+  /** Protocol 4: a new connection resumes the upload where the server has it. */
+  | 'resume'
+  /** Protocol 4: a new connection, the server held nothing of the upload yet: from the start. */
+  | 'again';
+
+export interface ProgressOptions {
+  now?: () => number;
+  /** What a new attempt is (default 'crc', protocol 3's only retry). */
+  retry?: RetryKind;
+  /** Attempts in all, for "attempt N of M" (default MAX_SEND_ATTEMPTS). */
+  attempts?: number;
+  /**
+   * What the answer after the last byte waits for ("the server is checking its SHA-256"):
+   * said once WAIT_NOTICE_MS pass with the whole file sent and no answer (finish() not
+   * called). Unset: nothing is said (protocol 3 shows its own "checking CRC" phase).
+   */
+  waitingFor?: string;
+}
+
+/** How long after the last byte the CLI says it is waiting for the server. */
+export const WAIT_NOTICE_MS = 1500;
+
 export class ProgressReporter {
   readonly #out: ProgressOutput;
   readonly #tty: boolean;
   readonly #now: () => number;
+  readonly #retry: RetryKind;
+  readonly #attempts: number;
+  readonly #waitingFor: string | undefined;
   #attemptStart = 0;
+  /** bytesRead at the attempt's first report: what the server had (a resume) is no speed of ours. */
+  #attemptBytes = 0;
   #attempt = 0;
   #lastDraw = 0;
   #drawn = false;
+  #waitTimer: ReturnType<typeof setTimeout> | null = null;
+  #waiting = false;
 
-  constructor(out: ProgressOutput, opts: { now?: () => number } = {}) {
+  constructor(out: ProgressOutput, opts: ProgressOptions = {}) {
     this.#out = out;
     this.#tty = out.isTTY === true;
     this.#now = opts.now ?? (() => performance.now());
+    this.#retry = opts.retry ?? 'crc';
+    this.#attempts = opts.attempts ?? MAX_SEND_ATTEMPTS;
+    this.#waitingFor = opts.waitingFor;
   }
 
   update(p: SendProgress): void {
@@ -61,13 +97,14 @@ export class ProgressReporter {
     if (p.attempt !== this.#attempt) {
       this.#attempt = p.attempt;
       this.#attemptStart = now;
+      this.#attemptBytes = p.bytesRead;
       this.#lastDraw = now;
       if (p.attempt > 1)
-        this.#line(
-          `${p.fileName}: CRC mismatch, sending again (attempt ${p.attempt} of ${MAX_SEND_ATTEMPTS})`,
-        );
+        this.#line(`${p.fileName}: ${RETRY_TEXT[this.#retry]} (attempt ${p.attempt} of ${this.#attempts})`);
     }
+    if (this.#waiting) return;
     if (p.phase === 'sending') {
+      if (p.bytesRead >= p.size) this.#awaitAnswer(p.fileName);
       const interval = this.#tty ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS;
       if (now - this.#lastDraw < interval) return;
       this.#lastDraw = now;
@@ -77,21 +114,41 @@ export class ProgressReporter {
     }
   }
 
-  /** Clears the bar before a summary or message is printed. */
+  /** Clears the bar before a summary or message is printed (the answer came: no more waiting). */
   finish(): void {
+    if (this.#waitTimer !== null) clearTimeout(this.#waitTimer);
+    this.#waitTimer = null;
     if (this.#tty && this.#drawn) this.#out.write('\r\x1b[2K');
     this.#drawn = false;
   }
 
+  /** The whole file is sent: if the answer is slow to come, say what it waits for. */
+  #awaitAnswer(fileName: string): void {
+    const what = this.#waitingFor;
+    if (what === undefined || this.#waitTimer !== null) return;
+    this.#waitTimer = setTimeout(() => {
+      this.#waitTimer = null;
+      this.#waiting = true;
+      const text = `${fileName}: sent; ${what}...`;
+      if (this.#tty) {
+        this.#out.write(`\r\x1b[2K${text}`);
+        this.#drawn = true;
+      } else this.#out.write(`${text}\n`);
+    }, WAIT_NOTICE_MS);
+    // Never what keeps the process alive.
+    this.#waitTimer.unref?.();
+  }
+
   #show(p: SendProgress, now: number): void {
     const elapsed = (now - this.#attemptStart) / 1000;
-    const rate = elapsed > 0 ? p.bytesRead / elapsed : 0;
+    // The speed of this attempt: bytes the server had before it (a resume) took no time now.
+    const rate = elapsed > 0 ? Math.max(0, p.bytesRead - this.#attemptBytes) / elapsed : 0;
     const eta = rate > 0 ? (p.size - p.bytesRead) / rate : Number.POSITIVE_INFINITY;
     const fraction = p.size > 0 ? p.bytesRead / p.size : 1;
     const stats =
       `${formatBytes(p.bytesRead)} / ${formatBytes(p.size)}  ${(rate / MIB).toFixed(1)} MiB/s  ` +
       (p.phase === 'verifying' ? 'checking CRC' : `ETA ${formatDuration(eta)}`) +
-      (p.attempt > 1 ? `  attempt ${p.attempt}/4` : '');
+      (p.attempt > 1 ? `  attempt ${p.attempt}/${this.#attempts}` : '');
     if (this.#tty) {
       const filled = Math.round(fraction * BAR_WIDTH);
       const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
@@ -111,3 +168,9 @@ export class ProgressReporter {
     this.#out.write(`${text}\n`);
   }
 }
+
+const RETRY_TEXT: Readonly<Record<RetryKind, string>> = {
+  crc: 'CRC mismatch, sending again',
+  resume: 'reconnected; resuming where the server left off',
+  again: 'reconnected; sending it again',
+};

@@ -81,6 +81,19 @@ describe('TcpTransport', () => {
     expect(await pending).toBeNull();
   });
 
+  it('a reset connection says what ended it in details.lostBecause, apart from the sentence', async () => {
+    const port = await listen((s) => s.on('data', () => s.resetAndDestroy()));
+    const t = await TcpTransport.connect('127.0.0.1', port);
+    await t.send([new Uint8Array([1])]);
+    expect(await t.receive()).toBeNull();
+    const err = await t.send([new Uint8Array(1)]).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'CLIENT_ERR_CONNECTION_CLOSED',
+      details: { lostBecause: 'read ECONNRESET' },
+      message: `The connection to the server at 127.0.0.1:${port} is closed (read ECONNRESET).`,
+    });
+  });
+
   it('an unreachable server is CLIENT_ERR_UNREACHABLE with the address in the sentence', async () => {
     const port = await listen(() => {});
     await new Promise((r) => servers.pop()!.close(r));

@@ -141,6 +141,7 @@ export class TcpTransport implements Transport {
     return new ClientError(
       'CLIENT_ERR_CONNECTION_CLOSED',
       `The connection to the server at ${this.#address} is closed${why}.`,
+      this.#error ? { lostBecause: this.#error.message } : {},
     );
   }
 }

@@ -16,6 +16,7 @@ import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
 import { nodeRecordAead } from '../platform/node-gcm';
 import type { ServerAddress } from './args';
 import { describeAddress, openTransport } from './connect';
+import { Interrupted } from './errors';
 import { type LocalFile, readReusing } from './file-source';
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { KeptUploads, KnownServers, keepV4Name, loadOrCreateV4Key, V4_NAME_FILE } from './v4-store';
@@ -57,6 +58,8 @@ export interface V4Plan {
   onWelcomed?(): Promise<void>;
   /** The sentence for a close the bridge gave the handshake for its invite (4010-4013), or null. */
   bridgeRefusal?(closeCode: number | null): string | null;
+  /** What to do after a file's refusal `e` (" Ask the owner for a new link..."), or "". */
+  nextStep?(e: ClientError): string;
 }
 
 export interface V4Io {
@@ -79,6 +82,20 @@ function sourceOf(file: LocalFile): V4Source {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The line for a connection lost mid-upload, in one sentence: what ended it (when known) and
+ * what happens next: a resume when the server took the upload, else a new start.
+ */
+export function lostLine(where: string, e: ClientError, fileName: string, resume: boolean): string {
+  const next = resume ? `reconnecting to resume ${fileName}...` : `reconnecting to send ${fileName} again...`;
+  if (e.code === 'CLIENT_ERR_CONNECTION_CLOSED') {
+    const why = e.details.lostBecause ? ` (${e.details.lostBecause})` : '';
+    return `The connection to ${where} was lost${why}; ${next}`;
+  }
+  // A reconnect that failed, or a broken answer: its own sentence says what happened.
+  return `${e.message} ${next[0]!.toUpperCase()}${next.slice(1)}`;
+}
 
 /** Runs the transfer; resolves the exit status (0 all stored, 1 a file failed). */
 export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
@@ -172,10 +189,16 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
     // Whether the server accepted this upload (then it holds its records: resume it).
     let accepted = false;
     for (let attempt = 0; attempt < V4_TRIES; ) {
-      const reporter = new ProgressReporter(io.stderr);
+      const reporter = new ProgressReporter(io.stderr, {
+        retry: resume ? 'resume' : 'again',
+        attempts: V4_TRIES,
+        waitingFor: 'the server is checking its SHA-256',
+      });
       try {
         await sleep(BACKOFF_MS[attempt] ?? 4000);
         session ??= await connect();
+        // Ctrl-C during the wait or the connect (no session to close then): nothing more is sent.
+        if (io.signal?.aborted) throw new ClientError('CLIENT_ERR_CANCELLED', 'Cancelled.');
         const r = await session.upload(sourceOf(file), {
           hash: nodeSha256,
           aead: nodeRecordAead,
@@ -218,7 +241,11 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
       } catch (e) {
         reporter.finish();
         if (!(e instanceof ClientError)) throw e;
-        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted) throw e;
+        if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted) {
+          // The session was closed, not aborted: the server keeps what it has for a next run.
+          const keptNow = (await kept.find(where, file.path, file.size, mtimeMs)) !== null;
+          throw new Interrupted(file.name, keptNow, 4, { cause: e });
+        }
         if (e.code === 'CLIENT_ERR_V4_REFUSED' && resume && START_AGAIN.has(e.details.wireCode ?? 0)) {
           say(`${e.message} Starting ${file.name} from the beginning.`);
           await kept.forget(where, file.path);
@@ -229,15 +256,15 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         }
         const passing = isPassing(e);
         if ((RETRYABLE.has(e.code) || passing) && attempt + 1 < V4_TRIES) {
+          // Refused or cut before the server took the upload: it holds nothing to resume.
+          resume = resume || accepted;
           say(
             passing
               ? `${refusedForNow(e)}; trying again to send ${file.name}...`
-              : `The connection to ${where} was lost (${e.message}); reconnecting to resume ${file.name}...`,
+              : lostLine(where, e, file.name, resume),
           );
           await session?.close();
           session = null;
-          // Refused or cut before the server took the upload: it holds nothing to resume.
-          resume = resume || accepted;
           attempt++;
           continue;
         }
@@ -246,7 +273,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           await session?.close();
           session = null;
         }
-        say(`Error: ${e.message}`);
+        say(`Error: ${e.message}${plan.nextStep?.(e) ?? ''}`);
         if (plan.json) {
           io.stdout.write(
             `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'failed', crc: null, protocol: 4, reason: e.message })}\n`,

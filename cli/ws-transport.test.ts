@@ -31,6 +31,17 @@ describe('WsTransport.connect failures', () => {
     );
   });
 
+  it('a server that answers the handshake in another protocol (the file server itself, not the bridge)', async () => {
+    // What a file server's TCP port does with an HTTP request: binary answer bytes, then a close.
+    const port = await listening(
+      net.createServer((c) => c.once('data', () => c.end(Buffer.from([3, 0x47, 0x06, 0, 0, 0, 0])))),
+    );
+    await expect(WsTransport.connect(`ws://127.0.0.1:${port}/`)).rejects.toMatchObject({
+      code: 'CLIENT_ERR_UNREACHABLE',
+      message: `Cannot reach the bridge at ws://127.0.0.1:${port}/: that address did not answer as a WebSocket bridge (its answer is not HTTP). If it is the file server, give it without ws://, as --server 127.0.0.1:${port}.`,
+    });
+  });
+
   it('nothing listening', async () => {
     const port = await listening(net.createServer());
     servers.pop()!.close();

@@ -28,7 +28,14 @@ const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 const MAX_QUEUED_MESSAGES = 64;
 
 /** Why a WebSocket did not open, in a sentence (ws gives OpenSSL's and Node's own texts). */
-function openFailure(err: NodeJS.ErrnoException): string {
+function openFailure(err: NodeJS.ErrnoException, url: string): string {
+  // Node's HTTP parser (llhttp, HPE_*): the peer answered, but not in HTTP (the file server's
+  // own port answers the handshake with protocol bytes).
+  if (err.code?.startsWith('HPE_') || /^Parse Error\b/.test(err.message)) {
+    const u = new URL(url);
+    const port = u.port || (u.protocol === 'wss:' ? '443' : '80');
+    return `that address did not answer as a WebSocket bridge (its answer is not HTTP). If it is the file server, give it without ws://, as --server ${u.hostname}:${port}.`;
+  }
   if (err.code === 'ECONNREFUSED') return 'the connection was refused. Is the bridge running on that port?';
   if (err.code === 'ECONNRESET')
     return `it closed the connection without answering the WebSocket handshake. Is this the bridge's port (${DEFAULT_BRIDGE_PORT} unless it was given another), not the web page's?`;
@@ -111,7 +118,7 @@ export class WsTransport implements Transport {
           `it refused the connection (HTTP ${res.statusCode}). Check the URL and the bridge's --origin list.`,
         ),
       );
-      ws.once('error', (err: NodeJS.ErrnoException) => fail(openFailure(err), err));
+      ws.once('error', (err: NodeJS.ErrnoException) => fail(openFailure(err, url), err));
       ws.once('open', () => {
         ws.removeAllListeners('unexpected-response');
         ws.removeAllListeners('error');
@@ -159,10 +166,14 @@ export class WsTransport implements Transport {
   }
 
   #closedError(): ClientError {
-    const why =
+    const lost =
       this.#closeCode !== null
-        ? ` (close ${this.#closeCode}${this.#closeReason ? `: ${this.#closeReason}` : ''})`
-        : '';
-    return new ClientError('CLIENT_ERR_CONNECTION_CLOSED', `The connection to the bridge is closed${why}.`);
+        ? `close ${this.#closeCode}${this.#closeReason ? `: ${this.#closeReason}` : ''}`
+        : null;
+    return new ClientError(
+      'CLIENT_ERR_CONNECTION_CLOSED',
+      `The connection to the bridge is closed${lost === null ? '' : ` (${lost})`}.`,
+      lost === null ? {} : { lostBecause: lost },
+    );
   }
 }

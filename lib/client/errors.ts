@@ -55,6 +55,11 @@ export interface ClientErrorDetails {
   wireCode?: number;
   /** The first answer was HTTP: a web server or the bridge listens there, not the file server. */
   answeredHttp?: boolean;
+  /**
+   * CLIENT_ERR_CONNECTION_CLOSED: what ended the connection, in a few words, when the transport
+   * knows (the socket's error as Node words it, "read ECONNRESET"; a WebSocket's close code).
+   */
+  lostBecause?: string;
 }
 
 /** The one error type thrown by lib/client. */

@@ -399,9 +399,12 @@ export class V4ClientSession {
   /**
    * UploadAbort after a cancel: the server removes the partial upload and answers
    * UploadAborted (records still in flight are dropped), so the connection stays usable.
-   * Any other outcome leaves it closed.
+   * Any other outcome leaves it closed. A session closed before (close()) sends no abort.
    */
   async #abort(uploadId: Uint8Array, answer: Promise<Message>): Promise<void> {
+    // Closed already (the CLI's Ctrl-C closes first): nothing more is sent, and the server
+    // keeps the upload for a resume.
+    if (this.#closed) return;
     try {
       await this.#send({ type: MessageType.UploadAbort, uploadId });
       const m = await answer;

@@ -96,7 +96,22 @@ describe('CLI protocol 4 with invites', () => {
       other.dir,
     );
     expect(forged.code).toBe(1);
-    expect(forged.stderr).toContain('This invite is not valid (forged, expired or revoked).');
+    expect(forged.stderr).toContain(
+      'Error: This invite is not valid (forged, expired or revoked). It was the invite given with --invite: ask the owner of the server for a new link and pass it with --invite LINK.',
+    );
+  });
+
+  it('a revoked invite kept in invite.link: the error names that file and says to pass a new link', async () => {
+    const { dir } = await folder('rex');
+    const inv = sys.createInvite();
+    const first = await runCli(['--server', bridge.url, '--name', 'rex', '--invite', inv.link, 'a.bin'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    sys.admin('invite', 'revoke', inv.id);
+    const again = await runCli(['--server', bridge.url, 'a.bin'], dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      `Error: This invite is not valid (forged, expired or revoked). It was the invite kept in ${path.join(dir, 'invite.link')}: ask the owner of the server for a new link and pass it with --invite LINK (it replaces the kept one).`,
+    );
   });
 });
 

@@ -4,9 +4,10 @@
  * a changed key refused with a warning, fallback to protocol 3 for a server that does not
  * speak 4, resume within one run and on a later run, the name kept with the v4 key (v4.name).
  */
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -107,6 +108,16 @@ describe('CLI protocol 4', () => {
     expect(await readFile(kept, 'utf8')).toBe('erin\n');
   });
 
+  it("ws:// to the file server's own port says to give it without ws://", async () => {
+    const dir = await mkdtemp(path.join(tmp, 'ws-'));
+    await makeFile(dir, 'w.bin', 1000);
+    const run = await runCli(['--server', `ws://127.0.0.1:${server.port}/`, '--name', 'wes', 'w.bin'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `Cannot reach the bridge at ws://127.0.0.1:${server.port}/: that address did not answer as a WebSocket bridge (its answer is not HTTP). If it is the file server, give it without ws://, as --server 127.0.0.1:${server.port}.`,
+    );
+  });
+
   it('refuses a changed server key with a warning naming both fingerprints, sending nothing', async () => {
     const dir = await mkdtemp(path.join(tmp, 'b-'));
     await makeFile(dir, 'x.bin', 1000);
@@ -192,7 +203,16 @@ describe('CLI protocol 4', () => {
       const args = ['--server', `127.0.0.1:${proxy.port}`, '--name', 'dave', 'big.bin'];
       const first = await runCli(args, dir);
       expect(first.code).toBe(1);
-      expect(first.stderr).toContain('reconnecting to resume big.bin');
+      expect(first.stderr).toMatch(
+        new RegExp(
+          `The connection to 127\\.0\\.0\\.1:${proxy.port} was lost( \\([^()]+\\))?; reconnecting to resume big\\.bin\\.\\.\\.\\n`,
+        ),
+      );
+      // A resume is said as one, not as protocol 3's CRC retry.
+      expect(first.stderr).toContain(
+        'big.bin: reconnected; resuming where the server left off (attempt 2 of 4)',
+      );
+      expect(first.stderr).not.toContain('CRC');
       expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toHaveLength(1);
       proxy.armed = false;
       const second = await runCli(args, dir);
@@ -206,4 +226,59 @@ describe('CLI protocol 4', () => {
       await proxy.close();
     }
   });
+
+  it('Ctrl-C mid-upload exits 130 saying the same command continues the file; the next run resumes it', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'int-'));
+    const bytes = await makeFile(dir, 'slow.bin', 48 * MIB);
+    // About 6 MiB/s: the upload is under way for seconds.
+    const proxy = await startV4Proxy({ targetPort: server.port, trickleMs: 10, trickleBytes: 64 * 1024 });
+    try {
+      const args = ['--server', `127.0.0.1:${proxy.port}`, '--name', 'ines', 'slow.bin'];
+      const run = await runCli(args, dir, (child) => void interruptOnceKept(child, dir));
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain(
+        'Interrupted. Run the same command again to continue slow.bin from where the server has it.',
+      );
+      expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toHaveLength(1);
+      proxy.opts.trickleMs = undefined;
+      const again = await runCli(args, dir);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain('Resuming the unfinished upload of slow.bin');
+      expect(again.stdout).toMatch(/resumed at record [1-9]\d*/);
+      expect(again.stdout).toContain(sha(bytes));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('Ctrl-C mid-upload with protocol 3 says the next run starts the file over', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'int3-'));
+    await makeFile(dir, 'slow3.bin', 48 * MIB);
+    const proxy = await startV4Proxy({ targetPort: server.port, trickleMs: 10, trickleBytes: 64 * 1024 });
+    try {
+      const args = ['--server', `127.0.0.1:${proxy.port}`, '--protocol', '3', '--name', 'ivo', 'slow3.bin'];
+      const run = await runCli(args, dir, (child) => void interruptOnceKept(child, dir, 'me.info'));
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain(
+        'Interrupted. Protocol 3 cannot resume: the next run sends slow3.bin from the start.',
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
 });
+
+/** SIGINTs `child` a moment after `file` appears in `dir` (the upload is then under way). */
+async function interruptOnceKept(child: ChildProcess, dir: string, file = 'v4-uploads.json'): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const there = await access(path.join(dir, file)).then(
+      () => true,
+      () => false,
+    );
+    if (there || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 700));
+  child.kill('SIGINT');
+}
