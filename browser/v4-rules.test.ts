@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { nameProblem } from '../lib/protocol/v4/messages';
 import {
   checkPin,
   findKept,
@@ -135,9 +136,13 @@ describe('kept uploads', () => {
 });
 
 describe('v4FileName', () => {
-  it('keeps UTF-8, replaces control characters and slashes, refuses dot names, cuts at 255 bytes', () => {
+  it('keeps UTF-8, replaces what the name rules refuse and slashes, refuses dot names, cuts at 255 bytes', () => {
     expect(v4FileName('résumé ü.pdf')).toBe('résumé ü.pdf');
     expect(v4FileName('a/b\\c\u0001.txt')).toBe('a_b_c_.txt');
+    // C1 controls, bidi controls, separators and the BOM, which the server would refuse (Error 15).
+    expect(v4FileName('report\u009b2J-invoice\u202Etxt.exe')).toBe('report_2J-invoice_txt.exe');
+    expect(v4FileName('a\u2066b\u200fc\u2028d\ufeff.txt')).toBe('a_b_c_d_.txt');
+    expect(nameProblem(v4FileName('x\u0085\u061c\u2069y'), true)).toBeNull();
     expect(v4FileName('..')).toBe('file');
     const long = `${'é'.repeat(200)}.txt`;
     const out = v4FileName(long);

@@ -5,6 +5,8 @@
  * uploads kept for resuming.
  */
 
+import { replaceUnsafe } from '../lib/protocol/name-chars';
+
 export type ProtocolChoice = 3 | 4 | 'auto';
 
 /** `?protocol=3|4|auto` of the page's address (the bench and tests force a version with it); default auto. */
@@ -136,12 +138,13 @@ export function isKeptUpload(v: unknown): v is KeptUpload {
 export const V4_MAX_NAME_BYTES = 255;
 
 /**
- * The name a file travels under in protocol v4: UTF-8 as chosen, except control characters,
+ * The name a file travels under in protocol v4: UTF-8 as chosen, except the characters the
+ * name rules refuse (controls, bidi formatting characters, separators: lib/protocol/name-chars.ts),
  * `/` and `\` (each becomes `_`), `.`/`..`/empty (`file`), and more than 255 bytes (shortened
  * on a character boundary, keeping a short extension).
  */
 export function v4FileName(name: string): string {
-  let out = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_');
+  let out = replaceUnsafe(name, '_').replace(/[/\\]/g, '_');
   if (out.trim() === '' || out === '.' || out === '..') out = 'file';
   const bytes = (s: string) => new TextEncoder().encode(s).length;
   if (bytes(out) <= V4_MAX_NAME_BYTES) return out;

@@ -8,9 +8,14 @@
  * part is ready); tests and the bench read those, never prose. A line may also carry a `msg`
  * for people ("alice sent report.pdf, 2.1 MiB"): on a terminal that sentence is the line; a
  * line without one shows its event and fields.
+ *
+ * Lines carry names senders chose: no line, JSON or readable, writes a control, bidi
+ * formatting or separator character raw (lib/protocol/name-chars.ts; JSON gets `\u009b`
+ * escapes, the same value, readable lines `\u{9B}`), whichever field or sentence holds it.
  */
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { escapeUnsafe, escapeUnsafeJson } from '../lib/protocol/name-chars';
 
 // Loaded only for a terminal: pino-pretty and its dependencies cost about 6 MiB of RSS in
 // every process that logs JSON.
@@ -51,6 +56,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    hooks: { streamWrite: escapeUnsafeJson },
   };
   if (format === 'pretty' && !opts.destination) {
     return pino(options, loadPretty()({ ...prettyOptions(), sync: true }));
@@ -64,11 +70,11 @@ const NOT_SHOWN = new Set(['level', 'time', 'pid', 'hostname', 'part', 'msg', 'e
 /** One log object as the words after the time and level: its `msg`, else its event and fields. */
 export function readableMessage(log: Record<string, unknown>): string {
   const part = typeof log.part === 'string' ? `${log.part}: ` : '';
-  if (typeof log.msg === 'string' && log.msg !== '') return part + log.msg;
+  if (typeof log.msg === 'string' && log.msg !== '') return escapeUnsafe(part + log.msg);
   const fields = Object.entries(log)
     .filter(([k]) => !NOT_SHOWN.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return part + [log.event ?? '', ...fields].filter(Boolean).join(' ');
+  return escapeUnsafe(part + [log.event ?? '', ...fields].filter(Boolean).join(' '));
 }
 
 /** The pino-pretty settings of every readable log (a part's own, and `npm start`'s). */

@@ -189,6 +189,32 @@ describe("the owner's commands", () => {
     expect(identitiesNamed([{ ...a1, HasV4Key: false }], 'ann')).toEqual([]);
   });
 
+  it('clients remove NAME also takes a name stored with control or bidi characters as clients list shows it', async () => {
+    const odd = {
+      ...ann,
+      ID: new Uint8Array(16).fill(5),
+      Name: await storedV4Name('eve\u009b8m\u202E', new Uint8Array(32).fill(5)),
+      HasKey: false,
+      HasV4Key: true,
+    };
+    const v3 = { ...ann, Name: 'old\u0085name' };
+    const list = [ann, odd, v3];
+    expect(identitiesNamed(list, 'eve\\u{9B}8m\\u{202E}')).toEqual([odd]);
+    expect(identitiesNamed(list, 'eve\u009b8m\u202E')).toEqual([odd]);
+    expect(
+      identitiesNamed(list, odd.Name.replace('\u009b', '\\u{9B}').replace('\u202E', '\\u{202E}')),
+    ).toEqual([odd]);
+    expect(identitiesNamed(list, 'old\\u{85}name')).toEqual([v3]);
+    expect(formatClients(list, true)).toContain('eve\\u{9B}8m\\u{202E} [v4 ');
+    expect(
+      formatRemoved(
+        [{ name: odd.Name, clientId: '', key: 'v4', files: 0, bytes: 0, filesDeleted: false }],
+        'eve\u009b',
+        true,
+      ),
+    ).toMatch(/^Removed "eve\\u\{9B\}": 1 v4 key\.\nNAME .*\neve\\u\{9B\}8m\\u\{202E\} \[v4 /);
+  });
+
   it('clients remove prints one JSON line per identity, and on a terminal how many of which kind', () => {
     const r = { name: 'ann', clientId: 'ab'.repeat(16), key: 'RSA' as const, files: 1, bytes: 1024 };
     const removed = [

@@ -6,6 +6,7 @@
  */
 import { formatBytes } from '../lib/format';
 import { clientIdToHex } from '../lib/protocol';
+import { escapeUnsafe } from '../lib/protocol/name-chars';
 import type { ClientListing, Database } from './database';
 import { ServerError } from './errors';
 import type { FileStore } from './file-store';
@@ -86,12 +87,14 @@ export interface Removed {
 /**
  * The rows `clients remove NAME` means: the client named NAME, and every v4 identity that
  * registered as NAME. A whole v4 stored name ("alice [v4 FYjC2q9b]") means that row only.
+ * NAME may also be written as `clients list` shows it: a name stored with control or bidi
+ * characters (before the name rules refused them) as its escapes ("alice\u{9B}8m").
  */
 export function identitiesNamed(list: readonly ClientListing[], name: string): ClientListing[] {
   const whole = v4ChosenName(name) !== undefined;
-  return list.filter(
-    (c) => c.Name === name || (!whole && keyKind(c) === 'v4' && v4ChosenName(c.Name) === name),
-  );
+  const is = (stored: string | undefined) =>
+    stored !== undefined && (stored === name || escapeUnsafe(stored) === name);
+  return list.filter((c) => is(c.Name) || (!whole && keyKind(c) === 'v4' && is(v4ChosenName(c.Name))));
 }
 
 /**
@@ -119,7 +122,10 @@ export async function removeClient(
     });
   }
   if (removed.length === 0)
-    throw new ServerError('SERVER_ERR_BAD_ARGUMENT', `No client named "${name}"; see clients list.`);
+    throw new ServerError(
+      'SERVER_ERR_BAD_ARGUMENT',
+      `No client named "${escapeUnsafe(name)}"; see clients list.`,
+    );
   return removed;
 }
 
@@ -143,5 +149,5 @@ export function formatRemoved(removed: readonly Removed[], name: string, tty: bo
       : removed[0]!.filesDeleted
         ? `${their} ${n === 1 ? 'was' : 'were'} deleted.`
         : `${their} ${n === 1 ? 'stays' : 'stay'} (listed by the files command; --files deletes them).`;
-  return `Removed "${name}": ${kinds.join(' and ')}.\n${formatTable(head, rows, [2, 3])}${outcome}\n`;
+  return `Removed "${escapeUnsafe(name)}": ${kinds.join(' and ')}.\n${formatTable(head, rows, [2, 3])}${outcome}\n`;
 }

@@ -2,19 +2,29 @@
  * Output of the owner's commands (`files`, `invite`, `clients`): an aligned table for people
  * on a terminal, one JSON object per line for scripts (sizes in bytes, times in UTC as
  * stored). One implementation, so every listing reads the same.
+ *
+ * Cells and JSON strings hold names senders chose (and names stored by versions with looser
+ * rules): neither ever carries a control, bidi formatting or separator character to the
+ * terminal (lib/protocol/name-chars.ts). A table shows each as `\u{9B}`; JSON as `\u009b`,
+ * the same value for a script.
  */
+import { escapeUnsafe, escapeUnsafeJson } from '../lib/protocol/name-chars';
 
-/** One JSON object per line (nothing at all for no rows). */
+/** One JSON object per line (nothing at all for no rows); unsafe characters as \u escapes. */
 export function jsonLines(rows: readonly unknown[]): string {
-  return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  return rows.map((r) => escapeUnsafeJson(JSON.stringify(r))).join('\n') + (rows.length ? '\n' : '');
 }
 
-/** Columns padded to their widest cell, two spaces apart; the columns in `right` right-aligned. */
+/**
+ * Columns padded to their widest cell, two spaces apart; the columns in `right` right-aligned.
+ * Every cell is shown with its unsafe characters escaped.
+ */
 export function formatTable(
   head: readonly string[],
-  rows: readonly string[][],
+  rawRows: readonly string[][],
   right: readonly number[] = [],
 ): string {
+  const rows = rawRows.map((r) => r.map(escapeUnsafe));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells

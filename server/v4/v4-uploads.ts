@@ -164,7 +164,8 @@ export class V4Uploads {
   /** An UploadStart: refused, or opened (a new upload or a resume) and answered with UploadReady. */
   async start(m: UploadStart): Promise<void> {
     const problem = nameProblem(m.name, true);
-    // The log gets the name with its control characters escaped (a terminal would run them).
+    // The log gets the name quoted, as JSON (every v4 sentence also escapes the characters
+    // the rule refuses, v4-log.ts: a terminal would run them).
     if (problem) return this.#refuse(V4ErrorCode.BadName, problem, m.uploadId, JSON.stringify(m.name));
     if (m.size > this.#host.maxFileSize)
       return this.#refuse(

@@ -9,6 +9,7 @@ import {
   encodeHello,
   encodeMessage,
   type Message,
+  nameProblem,
 } from './messages';
 
 const b = (n: number, v = 7) => new Uint8Array(n).fill(v);
@@ -80,6 +81,59 @@ describe('v4 messages', () => {
     (name) => {
       const m = { ...(SAMPLES[4] as Extract<Message, { type: 0x20 }>), name };
       expect(() => encodeMessage(m)).toThrow();
+    },
+  );
+
+  const UNSAFE_NAMES = [
+    'report\u009b2J',
+    'osc\u009d0;x\u009c',
+    'nel\u0085',
+    'invoice\u202Etxt.exe',
+    'lre\u202a',
+    'iso\u2066late\u2069',
+    'mark\u200f',
+    'alm\u061c',
+    'line\u2028sep',
+    'bom\ufeff',
+  ];
+
+  it.each(UNSAFE_NAMES)('nameProblem refuses %j as a file name and as a client name', (name) => {
+    expect(nameProblem(name, true)).toMatch(
+      /^A name may not contain control characters.*\(U\+[0-9A-F]{4}\)\.$/,
+    );
+    expect(nameProblem(name, false)).toBe(nameProblem(name, true));
+  });
+
+  it.each(['Zoë 東京', 'résumé.pdf', 'nbsp\u00a0x', 'zwj 👩‍💻', 'zwnj\u200c', 'a\u202fb'])(
+    'nameProblem allows %j',
+    (name) => {
+      expect(nameProblem(name, true)).toBeNull();
+      expect(nameProblem(name, false)).toBeNull();
+    },
+  );
+
+  it.each(UNSAFE_NAMES)(
+    'a ClientAuth naming %j is not encoded, and not decoded (Alert 1 at the server)',
+    (name) => {
+      const auth = { ...(SAMPLES[0] as Extract<Message, { type: 0x10 }>), name };
+      expect(() => encodeMessage(auth)).toThrow(expect.objectContaining({ code: 'V4_ERR_BAD_FIELD' }));
+      // The same bytes as another client would send them: a name of the same length, swapped in.
+      const placeholder = 'x'.repeat(new TextEncoder().encode(name).length);
+      const bytes = encodeMessage({ ...auth, name: placeholder });
+      bytes.set(new TextEncoder().encode(name), 98);
+      expect(() => decodeMessage(bytes)).toThrow(expect.objectContaining({ code: 'V4_ERR_BAD_FIELD' }));
+    },
+  );
+
+  it.each(UNSAFE_NAMES)(
+    'an UploadStart naming %j decodes (the server answers Error 15) but is not encoded',
+    (name) => {
+      const start = { ...(SAMPLES[4] as Extract<Message, { type: 0x20 }>), name };
+      expect(() => encodeMessage(start)).toThrow(expect.objectContaining({ code: 'V4_ERR_BAD_FIELD' }));
+      const placeholder = 'x'.repeat(new TextEncoder().encode(name).length);
+      const bytes = encodeMessage({ ...start, name: placeholder });
+      bytes.set(new TextEncoder().encode(name), 64);
+      expect(decodeMessage(bytes)).toEqual(start);
     },
   );
 

@@ -3,6 +3,8 @@
  * tables of docs/PROTOCOL.md ("Messages"); each decoder refuses a wrong type byte, a field
  * out of range and trailing bytes (V4ProtocolError).
  */
+
+import { unsafeNameChar } from '../name-chars';
 import { ByteReader, ByteWriter, encodeUtf8 } from './bytes';
 import {
   CLIENT_ID_SIZE_V4,
@@ -107,12 +109,15 @@ export function checkNameText(name: string, max: number, file: boolean): Uint8Ar
 }
 
 /**
- * What breaks the name rules (C0 controls and DEL; for a file name also `/`, `\` and the
- * names `.` and `..`), or null. An UploadStart's name is decoded without them: the server
- * answers a name that breaks them with Error 15, not as a broken message.
+ * What breaks the name rules (no control, bidi-formatting or separator character:
+ * ../name-chars.ts; for a file name also no `/` or `\` and not the names `.` and `..`), or
+ * null. An UploadStart's name is decoded without them: the server answers a name that
+ * breaks them with Error 15, not as a broken message.
  */
 export function nameProblem(name: string, file: boolean): string | null {
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'A name may not contain control characters.';
+  const unsafe = unsafeNameChar(name);
+  if (unsafe)
+    return `A name may not contain control characters, bidi formatting characters or line separators (${unsafe}).`;
   if (file && (/[/\\]/.test(name) || name === '.' || name === '..'))
     return 'A file name may not contain / or \\ or be . or ..';
   return null;
