@@ -11,8 +11,17 @@ process.on('SIGINT', () => {
   controller.abort();
 });
 
+// A reader of stdout that goes away (`... --json | head -1`) must not stop the uploads: EPIPE
+// was an unhandled error that ended the process mid-file. Its lines are dropped from then on.
+let stdoutGone = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  stdoutGone = true;
+});
+const stdout = { write: (text: string) => stdoutGone || process.stdout.write(text) };
+
 process.exitCode = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
+  stdout,
   stderr: process.stderr,
   cwd: invocationFolder(process.env, process.cwd()),
   signal: controller.signal,

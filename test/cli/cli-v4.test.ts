@@ -48,6 +48,23 @@ afterAll(async () => {
 });
 
 describe('CLI protocol 4', () => {
+  it('a reader of stdout that goes away (--json | head -1) does not stop the uploads: both files stored, exit 0', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'pipe-'));
+    const a = await makeFile(dir, 'pipe-a.bin', MIB);
+    const b = await makeFile(dir, 'pipe-b.bin', MIB);
+    // Our end of its stdout closed at once: its first line gets EPIPE (an unhandled error
+    // that ended the CLI before the second file).
+    const run = await runCli(
+      ['--server', `127.0.0.1:${server.port}`, '--name', 'piper', '--json', 'pipe-a.bin', 'pipe-b.bin'],
+      dir,
+      (child) => child.stdout?.destroy(),
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain('EPIPE');
+    expect(await storedSha('pipe-a.bin')).toBe(sha(a));
+    expect(await storedSha('pipe-b.bin')).toBe(sha(b));
+  }, 60_000);
+
   it('sends with protocol 4 by default, prints the SHA-256 and pins the server key', async () => {
     const dir = await mkdtemp(path.join(tmp, 'a-'));
     const bytes = await makeFile(dir, 'résumé.bin', 3 * MIB + 1);
