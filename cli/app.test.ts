@@ -13,7 +13,7 @@ const refused = (wireCode: number) =>
   });
 
 describe('inviteNextStep', () => {
-  const dir = '/home/me/send';
+  const dir = '/srv/sender/send';
 
   it('names where a refused invite came from and says to pass a new one with --invite', () => {
     expect(
@@ -24,7 +24,7 @@ describe('inviteNextStep', () => {
     expect(
       inviteNextStep(refused(V4ErrorCode.InviteInvalid), { dir, identity: null, invite: { saved: true } }),
     ).toBe(
-      ' It was the invite kept in /home/me/send/invite.link: ask the owner of the server for a new link and pass it with --invite LINK (it replaces the kept one).',
+      ' It was the invite kept in /srv/sender/send/invite.link: ask the owner of the server for a new link and pass it with --invite LINK (it replaces the kept one).',
     );
   });
 
