@@ -231,9 +231,9 @@ export class UploadQuota {
     // gets it. Every other one (in flight, or kept by v4 for a resume) is on disk beside the
     // old file and counts whole: else a sender at its quota could keep any number of
     // same-size replacements at once, each counting nothing.
-    const creditKey = `${clientIdToHex(clientId)}/${fileName}`;
-    const othersKept =
-      (this.#opts.kept?.keptNamed(clientIdToHex(clientId), fileName) ?? 0) - (listed ? 1 : 0);
+    const hex = clientIdToHex(clientId);
+    const creditKey = `${hex}/${fileName}`;
+    const othersKept = (this.#opts.kept?.keptNamed(hex, fileName) ?? 0) - (listed ? 1 : 0);
     const credit =
       old !== undefined && !this.#credits.has(creditKey) && othersKept <= 0 ? (old.Size ?? 0) : 0;
     // What the file adds once stored (never less than nothing); no new file for a

@@ -39,9 +39,10 @@ export function unsafeNameChar(text: string): string | null {
   return m ? `U+${hex(m[0], 4)}` : null;
 }
 
-/** `text` with each unsafe character replaced by `by` (the page's file names: `_`). */
-export function replaceUnsafe(text: string, by: string): string {
-  return UNSAFE.test(text) ? text.replace(UNSAFE_ALL, by) : text;
+/** `text` with each unsafe character replaced by `by`, or by what `by` makes of it (the page's file names: `_`; the CLI's shown()). */
+export function replaceUnsafe(text: string, by: string | ((c: string) => string)): string {
+  if (!UNSAFE.test(text)) return text;
+  return typeof by === 'string' ? text.replace(UNSAFE_ALL, by) : text.replace(UNSAFE_ALL, (c) => by(c));
 }
 
 /**
