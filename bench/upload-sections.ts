@@ -104,13 +104,24 @@ export async function cliSection(run: BenchRun, { aesEnc, cliCeiling }: Measured
     );
     cpu[`v${p}`] = { cliCpuSecondsPerGiB: cli.perGiB, serverCpuSecondsPerGiB: server.perGiB, how: cli.how };
   }
+  for (const p of PROTOCOLS) {
+    const ceil = cliCeiling?.[`v${p}`];
+    const got = p === 3 ? c.m3 : c.m4;
+    const work = p === 3 ? 'AES-CBC encrypt + decrypt, cksum twice' : 'GCM seal + open, SHA-256 twice';
+    report.row(
+      '2 CLI',
+      `v${p} ceiling here: min(${p === 3 ? 'AES-CBC' : 'SHA-256'}, disk, 2 cores / unavoidable CPU)`,
+      `${fixed(ceil?.MiBps)} MiB/s`,
+      ceil
+        ? `set by ${ceil.by}; unavoidable ${fixed(ceil.cpuSecondsPerGiB, 1)} CPU-s/GiB (${work}, TCP, disk)${got ? `; v${p} at ${pct(got / ceil.MiBps)} of it` : ''}`
+        : '',
+    );
+  }
   report.row(
     '2 CLI',
-    'v3 ceiling here: min(AES-CBC, disk, 2 cores / unavoidable CPU)',
-    `${fixed(cliCeiling?.MiBps)} MiB/s`,
-    cliCeiling && aesEnc && c.m3
-      ? `${pct(cliCeiling.MiBps / aesEnc)} of AES; unavoidable ${fixed(cliCeiling.cpuSecondsPerGiB, 1)} CPU-s/GiB; v3 at ${pct(c.m3 / cliCeiling.MiBps)} of it`
-      : '',
+    'v4 / v3 ceilings: the best ratio these two shared cores allow',
+    times(cliCeiling?.v4OverV3),
+    `target ${TARGET_V4_CLI}x`,
   );
   report.target({
     target: `CLI v3 >= ${pct(TARGET_CLI)} of Node AES encrypt`,
@@ -139,7 +150,10 @@ export const pageLacksV4 = (r: BrowserRun | undefined): boolean =>
   r !== undefined && r.protocol === 4 && r.verified && r.v4Uploads === 0;
 
 /** 3 (and 4): the browser through the bridge with ?protocol=3 and ?protocol=4, fresh processes per run. */
-export async function browserSection(run: BenchRun, { webLimit }: MeasuredLimits): Promise<BrowserRuns> {
+export async function browserSection(
+  run: BenchRun,
+  { webLimit, webLimitV4 }: MeasuredLimits,
+): Promise<BrowserRuns> {
   const { only, size, smallSize, work, repeat } = run.opts;
   const { report, result } = run;
   const runs: BrowserRuns = { 3: {}, 4: {} };
@@ -190,6 +204,15 @@ export async function browserSection(run: BenchRun, { webLimit }: MeasuredLimits
     'v3: ratio to min(WebCrypto, WS send)',
     pct(ratio),
     `target >= ${pct(TARGET_BROWSER)}`,
+  );
+  const ratioV4 = c.m4 && webLimitV4 ? c.m4 / webLimitV4 : undefined;
+  report.row(
+    '3 browser',
+    'v4: ratio to min(WebCrypto GCM, 4 in flight; WS send)',
+    pct(ratioV4),
+    webLimit && webLimitV4
+      ? `v4 / v3 of these limits: ${times(webLimitV4 / webLimit)} (the most the ratio can be with both at their limit)`
+      : '',
   );
   report.row(
     '3 browser',
@@ -243,6 +266,8 @@ export async function browserSection(run: BenchRun, { webLimit }: MeasuredLimits
     runs,
     limitMiBps: webLimit,
     ratio,
+    limitMiBpsV4: webLimitV4,
+    ratioV4,
     v4Available: !noV4,
     medianMiBps: { v3: c.m3, v4: c.m4 },
     v4OverV3: c.ratio,
