@@ -112,6 +112,8 @@ export type FromWorker =
       size: number;
       /** Bytes the browser accepted but has not sent yet (WebSocket bufferedAmount). */
       inFlight: number;
+      /** Protocol v4: the record this attempt started at (above 0: resumed; the bytes before it were sent earlier). */
+      resumedFrom?: number;
     }
   | {
       type: 'done';
