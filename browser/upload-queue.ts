@@ -45,6 +45,8 @@ export interface UploadItem {
   protocol?: 3 | 4;
   /** Protocol v4: the server's error code, when it refused the file. */
   v4Code?: number;
+  /** Protocol v4: the server's words with that code (which limit the file is over). */
+  serverReason?: string;
   /** Protocol v4, verified: the server's SHA-256 of what it stored (hex). */
   sha256?: string;
   /** Protocol v4: the record the last attempt started at (above 0: resumed). */
@@ -170,6 +172,7 @@ export function applyDone(list: UploadItem[], msg: Done): UploadItem[] {
     code: msg.code,
     protocol: msg.protocol,
     v4Code: msg.v4Code,
+    serverReason: msg.serverReason,
     sha256: msg.sha256,
     resumedFrom: msg.resumedFrom,
     storedName: msg.storedName ?? it.storedName,
@@ -216,6 +219,7 @@ export function requeue(list: UploadItem[], id: string): UploadItem[] {
           interrupted: undefined,
           overInvite: undefined,
           v4Code: undefined,
+          serverReason: undefined,
           resumedFrom: undefined,
           note: undefined,
         }

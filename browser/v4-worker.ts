@@ -247,6 +247,7 @@ export async function uploadV4(
         // The page retries interrupted files by itself: a cut is "the connection closed".
         code: cut ? 'CLIENT_ERR_CONNECTION_CLOSED' : err?.code,
         v4Code: wire,
+        ...(err?.details.serverReason ? { serverReason: err.details.serverReason } : {}),
       },
     });
   } finally {
