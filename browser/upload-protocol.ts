@@ -112,6 +112,8 @@ export type FromWorker =
       size: number;
       /** Bytes the browser accepted but has not sent yet (WebSocket bufferedAmount). */
       inFlight: number;
+      /** Protocol v4: the record this attempt started at (above 0: resumed; the bytes before it were sent earlier). */
+      resumedFrom?: number;
     }
   | {
       type: 'done';
@@ -128,6 +130,8 @@ export type FromWorker =
       protocol?: 3 | 4;
       /** Protocol v4: the server's error code (its sentence is V4_ERROR_SENTENCES). */
       v4Code?: number;
+      /** Protocol v4: the server's own words with that code (over quota, too large: which limit). */
+      serverReason?: string;
       /** Protocol v4, verified: the server's SHA-256 of what it stored (hex). */
       sha256?: string;
       /** Protocol v4, verified: the name the server stored it under. */

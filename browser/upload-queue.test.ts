@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_FILE_SIZE } from '../lib/protocol';
+import { RECORD_SIZE } from '../lib/protocol/v4/constants';
 import {
   applyDone,
   applyProgress,
   cancelQueued,
   cancelUnfinished,
   clearFinished,
+  isSettled,
   markStarted,
   newItems,
   nextQueued,
@@ -25,6 +27,7 @@ const progress = (
     bytesRead: number;
     inFlight: number;
     size: number;
+    resumedFrom: number;
   }>,
 ) => ({
   type: 'progress' as const,
@@ -35,6 +38,7 @@ const progress = (
   bytesSent: 0,
   size: p.size ?? 1000,
   inFlight: p.inFlight ?? 0,
+  ...(p.resumedFrom !== undefined ? { resumedFrom: p.resumedFrom } : {}),
 });
 
 function queue(): UploadItem[] {
@@ -167,6 +171,47 @@ describe('upload queue', () => {
     expect(left).toBeLessThan(9);
     list = applyProgress(list, progress(id, { phase: 'verifying', bytesRead: size, size }), 3200);
     expect(timeLeft(list[0]!, 3200)).toBeUndefined();
+  });
+
+  it('a resumed upload: the bytes sent before count as done, not as speed, so time left is honest', () => {
+    const size = 400 * RECORD_SIZE; // 100 MiB
+    const resumedFrom = 200; // 50 MiB were at the server already
+    let list = newItems([file('big.bin', 0)]).map((it) => ({ ...it, size }));
+    const id = list[0]!.id;
+    list = markStarted(list, id, 0);
+    // 10 MiB/s from the resume point on, for 3 s.
+    for (let t = 200; t <= 3000; t += 200) {
+      const bytesRead = resumedFrom * RECORD_SIZE + (t / 1000) * 10 * 1024 * 1024;
+      list = applyProgress(list, progress(id, { bytesRead, size, resumedFrom }), t);
+    }
+    const it = list[0]!;
+    expect(it.resumedFrom).toBe(resumedFrom);
+    expect(it.speed! / (1024 * 1024)).toBeCloseTo(10, 0);
+    // 20 MiB left at 10 MiB/s (counted with the resumed 50 MiB as speed it said under a second).
+    expect(timeLeft(it, 3000)).toBeCloseTo(2, 0);
+    // Sent again from the start (a retry), the row no longer says it was resumed.
+    expect(
+      requeue(applyDone(list, { type: 'done', id, outcome: 'failed', attempts: 1 }), id)[0]!.resumedFrom,
+    ).toBe(undefined);
+  });
+
+  it('a file waiting to resend after an interruption is still to go: not failed, not cleared, and it can be cancelled', () => {
+    let list = queue();
+    const [a, b] = list;
+    list = applyDone(list, { type: 'done', id: b!.id, outcome: 'verified', attempts: 1 });
+    list = applyDone(list, { type: 'done', id: a!.id, outcome: 'failed', attempts: 1 });
+    list = list.map((it) => (it.id === a!.id ? { ...it, interrupted: true } : it));
+    expect(isSettled(list[0]!)).toBe(false);
+    expect(totals(list)).toMatchObject({ failed: 0, verified: 1, finished: 1, remaining: 2, busy: true });
+    expect(clearFinished(list).map((it) => it.id)).toEqual([a!.id, list[2]!.id]);
+    const cancelled = cancelQueued(list, a!.id);
+    expect(cancelled[0]).toMatchObject({ phase: 'cancelled', interrupted: undefined });
+    expect(totals(cancelled)).toMatchObject({ failed: 0, cancelled: 1 });
+    // Without `interrupted` a failure is a failure.
+    const own = queue();
+    expect(
+      totals(applyDone(own, { type: 'done', id: own[0]!.id, outcome: 'failed', attempts: 1 })).failed,
+    ).toBe(1);
   });
 
   it('the stored name: what the server will store (non-ASCII became _, then unsafe characters _)', () => {

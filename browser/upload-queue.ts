@@ -5,6 +5,7 @@
  */
 import type { SendPhase } from '../lib/client/types';
 import { MAX_FILE_SIZE, sanitizeFileName } from '../lib/protocol';
+import { RECORD_SIZE } from '../lib/protocol/v4/constants';
 import { wireFileName } from './file-source';
 import type { FromWorker } from './upload-protocol';
 
@@ -44,6 +45,8 @@ export interface UploadItem {
   protocol?: 3 | 4;
   /** Protocol v4: the server's error code, when it refused the file. */
   v4Code?: number;
+  /** Protocol v4: the server's words with that code (which limit the file is over). */
+  serverReason?: string;
   /** Protocol v4, verified: the server's SHA-256 of what it stored (hex). */
   sha256?: string;
   /** Protocol v4: the record the last attempt started at (above 0: resumed). */
@@ -64,6 +67,11 @@ const SPEED_SMOOTHING_S = 2;
 
 const FINISHED: ReadonlySet<ItemPhase> = new Set(['verified', 'failed', 'cancelled']);
 export const isFinished = (p: ItemPhase): boolean => FINISHED.has(p);
+/**
+ * Done with for good: verified, cancelled, or failed and not waiting to go again by itself
+ * (an interrupted file is sent again once the connection is back: it is still to go).
+ */
+export const isSettled = (it: UploadItem): boolean => isFinished(it.phase) && !it.interrupted;
 
 let nextItem = 0;
 
@@ -104,14 +112,17 @@ export function applyProgress(list: UploadItem[], msg: Progress, now: number): U
     const elapsed = (now - started) / 1000;
     // What really left this browser: read and encrypted, minus what still waits in its buffer.
     const sent = Math.max(0, Math.min(msg.size, msg.bytesRead - msg.inFlight));
+    // A resumed attempt starts with the bytes an earlier one sent: they count as done, not as speed.
+    const before = Math.min(msg.size, (msg.resumedFrom ?? 0) * RECORD_SIZE);
     return {
       ...it,
+      ...(msg.resumedFrom ? { resumedFrom: msg.resumedFrom } : {}),
       // "Verifying" only once the last bytes are out of this browser.
       phase: msg.phase === 'verifying' && msg.inFlight > 0 ? 'sending' : msg.phase,
       attempt: msg.attempt,
       bytesRead: sent,
       attemptStartedAt: started,
-      ...smoothedSpeed(newAttempt ? undefined : it, sent, now, elapsed),
+      ...smoothedSpeed(newAttempt ? undefined : it, sent, now, elapsed, before),
     };
   });
 }
@@ -126,10 +137,12 @@ function smoothedSpeed(
   sent: number,
   now: number,
   elapsed: number,
+  /** Bytes sent before this attempt (a resume): not part of its speed. */
+  before = 0,
 ): Pick<UploadItem, 'speed' | 'speedAt' | 'speedBytes'> {
   if (elapsed <= MIN_SPEED_WINDOW_S) return { speed: undefined, speedAt: undefined, speedBytes: undefined };
   if (prev?.speed === undefined || prev.speedAt === undefined || prev.speedBytes === undefined) {
-    return { speed: sent / elapsed, speedAt: now, speedBytes: sent };
+    return { speed: Math.max(0, sent - before) / elapsed, speedAt: now, speedBytes: sent };
   }
   const dt = (now - prev.speedAt) / 1000;
   if (dt <= 0) return { speed: prev.speed, speedAt: prev.speedAt, speedBytes: prev.speedBytes };
@@ -159,6 +172,7 @@ export function applyDone(list: UploadItem[], msg: Done): UploadItem[] {
     code: msg.code,
     protocol: msg.protocol,
     v4Code: msg.v4Code,
+    serverReason: msg.serverReason,
     sha256: msg.sha256,
     resumedFrom: msg.resumedFrom,
     storedName: msg.storedName ?? it.storedName,
@@ -170,14 +184,21 @@ export function withNote(list: UploadItem[], id: string, note: string): UploadIt
   return update(list, id, (it) => ({ ...it, note }));
 }
 
-/** Cancels a file that is still waiting (the one being sent is cancelled by the worker). */
+/**
+ * Cancels a file that is still waiting: queued, or waiting to resend after an interruption
+ * (the one being sent is cancelled by the worker).
+ */
 export function cancelQueued(list: UploadItem[], id: string): UploadItem[] {
-  return update(list, id, (it) => (it.phase === 'queued' ? { ...it, phase: 'cancelled' } : it));
+  return update(list, id, (it) =>
+    it.phase === 'queued' || (it.phase === 'failed' && it.interrupted)
+      ? { ...it, phase: 'cancelled', interrupted: undefined }
+      : it,
+  );
 }
 
-/** Everything not finished becomes cancelled (the identity was forgotten). */
+/** Everything not settled becomes cancelled (the identity was forgotten). */
 export function cancelUnfinished(list: UploadItem[]): UploadItem[] {
-  return list.map((it) => (isFinished(it.phase) ? it : { ...it, phase: 'cancelled' }));
+  return list.map((it) => (isSettled(it) ? it : { ...it, phase: 'cancelled', interrupted: undefined }));
 }
 
 /** Puts a failed or cancelled file back in the queue, from the start. */
@@ -198,34 +219,37 @@ export function requeue(list: UploadItem[], id: string): UploadItem[] {
           interrupted: undefined,
           overInvite: undefined,
           v4Code: undefined,
+          serverReason: undefined,
+          resumedFrom: undefined,
           note: undefined,
         }
       : it,
   );
 }
 
+/** The queue without its settled rows (a file waiting to resend stays). */
 export function clearFinished(list: UploadItem[]): UploadItem[] {
-  return list.filter((it) => !isFinished(it.phase));
+  return list.filter((it) => !isSettled(it));
 }
 
 /**
  * Totals for the overall bar. `files` counts every row shown; bytes leave cancelled files
  * out (they will not be sent). `finished` is verified + failed + cancelled, `remaining` what
- * is still to go.
+ * is still to go; a file waiting to resend after an interruption is still to go, not failed.
  */
 export function totals(list: UploadItem[]) {
   const counted = list.filter((it) => it.phase !== 'cancelled');
-  const count = (phase: ItemPhase) => list.filter((it) => it.phase === phase).length;
+  const count = (phase: ItemPhase) => list.filter((it) => it.phase === phase && isSettled(it)).length;
   return {
     files: list.length,
     bytes: counted.reduce((s, it) => s + it.size, 0),
     sent: counted.reduce((s, it) => s + (it.phase === 'verified' ? it.size : it.bytesRead), 0),
-    finished: list.filter((it) => isFinished(it.phase)).length,
+    finished: list.filter(isSettled).length,
     verified: count('verified'),
     failed: count('failed'),
     cancelled: count('cancelled'),
-    remaining: list.filter((it) => !isFinished(it.phase)).length,
-    busy: list.some((it) => !isFinished(it.phase)),
+    remaining: list.filter((it) => !isSettled(it)).length,
+    busy: list.some((it) => !isSettled(it)),
   };
 }
 

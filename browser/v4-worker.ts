@@ -146,6 +146,8 @@ export async function uploadV4(
   let resume = kept !== undefined;
   let lastPost = 0;
   let latest: { sent: number; size: number } | undefined;
+  // The record the server asked for first: what lies before it was sent by an earlier attempt.
+  let resumedFrom = 0;
   const progress = (sent: number, size: number) => {
     if (signal.aborted) return; // said cancelled already
     lastPost = performance.now();
@@ -158,6 +160,7 @@ export async function uploadV4(
       bytesSent: sent,
       size,
       inFlight: transport.bufferedAmount,
+      ...(resumedFrom > 0 ? { resumedFrom } : {}),
     });
   };
   // Bytes the browser still holds drain after the last record: keep the bar honest meanwhile.
@@ -171,8 +174,10 @@ export async function uploadV4(
           ...ids,
           resume,
           signal,
-          onStarted: (u) =>
-            keepUpload({ server, ...who, uploadId: u.uploadId, fileKey: u.fileKey }).catch(() => {}),
+          onStarted: (u) => {
+            resumedFrom = u.next;
+            return keepUpload({ server, ...who, uploadId: u.uploadId, fileKey: u.fileKey }).catch(() => {});
+          },
           onProgress: (sent, size) => {
             const first = latest === undefined;
             latest = { sent, size };
@@ -242,6 +247,7 @@ export async function uploadV4(
         // The page retries interrupted files by itself: a cut is "the connection closed".
         code: cut ? 'CLIENT_ERR_CONNECTION_CLOSED' : err?.code,
         v4Code: wire,
+        ...(err?.details.serverReason ? { serverReason: err.details.serverReason } : {}),
       },
     });
   } finally {

@@ -156,6 +156,10 @@ test('a file over the invite’s space is refused at its start (v4 Error 6, v3 1
   await expect(uploadItem(page, 'too-big.bin').getByTestId('upload-error')).toContainText(
     /Over the space or number of files allowed\. \(This invite allows [0-9.]+ KiB in all; this file \(200\.0 KiB\) would pass it\.\)/,
   );
+  // Said to the sender, not only under the owner's details: the server's figures and what to do.
+  await expect(uploadItem(page, 'too-big.bin').getByTestId('upload-error').locator('p').first()).toHaveText(
+    /over the space or number of files you may store\. This invite allows [0-9.]+ KiB in all; this file \(200\.0 KiB\) would pass it\. Ask whoever invited you for more room, or send less\.$/,
+  );
   await expect(page.getByTestId('invite-sent')).toContainText('0 files, 0 B');
   // Nothing of it was stored.
   const [client] = clientsFor(system, name);

@@ -51,3 +51,20 @@ test.describe('phone width, dark scheme', () => {
     expect(outline).toBe('solid');
   });
 });
+
+test('keyboard only: the first Tab after registering lands on Choose files…, and Enter opens the chooser', async ({
+  page,
+  system,
+}, testInfo) => {
+  await page.goto(system.webUrl);
+  await register(page, uniqueName('kai'));
+  // From the top of the page: no invisible stop (the hidden file input) before the button.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Choose files…' })).toBeFocused();
+  const f = makeFile(testInfo, 'by-keyboard.txt', 100);
+  const chooser = page.waitForEvent('filechooser');
+  await page.keyboard.press('Enter');
+  await (await chooser).setFiles([f.path]);
+  await expect(uploadItem(page, 'by-keyboard.txt')).toHaveAttribute('data-phase', 'verified');
+});

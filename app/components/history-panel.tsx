@@ -14,13 +14,23 @@ const OUTCOME: Record<UploadRecord['outcome'], { text: string; cls: string; expl
     cls: 'text-ok',
     explain: 'The server’s checksum of what it stored matches this browser’s: the file arrived intact.',
   },
-  failed: { text: 'Failed', cls: 'text-bad', explain: 'The file did not arrive intact and was not kept.' },
+  failed: { text: 'Failed', cls: 'text-bad', explain: 'The server did not store this file.' },
   cancelled: {
     text: 'Cancelled',
     cls: 'text-muted',
     explain: 'Stopped before it was sent; nothing was kept.',
   },
 };
+
+/**
+ * What a record's outcome means. A protocol v4 file (it has the server's SHA-256) was not
+ * hashed in this browser: its pieces were authenticated as they arrived instead.
+ */
+export function outcomeExplain(r: Pick<UploadRecord, 'outcome' | 'sha256'>): string {
+  if (r.outcome === 'verified' && r.sha256)
+    return 'The server authenticated every piece as it arrived and stored the file whole: it arrived intact.';
+  return OUTCOME[r.outcome].explain;
+}
 
 export function HistoryPanel({
   records,
@@ -49,10 +59,7 @@ export function HistoryPanel({
           <li key={r.id} className="flex flex-col gap-0.5 py-3 text-sm" data-outcome={r.outcome}>
             <div className="flex items-start justify-between gap-3">
               <span className="min-w-0 wrap-anywhere font-medium">{r.fileName}</span>
-              <span
-                className={`shrink-0 font-semibold ${OUTCOME[r.outcome].cls}`}
-                title={OUTCOME[r.outcome].explain}
-              >
+              <span className={`shrink-0 font-semibold ${OUTCOME[r.outcome].cls}`} title={outcomeExplain(r)}>
                 {OUTCOME[r.outcome].text}
               </span>
             </div>
@@ -62,7 +69,7 @@ export function HistoryPanel({
             </div>
             <details className="text-xs text-muted">
               <summary className="cursor-pointer select-none">Details</summary>
-              <p className="mt-1 text-pretty">{OUTCOME[r.outcome].explain}</p>
+              <p className="mt-1 text-pretty">{outcomeExplain(r)}</p>
               {r.cksum !== undefined && (
                 <p className="mt-0.5">
                   Checksum (POSIX cksum): <span className="font-mono">{r.cksum}</span>

@@ -105,7 +105,10 @@ export function describeConn(
           return {
             severity: 'bad',
             title: 'Can’t reach the file server',
-            body: `The server at ${host} is not answering. Files you add wait here and go out once it is back.`,
+            // Before registering there is nothing to wait with: the next step is to register again.
+            body: identity
+              ? `The server at ${host} is not answering. Files you add wait here and go out once it is back.`
+              : `The server at ${host} is not answering, so nothing was registered yet. Press Register again in a moment.`,
             details:
               `The bridge at ${bridgeUrl} did not answer, or it could not reach the file server. ` +
               'Check that both are running (npm start runs everything), then try again.',

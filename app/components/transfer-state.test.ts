@@ -525,6 +525,26 @@ describe('TransferModel: what a sender is told', () => {
     expect(lastPosted(t.posted)).toMatchObject({ type: 'upload', id: a!.id });
   });
 
+  it('an interrupted file is not put in the history as failed: only its final outcome is', async () => {
+    const t = await connected();
+    t.model.actions.addFiles([file('a.bin', 10)]);
+    const id = t.state().items[0]!.id;
+    t.worker({
+      type: 'done',
+      id,
+      outcome: 'failed',
+      attempts: 1,
+      message: 'closed',
+      code: 'CLIENT_ERR_CONNECTION_CLOSED',
+    });
+    await t.settle();
+    expect(t.records).toEqual([]);
+    t.worker({ type: 'connected', name: 'alice', clientId, via: 'reconnect' });
+    t.worker({ type: 'done', id, outcome: 'verified', attempts: 1, protocol: 4, sha256: 'ab' });
+    await t.settle();
+    expect(t.records.map((r) => r.outcome)).toEqual(['verified']);
+  });
+
   it('a file the server refused (CRC) is not re-sent by itself; one interrupted again and again stops after 3', async () => {
     const t = await connected();
     t.model.actions.addFiles([file('a.bin', 10)]);

@@ -125,6 +125,8 @@ export class TransferUploads {
     });
     // Interrupted: the worker is reconnecting, nothing more is sent until it says so.
     this.#host.set(interrupted ? { items, conn: { kind: 'connecting', registering: false } } : { items });
+    // A file waiting to resend is not done: its outcome goes into the history once it is.
+    if (interrupted) return;
     const d = this.#host.deps;
     const now = this.#host.state();
     void d

@@ -1,6 +1,6 @@
 'use client';
 import { useId, useRef } from 'react';
-import { isFinished, timeLeft, totals, type UploadItem } from '@/browser/upload-queue';
+import { isSettled, timeLeft, totals, type UploadItem } from '@/browser/upload-queue';
 import { MAX_SEND_ATTEMPTS } from '@/lib/protocol';
 /** Drop zone, the sticky overall bar, the queue with per-file progress, and refused files. */
 import { RECORD_SIZE } from '@/lib/protocol/v4/constants';
@@ -102,16 +102,19 @@ function ItemRow(props: {
       <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-1 text-xs text-muted">
         <span className="tabular-nums" data-testid="upload-figures">
           {formatBytes(done)} of {formatBytes(it.size)}
+          {it.phase === 'sending' && it.resumedFrom
+            ? ` · resumed at ${formatBytes(Math.min(it.size, it.resumedFrom * RECORD_SIZE))}`
+            : ''}
           {it.phase === 'sending' && it.speed ? ` · ${formatSpeed(it.speed)}` : ''}
           {eta !== undefined ? ` · ${formatDuration(eta)} left` : ''}
         </span>
         <span className="flex gap-1">
-          {!isFinished(it.phase) && (
+          {!isSettled(it) && (
             <Button variant="ghost" className="min-h-8 px-2 py-1 text-xs" onClick={props.onCancel}>
               Cancel<span className="sr-only"> {it.file.name}</span>
             </Button>
           )}
-          {(it.phase === 'failed' || it.phase === 'cancelled') && (
+          {isSettled(it) && (it.phase === 'failed' || it.phase === 'cancelled') && (
             <Button variant="ghost" className="min-h-8 px-2 py-1 text-xs" onClick={props.onRetry}>
               Send again<span className="sr-only"> {it.file.name}</span>
             </Button>
@@ -274,7 +277,9 @@ export function UploadPanel(props: {
           type="file"
           multiple
           className="sr-only"
-          aria-describedby={hintId}
+          // The button below opens it: a second, invisible tab stop would only confuse.
+          tabIndex={-1}
+          aria-hidden="true"
           onChange={(e) => {
             const files = Array.from(e.target.files ?? []);
             e.target.value = '';

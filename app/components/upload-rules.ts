@@ -138,18 +138,42 @@ export function tooLargeSentence(name: string, size: number): string {
   return `“${name}” is ${formatBytes(size)}; this server takes files ${FILE_LIMIT_TEXT} (at most ${MAX_FILE_SIZE.toLocaleString('en-US')} bytes), a limit of protocol v3.`;
 }
 
+/**
+ * Protocol v4 refusals of one file, with the next step; `reason` is the server's own sentence
+ * (which limit, for 6 and 7), `owner` who can change it.
+ */
+const V4_FILE_SENTENCES: Partial<Record<V4ErrorCode, (reason: string, owner: string) => string>> = {
+  6: (reason, owner) =>
+    `The server has no room for this file: it is over the space or number of files you may store.${reason} Ask ${owner} for more room, or send less.`,
+  7: (reason, owner) =>
+    `This file is larger than the server accepts.${reason} Send a smaller file, or ask ${owner} to raise the limit.`,
+  13: () =>
+    'A piece of the file was damaged or out of order on the way, so the server dropped it. Send it again; if it keeps failing, the connection is damaging data.',
+  14: (_, owner) =>
+    `The server could not store the file (its disk is full or failing). Try again later, or tell ${owner}.`,
+  15: () => 'The server cannot store a file under this name. Rename the file, then send it again.',
+  16: (_, owner) => `The server failed. Try again later; if it keeps failing, tell ${owner}.`,
+};
+
 /** What a failed file's row says to the person who sent it; the raw error goes under details. */
 export function failureSentence(
   code: string | undefined,
   interrupted: boolean,
   overInvite = false,
-  v4?: { protocol?: 3 | 4; v4Code?: number },
+  v4?: { protocol?: 3 | 4; v4Code?: number; serverReason?: string },
 ): string {
   if (interrupted)
     return v4?.protocol === 4
       ? 'The connection dropped while sending. It carries on from where it stopped once the connection is back.'
       : 'The connection dropped while sending. It is sent again from the start once the connection is back.';
-  const sentence = v4?.v4Code !== undefined ? V4_ERROR_SENTENCES[v4.v4Code as V4ErrorCode] : undefined;
+  const v4Code = v4?.v4Code as V4ErrorCode | undefined;
+  const page = v4Code !== undefined ? V4_FILE_SENTENCES[v4Code] : undefined;
+  if (page) {
+    const reason = v4?.serverReason?.trim();
+    const said = reason ? ` ${/[.!?]$/.test(reason) ? reason : `${reason}.`}` : '';
+    return page(said, overInvite ? 'whoever invited you' : 'whoever runs the server');
+  }
+  const sentence = v4Code !== undefined ? V4_ERROR_SENTENCES[v4Code] : undefined;
   if (sentence) return sentence;
   if (overInvite)
     return 'The server refused this file at its start: it is most likely over the space this invite allows (its size or file count), or the invite was revoked. Ask whoever invited you for more room, or send less.';

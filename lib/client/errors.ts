@@ -53,6 +53,8 @@ export interface ClientErrorDetails {
   requestCode?: number;
   /** Protocol v4 error code (Alert or Error). */
   wireCode?: number;
+  /** Protocol v4: the reason text the server sent with it, when it differs from the code's sentence. */
+  serverReason?: string;
   /** The first answer was HTTP: a web server or the bridge listens there, not the file server. */
   answeredHttp?: boolean;
   /**

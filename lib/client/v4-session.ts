@@ -101,6 +101,7 @@ function refused(code: number, reason: string): ClientError {
     reason && reason !== sentence ? `${sentence} (${reason})` : sentence,
     {
       wireCode: code,
+      ...(reason && reason !== sentence ? { serverReason: reason } : {}),
     },
   );
 }

@@ -26,3 +26,22 @@ describe('why a stored name differs, in the queue', () => {
     );
   });
 });
+
+describe('why a stored name differs: shortened names', () => {
+  it('a long name of safe characters is said to be shortened, not to have characters replaced', () => {
+    const long = `${'a'.repeat(200)}.txt`;
+    const r = renameReason(item(long, long, 4), 4);
+    expect(r).toMatch(/Names over 120 characters are shortened, keeping the extension/);
+    expect(r).not.toMatch(/become “_”/);
+  });
+
+  it('a long name with other characters says both; a short one with a leading dot says what changed', () => {
+    const long = `${'é'.repeat(130)}.txt`;
+    const r = renameReason(item(long, long, 4), 4);
+    expect(r).toMatch(/become “_”/);
+    expect(r).toMatch(/shortened/);
+    const dot = renameReason(item('.bashrc', '.bashrc', 4), 4);
+    expect(dot).toMatch(/leading dot/);
+    expect(dot).not.toMatch(/become “_”|shortened/);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { failureSentence } from '../../app/components/upload-rules';
+
+const v4 = (v4Code: number, serverReason?: string) => ({ protocol: 4 as const, v4Code, serverReason });
+
+describe('what a refused v4 file says to its sender', () => {
+  it('over quota: the server’s figures and a next step (who to ask depends on the invite)', () => {
+    const reason = 'This sender allows 1.0 MiB in all; this file (1.9 MiB) would pass it.';
+    const open = failureSentence('CLIENT_ERR_V4_REFUSED', false, false, v4(6, reason));
+    expect(open).toContain(reason);
+    expect(open).toMatch(/Ask whoever runs the server for more room, or send less\.$/);
+    const invited = failureSentence('CLIENT_ERR_V4_REFUSED', false, true, v4(6, reason));
+    expect(invited).toMatch(/Ask whoever invited you for more room/);
+  });
+
+  it('too large: the limit the server gave, then what to do; without a reason still a next step', () => {
+    const s = failureSentence(
+      'CLIENT_ERR_V4_REFUSED',
+      false,
+      false,
+      v4(7, 'The server accepts files up to 20 MiB'),
+    );
+    expect(s).toBe(
+      'This file is larger than the server accepts. The server accepts files up to 20 MiB. Send a smaller file, or ask whoever runs the server to raise the limit.',
+    );
+    expect(failureSentence('CLIENT_ERR_V4_REFUSED', false, false, v4(7))).toBe(
+      'This file is larger than the server accepts. Send a smaller file, or ask whoever runs the server to raise the limit.',
+    );
+  });
+
+  it('every refusal of one file ends with something to do', () => {
+    for (const code of [6, 7, 13, 14, 15, 16]) {
+      expect(failureSentence('CLIENT_ERR_V4_REFUSED', false, false, v4(code))).toMatch(
+        /(Send|send|Ask|ask|Rename|Try|tell)[^.]*\.$/,
+      );
+    }
+  });
+});
