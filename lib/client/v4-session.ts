@@ -10,6 +10,7 @@
  */
 
 import { bytesEqual } from '../crypto/encoding';
+import { escapeUnsafe } from '../protocol/name-chars';
 import {
   FrameType,
   MessageType,
@@ -94,8 +95,14 @@ const SEALS_IN_FLIGHT = 8;
  */
 export const CHUNKS_PER_SEND = 4;
 
-function refused(code: number, reason: string): ClientError {
+/**
+ * The server's refusal as a sentence. Its reason is the server's text (and an Alert's is in
+ * the clear: anyone on the path can write one), so the characters lib/protocol/name-chars.ts
+ * calls unsafe are escaped: an ESC, a C1 control or a bidi override in it reaches no terminal.
+ */
+function refused(code: number, serverReason: string): ClientError {
   const sentence = V4_ERROR_SENTENCES[code as V4ErrorCode] ?? `Error ${code}.`;
+  const reason = escapeUnsafe(serverReason);
   return new ClientError(
     'CLIENT_ERR_V4_REFUSED',
     reason && reason !== sentence ? `${sentence} (${reason})` : sentence,
