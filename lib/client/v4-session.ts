@@ -243,8 +243,18 @@ export class V4ClientSession {
     let m: Message;
     try {
       if (frame.type === FrameType.Alert) {
+        // After the handshake the server seals its errors; an Alert in the clear carries no
+        // key, so anyone on the path (the bridge included) can write one. Its code decides
+        // nothing (an "upload expired" would make us forget a resume and leave the server's
+        // part orphaned): the connection is taken as lost, to be reconnected and resumed.
         const a = decodeAlert(frame.body);
-        throw refused(a.code, a.reason);
+        this.#closed = true;
+        const said = escapeUnsafe(a.reason);
+        throw new ClientError(
+          'CLIENT_ERR_CONNECTION_CLOSED',
+          `The connection was closed by an unauthenticated Alert ${a.code}${said ? ` (${said})` : ''}.`,
+          { lostBecause: `an unauthenticated Alert ${a.code}` },
+        );
       }
       m = await this.#session.open(frame.body);
     } catch (e) {

@@ -5,7 +5,7 @@
  * must not hold the CLI forever. The CLI runs in-process (cli/app.ts runCli) against
  * test/support/hostile-v4-server.ts on 127.0.0.1.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -178,5 +178,44 @@ describe('a server that keeps the CLI waiting (--timeout)', () => {
     expect(r.stderr).toContain('kept us waiting 2 s');
     expect(r.stdout).toContain('FAILED');
     expect(server.connections).toBe(4);
+  }, 60_000);
+});
+
+describe('a clear Alert after the handshake (no key: anyone on the path can write one)', () => {
+  it('is taken as a lost connection, not as the server\'s word: an injected "upload expired" does not make the CLI forget its resume', async () => {
+    const starts: { resume: boolean; uploadId: string }[] = [];
+    server = await startHostileV4Server({
+      async script(conn) {
+        const start = await conn.nextMessage();
+        if (start?.type !== MessageType.UploadStart) return;
+        starts.push({ resume: start.resume, uploadId: Buffer.from(start.uploadId).toString('hex') });
+        if (starts.length === 1) {
+          // The first try is accepted, then cut after its record: the CLI keeps it to resume.
+          await conn.send({ type: MessageType.UploadReady, uploadId: start.uploadId, nextRecord: 0 });
+          await conn.nextFrame();
+          conn.socket.destroy();
+          return;
+        }
+        // Every resume gets an Alert 10 in the clear, as a man in the middle would write it.
+        conn.socket.end(
+          encodeFrame(
+            FrameType.Alert,
+            encodeAlert({ code: V4ErrorCode.UploadExpired, fatal: true, reason: 'injected' }),
+          ),
+        );
+      },
+    });
+    const dir = await folder();
+    const r = await run(['--server', `127.0.0.1:${server.port}`, '--name', 'alice', '--protocol', '4'], dir);
+    expect(r.code, r.stderr).toBe(1);
+    expect(starts.length).toBeGreaterThan(1);
+    // Each later try resumes the same upload; none starts it anew under another ID.
+    for (const s of starts.slice(1)) expect(s).toEqual({ resume: true, uploadId: starts[0]!.uploadId });
+    expect(r.stderr).not.toContain('from the beginning');
+    // And the next run still has it to resume.
+    const kept = JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8')) as {
+      uploadId: string;
+    }[];
+    expect(kept.map((k) => k.uploadId)).toEqual([starts[0]!.uploadId]);
   }, 60_000);
 });
