@@ -11,7 +11,7 @@ import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
 import { V4ErrorCode } from '../lib/protocol/v4/constants';
 import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
-import { type CliTransport, describeAddress, openTransport } from './connect';
+import { describeAddress, openTransport, orTimeout } from './connect';
 import { CliError, Interrupted, interruptedLine } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import {
@@ -67,6 +67,8 @@ interface Plan {
   protocol: Protocol;
   /** Zero-pad each file's last packet (protocol 3 to a server that does not speak 4). */
   padLastPacket?: boolean;
+  /** --timeout: how long a server may keep us waiting (cli/answer-deadline.ts). */
+  timeoutMs: number;
 }
 
 export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
@@ -260,7 +262,18 @@ async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promis
   }
   // A first run registers and must be able to keep the identity it gets.
   if (!identity) await ensureIdentityDir(dir);
-  return { dir, server, name, identity, unwrap, files, json: args.json, invite, protocol };
+  return {
+    dir,
+    server,
+    name,
+    identity,
+    unwrap,
+    files,
+    json: args.json,
+    invite,
+    protocol,
+    timeoutMs: args.timeoutMs,
+  };
 }
 
 /**
@@ -328,7 +341,10 @@ async function prepareFiles(filePaths: readonly string[], protocol: 3 | 4): Prom
 async function transfer(plan: Plan, io: CliIo): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
   const where = describeAddress(plan.server);
-  const transport: CliTransport = await openTransport(plan.server, { invite: plan.invite?.token });
+  const transport = await openTransport(plan.server, {
+    invite: plan.invite?.token,
+    timeoutMs: plan.timeoutMs,
+  });
   const onAbort = () => transport.close();
   io.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -360,7 +376,7 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
       // A send can fail as the close frame arrives, before the close code is known.
       await Promise.race([transport.whenClosed?.(), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
       const refused = inviteRefusal(transport.closeCode ?? null, source);
-      if (refused === null) throw e;
+      if (refused === null) throw orTimeout(e, transport);
       return refused;
     });
     if (typeof est === 'string') {
@@ -391,9 +407,10 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
         });
         reporter.finish();
         report(file, { status: 'verified', crc: res.cksum, seconds: seconds() });
-      } catch (e) {
+      } catch (caught) {
         reporter.finish();
         failed++;
+        const e = orTimeout(caught, transport);
         if (!(e instanceof ClientError)) throw e;
         // Protocol 3 cannot resume: the next run sends this file from its start.
         if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted)

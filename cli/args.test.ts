@@ -23,7 +23,14 @@ describe('parseArgs', () => {
       name: 'bob',
       dir: 'd',
       files: ['a', 'b'],
+      timeoutMs: 120_000,
     });
+  });
+  it('--timeout takes seconds (or a unit), above 0 and up to an hour', () => {
+    expect(parseArgs(['--timeout', '5', 'a']).timeoutMs).toBe(5000);
+    expect(parseArgs(['--timeout', '500ms', 'a']).timeoutMs).toBe(500);
+    expect(usageError(() => parseArgs(['--timeout', '0', 'a']))).toContain('--timeout "0" is not a duration');
+    expect(usageError(() => parseArgs(['--timeout', '2h', 'a']))).toContain('up to 3600 seconds');
   });
   it('--json asks for JSON lines', () => {
     expect(parseArgs(['--json', 'a']).json).toBe(true);

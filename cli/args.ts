@@ -2,7 +2,8 @@
 import { DEFAULT_SERVER_PORT, MAX_CLIENT_NAME_LENGTH } from '../lib/protocol';
 import { MAX_CLIENT_NAME_BYTES } from '../lib/protocol/v4/constants';
 import { flag, helpText, parseOptions, value } from '../platform/options';
-import { hostPort, oneOf, text, url } from '../platform/validators';
+import { duration, hostPort, oneOf, text, url } from '../platform/validators';
+import { DEFAULT_ANSWER_TIMEOUT_MS } from './answer-deadline';
 import { CliError } from './errors';
 
 const serverHostPort = hostPort({ defaultPort: DEFAULT_SERVER_PORT, minPort: 1 });
@@ -21,6 +22,8 @@ export interface CliArgs {
   invite?: string;
   /** 3, 4, or auto (4, falling back to 3 on a new connection when the server does not speak 4); unset: auto. */
   protocol?: Protocol;
+  /** Milliseconds a server may keep the CLI waiting before the connection is closed (cli/answer-deadline.ts). */
+  timeoutMs: number;
   files: string[];
 }
 
@@ -53,13 +56,18 @@ export const CLI_OPTIONS = {
     default: 'auto' as Protocol,
     help: "protocol version: 4 (authenticated encryption, resumable, any size), 3 (the reference protocol), or auto: 4, falling back to 3 when the server does not speak it, or when an invite's client slot is held by this folder's protocol 3 identity (default auto)",
   }),
+  timeout: value(duration(3600), {
+    arg: 'SECONDS',
+    default: DEFAULT_ANSWER_TIMEOUT_MS,
+    help: `how long a server may keep us waiting, without answering or taking our data, before the connection is closed (a server that never answers, or drips its answer, cannot hold the CLI) (default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000})`,
+  }),
   json: flag({
     help: 'one JSON object per file on stdout (name, path, size, crc, status, seconds, ...) for scripts',
   }),
 } as const;
 
 export const USAGE = helpText(CLI_OPTIONS, {
-  usage: `Usage: npm run client -- [--server HOST:PORT|ws://...] [--invite LINK] [--name NAME] [--dir FOLDER] [--protocol 3|4|auto] [--json] [FILE...]
+  usage: `Usage: npm run client -- [--server HOST:PORT|ws://...] [--invite LINK] [--name NAME] [--dir FOLDER] [--protocol 3|4|auto] [--timeout SECONDS] [--json] [FILE...]
        npx sft-client [options] [FILE...]
 
 Sends files to the file server, encrypted: with protocol 4 (AES-256-GCM records, the
@@ -102,7 +110,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     positionals: true,
     fail: usageError,
   });
-  const out: CliArgs = { help, json: values.json === true, files: positionals };
+  const out: CliArgs = { help, json: values.json === true, files: positionals, timeoutMs: values.timeout };
   if (values.protocol !== 'auto') out.protocol = values.protocol;
   if (values.server !== undefined) out.server = values.server;
   if (values.name !== undefined) out.name = values.name;

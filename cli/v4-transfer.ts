@@ -14,8 +14,9 @@ import { bytesToHex } from '../lib/crypto';
 import { isFatalCode, RECORD_SIZE, V4ErrorCode } from '../lib/protocol/v4/constants';
 import { fingerprint, type KeyPairWithRaw } from '../lib/v4/keys';
 import { nodeRecordAead } from '../platform/node-gcm';
+import type { AnswerDeadline } from './answer-deadline';
 import type { ServerAddress } from './args';
-import { describeAddress, openTransport } from './connect';
+import { describeAddress, openTransport, orTimeout } from './connect';
 import { Interrupted } from './errors';
 import { type LocalFile, readReusing } from './file-source';
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
@@ -27,7 +28,12 @@ const BACKOFF_MS = [0, 500, 1500, 4000];
 /** How long a failed handshake waits for the bridge's close code. */
 const CLOSE_WAIT_MS = 2_000;
 /** Errors after which the server still holds the upload: reconnect and resume. */
-const RETRYABLE = new Set(['CLIENT_ERR_CONNECTION_CLOSED', 'CLIENT_ERR_UNREACHABLE', 'CLIENT_ERR_PROTOCOL']);
+const RETRYABLE = new Set([
+  'CLIENT_ERR_CONNECTION_CLOSED',
+  'CLIENT_ERR_UNREACHABLE',
+  'CLIENT_ERR_PROTOCOL',
+  'CLIENT_ERR_TIMEOUT',
+]);
 /**
  * Refusals that pass by themselves: the server busy (at its connection cap) or the connection
  * too slow for it. Waited out like a cut: reconnect and resume (a minute's rate limit is not:
@@ -60,6 +66,8 @@ export interface V4Plan {
   bridgeRefusal?(closeCode: number | null): string | null;
   /** What to do after a file's refusal `e` (" Ask the owner for a new link..."), or "". */
   nextStep?(e: ClientError): string;
+  /** --timeout: how long a server may keep us waiting (cli/answer-deadline.ts); default 120 s. */
+  timeoutMs?: number;
 }
 
 export interface V4Io {
@@ -113,8 +121,14 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
   const expected =
     invite?.fingerprint !== undefined ? { fingerprint: invite.fingerprint, from: invite.source } : undefined;
   const refusedForNow = (e: Error) => `The server at ${where} refused for now (${e.message})`;
+  // The connection of `session`: when its deadline closed it, the error says so.
+  let transport: AnswerDeadline | null = null;
   const connect = async (): Promise<V4ClientSession> => {
-    const transport = await openTransport(plan.server, viaBridge ? { invite: invite?.token } : {});
+    transport = await openTransport(plan.server, {
+      ...(viaBridge ? { invite: invite?.token } : {}),
+      ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
+    });
+    const t = transport;
     let s: V4ClientSession;
     try {
       s = await V4ClientSession.open(transport, {
@@ -130,11 +144,13 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         },
       });
     } catch (e) {
+      // Our deadline closed it: not a server without version 4 (no fallback), a timeout.
+      if (t.timedOut) throw orTimeout(e, t);
       // A handshake the bridge refused for its invite opens, then closes with 4010-4013 (a
       // send can fail as the close frame arrives, before the close code is known).
       if (!viaBridge || !plan.bridgeRefusal) throw e;
-      await Promise.race([transport.whenClosed?.(), sleep(CLOSE_WAIT_MS)]);
-      const refused = plan.bridgeRefusal(transport.closeCode ?? null);
+      await Promise.race([t.whenClosed?.(), sleep(CLOSE_WAIT_MS)]);
+      const refused = plan.bridgeRefusal(t.closeCode ?? null);
       if (refused !== null)
         throw new ClientError('CLIENT_ERR_V4_REFUSED', refused, { wireCode: 0 }, { cause: e });
       throw e;
@@ -238,8 +254,9 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           );
         }
         return true;
-      } catch (e) {
+      } catch (caught) {
         reporter.finish();
+        const e = orTimeout(caught, transport);
         if (!(e instanceof ClientError)) throw e;
         if (e.code === 'CLIENT_ERR_CANCELLED' || io.signal?.aborted) {
           // The session was closed, not aborted: the server keeps what it has for a next run.

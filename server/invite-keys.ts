@@ -5,8 +5,8 @@
  * (`--invite-key`). Created on first need (server start, `invite create`) and never
  * overwritten: replacing it would silently invalidate every link given out.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesToBase64 } from '../lib/crypto';
 import {
@@ -45,14 +45,24 @@ function storage(what: string, e: unknown): ServerError {
   return new ServerError('SERVER_ERR_STORAGE', `${what}: ${(e as Error).message}`, { cause: e });
 }
 
-/** Writes a new file only (flag wx): a key that appeared meanwhile is kept, never replaced. */
+/**
+ * Writes a new file only: a key that appeared meanwhile is kept, never replaced. Whole or
+ * not at all: the text goes to a temp file (flushed to disk) that is then hard-linked to
+ * `path`, as server-key.ts does. Written in place, a write cut part-way (a full disk, a kill,
+ * a power loss before the data reached the disk) left a damaged invite.key the server then
+ * refused to start with, and never replaces by itself.
+ */
 async function writeNew(path: string, text: string, mode: number): Promise<boolean> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(path, `${text}\n`, { flag: 'wx', mode });
+    await writeFile(tmp, `${text}\n`, { flag: 'wx', mode, flush: true });
+    await link(tmp, path);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw storage(`Cannot write ${path}`, e);
+  } finally {
+    await rm(tmp, { force: true });
   }
 }
 

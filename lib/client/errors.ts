@@ -14,6 +14,8 @@ export type ClientErrorCode =
   | 'CLIENT_ERR_UNREACHABLE'
   /** The connection closed while a request was being sent or its response was due. */
   | 'CLIENT_ERR_CONNECTION_CLOSED'
+  /** The CLI closed the connection: the server kept it waiting past --timeout (cli/answer-deadline.ts). */
+  | 'CLIENT_ERR_TIMEOUT'
   /** The server's CRC differed from ours on every attempt. */
   | 'CLIENT_ERR_CRC_MISMATCH'
   /** Cancelled through the AbortSignal. */

@@ -10,6 +10,7 @@
  */
 
 import { bytesEqual } from '../crypto/encoding';
+import { escapeUnsafe } from '../protocol/name-chars';
 import {
   FrameType,
   MessageType,
@@ -94,8 +95,14 @@ const SEALS_IN_FLIGHT = 8;
  */
 export const CHUNKS_PER_SEND = 4;
 
-function refused(code: number, reason: string): ClientError {
+/**
+ * The server's refusal as a sentence. Its reason is the server's text (and an Alert's is in
+ * the clear: anyone on the path can write one), so the characters lib/protocol/name-chars.ts
+ * calls unsafe are escaped: an ESC, a C1 control or a bidi override in it reaches no terminal.
+ */
+function refused(code: number, serverReason: string): ClientError {
   const sentence = V4_ERROR_SENTENCES[code as V4ErrorCode] ?? `Error ${code}.`;
+  const reason = escapeUnsafe(serverReason);
   return new ClientError(
     'CLIENT_ERR_V4_REFUSED',
     reason && reason !== sentence ? `${sentence} (${reason})` : sentence,
@@ -237,8 +244,18 @@ export class V4ClientSession {
     let m: Message;
     try {
       if (frame.type === FrameType.Alert) {
+        // After the handshake the server seals its errors; an Alert in the clear carries no
+        // key, so anyone on the path (the bridge included) can write one. Its code decides
+        // nothing (an "upload expired" would make us forget a resume and leave the server's
+        // part orphaned): the connection is taken as lost, to be reconnected and resumed.
         const a = decodeAlert(frame.body);
-        throw refused(a.code, a.reason);
+        this.#closed = true;
+        const said = escapeUnsafe(a.reason);
+        throw new ClientError(
+          'CLIENT_ERR_CONNECTION_CLOSED',
+          `The connection was closed by an unauthenticated Alert ${a.code}${said ? ` (${said})` : ''}.`,
+          { lostBecause: `an unauthenticated Alert ${a.code}` },
+        );
       }
       m = await this.#session.open(frame.body);
     } catch (e) {
