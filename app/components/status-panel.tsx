@@ -131,6 +131,15 @@ export function describeConn(
             wait,
             action: retry,
           };
+        case 'stopped-answering':
+          return {
+            severity: 'warn',
+            title: 'The server stopped answering',
+            body: `${conn.detail} Reconnecting on its own; files you add wait here and go out once it answers again.`,
+            details: `The bridge at ${bridgeUrl} or the file server behind it accepted the connection but did not answer in time. If this keeps happening, it may be overloaded or stuck: look at its log.`,
+            wait,
+            action: retry,
+          };
         case 'name-taken':
           return {
             severity: 'bad',
