@@ -61,6 +61,18 @@ export function serverHost(bridgeUrl: string): string {
   }
 }
 
+/**
+ * The header's address: the bridge's, which every file goes through on its way to the file
+ * server behind it (not the file server's own address, which the page never sees).
+ */
+export function BridgeAddress(props: { host: string }) {
+  return (
+    <p className="text-xs text-muted" data-testid="server-host">
+      Files go through <span className="font-mono text-ink">{props.host}</span>
+    </p>
+  );
+}
+
 export function describeConn(
   conn: Conn,
   identity: StoredIdentity | null | undefined,

@@ -12,9 +12,20 @@ import { applyDone, newItems, requeue, tooLarge, type UploadItem } from '@/brows
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { V4_ERROR_SENTENCES, type V4ErrorCode } from '@/lib/protocol/v4/constants';
 import { formatBytes } from './format';
+import type { Conn } from './transfer-types';
 
 /** The limit as a person reads it (MAX_FILE_SIZE is 4 GiB less 17 bytes). */
 export const FILE_LIMIT_TEXT = 'under 4 GiB';
+
+/**
+ * What the drop zone says while files cannot go yet. After the changed-key warning the
+ * connection will not become ready by itself: it says what the person has to do.
+ */
+export function waitingHint(conn: Conn): string {
+  if (conn.kind === 'problem' && conn.problem === 'server-key-changed')
+    return 'Files wait here, and nothing is sent until the warning above is settled: ask whoever runs the server which key it has now, and forget the old key only if they confirm the new one.';
+  return 'Files wait here until the connection is ready.';
+}
 
 /** Failures that mean "the connection went away", not "the server refused the file". */
 const INTERRUPTED = new Set([

@@ -18,10 +18,10 @@ describe('what a refused v4 file says to its sender', () => {
       'CLIENT_ERR_V4_REFUSED',
       false,
       false,
-      v4(7, 'The server accepts files up to 20 MiB'),
+      v4(7, 'The server accepts files up to 20 MiB (20,971,520 bytes).'),
     );
     expect(s).toBe(
-      'This file is larger than the server accepts. The server accepts files up to 20 MiB. Send a smaller file, or ask whoever runs the server to raise the limit.',
+      'This file is larger than the server accepts. The server accepts files up to 20 MiB (20,971,520 bytes). Send a smaller file, or ask whoever runs the server to raise the limit.',
     );
     expect(failureSentence('CLIENT_ERR_V4_REFUSED', false, false, v4(7))).toBe(
       'This file is larger than the server accepts. Send a smaller file, or ask whoever runs the server to raise the limit.',
