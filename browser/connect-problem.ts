@@ -119,6 +119,9 @@ export function connectProblem(
         return e.details.responseCode === undefined
           ? { p: 'unreachable', message }
           : { p: 'server-error', message: e.message };
+      case 'CLIENT_ERR_TIMEOUT':
+        // Our deadline closed it (page-transport.ts): tried again on its own, like a lost connection.
+        return { p: 'stopped-answering', message: e.message, retry: true };
       case 'CLIENT_ERR_CONNECTION_CLOSED':
       case 'CLIENT_ERR_SESSION_CLOSED':
         // The bridge accepted the WebSocket but could not reach the file server.

@@ -22,6 +22,8 @@ export type ConnectionProblem =
   | 'wrong-key'
   /** The connection dropped after it was established. */
   | 'lost'
+  /** The server kept the page waiting past its deadline, so the page closed the connection (tried again on its own). */
+  | 'stopped-answering'
   /** The bridge refused the invite (4010-4013): none offered, damaged, forged or expired. */
   | 'invite'
   /** Protocol v4: the server offered another key than the one pinned for it; nothing was sent. */

@@ -21,12 +21,12 @@ import {
 import { CloseCode } from '../lib/protocol';
 import { bridgeRefusal, connectProblem, inviteRefusal, needsV4, notV4Answer } from './connect-problem';
 import { BrowserError } from './errors';
+import { PageTransport, transportFailure } from './page-transport';
 import type { ConnectionProblem, FromWorker, ServerKeyChange, ToWorker } from './upload-protocol';
 import { uploadV3 } from './v3-upload';
 import { type ProtocolChoice, v3IdentityWantsV4, wantsV4 } from './v4-rules';
 import { applyLinkFingerprint, openV4, uploadV4 } from './v4-worker';
 import { WorkerConnection } from './worker-connection';
-import { WsTransport } from './ws-transport';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -49,10 +49,10 @@ interface Identity {
 }
 
 type Connection =
-  | { protocol: 3; transport: WsTransport; session: ClientSession; aesKey: Uint8Array; close(): void }
-  | { protocol: 4; transport: WsTransport; session: V4ClientSession; close(): void };
+  | { protocol: 3; transport: PageTransport; session: ClientSession; aesKey: Uint8Array; close(): void }
+  | { protocol: 4; transport: PageTransport; session: V4ClientSession; close(): void };
 
-function connection(transport: WsTransport, session: ClientSession, aesKey: Uint8Array): Connection {
+function connection(transport: PageTransport, session: ClientSession, aesKey: Uint8Array): Connection {
   return {
     protocol: 3,
     transport,
@@ -65,7 +65,7 @@ function connection(transport: WsTransport, session: ClientSession, aesKey: Uint
   };
 }
 
-function v4Connection(transport: WsTransport, session: V4ClientSession): Connection {
+function v4Connection(transport: PageTransport, session: V4ClientSession): Connection {
   return {
     protocol: 4,
     transport,
@@ -107,9 +107,12 @@ function problem(
   post({ type: 'problem', problem: p, message, ...(serverKey ? { serverKey } : {}), ...opts });
 }
 
-/** Opens the WebSocket; watches for the peer closing it while idle. */
-async function openSocket(url: string, ticket: number, invite: string | undefined): Promise<WsTransport> {
-  const transport = await WsTransport.connect(url, { invite });
+/**
+ * Opens the WebSocket, held to the answer deadline (a server that keeps the page waiting has
+ * it closed: page-transport.ts); watches for the peer closing it while idle.
+ */
+async function openSocket(url: string, ticket: number, invite: string | undefined): Promise<PageTransport> {
+  const transport = await PageTransport.connect(url, { invite });
   if (!state.isCurrent(ticket)) {
     transport.close();
     throw new Error('superseded');
@@ -143,7 +146,7 @@ async function open(
   url: string,
   ticket: number,
   invite: string | undefined,
-): Promise<{ transport: WsTransport; session: ClientSession }> {
+): Promise<{ transport: PageTransport; session: ClientSession }> {
   const transport = await openSocket(url, ticket, invite);
   const session = new ClientSession({
     transport,
@@ -163,13 +166,16 @@ async function openV4Connection(
   name: string,
 ): Promise<Connection | 'v3'> {
   const { url, invite, protocol, link } = target;
-  let transport: WsTransport | undefined;
+  let transport: PageTransport | undefined;
   try {
     // A link fingerprint that disagrees with the pin stops here, before any socket.
     await applyLinkFingerprint(url, link);
     transport = await openSocket(url, ticket, invite);
     return v4Connection(transport, await openV4(transport, url, name, link));
-  } catch (e) {
+  } catch (thrown) {
+    // The page closed it itself (the server stopped answering, the bridge broke the
+    // protocol): said as such, and never taken for a version 3 server.
+    const e = transportFailure(thrown, transport);
     if (e instanceof ClientError && e.code === 'CLIENT_ERR_NOT_V4') {
       // Through the bridge a close before any byte may only mean the file server is down.
       const closed = transport?.closeInfo;
@@ -192,15 +198,15 @@ async function openV4Connection(
 }
 
 /** Unwraps openV4Connection's failure into the error and the transport it happened on. */
-function failure(e: unknown, opened: WsTransport | undefined): [unknown, WsTransport | undefined] {
+function failure(e: unknown, opened: PageTransport | undefined): [unknown, PageTransport | undefined] {
   if (e instanceof Error && e.message === 'v4' && 'transport' in e)
-    return [e.cause, (e as { transport?: WsTransport }).transport];
+    return [e.cause, (e as { transport?: PageTransport }).transport];
   return [e, opened];
 }
 
-function reportFailure(e: unknown, opened: WsTransport | undefined): void {
+function reportFailure(e: unknown, opened: PageTransport | undefined): void {
   const [err, t] = failure(e, opened);
-  const { p, message, serverKey, retry } = connectProblem(err, t);
+  const { p, message, serverKey, retry } = connectProblem(transportFailure(err, t), t);
   problem(p, message, serverKey, retry ? { retry } : {});
 }
 
@@ -208,7 +214,7 @@ function reportFailure(e: unknown, opened: WsTransport | undefined): void {
 async function register(target: Omit<Target, 'identity'>, name: string): Promise<void> {
   const ticket = state.restart();
   post({ type: 'connecting' });
-  let opened: WsTransport | undefined;
+  let opened: PageTransport | undefined;
   try {
     if (wantsV4(target.protocol, v3Only.has(target.url))) {
       const v4 = await openV4Connection(target, ticket, name);
@@ -297,7 +303,7 @@ async function reconnectNow(target: Target, quiet: boolean): Promise<void> {
   if (!quiet) post({ type: 'connecting' });
   const privateKey = identity.privateKey;
   if (!privateKey) return reconnectV4Identity(target, ticket);
-  let opened: WsTransport | undefined;
+  let opened: PageTransport | undefined;
   try {
     // A v3 identity: files by v4 (the key registered as a client of its own) when the server
     // has it, except under an invite (exactly as before: its registration took the slot).

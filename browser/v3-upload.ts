@@ -6,8 +6,8 @@ import { ClientError } from '../lib/client/errors';
 import type { ClientSession } from '../lib/client/session';
 import type { SendProgress } from '../lib/client/types';
 import { fileSource } from './file-source';
+import { transportFailure, type WorkerTransport } from './page-transport';
 import type { FromWorker } from './upload-protocol';
-import type { WsTransport } from './ws-transport';
 
 /** Progress messages at most this often (plus every phase change). */
 const PROGRESS_INTERVAL_MS = 100;
@@ -17,7 +17,7 @@ type Done = Extract<FromWorker, { type: 'done' }>;
 /** Sends `file` on a v3 session; resolves the `done` message (never rejects). */
 export async function uploadV3(
   session: ClientSession,
-  transport: WsTransport,
+  transport: WorkerTransport,
   aesKey: Uint8Array,
   id: string,
   file: File,
@@ -52,7 +52,9 @@ export async function uploadV3(
       cksum: result.cksum,
       serverCksum: result.serverCksum,
     };
-  } catch (e) {
+  } catch (thrown) {
+    // The page closed the connection itself: the server stopped answering, or the bridge broke the protocol.
+    const e = transportFailure(thrown, transport);
     const err = e instanceof ClientError ? e : undefined;
     if (err?.code === 'CLIENT_ERR_CANCELLED' || signal.aborted)
       return { type: 'done', id, outcome: 'cancelled', attempts: 0 };

@@ -13,6 +13,7 @@ import { isFatalCode, RECORD_SIZE, V4_ERROR_SENTENCES, V4ErrorCode } from '../li
 import { V4Error } from '../lib/v4/errors';
 import { fingerprint } from '../lib/v4/keys';
 import { readPieces } from './file-source';
+import { transportFailure, type WorkerTransport } from './page-transport';
 import type { FromWorker, ServerKeyChange } from './upload-protocol';
 import { checkPin, linkPinDecision, pinAddress, v4FileName } from './v4-rules';
 import {
@@ -23,7 +24,6 @@ import {
   loadPins,
   savePins,
 } from './v4-store';
-import type { WsTransport } from './ws-transport';
 
 /** The server has no (usable) partial upload under the kept ID: start the file anew. */
 const START_AGAIN: ReadonlySet<number> = new Set([
@@ -69,7 +69,7 @@ export async function applyLinkFingerprint(url: string, link: string | undefined
  * CLIENT_ERR_NOT_V4 for a v3 server.
  */
 export async function openV4(
-  transport: WsTransport,
+  transport: WorkerTransport,
   url: string,
   name: string,
   link?: string,
@@ -113,6 +113,12 @@ function sourceOf(file: File): V4Source {
 
 type Done = Extract<FromWorker, { type: 'done' }>;
 
+/** The code of an upload cut with the connection: the page's own cuts say why it cut. */
+function cutCode(t: WorkerTransport): string {
+  if (t.protocolError !== undefined) return 'CLIENT_ERR_PROTOCOL';
+  return t.timedOut ? 'CLIENT_ERR_TIMEOUT' : 'CLIENT_ERR_CONNECTION_CLOSED';
+}
+
 /**
  * Sends `file` on `session`, resuming a kept upload of the same file (name, size,
  * lastModified) through the same bridge. Resolves the `done` message; `usable` says whether
@@ -120,7 +126,7 @@ type Done = Extract<FromWorker, { type: 'done' }>;
  */
 export async function uploadV4(
   session: V4ClientSession,
-  transport: WsTransport,
+  transport: WorkerTransport,
   url: string,
   id: string,
   file: File,
@@ -221,11 +227,14 @@ export async function uploadV4(
         throw e;
       }
     }
-  } catch (e) {
+  } catch (thrown) {
+    // The page closed the connection itself: the server stopped answering, or the bridge broke the protocol.
+    const e = transportFailure(thrown, transport);
     const err = e instanceof ClientError ? e : undefined;
     const wire = err?.code === 'CLIENT_ERR_V4_REFUSED' ? err.details.wireCode : undefined;
     const cancelled = err?.code === 'CLIENT_ERR_CANCELLED' || signal.aborted;
-    // A cut connection keeps the upload for a resume; anything else ends it here.
+    // A cut connection keeps the upload for a resume; anything else ends it here. (A bridge
+    // that broke the protocol keeps it too: what it sends must not make the page forget a resume.)
     const cut = !cancelled && wire === undefined && !transport.isOpen;
     // Taken over (18): another tab or run goes on with the kept upload; its IDs stay.
     if (!cut && wire !== V4ErrorCode.TakenOver) await forgetKeptUpload(server, who).catch(() => {});
@@ -244,8 +253,9 @@ export async function uploadV4(
         attempts: 1,
         protocol: 4,
         message: e instanceof Error ? e.message : String(e),
-        // The page retries interrupted files by itself: a cut is "the connection closed".
-        code: cut ? 'CLIENT_ERR_CONNECTION_CLOSED' : err?.code,
+        // The page retries interrupted files by itself: a cut is "the connection closed"
+        // (or the server stopped answering, our deadline's cut, said as such).
+        code: cut ? cutCode(transport) : err?.code,
         v4Code: wire,
         ...(err?.details.serverReason ? { serverReason: err.details.serverReason } : {}),
       },

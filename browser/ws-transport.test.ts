@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_BRIDGE_MESSAGE_BYTES } from '../lib/protocol';
 import { BrowserError } from './errors';
+import { transportFailure } from './page-transport';
 import { WsTransport } from './ws-transport';
 
 /** Just enough of a browser WebSocket for the transport: events, send, bufferedAmount. */
@@ -138,5 +140,33 @@ describe('WsTransport', () => {
     expect(await waiting).toBeNull();
     expect(socket.closedWith).toBe(1000);
     expect(transport.closeInfo).toBeUndefined();
+  });
+
+  it('a message larger than the bridge ever sends closes the connection as a protocol error, in a sentence; one at the limit is delivered', async () => {
+    const { socket, transport } = await connected();
+    socket.fire('message', { data: new ArrayBuffer(MAX_BRIDGE_MESSAGE_BYTES) });
+    expect((await transport.receive())?.length).toBe(MAX_BRIDGE_MESSAGE_BYTES);
+    expect(transport.protocolError).toBeUndefined();
+    const waiting = transport.receive();
+    socket.fire('message', { data: new ArrayBuffer(MAX_BRIDGE_MESSAGE_BYTES + 1) });
+    expect(await waiting).toBeNull();
+    expect(transport.isOpen).toBe(false);
+    expect(socket.closedWith).toBe(1000);
+    expect(transport.protocolError).toBe(
+      'The bridge sent a message of 65,537 bytes, larger than any it sends (at most 65,536), so the page closed the connection: this is not a working bridge, or something on the way changed what it sent.',
+    );
+    // Nothing after it is taken either.
+    socket.fire('message', { data: new Uint8Array([1]).buffer });
+    expect(await transport.receive()).toBeNull();
+    await expect(transport.send([new Uint8Array(1)])).rejects.toMatchObject({
+      code: 'BROWSER_ERR_CONNECTION_LOST',
+    });
+    // What the worker reports instead of the session's "closed" (page-transport.ts).
+    const said = transportFailure(new Error('The server closed the connection.'), {
+      timedOut: false,
+      timeoutMs: 1,
+      protocolError: transport.protocolError,
+    });
+    expect(said).toMatchObject({ code: 'CLIENT_ERR_PROTOCOL', message: transport.protocolError });
   });
 });

@@ -4,11 +4,15 @@
  * frames), responses arrive as binary messages of any split. Backpressure: send() resolves
  * only once the socket's bufferedAmount is under the high-water mark, polling while it is
  * above (WebSocket has no drain event). The contract (errors, concurrency, closing) is
- * lib/client/transport.ts.
+ * lib/client/transport.ts. A message larger than the bridge ever sends
+ * (MAX_BRIDGE_MESSAGE_BYTES) closes the connection as a protocol error (`protocolError`): the
+ * browser delivers a message whole before the page sees it, so it cannot be refused earlier,
+ * but it is not kept, and the peer learns at once that it is not talking to a working bridge.
  */
 import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
 import { clientSubprotocols } from '../lib/invite';
+import { MAX_BRIDGE_MESSAGE_BYTES } from '../lib/protocol';
 import { BrowserError } from './errors';
 
 /** Bytes the browser may hold unsent before send() waits: enough to keep the pipe full. */
@@ -64,12 +68,24 @@ export class WsTransport implements Transport {
   readonly closed: Promise<void> = this.#received.ended;
   /** Set when the socket closed on its own (not through close()). */
   #closeInfo: { code: number; reason: string } | undefined;
+  /** Set when this transport closed the connection because the bridge broke the protocol. */
+  #protocolError: string | undefined;
+  /** Bytes handed to the socket so far (with bufferedAmount: how many the peer took). */
+  #sent = 0;
 
   private constructor(ws: WebSocket, highWaterMark: number) {
     this.#ws = ws;
     this.#highWaterMark = highWaterMark;
     ws.addEventListener('message', (ev: MessageEvent) => {
-      if (!(ev.data instanceof ArrayBuffer)) return; // the bridge sends only binary
+      if (this.#closed || !(ev.data instanceof ArrayBuffer)) return; // the bridge sends only binary
+      if (ev.data.byteLength > MAX_BRIDGE_MESSAGE_BYTES) {
+        this.#refuse(
+          `The bridge sent a message of ${ev.data.byteLength.toLocaleString('en-US')} bytes, larger than any it sends ` +
+            `(at most ${MAX_BRIDGE_MESSAGE_BYTES.toLocaleString('en-US')}), so the page closed the connection: ` +
+            'this is not a working bridge, or something on the way changed what it sent.',
+        );
+        return;
+      }
       this.#received.push(new Uint8Array(ev.data));
     });
     ws.addEventListener('close', (ev: CloseEvent) => {
@@ -124,9 +140,22 @@ export class WsTransport implements Transport {
     return this.#closeInfo;
   }
 
+  /**
+   * Why this transport closed the connection itself: the bridge broke the protocol (a
+   * message larger than MAX_BRIDGE_MESSAGE_BYTES). A sentence; undefined otherwise.
+   */
+  get protocolError(): string | undefined {
+    return this.#protocolError;
+  }
+
   /** Bytes handed to send() that the browser has not put on the network yet. */
   get bufferedAmount(): number {
     return this.#closed ? 0 : this.#ws.bufferedAmount;
+  }
+
+  /** Bytes of ours the network has taken so far (sent less what the browser still holds). */
+  get bytesTaken(): number {
+    return this.#sent - this.#ws.bufferedAmount;
   }
 
   get isOpen(): boolean {
@@ -138,7 +167,9 @@ export class WsTransport implements Transport {
       throw new BrowserError('BROWSER_ERR_CONNECTION_LOST', 'The connection to the bridge is closed.');
     }
     if (parts.length > 1 && this.#scratch.length === 0) this.#scratch = new Uint8Array(SCRATCH_SIZE);
-    this.#ws.send(joinParts(parts, this.#scratch) as Uint8Array<ArrayBuffer>);
+    const message = joinParts(parts, this.#scratch);
+    this.#sent += message.length;
+    this.#ws.send(message as Uint8Array<ArrayBuffer>);
     while (this.#ws.bufferedAmount >= this.#highWaterMark) {
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
       if (this.#closed) {
@@ -154,12 +185,23 @@ export class WsTransport implements Transport {
     return this.#received.receive();
   }
 
+  /** Closes the connection because the bridge broke the protocol: `why` is said as the failure. */
+  #refuse(why: string): void {
+    this.#protocolError = why;
+    this.#close('message too big');
+  }
+
   close(): void {
+    this.#close('done');
+  }
+
+  #close(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#received.discard();
     try {
-      this.#ws.close(1000, 'done');
+      // A page may close only with 1000 or 3000-4999 (1009 would throw).
+      this.#ws.close(1000, reason);
     } catch {
       // already closing
     }

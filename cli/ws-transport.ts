@@ -9,7 +9,7 @@ import { ClientError } from '../lib/client/errors';
 import { ReceiveQueue } from '../lib/client/receive-queue';
 import type { Transport } from '../lib/client/transport';
 import { clientSubprotocols } from '../lib/invite';
-import { DEFAULT_BRIDGE_PORT } from '../lib/protocol';
+import { DEFAULT_BRIDGE_PORT, MAX_BRIDGE_MESSAGE_BYTES } from '../lib/protocol';
 import { escapeUnsafe } from '../lib/protocol/name-chars';
 
 export interface WsTransportOptions {
@@ -27,14 +27,6 @@ const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
 const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 /** Stop reading the socket when this many responses wait for receive(). */
 const MAX_QUEUED_MESSAGES = 64;
-/**
- * Largest message taken from the bridge. It sends one frame per message, at most 4,118 bytes
- * (a v4 Sealed frame; a v3 response is at most 4,103); ws would otherwise join fragments up
- * to 100 MiB before handing a message on, so a hostile bridge could make us hold 100 MiB per
- * message. Past it ws closes with 1009 and nothing of the message is kept. Fixed (with room):
- * the protocol bounds every frame, there is nothing to tune.
- */
-export const MAX_BRIDGE_MESSAGE_BYTES = 64 * 1024;
 
 /** Why a WebSocket did not open, in a sentence (ws gives OpenSSL's and Node's own texts). */
 function openFailure(err: NodeJS.ErrnoException, url: string): string {
@@ -106,6 +98,9 @@ export class WsTransport implements Transport {
     const protocols = opts.invite === undefined ? [] : clientSubprotocols(opts.invite);
     const ws = new WebSocket(url, protocols, {
       perMessageDeflate: false,
+      // ws would otherwise join fragments up to 100 MiB before handing a message on, so a
+      // hostile bridge could make us hold 100 MiB per message. Past it ws closes with 1009 and
+      // nothing of the message is kept.
       maxPayload: MAX_BRIDGE_MESSAGE_BYTES,
       handshakeTimeout: opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
       ...(opts.origin ? { origin: opts.origin } : {}),

@@ -188,6 +188,13 @@ export function RegisteredAgainNote(props: { again: RegisteredAgain; onDismiss()
 }
 
 /** A fingerprint on the card: monospace, breakable anywhere (it is long). */
+/**
+ * Pinned on first use: trusted from the first answer on, so worth comparing once with what the
+ * server itself prints (scripts/start-banner.ts's `Key:` row, server/main.ts's `info`).
+ */
+export const PIN_CHECK_HINT =
+  'Pinned on first use: compare it with the server’s own, the Key: line of its npm start banner or what npm run server -- info prints.';
+
 function Fingerprint(props: { label: string; value: string; testId: string }) {
   return (
     <p className="mt-0.5 text-xs text-muted">
@@ -235,11 +242,16 @@ export function IdentityCard(props: {
           />
         )}
         {fingerprints.server && (
-          <Fingerprint
-            label={`Server key pinned for ${props.serverHost}`}
-            value={fingerprints.server}
-            testId="identity-server-key"
-          />
+          <>
+            <Fingerprint
+              label={`Server key pinned for ${props.serverHost}`}
+              value={fingerprints.server}
+              testId="identity-server-key"
+            />
+            <p className="mt-0.5 text-pretty text-xs text-muted" data-testid="identity-server-key-check">
+              {PIN_CHECK_HINT}
+            </p>
+          </>
         )}
         {protocol === 4 && (
           <p className="mt-1 text-pretty text-xs text-muted" data-testid="identity-no-file">

@@ -20,7 +20,8 @@ export function reconnectDelay(
   failures: number,
   opts: { hasIdentity: boolean; importing: boolean; retry?: boolean },
 ): number | undefined {
-  const passing = problem === 'unreachable' || problem === 'lost' || opts.retry === true;
+  const passing =
+    problem === 'unreachable' || problem === 'lost' || problem === 'stopped-answering' || opts.retry === true;
   if (!passing || !opts.hasIdentity || opts.importing) {
     return undefined;
   }

@@ -61,6 +61,18 @@ export function serverHost(bridgeUrl: string): string {
   }
 }
 
+/**
+ * The header's address: the bridge's, which every file goes through on its way to the file
+ * server behind it (not the file server's own address, which the page never sees).
+ */
+export function BridgeAddress(props: { host: string }) {
+  return (
+    <p className="text-xs text-muted" data-testid="server-host">
+      Files go through <span className="font-mono text-ink">{props.host}</span>
+    </p>
+  );
+}
+
 export function describeConn(
   conn: Conn,
   identity: StoredIdentity | null | undefined,
@@ -128,6 +140,15 @@ export function describeConn(
             severity: 'warn',
             title: 'Connection lost',
             body: 'The connection to the server dropped. Reconnecting on its own.',
+            wait,
+            action: retry,
+          };
+        case 'stopped-answering':
+          return {
+            severity: 'warn',
+            title: 'The server stopped answering',
+            body: `${conn.detail} Reconnecting on its own; files you add wait here and go out once it answers again.`,
+            details: `The bridge at ${bridgeUrl} or the file server behind it accepted the connection but did not answer in time. If this keeps happening, it may be overloaded or stuck: look at its log.`,
             wait,
             action: retry,
           };

@@ -7,9 +7,10 @@ import { HistoryPanel } from './history-panel';
 import { IdentityCard, MeInfoOffer, RegisteredAgainNote, Welcome } from './identity-panels';
 import { InviteLimits, InviteNeeded } from './invite-panels';
 import { NEED_INVITE } from './invite-rules';
-import { StatusPanel, serverHost } from './status-panel';
+import { BridgeAddress, StatusPanel, serverHost } from './status-panel';
 import type { TransferState } from './transfer-types';
 import { UploadPanel } from './upload-panel';
+import { waitingHint } from './upload-rules';
 import { useTransfer } from './use-transfer';
 
 const TITLE = 'sftransfer';
@@ -131,9 +132,7 @@ export function TransferApp({
             <p className="text-sm text-muted">Encrypted in this browser before it leaves.</p>
           </div>
         </div>
-        <p className="text-xs text-muted" data-testid="server-host">
-          Server <span className="font-mono text-ink">{host}</span>
-        </p>
+        <BridgeAddress host={host} />
       </header>
 
       {configError && (
@@ -196,6 +195,7 @@ export function TransferApp({
             items={t.items}
             refused={t.refused}
             canSend={conn.kind === 'connected'}
+            waitHint={waitingHint(conn)}
             protocol={t.protocol ?? null}
             serverHost={host}
             now={performance.now()}

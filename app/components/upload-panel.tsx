@@ -225,6 +225,8 @@ export function UploadPanel(props: {
   items: UploadItem[];
   refused: RefusedFile[];
   canSend: boolean;
+  /** Said instead of where files go while they cannot go yet (upload-rules.ts waitingHint). */
+  waitHint?: string;
   /** The connection's protocol (what the hint under the button says about sizes). */
   protocol: 3 | 4 | null;
   serverHost: string;
@@ -293,7 +295,7 @@ export function UploadPanel(props: {
           <p className="max-w-md text-pretty text-xs text-muted">
             {props.canSend
               ? `Encrypted here with AES-256, then sent to ${props.serverHost}.${sizeHint(props.protocol)}`
-              : 'Files wait here until the connection is ready.'}
+              : (props.waitHint ?? 'Files wait here until the connection is ready.')}
           </p>
         )}
       </div>

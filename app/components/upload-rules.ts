@@ -12,15 +12,28 @@ import { applyDone, newItems, requeue, tooLarge, type UploadItem } from '@/brows
 import { clientIdToHex, MAX_FILE_SIZE } from '@/lib/protocol';
 import { V4_ERROR_SENTENCES, type V4ErrorCode } from '@/lib/protocol/v4/constants';
 import { formatBytes } from './format';
+import type { Conn } from './transfer-types';
 
 /** The limit as a person reads it (MAX_FILE_SIZE is 4 GiB less 17 bytes). */
 export const FILE_LIMIT_TEXT = 'under 4 GiB';
+
+/**
+ * What the drop zone says while files cannot go yet. After the changed-key warning the
+ * connection will not become ready by itself: it says what the person has to do.
+ */
+export function waitingHint(conn: Conn): string {
+  if (conn.kind === 'problem' && conn.problem === 'server-key-changed')
+    return 'Files wait here, and nothing is sent until the warning above is settled: ask whoever runs the server which key it has now, and forget the old key only if they confirm the new one.';
+  return 'Files wait here until the connection is ready.';
+}
 
 /** Failures that mean "the connection went away", not "the server refused the file". */
 const INTERRUPTED = new Set([
   'CLIENT_ERR_CONNECTION_CLOSED',
   'CLIENT_ERR_SESSION_CLOSED',
   'CLIENT_ERR_UNREACHABLE',
+  // The server kept the page waiting past its deadline, so the page closed the connection.
+  'CLIENT_ERR_TIMEOUT',
 ]);
 /** A file interrupted this many times in a row waits for "Send again" (the link may be failing it). */
 export const MAX_AUTO_RESENDS = 3;
@@ -162,10 +175,15 @@ export function failureSentence(
   overInvite = false,
   v4?: { protocol?: 3 | 4; v4Code?: number; serverReason?: string },
 ): string {
-  if (interrupted)
+  if (interrupted) {
+    const what =
+      code === 'CLIENT_ERR_TIMEOUT'
+        ? 'The server stopped answering while this file was being sent, so the page closed the connection.'
+        : 'The connection dropped while sending.';
     return v4?.protocol === 4
-      ? 'The connection dropped while sending. It carries on from where it stopped once the connection is back.'
-      : 'The connection dropped while sending. It is sent again from the start once the connection is back.';
+      ? `${what} It carries on from where it stopped once the connection is back.`
+      : `${what} It is sent again from the start once the connection is back.`;
+  }
   const v4Code = v4?.v4Code as V4ErrorCode | undefined;
   const page = v4Code !== undefined ? V4_FILE_SENTENCES[v4Code] : undefined;
   if (page) {
@@ -186,6 +204,10 @@ export function failureSentence(
       return 'This browser could not read the file (was it moved, changed or deleted?). Choose it again.';
     case 'CLIENT_ERR_FILE_TOO_LARGE':
       return 'The file is larger than this server accepts.';
+    case 'CLIENT_ERR_TIMEOUT':
+      return 'The server stopped answering while this file was being sent, so the page closed the connection. Send it again later; if it keeps happening, tell whoever runs the server.';
+    case 'CLIENT_ERR_PROTOCOL':
+      return 'The page closed the connection: what came back was not what a working server sends. Send it again; if it keeps failing, tell whoever runs the server.';
     default:
       return 'The file was not sent. Send it again; if it keeps failing, ask whoever runs the server.';
   }

@@ -14,7 +14,7 @@ export type ClientErrorCode =
   | 'CLIENT_ERR_UNREACHABLE'
   /** The connection closed while a request was being sent or its response was due. */
   | 'CLIENT_ERR_CONNECTION_CLOSED'
-  /** The CLI closed the connection: the server kept it waiting past --timeout (cli/answer-deadline.ts). */
+  /** The client closed the connection: the server kept it waiting past its deadline (lib/client/answer-deadline.ts; the CLI's --timeout). */
   | 'CLIENT_ERR_TIMEOUT'
   /** The server's CRC differed from ours on every attempt. */
   | 'CLIENT_ERR_CRC_MISMATCH'

@@ -67,3 +67,14 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 export function closeReason(code: CloseCode): string {
   return CLOSE_REASONS[code];
 }
+
+/**
+ * Largest message a client takes from the bridge. The bridge sends one frame per message, at
+ * most 4,118 bytes (a v4 Sealed frame; a v3 response is at most 4,103): anything larger is not
+ * from a working bridge. The CLI's ws refuses it before buffering it (1009, cli/ws-transport.ts;
+ * ws would otherwise join fragments up to 100 MiB); a browser's WebSocket delivers a message
+ * whole before the page can judge it, so the page closes the connection on it
+ * (browser/ws-transport.ts). Fixed (with room): the protocol bounds every frame, there is
+ * nothing to tune.
+ */
+export const MAX_BRIDGE_MESSAGE_BYTES = 64 * 1024;

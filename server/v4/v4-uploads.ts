@@ -8,6 +8,7 @@
  */
 import { basename } from 'node:path';
 import { bytesEqual, bytesToHex, hexToBytes } from '../../lib/crypto/encoding';
+import { formatByteLimit } from '../../lib/format';
 import {
   isFatalCode,
   MessageType,
@@ -26,6 +27,14 @@ import type { PartialUpload, PartialUploads, TakeOver } from './partial-uploads'
 import { RecordWriter, StorageFailure } from './record-writer';
 import { coverUpload, isRefusal, reserveUpload, type V4AccessContext, type V4Refusal } from './v4-access';
 import { v4Sentence } from './v4-log';
+
+/**
+ * Error 7's reason: the largest file this connection may send, as a person reads it, with the
+ * exact count after it ("up to 20 MiB (20,971,520 bytes)"; the page shows it as it is).
+ */
+export function fileTooLargeReason(maxFileSize: number): string {
+  return `The server accepts files up to ${formatByteLimit(maxFileSize)} (${maxFileSize.toLocaleString('en-US')} bytes).`;
+}
 
 /** The server's parts the uploads use (a part of v4-connection.ts's V4Context). */
 export interface UploadContext extends V4AccessContext {
@@ -170,7 +179,7 @@ export class V4Uploads {
     if (m.size > this.#host.maxFileSize)
       return this.#refuse(
         V4ErrorCode.FileTooLarge,
-        `The server accepts files up to ${this.#host.maxFileSize} bytes.`,
+        fileTooLargeReason(this.#host.maxFileSize),
         m.uploadId,
         m.name,
       );

@@ -18,10 +18,10 @@ describe('what a refused v4 file says to its sender', () => {
       'CLIENT_ERR_V4_REFUSED',
       false,
       false,
-      v4(7, 'The server accepts files up to 20 MiB'),
+      v4(7, 'The server accepts files up to 20 MiB (20,971,520 bytes).'),
     );
     expect(s).toBe(
-      'This file is larger than the server accepts. The server accepts files up to 20 MiB. Send a smaller file, or ask whoever runs the server to raise the limit.',
+      'This file is larger than the server accepts. The server accepts files up to 20 MiB (20,971,520 bytes). Send a smaller file, or ask whoever runs the server to raise the limit.',
     );
     expect(failureSentence('CLIENT_ERR_V4_REFUSED', false, false, v4(7))).toBe(
       'This file is larger than the server accepts. Send a smaller file, or ask whoever runs the server to raise the limit.',
@@ -34,5 +34,23 @@ describe('what a refused v4 file says to its sender', () => {
         /(Send|send|Ask|ask|Rename|Try|tell)[^.]*\.$/,
       );
     }
+  });
+});
+
+describe('what a file cut by the page itself says', () => {
+  it('the server stopped answering (the page’s deadline): interrupted, said as such, sent again by itself', () => {
+    expect(failureSentence('CLIENT_ERR_TIMEOUT', true, false, { protocol: 4 })).toBe(
+      'The server stopped answering while this file was being sent, so the page closed the connection. It carries on from where it stopped once the connection is back.',
+    );
+    expect(failureSentence('CLIENT_ERR_TIMEOUT', true, false, { protocol: 3 })).toMatch(
+      /^The server stopped answering .* It is sent again from the start once the connection is back\.$/,
+    );
+    expect(failureSentence('CLIENT_ERR_CONNECTION_CLOSED', true)).toMatch(/^The connection dropped/);
+  });
+
+  it('the bridge broke the protocol (an oversized message): not retried by itself, with a next step', () => {
+    expect(failureSentence('CLIENT_ERR_PROTOCOL', false)).toBe(
+      'The page closed the connection: what came back was not what a working server sends. Send it again; if it keeps failing, tell whoever runs the server.',
+    );
   });
 });
