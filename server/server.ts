@@ -26,7 +26,7 @@ import { PeerLimits } from './peer-limits';
 import { pickProtocol } from './protocol-switch';
 import { TurnBudget } from './turn-budget';
 import { UploadQuota } from './upload-quota';
-import { PartialUploads } from './v4/partial-uploads';
+import { PARTIAL_FOLDER, PartialUploads } from './v4/partial-uploads';
 import { loadServerIdentity, type ServerIdentity } from './v4/server-key';
 import { V4Connection } from './v4/v4-connection';
 
@@ -133,7 +133,16 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       config.maxPartialUploads,
       { direct },
     );
-    await partials.init();
+    const { damaged } = await partials.init();
+    for (const file of damaged)
+      log.warn(
+        {
+          event: 'partial-state-damaged',
+          file: join(PARTIAL_FOLDER, file),
+          advice: 'its upload cannot be resumed and starts again; its part is removed after --partial-ttl',
+        },
+        `The state file ${join(PARTIAL_FOLDER, file)} of an unfinished upload is damaged: its upload cannot be resumed and starts again; the part is kept until --partial-ttl and then removed.`,
+      );
     const quota = new UploadQuota(db, invites, {
       dataDir: config.dataDir,
       limits: config,
