@@ -14,7 +14,7 @@ import { Admission, peerText } from './admission';
 import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_DISK_RESERVE_FRACTION, type ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
-import { type DataFolderLock, lockDataFolder, PID_FILE } from './data-lock';
+import { type DataFolderLock, LOCK_FILE, lockDataFolder, PID_FILE } from './data-lock';
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
@@ -214,6 +214,11 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       }
       // Before anything in the folder is cleared: another server may be using it.
       lock = await lockDataFolder(config.dataDir);
+      if (lock.repaired)
+        log.warn(
+          { event: 'data-lock-repaired', file: LOCK_FILE },
+          `${LOCK_FILE} in the data folder was damaged (not a lock file of this server); it holds nothing else, so it was emptied and taken.`,
+        );
       if (lock.tookOverFrom !== null)
         log.info({ event: 'data-lock-taken-over', pid: lock.tookOverFrom, file: PID_FILE });
       try {
