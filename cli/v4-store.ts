@@ -9,7 +9,7 @@
  *   key, 0600), so a later run of the same command resumes instead of starting over.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from '../lib/crypto';
 import { MAX_CLIENT_NAME_BYTES } from '../lib/protocol/v4/constants';
@@ -152,8 +152,11 @@ export class KnownServers {
           'Ask the owner of the server for its fingerprint (npm run server -- info) or a new link.',
       );
     }
-    entries.set(address, fp);
-    await writeAtomically(this.#file, [...entries].map(([a, f]) => `${a} ${f}\n`).join(''));
+    // Appended: every line already there stays as it was (comments and lines this CLI cannot
+    // read were dropped without a word by the rewrite of the whole file from its entries).
+    const before = (await readOr(this.#file)) ?? '';
+    const sep = before === '' || before.endsWith('\n') ? '' : '\n';
+    await writeAtomically(this.#file, `${before}${sep}${address} ${fp}\n`);
     return expected === undefined ? 'pinned' : 'matched';
   }
 }
@@ -176,40 +179,177 @@ interface KeptJson {
   fileKey: string;
 }
 
-/** Unfinished uploads, for resuming on a later run; matched by server, path, size and mtime. */
+const isHex = (v: unknown, bytes: number): v is string =>
+  typeof v === 'string' && v.length === bytes * 2 && /^[0-9a-f]*$/i.test(v);
+
+/** An entry this CLI wrote (one of another shape is kept in the file, never used). */
+function isKeptJson(v: unknown): v is KeptJson {
+  if (typeof v !== 'object' || v === null) return false;
+  const k = v as Record<string, unknown>;
+  return (
+    typeof k.server === 'string' &&
+    typeof k.path === 'string' &&
+    typeof k.size === 'number' &&
+    typeof k.mtimeMs === 'number' &&
+    isHex(k.uploadId, 16) &&
+    isHex(k.fileKey, 32)
+  );
+}
+
+/** How long a run waits for another run of this folder to finish its change of v4-uploads.json. */
+const LOCK_WAIT_MS = 10_000;
+/** A lock older than this is taken as left by a run that died (a change takes milliseconds). */
+const LOCK_STALE_MS = 30_000;
+const LOCK_RETRY_MS = 25;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Unfinished uploads, for resuming on a later run; matched by server, path, size and mtime.
+ * Several runs may share the folder (two terminals): every change is read, changed and
+ * written under `v4-uploads.json.lock`, so one run's entry no longer overwrites another's.
+ * A file that cannot be parsed is moved aside (`v4-uploads.json.damaged`) and said, not
+ * replaced by `[]` without a word; entries of another shape are kept in it and not used.
+ */
 export class KeptUploads {
   readonly #file: string;
-  constructor(dir: string) {
+  readonly #say: (text: string) => void;
+  /** Said once per run: entries of another shape. */
+  #saidOdd = false;
+
+  constructor(dir: string, say: (text: string) => void = () => {}) {
     this.#file = path.join(dir, V4_UPLOADS_FILE);
+    this.#say = say;
   }
 
-  async #all(): Promise<KeptJson[]> {
+  /** Every entry of the file as it is (valid or not); [] when there is none or it was damaged (moved aside). */
+  async #read(): Promise<unknown[]> {
     const text = await readOr(this.#file);
     if (!text) return [];
+    let v: unknown;
     try {
-      const v = JSON.parse(text) as unknown;
-      return Array.isArray(v) ? (v as KeptJson[]) : [];
-    } catch {
-      return []; // a damaged file only costs a resume
+      v = JSON.parse(text);
+    } catch (e) {
+      await this.#setAside(`it is not JSON (${(e as Error).message})`);
+      return [];
     }
+    if (!Array.isArray(v)) {
+      await this.#setAside('it is not a list of uploads');
+      return [];
+    }
+    return v;
+  }
+
+  async #setAside(why: string): Promise<void> {
+    let aside = `${this.#file}.damaged`;
+    for (let n = 2; (await readOr(aside)) !== null && n < 100; n++) aside = `${this.#file}.damaged-${n}`;
+    try {
+      await rename(this.#file, aside);
+    } catch (e) {
+      throw new CliError(
+        'CLI_ERR_CONFIG',
+        `${this.#file} is damaged (${why}) and could not be moved aside (${(e as Error).message}): move it away yourself to go on.`,
+        { cause: e },
+      );
+    }
+    this.#say(
+      `${this.#file} was damaged (${why}): moved it to ${aside}. The unfinished uploads it listed start again from the beginning.`,
+    );
+  }
+
+  async #valid(): Promise<KeptJson[]> {
+    const all = await this.#read();
+    const valid = all.filter(isKeptJson);
+    if (valid.length < all.length && !this.#saidOdd) {
+      this.#saidOdd = true;
+      this.#say(
+        `${this.#file} has ${all.length - valid.length} entr${all.length - valid.length === 1 ? 'y' : 'ies'} this CLI cannot read: kept in the file, not used.`,
+      );
+    }
+    return valid;
   }
 
   async find(server: string, filePath: string, size: number, mtimeMs: number): Promise<KeptUpload | null> {
-    const e = (await this.#all()).find(
+    const e = (await this.#valid()).find(
       (k) => k.server === server && k.path === filePath && k.size === size && k.mtimeMs === mtimeMs,
     );
     return e ? { ...e, uploadId: hexToBytes(e.uploadId), fileKey: hexToBytes(e.fileKey) } : null;
   }
 
   async keep(u: KeptUpload): Promise<void> {
-    const rest = (await this.#all()).filter((k) => !(k.server === u.server && k.path === u.path));
-    rest.push({ ...u, uploadId: bytesToHex(u.uploadId), fileKey: bytesToHex(u.fileKey) });
-    await writeAtomically(this.#file, JSON.stringify(rest, null, 1));
+    await this.#change((all) => {
+      const rest = all.filter((k) => !(isKeptJson(k) && k.server === u.server && k.path === u.path));
+      rest.push({ ...u, uploadId: bytesToHex(u.uploadId), fileKey: bytesToHex(u.fileKey) });
+      return rest;
+    });
   }
 
   async forget(server: string, filePath: string): Promise<void> {
-    const all = await this.#all();
-    const rest = all.filter((k) => !(k.server === server && k.path === filePath));
-    if (rest.length !== all.length) await writeAtomically(this.#file, JSON.stringify(rest, null, 1));
+    const mine = (k: KeptJson) => k.server === server && k.path === filePath;
+    if (!(await this.#valid()).some(mine)) return;
+    await this.#change((all) => {
+      const rest = all.filter((k) => !(isKeptJson(k) && k.server === server && k.path === filePath));
+      return rest.length === all.length ? null : rest;
+    });
+  }
+
+  /** Reads, changes (null: nothing to write) and writes the file, holding the lock. */
+  async #change(edit: (all: unknown[]) => unknown[] | null): Promise<void> {
+    const release = await this.#lock();
+    try {
+      const next = edit(await this.#read());
+      if (next !== null) await writeAtomically(this.#file, JSON.stringify(next, null, 1));
+    } finally {
+      await release();
+    }
+  }
+
+  async #lock(): Promise<() => Promise<void>> {
+    const lock = `${this.#file}.lock`;
+    const until = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        const h = await open(lock, 'wx', PRIVATE);
+        try {
+          await h.writeFile(`${process.pid}\n`, 'utf8');
+        } catch (e) {
+          // Not left behind empty (a full folder): the next change would wait for it.
+          await h.close().catch(() => {});
+          await unlink(lock).catch(() => {});
+          throw e;
+        }
+        await h.close();
+        return () => unlink(lock).catch(() => {});
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST')
+          throw new CliError(
+            'CLI_ERR_IDENTITY_WRITE',
+            `Cannot write ${this.#file} (its lock file): ${(e as Error).message}.`,
+            { cause: e },
+          );
+      }
+      // Held. Left by a run that died (its PID gone, or older than any change takes): taken over.
+      const held = await stat(lock).catch(() => null);
+      const pid = Number.parseInt((await readOr(lock).catch(() => null)) ?? '', 10);
+      const dead = Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid);
+      if (held && (dead || Date.now() - held.mtimeMs > LOCK_STALE_MS)) {
+        await unlink(lock).catch(() => {});
+        continue;
+      }
+      if (Date.now() > until)
+        throw new CliError(
+          'CLI_ERR_CONFIG',
+          `${lock} is held by another run of this CLI (PID ${Number.isNaN(pid) ? '?' : pid}) for more than ${LOCK_WAIT_MS / 1000} s. If no other run is going on, remove it.`,
+        );
+      await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
+    }
   }
 }

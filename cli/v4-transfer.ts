@@ -17,7 +17,7 @@ import { nodeRecordAead } from '../platform/node-gcm';
 import type { AnswerDeadline } from './answer-deadline';
 import type { ServerAddress } from './args';
 import { describeAddress, openTransport, orTimeout } from './connect';
-import { Interrupted } from './errors';
+import { CliError, Interrupted } from './errors';
 import { type LocalFile, readReusing } from './file-source';
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
 import { KeptUploads, KnownServers, keepV4Name, loadOrCreateV4Key, V4_NAME_FILE } from './v4-store';
@@ -110,7 +110,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
   const where = describeAddress(plan.server);
   const known = new KnownServers(plan.dir);
-  const kept = new KeptUploads(plan.dir);
+  const kept = new KeptUploads(plan.dir, say);
   const { key, created } = await loadOrCreateV4Key(plan.dir);
   if (created) say(`Made a new protocol v4 identity in ${plan.dir} (v4.key).`);
 
@@ -192,6 +192,14 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
     await session?.close();
   }
 
+  /** Drops the file's entry; a folder that cannot be written (full) is said, not fatal: the entry only costs a resume that starts again. */
+  async function forgetKept(file: LocalFile): Promise<void> {
+    await kept.forget(where, file.path).catch((e: unknown) => {
+      if (!(e instanceof CliError)) throw e;
+      say(`${e.message} Its entry for ${file.name} stays until a later run can remove it.`);
+    });
+  }
+
   async function sendOne(file: LocalFile): Promise<boolean> {
     const { mtimeMs } = await stat(file.path);
     const previous = await kept.find(where, file.path, file.size, mtimeMs);
@@ -221,9 +229,19 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           ...ids,
           resume,
           signal: io.signal,
-          onStarted: (u) => {
+          onStarted: async (u) => {
             accepted = true;
-            return kept.keep({ server: where, path: file.path, size: file.size, mtimeMs, ...u });
+            // The folder full (or read-only): the file is still sent; only a later run
+            // cannot resume it. This ended the run before, with the server holding the
+            // upload's part for a day.
+            await kept
+              .keep({ server: where, path: file.path, size: file.size, mtimeMs, ...u })
+              .catch((e: unknown) => {
+                if (!(e instanceof CliError)) throw e;
+                say(
+                  `${e.message} Sending ${file.name} anyway: if this run is cut, a later run sends it from the beginning.`,
+                );
+              });
           },
           onProgress: (sent, size) =>
             reporter.update({
@@ -236,7 +254,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
             }),
         });
         reporter.finish();
-        await kept.forget(where, file.path);
+        await forgetKept(file);
         const seconds = (performance.now() - started) / 1000;
         const sha256 = bytesToHex(r.sha256);
         if (plan.json) {
@@ -265,7 +283,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         }
         if (e.code === 'CLIENT_ERR_V4_REFUSED' && resume && START_AGAIN.has(e.details.wireCode ?? 0)) {
           say(`${e.message} Starting ${file.name} from the beginning.`);
-          await kept.forget(where, file.path);
+          await forgetKept(file);
           ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
           resume = false;
           accepted = false;

@@ -16,7 +16,7 @@
  * information. `server.lock` itself stays in the folder: removing a lock file while others
  * may have it open would let two holders in.
  */
-import { chmod, readFile, unlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { FILE_MODE } from './data-folder';
@@ -32,6 +32,8 @@ export const LOCK_FILES: readonly string[] = [LOCK_FILE, PID_FILE];
 export interface DataFolderLock {
   /** The PID in a server.pid left by a holder that ended without a clean stop, else null. */
   readonly tookOverFrom: number | null;
+  /** server.lock was not a database (damaged): it was emptied and taken. */
+  readonly repaired: boolean;
   /** Drops the hold and removes server.pid (if it is still this process's). */
   release(): Promise<void>;
 }
@@ -55,8 +57,32 @@ function isBusy(e: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
 }
 
-/** Takes the data folder for this process; ServerError SERVER_ERR_DATA_IN_USE while another server holds it. */
+/** SQLite's answer for a server.lock that is not a database (garbage, a foreign file, a torn one). */
+function isDamaged(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT';
+}
+
+/**
+ * Takes the data folder for this process; ServerError SERVER_ERR_DATA_IN_USE while another
+ * server holds it. A server.lock that is not a database (it holds nothing but the lock) is
+ * emptied in place and taken (`repaired`): it kept every server out, with "file is not a
+ * database" as the only word. Emptied, not replaced: the lock is the file's (its inode's),
+ * so a server that holds it keeps it, and a server starting beside is refused as before.
+ * SQLite reads the file only once it holds a shared lock, so a file held by a running
+ * server reads as busy, never as damaged.
+ */
 export async function lockDataFolder(dir: string): Promise<DataFolderLock> {
+  try {
+    return await takeLock(dir, false);
+  } catch (e) {
+    if (!isDamaged((e as { cause?: unknown } | undefined)?.cause)) throw e;
+    await truncate(join(dir, LOCK_FILE), 0);
+    return takeLock(dir, true);
+  }
+}
+
+async function takeLock(dir: string, repaired: boolean): Promise<DataFolderLock> {
   const lockPath = join(dir, LOCK_FILE);
   const pidPath = join(dir, PID_FILE);
   const readPid = async () => parsePid(await readFile(pidPath, 'utf8').catch(() => ''));
@@ -65,7 +91,9 @@ export async function lockDataFolder(dir: string): Promise<DataFolderLock> {
     // timeout 0: a held lock is an answer at once, not a wait.
     db = new Sqlite(lockPath, { timeout: 0 });
   } catch (e) {
-    throw new ServerError('SERVER_ERR_STORAGE', `could not open ${lockPath}: ${(e as Error).message}`);
+    throw new ServerError('SERVER_ERR_STORAGE', `could not open ${lockPath}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     // Exclusive locking mode keeps the lock from the first write until the connection
@@ -80,7 +108,9 @@ export async function lockDataFolder(dir: string): Promise<DataFolderLock> {
   } catch (e) {
     db.close();
     if (isBusy(e)) throw inUse(dir, await readPid());
-    throw new ServerError('SERVER_ERR_STORAGE', `could not lock ${lockPath}: ${(e as Error).message}`);
+    throw new ServerError('SERVER_ERR_STORAGE', `could not lock ${lockPath}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   await chmod(lockPath, FILE_MODE).catch(() => {});
   // Held: a server.pid still here was left by a holder that did not stop cleanly.
@@ -95,6 +125,7 @@ export async function lockDataFolder(dir: string): Promise<DataFolderLock> {
   let released = false;
   return {
     tookOverFrom,
+    repaired,
     async release() {
       if (released) return;
       released = true;

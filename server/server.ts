@@ -14,7 +14,7 @@ import { Admission, peerText } from './admission';
 import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_DISK_RESERVE_FRACTION, type ServerConfig } from './config';
 import { Connection } from './connection';
 import { secureDataFolder } from './data-folder';
-import { type DataFolderLock, lockDataFolder, PID_FILE } from './data-lock';
+import { type DataFolderLock, LOCK_FILE, lockDataFolder, PID_FILE } from './data-lock';
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
@@ -26,7 +26,7 @@ import { PeerLimits } from './peer-limits';
 import { pickProtocol } from './protocol-switch';
 import { TurnBudget } from './turn-budget';
 import { UploadQuota } from './upload-quota';
-import { PartialUploads } from './v4/partial-uploads';
+import { PARTIAL_FOLDER, PartialUploads } from './v4/partial-uploads';
 import { loadServerIdentity, type ServerIdentity } from './v4/server-key';
 import { V4Connection } from './v4/v4-connection';
 
@@ -133,7 +133,16 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       config.maxPartialUploads,
       { direct },
     );
-    await partials.init();
+    const { damaged } = await partials.init();
+    for (const file of damaged)
+      log.warn(
+        {
+          event: 'partial-state-damaged',
+          file: join(PARTIAL_FOLDER, file),
+          advice: 'its upload cannot be resumed and starts again; its part is removed after --partial-ttl',
+        },
+        `The state file ${join(PARTIAL_FOLDER, file)} of an unfinished upload is damaged: its upload cannot be resumed and starts again; the part is kept until --partial-ttl and then removed.`,
+      );
     const quota = new UploadQuota(db, invites, {
       dataDir: config.dataDir,
       limits: config,
@@ -205,6 +214,11 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       }
       // Before anything in the folder is cleared: another server may be using it.
       lock = await lockDataFolder(config.dataDir);
+      if (lock.repaired)
+        log.warn(
+          { event: 'data-lock-repaired', file: LOCK_FILE },
+          `${LOCK_FILE} in the data folder was damaged (not a lock file of this server); it holds nothing else, so it was emptied and taken.`,
+        );
       if (lock.tookOverFrom !== null)
         log.info({ event: 'data-lock-taken-over', pid: lock.tookOverFrom, file: PID_FILE });
       try {

@@ -71,6 +71,31 @@ interface Kept {
   bytes: number;
 }
 
+/** A state file that is not one of ours (truncated, garbage, another shape). */
+class DamagedState extends Error {}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isText = (v: unknown): v is string => typeof v === 'string';
+
+/** The shape every later step relies on (a `{}` had NaN counts and undefined names). */
+function isMeta(v: unknown): v is Meta {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  return (
+    m.v === 1 &&
+    isText(m.clientKey) &&
+    isText(m.clientId) &&
+    isText(m.name) &&
+    isCount(m.size) &&
+    isText(m.keyCheck) &&
+    /^[0-9a-f]{64}$/.test(m.keyCheck) &&
+    isCount(m.durable) &&
+    typeof m.updatedAt === 'number' &&
+    Number.isFinite(m.updatedAt) &&
+    (m.inviteId === undefined || m.inviteId === null || isText(m.inviteId))
+  );
+}
+
 /** Bytes on disk a kept upload's state file vouches for. */
 const keptBytesOf = (m: Meta) => Math.min(m.durable * RECORD_SIZE, m.size);
 
@@ -271,23 +296,41 @@ export class PartialUploads {
     this.#direct = opts.direct !== false;
   }
 
-  async init(): Promise<void> {
+  /**
+   * Sweeps, then indexes the kept uploads. Returns the state files found damaged (kept
+   * until the TTL, see sweep()), for the caller to say so.
+   */
+  async init(): Promise<{ damaged: string[] }> {
     await mkdir(this.dir, { recursive: true, mode: FOLDER_MODE });
-    await this.sweep();
+    const damaged: string[] = [];
+    await this.sweep(Date.now(), damaged);
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith('.json')) continue;
       const base = name.slice(0, -5);
       const meta = await this.#readMeta(base);
-      if (meta) this.#index(base, meta);
+      if (!meta) continue;
+      // What the data file holds, not what the state file vouches for: after a kill -9
+      // between the move of a finished upload into files/ and the removal of its state
+      // file, the data file is gone and its bytes counted against the sender's quota for
+      // a day. Resuming cuts the count back the same way (#activate).
+      const held = await stat(join(this.dir, `${base}.data`)).then(
+        (s) => s.size,
+        () => 0,
+      );
+      this.#index(base, meta, held);
     }
+    return { damaged };
   }
 
-  #index(base: string, meta: Meta): void {
+  /** `held`: the data file's size when known (the index counts no more than whole records of it). */
+  #index(base: string, meta: Meta, held?: number): void {
+    let bytes = keptBytesOf(meta);
+    if (held !== undefined && held < bytes) bytes = Math.floor(held / RECORD_SIZE) * RECORD_SIZE;
     this.#kept.set(base, {
       clientId: meta.clientId,
       inviteId: meta.inviteId ?? null,
       name: meta.name,
-      bytes: keptBytesOf(meta),
+      bytes,
     });
   }
 
@@ -320,26 +363,59 @@ export class PartialUploads {
     return n;
   }
 
-  /** Expires uploads idle for the TTL and forgets old tombstones; returns how many expired. */
-  async sweep(now = Date.now()): Promise<number> {
+  /**
+   * Expires uploads idle for the TTL and forgets old tombstones; returns how many expired.
+   * A state file that cannot be parsed is not expired at once (it and its data were deleted
+   * at the next start, without a word): it is kept until the TTL after it was last written,
+   * and named in `damaged`. A state file that cannot be read now (EMFILE, EIO) is left for
+   * the next sweep. A data file without a state file (a kill -9 between the removal of the
+   * two) goes after the TTL.
+   */
+  async sweep(now = Date.now(), damaged: string[] = []): Promise<number> {
     let expired = 0;
-    for (const name of await readdir(this.dir)) {
+    const names = await readdir(this.dir);
+    const present = new Set(names);
+    for (const name of names) {
       const path = join(this.dir, name);
       if (name.endsWith('.tmp')) {
         await rm(path, { force: true });
       } else if (isTombstone(name)) {
         const s = await stat(path).catch(() => null);
         if (s && now - s.mtimeMs > this.#ttlMs) await rm(path, { force: true });
+      } else if (name.endsWith('.data')) {
+        const base = name.slice(0, -5);
+        if (this.#active.has(base) || present.has(`${base}.json`)) continue;
+        const s = await stat(path).catch(() => null);
+        if (s && now - s.mtimeMs > this.#ttlMs && !(await this.#exists(`${base}.json`)))
+          await rm(path, { force: true });
       } else if (name.endsWith('.json')) {
         const base = name.slice(0, -5);
         if (this.#active.has(base)) continue;
-        const meta = await this.#readMeta(base);
+        let meta: Meta | null;
+        try {
+          meta = await this.#readState(base);
+        } catch (e) {
+          if (!(e instanceof DamagedState)) continue;
+          const s = await stat(path).catch(() => null);
+          if (s && now - s.mtimeMs <= this.#ttlMs) {
+            damaged.push(name);
+            continue;
+          }
+          meta = null;
+        }
         if (meta && now - meta.updatedAt <= this.#ttlMs) continue;
         await this.#expire(base);
         expired++;
       }
     }
     return expired;
+  }
+
+  async #exists(file: string): Promise<boolean> {
+    return stat(join(this.dir, file)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** The upload is gone (expired, stored, removed): so are its index entry and its hash. */
@@ -367,12 +443,31 @@ export class PartialUploads {
     }
   }
 
+  /** The state file of `base`, null when there is none or it is damaged (#readState says which). */
   async #readMeta(base: string): Promise<Meta | null> {
+    return this.#readState(base).catch(() => null);
+  }
+
+  /**
+   * The state file of `base`: null when there is none, DamagedState when it is not one
+   * (truncated, garbage, another shape); any other read error is thrown as it came.
+   */
+  async #readState(base: string): Promise<Meta | null> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(join(this.dir, `${base}.json`), 'utf8')) as Meta;
-    } catch {
-      return null;
+      text = await readFile(join(this.dir, `${base}.json`), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
     }
+    let meta: unknown;
+    try {
+      meta = JSON.parse(text);
+    } catch {
+      throw new DamagedState();
+    }
+    if (!isMeta(meta)) throw new DamagedState();
+    return meta;
   }
 
   /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
@@ -706,8 +801,10 @@ export class PartialUpload {
   async forget(): Promise<void> {
     this.#s.fileHash?.stop();
     this.#s.onEnd(false);
-    await rm(this.#s.metaPath, { force: true });
+    // The data first: cut between the two, a state file left without its data counts
+    // nothing (init) and expires; a data file left without its state file waited for ever.
     await rm(this.#s.dataPath, { force: true });
+    await rm(this.#s.metaPath, { force: true });
   }
 
   /**
