@@ -108,6 +108,29 @@ describe('PartialUploads: damaged state after a crash', () => {
     await p.sweep();
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it("the periodic sweep leaves a state write's fresh temp file alone; the first sweep and a stale one remove it", async () => {
+    const data = folder();
+    const base = await keptUpload(data);
+    const dir = join(data, 'partial');
+    const left = join(dir, `${base}.json.0badcafe.tmp`);
+    writeFileSync(left, '{"v":1');
+    const p = new PartialUploads(data, TTL);
+    await p.init();
+    // At start no write is in progress: a temp file is a crash's.
+    expect(existsSync(left)).toBe(false);
+    // Later, one being written (its rename a moment away) stays: removing it made that
+    // write's rename fail (ENOENT) and ended its upload.
+    const writing = join(dir, `${base}.json.0ddba11.tmp`);
+    writeFileSync(writing, '{"v":1');
+    await p.sweep();
+    expect(existsSync(writing)).toBe(true);
+    const old = (Date.now() - 120_000) / 1000;
+    utimesSync(writing, old, old);
+    await p.sweep();
+    expect(existsSync(writing)).toBe(false);
+    expect(existsSync(join(dir, `${base}.json`))).toBe(true);
+  });
 });
 
 function readStateClient(data: string, base: string): string {

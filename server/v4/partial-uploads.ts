@@ -155,6 +155,9 @@ async function syncedWrite(path: string, text: string, flush = true): Promise<vo
   await rename(tmp, path);
 }
 
+/** A temp file in partial/ older than this was left by a crash (a state write takes milliseconds). */
+const STALE_TMP_MS = 60_000;
+
 /** Bytes a FileHasher reads at a time. */
 const HASH_READ_BYTES = 1024 * 1024;
 
@@ -278,6 +281,8 @@ export class PartialUploads {
    */
   readonly #turns = new KeyedSerial();
   readonly #kept = new Map<string, Kept>();
+  /** Whether a sweep ran (the first, at init, removes every temp file: no write is in progress then). */
+  #swept = false;
   /** The file hashes of resumed uploads, kept between their connections (FileHasher). */
   readonly #hashers = new Map<string, FileHasher>();
   readonly #direct: boolean;
@@ -378,7 +383,11 @@ export class PartialUploads {
     for (const name of names) {
       const path = join(this.dir, name);
       if (name.endsWith('.tmp')) {
-        await rm(path, { force: true });
+        // A state file being written right now is a .tmp until its rename: only one left by
+        // a crash (at start, or older than any write takes) goes; removing a fresh one made
+        // that write's rename fail and ended its upload.
+        const s = this.#swept ? await stat(path).catch(() => null) : null;
+        if (!this.#swept || (s && Date.now() - s.mtimeMs > STALE_TMP_MS)) await rm(path, { force: true });
       } else if (isTombstone(name)) {
         const s = await stat(path).catch(() => null);
         if (s && now - s.mtimeMs > this.#ttlMs) await rm(path, { force: true });
@@ -408,6 +417,7 @@ export class PartialUploads {
         expired++;
       }
     }
+    this.#swept = true;
     return expired;
   }
 
