@@ -114,7 +114,9 @@ export class V4Connection {
     try {
       for (const f of this.#decoder.push(chunk)) this.#queue.push(f);
     } catch (e) {
-      this.#fatal(V4ErrorCode.Malformed, (e as Error).message, false);
+      // Sealed once the session exists: the client takes a clear Alert after Welcome as a
+      // lost connection (anyone on the path can write one), and would reconnect instead.
+      this.#fatal(V4ErrorCode.Malformed, (e as Error).message, this.#client !== null);
       return;
     }
     if (this.#queue.length >= QUEUE_LIMIT) this.#socket.pause();
