@@ -53,6 +53,23 @@ export interface NewFile {
   sha256?: string;
 }
 
+/**
+ * A change of the stored files that spans the storage and the rows, written down (notePending)
+ * before the storage is touched and dropped once both sides agree, so that a crash between
+ * the two is finished or undone at the next start (FileStore.recover):
+ * - `store`: the finished upload at `source` (a path on the storage: a temp file, or a
+ *   resumable v4 upload's data file) is moved to `pathName`, then `file` is recorded;
+ * - `remove`: the file at `pathName`, whose row is being deleted, is removed.
+ */
+export type PendingChange =
+  | { kind: 'store'; pathName: string; source: string; file: NewFile }
+  | { kind: 'remove'; pathName: string };
+
+export interface PendingEntry {
+  seq: number;
+  change: PendingChange;
+}
+
 /** An invite the owner made (`invite create`); the token's payload is signed from these fields. */
 export interface InviteRow {
   /** 16 hex digits, as in the token. */
@@ -145,6 +162,8 @@ export interface Database {
   /** Updates LastSeen. */
   touch(id: Uint8Array, now: string): Promise<void>;
   fileByName(id: Uint8Array, fileName: string): Promise<FileRow | undefined>;
+  /** The client's file rows, oldest first. */
+  clientFiles(id: Uint8Array): Promise<FileRow[]>;
   /** True when any client's row already uses this stored path (compared without case). */
   pathTaken(pathName: string): Promise<boolean>;
   /** Records a completed upload, unverified; replaces the row of an earlier upload of the same name. */
@@ -162,6 +181,17 @@ export interface Database {
    * and returns it so the caller can remove the stored file.
    */
   deleteFile(id: Uint8Array, fileName: string, token: string | null): Promise<FileRow | undefined>;
+  /** Writes the changes down (one transaction) before they start; returns their numbers, in order. */
+  notePending(changes: readonly PendingChange[]): Promise<number[]>;
+  /**
+   * The `store` noted as `seq` has moved its file into place: records `f` (as upsertFile; and
+   * verified when `verified`) and drops the note, in one transaction.
+   */
+  completeStore(seq: number, f: NewFile, verified?: boolean): Promise<void>;
+  /** Drops notes (done, or undone); unknown numbers are ignored. */
+  dropPending(seqs: readonly number[]): Promise<void>;
+  /** Every note not dropped, oldest first: changes a crash cut. */
+  pending(): Promise<PendingEntry[]>;
   /** Every file with its client's name, oldest first (the `files` command). */
   files(): Promise<ListedFile[]>;
   /** Records a new invite; rejects when the ID exists. */

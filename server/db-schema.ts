@@ -84,6 +84,16 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
     const have = new Set((db.pragma('table_info(files)') as { name: string }[]).map((c) => c.name));
     if (!have.has('Sha256')) db.exec('ALTER TABLE files ADD COLUMN Sha256 TEXT');
   },
+  // 6 -> 7: changes of the stored files written down before they start (database.ts
+  // PendingChange), as JSON; finished or undone at the next start.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS pending_changes (
+        Seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        Change TEXT NOT NULL
+      );
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

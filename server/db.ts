@@ -18,6 +18,8 @@ import type {
   InviteUsage,
   ListedFile,
   NewFile,
+  PendingChange,
+  PendingEntry,
   Usage,
 } from './database';
 import {
@@ -101,6 +103,11 @@ function prepareWrites(db: Sqlite.Database) {
       'UPDATE files SET Verified = 0, Token = ? WHERE ID = ? AND FileName = ?',
     ),
     deleteFile: db.prepare<[Uint8Array, string]>('DELETE FROM files WHERE ID = ? AND FileName = ?'),
+    notePending: db.prepare<[string]>('INSERT INTO pending_changes (Change) VALUES (?)'),
+    dropPending: db.prepare<[number]>('DELETE FROM pending_changes WHERE Seq = ?'),
+    pending: db.prepare<[], { Seq: number; Change: string }>(
+      'SELECT Seq, Change FROM pending_changes ORDER BY Seq',
+    ),
   };
 }
 type WriteStatements = ReturnType<typeof prepareWrites>;
@@ -147,6 +154,40 @@ function prepareInviteReads(db: Sqlite.Database) {
   };
 }
 type InviteReads = ReturnType<typeof prepareInviteReads>;
+
+/** A PendingChange as stored: JSON, the client ID in hex. */
+function encodeChange(c: PendingChange): string {
+  if (c.kind === 'remove') return JSON.stringify(c);
+  return JSON.stringify({ ...c, file: { ...c.file, id: Buffer.from(c.file.id).toString('hex') } });
+}
+
+function decodeChange(seq: number, text: string): PendingChange {
+  const damaged = () =>
+    new ServerError(
+      'SERVER_ERR_STORAGE',
+      `The pending change ${seq} in defensive.db is damaged: ${text.slice(0, 200)}`,
+    );
+  let c: unknown;
+  try {
+    c = JSON.parse(text);
+  } catch {
+    throw damaged();
+  }
+  const o = c as { kind?: unknown; pathName?: unknown; source?: unknown; file?: Record<string, unknown> };
+  if (typeof o.pathName !== 'string') throw damaged();
+  if (o.kind === 'remove') return { kind: 'remove', pathName: o.pathName };
+  const f = o.file;
+  if (
+    o.kind !== 'store' ||
+    typeof o.source !== 'string' ||
+    !f ||
+    typeof f.id !== 'string' ||
+    !/^[0-9a-f]{32}$/.test(f.id)
+  )
+    throw damaged();
+  const file = { ...(f as unknown as NewFile), id: new Uint8Array(Buffer.from(f.id, 'hex')) };
+  return { kind: 'store', pathName: o.pathName, source: o.source, file };
+}
 
 /** Thrown inside a transaction to roll it back. */
 const NO_SLOT = Symbol('no invite slot');
@@ -308,6 +349,10 @@ export class SqliteDatabase implements Database {
   }
 
   async upsertFile(f: NewFile): Promise<void> {
+    this.#upsert(f);
+  }
+
+  #upsert(f: NewFile): void {
     this.#w().upsertFile.run(
       f.id,
       f.fileName,
@@ -336,6 +381,39 @@ export class SqliteDatabase implements Database {
       w.deleteFile.run(id, fileName);
       return row;
     })();
+  }
+
+  async clientFiles(id: Uint8Array): Promise<FileRow[]> {
+    return this.#w().clientFiles.all(id);
+  }
+
+  async notePending(changes: readonly PendingChange[]): Promise<number[]> {
+    const w = this.#w();
+    return this.#db.transaction(() =>
+      changes.map((c) => Number(w.notePending.run(encodeChange(c)).lastInsertRowid)),
+    )();
+  }
+
+  async completeStore(seq: number, f: NewFile, verified = false): Promise<void> {
+    const w = this.#w();
+    this.#db.transaction(() => {
+      this.#upsert(f);
+      if (verified) w.verify.run(f.id, f.fileName, f.token, f.token);
+      w.dropPending.run(seq);
+    })();
+  }
+
+  async dropPending(seqs: readonly number[]): Promise<void> {
+    const w = this.#w();
+    this.#db.transaction(() => {
+      for (const seq of seqs) w.dropPending.run(seq);
+    })();
+  }
+
+  async pending(): Promise<PendingEntry[]> {
+    return this.#w()
+      .pending.all()
+      .map((r) => ({ seq: r.Seq, change: decodeChange(r.Seq, r.Change) }));
   }
 
   async files(): Promise<ListedFile[]> {

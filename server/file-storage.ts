@@ -10,6 +10,8 @@
 import type { ServerError } from './errors';
 
 export interface TempFile {
+  /** Where it is on its storage: written down before commit() (database.ts PendingChange). */
+  readonly path: string;
   /** Appends bytes the caller no longer touches. Synchronous; a failure shows in `error`. */
   write(bytes: Uint8Array): void;
   /** The write buffer is full: stop reading until drained() resolves. */
@@ -34,6 +36,8 @@ export interface FileStorage {
    * restarts and so cannot live among the temp files), as a TempFile that commit() accepts.
    */
   adopt(path: string): TempFile;
+  /** True while a temp file (its `path`) is still where it was written, not yet committed. */
+  hasTemp(path: string): Promise<boolean>;
   /** True when a stored file exists at `pathName`. */
   exists(pathName: string): Promise<boolean>;
   /**

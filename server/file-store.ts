@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { clientIdToHex } from '../lib/protocol';
 import { KeyedSerial } from '../platform/keyed-serial';
-import type { Database, FileRow } from './database';
+import type { Database, FileRow, NewFile } from './database';
 import { ServerError } from './errors';
 import type { FileStorage, TempFile } from './file-storage';
 import { inClientFolder, newFolderName, sanitizeFileName, uniqueName } from './stored-names';
@@ -71,29 +71,87 @@ export class FileStore {
     const replacing = previous !== undefined && this.#ownPath(previous.PathName, clientId, folder);
     const pathName = replacing ? previous.PathName : await this.#choosePath(folder, fileName);
     if (replacing) this.#reserved.add(pathName.toLowerCase());
+    const file: NewFile = {
+      id: clientId,
+      fileName,
+      pathName,
+      size: result.size,
+      cksum: result.sha256 === undefined ? result.cksum : null,
+      receivedAt: now,
+      token,
+      ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
+    };
     try {
-      await this.#storage.commit(result.temp, pathName);
+      // Written down first: a crash between the move and the row is finished at the next
+      // start (recover()), so no file is left in place without its row.
+      const [seq] = await db.notePending([{ kind: 'store', pathName, source: result.temp.path, file }]);
       try {
-        await db.upsertFile({
-          id: clientId,
-          fileName,
-          pathName,
-          size: result.size,
-          cksum: result.sha256 === undefined ? result.cksum : null,
-          receivedAt: now,
-          token,
-          ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
-        });
+        await this.#storage.commit(result.temp, pathName);
+      } catch (e) {
+        await db.dropPending([seq!]).catch(() => {});
+        throw e;
+      }
+      try {
+        await db.completeStore(seq!, file, isAuthenticated(file));
       } catch (e) {
         // A file under a new name must not stay behind unrecorded. (A replaced one is gone
         // either way; its row, already unverified, now describes the new bytes.)
         if (!replacing) await this.#storage.remove(pathName).catch(() => {});
+        await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
     } finally {
       this.#reserved.delete(pathName.toLowerCase());
     }
     return { pathName, token };
+  }
+
+  /**
+   * Finishes or undoes what a crash cut between the storage and the rows (database.ts
+   * PendingChange). Run at start, before anything else touches the storage (the server holds
+   * the data folder's lock): a store whose file was moved into place gets its row (verified
+   * for a v4 upload, as store() does) and `stored` is told of it; one whose file was not
+   * moved is dropped (its temp file is swept as usual; a v4 upload's part stays resumable);
+   * a file whose row was deleted is removed, unless a row uses its path again.
+   */
+  async recover(stored?: (source: string, token: string) => Promise<void>): Promise<Recovered[]> {
+    const db = this.#db;
+    const done: Recovered[] = [];
+    const entries = await db.pending();
+    // Stores first: a path a finished store records is no longer free to remove.
+    for (const { seq, change: c } of entries) {
+      if (c.kind !== 'store') continue;
+      if (await this.#storage.hasTemp(c.source)) {
+        await db.dropPending([seq]);
+        done.push({ outcome: 'not-moved', pathName: c.pathName });
+      } else if (await this.#storage.exists(c.pathName)) {
+        if (await db.clientById(c.file.id)) {
+          await db.completeStore(seq, c.file, isAuthenticated(c.file));
+          await stored?.(c.source, c.file.token);
+          done.push({ outcome: 'recorded', pathName: c.pathName });
+        } else {
+          // Its sender was removed (`clients remove`) while the server was down.
+          if (!(await db.pathTaken(c.pathName))) await this.#storage.remove(c.pathName);
+          await db.dropPending([seq]);
+          done.push({ outcome: 'sender-removed', pathName: c.pathName });
+        }
+      } else {
+        await db.dropPending([seq]);
+        done.push({ outcome: 'lost', pathName: c.pathName });
+      }
+    }
+    for (const { seq, change: c } of entries) {
+      if (c.kind !== 'remove') continue;
+      if (await db.pathTaken(c.pathName)) {
+        done.push({ outcome: 'kept', pathName: c.pathName });
+      } else {
+        await this.#storage.remove(c.pathName);
+        await this.#storage.removeEmptyFolder(c.pathName.split('/')[0]!);
+        done.push({ outcome: 'removed', pathName: c.pathName });
+      }
+      await db.dropPending([seq]);
+    }
+    return done;
   }
 
   /** In the client's folder, or in the folder named by its ID that files stored before Folder existed use. */
@@ -140,17 +198,26 @@ export class FileStore {
    * client's files (undefined for an unknown client).
    */
   async removeClient(clientId: Uint8Array, withFiles: boolean): Promise<FileRow[] | undefined> {
-    const client = await this.#db.clientById(clientId);
-    const rows = client && (await this.#db.removeClient(clientId, withFiles));
-    if (!rows || !withFiles) return rows;
-    const folders = new Set<string>();
-    for (const row of rows) {
-      if (!this.#ownPath(row.PathName, clientId, client.Folder)) continue;
-      await this.#storage.remove(row.PathName);
-      folders.add(row.PathName.split('/')[0]!);
+    const db = this.#db;
+    const client = await db.clientById(clientId);
+    if (!client || !withFiles) return client && db.removeClient(clientId, false);
+    const own = (r: FileRow) => this.#ownPath(r.PathName, clientId, client.Folder);
+    // Written down before the rows go: cut part-way, the next start removes the rest.
+    const noted = (await db.clientFiles(clientId)).filter(own).map((r) => r.PathName);
+    const seqs = await db.notePending(noted.map((pathName) => ({ kind: 'remove', pathName })));
+    const rows = await db.removeClient(clientId, true);
+    if (!rows) {
+      await db.dropPending(seqs);
+      return undefined;
     }
+    const mine = rows.filter(own).map((r) => r.PathName);
+    // Stored between the two reads: written down too.
+    const late = mine.filter((p) => !noted.includes(p));
+    seqs.push(...(await db.notePending(late.map((pathName) => ({ kind: 'remove', pathName })))));
+    for (const p of mine) await this.#storage.remove(p);
     // The client is gone: so is its folder, once empty (it held only these files).
-    for (const f of folders) await this.#storage.removeEmptyFolder(f);
+    for (const f of new Set(mine.map((p) => p.split('/')[0]!))) await this.#storage.removeEmptyFolder(f);
+    await db.dropPending(seqs);
     return rows;
   }
 
@@ -159,10 +226,25 @@ export class FileStore {
    * it meanwhile (that one stays).
    */
   async discard(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
-    const row = await this.#db.deleteFile(clientId, fileName, token);
-    if (!row) return false;
-    const client = await this.#db.clientById(clientId);
-    if (this.#ownPath(row.PathName, clientId, client?.Folder)) await this.#storage.remove(row.PathName);
-    return true;
+    const db = this.#db;
+    const row = await db.fileByName(clientId, fileName);
+    if (!row || row.Token !== token) return false;
+    const client = await db.clientById(clientId);
+    const own = this.#ownPath(row.PathName, clientId, client?.Folder);
+    // Written down before the row goes: a crash between the two leaves no file without a row.
+    const seqs = own ? await db.notePending([{ kind: 'remove', pathName: row.PathName }]) : [];
+    const deleted = await db.deleteFile(clientId, fileName, token);
+    if (deleted && own) await this.#storage.remove(deleted.PathName);
+    await db.dropPending(seqs);
+    return deleted !== undefined;
   }
 }
+
+/** What recover() found of one change a crash cut. */
+export interface Recovered {
+  outcome: 'recorded' | 'not-moved' | 'lost' | 'sender-removed' | 'removed' | 'kept';
+  pathName: string;
+}
+
+/** A v4 file: every byte was authenticated on arrival, so it is verified as it is stored. */
+const isAuthenticated = (f: NewFile) => f.sha256 !== undefined;

@@ -280,6 +280,13 @@ export class LocalFileStorage implements FileStorage {
     return abs;
   }
 
+  async hasTemp(path: string): Promise<boolean> {
+    return stat(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
   async exists(pathName: string): Promise<boolean> {
     return stat(this.#resolve(pathName)).then(
       () => true,

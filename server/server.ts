@@ -18,7 +18,7 @@ import { type DataFolderLock, LOCK_FILE, lockDataFolder, PID_FILE } from './data
 import type { Database } from './database';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
-import { FileStore } from './file-store';
+import { FileStore, type Recovered } from './file-store';
 import { InviteGate } from './invite-gate';
 import { loadInviteKeys } from './invite-keys';
 import { LocalFileStorage } from './local-storage';
@@ -119,20 +119,25 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     // --direct-writes: v3 temp files and v4 records alike.
     const direct = config.directWrites !== false;
     const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct });
-    const removed = await storage.init();
-    if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
     const keys = await loadInviteKeys(config.dataDir);
     const db =
       opts.database?.() ??
       new SqliteDatabase(join(config.dataDir, DATABASE_FILE), { walLimitBytes: config.walLimit });
-    const invites = new InviteGate(db, keys.publicKey, config.access);
-    const identity = await loadServerIdentity(config.dataDir);
+    const files = new FileStore(db, storage);
     const partials = new PartialUploads(
       config.dataDir,
       config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
       config.maxPartialUploads,
       { direct },
     );
+    // Before the temp files are swept and the partial uploads indexed: what a crash cut
+    // between the stored files and their rows is finished or undone first.
+    for (const r of await files.recover((source, token) => partials.recoverStored(source, token)))
+      log.warn({ event: 'store-recovered', outcome: r.outcome, path: r.pathName }, recoveredSentence(r));
+    const removed = await storage.init();
+    if (removed > 0) log.info({ event: 'temp-files-removed', count: removed });
+    const invites = new InviteGate(db, keys.publicKey, config.access);
+    const identity = await loadServerIdentity(config.dataDir);
     const { damaged } = await partials.init();
     for (const file of damaged)
       log.warn(
@@ -150,7 +155,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       // Unfinished v4 uploads' bytes count against their client's and invite's quotas.
       kept: partials,
     });
-    shared = { db, files: new FileStore(db, storage), invites, quota };
+    shared = { db, files, invites, quota };
     v4 = { identity, partials };
     partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
     partialSweeper.unref();
@@ -245,4 +250,23 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       return closing;
     },
   };
+}
+
+/** What the log says of one change a crash cut (FileStore.recover). */
+function recoveredSentence(r: Recovered): string {
+  const p = r.pathName;
+  switch (r.outcome) {
+    case 'recorded':
+      return `The server stopped after moving ${p} into place and before recording it: recorded now.`;
+    case 'not-moved':
+      return `The server stopped before moving a finished upload to ${p}: it was not stored (its sender sends it again).`;
+    case 'lost':
+      return `The server stopped while storing ${p}, and the file is in neither place: it was not stored.`;
+    case 'sender-removed':
+      return `The server stopped while storing ${p}, and its sender was removed since: the file was removed.`;
+    case 'removed':
+      return `The server stopped while removing ${p}: removed now.`;
+    case 'kept':
+      return `The server stopped while removing ${p}, which a file record uses again: kept.`;
+  }
 }

@@ -21,7 +21,7 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
@@ -153,6 +153,24 @@ async function syncedWrite(path: string, text: string, flush = true): Promise<vo
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, text, { mode: FILE_MODE, flush });
   await rename(tmp, path);
+}
+
+/**
+ * The `.done` file of a stored upload (see PartialUpload.stored). Replaced at once (a resume
+ * never reads half of it). Not flushed: after a crash the resume gets Error 11 and the client
+ * sends the file again. Never throws.
+ */
+async function writeDone(path: string, uploadId: string, m: Meta, token: string): Promise<void> {
+  const done: DoneMeta = {
+    v: 2,
+    uploadId,
+    clientKey: m.clientKey,
+    size: m.size,
+    name: m.name,
+    keyCheck: m.keyCheck,
+    token,
+  };
+  await syncedWrite(path, JSON.stringify(done), false).catch(() => {});
 }
 
 /** A temp file in partial/ older than this was left by a crash (a state write takes milliseconds). */
@@ -480,6 +498,21 @@ export class PartialUploads {
     return meta;
   }
 
+  /**
+   * At start, before init(): the upload whose data file was `dataPath` was moved into files/
+   * and recorded (FileStore.recover) but a crash came before its state file went. As stored():
+   * its resume is told the file is stored. A path outside partial/ is not one of these.
+   */
+  async recoverStored(dataPath: string, token: string): Promise<void> {
+    if (dirname(dataPath) !== this.dir || !dataPath.endsWith('.data')) return;
+    const base = basename(dataPath).slice(0, -'.data'.length);
+    const meta = await this.#readMeta(base);
+    if (!meta) return;
+    const uploadId = base.slice(base.indexOf('-') + 1);
+    await writeDone(join(this.dir, doneFileName(meta.clientKey, meta.name)), uploadId, meta, token);
+    await rm(join(this.dir, `${base}.json`), { force: true });
+  }
+
   /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
   discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
     const base = this.#base(clientKey, uploadId);
@@ -791,19 +824,7 @@ export class PartialUpload {
    * would no longer match). So there are no more of them than stored files.
    */
   async stored(token: string): Promise<void> {
-    const m = this.#s.meta;
-    const done: DoneMeta = {
-      v: 2,
-      uploadId: this.#s.uploadId,
-      clientKey: m.clientKey,
-      size: m.size,
-      name: m.name,
-      keyCheck: m.keyCheck,
-      token,
-    };
-    // Replaced at once (a resume never reads half of it). Not flushed: after a crash the
-    // resume gets Error 11 and the client sends the file again.
-    await syncedWrite(this.#s.donePath, JSON.stringify(done), false).catch(() => {});
+    await writeDone(this.#s.donePath, this.#s.uploadId, this.#s.meta, token);
     await this.forget();
   }
 

@@ -352,8 +352,7 @@ export class V4Uploads {
         open.name,
       );
     }
-    // Every byte was authenticated on arrival: the file is verified as it is stored.
-    await this.#host.ctx.files.verify(client.id, open.name, stored.token);
+    // Every byte was authenticated on arrival: store() recorded the file verified.
     // The row counts the bytes now: the reservation and the kept bytes go.
     open.reservation.release();
     await open.upload.stored(stored.token);

@@ -248,6 +248,35 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       }
     });
 
+    it('pending changes: noted in order, read back whole, a store completed with its row, dropped', async () => {
+      await db.insertClient(id(1), 'a', 't0');
+      const v4 = { ...file, cksum: null, sha256: 'cd'.repeat(32) };
+      const seqs = await db.notePending([
+        { kind: 'store', pathName: 'p/f', source: '/data/tmp/x.part', file: v4 },
+        { kind: 'remove', pathName: 'p/old' },
+      ]);
+      expect(seqs).toHaveLength(2);
+      expect(seqs[1]!).toBeGreaterThan(seqs[0]!);
+      const [store, remove] = await db.pending();
+      expect(store!.seq).toBe(seqs[0]);
+      expect(store!.change).toMatchObject({ kind: 'store', pathName: 'p/f', source: '/data/tmp/x.part' });
+      const back = store!.change.kind === 'store' ? store!.change.file : null;
+      expect({ ...back, id: bytes(back?.id) }).toEqual({ ...v4, id: bytes(id(1)) });
+      expect(remove).toEqual({ seq: seqs[1], change: { kind: 'remove', pathName: 'p/old' } });
+      await db.completeStore(seqs[0]!, v4, true);
+      expect(await db.fileByName(id(1), 'f')).toMatchObject({ Verified: 1, Sha256: v4.sha256, Token: 'k1' });
+      expect((await db.pending()).map((e) => e.seq)).toEqual([seqs[1]]);
+      expect((await db.clientFiles(id(1))).map((r) => r.PathName)).toEqual(['p/f']);
+      await db.dropPending([seqs[1]!, 12345]);
+      expect(await db.pending()).toEqual([]);
+      // A completion that cannot record its row (no such client) keeps its note.
+      const [orphan] = await db.notePending([
+        { kind: 'store', pathName: 'q/f', source: 's', file: { ...file, id: id(9) } },
+      ]);
+      await expect(db.completeStore(orphan!, { ...file, id: id(9) })).rejects.toThrow();
+      expect((await db.pending()).map((e) => e.seq)).toEqual([orphan]);
+    });
+
     it('a file needs a registered client', async () => {
       await expect(db.upsertFile({ ...file, id: id(9) })).rejects.toThrow();
     });

@@ -36,6 +36,8 @@ export interface StartOptions {
   fileSizeLimitKiB?: number;
   /** Run with this umask (e.g. '000', to prove the server sets its own modes). */
   umask?: string;
+  /** A module imported before `<part>/main.ts` (after tsx): a test acting inside the process (test/support/kill-at.ts). */
+  preload?: string;
 }
 
 export interface Started {
@@ -173,6 +175,7 @@ export function startPart(part: Part, args: string[], opts: StartOptions = {}): 
       ...nodeFlags(part),
       '--import',
       TSX_LOADER,
+      ...(opts.preload ? ['--import', pathToFileURL(opts.preload).href] : []),
       join(ROOT, part, 'main.ts'),
       ...args,
     ],

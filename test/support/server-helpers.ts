@@ -350,6 +350,10 @@ export interface SpawnOptions {
   fileSizeLimitKiB?: number;
   /** The process's umask, e.g. '000'. */
   umask?: string;
+  /** StartOptions.preload. */
+  preload?: string;
+  /** Added to the process's environment. */
+  env?: Record<string, string>;
 }
 
 /** Runs `server/main.ts` as its own process and waits for its `listening` event. */
@@ -358,6 +362,8 @@ export function spawnServer(args: string[], cwd: string, opts: SpawnOptions = {}
     cwd,
     fileSizeLimitKiB: opts.fileSizeLimitKiB,
     umask: opts.umask,
+    ...(opts.preload ? { preload: opts.preload } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
     timeoutMs: 30_000,
   });
 }

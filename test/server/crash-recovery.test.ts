@@ -1,0 +1,171 @@
+/**
+ * kill -9 of the server in the two windows of storing a finished upload (test/support/kill-at.ts
+ * stops the process there): after its move into files/ and before its row, and before the
+ * move. Started again, the server finishes or undoes what was cut (FileStore.recover): the
+ * file is recorded where it lies (not left unrecorded on disk, with the next upload of the
+ * name stored beside it as "name (1)"), a v4 resume is told the file is stored, and an upload
+ * cut before its move resumes from its kept records. Every stored file byte-identical.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cksum } from '../../lib/crypto';
+import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
+import type { KeyPairWithRaw } from '../../lib/v4/keys';
+import { isTombstone } from '../../server/v4/partial-uploads';
+import {
+  expectCode,
+  fileRows,
+  MiB,
+  reconnect,
+  register,
+  serverLog,
+  sha256,
+  tcpConn,
+  upload,
+  walk,
+} from '../support/hostile';
+import { ROOT } from '../support/processes';
+import { type SpawnedServer, spawnServer, tempDir } from '../support/server-helpers';
+import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
+
+const KILL_AT = join(ROOT, 'test/support/kill-at.ts');
+
+let dir: { path: string; remove(): void };
+let data: string;
+let running: SpawnedServer | null = null;
+let me: KeyPairWithRaw;
+
+beforeAll(async () => {
+  me = await newIdentity();
+});
+
+afterEach(async () => {
+  await running?.stop('SIGKILL');
+  running = null;
+  dir?.remove();
+});
+
+/** A fresh data folder and a server on it that kills itself at `at`. */
+async function startDoomed(at: 'before-record' | 'before-move'): Promise<SpawnedServer> {
+  dir = tempDir('sft-crash-');
+  data = join(dir.path, 'data');
+  running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+    preload: KILL_AT,
+    env: { SFT_TEST_KILL_AT: at },
+  });
+  return running;
+}
+
+/** Waits for the doomed server's death, then starts an ordinary one on the same folder. */
+async function restart(doomed: SpawnedServer): Promise<SpawnedServer> {
+  expect(await doomed.exited).toBeNull(); // killed by a signal
+  running = await spawnServer(['--port', '0', '--data', data], dir.path);
+  return running;
+}
+
+const recovered = (srv: SpawnedServer) =>
+  serverLog(srv)
+    .filter((l) => l.event === 'store-recovered')
+    .map((l) => [l.outcome, l.path]);
+const storedFiles = () => walk(join(data, 'files')).map((p) => p.slice(join(data, 'files').length + 1));
+const partials = () => readdirSync(join(data, 'partial')).filter((n) => !isTombstone(n));
+
+describe('kill -9 while a finished upload is stored', () => {
+  it('v3, after the move and before the row: the row is recorded at start, and the name keeps its path', async () => {
+    const doomed = await startDoomed('before-record');
+    const bytes = randomBytes(300_000);
+    const c1 = await tcpConn(doomed.port);
+    const me3 = await register(c1, 'crashy');
+    // The server dies before it can answer 1603.
+    expect(await upload(c1, me3, 'report.pdf', bytes)).toBeNull();
+    const srv = await restart(doomed);
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({
+      FileName: 'report.pdf',
+      Size: bytes.length,
+      Cksum: cksum(bytes),
+      Verified: 0,
+    });
+    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+    expect(readdirSync(join(data, 'tmp'))).toEqual([]);
+    // The client sends it again (it never saw 1603): the same stored path, replaced.
+    const again = randomBytes(200_000);
+    const c2 = await tcpConn(srv.port);
+    const back = await reconnect(c2, me3);
+    expect(await upload(c2, back, 'report.pdf', again)).toMatchObject({ code: ResponseCode.FileReceived });
+    await expectCode(
+      c2,
+      encodeRequest({ code: RequestCode.CrcOk, clientId: back.clientId, fileName: 'report.pdf' }),
+      ResponseCode.Thanks,
+    );
+    c2.close();
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(fileRows(data)).toMatchObject([{ PathName: row!.PathName, Size: again.length, Verified: 1 }]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(again));
+  });
+
+  it('v4, after the move and before the row: the resume is told the file is stored, with its SHA-256', async () => {
+    const doomed = await startDoomed('before-record');
+    const file = join(dir.path, 'crash.bin');
+    const bytes = randomBytes(9 * MiB + 17);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toMatchObject({
+      code: expect.stringMatching(/CLIENT_ERR_CONNECTION_CLOSED|CLIENT_ERR_UNREACHABLE/),
+    });
+    const srv = await restart(doomed);
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({
+      FileName: 'crash.bin',
+      Size: bytes.length,
+      Sha256: sha256(bytes),
+      Verified: 1,
+    });
+    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+    expect(partials()).toEqual([]); // the state file went; its .done tombstone stays
+    const s2 = await connectV4(srv.port, me);
+    let sent = 0;
+    const r = await s2.upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      onProgress: (n) => {
+        sent = n;
+      },
+    });
+    await s2.close();
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+    expect(r.storedName).toBe('crash.bin');
+    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // nothing sent again
+    expect(sent).toBe(bytes.length);
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+  });
+
+  it('v4, before the move: nothing is recorded, and the resume goes on from the kept records', async () => {
+    const doomed = await startDoomed('before-move');
+    const file = join(dir.path, 'cut.bin');
+    const bytes = randomBytes(9 * MiB + 3);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    expect(fileRows(data)).toEqual([]);
+    expect(storedFiles()).toEqual([]);
+    expect(recovered(srv)).toEqual([['not-moved', expect.stringMatching(/\/cut\.bin$/)]]);
+    const s2 = await connectV4(srv.port, me);
+    const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...ids, resume: true });
+    await s2.close();
+    expect(r.resumedFrom).toBeGreaterThan(0);
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({ FileName: 'cut.bin', Verified: 1, Sha256: sha256(bytes) });
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+  });
+});
