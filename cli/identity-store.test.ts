@@ -1,10 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatMeInfo, formatPrivKey } from '../lib/crypto';
 import { CliError } from './errors';
-import { readIdentity, readTransferInfo, writeIdentity } from './identity-store';
+import { ensureIdentityDir, readIdentity, readTransferInfo, writeIdentity } from './identity-store';
 
 let dir: string;
 beforeEach(async () => {
@@ -67,5 +67,33 @@ describe('identity store', () => {
       name: 'bob',
       filePath: 'some file.bin',
     });
+  });
+
+  it('ensureIdentityDir creates a new --dir (and the folders on the way) 0700 whatever the umask', async () => {
+    const umask = process.umask(0);
+    try {
+      const made = path.join(dir, 'not', 'yet');
+      await ensureIdentityDir(made);
+      expect((await stat(made)).mode & 0o777).toBe(0o700);
+      expect((await stat(path.join(dir, 'not'))).mode & 0o777).toBe(0o700);
+      expect(await readdir(made)).toEqual([]);
+      // A relative path with a trailing slash is made the same way.
+      process.umask(0o277);
+      await ensureIdentityDir(`${path.relative(process.cwd(), path.join(dir, 'rel'))}/`);
+      expect((await stat(path.join(dir, 'rel'))).mode & 0o777).toBe(0o700);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
+  it('ensureIdentityDir leaves the mode of a folder that exists (the cwd, a shared parent)', async () => {
+    await chmod(dir, 0o755);
+    await mkdir(path.join(dir, 'shared'), { mode: 0o755 });
+    await chmod(path.join(dir, 'shared'), 0o755);
+    await ensureIdentityDir(dir);
+    expect((await stat(dir)).mode & 0o777).toBe(0o755);
+    await ensureIdentityDir(path.join(dir, 'shared', 'mine'));
+    expect((await stat(path.join(dir, 'shared'))).mode & 0o777).toBe(0o755);
+    expect((await stat(path.join(dir, 'shared', 'mine'))).mode & 0o777).toBe(0o700);
   });
 });

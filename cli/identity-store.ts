@@ -3,7 +3,7 @@
  * priv.key (read, and written after a registration). Formats live in lib/crypto.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CryptoError,
@@ -14,6 +14,7 @@ import {
   parseTransferInfo,
   type TransferInfo,
 } from '../lib/crypto';
+import { writeFileAtomically } from '../platform/atomic-file';
 import { CliError } from './errors';
 
 export const TRANSFER_INFO = 'transfer.info';
@@ -24,6 +25,8 @@ export const INVITE_LINK = 'invite.link';
 
 /** Private key files are readable by their owner only. */
 const PRIVATE_FILE_MODE = 0o600;
+/** A folder the CLI creates for them is its owner's only. */
+const PRIVATE_FOLDER_MODE = 0o700;
 
 async function readText(file: string): Promise<string | null> {
   try {
@@ -88,20 +91,11 @@ export async function readIdentity(dir: string): Promise<Identity | null> {
 const IDENTITY_LOST =
   'The server has registered you, but this identity is lost: make the folder writable and register with a new name';
 
-/** Writes `text` to `file` atomically: a private temp file in the same folder, fsync, rename. */
+/** Writes `text` to `file` atomically (platform/atomic-file.ts), mode 0600. */
 async function writeAtomically(file: string, text: string, lost = IDENTITY_LOST): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const handle = await open(tmp, 'wx', PRIVATE_FILE_MODE);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomically(file, text, { mode: PRIVATE_FILE_MODE });
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new CliError('CLI_ERR_IDENTITY_WRITE', `Cannot write ${file}: ${(e as Error).message}. ${lost}.`, {
       cause: e,
     });
@@ -109,14 +103,30 @@ async function writeAtomically(file: string, text: string, lost = IDENTITY_LOST)
 }
 
 /**
+ * Creates `dir` if it does not exist yet, and the folders on the way that are missing, each
+ * 0700 whatever the umask (they hold private keys). A folder that exists keeps its mode.
+ */
+async function makePrivateFolder(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: PRIVATE_FOLDER_MODE });
+  if (first === undefined) return;
+  // mkdir's mode is narrowed by the umask, never widened; chmod makes it exact. `first` is
+  // the topmost folder mkdir made: it and those below it, down to `dir`, are this run's.
+  const top = path.resolve(first);
+  for (let f = path.resolve(dir); ; f = path.dirname(f)) {
+    await chmod(f, PRIVATE_FOLDER_MODE);
+    if (f === top || path.dirname(f) === f) break;
+  }
+}
+
+/**
  * Makes sure a new identity can be saved in `dir` before anything is sent: creates the
- * folder if it does not exist yet and writes (then removes) a probe file. Registering first
- * and failing to save would burn the name on the server with no key to use it.
+ * folder (0700) if it does not exist yet and writes (then removes) a probe file. Registering
+ * first and failing to save would burn the name on the server with no key to use it.
  */
 export async function ensureIdentityDir(dir: string): Promise<void> {
   const probe = path.join(dir, `.sft-write-test.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
-    await mkdir(dir, { recursive: true });
+    await makePrivateFolder(dir);
     const handle = await open(probe, 'wx', PRIVATE_FILE_MODE);
     await handle.close();
     await unlink(probe);

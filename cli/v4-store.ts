@@ -8,7 +8,6 @@
  * - `v4-uploads.json`: unfinished uploads (server, path, size, mtime -> upload ID and file
  *   key, 0600), so a later run of the same command resumes instead of starting over.
  */
-import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from '../lib/crypto';
@@ -22,6 +21,7 @@ import {
   importSigningKey,
   type KeyPairWithRaw,
 } from '../lib/v4/keys';
+import { writeFileAtomically } from '../platform/atomic-file';
 import { CliError } from './errors';
 
 export const V4_KEY_FILE = 'v4.key';
@@ -42,18 +42,9 @@ async function readOr(file: string): Promise<string | null> {
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const h = await open(tmp, 'wx', PRIVATE);
-    try {
-      await h.writeFile(text, 'utf8');
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomically(file, text, { mode: PRIVATE });
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new CliError('CLI_ERR_IDENTITY_WRITE', `Cannot write ${file}: ${(e as Error).message}.`, {
       cause: e,
     });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fdatasync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { syncFolder } from '../platform/atomic-file';
 import { FileAppender } from '../platform/direct-writes';
 import { FILE_MODE, FOLDER_MODE } from './data-folder';
 import { ServerError } from './errors';
@@ -302,7 +303,8 @@ export class LocalFileStorage implements FileStorage {
     const dir = dirname(target);
     await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
     await rename(temp.path, target);
-    await syncFolder(dir);
+    // Best effort: the rename has happened (a failure here must not read as "not moved").
+    await syncFolder(dir).catch(() => {});
   }
 
   async remove(pathName: string): Promise<void> {
@@ -312,19 +314,5 @@ export class LocalFileStorage implements FileStorage {
   async removeEmptyFolder(folder: string): Promise<void> {
     // rmdir(2) removes only an empty folder: one that still holds a file stays.
     await rmdir(this.#resolve(folder)).catch(() => {});
-  }
-}
-
-/** fsyncs a folder so a rename in it survives power loss; best effort. */
-async function syncFolder(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some file systems refuse fsync on folders; the rename itself has happened.
   }
 }

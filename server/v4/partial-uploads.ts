@@ -9,22 +9,13 @@
  * state files at start) so quotas can count them (upload-quota.ts, KeptBytes). A stored
  * upload leaves <hash of owner key and name>.done for a TTL (see PartialUpload.stored).
  */
-import { createHash, type Hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { createHash, type Hash, timingSafeEqual } from 'node:crypto';
+import { type FileHandle, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
+import { writeFileAtomically } from '../../platform/atomic-file';
 import { FileAppender } from '../../platform/direct-writes';
 import { KeyedSerial } from '../../platform/keyed-serial';
 import { FILE_MODE, FOLDER_MODE } from '../data-folder';
@@ -149,10 +140,8 @@ export interface Finished {
 }
 
 /** Replaces a file at once (temp file + rename); `flush` false: not made durable (see #open). */
-async function syncedWrite(path: string, text: string, flush = true): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode: FILE_MODE, flush });
-  await rename(tmp, path);
+function syncedWrite(path: string, text: string, flush = true): Promise<void> {
+  return writeFileAtomically(path, text, { mode: FILE_MODE, durable: flush });
 }
 
 /**
@@ -279,12 +268,6 @@ function sameUpload(
 export function doneFileName(clientKey: string, name: string): string {
   const h = createHash('sha256').update(`sft-v4-done\0${clientKey}\0`).update(name, 'utf8');
   return `${h.digest('hex')}.done`;
-}
-
-async function syncFolder(dir: string): Promise<void> {
-  const fh = await open(dir, 'r').catch(() => null);
-  await fh?.sync().catch(() => {});
-  await fh?.close();
 }
 
 export class PartialUploads {
@@ -685,8 +668,6 @@ export class PartialUpload {
   #durableError: Error | null = null;
   #ended = false;
   #detached = false;
-  /** The folder synced since this holder wrote a state file (the names of both files durable). */
-  #folderSynced = false;
   /** The caller hashes the records (handOverHash) and gives the SHA-256 to finish(). */
   #handedOver = false;
   #detaching: Promise<void> | null = null;
@@ -770,11 +751,8 @@ export class PartialUpload {
     s.meta.durable = next;
     s.meta.updatedAt = Date.now();
     if (!this.#ended) s.fileHash?.advance(Math.min(next * RECORD_SIZE, s.meta.size));
+    // Syncs the folder too: the names of both files are durable.
     await syncedWrite(s.metaPath, JSON.stringify(s.meta));
-    if (!this.#folderSynced) {
-      await syncFolder(dirname(s.metaPath));
-      this.#folderSynced = true;
-    }
   }
 
   /**

@@ -202,7 +202,7 @@ describe('identity files', () => {
     expect(run2.stderr).toContain('Reconnected');
   });
 
-  it('a --dir that does not exist yet is created and keeps the new identity', async () => {
+  it('a --dir that does not exist yet is created 0700 and keeps the new identity', async () => {
     const base = await mkdtemp(path.join(tmp, 'newdir-'));
     await writeFile(path.join(base, 'n.txt'), 'new');
     const dir = path.join(base, 'not', 'yet');
@@ -213,6 +213,9 @@ describe('identity files', () => {
     expect(run.code).toBe(0);
     expect(parseMeInfo(await readFile(path.join(dir, 'me.info'), 'utf8')).name).toBe('newdir');
     expect((await stat(path.join(dir, 'priv.key'))).mode & 0o777).toBe(0o600);
+    // It holds the private key: its owner's only, like the folder made on the way.
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(path.join(base, 'not'))).mode & 0o777).toBe(0o700);
   });
 
   it('a --dir that cannot hold the identity stops before registering, so the name stays free', async () => {
