@@ -39,6 +39,10 @@ describe("the owner's commands", () => {
     expect(code(['clients', 'remove'])).toBe('SERVER_ERR_BAD_ARGUMENT');
     expect(code(['clients', 'list', '--label', 'x'])).toBe('SERVER_ERR_BAD_ARGUMENT');
     expect(code(['invite', 'create', '--label', 'x'.repeat(101)])).toBe('SERVER_ERR_BAD_ARGUMENT');
+    // Shown to whoever opens the link: no controls, no bidi overrides.
+    for (const bad of ['Dana\u001b[2J', 'Dana\u009b', 'Dana\u202Etxt.exe'])
+      expect(code(['invite', 'create', '--label', bad])).toBe('SERVER_ERR_BAD_ARGUMENT');
+    expect(code(['invite', 'create', '--label', 'Dana & Émile 🎉'])).toBe('ok');
     expect(code(['invite', 'create', '--max-clients', '0'])).toBe('SERVER_ERR_BAD_ARGUMENT');
     expect(parseAdminArgs(['invite'], {}).command).toBe('help');
     expect(code(['files', 'extra'])).toBe('SERVER_ERR_BAD_ARGUMENT');

@@ -9,6 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import { INVITE_ID_PATTERN, MAX_LABEL_LENGTH } from '../lib/invite';
+import { unsafeNameChar } from '../lib/protocol/name-chars';
 import { flag, helpText as formatHelp, parseArgsOptions, parseOptions, value } from '../platform/options';
 import { duration, integer, size, type Validator } from '../platform/validators';
 import { PUBLIC_URL_OPTION, SERVER_OPTIONS } from './config';
@@ -25,6 +26,12 @@ const label: Validator<string> = (t, what) => {
       'SERVER_ERR_BAD_ARGUMENT',
       `${what} is longer than ${MAX_LABEL_LENGTH} characters.`,
     );
+  }
+  // The label travels in the invite and is shown to whoever opens its link: no control or
+  // bidi characters that would move its text or reach a terminal.
+  const bad = unsafeNameChar(t);
+  if (bad !== null) {
+    throw new ServerError('SERVER_ERR_BAD_ARGUMENT', `${what} contains the control character ${bad}.`);
   }
   return t;
 };
