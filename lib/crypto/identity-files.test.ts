@@ -50,6 +50,7 @@ describe('me.info', () => {
     ['empty file', ''],
     ['empty name', `\n${ID_HEX}\n${B64}\n`],
     ['name of 101 characters', `${'x'.repeat(101)}\n${ID_HEX}\n${B64}\n`],
+    ['name with ESC', `Al\u001bice\n${ID_HEX}\n${B64}\n`],
     ['ID of 31 digits', `Alice\n${ID_HEX.slice(1)}\n${B64}\n`],
     ['ID with a non-hex digit', `Alice\n${ID_HEX.slice(1)}g\n${B64}\n`],
     ['missing key', `Alice\n${ID_HEX}\n`],
@@ -61,6 +62,12 @@ describe('me.info', () => {
 
   it('accepts a name of exactly 100 characters', () => {
     expect(parseMeInfo(`${'x'.repeat(100)}\n${ID_HEX}\n${B64}\n`).name).toBe('x'.repeat(100));
+  });
+
+  it('reads a name with a C1 or bidi character (registered before the rule) but writes none', () => {
+    expect(parseMeInfo(`Al\u202Eice\n${ID_HEX}\n${B64}\n`).name).toBe('Al\u202Eice');
+    expect(() => formatMeInfo({ ...IDENTITY, name: 'Al\u202Eice' })).toThrow(/U\+202E/);
+    expect(() => formatMeInfo({ ...IDENTITY, name: 'Al\u009bice' })).toThrow(/U\+009B/);
   });
 
   it('refuses to format an invalid identity', () => {
@@ -124,6 +131,7 @@ describe('transfer.info', () => {
     ['missing name', 'localhost:1256\n'],
     ['empty name', 'localhost:1256\n\nf\n'],
     ['name of 101 characters', `localhost:1256\n${'x'.repeat(101)}\nf\n`],
+    ['name with a bidi isolate', 'localhost:1256\nAl\u2066ice\nf\n'],
     ['missing path', 'localhost:1256\nAlice\n'],
     ['a fourth line', 'localhost:1256\nAlice\nf\ng\n'],
   ])('rejects %s -> CRYPTO_ERR_BAD_TRANSFER_INFO', (_what, text) => {

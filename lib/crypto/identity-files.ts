@@ -4,6 +4,7 @@
  * adapter's job. Parsers accept CRLF and trailing whitespace on any line.
  */
 import { CLIENT_ID_SIZE, MAX_CLIENT_NAME_LENGTH } from '../protocol/constants';
+import { unsafeNameChar } from '../protocol/name-chars';
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from './encoding';
 import { CryptoError, type CryptoErrorCode } from './errors';
 
@@ -29,8 +30,6 @@ export interface TransferInfo {
 const BASE64_LINE_LENGTH = 64;
 /** Largest TCP port number. */
 const MAX_PORT = 65535;
-/** ASCII control characters (C0 and DEL), not allowed in names. */
-const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 
 /** Splits text into lines: drops a BOM, accepts LF or CRLF, trims trailing whitespace, drops trailing blank lines. */
 function splitLines(text: string): string[] {
@@ -50,13 +49,22 @@ function badTransferInfo(message: string): never {
   throw new CryptoError('CRYPTO_ERR_BAD_TRANSFER_INFO', message);
 }
 
-/** Returns why `name` is not a valid client name, or undefined if it is. */
-function nameProblem(name: string): string | undefined {
+/** ASCII control characters (C0 and DEL): never in a name, not even one registered before the wider rule. */
+const ASCII_CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * Returns why `name` is not a valid client name, or undefined if it is. `registered`: a
+ * name already in a me.info, which must stay usable: only ASCII controls are refused there.
+ */
+function nameProblem(name: string, registered = false): string | undefined {
   if (name.length === 0) return 'is empty';
   if (name.length > MAX_CLIENT_NAME_LENGTH) {
     return `is ${name.length} characters, at most ${MAX_CLIENT_NAME_LENGTH} are allowed`;
   }
-  if (CONTROL_CHARS.test(name)) return 'contains a control character';
+  if (ASCII_CONTROL.test(name)) return 'contains a control character';
+  // New names: none of the characters v4 refuses either (C1 controls, bidi: lib/protocol/name-chars.ts).
+  const bad = registered ? null : unsafeNameChar(name);
+  if (bad !== null) return `contains the control character ${bad}`;
   return undefined;
 }
 
@@ -103,7 +111,7 @@ export function formatMeInfo(id: Identity): string {
 export function parseMeInfo(text: string): Identity {
   const lines = splitLines(text);
   const name = lines[0] ?? '';
-  const problem = nameProblem(name);
+  const problem = nameProblem(name, true);
   if (problem) badMeInfo(`line 1 (the client name) ${problem}.`);
   const idText = lines[1] ?? '';
   if (!/^[0-9a-fA-F]{32}$/.test(idText)) {
