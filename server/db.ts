@@ -389,9 +389,19 @@ export class SqliteDatabase implements Database {
 
   async notePending(changes: readonly PendingChange[]): Promise<number[]> {
     const w = this.#w();
-    return this.#db.transaction(() =>
+    const note = this.#db.transaction(() =>
       changes.map((c) => Number(w.notePending.run(encodeChange(c)).lastInsertRowid)),
-    )();
+    );
+    // Durable before the change starts, power cuts included: the WAL is fsync'd at this
+    // commit (NORMAL, the rest's setting, may lose the last commits to a power cut, while
+    // the rename it precedes is made durable). A connection setting; synchronous code, so
+    // nothing else commits meanwhile.
+    this.#db.pragma('synchronous = FULL');
+    try {
+      return note();
+    } finally {
+      this.#db.pragma('synchronous = NORMAL');
+    }
   }
 
   async completeStore(seq: number, f: NewFile, verified = false): Promise<void> {
