@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AdminArgs, adminHelp, parseAdminArgs } from './admin-options';
+import { checkStoredFiles, formatCheck } from './check-command';
 import { formatClients, formatRemoved, removeClient } from './clients-command';
 import { secureDataFolder } from './data-folder';
 import { SqliteDatabase } from './db';
@@ -66,16 +67,31 @@ async function run(a: AdminArgs, dataDir: string, tty: boolean): Promise<string>
   }
 }
 
-/** `npm run server -- files|invite ...|clients ...`: what to print on stdout. Throws ServerError. */
-export async function runAdminCommand(
+export interface AdminOptions {
+  cwd?: string;
+  tty?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** `npm run server -- files|check|invite ...|clients ...`: what to print on stdout. Throws ServerError. */
+export async function runAdminCommand(argv: readonly string[], opts: AdminOptions = {}): Promise<string> {
+  return (await runAdmin(argv, opts)).output;
+}
+
+/** runAdminCommand with the exit status: 1 when `check` found a problem, else 0. */
+export async function runAdmin(
   argv: readonly string[],
-  opts: { cwd?: string; tty?: boolean; env?: Readonly<Record<string, string | undefined>> } = {},
-): Promise<string> {
+  opts: AdminOptions = {},
+): Promise<{ output: string; exitCode: number }> {
   const a = parseAdminArgs(argv, opts.env);
-  if (a.command === 'help') return `${adminHelp()}\n`;
+  if (a.command === 'help') return { output: `${adminHelp()}\n`, exitCode: 0 };
   const dataDir = resolve(opts.cwd ?? process.cwd(), a.values.data);
   const tty = wantsTable(a.values.json, opts.tty);
-  // Read-only: listing files never creates or migrates a database.
-  if (a.command === 'files') return formatListing(listReceivedFiles(dataDir), tty);
-  return run(a, dataDir, tty);
+  // Read-only: listing and checking files never create or migrate a database.
+  if (a.command === 'files') return { output: formatListing(listReceivedFiles(dataDir), tty), exitCode: 0 };
+  if (a.command === 'check') {
+    const report = await checkStoredFiles(dataDir);
+    return { output: formatCheck(report, tty), exitCode: report.findings.length > 0 ? 1 : 0 };
+  }
+  return { output: await run(a, dataDir, tty), exitCode: 0 };
 }

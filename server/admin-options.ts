@@ -71,6 +71,7 @@ type AdminOption = keyof typeof ADMIN_OPTIONS;
 /** Each command, and the options it takes besides --data and --json. */
 const COMMANDS = {
   files: [],
+  check: [],
   'invite create': ['public-url', 'label', 'expires', 'max-bytes', 'max-files', 'max-clients'],
   'invite list': [],
   'invite revoke': [],
@@ -90,7 +91,7 @@ export interface AdminArgs {
 }
 
 /** The first word of argv that makes it an owner's command. */
-export const ADMIN_WORDS = ['files', 'invite', 'clients'] as const;
+export const ADMIN_WORDS = ['files', 'check', 'invite', 'clients'] as const;
 
 /**
  * `argv` as the owner's command it is, with its word first, or null when it is not one: the
@@ -112,7 +113,7 @@ export function adminArgv(argv: readonly string[]): string[] | null {
 }
 
 /** Commands of one word (no verb after it). */
-const SINGLE_WORDS: readonly string[] = ['files'];
+const SINGLE_WORDS: readonly string[] = ['files', 'check'];
 
 function bad(message: string): ServerError {
   return new ServerError('SERVER_ERR_BAD_ARGUMENT', message);
@@ -121,13 +122,15 @@ function bad(message: string): ServerError {
 export function adminHelp(): string {
   return formatHelp(ADMIN_OPTIONS, {
     usage: [
-      'Usage: npm run server -- files',
+      'Usage: npm run server -- files | check',
       '       npm run server -- invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]',
       '       npm run server -- invite list | invite revoke ID',
       '       npm run server -- clients list | clients remove NAME [--files]',
       'Each takes --data DIR (default ./data) and --json; they work whether the server runs or not.',
     ].join('\n'),
     footer: [
+      'check reads every stored file and compares it with its record (present, size, SHA-256 or CRC),',
+      'lists files no record names and changes a crash cut; it changes nothing. Exit status 1 on a problem.',
       'A revoked or expired invite stops new uploads of its clients at once; stored files stay.',
       'clients remove NAME removes the v3 client NAME and every v4 key registered as NAME (listed as',
       '"NAME [v4 ...]"); a whole listed name removes that one only. Their files stay unless --files.',

@@ -105,9 +105,6 @@ function prepareWrites(db: Sqlite.Database) {
     deleteFile: db.prepare<[Uint8Array, string]>('DELETE FROM files WHERE ID = ? AND FileName = ?'),
     notePending: db.prepare<[string]>('INSERT INTO pending_changes (Change) VALUES (?)'),
     dropPending: db.prepare<[number]>('DELETE FROM pending_changes WHERE Seq = ?'),
-    pending: db.prepare<[], { Seq: number; Change: string }>(
-      'SELECT Seq, Change FROM pending_changes ORDER BY Seq',
-    ),
   };
 }
 type WriteStatements = ReturnType<typeof prepareWrites>;
@@ -421,8 +418,14 @@ export class SqliteDatabase implements Database {
   }
 
   async pending(): Promise<PendingEntry[]> {
-    return this.#w()
-      .pending.all()
+    // Read-only (`check`), the database may be older than the table: then nothing is pending.
+    const table = this.#db
+      .prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'pending_changes'")
+      .get();
+    if (!table) return [];
+    return this.#db
+      .prepare<[], { Seq: number; Change: string }>('SELECT Seq, Change FROM pending_changes ORDER BY Seq')
+      .all()
       .map((r) => ({ seq: r.Seq, change: decodeChange(r.Seq, r.Change) }));
   }
 

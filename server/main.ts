@@ -5,7 +5,7 @@
  * `"event":"listening"` gives the `host` and `port` (with `--port 0`, the one it took). This
  * file logs nothing itself; createFileServer does. Human sentences go to stderr.
  */
-import { runAdminCommand } from './admin-command';
+import { runAdmin } from './admin-command';
 import { adminArgv } from './admin-options';
 import { helpText, parseArgs } from './config';
 import { ServerError } from './errors';
@@ -15,8 +15,9 @@ import { readServerFingerprint } from './v4/server-key';
 async function main(argv: string[]): Promise<number> {
   const admin = adminArgv(argv);
   if (admin) {
-    process.stdout.write(await runAdminCommand(admin));
-    return 0;
+    const { output, exitCode } = await runAdmin(admin);
+    process.stdout.write(output);
+    return exitCode;
   }
   const parsed = parseArgs(argv);
   if (parsed.command === 'help') {

@@ -1,0 +1,159 @@
+/**
+ * `npm run server -- check [--data DIR] [--json]`: are the stored files what defensive.db says
+ * they are? Reads every stored file once and compares it with its row: present, of the
+ * recorded size, with the recorded SHA-256 (protocol v4) or CRC (v3). Also reports files in
+ * `files/` that no row names (copied in by hand, or left by a crash of a server older than
+ * the pending changes) and changes a crash cut that no server start has finished yet. Read
+ * only: it changes nothing, so it can run beside a running server (an upload being stored
+ * at that moment may show as unrecorded). Exit status 1 when anything is wrong.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { Cksum } from '../lib/crypto';
+import { formatBytes } from '../lib/format';
+import { clientIdToHex } from '../lib/protocol';
+import { ServerDatabase } from './db';
+import { ServerError } from './errors';
+import { DATABASE_FILE } from './server';
+import { formatTable, jsonLines } from './table-format';
+
+export type CheckProblem = 'missing' | 'size' | 'sha256' | 'crc' | 'unreadable' | 'unrecorded' | 'pending';
+
+export interface CheckFinding {
+  problem: CheckProblem;
+  /** Relative to the data folder ("files/<folder>/<name>"). */
+  path: string;
+  /** The row's client and file name (none for an unrecorded file). */
+  client: string | null;
+  fileName: string | null;
+  /** What was found, as a sentence. */
+  detail: string;
+}
+
+export interface CheckReport {
+  /** Rows checked, and the bytes read for them. */
+  files: number;
+  bytes: number;
+  findings: CheckFinding[];
+}
+
+/** Reads the stored files and compares them with their rows (see the file comment). */
+export async function checkStoredFiles(dataDir: string): Promise<CheckReport> {
+  const dbPath = join(dataDir, DATABASE_FILE);
+  if (!existsSync(dbPath)) {
+    throw new ServerError(
+      'SERVER_ERR_STORAGE',
+      `No ${DATABASE_FILE} in ${dataDir}; start the server there first or pass --data.`,
+    );
+  }
+  const filesDir = join(dataDir, 'files');
+  const db = new ServerDatabase(dbPath, { readonly: true });
+  let rows: ReturnType<ServerDatabase['listFiles']>;
+  let pending: Awaited<ReturnType<ServerDatabase['pending']>>;
+  try {
+    rows = db.listFiles();
+    pending = await db.pending();
+  } finally {
+    await db.close();
+  }
+  const findings: CheckFinding[] = [];
+  let bytes = 0;
+  const named = new Set<string>();
+  for (const r of rows) {
+    const path = join('files', r.PathName);
+    named.add(r.PathName.toLowerCase());
+    const finding = (problem: CheckProblem, detail: string) =>
+      findings.push({
+        problem,
+        path,
+        client: r.ClientName ?? clientIdToHex(r.ID),
+        fileName: r.FileName,
+        detail,
+      });
+    const s = await stat(join(filesDir, r.PathName)).catch((e: NodeJS.ErrnoException) => e);
+    if (s instanceof Error) {
+      if (s.code === 'ENOENT') finding('missing', 'The file its row names is not there.');
+      else finding('unreadable', `Cannot read it: ${s.message}`);
+      continue;
+    }
+    if (r.Size !== null && s.size !== r.Size) {
+      finding('size', `It holds ${s.size} bytes; its row says ${r.Size}.`);
+      continue;
+    }
+    const sums = await readSums(join(filesDir, r.PathName), r.Sha256 !== null).catch((e: Error) => e);
+    if (sums instanceof Error) {
+      finding('unreadable', `Cannot read it: ${sums.message}`);
+      continue;
+    }
+    bytes += s.size;
+    if (r.Sha256 !== null && sums.sha256 !== r.Sha256)
+      finding('sha256', `Its SHA-256 is ${sums.sha256}; the one recorded when it arrived is ${r.Sha256}.`);
+    else if (r.Sha256 === null && r.Cksum !== null && sums.cksum !== r.Cksum)
+      finding('crc', `Its CRC is ${sums.cksum}; the one recorded when it arrived is ${r.Cksum}.`);
+  }
+  for (const p of await storedPaths(filesDir)) {
+    if (named.has(p.toLowerCase())) continue;
+    findings.push({
+      problem: 'unrecorded',
+      path: join('files', p),
+      client: null,
+      fileName: null,
+      detail: 'No row names this file: no client lists it and no quota counts it.',
+    });
+  }
+  for (const { change } of pending) {
+    findings.push({
+      problem: 'pending',
+      path: join('files', change.pathName),
+      client: null,
+      fileName: change.kind === 'store' ? change.file.fileName : null,
+      detail: `A ${change.kind === 'store' ? 'move into place' : 'removal'} cut by a crash; the next server start finishes or undoes it.`,
+    });
+  }
+  return { files: rows.length, bytes, findings };
+}
+
+/** The SHA-256 (hex, when asked) and the POSIX cksum of a file, in one read. */
+async function readSums(path: string, sha: boolean): Promise<{ sha256: string | null; cksum: number }> {
+  const hash = sha ? createHash('sha256') : null;
+  const crc = new Cksum();
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    hash?.update(chunk);
+    if (!sha) crc.update(chunk);
+  }
+  return { sha256: hash ? hash.digest('hex') : null, cksum: crc.digest() };
+}
+
+/** Every file under `filesDir`, as a '/'-separated path relative to it. */
+async function storedPaths(filesDir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory()) await walk(full);
+      else out.push(relative(filesDir, full).split(sep).join('/'));
+    }
+  };
+  await walk(filesDir);
+  return out.sort();
+}
+
+/** What the owner reads (TTY) or one JSON object per finding and a summary line (piped, --json). */
+export function formatCheck(r: CheckReport, tty: boolean): string {
+  const ok = r.findings.length === 0;
+  if (!tty)
+    return jsonLines([
+      ...r.findings,
+      { summary: true, files: r.files, bytes: r.bytes, problems: r.findings.length },
+    ]);
+  const checked = `${r.files} stored ${r.files === 1 ? 'file' : 'files'} checked (${formatBytes(r.bytes)} read)`;
+  if (ok) return `${checked}: every one is there, of its recorded size and checksum.\n`;
+  const table = formatTable(
+    ['PROBLEM', 'PATH', 'CLIENT', 'FILE', 'DETAIL'],
+    r.findings.map((f) => [f.problem, f.path, f.client ?? '-', f.fileName ?? '-', f.detail]),
+  );
+  return `${table}${checked}; ${r.findings.length} ${r.findings.length === 1 ? 'problem' : 'problems'} above.\n`;
+}
