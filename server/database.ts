@@ -67,6 +67,8 @@ export type PendingChange =
 
 export interface PendingEntry {
   seq: number;
+  /** When it was written down, ms since the epoch. */
+  notedAt: number;
   change: PendingChange;
 }
 

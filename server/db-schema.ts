@@ -85,12 +85,14 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
     if (!have.has('Sha256')) db.exec('ALTER TABLE files ADD COLUMN Sha256 TEXT');
   },
   // 6 -> 7: changes of the stored files written down before they start (database.ts
-  // PendingChange), as JSON; finished or undone at the next start.
+  // PendingChange), as JSON, and when (ms since the epoch); finished or undone at the next
+  // start, removals also by a running server once old (FileStore.finishRemovals).
   (db) => {
     db.exec(`
       CREATE TABLE IF NOT EXISTS pending_changes (
-        Seq    INTEGER PRIMARY KEY AUTOINCREMENT,
-        Change TEXT NOT NULL
+        Seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        NotedAt INTEGER NOT NULL,
+        Change  TEXT NOT NULL
       );
     `);
   },

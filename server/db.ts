@@ -103,7 +103,7 @@ function prepareWrites(db: Sqlite.Database) {
       'UPDATE files SET Verified = 0, Token = ? WHERE ID = ? AND FileName = ?',
     ),
     deleteFile: db.prepare<[Uint8Array, string]>('DELETE FROM files WHERE ID = ? AND FileName = ?'),
-    notePending: db.prepare<[string]>('INSERT INTO pending_changes (Change) VALUES (?)'),
+    notePending: db.prepare<[number, string]>('INSERT INTO pending_changes (NotedAt, Change) VALUES (?, ?)'),
     dropPending: db.prepare<[number]>('DELETE FROM pending_changes WHERE Seq = ?'),
   };
 }
@@ -386,8 +386,9 @@ export class SqliteDatabase implements Database {
 
   async notePending(changes: readonly PendingChange[]): Promise<number[]> {
     const w = this.#w();
+    const at = Date.now();
     const note = this.#db.transaction(() =>
-      changes.map((c) => Number(w.notePending.run(encodeChange(c)).lastInsertRowid)),
+      changes.map((c) => Number(w.notePending.run(at, encodeChange(c)).lastInsertRowid)),
     );
     // Durable before the change starts, power cuts included: the WAL is fsync'd at this
     // commit (NORMAL, the rest's setting, may lose the last commits to a power cut, while
@@ -424,9 +425,11 @@ export class SqliteDatabase implements Database {
       .get();
     if (!table) return [];
     return this.#db
-      .prepare<[], { Seq: number; Change: string }>('SELECT Seq, Change FROM pending_changes ORDER BY Seq')
+      .prepare<[], { Seq: number; NotedAt: number; Change: string }>(
+        'SELECT Seq, NotedAt, Change FROM pending_changes ORDER BY Seq',
+      )
       .all()
-      .map((r) => ({ seq: r.Seq, change: decodeChange(r.Seq, r.Change) }));
+      .map((r) => ({ seq: r.Seq, notedAt: r.NotedAt, change: decodeChange(r.Seq, r.Change) }));
   }
 
   async files(): Promise<ListedFile[]> {

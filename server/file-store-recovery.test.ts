@@ -152,6 +152,34 @@ describe('FileStore.recover', () => {
     expect(files()).toEqual([]);
   });
 
+  it('a running server finishes a removal another process left, once it is a minute old, never a path in use', async () => {
+    const store = new FileStore(db, storage);
+    const paths: string[] = [];
+    for (const n of ['r1', 'r2'])
+      paths.push((await store.store(alice, n, await temp(store, n), now)).pathName);
+    // `clients remove --files` in another process, stopped after its first file.
+    await cut(new FileStore(db, dyingStorage('remove', 2)).removeClient(alice, true));
+    expect(await store.finishRemovals()).toEqual([]); // too young: that process may still run
+    const later = Date.now() + 61_000;
+    // A path that a store in flight here has chosen is left alone.
+    const bob = new Uint8Array(16).fill(9);
+    await db.insertClient(bob, 'bob', now);
+    const hung = new FileStore(db, dyingStorage('commit'));
+    await cut(hung.store(bob, 'y', await temp(hung, 'y'), now));
+    const chosen = (await db.pending()).find(
+      (e) => e.change.kind === 'store' && e.change.file.fileName === 'y',
+    )!.change.pathName;
+    await db.notePending([{ kind: 'remove', pathName: chosen }]);
+    expect(await hung.finishRemovals(60_000, later)).toEqual([
+      { outcome: 'removed', pathName: paths[0] },
+      { outcome: 'removed', pathName: paths[1] },
+    ]);
+    expect(files().filter((p) => p.startsWith(paths[0]!.split('/')[0]!))).toEqual([]);
+    expect(
+      (await db.pending()).filter((e) => e.change.kind === 'remove').map((e) => e.change.pathName),
+    ).toEqual([chosen]);
+  });
+
   it('a file a row uses again is kept; a store whose sender was removed meanwhile is removed', async () => {
     const store = new FileStore(db, storage);
     const s = await store.store(alice, 'f.txt', await temp(store, 'fig'), now);

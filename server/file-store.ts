@@ -140,18 +140,36 @@ export class FileStore {
         done.push({ outcome: 'lost', pathName: c.pathName });
       }
     }
-    for (const { seq, change: c } of entries) {
-      if (c.kind !== 'remove') continue;
-      if (await db.pathTaken(c.pathName)) {
-        done.push({ outcome: 'kept', pathName: c.pathName });
-      } else {
-        await this.#storage.remove(c.pathName);
-        await this.#storage.removeEmptyFolder(c.pathName.split('/')[0]!);
-        done.push({ outcome: 'removed', pathName: c.pathName });
-      }
-      await db.dropPending([seq]);
+    for (const e of entries)
+      if (e.change.kind === 'remove') done.push(await this.#finishRemoval(e.seq, e.change));
+    return done;
+  }
+
+  /**
+   * While the server runs: finishes removals written down more than `minAgeMs` ago and not
+   * finished, which another process left (`clients remove --files` stopped part-way; this
+   * server's own take milliseconds). Never a path a store in flight has chosen.
+   */
+  async finishRemovals(minAgeMs = STALE_REMOVAL_MS, now = Date.now()): Promise<Recovered[]> {
+    const done: Recovered[] = [];
+    for (const { seq, notedAt, change: c } of await this.#db.pending()) {
+      if (c.kind !== 'remove' || now - notedAt < minAgeMs || this.#reserved.has(c.pathName.toLowerCase()))
+        continue;
+      done.push(await this.#finishRemoval(seq, c));
     }
     return done;
+  }
+
+  /** The file goes, unless a row uses its path again (its removal never happened, or a new file has it). */
+  async #finishRemoval(seq: number, c: { pathName: string }): Promise<Recovered> {
+    let outcome: Recovered['outcome'] = 'kept';
+    if (!(await this.#db.pathTaken(c.pathName))) {
+      await this.#storage.remove(c.pathName);
+      await this.#storage.removeEmptyFolder(c.pathName.split('/')[0]!);
+      outcome = 'removed';
+    }
+    await this.#db.dropPending([seq]);
+    return { outcome, pathName: c.pathName };
   }
 
   /** In the client's folder, or in the folder named by its ID that files stored before Folder existed use. */
@@ -245,6 +263,12 @@ export interface Recovered {
   outcome: 'recorded' | 'not-moved' | 'lost' | 'sender-removed' | 'removed' | 'kept';
   pathName: string;
 }
+
+/**
+ * A removal written down this long ago and not finished was left by a process that stopped
+ * (the one that wrote it finishes within milliseconds of writing it, or of deleting its rows).
+ */
+export const STALE_REMOVAL_MS = 60_000;
 
 /** A v4 file: every byte was authenticated on arrival, so it is verified as it is stored. */
 const isAuthenticated = (f: NewFile) => f.sha256 !== undefined;

@@ -35,6 +35,8 @@ export const DATABASE_FILE = 'defensive.db';
 const SWEEP_INTERVAL_MS = 1000;
 /** How often expired unfinished v4 uploads are removed. */
 const PARTIAL_SWEEP_MS = 3_600_000;
+/** How often a running server looks for removals left unfinished (FileStore.finishRemovals). */
+const REMOVAL_SWEEP_MS = 60_000;
 
 export interface FileServer {
   /** Opens the database and storage, cleans temp files and starts listening. */
@@ -68,6 +70,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
   let server: Server | null = null;
   let sweeper: NodeJS.Timeout | null = null;
   let partialSweeper: NodeJS.Timeout | null = null;
+  let removalSweeper: NodeJS.Timeout | null = null;
   let closing: Promise<void> | null = null;
   let lock: DataFolderLock | null = null;
 
@@ -159,6 +162,20 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     v4 = { identity, partials };
     partialSweeper = setInterval(() => void partials.sweep().catch(() => {}), PARTIAL_SWEEP_MS);
     partialSweeper.unref();
+    // Removals another process wrote down and did not finish (`clients remove --files` cut).
+    removalSweeper = setInterval(() => {
+      void files
+        .finishRemovals()
+        .then((done) => {
+          for (const r of done)
+            log.warn(
+              { event: 'removal-finished', outcome: r.outcome, path: r.pathName },
+              recoveredSentence(r),
+            );
+        })
+        .catch((e: Error) => log.warn({ event: 'removal-finish-failed', message: e.message }));
+    }, REMOVAL_SWEEP_MS);
+    removalSweeper.unref();
     const srv = createServer({ pauseOnConnect: false }, onConnection);
     server = srv;
     await new Promise<void>((resolve, reject) => {
@@ -238,6 +255,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
         if (partialSweeper) clearInterval(partialSweeper);
+        if (removalSweeper) clearInterval(removalSweeper);
         const closed = server ? new Promise<void>((r) => server!.close(() => r())) : Promise.resolve();
         await Promise.all([...connections].map((c) => c.destroy()));
         connections.clear();
@@ -265,8 +283,8 @@ function recoveredSentence(r: Recovered): string {
     case 'sender-removed':
       return `The server stopped while storing ${p}, and its sender was removed since: the file was removed.`;
     case 'removed':
-      return `The server stopped while removing ${p}: removed now.`;
+      return `A removal of ${p} was cut part-way: removed now.`;
     case 'kept':
-      return `The server stopped while removing ${p}, which a file record uses again: kept.`;
+      return `A removal of ${p} was cut part-way, and a file record uses it again: kept.`;
   }
 }

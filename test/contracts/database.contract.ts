@@ -251,6 +251,7 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
     it('pending changes: noted in order, read back whole, a store completed with its row, dropped', async () => {
       await db.insertClient(id(1), 'a', 't0');
       const v4 = { ...file, cksum: null, sha256: 'cd'.repeat(32) };
+      expect(await db.pending()).toEqual([]);
       const seqs = await db.notePending([
         { kind: 'store', pathName: 'p/f', source: '/data/tmp/x.part', file: v4 },
         { kind: 'remove', pathName: 'p/old' },
@@ -262,7 +263,12 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(store!.change).toMatchObject({ kind: 'store', pathName: 'p/f', source: '/data/tmp/x.part' });
       const back = store!.change.kind === 'store' ? store!.change.file : null;
       expect({ ...back, id: bytes(back?.id) }).toEqual({ ...v4, id: bytes(id(1)) });
-      expect(remove).toEqual({ seq: seqs[1], change: { kind: 'remove', pathName: 'p/old' } });
+      expect(remove).toEqual({
+        seq: seqs[1],
+        notedAt: store!.notedAt,
+        change: { kind: 'remove', pathName: 'p/old' },
+      });
+      expect(Math.abs(store!.notedAt - Date.now())).toBeLessThan(60_000);
       await db.completeStore(seqs[0]!, v4, true);
       expect(await db.fileByName(id(1), 'f')).toMatchObject({ Verified: 1, Sha256: v4.sha256, Token: 'k1' });
       expect((await db.pending()).map((e) => e.seq)).toEqual([seqs[1]]);
