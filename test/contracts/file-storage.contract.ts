@@ -40,7 +40,10 @@ export function fileStorageContract(name: string, factory: FileStorageFactory): 
     it('a temp file written in chunks, committed: stored under its path, the temp gone', async () => {
       const t = await written(storage, 'hello ', 'world');
       expect(await storage.exists('ab/x.txt')).toBe(false);
+      // What a crash recovery asks (FileStore.recover): still a temp file, or moved.
+      expect(await storage.hasTemp(t.path)).toBe(true);
       await storage.commit(t, 'ab/x.txt');
+      expect(await storage.hasTemp(t.path)).toBe(false);
       expect(asText(await factory.read('ab/x.txt'))).toBe('hello world');
       expect(await storage.exists('ab/x.txt')).toBe(true);
       expect(await factory.temps()).toBe(0);
