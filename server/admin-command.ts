@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AdminArgs, adminHelp, parseAdminArgs } from './admin-options';
-import { checkStoredFiles, formatCheck } from './check-command';
+import { checkStoredFiles, formatCheck, progressLine } from './check-command';
 import { formatClients, formatRemoved, removeClient } from './clients-command';
 import { secureDataFolder } from './data-folder';
 import { SqliteDatabase } from './db';
@@ -70,6 +70,8 @@ async function run(a: AdminArgs, dataDir: string, tty: boolean): Promise<string>
 export interface AdminOptions {
   cwd?: string;
   tty?: boolean;
+  /** Where a long command (check) shows its progress: a terminal's stderr. */
+  progress?: (text: string) => void;
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -90,7 +92,9 @@ export async function runAdmin(
   // Read-only: listing and checking files never create or migrate a database.
   if (a.command === 'files') return { output: formatListing(listReceivedFiles(dataDir), tty), exitCode: 0 };
   if (a.command === 'check') {
-    const report = await checkStoredFiles(dataDir);
+    // Reading a large store takes a while: a progress line on a terminal's stderr.
+    const line = opts.progress ? progressLine(opts.progress) : null;
+    const report = await checkStoredFiles(dataDir, line?.update).finally(() => line?.clear());
     return { output: formatCheck(report, tty), exitCode: report.findings.length > 0 ? 1 : 0 };
   }
   return { output: await run(a, dataDir, tty), exitCode: 0 };

@@ -113,6 +113,15 @@ describe('check', () => {
     expect(table).toMatch(/4 stored files checked .*; 6 problems above\.\n$/);
   });
 
+  it('shows its progress on a terminal, and clears the line before the report', async () => {
+    await put('big.bin', Buffer.alloc(3 * 1024 * 1024, 5), true);
+    const shown: string[] = [];
+    const r = await runAdmin(['check', '--data', dir], { tty: true, progress: (t) => shown.push(t) });
+    expect(r.exitCode).toBe(0);
+    expect(shown[0]).toMatch(/^\r\x1b\[2Kchecking: file [01] of 1, /);
+    expect(shown.at(-1)).toBe('\r\x1b[2K');
+  });
+
   it('the command line exits 1 on a problem, 0 when intact', async () => {
     const p = await put('a.bin', Buffer.alloc(1000, 1), true);
     const run = () =>

@@ -39,8 +39,21 @@ export interface CheckReport {
   findings: CheckFinding[];
 }
 
-/** Reads the stored files and compares them with their rows (see the file comment). */
-export async function checkStoredFiles(dataDir: string): Promise<CheckReport> {
+export interface CheckProgress {
+  /** Rows done, of `total`; bytes read so far. */
+  done: number;
+  total: number;
+  bytes: number;
+}
+
+/**
+ * Reads the stored files and compares them with their rows (see the file comment).
+ * `onProgress` is called after each file and while a large one is read.
+ */
+export async function checkStoredFiles(
+  dataDir: string,
+  onProgress?: (p: CheckProgress) => void,
+): Promise<CheckReport> {
   const dbPath = join(dataDir, DATABASE_FILE);
   if (!existsSync(dbPath)) {
     throw new ServerError(
@@ -61,7 +74,11 @@ export async function checkStoredFiles(dataDir: string): Promise<CheckReport> {
   const findings: CheckFinding[] = [];
   let bytes = 0;
   const named = new Set<string>();
+  let done = 0;
+  const progress = (extra = 0) => onProgress?.({ done, total: rows.length, bytes: bytes + extra });
   for (const r of rows) {
+    progress();
+    done++;
     const path = join('files', r.PathName);
     named.add(r.PathName.toLowerCase());
     const finding = (problem: CheckProblem, detail: string) =>
@@ -82,7 +99,9 @@ export async function checkStoredFiles(dataDir: string): Promise<CheckReport> {
       finding('size', `It holds ${s.size} bytes; its row says ${r.Size}.`);
       continue;
     }
-    const sums = await readSums(join(filesDir, r.PathName), r.Sha256 !== null).catch((e: Error) => e);
+    const sums = await readSums(join(filesDir, r.PathName), r.Sha256 !== null, progress).catch(
+      (e: Error) => e,
+    );
     if (sums instanceof Error) {
       finding('unreadable', `Cannot read it: ${sums.message}`);
       continue;
@@ -93,6 +112,7 @@ export async function checkStoredFiles(dataDir: string): Promise<CheckReport> {
     else if (r.Sha256 === null && r.Cksum !== null && sums.cksum !== r.Cksum)
       finding('crc', `Its CRC is ${sums.cksum}; the one recorded when it arrived is ${r.Cksum}.`);
   }
+  progress();
   for (const p of await storedPaths(filesDir)) {
     if (named.has(p.toLowerCase())) continue;
     findings.push({
@@ -116,12 +136,19 @@ export async function checkStoredFiles(dataDir: string): Promise<CheckReport> {
 }
 
 /** The SHA-256 (hex, when asked) and the POSIX cksum of a file, in one read. */
-async function readSums(path: string, sha: boolean): Promise<{ sha256: string | null; cksum: number }> {
+async function readSums(
+  path: string,
+  sha: boolean,
+  onRead: (bytes: number) => void,
+): Promise<{ sha256: string | null; cksum: number }> {
   const hash = sha ? createHash('sha256') : null;
   const crc = new Cksum();
+  let read = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
     hash?.update(chunk);
     if (!sha) crc.update(chunk);
+    read += chunk.length;
+    onRead(read);
   }
   return { sha256: hash ? hash.digest('hex') : null, cksum: crc.digest() };
 }
@@ -139,6 +166,32 @@ async function storedPaths(filesDir: string): Promise<string[]> {
   };
   await walk(filesDir);
   return out.sort();
+}
+
+/**
+ * A progress line for a terminal (rewritten in place, at most every `everyMs`), and the
+ * function that clears it.
+ */
+export function progressLine(
+  write: (text: string) => void,
+  everyMs = 500,
+): { update: (p: CheckProgress) => void; clear: () => void } {
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const t = performance.now();
+      if (t - last < everyMs) return;
+      last = t;
+      shown = true;
+      write(
+        `\r\x1b[2Kchecking: file ${Math.min(p.done, p.total)} of ${p.total}, ${formatBytes(p.bytes)} read`,
+      );
+    },
+    clear() {
+      if (shown) write('\r\x1b[2K');
+    },
+  };
 }
 
 /** What the owner reads (TTY) or one JSON object per finding and a summary line (piped, --json). */

@@ -15,7 +15,8 @@ import { readServerFingerprint } from './v4/server-key';
 async function main(argv: string[]): Promise<number> {
   const admin = adminArgv(argv);
   if (admin) {
-    const { output, exitCode } = await runAdmin(admin);
+    const progress = process.stderr.isTTY ? (t: string) => void process.stderr.write(t) : undefined;
+    const { output, exitCode } = await runAdmin(admin, progress ? { progress } : {});
     process.stdout.write(output);
     return exitCode;
   }
