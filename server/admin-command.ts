@@ -94,7 +94,10 @@ export async function runAdmin(
   if (a.command === 'check') {
     // Reading a large store takes a while: a progress line on a terminal's stderr.
     const line = opts.progress ? progressLine(opts.progress) : null;
-    const report = await checkStoredFiles(dataDir, line?.update).finally(() => line?.clear());
+    const report = await checkStoredFiles(dataDir, {
+      quick: a.values.quick,
+      ...(line ? { onProgress: line.update } : {}),
+    }).finally(() => line?.clear());
     return { output: formatCheck(report, tty), exitCode: report.findings.length > 0 ? 1 : 0 };
   }
   return { output: await run(a, dataDir, tty), exitCode: 0 };

@@ -64,6 +64,7 @@ export const ADMIN_OPTIONS = {
     help: `invite create: clients (browsers, CLI identities) that may register with it (default ${DEFAULT_INVITE_MAX_CLIENTS})`,
   }),
   files: flag({ help: 'clients remove: delete their stored files too (default: they stay)' }),
+  quick: flag({ help: 'check: presence and sizes only, no file read (default: every byte read)' }),
 } as const;
 
 type AdminOption = keyof typeof ADMIN_OPTIONS;
@@ -71,7 +72,7 @@ type AdminOption = keyof typeof ADMIN_OPTIONS;
 /** Each command, and the options it takes besides --data and --json. */
 const COMMANDS = {
   files: [],
-  check: [],
+  check: ['quick'],
   'invite create': ['public-url', 'label', 'expires', 'max-bytes', 'max-files', 'max-clients'],
   'invite list': [],
   'invite revoke': [],
@@ -122,15 +123,16 @@ function bad(message: string): ServerError {
 export function adminHelp(): string {
   return formatHelp(ADMIN_OPTIONS, {
     usage: [
-      'Usage: npm run server -- files | check',
+      'Usage: npm run server -- files | check [--quick]',
       '       npm run server -- invite create [--label TEXT] [--expires 7d] [--max-bytes 10G] [--max-files N] [--max-clients N]',
       '       npm run server -- invite list | invite revoke ID',
       '       npm run server -- clients list | clients remove NAME [--files]',
       'Each takes --data DIR (default ./data) and --json; they work whether the server runs or not.',
     ].join('\n'),
     footer: [
-      'check reads every stored file and compares it with its record (present, size, SHA-256 or CRC),',
-      'lists files no record names and changes a crash cut; it changes nothing. Exit status 1 on a problem.',
+      'check reads every stored file and compares it with its record (present, size, SHA-256 or CRC;',
+      '--quick: present and size only), lists files no record names and changes a crash cut; it changes',
+      'nothing, and what a running server changes meanwhile is not reported. Exit status 1 on a problem.',
       'A revoked or expired invite stops new uploads of its clients at once; stored files stay.',
       'clients remove NAME removes the v3 client NAME and every v4 key registered as NAME (listed as',
       '"NAME [v4 ...]"); a whole listed name removes that one only. Their files stay unless --files.',
