@@ -122,6 +122,18 @@ describe('parseConfig', () => {
     expect(!quiet.help && quiet.warnings).toEqual([]);
   });
 
+  test('--trust-proxy: invite by default although --listen is loopback; open asked for warns', () => {
+    // The proxy brings clients from elsewhere: open by default was open to the internet.
+    expect(errorCode(() => parseConfig(['--trust-proxy']))).toBe('BRIDGE_ERR_CONFIG');
+    expect(() => parseConfig(['--trust-proxy'])).toThrow(/default with --trust-proxy.*--invite-key/);
+    expect(config(['--trust-proxy', '--invite-key', 'k.pub']).access).toBe('invite');
+    const open = parseConfig(['--trust-proxy', '--access', 'open']);
+    expect(!open.help && open.config.access).toBe('open');
+    expect(!open.help && open.warnings.some((w) => w.startsWith('open access with --trust-proxy'))).toBe(
+      true,
+    );
+  });
+
   test('environment variables, overridden by flags', () => {
     const env = {
       BRIDGE_LISTEN: '127.0.0.1:1',
@@ -132,6 +144,7 @@ describe('parseConfig', () => {
       BRIDGE_MAX_PENDING: '50',
       BRIDGE_MAX_PENDING_PER_IP: '5',
       BRIDGE_HEALTH_CACHE: '1',
+      SFT_BRIDGE_INVITE_KEY: 'invite.pub',
     };
     const c = config(['--listen', '127.0.0.1:2'], env);
     expect(c.listen.port).toBe(2);

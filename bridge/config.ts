@@ -193,7 +193,7 @@ export const BRIDGE_OPTIONS = {
   access: value(oneOf(ACCESS_MODES), {
     arg: 'open|invite',
     env: 'SFT_BRIDGE_ACCESS',
-    help: 'invite: each WebSocket must offer a valid invite link (checked with --invite-key); open: none needed, one offered is still checked (default open when --listen is loopback, else invite)',
+    help: 'invite: each WebSocket must offer a valid invite link (checked with --invite-key); open: none needed, one offered is still checked (default open when --listen is loopback and without --trust-proxy, else invite)',
   }),
   'invite-key': value(text, {
     arg: 'FILE',
@@ -271,10 +271,16 @@ export function parseConfig(
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw bad('TLS needs both --cert and --key (PEM files), or neither.');
   }
-  const access = v.access ?? defaultAccessMode([v.listen.host]);
+  // Behind a proxy (--trust-proxy) the listener is loopback but the clients are not: the
+  // proxy brings strangers, so the default is invite there too (it used to be open).
+  const behindProxy = v['trust-proxy'];
+  const access = v.access ?? (behindProxy ? 'invite' : defaultAccessMode([v.listen.host]));
   if (access === 'invite' && v['invite-key'] === undefined) {
+    const why = behindProxy
+      ? ' (the default with --trust-proxy: the proxy brings clients from elsewhere)'
+      : ` (the default when listening on ${v.listen.host}, not loopback)`;
     throw bad(
-      `Invite mode${v.access === undefined ? ` (the default when listening on ${v.listen.host}, not loopback)` : ''} ` +
+      `Invite mode${v.access === undefined ? why : ''} ` +
         "needs --invite-key FILE (SFT_BRIDGE_INVITE_KEY): the file server's invite.pub, from its data folder. " +
         'Or ask for --access open (anyone who reaches the bridge may then register).',
     );
@@ -306,6 +312,10 @@ export function parseConfig(
   if (access === 'open' && !isLoopbackHost(config.listen.host)) {
     warnings.push(
       `open access on ${config.listen.host}, not loopback: whoever reaches the bridge may register and send files (--access invite gates it).`,
+    );
+  } else if (access === 'open' && behindProxy) {
+    warnings.push(
+      'open access with --trust-proxy: whoever reaches the proxy may register and send files (--access invite gates it).',
     );
   }
   if (access === 'invite' && !config.proxyProtocol) {
