@@ -9,8 +9,10 @@ import {
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
 } from '../lib/protocol';
+import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { flag, helpText, list, parseOptions, value } from '../platform/options';
 import {
+  cidr,
   duration,
   type HostPort,
   hostPort,
@@ -43,7 +45,7 @@ export interface BridgeConfig {
   connectTimeoutMs: number;
   /** TCP connections that have not completed their WebSocket upgrade, in total. */
   maxPending: number;
-  /** The same per client address (IPv6 by /64); off with trustProxy (all come from the proxy). */
+  /** The same per client address (IPv6 by /64); with trustProxy not for the trustProxyFrom addresses. */
   maxPendingPerIp: number;
   /** /healthz reuses its last probe of the target for this long. */
   healthCacheMs: number;
@@ -54,6 +56,11 @@ export interface BridgeConfig {
   key?: string;
   /** Take the client address from the last X-Forwarded-For entry (behind nginx/Caddy). */
   trustProxy: boolean;
+  /**
+   * With trustProxy: the proxy's addresses (CIDRs), the only peers whose X-Forwarded-For is
+   * believed; any other peer counts under its socket address. Absent: loopback.
+   */
+  trustProxyFrom?: string[];
   /** Send a PROXY v2 header with the client's address on each TCP connection (default on). */
   proxyProtocol: boolean;
   /** `invite`: every WebSocket must offer a valid invite; `open`: none needed (one offered is checked). */
@@ -90,6 +97,7 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   healthCacheMs: 5_000,
   logRate: 10,
   trustProxy: false,
+  trustProxyFrom: [...LOOPBACK_CIDRS],
   proxyProtocol: true,
   access: 'open',
   maxBufferedPerIp: 2 * (DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE),
@@ -175,7 +183,7 @@ export const BRIDGE_OPTIONS = {
     env: 'SFT_BRIDGE_MAX_PENDING_PER_IP',
     oldEnv: ['BRIDGE_MAX_PENDING_PER_IP'],
     default: DEFAULT_CONFIG.maxPendingPerIp,
-    help: `not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; off with --trust-proxy)`,
+    help: `not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; with --trust-proxy not for --trust-proxy-from addresses)`,
   }),
   'health-cache': value(duration(CONFIG_TIMEOUT_MAX_S), {
     arg: 'SECONDS',
@@ -232,6 +240,12 @@ export const BRIDGE_OPTIONS = {
     env: 'SFT_BRIDGE_TRUST_PROXY',
     oldEnv: ['BRIDGE_TRUST_PROXY'],
     help: 'client address from X-Forwarded-For (only behind your own proxy); variable: 1',
+  }),
+  'trust-proxy-from': list(cidr, {
+    arg: 'CIDR',
+    env: 'SFT_BRIDGE_TRUST_PROXY_FROM',
+    default: LOOPBACK_CIDRS,
+    help: `with --trust-proxy, the proxy's addresses: only their X-Forwarded-For is believed, other peers count under their own; repeatable or comma-separated (default ${LOOPBACK_CIDRS.join(',')})`,
   }),
 } as const;
 
@@ -302,6 +316,7 @@ export function parseConfig(
     cert: v.cert,
     key: v.key,
     trustProxy: v['trust-proxy'],
+    trustProxyFrom: v['trust-proxy-from'],
     proxyProtocol: !v['no-proxy-protocol'],
     access,
     inviteKey: v['invite-key'],
