@@ -92,6 +92,17 @@ it('the proxy (127.0.0.1) still names its clients: each claimed address is its o
   expect(got).toEqual(Array(2 * PER_MINUTE).fill(1600));
 }, 60_000);
 
+it(`the proxy naming IPv6 clients of one /64: one source at the file server, ${PER_MINUTE} registrations; another /64 is served`, async () => {
+  const got: number[] = [];
+  for (let i = 0; i < 2 * PER_MINUTE; i++) {
+    got.push(await registerVia('127.0.0.1', `2001:db8:1:2::${i + 1}`, `six${i}`));
+  }
+  expect(got.filter((c) => c === 1600).length).toBe(PER_MINUTE);
+  expect(await registerVia('127.0.0.1', '2001:db8:1:3::1', 'sixother')).toBe(1600);
+  const peers = srv.spawned.lines.map((l) => String(l.peer ?? ''));
+  expect(peers.some((p) => p.includes('2001:db8:1:2::'))).toBe(true);
+}, 60_000);
+
 /** `n` silent TCP connections from `localAddress`; how many the bridge still holds after 500 ms. */
 async function silentSockets(localAddress: string, n: number): Promise<number> {
   const socks: Socket[] = [];
