@@ -125,6 +125,13 @@ describe('parseConfig', () => {
     expect(!quiet.help && quiet.warnings).toEqual([]);
   });
 
+  test('--no-proxy-protocol warns that the file server then counts every client as one source', () => {
+    const p = parseConfig(['--no-proxy-protocol']);
+    expect(!p.help && p.warnings.some((w) => w.startsWith('--no-proxy-protocol: the file server sees'))).toBe(
+      true,
+    );
+  });
+
   test('--trust-proxy: invite by default although --listen is loopback; open asked for warns', () => {
     // The proxy brings clients from elsewhere: open by default was open to the internet.
     expect(errorCode(() => parseConfig(['--trust-proxy']))).toBe('BRIDGE_ERR_CONFIG');

@@ -333,6 +333,12 @@ export function parseConfig(
       'open access with --trust-proxy: whoever reaches the proxy may register and send files (--access invite gates it).',
     );
   }
+  if (!config.proxyProtocol) {
+    // Every relayed client then reaches the file server from this bridge's address.
+    warnings.push(
+      "--no-proxy-protocol: the file server sees every client as this bridge's address, so its per-source limits count them all as one source, and one client can use them up for all (16 idle WebSockets from one address kept every other address from registering).",
+    );
+  }
   if (access === 'invite' && !config.proxyProtocol) {
     warnings.push(
       'invite mode with --no-proxy-protocol: the bridge checks invites, but the file server never learns them (no binding, no quotas).',
