@@ -64,6 +64,8 @@ describe('parseConfig', () => {
       '--key',
       'k.pem',
       '--trust-proxy',
+      '--trust-proxy-from',
+      '10.0.0.5/32,fd00::/8',
       '--no-proxy-protocol',
       '--max-buffered-per-ip',
       '4M',
@@ -92,6 +94,7 @@ describe('parseConfig', () => {
       cert: 'c.pem',
       key: 'k.pem',
       trustProxy: true,
+      trustProxyFrom: ['10.0.0.5/32', 'fd00::/8'],
       proxyProtocol: false,
       maxBufferedPerIp: 4 * 1024 * 1024,
       maxBuffered: 64 * 1024 * 1024,
@@ -122,6 +125,25 @@ describe('parseConfig', () => {
     expect(!quiet.help && quiet.warnings).toEqual([]);
   });
 
+  test('--no-proxy-protocol warns that the file server then counts every client as one source', () => {
+    const p = parseConfig(['--no-proxy-protocol']);
+    expect(!p.help && p.warnings.some((w) => w.startsWith('--no-proxy-protocol: the file server sees'))).toBe(
+      true,
+    );
+  });
+
+  test('--trust-proxy: invite by default although --listen is loopback; open asked for warns', () => {
+    // The proxy brings clients from elsewhere: open by default was open to the internet.
+    expect(errorCode(() => parseConfig(['--trust-proxy']))).toBe('BRIDGE_ERR_CONFIG');
+    expect(() => parseConfig(['--trust-proxy'])).toThrow(/default with --trust-proxy.*--invite-key/);
+    expect(config(['--trust-proxy', '--invite-key', 'k.pub']).access).toBe('invite');
+    const open = parseConfig(['--trust-proxy', '--access', 'open']);
+    expect(!open.help && open.config.access).toBe('open');
+    expect(!open.help && open.warnings.some((w) => w.startsWith('open access with --trust-proxy'))).toBe(
+      true,
+    );
+  });
+
   test('environment variables, overridden by flags', () => {
     const env = {
       BRIDGE_LISTEN: '127.0.0.1:1',
@@ -132,6 +154,7 @@ describe('parseConfig', () => {
       BRIDGE_MAX_PENDING: '50',
       BRIDGE_MAX_PENDING_PER_IP: '5',
       BRIDGE_HEALTH_CACHE: '1',
+      SFT_BRIDGE_INVITE_KEY: 'invite.pub',
     };
     const c = config(['--listen', '127.0.0.1:2'], env);
     expect(c.listen.port).toBe(2);
@@ -160,6 +183,7 @@ describe('parseConfig', () => {
       ['--max-pending', '0'],
       ['--max-pending-per-ip', 'x'],
       ['--health-cache', '0'],
+      ['--trust-proxy-from', 'proxy.example'],
       ['--cert', 'only-cert.pem'],
       ['--unknown'],
       ['positional'],

@@ -9,8 +9,10 @@ import {
   PUBLIC_KEY_SIZE,
   REQUEST_HEADER_SIZE,
 } from '../lib/protocol';
+import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { flag, helpText, list, parseOptions, value } from '../platform/options';
 import {
+  cidr,
   duration,
   type HostPort,
   hostPort,
@@ -43,7 +45,7 @@ export interface BridgeConfig {
   connectTimeoutMs: number;
   /** TCP connections that have not completed their WebSocket upgrade, in total. */
   maxPending: number;
-  /** The same per client address (IPv6 by /64); off with trustProxy (all come from the proxy). */
+  /** The same per client address (IPv6 by /64); with trustProxy not for the trustProxyFrom addresses. */
   maxPendingPerIp: number;
   /** /healthz reuses its last probe of the target for this long. */
   healthCacheMs: number;
@@ -54,6 +56,11 @@ export interface BridgeConfig {
   key?: string;
   /** Take the client address from the last X-Forwarded-For entry (behind nginx/Caddy). */
   trustProxy: boolean;
+  /**
+   * With trustProxy: the proxy's addresses (CIDRs), the only peers whose X-Forwarded-For is
+   * believed; any other peer counts under its socket address. Absent: loopback.
+   */
+  trustProxyFrom?: string[];
   /** Send a PROXY v2 header with the client's address on each TCP connection (default on). */
   proxyProtocol: boolean;
   /** `invite`: every WebSocket must offer a valid invite; `open`: none needed (one offered is checked). */
@@ -90,6 +97,7 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   healthCacheMs: 5_000,
   logRate: 10,
   trustProxy: false,
+  trustProxyFrom: [...LOOPBACK_CIDRS],
   proxyProtocol: true,
   access: 'open',
   maxBufferedPerIp: 2 * (DEFAULT_MAX_REQUEST_PAYLOAD + REQUEST_HEADER_SIZE),
@@ -175,7 +183,7 @@ export const BRIDGE_OPTIONS = {
     env: 'SFT_BRIDGE_MAX_PENDING_PER_IP',
     oldEnv: ['BRIDGE_MAX_PENDING_PER_IP'],
     default: DEFAULT_CONFIG.maxPendingPerIp,
-    help: `not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; off with --trust-proxy)`,
+    help: `not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; with --trust-proxy not for --trust-proxy-from addresses)`,
   }),
   'health-cache': value(duration(CONFIG_TIMEOUT_MAX_S), {
     arg: 'SECONDS',
@@ -193,7 +201,7 @@ export const BRIDGE_OPTIONS = {
   access: value(oneOf(ACCESS_MODES), {
     arg: 'open|invite',
     env: 'SFT_BRIDGE_ACCESS',
-    help: 'invite: each WebSocket must offer a valid invite link (checked with --invite-key); open: none needed, one offered is still checked (default open when --listen is loopback, else invite)',
+    help: 'invite: each WebSocket must offer a valid invite link (checked with --invite-key); open: none needed, one offered is still checked (default open when --listen is loopback and without --trust-proxy, else invite)',
   }),
   'invite-key': value(text, {
     arg: 'FILE',
@@ -233,6 +241,12 @@ export const BRIDGE_OPTIONS = {
     oldEnv: ['BRIDGE_TRUST_PROXY'],
     help: 'client address from X-Forwarded-For (only behind your own proxy); variable: 1',
   }),
+  'trust-proxy-from': list(cidr, {
+    arg: 'CIDR',
+    env: 'SFT_BRIDGE_TRUST_PROXY_FROM',
+    default: LOOPBACK_CIDRS,
+    help: `with --trust-proxy, the proxy's addresses: only their X-Forwarded-For is believed, other peers count under their own; repeatable or comma-separated (default ${LOOPBACK_CIDRS.join(',')})`,
+  }),
 } as const;
 
 export const USAGE = helpText(BRIDGE_OPTIONS, {
@@ -271,10 +285,16 @@ export function parseConfig(
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw bad('TLS needs both --cert and --key (PEM files), or neither.');
   }
-  const access = v.access ?? defaultAccessMode([v.listen.host]);
+  // Behind a proxy (--trust-proxy) the listener is loopback but the clients are not: the
+  // proxy brings strangers, so the default is invite there too (it used to be open).
+  const behindProxy = v['trust-proxy'];
+  const access = v.access ?? (behindProxy ? 'invite' : defaultAccessMode([v.listen.host]));
   if (access === 'invite' && v['invite-key'] === undefined) {
+    const why = behindProxy
+      ? ' (the default with --trust-proxy: the proxy brings clients from elsewhere)'
+      : ` (the default when listening on ${v.listen.host}, not loopback)`;
     throw bad(
-      `Invite mode${v.access === undefined ? ` (the default when listening on ${v.listen.host}, not loopback)` : ''} ` +
+      `Invite mode${v.access === undefined ? why : ''} ` +
         "needs --invite-key FILE (SFT_BRIDGE_INVITE_KEY): the file server's invite.pub, from its data folder. " +
         'Or ask for --access open (anyone who reaches the bridge may then register).',
     );
@@ -296,6 +316,7 @@ export function parseConfig(
     cert: v.cert,
     key: v.key,
     trustProxy: v['trust-proxy'],
+    trustProxyFrom: v['trust-proxy-from'],
     proxyProtocol: !v['no-proxy-protocol'],
     access,
     inviteKey: v['invite-key'],
@@ -306,6 +327,16 @@ export function parseConfig(
   if (access === 'open' && !isLoopbackHost(config.listen.host)) {
     warnings.push(
       `open access on ${config.listen.host}, not loopback: whoever reaches the bridge may register and send files (--access invite gates it).`,
+    );
+  } else if (access === 'open' && behindProxy) {
+    warnings.push(
+      'open access with --trust-proxy: whoever reaches the proxy may register and send files (--access invite gates it).',
+    );
+  }
+  if (!config.proxyProtocol) {
+    // Every relayed client then reaches the file server from this bridge's address.
+    warnings.push(
+      "--no-proxy-protocol: the file server sees every client as this bridge's address, so its per-source limits count them all as one source, and one client can use them up for all (16 idle WebSockets from one address kept every other address from registering).",
     );
   }
   if (access === 'invite' && !config.proxyProtocol) {

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { MAX_TOKEN_LENGTH, type OfferedInvite, offeredInvite, SFT_SUBPROTOCOL } from '../lib/invite';
 import { CloseCode, closeReason } from '../lib/protocol';
+import { createAddressMatcher, LOOPBACK_CIDRS } from '../platform/address-match';
 import { socketAddressBytes } from '../platform/ip-address';
 import { LogSampler } from '../platform/log-sampler';
 import {
@@ -93,10 +94,16 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     timeoutMs: Math.min(HEALTH_PROBE_TIMEOUT_MS, config.connectTimeoutMs),
     cacheMs: config.healthCacheMs,
   });
+  /** With --trust-proxy: the peers whose X-Forwarded-For is believed (the proxy's addresses). */
+  const fromProxy = config.trustProxy
+    ? createAddressMatcher(config.trustProxyFrom ?? LOOPBACK_CIDRS)
+    : () => false;
   const pending = new PendingUpgrades(
     {
       maxTotal: config.maxPending,
-      maxPerSource: config.trustProxy ? 0 : config.maxPendingPerIp,
+      maxPerSource: config.maxPendingPerIp,
+      // Every client of the proxy comes from its address: the proxy limits them itself.
+      exempt: fromProxy,
       timeoutMs: config.handshakeTimeoutMs,
     },
     log,
@@ -151,7 +158,9 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
 
   /** The client's address and port (port 0 when it came from X-Forwarded-For). */
   function peerAddress(req: IncomingMessage): { address: string; port: number } {
-    if (config.trustProxy) {
+    // Only from the proxy: a client beside it (the bridge's port reachable directly) would
+    // choose a fresh address per connection and be a stranger to every per-source limit.
+    if (config.trustProxy && fromProxy(req.socket.remoteAddress)) {
       const forwarded = req.headers['x-forwarded-for'];
       const list = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',');
       const last = list[list.length - 1]?.trim();

@@ -9,7 +9,8 @@
  * - each one is destroyed `timeoutMs` after it connected unless it upgraded by then, whatever
  *   it sent meanwhile (Node's own headersTimeout is only checked every few seconds).
  * Behind a trusted proxy every connection comes from the proxy's address, so only the total
- * applies there (the proxy limits its clients itself).
+ * applies to the proxy's addresses (`exempt`: the proxy limits its clients itself); a client
+ * beside the proxy is still held to the per-source cap.
  */
 import type { Socket } from 'node:net';
 import { sourceKey } from '../platform/source-key';
@@ -17,8 +18,10 @@ import type { Logger } from './log';
 
 export interface UpgradeLimitOptions {
   maxTotal: number;
-  /** 0: no per-source cap (behind a trusted proxy). */
+  /** 0: no per-source cap. */
   maxPerSource: number;
+  /** Addresses the per-source cap does not apply to (a trusted proxy, whose clients all share its address). */
+  exempt?: (address: string | undefined) => boolean;
   timeoutMs: number;
 }
 
@@ -74,7 +77,9 @@ export class PendingUpgrades {
     const over =
       !known ||
       this.#pending.size >= this.#opts.maxTotal ||
-      (this.#opts.maxPerSource > 0 && count >= this.#opts.maxPerSource);
+      (this.#opts.maxPerSource > 0 &&
+        count >= this.#opts.maxPerSource &&
+        !this.#opts.exempt?.(socket.remoteAddress));
     if (over) {
       this.#refuse(source);
       socket.destroy();

@@ -54,6 +54,12 @@ const QUEUE_LIMIT = 4;
  */
 export const V4_OUTPUT_LIMIT = 64 * 1024;
 const CLOSE_GRACE_MS = 1000;
+/**
+ * A frame begun must be whole within the idle timeout plus this (the largest frame, a Chunk
+ * of 262,160 bytes, at v3's 64 KiB/s per request): every byte reset the idle timeout, so a
+ * frame trickled a byte at a time held the connection for good once past the login grace.
+ */
+const FRAME_SLACK_MS = 4_000;
 
 export class V4Connection {
   readonly #socket: Socket;
@@ -85,6 +91,10 @@ export class V4Connection {
   #sent: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
   #lastActivity = Date.now();
+  /** Since when a frame begun has been waited for (null: between frames), as v3's request clock. */
+  #frameSince: number | null = null;
+  /** The socket was paused for the queue (our work): the frame's clock restarts on resume. */
+  #pausedForQueue = false;
 
   constructor(socket: Socket, ctx: V4Context, who: { peer: Peer; lease: ConnectionLease }) {
     this.#socket = socket;
@@ -109,17 +119,25 @@ export class V4Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
-    this.#lastActivity = Date.now();
+    const now = Date.now();
+    this.#lastActivity = now;
     this.#uploads.received(chunk.length);
     try {
-      for (const f of this.#decoder.push(chunk)) this.#queue.push(f);
+      const frames = this.#decoder.push(chunk);
+      for (const f of frames) this.#queue.push(f);
+      // A slice of a frame is not progress: the clock runs from its first byte to its last.
+      if (this.#decoder.idle) this.#frameSince = null;
+      else if (this.#frameSince === null || frames.length > 0) this.#frameSince = now;
     } catch (e) {
       // Sealed once the session exists: the client takes a clear Alert after Welcome as a
       // lost connection (anyone on the path can write one), and would reconnect instead.
       this.#fatal(V4ErrorCode.Malformed, (e as Error).message, this.#client !== null);
       return;
     }
-    if (this.#queue.length >= QUEUE_LIMIT) this.#socket.pause();
+    if (this.#queue.length >= QUEUE_LIMIT) {
+      this.#pausedForQueue = true;
+      this.#socket.pause();
+    }
     this.#pump();
   }
 
@@ -138,6 +156,9 @@ export class V4Connection {
     const task = this.#tasks.shift();
     const frame = task ? undefined : this.#queue.shift();
     if (!task && !frame) {
+      // Time the socket waited for our own work does not count against the client's frame.
+      if (this.#pausedForQueue && this.#frameSince !== null) this.#frameSince = Date.now();
+      this.#pausedForQueue = false;
       this.#socket.resume();
       return;
     }
@@ -364,7 +385,9 @@ export class V4Connection {
     if (this.#closed || this.#busy) return false;
     const c = this.#ctx.config;
     let reason: string | null = null;
+    const stalled = this.#frameSince !== null && now - this.#frameSince > c.idleTimeoutMs + FRAME_SLACK_MS;
     if (!this.#lease.authenticated && now - this.#openedAt > c.loginGraceMs) reason = 'login grace';
+    else if (stalled) reason = 'request too slow';
     else if (now - this.#lastActivity > c.idleTimeoutMs) reason = 'idle';
     else if (this.#uploads.tooSlow()) {
       // A trickled upload keeps the connection and its reservation: cut it (the upload is

@@ -14,7 +14,7 @@ import {
 import { createMemoryLogger } from '../../platform/log';
 import { readProxyHeader } from '../../platform/proxy-header-reader';
 import type { ProxyHeader } from '../../platform/proxy-protocol';
-import { type Listening, spawnPart } from '../support/processes';
+import { type Listening, type StartOptions, spawnPart } from '../support/processes';
 import { FrameJoiner } from '../support/request-frames';
 
 export const ORIGIN = 'http://localhost:3000';
@@ -205,8 +205,8 @@ export interface SpawnedBridge extends Listening {
 }
 
 /** Runs `bridge/main.ts` in its own process on a free port and waits for its `listening` event. */
-export async function spawnBridge(args: string[]): Promise<SpawnedBridge> {
-  const p = await spawnPart('bridge', ['--listen', '127.0.0.1:0', ...args]);
+export async function spawnBridge(args: string[], opts: StartOptions = {}): Promise<SpawnedBridge> {
+  const p = await spawnPart('bridge', ['--listen', '127.0.0.1:0', ...args], opts);
   return Object.assign(p, { url: String(p.event.url) });
 }
 
