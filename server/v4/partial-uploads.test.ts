@@ -5,6 +5,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statfsSync,
   statSync,
   writeFileSync,
@@ -252,6 +253,39 @@ describe('PartialUploads: a resume taking an upload over', () => {
     await p.sweep(Date.now() + 3_600_001);
     expect(readdirSync(p.dir)).toEqual([]);
     expect(await p.open({ ...req, resume: true })).toMatchObject({ code: 11 });
+  });
+
+  it('a resume arriving between finish() and stored() (the file being moved into files/) waits for the store: never reopens, cuts or writes into it', async () => {
+    const { p, req } = await oneUpload(3);
+    const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
+    const up = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await up.appendRecords(data);
+    const done = await up.finish();
+    // A resume on another connection (the client gave up on this one) while the server
+    // stores the file. Was: no holder any more, the state file still there (durable 0): it
+    // reopened the data file, cut it back to 0 and took records into it, on its way into files/.
+    const resumed = p.open({ ...req, resume: true });
+    const early = await Promise.race([resumed, new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    expect(early).toBe('waiting');
+    const stored = join(p.dir, '..', 'stored.bin');
+    renameSync(done.path, stored);
+    await up.stored('tok-1');
+    expect(await resumed).toEqual({ storedToken: 'tok-1' });
+    expect(sha(readFileSync(stored))).toBe(sha(Buffer.concat(data)));
+    // An UploadAbort from another connection meanwhile waits too (was: it removed the data
+    // file on its way into files/, and the store failed), then finds nothing to cancel.
+    const id2 = bytes(16);
+    const again = (await p.open({ ...req, uploadId: id2, resume: false })) as PartialUpload;
+    await again.appendRecords(data);
+    const moving = await again.finish();
+    const cancel = p.discard(req.clientKey, id2);
+    const early2 = await Promise.race([cancel, new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    expect(early2).toBe('waiting');
+    expect(statSync(moving.path).size).toBe(3 * RECORD_SIZE);
+    renameSync(moving.path, stored);
+    await again.stored('tok-2');
+    expect(await cancel).toBe(false);
+    expect(await p.open({ ...req, uploadId: id2, resume: true })).toEqual({ storedToken: 'tok-2' });
   });
 
   /** Opens, fills and stores upload `req` (one record), leaving its `.done`. */

@@ -282,6 +282,14 @@ export class PartialUploads {
    */
   readonly #turns = new KeyedSerial();
   readonly #kept = new Map<string, Kept>();
+  /**
+   * Uploads whose last record is in, from finish() until stored() or forget(): the data file
+   * is being moved into files/. A resume or a cancel of one waits for that end (a resume then
+   * finds the `.done`, or nothing if the store failed): one that came meanwhile found no
+   * holder and the state file still there, reopened the data file, cut it back to the
+   * durable count and wrote into it, on its way into files/ (or removed it under the move).
+   */
+  readonly #finishing = new Map<string, Promise<void>>();
   /** Whether a sweep ran (the first, at init, removes every temp file: no write is in progress then). */
   #swept = false;
   /** The file hashes of resumed uploads, kept between their connections (FileHasher). */
@@ -400,7 +408,7 @@ export class PartialUploads {
           await rm(path, { force: true });
       } else if (name.endsWith('.json')) {
         const base = name.slice(0, -5);
-        if (this.#active.has(base)) continue;
+        if (this.#active.has(base) || this.#finishing.has(base)) continue;
         let meta: Meta | null;
         try {
           meta = await this.#readState(base);
@@ -504,6 +512,8 @@ export class PartialUploads {
 
   async #discard(base: string): Promise<boolean> {
     await this.#active.get(base)?.takeOver('cancelled');
+    // Its holder completed it (or the take-over timed out while it did): it is being stored.
+    await this.#finishing.get(base);
     const had = this.#unindex(base);
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
@@ -523,6 +533,7 @@ export class PartialUploads {
 
   async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal | AlreadyStored> {
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
+    await this.#finishing.get(base);
     let meta = await this.#readMeta(base);
     // Checked before a connection holding it is touched: only a matching resume takes it over.
     if (meta && !sameUpload(meta, req, check))
@@ -532,6 +543,8 @@ export class PartialUploads {
       // Another connection has it open (one cut but not yet closed, say): it is told, its
       // writes land, and its durable count is the one resumed from.
       await holder.takeOver('resumed');
+      // It completed meanwhile (or the take-over timed out while it did): stored or failed first.
+      await this.#finishing.get(base);
       meta = await this.#readMeta(base);
     }
     if (!meta) {
@@ -627,6 +640,17 @@ export class PartialUploads {
       fileHash,
       written: keep,
       next: durable,
+      finishing: () => {
+        let end!: () => void;
+        const ended = new Promise<void>((resolve) => {
+          end = resolve;
+        });
+        this.#finishing.set(base, ended);
+        return () => {
+          if (this.#finishing.get(base) === ended) this.#finishing.delete(base);
+          end();
+        };
+      },
       onEnd: (kept) => {
         if (this.#active.get(base) === upload) this.#active.delete(base);
         if (kept) this.#index(base, meta);
@@ -657,6 +681,8 @@ interface PartialState {
   next: number;
   /** The connection is done with it: `kept` for a resume (meta is current), else finished or removed. */
   onEnd: (kept: boolean) => void;
+  /** finish() began: resumes and cancels of the upload wait until the returned call (stored() or forget()). */
+  finishing: () => () => void;
 }
 
 /** One upload being received by one connection. Calls must not overlap (the connection is serial). */
@@ -671,6 +697,8 @@ export class PartialUpload {
   /** The caller hashes the records (handOverHash) and gives the SHA-256 to finish(). */
   #handedOver = false;
   #detaching: Promise<void> | null = null;
+  /** Set by finish(): ends the wait of resumes and cancels (stored() or forget() calls it). */
+  #finished: (() => void) | null = null;
   #takenOver: TakeOver | null = null;
   /**
    * Set by the connection that holds it: told when another connection takes it over; the
@@ -773,6 +801,8 @@ export class PartialUpload {
    */
   async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
+    // Before anything is awaited: from now on a resume or a cancel waits for stored() or forget().
+    if (!this.#ended) this.#finished ??= s.finishing();
     this.#ended = true;
     await this.#durable;
     await s.out.close();
@@ -812,8 +842,13 @@ export class PartialUpload {
     this.#s.onEnd(false);
     // The data first: cut between the two, a state file left without its data counts
     // nothing (init) and expires; a data file left without its state file waited for ever.
-    await rm(this.#s.dataPath, { force: true });
-    await rm(this.#s.metaPath, { force: true });
+    try {
+      await rm(this.#s.dataPath, { force: true });
+      await rm(this.#s.metaPath, { force: true });
+    } finally {
+      this.#finished?.();
+      this.#finished = null;
+    }
   }
 
   /**
