@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -53,6 +53,41 @@ describe('FileStore.store (async rename)', () => {
     expect(await store.verify(id, 'x.txt', a.token)).toBe(false);
     expect(await store.discard(id, 'x.txt', a.token)).toBe(false);
     expect(readdirSync(join(dir, 'files', hex))).toEqual(['x.txt']);
+    expect(readdirSync(storage.tmpDir)).toEqual([]);
+  });
+
+  it('a replacement moved into place after `clients remove --files` (another process) took the client: no file stays behind', async () => {
+    const now = new Date().toISOString();
+    await store.store(id, 'x.txt', await temp('old'), now);
+    const hex = await folderOf();
+    const next = await temp('new');
+    // The move waits until the admin's removal is through (its rows gone, its files deleted).
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let entered!: () => void;
+    const moving = new Promise<void>((r) => {
+      entered = r;
+    });
+    const commit = storage.commit.bind(storage);
+    storage.commit = async (t, p) => {
+      entered();
+      await gate;
+      return commit(t, p);
+    };
+    const replacing = store.store(id, 'x.txt', next, now);
+    await moving;
+    // Another process: its own FileStore over the same database and folder.
+    expect(await new FileStore(db, storage).removeClient(id, true)).toHaveLength(1);
+    open();
+    await expect(replacing).rejects.toThrow();
+    // Was: the new bytes stayed in the removed client's folder, with no row (`clients remove
+    // --files` had said they were gone, and nothing would ever remove them).
+    const folder = join(dir, 'files', hex);
+    expect(existsSync(folder) ? readdirSync(folder) : []).toEqual([]);
+    expect(existsSync(folder)).toBe(false);
+    expect(await db.pending()).toEqual([]);
     expect(readdirSync(storage.tmpDir)).toEqual([]);
   });
 

@@ -94,9 +94,16 @@ export class FileStore {
       try {
         await db.completeStore(seq!, file, isAuthenticated(file));
       } catch (e) {
-        // A file under a new name must not stay behind unrecorded. (A replaced one is gone
-        // either way; its row, already unverified, now describes the new bytes.)
-        if (!replacing) await this.#storage.remove(pathName).catch(() => {});
+        // A file under a new name must not stay behind unrecorded. A replaced one is gone
+        // either way; its row, already unverified, now describes the new bytes, unless the
+        // row went meanwhile: `clients remove --files` in another process took the client
+        // (the row failed its foreign key) after its files were deleted, and the new bytes
+        // were left in the removed client's folder, with no row and no pending removal.
+        const unrecorded = !replacing || !(await db.pathTaken(pathName).catch(() => true));
+        if (unrecorded) await this.#storage.remove(pathName).catch(() => {});
+        // The move made the folder again: a removed client's goes once empty.
+        if (unrecorded && !(await db.clientById(clientId).catch(() => true)))
+          await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
