@@ -91,6 +91,63 @@ describe('FileStore.store (async rename)', () => {
     expect(readdirSync(storage.tmpDir)).toEqual([]);
   });
 
+  it("a 1031 (discard) of one connection's upload while another connection stores the same name: the row always has its file", async () => {
+    const now = new Date().toISOString();
+    const first = await store.store(id, 'x.txt', await temp('first'), now);
+    const next = await temp('second');
+    /** Resolves once `fire` is called, or after a while (a step the fixed code never reaches first). */
+    const signal = () => {
+      let fire!: () => void;
+      const fired = new Promise<void>((r) => {
+        fire = r;
+      });
+      return { fire, wait: () => Promise.race([fired, new Promise<void>((r) => setTimeout(r, 200))]) };
+    };
+    const readPrevious = signal();
+    const rowDeleted = signal();
+    const recorded = signal();
+    // The interleaving two connections can meet: the store reads the old row, the discard
+    // deletes it, the store moves its file onto the same path, the discard removes the path.
+    let reads = 0;
+    const fileByName = db.fileByName.bind(db);
+    db.fileByName = async (...a) => {
+      const row = await fileByName(...a);
+      if (++reads === 2) readPrevious.fire();
+      return row;
+    };
+    const deleteFile = db.deleteFile.bind(db);
+    db.deleteFile = async (...a) => {
+      await readPrevious.wait();
+      const row = await deleteFile(...a);
+      rowDeleted.fire();
+      return row;
+    };
+    const claimFile = db.claimFile.bind(db);
+    db.claimFile = async (...a) => {
+      await rowDeleted.wait();
+      return claimFile(...a);
+    };
+    const completeStore = db.completeStore.bind(db);
+    db.completeStore = async (...a) => {
+      await completeStore(...a);
+      recorded.fire();
+    };
+    const remove = storage.remove.bind(storage);
+    storage.remove = async (p) => {
+      await recorded.wait();
+      return remove(p);
+    };
+    const [, second] = await Promise.all([
+      store.discard(id, 'x.txt', first.token),
+      store.store(id, 'x.txt', next, now),
+    ]);
+    // Was: the row of the second upload named a file the discard had just removed.
+    const row = (await db.fileByName(id, 'x.txt'))!;
+    expect(row.Token).toBe(second.token);
+    expect(readFileSync(join(dir, 'files', row.PathName), 'utf8')).toBe('second');
+    expect(await db.pending()).toEqual([]);
+  });
+
   it('names that sanitise alike, stored at once, get distinct files', async () => {
     const now = new Date().toISOString();
     const [a, b] = await Promise.all([
