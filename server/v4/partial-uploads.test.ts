@@ -288,6 +288,35 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(await p.open({ ...req, uploadId: id2, resume: true })).toEqual({ storedToken: 'tok-2' });
   });
 
+  it('a sweep that finds an upload expired while a resume of it (a moment earlier, still within the TTL) is opening it leaves it to the resume', async () => {
+    const ttl = 3_600_000;
+    for (let i = 0; i < 40; i++) {
+      const { p, req } = await oneUpload(2);
+      const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
+      const first = (await p.open({ ...req, resume: false })) as PartialUpload;
+      await first.appendRecords([data[0]!]);
+      await first.detach();
+      const at = Date.now();
+      // The resume is at the TTL's last moment, the sweep just past it; they meet at offsets
+      // of 0 to 39 event-loop turns.
+      const resumed = p.open({ ...req, resume: true }, at);
+      for (let t = 0; t < i; t++) await new Promise((r) => setImmediate(r));
+      await p.sweep(at + ttl + 1);
+      const up = await resumed;
+      if ('code' in up) {
+        expect(up.code).toBe(10);
+        continue;
+      }
+      // Was: the sweep removed the files the resume had just opened: its records went into
+      // an unlinked file and finish() failed (or the store found no file to move).
+      const taken = up as PartialUpload;
+      await taken.appendRecords([data[1]!]);
+      const done = await taken.finish();
+      expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
+      await taken.forget();
+    }
+  });
+
   /** Opens, fills and stores upload `req` (one record), leaving its `.done`. */
   async function storeOne(p: PartialUploads, req: Omit<OpenRequest, 'resume'>, token: string) {
     const up = (await p.open({ ...req, resume: false })) as PartialUpload;

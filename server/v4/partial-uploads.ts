@@ -422,8 +422,7 @@ export class PartialUploads {
           meta = null;
         }
         if (meta && now - meta.updatedAt <= this.#ttlMs) continue;
-        await this.#expire(base);
-        expired++;
+        if (await this.#turns.run(base, () => this.#expireIdle(base, now))) expired++;
       }
     }
     this.#swept = true;
@@ -441,6 +440,20 @@ export class PartialUploads {
   #unindex(base: string): boolean {
     this.#hashers.delete(base);
     return this.#kept.delete(base);
+  }
+
+  /**
+   * The sweep's expiry, in turn with the opens of the upload and checked again there: a
+   * resume a moment before the TTL ran out (its own clock said it was in time) was opening
+   * it as the sweep, a moment after, removed its files; its records went into an unlinked
+   * file and the upload failed at its end.
+   */
+  async #expireIdle(base: string, now: number): Promise<boolean> {
+    if (this.#active.has(base) || this.#finishing.has(base)) return false;
+    const meta = await this.#readMeta(base);
+    if (meta && now - meta.updatedAt <= this.#ttlMs) return false;
+    await this.#expire(base);
+    return true;
   }
 
   async #expire(base: string): Promise<void> {
