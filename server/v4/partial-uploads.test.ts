@@ -145,6 +145,25 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(sha(readFileSync(done.path))).toBe(want);
   });
 
+  it('the old connection completing afterwards (its last records were in when the resume took over) fails without touching the files the resume reopened', async () => {
+    const { p, req } = await oneUpload(3);
+    const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await old.appendRecords(data);
+    // The resume takes over before the old connection got to finish() (its holder did not
+    // answer within TAKE_OVER_WAIT_MS, say); then the old one goes on with its completion.
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(3);
+    await expect(old.finish()).rejects.toThrow();
+    // Was: finish() failed on its closed file, and the store's clean-up (forget) removed the
+    // data and state files the resume had just reopened, and its kept bytes' entry.
+    await old.forget();
+    expect(p.keptBytes()).toBe(3 * RECORD_SIZE);
+    const done = await taken.finish();
+    expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
+    expect(bytesToHex(done.sha256)).toBe(sha(Buffer.concat(data)));
+  });
+
   it('a durable point still syncing when the resume takes over is not lost: the resume starts after it', async () => {
     const { p, req } = await oneUpload(DURABLE_EVERY_RECORDS + 1);
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;

@@ -814,6 +814,9 @@ export class PartialUpload {
    */
   async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
+    // Taken over (a resume's take-over timed out while this connection still had its last
+    // records to write): the files are the resume's now.
+    if (this.#detached) throw new Error('upload detached');
     // Before anything is awaited: from now on a resume or a cancel waits for stored() or forget().
     if (!this.#ended) this.#finished ??= s.finishing();
     this.#ended = true;
@@ -849,8 +852,13 @@ export class PartialUpload {
     await this.forget();
   }
 
-  /** After a successful commit: the metadata goes too. */
+  /**
+   * After a successful commit: the metadata goes too. Also a failed completion's clean-up:
+   * not once detached (as remove()): was, the files and kept bytes of the resume that took
+   * the upload over went.
+   */
   async forget(): Promise<void> {
+    if (this.#detached) return;
     this.#s.fileHash?.stop();
     this.#s.onEnd(false);
     // The data first: cut between the two, a state file left without its data counts
