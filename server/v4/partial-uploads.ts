@@ -556,8 +556,13 @@ export class PartialUploads {
       // Another connection has it open (one cut but not yet closed, say): it is told, its
       // writes land, and its durable count is the one resumed from.
       await holder.takeOver('resumed');
-      // It completed meanwhile (or the take-over timed out while it did): stored or failed first.
-      await this.#finishing.get(base);
+      meta = await this.#readMeta(base);
+    }
+    // Its holder began completing it meanwhile (while the state was read: then it was no
+    // holder any more when looked for; or while the take-over waited): stored or failed first.
+    const finishing = this.#finishing.get(base);
+    if (finishing) {
+      await finishing;
       meta = await this.#readMeta(base);
     }
     if (!meta) {
