@@ -82,8 +82,11 @@ export async function register(
     session.inviteId = inviteId;
   });
   const id = uuidBytes();
-  if (!(await db.insertClient(id, req.name, now, slot))) {
+  if (!(await db.insertClient(id, req.name, now, slot, maxClients))) {
     const holder = await db.clientByName(req.name);
+    // The cap was reached by other 1025s meanwhile (the count above was read before the
+    // invite's check; the insert counts again).
+    if (!holder && (await db.clientCount()) >= maxClients) return refused('MAX_CLIENTS');
     // The name is free, so the invite's last slot went to another 1025 meanwhile.
     if (!holder && slot) throw new RefusedError('invite-full', `Invite ${slot.id} has no free client slot.`);
     const keylessFor =

@@ -130,9 +130,17 @@ export interface Database {
   clientFolder(id: Uint8Array, proposed: string): Promise<string | undefined>;
   /**
    * Inserts a new client; false when the name (or, improbably, the ID) is taken, or, with an
-   * `invite`, when the invite has no free client slot (checked atomically with the insert).
+   * `invite`, when the invite has no free client slot, or when `maxClients` clients are
+   * registered already (both checked atomically with the insert: registrations in flight at
+   * once each read the same count before).
    */
-  insertClient(id: Uint8Array, name: string, now: string, invite?: InviteSlot): Promise<boolean>;
+  insertClient(
+    id: Uint8Array,
+    name: string,
+    now: string,
+    invite?: InviteSlot,
+    maxClients?: number,
+  ): Promise<boolean>;
   /**
    * Gives a name whose registration never got a public key (the client vanished between 1025
    * and 1026) to a new client ID, atomically. False if the old row has a key or files, or the
@@ -150,7 +158,7 @@ export interface Database {
   /**
    * Registers a protocol v4 client: a clients row (no RSA key) bound to its Ed25519 key, in
    * one transaction. False when the name, the ID or the key is taken, or, with an `invite`,
-   * when the invite has no free client slot (as insertClient).
+   * when the invite has no free client slot, or at `maxClients` (as insertClient).
    */
   insertV4Client(
     id: Uint8Array,
@@ -158,6 +166,7 @@ export interface Database {
     key: Uint8Array,
     now: string,
     invite?: InviteSlot,
+    maxClients?: number,
   ): Promise<boolean>;
   /** Stores a new AES key (and the public key, when given) and updates LastSeen. */
   setKeys(id: Uint8Array, publicKey: Uint8Array | null, aesKey: Uint8Array, now: string): Promise<void>;

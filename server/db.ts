@@ -46,13 +46,15 @@ function createPrivateFile(path: string): void {
 
 function prepareWrites(db: Sqlite.Database) {
   return {
-    // The invite's slot is counted in the same statement, so two 1025s cannot take one slot.
+    // The invite's slot and the server's cap are counted in the same statement, so two
+    // 1025s (or new v4 keys) cannot take one slot.
     insertClient: db.prepare<
-      [{ id: Uint8Array; name: string; now: string; invite: string | null; max: number }]
+      [{ id: Uint8Array; name: string; now: string; invite: string | null; max: number; cap: number | null }]
     >(
       `INSERT INTO clients (ID, Name, LastSeen, InviteID)
        SELECT @id, @name, @now, @invite
-       WHERE @invite IS NULL OR (SELECT count(*) FROM clients WHERE InviteID = @invite) < @max
+       WHERE (@invite IS NULL OR (SELECT count(*) FROM clients WHERE InviteID = @invite) < @max)
+         AND (@cap IS NULL OR (SELECT count(*) FROM clients) < @cap)
        ON CONFLICT DO NOTHING`,
     ),
     insertInvite: db.prepare<[InviteRow]>(
@@ -283,22 +285,35 @@ export class SqliteDatabase implements Database {
     key: Uint8Array,
     now: string,
     invite?: InviteSlot,
+    maxClients?: number,
   ): Promise<boolean> {
     const w = this.#w();
     return this.#db.transaction(() => {
-      if (!this.#insertClient(id, name, now, invite)) return false;
+      if (!this.#insertClient(id, name, now, invite, maxClients)) return false;
       if (w.insertV4Key.run(key, id).changes === 1) return true;
       w.deleteKeylessClient.run(id); // the key was taken: undo the row
       return false;
     })();
   }
 
-  async insertClient(id: Uint8Array, name: string, now: string, invite?: InviteSlot): Promise<boolean> {
-    return this.#insertClient(id, name, now, invite);
+  async insertClient(
+    id: Uint8Array,
+    name: string,
+    now: string,
+    invite?: InviteSlot,
+    maxClients?: number,
+  ): Promise<boolean> {
+    return this.#insertClient(id, name, now, invite, maxClients);
   }
 
-  #insertClient(id: Uint8Array, name: string, now: string, invite: InviteSlot | undefined): boolean {
-    const slot = { invite: invite?.id ?? null, max: invite?.maxClients ?? 0 };
+  #insertClient(
+    id: Uint8Array,
+    name: string,
+    now: string,
+    invite: InviteSlot | undefined,
+    maxClients?: number,
+  ): boolean {
+    const slot = { invite: invite?.id ?? null, max: invite?.maxClients ?? 0, cap: maxClients ?? null };
     return this.#w().insertClient.run({ id, name, now, ...slot }).changes === 1;
   }
 

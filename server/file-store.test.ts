@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,6 +54,98 @@ describe('FileStore.store (async rename)', () => {
     expect(await store.discard(id, 'x.txt', a.token)).toBe(false);
     expect(readdirSync(join(dir, 'files', hex))).toEqual(['x.txt']);
     expect(readdirSync(storage.tmpDir)).toEqual([]);
+  });
+
+  it('a replacement moved into place after `clients remove --files` (another process) took the client: no file stays behind', async () => {
+    const now = new Date().toISOString();
+    await store.store(id, 'x.txt', await temp('old'), now);
+    const hex = await folderOf();
+    const next = await temp('new');
+    // The move waits until the admin's removal is through (its rows gone, its files deleted).
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let entered!: () => void;
+    const moving = new Promise<void>((r) => {
+      entered = r;
+    });
+    const commit = storage.commit.bind(storage);
+    storage.commit = async (t, p) => {
+      entered();
+      await gate;
+      return commit(t, p);
+    };
+    const replacing = store.store(id, 'x.txt', next, now);
+    await moving;
+    // Another process: its own FileStore over the same database and folder.
+    expect(await new FileStore(db, storage).removeClient(id, true)).toHaveLength(1);
+    open();
+    await expect(replacing).rejects.toThrow();
+    // Was: the new bytes stayed in the removed client's folder, with no row (`clients remove
+    // --files` had said they were gone, and nothing would ever remove them).
+    const folder = join(dir, 'files', hex);
+    expect(existsSync(folder) ? readdirSync(folder) : []).toEqual([]);
+    expect(existsSync(folder)).toBe(false);
+    expect(await db.pending()).toEqual([]);
+    expect(readdirSync(storage.tmpDir)).toEqual([]);
+  });
+
+  it("a 1031 (discard) of one connection's upload while another connection stores the same name: the row always has its file", async () => {
+    const now = new Date().toISOString();
+    const first = await store.store(id, 'x.txt', await temp('first'), now);
+    const next = await temp('second');
+    /** Resolves once `fire` is called, or after a while (a step the fixed code never reaches first). */
+    const signal = () => {
+      let fire!: () => void;
+      const fired = new Promise<void>((r) => {
+        fire = r;
+      });
+      return { fire, wait: () => Promise.race([fired, new Promise<void>((r) => setTimeout(r, 200))]) };
+    };
+    const readPrevious = signal();
+    const rowDeleted = signal();
+    const recorded = signal();
+    // The interleaving two connections can meet: the store reads the old row, the discard
+    // deletes it, the store moves its file onto the same path, the discard removes the path.
+    let reads = 0;
+    const fileByName = db.fileByName.bind(db);
+    db.fileByName = async (...a) => {
+      const row = await fileByName(...a);
+      if (++reads === 2) readPrevious.fire();
+      return row;
+    };
+    const deleteFile = db.deleteFile.bind(db);
+    db.deleteFile = async (...a) => {
+      await readPrevious.wait();
+      const row = await deleteFile(...a);
+      rowDeleted.fire();
+      return row;
+    };
+    const claimFile = db.claimFile.bind(db);
+    db.claimFile = async (...a) => {
+      await rowDeleted.wait();
+      return claimFile(...a);
+    };
+    const completeStore = db.completeStore.bind(db);
+    db.completeStore = async (...a) => {
+      await completeStore(...a);
+      recorded.fire();
+    };
+    const remove = storage.remove.bind(storage);
+    storage.remove = async (p) => {
+      await recorded.wait();
+      return remove(p);
+    };
+    const [, second] = await Promise.all([
+      store.discard(id, 'x.txt', first.token),
+      store.store(id, 'x.txt', next, now),
+    ]);
+    // Was: the row of the second upload named a file the discard had just removed.
+    const row = (await db.fileByName(id, 'x.txt'))!;
+    expect(row.Token).toBe(second.token);
+    expect(readFileSync(join(dir, 'files', row.PathName), 'utf8')).toBe('second');
+    expect(await db.pending()).toEqual([]);
   });
 
   it('names that sanitise alike, stored at once, get distinct files', async () => {

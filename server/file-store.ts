@@ -1,7 +1,7 @@
 /**
  * Received files: the bytes in a FileStorage, the rows in the Database. Owns the two rules
- * that span both: uploads of the same client and name are stored one after another (a
- * replacement waits for the one before), and concurrent uploads never pick the same stored
+ * that span both: uploads of the same client and name are stored (and discarded, 1031) one
+ * after another (a replacement waits for the one before), and concurrent uploads never pick the same stored
  * name (a candidate is reserved before anything is awaited).
  */
 import { randomBytes } from 'node:crypto';
@@ -22,7 +22,7 @@ export interface StoredFile {
 export class FileStore {
   readonly #db: Database;
   readonly #storage: FileStorage;
-  /** store() calls per client and original name, in order. */
+  /** store() and discard() calls per client and original name, in order. */
   readonly #storing = new KeyedSerial();
   /** Stored paths (lower case) chosen by stores still in flight. */
   readonly #reserved = new Set<string>();
@@ -94,9 +94,16 @@ export class FileStore {
       try {
         await db.completeStore(seq!, file, isAuthenticated(file));
       } catch (e) {
-        // A file under a new name must not stay behind unrecorded. (A replaced one is gone
-        // either way; its row, already unverified, now describes the new bytes.)
-        if (!replacing) await this.#storage.remove(pathName).catch(() => {});
+        // A file under a new name must not stay behind unrecorded. A replaced one is gone
+        // either way; its row, already unverified, now describes the new bytes, unless the
+        // row went meanwhile: `clients remove --files` in another process took the client
+        // (the row failed its foreign key) after its files were deleted, and the new bytes
+        // were left in the removed client's folder, with no row and no pending removal.
+        const unrecorded = !replacing || !(await db.pathTaken(pathName).catch(() => true));
+        if (unrecorded) await this.#storage.remove(pathName).catch(() => {});
+        // The move made the folder again: a removed client's goes once empty.
+        if (unrecorded && !(await db.clientById(clientId).catch(() => true)))
+          await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
@@ -243,7 +250,14 @@ export class FileStore {
    * Removes upload `token` of the name (row and file); false when another upload replaced
    * it meanwhile (that one stays).
    */
-  async discard(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
+  discard(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
+    // In turn with the stores of the name: one that read the row before it went and moved
+    // its file onto the same path had it removed under its new row (a row without a file).
+    const key = `${clientIdToHex(clientId)}/${fileName}`;
+    return this.#storing.run(key, () => this.#discard(clientId, fileName, token));
+  }
+
+  async #discard(clientId: Uint8Array, fileName: string, token: string): Promise<boolean> {
     const db = this.#db;
     const row = await db.fileByName(clientId, fileName);
     if (!row || row.Token !== token) return false;

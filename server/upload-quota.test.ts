@@ -181,6 +181,38 @@ describe('a replacement counts its growth over the stored file, one at a time', 
     next.release();
   });
 
+  it("a replacement's credit is the stored file as it is now: one shrunk or removed meanwhile (another upload of the name, a 1031) gives no room", async () => {
+    free = 1024 * MiB;
+    const q = quota({ clientMaxBytes: 4 * MiB });
+    const me = await client();
+    await stored(me, 'big.bin', 4 * MiB);
+    const full = await q.reserve(me, 'big.bin', 4 * MiB); // counts nothing: it replaces 4 MiB
+    // An empty replacement on another connection, stored first: the row holds 0 bytes now.
+    const empty = await q.reserve(me, 'big.bin', 0);
+    await stored(me, 'big.bin', 0);
+    empty.release();
+    // Was: it fit (0 used, 0 held), and with the first one stored the sender held 8 MiB.
+    expect(await refusal(q.reserve(me, 'other.bin', 4 * MiB))).toBe('over-client-bytes');
+    // The row goes (1031 on the connection that stored it): no room either.
+    await db.deleteFile(me, 'big.bin', null);
+    expect(await refusal(q.reserve(me, 'other.bin', 1))).toBe('over-client-bytes');
+    full.release();
+    (await q.reserve(me, 'other.bin', 4 * MiB)).release();
+  });
+
+  it("a replacement's file count: its stored file removed meanwhile, it will be a new file", async () => {
+    free = 1024 * MiB;
+    const q = quota({ clientMaxFiles: 1 });
+    const me = await client();
+    await stored(me, 'one.bin', 10);
+    const again = await q.reserve(me, 'one.bin', 10);
+    await db.deleteFile(me, 'one.bin', null);
+    // Was: 0 files stored, 0 held, so a second name fit: 2 files once both were stored.
+    expect(await refusal(q.reserve(me, 'two.bin', 10))).toBe('over-client-files');
+    again.release();
+    (await q.reserve(me, 'two.bin', 10)).release();
+  });
+
   it('an unfinished upload of the name kept for a resume takes the credit: another start counts whole, its own resume not', async () => {
     free = 1024 * MiB;
     let named = 0;

@@ -104,6 +104,22 @@ interface Held {
   files: number;
 }
 
+/** A replacement in flight that counts the stored file's size (`credit`) as its own. */
+interface Credited {
+  clientId: Uint8Array;
+  hex: string;
+  inviteId: string | null;
+  name: string;
+  credit: number;
+}
+
+/** `u` plus `more` (bytes and files), the rest of `u` as it was. */
+const plus = <U extends Usage>(u: U, more: Usage): U => ({
+  ...u,
+  bytes: u.bytes + more.bytes,
+  files: u.files + more.files,
+});
+
 export class UploadQuota {
   readonly #db: Database;
   readonly #invites: InviteGate;
@@ -115,6 +131,14 @@ export class UploadQuota {
   #queue: Promise<unknown> = Promise.resolve();
   /** Reservations counting a stored file's size as theirs (a replacement's credit), per "<client hex>/<name>". */
   readonly #credits = new Map<string, number>();
+  /**
+   * Those reservations. The stored file a credit was taken from may shrink or go before the
+   * replacement is stored (another upload of the name stored first, a 1031): what it then
+   * adds beyond its hold counts as usage (#shortfall). Was: an empty replacement, or a 1031,
+   * freed the credited bytes (and file) for new files, and the credited one still landed in
+   * full, so a sender could pass its limits again and again.
+   */
+  readonly #credited = new Set<Credited>();
 
   constructor(db: Database, invites: InviteGate, opts: QuotaOptions) {
     this.#db = db;
@@ -186,7 +210,7 @@ export class UploadQuota {
       const id = invite.ID;
       scopes.push({
         key: `i:${id}`,
-        usage: () => db.inviteUsage(id),
+        usage: async () => plus(await db.inviteUsage(id), await this.#shortfall((c) => c.inviteId === id)),
         kept: () => kept?.keptBytes({ inviteId: id }) ?? 0,
         maxBytes: invite.MaxBytes,
         maxFiles: invite.MaxFiles,
@@ -197,7 +221,7 @@ export class UploadQuota {
     const hex = clientIdToHex(clientId);
     scopes.push({
       key: `c:${hex}`,
-      usage: () => db.clientUsage(clientId),
+      usage: async () => plus(await db.clientUsage(clientId), await this.#shortfall((c) => c.hex === hex)),
       kept: () => kept?.keptBytes({ clientId: hex }) ?? 0,
       maxBytes: l.clientMaxBytes,
       maxFiles: l.clientMaxFiles,
@@ -206,7 +230,7 @@ export class UploadQuota {
     });
     scopes.push({
       key: 'total',
-      usage: () => db.totalUsage(),
+      usage: async () => plus(await db.totalUsage(), await this.#shortfall()),
       kept: () => kept?.keptBytes() ?? 0,
       maxBytes: l.maxTotalBytes,
       maxFiles: null,
@@ -214,6 +238,25 @@ export class UploadQuota {
       whose: 'The server',
     });
     return scopes;
+  }
+
+  /**
+   * What the credited replacements in flight (of those `match` picks) will add beyond what
+   * they hold: the credit their stored file no longer covers (it shrank, or went: then it
+   * is a new file too).
+   */
+  async #shortfall(match: (c: Credited) => boolean = () => true): Promise<Usage> {
+    const more = { bytes: 0, files: 0 };
+    for (const c of [...this.#credited]) {
+      if (!match(c)) continue;
+      const row = await this.#db.fileByName(c.clientId, c.name);
+      if (row) more.bytes += Math.max(0, c.credit - (row.Size ?? 0));
+      else {
+        more.bytes += c.credit;
+        more.files += 1;
+      }
+    }
+    return more;
   }
 
   async #reserve(
@@ -270,12 +313,25 @@ export class UploadQuota {
     for (const [key, h] of taken) this.#add(key, h, 1);
     this.#holdShared(window, add.files, 1);
     if (credit > 0) this.#credits.set(creditKey, (this.#credits.get(creditKey) ?? 0) + 1);
+    const inviteKey = scopes.find((s) => s.key.startsWith('i:'))?.key;
+    const credited: Credited | null =
+      credit > 0
+        ? {
+            clientId: Uint8Array.from(clientId),
+            hex,
+            inviteId: inviteKey ? inviteKey.slice(2) : null,
+            name: fileName,
+            credit,
+          }
+        : null;
+    if (credited) this.#credited.add(credited);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       for (const [key, h] of taken) this.#add(key, h, -1);
       this.#holdShared(window, add.files, -1);
+      if (credited) this.#credited.delete(credited);
       if (credit > 0) {
         const n = (this.#credits.get(creditKey) ?? 1) - 1;
         if (n > 0) this.#credits.set(creditKey, n);
@@ -317,7 +373,7 @@ export class UploadQuota {
     const grow = { total: w.totalHeldAt(covered) - w.totalHeld, disk: w.diskHeldAt(covered) - w.diskHeld };
     const limit = this.#opts.limits.maxTotalBytes;
     if (limit !== null && grow.total > 0) {
-      const used = await this.#db.totalUsage();
+      const used = plus(await this.#db.totalUsage(), await this.#shortfall());
       const kept = this.#opts.kept?.keptBytes() ?? 0;
       if (used.bytes + this.held('total').bytes + kept + grow.total > limit)
         throw new RefusedError(

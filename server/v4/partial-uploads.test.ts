@@ -5,6 +5,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statfsSync,
   statSync,
   writeFileSync,
@@ -144,6 +145,25 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(sha(readFileSync(done.path))).toBe(want);
   });
 
+  it('the old connection completing afterwards (its last records were in when the resume took over) fails without touching the files the resume reopened', async () => {
+    const { p, req } = await oneUpload(3);
+    const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await old.appendRecords(data);
+    // The resume takes over before the old connection got to finish() (its holder did not
+    // answer within TAKE_OVER_WAIT_MS, say); then the old one goes on with its completion.
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(3);
+    await expect(old.finish()).rejects.toThrow();
+    // Was: finish() failed on its closed file, and the store's clean-up (forget) removed the
+    // data and state files the resume had just reopened, and its kept bytes' entry.
+    await old.forget();
+    expect(p.keptBytes()).toBe(3 * RECORD_SIZE);
+    const done = await taken.finish();
+    expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
+    expect(bytesToHex(done.sha256)).toBe(sha(Buffer.concat(data)));
+  });
+
   it('a durable point still syncing when the resume takes over is not lost: the resume starts after it', async () => {
     const { p, req } = await oneUpload(DURABLE_EVERY_RECORDS + 1);
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;
@@ -252,6 +272,68 @@ describe('PartialUploads: a resume taking an upload over', () => {
     await p.sweep(Date.now() + 3_600_001);
     expect(readdirSync(p.dir)).toEqual([]);
     expect(await p.open({ ...req, resume: true })).toMatchObject({ code: 11 });
+  });
+
+  it('a resume arriving between finish() and stored() (the file being moved into files/) waits for the store: never reopens, cuts or writes into it', async () => {
+    const { p, req } = await oneUpload(3);
+    const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
+    const up = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await up.appendRecords(data);
+    const done = await up.finish();
+    // A resume on another connection (the client gave up on this one) while the server
+    // stores the file. Was: no holder any more, the state file still there (durable 0): it
+    // reopened the data file, cut it back to 0 and took records into it, on its way into files/.
+    const resumed = p.open({ ...req, resume: true });
+    const early = await Promise.race([resumed, new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    expect(early).toBe('waiting');
+    const stored = join(p.dir, '..', 'stored.bin');
+    renameSync(done.path, stored);
+    await up.stored('tok-1');
+    expect(await resumed).toEqual({ storedToken: 'tok-1' });
+    expect(sha(readFileSync(stored))).toBe(sha(Buffer.concat(data)));
+    // An UploadAbort from another connection meanwhile waits too (was: it removed the data
+    // file on its way into files/, and the store failed), then finds nothing to cancel.
+    const id2 = bytes(16);
+    const again = (await p.open({ ...req, uploadId: id2, resume: false })) as PartialUpload;
+    await again.appendRecords(data);
+    const moving = await again.finish();
+    const cancel = p.discard(req.clientKey, id2);
+    const early2 = await Promise.race([cancel, new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    expect(early2).toBe('waiting');
+    expect(statSync(moving.path).size).toBe(3 * RECORD_SIZE);
+    renameSync(moving.path, stored);
+    await again.stored('tok-2');
+    expect(await cancel).toBe(false);
+    expect(await p.open({ ...req, uploadId: id2, resume: true })).toEqual({ storedToken: 'tok-2' });
+  });
+
+  it('a sweep that finds an upload expired while a resume of it (a moment earlier, still within the TTL) is opening it leaves it to the resume', async () => {
+    const ttl = 3_600_000;
+    for (let i = 0; i < 40; i++) {
+      const { p, req } = await oneUpload(2);
+      const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
+      const first = (await p.open({ ...req, resume: false })) as PartialUpload;
+      await first.appendRecords([data[0]!]);
+      await first.detach();
+      const at = Date.now();
+      // The resume is at the TTL's last moment, the sweep just past it; they meet at offsets
+      // of 0 to 39 event-loop turns.
+      const resumed = p.open({ ...req, resume: true }, at);
+      for (let t = 0; t < i; t++) await new Promise((r) => setImmediate(r));
+      await p.sweep(at + ttl + 1);
+      const up = await resumed;
+      if ('code' in up) {
+        expect(up.code).toBe(10);
+        continue;
+      }
+      // Was: the sweep removed the files the resume had just opened: its records went into
+      // an unlinked file and finish() failed (or the store found no file to move).
+      const taken = up as PartialUpload;
+      await taken.appendRecords([data[1]!]);
+      const done = await taken.finish();
+      expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
+      await taken.forget();
+    }
   });
 
   /** Opens, fills and stores upload `req` (one record), leaving its `.done`. */

@@ -282,6 +282,14 @@ export class PartialUploads {
    */
   readonly #turns = new KeyedSerial();
   readonly #kept = new Map<string, Kept>();
+  /**
+   * Uploads whose last record is in, from finish() until stored() or forget(): the data file
+   * is being moved into files/. A resume or a cancel of one waits for that end (a resume then
+   * finds the `.done`, or nothing if the store failed): one that came meanwhile found no
+   * holder and the state file still there, reopened the data file, cut it back to the
+   * durable count and wrote into it, on its way into files/ (or removed it under the move).
+   */
+  readonly #finishing = new Map<string, Promise<void>>();
   /** Whether a sweep ran (the first, at init, removes every temp file: no write is in progress then). */
   #swept = false;
   /** The file hashes of resumed uploads, kept between their connections (FileHasher). */
@@ -400,7 +408,7 @@ export class PartialUploads {
           await rm(path, { force: true });
       } else if (name.endsWith('.json')) {
         const base = name.slice(0, -5);
-        if (this.#active.has(base)) continue;
+        if (this.#active.has(base) || this.#finishing.has(base)) continue;
         let meta: Meta | null;
         try {
           meta = await this.#readState(base);
@@ -414,8 +422,7 @@ export class PartialUploads {
           meta = null;
         }
         if (meta && now - meta.updatedAt <= this.#ttlMs) continue;
-        await this.#expire(base);
-        expired++;
+        if (await this.#turns.run(base, () => this.#expireIdle(base, now))) expired++;
       }
     }
     this.#swept = true;
@@ -433,6 +440,20 @@ export class PartialUploads {
   #unindex(base: string): boolean {
     this.#hashers.delete(base);
     return this.#kept.delete(base);
+  }
+
+  /**
+   * The sweep's expiry, in turn with the opens of the upload and checked again there: a
+   * resume a moment before the TTL ran out (its own clock said it was in time) was opening
+   * it as the sweep, a moment after, removed its files; its records went into an unlinked
+   * file and the upload failed at its end.
+   */
+  async #expireIdle(base: string, now: number): Promise<boolean> {
+    if (this.#active.has(base) || this.#finishing.has(base)) return false;
+    const meta = await this.#readMeta(base);
+    if (meta && now - meta.updatedAt <= this.#ttlMs) return false;
+    await this.#expire(base);
+    return true;
   }
 
   async #expire(base: string): Promise<void> {
@@ -504,6 +525,8 @@ export class PartialUploads {
 
   async #discard(base: string): Promise<boolean> {
     await this.#active.get(base)?.takeOver('cancelled');
+    // Its holder completed it (or the take-over timed out while it did): it is being stored.
+    await this.#finishing.get(base);
     const had = this.#unindex(base);
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
@@ -523,6 +546,7 @@ export class PartialUploads {
 
   async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal | AlreadyStored> {
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
+    await this.#finishing.get(base);
     let meta = await this.#readMeta(base);
     // Checked before a connection holding it is touched: only a matching resume takes it over.
     if (meta && !sameUpload(meta, req, check))
@@ -532,6 +556,13 @@ export class PartialUploads {
       // Another connection has it open (one cut but not yet closed, say): it is told, its
       // writes land, and its durable count is the one resumed from.
       await holder.takeOver('resumed');
+      meta = await this.#readMeta(base);
+    }
+    // Its holder began completing it meanwhile (while the state was read: then it was no
+    // holder any more when looked for; or while the take-over waited): stored or failed first.
+    const finishing = this.#finishing.get(base);
+    if (finishing) {
+      await finishing;
       meta = await this.#readMeta(base);
     }
     if (!meta) {
@@ -627,6 +658,17 @@ export class PartialUploads {
       fileHash,
       written: keep,
       next: durable,
+      finishing: () => {
+        let end!: () => void;
+        const ended = new Promise<void>((resolve) => {
+          end = resolve;
+        });
+        this.#finishing.set(base, ended);
+        return () => {
+          if (this.#finishing.get(base) === ended) this.#finishing.delete(base);
+          end();
+        };
+      },
       onEnd: (kept) => {
         if (this.#active.get(base) === upload) this.#active.delete(base);
         if (kept) this.#index(base, meta);
@@ -657,6 +699,8 @@ interface PartialState {
   next: number;
   /** The connection is done with it: `kept` for a resume (meta is current), else finished or removed. */
   onEnd: (kept: boolean) => void;
+  /** finish() began: resumes and cancels of the upload wait until the returned call (stored() or forget()). */
+  finishing: () => () => void;
 }
 
 /** One upload being received by one connection. Calls must not overlap (the connection is serial). */
@@ -671,6 +715,8 @@ export class PartialUpload {
   /** The caller hashes the records (handOverHash) and gives the SHA-256 to finish(). */
   #handedOver = false;
   #detaching: Promise<void> | null = null;
+  /** Set by finish(): ends the wait of resumes and cancels (stored() or forget() calls it). */
+  #finished: (() => void) | null = null;
   #takenOver: TakeOver | null = null;
   /**
    * Set by the connection that holds it: told when another connection takes it over; the
@@ -773,6 +819,11 @@ export class PartialUpload {
    */
   async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
+    // Taken over (a resume's take-over timed out while this connection still had its last
+    // records to write): the files are the resume's now.
+    if (this.#detached) throw new Error('upload detached');
+    // Before anything is awaited: from now on a resume or a cancel waits for stored() or forget().
+    if (!this.#ended) this.#finished ??= s.finishing();
     this.#ended = true;
     await this.#durable;
     await s.out.close();
@@ -806,14 +857,24 @@ export class PartialUpload {
     await this.forget();
   }
 
-  /** After a successful commit: the metadata goes too. */
+  /**
+   * After a successful commit: the metadata goes too. Also a failed completion's clean-up:
+   * not once detached (as remove()): was, the files and kept bytes of the resume that took
+   * the upload over went.
+   */
   async forget(): Promise<void> {
+    if (this.#detached) return;
     this.#s.fileHash?.stop();
     this.#s.onEnd(false);
     // The data first: cut between the two, a state file left without its data counts
     // nothing (init) and expires; a data file left without its state file waited for ever.
-    await rm(this.#s.dataPath, { force: true });
-    await rm(this.#s.metaPath, { force: true });
+    try {
+      await rm(this.#s.dataPath, { force: true });
+      await rm(this.#s.metaPath, { force: true });
+    } finally {
+      this.#finished?.();
+      this.#finished = null;
+    }
   }
 
   /**

@@ -127,10 +127,15 @@ export async function admitV4Client(
   );
   if (isRefusal(slot)) return slot;
   const id = new Uint8Array(randomBytes(16));
-  if (!(await db.insertV4Client(id, await storedV4Name(who.name, who.key), who.key, now, slot))) {
-    // Another connection of the same key registered first, or the invite's last slot went.
+  const name = await storedV4Name(who.name, who.key);
+  if (!(await db.insertV4Client(id, name, who.key, now, slot, ctx.config.maxClients))) {
+    // Another connection of the same key registered first, or the invite's last slot went,
+    // or the cap was reached by other registrations meanwhile (the count above was read
+    // before the awaited steps; the insert counts again).
     const again = await db.clientByV4Key(who.key);
     if (again) return { row: again, registered: false, inviteId: again.InviteID };
+    if ((await db.clientCount()) >= ctx.config.maxClients)
+      return refusal(V4ErrorCode.Busy, 'max-clients', 'The server has as many clients as it accepts.');
     if (slot)
       return refusal(V4ErrorCode.InviteInvalid, 'invite-full', `Invite ${slot.id} has no free client slot.`);
     return refusal(V4ErrorCode.Internal, 'register-failed', 'The client could not be registered.');

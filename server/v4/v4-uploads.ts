@@ -344,6 +344,18 @@ export class V4Uploads {
     } catch (e) {
       await open.upload.forget();
       open.reservation.release();
+      // Another connection resumed or cancelled it before finish() (its take-over wait ran
+      // out while the last records were written here): not a storage failure.
+      const how = open.upload.takenOver;
+      if (how)
+        return this.#refuse(
+          V4ErrorCode.TakenOver,
+          how === 'resumed'
+            ? 'Another connection of this sender resumed this upload; it goes on there.'
+            : 'Another connection of this sender cancelled this upload.',
+          open.uploadId,
+          open.name,
+        );
       this.#host.log.warn({ event: 'v4-store-failed', file: open.name, message: (e as Error).message });
       return this.#refuse(
         V4ErrorCode.StorageFailed,
