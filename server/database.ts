@@ -187,9 +187,10 @@ export interface Database {
   notePending(changes: readonly PendingChange[]): Promise<number[]>;
   /**
    * The `store` noted as `seq` has moved its file into place: records `f` (as upsertFile; and
-   * verified when `verified`) and drops the note, in one transaction.
+   * verified when `verified`) and drops the note, in one transaction. `keepNote`: the note
+   * stays (the caller has more to finish, then drops it; cut before, recovery does it again).
    */
-  completeStore(seq: number, f: NewFile, verified?: boolean): Promise<void>;
+  completeStore(seq: number, f: NewFile, verified?: boolean, keepNote?: boolean): Promise<void>;
   /** Drops notes (done, or undone); unknown numbers are ignored. */
   dropPending(seqs: readonly number[]): Promise<void>;
   /** Every note not dropped, oldest first: changes a crash cut. */

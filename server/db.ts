@@ -402,12 +402,12 @@ export class SqliteDatabase implements Database {
     }
   }
 
-  async completeStore(seq: number, f: NewFile, verified = false): Promise<void> {
+  async completeStore(seq: number, f: NewFile, verified = false, keepNote = false): Promise<void> {
     const w = this.#w();
     this.#db.transaction(() => {
       this.#upsert(f);
       if (verified) w.verify.run(f.id, f.fileName, f.token, f.token);
-      w.dropPending.run(seq);
+      if (!keepNote) w.dropPending.run(seq);
     })();
   }
 

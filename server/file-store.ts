@@ -91,14 +91,21 @@ export class FileStore {
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
+      const settle = result.settle;
       try {
-        await db.completeStore(seq!, file, isAuthenticated(file));
+        await db.completeStore(seq!, file, isAuthenticated(file), settle !== undefined);
       } catch (e) {
         // A file under a new name must not stay behind unrecorded. (A replaced one is gone
         // either way; its row, already unverified, now describes the new bytes.)
         if (!replacing) await this.#storage.remove(pathName).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
         throw e;
+      }
+      if (settle) {
+        // The file is stored either way: the note goes even if settling failed (kept, a later
+        // start would record this upload again over a replacement stored meanwhile).
+        await settle(token).catch(() => {});
+        await db.dropPending([seq!]).catch(() => {});
       }
     } finally {
       this.#reserved.delete(pathName.toLowerCase());

@@ -48,7 +48,7 @@ afterEach(async () => {
 });
 
 /** A fresh data folder and a server on it that kills itself at `at`. */
-async function startDoomed(at: 'before-record' | 'before-move'): Promise<SpawnedServer> {
+async function startDoomed(at: 'before-record' | 'before-move' | 'after-record'): Promise<SpawnedServer> {
   dir = tempDir('sft-crash-');
   data = join(dir.path, 'data');
   running = await spawnServer(['--port', '0', '--data', data], dir.path, {
@@ -166,6 +166,45 @@ describe('kill -9 while a finished upload is stored', () => {
     const [row] = fileRows(data);
     expect(row).toMatchObject({ FileName: 'cut.bin', Verified: 1, Sha256: sha256(bytes) });
     expect(storedFiles()).toEqual([row!.PathName]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+  });
+
+  it('v4, after the row and before the state file goes: the resume is told the file is stored, nothing is left in partial/', async () => {
+    const doomed = await startDoomed('after-record');
+    const file = join(dir.path, 'late.bin');
+    const bytes = randomBytes(9 * MiB + 5);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({
+      FileName: 'late.bin',
+      Size: bytes.length,
+      Sha256: sha256(bytes),
+      Verified: 1,
+    });
+    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+    // No state file vouching for records whose data file went into files/ (it was resumed
+    // from record 0 and the whole file sent again, and it stayed until the TTL).
+    expect(partials()).toEqual([]);
+    const s2 = await connectV4(srv.port, me);
+    let sent = 0;
+    const r = await s2.upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      onProgress: (n) => {
+        sent = n;
+      },
+    });
+    await s2.close();
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // nothing sent again
+    expect(sent).toBe(bytes.length);
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]); // not stored a second time
     expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
   });
 });
