@@ -597,6 +597,15 @@ export class PartialUploads {
       durable = Math.floor(held / RECORD_SIZE);
       meta.durable = durable;
     }
+    // Every record durable (the last was a durable point, every 16th, and the process died
+    // before the file was stored): the resume gets the last record again, whose arrival
+    // stores the file. UploadReady(next = all records) left nothing to send and no record to
+    // end on: each resume was refused as out of range (fatal), for ever.
+    const records = Math.max(1, Math.ceil(meta.size / RECORD_SIZE));
+    if (durable >= records) {
+      durable = records - 1;
+      meta.durable = durable;
+    }
     const keep = Math.min(durable * RECORD_SIZE, meta.size);
     await fh.truncate(keep);
     // A fresh upload hashes as its records arrive. A resumed one is read back from the disk

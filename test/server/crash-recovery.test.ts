@@ -48,7 +48,9 @@ afterEach(async () => {
 });
 
 /** A fresh data folder and a server on it that kills itself at `at`. */
-async function startDoomed(at: 'before-record' | 'before-move' | 'after-record'): Promise<SpawnedServer> {
+async function startDoomed(
+  at: 'before-record' | 'before-move' | 'before-move-durable' | 'after-record',
+): Promise<SpawnedServer> {
   dir = tempDir('sft-crash-');
   data = join(dir.path, 'data');
   running = await spawnServer(['--port', '0', '--data', data], dir.path, {
@@ -206,5 +208,44 @@ describe('kill -9 while a finished upload is stored', () => {
     expect(storedFiles()).toEqual([row!.PathName]);
     expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]); // not stored a second time
     expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+  });
+
+  it('v4, before the move, a size of whole durable points (8 MiB): the resume sends the last record again, and the file is stored', async () => {
+    // The last record was a durable point (every 16th): the count in the state file was
+    // every record, and each resume was refused as a protocol violation ("Resume point out
+    // of range.", fatal), for ever.
+    const doomed = await startDoomed('before-move-durable');
+    const file = join(dir.path, 'whole.img');
+    const bytes = randomBytes(8 * MiB);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    expect(recovered(srv)).toEqual([['not-moved', expect.stringMatching(/\/whole\.img$/)]]);
+    const s2 = await connectV4(srv.port, me);
+    let sent = 0;
+    const r = await s2.upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      onProgress: (n) => {
+        sent = n;
+      },
+    });
+    await s2.close();
+    expect(r.resumedFrom).toBe(8 * 4 - 1); // only the last record again
+    expect(sent).toBe(bytes.length);
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({
+      FileName: 'whole.img',
+      Verified: 1,
+      Size: bytes.length,
+      Sha256: sha256(bytes),
+    });
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+    expect(partials()).toEqual([]);
   });
 });
