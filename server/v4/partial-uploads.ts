@@ -688,9 +688,17 @@ export class PartialUpload {
   onTakenOver: ((how: TakeOver) => Promise<void>) | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
+  /** finish() was called: the upload is being stored, and holds its files until forget(). */
+  #finishing = false;
+  /** Resolved once forget() has removed its files (stored, or dropped). */
+  readonly #gone: Promise<void>;
+  #markGone!: () => void;
 
   constructor(s: PartialState) {
     this.#s = s;
+    this.#gone = new Promise((resolve) => {
+      this.#markGone = resolve;
+    });
     // The kept bytes are durable: hashed while the rest arrives.
     s.fileHash?.advance(s.written);
   }
@@ -783,6 +791,7 @@ export class PartialUpload {
   async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
     this.#ended = true;
+    this.#finishing = true;
     await this.#durable;
     await s.out.close();
     try {
@@ -798,7 +807,11 @@ export class PartialUpload {
       : s.hash
         ? s.hash.digest()
         : await s.fileHash!.digest(s.written);
-    s.onEnd(true);
+    // Still held (PartialUploads#active) until forget(), which the caller runs whether the
+    // store succeeds or fails: a resume that came while the file was being moved into
+    // files/ found no holder, reopened the data file and cut it back to its durable count,
+    // and the store moved the cut file into place under a row of the whole file's size and
+    // SHA-256, verified. It now waits for the store (takeOver) and is told the outcome.
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(digest) };
   }
 
@@ -818,11 +831,16 @@ export class PartialUpload {
   /** After a successful commit: the metadata goes too. */
   async forget(): Promise<void> {
     this.#s.fileHash?.stop();
-    this.#s.onEnd(false);
-    // The data first: cut between the two, a state file left without its data counts
-    // nothing (init) and expires; a data file left without its state file waited for ever.
-    await rm(this.#s.dataPath, { force: true });
-    await rm(this.#s.metaPath, { force: true });
+    try {
+      // The data first: cut between the two, a state file left without its data counts
+      // nothing (init) and expires; a data file left without its state file waited for ever.
+      await rm(this.#s.dataPath, { force: true });
+      await rm(this.#s.metaPath, { force: true });
+    } finally {
+      // After the files went: a resume waiting in takeOver reads the state again then.
+      this.#s.onEnd(false);
+      this.#markGone();
+    }
   }
 
   /**
@@ -848,6 +866,9 @@ export class PartialUpload {
    * connection.
    */
   async takeOver(how: TakeOver): Promise<void> {
+    // Being stored: nothing to take over; the caller reads what the store left (a `.done`,
+    // or nothing when it failed) once it is over.
+    if (this.#finishing) return this.#gone;
     if (!this.#ended && this.#takenOver === null) {
       this.#takenOver = how;
       const told = this.onTakenOver;
