@@ -144,6 +144,23 @@ describe('PartialUploads: a resume taking an upload over', () => {
     expect(sha(readFileSync(done.path))).toBe(want);
   });
 
+  it('taken over with every record in, before its store began: its finish() is refused and its forget() leaves the files to the resume', async () => {
+    const { p, req } = await oneUpload(3);
+    const old = (await p.open({ ...req, resume: false })) as PartialUpload;
+    const data = [bytes(RECORD_SIZE), bytes(RECORD_SIZE), bytes(RECORD_SIZE)];
+    await old.appendRecords(data);
+    // The resume's wait for the holder ran out before the holder's store began.
+    const taken = (await p.open({ ...req, resume: true })) as PartialUpload;
+    expect(taken.next).toBe(2); // every record durable: the last one comes again
+    await expect(old.finish()).rejects.toThrow(/detached/);
+    await old.forget(); // what the old connection does when its store fails
+    await taken.appendRecords([data[2]!]);
+    const done = await taken.finish();
+    const want = sha(Buffer.concat(data));
+    expect(bytesToHex(done.sha256)).toBe(want);
+    expect(sha(readFileSync(done.path))).toBe(want);
+  });
+
   it('a durable point still syncing when the resume takes over is not lost: the resume starts after it', async () => {
     const { p, req } = await oneUpload(DURABLE_EVERY_RECORDS + 1);
     const old = (await p.open({ ...req, resume: false })) as PartialUpload;

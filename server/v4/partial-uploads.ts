@@ -790,6 +790,9 @@ export class PartialUpload {
    */
   async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
+    // Taken over before its store began (the wait for the holder ran out): the files are
+    // the resume's now.
+    if (this.#detached) throw new Error('upload detached');
     this.#ended = true;
     this.#finishing = true;
     await this.#durable;
@@ -830,6 +833,8 @@ export class PartialUpload {
 
   /** After a successful commit: the metadata goes too. */
   async forget(): Promise<void> {
+    // Detached: the files are the kept upload's, perhaps reopened by the resume that took it.
+    if (this.#detached) return;
     this.#s.fileHash?.stop();
     try {
       // The data first: cut between the two, a state file left without its data counts
@@ -884,6 +889,9 @@ export class PartialUpload {
       ]);
       clearTimeout(timer);
     }
+    // Its store began while we waited (the holder is told only between its frames, after
+    // the store): detached now, the resume would cut back the file being moved into place.
+    if (this.#finishing) return this.#gone;
     return this.detach();
   }
 

@@ -30,12 +30,12 @@ afterEach(async () => {
   dir?.remove();
 });
 
-it('a resume during the store of the same upload never truncates the file being stored: stored once, byte-identical', async () => {
+async function resumeWhileStoring(env: Record<string, string>, wait: number): Promise<void> {
   dir = tempDir('sft-resume-storing-');
   const data = join(dir.path, 'data');
   running = await spawnServer(['--port', '0', '--data', data], dir.path, {
     preload: join(ROOT, 'test/support/slow-commit.ts'),
-    env: { SFT_TEST_COMMIT_DELAY_MS: '1500' },
+    env,
   });
   const file = join(dir.path, 'race.bin');
   const bytes = randomBytes(9 * MiB + 11);
@@ -61,7 +61,7 @@ it('a resume during the store of the same upload never truncates the file being 
   await sentAll;
   // The last record is in; the server is storing it (for 1.5 s). The client gives up on
   // this connection and resumes on another.
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, wait));
   const s2 = await connectV4(running.port, me);
   const second = await s2
     .upload(fileSource(file), {
@@ -94,4 +94,14 @@ it('a resume during the store of the same upload never truncates the file being 
     expect(r).toHaveProperty('ok');
     if ('ok' in r) expect(Buffer.from(r.ok.sha256).toString('hex')).toBe(sha256(bytes));
   }
+}
+
+it('a resume during the store of the same upload never truncates the file being stored: stored once, byte-identical', async () => {
+  await resumeWhileStoring({ SFT_TEST_COMMIT_DELAY_MS: '1500' }, 400);
+}, 60_000);
+
+it('the same when the resume comes before the store began and the store outlasts the take-over wait (5 s)', async () => {
+  // The resume lands while the final hash is awaited (1 s): the holder is told between its
+  // frames, after the store (6 s more), so the take-over stops waiting for it at 5 s.
+  await resumeWhileStoring({ SFT_TEST_DIGEST_DELAY_MS: '1000', SFT_TEST_COMMIT_DELAY_MS: '6000' }, 300);
 }, 60_000);
