@@ -95,9 +95,17 @@ export class FileStore {
       try {
         await db.completeStore(seq!, file, isAuthenticated(file), settle !== undefined);
       } catch (e) {
-        // A file under a new name must not stay behind unrecorded. (A replaced one is gone
-        // either way; its row, already unverified, now describes the new bytes.)
-        if (!replacing) await this.#storage.remove(pathName).catch(() => {});
+        // A file no row describes must not stay behind: one under a new name, or a
+        // replacement whose sender `clients remove --files` (another process) removed with
+        // its rows meanwhile (the row is gone: the file stayed in files/ for ever). A
+        // replacement whose row is still there stays: that row, already unverified, now
+        // describes the new bytes (the replaced ones are gone either way).
+        if (!replacing || !(await db.pathTaken(pathName).catch(() => true))) {
+          await this.#storage.remove(pathName).catch(() => {});
+          // Its sender gone: so is the folder the move made again (once empty).
+          if (!(await db.clientById(clientId).catch(() => true)))
+            await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
+        }
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
