@@ -62,7 +62,14 @@ export interface NewFile {
  * - `remove`: the file at `pathName`, whose row is being deleted, is removed.
  */
 export type PendingChange =
-  | { kind: 'store'; pathName: string; source: string; file: NewFile }
+  | {
+      kind: 'store';
+      pathName: string;
+      source: string;
+      file: NewFile;
+      /** A same-name replacement: the replaced row's token and Verified before claimFile. */
+      replaced?: { token: string | null; verified: boolean };
+    }
   | { kind: 'remove'; pathName: string };
 
 export interface PendingEntry {
@@ -178,6 +185,16 @@ export interface Database {
    * the upload being replaced can no longer verify or remove it.
    */
   claimFile(id: Uint8Array, fileName: string, token: string): Promise<void>;
+  /**
+   * A replacement that never happened (its file was not moved): the row claimed by upload
+   * `claimed` gets back its `token` and `verified`; a row claimed since by another is left.
+   */
+  unclaimFile(
+    id: Uint8Array,
+    fileName: string,
+    claimed: string,
+    back: { token: string | null; verified: boolean },
+  ): Promise<void>;
   /**
    * Deletes the file's row when it belongs to upload `token` (any upload when null), atomically,
    * and returns it so the caller can remove the stored file.

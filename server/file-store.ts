@@ -64,10 +64,6 @@ export class FileStore {
     }
     const previous = await db.fileByName(clientId, fileName);
     const token = randomBytes(8).toString('hex');
-    // Committed on its own first: if the process dies between the rename and the row update,
-    // the old row must not vouch for the new bytes; and from now on the replaced upload's
-    // connection can no longer verify or remove the file (its token is gone).
-    if (previous) await db.claimFile(clientId, fileName, token);
     const replacing = previous !== undefined && this.#ownPath(previous.PathName, clientId, folder);
     const pathName = replacing ? previous.PathName : await this.#choosePath(folder, fileName);
     if (replacing) this.#reserved.add(pathName.toLowerCase());
@@ -81,13 +77,25 @@ export class FileStore {
       token,
       ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
     };
+    // What the claim below takes from the replaced row, given back if the move never happens.
+    const replaced = previous && { token: previous.Token, verified: previous.Verified === 1 };
     try {
       // Written down first: a crash between the move and the row is finished at the next
       // start (recover()), so no file is left in place without its row.
-      const [seq] = await db.notePending([{ kind: 'store', pathName, source: result.temp.path, file }]);
+      const [seq] = await db.notePending([
+        { kind: 'store', pathName, source: result.temp.path, file, ...(replaced ? { replaced } : {}) },
+      ]);
+      // Committed on its own before the move: if the process dies between the rename and the
+      // row update, the old row must not vouch for the new bytes; and from now on the
+      // replaced upload's connection can no longer verify or remove the file (its token is
+      // gone). Undone when the move does not happen (here, or by recover()): the replaced
+      // file is still there, as it was (it stayed unverified, and a late resume of its v4
+      // upload got Error 11 instead of UploadDone).
+      if (previous) await db.claimFile(clientId, fileName, token);
       try {
         await this.#storage.commit(result.temp, pathName);
       } catch (e) {
+        if (replaced) await db.unclaimFile(clientId, fileName, token, replaced).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
@@ -137,6 +145,8 @@ export class FileStore {
     for (const { seq, change: c } of entries) {
       if (c.kind !== 'store') continue;
       if (await this.#storage.hasTemp(c.source)) {
+        // A replacement that never happened: the replaced row is as it was.
+        if (c.replaced) await db.unclaimFile(c.file.id, c.file.fileName, c.file.token, c.replaced);
         await db.dropPending([seq]);
         done.push({ outcome: 'not-moved', pathName: c.pathName });
       } else if (await this.#storage.exists(c.pathName)) {

@@ -7,8 +7,8 @@
  * cut before its move resumes from its kept records. Every stored file byte-identical.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cksum } from '../../lib/crypto';
 import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
@@ -247,5 +247,46 @@ describe('kill -9 while a finished upload is stored', () => {
     expect(storedFiles()).toEqual([row!.PathName]);
     expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
     expect(partials()).toEqual([]);
+  });
+
+  it('v4 same-name replacement, before the move: the replaced file stays as it was, verified, and its late resume is still told it is stored', async () => {
+    dir = tempDir('sft-crash-');
+    data = join(dir.path, 'data');
+    running = await spawnServer(['--port', '0', '--data', data], dir.path);
+    const file = join(dir.path, 'keep.bin');
+    const old = randomBytes(1 * MiB + 7);
+    writeFileSync(file, old);
+    const oldIds = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s0 = await connectV4(running.port, me);
+    await s0.upload(fileSource(file), { hash: nodeSha256, ...oldIds });
+    await s0.close();
+    const [before] = fileRows(data);
+    expect(before).toMatchObject({ Verified: 1, Sha256: sha256(old) });
+    await running.stop('SIGKILL');
+    running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+      preload: KILL_AT,
+      env: { SFT_TEST_KILL_AT: 'before-move' },
+    });
+    const doomed = running;
+    const replacement = join(dir.path, 'replacement', 'keep.bin');
+    mkdirSync(dirname(replacement));
+    writeFileSync(replacement, randomBytes(2 * MiB + 3));
+    const s1 = await connectV4(doomed.port, me);
+    await expect(
+      s1.upload(fileSource(replacement), {
+        hash: nodeSha256,
+        uploadId: new Uint8Array(randomBytes(16)),
+        fileKey: new Uint8Array(randomBytes(32)),
+      }),
+    ).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    expect(recovered(srv)).toEqual([['not-moved', before!.PathName]]);
+    // Was: Verified 0 and the replacement's token, for good (the replacement never happened).
+    expect(fileRows(data)).toEqual([before]);
+    expect(sha256(readFileSync(join(data, 'files', before!.PathName)))).toBe(sha256(old));
+    const s2 = await connectV4(srv.port, me);
+    const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...oldIds, resume: true });
+    await s2.close();
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(old)); // UploadDone again, nothing sent
   });
 });
