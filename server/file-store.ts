@@ -151,8 +151,11 @@ export class FileStore {
         done.push({ outcome: 'not-moved', pathName: c.pathName });
       } else if (await this.#storage.exists(c.pathName)) {
         if (await db.clientById(c.file.id)) {
-          await db.completeStore(seq, c.file, isAuthenticated(c.file));
+          // The note goes last, as in store(): killed again in between, the next start
+          // records it again and `stored` runs then (it used to be skipped for good).
+          await db.completeStore(seq, c.file, isAuthenticated(c.file), true);
           await stored?.(c.source, c.file.token);
+          await db.dropPending([seq]);
           done.push({ outcome: 'recorded', pathName: c.pathName });
         } else {
           // Its sender was removed (`clients remove`) while the server was down.

@@ -289,4 +289,33 @@ describe('kill -9 while a finished upload is stored', () => {
     await s2.close();
     expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(old)); // UploadDone again, nothing sent
   });
+
+  it('v4, killed again while the start records it (after its row, before its state file goes): the next start finishes it', async () => {
+    const doomed = await startDoomed('before-record');
+    const file = join(dir.path, 'twice.bin');
+    const bytes = randomBytes(5 * MiB + 1);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    expect(await doomed.exited).toBeNull();
+    // The next start dies as its recovery records the file (right after the row).
+    running = null;
+    const again = spawnServer(['--port', '0', '--data', data], dir.path, {
+      preload: KILL_AT,
+      env: { SFT_TEST_KILL_AT: 'after-record' },
+    });
+    await expect(again).rejects.toBeTruthy(); // never listening
+    const srv = await spawnServer(['--port', '0', '--data', data], dir.path);
+    running = srv;
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({ FileName: 'twice.bin', Sha256: sha256(bytes), Verified: 1 });
+    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+    expect(partials()).toEqual([]);
+    const s2 = await connectV4(srv.port, me);
+    const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...ids, resume: true });
+    await s2.close();
+    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // told it is stored
+    expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]);
+  });
 });
