@@ -82,3 +82,56 @@ for (const size of [64 * MiB, 64 * MiB + 4097])
     });
     await s.close();
   }, 120_000);
+
+it('a same-name replacement killed at random moments: after every start the row and its file agree (old or new), never lost', async () => {
+  dir = tempDir('sft-kill-loop-');
+  const data = join(dir.path, 'data');
+  const file = join(dir.path, 'same.bin');
+  const old = randomBytes(3 * MiB + 5);
+  writeFileSync(file, old);
+  running = await spawnServer(['--port', '0', '--data', data], dir.path);
+  const s0 = await connectV4(running.port, me);
+  await s0.upload(fileSource(file), { hash: nodeSha256 });
+  await s0.close();
+  await running.stop('SIGKILL');
+  running = null;
+  const next = randomBytes(40 * MiB + 3);
+  writeFileSync(file, next);
+  const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+  const shas = new Set([sha256(old), sha256(next)]);
+  let done = false;
+  const log: string[] = [];
+  for (let round = 0; round < 12 && !done; round++) {
+    running = await spawnServer(['--port', '0', '--data', data], dir.path);
+    const srv = running;
+    // After every start: one row, its file there, byte for byte what the row says.
+    const rows = fileRows(data);
+    expect(rows, log.join('\n')).toHaveLength(1);
+    const stored = readFileSync(join(data, 'files', rows[0]!.PathName));
+    expect(shas.has(sha256(stored)), log.join('\n')).toBe(true);
+    expect(rows[0]).toMatchObject({ Sha256: sha256(stored), Size: stored.length });
+    const s = await connectV4(srv.port, me).catch(() => null);
+    if (!s) continue;
+    const killAfter = round >= 8 ? 60_000 : randomInt(10, 300);
+    const killer = setTimeout(() => void srv.stop('SIGKILL'), killAfter);
+    try {
+      await s.upload(fileSource(file), { hash: nodeSha256, ...ids, resume: round > 0 });
+      done = true;
+      log.push(`round ${round}: done`);
+    } catch (e) {
+      log.push(`round ${round}: killed after ${killAfter} ms (${(e as Error).message})`);
+    } finally {
+      clearTimeout(killer);
+      await s.close().catch(() => {});
+    }
+    if (!done) {
+      await srv.stop('SIGKILL');
+      running = null;
+    }
+  }
+  expect(done, log.join('\n')).toBe(true);
+  const rows = fileRows(data);
+  expect(rows).toMatchObject([{ Sha256: sha256(next), Verified: 1 }]);
+  expect(walk(join(data, 'files'))).toHaveLength(1);
+  expect(sha256(readFileSync(join(data, 'files', rows[0]!.PathName)))).toBe(sha256(next));
+}, 120_000);
