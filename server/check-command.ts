@@ -237,7 +237,9 @@ export function progressLine(
   write: (text: string) => void,
   everyMs = 500,
 ): { update: (p: CheckProgress) => void; clear: () => void } {
-  let last = 0;
+  // Not 0: performance.now() counts from the process's start, so a check begun in its first
+  // half second showed its first line only after everyMs (and a short one none at all).
+  let last = Number.NEGATIVE_INFINITY;
   let shown = false;
   return {
     update(p) {

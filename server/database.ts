@@ -62,7 +62,14 @@ export interface NewFile {
  * - `remove`: the file at `pathName`, whose row is being deleted, is removed.
  */
 export type PendingChange =
-  | { kind: 'store'; pathName: string; source: string; file: NewFile }
+  | {
+      kind: 'store';
+      pathName: string;
+      source: string;
+      file: NewFile;
+      /** A same-name replacement: the replaced row's token and Verified before claimFile. */
+      replaced?: { token: string | null; verified: boolean };
+    }
   | { kind: 'remove'; pathName: string };
 
 export interface PendingEntry {
@@ -188,6 +195,16 @@ export interface Database {
    */
   claimFile(id: Uint8Array, fileName: string, token: string): Promise<void>;
   /**
+   * A replacement that never happened (its file was not moved): the row claimed by upload
+   * `claimed` gets back its `token` and `verified`; a row claimed since by another is left.
+   */
+  unclaimFile(
+    id: Uint8Array,
+    fileName: string,
+    claimed: string,
+    back: { token: string | null; verified: boolean },
+  ): Promise<void>;
+  /**
    * Deletes the file's row when it belongs to upload `token` (any upload when null), atomically,
    * and returns it so the caller can remove the stored file.
    */
@@ -196,9 +213,10 @@ export interface Database {
   notePending(changes: readonly PendingChange[]): Promise<number[]>;
   /**
    * The `store` noted as `seq` has moved its file into place: records `f` (as upsertFile; and
-   * verified when `verified`) and drops the note, in one transaction.
+   * verified when `verified`) and drops the note, in one transaction. `keepNote`: the note
+   * stays (the caller has more to finish, then drops it; cut before, recovery does it again).
    */
-  completeStore(seq: number, f: NewFile, verified?: boolean): Promise<void>;
+  completeStore(seq: number, f: NewFile, verified?: boolean, keepNote?: boolean): Promise<void>;
   /** Drops notes (done, or undone); unknown numbers are ignored. */
   dropPending(seqs: readonly number[]): Promise<void>;
   /** Every note not dropped, oldest first: changes a crash cut. */

@@ -104,6 +104,9 @@ function prepareWrites(db: Sqlite.Database) {
     claim: db.prepare<[string, Uint8Array, string]>(
       'UPDATE files SET Verified = 0, Token = ? WHERE ID = ? AND FileName = ?',
     ),
+    unclaim: db.prepare<[string | null, number, Uint8Array, string, string]>(
+      'UPDATE files SET Token = ?, Verified = ? WHERE ID = ? AND FileName = ? AND Token = ?',
+    ),
     deleteFile: db.prepare<[Uint8Array, string]>('DELETE FROM files WHERE ID = ? AND FileName = ?'),
     notePending: db.prepare<[number, string]>('INSERT INTO pending_changes (NotedAt, Change) VALUES (?, ?)'),
     dropPending: db.prepare<[number]>('DELETE FROM pending_changes WHERE Seq = ?'),
@@ -185,7 +188,12 @@ function decodeChange(seq: number, text: string): PendingChange {
   )
     throw damaged();
   const file = { ...(f as unknown as NewFile), id: new Uint8Array(Buffer.from(f.id, 'hex')) };
-  return { kind: 'store', pathName: o.pathName, source: o.source, file };
+  const r = (c as { replaced?: { token?: unknown; verified?: unknown } }).replaced;
+  const replaced =
+    r && (typeof r.token === 'string' || r.token === null) && typeof r.verified === 'boolean'
+      ? { replaced: { token: r.token, verified: r.verified } }
+      : {};
+  return { kind: 'store', pathName: o.pathName, source: o.source, file, ...replaced };
 }
 
 /** Thrown inside a transaction to roll it back. */
@@ -385,6 +393,15 @@ export class SqliteDatabase implements Database {
     this.#w().claim.run(token, id, fileName);
   }
 
+  async unclaimFile(
+    id: Uint8Array,
+    fileName: string,
+    claimed: string,
+    back: { token: string | null; verified: boolean },
+  ): Promise<void> {
+    this.#w().unclaim.run(back.token, back.verified ? 1 : 0, id, fileName, claimed);
+  }
+
   async deleteFile(id: Uint8Array, fileName: string, token: string | null): Promise<FileRow | undefined> {
     const w = this.#w();
     return this.#db.transaction(() => {
@@ -417,12 +434,12 @@ export class SqliteDatabase implements Database {
     }
   }
 
-  async completeStore(seq: number, f: NewFile, verified = false): Promise<void> {
+  async completeStore(seq: number, f: NewFile, verified = false, keepNote = false): Promise<void> {
     const w = this.#w();
     this.#db.transaction(() => {
       this.#upsert(f);
       if (verified) w.verify.run(f.id, f.fileName, f.token, f.token);
-      w.dropPending.run(seq);
+      if (!keepNote) w.dropPending.run(seq);
     })();
   }
 

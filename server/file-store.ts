@@ -64,10 +64,6 @@ export class FileStore {
     }
     const previous = await db.fileByName(clientId, fileName);
     const token = randomBytes(8).toString('hex');
-    // Committed on its own first: if the process dies between the rename and the row update,
-    // the old row must not vouch for the new bytes; and from now on the replaced upload's
-    // connection can no longer verify or remove the file (its token is gone).
-    if (previous) await db.claimFile(clientId, fileName, token);
     const replacing = previous !== undefined && this.#ownPath(previous.PathName, clientId, folder);
     const pathName = replacing ? previous.PathName : await this.#choosePath(folder, fileName);
     if (replacing) this.#reserved.add(pathName.toLowerCase());
@@ -81,31 +77,51 @@ export class FileStore {
       token,
       ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
     };
+    // What the claim below takes from the replaced row, given back if the move never happens.
+    const replaced = previous && { token: previous.Token, verified: previous.Verified === 1 };
     try {
       // Written down first: a crash between the move and the row is finished at the next
       // start (recover()), so no file is left in place without its row.
-      const [seq] = await db.notePending([{ kind: 'store', pathName, source: result.temp.path, file }]);
+      const [seq] = await db.notePending([
+        { kind: 'store', pathName, source: result.temp.path, file, ...(replaced ? { replaced } : {}) },
+      ]);
+      // Committed on its own before the move: if the process dies between the rename and the
+      // row update, the old row must not vouch for the new bytes; and from now on the
+      // replaced upload's connection can no longer verify or remove the file (its token is
+      // gone). Undone when the move does not happen (here, or by recover()): the replaced
+      // file is still there, as it was (it stayed unverified, and a late resume of its v4
+      // upload got Error 11 instead of UploadDone).
+      if (previous) await db.claimFile(clientId, fileName, token);
       try {
         await this.#storage.commit(result.temp, pathName);
       } catch (e) {
+        if (replaced) await db.unclaimFile(clientId, fileName, token, replaced).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
+      const settle = result.settle;
       try {
-        await db.completeStore(seq!, file, isAuthenticated(file));
+        await db.completeStore(seq!, file, isAuthenticated(file), settle !== undefined);
       } catch (e) {
-        // A file under a new name must not stay behind unrecorded. A replaced one is gone
-        // either way; its row, already unverified, now describes the new bytes, unless the
-        // row went meanwhile: `clients remove --files` in another process took the client
-        // (the row failed its foreign key) after its files were deleted, and the new bytes
-        // were left in the removed client's folder, with no row and no pending removal.
-        const unrecorded = !replacing || !(await db.pathTaken(pathName).catch(() => true));
-        if (unrecorded) await this.#storage.remove(pathName).catch(() => {});
-        // The move made the folder again: a removed client's goes once empty.
-        if (unrecorded && !(await db.clientById(clientId).catch(() => true)))
-          await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
+        // A file no row describes must not stay behind: one under a new name, or a
+        // replacement whose sender `clients remove --files` (another process) removed with
+        // its rows meanwhile (the row is gone: the file stayed in files/ for ever). A
+        // replacement whose row is still there stays: that row, already unverified, now
+        // describes the new bytes (the replaced ones are gone either way).
+        if (!replacing || !(await db.pathTaken(pathName).catch(() => true))) {
+          await this.#storage.remove(pathName).catch(() => {});
+          // Its sender gone: so is the folder the move made again (once empty).
+          if (!(await db.clientById(clientId).catch(() => true)))
+            await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
+        }
         await db.dropPending([seq!]).catch(() => {});
         throw e;
+      }
+      if (settle) {
+        // The file is stored either way: the note goes even if settling failed (kept, a later
+        // start would record this upload again over a replacement stored meanwhile).
+        await settle(token).catch(() => {});
+        await db.dropPending([seq!]).catch(() => {});
       }
     } finally {
       this.#reserved.delete(pathName.toLowerCase());
@@ -129,12 +145,17 @@ export class FileStore {
     for (const { seq, change: c } of entries) {
       if (c.kind !== 'store') continue;
       if (await this.#storage.hasTemp(c.source)) {
+        // A replacement that never happened: the replaced row is as it was.
+        if (c.replaced) await db.unclaimFile(c.file.id, c.file.fileName, c.file.token, c.replaced);
         await db.dropPending([seq]);
         done.push({ outcome: 'not-moved', pathName: c.pathName });
       } else if (await this.#storage.exists(c.pathName)) {
         if (await db.clientById(c.file.id)) {
-          await db.completeStore(seq, c.file, isAuthenticated(c.file));
+          // The note goes last, as in store(): killed again in between, the next start
+          // records it again and `stored` runs then (it used to be skipped for good).
+          await db.completeStore(seq, c.file, isAuthenticated(c.file), true);
           await stored?.(c.source, c.file.token);
+          await db.dropPending([seq]);
           done.push({ outcome: 'recorded', pathName: c.pathName });
         } else {
           // Its sender was removed (`clients remove`) while the server was down.

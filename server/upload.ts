@@ -20,6 +20,12 @@ export interface UploadResult {
   temp: TempFile;
   /** SHA-256 (hex) of the plaintext, for a v4 upload: recorded instead of the CRC. */
   sha256?: string;
+  /**
+   * Run once the file is moved and recorded, before its pending change is dropped (a v4
+   * upload's state file in partial/ gives way to its `.done`): cut before it ends, the next
+   * start records the file again and runs FileStore.recover's `stored` in its place.
+   */
+  settle?: (token: string) => Promise<void>;
 }
 
 export class Upload {

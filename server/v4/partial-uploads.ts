@@ -628,6 +628,15 @@ export class PartialUploads {
       durable = Math.floor(held / RECORD_SIZE);
       meta.durable = durable;
     }
+    // Every record durable (the last was a durable point, every 16th, and the process died
+    // before the file was stored): the resume gets the last record again, whose arrival
+    // stores the file. UploadReady(next = all records) left nothing to send and no record to
+    // end on: each resume was refused as out of range (fatal), for ever.
+    const records = Math.max(1, Math.ceil(meta.size / RECORD_SIZE));
+    if (durable >= records) {
+      durable = records - 1;
+      meta.durable = durable;
+    }
     const keep = Math.min(durable * RECORD_SIZE, meta.size);
     await fh.truncate(keep);
     // A fresh upload hashes as its records arrive. A resumed one is read back from the disk
@@ -725,9 +734,17 @@ export class PartialUpload {
   onTakenOver: ((how: TakeOver) => Promise<void>) | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
+  /** finish() was called: the upload is being stored, and holds its files until forget(). */
+  #finishing = false;
+  /** Resolved once forget() has removed its files (stored, or dropped). */
+  readonly #gone: Promise<void>;
+  #markGone!: () => void;
 
   constructor(s: PartialState) {
     this.#s = s;
+    this.#gone = new Promise((resolve) => {
+      this.#markGone = resolve;
+    });
     // The kept bytes are durable: hashed while the rest arrives.
     s.fileHash?.advance(s.written);
   }
@@ -819,12 +836,13 @@ export class PartialUpload {
    */
   async finish(sha256?: Uint8Array | null): Promise<Finished> {
     const s = this.#s;
-    // Taken over (a resume's take-over timed out while this connection still had its last
-    // records to write): the files are the resume's now.
+    // Taken over (a resume's take-over ran out of time before the store began): the files
+    // are the resume's now.
     if (this.#detached) throw new Error('upload detached');
     // Before anything is awaited: from now on a resume or a cancel waits for stored() or forget().
     if (!this.#ended) this.#finished ??= s.finishing();
     this.#ended = true;
+    this.#finishing = true;
     await this.#durable;
     await s.out.close();
     try {
@@ -840,7 +858,11 @@ export class PartialUpload {
       : s.hash
         ? s.hash.digest()
         : await s.fileHash!.digest(s.written);
-    s.onEnd(true);
+    // Still held (PartialUploads#active) until forget(), which the caller runs whether the
+    // store succeeds or fails: a resume that came while the file was being moved into
+    // files/ found no holder, reopened the data file and cut it back to its durable count,
+    // and the store moved the cut file into place under a row of the whole file's size and
+    // SHA-256, verified. It now waits for the store (takeOver) and is told the outcome.
     return { path: s.dataPath, size: s.written, sha256: new Uint8Array(digest) };
   }
 
@@ -863,17 +885,21 @@ export class PartialUpload {
    * the upload over went.
    */
   async forget(): Promise<void> {
+    // Detached: the files are the kept upload's, perhaps reopened by the resume that took it.
     if (this.#detached) return;
     this.#s.fileHash?.stop();
-    this.#s.onEnd(false);
-    // The data first: cut between the two, a state file left without its data counts
-    // nothing (init) and expires; a data file left without its state file waited for ever.
     try {
+      // The data first: cut between the two, a state file left without its data counts
+      // nothing (init) and expires; a data file left without its state file waited for ever.
       await rm(this.#s.dataPath, { force: true });
       await rm(this.#s.metaPath, { force: true });
     } finally {
+      // After the files went: a resume or cancel waiting (takeOver, or PartialUploads'
+      // finishing map) reads the state again then.
+      this.#s.onEnd(false);
       this.#finished?.();
       this.#finished = null;
+      this.#markGone();
     }
   }
 
@@ -900,6 +926,9 @@ export class PartialUpload {
    * connection.
    */
   async takeOver(how: TakeOver): Promise<void> {
+    // Being stored: nothing to take over; the caller reads what the store left (a `.done`,
+    // or nothing when it failed) once it is over.
+    if (this.#finishing) return this.#gone;
     if (!this.#ended && this.#takenOver === null) {
       this.#takenOver = how;
       const told = this.onTakenOver;
@@ -915,6 +944,9 @@ export class PartialUpload {
       ]);
       clearTimeout(timer);
     }
+    // Its store began while we waited (the holder is told only between its frames, after
+    // the store): detached now, the resume would cut back the file being moved into place.
+    if (this.#finishing) return this.#gone;
     return this.detach();
   }
 

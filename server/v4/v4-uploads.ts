@@ -338,7 +338,16 @@ export class V4Uploads {
       stored = await this.#host.ctx.files.store(
         client.id,
         open.name,
-        { cksum: 0, size: done.size, temp: this.#host.ctx.files.adopt(done.path), sha256: sha256() },
+        {
+          cksum: 0,
+          size: done.size,
+          temp: this.#host.ctx.files.adopt(done.path),
+          sha256: sha256(),
+          // Before the store's note goes: a kill -9 before the state file gave way to the
+          // `.done` left it vouching for records whose data was in files/ (the resume started
+          // again from record 0 and the whole file was sent and stored again).
+          settle: (token) => open.upload.stored(token),
+        },
         now,
       );
     } catch (e) {
@@ -367,7 +376,6 @@ export class V4Uploads {
     // Every byte was authenticated on arrival: store() recorded the file verified.
     // The row counts the bytes now: the reservation and the kept bytes go.
     open.reservation.release();
-    await open.upload.stored(stored.token);
     this.#host.log.info(
       {
         event: 'v4-upload-done',

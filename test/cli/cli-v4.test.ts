@@ -268,6 +268,34 @@ describe('CLI protocol 4', () => {
     }
   });
 
+  it('kill -9 of the CLI mid-upload: the next run of the same command resumes the file, stored once, byte-identical', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'kill-'));
+    const bytes = await makeFile(dir, 'killed.bin', 48 * MIB);
+    const proxy = await startV4Proxy({ targetPort: server.port, trickleMs: 10, trickleBytes: 64 * 1024 });
+    try {
+      const args = ['--server', `127.0.0.1:${proxy.port}`, '--name', 'kim', 'killed.bin'];
+      const run = await runCli(
+        args,
+        dir,
+        (child) => void interruptOnceKept(child, dir, 'v4-uploads.json', 'SIGKILL'),
+      );
+      expect(run.code).toBeNull(); // no handler ran
+      expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toHaveLength(1);
+      proxy.opts.trickleMs = undefined;
+      const again = await runCli(args, dir);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain('Resuming the unfinished upload of killed.bin');
+      expect(again.stdout).toMatch(/resumed at record [1-9]\d*/);
+      expect(again.stdout).toContain(sha(bytes));
+      expect(await storedSha('killed.bin')).toBe(sha(bytes));
+      expect(queryDb(data, `SELECT PathName FROM files WHERE FileName = 'killed.bin'`)).toHaveLength(1);
+      expect(JSON.parse(await readFile(path.join(dir, 'v4-uploads.json'), 'utf8'))).toEqual([]);
+      await expect(access(path.join(dir, 'v4-uploads.json.lock'))).rejects.toBeTruthy();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('Ctrl-C mid-upload with protocol 3 says the next run starts the file over', async () => {
     const dir = await mkdtemp(path.join(tmp, 'int3-'));
     await makeFile(dir, 'slow3.bin', 48 * MIB);
@@ -286,7 +314,12 @@ describe('CLI protocol 4', () => {
 });
 
 /** SIGINTs `child` a moment after `file` appears in `dir` (the upload is then under way). */
-async function interruptOnceKept(child: ChildProcess, dir: string, file = 'v4-uploads.json'): Promise<void> {
+async function interruptOnceKept(
+  child: ChildProcess,
+  dir: string,
+  file = 'v4-uploads.json',
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const there = await access(path.join(dir, file)).then(
@@ -297,5 +330,5 @@ async function interruptOnceKept(child: ChildProcess, dir: string, file = 'v4-up
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 700));
-  child.kill('SIGINT');
+  child.kill(signal);
 }

@@ -102,7 +102,7 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       expect(bytes((await db.clientByName('has-files'))?.ID)).toEqual(bytes(id(5)));
     });
 
-    it('files: upsert, verify by token, claim, delete by token', async () => {
+    it('files: upsert, verify by token, claim and unclaim, delete by token', async () => {
       await db.insertClient(id(1), 'a', 't0');
       await db.upsertFile(file);
       expect(await db.markVerified(id(1), 'f', 'other')).toBe(0);
@@ -113,6 +113,12 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       await db.markVerified(id(1), 'f', null);
       await db.claimFile(id(1), 'f', 'k3');
       expect(await db.fileByName(id(1), 'f')).toMatchObject({ Verified: 0, Token: 'k3', PathName: 'p/f' });
+      // Given back only by the claim that took it.
+      await db.unclaimFile(id(1), 'f', 'k4', { token: 'k2', verified: true });
+      expect(await db.fileByName(id(1), 'f')).toMatchObject({ Verified: 0, Token: 'k3' });
+      await db.unclaimFile(id(1), 'f', 'k3', { token: 'k2', verified: true });
+      expect(await db.fileByName(id(1), 'f')).toMatchObject({ Verified: 1, Token: 'k2' });
+      await db.claimFile(id(1), 'f', 'k3');
       expect(await db.pathTaken('P/F')).toBe(true);
       expect(await db.pathTaken('p/g')).toBe(false);
       expect(await db.deleteFile(id(1), 'f', 'k1')).toBeUndefined();
@@ -281,6 +287,15 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       ]);
       await expect(db.completeStore(orphan!, { ...file, id: id(9) })).rejects.toThrow();
       expect((await db.pending()).map((e) => e.seq)).toEqual([orphan]);
+      await db.dropPending([orphan!]);
+      // A replacement's note carries the replaced row's token and Verified; keepNote keeps it.
+      const replaced = { token: null, verified: true };
+      const [again] = await db.notePending([
+        { kind: 'store', pathName: 'p/f', source: 's', file: v4, replaced },
+      ]);
+      expect((await db.pending())[0]!.change).toMatchObject({ kind: 'store', replaced });
+      await db.completeStore(again!, v4, true, true);
+      expect((await db.pending()).map((e) => e.seq)).toEqual([again]);
     });
 
     it('a file needs a registered client', async () => {

@@ -7,8 +7,8 @@
  * cut before its move resumes from its kept records. Every stored file byte-identical.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cksum } from '../../lib/crypto';
 import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
@@ -48,7 +48,9 @@ afterEach(async () => {
 });
 
 /** A fresh data folder and a server on it that kills itself at `at`. */
-async function startDoomed(at: 'before-record' | 'before-move'): Promise<SpawnedServer> {
+async function startDoomed(
+  at: 'before-record' | 'before-move' | 'before-move-durable' | 'after-record',
+): Promise<SpawnedServer> {
   dir = tempDir('sft-crash-');
   data = join(dir.path, 'data');
   running = await spawnServer(['--port', '0', '--data', data], dir.path, {
@@ -167,5 +169,153 @@ describe('kill -9 while a finished upload is stored', () => {
     expect(row).toMatchObject({ FileName: 'cut.bin', Verified: 1, Sha256: sha256(bytes) });
     expect(storedFiles()).toEqual([row!.PathName]);
     expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+  });
+
+  it('v4, after the row and before the state file goes: the resume is told the file is stored, nothing is left in partial/', async () => {
+    const doomed = await startDoomed('after-record');
+    const file = join(dir.path, 'late.bin');
+    const bytes = randomBytes(9 * MiB + 5);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({
+      FileName: 'late.bin',
+      Size: bytes.length,
+      Sha256: sha256(bytes),
+      Verified: 1,
+    });
+    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+    // No state file vouching for records whose data file went into files/ (it was resumed
+    // from record 0 and the whole file sent again, and it stayed until the TTL).
+    expect(partials()).toEqual([]);
+    const s2 = await connectV4(srv.port, me);
+    let sent = 0;
+    const r = await s2.upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      onProgress: (n) => {
+        sent = n;
+      },
+    });
+    await s2.close();
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // nothing sent again
+    expect(sent).toBe(bytes.length);
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]); // not stored a second time
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+  });
+
+  it('v4, before the move, a size of whole durable points (8 MiB): the resume sends the last record again, and the file is stored', async () => {
+    // The last record was a durable point (every 16th): the count in the state file was
+    // every record, and each resume was refused as a protocol violation ("Resume point out
+    // of range.", fatal), for ever.
+    const doomed = await startDoomed('before-move-durable');
+    const file = join(dir.path, 'whole.img');
+    const bytes = randomBytes(8 * MiB);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    expect(recovered(srv)).toEqual([['not-moved', expect.stringMatching(/\/whole\.img$/)]]);
+    const s2 = await connectV4(srv.port, me);
+    let sent = 0;
+    const r = await s2.upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      onProgress: (n) => {
+        sent = n;
+      },
+    });
+    await s2.close();
+    expect(r.resumedFrom).toBe(8 * 4 - 1); // only the last record again
+    expect(sent).toBe(bytes.length);
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({
+      FileName: 'whole.img',
+      Verified: 1,
+      Size: bytes.length,
+      Sha256: sha256(bytes),
+    });
+    expect(storedFiles()).toEqual([row!.PathName]);
+    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
+    expect(partials()).toEqual([]);
+  });
+
+  it('v4 same-name replacement, before the move: the replaced file stays as it was, verified, and its late resume is still told it is stored', async () => {
+    dir = tempDir('sft-crash-');
+    data = join(dir.path, 'data');
+    running = await spawnServer(['--port', '0', '--data', data], dir.path);
+    const file = join(dir.path, 'keep.bin');
+    const old = randomBytes(1 * MiB + 7);
+    writeFileSync(file, old);
+    const oldIds = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s0 = await connectV4(running.port, me);
+    await s0.upload(fileSource(file), { hash: nodeSha256, ...oldIds });
+    await s0.close();
+    const [before] = fileRows(data);
+    expect(before).toMatchObject({ Verified: 1, Sha256: sha256(old) });
+    await running.stop('SIGKILL');
+    running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+      preload: KILL_AT,
+      env: { SFT_TEST_KILL_AT: 'before-move' },
+    });
+    const doomed = running;
+    const replacement = join(dir.path, 'replacement', 'keep.bin');
+    mkdirSync(dirname(replacement));
+    writeFileSync(replacement, randomBytes(2 * MiB + 3));
+    const s1 = await connectV4(doomed.port, me);
+    await expect(
+      s1.upload(fileSource(replacement), {
+        hash: nodeSha256,
+        uploadId: new Uint8Array(randomBytes(16)),
+        fileKey: new Uint8Array(randomBytes(32)),
+      }),
+    ).rejects.toBeTruthy();
+    const srv = await restart(doomed);
+    expect(recovered(srv)).toEqual([['not-moved', before!.PathName]]);
+    // Was: Verified 0 and the replacement's token, for good (the replacement never happened).
+    expect(fileRows(data)).toEqual([before]);
+    expect(sha256(readFileSync(join(data, 'files', before!.PathName)))).toBe(sha256(old));
+    const s2 = await connectV4(srv.port, me);
+    const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...oldIds, resume: true });
+    await s2.close();
+    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(old)); // UploadDone again, nothing sent
+  });
+
+  it('v4, killed again while the start records it (after its row, before its state file goes): the next start finishes it', async () => {
+    const doomed = await startDoomed('before-record');
+    const file = join(dir.path, 'twice.bin');
+    const bytes = randomBytes(5 * MiB + 1);
+    writeFileSync(file, bytes);
+    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+    const s1 = await connectV4(doomed.port, me);
+    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
+    expect(await doomed.exited).toBeNull();
+    // The next start dies as its recovery records the file (right after the row).
+    running = null;
+    const again = spawnServer(['--port', '0', '--data', data], dir.path, {
+      preload: KILL_AT,
+      env: { SFT_TEST_KILL_AT: 'after-record' },
+    });
+    await expect(again).rejects.toBeTruthy(); // never listening
+    const srv = await spawnServer(['--port', '0', '--data', data], dir.path);
+    running = srv;
+    const [row] = fileRows(data);
+    expect(row).toMatchObject({ FileName: 'twice.bin', Sha256: sha256(bytes), Verified: 1 });
+    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+    expect(partials()).toEqual([]);
+    const s2 = await connectV4(srv.port, me);
+    const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...ids, resume: true });
+    await s2.close();
+    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // told it is stored
+    expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]);
   });
 });

@@ -1,0 +1,107 @@
+/**
+ * A resume that comes while the server is still storing the upload (its connection broke
+ * after the last record, before UploadDone: the client reconnects at once, or a second run
+ * of the same command starts). The store is slowed (test/support/slow-commit.ts) so the
+ * resume lands inside it; a slow disk (fsyncs of the folder and the database) makes the
+ * same window.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, expect, it } from 'vitest';
+import type { KeyPairWithRaw } from '../../lib/v4/keys';
+import { isTombstone } from '../../server/v4/partial-uploads';
+import { fileRows, MiB, sha256 } from '../support/hostile';
+import { ROOT } from '../support/processes';
+import { type SpawnedServer, spawnServer, tempDir } from '../support/server-helpers';
+import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
+
+let dir: { path: string; remove(): void };
+let running: SpawnedServer | null = null;
+let me: KeyPairWithRaw;
+
+beforeAll(async () => {
+  me = await newIdentity();
+});
+
+afterEach(async () => {
+  await running?.stop('SIGKILL');
+  running = null;
+  dir?.remove();
+});
+
+async function resumeWhileStoring(env: Record<string, string>, wait: number): Promise<void> {
+  dir = tempDir('sft-resume-storing-');
+  const data = join(dir.path, 'data');
+  running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+    preload: join(ROOT, 'test/support/slow-commit.ts'),
+    env,
+  });
+  const file = join(dir.path, 'race.bin');
+  const bytes = randomBytes(9 * MiB + 11);
+  writeFileSync(file, bytes);
+  const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+  const s1 = await connectV4(running.port, me);
+  let allSent!: () => void;
+  const sentAll = new Promise<void>((r) => {
+    allSent = r;
+  });
+  const first = s1
+    .upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      onProgress: (n) => {
+        if (n === bytes.length) allSent();
+      },
+    })
+    .then(
+      (r) => ({ ok: r }),
+      (e: Error) => ({ error: e.message }),
+    );
+  await sentAll;
+  // The last record is in; the server is storing it (for 1.5 s). The client gives up on
+  // this connection and resumes on another.
+  await new Promise((r) => setTimeout(r, wait));
+  const s2 = await connectV4(running.port, me);
+  const second = await s2
+    .upload(fileSource(file), {
+      hash: nodeSha256,
+      ...ids,
+      resume: true,
+      // Slow to start sending (reading the file, say), then gone (the run is stopped): the
+      // first store goes on meanwhile.
+      onStarted: () => new Promise((_, reject) => setTimeout(() => reject(new Error('stopped')), 2500)),
+    })
+    .then(
+      (r) => ({ ok: r }),
+      (e: Error) => ({ error: e.message }),
+    );
+  const one = await first;
+  await s1.close().catch(() => {});
+  await s2.close().catch(() => {});
+  await new Promise((r) => setTimeout(r, 2000)); // anything still under way lands
+  const rows = fileRows(data);
+
+  expect(rows).toHaveLength(1);
+  expect(rows[0]).toMatchObject({ Size: bytes.length, Sha256: sha256(bytes), Verified: 1 });
+  // Whatever each connection was told, the stored file is the one the row describes.
+  expect(sha256(readFileSync(join(data, 'files', rows[0]!.PathName)))).toBe(sha256(bytes));
+  expect(readdirSync(join(data, 'partial')).filter((n) => !isTombstone(n))).toEqual([]);
+  // Both were told the file is stored, with its SHA-256: the resume waited for the store
+  // (it used to reopen the data file and cut it back to its durable count, 8 MiB, and the
+  // store then moved the cut file into place under the row of the whole file, verified).
+  for (const r of [one, second]) {
+    expect(r).toHaveProperty('ok');
+    if ('ok' in r) expect(Buffer.from(r.ok.sha256).toString('hex')).toBe(sha256(bytes));
+  }
+}
+
+it('a resume during the store of the same upload never truncates the file being stored: stored once, byte-identical', async () => {
+  await resumeWhileStoring({ SFT_TEST_COMMIT_DELAY_MS: '1500' }, 400);
+}, 60_000);
+
+it('the same when the resume comes before the store began and the store outlasts the take-over wait (5 s)', async () => {
+  // The resume lands while the final hash is awaited (1 s): the holder is told between its
+  // frames, after the store (6 s more), so the take-over stops waiting for it at 5 s.
+  await resumeWhileStoring({ SFT_TEST_DIGEST_DELAY_MS: '1000', SFT_TEST_COMMIT_DELAY_MS: '6000' }, 300);
+}, 60_000);
