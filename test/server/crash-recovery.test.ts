@@ -109,44 +109,52 @@ describe('kill -9 while a finished upload is stored', () => {
     expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(again));
   });
 
-  it('v4, after the move and before the row: the resume is told the file is stored, with its SHA-256', async () => {
-    const doomed = await startDoomed('before-record');
-    const file = join(dir.path, 'crash.bin');
-    const bytes = randomBytes(9 * MiB + 17);
-    writeFileSync(file, bytes);
-    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-    const s1 = await connectV4(doomed.port, me);
-    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toMatchObject({
-      code: expect.stringMatching(/CLIENT_ERR_CONNECTION_CLOSED|CLIENT_ERR_UNREACHABLE/),
+  // Killed after the move and before the row, or after the row and before the state file
+  // went (then it was resumed from record 0 and the whole file sent again, and the state
+  // file stayed until the TTL): either way the resume is told the file is stored.
+  for (const [at, when] of [
+    ['before-record', 'after the move and before the row'],
+    ['after-record', 'after the row and before the state file goes'],
+  ] as const)
+    it(`v4, ${when}: the resume is told the file is stored, with its SHA-256, nothing is left in partial/`, async () => {
+      const doomed = await startDoomed(at);
+      const file = join(dir.path, `${at}.bin`);
+      const bytes = randomBytes(9 * MiB + 17);
+      writeFileSync(file, bytes);
+      const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
+      const s1 = await connectV4(doomed.port, me);
+      await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toMatchObject({
+        code: expect.stringMatching(/CLIENT_ERR_CONNECTION_CLOSED|CLIENT_ERR_UNREACHABLE/),
+      });
+      const srv = await restart(doomed);
+      const [row] = fileRows(data);
+      expect(row).toMatchObject({
+        FileName: `${at}.bin`,
+        Size: bytes.length,
+        Sha256: sha256(bytes),
+        Verified: 1,
+      });
+      expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
+      expect(partials()).toEqual([]); // the state file went; its .done tombstone stays
+      const s2 = await connectV4(srv.port, me);
+      let sent = 0;
+      const r = await s2.upload(fileSource(file), {
+        hash: nodeSha256,
+        ...ids,
+        resume: true,
+        onProgress: (n) => {
+          sent = n;
+        },
+      });
+      await s2.close();
+      expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
+      expect(r.storedName).toBe(`${at}.bin`);
+      expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // nothing sent again
+      expect(sent).toBe(bytes.length);
+      expect(storedFiles()).toEqual([row!.PathName]);
+      expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]); // not stored a second time
+      expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
     });
-    const srv = await restart(doomed);
-    const [row] = fileRows(data);
-    expect(row).toMatchObject({
-      FileName: 'crash.bin',
-      Size: bytes.length,
-      Sha256: sha256(bytes),
-      Verified: 1,
-    });
-    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
-    expect(partials()).toEqual([]); // the state file went; its .done tombstone stays
-    const s2 = await connectV4(srv.port, me);
-    let sent = 0;
-    const r = await s2.upload(fileSource(file), {
-      hash: nodeSha256,
-      ...ids,
-      resume: true,
-      onProgress: (n) => {
-        sent = n;
-      },
-    });
-    await s2.close();
-    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
-    expect(r.storedName).toBe('crash.bin');
-    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // nothing sent again
-    expect(sent).toBe(bytes.length);
-    expect(storedFiles()).toEqual([row!.PathName]);
-    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
-  });
 
   it('v4, before the move: nothing is recorded, and the resume goes on from the kept records', async () => {
     const doomed = await startDoomed('before-move');
@@ -168,45 +176,6 @@ describe('kill -9 while a finished upload is stored', () => {
     const [row] = fileRows(data);
     expect(row).toMatchObject({ FileName: 'cut.bin', Verified: 1, Sha256: sha256(bytes) });
     expect(storedFiles()).toEqual([row!.PathName]);
-    expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
-  });
-
-  it('v4, after the row and before the state file goes: the resume is told the file is stored, nothing is left in partial/', async () => {
-    const doomed = await startDoomed('after-record');
-    const file = join(dir.path, 'late.bin');
-    const bytes = randomBytes(9 * MiB + 5);
-    writeFileSync(file, bytes);
-    const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-    const s1 = await connectV4(doomed.port, me);
-    await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
-    const srv = await restart(doomed);
-    const [row] = fileRows(data);
-    expect(row).toMatchObject({
-      FileName: 'late.bin',
-      Size: bytes.length,
-      Sha256: sha256(bytes),
-      Verified: 1,
-    });
-    expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
-    // No state file vouching for records whose data file went into files/ (it was resumed
-    // from record 0 and the whole file sent again, and it stayed until the TTL).
-    expect(partials()).toEqual([]);
-    const s2 = await connectV4(srv.port, me);
-    let sent = 0;
-    const r = await s2.upload(fileSource(file), {
-      hash: nodeSha256,
-      ...ids,
-      resume: true,
-      onProgress: (n) => {
-        sent = n;
-      },
-    });
-    await s2.close();
-    expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(bytes));
-    expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // nothing sent again
-    expect(sent).toBe(bytes.length);
-    expect(storedFiles()).toEqual([row!.PathName]);
-    expect(fileRows(data)).toMatchObject([{ Token: row!.Token }]); // not stored a second time
     expect(sha256(readFileSync(join(data, 'files', row!.PathName)))).toBe(sha256(bytes));
   });
 
