@@ -505,12 +505,22 @@ export class SqliteDatabase implements Database {
 
   async removeClient(id: Uint8Array, withFiles: boolean): Promise<FileRow[] | undefined> {
     const w = this.#w();
+    if (withFiles) {
+      // One write transaction from the read to the delete (BEGIN IMMEDIATE: no other
+      // process's write can commit between them). As two statements, a row the server
+      // stored in between went with the client (ON DELETE CASCADE) but was not returned, so
+      // its file stayed in files/ with no row and no pending removal.
+      return this.#db
+        .transaction(() => {
+          if (!this.#s.clientById.get(id)) return undefined;
+          const rows = w.clientFiles.all(id);
+          w.deleteClient.run(id);
+          return rows;
+        })
+        .immediate();
+    }
     if (!this.#s.clientById.get(id)) return undefined;
     const rows = w.clientFiles.all(id);
-    if (withFiles) {
-      w.deleteClient.run(id);
-      return rows;
-    }
     // The files rows stay, without their client: foreign keys off for this one transaction
     // (a connection setting, not allowed inside one; synchronous, so nothing else runs on
     // this connection meanwhile). Its v4 key goes by hand: a key left behind named a client
