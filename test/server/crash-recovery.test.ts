@@ -9,10 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cksum } from '../../lib/crypto';
 import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
-import type { KeyPairWithRaw } from '../../lib/v4/keys';
 import { isTombstone } from '../../server/v4/partial-uploads';
 import {
   expectCode,
@@ -27,33 +26,24 @@ import {
   walk,
 } from '../support/hostile';
 import { ROOT } from '../support/processes';
-import { type SpawnedServer, spawnServer, tempDir } from '../support/server-helpers';
-import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
+import { realServers } from '../support/real-servers';
+import type { SpawnedServer } from '../support/server-helpers';
+import { connectV4, fileSource, nodeSha256 } from '../support/v4-client';
 
 const KILL_AT = join(ROOT, 'test/support/kill-at.ts');
 
+const real = realServers();
 let dir: { path: string; remove(): void };
 let data: string;
 let running: SpawnedServer | null = null;
-let me: KeyPairWithRaw;
-
-beforeAll(async () => {
-  me = await newIdentity();
-});
-
-afterEach(async () => {
-  await running?.stop('SIGKILL');
-  running = null;
-  dir?.remove();
-});
 
 /** A fresh data folder and a server on it that kills itself at `at`. */
 async function startDoomed(
   at: 'before-record' | 'before-move' | 'before-move-durable' | 'after-record',
 ): Promise<SpawnedServer> {
-  dir = tempDir('sft-crash-');
+  dir = real.folder('sft-crash-');
   data = join(dir.path, 'data');
-  running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+  running = await real.spawn(['--port', '0', '--data', data], dir.path, {
     preload: KILL_AT,
     env: { SFT_TEST_KILL_AT: at },
   });
@@ -63,7 +53,7 @@ async function startDoomed(
 /** Waits for the doomed server's death, then starts an ordinary one on the same folder. */
 async function restart(doomed: SpawnedServer): Promise<SpawnedServer> {
   expect(await doomed.exited).toBeNull(); // killed by a signal
-  running = await spawnServer(['--port', '0', '--data', data], dir.path);
+  running = await real.spawn(['--port', '0', '--data', data], dir.path);
   return running;
 }
 
@@ -122,7 +112,7 @@ describe('kill -9 while a finished upload is stored', () => {
       const bytes = randomBytes(9 * MiB + 17);
       writeFileSync(file, bytes);
       const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-      const s1 = await connectV4(doomed.port, me);
+      const s1 = await connectV4(doomed.port, real.me());
       await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toMatchObject({
         code: expect.stringMatching(/CLIENT_ERR_CONNECTION_CLOSED|CLIENT_ERR_UNREACHABLE/),
       });
@@ -136,7 +126,7 @@ describe('kill -9 while a finished upload is stored', () => {
       });
       expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
       expect(partials()).toEqual([]); // the state file went; its .done tombstone stays
-      const s2 = await connectV4(srv.port, me);
+      const s2 = await connectV4(srv.port, real.me());
       let sent = 0;
       const r = await s2.upload(fileSource(file), {
         hash: nodeSha256,
@@ -162,13 +152,13 @@ describe('kill -9 while a finished upload is stored', () => {
     const bytes = randomBytes(9 * MiB + 3);
     writeFileSync(file, bytes);
     const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-    const s1 = await connectV4(doomed.port, me);
+    const s1 = await connectV4(doomed.port, real.me());
     await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
     const srv = await restart(doomed);
     expect(fileRows(data)).toEqual([]);
     expect(storedFiles()).toEqual([]);
     expect(recovered(srv)).toEqual([['not-moved', expect.stringMatching(/\/cut\.bin$/)]]);
-    const s2 = await connectV4(srv.port, me);
+    const s2 = await connectV4(srv.port, real.me());
     const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...ids, resume: true });
     await s2.close();
     expect(r.resumedFrom).toBeGreaterThan(0);
@@ -188,11 +178,11 @@ describe('kill -9 while a finished upload is stored', () => {
     const bytes = randomBytes(8 * MiB);
     writeFileSync(file, bytes);
     const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-    const s1 = await connectV4(doomed.port, me);
+    const s1 = await connectV4(doomed.port, real.me());
     await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
     const srv = await restart(doomed);
     expect(recovered(srv)).toEqual([['not-moved', expect.stringMatching(/\/whole\.img$/)]]);
-    const s2 = await connectV4(srv.port, me);
+    const s2 = await connectV4(srv.port, real.me());
     let sent = 0;
     const r = await s2.upload(fileSource(file), {
       hash: nodeSha256,
@@ -219,20 +209,20 @@ describe('kill -9 while a finished upload is stored', () => {
   });
 
   it('v4 same-name replacement, before the move: the replaced file stays as it was, verified, and its late resume is still told it is stored', async () => {
-    dir = tempDir('sft-crash-');
+    dir = real.folder('sft-crash-');
     data = join(dir.path, 'data');
-    running = await spawnServer(['--port', '0', '--data', data], dir.path);
+    running = await real.spawn(['--port', '0', '--data', data], dir.path);
     const file = join(dir.path, 'keep.bin');
     const old = randomBytes(1 * MiB + 7);
     writeFileSync(file, old);
     const oldIds = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-    const s0 = await connectV4(running.port, me);
+    const s0 = await connectV4(running.port, real.me());
     await s0.upload(fileSource(file), { hash: nodeSha256, ...oldIds });
     await s0.close();
     const [before] = fileRows(data);
     expect(before).toMatchObject({ Verified: 1, Sha256: sha256(old) });
     await running.stop('SIGKILL');
-    running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+    running = await real.spawn(['--port', '0', '--data', data], dir.path, {
       preload: KILL_AT,
       env: { SFT_TEST_KILL_AT: 'before-move' },
     });
@@ -240,7 +230,7 @@ describe('kill -9 while a finished upload is stored', () => {
     const replacement = join(dir.path, 'replacement', 'keep.bin');
     mkdirSync(dirname(replacement));
     writeFileSync(replacement, randomBytes(2 * MiB + 3));
-    const s1 = await connectV4(doomed.port, me);
+    const s1 = await connectV4(doomed.port, real.me());
     await expect(
       s1.upload(fileSource(replacement), {
         hash: nodeSha256,
@@ -253,7 +243,7 @@ describe('kill -9 while a finished upload is stored', () => {
     // Was: Verified 0 and the replacement's token, for good (the replacement never happened).
     expect(fileRows(data)).toEqual([before]);
     expect(sha256(readFileSync(join(data, 'files', before!.PathName)))).toBe(sha256(old));
-    const s2 = await connectV4(srv.port, me);
+    const s2 = await connectV4(srv.port, real.me());
     const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...oldIds, resume: true });
     await s2.close();
     expect(Buffer.from(r.sha256).toString('hex')).toBe(sha256(old)); // UploadDone again, nothing sent
@@ -265,23 +255,23 @@ describe('kill -9 while a finished upload is stored', () => {
     const bytes = randomBytes(5 * MiB + 1);
     writeFileSync(file, bytes);
     const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-    const s1 = await connectV4(doomed.port, me);
+    const s1 = await connectV4(doomed.port, real.me());
     await expect(s1.upload(fileSource(file), { hash: nodeSha256, ...ids })).rejects.toBeTruthy();
     expect(await doomed.exited).toBeNull();
     // The next start dies as its recovery records the file (right after the row).
     running = null;
-    const again = spawnServer(['--port', '0', '--data', data], dir.path, {
+    const again = real.spawn(['--port', '0', '--data', data], dir.path, {
       preload: KILL_AT,
       env: { SFT_TEST_KILL_AT: 'after-record' },
     });
     await expect(again).rejects.toBeTruthy(); // never listening
-    const srv = await spawnServer(['--port', '0', '--data', data], dir.path);
+    const srv = await real.spawn(['--port', '0', '--data', data], dir.path);
     running = srv;
     const [row] = fileRows(data);
     expect(row).toMatchObject({ FileName: 'twice.bin', Sha256: sha256(bytes), Verified: 1 });
     expect(recovered(srv)).toEqual([['recorded', row!.PathName]]);
     expect(partials()).toEqual([]);
-    const s2 = await connectV4(srv.port, me);
+    const s2 = await connectV4(srv.port, real.me());
     const r = await s2.upload(fileSource(file), { hash: nodeSha256, ...ids, resume: true });
     await s2.close();
     expect(r.resumedFrom).toBe(Math.ceil(bytes.length / (256 * 1024))); // told it is stored

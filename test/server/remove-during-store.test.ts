@@ -7,37 +7,27 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, expect, it } from 'vitest';
-import type { KeyPairWithRaw } from '../../lib/v4/keys';
+import { expect, it } from 'vitest';
 import { fileRows, walk } from '../support/hostile';
 import { ROOT, runPartAsync } from '../support/processes';
-import { type SpawnedServer, spawnServer, tempDir } from '../support/server-helpers';
-import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
+import { realServers } from '../support/real-servers';
+import type { SpawnedServer } from '../support/server-helpers';
+import { connectV4, fileSource, nodeSha256 } from '../support/v4-client';
 
+const real = realServers();
 let dir: { path: string; remove(): void };
 let running: SpawnedServer | null = null;
-let me: KeyPairWithRaw;
-
-beforeAll(async () => {
-  me = await newIdentity();
-});
-
-afterEach(async () => {
-  await running?.stop('SIGKILL');
-  running = null;
-  dir?.remove();
-});
 
 it('a replacement whose sender is removed with --files before its move leaves no file without a row', async () => {
-  dir = tempDir('sft-remove-storing-');
+  dir = real.folder('sft-remove-storing-');
   const data = join(dir.path, 'data');
-  running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+  running = await real.spawn(['--port', '0', '--data', data], dir.path, {
     preload: join(ROOT, 'test/support/slow-commit.ts'),
     env: { SFT_TEST_COMMIT_DELAY_MS: '4000' },
   });
   const file = join(dir.path, 'report.bin');
   writeFileSync(file, randomBytes(300_000));
-  const s = await connectV4(running.port, me, () => {}, 'doomed');
+  const s = await connectV4(running.port, real.me(), () => {}, 'doomed');
   await s.upload(fileSource(file), { hash: nodeSha256 }); // stored (after 4 s)
   expect(fileRows(data)).toHaveLength(1);
   writeFileSync(file, randomBytes(200_000));

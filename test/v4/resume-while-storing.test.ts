@@ -8,32 +8,22 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, expect, it } from 'vitest';
-import type { KeyPairWithRaw } from '../../lib/v4/keys';
+import { expect, it } from 'vitest';
 import { isTombstone } from '../../server/v4/partial-uploads';
 import { fileRows, MiB, sha256 } from '../support/hostile';
 import { ROOT } from '../support/processes';
-import { type SpawnedServer, spawnServer, tempDir } from '../support/server-helpers';
-import { connectV4, fileSource, newIdentity, nodeSha256 } from '../support/v4-client';
+import { realServers } from '../support/real-servers';
+import type { SpawnedServer } from '../support/server-helpers';
+import { connectV4, fileSource, nodeSha256 } from '../support/v4-client';
 
+const real = realServers();
 let dir: { path: string; remove(): void };
 let running: SpawnedServer | null = null;
-let me: KeyPairWithRaw;
-
-beforeAll(async () => {
-  me = await newIdentity();
-});
-
-afterEach(async () => {
-  await running?.stop('SIGKILL');
-  running = null;
-  dir?.remove();
-});
 
 async function resumeWhileStoring(env: Record<string, string>, wait: number): Promise<void> {
-  dir = tempDir('sft-resume-storing-');
+  dir = real.folder('sft-resume-storing-');
   const data = join(dir.path, 'data');
-  running = await spawnServer(['--port', '0', '--data', data], dir.path, {
+  running = await real.spawn(['--port', '0', '--data', data], dir.path, {
     preload: join(ROOT, 'test/support/slow-commit.ts'),
     env,
   });
@@ -41,7 +31,7 @@ async function resumeWhileStoring(env: Record<string, string>, wait: number): Pr
   const bytes = randomBytes(9 * MiB + 11);
   writeFileSync(file, bytes);
   const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-  const s1 = await connectV4(running.port, me);
+  const s1 = await connectV4(running.port, real.me());
   let allSent!: () => void;
   const sentAll = new Promise<void>((r) => {
     allSent = r;
@@ -62,7 +52,7 @@ async function resumeWhileStoring(env: Record<string, string>, wait: number): Pr
   // The last record is in; the server is storing it (for 1.5 s). The client gives up on
   // this connection and resumes on another.
   await new Promise((r) => setTimeout(r, wait));
-  const s2 = await connectV4(running.port, me);
+  const s2 = await connectV4(running.port, real.me());
   const second = await s2
     .upload(fileSource(file), {
       hash: nodeSha256,
