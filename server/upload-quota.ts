@@ -129,10 +129,8 @@ export class UploadQuota {
   readonly #held = new Map<string, Held>();
   /** Starts are checked one at a time: the usage read and the reservation are one step. */
   #queue: Promise<unknown> = Promise.resolve();
-  /** Reservations counting a stored file's size as theirs (a replacement's credit), per "<client hex>/<name>". */
-  readonly #credits = new Map<string, number>();
   /**
-   * Those reservations. The stored file a credit was taken from may shrink or go before the
+   * Reservations counting a stored file's size as theirs (a replacement's credit). The stored file a credit was taken from may shrink or go before the
    * replacement is stored (another upload of the name stored first, a 1031): what it then
    * adds beyond its hold counts as usage (#shortfall). Was: an empty replacement, or a 1031,
    * freed the credited bytes (and file) for new files, and the credited one still landed in
@@ -259,6 +257,12 @@ export class UploadQuota {
     return more;
   }
 
+  /** Whether a reservation in flight holds the credit of this sender's stored file `name`. */
+  #hasCredit(hex: string, name: string): boolean {
+    for (const c of this.#credited) if (c.hex === hex && c.name === name) return true;
+    return false;
+  }
+
   async #reserve(
     clientId: Uint8Array,
     fileName: string,
@@ -275,10 +279,9 @@ export class UploadQuota {
     // old file and counts whole: else a sender at its quota could keep any number of
     // same-size replacements at once, each counting nothing.
     const hex = clientIdToHex(clientId);
-    const creditKey = `${hex}/${fileName}`;
     const othersKept = (this.#opts.kept?.keptNamed(hex, fileName) ?? 0) - (listed ? 1 : 0);
     const credit =
-      old !== undefined && !this.#credits.has(creditKey) && othersKept <= 0 ? (old.Size ?? 0) : 0;
+      old !== undefined && !this.#hasCredit(hex, fileName) && othersKept <= 0 ? (old.Size ?? 0) : 0;
     // What the file adds once stored (never less than nothing); no new file for a
     // replacement; bytes of it already kept on disk count already (Scope.kept).
     const add: Held = { bytes: Math.max(0, size - credit - keptOfThis), files: old ? 0 : 1 };
@@ -312,7 +315,6 @@ export class UploadQuota {
     const window = new SharedWindow(add.bytes, diskBytes);
     for (const [key, h] of taken) this.#add(key, h, 1);
     this.#holdShared(window, add.files, 1);
-    if (credit > 0) this.#credits.set(creditKey, (this.#credits.get(creditKey) ?? 0) + 1);
     const inviteKey = scopes.find((s) => s.key.startsWith('i:'))?.key;
     const credited: Credited | null =
       credit > 0
@@ -332,11 +334,6 @@ export class UploadQuota {
       for (const [key, h] of taken) this.#add(key, h, -1);
       this.#holdShared(window, add.files, -1);
       if (credited) this.#credited.delete(credited);
-      if (credit > 0) {
-        const n = (this.#credits.get(creditKey) ?? 1) - 1;
-        if (n > 0) this.#credits.set(creditKey, n);
-        else this.#credits.delete(creditKey);
-      }
     };
     return {
       cover: (upTo, giveWay) => {

@@ -668,15 +668,16 @@ export class PartialUploads {
       written: keep,
       next: durable,
       finishing: () => {
-        let end!: () => void;
-        const ended = new Promise<void>((resolve) => {
-          end = resolve;
+        let resolve!: () => void;
+        const done = new Promise<void>((r) => {
+          resolve = r;
         });
-        this.#finishing.set(base, ended);
-        return () => {
-          if (this.#finishing.get(base) === ended) this.#finishing.delete(base);
-          end();
+        this.#finishing.set(base, done);
+        const end = () => {
+          if (this.#finishing.get(base) === done) this.#finishing.delete(base);
+          resolve();
         };
+        return { done, end };
       },
       onEnd: (kept) => {
         if (this.#active.get(base) === upload) this.#active.delete(base);
@@ -708,8 +709,11 @@ interface PartialState {
   next: number;
   /** The connection is done with it: `kept` for a resume (meta is current), else finished or removed. */
   onEnd: (kept: boolean) => void;
-  /** finish() began: resumes and cancels of the upload wait until the returned call (stored() or forget()). */
-  finishing: () => () => void;
+  /**
+   * finish() began: resumes and cancels of the upload (PartialUploads' map, and takeOver)
+   * wait for `done`, which `end` (called by forget()) resolves.
+   */
+  finishing: () => { done: Promise<void>; end: () => void };
 }
 
 /** One upload being received by one connection. Calls must not overlap (the connection is serial). */
@@ -724,8 +728,8 @@ export class PartialUpload {
   /** The caller hashes the records (handOverHash) and gives the SHA-256 to finish(). */
   #handedOver = false;
   #detaching: Promise<void> | null = null;
-  /** Set by finish(): ends the wait of resumes and cancels (stored() or forget() calls it). */
-  #finished: (() => void) | null = null;
+  /** Set by finish(): the upload is being stored, and holds its files until forget() ends it. */
+  #storing: { done: Promise<void>; end: () => void } | null = null;
   #takenOver: TakeOver | null = null;
   /**
    * Set by the connection that holds it: told when another connection takes it over; the
@@ -734,17 +738,9 @@ export class PartialUpload {
   onTakenOver: ((how: TakeOver) => Promise<void>) | null = null;
   /** The append in progress (resolved when none; never rejects). */
   #writing: Promise<void> = Promise.resolve();
-  /** finish() was called: the upload is being stored, and holds its files until forget(). */
-  #finishing = false;
-  /** Resolved once forget() has removed its files (stored, or dropped). */
-  readonly #gone: Promise<void>;
-  #markGone!: () => void;
 
   constructor(s: PartialState) {
     this.#s = s;
-    this.#gone = new Promise((resolve) => {
-      this.#markGone = resolve;
-    });
     // The kept bytes are durable: hashed while the rest arrives.
     s.fileHash?.advance(s.written);
   }
@@ -840,9 +836,8 @@ export class PartialUpload {
     // are the resume's now.
     if (this.#detached) throw new Error('upload detached');
     // Before anything is awaited: from now on a resume or a cancel waits for stored() or forget().
-    if (!this.#ended) this.#finished ??= s.finishing();
+    if (!this.#ended) this.#storing ??= s.finishing();
     this.#ended = true;
-    this.#finishing = true;
     await this.#durable;
     await s.out.close();
     try {
@@ -897,9 +892,7 @@ export class PartialUpload {
       // After the files went: a resume or cancel waiting (takeOver, or PartialUploads'
       // finishing map) reads the state again then.
       this.#s.onEnd(false);
-      this.#finished?.();
-      this.#finished = null;
-      this.#markGone();
+      this.#storing?.end();
     }
   }
 
@@ -928,7 +921,7 @@ export class PartialUpload {
   async takeOver(how: TakeOver): Promise<void> {
     // Being stored: nothing to take over; the caller reads what the store left (a `.done`,
     // or nothing when it failed) once it is over.
-    if (this.#finishing) return this.#gone;
+    if (this.#storing) return this.#storing.done;
     if (!this.#ended && this.#takenOver === null) {
       this.#takenOver = how;
       const told = this.onTakenOver;
@@ -946,7 +939,9 @@ export class PartialUpload {
     }
     // Its store began while we waited (the holder is told only between its frames, after
     // the store): detached now, the resume would cut back the file being moved into place.
-    if (this.#finishing) return this.#gone;
+    // (Read again after the await: a cast, since TypeScript keeps the narrowing above.)
+    const storing = this.#storing as { done: Promise<void> } | null;
+    if (storing) return storing.done;
     return this.detach();
   }
 

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, RequestCode } from '../../lib/protocol';
+import { EMPTY_CLIENT_ID, encodeRequest, RequestCode } from '../../lib/protocol';
 import { rawClient, type SpawnedBridge, spawnBridge } from '../bridge/helpers';
 import { type Listening, startPart } from '../support/processes';
 import { spawnServer } from '../support/server-helpers';
@@ -34,14 +34,9 @@ afterAll(async () => {
 /** The README's command (the test's own port and target). */
 const readmeArgs = () => ['--target', `127.0.0.1:${server.port}`, '--origin', ORIGIN, '--trust-proxy'];
 
-function register(name: string): Buffer {
-  const b = Buffer.alloc(23 + 255);
-  b.writeUInt8(PROTOCOL_VERSION, 16);
-  b.writeUInt16LE(RequestCode.Register, 17);
-  b.writeUInt32LE(255, 19);
-  b.write(name, 23, 'latin1');
-  return b;
-}
+/** A 1025 (register `name`), as a new client sends it. */
+const register = (name: string) =>
+  encodeRequest({ code: RequestCode.Register, clientId: EMPTY_CLIENT_ID, name });
 
 it('the README command without an invite key refuses to start, naming --invite-key', async () => {
   const p = startPart('bridge', ['--listen', '127.0.0.1:0', ...readmeArgs()]);

@@ -14,7 +14,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, RequestCode } from '../../lib/protocol';
+import { EMPTY_CLIENT_ID, encodeRequest, RequestCode } from '../../lib/protocol';
 import { type SpawnedBridge, spawnBridge } from '../bridge/helpers';
 import { ORIGIN, type ServerProcess, sleep, startServerProcess } from '../support/hostile';
 
@@ -34,14 +34,9 @@ afterAll(async () => {
   await srv?.dispose();
 });
 
-function register(name: string): Buffer {
-  const b = Buffer.alloc(23 + 255);
-  b.writeUInt8(PROTOCOL_VERSION, 16);
-  b.writeUInt16LE(RequestCode.Register, 17);
-  b.writeUInt32LE(255, 19);
-  b.write(name, 23, 'latin1');
-  return b;
-}
+/** A 1025 (register `name`), as a new client sends it. */
+const register = (name: string) =>
+  encodeRequest({ code: RequestCode.Register, clientId: EMPTY_CLIENT_ID, name });
 
 /** One WebSocket from `localAddress` claiming `forwarded`: the code of the answer to a 1025. */
 function registerVia(localAddress: string, forwarded: string, name: string): Promise<number> {
