@@ -1,6 +1,7 @@
 /**
- * readReusing (cli/file-source.ts), the CLI's v4 file reader: the bytes from an offset to the
- * end, exactly, in two buffers taken in turn; the file handle closes when the reader stops.
+ * readReusing (cli/file-source.ts), the CLI's file reader (both protocols): the bytes from an
+ * offset to the end, exactly, in two page-aligned buffers taken in turn and reused for the
+ * next file; the file handle closes when the reader stops.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PAGE_SIZE } from '../platform/page-aligned';
 import { prepareFile, readReusing } from './file-source';
 
 let dir: string;
@@ -55,6 +57,22 @@ describe('readReusing', () => {
       break;
     }
     expect(openHandles()).toBe(before);
+  });
+
+  it('reads into page-aligned buffers that go back for the next file, however the last reader stopped', async () => {
+    const memories = new Set<ArrayBufferLike>();
+    const readOnce = async (round: number) => {
+      for await (const chunk of readReusing(file, 0, 1000)) {
+        memories.add(chunk.buffer);
+        // Slices of one WebAssembly.Memory at page multiples (platform/page-aligned.ts).
+        expect(chunk.byteOffset % PAGE_SIZE).toBe(0);
+        if (round % 3 === 1) break; // stopped early
+        if (round % 3 === 2) throw new Error('caller failed'); // stopped by a throw
+      }
+    };
+    for (let round = 0; round < 12; round++) await readOnce(round).catch(() => {});
+    // Twelve files, one after another: the same two buffers (one Memory) every time.
+    expect(memories.size).toBe(1);
   });
 
   it('refuses a path that is not there', async () => {

@@ -8,64 +8,29 @@
  * posix_fadvise(DONTNEED) to let the cache reuse its pages, so the writes skip it.
  *
  * O_DIRECT needs the buffer's address, the file offset and the length aligned to the
- * device's logical block. Node's Buffers come from malloc (16-byte alignment); a
- * WebAssembly.Memory is mapped by V8 in whole pages, so slices of one at multiples of
- * DIRECT_ALIGN are aligned. Each write copies its chunks into such a slice (a memcpy into
- * pages already in use), writes the aligned part directly and the rest (a file's tail)
- * through the ordinary descriptor. A file system that refuses O_DIRECT at open, or a write
- * that fails with EINVAL, falls back to ordinary writes for good (EINVAL: for the process);
- * a write that finds no free staging buffer (more writes at once than MAX_STAGING_BUFFERS)
- * goes through the page cache alone.
+ * device's logical block. Node's Buffers come from malloc (16-byte alignment); each write
+ * copies its chunks into a page-aligned staging buffer (platform/page-aligned.ts), writes the
+ * aligned part directly and the rest (a file's tail) through the ordinary descriptor. A file
+ * system that refuses O_DIRECT at open, or a write that fails with EINVAL, falls back to
+ * ordinary writes for good (EINVAL: for the process); a write that finds no free staging
+ * buffer (more writes at once than MAX_STAGING_BUFFERS) goes through the page cache alone.
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { PAGE_SIZE, PageAlignedPool } from './page-aligned';
 
 /** Offsets and lengths of direct writes are multiples of this (any logical block up to 4 KiB). */
-export const DIRECT_ALIGN = 4096;
+export const DIRECT_ALIGN = PAGE_SIZE;
 /** One staging buffer: the largest write that goes direct in one piece (v3's and v4's 1 MiB writes). */
 export const STAGING_SIZE = 1024 * 1024;
 /** Staging buffers at most (memory that, once made, the process keeps: 32 MiB). */
 export const MAX_STAGING_BUFFERS = 32;
-const WASM_PAGE = 64 * 1024;
 
 /**
- * Staging buffers per WebAssembly.Memory. V8 counts a Memory's whole size as external memory
- * from the start (its pages are resident only once written), and more external memory lets
- * garbage pile up higher before a full collection: one Memory of all 32 raised the server's
- * peak RSS by about 10 MiB during a long upload. A few at a time keeps that small.
+ * Four staging buffers per WebAssembly.Memory: one Memory of all 32 raised the server's peak
+ * RSS by about 10 MiB during a long upload (V8 counts its whole size as external memory).
  */
-const BUFFERS_PER_MEMORY = 4;
-
-/** Page-aligned 1 MiB buffers, each lent to one write at a time. */
-class StagingPool {
-  readonly #free: Buffer[] = [];
-  #made = 0;
-
-  take(): Buffer | null {
-    const b = this.#free.pop();
-    if (b) return b;
-    if (this.#made >= MAX_STAGING_BUFFERS) return null;
-    const n = Math.min(BUFFERS_PER_MEMORY, MAX_STAGING_BUFFERS - this.#made);
-    const pages = (n * STAGING_SIZE) / WASM_PAGE;
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    // Taken last first: the lowest slices are the ones reused.
-    for (let i = n - 1; i >= 0; i--)
-      this.#free.push(Buffer.from(memory.buffer, i * STAGING_SIZE, STAGING_SIZE));
-    this.#made += n;
-    return this.#free.pop()!;
-  }
-
-  give(b: Buffer): void {
-    this.#free.push(b);
-  }
-
-  /** Made so far / free now (tests). */
-  get stats(): { made: number; free: number } {
-    return { made: this.#made, free: this.#free.length };
-  }
-}
-
-const staging = new StagingPool();
+const staging = new PageAlignedPool(STAGING_SIZE, { perMemory: 4, max: MAX_STAGING_BUFFERS });
 
 /** For tests: how many staging buffers exist and how many are free (all, between writes). */
 export function stagingStats(): { made: number; free: number } {

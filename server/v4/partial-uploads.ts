@@ -18,6 +18,7 @@ import { fileKeyCheck } from '../../lib/v4/key-schedule';
 import { writeFileAtomically } from '../../platform/atomic-file';
 import { FileAppender } from '../../platform/direct-writes';
 import { KeyedSerial } from '../../platform/keyed-serial';
+import { PageAlignedPool } from '../../platform/page-aligned';
 import { FILE_MODE, FOLDER_MODE } from '../data-folder';
 
 export const PARTIAL_FOLDER = 'partial';
@@ -167,6 +168,7 @@ const STALE_TMP_MS = 60_000;
 
 /** Bytes a FileHasher reads at a time. */
 const HASH_READ_BYTES = 1024 * 1024;
+const hashReads = new PageAlignedPool(HASH_READ_BYTES, { perMemory: 1 });
 
 /**
  * The SHA-256 of a resumed upload's data file, read back from the disk as it becomes durable:
@@ -226,8 +228,9 @@ class FileHasher {
   async #loop(): Promise<void> {
     if (!this.#on || this.at >= this.#upTo) return;
     const fh = await open(this.#path, 'r');
+    // Page-aligned: the kernel's copy from the page cache is four times cheaper (platform/page-aligned.ts).
+    const buf = hashReads.take()!;
     try {
-      const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
       while (this.#on && this.at < this.#upTo) {
         const want = Math.min(HASH_READ_BYTES, this.#upTo - this.at);
         const { bytesRead } = await fh.read(buf, 0, want, this.at);
@@ -241,6 +244,7 @@ class FileHasher {
       this.#on = false;
     } finally {
       await fh.close().catch(() => {});
+      hashReads.give(buf);
     }
   }
 }
