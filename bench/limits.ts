@@ -3,7 +3,16 @@
  * machine: Node AES-256-CBC encrypt/decrypt on one core, loopback TCP, our JS cksum.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, webcrypto } from 'node:crypto';
-import { closeSync, fdatasyncSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { cpus } from 'node:os';
@@ -15,6 +24,7 @@ import { RECORD_SIZE } from '../lib/protocol/v4/constants';
 import { StreamSealer } from '../lib/v4/stream';
 import { FileAppender } from '../platform/direct-writes';
 import { nodeRecordAead } from '../platform/node-gcm';
+import { PageAlignedPool } from '../platform/page-aligned';
 
 const MiB = 1024 * 1024;
 
@@ -188,6 +198,46 @@ export function diskWrite(dir: string, total: number): RateAndCpu {
   };
   rmSync(path, { force: true });
   return rate;
+}
+
+/**
+ * Reading a file from the page cache in 1 MiB preads, as the CLI reads what it sends, into a
+ * reused page-aligned buffer (platform/page-aligned.ts, what the CLI uses) and into one that
+ * starts 16 bytes into a page, as a Node Buffer of 1 MiB from malloc does. The file of `total`
+ * bytes is read once to bring it into the cache, then 4 times into each. CPU seconds
+ * per GiB read (nearly all of it system time: the kernel's copy).
+ */
+export function fileRead(dir: string, total: number): { aligned: RateAndCpu; malloced: RateAndCpu } {
+  const path = join(dir, 'read-limit.bin');
+  writeFileSync(path, randomBytes(total));
+  const fd = openSync(path, 'r');
+  const readAll = (into: Buffer) => {
+    for (let at = 0; ; ) {
+      const n = readSync(fd, into, 0, into.length, at);
+      if (n === 0) return;
+      at += n;
+    }
+  };
+  const measure = (into: Buffer): RateAndCpu => {
+    const before = process.cpuUsage();
+    const start = performance.now();
+    for (let i = 0; i < 4; i++) readAll(into);
+    return {
+      MiBps: mibPerSec(4 * total, performance.now() - start),
+      cpuSecondsPerGiB: cpuPerGiB(4 * total, before),
+    };
+  };
+  try {
+    const malloced = Buffer.allocUnsafeSlow(MiB);
+    readAll(malloced);
+    return {
+      aligned: measure(new PageAlignedPool(MiB, { perMemory: 1 }).take()!),
+      malloced: measure(malloced),
+    };
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
 }
 
 /**

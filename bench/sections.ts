@@ -13,6 +13,7 @@ import {
   cliPathCeilings,
   diskWrite,
   diskWriteDirect,
+  fileRead,
   jsCksum,
   loopbackTcp,
   nodeAesDecrypt,
@@ -86,6 +87,7 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
       jsCksumMiBps: jsCksum(limitMiB * MiB),
       disk: diskWrite(work, limitMiB * MiB),
       diskDirect: await diskWriteDirect(work, limitMiB * MiB),
+      fileRead: fileRead(work, limitMiB * MiB),
       // Protocol v4: AES-256-GCM per 256 KiB record, and the whole-file SHA-256.
       webCryptoGcmSeal: await nodeWebCryptoGcm(limitMiB * MiB, 'encrypt'),
       webCryptoGcmSeal4: await nodeWebCryptoGcm(limitMiB * MiB, 'encrypt', 4),
@@ -160,6 +162,15 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
       `${fixed(limits?.diskDirect.MiBps)} MiB/s`,
       limits
         ? `${fixed(limits.diskDirect.cpuSecondsPerGiB, 2)} CPU-s/GiB${limits.diskDirect.direct ? '' : ' (no O_DIRECT here: page cache)'}; through the page cache (fdatasync per 32 MiB) ${fixed(limits.disk.MiBps)} MiB/s, ${fixed(limits.disk.cpuSecondsPerGiB, 2)} CPU-s/GiB`
+        : '',
+    );
+    const fr = limits?.fileRead;
+    report.row(
+      '1 limits',
+      "file read from the page cache, 1 MiB preads: into a page-aligned / a malloc'ed buffer",
+      `${fixed(fr?.aligned.cpuSecondsPerGiB, 2)} / ${fixed(fr?.malloced.cpuSecondsPerGiB, 2)} CPU-s/GiB`,
+      fr
+        ? `${fixed(fr.aligned.MiBps)} / ${fixed(fr.malloced.MiBps)} MiB/s; the CLI reads into aligned ones (platform/page-aligned.ts)`
         : '',
     );
     report.row(
