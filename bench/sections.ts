@@ -167,7 +167,7 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
     const fr = limits?.fileRead;
     report.row(
       '1 limits',
-      "file read from the page cache, 1 MiB preads: into a page-aligned / a malloc'ed buffer",
+      'file read from the page cache, 1 MiB preads: into a page-aligned buffer / one 16 bytes into a page',
       `${fixed(fr?.aligned.cpuSecondsPerGiB, 2)} / ${fixed(fr?.malloced.cpuSecondsPerGiB, 2)} CPU-s/GiB`,
       fr
         ? `${fixed(fr.aligned.MiBps)} / ${fixed(fr.malloced.MiBps)} MiB/s; the CLI reads into aligned ones (platform/page-aligned.ts)`
