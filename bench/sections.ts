@@ -165,13 +165,12 @@ export async function limitsSection(run: BenchRun): Promise<MeasuredLimits> {
         : '',
     );
     const fr = limits?.fileRead;
+    const span = (xs: number[] | undefined) => (xs ? `${fixed(xs[0], 2)}-${fixed(xs[1], 2)}` : '-');
     report.row(
       '1 limits',
       'file read from the page cache, 1 MiB preads: into a page-aligned buffer / one 16 bytes into a page',
-      `${fixed(fr?.aligned.cpuSecondsPerGiB, 2)} / ${fixed(fr?.malloced.cpuSecondsPerGiB, 2)} CPU-s/GiB`,
-      fr
-        ? `${fixed(fr.aligned.MiBps)} / ${fixed(fr.malloced.MiBps)} MiB/s; the CLI reads into aligned ones (platform/page-aligned.ts)`
-        : '',
+      `${span(fr?.aligned)} / ${span(fr?.offset)} CPU-s/GiB`,
+      'lowest-highest of 3 rounds; the CLI reads into aligned ones (platform/page-aligned.ts)',
     );
     report.row(
       '1 limits',
