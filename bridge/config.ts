@@ -256,7 +256,8 @@ WebSocket bridge: relays protocol v3 and v4 frames between browsers and one file
 connection's first message says which: the v4 preamble or a v3 request).`,
   footer: `GET /healthz answers 200 {"target":"reachable"} or 503 {"target":"unreachable"}, from at most one
 probe of the file server per --health-cache period; keep it off the public side of a proxy.
-Logs are JSON lines; once ready, one with "event":"listening" and the host and port it took.`,
+Logs are JSON lines; once ready, one with "event":"listening" and the host and port it took.
+No limit here can be turned off: a count (N) is at least 1, a size at least ${MIN_MAX_PAYLOAD} bytes.`,
 });
 
 function bad(message: string): BridgeError {

@@ -36,16 +36,44 @@ export const text: Validator<string> = (t, what) => {
   return t;
 };
 
+/** The word every limit that can be turned off takes (orOff); the others refuse it by name. */
+const OFF = /^off$/i;
+
+/**
+ * A limit that can be turned off: `off` (any case) or 0 gives `offValue`, anything else must
+ * pass `check` (which must accept 0), and its refusal says that 0 and off are taken too.
+ * One rule for the whole family: --disk-reserve and --min-upload-rate always took 0 for none,
+ * while --max-total-bytes refused both 0 and any other way to say "no limit", so a limit set
+ * in the environment could not be lifted by a flag.
+ */
+export function orOff<T, O>(check: Validator<T>, offValue: O): Validator<T | O> {
+  return (t, what) => {
+    if (OFF.test(t.trim())) return offValue;
+    let v: T;
+    try {
+      v = check(t, what);
+    } catch (e) {
+      if (e instanceof OptionError) throw invalid(`${e.message.replace(/\.$/, '')}; 0 or off turns it off.`);
+      throw e;
+    }
+    return v === 0 ? offValue : v;
+  };
+}
+
+/** The sentence for `off` given to a limit that cannot be turned off. */
+function notOff(what: string, range: string): OptionError {
+  return invalid(`${what} cannot be turned off; give ${range}.`);
+}
+
 /** A whole number in min..max (digits only, an optional minus sign). */
 export function integer(min = 0, max = Number.MAX_SAFE_INTEGER): Validator<number> {
+  const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min}..${max}`;
   return (t, what) => {
     const s = t.trim();
+    if (OFF.test(s)) throw notOff(what, `a whole number ${range}`);
     if (!/^-?\d+$/.test(s)) throw invalid(`${what} "${t}" is not a whole number.`);
     const n = Number(s);
-    if (n < min || n > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min}..${max}`;
-      throw invalid(`${what} ${n} is out of range (${range}).`);
-    }
+    if (n < min || n > max) throw invalid(`${what} ${n} is out of range (${range}).`);
     return n;
   };
 }
@@ -104,6 +132,7 @@ export function size(min: number, max: number): Validator<number> {
 }
 
 export function parseSize(t: string, what: string, min: number, max: number): number {
+  if (OFF.test(t.trim())) throw notOff(what, `a size in ${min}..${max} bytes`);
   const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(t.trim());
   if (!m) throw invalid(`${what} "${t}" is not a size such as 1048576, 64K, 16M or 2G.`);
   const n = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;

@@ -24,6 +24,16 @@ describe("the owner's commands", () => {
     ).toBe('https://f.example/');
   });
 
+  it("invite create: --max-bytes and --max-files take 0 or off for no limit, as the server's limits", () => {
+    for (const word of ['0', 'off'])
+      expect(
+        parseAdminArgs(['invite', 'create', '--max-bytes', word, '--max-files', word], {}).values,
+      ).toMatchObject({ 'max-bytes': null, 'max-files': null });
+    expect(() => parseAdminArgs(['invite', 'create', '--max-clients', '0'], {})).toThrow(
+      /^--max-clients 0 is out of range \(1\.\.1000000\)\.$/,
+    );
+  });
+
   it('refuses what does not fit: unknown words, a bad ID, a missing name, options of another command', () => {
     const code = (argv: string[]) => {
       try {

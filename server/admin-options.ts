@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { INVITE_ID_PATTERN, MAX_LABEL_LENGTH } from '../lib/invite';
 import { unsafeNameChar } from '../lib/protocol/name-chars';
 import { flag, helpText as formatHelp, parseArgsOptions, parseOptions, value } from '../platform/options';
-import { duration, integer, size, type Validator } from '../platform/validators';
+import { duration, integer, orOff, size, type Validator } from '../platform/validators';
 import { PUBLIC_URL_OPTION, SERVER_OPTIONS } from './config';
 import { ServerError } from './errors';
 
@@ -50,13 +50,14 @@ export const ADMIN_OPTIONS = {
     default: DEFAULT_INVITE_EXPIRES_MS,
     help: 'invite create: how long the link works (default 7d; 12h, 30d ...)',
   }),
-  'max-bytes': value(size(1, Number.MAX_SAFE_INTEGER), {
+  // 0 or off: no limit, as for the server's own --max-total-bytes and --client-max-bytes/-files.
+  'max-bytes': value(orOff(size(0, Number.MAX_SAFE_INTEGER), null), {
     arg: 'BYTES',
-    help: "invite create: bytes the invite's clients may store together (default: no limit beyond the server's; 10G ...)",
+    help: "invite create: bytes the invite's clients may store together; 0 or off = no limit (default: no limit beyond the server's; 10G ...)",
   }),
-  'max-files': value(integer(1, Number.MAX_SAFE_INTEGER), {
+  'max-files': value(orOff(integer(0, Number.MAX_SAFE_INTEGER), null), {
     arg: 'N',
-    help: "invite create: files the invite's clients may store together (default: no limit beyond the server's)",
+    help: "invite create: files the invite's clients may store together; 0 or off = no limit (default: no limit beyond the server's)",
   }),
   'max-clients': value(integer(1, 1_000_000), {
     arg: 'N',

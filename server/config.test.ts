@@ -180,6 +180,53 @@ describe('--direct-writes', () => {
   });
 });
 
+describe('limits that can be off: 0 or off, from a flag or a variable', () => {
+  const config = (argv: string[], env: Record<string, string> = {}) =>
+    parseArgs(argv, env, '/w', file('1')).config;
+
+  it('lift the stored-data limits, also one set in the environment, and mean none for the floors', () => {
+    const env = { SFT_MAX_TOTAL_BYTES: '1T', SFT_CLIENT_MAX_BYTES: '1G', SFT_CLIENT_MAX_FILES: '9' };
+    expect(config([], env)).toMatchObject({
+      maxTotalBytes: 1024 ** 4,
+      clientMaxBytes: 1024 ** 3,
+      clientMaxFiles: 9,
+    });
+    for (const word of ['0', 'off', 'OFF'])
+      expect(
+        config(
+          [
+            ...['--max-total-bytes', word, '--client-max-bytes', word, '--client-max-files', word],
+            ...['--disk-reserve', word, '--min-upload-rate', word],
+          ],
+          env,
+        ),
+      ).toMatchObject({
+        maxTotalBytes: null,
+        clientMaxBytes: null,
+        clientMaxFiles: null,
+        diskReserve: 0,
+        minUploadRate: 0,
+      });
+    expect(config([], { SFT_MAX_TOTAL_BYTES: 'off', SFT_DISK_RESERVE: 'off' })).toMatchObject({
+      maxTotalBytes: null,
+      diskReserve: 0,
+    });
+  });
+
+  it('a bad value names the flag and what it takes; a limit that cannot be off says so', () => {
+    expect(() => config(['--max-total-bytes', 'none'])).toThrow(
+      /^--max-total-bytes "none" is not a size .*; 0 or off turns it off\.$/,
+    );
+    expect(() => config([], { SFT_CLIENT_MAX_FILES: '-1' })).toThrow(/^SFT_CLIENT_MAX_FILES .*0 or off/);
+    expect(() => config(['--max-connections', 'off'])).toThrow(
+      /^--max-connections cannot be turned off; give a whole number 1\.\.100000\.$/,
+    );
+    // 0 took empty files only; the family reads 0 as off, which this one cannot be.
+    expect(() => config(['--max-file-size', '0'])).toThrow(/^--max-file-size 0 is out of range 1\.\./);
+    expect(() => config(['--max-file-size-v4', 'off'])).toThrow(/^--max-file-size-v4 cannot be turned off/);
+  });
+});
+
 describe('access and quotas (issue 15)', () => {
   it('defaults, flags and SFT_* variables', () => {
     const d = parseArgs([], {}, '/w', file('1')).config;

@@ -15,7 +15,7 @@ import {
 import { DEFAULT_MAX_FILE_SIZE_V4, DEFAULT_PARTIAL_TTL_SECONDS, MAX_U64 } from '../lib/protocol/v4/constants';
 import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
-import { cidr, duration, host, integer, oneOf, port, size, text, url } from '../platform/validators';
+import { cidr, duration, host, integer, oneOf, orOff, port, size, text, url } from '../platform/validators';
 import { ServerError } from './errors';
 import { DEFAULT_MAX_PARTIAL_UPLOADS } from './v4/partial-uploads';
 
@@ -166,13 +166,15 @@ export const SERVER_OPTIONS = {
     arg: 'BYTES',
     env: 'SFT_MAX_PAYLOAD',
     default: DEFAULT_MAX_REQUEST_PAYLOAD,
-    help: `largest request payload (default ${DEFAULT_MAX_REQUEST_PAYLOAD / 1024 / 1024}MiB; K/M/G suffixes)`,
+    help: `largest request payload, ${SEND_FILE_FIXED_SIZE + 16}..${MAX_U32} (default ${DEFAULT_MAX_REQUEST_PAYLOAD / 1024 / 1024}MiB; K/M/G suffixes)`,
   }),
-  'max-file-size': value(size(0, MAX_FILE_SIZE), {
+  // From 1: 0 took empty files only, where the limits that can be off (--max-total-bytes ...)
+  // read 0 as "no limit". The default is already the most the protocol carries.
+  'max-file-size': value(size(1, MAX_FILE_SIZE), {
     arg: 'BYTES',
     env: 'SFT_MAX_FILE_SIZE',
     default: MAX_FILE_SIZE,
-    help: `largest file accepted (default ${MAX_FILE_SIZE}, the protocol's limit; K/M/G suffixes)`,
+    help: `largest file accepted, 1..${MAX_FILE_SIZE} (default ${MAX_FILE_SIZE}, the protocol's limit; K/M/G suffixes)`,
   }),
   'max-connections': value(integer(1, 100_000), {
     arg: 'N',
@@ -220,7 +222,7 @@ export const SERVER_OPTIONS = {
     arg: 'BYTES',
     env: 'SFT_WAL_LIMIT',
     default: DEFAULT_WAL_LIMIT,
-    help: `WAL size past which writers wait for a truncating checkpoint (default ${DEFAULT_WAL_LIMIT / 1024 / 1024}MiB; K/M/G suffixes)`,
+    help: `WAL size past which writers wait for a truncating checkpoint, 1M..16G (default ${DEFAULT_WAL_LIMIT / 1024 / 1024}MiB; K/M/G suffixes)`,
   }),
   'max-per-source': value(integer(1, 100_000), {
     arg: 'N',
@@ -252,11 +254,11 @@ export const SERVER_OPTIONS = {
     default: LOOPBACK_CIDRS,
     help: `relay addresses whose connections may start with a PROXY v2 header, repeatable or comma-separated (default ${LOOPBACK_CIDRS.join(',')})`,
   }),
-  'min-upload-rate': value(size(0, MAX_U32), {
+  'min-upload-rate': value(orOff(size(0, MAX_U32), 0), {
     arg: 'BYTES',
     env: 'SFT_MIN_UPLOAD_RATE',
     default: DEFAULT_MIN_UPLOAD_RATE,
-    help: `slowest average bytes/s over one upload after --upload-rate-grace, 0 = none (default ${DEFAULT_MIN_UPLOAD_RATE / 1024}K)`,
+    help: `slowest average bytes/s over one upload after --upload-rate-grace, below 4G; 0 or off = none (default ${DEFAULT_MIN_UPLOAD_RATE / 1024}K)`,
   }),
   'upload-rate-grace': value(duration(86_400), {
     arg: 'SECONDS',
@@ -264,11 +266,12 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_UPLOAD_RATE_GRACE_MS,
     help: `age of an upload before --min-upload-rate applies (default ${DEFAULT_UPLOAD_RATE_GRACE_MS / 1000})`,
   }),
-  'max-file-size-v4': value(size(0, MAX_U64), {
+  // From 1, as --max-file-size.
+  'max-file-size-v4': value(size(1, MAX_U64), {
     arg: 'BYTES',
     env: 'SFT_MAX_FILE_SIZE_V4',
     default: DEFAULT_MAX_FILE_SIZE_V4,
-    help: `largest file a protocol v4 upload may declare (default ${DEFAULT_MAX_FILE_SIZE_V4 / 1024 ** 3}G; K/M/G suffixes)`,
+    help: `largest file a protocol v4 upload may declare, at least 1 (default ${DEFAULT_MAX_FILE_SIZE_V4 / 1024 ** 3}G; K/M/G/T suffixes)`,
   }),
   'partial-ttl': value(duration(365 * 86_400), {
     arg: 'SECONDS',
@@ -306,25 +309,27 @@ export const SERVER_OPTIONS = {
     help: `networks whose direct (not relayed) connections are served; others are closed at once (default ${LOOPBACK_CIDRS.join(',')})`,
   }),
   'public-url': PUBLIC_URL_OPTION,
-  'max-total-bytes': value(size(1, BYTES_MAX), {
+  // The stored-data limits: 0 or off is no limit, as it is none for --disk-reserve (so a
+  // limit set in the environment can be lifted by a flag); null is what the config calls it.
+  'max-total-bytes': value(orOff(size(0, BYTES_MAX), null), {
     arg: 'BYTES',
     env: 'SFT_MAX_TOTAL_BYTES',
-    help: 'bytes all stored files may take together; an upload past it gets 1607 (default: no limit; K/M/G/T suffixes)',
+    help: 'bytes all stored files may take together; an upload past it gets 1607; 0 or off = no limit (default: no limit; K/M/G/T suffixes)',
   }),
-  'disk-reserve': value(size(0, BYTES_MAX), {
+  'disk-reserve': value(orOff(size(0, BYTES_MAX), 0), {
     arg: 'BYTES',
     env: 'SFT_DISK_RESERVE',
-    help: "free space an upload must leave on the data folder's file system, 0 = none (default: the larger of 2G and 5% of it)",
+    help: "free space an upload must leave on the data folder's file system; 0 or off = none (default: the larger of 2G and 5% of it)",
   }),
-  'client-max-bytes': value(size(1, BYTES_MAX), {
+  'client-max-bytes': value(orOff(size(0, BYTES_MAX), null), {
     arg: 'BYTES',
     env: 'SFT_CLIENT_MAX_BYTES',
-    help: 'bytes one client may store (default: no limit)',
+    help: 'bytes one client may store; 0 or off = no limit (default: no limit)',
   }),
-  'client-max-files': value(integer(1, BYTES_MAX), {
+  'client-max-files': value(orOff(integer(0, BYTES_MAX), null), {
     arg: 'N',
     env: 'SFT_CLIENT_MAX_FILES',
-    help: 'files one client may store (default: no limit)',
+    help: 'files one client may store; 0 or off = no limit (default: no limit)',
   }),
 } as const;
 
@@ -369,6 +374,8 @@ export function helpText(): string {
       'Once ready it logs a "listening" line with the host and port it took: a readable line on a',
       'terminal, else one JSON line ("event":"listening"); SFT_LOG_FORMAT=json or =pretty picks either.',
       "The owner's commands (files, invite, clients) take --json: one JSON object per line, as when piped.",
+      'A count (N) is a whole number of at least 1 unless its line says otherwise; only a limit whose',
+      'line says "0 or off" can be turned off, and the others refuse both, naming the flag and its range.',
     ].join('\n'),
   });
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { formatBytes } from '../lib/format';
 import { type InvitePayload, inviteLink, signInvite } from '../lib/invite';
+import { escapeUnsafe as shown } from '../lib/protocol/name-chars';
 import type { Database, InviteListing, InviteRow } from './database';
 import { ServerError } from './errors';
 import { inviteRefusal } from './invite-gate';
@@ -133,8 +134,10 @@ export function formatCreated(
   const d = (option: string) => (defaulted.has(option) ? ' (default)' : '');
   const days = (Date.parse(r.ExpiresAt) - Date.parse(r.CreatedAt)) / 86_400_000;
   const span = days >= 1 ? `${Math.round(days * 10) / 10} days` : `${Math.round(days * 240) / 10} hours`;
+  // Escaped as in every table (table-format.ts): `invite create` refuses such labels, but what
+  // is printed is the row, and a row from elsewhere may hold one (see formatRevoked).
   return [
-    `Invite ${r.ID}${r.Label ? ` from "${r.Label}"` : ''}`,
+    `Invite ${shown(r.ID)}${r.Label ? ` from "${shown(r.Label)}"` : ''}`,
     `  expires  ${localTime(r.ExpiresAt)} (in ${span})${d('expires')}`,
     `  bytes    ${r.MaxBytes === null ? NO_LIMIT : `up to ${formatBytes(r.MaxBytes)}`}${d('max-bytes')}`,
     `  files    ${r.MaxFiles === null ? NO_LIMIT : `up to ${r.MaxFiles}`}${d('max-files')}`,
@@ -184,5 +187,7 @@ export async function revokeInvite(db: Database, id: string, nowMs = Date.now())
 
 export function formatRevoked(row: InviteRow, tty: boolean, nowMs = Date.now()): string {
   if (!tty) return jsonLines([toJson(row, nowMs)]);
-  return `Invite ${row.ID}${row.Label ? ` ("${row.Label}")` : ''} revoked at ${localTime(row.RevokedAt!)}: its clients can no longer upload; their files stay.\n`;
+  // The label is the stored row's: one stored before labels were checked, or edited by hand
+  // in the data folder, would reach the terminal raw (an ESC or U+009B runs as a command).
+  return `Invite ${shown(row.ID)}${row.Label ? ` ("${shown(row.Label)}")` : ''} revoked at ${localTime(row.RevokedAt!)}: its clients can no longer upload; their files stay.\n`;
 }

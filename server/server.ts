@@ -131,7 +131,8 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
       config.dataDir,
       config.partialTtlMs ?? DEFAULT_PARTIAL_TTL_SECONDS * 1000,
       config.maxPartialUploads,
-      { direct },
+      // A resume waits for a store in flight as long as a connection may go without progress.
+      { direct, storeWaitMs: config.idleTimeoutMs },
     );
     // Before the temp files are swept and the partial uploads indexed: what a crash cut
     // between the stored files and their rows is finished or undone first.

@@ -14,7 +14,12 @@ import {
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../lib/crypto/encoding';
-import { DURABLE_EVERY_RECORDS, RECORD_SIZE } from '../../lib/protocol/v4/constants';
+import {
+  DURABLE_EVERY_RECORDS,
+  RECORD_SIZE,
+  V4_ERROR_SENTENCES,
+  V4ErrorCode,
+} from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
 import { tempDir } from '../../test/support/server-helpers';
 import {
@@ -303,6 +308,48 @@ describe('PartialUploads: a resume taking an upload over', () => {
     await again.stored('tok-2');
     expect(await cancel).toBe(false);
     expect(await p.open({ ...req, uploadId: id2, resume: true })).toEqual({ storedToken: 'tok-2' });
+  });
+
+  it('the wait for a store in flight is bounded (storeWaitMs): the resume and the cancel get Busy, the store and the upload are untouched', async () => {
+    const d = tempDir('sft-partials-store-wait-');
+    dirs.push(d);
+    const p = new PartialUploads(d.path, 3_600_000, 32, { storeWaitMs: 300 });
+    await p.init();
+    const req = {
+      clientKey: bytes(32),
+      clientId: bytes(16),
+      uploadId: bytes(16),
+      fileKey: bytes(32),
+      size: 3 * RECORD_SIZE,
+      name: 'f.bin',
+    };
+    const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
+    const up = (await p.open({ ...req, resume: false })) as PartialUpload;
+    await up.appendRecords(data);
+    const done = await up.finish();
+    // The store never ends by itself here (a stuck disk or database): each wait ends at 300 ms.
+    // Was: both waited for stored() or forget(), for ever.
+    const busy = {
+      code: V4ErrorCode.Busy,
+      reason: V4_ERROR_SENTENCES[V4ErrorCode.Busy],
+      why: 'still-storing',
+    };
+    for (const attempt of [
+      () => p.open({ ...req, resume: true }),
+      () => p.discard(req.clientKey, req.uploadId),
+    ]) {
+      const t0 = performance.now();
+      expect(await attempt()).toEqual(busy);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    }
+    // Nothing of the upload was touched: the file being moved is whole, and once the store
+    // ends a resume is told it is stored.
+    expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
+    renameSync(done.path, join(d.path, 'stored.bin'));
+    await up.stored('tok-1');
+    expect(await p.open({ ...req, resume: true })).toEqual({ storedToken: 'tok-1' });
+    expect(await p.discard(req.clientKey, req.uploadId)).toBe(false);
   });
 
   it('a sweep that finds an upload expired while a resume of it (a moment earlier, still within the TTL) is opening it leaves it to the resume', async () => {

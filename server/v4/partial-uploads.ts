@@ -13,7 +13,12 @@ import { createHash, type Hash, timingSafeEqual } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bytesToHex } from '../../lib/crypto/encoding';
-import { DURABLE_EVERY_RECORDS, RECORD_SIZE, V4ErrorCode } from '../../lib/protocol/v4/constants';
+import {
+  DURABLE_EVERY_RECORDS,
+  RECORD_SIZE,
+  V4_ERROR_SENTENCES,
+  V4ErrorCode,
+} from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
 import { writeFileAtomically } from '../../platform/atomic-file';
 import { FileAppender } from '../../platform/direct-writes';
@@ -25,6 +30,15 @@ export const PARTIAL_FOLDER = 'partial';
 
 /** How long a take-over waits for the connection holding the upload to write what it verified and stop. */
 export const TAKE_OVER_WAIT_MS = 5000;
+
+/**
+ * How long a resume or a cancel waits for the store of its upload in flight when nothing
+ * says otherwise: the server's default --idle-timeout (createFileServer passes the one in
+ * force). The waiting client hears nothing meanwhile, and the idle timeout is as long as the
+ * server lets a connection go without progress; a stuck disk or database held the waiting
+ * connection for good before.
+ */
+export const DEFAULT_STORE_WAIT_MS = 60_000;
 
 /**
  * Files of partial/ that hold no upload: `.expired` (answers Error 10 for a TTL) and
@@ -107,6 +121,35 @@ export interface OpenRequest {
 export interface Refusal {
   code: number;
   reason: string;
+  /** For the log, when `reason` is the code's fixed sentence (Busy). */
+  why?: string;
+}
+
+/**
+ * The store of the upload outlasted the store wait: Busy (fatal, so the connection closes;
+ * our clients reconnect and resume after a pause). Nothing of the upload was touched, and the
+ * store goes on: the next resume is told what it left (UploadDone, or Error 11 if it failed).
+ */
+const STILL_STORING: Refusal = {
+  code: V4ErrorCode.Busy,
+  reason: V4_ERROR_SENTENCES[V4ErrorCode.Busy],
+  why: 'still-storing',
+};
+
+/** `wait`, until `deadline` (performance.now()) at most: false when the deadline came first. */
+async function until(wait: Promise<void> | undefined, deadline: number): Promise<boolean> {
+  if (!wait) return true;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      wait.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -289,7 +332,8 @@ export class PartialUploads {
   /**
    * Uploads whose last record is in, from finish() until stored() or forget(): the data file
    * is being moved into files/. A resume or a cancel of one waits for that end (a resume then
-   * finds the `.done`, or nothing if the store failed): one that came meanwhile found no
+   * finds the `.done`, or nothing if the store failed), for at most the store wait (then
+   * Busy, STILL_STORING): one that came meanwhile found no
    * holder and the state file still there, reopened the data file, cut it back to the
    * durable count and wrote into it, on its way into files/ (or removed it under the move).
    */
@@ -300,18 +344,23 @@ export class PartialUploads {
   readonly #hashers = new Map<string, FileHasher>();
   readonly #direct: boolean;
   readonly #maxPerClient: number;
+  readonly #storeWaitMs: number;
 
-  /** `direct` false: records are written through the page cache (--direct-writes off). */
+  /**
+   * `direct` false: records are written through the page cache (--direct-writes off).
+   * `storeWaitMs`: how long a resume or cancel waits for a store in flight (DEFAULT_STORE_WAIT_MS).
+   */
   constructor(
     dataDir: string,
     ttlMs: number,
     maxPerClient = DEFAULT_MAX_PARTIAL_UPLOADS,
-    opts: { direct?: boolean } = {},
+    opts: { direct?: boolean; storeWaitMs?: number } = {},
   ) {
     this.dir = join(dataDir, PARTIAL_FOLDER);
     this.#ttlMs = ttlMs;
     this.#maxPerClient = maxPerClient;
     this.#direct = opts.direct !== false;
+    this.#storeWaitMs = opts.storeWaitMs ?? DEFAULT_STORE_WAIT_MS;
   }
 
   /**
@@ -521,16 +570,23 @@ export class PartialUploads {
     await rm(join(this.dir, `${base}.json`), { force: true });
   }
 
-  /** Removes a kept upload of this owner (UploadAbort for an upload no connection has open); true if there was one. */
-  discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean> {
+  /**
+   * Removes a kept upload of this owner (UploadAbort for an upload no connection has open);
+   * true if there was one. A Refusal (Busy) when its store in flight outlasted the store wait.
+   */
+  discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean | Refusal> {
     const base = this.#base(clientKey, uploadId);
-    return this.#turns.run(base, () => this.#discard(base));
+    // From the call: one queued behind another of the same upload (which waited for the
+    // store already) does not wait the whole time again.
+    const deadline = performance.now() + this.#storeWaitMs;
+    return this.#turns.run(base, () => this.#discard(base, deadline));
   }
 
-  async #discard(base: string): Promise<boolean> {
-    await this.#active.get(base)?.takeOver('cancelled');
+  async #discard(base: string, deadline: number): Promise<boolean | Refusal> {
+    const taken = await this.#active.get(base)?.takeOver('cancelled');
+    if (taken && !(await until(taken.storing, deadline))) return STILL_STORING;
     // Its holder completed it (or the take-over timed out while it did): it is being stored.
-    await this.#finishing.get(base);
+    if (!(await until(this.#finishing.get(base), deadline))) return STILL_STORING;
     const had = this.#unindex(base);
     await rm(join(this.dir, `${base}.data`), { force: true });
     await rm(join(this.dir, `${base}.json`), { force: true });
@@ -545,12 +601,22 @@ export class PartialUploads {
   open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal | AlreadyStored> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
     const base = this.#base(req.clientKey, req.uploadId);
-    return this.#turns.run(base, () => this.#open(base, req, now));
+    // From the call: one queued behind another of the same upload (which waited for the
+    // store already) does not wait the whole time again.
+    const deadline = performance.now() + this.#storeWaitMs;
+    return this.#turns.run(base, () => this.#open(base, req, now, deadline));
   }
 
-  async #open(base: string, req: OpenRequest, now: number): Promise<PartialUpload | Refusal | AlreadyStored> {
+  async #open(
+    base: string,
+    req: OpenRequest,
+    now: number,
+    deadline: number,
+  ): Promise<PartialUpload | Refusal | AlreadyStored> {
     const check = bytesToHex(await fileKeyCheck(req.fileKey));
-    await this.#finishing.get(base);
+    // Every wait for a store in flight is bounded (the deadline): the store ends by itself,
+    // and the resume is told to come back (Busy) rather than held while it does not.
+    if (!(await until(this.#finishing.get(base), deadline))) return STILL_STORING;
     let meta = await this.#readMeta(base);
     // Checked before a connection holding it is touched: only a matching resume takes it over.
     if (meta && !sameUpload(meta, req, check))
@@ -559,14 +625,15 @@ export class PartialUploads {
     if (holder) {
       // Another connection has it open (one cut but not yet closed, say): it is told, its
       // writes land, and its durable count is the one resumed from.
-      await holder.takeOver('resumed');
+      const taken = await holder.takeOver('resumed');
+      if (taken && !(await until(taken.storing, deadline))) return STILL_STORING;
       meta = await this.#readMeta(base);
     }
     // Its holder began completing it meanwhile (while the state was read: then it was no
     // holder any more when looked for; or while the take-over waited): stored or failed first.
     const finishing = this.#finishing.get(base);
     if (finishing) {
-      await finishing;
+      if (!(await until(finishing, deadline))) return STILL_STORING;
       meta = await this.#readMeta(base);
     }
     if (!meta) {
@@ -920,12 +987,13 @@ export class PartialUpload {
   /**
    * Another connection of the owner resumed or cancelled it: onTakenOver is told and awaited
    * (its holder writes what it verified and stops), then it is detached as after a lost
-   * connection.
+   * connection. Or it is being stored: `storing` ends with the store, and the caller waits
+   * for it (as long as it chooses) before it reads what the store left.
    */
-  async takeOver(how: TakeOver): Promise<void> {
+  async takeOver(how: TakeOver): Promise<{ storing: Promise<void> } | undefined> {
     // Being stored: nothing to take over; the caller reads what the store left (a `.done`,
     // or nothing when it failed) once it is over.
-    if (this.#storing) return this.#storing.done;
+    if (this.#storing) return { storing: this.#storing.done };
     if (!this.#ended && this.#takenOver === null) {
       this.#takenOver = how;
       const told = this.onTakenOver;
@@ -945,8 +1013,9 @@ export class PartialUpload {
     // the store): detached now, the resume would cut back the file being moved into place.
     // (Read again after the await: a cast, since TypeScript keeps the narrowing above.)
     const storing = this.#storing as { done: Promise<void> } | null;
-    if (storing) return storing.done;
-    return this.detach();
+    if (storing) return { storing: storing.done };
+    await this.detach();
+    return undefined;
   }
 
   async #detach(): Promise<void> {

@@ -274,15 +274,17 @@ export class V4Connection {
       case MessageType.UploadStart:
         if (this.#uploads.isOpen) throw new V4Error('V4_ERR_STATE', 'An upload is already open.');
         return this.#uploads.start(m);
-      case MessageType.UploadAbort:
-        if (await this.#uploads.abort(m.uploadId))
-          return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
+      case MessageType.UploadAbort: {
+        const aborted = await this.#uploads.abort(m.uploadId);
+        if (aborted === 'refused') return;
+        if (aborted) return this.#send({ type: MessageType.UploadAborted, uploadId: m.uploadId });
         return this.#send({
           type: MessageType.Error,
           code: V4ErrorCode.UnknownUpload,
           fatal: false,
           reason: 'No upload with this ID to cancel (it was stored, cancelled or never started).',
         });
+      }
       case MessageType.Bye:
         // (Not awaited: close() waits for the handler now running, this one.) The client closes
         // after its Bye: let it be the one, so a bridge logs a normal close (1000), not 4006.

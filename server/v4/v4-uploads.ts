@@ -116,9 +116,10 @@ export class V4Uploads {
   /**
    * An UploadAbort: the upload with this ID is removed, the open one or a kept one of this
    * client (one another connection has open too: that one is told, Error 18). False when
-   * the client has no upload with this ID (the caller answers Error 11).
+   * the client has no upload with this ID (the caller answers Error 11); 'refused' when it
+   * was answered here (Busy: its store in flight outlasted the wait, and the upload stays).
    */
-  async abort(uploadId: Uint8Array): Promise<boolean> {
+  async abort(uploadId: Uint8Array): Promise<boolean | 'refused'> {
     if (this.#open && bytesEqual(this.#open.uploadId, uploadId)) {
       const open = this.#open;
       await open.writer.discard();
@@ -131,15 +132,27 @@ export class V4Uploads {
           { event: 'v4-upload-aborted', file: open.name },
           v4Sentence.aborted(this.#host.who, open.name),
         );
-    } else if (await this.#host.ctx.partials.discard(this.#host.client().key, uploadId)) {
-      // A kept upload (its connection was cut): its bytes no longer count against quotas.
+    } else {
       const upload = bytesToHex(uploadId).slice(0, 8);
+      const discarded = await this.#host.ctx.partials.discard(this.#host.client().key, uploadId);
+      if (discarded === false) return false;
+      if (discarded !== true) {
+        await this.#refuse(
+          discarded.code,
+          discarded.reason,
+          uploadId,
+          `kept upload ${upload}`,
+          discarded.why,
+        );
+        return 'refused';
+      }
+      // A kept upload (its connection was cut): its bytes no longer count against quotas.
       if (this.#host.sampled('v4 upload aborted'))
         this.#host.log.info(
           { event: 'v4-upload-aborted', upload },
           v4Sentence.aborted(this.#host.who, `kept upload ${upload}`),
         );
-    } else return false;
+    }
     return true;
   }
 
@@ -194,7 +207,7 @@ export class V4Uploads {
       resume: m.resume,
       inviteId: client.inviteId,
     });
-    if ('code' in opened) return this.#refuse(opened.code, opened.reason, m.uploadId, m.name);
+    if ('code' in opened) return this.#refuse(opened.code, opened.reason, m.uploadId, m.name, opened.why);
     if ('storedToken' in opened) return this.#storedAlready(m, opened.storedToken);
     const kept = Math.min(opened.next * RECORD_SIZE, m.size);
     const reservation = await reserveUpload(this.#host.ctx, client.id, { name: m.name, size: m.size, kept });
