@@ -278,6 +278,10 @@ function recoveredSentence(r: Recovered): string {
       return `The server stopped after moving ${p} into place and before recording it: recorded now.`;
     case 'not-moved':
       return `The server stopped before moving a finished upload to ${p}: it was not stored (its sender sends it again).`;
+    case 'put-back':
+      return `The server could not record the replacement of ${p} and stopped before it was undone: the replaced file is there as before, undone now.`;
+    case 'superseded':
+      return `A replacement of ${p} that could not be recorded was replaced again since: the later file and its record stay.`;
     case 'lost':
       return `The server stopped while storing ${p}, and the file is in neither place: it was not stored.`;
     case 'sender-removed':
