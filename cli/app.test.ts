@@ -1,5 +1,5 @@
 /** cli/app.ts in-process: the sentences it adds to a failure, and usage errors (no network). */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,5 +77,37 @@ describe('an unknown option that is a file', () => {
     const r = await run(['-nofile.txt']);
     expect(r.code).toBe(EXIT_USAGE);
     expect(r.stderr).toBe('Error: Unknown option -n. Run with --help to see the options.\n');
+  });
+});
+
+describe('temp files a killed write left in --dir', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'sft-cli-temps-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('are removed by the next run when older than a minute; a fresh one and other files stay', async () => {
+    const left = async (name: string, ageMs: number) => {
+      await writeFile(path.join(dir, name), 'secret');
+      const t = (Date.now() - ageMs) / 1000;
+      await utimes(path.join(dir, name), t, t);
+    };
+    await left('v4.key.4242.0123abcd.tmp', 120_000);
+    await left('priv.key.4242.89abcdef.tmp', 120_000);
+    await left('v4-uploads.json.4242.00112233.tmp', 120_000);
+    await left('known_servers.4243.fedcba98.tmp', 1_000); // another run writing now
+    await left('report.pdf.4242.0123abcd.tmp', 120_000); // not a file of ours
+    // The run stops at the missing file, before any connection: the sweep came first.
+    const code = await runCli(['--server', '127.0.0.1:1', '--dir', dir, '--', 'missing.txt'], {
+      stdout: { write: () => {} },
+      stderr: { write: () => {} },
+      cwd: dir,
+    });
+    expect(code).not.toBe(0);
+    expect((await readdir(dir)).sort()).toEqual([
+      'known_servers.4243.fedcba98.tmp',
+      'report.pdf.4242.0123abcd.tmp',
+    ]);
   });
 });

@@ -10,12 +10,14 @@ import type { Identity } from '../lib/crypto';
 import { bytesToHex } from '../lib/crypto';
 import { MAX_SEND_ATTEMPTS, RequestCode } from '../lib/protocol';
 import { V4ErrorCode } from '../lib/protocol/v4/constants';
+import { removeStaleTemps } from '../platform/atomic-file';
 import { type Protocol, parseArgs, parseServerAddress, type ServerAddress, USAGE } from './args';
 import { describeAddress, openTransport, orTimeout } from './connect';
 import { CliError, Interrupted, interruptedLine } from './errors';
 import { type LocalFile, prepareFile } from './file-source';
 import {
   ensureIdentityDir,
+  IDENTITY_FILES_WRITTEN,
   INVITE_LINK,
   ME_INFO,
   readIdentity,
@@ -32,7 +34,7 @@ import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from
 import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 import { senderName } from './sender-name';
 import { shown } from './shown';
-import { readV4Name } from './v4-store';
+import { readV4Name, V4_FILES_WRITTEN } from './v4-store';
 import { transferV4, type V4Plan } from './v4-transfer';
 
 export const EXIT_OK = 0;
@@ -220,6 +222,9 @@ async function keepInvite(plan: Plan, say: (text: string) => void): Promise<void
 /** Settles every input before connecting: a missing file or bad config costs no connection. */
 async function makePlan(args: ReturnType<typeof parseArgs>, cwd: string): Promise<Plan> {
   const dir = path.resolve(cwd, args.dir ?? '.');
+  // Temp files a kill -9 left while one of our files in --dir was being written (the private
+  // keys among them): gone now, unless young enough to be another run's write on this --dir.
+  await removeStaleTemps(dir, [...IDENTITY_FILES_WRITTEN, ...V4_FILES_WRITTEN]);
   const info = await readTransferInfo(dir, { filesGiven: args.files.length > 0 });
   const identity = await readIdentity(dir);
 

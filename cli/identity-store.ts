@@ -22,6 +22,8 @@ export const ME_INFO = 'me.info';
 export const PRIV_KEY = 'priv.key';
 /** The invite link (or bare token) a run was given, kept for the runs after it. */
 export const INVITE_LINK = 'invite.link';
+/** The files this module writes (each atomically: a temp file beside it, renamed over it). */
+export const IDENTITY_FILES_WRITTEN: readonly string[] = [ME_INFO, PRIV_KEY, INVITE_LINK];
 
 /** Private key files are readable by their owner only. */
 const PRIVATE_FILE_MODE = 0o600;

@@ -28,6 +28,13 @@ export const V4_KEY_FILE = 'v4.key';
 export const KNOWN_SERVERS_FILE = 'known_servers';
 export const V4_UPLOADS_FILE = 'v4-uploads.json';
 export const V4_NAME_FILE = 'v4.name';
+/** The files above this module writes (each atomically: a temp file beside it, renamed over it). */
+export const V4_FILES_WRITTEN: readonly string[] = [
+  V4_KEY_FILE,
+  V4_NAME_FILE,
+  KNOWN_SERVERS_FILE,
+  V4_UPLOADS_FILE,
+];
 const PRIVATE = 0o600;
 
 async function readOr(file: string): Promise<string | null> {

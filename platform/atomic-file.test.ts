@@ -8,12 +8,13 @@ import {
   rename,
   rm,
   stat,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { syncFolder, writeFileAtomically } from './atomic-file';
+import { removeStaleTemps, syncFolder, tempPathFor, writeFileAtomically } from './atomic-file';
 
 // rename passes through to the real one unless a test makes it fail.
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -131,5 +132,61 @@ describe('syncFolder', () => {
   it('syncs a folder; a missing one is no error', async () => {
     expect(await countSyncs(() => syncFolder(dir))).toBe(1);
     await expect(syncFolder(join(dir, 'missing'))).resolves.toBeUndefined();
+  });
+});
+
+describe('removeStaleTemps', () => {
+  /** A file named `name` in `dir`, last written `ageMs` ago. */
+  async function left(name: string, ageMs: number): Promise<void> {
+    await writeFile(join(dir, name), 'secret');
+    const t = (Date.now() - ageMs) / 1000;
+    await utimes(join(dir, name), t, t);
+  }
+
+  it('removes the temp files of the named files older than a minute; a fresh one, another name, another pattern stay', async () => {
+    await writeFile(join(dir, 'v4.key'), 'the key');
+    await left('v4.key.4242.0123abcd.tmp', 120_000); // a write killed two minutes ago
+    await left('v4.key.4243.89abcdef.tmp', 1_000); // a write in progress in another run
+    await left('notes.txt.4242.0123abcd.tmp', 120_000); // not a file of ours
+    await left('v4.key.tmp', 120_000); // not tempPathFor's naming
+    await left('v4.key.4242.0123ABCD.tmp', 120_000);
+    await left('v4.key.x.0123abcd.tmp', 120_000);
+    await mkdir(join(dir, 'v4.key.4242.fedcba98.tmp'));
+    const past = Date.now() - 120_000;
+    await utimes(join(dir, 'v4.key.4242.fedcba98.tmp'), past / 1000, past / 1000);
+    expect(await removeStaleTemps(dir, ['v4.key', 'known_servers'])).toEqual(['v4.key.4242.0123abcd.tmp']);
+    expect((await readdir(dir)).sort()).toEqual(
+      [
+        'notes.txt.4242.0123abcd.tmp',
+        'v4.key',
+        'v4.key.4242.0123ABCD.tmp',
+        'v4.key.4242.fedcba98.tmp',
+        'v4.key.4243.89abcdef.tmp',
+        'v4.key.tmp',
+        'v4.key.x.0123abcd.tmp',
+      ].sort(),
+    );
+  });
+
+  it('knows the names writeFileAtomically gives its temp files', async () => {
+    const file = join(dir, 'known_servers');
+    const tmp = tempPathFor(file);
+    await left(tmp.slice(dir.length + 1), 120_000);
+    expect(await removeStaleTemps(dir, ['known_servers'])).toEqual([tmp.slice(dir.length + 1)]);
+    // A folder that is not there: nothing to remove, no error.
+    expect(await removeStaleTemps(join(dir, 'missing'), ['known_servers'])).toEqual([]);
+  });
+
+  it('a temp file writeFileAtomically left when killed mid-write is removed by the next run', async () => {
+    const file = join(dir, 'v4-uploads.json');
+    // Killed between the temp file's write and its rename: the rename never happens.
+    vi.mocked(rename).mockImplementationOnce(() => new Promise<never>(() => {}));
+    void writeFileAtomically(file, '{"uploads":[]}', { mode: 0o600 });
+    await new Promise((r) => setTimeout(r, 100));
+    const [tmp] = await readdir(dir);
+    expect(tmp).toMatch(/^v4-uploads\.json\.\d+\.[0-9a-f]{8}\.tmp$/);
+    expect(await removeStaleTemps(dir, ['v4-uploads.json'])).toEqual([]); // fresh: kept
+    expect(await removeStaleTemps(dir, ['v4-uploads.json'], { now: Date.now() + 61_000 })).toEqual([tmp]);
+    expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -67,8 +67,12 @@ export type PendingChange =
       pathName: string;
       source: string;
       file: NewFile;
-      /** A same-name replacement: the replaced row's token and Verified before claimFile. */
-      replaced?: { token: string | null; verified: boolean };
+      /**
+       * A same-name replacement: the replaced row's token and Verified before claimFile, and
+       * where the replaced bytes are kept until the new row is written (FileStorage.keep;
+       * absent where the storage could not keep them).
+       */
+      replaced?: { token: string | null; verified: boolean; kept?: string };
     }
   | { kind: 'remove'; pathName: string };
 

@@ -188,10 +188,16 @@ function decodeChange(seq: number, text: string): PendingChange {
   )
     throw damaged();
   const file = { ...(f as unknown as NewFile), id: new Uint8Array(Buffer.from(f.id, 'hex')) };
-  const r = (c as { replaced?: { token?: unknown; verified?: unknown } }).replaced;
+  const r = (c as { replaced?: { token?: unknown; verified?: unknown; kept?: unknown } }).replaced;
   const replaced =
     r && (typeof r.token === 'string' || r.token === null) && typeof r.verified === 'boolean'
-      ? { replaced: { token: r.token, verified: r.verified } }
+      ? {
+          replaced: {
+            token: r.token,
+            verified: r.verified,
+            ...(typeof r.kept === 'string' ? { kept: r.kept } : {}),
+          },
+        }
       : {};
   return { kind: 'store', pathName: o.pathName, source: o.source, file, ...replaced };
 }

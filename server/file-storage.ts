@@ -36,7 +36,7 @@ export interface FileStorage {
    * restarts and so cannot live among the temp files), as a TempFile that commit() accepts.
    */
   adopt(path: string): TempFile;
-  /** True while a temp file (its `path`) is still where it was written, not yet committed. */
+  /** True while a temp file (its `path`, or a path keep() gave) is still where it was written, not yet committed. */
   hasTemp(path: string): Promise<boolean>;
   /** True when a stored file exists at `pathName`. */
   exists(pathName: string): Promise<boolean>;
@@ -45,6 +45,18 @@ export interface FileStorage {
    * what is there atomically; durable when it resolves.
    */
   commit(temp: TempFile, pathName: string): Promise<void>;
+  /**
+   * Before a same-name replacement's commit(): keeps the file stored at `pathName` under a
+   * second name among the temp files (the same bytes, not a copy; init() sweeps it), durable
+   * when it resolves, so that restore() can put it back if the new file's row cannot be
+   * written. Returns that path; null when nothing is stored there or this storage cannot
+   * keep a second name (the replacement then goes on without).
+   */
+  keep(pathName: string): Promise<string | null>;
+  /** Moves a file keep() kept back to `pathName`, replacing what is there atomically; durable when it resolves. */
+  restore(kept: string, pathName: string): Promise<void>;
+  /** Drops a file keep() kept (the replacement was recorded, or never happened); missing is fine. */
+  dropKept(kept: string): Promise<void>;
   /** Removes a stored file; missing is fine. */
   remove(pathName: string): Promise<void>;
   /** Removes a client's folder (the first part of its files' paths) if it holds nothing; else leaves it. */

@@ -4,10 +4,12 @@
  * same database and folder is the next start. Each case would leave a file without its row
  * (or a row without its file) without the notes.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkStoredFiles } from './check-command';
 import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
 import { FileStore } from './file-store';
@@ -220,5 +222,97 @@ describe('FileStore.recover', () => {
     expect(seq).toBeGreaterThan(0);
     expect(await restart().recover()).toEqual([{ outcome: 'lost', pathName: 'nowhere/h.txt' }]);
     expect(await db.fileByName(alice, 'h.txt')).toBeUndefined();
+  });
+});
+
+/** `db` whose methods named in `failing` throw, as a database error would (SQLITE_FULL...). */
+function failingDatabase(...failing: string[]): SqliteDatabase {
+  return new Proxy(db, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (failing.includes(String(prop)))
+        return async () => {
+          throw new Error(`injected: ${String(prop)} failed`);
+        };
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const kept = () => readdirSync(storage.tmpDir).filter((n) => n.endsWith('.kept'));
+
+describe('a same-name replacement whose row cannot be written', () => {
+  it('fails as a whole: the replaced file and its row as they were, nothing for `check` to find', async () => {
+    const store = new FileStore(db, storage);
+    const first = await store.store(alice, 'r.txt', await temp(store, 'old', sha256('old')), now);
+    const failing = new FileStore(failingDatabase('completeStore'), storage);
+    await expect(
+      failing.store(alice, 'r.txt', await temp(failing, 'newer bytes', sha256('newer bytes')), now),
+    ).rejects.toThrow('injected');
+    // It used to leave the new bytes under the old row's size and SHA-256.
+    expect(readFileSync(join(dir, 'files', first.pathName), 'utf8')).toBe('old');
+    expect(await db.fileByName(alice, 'r.txt')).toMatchObject({
+      Token: first.token,
+      Verified: 1,
+      Size: 3,
+      Sha256: sha256('old'),
+    });
+    expect(await db.pending()).toEqual([]);
+    expect(kept()).toEqual([]);
+    const report = await checkStoredFiles(dir, { now: () => Date.now() + 3_600_000 });
+    expect(report.findings).toEqual([]);
+    expect(await restart().recover()).toEqual([]);
+  });
+
+  it('the token not given back either (the database still fails): the next start does it', async () => {
+    const store = new FileStore(db, storage);
+    const first = await store.store(alice, 's.txt', await temp(store, 'old'), now);
+    await store.verify(alice, 's.txt', first.token);
+    const failing = new FileStore(failingDatabase('completeStore', 'unclaimFile', 'dropPending'), storage);
+    await expect(failing.store(alice, 's.txt', await temp(failing, 'newer'), now)).rejects.toThrow();
+    expect(readFileSync(join(dir, 'files', first.pathName), 'utf8')).toBe('old');
+    expect(await restart().recover()).toEqual([{ outcome: 'put-back', pathName: first.pathName }]);
+    expect(await db.fileByName(alice, 's.txt')).toMatchObject({ Token: first.token, Verified: 1, Size: 3 });
+    expect(await db.pending()).toEqual([]);
+  });
+
+  it('killed after the move: recorded at start, the kept bytes dropped', async () => {
+    const store = new FileStore(db, storage);
+    const first = await store.store(alice, 'k.txt', await temp(store, 'old'), now);
+    await cut(new FileStore(dyingDatabase(), storage).store(alice, 'k.txt', await temp(store, 'newer'), now));
+    expect(kept()).toHaveLength(1);
+    expect(await restart().recover()).toEqual([{ outcome: 'recorded', pathName: first.pathName }]);
+    expect(readFileSync(join(dir, 'files', first.pathName), 'utf8')).toBe('newer');
+    expect(await db.fileByName(alice, 'k.txt')).toMatchObject({ Size: 5 });
+    expect(kept()).toEqual([]);
+  });
+
+  it('not put back (the storage fails too): the next start records the new bytes, unless a later upload replaced them', async () => {
+    const store = new FileStore(db, storage);
+    const first = await store.store(alice, 'p.txt', await temp(store, 'old'), now);
+    const noRestore = new Proxy(storage, {
+      get(target, prop) {
+        if (prop === 'restore')
+          return async () => {
+            throw new Error('injected: restore failed');
+          };
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const failing = new FileStore(failingDatabase('completeStore'), noRestore);
+    await expect(failing.store(alice, 'p.txt', await temp(failing, 'newer'), now)).rejects.toThrow();
+    // Not silent: the change stays pending (`check` reports it) until a start finishes it.
+    expect(await db.pending()).toHaveLength(1);
+    expect(await restart().recover()).toEqual([{ outcome: 'recorded', pathName: first.pathName }]);
+    expect(await db.fileByName(alice, 'p.txt')).toMatchObject({ Size: 5 });
+    expect(kept()).toEqual([]);
+
+    await expect(failing.store(alice, 'p.txt', await temp(failing, 'newest!'), now)).rejects.toThrow();
+    const later = await store.store(alice, 'p.txt', await temp(store, 'the last one'), now);
+    expect(await restart().recover()).toEqual([{ outcome: 'superseded', pathName: first.pathName }]);
+    expect(await db.fileByName(alice, 'p.txt')).toMatchObject({ Token: later.token, Size: 12 });
+    expect(readFileSync(join(dir, 'files', first.pathName), 'utf8')).toBe('the last one');
   });
 });

@@ -77,14 +77,30 @@ export class FileStore {
       token,
       ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
     };
-    // What the claim below takes from the replaced row, given back if the move never happens.
+    // What the claim below takes from the replaced row, given back if the replacement fails.
     const replaced = previous && { token: previous.Token, verified: previous.Verified === 1 };
+    let kept: string | null = null;
     try {
+      // The replaced bytes, kept aside (a second name, no copy) until the new row is written:
+      // the rename below destroys them, and a row write that fails then would leave the row
+      // with their size and hash over the new bytes. Before the note, which names it.
+      if (replacing) kept = await this.#storage.keep(pathName);
       // Written down first: a crash between the move and the row is finished at the next
       // start (recover()), so no file is left in place without its row.
-      const [seq] = await db.notePending([
-        { kind: 'store', pathName, source: result.temp.path, file, ...(replaced ? { replaced } : {}) },
-      ]);
+      const [seq] = await db
+        .notePending([
+          {
+            kind: 'store',
+            pathName,
+            source: result.temp.path,
+            file,
+            ...(replaced ? { replaced: { ...replaced, ...(kept ? { kept } : {}) } } : {}),
+          },
+        ])
+        .catch(async (e) => {
+          if (kept) await this.#storage.dropKept(kept).catch(() => {});
+          throw e;
+        });
       // Committed on its own before the move: if the process dies between the rename and the
       // row update, the old row must not vouch for the new bytes; and from now on the
       // replaced upload's connection can no longer verify or remove the file (its token is
@@ -96,6 +112,7 @@ export class FileStore {
         await this.#storage.commit(result.temp, pathName);
       } catch (e) {
         if (replaced) await db.unclaimFile(clientId, fileName, token, replaced).catch(() => {});
+        if (kept) await this.#storage.dropKept(kept).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
         throw e;
       }
@@ -103,18 +120,7 @@ export class FileStore {
       try {
         await db.completeStore(seq!, file, isAuthenticated(file), settle !== undefined);
       } catch (e) {
-        // A file no row describes must not stay behind: one under a new name, or a
-        // replacement whose sender `clients remove --files` (another process) removed with
-        // its rows meanwhile (the row is gone: the file stayed in files/ for ever). A
-        // replacement whose row is still there stays: that row, already unverified, now
-        // describes the new bytes (the replaced ones are gone either way).
-        if (!replacing || !(await db.pathTaken(pathName).catch(() => true))) {
-          await this.#storage.remove(pathName).catch(() => {});
-          // Its sender gone: so is the folder the move made again (once empty).
-          if (!(await db.clientById(clientId).catch(() => true)))
-            await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
-        }
-        await db.dropPending([seq!]).catch(() => {});
+        await this.#rowFailed(seq!, clientId, fileName, token, pathName, replacing, replaced, kept);
         throw e;
       }
       if (settle) {
@@ -123,10 +129,71 @@ export class FileStore {
         await settle(token).catch(() => {});
         await db.dropPending([seq!]).catch(() => {});
       }
+      // Only once the note is gone: recover() reads a note whose kept file is missing as a
+      // replacement put back.
+      if (kept) await this.#storage.dropKept(kept).catch(() => {});
     } finally {
       this.#reserved.delete(pathName.toLowerCase());
     }
     return { pathName, token };
+  }
+
+  /**
+   * The row of a file moved into place could not be written (a database error): the client
+   * is told the store failed, so nothing of it may stay as if stored.
+   */
+  async #rowFailed(
+    seq: number,
+    clientId: Uint8Array,
+    fileName: string,
+    token: string,
+    pathName: string,
+    replacing: boolean,
+    replaced: { token: string | null; verified: boolean } | undefined,
+    kept: string | null,
+  ): Promise<void> {
+    const db = this.#db;
+    const rowThere = replacing && (await db.pathTaken(pathName).catch(() => true));
+    if (rowThere && replaced && kept) {
+      // A same-name replacement whose row is still there: the replaced bytes go back over
+      // the new ones and the row gets its token and Verified back (its size and hash never
+      // changed), so the replacement failed as a whole and `check` finds the old file as
+      // its row says. It used to keep the new bytes under the old row's size and SHA-256.
+      // The note goes only after both; cut before, recover() finishes it (the kept file is
+      // used up by the put-back: not there means put back).
+      try {
+        await this.#storage.restore(kept, pathName);
+      } catch {
+        // Not put back: the note stays, and the next start records the new bytes (their
+        // row is what the note holds), as for a crash after the move.
+        return;
+      }
+      try {
+        await db.unclaimFile(clientId, fileName, token, replaced);
+        await db.dropPending([seq]);
+      } catch {
+        // The database still fails: the note stays and the next start gives the token back.
+      }
+      return;
+    }
+    if (rowThere) {
+      // A replacement on a storage that could not keep the replaced bytes: the new ones are
+      // in place and the row still has the replaced file's size and hash. The note stays,
+      // so the next start records the new bytes, and `check` reports the change as pending
+      // until then instead of finding nothing.
+      return;
+    }
+    // A file no row describes must not stay behind: one under a new name, or a replacement
+    // whose sender `clients remove --files` (another process) removed with its rows meanwhile
+    // (the row is gone: the file stayed in files/ for ever).
+    await this.#storage.remove(pathName).catch(() => {});
+    // Its sender gone: so is the folder the move made again (once empty).
+    if (!(await db.clientById(clientId).catch(() => true)))
+      await this.#storage.removeEmptyFolder(pathName.split('/')[0]!).catch(() => {});
+    // A row claimed at another path (a file stored before Folder existed) gets its token back.
+    if (replaced) await db.unclaimFile(clientId, fileName, token, replaced).catch(() => {});
+    if (kept) await this.#storage.dropKept(kept).catch(() => {});
+    await db.dropPending([seq]).catch(() => {});
   }
 
   /**
@@ -144,11 +211,25 @@ export class FileStore {
     // Stores first: a path a finished store records is no longer free to remove.
     for (const { seq, change: c } of entries) {
       if (c.kind !== 'store') continue;
+      const kept = c.replaced?.kept;
       if (await this.#storage.hasTemp(c.source)) {
         // A replacement that never happened: the replaced row is as it was.
         if (c.replaced) await db.unclaimFile(c.file.id, c.file.fileName, c.file.token, c.replaced);
         await db.dropPending([seq]);
         done.push({ outcome: 'not-moved', pathName: c.pathName });
+      } else if (c.replaced && kept !== undefined && !(await this.#storage.hasTemp(kept))) {
+        // Moved, its row not written, and the replaced bytes put back (which used up the
+        // kept file; it is made durable before the move, and dropped only after the note):
+        // as a replacement that never happened.
+        await db.unclaimFile(c.file.id, c.file.fileName, c.file.token, c.replaced);
+        await db.dropPending([seq]);
+        done.push({ outcome: 'put-back', pathName: c.pathName });
+      } else if (c.replaced && (await this.#claimedByAnother(c.file))) {
+        // A note a failed row write left (store() keeps it when it cannot put the replaced
+        // bytes back), after which a later upload of the name replaced the file and claimed
+        // its row: the file is that upload's, and recording this one would describe it wrongly.
+        await db.dropPending([seq]);
+        done.push({ outcome: 'superseded', pathName: c.pathName });
       } else if (await this.#storage.exists(c.pathName)) {
         if (await db.clientById(c.file.id)) {
           // The note goes last, as in store(): killed again in between, the next start
@@ -167,10 +248,18 @@ export class FileStore {
         await db.dropPending([seq]);
         done.push({ outcome: 'lost', pathName: c.pathName });
       }
+      // The replaced bytes are no longer needed, whichever way it went (after the note).
+      if (kept !== undefined) await this.#storage.dropKept(kept);
     }
     for (const e of entries)
       if (e.change.kind === 'remove') done.push(await this.#finishRemoval(e.seq, e.change));
     return done;
+  }
+
+  /** The row of the file's name is there and carries another upload's token. */
+  async #claimedByAnother(f: NewFile): Promise<boolean> {
+    const row = await this.#db.fileByName(f.id, f.fileName);
+    return row !== undefined && row.Token !== f.token;
   }
 
   /**
@@ -295,7 +384,15 @@ export class FileStore {
 
 /** What recover() found of one change a crash cut. */
 export interface Recovered {
-  outcome: 'recorded' | 'not-moved' | 'lost' | 'sender-removed' | 'removed' | 'kept';
+  outcome:
+    | 'recorded'
+    | 'not-moved'
+    | 'put-back'
+    | 'superseded'
+    | 'lost'
+    | 'sender-removed'
+    | 'removed'
+    | 'kept';
   pathName: string;
 }
 

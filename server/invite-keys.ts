@@ -5,7 +5,7 @@
  * (`--invite-key`). Created on first need (server start, `invite create`) and never
  * overwritten: replacing it would silently invalidate every link given out.
  */
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesToBase64 } from '../lib/crypto';
@@ -16,6 +16,7 @@ import {
   importInvitePrivateKey,
   importInvitePublicKey,
 } from '../lib/invite';
+import { tempPathFor } from '../platform/atomic-file';
 import { FILE_MODE } from './data-folder';
 import { ServerError } from './errors';
 
@@ -53,7 +54,8 @@ function storage(what: string, e: unknown): ServerError {
  * refused to start with, and never replaces by itself.
  */
 async function writeNew(path: string, text: string, mode: number): Promise<boolean> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  // Named as writeFileAtomically names its own, so the next start removes one a kill -9 left.
+  const tmp = tempPathFor(path);
   try {
     await writeFile(tmp, `${text}\n`, { flag: 'wx', mode, flush: true });
     await link(tmp, path);

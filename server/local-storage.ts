@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fdatasync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { syncFolder } from '../platform/atomic-file';
 import { FileAppender } from '../platform/direct-writes';
@@ -29,6 +29,10 @@ export const UPLOAD_WRITE_BUFFER = 1024 * 1024;
  */
 export const UPLOAD_SYNC_INTERVAL = 32 * 1024 * 1024;
 export const TEMP_SUFFIX = '.part';
+/** A replaced file kept by keep() until its replacement's row is written (in tmp/, swept at start). */
+export const KEPT_SUFFIX = '.kept';
+/** What link(2) answers where the file system has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV', 'ENOSYS']);
 
 const writeError = (e: Error) =>
   new ServerError('SERVER_ERR_UPLOAD_WRITE', `Cannot write the received file: ${e.message}`, { cause: e });
@@ -305,6 +309,33 @@ export class LocalFileStorage implements FileStorage {
     await rename(temp.path, target);
     // Best effort: the rename has happened (a failure here must not read as "not moved").
     await syncFolder(dir).catch(() => {});
+  }
+
+  async keep(pathName: string): Promise<string | null> {
+    const kept = join(this.tmpDir, `${randomBytes(12).toString('hex')}${KEPT_SUFFIX}`);
+    try {
+      // A hard link: no bytes copied, and the stored file's name is left as it was.
+      await link(this.#resolve(pathName), kept);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code === 'ENOENT' || NO_HARD_LINKS.has(code)) return null;
+      throw e;
+    }
+    // Durable before the commit that follows: after a power cut a store's note naming it
+    // must find it (recover() reads a missing one as "put back already").
+    await syncFolder(this.tmpDir);
+    return kept;
+  }
+
+  async restore(kept: string, pathName: string): Promise<void> {
+    const target = this.#resolve(pathName);
+    await rename(kept, target);
+    await syncFolder(dirname(target));
+    await syncFolder(this.tmpDir);
+  }
+
+  async dropKept(kept: string): Promise<void> {
+    await rm(kept, { force: true });
   }
 
   async remove(pathName: string): Promise<void> {

@@ -8,6 +8,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { isLoopbackHost } from '../lib/invite/access';
 import { DEFAULT_PARTIAL_TTL_SECONDS } from '../lib/protocol/v4/constants';
+import { removeStaleTemps } from '../platform/atomic-file';
 import { createLogger, type Logger } from '../platform/log';
 import { LogSampler } from '../platform/log-sampler';
 import { Admission, peerText } from './admission';
@@ -20,14 +21,14 @@ import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
 import { FileStore, type Recovered } from './file-store';
 import { InviteGate } from './invite-gate';
-import { loadInviteKeys } from './invite-keys';
+import { INVITE_KEY_FILE, INVITE_PUB_FILE, loadInviteKeys } from './invite-keys';
 import { LocalFileStorage } from './local-storage';
 import { PeerLimits } from './peer-limits';
 import { pickProtocol } from './protocol-switch';
 import { TurnBudget } from './turn-budget';
 import { UploadQuota } from './upload-quota';
 import { PARTIAL_FOLDER, PartialUploads } from './v4/partial-uploads';
-import { loadServerIdentity, type ServerIdentity } from './v4/server-key';
+import { loadServerIdentity, SERVER_KEY_FILES, type ServerIdentity } from './v4/server-key';
 import { V4Connection } from './v4/v4-connection';
 
 export const DATABASE_FILE = 'defensive.db';
@@ -122,6 +123,16 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     // --direct-writes: v3 temp files and v4 records alike.
     const direct = config.directWrites !== false;
     const storage = opts.storage?.() ?? new LocalFileStorage(config.dataDir, { direct });
+    // A kill -9 while a key file was being written left its temp file (the private key, in
+    // the clear, for invite.key and server.key): gone at the next start, unless it is young
+    // enough to be another process's write in progress (`invite create` beside this start).
+    const staleTemps = await removeStaleTemps(config.dataDir, [
+      INVITE_KEY_FILE,
+      INVITE_PUB_FILE,
+      ...SERVER_KEY_FILES,
+    ]);
+    if (staleTemps.length > 0)
+      log.info({ event: 'temp-files-removed', count: staleTemps.length, files: staleTemps });
     const keys = await loadInviteKeys(config.dataDir);
     const db =
       opts.database?.() ??
@@ -279,6 +290,10 @@ function recoveredSentence(r: Recovered): string {
       return `The server stopped after moving ${p} into place and before recording it: recorded now.`;
     case 'not-moved':
       return `The server stopped before moving a finished upload to ${p}: it was not stored (its sender sends it again).`;
+    case 'put-back':
+      return `The server could not record the replacement of ${p} and stopped before it was undone: the replaced file is there as before, undone now.`;
+    case 'superseded':
+      return `A replacement of ${p} that could not be recorded was replaced again since: the later file and its record stay.`;
     case 'lost':
       return `The server stopped while storing ${p}, and the file is in neither place: it was not stored.`;
     case 'sender-removed':

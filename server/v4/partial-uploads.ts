@@ -20,7 +20,7 @@ import {
   V4ErrorCode,
 } from '../../lib/protocol/v4/constants';
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
-import { writeFileAtomically } from '../../platform/atomic-file';
+import { syncFolder, writeFileAtomically } from '../../platform/atomic-file';
 import { FileAppender } from '../../platform/direct-writes';
 import { KeyedSerial } from '../../platform/keyed-serial';
 import { PageAlignedPool } from '../../platform/page-aligned';
@@ -190,8 +190,10 @@ function syncedWrite(path: string, text: string, flush = true): Promise<void> {
 
 /**
  * The `.done` file of a stored upload (see PartialUpload.stored). Replaced at once (a resume
- * never reads half of it). Not flushed: after a crash the resume gets Error 11 and the client
- * sends the file again. Never throws.
+ * never reads half of it), and durable when it resolves (the file fsync'd, then the folder
+ * after the rename), because the state file is removed next and the store's note dropped
+ * after that: after a power cut that kept the removal and lost an unflushed `.done`, the
+ * resume found neither, got Error 11 and the client sent the whole file again. Never throws.
  */
 async function writeDone(path: string, uploadId: string, m: Meta, token: string): Promise<void> {
   const done: DoneMeta = {
@@ -203,7 +205,19 @@ async function writeDone(path: string, uploadId: string, m: Meta, token: string)
     keyCheck: m.keyCheck,
     token,
   };
-  await syncedWrite(path, JSON.stringify(done), false).catch(() => {});
+  await syncedWrite(path, JSON.stringify(done)).catch(() => {});
+}
+
+/**
+ * After the `.done` is durable: the state file goes, and its removal is made durable too
+ * (folder fsync) before the caller drops the store's note. A removal lost to a power cut
+ * after the note went left the state file vouching for records whose data file had gone into
+ * files/, with nothing at start to settle it again: a resume took the state file (it comes
+ * before the `.done`) and started again.
+ */
+async function removeStateDurably(statePath: string): Promise<void> {
+  await rm(statePath, { force: true });
+  await syncFolder(dirname(statePath)).catch(() => {});
 }
 
 /** A temp file in partial/ older than this was left by a crash (a state write takes milliseconds). */
@@ -567,7 +581,7 @@ export class PartialUploads {
     if (!meta) return;
     const uploadId = base.slice(base.indexOf('-') + 1);
     await writeDone(join(this.dir, doneFileName(meta.clientKey, meta.name)), uploadId, meta, token);
-    await rm(join(this.dir, `${base}.json`), { force: true });
+    await removeStateDurably(join(this.dir, `${base}.json`));
   }
 
   /**
@@ -941,8 +955,10 @@ export class PartialUpload {
    * would no longer match). So there are no more of them than stored files.
    */
   async stored(token: string): Promise<void> {
+    // In this order, each step durable before the next (see writeDone, removeStateDurably):
+    // the `.done`, then the state file's removal; the caller drops the store's note after.
     await writeDone(this.#s.donePath, this.#s.uploadId, this.#s.meta, token);
-    await this.forget();
+    await this.#forget(removeStateDurably);
   }
 
   /**
@@ -950,7 +966,11 @@ export class PartialUpload {
    * not once detached (as remove()): was, the files and kept bytes of the resume that took
    * the upload over went.
    */
-  async forget(): Promise<void> {
+  forget(): Promise<void> {
+    return this.#forget((path) => rm(path, { force: true }));
+  }
+
+  async #forget(removeState: (path: string) => Promise<void>): Promise<void> {
     // Detached: the files are the kept upload's, perhaps reopened by the resume that took it.
     if (this.#detached) return;
     this.#s.fileHash?.stop();
@@ -958,7 +978,7 @@ export class PartialUpload {
       // The data first: cut between the two, a state file left without its data counts
       // nothing (init) and expires; a data file left without its state file waited for ever.
       await rm(this.#s.dataPath, { force: true });
-      await rm(this.#s.metaPath, { force: true });
+      await removeState(this.#s.metaPath);
     } finally {
       // After the files went: a resume or cancel waiting (takeOver, or PartialUploads'
       // finishing map) reads the state again then.

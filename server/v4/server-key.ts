@@ -4,7 +4,6 @@
  * on first need, never overwritten: clients pin it, so a new key is a warning for every one
  * of them. Its fingerprint is printed at start and by `npm run server -- info`.
  */
-import { randomBytes } from 'node:crypto';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { base64ToBytes, bytesToBase64 } from '../../lib/crypto/encoding';
@@ -15,6 +14,7 @@ import {
   importSigningKey,
   type KeyPairWithRaw,
 } from '../../lib/v4';
+import { tempPathFor } from '../../platform/atomic-file';
 import { FILE_MODE } from '../data-folder';
 import { ServerError } from '../errors';
 
@@ -32,7 +32,8 @@ const b64url = (b: Uint8Array) => bytesToBase64(b).replace(/=+$/, '').replace(/\
 
 /** Writes `path` only if it does not exist (a hard link of a temp file: atomic, never clobbers). */
 async function writeNew(path: string, text: string, mode: number): Promise<boolean> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  // Named as writeFileAtomically names its own, so the next start removes one a kill -9 left.
+  const tmp = tempPathFor(path);
   await writeFile(tmp, text, { mode, flush: true });
   try {
     await link(tmp, path);

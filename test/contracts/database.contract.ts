@@ -288,8 +288,9 @@ export function databaseContract(name: string, factory: DatabaseFactory): void {
       await expect(db.completeStore(orphan!, { ...file, id: id(9) })).rejects.toThrow();
       expect((await db.pending()).map((e) => e.seq)).toEqual([orphan]);
       await db.dropPending([orphan!]);
-      // A replacement's note carries the replaced row's token and Verified; keepNote keeps it.
-      const replaced = { token: null, verified: true };
+      // A replacement's note carries the replaced row's token and Verified, and where the
+      // replaced bytes are kept (FileStorage.keep); keepNote keeps it.
+      const replaced = { token: null, verified: true, kept: 'tmp/k.kept' };
       const [again] = await db.notePending([
         { kind: 'store', pathName: 'p/f', source: 's', file: v4, replaced },
       ]);

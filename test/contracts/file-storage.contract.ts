@@ -55,6 +55,35 @@ export function fileStorageContract(name: string, factory: FileStorageFactory): 
       expect(asText(await factory.read('ab/x.txt'))).toBe('two');
     });
 
+    it('keep, then a replacement: restore puts the kept bytes back; dropKept leaves the new ones', async () => {
+      await storage.commit(await written(storage, 'one'), 'ab/x.txt');
+      expect(await storage.keep('ab/never')).toBeNull();
+      const kept = (await storage.keep('ab/x.txt'))!;
+      // A stored file keeps its name while kept (what the replaced row points at).
+      expect(asText(await factory.read('ab/x.txt'))).toBe('one');
+      expect(await storage.hasTemp(kept)).toBe(true);
+      await storage.commit(await written(storage, 'two'), 'ab/x.txt');
+      await storage.restore(kept, 'ab/x.txt');
+      expect(asText(await factory.read('ab/x.txt'))).toBe('one');
+      // Used up by the restore (FileStore.recover reads that as "put back").
+      expect(await storage.hasTemp(kept)).toBe(false);
+      const again = (await storage.keep('ab/x.txt'))!;
+      await storage.commit(await written(storage, 'three'), 'ab/x.txt');
+      await storage.dropKept(again);
+      await storage.dropKept(again);
+      expect(asText(await factory.read('ab/x.txt'))).toBe('three');
+      expect(await factory.temps()).toBe(0);
+    });
+
+    it('init() sweeps a kept file a crash left, the stored file untouched', async () => {
+      await storage.commit(await written(storage, 'one'), 'ab/x.txt');
+      await storage.keep('ab/x.txt');
+      expect(await factory.temps()).toBe(1);
+      expect(await (await factory.open()).init()).toBe(1);
+      expect(await factory.temps()).toBe(0);
+      expect(asText(await factory.read('ab/x.txt'))).toBe('one');
+    });
+
     it('an aborted temp file leaves nothing behind, before or after finish()', async () => {
       const t = storage.createTemp();
       t.write(text('partial'));
