@@ -14,25 +14,32 @@ import { isTombstone } from '../../server/v4/partial-uploads';
 import { fileRows, MiB, sha256 } from '../support/hostile';
 import { ROOT } from '../support/processes';
 import { realServers } from '../support/real-servers';
-import type { SpawnedServer } from '../support/server-helpers';
 import { connectV4, fileSource, nodeSha256, refusedCode } from '../support/v4-client';
 
 const real = realServers();
-let dir: { path: string; remove(): void };
-let running: SpawnedServer | null = null;
 
-async function resumeWhileStoring(env: Record<string, string>, wait: number): Promise<void> {
-  dir = real.folder('sft-resume-storing-');
+/**
+ * A real server whose store is slowed (`env`), and a first upload on its own connection whose
+ * every byte has been sent: the server is about to store it (or storing it). `first` settles
+ * with what that connection is told.
+ */
+async function uploadIntoSlowStore(
+  prefix: string,
+  args: string[],
+  env: Record<string, string>,
+  size: number,
+) {
+  const dir = real.folder(prefix);
   const data = join(dir.path, 'data');
-  running = await real.spawn(['--port', '0', '--data', data], dir.path, {
+  const server = await real.spawn(['--port', '0', '--data', data, ...args], dir.path, {
     preload: join(ROOT, 'test/support/slow-commit.ts'),
     env,
   });
-  const file = join(dir.path, 'race.bin');
-  const bytes = randomBytes(9 * MiB + 11);
+  const file = join(dir.path, 'upload.bin');
+  const bytes = randomBytes(size);
   writeFileSync(file, bytes);
   const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-  const s1 = await connectV4(running.port, real.me());
+  const s1 = await connectV4(server.port, real.me());
   let allSent!: () => void;
   const sentAll = new Promise<void>((r) => {
     allSent = r;
@@ -50,10 +57,20 @@ async function resumeWhileStoring(env: Record<string, string>, wait: number): Pr
       (e: Error) => ({ error: e.message }),
     );
   await sentAll;
+  return { server, data, file, bytes, ids, s1, first };
+}
+
+async function resumeWhileStoring(env: Record<string, string>, wait: number): Promise<void> {
+  const { server, data, file, bytes, ids, s1, first } = await uploadIntoSlowStore(
+    'sft-resume-storing-',
+    [],
+    env,
+    9 * MiB + 11,
+  );
   // The last record is in; the server is storing it (for 1.5 s). The client gives up on
   // this connection and resumes on another.
   await new Promise((r) => setTimeout(r, wait));
-  const s2 = await connectV4(running.port, real.me());
+  const s2 = await connectV4(server.port, real.me());
   const second = await s2
     .upload(fileSource(file), {
       hash: nodeSha256,
@@ -100,38 +117,16 @@ it('the same when the resume comes before the store began and the store outlasts
 it('a resume or a cancel waits for a stuck store no longer than the idle timeout: Busy (9), and nothing of the upload is lost', async () => {
   // The store takes 8 s; the wait for it is bounded by --idle-timeout (2 s here). It used to
   // have no bound: a disk or database that never answered held the resuming connection for good.
-  dir = real.folder('sft-resume-stuck-store-');
-  const data = join(dir.path, 'data');
-  running = await real.spawn(['--port', '0', '--data', data, '--idle-timeout', '2'], dir.path, {
-    preload: join(ROOT, 'test/support/slow-commit.ts'),
-    env: { SFT_TEST_COMMIT_DELAY_MS: '8000' },
-  });
-  const file = join(dir.path, 'stuck.bin');
-  const bytes = randomBytes(5 * MiB + 7);
-  writeFileSync(file, bytes);
-  const ids = { uploadId: new Uint8Array(randomBytes(16)), fileKey: new Uint8Array(randomBytes(32)) };
-  const s1 = await connectV4(running.port, real.me());
-  let allSent!: () => void;
-  const sentAll = new Promise<void>((r) => {
-    allSent = r;
-  });
-  const first = s1
-    .upload(fileSource(file), {
-      hash: nodeSha256,
-      ...ids,
-      onProgress: (n) => {
-        if (n === bytes.length) allSent();
-      },
-    })
-    .then(
-      (r) => ({ ok: r }),
-      (e: Error) => ({ error: e.message }),
-    );
-  await sentAll;
+  const { server, data, file, bytes, ids, s1, first } = await uploadIntoSlowStore(
+    'sft-resume-stuck-store-',
+    ['--idle-timeout', '2'],
+    { SFT_TEST_COMMIT_DELAY_MS: '8000' },
+    5 * MiB + 7,
+  );
   await new Promise((r) => setTimeout(r, 300)); // the store has begun
   const resume = () => ({ hash: nodeSha256, ...ids, resume: true });
 
-  const s2 = await connectV4(running.port, real.me());
+  const s2 = await connectV4(server.port, real.me());
   const t0 = performance.now();
   expect(await refusedCode(s2.upload(fileSource(file), resume()))).toBe(V4ErrorCode.Busy);
   const waited = performance.now() - t0;
@@ -140,7 +135,7 @@ it('a resume or a cancel waits for a stuck store no longer than the idle timeout
   expect(waited).toBeLessThan(4500);
   await s2.close().catch(() => {});
   // A cancel is held to the same bound, and cancels nothing: the upload is being stored.
-  const s3 = await connectV4(running.port, real.me());
+  const s3 = await connectV4(server.port, real.me());
   expect(await refusedCode(s3.abandon(ids.uploadId))).toBe(V4ErrorCode.Busy);
   await s3.close().catch(() => {});
 
@@ -149,19 +144,17 @@ it('a resume or a cancel waits for a stuck store no longer than the idle timeout
   const one = await first;
   await s1.close().catch(() => {});
   expect(one).toHaveProperty('ok');
-  const s4 = await connectV4(running.port, real.me());
+  const s4 = await connectV4(server.port, real.me());
   const later = await s4.upload(fileSource(file), resume());
   await s4.close().catch(() => {});
   expect(Buffer.from(later.sha256).toString('hex')).toBe(sha256(bytes));
-  expect(running.lines.filter((l) => l.event === 'v4-upload-done')).toHaveLength(1);
+  expect(server.lines.filter((l) => l.event === 'v4-upload-done')).toHaveLength(1);
   const rows = fileRows(data);
   expect(rows).toHaveLength(1);
   expect(rows[0]).toMatchObject({ Size: bytes.length, Sha256: sha256(bytes), Verified: 1 });
   expect(sha256(readFileSync(join(data, 'files', rows[0]!.PathName)))).toBe(sha256(bytes));
   expect(readdirSync(join(data, 'partial')).filter((n) => !isTombstone(n))).toEqual([]);
   // Logged as refusals with the reason (the client is sent Busy's own sentence).
-  const refused = running.lines.filter(
-    (l) => l.event === 'v4-upload-refused' && l.reason === 'still-storing',
-  );
+  const refused = server.lines.filter((l) => l.event === 'v4-upload-refused' && l.reason === 'still-storing');
   expect(refused.map((l) => l.code)).toEqual([V4ErrorCode.Busy, V4ErrorCode.Busy]);
 }, 60_000);
