@@ -23,6 +23,7 @@ import {
 import { fileKeyCheck } from '../../lib/v4/key-schedule';
 import { tempDir } from '../../test/support/server-helpers';
 import {
+  DEFAULT_MAX_PARTIAL_UPLOADS,
   doneFileName,
   type OpenRequest,
   type PartialUpload,
@@ -112,11 +113,11 @@ describe('PartialUploads: bytes kept, for quotas', () => {
   });
 });
 
-/** A fresh PartialUploads folder and the request of one upload of `records` full records. */
-async function oneUpload(records: number) {
+/** A fresh PartialUploads folder (`opts` as its constructor's) and the request of one upload of `records` full records. */
+async function oneUpload(records: number, opts: { storeWaitMs?: number } = {}) {
   const d = tempDir('sft-partials-');
   dirs.push(d);
-  const p = new PartialUploads(d.path, 3_600_000);
+  const p = new PartialUploads(d.path, 3_600_000, DEFAULT_MAX_PARTIAL_UPLOADS, opts);
   await p.init();
   const req = {
     clientKey: bytes(32),
@@ -126,7 +127,7 @@ async function oneUpload(records: number) {
     size: records * RECORD_SIZE,
     name: 'f.bin',
   };
-  return { p, req };
+  return { p, req, dataDir: d.path };
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -311,18 +312,7 @@ describe('PartialUploads: a resume taking an upload over', () => {
   });
 
   it('the wait for a store in flight is bounded (storeWaitMs): the resume and the cancel get Busy, the store and the upload are untouched', async () => {
-    const d = tempDir('sft-partials-store-wait-');
-    dirs.push(d);
-    const p = new PartialUploads(d.path, 3_600_000, 32, { storeWaitMs: 300 });
-    await p.init();
-    const req = {
-      clientKey: bytes(32),
-      clientId: bytes(16),
-      uploadId: bytes(16),
-      fileKey: bytes(32),
-      size: 3 * RECORD_SIZE,
-      name: 'f.bin',
-    };
+    const { p, req, dataDir } = await oneUpload(3, { storeWaitMs: 300 });
     const data = Array.from({ length: 3 }, () => bytes(RECORD_SIZE));
     const up = (await p.open({ ...req, resume: false })) as PartialUpload;
     await up.appendRecords(data);
@@ -346,7 +336,7 @@ describe('PartialUploads: a resume taking an upload over', () => {
     // Nothing of the upload was touched: the file being moved is whole, and once the store
     // ends a resume is told it is stored.
     expect(sha(readFileSync(done.path))).toBe(sha(Buffer.concat(data)));
-    renameSync(done.path, join(d.path, 'stored.bin'));
+    renameSync(done.path, join(dataDir, 'stored.bin'));
     await up.stored('tok-1');
     expect(await p.open({ ...req, resume: true })).toEqual({ storedToken: 'tok-1' });
     expect(await p.discard(req.clientKey, req.uploadId)).toBe(false);

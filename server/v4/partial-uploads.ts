@@ -585,14 +585,21 @@ export class PartialUploads {
   }
 
   /**
+   * Until when a call may wait for a store in flight: counted from the call, so one queued
+   * behind another of the same upload (which waited for the store already) does not wait the
+   * whole time again.
+   */
+  #storeDeadline(): number {
+    return performance.now() + this.#storeWaitMs;
+  }
+
+  /**
    * Removes a kept upload of this owner (UploadAbort for an upload no connection has open);
    * true if there was one. A Refusal (Busy) when its store in flight outlasted the store wait.
    */
   discard(clientKey: Uint8Array, uploadId: Uint8Array): Promise<boolean | Refusal> {
     const base = this.#base(clientKey, uploadId);
-    // From the call: one queued behind another of the same upload (which waited for the
-    // store already) does not wait the whole time again.
-    const deadline = performance.now() + this.#storeWaitMs;
+    const deadline = this.#storeDeadline();
     return this.#turns.run(base, () => this.#discard(base, deadline));
   }
 
@@ -615,9 +622,7 @@ export class PartialUploads {
   open(req: OpenRequest, now = Date.now()): Promise<PartialUpload | Refusal | AlreadyStored> {
     // Scoped by owner: another client choosing the same ID reaches a different file.
     const base = this.#base(req.clientKey, req.uploadId);
-    // From the call: one queued behind another of the same upload (which waited for the
-    // store already) does not wait the whole time again.
-    const deadline = performance.now() + this.#storeWaitMs;
+    const deadline = this.#storeDeadline();
     return this.#turns.run(base, () => this.#open(base, req, now, deadline));
   }
 
