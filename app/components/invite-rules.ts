@@ -13,6 +13,7 @@ import {
   tokenFromLink,
 } from '@/lib/invite';
 import { CLOSE_REASONS, CloseCode } from '@/lib/protocol';
+import { replaceUnsafe } from '@/lib/protocol/name-chars';
 import { formatBytes } from './format';
 
 export interface InviteInUse {
@@ -100,7 +101,11 @@ export function limitsSentence(payload: InvitePayload, nowMs: number): string {
   if (payload.maxBytes !== null) limits.push(formatByteLimit(payload.maxBytes));
   if (payload.maxFiles !== null)
     limits.push(`${payload.maxFiles} ${payload.maxFiles === 1 ? 'file' : 'files'}`);
-  const who = payload.label.trim() ? `from ${payload.label.trim()}` : 'from the owner of this server';
+  // The page reads the token unverified: whoever made the link chose the label. Bidi and
+  // control characters become `_`, as in file names, so none can reorder the sentence
+  // ("from Dana\u202E" would run the limits that follow right to left).
+  const label = replaceUnsafe(payload.label, '_').trim();
+  const who = label ? `from ${label}` : 'from the owner of this server';
   const what = limits.length > 0 ? `up to ${limits.join(' and ')}` : 'no limit beyond the server’s own';
   const when = isExpired(payload, nowMs) ? 'expired' : 'until';
   return `${who}: ${what}, ${when} ${formatUntil(payload.exp, nowMs)}`;
