@@ -11,6 +11,7 @@ import type { Database, InviteListing, InviteRow } from './database';
 import { ServerError } from './errors';
 import { inviteRefusal } from './invite-gate';
 import { loadInviteKeys } from './invite-keys';
+import { removeStaleKeyTemps } from './key-temps';
 import { formatTable, jsonLines, localTime } from './table-format';
 import { loadServerIdentity } from './v4/server-key';
 
@@ -54,6 +55,8 @@ export async function createInvite(
   inv: NewInvite,
   nowMs = Date.now(),
 ): Promise<CreatedInvite> {
+  // This may be the first to make the key pairs, or run after a server was killed mid-write.
+  await removeStaleKeyTemps(dataDir);
   const keys = await loadInviteKeys(dataDir);
   if (!keys.privateKey) {
     throw new ServerError(

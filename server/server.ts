@@ -8,7 +8,6 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { isLoopbackHost } from '../lib/invite/access';
 import { DEFAULT_PARTIAL_TTL_SECONDS } from '../lib/protocol/v4/constants';
-import { removeStaleTemps } from '../platform/atomic-file';
 import { createLogger, type Logger } from '../platform/log';
 import { LogSampler } from '../platform/log-sampler';
 import { Admission, peerText } from './admission';
@@ -21,14 +20,15 @@ import { SqliteDatabase } from './db';
 import type { FileStorage } from './file-storage';
 import { FileStore, type Recovered } from './file-store';
 import { InviteGate } from './invite-gate';
-import { INVITE_KEY_FILE, INVITE_PUB_FILE, loadInviteKeys } from './invite-keys';
+import { loadInviteKeys } from './invite-keys';
+import { removeStaleKeyTemps } from './key-temps';
 import { LocalFileStorage } from './local-storage';
 import { PeerLimits } from './peer-limits';
 import { pickProtocol } from './protocol-switch';
 import { TurnBudget } from './turn-budget';
 import { UploadQuota } from './upload-quota';
 import { PARTIAL_FOLDER, PartialUploads } from './v4/partial-uploads';
-import { loadServerIdentity, SERVER_KEY_FILES, type ServerIdentity } from './v4/server-key';
+import { loadServerIdentity, type ServerIdentity } from './v4/server-key';
 import { V4Connection } from './v4/v4-connection';
 
 export const DATABASE_FILE = 'defensive.db';
@@ -126,11 +126,7 @@ export function createFileServer(config: ServerConfig, opts: FileServerOptions =
     // A kill -9 while a key file was being written left its temp file (the private key, in
     // the clear, for invite.key and server.key): gone at the next start, unless it is young
     // enough to be another process's write in progress (`invite create` beside this start).
-    const staleTemps = await removeStaleTemps(config.dataDir, [
-      INVITE_KEY_FILE,
-      INVITE_PUB_FILE,
-      ...SERVER_KEY_FILES,
-    ]);
+    const staleTemps = await removeStaleKeyTemps(config.dataDir);
     if (staleTemps.length > 0)
       log.info({ event: 'temp-files-removed', count: staleTemps.length, files: staleTemps });
     const keys = await loadInviteKeys(config.dataDir);
