@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import {
+  CLIENT_HANDSHAKE_FRAMES,
   CLIENT_TO_SERVER_FRAMES,
   DEFAULT_MAX_FILE_SIZE_V4,
   FrameType,
@@ -67,8 +68,12 @@ export class V4Connection {
   readonly #log: Logger;
   readonly #peer: Peer;
   readonly #lease: ConnectionLease;
+  /**
+   * Judges each header for the connection's state before it buffers the body (docs/PROTOCOL.md,
+   * "Frames"): until Welcome only the handshake's small frames, then Chunks too (#welcome).
+   */
   readonly #decoder = new FrameDecoder({
-    allowed: CLIENT_TO_SERVER_FRAMES,
+    allowed: CLIENT_HANDSHAKE_FRAMES,
     preamble: true,
     allocate: recordBodies.allocate,
   });
@@ -338,6 +343,9 @@ export class V4Connection {
     const inviteId = found.inviteId;
     this.#client = { id: found.row.ID, key: auth.clientKey, name: auth.name, inviteId: found.row.InviteID };
     this.#lease.markAuthenticated();
+    // A client sends nothing between its ClientAuth and our Welcome, so no header of a frame
+    // meant for after it has been judged yet.
+    this.#decoder.allow(CLIENT_TO_SERVER_FRAMES);
     this.#log.info(
       {
         event: 'v4-authenticated',

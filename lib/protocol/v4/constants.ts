@@ -83,6 +83,16 @@ export const CLIENT_TO_SERVER_FRAMES: readonly FrameType[] = [
   FrameType.Chunk,
   FrameType.Alert,
 ];
+/**
+ * What the server accepts from a client before its Welcome: the handshake's frames, all small.
+ * A Chunk comes only after Welcome (and UploadReady); taken in every state, a peer that never
+ * completed a handshake had the server buffer a 262,160-byte body per connection.
+ */
+export const CLIENT_HANDSHAKE_FRAMES: readonly FrameType[] = [
+  FrameType.ClientHello,
+  FrameType.Sealed,
+  FrameType.Alert,
+];
 export const SERVER_TO_CLIENT_FRAMES: readonly FrameType[] = [
   FrameType.ServerHello,
   FrameType.Sealed,
