@@ -225,6 +225,16 @@ describe('limits that can be off: 0 or off, from a flag or a variable', () => {
     expect(() => config(['--max-file-size', '0'])).toThrow(/^--max-file-size 0 is out of range 1\.\./);
     expect(() => config(['--max-file-size-v4', 'off'])).toThrow(/^--max-file-size-v4 cannot be turned off/);
   });
+
+  it('--max-file-size-v4 goes up to what one STREAM carries (2^32 records, 1 PiB), not to 2^53 - 1', () => {
+    // Past it an UploadStart got through to the record opener, which threw once the upload
+    // was opened and reserved: a fatal Error, its reservation and data file left behind.
+    expect(config(['--max-file-size-v4', '1048576G']).v4MaxFileSize).toBe(2 ** 50);
+    expect(() => config(['--max-file-size-v4', String(2 ** 50 + 1)])).toThrow(
+      /^--max-file-size-v4 1125899906842625 is out of range 1\.\.1125899906842624 bytes\.$/,
+    );
+    expect(() => config(['--max-file-size-v4', String(Number.MAX_SAFE_INTEGER)])).toThrow(/out of range/);
+  });
 });
 
 describe('access and quotas (issue 15)', () => {

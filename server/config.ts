@@ -12,7 +12,11 @@ import {
   MAX_U32,
   SEND_FILE_FIXED_SIZE,
 } from '../lib/protocol';
-import { DEFAULT_MAX_FILE_SIZE_V4, DEFAULT_PARTIAL_TTL_SECONDS, MAX_U64 } from '../lib/protocol/v4/constants';
+import {
+  DEFAULT_MAX_FILE_SIZE_V4,
+  DEFAULT_PARTIAL_TTL_SECONDS,
+  MAX_STREAM_BYTES,
+} from '../lib/protocol/v4/constants';
 import { LOOPBACK_CIDRS } from '../platform/address-match';
 import { helpText as formatHelp, list, parseOptions, value } from '../platform/options';
 import { cidr, duration, host, integer, oneOf, orOff, port, size, text, url } from '../platform/validators';
@@ -266,12 +270,14 @@ export const SERVER_OPTIONS = {
     default: DEFAULT_UPLOAD_RATE_GRACE_MS,
     help: `age of an upload before --min-upload-rate applies (default ${DEFAULT_UPLOAD_RATE_GRACE_MS / 1000})`,
   }),
-  // From 1, as --max-file-size.
-  'max-file-size-v4': value(size(1, MAX_U64), {
+  // From 1, as --max-file-size. Up to what one STREAM carries: a larger limit let an UploadStart
+  // past 1 PiB through to the record opener, which throws on it after the upload was opened
+  // and reserved (a fatal Error, the reservation and the open data file left behind).
+  'max-file-size-v4': value(size(1, MAX_STREAM_BYTES), {
     arg: 'BYTES',
     env: 'SFT_MAX_FILE_SIZE_V4',
     default: DEFAULT_MAX_FILE_SIZE_V4,
-    help: `largest file a protocol v4 upload may declare, at least 1 (default ${DEFAULT_MAX_FILE_SIZE_V4 / 1024 ** 3}G; K/M/G/T suffixes)`,
+    help: `largest file a protocol v4 upload may declare, 1..${MAX_STREAM_BYTES} (1 PiB, the STREAM's 2^32 records; default ${DEFAULT_MAX_FILE_SIZE_V4 / 1024 ** 3}G; K/M/G/T suffixes)`,
   }),
   'partial-ttl': value(duration(365 * 86_400), {
     arg: 'SECONDS',

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { bytesToHex } from '../../lib/crypto/encoding';
 import {
+  CLIENT_HANDSHAKE_FRAMES,
   CLIENT_TO_SERVER_FRAMES,
   DEFAULT_MAX_FILE_SIZE_V4,
   FrameType,
@@ -18,7 +19,7 @@ import {
 import { V4ProtocolError } from '../../lib/protocol/v4/errors';
 import { FrameDecoder } from '../../lib/protocol/v4/frame-decoder';
 import { encodeFrame, type Frame } from '../../lib/protocol/v4/frames';
-import { encodeAlert, type Message } from '../../lib/protocol/v4/messages';
+import { decodeAlert, encodeAlert, type Message } from '../../lib/protocol/v4/messages';
 import { V4Error } from '../../lib/v4/errors';
 import { ServerHandshake } from '../../lib/v4/handshake';
 import type { Session } from '../../lib/v4/session';
@@ -67,8 +68,12 @@ export class V4Connection {
   readonly #log: Logger;
   readonly #peer: Peer;
   readonly #lease: ConnectionLease;
+  /**
+   * Judges each header for the connection's state before it buffers the body (docs/PROTOCOL.md,
+   * "Frames"): until Welcome only the handshake's small frames, then Chunks too (#welcome).
+   */
   readonly #decoder = new FrameDecoder({
-    allowed: CLIENT_TO_SERVER_FRAMES,
+    allowed: CLIENT_HANDSHAKE_FRAMES,
     preamble: true,
     allocate: recordBodies.allocate,
   });
@@ -266,6 +271,12 @@ export class V4Connection {
       return;
     }
     if (frame.type === FrameType.Chunk) return this.#uploads.chunk(frame.body);
+    if (frame.type === FrameType.Alert) {
+      // Never answered, after Welcome as before it (docs/PROTOCOL.md, "Alert"): the client
+      // gave up (a Sealed frame of ours did not verify, say) and can read nothing more.
+      const a = decodeAlert(frame.body);
+      throw new V4Error('V4_ERR_PEER', a.reason || `Alert ${a.code}`, { wireCode: a.code });
+    }
     if (frame.type !== FrameType.Sealed)
       throw new V4Error('V4_ERR_STATE', 'Only Sealed frames and Chunks now.');
     this.#uploads.sealedMessage();
@@ -338,6 +349,9 @@ export class V4Connection {
     const inviteId = found.inviteId;
     this.#client = { id: found.row.ID, key: auth.clientKey, name: auth.name, inviteId: found.row.InviteID };
     this.#lease.markAuthenticated();
+    // A client sends nothing between its ClientAuth and our Welcome, so no header of a frame
+    // meant for after it has been judged yet.
+    this.#decoder.allow(CLIENT_TO_SERVER_FRAMES);
     this.#log.info(
       {
         event: 'v4-authenticated',

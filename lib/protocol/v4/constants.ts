@@ -62,6 +62,11 @@ export const MAX_INVITE_BYTES = 2048;
 export const MAX_U64 = Number.MAX_SAFE_INTEGER;
 /** Records per file: the nonce's counter is a u32. */
 export const MAX_RECORDS = 2 ** 32;
+/**
+ * The largest file one STREAM carries: MAX_RECORDS full records (1 PiB). A u64 size goes
+ * further (to MAX_U64), but a size past this has no nonce for its last records.
+ */
+export const MAX_STREAM_BYTES = MAX_RECORDS * RECORD_SIZE;
 /** Records between two durable points on the server (4 MiB). */
 export const DURABLE_EVERY_RECORDS = 16;
 export const DEFAULT_MAX_FILE_SIZE_V4 = 64 * 1024 ** 3;
@@ -81,6 +86,16 @@ export const CLIENT_TO_SERVER_FRAMES: readonly FrameType[] = [
   FrameType.ClientHello,
   FrameType.Sealed,
   FrameType.Chunk,
+  FrameType.Alert,
+];
+/**
+ * What the server accepts from a client before its Welcome: the handshake's frames, all small.
+ * A Chunk comes only after Welcome (and UploadReady); taken in every state, a peer that never
+ * completed a handshake had the server buffer a 262,160-byte body per connection.
+ */
+export const CLIENT_HANDSHAKE_FRAMES: readonly FrameType[] = [
+  FrameType.ClientHello,
+  FrameType.Sealed,
   FrameType.Alert,
 ];
 export const SERVER_TO_CLIENT_FRAMES: readonly FrameType[] = [

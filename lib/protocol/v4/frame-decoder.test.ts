@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes } from '../bytes';
 import {
+  CLIENT_HANDSHAKE_FRAMES,
   CLIENT_TO_SERVER_FRAMES,
   FrameType,
   RECORD_SIZE,
@@ -110,5 +111,34 @@ describe('v4 FrameDecoder', () => {
     expect(() => d.push(encodeFrameHeader(FrameType.Chunk, 16))).toThrow(
       expect.objectContaining({ code: 'V4_ERR_UNEXPECTED_FRAME' }),
     );
+  });
+
+  it('judges each header by the types allowed when it completes: allow() widens them from the next header on', () => {
+    const d = new FrameDecoder({ allowed: CLIENT_HANDSHAKE_FRAMES, preamble: true });
+    const hello = encodeFrame(FrameType.ClientHello, new Uint8Array(34));
+    expect(d.push(concatBytes([encodePreamble(), hello])).map((f) => f.type)).toEqual([
+      FrameType.ClientHello,
+    ]);
+    d.allow(CLIENT_TO_SERVER_FRAMES);
+    expect(d.push(encodeFrame(FrameType.Chunk, new Uint8Array(16))).map((f) => f.type)).toEqual([
+      FrameType.Chunk,
+    ]);
+    // Before the widening a Chunk header is refused whole, before any body byte is buffered.
+    const early = new FrameDecoder({
+      allowed: CLIENT_HANDSHAKE_FRAMES,
+      preamble: true,
+      allocate: () => {
+        throw new Error('a body was allocated');
+      },
+    });
+    expect(() =>
+      early.push(
+        concatBytes([
+          encodePreamble(),
+          encodeFrameHeader(FrameType.Chunk, RECORD_SIZE + TAG_SIZE),
+          new Uint8Array(1),
+        ]),
+      ),
+    ).toThrow(/not allowed/);
   });
 });

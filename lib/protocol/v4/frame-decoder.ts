@@ -17,7 +17,7 @@ enum State {
 }
 
 export class FrameDecoder {
-  readonly #allowed: readonly FrameType[];
+  #allowed: readonly FrameType[];
   readonly #head = new Uint8Array(Math.max(PREAMBLE_SIZE, FRAME_HEADER_SIZE));
   #headFill = 0;
   #state: State;
@@ -40,6 +40,14 @@ export class FrameDecoder {
     this.#allowed = opts.allowed;
     this.#allocate = opts.allocate ?? ((size) => new Uint8Array(size));
     this.#state = opts.preamble ? State.Preamble : State.Header;
+  }
+
+  /**
+   * The frame types accepted from the next header on (the receiver's state changed: the server
+   * takes Chunks only after Welcome). A header already judged is not judged again.
+   */
+  allow(types: readonly FrameType[]): void {
+    this.#allowed = types;
   }
 
   /** True between frames. */
