@@ -12,12 +12,14 @@
  * own origin and that one bridge.
  * The policy itself is app/csp.mjs.
  *
- * script-src needs 'unsafe-inline': the app router streams its bootstrap and RSC payload
- * as inline <script> tags whose content changes per page, so hashes cannot work, and
- * nonces need a per-request proxy (middleware) that rewrites the request's CSP header.
- * What keeps injected script out is that the page renders no HTML from untrusted input
- * (React escapes all text; file and client names are only ever text), no external
- * origin is allowed for scripts, and object-src/base-uri are 'none'.
+ * script-src: the app router streams its bootstrap and RSC payload as inline <script> tags
+ * whose content changes per page, so hashes cannot work. proxy.ts gives each page request a
+ * fresh nonce, in the request's CSP header (Next.js reads it there and puts it on every
+ * script it renders) and the response's, with 'strict-dynamic': no inline script runs
+ * without it. The policy frozen here, which proxy.ts replaces on every response, can only
+ * say 'unsafe-inline'. Beneath that, the page renders no HTML from untrusted input (React
+ * escapes all text; file and client names are only ever text), no external origin is
+ * allowed for scripts, and object-src/base-uri are 'none'.
  * style-src 'unsafe-inline': server-rendered progress bars carry style attributes.
  */
 import { PHASE_DEVELOPMENT_SERVER } from 'next/constants.js';
@@ -26,7 +28,7 @@ import { contentSecurityPolicy } from './app/csp.mjs';
 /** @param {string} phase */
 export default function nextConfig(phase) {
   const dev = phase === PHASE_DEVELOPMENT_SERVER;
-  const csp = contentSecurityPolicy({ dev });
+  const csp = contentSecurityPolicy({ dev, inlineScripts: true });
 
   /** @type {import('next').NextConfig} */
   const config = {

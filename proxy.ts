@@ -7,6 +7,11 @@
  *   script: a dedicated worker obeys the CSP of its own script's response, and the headers
  *   of next.config.mjs are frozen at build time (they allow `ws: wss:` in general). A header
  *   set here replaces next.config.mjs's of the same name.
+ * - A page (a navigation: Sec-Fetch-Dest `document`, or none, as from older clients) gets a
+ *   fresh nonce: in the request's CSP header, where Next.js reads it and puts it on each
+ *   script it renders, and in the response's with 'strict-dynamic', so no script runs in
+ *   the page that Next.js did not render or load (app/csp.mjs). Every other response gets
+ *   script-src 'self' alone.
  */
 import { type NextRequest, NextResponse } from 'next/server';
 import { requestHostAllowed } from './app/allowed-hosts';
@@ -22,11 +27,24 @@ export function proxy(request: NextRequest): NextResponse {
     });
   }
   const { bridgeUrl } = resolveRuntimeConfig();
-  const response = NextResponse.next();
   const dev = process.env.NODE_ENV === 'development';
-  response.headers.set(
-    'Content-Security-Policy',
-    contentSecurityPolicy({ dev, connectSrc: `'self' ${bridgeOrigin(bridgeUrl)}` }),
-  );
+  const connectSrc = `'self' ${bridgeOrigin(bridgeUrl)}`;
+  const dest = request.headers.get('sec-fetch-dest');
+  if (dest !== null && dest !== 'document') {
+    const response = NextResponse.next();
+    response.headers.set('Content-Security-Policy', contentSecurityPolicy({ dev, connectSrc }));
+    return response;
+  }
+  const csp = contentSecurityPolicy({ dev, connectSrc, nonce: newNonce() });
+  const requestHeaders = new Headers(request.headers);
+  requestHeaders.set('Content-Security-Policy', csp);
+  const response = NextResponse.next({ request: { headers: requestHeaders } });
+  response.headers.set('Content-Security-Policy', csp);
   return response;
+}
+
+/** 128 random bits, base64: a CSP nonce for one response. */
+function newNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes));
 }

@@ -1,1 +1,6 @@
-export function contentSecurityPolicy(opts?: { dev?: boolean; connectSrc?: string }): string;
+export function contentSecurityPolicy(opts?: {
+  dev?: boolean;
+  connectSrc?: string;
+  nonce?: string;
+  inlineScripts?: boolean;
+}): string;
