@@ -101,8 +101,9 @@ it(`${CONNS} connections from one address trickle an unfinished message one byte
   console.log(
     `bridge RSS ${(before / MiB).toFixed(1)} -> peak ${(peak / MiB).toFixed(1)} MiB; ${writes} one-byte writes, ${dropped} of ${CONNS} dropped`,
   );
-  // 32 MiB of budget is 32,768 chunks of 1 KiB; before: about 300 MiB, none dropped.
-  expect(peak - before).toBeLessThan(48 * MiB);
+  // 32 MiB of budget is 32,768 chunks of 1 KiB (about 36 MiB held), plus what is in flight:
+  // 19 MiB alone, 48 MiB with other spawned tests beside it. Before: about 300 MiB, none dropped.
+  expect(peak - before).toBeLessThan(64 * MiB);
   expect(dropped).toBe(CONNS);
   // Another client of the same address is served once they are gone.
   await sleep(500);
