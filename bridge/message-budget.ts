@@ -5,16 +5,20 @@
  * /64) and in total (KeyedBudget); a chunk that would pass either closes that connection (4004).
  *
  * The count is read off the socket around ws's own 'data' listener, since ws does not expose
- * it: a listener before ws's adds the chunk (so the check comes before ws buffers it), each
- * complete message subtracts its length, and a listener after ws's caps the count at the chunk
- * just read once a message completed in it (what is left after a message is at most that
- * chunk). Both are upper bounds, so the count never undercounts. ws emits messages
- * synchronously inside its 'data' listener (allowSynchronousEvents, the default of ws 8).
+ * it: ws's listener is wrapped, so each chunk is counted before ws sees it (and one that would
+ * pass the budget never reaches ws, nor does anything after it), each complete message
+ * subtracts its length, and once ws has read the chunk the count is capped at that chunk if a
+ * message completed in it (what is left after a message is at most that chunk). Both are
+ * upper bounds, so the count never undercounts. ws emits messages synchronously inside its
+ * 'data' listener (allowSynchronousEvents, the default of ws 8). A chunk is counted at least
+ * MIN_CHUNK_COST bytes and each fragment of the message in progress FRAGMENT_COST, for what
+ * holding them costs besides their bytes.
  */
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { KeyedBudget, type Reservation } from '../platform/concurrency-limit';
 import { IdleCollector } from '../platform/idle-gc';
+import { FragmentCounter } from './ws-fragments';
 
 /**
  * Unfinished bytes let go (connections closed mid-message) that are worth a collection once
@@ -22,6 +26,30 @@ import { IdleCollector } from '../platform/idle-gc';
  */
 const COLLECT_AFTER_BYTES = 4 * 1024 * 1024;
 const COLLECT_DELAY_MS = 2000;
+
+/**
+ * What the bridge pays for one chunk read off a socket beyond its bytes: ws keeps every chunk
+ * of an unfinished frame as its own Buffer (up to 262,144 per connection, ws's
+ * maxBufferedChunks), each with its own ArrayBuffer and backing store: about 1.1 KB of RSS
+ * per one-byte chunk in Node 20 (12,083 of them held: +12.6 MiB). Counted by their bytes
+ * alone, one-byte TCP segments of one unfinished message passed for nothing: 8 connections
+ * from one address took the bridge's RSS up by 299 MiB while 3.7 MiB were counted against its
+ * 32 MiB. A chunk below this size is counted as this size; full-size segments (1,448 bytes on
+ * Ethernet) and larger reads are counted as before.
+ */
+export const MIN_CHUNK_COST = 1024;
+
+const chunkCost = (chunk: Buffer): number => Math.max(chunk.length, MIN_CHUNK_COST);
+
+/**
+ * What one fragment of an unfinished message costs besides its bytes: ws keeps each
+ * fragment's data as its own Buffer until the message is whole, up to 16,384 (its
+ * maxFragments), and a one-byte fragment is 7 bytes on the wire. 16 connections from one
+ * address each sending 16,000 one-byte fragments (1.7 MiB in all) took the bridge's RSS up
+ * by 53.5 MiB, about 220 bytes a fragment, all within the 32 MiB budget. Counted from the
+ * frame headers before ws reads the chunk (ws-fragments.ts).
+ */
+export const FRAGMENT_COST = 256;
 
 export interface MessageBudgetOptions {
   perSource: number;
@@ -61,27 +89,41 @@ export class MessageBudget {
     let pending = 0;
     let completed = false;
     let refused = false;
-    const before = (chunk: Buffer): void => {
-      pending += chunk.length;
+    const fragments = new FragmentCounter();
+    /** The unfinished bytes and what the fragments ws holds (or is about to) cost besides. */
+    const charged = () => pending + fragments.held * FRAGMENT_COST;
+    /** Counts the chunk; false if it would pass the budget (then it, and all after it, stay unread). */
+    const before = (chunk: Buffer): boolean => {
+      if (refused) return false;
+      pending += chunkCost(chunk);
+      fragments.push(chunk);
       completed = false;
-      if (!refused && !held.tryResize(pending)) {
-        refused = true;
-        over();
-      }
+      if (held.tryResize(charged())) return true;
+      refused = true;
+      over();
+      return false;
     };
     const after = (chunk: Buffer): void => {
-      if (completed) pending = Math.min(pending, chunk.length);
-      if (!refused) held.tryResize(Math.min(pending, held.amount));
+      if (completed) pending = Math.min(pending, chunkCost(chunk));
+      if (!refused) held.tryResize(Math.min(charged(), held.amount));
     };
     ws.on('message', (data: Buffer) => {
       pending = Math.max(0, pending - data.length);
       completed = true;
     });
-    socket.prependListener('data', before);
-    socket.on('data', after);
+    // ws's listener (the only one on an upgraded socket) runs only for a chunk within the
+    // budget: a listener before it could count the chunk but not keep it from ws, and one chunk
+    // of 7-byte fragments made ws allocate 2 MiB however the count stood.
+    const readers = socket.listeners('data') as ((chunk: Buffer) => void)[];
+    for (const r of readers) socket.off('data', r);
+    const onData = (chunk: Buffer): void => {
+      if (!before(chunk)) return;
+      for (const r of readers) r.call(socket, chunk);
+      after(chunk);
+    };
+    socket.on('data', onData);
     const release = (): void => {
-      socket.off('data', before);
-      socket.off('data', after);
+      socket.off('data', onData);
       this.#collector.released(held.amount); // 0 the second time (socket and ws both close)
       held.release();
     };

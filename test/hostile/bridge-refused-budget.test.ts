@@ -1,0 +1,121 @@
+/**
+ * Memory pinned through refused WebSockets. A refused upgrade (here a foreign Origin, 4003; the
+ * same for 4004 past the connection limits and for a bad invite) is completed and closed with
+ * a close frame, and the bridge reads on until the client answers it or ws's 5 s close
+ * timeout ends it, so that the answer ends it promptly. ws buffers a data message meanwhile as
+ * on any WebSocket, up to --max-payload (16 MiB), but only relays were counted against the
+ * budget for unfinished messages: a client that never answers the close frame and sends most
+ * of a 16 MiB message held it for 5 s on every refused connection, 64 of them at a time (the
+ * refusals in flight), from one address. Here 16 such connections from 127.0.0.1, each
+ * sending 15 MiB of an unfinished 16 MiB message: before, the bridge held them all (RSS up by
+ * about 240 MiB); now they count against the per-address budget (32 MiB) like a relay's, and
+ * a connection past it is dropped. The bridge still serves a well-behaved client afterwards.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DEFAULT_MAX_REQUEST_PAYLOAD } from '../../lib/protocol';
+import {
+  type FakeTarget,
+  rawClient,
+  requestFrame,
+  type SpawnedBridge,
+  spawnBridge,
+  startTarget,
+} from '../bridge/helpers';
+import { MiB, sleep } from '../support/hostile';
+
+const CONNS = 16;
+const SENT_MIB = 15;
+let target: FakeTarget;
+let bridge: SpawnedBridge;
+
+beforeAll(async () => {
+  // Answers nothing: no relay is made in this test but the last one's.
+  target = await startTarget((s) => s.on('data', () => {}));
+  bridge = await spawnBridge([
+    ...['--target', `127.0.0.1:${target.port}`, '--access', 'open', '--no-proxy-protocol'],
+    // All 16 upgrade at once: the pending-upgrade cap is another test's limit.
+    ...['--max-pending-per-ip', '64'],
+  ]);
+});
+afterAll(async () => {
+  await bridge?.stop();
+  await target?.close();
+});
+
+/**
+ * A hostile client: upgrades with a foreign Origin and reads the 101, then never answers the
+ * close frame that follows. Resolves with the socket once the 101 has arrived.
+ */
+function refusedUpgrade(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.on('error', () => {});
+    let got = '';
+    const onData = (chunk: Buffer) => {
+      got += chunk.toString('latin1');
+      if (!got.includes('\r\n\r\n')) return;
+      s.off('data', onData);
+      // Keep reading (and ignoring) what follows, so the bridge's writes never stall.
+      s.on('data', () => {});
+      if (got.startsWith('HTTP/1.1 101')) resolve(s);
+      else reject(new Error(`not upgraded: ${got.split('\r\n')[0]}`));
+    };
+    s.on('data', onData);
+    s.once('close', () => reject(new Error('closed before the upgrade')));
+    s.write(
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        'Origin: https://evil.example\r\n\r\n',
+    );
+  });
+}
+
+it(`${CONNS} refused WebSockets from one address, ${SENT_MIB} MiB each of an unfinished 16 MiB message: held within the per-address budget`, async () => {
+  await sleep(300);
+  const before = bridge.rss();
+  const socks = await Promise.all(Array.from({ length: CONNS }, () => refusedUpgrade(bridge.port)));
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, bridge.rss());
+  }, 20);
+  // One binary frame, FIN, masked (key 0), 64-bit length; then SENT_MIB MiB of it, never the rest.
+  const head = Buffer.alloc(14);
+  head[0] = 0x82;
+  head[1] = 0x80 | 127;
+  head.writeBigUInt64BE(BigInt(DEFAULT_MAX_REQUEST_PAYLOAD), 2);
+  const body = Buffer.alloc(MiB, 0x41);
+  let written = 0;
+  await Promise.all(
+    socks.map(async (s) => {
+      s.write(head);
+      for (let i = 0; i < SENT_MIB && !s.destroyed; i++) {
+        if (!s.write(body))
+          await new Promise<void>((r) => {
+            s.once('drain', r);
+            s.once('close', r);
+          });
+        if (!s.destroyed) written += 1;
+      }
+    }),
+  );
+  // Until the bridge has read what it will (the kernel's buffers), within its 5 s close timeout.
+  await sleep(1_000);
+  clearInterval(sampler);
+  const dropped = socks.filter((s) => s.destroyed).length;
+  for (const s of socks) s.destroy();
+  console.log(
+    `bridge RSS ${(before / MiB).toFixed(1)} -> peak ${(peak / MiB).toFixed(1)} MiB; ${written} MiB written, ${dropped} of ${CONNS} dropped`,
+  );
+  // The per-address budget is 32 MiB (two whole messages); allow the chunks in flight and
+  // ws's copies as pinned-memory.test.ts does (80 MiB for the same budget). Before: about 240.
+  expect(peak - before).toBeLessThan(80 * MiB);
+  expect(dropped).toBeGreaterThanOrEqual(CONNS - 3);
+  // Another client of the same address is served once the refused ones are gone.
+  await sleep(500);
+  const c = await rawClient(bridge.url);
+  c.ws.send(requestFrame());
+  await sleep(100);
+  expect(c.ws.readyState).toBe(c.ws.OPEN);
+  c.ws.close();
+}, 60_000);
