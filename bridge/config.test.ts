@@ -29,6 +29,7 @@ describe('parseConfig', () => {
     expect(c.cert).toBeUndefined();
     expect(c.trustProxy).toBe(false);
     expect([c.maxPending, c.maxPendingPerIp, c.healthCacheMs]).toEqual([128, 8, 5000]);
+    expect([c.maxRefusing, c.maxRefusingPerIp]).toEqual([64, 8]);
   });
 
   test('flags', () => {
@@ -57,6 +58,10 @@ describe('parseConfig', () => {
       '40',
       '--max-pending-per-ip',
       '4',
+      '--max-refusing',
+      '20',
+      '--max-refusing-per-ip',
+      '3',
       '--health-cache',
       '2.5',
       '--cert',
@@ -90,6 +95,8 @@ describe('parseConfig', () => {
       connectTimeoutMs: 500,
       maxPending: 40,
       maxPendingPerIp: 4,
+      maxRefusing: 20,
+      maxRefusingPerIp: 3,
       healthCacheMs: 2500,
       cert: 'c.pem',
       key: 'k.pem',

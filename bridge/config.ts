@@ -47,6 +47,14 @@ export interface BridgeConfig {
   maxPending: number;
   /** The same per client address (IPv6 by /64); with trustProxy not for the trustProxyFrom addresses. */
   maxPendingPerIp: number;
+  /**
+   * Refused WebSockets kept open for their close handshake (so the page can show the close
+   * code), in total; past it a refusal is plain HTTP 403/503. A client that never answers the
+   * close frame holds one for the close timeout (5 s).
+   */
+  maxRefusing: number;
+  /** The same per client address (IPv6 by /64): one address cannot hold them all. */
+  maxRefusingPerIp: number;
   /** /healthz reuses its last probe of the target for this long. */
   healthCacheMs: number;
   /** Log lines a second per source and kind (refusals, connection ends); the rest are counted. */
@@ -94,6 +102,8 @@ export const DEFAULT_CONFIG: BridgeConfig = {
   connectTimeoutMs: 5_000,
   maxPending: 128,
   maxPendingPerIp: 8,
+  maxRefusing: 64,
+  maxRefusingPerIp: 8,
   healthCacheMs: 5_000,
   logRate: 10,
   trustProxy: false,
@@ -184,6 +194,18 @@ export const BRIDGE_OPTIONS = {
     oldEnv: ['BRIDGE_MAX_PENDING_PER_IP'],
     default: DEFAULT_CONFIG.maxPendingPerIp,
     help: `not yet upgraded, per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxPendingPerIp}; with --trust-proxy not for --trust-proxy-from addresses)`,
+  }),
+  'max-refusing': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_MAX_REFUSING',
+    default: DEFAULT_CONFIG.maxRefusing,
+    help: `refused WebSockets waiting for their close handshake, in total; past it plain HTTP 403/503 (default ${DEFAULT_CONFIG.maxRefusing})`,
+  }),
+  'max-refusing-per-ip': value(positiveInteger, {
+    arg: 'N',
+    env: 'SFT_BRIDGE_MAX_REFUSING_PER_IP',
+    default: DEFAULT_CONFIG.maxRefusingPerIp,
+    help: `the same per address or IPv6 /64 (default ${DEFAULT_CONFIG.maxRefusingPerIp})`,
   }),
   'health-cache': value(duration(CONFIG_TIMEOUT_MAX_S), {
     arg: 'SECONDS',
@@ -312,6 +334,8 @@ export function parseConfig(
     connectTimeoutMs: v['connect-timeout'],
     maxPending: v['max-pending'],
     maxPendingPerIp: v['max-pending-per-ip'],
+    maxRefusing: v['max-refusing'],
+    maxRefusingPerIp: v['max-refusing-per-ip'],
     healthCacheMs: v['health-cache'],
     logRate: v['log-rate'],
     cert: v.cert,

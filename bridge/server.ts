@@ -45,11 +45,6 @@ export interface BridgeOptions {
 const WS_CLOSE_TIMEOUT_MS = 5_000;
 /** /healthz gives up on the target after this long. */
 const HEALTH_PROBE_TIMEOUT_MS = 2_000;
-/**
- * Refused connections get a WebSocket close frame with a reason (a browser cannot read an
- * HTTP status). Past this many refusals in flight, refuse at the HTTP level instead.
- */
-const MAX_REFUSING = 64;
 /** Room for the addresses and the longest invite token: the server's reader allows the same. */
 const PROXY_HEADER_MAX_LENGTH = PP2_DEFAULT_MAX_LENGTH + MAX_TOKEN_LENGTH;
 const NO_INVITE: OfferedInvite = { kind: 'none' };
@@ -83,7 +78,16 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
   /** Relays per source key (IPv4 address, IPv6 /64). */
   const perIp = new Map<string, number>();
   const buffered = new MessageBudget({ perSource: config.maxBufferedPerIp, total: config.maxBuffered });
+  /**
+   * Refused connections get a WebSocket close frame with a reason (a browser cannot read an
+   * HTTP status). Past config.maxRefusing close handshakes in flight, or maxRefusingPerIp of
+   * one source, refuse at the HTTP level instead: one address that never answered its close
+   * frames held every one of them, and everyone else refused meanwhile got a bare 403/503.
+   */
   let refusing = 0;
+  const refusingPer = new Map<string, number>();
+  const refusalRoom = (source: string): boolean =>
+    refusing < config.maxRefusing && (refusingPer.get(source) ?? 0) < config.maxRefusingPerIp;
   /** Upgraded connections whose invite is being verified; they count against the relay limits. */
   let verifying = 0;
   const gate = new InviteGate(config.access, options.inviteKey);
@@ -212,16 +216,21 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     inviteId?: string,
   ): void {
     const started = Date.now();
-    // Past MAX_REFUSING close handshakes in flight (a client that never answers holds one for
-    // the close timeout), drop the socket instead of waiting for the answer.
-    if (refusing < MAX_REFUSING) ws.close(code, closeReason(code));
+    const source = sourceOf(address);
+    // Past the close handshakes in flight (a client that never answers holds one for the
+    // close timeout), drop the socket instead of waiting for the answer.
+    if (refusalRoom(source)) ws.close(code, closeReason(code));
     else ws.terminate();
     // Paused while its invite was checked: read again, so the answering close frame ends it.
     if (ws.isPaused) ws.resume();
     refusing += 1;
+    refusingPer.set(source, (refusingPer.get(source) ?? 0) + 1);
     ws.once('close', () => {
       refusing -= 1;
-      if (!sampler.allow(sourceOf(address), `refused ${code}`)) return;
+      const left = (refusingPer.get(source) ?? 1) - 1;
+      if (left === 0) refusingPer.delete(source);
+      else refusingPer.set(source, left);
+      if (!sampler.allow(source, `refused ${code}`)) return;
       connLog.info(
         {
           event: 'connection',
@@ -288,7 +297,7 @@ export function createBridge(config: BridgeConfig, options: BridgeOptions = {}):
     const address = client.address;
     const source = sourceOf(address);
     const verdict = admission(origin, source);
-    if (verdict !== null && refusing >= MAX_REFUSING) {
+    if (verdict !== null && !refusalRoom(source)) {
       abortHandshake(socket, verdict === CloseCode.OriginNotAllowed ? 403 : 503, 'Refused');
       return;
     }
