@@ -77,6 +77,74 @@ interface Kept {
   bytes: number;
 }
 
+/**
+ * The kept uploads by their state file's base name, with what quotas ask of them kept up to
+ * date per client, per invite and in all: each UploadStart asks for a client's count and
+ * bytes, its invite's and everyone's, and scanning every kept upload for each (up to
+ * --max-partial-uploads times the clients) made a start cost more the more others kept.
+ */
+class KeptIndex {
+  readonly #all = new Map<string, Kept>();
+  readonly #byClient = new Map<string, Set<string>>();
+  readonly #byInvite = new Map<string, Set<string>>();
+  #bytes = 0;
+
+  set(base: string, k: Kept): void {
+    this.delete(base);
+    this.#all.set(base, k);
+    this.#bytes += k.bytes;
+    add(this.#byClient, k.clientId, base);
+    if (k.inviteId !== null) add(this.#byInvite, k.inviteId, base);
+  }
+
+  delete(base: string): boolean {
+    const k = this.#all.get(base);
+    if (!k) return false;
+    this.#all.delete(base);
+    this.#bytes -= k.bytes;
+    remove(this.#byClient, k.clientId, base);
+    if (k.inviteId !== null) remove(this.#byInvite, k.inviteId, base);
+    return true;
+  }
+
+  /** Bytes of one client's, of one invite's clients' (both given: of that client under it), or of all. */
+  bytes(of: { clientId?: string; inviteId?: string }): number {
+    if (of.clientId === undefined && of.inviteId === undefined) return this.#bytes;
+    const bases =
+      of.clientId !== undefined ? this.#byClient.get(of.clientId) : this.#byInvite.get(of.inviteId as string);
+    let total = 0;
+    for (const base of bases ?? []) {
+      const k = this.#all.get(base) as Kept;
+      if (of.inviteId !== undefined && k.inviteId !== of.inviteId) continue;
+      total += k.bytes;
+    }
+    return total;
+  }
+
+  count(clientId: string): number {
+    return this.#byClient.get(clientId)?.size ?? 0;
+  }
+
+  named(clientId: string, name: string): number {
+    let n = 0;
+    for (const base of this.#byClient.get(clientId) ?? []) if (this.#all.get(base)?.name === name) n++;
+    return n;
+  }
+}
+
+function add(m: Map<string, Set<string>>, key: string, base: string): void {
+  const set = m.get(key);
+  if (set) set.add(base);
+  else m.set(key, new Set([base]));
+}
+
+function remove(m: Map<string, Set<string>>, key: string, base: string): void {
+  const set = m.get(key);
+  if (!set) return;
+  set.delete(base);
+  if (set.size === 0) m.delete(key);
+}
+
 /** A state file that is not one of ours (truncated, garbage, another shape). */
 class DamagedState extends Error {}
 
@@ -342,7 +410,7 @@ export class PartialUploads {
    * writing, and its detach later wrote back an older durable count.
    */
   readonly #turns = new KeyedSerial();
-  readonly #kept = new Map<string, Kept>();
+  readonly #kept = new KeptIndex();
   /**
    * Uploads whose last record is in, from finish() until stored() or forget(): the data file
    * is being moved into files/. A resume or a cancel of one waits for that end (a resume then
@@ -421,27 +489,17 @@ export class PartialUploads {
    * invite, or of everyone.
    */
   keptBytes(of: { clientId?: string; inviteId?: string } = {}): number {
-    let total = 0;
-    for (const k of this.#kept.values()) {
-      if (of.clientId !== undefined && k.clientId !== of.clientId) continue;
-      if (of.inviteId !== undefined && k.inviteId !== of.inviteId) continue;
-      total += k.bytes;
-    }
-    return total;
+    return this.#kept.bytes(of);
   }
 
   /** How many uploads of the file `name` one client (hex ID) has kept, open ones included. */
   keptNamed(clientId: string, name: string): number {
-    let n = 0;
-    for (const k of this.#kept.values()) if (k.clientId === clientId && k.name === name) n++;
-    return n;
+    return this.#kept.named(clientId, name);
   }
 
   /** How many uploads one client (hex ID) has kept, open ones included. */
   keptCount(clientId: string): number {
-    let n = 0;
-    for (const k of this.#kept.values()) if (k.clientId === clientId) n++;
-    return n;
+    return this.#kept.count(clientId);
   }
 
   /**
