@@ -34,8 +34,9 @@ beforeAll(async () => {
   target = await startTarget((s) => s.on('data', () => {}));
   bridge = await spawnBridge([
     ...['--target', `127.0.0.1:${target.port}`, '--access', 'open', '--no-proxy-protocol'],
-    // All 16 upgrade at once: the pending-upgrade cap is another test's limit.
-    ...['--max-pending-per-ip', '64'],
+    // All 16 upgrade at once and are held: the pending-upgrade cap and the refusals one
+    // address may hold (bridge-refusal-slots.test.ts) are other tests' limits.
+    ...['--max-pending-per-ip', '64', '--max-refusing-per-ip', '64'],
   ]);
 });
 afterAll(async () => {
