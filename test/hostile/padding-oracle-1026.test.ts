@@ -70,7 +70,7 @@ describe('padding oracle through 1026 (the key on file sent again)', () => {
     await srv?.dispose();
   });
 
-  it(`${QUERIES} pipelined 1026 + 1028 pairs with the victim's name, ID and public key from one source: at most 2 keys (the 1027 budget), not one per 1026`, async () => {
+  it(`${QUERIES} pipelined 1026 + 1028 pairs with the victim's name, ID and public key from one source: 2 keys (the 1027 budget), not one per 1026`, async () => {
     const m = await tcpConn(srv.port);
     const resend = encodeRequest({
       code: RequestCode.SendPublicKey,
@@ -100,13 +100,14 @@ describe('padding oracle through 1026 (the key on file sent again)', () => {
     console.log(
       `oracle through 1026: ${QUERIES} queries -> ${keys} keys, ${decrypted} decrypted, ${accepted} accepted`,
     );
-    // Burst 6, and each failed decrypt costs 3 more: the first key's failure leaves 2 tokens.
-    expect(keys).toBeLessThanOrEqual(2);
-    expect(decrypted + accepted).toBeLessThanOrEqual(2);
+    // Burst 6, and each failed decrypt costs 3 more: the first key's failure leaves 2 tokens,
+    // so 2 keys (3 when a query happens to decrypt to valid padding, about 1 in 256: no penalty).
+    expect(keys).toBeLessThanOrEqual(3);
+    expect(decrypted + accepted).toBeLessThanOrEqual(3);
     const limited = serverLog(srv).filter(
       (l) => l.code === RequestCode.SendPublicKey && l.error === 'RECONNECT_RATE_LIMITED',
     );
-    expect(limited.length).toBeGreaterThanOrEqual(QUERIES - 2);
+    expect(limited.length).toBeGreaterThanOrEqual(QUERIES - 3);
   });
 
   it('the owner reconnects from 127.0.0.2 and its report is intact', async () => {
