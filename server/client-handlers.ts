@@ -100,10 +100,17 @@ export async function register(
   return { response: { code: ResponseCode.Registered, clientId: id }, name: req.name };
 }
 
-/** 1026: stores the public key and answers with a new AES key wrapped in it. */
+/**
+ * 1026: stores the public key and answers with a new AES key wrapped in it. A 1026 for a
+ * client with a key on file is a 1027 by another name: the key it sends again travelled in
+ * the clear in the registration's 1026, and the answer is a fresh key wrapped for the owner,
+ * one padding-oracle query. So it costs the source what a 1027 costs (peer-limits.ts) and is
+ * refused for a client of a revoked or expired invite as a 1027 is; our clients and the
+ * reference client send 1026 only right after 1025, before any key is on file.
+ */
 export async function sendPublicKey(
   req: SendPublicKeyRequest,
-  { db, session, now }: HandlerContext,
+  { db, session, now, limits, invites }: HandlerContext,
 ): Promise<Outcome> {
   const client = await db.clientById(req.clientId);
   if (!client) {
@@ -117,6 +124,15 @@ export async function sendPublicKey(
       'SERVER_ERR_CLIENT_MISMATCH',
       'The name does not belong to the client ID in the header.',
     );
+  }
+  if (client.PublicKey) {
+    // Charged whether or not the key matches, as every 1027 is: both answers are 1607 then.
+    if (!limits.takeReconnect(session.source, clientIdToHex(req.clientId))) {
+      return { response: { code: ResponseCode.ServerError }, error: 'RECONNECT_RATE_LIMITED' };
+    }
+    // A client of a revoked or expired invite gets no key from a 1027; nor from this (1607).
+    session.inviteId = client.InviteID ?? undefined;
+    await invites.checkBound(client.InviteID, Date.parse(now));
   }
   // The client ID and name travel in the clear, so they prove nothing: a key on file is never
   // replaced, or anyone who saw them could take the account over. Re-sending the same key is fine.

@@ -196,7 +196,7 @@ export const SERVER_OPTIONS = {
     arg: 'N',
     env: 'SFT_RECONNECT_PER_MINUTE',
     default: DEFAULT_RECONNECT_PER_MINUTE,
-    help: `1027 reconnects per source address per minute, also the burst (default ${DEFAULT_RECONNECT_PER_MINUTE})`,
+    help: `1027 reconnects (and 1026s for a client with a key on file) per source address per minute, also the burst (default ${DEFAULT_RECONNECT_PER_MINUTE})`,
   }),
   'handshakes-per-minute': value(integer(1, 1_000_000), {
     arg: 'N',

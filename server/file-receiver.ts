@@ -70,7 +70,12 @@ export class FileReceiver {
   #upload: UploadState | null = null;
   #packet: { header: RequestHeader; req: SendFileRequest } | null = null;
   #discard: { fileName: string; lastNumber: number } | null = null;
-  readonly #cleanups: Promise<void>[] = [];
+  /**
+   * Temp-file removals still running, each gone once done: a connection lives as long as its
+   * peer keeps talking, and one that fails upload after upload kept every removal's promise
+   * (about 50 bytes each) until it closed.
+   */
+  readonly #cleanups = new Set<Promise<void>>();
   #lastTouch = 0;
   #closed = false;
 
@@ -95,6 +100,12 @@ export class FileReceiver {
   /** Resolves once temp files of abandoned uploads are removed. */
   settled(): Promise<void> {
     return Promise.all(this.#cleanups).then(() => {});
+  }
+
+  /** Drops a file in the background; settled() waits for it while it runs. */
+  #dropLater(u: UploadState): void {
+    const done: Promise<void> = this.#drop(u).finally(() => this.#cleanups.delete(done));
+    this.#cleanups.add(done);
   }
 
   /**
@@ -299,7 +310,7 @@ export class FileReceiver {
   #failed(e: unknown, req: SendFileRequest | null, bytes: number, t0: number): Outcome {
     const u = this.#upload;
     this.#upload = null;
-    if (u) this.#cleanups.push(this.#drop(u));
+    if (u) this.#dropLater(u);
     this.#loseKeyAfter(e);
     if (req) this.#discard = { fileName: req.fileName, lastNumber: req.packetNumber };
     const file = req?.fileName ?? u?.upload.fileName;
@@ -334,7 +345,7 @@ export class FileReceiver {
     if (!u) return;
     this.#upload = null;
     this.#packet = null;
-    this.#cleanups.push(this.#drop(u));
+    this.#dropLater(u);
     return {
       response: null,
       error: reason.code,

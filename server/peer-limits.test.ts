@@ -38,3 +38,19 @@ describe('PeerLimits', () => {
     expect(l.takeRegistration('b')).toBe(true);
   });
 });
+
+describe('PeerLimits: clients whose keys failed, past 10,000 of them', () => {
+  it("10,010 clients with a failed key (an attacker's own, from 100 sources) do not put every other client under attack", () => {
+    const l = new PeerLimits({
+      reconnectPerMinute: 30,
+      clientDecryptFailuresPerHour: 10,
+      registerPerMinute: 60,
+      maxClients: 20_000,
+    });
+    // Each failure bucket stays short of full for 6 minutes: all 10,010 are held at once.
+    for (let i = 0; i < 10_010; i++) l.decryptFailed(`attacker-${i % 100}`, `own-${i}`);
+    // Before, clients past the 10,000th shared one overflow bucket, whose 10 failures were
+    // spent by then, so every client never attacked read as under attack: 1 + 15 a 1027.
+    for (let i = 0; i < 30; i++) expect(l.takeReconnect('owner', 'innocent')).toBe(true);
+  });
+});

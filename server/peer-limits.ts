@@ -10,12 +10,13 @@
  * bucket is ever charged, so a stranger can slow itself down but never spend the owner's tokens.
  */
 import { KeyedTokenBucket } from '../platform/rate-limit';
-import { DEFAULT_HANDSHAKES_PER_MINUTE, type ServerConfig } from './config';
+import { DEFAULT_HANDSHAKES_PER_MINUTE, DEFAULT_MAX_CLIENTS, type ServerConfig } from './config';
 
 type LimitConfig = Pick<
   ServerConfig,
   'reconnectPerMinute' | 'clientDecryptFailuresPerHour' | 'registerPerMinute' | 'handshakesPerMinute'
->;
+> &
+  Partial<Pick<ServerConfig, 'maxClients'>>;
 
 export class PeerLimits {
   readonly #reconnects: KeyedTokenBucket;
@@ -32,9 +33,15 @@ export class PeerLimits {
     this.#handshakes = new KeyedTokenBucket(
       perMinute(config.handshakesPerMinute ?? DEFAULT_HANDSHAKES_PER_MINUTE),
     );
+    // One bucket per client whose key failed in the last hours, room for every client there
+    // can be: past maxKeys, new keys share one overflow bucket, and a client not tracked is
+    // judged by it. With the default 10,000, an attacker's own 10,010 clients (a registration
+    // and a failed 1028 each, from a few sources) emptied it, and from then on every other
+    // client read as under attack: each of its owner's 1027s cost 1 + the penalty.
     this.#failures = new KeyedTokenBucket({
       rate: config.clientDecryptFailuresPerHour / 3600,
       burst: config.clientDecryptFailuresPerHour,
+      maxKeys: config.maxClients ?? DEFAULT_MAX_CLIENTS,
     });
     this.#penalty = Math.max(1, Math.ceil(config.reconnectPerMinute / 2));
   }

@@ -134,10 +134,21 @@ describe('invite mode: the lifecycle of an invite at the server', () => {
       encodeRequest({ code: RequestCode.Reconnect, clientId: me.clientId, name: me.name }),
       ResponseCode.ServerError,
     );
+    // Nor does a 1026 sending its key again, which would be a 1027 by another name.
+    await expectCode(
+      again,
+      encodeRequest({
+        code: RequestCode.SendPublicKey,
+        clientId: me.clientId,
+        name: me.name,
+        publicKey: me.keys.spki,
+      }),
+      ResponseCode.ServerError,
+    );
     // A new registration with the revoked link: 1601. Stored files stay.
     const late = track(await relayedConn(srv.port, { token: inv.token, source: '203.0.113.9' }));
     expect((await register1025(late))?.code).toBe(ResponseCode.RegisterFailed);
-    await until(() => reasons(srv, 'invite-revoked').length >= 3, 'the 1027 and 1025 refusals');
+    await until(() => reasons(srv, 'invite-revoked').length >= 4, 'the 1027, 1026 and 1025 refusals');
     expect(storedBytes(srv.data, inv.id)).toBe(10 * KiB);
     expect(ownerCommand(srv.data, ['invite', 'list'])[0]).toMatchObject({ status: 'revoked', files: 1 });
   }, 60_000);
