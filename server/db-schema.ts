@@ -96,6 +96,31 @@ const MIGRATIONS: ReadonlyArray<(db: Sqlite.Database) => void> = [
       );
     `);
   },
+  // 7 -> 8: the count and bytes of all stored files in one row, kept by triggers on files in
+  // the statement that changes them (so also for `clients remove` in another process, or
+  // another program writing the table). The server asks for them at every upload start and
+  // extension when --max-total-bytes is set, and summing the table each time scanned every
+  // row: about 38 ms a start at a million files, on the event loop, for any client with a key.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS files_total (
+        One   INTEGER PRIMARY KEY CHECK (One = 1),
+        Files INTEGER NOT NULL,
+        Bytes INTEGER NOT NULL
+      );
+      INSERT OR REPLACE INTO files_total (One, Files, Bytes)
+        SELECT 1, count(*), coalesce(sum(Size), 0) FROM files;
+      CREATE TRIGGER IF NOT EXISTS files_total_insert AFTER INSERT ON files BEGIN
+        UPDATE files_total SET Files = Files + 1, Bytes = Bytes + coalesce(NEW.Size, 0);
+      END;
+      CREATE TRIGGER IF NOT EXISTS files_total_delete AFTER DELETE ON files BEGIN
+        UPDATE files_total SET Files = Files - 1, Bytes = Bytes - coalesce(OLD.Size, 0);
+      END;
+      CREATE TRIGGER IF NOT EXISTS files_total_size AFTER UPDATE OF Size ON files BEGIN
+        UPDATE files_total SET Bytes = Bytes - coalesce(OLD.Size, 0) + coalesce(NEW.Size, 0);
+      END;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -55,6 +55,64 @@ describe('SqliteDatabase', () => {
     await new SqliteDatabase(path).close();
   });
 
+  it('counts the files an older database already holds when it migrates', async () => {
+    const path = join(dir, 'defensive.db');
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE clients (ID BLOB PRIMARY KEY, Name TEXT, PublicKey BLOB, LastSeen TEXT, AESKey BLOB);
+      CREATE TABLE files (ID BLOB, FileName TEXT, PathName TEXT, Verified INTEGER);
+    `);
+    old.prepare('INSERT INTO clients (ID, Name) VALUES (?, ?)').run(id(1), 'old');
+    old.prepare('INSERT INTO files VALUES (?, ?, ?, 1)').run(id(1), 'a.txt', 'x/a.txt');
+    old.prepare('INSERT INTO files VALUES (?, ?, ?, 1)').run(id(1), 'b.txt', 'x/b.txt');
+    old.close();
+    const db = new SqliteDatabase(path);
+    // Rows of before the Size column count as 0 bytes, as the sum counted them.
+    expect(await db.totalUsage()).toEqual({ files: 2, bytes: 0 });
+    await db.close();
+  });
+
+  it('keeps the total of all files in one row through every write, from any connection; reading it scans nothing', async () => {
+    const path = join(dir, 'defensive.db');
+    const db = new SqliteDatabase(path);
+    const raw = new Database(path);
+    raw.pragma('foreign_keys = ON');
+    const summed = () =>
+      raw.prepare('SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files').get();
+    expect(await db.totalUsage()).toEqual({ files: 0, bytes: 0 });
+    // Another connection writes (a second process, `clients remove`, another program): inserts,
+    // an upsert that replaces a file with another size, a size set on a row, a delete, and a
+    // client's removal that takes its files with it (ON DELETE CASCADE).
+    const client = raw.prepare('INSERT INTO clients (ID, Name) VALUES (?, ?)');
+    client.run(id(1), 'alice');
+    client.run(id(2), 'bob');
+    const upsert = raw.prepare(`
+      INSERT INTO files (ID, FileName, PathName, Verified, Size) VALUES (?, ?, ?, 0, ?)
+      ON CONFLICT (ID, FileName) DO UPDATE SET Size = excluded.Size`);
+    upsert.run(id(1), 'a.txt', 'x/a.txt', null);
+    upsert.run(id(2), 'b.bin', 'y/b.bin', 1000);
+    upsert.run(id(2), 'c.bin', 'y/c.bin', 250);
+    upsert.run(id(1), 'd.bin', 'x/d.bin', 7);
+    expect(await db.totalUsage()).toEqual(summed());
+    upsert.run(id(2), 'b.bin', 'y/b.bin', 40);
+    raw.prepare("UPDATE files SET Size = 5 WHERE FileName = 'a.txt'").run();
+    expect(await db.totalUsage()).toEqual({ files: 4, bytes: 40 + 250 + 7 + 5 });
+    raw.prepare("DELETE FROM files WHERE FileName = 'd.bin'").run();
+    expect(await db.totalUsage()).toEqual(summed());
+    raw.prepare('DELETE FROM clients WHERE ID = ?').run(id(2));
+    expect(await db.totalUsage()).toEqual({ files: 1, bytes: 5 });
+    expect(await db.totalUsage()).toEqual(summed());
+    // One row read, not a scan of files (the sum it replaced read every row).
+    const plan = (
+      raw.prepare('EXPLAIN QUERY PLAN SELECT Files, Bytes FROM files_total').all() as { detail: string }[]
+    )
+      .map((r) => r.detail)
+      .join('; ');
+    expect(plan).not.toMatch(/\bfiles\b(?!_total)/);
+    raw.close();
+    await db.close();
+  });
+
   it('refuses a database from a newer server', () => {
     const path = join(dir, 'defensive.db');
     const raw = new Database(path);

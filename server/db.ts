@@ -143,7 +143,8 @@ function prepareInviteReads(db: Sqlite.Database) {
     clientUsage: db.prepare<[Uint8Array], Usage>(
       'SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files WHERE ID = ?',
     ),
-    totalUsage: db.prepare<[], Usage>('SELECT count(*) AS files, coalesce(sum(Size), 0) AS bytes FROM files'),
+    // Kept by triggers (schema 8): one row, not a scan of every file.
+    totalUsage: db.prepare<[], Usage>('SELECT Files AS files, Bytes AS bytes FROM files_total'),
     listClients: db.prepare<
       [],
       Omit<ClientListing, 'HasKey' | 'HasV4Key'> & { HasKey: number; HasV4Key: number }
