@@ -31,7 +31,13 @@ import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { optionsNpmTook } from './invocation-folder';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
-import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
+import {
+  downgradeHint,
+  knownV4,
+  protocol3Beforehand,
+  protocol3Fallback,
+  withHint,
+} from './protocol-fallback';
 import { senderName } from './sender-name';
 import { shown } from './shown';
 import { readV4Name, V4_FILES_WRITTEN } from './v4-store';
@@ -126,6 +132,12 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
       const fallback = protocol3Fallback(e, plan);
       if (fallback === null) throw e;
       if (plan.protocol !== 'auto') throw fallback.forced ? withHint(e as ClientError, fallback.forced) : e;
+      // A close or a 1607 proves nothing (no key): not from a server that spoke 4 before.
+      if (!fallback.ours) {
+        const where = describeAddress(plan.server);
+        const why = await knownV4(plan.dir, where, v4PlanOf(plan, say).invite ?? null);
+        if (why !== null) throw withHint(e as ClientError, downgradeHint(where, why));
+      }
       say(fallback.line);
       if (plan.invite && plan.server.kind === 'tcp') {
         say('Protocol 3 over direct TCP cannot carry the invite: connecting without it.');

@@ -119,6 +119,11 @@ export class KnownServers {
     return out;
   }
 
+  /** The fingerprint pinned for `address`, or null when none is. */
+  async pinnedFor(address: string): Promise<string | null> {
+    return (await this.#entries()).get(address) ?? null;
+  }
+
   /**
    * Checks `serverKey` for `address`: pins it on first use (returns 'pinned'), accepts the
    * pinned one ('known'), refuses another with V4_ERR_PINNED_KEY_CHANGED naming both. With

@@ -6,6 +6,7 @@
  * test/support/hostile-v4-server.ts on 127.0.0.1.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { runCli } from '../../cli/app';
 import { FrameType, MessageType, V4ErrorCode } from '../../lib/protocol/v4/constants';
 import { encodeFrame, encodeFrameHeader } from '../../lib/protocol/v4/frames';
 import { encodeAlert } from '../../lib/protocol/v4/messages';
+import { FakeServer } from '../support/fake-server';
 import { type HostileV4Server, startHostileV4Server } from '../support/hostile-v4-server';
 
 /** ESC ] 0 ; title BEL (sets the window title), C1 CSI 2 J (clears the screen), RLO. */
@@ -218,4 +220,87 @@ describe('a clear Alert after the handshake (no key: anyone on the path can writ
     }[];
     expect(kept.map((k) => k.uploadId)).toEqual([starts[0]!.uploadId]);
   }, 60_000);
+});
+
+/**
+ * A man in the middle at the address the CLI sends to: it relays to `upstream` (a protocol 4
+ * server, so the CLI pins its key) until `downgrade` is set, then closes each protocol 4
+ * hello unanswered (or answers it as a version 3 server would) and serves what comes next
+ * as a version 3 server of its own (test/support/fake-server.ts), which sees the plaintext.
+ */
+async function startDowngrader(upstream: number) {
+  const fake = new FakeServer();
+  const state = { downgrade: null as null | 'close' | 'v3-answer', hellos: 0 };
+  const sockets = new Set<net.Socket>();
+  const mitm = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    if (state.downgrade === null) {
+      const up = net.connect(upstream, '127.0.0.1');
+      up.on('error', () => socket.destroy());
+      socket.on('close', () => up.destroy());
+      socket.pipe(up).pipe(socket);
+      return;
+    }
+    socket.once('data', (first) => {
+      // Byte 16 of a protocol 4 preamble is 4; a version 3 request header has 3 there.
+      if (first[16] === 4) {
+        state.hellos++;
+        if (state.downgrade === 'close') socket.destroy();
+        // 1607 with no payload, as a version 3 server answers a version 4 header.
+        else socket.end(Buffer.from([3, 0x47, 0x06, 0, 0, 0, 0]));
+        return;
+      }
+      const conn = fake.accept(
+        (b) => socket.write(b),
+        () => socket.end(),
+      );
+      conn.push(first);
+      socket.on('data', (d) => conn.push(d));
+      socket.on('close', () => conn.end());
+    });
+  });
+  await new Promise<void>((r) => mitm.listen(0, '127.0.0.1', r));
+  return {
+    port: (mitm.address() as net.AddressInfo).port,
+    state,
+    fake,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => mitm.close(r));
+    },
+  };
+}
+
+describe('a man in the middle against a server whose protocol 4 key is pinned (downgrade)', () => {
+  for (const how of ['close', 'v3-answer'] as const) {
+    it(`${how === 'close' ? 'a close before any answer' : 'a version 3 answer (1607)'} does not make auto send with protocol 3, which checks no key`, async () => {
+      // Each connection is welcomed, then closed: enough for the first run to pin the key.
+      server = await startHostileV4Server({ script: (conn) => void conn.socket.destroy() });
+      const mitm = await startDowngrader(server.port);
+      try {
+        const dir = await folder();
+        const args = ['--server', `127.0.0.1:${mitm.port}`, '--name', 'alice', '--timeout', '5'];
+        const first = await run([...args, '--protocol', '4'], dir);
+        expect(first.stderr).toContain('Pinned the key');
+        const pinned = await readFile(path.join(dir, 'known_servers'), 'utf8');
+        expect(pinned).toContain(`127.0.0.1:${mitm.port} SHA256:`);
+
+        mitm.state.downgrade = how;
+        const r = await run(args, dir);
+        expect(mitm.state.hellos).toBe(1);
+        // Before: "Using protocol 3 on a new connection", a registration to the man in the
+        // middle (a new RSA key, wrapped AES key), and the file in the clear on his side.
+        expect([...mitm.fake.files.values()].map((f) => Buffer.from(f.bytes).toString())).toEqual([]);
+        expect(mitm.fake.connections).toBe(0);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).not.toContain('Using protocol 3');
+        expect(r.stderr).toContain('Not trying protocol 3');
+        expect(r.stderr).toContain('--protocol 3');
+      } finally {
+        await mitm.close();
+      }
+    }, 60_000);
+  }
 });
