@@ -40,6 +40,12 @@ describe('when auto sends with protocol 3', () => {
     expect(protocol3Fallback(refused(V4ErrorCode.InviteInvalid), { ...both, invite: null })).toBeNull();
     expect(protocol3Fallback(refused(V4ErrorCode.InviteInvalid), { ...both, identity: null })).toBeNull();
     expect(protocol3Fallback(refused(V4ErrorCode.InviteRequired), both)).toBeNull();
+    // An Alert 5 in the clear: anyone on the path can write one (the server seals its own).
+    const clear = new ClientError('CLIENT_ERR_V4_REFUSED', 'Refused.', {
+      wireCode: V4ErrorCode.InviteInvalid,
+      inTheClear: true,
+    });
+    expect(protocol3Fallback(clear, both)).toBeNull();
     expect(protocol3Fallback(refused(V4ErrorCode.RateLimited), both)).toBeNull();
     expect(protocol3Fallback(new ClientError('CLIENT_ERR_UNREACHABLE', 'No.'), both)).toBeNull();
     expect(protocol3Fallback(new Error('x'), both)).toBeNull();

@@ -5,7 +5,10 @@
  * - under an invite, the v4 key was refused as "invite not valid" (Error 5) while the folder
  *   holds a protocol 3 identity (me.info): the invite's client slot is most likely held by that
  *   identity, which protocol 3 can still use (the server sends one sentence for a full, revoked
- *   or expired invite; if it was not the slot, the protocol 3 run says what it was).
+ *   or expired invite; if it was not the slot, the protocol 3 run says what it was). Only the
+ *   server's sealed Error 5, sent once it proved its key: an Alert 5 in the clear is anyone's
+ *   (the server seals its refusal of an invite), and taking it let a man in the middle have the
+ *   CLI register a new RSA key with him, replace me.info, and send him the file.
  * `--protocol 4` never falls back; in the second case its error says how to proceed.
  *
  * The first case is never taken against a server known to speak 4 (its key pinned in
@@ -51,6 +54,7 @@ export function protocol3Fallback(e: unknown, ctx: FallbackContext): Fallback | 
   if (
     e.code === 'CLIENT_ERR_V4_REFUSED' &&
     e.details.wireCode === V4ErrorCode.InviteInvalid &&
+    e.details.inTheClear !== true &&
     ctx.invite !== null &&
     ctx.identity !== null
   ) {

@@ -16,6 +16,7 @@ import { encodeFrame, encodeFrameHeader } from '../../lib/protocol/v4/frames';
 import { encodeAlert } from '../../lib/protocol/v4/messages';
 import { FakeServer } from '../support/fake-server';
 import { type HostileV4Server, startHostileV4Server } from '../support/hostile-v4-server';
+import { forgedToken } from '../support/invite-helpers';
 
 /** ESC ] 0 ; title BEL (sets the window title), C1 CSI 2 J (clears the screen), RLO. */
 const HOSTILE_REASON = '\u001b]0;owned\u0007\u009b2J\u202eevil\r\nError: fake line';
@@ -230,7 +231,7 @@ describe('a clear Alert after the handshake (no key: anyone on the path can writ
  */
 async function startDowngrader(upstream: number) {
   const fake = new FakeServer();
-  const state = { downgrade: null as null | 'close' | 'v3-answer', hellos: 0 };
+  const state = { downgrade: null as null | 'close' | 'v3-answer' | 'alert-5', hellos: 0 };
   const sockets = new Set<net.Socket>();
   const mitm = net.createServer((socket) => {
     sockets.add(socket);
@@ -248,6 +249,14 @@ async function startDowngrader(upstream: number) {
       if (first[16] === 4) {
         state.hellos++;
         if (state.downgrade === 'close') socket.destroy();
+        // "Invite not valid" in the clear: the server seals its own (it has the key by then).
+        else if (state.downgrade === 'alert-5')
+          socket.end(
+            encodeFrame(
+              FrameType.Alert,
+              encodeAlert({ code: V4ErrorCode.InviteInvalid, fatal: true, reason: 'invite-full' }),
+            ),
+          );
         // 1607 with no payload, as a version 3 server answers a version 4 header.
         else socket.end(Buffer.from([3, 0x47, 0x06, 0, 0, 0, 0]));
         return;
@@ -303,4 +312,35 @@ describe('a man in the middle against a server whose protocol 4 key is pinned (d
       }
     }, 60_000);
   }
+});
+
+describe('a clear Alert 5 (invite not valid) in the handshake, under an invite with a protocol 3 identity', () => {
+  it("does not make auto send with protocol 3: only the server's sealed Error 5 says the slot is held", async () => {
+    server = await startHostileV4Server({});
+    const mitm = await startDowngrader(server.port);
+    try {
+      const dir = await folder();
+      const args = ['--server', `127.0.0.1:${mitm.port}`, '--name', 'alice', '--timeout', '5'];
+      mitm.state.downgrade = 'alert-5';
+      // A protocol 3 identity from an earlier run (me.info, priv.key).
+      const v3 = await run([...args, '--protocol', '3'], dir);
+      expect(v3.code, v3.stderr).toBe(0);
+      mitm.fake.files.clear();
+      const connections = mitm.fake.connections;
+      // That identity was registered with the real server; the man in the middle does not
+      // know it, answers its reconnect with 1606, and the CLI registers a new key with him.
+      mitm.fake.clients.clear();
+      mitm.fake.knobs.rejectReconnect = true;
+      const r = await run([...args, '--invite', await forgedToken()], dir);
+      expect(mitm.state.hellos).toBe(1);
+      // Before: "This invite's client slot is held by your protocol 3 identity ... sending with
+      // protocol 3", registered anew with the man in the middle, and the file his in the clear.
+      expect([...mitm.fake.files.values()].map((f) => Buffer.from(f.bytes).toString())).toEqual([]);
+      expect(mitm.fake.connections).toBe(connections);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toContain('sending with protocol 3');
+    } finally {
+      await mitm.close();
+    }
+  }, 60_000);
 });
