@@ -5,7 +5,7 @@
  * must not hold the CLI forever. The CLI runs in-process (cli/app.ts runCli) against
  * test/support/hostile-v4-server.ts on 127.0.0.1.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -343,4 +343,66 @@ describe('a clear Alert 5 (invite not valid) in the handshake, under an invite w
       await mitm.close();
     }
   }, 60_000);
+});
+
+describe('bytes the CLI did not ask for, sent while it reads nothing', () => {
+  it('fill no more than a few MiB of its memory: the TCP transport stops reading, as the WebSocket one does', async () => {
+    const MiB = 1024 * 1024;
+    const FLOOD = 512 * MiB;
+    const flood = { written: 0, stalled: false };
+    server = await startHostileV4Server({
+      async script(conn) {
+        const start = await conn.nextMessage();
+        if (start?.type !== MessageType.UploadStart || !start.resume) return;
+        // "Stored already": the CLI reads the whole file to compare its SHA-256 and reads
+        // nothing from the connection meanwhile (anyone on the path can add the flood).
+        await conn.send({
+          type: MessageType.UploadDone,
+          uploadId: start.uploadId,
+          size: Number(start.size),
+          sha256: new Uint8Array(32),
+          storedName: start.name,
+        });
+        // Once the CLI has taken the answer (in its own read, not the flood's first).
+        await new Promise((r) => setTimeout(r, 200));
+        const junk = Buffer.alloc(MiB, 0x41);
+        while (flood.written < FLOOD && !conn.socket.destroyed) {
+          flood.written += MiB;
+          if (conn.socket.write(junk)) continue;
+          const drained = await Promise.race([
+            new Promise<boolean>((r) => conn.socket.once('drain', () => r(true))),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 1_000)),
+          ]);
+          if (!drained) {
+            flood.stalled = true;
+            break;
+          }
+        }
+        conn.socket.destroy();
+      },
+    });
+    const dir = await folder();
+    // 2 GiB of holes: seconds of hashing, no disk.
+    await truncate(path.join(dir, 'a.txt'), 2 * 1024 * MiB);
+    const { mtimeMs, size } = await stat(path.join(dir, 'a.txt'));
+    await writeFile(
+      path.join(dir, 'v4-uploads.json'),
+      JSON.stringify([
+        {
+          server: `127.0.0.1:${server.port}`,
+          path: path.join(dir, 'a.txt'),
+          size,
+          mtimeMs,
+          uploadId: '11'.repeat(16),
+          fileKey: '22'.repeat(32),
+        },
+      ]),
+    );
+    const r = await run(['--server', `127.0.0.1:${server.port}`, '--name', 'alice', '--protocol', '4'], dir);
+    expect(r.stderr).toContain('Resuming');
+    expect(r.code, r.stderr).toBe(1);
+    // Before: the whole 512 MiB was taken and held until the hash was done.
+    expect(flood.stalled).toBe(true);
+    expect(flood.written).toBeLessThan(32 * MiB);
+  }, 120_000);
 });
