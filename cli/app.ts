@@ -19,7 +19,9 @@ import {
   ensureIdentityDir,
   IDENTITY_FILES_WRITTEN,
   INVITE_LINK,
+  keepReplacedIdentity,
   ME_INFO,
+  PRIV_KEY_REPLACED,
   readIdentity,
   readSavedInvite,
   readTransferInfo,
@@ -403,6 +405,14 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
     // The bridge took it: keep it for the next runs (a refused one never replaces a good one).
     if (plan.invite && !plan.invite.saved) await keepInvite(plan, say);
     if (est.registered && est.keyPair) {
+      // A registration after a 1606: the identity it replaces is kept, not lost.
+      if (plan.identity) {
+        const kept = await keepReplacedIdentity(plan.dir);
+        if (kept !== null)
+          say(
+            `Kept the identity being replaced in ${kept} and ${PRIV_KEY_REPLACED}: if ${where} is not the server it was registered with, move them back to me.info and priv.key.`,
+          );
+      }
       await writeIdentity(plan.dir, {
         name: plan.name,
         clientId: est.clientId,

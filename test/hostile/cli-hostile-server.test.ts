@@ -406,3 +406,60 @@ describe('bytes the CLI did not ask for, sent while it reads nothing', () => {
     expect(flood.written).toBeLessThan(32 * MiB);
   }, 120_000);
 });
+
+/** A protocol 3 server of the test's on 127.0.0.1 (test/support/fake-server.ts over TCP). */
+async function startV3(fake: FakeServer) {
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const conn = fake.accept(
+      (b) => socket.write(b),
+      () => socket.end(),
+    );
+    socket.on('data', (d) => conn.push(d));
+    socket.on('close', () => conn.end());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => srv.close(r));
+    },
+  };
+}
+
+describe('protocol 3: a 1606 from a server that is not the one the identity was registered with', () => {
+  it('does not lose that identity: the one replaced is kept beside the new one (the first replaced stays)', async () => {
+    const real = await startV3(new FakeServer());
+    // Any protocol 3 server answers 1606 to an ID it does not know: a man in the middle
+    // (protocol 3 authenticates no server), or a wrong --server.
+    const otherFake = new FakeServer({ rejectReconnect: true });
+    const other = await startV3(otherFake);
+    try {
+      const dir = await folder();
+      const at = (port: number) => ['--server', `127.0.0.1:${port}`, '--name', 'alice', '--protocol', '3'];
+      expect((await run(at(real.port), dir)).code).toBe(0);
+      const meInfo = await readFile(path.join(dir, 'me.info'), 'utf8');
+      const privKey = await readFile(path.join(dir, 'priv.key'), 'utf8');
+      for (let i = 0; i < 2; i++) {
+        // A server that knows no one each time: its 1606, then the name free.
+        otherFake.clients.clear();
+        const r = await run(at(other.port), dir);
+        expect(r.stderr).toContain('(1606)');
+        expect(await readFile(path.join(dir, 'me.info'), 'utf8')).not.toBe(meInfo);
+        // Before: me.info and priv.key rewritten, the identity the real server knows gone for
+        // good (its name taken there by a key no longer anywhere).
+        expect(await readFile(path.join(dir, 'me.info.replaced'), 'utf8')).toBe(meInfo);
+        expect(await readFile(path.join(dir, 'priv.key.replaced'), 'utf8')).toBe(privKey);
+        // Said when kept; the second run keeps the first pair as it was.
+        expect(r.stderr.includes('me.info.replaced')).toBe(i === 0);
+      }
+    } finally {
+      await real.close();
+      await other.close();
+    }
+  }, 60_000);
+});
