@@ -463,3 +463,52 @@ describe('protocol 3: a 1606 from a server that is not the one the identity was 
     }
   }, 60_000);
 });
+
+describe('a server that stops answering after the first handshake, with several files to send', () => {
+  it('costs the tries of one file, not of every file: the rest are not sent, each with its line', async () => {
+    const starts: number[] = [];
+    // Every connection is welcomed; no UploadStart is ever answered.
+    server = await startHostileV4Server({
+      async script(conn) {
+        if ((await conn.nextMessage())?.type === MessageType.UploadStart) starts.push(server!.connections);
+      },
+    });
+    const dir = await folder();
+    for (const n of ['b.txt', 'c.txt', 'd.txt']) await writeFile(path.join(dir, n), `${n}\n`);
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(
+      [
+        '--server',
+        `127.0.0.1:${server.port}`,
+        '--name',
+        'alice',
+        '--protocol',
+        '4',
+        '--timeout',
+        '1',
+        '--json',
+      ].concat(['a.txt', 'b.txt', 'c.txt', 'd.txt']),
+      {
+        cwd: dir,
+        stdout: { write: (t: string) => (stdout += t) },
+        stderr: { write: (t: string) => (stderr += t) },
+      },
+    );
+    expect(code, stderr).toBe(1);
+    // Before: 4 tries for each of the 4 files, 16 connections (a minute here; 8 minutes a
+    // file at the default --timeout of 120 s, for every file of the run).
+    expect(server.connections).toBe(4);
+    expect(starts.length).toBe(4);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { name: string; status: string });
+    expect(lines.map((l) => [l.name, l.status])).toEqual([
+      ['a.txt', 'failed'],
+      ['b.txt', 'not-sent'],
+      ['c.txt', 'not-sent'],
+      ['d.txt', 'not-sent'],
+    ]);
+  }, 120_000);
+});
