@@ -2,8 +2,12 @@
  * The CLI against a hostile protocol v4 server (or a man in the middle before the key is
  * pinned, or one injecting clear Alerts after): what the server says must not drive the
  * person's terminal, and a server that never answers, or drips its answer a byte at a time,
- * must not hold the CLI forever. The CLI runs in-process (cli/app.ts runCli) against
- * test/support/hostile-v4-server.ts on 127.0.0.1.
+ * must not hold the CLI forever. A man in the middle must not make it speak protocol 3 (which
+ * authenticates no server) to a server known to speak 4, bytes it did not ask for must not
+ * fill its memory, a protocol 3 peer's 1606 must not cost it its identity, and a server that
+ * went quiet must not cost every file its tries. The CLI runs in-process (cli/app.ts runCli)
+ * against test/support/hostile-v4-server.ts, or a protocol 3 server of the test's
+ * (test/support/fake-server.ts over TCP), on 127.0.0.1.
  */
 import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
