@@ -19,7 +19,9 @@ import {
   ensureIdentityDir,
   IDENTITY_FILES_WRITTEN,
   INVITE_LINK,
+  keepReplacedIdentity,
   ME_INFO,
+  PRIV_KEY_REPLACED,
   readIdentity,
   readSavedInvite,
   readTransferInfo,
@@ -31,7 +33,13 @@ import { type CheckedInvite, checkInvite, inviteRefusal } from './invite';
 import { optionsNpmTook } from './invocation-folder';
 import { createKeyPair, nodeEncryptorFactory, unwrapperFor } from './node-crypto';
 import { formatTiming, jsonSeconds, type ProgressOutput, ProgressReporter } from './progress';
-import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
+import {
+  downgradeHint,
+  knownV4,
+  protocol3Beforehand,
+  protocol3Fallback,
+  withHint,
+} from './protocol-fallback';
 import { senderName } from './sender-name';
 import { shown } from './shown';
 import { readV4Name, V4_FILES_WRITTEN } from './v4-store';
@@ -126,6 +134,12 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
       const fallback = protocol3Fallback(e, plan);
       if (fallback === null) throw e;
       if (plan.protocol !== 'auto') throw fallback.forced ? withHint(e as ClientError, fallback.forced) : e;
+      // A close or a 1607 proves nothing (no key): not from a server that spoke 4 before.
+      if (!fallback.ours) {
+        const where = describeAddress(plan.server);
+        const why = await knownV4(plan.dir, where, v4PlanOf(plan, say).invite ?? null);
+        if (why !== null) throw withHint(e as ClientError, downgradeHint(where, why));
+      }
       say(fallback.line);
       if (plan.invite && plan.server.kind === 'tcp') {
         say('Protocol 3 over direct TCP cannot carry the invite: connecting without it.');
@@ -391,6 +405,14 @@ async function transfer(plan: Plan, io: CliIo): Promise<number> {
     // The bridge took it: keep it for the next runs (a refused one never replaces a good one).
     if (plan.invite && !plan.invite.saved) await keepInvite(plan, say);
     if (est.registered && est.keyPair) {
+      // A registration after a 1606: the identity it replaces is kept, not lost.
+      if (plan.identity) {
+        const kept = await keepReplacedIdentity(plan.dir);
+        if (kept !== null)
+          say(
+            `Kept the identity being replaced in ${kept} and ${PRIV_KEY_REPLACED}: if ${where} is not the server it was registered with, move them back to me.info and priv.key.`,
+          );
+      }
       await writeIdentity(plan.dir, {
         name: plan.name,
         clientId: est.clientId,

@@ -23,7 +23,13 @@ export const PRIV_KEY = 'priv.key';
 /** The invite link (or bare token) a run was given, kept for the runs after it. */
 export const INVITE_LINK = 'invite.link';
 /** The files this module writes (each atomically: a temp file beside it, renamed over it). */
-export const IDENTITY_FILES_WRITTEN: readonly string[] = [ME_INFO, PRIV_KEY, INVITE_LINK];
+export const IDENTITY_FILES_WRITTEN: readonly string[] = [
+  ME_INFO,
+  PRIV_KEY,
+  INVITE_LINK,
+  `${ME_INFO}.replaced`,
+  `${PRIV_KEY}.replaced`,
+];
 
 /** Private key files are readable by their owner only. */
 const PRIVATE_FILE_MODE = 0o600;
@@ -152,6 +158,30 @@ export async function readSavedInvite(dir: string): Promise<string | null> {
 /** Keeps the invite for later runs: invite.link, mode 0600 (it lets whoever holds it send). */
 export async function saveInvite(dir: string, link: string): Promise<void> {
   await writeAtomically(path.join(dir, INVITE_LINK), `${link}\n`, 'The invite was used but not saved');
+}
+
+/** Where an identity a re-registration replaced is kept (one pair: the first replaced). */
+export const ME_INFO_REPLACED = `${ME_INFO}.replaced`;
+export const PRIV_KEY_REPLACED = `${PRIV_KEY}.replaced`;
+
+/**
+ * Before a registration after a 1606 rewrites me.info and priv.key: copies them to
+ * me.info.replaced and priv.key.replaced (0600), unless a pair is kept there already (the
+ * first one replaced is the one most likely registered with the right server). Protocol 3
+ * authenticates no server, so a 1606 may come from a man in the middle or a wrong --server,
+ * and the rewrite lost for good the identity the real server knows, its name taken there.
+ * Returns the path kept, or null when a pair was kept before.
+ */
+export async function keepReplacedIdentity(dir: string): Promise<string | null> {
+  const kept = path.join(dir, ME_INFO_REPLACED);
+  if ((await readText(kept)) !== null) return null;
+  const lost =
+    'The new registration was not saved, so me.info still holds the identity it would have replaced';
+  const privKey = await readText(path.join(dir, PRIV_KEY));
+  if (privKey !== null) await writeAtomically(path.join(dir, PRIV_KEY_REPLACED), privKey, lost);
+  const meInfo = await readText(path.join(dir, ME_INFO));
+  if (meInfo !== null) await writeAtomically(kept, meInfo, lost);
+  return kept;
 }
 
 /** Writes me.info and priv.key (reference format, mode 0600), each atomically. */

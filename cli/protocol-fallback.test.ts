@@ -1,7 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../lib/client';
 import { V4ErrorCode } from '../lib/protocol/v4/constants';
-import { protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
+import { knownV4, protocol3Beforehand, protocol3Fallback, withHint } from './protocol-fallback';
 
 const refused = (wireCode: number) => new ClientError('CLIENT_ERR_V4_REFUSED', 'Refused.', { wireCode });
 const both = { dir: '/d', invite: {}, identity: {} };
@@ -37,6 +40,12 @@ describe('when auto sends with protocol 3', () => {
     expect(protocol3Fallback(refused(V4ErrorCode.InviteInvalid), { ...both, invite: null })).toBeNull();
     expect(protocol3Fallback(refused(V4ErrorCode.InviteInvalid), { ...both, identity: null })).toBeNull();
     expect(protocol3Fallback(refused(V4ErrorCode.InviteRequired), both)).toBeNull();
+    // An Alert 5 in the clear: anyone on the path can write one (the server seals its own).
+    const clear = new ClientError('CLIENT_ERR_V4_REFUSED', 'Refused.', {
+      wireCode: V4ErrorCode.InviteInvalid,
+      inTheClear: true,
+    });
+    expect(protocol3Fallback(clear, both)).toBeNull();
     expect(protocol3Fallback(refused(V4ErrorCode.RateLimited), both)).toBeNull();
     expect(protocol3Fallback(new ClientError('CLIENT_ERR_UNREACHABLE', 'No.'), both)).toBeNull();
     expect(protocol3Fallback(new Error('x'), both)).toBeNull();
@@ -56,5 +65,25 @@ describe('when auto sends with protocol 3 without trying 4 (the page rule)', () 
     expect(protocol3Beforehand({ ...ctx, identity: null })).toBeNull();
     expect(protocol3Beforehand({ ...ctx, throughBridge: false })).toBeNull();
     expect(protocol3Beforehand({ ...ctx, v4Name: 'kim' })).toBeNull();
+  });
+});
+
+describe('a server known to speak 4 (no fallback on a close or a 1607 from it)', () => {
+  it('its key pinned in known_servers, or named by the invite link; else not known', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sft-known-v4-'));
+    try {
+      expect(await knownV4(dir, 'h:1', null)).toBeNull();
+      expect(await knownV4(dir, 'h:1', { source: 'the invite link' })).toBeNull();
+      expect(await knownV4(dir, 'h:1', { fingerprint: 'SHA256:x', source: 'the invite link' })).toBe(
+        'the invite link names its protocol 4 key',
+      );
+      await writeFile(path.join(dir, 'known_servers'), '# pins\nh:1 SHA256:abc\n');
+      expect(await knownV4(dir, 'h:1', null)).toBe(
+        `its protocol 4 key is pinned in ${path.join(dir, 'known_servers')}`,
+      );
+      expect(await knownV4(dir, 'h:2', null)).toBeNull();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

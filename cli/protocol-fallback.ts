@@ -5,8 +5,16 @@
  * - under an invite, the v4 key was refused as "invite not valid" (Error 5) while the folder
  *   holds a protocol 3 identity (me.info): the invite's client slot is most likely held by that
  *   identity, which protocol 3 can still use (the server sends one sentence for a full, revoked
- *   or expired invite; if it was not the slot, the protocol 3 run says what it was).
+ *   or expired invite; if it was not the slot, the protocol 3 run says what it was). Only the
+ *   server's sealed Error 5, sent once it proved its key: an Alert 5 in the clear is anyone's
+ *   (the server seals its refusal of an invite), and taking it let a man in the middle have the
+ *   CLI register a new RSA key with him, replace me.info, and send him the file.
  * `--protocol 4` never falls back; in the second case its error says how to proceed.
+ *
+ * The first case is never taken against a server known to speak 4 (its key pinned in
+ * known_servers, or named by the invite link): a close or a 1607 carries no key, so anyone
+ * on the path can send one, and protocol 3 checks no server key at all. Taken, it let a man
+ * in the middle have the CLI register a new RSA key with him and send him the file.
  *
  * And one rule decided before connecting, the page's (browser/v4-rules.ts v3IdentityWantsV4):
  * under `auto`, a folder with a protocol 3 identity (me.info) that sends under an invite through
@@ -19,6 +27,7 @@ import path from 'node:path';
 import { ClientError } from '../lib/client';
 import { V4ErrorCode } from '../lib/protocol/v4/constants';
 import { ME_INFO } from './identity-store';
+import { KNOWN_SERVERS_FILE, KnownServers } from './v4-store';
 
 export interface FallbackContext {
   dir: string;
@@ -45,6 +54,7 @@ export function protocol3Fallback(e: unknown, ctx: FallbackContext): Fallback | 
   if (
     e.code === 'CLIENT_ERR_V4_REFUSED' &&
     e.details.wireCode === V4ErrorCode.InviteInvalid &&
+    e.details.inTheClear !== true &&
     ctx.invite !== null &&
     ctx.identity !== null
   ) {
@@ -80,6 +90,30 @@ export function protocol3Beforehand(ctx: BeforehandContext): string | null {
   return (
     `Sending with protocol 3 as your protocol 3 identity (${path.join(ctx.dir, ME_INFO)}): it holds this invite's client slot. ` +
     'Use --protocol 4 for protocol 4 (it needs an invite with another client slot).'
+  );
+}
+
+/**
+ * Why the server at `address` is known to speak protocol 4, or null: its key pinned in
+ * known_servers (a run before spoke 4 with it), or the invite link naming its key.
+ */
+export async function knownV4(
+  dir: string,
+  address: string,
+  invite: { fingerprint?: string; source: string } | null,
+): Promise<string | null> {
+  const pinned = await new KnownServers(dir).pinnedFor(address);
+  if (pinned !== null) return `its protocol 4 key is pinned in ${path.join(dir, KNOWN_SERVERS_FILE)}`;
+  if (invite?.fingerprint !== undefined) return `${invite.source} names its protocol 4 key`;
+  return null;
+}
+
+/** The sentence added to a "not version 4" error from a server `knownV4` says speaks 4. */
+export function downgradeHint(address: string, why: string): string {
+  return (
+    `Not trying protocol 3: the server at ${address} spoke protocol 4 before (${why}), and anyone on the path can close ` +
+    'a connection or answer as a version 3 server to make the CLI send with protocol 3, which checks no server key. ' +
+    'Nothing was sent. Try again later; if the owner of the server confirms it now speaks only protocol 3, send with --protocol 3.'
   );
 }
 

@@ -73,6 +73,43 @@ describe('TcpTransport', () => {
     expect(received).toBe(sent * part.length);
   });
 
+  it('stops reading while 64 chunks wait unread, and hands over every byte once they are taken', async () => {
+    const MiB = 1024 * 1024;
+    let written = 0;
+    let stalled = false;
+    const port = await listen((s) => {
+      void (async () => {
+        for (let i = 0; i < 64 && !s.destroyed; i++) {
+          written += MiB;
+          if (s.write(Buffer.alloc(MiB, i))) continue;
+          const drained = await Promise.race([
+            new Promise<boolean>((r) => s.once('drain', () => r(true))),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 500)),
+          ]);
+          // Nobody reads: the first stall is the measure; then the reads below resume it.
+          if (!drained && !stalled) {
+            stalled = true;
+            await new Promise((r) => s.once('drain', r));
+          }
+        }
+        s.end();
+      })();
+    });
+    const t = await TcpTransport.connect('127.0.0.1', port);
+    for (let i = 0; i < 40 && !stalled; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stalled).toBe(true);
+    // 64 chunks of at most 64 KiB, the kernel's buffers and the server's own.
+    expect(written).toBeLessThan(24 * MiB);
+    let got = 0;
+    let inOrder = true;
+    for (let c = await t.receive(); c !== null; c = await t.receive()) {
+      for (let k = 0; k < c.length; k += 4096) if (c[k] !== Math.floor((got + k) / MiB)) inOrder = false;
+      got += c.length;
+    }
+    expect(got).toBe(64 * MiB);
+    expect(inOrder).toBe(true);
+  });
+
   it('close() makes a pending receive() resolve null', async () => {
     const port = await listen(() => {});
     const t = await TcpTransport.connect('127.0.0.1', port);

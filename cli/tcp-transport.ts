@@ -2,8 +2,10 @@
  * A lib/client `Transport` over a Node `net.Socket` (protocol v3 is raw TCP).
  * send() writes a frame's parts without concatenating them, corked so that all frames
  * sent in one tick leave in one writev; it resolves at once unless the socket's buffer is
- * over its high-water mark, then on 'drain'. receive() hands out 'data' chunks in order.
- * The contract (errors, concurrency, closing) is lib/client/transport.ts.
+ * over its high-water mark, then on 'drain'. receive() hands out 'data' chunks in order;
+ * reading the socket pauses while MAX_QUEUED_CHUNKS of them wait unread (as the WebSocket
+ * transport's messages do), so bytes the CLI did not ask for stay in the kernel, not in our
+ * memory. The contract (errors, concurrency, closing) is lib/client/transport.ts.
  */
 import net from 'node:net';
 import { ClientError } from '../lib/client/errors';
@@ -20,6 +22,13 @@ export interface TcpTransportOptions {
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Two encryption slices: the next slice is encrypted while the kernel takes the previous one. */
 const DEFAULT_HIGH_WATER_MARK = 2 * 1024 * 1024;
+/**
+ * Stop reading the socket when this many chunks (up to 64 KiB each, so about 4 MiB) wait for
+ * receive(). Our servers' answers are a few small frames; without it everything a server or
+ * anyone on the path sent while the CLI read nothing (hashing a file a resume found stored,
+ * say) was kept: 512 MiB taken in one such wait.
+ */
+const MAX_QUEUED_CHUNKS = 64;
 
 /** Formats host:port, bracketing IPv6 addresses. */
 export function formatAddress(host: string, port: number): string {
@@ -29,7 +38,7 @@ export function formatAddress(host: string, port: number): string {
 export class TcpTransport implements Transport {
   readonly #socket: net.Socket;
   readonly #address: string;
-  readonly #received = new ReceiveQueue();
+  readonly #received: ReceiveQueue;
   /** Sends waiting for 'drain'. */
   readonly #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #closed = false;
@@ -39,6 +48,11 @@ export class TcpTransport implements Transport {
   private constructor(socket: net.Socket, address: string) {
     this.#socket = socket;
     this.#address = address;
+    this.#received = new ReceiveQueue({
+      highWaterMark: MAX_QUEUED_CHUNKS,
+      onFull: () => socket.pause(),
+      onRoom: () => socket.resume(),
+    });
     socket.on('data', (chunk: Buffer) => this.#received.push(chunk));
     socket.on('drain', () => {
       for (const w of this.#drainWaiters.splice(0)) w.resolve();
@@ -122,6 +136,8 @@ export class TcpTransport implements Transport {
     if (this.#socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       this.#socket.once('close', () => resolve());
+      // A paused socket would not read the server's end, and so never close.
+      this.#socket.resume();
       this.#socket.end();
       // A server that never closes its side must not keep us waiting.
       setTimeout(() => this.#socket.destroy(), 2000).unref();

@@ -4,7 +4,8 @@
  * resumes); an entry of another shape is kept and not used (bad hex ended the run with a
  * stack trace, every run again); two runs of one folder changing the file at once both keep
  * their entries (the last write won); a stale lock of a run that died is taken over; a pin
- * added to known_servers keeps its other lines (comments were dropped).
+ * added to known_servers keeps its other lines (comments were dropped), and pins two runs
+ * add at once are all kept (the last write won).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -110,5 +111,20 @@ describe('known_servers', () => {
       /^# work servers\n10\.0\.0\.1:1256 SHA256:abc\nnot a line we know\n127\.0\.0\.1:1256 SHA256:\S+\n$/,
     );
     expect(await new KnownServers(dir).check('127.0.0.1:1256', key.publicRaw)).toBe('known');
+  });
+
+  it('pins made at once by two runs (six new servers each) are all kept', async () => {
+    const dir = await folder();
+    const a = new KnownServers(dir);
+    const b = new KnownServers(dir);
+    const keys = await Promise.all(Array.from({ length: 12 }, () => generateSigningKey(true)));
+    // Before: each read the file, added its line and wrote the whole: 1 or 2 of 12 were kept,
+    // and each lost pin was a first use again on the next run (trusted whatever answered).
+    await Promise.all(keys.map((k, i) => (i % 2 ? a : b).check(`10.0.0.${i}:1256`, k.publicRaw)));
+    const lines = (await readFile(path.join(dir, 'known_servers'), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => l.split(' ')[0]).sort()).toEqual(keys.map((_, i) => `10.0.0.${i}:1256`).sort());
+    for (const [i, k] of keys.entries())
+      expect(await new KnownServers(dir).check(`10.0.0.${i}:1256`, k.publicRaw)).toBe('known');
+    expect((await readdir(dir)).sort()).toEqual(['known_servers']);
   });
 });

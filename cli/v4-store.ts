@@ -119,6 +119,11 @@ export class KnownServers {
     return out;
   }
 
+  /** The fingerprint pinned for `address`, or null when none is. */
+  async pinnedFor(address: string): Promise<string | null> {
+    return (await this.#entries()).get(address) ?? null;
+  }
+
   /**
    * Checks `serverKey` for `address`: pins it on first use (returns 'pinned'), accepts the
    * pinned one ('known'), refuses another with V4_ERR_PINNED_KEY_CHANGED naming both. With
@@ -131,8 +136,24 @@ export class KnownServers {
     expected?: { fingerprint: string; from: string },
   ): Promise<'pinned' | 'known' | 'matched'> {
     const fp = await fingerprint(serverKey);
-    const entries = await this.#entries();
-    const pinned = entries.get(address);
+    if ((await this.#entries()).get(address) === fp) return 'known';
+    // A first use is decided and written under known_servers.lock: two runs pinning at once
+    // each read the file and wrote it whole with their line, and the last write won (the
+    // other pin lost, so its next run was a first use again, trusting whatever answered).
+    const release = await lockFor(this.#file);
+    try {
+      return await this.#checkLocked(address, fp, expected);
+    } finally {
+      await release();
+    }
+  }
+
+  async #checkLocked(
+    address: string,
+    fp: string,
+    expected: { fingerprint: string; from: string } | undefined,
+  ): Promise<'pinned' | 'known' | 'matched'> {
+    const pinned = (await this.#entries()).get(address);
     if (pinned === fp) return 'known';
     if (pinned !== undefined) {
       throw new V4Error(
@@ -300,7 +321,7 @@ export class KeptUploads {
 
   /** Reads, changes (null: nothing to write) and writes the file, holding the lock. */
   async #change(edit: (all: unknown[]) => unknown[] | null): Promise<void> {
-    const release = await this.#lock();
+    const release = await lockFor(this.#file);
     try {
       const next = edit(await this.#read());
       if (next !== null) await writeAtomically(this.#file, JSON.stringify(next, null, 1));
@@ -308,46 +329,50 @@ export class KeptUploads {
       await release();
     }
   }
+}
 
-  async #lock(): Promise<() => Promise<void>> {
-    const lock = `${this.#file}.lock`;
-    const until = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
+/**
+ * Takes `file`.lock (made exclusively, holding our PID): the changes of several runs of one
+ * folder go one at a time. Resolves the release.
+ */
+async function lockFor(file: string): Promise<() => Promise<void>> {
+  const lock = `${file}.lock`;
+  const until = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const h = await open(lock, 'wx', PRIVATE);
       try {
-        const h = await open(lock, 'wx', PRIVATE);
-        try {
-          await h.writeFile(`${process.pid}\n`, 'utf8');
-        } catch (e) {
-          // Not left behind empty (a full folder): the next change would wait for it.
-          await h.close().catch(() => {});
-          await unlink(lock).catch(() => {});
-          throw e;
-        }
-        await h.close();
-        return () => unlink(lock).catch(() => {});
+        await h.writeFile(`${process.pid}\n`, 'utf8');
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST')
-          throw new CliError(
-            'CLI_ERR_IDENTITY_WRITE',
-            `Cannot write ${this.#file} (its lock file): ${(e as Error).message}.`,
-            { cause: e },
-          );
-      }
-      // Held. Left by a run that died (its PID gone, or older than any change takes): taken over.
-      const held = await stat(lock).catch(() => null);
-      const pid = Number.parseInt((await readOr(lock).catch(() => null)) ?? '', 10);
-      const dead = Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid);
-      if (held && (dead || Date.now() - held.mtimeMs > LOCK_STALE_MS)) {
+        // Not left behind empty (a full folder): the next change would wait for it.
+        await h.close().catch(() => {});
         await unlink(lock).catch(() => {});
-        continue;
+        throw e;
       }
-      if (Date.now() > until)
+      await h.close();
+      return () => unlink(lock).catch(() => {});
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST')
         throw new CliError(
-          'CLI_ERR_CONFIG',
-          `${lock} is held by another run of this CLI (PID ${Number.isNaN(pid) ? '?' : pid}) for more than ${LOCK_WAIT_MS / 1000} s. If no other run is going on, remove it.`,
+          'CLI_ERR_IDENTITY_WRITE',
+          `Cannot write ${file} (its lock file): ${(e as Error).message}.`,
+          { cause: e },
         );
-      await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
     }
+    // Held. Left by a run that died (its PID gone, or older than any change takes): taken over.
+    const held = await stat(lock).catch(() => null);
+    const pid = Number.parseInt((await readOr(lock).catch(() => null)) ?? '', 10);
+    const dead = Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid);
+    if (held && (dead || Date.now() - held.mtimeMs > LOCK_STALE_MS)) {
+      await unlink(lock).catch(() => {});
+      continue;
+    }
+    if (Date.now() > until)
+      throw new CliError(
+        'CLI_ERR_CONFIG',
+        `${lock} is held by another run of this CLI (PID ${Number.isNaN(pid) ? '?' : pid}) for more than ${LOCK_WAIT_MS / 1000} s. If no other run is going on, remove it.`,
+      );
+    await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
   }
 }

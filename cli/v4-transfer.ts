@@ -182,9 +182,28 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
         await sleep(BACKOFF_MS[attempt + 1] ?? 4000);
       }
     }
-    for (const file of plan.files) {
-      const ok = await sendOne(file);
-      if (!ok) failed++;
+    for (const [i, file] of plan.files.entries()) {
+      const result = await sendOne(file);
+      if (result !== 'stored') failed++;
+      // The tries of one file went to a server that was cut, silent or busy every time: the
+      // next files would get as many each (4 x --timeout a file for a server that went quiet),
+      // so they are not sent, as protocol 3 does once its connection is gone.
+      if (result === 'gave-up') {
+        const rest = plan.files.slice(i + 1);
+        if (rest.length > 0)
+          say(
+            `The server at ${where} could not be used in ${V4_TRIES} tries: not sending the other ${rest.length} file${rest.length === 1 ? '' : 's'}.`,
+          );
+        for (const other of rest) {
+          failed++;
+          if (plan.json)
+            io.stdout.write(
+              `${JSON.stringify({ name: other.name, path: other.path, size: other.size, status: 'not-sent', crc: null, protocol: 4, reason: 'not sent' })}\n`,
+            );
+          else io.stdout.write(`${other.name}  ${other.size} bytes  FAILED (not sent)\n`);
+        }
+        break;
+      }
     }
     return failed === 0 ? 0 : 1;
   } finally {
@@ -200,7 +219,8 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
     });
   }
 
-  async function sendOne(file: LocalFile): Promise<boolean> {
+  /** 'gave-up': every try was cut, timed out or refused for now (the server, not the file). */
+  async function sendOne(file: LocalFile): Promise<'stored' | 'failed' | 'gave-up'> {
     const { mtimeMs } = await stat(file.path);
     const previous = await kept.find(where, file.path, file.size, mtimeMs);
     let ids = previous ?? {
@@ -271,7 +291,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
             `${file.name}  ${file.size} bytes  SHA-256 ${sha256}  verified${formatTiming(file.size - kept, seconds)}${from}${storedAs}\n`,
           );
         }
-        return true;
+        return 'stored';
       } catch (caught) {
         reporter.finish();
         const e = orTimeout(caught, transport);
@@ -290,7 +310,8 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           continue;
         }
         const passing = isPassing(e);
-        if ((RETRYABLE.has(e.code) || passing) && attempt + 1 < V4_TRIES) {
+        const lost = RETRYABLE.has(e.code) || passing;
+        if (lost && attempt + 1 < V4_TRIES) {
           // Refused or cut before the server took the upload: it holds nothing to resume.
           resume = resume || accepted;
           say(
@@ -314,9 +335,9 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
             `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'failed', crc: null, protocol: 4, reason: e.message })}\n`,
           );
         } else io.stdout.write(`${file.name}  ${file.size} bytes  FAILED (${e.message})\n`);
-        return false;
+        return lost ? 'gave-up' : 'failed';
       }
     }
-    return false;
+    return 'failed';
   }
 }

@@ -57,6 +57,11 @@ export interface ClientErrorDetails {
   wireCode?: number;
   /** Protocol v4: the reason text the server sent with it, when it differs from the code's sentence. */
   serverReason?: string;
+  /**
+   * CLIENT_ERR_V4_REFUSED: the refusal came as an Alert in the clear, not a sealed Error. It
+   * carries no key, so anyone on the path can write one: nothing is decided on its code.
+   */
+  inTheClear?: boolean;
   /** The first answer was HTTP: a web server or the bridge listens there, not the file server. */
   answeredHttp?: boolean;
   /**

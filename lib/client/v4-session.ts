@@ -100,7 +100,7 @@ export const CHUNKS_PER_SEND = 4;
  * the clear: anyone on the path can write one), so the characters lib/protocol/name-chars.ts
  * calls unsafe are escaped: an ESC, a C1 control or a bidi override in it reaches no terminal.
  */
-function refused(code: number, serverReason: string): ClientError {
+function refused(code: number, serverReason: string, inTheClear = false): ClientError {
   const sentence = V4_ERROR_SENTENCES[code as V4ErrorCode] ?? `Error ${code}.`;
   const reason = escapeUnsafe(serverReason);
   return new ClientError(
@@ -109,6 +109,7 @@ function refused(code: number, serverReason: string): ClientError {
     {
       wireCode: code,
       ...(reason && reason !== sentence ? { serverReason: reason } : {}),
+      ...(inTheClear ? { inTheClear } : {}),
     },
   );
 }
@@ -126,7 +127,7 @@ function notV4Answer(e: V4ProtocolError, first: Uint8Array | null): ClientError 
 
 function fromV4(e: unknown): unknown {
   if (!(e instanceof V4Error)) return e;
-  if (e.code === 'V4_ERR_PEER') return refused(e.wireCode, e.message);
+  if (e.code === 'V4_ERR_PEER') return refused(e.wireCode, e.message, e.inTheClear);
   if (e.code === 'V4_ERR_PINNED_KEY_CHANGED')
     return new ClientError('CLIENT_ERR_SERVER_KEY_CHANGED', e.message, {}, { cause: e });
   return new ClientError('CLIENT_ERR_V4_HANDSHAKE', e.message, { wireCode: e.wireCode }, { cause: e });

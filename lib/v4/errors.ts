@@ -28,12 +28,22 @@ const WIRE: Record<V4ErrorKind, number> = {
   V4_ERR_PEER: V4ErrorCode.Internal,
 };
 
-/** The error type of lib/v4. `wireCode` is the code to send the peer about it. */
+/**
+ * The error type of lib/v4. `wireCode` is the code to send the peer about it. `inTheClear`:
+ * a V4_ERR_PEER from an Alert, which carries no key (anyone on the path can write one), not
+ * from a sealed Error.
+ */
 export class V4Error extends CodedError<V4ErrorKind> {
   override readonly name = 'V4Error';
   readonly wireCode: number;
-  constructor(code: V4ErrorKind, message: string, opts: { wireCode?: number; cause?: unknown } = {}) {
+  readonly inTheClear: boolean;
+  constructor(
+    code: V4ErrorKind,
+    message: string,
+    opts: { wireCode?: number; cause?: unknown; inTheClear?: boolean } = {},
+  ) {
     super(code, message, { cause: opts.cause });
     this.wireCode = opts.wireCode ?? WIRE[code];
+    this.inTheClear = opts.inTheClear === true;
   }
 }

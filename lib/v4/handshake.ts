@@ -33,7 +33,7 @@ export const CLIENT_SIGNATURE_CONTEXT = ascii.encode('SFT v4 client signature\u0
 
 function peerAlert(frame: Frame): never {
   const a = decodeAlert(frame.body);
-  throw new V4Error('V4_ERR_PEER', a.reason || `Alert ${a.code}`, { wireCode: a.code });
+  throw new V4Error('V4_ERR_PEER', a.reason || `Alert ${a.code}`, { wireCode: a.code, inTheClear: true });
 }
 
 function unexpected(frame: Frame, state: string): V4Error {
