@@ -109,8 +109,19 @@ describe('SqliteDatabase', () => {
       .map((r) => r.detail)
       .join('; ');
     expect(plan).not.toMatch(/\bfiles\b(?!_total)/);
+    // A write that fires no trigger (another program's INSERT OR REPLACE deletes without
+    // one): the count drifts until the next open, which sums the table once.
+    raw
+      .prepare(
+        "INSERT OR REPLACE INTO files (ID, FileName, PathName, Verified, Size) VALUES (?, 'a.txt', 'x/a.txt', 0, 9)",
+      )
+      .run(id(1));
+    expect(await db.totalUsage()).toEqual({ files: 2, bytes: 14 });
     raw.close();
     await db.close();
+    const reopened = new SqliteDatabase(path);
+    expect(await reopened.totalUsage()).toEqual({ files: 1, bytes: 9 });
+    await reopened.close();
   });
 
   it('refuses a database from a newer server', () => {
