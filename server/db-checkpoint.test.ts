@@ -75,7 +75,10 @@ describe('WAL checkpoints on the checkpoint thread', () => {
     // for the writer, which once made the main connection's own checkpoints fail as busy.
     const peak = await walPeakUnderWrites('contended.db', { intervalMs: 5, minBytes: 4096 });
     console.log(`WAL peak ${(peak / 1024 / 1024).toFixed(1)} MiB with the thread checkpointing every 5 ms`);
-    expect(peak).toBeLessThan(2 * LIMIT);
+    // As above: the bound plus what is written between two looks. 8.1 MiB was seen once in a
+    // fresh-clone CI with two test files at a time on two cores; the failure this guards
+    // against (checkpoints failing as busy) let it grow without bound, so 3x still tells.
+    expect(peak).toBeLessThan(3 * LIMIT);
   });
 
   it('the main connection never checkpoints; the thread copies the WAL into the database file', async () => {
