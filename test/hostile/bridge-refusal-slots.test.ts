@@ -9,25 +9,12 @@
  * its others get the HTTP answer, and another address is still told its close code.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type FakeTarget, type SpawnedBridge, spawnBridge, startTarget } from '../bridge/helpers';
+import { expect, it } from 'vitest';
+import { silentTargetBridge } from '../support/silent-bridge';
 
 const FLOOD = 64;
-let target: FakeTarget;
-let bridge: SpawnedBridge;
-
-beforeAll(async () => {
-  target = await startTarget((s) => s.on('data', () => {}));
-  bridge = await spawnBridge([
-    ...['--target', `127.0.0.1:${target.port}`, '--access', 'open', '--no-proxy-protocol'],
-    // All of them upgrade at once: the pending-upgrade cap is another test's limit.
-    ...['--max-pending-per-ip', String(FLOOD)],
-  ]);
-});
-afterAll(async () => {
-  await bridge?.stop();
-  await target?.close();
-});
+// All of them upgrade at once: the pending-upgrade cap is another test's limit.
+const { bridge } = silentTargetBridge(['--max-pending-per-ip', String(FLOOD)]);
 
 interface Refused {
   socket: Socket;
@@ -43,7 +30,7 @@ interface Refused {
  */
 function refusedUpgrade(localAddress: string): Promise<Refused> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: bridge.port, localAddress });
+    const socket = connect({ host: '127.0.0.1', port: bridge().port, localAddress });
     socket.on('error', () => {});
     let got = Buffer.alloc(0);
     let status = 0;

@@ -12,37 +12,16 @@
  * a connection past it is dropped. The bridge still serves a well-behaved client afterwards.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DEFAULT_MAX_REQUEST_PAYLOAD } from '../../lib/protocol';
-import {
-  type FakeTarget,
-  rawClient,
-  requestFrame,
-  type SpawnedBridge,
-  spawnBridge,
-  startTarget,
-} from '../bridge/helpers';
 import { MiB, sleep } from '../support/hostile';
+import { expectStillServed, silentTargetBridge } from '../support/silent-bridge';
 
 const CONNS = 16;
 const SENT_MIB = 15;
-let target: FakeTarget;
-let bridge: SpawnedBridge;
-
-beforeAll(async () => {
-  // Answers nothing: no relay is made in this test but the last one's.
-  target = await startTarget((s) => s.on('data', () => {}));
-  bridge = await spawnBridge([
-    ...['--target', `127.0.0.1:${target.port}`, '--access', 'open', '--no-proxy-protocol'],
-    // All 16 upgrade at once and are held: the pending-upgrade cap and the refusals one
-    // address may hold (bridge-refusal-slots.test.ts) are other tests' limits.
-    ...['--max-pending-per-ip', '64', '--max-refusing-per-ip', '64'],
-  ]);
-});
-afterAll(async () => {
-  await bridge?.stop();
-  await target?.close();
-});
+// All 16 upgrade at once and are held: the pending-upgrade cap and the refusals one
+// address may hold (bridge-refusal-slots.test.ts) are other tests' limits.
+const { bridge } = silentTargetBridge(['--max-pending-per-ip', '64', '--max-refusing-per-ip', '64']);
 
 /**
  * A hostile client: upgrades with a foreign Origin and reads the 101, then never answers the
@@ -74,11 +53,11 @@ function refusedUpgrade(port: number): Promise<Socket> {
 
 it(`${CONNS} refused WebSockets from one address, ${SENT_MIB} MiB each of an unfinished 16 MiB message: held within the per-address budget`, async () => {
   await sleep(300);
-  const before = bridge.rss();
-  const socks = await Promise.all(Array.from({ length: CONNS }, () => refusedUpgrade(bridge.port)));
+  const before = bridge().rss();
+  const socks = await Promise.all(Array.from({ length: CONNS }, () => refusedUpgrade(bridge().port)));
   let peak = before;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, bridge.rss());
+    peak = Math.max(peak, bridge().rss());
   }, 20);
   // One binary frame, FIN, masked (key 0), 64-bit length; then SENT_MIB MiB of it, never the rest.
   const head = Buffer.alloc(14);
@@ -113,10 +92,5 @@ it(`${CONNS} refused WebSockets from one address, ${SENT_MIB} MiB each of an unf
   expect(peak - before).toBeLessThan(80 * MiB);
   expect(dropped).toBeGreaterThanOrEqual(CONNS - 3);
   // Another client of the same address is served once the refused ones are gone.
-  await sleep(500);
-  const c = await rawClient(bridge.url);
-  c.ws.send(requestFrame());
-  await sleep(100);
-  expect(c.ws.readyState).toBe(c.ws.OPEN);
-  c.ws.close();
+  await expectStillServed(bridge());
 }, 60_000);
