@@ -10,45 +10,21 @@
  * the chunk, so most are closed with 4004 before ws buffers their fragments, and RSS stays
  * near the budget. Another client is served afterwards.
  */
-import { connect, type Socket } from 'node:net';
 import { expect, it } from 'vitest';
 import { MiB, sleep } from '../support/hostile';
-import { expectStillServed, silentTargetBridge } from '../support/silent-bridge';
+import { expectStillServed, rawUpgrade, silentTargetBridge } from '../support/silent-bridge';
 
 const CONNS = 16;
 const FRAGMENTS = 16_000;
 const { bridge } = silentTargetBridge(['--trust-proxy', '--max-buffered', '8M', '--max-pending', '64']);
 
-/** A raw WebSocket upgrade claiming `address`; resolves with the socket once the 101 has come. */
-function upgrade(port: number, address: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.on('error', () => {});
-    let got = '';
-    const onData = (chunk: Buffer) => {
-      got += chunk.toString('latin1');
-      if (!got.includes('\r\n\r\n')) return;
-      s.off('data', onData);
-      // Reads (and ignores) the close frame to come, never answering it.
-      s.on('data', () => {});
-      if (got.startsWith('HTTP/1.1 101')) resolve(s);
-      else reject(new Error(`not upgraded: ${got.split('\r\n')[0]}`));
-    };
-    s.on('data', onData);
-    s.once('close', () => reject(new Error('closed before the upgrade')));
-    s.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
-        `Origin: http://localhost:3000\r\nX-Forwarded-For: ${address}\r\n\r\n`,
-    );
-  });
-}
-
 it(`${CONNS} addresses, ${FRAGMENTS} one-byte fragments each of an unfinished message: held within the total budget`, async () => {
   await sleep(300);
   const before = bridge().rss();
   const socks = await Promise.all(
-    Array.from({ length: CONNS }, (_, i) => upgrade(bridge().port, `203.0.113.${i + 1}`)),
+    Array.from({ length: CONNS }, (_, i) =>
+      rawUpgrade(bridge().port, { forwardedFor: `203.0.113.${i + 1}` }),
+    ),
   );
   let peak = before;
   const sampler = setInterval(() => {

@@ -11,11 +11,10 @@
  * about 240 MiB); now they count against the per-address budget (32 MiB) like a relay's, and
  * a connection past it is dropped. The bridge still serves a well-behaved client afterwards.
  */
-import { connect, type Socket } from 'node:net';
 import { expect, it } from 'vitest';
 import { DEFAULT_MAX_REQUEST_PAYLOAD } from '../../lib/protocol';
 import { MiB, sleep } from '../support/hostile';
-import { expectStillServed, silentTargetBridge } from '../support/silent-bridge';
+import { expectStillServed, rawUpgrade, silentTargetBridge } from '../support/silent-bridge';
 
 const CONNS = 16;
 const SENT_MIB = 15;
@@ -23,38 +22,12 @@ const SENT_MIB = 15;
 // address may hold (bridge-refusal-slots.test.ts) are other tests' limits.
 const { bridge } = silentTargetBridge(['--max-pending-per-ip', '64', '--max-refusing-per-ip', '64']);
 
-/**
- * A hostile client: upgrades with a foreign Origin and reads the 101, then never answers the
- * close frame that follows. Resolves with the socket once the 101 has arrived.
- */
-function refusedUpgrade(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.on('error', () => {});
-    let got = '';
-    const onData = (chunk: Buffer) => {
-      got += chunk.toString('latin1');
-      if (!got.includes('\r\n\r\n')) return;
-      s.off('data', onData);
-      // Keep reading (and ignoring) what follows, so the bridge's writes never stall.
-      s.on('data', () => {});
-      if (got.startsWith('HTTP/1.1 101')) resolve(s);
-      else reject(new Error(`not upgraded: ${got.split('\r\n')[0]}`));
-    };
-    s.on('data', onData);
-    s.once('close', () => reject(new Error('closed before the upgrade')));
-    s.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
-        'Origin: https://evil.example\r\n\r\n',
-    );
-  });
-}
-
 it(`${CONNS} refused WebSockets from one address, ${SENT_MIB} MiB each of an unfinished 16 MiB message: held within the per-address budget`, async () => {
   await sleep(300);
   const before = bridge().rss();
-  const socks = await Promise.all(Array.from({ length: CONNS }, () => refusedUpgrade(bridge().port)));
+  const socks = await Promise.all(
+    Array.from({ length: CONNS }, () => rawUpgrade(bridge().port, { origin: 'https://evil.example' })),
+  );
   let peak = before;
   const sampler = setInterval(() => {
     peak = Math.max(peak, bridge().rss());

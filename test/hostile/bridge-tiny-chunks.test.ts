@@ -10,47 +10,22 @@
  * budget (4004, then dropped at the close timeout as they never answer) and RSS rose by 19 MiB.
  * Another client of the address is served afterwards.
  */
-import { connect, type Socket } from 'node:net';
 import { expect, it } from 'vitest';
 import { DEFAULT_MAX_REQUEST_PAYLOAD } from '../../lib/protocol';
 import { MiB, sleep } from '../support/hostile';
-import { expectStillServed, silentTargetBridge } from '../support/silent-bridge';
+import { expectStillServed, rawUpgrade, silentTargetBridge } from '../support/silent-bridge';
 
 const CONNS = 8;
 const TRICKLE_MS = 12_000;
 // All 8 upgrade at once: the pending-upgrade cap is another test's limit.
 const { bridge } = silentTargetBridge(['--max-pending-per-ip', '64']);
 
-/** A raw WebSocket upgrade with Nagle off; resolves with the socket once the 101 has come. */
-function upgrade(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.setNoDelay(true);
-    s.on('error', () => {});
-    let got = '';
-    const onData = (chunk: Buffer) => {
-      got += chunk.toString('latin1');
-      if (!got.includes('\r\n\r\n')) return;
-      s.off('data', onData);
-      // Reads (and ignores) the close frame to come, never answering it.
-      s.on('data', () => {});
-      if (got.startsWith('HTTP/1.1 101')) resolve(s);
-      else reject(new Error(`not upgraded: ${got.split('\r\n')[0]}`));
-    };
-    s.on('data', onData);
-    s.once('close', () => reject(new Error('closed before the upgrade')));
-    s.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
-        'Origin: http://localhost:3000\r\n\r\n',
-    );
-  });
-}
-
 it(`${CONNS} connections from one address trickle an unfinished message one byte per TCP segment: closed past the budget, RSS bounded`, async () => {
   await sleep(300);
   const before = bridge().rss();
-  const socks = await Promise.all(Array.from({ length: CONNS }, () => upgrade(bridge().port)));
+  const socks = await Promise.all(
+    Array.from({ length: CONNS }, () => rawUpgrade(bridge().port, { noDelay: true })),
+  );
   let peak = before;
   const sampler = setInterval(() => {
     peak = Math.max(peak, bridge().rss());

@@ -2,8 +2,10 @@
  * The setup of the hostile tests that measure the bridge alone (its budgets and refusal
  * slots): a real bridge process in open mode, without PROXY headers, in front of a target
  * that reads and answers nothing, started before the file's tests and stopped after them;
- * and the check that a well-behaved client is still served once the attack is over.
+ * a raw WebSocket upgrade for the attacks; and the check that a well-behaved client is still
+ * served once the attack is over.
  */
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect } from 'vitest';
 import {
   type FakeTarget,
@@ -47,4 +49,39 @@ export async function expectStillServed(bridge: SpawnedBridge): Promise<void> {
   await sleep(100);
   expect(c.ws.readyState).toBe(c.ws.OPEN);
   c.ws.close();
+}
+
+/**
+ * A raw WebSocket upgrade (the page's Origin unless `origin` says otherwise; `forwardedFor`
+ * adds an X-Forwarded-For, `noDelay` turns Nagle off); resolves with the socket once the 101
+ * has come, rejects on any other answer. It reads and ignores what follows (a close frame
+ * for a refused one) and never answers it, so the bridge's writes never stall.
+ */
+export function rawUpgrade(
+  port: number,
+  opts: { origin?: string; forwardedFor?: string; noDelay?: boolean } = {},
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    if (opts.noDelay) s.setNoDelay(true);
+    s.on('error', () => {});
+    let got = '';
+    const onData = (chunk: Buffer) => {
+      got += chunk.toString('latin1');
+      if (!got.includes('\r\n\r\n')) return;
+      s.off('data', onData);
+      s.on('data', () => {});
+      if (got.startsWith('HTTP/1.1 101')) resolve(s);
+      else reject(new Error(`not upgraded: ${got.split('\r\n')[0]}`));
+    };
+    s.on('data', onData);
+    s.once('close', () => reject(new Error('closed before the upgrade')));
+    s.write(
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        `Origin: ${opts.origin ?? 'http://localhost:3000'}\r\n` +
+        (opts.forwardedFor ? `X-Forwarded-For: ${opts.forwardedFor}\r\n` : '') +
+        '\r\n',
+    );
+  });
 }
