@@ -22,13 +22,16 @@ export const ME_INFO = 'me.info';
 export const PRIV_KEY = 'priv.key';
 /** The invite link (or bare token) a run was given, kept for the runs after it. */
 export const INVITE_LINK = 'invite.link';
+/** Where an identity a re-registration replaced is kept (one pair: the first replaced). */
+export const ME_INFO_REPLACED = `${ME_INFO}.replaced`;
+export const PRIV_KEY_REPLACED = `${PRIV_KEY}.replaced`;
 /** The files this module writes (each atomically: a temp file beside it, renamed over it). */
 export const IDENTITY_FILES_WRITTEN: readonly string[] = [
   ME_INFO,
   PRIV_KEY,
   INVITE_LINK,
-  `${ME_INFO}.replaced`,
-  `${PRIV_KEY}.replaced`,
+  ME_INFO_REPLACED,
+  PRIV_KEY_REPLACED,
 ];
 
 /** Private key files are readable by their owner only. */
@@ -159,10 +162,6 @@ export async function readSavedInvite(dir: string): Promise<string | null> {
 export async function saveInvite(dir: string, link: string): Promise<void> {
   await writeAtomically(path.join(dir, INVITE_LINK), `${link}\n`, 'The invite was used but not saved');
 }
-
-/** Where an identity a re-registration replaced is kept (one pair: the first replaced). */
-export const ME_INFO_REPLACED = `${ME_INFO}.replaced`;
-export const PRIV_KEY_REPLACED = `${PRIV_KEY}.replaced`;
 
 /**
  * Before a registration after a 1606 rewrites me.info and priv.key: copies them to

@@ -196,11 +196,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           );
         for (const other of rest) {
           failed++;
-          if (plan.json)
-            io.stdout.write(
-              `${JSON.stringify({ name: other.name, path: other.path, size: other.size, status: 'not-sent', crc: null, protocol: 4, reason: 'not sent' })}\n`,
-            );
-          else io.stdout.write(`${other.name}  ${other.size} bytes  FAILED (not sent)\n`);
+          writeFailed(other, 'not-sent', 'not sent');
         }
         break;
       }
@@ -217,6 +213,15 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
       if (!(e instanceof CliError)) throw e;
       say(`${e.message} Its entry for ${file.name} stays until a later run can remove it.`);
     });
+  }
+
+  /** The file's result line (JSON or for people) when it was not stored. */
+  function writeFailed(file: LocalFile, status: 'failed' | 'not-sent', reason: string): void {
+    if (plan.json)
+      io.stdout.write(
+        `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status, crc: null, protocol: 4, reason })}\n`,
+      );
+    else io.stdout.write(`${file.name}  ${file.size} bytes  FAILED (${reason})\n`);
   }
 
   /** 'gave-up': every try was cut, timed out or refused for now (the server, not the file). */
@@ -330,11 +335,7 @@ export async function transferV4(plan: V4Plan, io: V4Io): Promise<number> {
           session = null;
         }
         say(`Error: ${e.message}${plan.nextStep?.(e) ?? ''}`);
-        if (plan.json) {
-          io.stdout.write(
-            `${JSON.stringify({ name: file.name, path: file.path, size: file.size, status: 'failed', crc: null, protocol: 4, reason: e.message })}\n`,
-          );
-        } else io.stdout.write(`${file.name}  ${file.size} bytes  FAILED (${e.message})\n`);
+        writeFailed(file, 'failed', e.message);
         return lost ? 'gave-up' : 'failed';
       }
     }

@@ -13,6 +13,24 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const id = (n: number) => new Uint8Array(16).fill(n);
 
+/**
+ * A reference server's database (the spec's tables, user_version 0) in `dir`: client `old`
+ * (id 1) and its file rows (file name, path name, verified). Returns its path.
+ */
+function referenceDatabase(files: readonly (readonly [string, string, number])[]): string {
+  const path = join(dir, 'defensive.db');
+  const raw = new Database(path);
+  raw.exec(`
+    CREATE TABLE clients (ID BLOB PRIMARY KEY, Name TEXT, PublicKey BLOB, LastSeen TEXT, AESKey BLOB);
+    CREATE TABLE files (ID BLOB, FileName TEXT, PathName TEXT, Verified INTEGER);
+  `);
+  raw.prepare('INSERT INTO clients (ID, Name) VALUES (?, ?)').run(id(1), 'old');
+  const add = raw.prepare('INSERT INTO files VALUES (?, ?, ?, ?)');
+  for (const [name, pathName, verified] of files) add.run(id(1), name, pathName, verified);
+  raw.close();
+  return path;
+}
+
 /** SQLite only: schema and migrations. What every Database does: test/contracts/database.contract.ts. */
 describe('SqliteDatabase', () => {
   it('creates the schema at the latest version, WAL and foreign keys on', () => {
@@ -31,16 +49,10 @@ describe('SqliteDatabase', () => {
   });
 
   it("migrates a reference server's database (spec tables, user_version 0) and keeps its rows", async () => {
-    const path = join(dir, 'defensive.db');
-    const raw = new Database(path);
-    raw.exec(`
-      CREATE TABLE clients (ID BLOB PRIMARY KEY, Name TEXT, PublicKey BLOB, LastSeen TEXT, AESKey BLOB);
-      CREATE TABLE files (ID BLOB, FileName TEXT, PathName TEXT, Verified INTEGER);
-    `);
-    raw.prepare('INSERT INTO clients (ID, Name) VALUES (?, ?)').run(id(1), 'old');
-    raw.prepare('INSERT INTO files VALUES (?, ?, ?, 1)').run(id(1), 'a.txt', 'x/a.txt');
-    raw.prepare('INSERT INTO files VALUES (?, ?, ?, 0)').run(id(1), 'a.txt', 'x/a2.txt');
-    raw.close();
+    const path = referenceDatabase([
+      ['a.txt', 'x/a.txt', 1],
+      ['a.txt', 'x/a2.txt', 0],
+    ]);
     const db = new SqliteDatabase(path);
     expect((await db.clientByName('old'))?.ID).toEqual(Buffer.from(id(1)));
     const files = db.listFiles();
@@ -56,16 +68,10 @@ describe('SqliteDatabase', () => {
   });
 
   it('counts the files an older database already holds when it migrates', async () => {
-    const path = join(dir, 'defensive.db');
-    const old = new Database(path);
-    old.exec(`
-      CREATE TABLE clients (ID BLOB PRIMARY KEY, Name TEXT, PublicKey BLOB, LastSeen TEXT, AESKey BLOB);
-      CREATE TABLE files (ID BLOB, FileName TEXT, PathName TEXT, Verified INTEGER);
-    `);
-    old.prepare('INSERT INTO clients (ID, Name) VALUES (?, ?)').run(id(1), 'old');
-    old.prepare('INSERT INTO files VALUES (?, ?, ?, 1)').run(id(1), 'a.txt', 'x/a.txt');
-    old.prepare('INSERT INTO files VALUES (?, ?, ?, 1)').run(id(1), 'b.txt', 'x/b.txt');
-    old.close();
+    const path = referenceDatabase([
+      ['a.txt', 'x/a.txt', 1],
+      ['b.txt', 'x/b.txt', 1],
+    ]);
     const db = new SqliteDatabase(path);
     // Rows of before the Size column count as 0 bytes, as the sum counted them.
     expect(await db.totalUsage()).toEqual({ files: 2, bytes: 0 });

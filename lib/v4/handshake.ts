@@ -31,7 +31,8 @@ const ascii = new TextEncoder();
 export const SERVER_SIGNATURE_CONTEXT = ascii.encode('SFT v4 server signature\u0000');
 export const CLIENT_SIGNATURE_CONTEXT = ascii.encode('SFT v4 client signature\u0000');
 
-function peerAlert(frame: Frame): never {
+/** The peer's Alert as the error it ends the connection with (V4_ERR_PEER, in the clear). */
+export function peerAlert(frame: Frame): never {
   const a = decodeAlert(frame.body);
   throw new V4Error('V4_ERR_PEER', a.reason || `Alert ${a.code}`, { wireCode: a.code, inTheClear: true });
 }

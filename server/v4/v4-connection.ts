@@ -19,9 +19,9 @@ import {
 import { V4ProtocolError } from '../../lib/protocol/v4/errors';
 import { FrameDecoder } from '../../lib/protocol/v4/frame-decoder';
 import { encodeFrame, type Frame } from '../../lib/protocol/v4/frames';
-import { decodeAlert, encodeAlert, type Message } from '../../lib/protocol/v4/messages';
+import { encodeAlert, type Message } from '../../lib/protocol/v4/messages';
 import { V4Error } from '../../lib/v4/errors';
-import { ServerHandshake } from '../../lib/v4/handshake';
+import { peerAlert, ServerHandshake } from '../../lib/v4/handshake';
 import type { Session } from '../../lib/v4/session';
 import type { ConnectionLease } from '../../platform/concurrency-limit';
 import type { Logger } from '../../platform/log';
@@ -274,8 +274,7 @@ export class V4Connection {
     if (frame.type === FrameType.Alert) {
       // Never answered, after Welcome as before it (docs/PROTOCOL.md, "Alert"): the client
       // gave up (a Sealed frame of ours did not verify, say) and can read nothing more.
-      const a = decodeAlert(frame.body);
-      throw new V4Error('V4_ERR_PEER', a.reason || `Alert ${a.code}`, { wireCode: a.code });
+      peerAlert(frame);
     }
     if (frame.type !== FrameType.Sealed)
       throw new V4Error('V4_ERR_STATE', 'Only Sealed frames and Chunks now.');

@@ -11,12 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
+import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
   type Client,
   EVERY_LOG_LINE,
   fileRows,
   hex,
+  paddingQuery,
   randomName,
   register,
   type ServerProcess,
@@ -36,22 +37,6 @@ const QUERIES = 64;
 let srv: ServerProcess;
 let victim: Client;
 const report = Buffer.from('quarterly figures: all good\n');
-
-/** One-packet 1028 of `ct` (32 bytes: two blocks) announcing 31 bytes of plaintext (padding 0x01). */
-function query(c: Client, ct: Uint8Array): Uint8Array {
-  const prefix = encodeSendFilePrefix(
-    {
-      clientId: c.clientId,
-      contentSize: ct.length,
-      origSize: ct.length - 1,
-      packetNumber: 1,
-      totalPackets: 1,
-      fileName: 'forged.txt',
-    },
-    ct.length,
-  );
-  return Buffer.concat([prefix, ct]);
-}
 
 describe('padding oracle through 1026 (the key on file sent again)', () => {
   beforeAll(async () => {
@@ -83,7 +68,7 @@ describe('padding oracle through 1026 (the key on file sent again)', () => {
     for (let g = 0; g < QUERIES; g++) {
       const c1 = randomBytes(16);
       c1[15] = g;
-      frames.push(resend, query(victim, Buffer.concat([c1, c2])));
+      frames.push(resend, paddingQuery(victim, Buffer.concat([c1, c2])));
     }
     await m.raw.send(Buffer.concat(frames));
     const answers: number[] = [];

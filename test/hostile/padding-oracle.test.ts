@@ -10,12 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeRequest, encodeSendFilePrefix, RequestCode, ResponseCode } from '../../lib/protocol';
+import { encodeRequest, RequestCode, ResponseCode } from '../../lib/protocol';
 import {
   type Client,
   EVERY_LOG_LINE,
   fileRows,
   hex,
+  paddingQuery,
   randomName,
   reconnect,
   register,
@@ -35,23 +36,6 @@ const RECONNECTS_PER_MINUTE = 6;
 let srv: ServerProcess;
 let victim: Client;
 const report = Buffer.from('quarterly figures: all good\n');
-
-/** One-packet 1028 of `ct` (32 bytes: two blocks) announcing 31 bytes of plaintext (padding 0x01). */
-function query(c: Client, ct: Uint8Array): Uint8Array {
-  const prefix = encodeSendFilePrefix(
-    {
-      clientId: c.clientId,
-      contentSize: ct.length,
-      origSize: ct.length - 1,
-      packetNumber: 1,
-      totalPackets: 1,
-      // Another name than the victim's report, so a lucky first query cannot replace it here.
-      fileName: 'forged.txt',
-    },
-    ct.length,
-  );
-  return Buffer.concat([prefix, ct]);
-}
 
 /** The server's JSON log lines so far. */
 const logLines = () => serverLog(srv);
@@ -87,7 +71,7 @@ describe('padding oracle through 1027 + 1028', () => {
     for (let g = 0; g < 256; g++) {
       const c1 = randomBytes(16);
       c1[15] = g;
-      frames.push(query(victim, Buffer.concat([c1, c2])));
+      frames.push(paddingQuery(victim, Buffer.concat([c1, c2])));
     }
     await m.raw.send(Buffer.concat(frames));
     const answers: number[] = [];
@@ -128,7 +112,7 @@ describe('padding oracle through 1027 + 1028', () => {
       if (r?.code === ResponseCode.Reconnected) {
         keys++;
         // Each key is spent on one failed query, as an oracle would.
-        await m.sendFrame(query(victim, randomBytes(32)));
+        await m.sendFrame(paddingQuery(victim, randomBytes(32)));
         await m.next();
       }
     }
@@ -150,7 +134,7 @@ describe('padding oracle through 1027 + 1028', () => {
       );
       if ((await s.next())?.code === ResponseCode.Reconnected) {
         more++;
-        await s.sendFrame(query(victim, randomBytes(32)));
+        await s.sendFrame(paddingQuery(victim, randomBytes(32)));
         await s.next();
       }
       s.close();

@@ -497,3 +497,23 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 15_00
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One padding-oracle query: a one-packet 1028 of `ct` (32 bytes: two blocks) announcing 31
+ * bytes of plaintext (padding 0x01), under another name than a victim's report ('forged.txt'),
+ * so that a lucky query cannot replace it.
+ */
+export function paddingQuery(c: Client, ct: Uint8Array): Uint8Array {
+  const prefix = encodeSendFilePrefix(
+    {
+      clientId: c.clientId,
+      contentSize: ct.length,
+      origSize: ct.length - 1,
+      packetNumber: 1,
+      totalPackets: 1,
+      fileName: 'forged.txt',
+    },
+    ct.length,
+  );
+  return Buffer.concat([prefix, ct]);
+}
